@@ -1,0 +1,169 @@
+# gw — one non-recursive Makefile.
+#
+#   make              build gw/gw
+#   make test         install what is missing (deps), unit tests, netns tests
+#   make test SAN=1   the same, built with ASan + UBSan (any report fails)
+#   make check        unit + netns tests without touching packages
+#   make bench        benchmarks (tests/bench), never part of make test
+#   make demo         the gateway on a throw-away netns topology
+#   make fuzz         libFuzzer harnesses (tests/fuzz), built with clang
+#   make install PREFIX=/usr/local DESTDIR=
+#   V=1 shows the full command lines.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SAN     ?= 0
+V       ?= 0
+
+# Debian packages: to build, then to run the tests, benchmarks and demo.
+DEB_BUILD := gcc make libc6-dev libsodium-dev libb2-dev libev-dev \
+	libcap-ng-dev libcmocka-dev libmnl-dev
+DEB_TEST  := iproute2 procps wireguard-tools wireguard-go iptables nftables \
+	conntrack socat tcpdump iperf3 clang
+DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
+
+ifeq ($(SAN),1)
+B       := build/san
+OPT     := -O1 -fno-omit-frame-pointer
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+GWBIN   := $(B)/gw/gw
+else
+B       := build/rel
+OPT     := -O2
+SANFLAGS :=
+GWBIN   := gw/gw
+endif
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+CPPFLAGS += -I. -D_GNU_SOURCE
+CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith -Wvla \
+	-Wformat=2 -fstack-protector-strong $(SANFLAGS)
+DEPFLAGS := -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+
+NAT_SRC    := $(sort $(wildcard nat/*.c))
+CRYPTO_SRC := $(sort $(wildcard crypto/*.c))
+GW_SRC     := $(sort $(wildcard gw/*.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UTIL_SRC   := $(sort $(wildcard tests/unit/util_*.c))
+BENCH_SRC  := $(sort $(wildcard tests/bench/*_bench.c))
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+objs = $(patsubst %.c,$(B)/%.o,$(1))
+
+LIBNAT    := $(B)/nat/libnat.a
+LIBCRYPTO := $(B)/crypto/libgwcrypto.a
+LIBS      := $(LIBNAT) $(LIBCRYPTO)
+EXT_LIBS  := -lsodium -lb2
+GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lmnl
+
+UNIT_BINS  := $(patsubst %.c,$(B)/%,$(UNIT_SRC))
+BENCH_BINS := $(patsubst %.c,$(B)/%,$(BENCH_SRC))
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+
+ALL_OBJ := $(call objs,$(NAT_SRC) $(CRYPTO_SRC) $(GW_SRC) $(UTIL_SRC)) \
+	$(UNIT_BINS:=.o) $(BENCH_BINS:=.o)
+
+.SECONDARY:
+
+.PHONY: all test check unit netns pure bench demo fuzz deps install clean
+.DEFAULT_GOAL := all
+
+all: $(GWBIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(LIBNAT): $(call objs,$(NAT_SRC))
+	@mkdir -p $(@D)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBCRYPTO): $(call objs,$(CRYPTO_SRC))
+	@mkdir -p $(@D)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(GWBIN): $(call objs,$(GW_SRC)) $(LIBS)
+	@mkdir -p $(@D)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(call objs,$(GW_SRC)) $(LIBS) $(GW_LIBS)
+
+$(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(call objs,$(UTIL_SRC)) $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(call objs,$(UTIL_SRC)) $(LIBS) $(EXT_LIBS) -lcmocka
+
+$(B)/tests/bench/%_bench: $(B)/tests/bench/%_bench.o $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(EXT_LIBS)
+
+# The libraries are pure: no clock, no sockets, no files, no stdio.
+PURE_FORBIDDEN := clock_gettime gettimeofday time socket bind connect \
+	open openat fopen read write close ioctl recv recvfrom recvmsg recvmmsg \
+	send sendto sendmsg sendmmsg poll epoll_wait select printf fprintf puts \
+	perror stderr stdout exit abort syslog getrandom
+pure: $(LIBS)
+	$(call say,PURE,$^)
+	$(Q)bad=$$(nm -u $^ | awk '{print $$NF}' | sed 's/@.*//' | sort -u | \
+		grep -xF $(foreach s,$(PURE_FORBIDDEN),-e $(s))); \
+	if [ -n "$$bad" ]; then echo "nat/ or crypto/ calls I/O: $$bad" >&2; exit 1; fi
+
+unit: $(UNIT_BINS) pure
+	$(Q)tests/unit/run.sh $(UNIT_BINS)
+
+netns: $(GWBIN)
+	$(Q)GW=$(abspath $(GWBIN)) tests/netns/run.sh
+
+check: unit netns
+
+test:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory check
+
+bench: $(BENCH_BINS) $(GWBIN)
+	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+demo:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)GW=$(abspath $(GWBIN)) tests/netns/demo.sh
+
+build/fuzz/%: tests/fuzz/%.c $(NAT_SRC) $(CRYPTO_SRC)
+	@mkdir -p $(@D)
+	$(call say,FUZZ,$@)
+	$(Q)clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+		-o $@ $< $(NAT_SRC) $(CRYPTO_SRC) $(EXT_LIBS)
+
+fuzz: $(FUZZ_BINS)
+
+# Installs exactly what is missing; runs apt-get update at most once.
+deps:
+	$(Q)missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || \
+			missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+install: $(GWBIN)
+	install -D -m 0755 $(GWBIN) $(DESTDIR)$(PREFIX)/bin/gw
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/doc/gw/examples
+	install -m 0644 contrib/examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
+
+clean:
+	rm -rf build gw/gw
+
+-include $(ALL_OBJ:.o=.d)

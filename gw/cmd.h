@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+/* The subcommands of gw: each takes its own argv (argv[0] = its name) and
+ * returns the process exit code. */
+#ifndef GW_CMD_H
+#define GW_CMD_H
+
+int cmd_genkey(int argc, char **argv);
+int cmd_genpsk(int argc, char **argv);
+int cmd_pubkey(int argc, char **argv);
+
+#endif

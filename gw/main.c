@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* gw: the subcommand table. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gw/cmd.h"
+#include "gw/version.h"
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv); /* NULL: not built yet */
+	const char *help;
+};
+
+static const struct subcommand subcommands[] = {
+	{ "run",       NULL,       "Run the gateway of CONFIG in the foreground" },
+	{ "show",      NULL,       "Show peers, handshakes and transfer, like wg show" },
+	{ "rules",     NULL,       "List, save or restore the rules of a gateway or file" },
+	{ "conntrack", NULL,       "List, count or flush tracked connections" },
+	{ "stats",     NULL,       "Show packet, drop and handshake counters" },
+	{ "trace",     NULL,       "Trace packets through the rules without sending them" },
+	{ "genkey",    cmd_genkey, "Generate a new private key and write it to stdout" },
+	{ "genpsk",    cmd_genpsk, "Generate a new preshared key and write it to stdout" },
+	{ "pubkey",    cmd_pubkey, "Read a private key from stdin and write its public key to stdout" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: gw <cmd> [<args>]\n\nAvailable subcommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].help);
+	fprintf(f, "\n  --help     Show this help\n  --version  Show the version\n"
+		   "\nYou may pass `--help' to any of these subcommands to view usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 1;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-v") || !strcmp(argv[1], "version")) {
+		printf("gw %s\n", GW_VERSION);
+		return 0;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "gw: libsodium failed to initialise\n");
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		const struct subcommand *c = &subcommands[i];
+
+		if (strcmp(argv[1], c->name))
+			continue;
+		if (!c->run) {
+			fprintf(stderr, "gw: '%s' is not implemented yet\n", c->name);
+			return 2;
+		}
+		return c->run(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "gw: invalid subcommand '%s'\n", argv[1]);
+	usage(stderr);
+	return 1;
+}
