@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Two hosts and a TCP and a UDP echo: the harness itself works.
+#
+#   ┌───────┐ eth0 192.0.2.1/24      192.0.2.2/24 eth0 ┌───────┐
+#   │   a   ├─────────────────── veth ─────────────────┤   b   │
+#   └───────┘                                          └───────┘
+#                                            TCP echo :7000, UDP echo :7001
+. "$(dirname "$0")/lib.sh"
+
+host_add a b
+link_add a eth0 b eth0
+addr_add a eth0 192.0.2.1/24
+addr_add b eth0 192.0.2.2/24
+
+bg b socat TCP-LISTEN:7000,reuseaddr,fork PIPE
+bg b socat UDP-LISTEN:7001,reuseaddr,fork PIPE
+wait_tcp b 7000
+wait_udp b 7001
+
+head -c 1000000 /dev/urandom > "$TMP/data"
+on a socat -t 5 -T 10 - TCP:192.0.2.2:7000 < "$TMP/data" > "$TMP/back"
+cmp -s "$TMP/data" "$TMP/back" || fail "TCP echo: $(wc -c < "$TMP/back") of 1000000 bytes came back intact"
+
+echo "hello over udp $RUN" > "$TMP/u"
+on a socat -t 2 -T 3 - UDP:192.0.2.2:7001 < "$TMP/u" > "$TMP/uback"
+cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo"
+log "TCP and UDP echo between two namespaces"

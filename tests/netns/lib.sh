@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# lib.sh — hosts in network namespaces for gw's integration tests, in the
+# spirit of the kernel's WireGuard netns.sh.  Source it from a test:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   host_add a b                 # namespaces $RUN-a, $RUN-b with lo up
+#   link_add a eth0 b eth0       # a veth pair between them, both ends up
+#   addr_add a eth0 192.0.2.1/24
+#   bg b socat ...               # start in host b; its PID is ended on exit
+#   wait_tcp b 7000              # poll until something listens (no sleeps)
+#   on a cmd ...                 # run cmd in host a
+#
+# Every name carries a per-run prefix ($RUN), so runs never collide, and
+# everything is torn down on exit, on failure and on SIGINT/SIGTERM: the
+# processes this test started (by PID, never by name), then its namespaces.
+# Traffic stays between the namespaces a test makes; addresses come from the
+# documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and
+# 10.0.0.0/8 inside the namespaces.
+
+set -eu -o pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+GW=${GW:-$TOP/gw/gw}
+# GW_RUN_PREFIX is set by run.sh so it can check that nothing is left behind.
+RUN=${GW_RUN_PREFIX:-gwt}$(printf '%04x' $((RANDOM)))$$
+TMP=$(mktemp -d "/tmp/$RUN.XXXXXX")
+_hosts=()
+_pids=()
+
+ns() { printf '%s-%s' "$RUN" "$1"; }
+
+log() { printf '[%s] %s\n' "${0##*/}" "$*"; }
+
+fail() {
+	log "FAIL: $*" >&2
+	exit 1
+}
+
+host_add() {
+	local h
+	for h in "$@"; do
+		ip netns add "$(ns "$h")"
+		_hosts+=("$h")
+		ip -n "$(ns "$h")" link set lo up
+	done
+}
+
+# link_add HOST_A IF_A HOST_B IF_B: the pair is created inside the two
+# namespaces directly, so no name ever appears in the caller's namespace.
+link_add() {
+	ip link add "$2" netns "$(ns "$1")" type veth peer name "$4" netns "$(ns "$3")"
+	ip -n "$(ns "$1")" link set "$2" up
+	ip -n "$(ns "$3")" link set "$4" up
+}
+
+addr_add() { ip -n "$(ns "$1")" addr add "$3" dev "$2"; }
+
+route_add() { local h=$1; shift; ip -n "$(ns "$h")" route add "$@"; }
+
+on() { local h=$1; shift; ip netns exec "$(ns "$h")" "$@"; }
+
+# bg HOST CMD...: start CMD in HOST in the background; sets BG_PID.
+# ip netns exec execs the command, so the PID is the command's own.
+bg() {
+	local h=$1; shift
+	ip netns exec "$(ns "$h")" "$@" &
+	BG_PID=$!
+	_pids+=("$BG_PID")
+}
+
+# stop PID: end a process this test started and reap it.
+stop() {
+	kill -TERM "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+# _wait_ss HOST PROTO PORT [TIMEOUT]: poll ss for a listening socket.
+_wait_ss() {
+	local h=$1 flag=$2 port=$3 t=${4:-10} i
+	for ((i = 0; i < t * 20; i++)); do
+		if [ -n "$(on "$h" ss -H "-${flag}ln" "sport = :$port" 2>/dev/null)" ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	fail "nothing listens on $port/$flag in $h after ${t}s"
+}
+wait_tcp() { _wait_ss "$1" t "$2" "${3:-10}"; }
+wait_udp() { _wait_ss "$1" u "$2" "${3:-10}"; }
+
+# wait_for TIMEOUT CMD...: poll CMD until it succeeds.
+wait_for() {
+	local t=$1 i; shift
+	for ((i = 0; i < t * 20; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	fail "timed out after ${t}s waiting for: $*"
+}
+
+_teardown() {
+	local rc=$? p h
+	trap - EXIT INT TERM
+	for p in "${_pids[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${_pids[@]}"; do
+		# give each a moment, then make sure
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+	for h in "${_hosts[@]}"; do
+		ip netns del "$(ns "$h")" 2>/dev/null || true
+	done
+	rm -rf "$TMP"
+	exit "$rc"
+}
+trap _teardown EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
