@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ct — connection tracking as Linux nf_conntrack does it, in a fixed pool.
+ *
+ * One entry holds two tuples, original and reply, both in one hash table;
+ * a lookup finds the entry and the direction.  NAT is a reply tuple that is
+ * not the inverse of the original (nat/nat.c sets it before confirmation).
+ *
+ * Life of an entry: ct_in() on a packet with no entry takes one from the pool
+ * (unconfirmed, not in the hash); ct_confirm() after POSTROUTING inserts both
+ * tuples; ct_abort() returns an unconfirmed entry to the pool when its packet
+ * is dropped.  Expiry runs from ct_expire(now) on a timer wheel: no full
+ * scans.  Time is injected everywhere (ns, monotonic).
+ */
+#ifndef GW_NAT_CT_H
+#define GW_NAT_CT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nat/nf.h"
+
+struct sbuf;
+struct pkt;
+
+/* Host order.  TCP/UDP: ports.  ICMP: sport = id, dport = type << 8 | code
+ * (the reply tuple carries the reply type: echo 8 <-> echo reply 0, ...).
+ * Other protocols: ports zero. */
+struct ct_tuple {
+	uint32_t src, dst;
+	uint16_t sport, dport;
+	uint8_t proto;
+};
+
+/* struct ct_entry.status */
+enum {
+	CT_S_SEEN_REPLY = 1 << 0,
+	CT_S_ASSURED    = 1 << 1,
+	CT_S_CONFIRMED  = 1 << 2,
+	CT_S_SRC_NAT    = 1 << 3,  /* reply tuple's dst differs from original src */
+	CT_S_DST_NAT    = 1 << 4,  /* reply tuple's src differs from original dst */
+	CT_S_NAT_DONE_SRC = 1 << 5, /* the nat table was consulted for SNAT */
+	CT_S_NAT_DONE_DST = 1 << 6, /* ... for DNAT */
+	CT_S_DYING      = 1 << 7,
+};
+
+/* TCP conntrack states (nf_conntrack_proto_tcp.c order). */
+enum ct_tcp_state {
+	CT_TCP_NONE, CT_TCP_SYN_SENT, CT_TCP_SYN_RECV, CT_TCP_ESTABLISHED,
+	CT_TCP_FIN_WAIT, CT_TCP_CLOSE_WAIT, CT_TCP_LAST_ACK, CT_TCP_TIME_WAIT,
+	CT_TCP_CLOSE, CT_TCP_SYN_SENT2, CT_TCP_MAX
+};
+
+struct ct_entry;  /* opaque outside ct; <= 128 bytes (ct_entry_size()) */
+
+struct ct_config {
+	uint32_t max;            /* entries in the pool (nf_conntrack_max) */
+	uint32_t buckets;        /* hash buckets; 0 = derived from max */
+	bool tcp_be_liberal;     /* nf_conntrack_tcp_be_liberal */
+	bool tcp_loose;          /* nf_conntrack_tcp_loose (default on) */
+	bool checksum;           /* nf_conntrack_checksum: bad L4 sum -> INVALID */
+	uint32_t hash_seed;      /* random per instance */
+};
+
+/* Defaults as Linux: loose on, liberal off, checksum on. */
+void ct_config_default(struct ct_config *cfg, uint32_t max);
+
+struct ct_table;
+
+int ct_create(struct ct_table **out, const struct ct_config *cfg);
+void ct_destroy(struct ct_table *t);
+
+/* Counters for gw stats / conntrack -S. */
+struct ct_stats {
+	uint64_t found, new_, invalid, insert_failed, drop, early_drop, expired;
+	uint32_t count, max;
+};
+void ct_get_stats(const struct ct_table *t, struct ct_stats *st);
+
+/*
+ * Conntrack at PREROUTING / OUTPUT: find the packet's entry and direction, run
+ * the protocol state machine, and set ctx->ct, ctx->ctstate, ctx->ctdir.  A
+ * packet with no entry gets a new unconfirmed one (ctstate NEW) unless it is
+ * INVALID.  ICMP errors are matched through their embedded header (RELATED).
+ * ctx->notrack set before the call (raw table) gives UNTRACKED.  When the
+ * pool is full a non-assured entry is dropped early; if none can be, the
+ * packet is INVALID with ct NULL and stats.drop counts it.  check_csum: verify
+ * the L4 checksum (PREROUTING, when the checksum option is on).
+ */
+void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum);
+
+/* After POSTROUTING: insert a new entry's tuples.  Returns 0, or -EEXIST when
+ * a tuple clashes (the packet must be dropped, the entry is freed). */
+int ct_confirm(struct ct_table *t, struct ct_entry *e, uint64_t now);
+/* The packet of an unconfirmed entry was dropped: free it. */
+void ct_abort(struct ct_table *t, struct ct_entry *e);
+
+/* Expire what is due at now, doing at most budget removals; returns the
+ * number removed. */
+unsigned ct_expire(struct ct_table *t, uint64_t now, unsigned budget);
+/* When ct_expire next has work, or UINT64_MAX. */
+uint64_t ct_next_deadline(const struct ct_table *t);
+
+/* Find the entry holding tuple (in either direction). */
+struct ct_entry *ct_lookup(struct ct_table *t, const struct ct_tuple *tuple,
+			   enum ct_dir *dir);
+/* True when some confirmed entry other than ignore holds tuple as its reply
+ * tuple (NAT uniqueness check). */
+bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
+		    const struct ct_entry *ignore);
+
+/* Entry accessors for nat/ and the control path. */
+const struct ct_tuple *ct_entry_tuple(const struct ct_entry *e, enum ct_dir dir);
+void ct_entry_set_reply(struct ct_entry *e, const struct ct_tuple *reply);
+uint32_t ct_entry_status(const struct ct_entry *e);
+void ct_entry_set_status(struct ct_entry *e, uint32_t bits);
+uint32_t ct_entry_mark(const struct ct_entry *e);
+void ct_entry_set_mark(struct ct_entry *e, uint32_t mark);
+enum ct_tcp_state ct_entry_tcp_state(const struct ct_entry *e);
+/* Seconds until expiry at now (for conntrack -L). */
+uint32_t ct_entry_timeout(const struct ct_entry *e, uint64_t now);
+size_t ct_entry_size(void);
+
+/* Visit every confirmed entry; stop when fn returns non-zero. */
+int ct_foreach(struct ct_table *t, int (*fn)(struct ct_entry *e, void *arg), void *arg);
+/* Remove an entry now (flush, MASQUERADE address change). */
+void ct_remove(struct ct_table *t, struct ct_entry *e);
+void ct_flush(struct ct_table *t);
+
+/* One line in the conntrack -L format, without newline:
+ * "tcp      6 431999 ESTABLISHED src=... dst=... sport=... dport=... src=...
+ *  dst=... sport=... dport=... [ASSURED] mark=0 use=1" */
+void ct_format(const struct ct_entry *e, uint64_t now, struct sbuf *out);
+
+#endif

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rules — iptables-restore text compiled into flat per-table arrays, walked
+ * as Linux walks ip_tables: built-in chains with policies, user chains,
+ * jumps (-j) and gotos (-g) on a bounded stack, RETURN, per-rule and
+ * per-policy packet/byte counters.
+ *
+ * A ruleset is built whole by rules_parse() and never half-loaded: on any
+ * error nothing is returned.  Swapping rulesets is the caller's single
+ * pointer store.  Counters are the only thing rules_run() writes.
+ */
+#ifndef GW_NAT_RULES_H
+#define GW_NAT_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nat/nf.h"
+
+struct rules;
+struct sbuf;
+
+/* Where parsing stopped: file line (from 1), the offending word, a message. */
+struct rules_error {
+	unsigned line;
+	char token[64];
+	char message[192];
+};
+
+/*
+ * Parse iptables-restore text.  Tables that appear in the text replace those
+ * of base (restore semantics: each *table ... COMMIT block replaces the table);
+ * the other tables are copied from base with their counters, or are empty with
+ * ACCEPT policies when base is NULL.  Returns 0 and *out, or -EINVAL (with
+ * *err filled) / -ENOMEM.
+ */
+int rules_parse(struct rules **out, const char *text, size_t len,
+		const struct rules *base, struct rules_error *err);
+void rules_free(struct rules *r);
+
+/* The canonical iptables-save text of every table that has been loaded.
+ * counters: prefix each rule with [packets:bytes] as iptables-save -c. */
+void rules_save(const struct rules *r, bool counters, struct sbuf *out);
+
+/* One rule hit during a walk: "table/CHAIN/N" (N from 1) or, with rule == 0,
+ * "table/CHAIN/policy". */
+struct rules_hit {
+	uint8_t table;    /* enum nf_table */
+	uint16_t chain;   /* chain index in the table, see rules_chain_name() */
+	uint16_t rule;    /* 1-based position in the chain; 0 = the policy */
+};
+
+/* Optional recording of a walk for gw trace; hits beyond max are counted in
+ * dropped. */
+struct rules_trace {
+	struct rules_hit *hits;
+	unsigned n, max, dropped;
+};
+
+/* True when the ruleset has a table t with a built-in chain for hook. */
+bool rules_has_chain(const struct rules *r, enum nf_table t, enum nf_hook hook);
+
+/*
+ * Walk table t's built-in chain for ctx->hook with the packet in ctx.  Counts
+ * bytes and packets on every rule that matched and on the policy when it
+ * decides.  Returns the verdict; targets also write ctx's outputs (nat
+ * request, reject, notrack, mark, log).  A table without that chain accepts.
+ */
+enum nf_verdict rules_run(struct rules *r, enum nf_table t, struct nf_ctx *ctx,
+			  struct rules_trace *trace);
+
+const char *rules_table_name(enum nf_table t);
+const char *rules_chain_name(const struct rules *r, enum nf_table t, unsigned chain);
+
+#endif
