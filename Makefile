@@ -61,7 +61,10 @@ objs = $(patsubst %.c,$(B)/%.o,$(1))
 
 LIBNAT    := $(B)/nat/libnat.a
 LIBCRYPTO := $(B)/crypto/libgwcrypto.a
+LIBGW     := $(B)/gw/libgw.a
 LIBS      := $(LIBNAT) $(LIBCRYPTO)
+GW_MAIN   := gw/main.c
+GW_LIBSRC := $(filter-out $(GW_MAIN),$(GW_SRC))
 EXT_LIBS  := -lsodium -lb2
 GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lmnl
 
@@ -94,14 +97,21 @@ $(LIBCRYPTO): $(call objs,$(CRYPTO_SRC))
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(GWBIN): $(call objs,$(GW_SRC)) $(LIBS)
+$(LIBGW): $(call objs,$(GW_LIBSRC))
+	@mkdir -p $(@D)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(GWBIN): $(call objs,$(GW_MAIN)) $(LIBGW) $(LIBS)
 	@mkdir -p $(@D)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(call objs,$(GW_SRC)) $(LIBS) $(GW_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(call objs,$(GW_MAIN)) $(LIBGW) $(LIBS) $(GW_LIBS)
 
-$(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(call objs,$(UTIL_SRC)) $(LIBS)
+# Unit tests link everything but gw's main(): libraries are archives, so each
+# test pulls in only what it uses.
+$(B)/tests/unit/test_%: $(B)/tests/unit/test_%.o $(call objs,$(UTIL_SRC)) $(LIBGW) $(LIBS)
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(call objs,$(UTIL_SRC)) $(LIBS) $(EXT_LIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(call objs,$(UTIL_SRC)) $(LIBGW) $(LIBS) $(GW_LIBS) -lcmocka
 
 $(B)/tests/bench/%_bench: $(B)/tests/bench/%_bench.o $(LIBS)
 	$(call say,LD,$@)

@@ -1,0 +1,525 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The config file: [Interface] and [Peer] sections of Key = Value lines, '#'
+ * comments, keys case-insensitive as wg(8) reads them.  Single-valued keys may
+ * appear once per section; Address and AllowedIPs accumulate.
+ */
+#include "gw/config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nat/sbuf.h"
+
+enum { CONFIG_MAX_BYTES = 1 << 20 };
+
+enum section { SEC_NONE, SEC_INTERFACE, SEC_PEER };
+
+struct parser {
+	struct config *c;
+	const char *path;
+	unsigned line;
+	enum section sec;
+	uint32_t seen;             /* single-valued keys seen in this section */
+	struct sbuf *warn;
+	struct config_error *err;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int fail(struct parser *p, const char *fmt, ...)
+{
+	char msg[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(p->err->message, sizeof(p->err->message), "%s:%u: %s", p->path, p->line, msg);
+	return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int parse_u16(const char *s, uint16_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > 65535)
+		return -EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+static int parse_cidr(const char *s, struct cidr *c)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	char *slash;
+	uint16_t prefix;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	memset(c, 0, sizeof(*c));
+	if (inet_pton(AF_INET, buf, c->addr) == 1) {
+		c->family = AF_INET;
+		c->prefix = 32;
+	} else if (inet_pton(AF_INET6, buf, c->addr) == 1) {
+		c->family = AF_INET6;
+		c->prefix = 128;
+	} else {
+		return -EINVAL;
+	}
+	if (slash) {
+		if (parse_u16(slash, &prefix) || prefix > c->prefix)
+			return -EINVAL;
+		c->prefix = (uint8_t)prefix;
+	}
+	return 0;
+}
+
+void cidr_format(const struct cidr *c, char *out, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->family, c->addr, a, sizeof(a));
+	snprintf(out, len, "%s/%u", a, c->prefix);
+}
+
+bool cidr_contains4(const struct cidr *c, uint32_t addr)
+{
+	uint32_t net, mask;
+
+	if (c->family != AF_INET)
+		return false;
+	net = (uint32_t)c->addr[0] << 24 | (uint32_t)c->addr[1] << 16 |
+	      (uint32_t)c->addr[2] << 8 | c->addr[3];
+	mask = c->prefix ? ~0u << (32 - c->prefix) : 0;
+	return (net & mask) == (addr & mask);
+}
+
+/* A comma-separated list of CIDRs appended to *list. */
+static int add_cidrs(struct parser *p, const char *key, char *val,
+		     struct cidr **list, size_t *n)
+{
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(val, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct cidr c, *grown;
+
+		tok = trim(tok);
+		if (!*tok)
+			continue;
+		if (parse_cidr(tok, &c))
+			return fail(p, "%s: '%s' is not an address or CIDR", key, tok);
+		grown = realloc(*list, (*n + 1) * sizeof(**list));
+		if (!grown)
+			return fail(p, "out of memory");
+		*list = grown;
+		(*list)[(*n)++] = c;
+	}
+	return 0;
+}
+
+static int parse_key(struct parser *p, const char *key, const char *val, uint8_t out[static KEY_LEN])
+{
+	if (key_from_base64(out, val, strlen(val)))
+		return fail(p, "%s: not a key (44 base64 characters, as wg genkey prints)", key);
+	return 0;
+}
+
+static int parse_ifname(struct parser *p, const char *key, const char *val, char out[16])
+{
+	size_t n = strlen(val);
+
+	if (!n || n >= 16 || strchr(val, '/') || strpbrk(val, " \t:"))
+		return fail(p, "%s: '%s' is not an interface name", key, val);
+	memcpy(out, val, n + 1);
+	return 0;
+}
+
+static int dup_str(struct parser *p, char **out, const char *val)
+{
+	*out = strdup(val);
+	return *out ? 0 : fail(p, "out of memory");
+}
+
+static int parse_endpoint(struct parser *p, const char *val, char **out)
+{
+	const char *colon;
+	uint16_t port;
+
+	if (val[0] == '[') {
+		const char *close = strchr(val, ']');
+
+		if (!close || close[1] != ':')
+			return fail(p, "Endpoint: '%s' is not [address]:port", val);
+		colon = close + 1;
+	} else {
+		colon = strrchr(val, ':');
+		if (!colon || colon == val)
+			return fail(p, "Endpoint: '%s' is not host:port", val);
+	}
+	if (parse_u16(colon + 1, &port) || !port)
+		return fail(p, "Endpoint: '%s' has no valid port", val);
+	return dup_str(p, out, val);
+}
+
+/* Keys of wg-quick (and wg) that gw reads but does not act on. */
+static const char *const unimplemented[] = {
+	"DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig", "FwMark",
+};
+
+enum {
+	K_PRIVATE = 1 << 0, K_PORT = 1 << 1, K_UPLINK = 1 << 2, K_RULES = 1 << 3,
+	K_NATPORTS = 1 << 4, K_USER = 1 << 5, K_CTL = 1 << 6, K_MTU = 1 << 7,
+	K_PUBLIC = 1 << 8, K_PSK = 1 << 9, K_ENDPOINT = 1 << 10, K_KEEPALIVE = 1 << 11,
+};
+
+static int once(struct parser *p, const char *key, uint32_t bit)
+{
+	if (p->seen & bit)
+		return fail(p, "%s is given twice in this section", key);
+	p->seen |= bit;
+	return 0;
+}
+
+static int interface_key(struct parser *p, const char *key, char *val)
+{
+	struct config *c = p->c;
+
+	if (!strcasecmp(key, "PrivateKey")) {
+		if (once(p, key, K_PRIVATE))
+			return -EINVAL;
+		c->has_private_key = true;
+		return parse_key(p, key, val, c->private_key);
+	}
+	if (!strcasecmp(key, "ListenPort")) {
+		if (once(p, key, K_PORT))
+			return -EINVAL;
+		if (parse_u16(val, &c->listen_port))
+			return fail(p, "ListenPort: '%s' is not a port (0-65535)", val);
+		c->has_listen_port = true;
+		return 0;
+	}
+	if (!strcasecmp(key, "Address"))
+		return add_cidrs(p, key, val, &c->addresses, &c->n_addresses);
+	if (!strcasecmp(key, "MTU")) {
+		if (once(p, key, K_MTU))
+			return -EINVAL;
+		if (parse_u16(val, &c->mtu) || c->mtu < 576)
+			return fail(p, "MTU: '%s' is not an MTU (576-65535)", val);
+		return 0;
+	}
+	if (!strcasecmp(key, "Uplink"))
+		return once(p, key, K_UPLINK) ? -EINVAL : parse_ifname(p, key, val, c->uplink);
+	if (!strcasecmp(key, "Rules"))
+		return once(p, key, K_RULES) ? -EINVAL : dup_str(p, &c->rules_path, val);
+	if (!strcasecmp(key, "NatPorts")) {
+		char *dash = strchr(val, '-');
+		uint16_t lo, hi;
+
+		if (once(p, key, K_NATPORTS))
+			return -EINVAL;
+		if (!dash)
+			return fail(p, "NatPorts: '%s' is not a range LOW-HIGH", val);
+		*dash = '\0';
+		if (parse_u16(trim(val), &lo) || parse_u16(trim(dash + 1), &hi) || !lo || lo > hi)
+			return fail(p, "NatPorts: not a range LOW-HIGH of ports 1-65535");
+		c->nat_port_min = lo;
+		c->nat_port_max = hi;
+		return 0;
+	}
+	if (!strcasecmp(key, "User"))
+		return once(p, key, K_USER) ? -EINVAL : dup_str(p, &c->user, val);
+	if (!strcasecmp(key, "ControlSocket"))
+		return once(p, key, K_CTL) ? -EINVAL : dup_str(p, &c->control_socket, val);
+	return 1;
+}
+
+static int peer_key(struct parser *p, const char *key, char *val)
+{
+	struct config_peer *peer = &p->c->peers[p->c->n_peers - 1];
+
+	if (!strcasecmp(key, "PublicKey")) {
+		if (once(p, key, K_PUBLIC))
+			return -EINVAL;
+		return parse_key(p, key, val, peer->public_key);
+	}
+	if (!strcasecmp(key, "PresharedKey")) {
+		if (once(p, key, K_PSK))
+			return -EINVAL;
+		peer->has_psk = true;
+		return parse_key(p, key, val, peer->preshared_key);
+	}
+	if (!strcasecmp(key, "AllowedIPs"))
+		return add_cidrs(p, key, val, &peer->allowed_ips, &peer->n_allowed_ips);
+	if (!strcasecmp(key, "Endpoint"))
+		return once(p, key, K_ENDPOINT) ? -EINVAL : parse_endpoint(p, val, &peer->endpoint);
+	if (!strcasecmp(key, "PersistentKeepalive")) {
+		if (once(p, key, K_KEEPALIVE))
+			return -EINVAL;
+		if (!strcasecmp(val, "off")) {
+			peer->persistent_keepalive = 0;
+			return 0;
+		}
+		if (parse_u16(val, &peer->persistent_keepalive))
+			return fail(p, "PersistentKeepalive: '%s' is not off or 0-65535 seconds", val);
+		return 0;
+	}
+	return 1;
+}
+
+/* The peer section just ended: it needs a key no other peer has. */
+static int finish_peer(struct parser *p)
+{
+	struct config *c = p->c;
+	struct config_peer *peer;
+	unsigned line = p->line;
+	int ret = 0;
+
+	if (p->sec != SEC_PEER)
+		return 0;
+	peer = &c->peers[c->n_peers - 1];
+	p->line = peer->line;
+	if (!(p->seen & K_PUBLIC)) {
+		ret = fail(p, "[Peer] has no PublicKey");
+		goto out;
+	}
+	for (size_t i = 0; i + 1 < c->n_peers; i++) {
+		if (!sodium_memcmp(c->peers[i].public_key, peer->public_key, KEY_LEN)) {
+			ret = fail(p, "duplicate peer: same PublicKey as the [Peer] at line %u",
+				   c->peers[i].line);
+			goto out;
+		}
+	}
+out:
+	p->line = line;
+	return ret;
+}
+
+static int start_section(struct parser *p, const char *name)
+{
+	struct config *c = p->c;
+
+	if (finish_peer(p))
+		return -EINVAL;
+	p->seen = 0;
+	if (!strcasecmp(name, "Interface")) {
+		if (p->sec != SEC_NONE || c->has_private_key || c->n_addresses)
+			return fail(p, "a second [Interface] section");
+		p->sec = SEC_INTERFACE;
+		return 0;
+	}
+	if (!strcasecmp(name, "Peer")) {
+		struct config_peer *grown = realloc(c->peers, (c->n_peers + 1) * sizeof(*grown));
+
+		if (!grown)
+			return fail(p, "out of memory");
+		c->peers = grown;
+		memset(&c->peers[c->n_peers], 0, sizeof(*grown));
+		c->peers[c->n_peers++].line = p->line;
+		p->sec = SEC_PEER;
+		return 0;
+	}
+	return fail(p, "unknown section [%s]", name);
+}
+
+static int parse_line(struct parser *p, char *s)
+{
+	char *eq, *key, *val, *hash;
+	int ret;
+
+	hash = strchr(s, '#');
+	if (hash)
+		*hash = '\0';
+	s = trim(s);
+	if (!*s)
+		return 0;
+	if (*s == '[') {
+		size_t n = strlen(s);
+
+		if (s[n - 1] != ']')
+			return fail(p, "a section header needs a closing ']'");
+		s[n - 1] = '\0';
+		return start_section(p, trim(s + 1));
+	}
+	eq = strchr(s, '=');
+	if (!eq)
+		return fail(p, "expected 'Key = Value' or a [Section]");
+	*eq = '\0';
+	key = trim(s);
+	val = trim(eq + 1);
+	if (!*key)
+		return fail(p, "a line with no key");
+	if (p->sec == SEC_NONE)
+		return fail(p, "'%s' outside of any section", key);
+	if (!*val)
+		return fail(p, "%s has no value", key);
+	ret = p->sec == SEC_INTERFACE ? interface_key(p, key, val) : peer_key(p, key, val);
+	if (ret <= 0)
+		return ret;
+	for (size_t i = 0; i < sizeof(unimplemented) / sizeof(unimplemented[0]); i++) {
+		if (!strcasecmp(key, unimplemented[i]) && p->sec == SEC_INTERFACE) {
+			if (p->warn)
+				sbuf_printf(p->warn, "%s:%u: warning: %s is not implemented by gw; ignored\n",
+					    p->path, p->line, unimplemented[i]);
+			return 0;
+		}
+	}
+	return fail(p, "unknown key '%s' in [%s]", key, p->sec == SEC_INTERFACE ? "Interface" : "Peer");
+}
+
+static int set_ifname(struct parser *p)
+{
+	const char *base = strrchr(p->path, '/');
+	size_t n;
+
+	base = base ? base + 1 : p->path;
+	n = strlen(base);
+	if (n > 5 && !strcmp(base + n - 5, ".conf"))
+		n -= 5;
+	p->line = 0;
+	if (!n || n >= sizeof(p->c->ifname))
+		return fail(p, "the file name gives the interface name: at most 15 characters before .conf");
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)base[i]) && !strchr("_=+.-", base[i]))
+			return fail(p, "the file name gives the interface name: '%c' cannot be in one", base[i]);
+	memcpy(p->c->ifname, base, n);
+	p->c->ifname[n] = '\0';
+	return 0;
+}
+
+int config_parse(struct config *c, const char *path, const char *text, size_t len,
+		 struct sbuf *warn, struct config_error *err)
+{
+	struct parser p = { .c = c, .path = path, .warn = warn, .err = err };
+	char *copy, *line, *next;
+	int ret = -EINVAL;
+
+	memset(c, 0, sizeof(*c));
+	err->message[0] = '\0';
+	c->nat_port_min = CONFIG_DEFAULT_NAT_MIN;
+	c->nat_port_max = CONFIG_DEFAULT_NAT_MAX;
+	if (memchr(text, '\0', len)) {
+		p.line = 1;
+		for (size_t i = 0; i < len && text[i]; i++)
+			p.line += text[i] == '\n';
+		return fail(&p, "a NUL byte in the file");
+	}
+	copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	c->path = strdup(path);
+	if (!c->path)
+		goto out;
+	for (line = copy; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		p.line++;
+		if (parse_line(&p, line))
+			goto out;
+	}
+	if (finish_peer(&p))
+		goto out;
+	p.line = 0;
+	if (p.sec == SEC_NONE && !c->n_peers) {
+		p.line = 1;
+		fail(&p, "no [Interface] section");
+		goto out;
+	}
+	if (!c->has_private_key) {
+		p.line = 1;
+		fail(&p, "[Interface] has no PrivateKey");
+		goto out;
+	}
+	ret = set_ifname(&p);
+out:
+	sodium_memzero(copy, len);
+	free(copy);
+	if (ret)
+		config_free(c);
+	return ret;
+}
+
+int config_load(struct config *c, const char *path, struct sbuf *warn,
+		struct config_error *err)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	size_t got = 0;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st)) {
+		snprintf(err->message, sizeof(err->message), "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > CONFIG_MAX_BYTES) {
+		snprintf(err->message, sizeof(err->message), "%s: not a regular file of at most 1 MiB", path);
+		close(fd);
+		return -EINVAL;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size && (n = read(fd, buf + got, (size_t)st.st_size - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	ret = config_parse(c, path, buf, got, warn, err);
+	sodium_memzero(buf, got);
+	free(buf);
+	return ret;
+}
+
+void config_free(struct config *c)
+{
+	for (size_t i = 0; i < c->n_peers; i++) {
+		free(c->peers[i].allowed_ips);
+		free(c->peers[i].endpoint);
+	}
+	sodium_memzero(c->peers, c->n_peers * sizeof(*c->peers));
+	free(c->peers);
+	free(c->addresses);
+	free(c->rules_path);
+	free(c->user);
+	free(c->control_socket);
+	free(c->path);
+	sodium_memzero(c, sizeof(*c));
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config — the gw config file: wg-quick's format plus Uplink, Rules,
+ * NatPorts, User and ControlSocket.  Errors are "file:line: message";
+ * wg-quick keys gw does not implement are reported by name as warnings.
+ */
+#ifndef GW_CONFIG_H
+#define GW_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto/key.h"
+
+struct sbuf;
+
+struct cidr {
+	uint8_t family;     /* AF_INET or AF_INET6 */
+	uint8_t prefix;     /* prefix length */
+	uint8_t addr[16];   /* network byte order; IPv4 in the first 4 bytes */
+};
+
+struct config_peer {
+	uint8_t public_key[KEY_LEN];
+	uint8_t preshared_key[KEY_LEN];
+	bool has_psk;
+	struct cidr *allowed_ips;
+	size_t n_allowed_ips;
+	char *endpoint;              /* "host:port" / "[v6]:port" as written, or NULL */
+	uint16_t persistent_keepalive; /* seconds, 0 = off */
+	unsigned line;               /* where the [Peer] section starts */
+};
+
+struct config {
+	char *path;
+	char ifname[16];             /* basename without .conf */
+	uint8_t private_key[KEY_LEN];
+	bool has_private_key;
+	uint16_t listen_port;        /* 0 = random */
+	bool has_listen_port;
+	struct cidr *addresses;
+	size_t n_addresses;
+	uint16_t mtu;                /* 0 = default (1420) */
+	char uplink[16];             /* "" = none */
+	char *rules_path;            /* NULL = no rules file */
+	uint16_t nat_port_min, nat_port_max; /* NatPorts */
+	char *user;
+	char *control_socket;
+	struct config_peer *peers;
+	size_t n_peers;
+};
+
+/* "file:line: message" lines, or warnings for keys gw does not implement. */
+struct config_error {
+	char message[256];
+};
+
+enum { CONFIG_DEFAULT_NAT_MIN = 61000, CONFIG_DEFAULT_NAT_MAX = 65535 };
+
+/* Parse text as the config at path (for messages and the interface name).
+ * Warnings (unimplemented wg-quick keys) go to warn when non-NULL.  Returns 0
+ * or -EINVAL with err set; on error nothing is left allocated. */
+int config_parse(struct config *c, const char *path, const char *text, size_t len,
+		 struct sbuf *warn, struct config_error *err);
+/* Read and parse a file. */
+int config_load(struct config *c, const char *path, struct sbuf *warn,
+		struct config_error *err);
+/* Zeroes the keys and frees everything. */
+void config_free(struct config *c);
+
+/* Text of a CIDR ("10.8.0.1/24", "fd00::1/64"). */
+void cidr_format(const struct cidr *c, char *out, size_t len);
+/* True when the IPv4 address addr (host order) is inside c. */
+bool cidr_contains4(const struct cidr *c, uint32_t addr);
+
+#endif

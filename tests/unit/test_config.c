@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/* gw/config: the config file parser and its file:line errors. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "gw/config.h"
+#include "nat/sbuf.h"
+
+#define K1 "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
+#define K2 "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+#define K3 "TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0="
+
+static const char good[] =
+	"# a gateway\n"
+	"[Interface]\n"
+	"PrivateKey = " K1 "\n"
+	"ListenPort = 51820\n"
+	"Address = 10.8.0.1/24, fd00::1/64\n"
+	"Uplink = eth0\n"
+	"Rules = /etc/gw/gw0.rules   # comment\n"
+	"NatPorts = 62000-62999\n"
+	"User = nobody\n"
+	"ControlSocket = /run/gw/x.sock\n"
+	"\n"
+	"[Peer]\n"
+	"PublicKey = " K2 "\n"
+	"PresharedKey = " K3 "\n"
+	"AllowedIPs = 10.8.0.2/32\n"
+	"AllowedIPs = 10.9.0.0/16\n"
+	"Endpoint = 192.0.2.7:51820\n"
+	"PersistentKeepalive = 25\n"
+	"[peer]\n"
+	"publickey = " K3 "\n"
+	"Endpoint = [2001:db8::1]:4500\n";
+
+static void test_good(void **state)
+{
+	struct config c;
+	struct config_error err;
+	char buf[64];
+
+	(void)state;
+	assert_int_equal(config_parse(&c, "/etc/gw/gw0.conf", good, strlen(good), NULL, &err), 0);
+	assert_string_equal(c.ifname, "gw0");
+	assert_true(c.has_private_key);
+	assert_int_equal(c.listen_port, 51820);
+	assert_int_equal(c.n_addresses, 2);
+	cidr_format(&c.addresses[0], buf, sizeof(buf));
+	assert_string_equal(buf, "10.8.0.1/24");
+	cidr_format(&c.addresses[1], buf, sizeof(buf));
+	assert_string_equal(buf, "fd00::1/64");
+	assert_true(cidr_contains4(&c.addresses[0], 0x0a0800fe));
+	assert_false(cidr_contains4(&c.addresses[0], 0x0a0801fe));
+	assert_string_equal(c.uplink, "eth0");
+	assert_string_equal(c.rules_path, "/etc/gw/gw0.rules");
+	assert_int_equal(c.nat_port_min, 62000);
+	assert_int_equal(c.nat_port_max, 62999);
+	assert_string_equal(c.user, "nobody");
+	assert_string_equal(c.control_socket, "/run/gw/x.sock");
+	assert_int_equal(c.n_peers, 2);
+	assert_true(c.peers[0].has_psk);
+	assert_int_equal(c.peers[0].n_allowed_ips, 2);
+	assert_string_equal(c.peers[0].endpoint, "192.0.2.7:51820");
+	assert_int_equal(c.peers[0].persistent_keepalive, 25);
+	assert_false(c.peers[1].has_psk);
+	assert_string_equal(c.peers[1].endpoint, "[2001:db8::1]:4500");
+	config_free(&c);
+}
+
+static void test_defaults(void **state)
+{
+	static const char text[] = "[Interface]\nPrivateKey=" K1 "\n";
+	struct config c;
+	struct config_error err;
+
+	(void)state;
+	assert_int_equal(config_parse(&c, "wg1.conf", text, strlen(text), NULL, &err), 0);
+	assert_string_equal(c.ifname, "wg1");
+	assert_int_equal(c.nat_port_min, CONFIG_DEFAULT_NAT_MIN);
+	assert_int_equal(c.nat_port_max, CONFIG_DEFAULT_NAT_MAX);
+	assert_null(c.rules_path);
+	assert_int_equal(c.n_peers, 0);
+	config_free(&c);
+}
+
+/* A stock wg-quick server config loads; keys gw does not act on are named. */
+static void test_wg_quick(void **state)
+{
+	static const char text[] =
+		"[Interface]\n"
+		"Address = 10.200.100.1/24\n"
+		"ListenPort = 51820\n"
+		"PrivateKey = " K1 "\n"
+		"DNS = 10.200.100.1\n"
+		"MTU = 1420\n"
+		"Table = off\n"
+		"PostUp = iptables -A FORWARD -i %i -j ACCEPT\n"
+		"PostDown = iptables -D FORWARD -i %i -j ACCEPT\n"
+		"SaveConfig = true\n"
+		"[Peer]\n"
+		"PublicKey = " K2 "\n"
+		"AllowedIPs = 10.200.100.2/32\n";
+	struct config c;
+	struct config_error err;
+	struct sbuf warn;
+
+	(void)state;
+	sbuf_init(&warn);
+	assert_int_equal(config_parse(&c, "wg0.conf", text, strlen(text), &warn, &err), 0);
+	assert_int_equal(c.mtu, 1420);
+	assert_non_null(strstr(warn.buf, "wg0.conf:5: warning: DNS is not implemented by gw"));
+	assert_non_null(strstr(warn.buf, "wg0.conf:7: warning: Table"));
+	assert_non_null(strstr(warn.buf, "wg0.conf:8: warning: PostUp"));
+	assert_non_null(strstr(warn.buf, "wg0.conf:9: warning: PostDown"));
+	assert_non_null(strstr(warn.buf, "wg0.conf:10: warning: SaveConfig"));
+	config_free(&c);
+	sbuf_free(&warn);
+}
+
+/* text;expected error */
+static const struct {
+	const char *text, *error;
+} bad[] = {
+	/* 1 */ { "", "gw0.conf:1: no [Interface] section" },
+	/* 2 */ { "[Interface]\nPrivateKey = abc\n", "gw0.conf:2: PrivateKey: not a key" },
+	/* 3 */ { "[Interface]\nPrivateKey = " K1 "\nFoo = 1\n", "gw0.conf:3: unknown key 'Foo' in [Interface]" },
+	/* 4 */ { "[Interface]\nPrivateKey = " K1 "\nAddress = 10.8.0.300/24\n", "gw0.conf:3: Address: '10.8.0.300/24' is not" },
+	/* 5 */ { "[Interface]\nPrivateKey = " K1 "\nAddress = 10.8.0.1/33\n", "gw0.conf:3: Address" },
+	/* 6 */ { "[Interface]\nPrivateKey = " K1 "\n[Peer]\nPublicKey = " K2 "\n[Peer]\nPublicKey = " K2 "\n",
+		  "gw0.conf:5: duplicate peer: same PublicKey as the [Peer] at line 3" },
+	/* 7 */ { "[Interface]\nPrivateKey = " K1 "\n[Peer]\nAllowedIPs = 10.0.0.0/8\n", "gw0.conf:3: [Peer] has no PublicKey" },
+	/* 8 */ { "PrivateKey = " K1 "\n", "gw0.conf:1: 'PrivateKey' outside of any section" },
+	/* 9 */ { "[Interface]\nListenPort = 70000\nPrivateKey = " K1 "\n", "gw0.conf:2: ListenPort" },
+	/* 10 */ { "[Interface]\nPrivateKey = " K1 "\nNatPorts = 5000\n", "gw0.conf:3: NatPorts" },
+	/* 11 */ { "[Interface]\nPrivateKey = " K1 "\nNatPorts = 6000-5000\n", "gw0.conf:3: NatPorts" },
+	/* 12 */ { "[Interface]\nPrivateKey = " K1 "\n[Peer]\nPublicKey = " K2 "\nEndpoint = host\n", "gw0.conf:5: Endpoint" },
+	/* 13 */ { "[Interface]\nPrivateKey = " K1 "\n[Peer]\nPublicKey = " K2 "\nPersistentKeepalive = x\n", "gw0.conf:5: PersistentKeepalive" },
+	/* 14 */ { "[Interface]\nPrivateKey = " K1 "\n[Nope]\n", "gw0.conf:3: unknown section [Nope]" },
+	/* 15 */ { "[Interface]\nPrivateKey = " K1 "\nPrivateKey = " K1 "\n", "gw0.conf:3: PrivateKey is given twice" },
+	/* 16 */ { "[Interface]\nPrivateKey = " K1 "\nUplink = a b\n", "gw0.conf:3: Uplink" },
+	/* 17 */ { "[Interface]\nPrivateKey = " K1 "\nUplink = waytoolonginterfacename\n", "gw0.conf:3: Uplink" },
+	/* 18 */ { "[Interface]\nPrivateKey = " K1 "\njunk\n", "gw0.conf:3: expected 'Key = Value'" },
+	/* 19 */ { "[Interface\n", "gw0.conf:1: a section header needs" },
+	/* 20 */ { "[Interface]\nAddress = 10.0.0.1/8\n", "gw0.conf:1: [Interface] has no PrivateKey" },
+	/* 21 */ { "[Interface]\nPrivateKey =\n", "gw0.conf:2: PrivateKey has no value" },
+	/* 22 */ { "[Interface]\nPrivateKey = " K1 "\n[Interface]\n", "gw0.conf:3: a second [Interface]" },
+	/* 23 */ { "[Interface]\nPrivateKey = " K1 "\n[Peer]\nPublicKey = " K2 "\nDNS = 1.1.1.1\n", "gw0.conf:5: unknown key 'DNS' in [Peer]" },
+	/* 24 */ { "[Interface]\nPrivateKey = " K1 "\nMTU = 100\n", "gw0.conf:3: MTU" },
+};
+
+static void test_bad(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct config c;
+		struct config_error err;
+		int ret = config_parse(&c, "gw0.conf", bad[i].text, strlen(bad[i].text), NULL, &err);
+
+		if (ret != -EINVAL || strncmp(err.message, bad[i].error, strlen(bad[i].error)))
+			fail_msg("case %zu: ret %d, message '%s', want '%s'", i + 1, ret,
+				 err.message, bad[i].error);
+	}
+}
+
+static void test_nul_and_name(void **state)
+{
+	static const char text[] = "[Interface]\nPrivateKey = " K1 "\n\0junk";
+	struct config c;
+	struct config_error err;
+
+	(void)state;
+	assert_int_equal(config_parse(&c, "gw0.conf", text, sizeof(text) - 1, NULL, &err), -EINVAL);
+	assert_string_equal(err.message, "gw0.conf:3: a NUL byte in the file");
+	assert_int_equal(config_parse(&c, "/x/averyveryverylongname.conf", text, strlen(text), NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "at most 15 characters"));
+}
+
+/* Every prefix of a valid file either parses or fails cleanly (ASan). */
+static void test_truncations(void **state)
+{
+	(void)state;
+	for (size_t n = 0; n <= sizeof(good) - 1; n++) {
+		struct config c;
+		struct config_error err;
+		char *copy = malloc(n ? n : 1);
+
+		memcpy(copy, good, n);
+		if (config_parse(&c, "gw0.conf", copy, n, NULL, &err) == 0)
+			config_free(&c);
+		free(copy);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_wg_quick),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_nul_and_name),
+		cmocka_unit_test(test_truncations),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
