@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/* The traversal order of DESIGN.md §2; see hook.h for the picture. */
+#include "nat/hook.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat/nat.h"
+#include "nat/pkt.h"
+#include "nat/rules.h"
+
+struct nf {
+	struct rules *rules;
+	struct ct_table *ct;
+	nf_route_fn *route;
+	void *route_arg;
+	struct nat_env env;
+	nf_log_fn *log;
+	void *log_arg;
+};
+
+int nf_create(struct nf **out, const struct nf_config *cfg, struct rules *rules)
+{
+	struct nf *nf = calloc(1, sizeof(*nf));
+	int ret;
+
+	if (!nf)
+		return -ENOMEM;
+	ret = ct_create(&nf->ct, &cfg->ct);
+	if (ret) {
+		free(nf);
+		return ret;
+	}
+	nf->rules = rules;
+	nf->route = cfg->route;
+	nf->route_arg = cfg->route_arg;
+	nf->env.uplink_addr = cfg->uplink_addr;
+	nf->env.host_port_min = cfg->nat_port_min;
+	nf->env.host_port_max = cfg->nat_port_max;
+	nf->log = cfg->log;
+	nf->log_arg = cfg->log_arg;
+	*out = nf;
+	return 0;
+}
+
+void nf_destroy(struct nf *nf)
+{
+	if (!nf)
+		return;
+	ct_destroy(nf->ct);
+	rules_free(nf->rules);
+	free(nf);
+}
+
+struct rules *nf_set_rules(struct nf *nf, struct rules *rules)
+{
+	struct rules *old = nf->rules;
+
+	nf->rules = rules;
+	return old;
+}
+
+struct rules *nf_rules(struct nf *nf)
+{
+	return nf->rules;
+}
+
+struct ct_table *nf_ct(struct nf *nf)
+{
+	return nf->ct;
+}
+
+void nf_set_uplink_addr(struct nf *nf, uint32_t addr)
+{
+	nf->env.uplink_addr = addr;
+}
+
+/* Run one table's chain for ctx->hook, recording the step. */
+static enum nf_verdict run(struct nf *nf, enum nf_table t, struct nf_ctx *ctx,
+			   struct nf_trace *trace)
+{
+	enum nf_verdict v;
+
+	if (!nf->rules || !rules_has_chain(nf->rules, t, ctx->hook))
+		return NF_ACCEPT;
+	v = rules_run(nf->rules, t, ctx, trace ? trace->rules : NULL);
+	if (trace && trace->n_steps < sizeof(trace->steps) / sizeof(trace->steps[0]))
+		trace->steps[trace->n_steps++] = (struct nf_step){
+			.table = (uint8_t)t, .hook = (uint8_t)ctx->hook, .verdict = (uint8_t)v };
+	return v;
+}
+
+static void drop(struct nf_result *res, enum nf_drop why, enum nf_verdict v)
+{
+	res->verdict = v;
+	res->drop = why;
+}
+
+/* A chain verdict other than ACCEPT ends the packet. */
+static bool stopped(struct nf_result *res, enum nf_verdict v, const struct nf_ctx *ctx)
+{
+	if (v == NF_ACCEPT)
+		return false;
+	drop(res, v == NF_REJECT ? NF_DROP_REJECT : NF_DROP_RULE, v);
+	res->reject = ctx->reject;
+	return true;
+}
+
+/* The nat table and the rewrite at one hook (nf_nat_inet_fn). */
+static bool nat_hook(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
+		     struct nf_trace *trace, uint32_t rnd)
+{
+	struct ct_entry *e = ctx->ct;
+	enum nat_manip m = nat_hook_manip(ctx->hook);
+	bool related = ctx->ctstate == CT_RELATED;
+	int ret;
+
+	if (!e)
+		return true; /* INVALID, UNTRACKED: not NAT-ed */
+	if (!related && ctx->ctstate == CT_NEW && ctx->ctdir == CT_DIR_ORIGINAL &&
+	    nat_needs_setup(e, m)) {
+		struct nat_env env = nf->env;
+		enum nf_verdict v;
+
+		memset(&ctx->nat, 0, sizeof(ctx->nat));
+		v = run(nf, NF_NAT, ctx, trace);
+		if (stopped(res, v, ctx))
+			return false;
+		env.rnd = rnd;
+		env.redirect_addr = 0;
+		if (ctx->nat.kind == NAT_REDIRECT) {
+			/* the primary address of the incoming interface: gw's
+			 * own for peers, the uplink's for the uplink */
+			struct nf_route r;
+
+			if (nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.daddr, &r) &&
+			    r.kind == NF_ROUTE_LOCAL)
+				env.redirect_addr = ctx->pkt->outer.daddr;
+			else
+				env.redirect_addr = nf->env.uplink_addr;
+		}
+		ret = nat_setup(nf->ct, e, m, &ctx->nat, &env);
+		if (ret == -EADDRNOTAVAIL) {
+			drop(res, NF_DROP_NAT_NOADDR, NF_DROP);
+			return false;
+		}
+		if (ret) {
+			drop(res, NF_DROP_NAT_EXHAUSTED, NF_DROP);
+			return false;
+		}
+	}
+	if (related && ctx->pkt->outer.proto != 1 /* ICMP */)
+		return true;
+	if (nat_packet(e, ctx->ctdir, m, ctx->pkt, related)) {
+		drop(res, NF_DROP_NAT_REDIRECT, NF_DROP);
+		return false;
+	}
+	return true;
+}
+
+static void ctx_init(struct nf *nf, struct nf_ctx *ctx, struct pkt *p, enum nf_hook hook,
+		     const char *in, uint64_t now)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->pkt = p;
+	ctx->now = now;
+	ctx->hook = hook;
+	if (in)
+		strncpy(ctx->in, in, sizeof(ctx->in) - 1);
+	ctx->ctstate = CT_INVALID;
+	ctx->log = nf->log;
+	ctx->log_arg = nf->log_arg;
+}
+
+static bool do_route(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res)
+{
+	if (!nf->route || nf->route(nf->route_arg, ctx->pkt->outer.daddr, &res->route)) {
+		drop(res, NF_DROP_NO_ROUTE, NF_DROP);
+		return false;
+	}
+	ctx->dst_local = res->route.kind == NF_ROUTE_LOCAL;
+	if (res->route.kind == NF_ROUTE_FORWARD) {
+		memcpy(ctx->out, res->route.out, sizeof(ctx->out));
+		ctx->pmtu = res->route.mtu;
+	}
+	return true;
+}
+
+/* Conntrack: raw's NOTRACK, then classification. */
+static bool track(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, bool check_csum)
+{
+	if (ctx->notrack) {
+		ctx->ctstate = CT_UNTRACKED;
+		ctx->ct = NULL;
+	} else {
+		struct ct_stats before, after;
+
+		ct_get_stats(nf->ct, &before);
+		ct_in(nf->ct, ctx, check_csum);
+		ct_get_stats(nf->ct, &after);
+		if (after.drop != before.drop) {
+			drop(res, NF_DROP_CT_FULL, NF_DROP);
+			return false;
+		}
+	}
+	res->ctstate = ctx->ctstate;
+	return true;
+}
+
+/* mangle and nat POSTROUTING, then confirmation. */
+static bool post(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
+		 struct nf_trace *trace, uint32_t rnd)
+{
+	ctx->hook = NF_POSTROUTING;
+	if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx))
+		return false;
+	return nat_hook(nf, ctx, res, trace, rnd);
+}
+
+static void finish(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, bool ok)
+{
+	struct ct_entry *e = ctx->ct;
+
+	if (!e)
+		return;
+	if (!ok) {
+		if (!(ct_entry_status(e) & CT_S_CONFIRMED))
+			ct_abort(nf->ct, e);
+		return;
+	}
+	if (!(ct_entry_status(e) & CT_S_CONFIRMED) && ct_confirm(nf->ct, e, ctx->now))
+		drop(res, NF_DROP_CT_CLASH, NF_DROP);
+}
+
+static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
+		       struct nf_trace *trace, uint32_t rnd)
+{
+	struct pkt *p = ctx->pkt;
+	struct nf_route early;
+
+	/* addrtype LOCAL before routing: is the destination ours? */
+	ctx->dst_local = nf->route && !nf->route(nf->route_arg, p->outer.daddr, &early) &&
+			 early.kind == NF_ROUTE_LOCAL;
+	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
+		return false;
+	if (!track(nf, ctx, res, true))
+		return false;
+	if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx))
+		return false;
+	if (!nat_hook(nf, ctx, res, trace, rnd))
+		return false;
+	if (!do_route(nf, ctx, res))
+		return false;
+	if (res->route.kind == NF_ROUTE_LOCAL) {
+		ctx->hook = NF_INPUT;
+		if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx) ||
+		    stopped(res, run(nf, NF_FILTER, ctx, trace), ctx))
+			return false;
+		return nat_hook(nf, ctx, res, trace, rnd);
+	}
+	/* ip_forward: TTL checked and decremented before the FORWARD hook */
+	if (p->outer.ttl <= 1) {
+		res->ttl_in = p->outer.ttl;
+		drop(res, NF_DROP_TTL, NF_DROP);
+		return false;
+	}
+	pkt_set_ttl(p, (uint8_t)(p->outer.ttl - 1));
+	ctx->hook = NF_FORWARD;
+	if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx) ||
+	    stopped(res, run(nf, NF_FILTER, ctx, trace), ctx))
+		return false;
+	return post(nf, ctx, res, trace, rnd);
+}
+
+void nf_input(struct nf *nf, struct pkt *p, const char *in, uint64_t now,
+	      uint32_t rnd, struct nf_result *res, struct nf_trace *trace)
+{
+	struct nf_ctx ctx;
+
+	memset(res, 0, sizeof(*res));
+	res->ctstate = CT_INVALID;
+	ctx_init(nf, &ctx, p, NF_PREROUTING, in, now);
+	finish(nf, &ctx, res, input_path(nf, &ctx, res, trace, rnd));
+}
+
+static bool output_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
+			struct nf_trace *trace, uint32_t rnd)
+{
+	struct nf_route early;
+
+	ctx->dst_local = nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.daddr, &early) &&
+			 early.kind == NF_ROUTE_LOCAL;
+	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
+		return false;
+	if (!track(nf, ctx, res, false))
+		return false;
+	if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx))
+		return false;
+	if (!nat_hook(nf, ctx, res, trace, rnd))
+		return false;
+	if (!do_route(nf, ctx, res))
+		return false;
+	if (stopped(res, run(nf, NF_FILTER, ctx, trace), ctx))
+		return false;
+	return post(nf, ctx, res, trace, rnd);
+}
+
+void nf_output(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t now,
+	       uint32_t rnd, struct nf_result *res, struct nf_trace *trace)
+{
+	struct nf_ctx ctx;
+
+	memset(res, 0, sizeof(*res));
+	res->ctstate = CT_INVALID;
+	ctx_init(nf, &ctx, p, NF_OUTPUT, NULL, now);
+	if (owner) {
+		ctx.has_owner = true;
+		ctx.uid = owner[0];
+		ctx.gid = owner[1];
+	}
+	finish(nf, &ctx, res, output_path(nf, &ctx, res, trace, rnd));
+}
+
+const char *nf_drop_name(enum nf_drop d)
+{
+	static const char *const names[NF_DROP_MAX] = {
+		[NF_DROP_NONE] = "none",
+		[NF_DROP_RULE] = "rule",
+		[NF_DROP_REJECT] = "reject",
+		[NF_DROP_CT_FULL] = "conntrack_full",
+		[NF_DROP_CT_CLASH] = "conntrack_clash",
+		[NF_DROP_NAT_NOADDR] = "nat_no_address",
+		[NF_DROP_NAT_EXHAUSTED] = "nat_exhausted",
+		[NF_DROP_NAT_REDIRECT] = "nat_icmp_redirect",
+		[NF_DROP_NO_ROUTE] = "no_route",
+		[NF_DROP_TTL] = "ttl_exceeded",
+	};
+
+	return (unsigned)d < NF_DROP_MAX ? names[d] : "?";
+}
+
+const char *nf_hook_name(enum nf_hook h)
+{
+	static const char *const names[NF_HOOK_MAX] = {
+		"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING",
+	};
+
+	return (unsigned)h < NF_HOOK_MAX ? names[h] : "?";
+}
+
+const char *nf_ctstate_name(enum ct_state s)
+{
+	static const char *const names[CT_STATE_MAX] = {
+		"NEW", "ESTABLISHED", "RELATED", "INVALID", "UNTRACKED",
+	};
+
+	return (unsigned)s < CT_STATE_MAX ? names[s] : "?";
+}
+
+const char *nf_verdict_name(enum nf_verdict v)
+{
+	switch (v) {
+	case NF_ACCEPT: return "ACCEPT";
+	case NF_DROP: return "DROP";
+	case NF_REJECT: return "REJECT";
+	}
+	return "?";
+}

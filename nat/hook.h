@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hook — one netfilter instance (rules, conntrack, NAT) and the packet's way
+ * through it, in the order of DESIGN.md §2:
+ *
+ *   nf_input (from a peer or the uplink):
+ *     raw PREROUTING → conntrack → mangle PREROUTING → nat PREROUTING (DNAT)
+ *     → route: forward → TTL-1 → mangle FORWARD → filter FORWARD → post
+ *              local   → mangle INPUT → filter INPUT → nat INPUT (SNAT)
+ *   nf_output (made by the host or by gw):
+ *     raw OUTPUT → conntrack → mangle OUTPUT → nat OUTPUT (DNAT) → route
+ *     → filter OUTPUT → post
+ *   post: mangle POSTROUTING → nat POSTROUTING (SNAT/MASQUERADE)
+ *   then conntrack confirmation of a new entry.
+ *
+ * The nat table is consulted once per connection and manip; INVALID and
+ * UNTRACKED packets skip it.  Pure: routing comes from a callback, time and
+ * randomness from the caller.
+ */
+#ifndef GW_NAT_HOOK_H
+#define GW_NAT_HOOK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nat/ct.h"
+#include "nat/nf.h"
+
+struct pkt;
+struct rules;
+struct rules_trace;
+
+/* Why the pipeline dropped a packet; indexes gw's drop counters. */
+enum nf_drop {
+	NF_DROP_NONE,
+	NF_DROP_RULE,          /* a DROP verdict (rule or policy) */
+	NF_DROP_REJECT,        /* a REJECT verdict (a reply is due) */
+	NF_DROP_CT_FULL,       /* conntrack full and nothing to early-drop */
+	NF_DROP_CT_CLASH,      /* the new entry clashed at confirmation */
+	NF_DROP_NAT_NOADDR,    /* MASQUERADE/REDIRECT with no address */
+	NF_DROP_NAT_EXHAUSTED, /* no free NAT tuple */
+	NF_DROP_NAT_REDIRECT,  /* ICMP redirect about a NAT-ed connection */
+	NF_DROP_NO_ROUTE,
+	NF_DROP_TTL,           /* TTL would reach 0 when forwarded */
+	NF_DROP_MAX
+};
+
+enum nf_route_kind { NF_ROUTE_FORWARD, NF_ROUTE_LOCAL };
+
+struct nf_route {
+	enum nf_route_kind kind;
+	char out[NF_IFNAMSIZ];  /* FORWARD: the interface it leaves by */
+	uint16_t mtu;           /* of that path (TCPMSS --clamp-mss-to-pmtu) */
+};
+
+/* The routing decision for daddr (after DNAT).  Returns 0 or -ENETUNREACH. */
+typedef int nf_route_fn(void *arg, uint32_t daddr, struct nf_route *r);
+
+struct nf_config {
+	struct ct_config ct;
+	nf_route_fn *route;
+	void *route_arg;
+	uint32_t uplink_addr;         /* MASQUERADE's address (0: none yet) */
+	uint16_t nat_port_min, nat_port_max; /* NatPorts */
+	nf_log_fn *log;               /* LOG target sink */
+	void *log_arg;
+};
+
+struct nf;
+
+/* What became of one packet. */
+struct nf_result {
+	enum nf_verdict verdict;
+	enum nf_drop drop;           /* NF_DROP_NONE when accepted */
+	struct nf_route route;       /* valid when accepted */
+	enum ct_state ctstate;       /* as conntrack classified it */
+	enum reject_with reject;     /* verdict NF_REJECT: the reply to build */
+	uint8_t ttl_in;              /* NF_DROP_TTL: the TTL it came with */
+};
+
+/* One line of a trace: a chain the packet crossed ("filter", "FORWARD"). */
+struct nf_step {
+	uint8_t table;  /* enum nf_table */
+	uint8_t hook;   /* enum nf_hook */
+	uint8_t verdict;
+};
+
+struct nf_trace {
+	struct rules_trace *rules;   /* rule hits, may be NULL */
+	struct nf_step steps[16];
+	unsigned n_steps;
+};
+
+int nf_create(struct nf **out, const struct nf_config *cfg, struct rules *rules);
+/* Frees conntrack and the current rules. */
+void nf_destroy(struct nf *nf);
+/* Swap in new rules (one store; conntrack and NAT bindings stay); returns
+ * the old ones for the caller to free. */
+struct rules *nf_set_rules(struct nf *nf, struct rules *rules);
+struct rules *nf_rules(struct nf *nf);
+struct ct_table *nf_ct(struct nf *nf);
+void nf_set_uplink_addr(struct nf *nf, uint32_t addr);
+
+/* A packet that arrived on interface in.  rnd: fresh random bits (NAT port
+ * search).  trace may be NULL. */
+void nf_input(struct nf *nf, struct pkt *p, const char *in, uint64_t now,
+	      uint32_t rnd, struct nf_result *res, struct nf_trace *trace);
+/* A packet the host (through TUN, with its socket's owner when known) or gw
+ * itself sends.  owner: NULL when unknown. */
+void nf_output(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t now,
+	       uint32_t rnd, struct nf_result *res, struct nf_trace *trace);
+
+const char *nf_drop_name(enum nf_drop d);
+const char *nf_hook_name(enum nf_hook h);
+const char *nf_ctstate_name(enum ct_state s);
+const char *nf_verdict_name(enum nf_verdict v);
+
+#endif

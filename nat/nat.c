@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * NAT bindings, following nf_nat_core.c (get_unique_tuple,
+ * nf_nat_l4proto_unique_tuple) and nf_nat_proto.c (manip, ICMP errors).
+ *
+ * A binding for manip m turns the connection's current original tuple
+ * (the inverse of its reply tuple) into a new one with the source (SRC) or
+ * destination (DST) changed; the entry's reply tuple becomes the inverse of
+ * the new tuple.  Rewriting a packet in direction dir at a hook of manip m
+ * makes it look like the inverse of the other direction's tuple.
+ *
+ * Where gw differs from Linux by design: an address the host owns (the
+ * uplink's, as MASQUERADE uses) is only ever paired with source ports from
+ * NatPorts, so the host kernel's own connections never collide with NAT-ed
+ * ones; and a tuple search that finds nothing free returns -ENOSPC at once
+ * instead of leaving a clash for confirmation to drop.
+ */
+#include "nat/nat.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+
+#include "nat/ct.h"
+#include "nat/pkt.h"
+
+enum { NAT_MAX_ATTEMPTS = 128, NAT_MIN_ATTEMPTS = 16 };
+
+enum nat_manip nat_hook_manip(enum nf_hook hook)
+{
+	return hook == NF_PREROUTING || hook == NF_OUTPUT ? NAT_MANIP_DST : NAT_MANIP_SRC;
+}
+
+static uint32_t done_bit(enum nat_manip m)
+{
+	return m == NAT_MANIP_SRC ? CT_S_NAT_DONE_SRC : CT_S_NAT_DONE_DST;
+}
+
+bool nat_needs_setup(const struct ct_entry *e, enum nat_manip m)
+{
+	return !(ct_entry_status(e) & done_bit(m));
+}
+
+/* ICMP query types and their answers; -1: not a query. */
+static int icmp_inverse(uint8_t type)
+{
+	switch (type) {
+	case 8: return 0;
+	case 0: return 8;
+	case 13: return 14;
+	case 14: return 13;
+	case 15: return 16;
+	case 16: return 15;
+	case 17: return 18;
+	case 18: return 17;
+	default: return -1;
+	}
+}
+
+static bool has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+}
+
+bool nat_tuple_invert(struct ct_tuple *out, const struct ct_tuple *in)
+{
+	struct ct_tuple t = { .src = in->dst, .dst = in->src, .proto = in->proto };
+
+	if (in->proto == IPPROTO_ICMP) {
+		int inv = icmp_inverse((uint8_t)(in->dport >> 8));
+
+		if (inv < 0)
+			return false;
+		t.sport = in->sport;
+		t.dport = (uint16_t)(inv << 8 | (in->dport & 0xff));
+	} else if (has_ports(in->proto)) {
+		t.sport = in->dport;
+		t.dport = in->sport;
+	}
+	*out = t;
+	return true;
+}
+
+static bool tuple_equal(const struct ct_tuple *a, const struct ct_tuple *b)
+{
+	return a->src == b->src && a->dst == b->dst && a->sport == b->sport &&
+	       a->dport == b->dport && a->proto == b->proto;
+}
+
+/* The port-like key a manip may change: TCP/UDP ports, the ICMP query id
+ * (one field for both directions, kept in sport). */
+static uint16_t *manip_key(struct ct_tuple *t, enum nat_manip m)
+{
+	if (t->proto == IPPROTO_ICMP)
+		return &t->sport;
+	if (has_ports(t->proto))
+		return m == NAT_MANIP_SRC ? &t->sport : &t->dport;
+	return NULL;
+}
+
+static bool in_range(const struct ct_tuple *t, enum nat_manip m, const struct nat_range *r)
+{
+	struct ct_tuple copy = *t;
+	uint32_t addr = m == NAT_MANIP_SRC ? t->src : t->dst;
+	const uint16_t *key = manip_key(&copy, m);
+
+	if ((r->flags & NAT_F_MAP_IPS) && (addr < r->min_addr || addr > r->max_addr))
+		return false;
+	if ((r->flags & NAT_F_PROTO_SPECIFIED) && key &&
+	    (*key < r->min_port || *key > r->max_port))
+		return false;
+	return true;
+}
+
+/* Would new, as a connection's original tuple, clash with another entry? */
+static bool used(const struct ct_table *t, const struct ct_tuple *new_,
+		 const struct ct_entry *e)
+{
+	struct ct_tuple reply;
+
+	if (!nat_tuple_invert(&reply, new_))
+		return true;
+	return ct_tuple_taken(t, &reply, e);
+}
+
+static uint32_t mix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x7feb352d;
+	h ^= h >> 15;
+	h *= 0x846ca68b;
+	h ^= h >> 16;
+	return h;
+}
+
+/* find_best_ips_proto: one address of the range, by a hash of the source
+ * and (unless --persistent) the destination, so a connection's choice is
+ * stable. */
+static void pick_addr(struct ct_tuple *t, enum nat_manip m, const struct nat_range *r)
+{
+	uint32_t *addr = m == NAT_MANIP_SRC ? &t->src : &t->dst;
+	uint64_t dist;
+	uint32_t h;
+
+	if (!(r->flags & NAT_F_MAP_IPS))
+		return;
+	dist = (uint64_t)r->max_addr - r->min_addr + 1;
+	if (dist == 1) {
+		*addr = r->min_addr;
+		return;
+	}
+	h = mix32(t->src ^ mix32((r->flags & NAT_F_PERSISTENT) ? 0 : t->dst));
+	*addr = r->min_addr + (uint32_t)(((uint64_t)h * dist) >> 32);
+}
+
+/* nf_nat_l4proto_unique_tuple: probe the port range from a random offset,
+ * min(range, 128) tries, then halve the window while it is >= 16. */
+static int unique_key(const struct ct_table *t, struct ct_tuple *tuple, enum nat_manip m,
+		      const struct nat_range *r, const struct ct_entry *e, uint32_t rnd)
+{
+	uint16_t *key = manip_key(tuple, m);
+	uint32_t min, size, attempts, off;
+
+	if (!key)
+		return -ENOSPC;
+	if (r->flags & NAT_F_PROTO_SPECIFIED) {
+		min = r->min_port;
+		size = (uint32_t)r->max_port - r->min_port + 1;
+	} else if (tuple->proto == IPPROTO_ICMP) {
+		min = 0;
+		size = 65536;
+	} else if (m == NAT_MANIP_DST) {
+		return -ENOSPC; /* a destination port is never changed unasked */
+	} else if (*key < 512) {
+		min = 1;
+		size = 511;
+	} else if (*key < 1024) {
+		min = 600;
+		size = 1023 - 600 + 1;
+	} else {
+		min = 1024;
+		size = 65535 - 1024 + 1;
+	}
+	off = rnd & 0xffff;
+	attempts = size < NAT_MAX_ATTEMPTS ? size : NAT_MAX_ATTEMPTS;
+	for (;;) {
+		for (uint32_t i = 0; i < attempts; i++, off++) {
+			*key = (uint16_t)(min + off % size);
+			if (!used(t, tuple, e))
+				return 0;
+		}
+		if (attempts >= size || attempts < NAT_MIN_ATTEMPTS)
+			return -ENOSPC;
+		attempts /= 2;
+		rnd = mix32(rnd + 0x9e3779b9);
+		off = rnd & 0xffff;
+	}
+}
+
+/* The range a request means for this connection. */
+static int effective_range(struct nat_range *r, const struct nat_request *req,
+			   const struct nat_env *env, const struct ct_tuple *curr,
+			   enum nat_manip m)
+{
+	*r = req->range;
+	switch (req->kind) {
+	case NAT_NONE:
+		/* the null binding: keep the address, reserve the tuple */
+		r->flags = NAT_F_MAP_IPS;
+		r->min_addr = r->max_addr = m == NAT_MANIP_SRC ? curr->src : curr->dst;
+		return 0;
+	case NAT_MASQUERADE:
+		if (!env->uplink_addr)
+			return -EADDRNOTAVAIL;
+		r->flags |= NAT_F_MAP_IPS;
+		r->min_addr = r->max_addr = env->uplink_addr;
+		return 0;
+	case NAT_REDIRECT:
+		if (!env->redirect_addr)
+			return -EADDRNOTAVAIL;
+		r->flags |= NAT_F_MAP_IPS;
+		r->min_addr = r->max_addr = env->redirect_addr;
+		return 0;
+	case NAT_SNAT:
+	case NAT_DNAT:
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* get_unique_tuple.  host_ports: the binding is SNAT/MASQUERADE, so an
+ * address the host owns gets a port from NatPorts. */
+static int unique_tuple(const struct ct_table *t, struct ct_tuple *new_,
+			const struct ct_tuple *curr, struct nat_range *r,
+			const struct ct_entry *e, enum nat_manip m,
+			const struct nat_env *env, bool host_ports)
+{
+	bool random = r->flags & (NAT_F_RANDOM | NAT_F_RANDOM_FULLY);
+
+	*new_ = *curr;
+	pick_addr(new_, m, r);
+	if (host_ports && has_ports(new_->proto) && env->uplink_addr &&
+	    new_->src == env->uplink_addr && !(r->flags & NAT_F_PROTO_SPECIFIED) &&
+	    env->host_port_min) {
+		r->flags |= NAT_F_PROTO_SPECIFIED;
+		r->min_port = env->host_port_min;
+		r->max_port = env->host_port_max;
+	}
+	/* source NAT tries the original tuple first, then every binding tries
+	 * the chosen address with the original port */
+	if (m == NAT_MANIP_SRC && !random && in_range(curr, m, r) && !used(t, curr, e)) {
+		*new_ = *curr;
+		return 0;
+	}
+	if (!random && in_range(new_, m, r) && !used(t, new_, e))
+		return 0;
+	return unique_key(t, new_, m, r, e, env->rnd);
+}
+
+int nat_setup(const struct ct_table *t, struct ct_entry *e, enum nat_manip m,
+	      const struct nat_request *req, const struct nat_env *env)
+{
+	struct ct_tuple curr, new_, reply;
+	struct nat_range r;
+	int ret;
+
+	if (!nat_tuple_invert(&curr, ct_entry_tuple(e, CT_DIR_REPLY)))
+		return -EINVAL;
+	ret = effective_range(&r, req, env, &curr, m);
+	if (ret)
+		return ret;
+	ret = unique_tuple(t, &new_, &curr, &r, e, m, env,
+			   req->kind == NAT_SNAT || req->kind == NAT_MASQUERADE);
+	if (ret)
+		return ret;
+	if (!tuple_equal(&new_, &curr)) {
+		if (!nat_tuple_invert(&reply, &new_))
+			return -EINVAL;
+		ct_entry_set_reply(e, &reply);
+		ct_entry_set_status(e, m == NAT_MANIP_SRC ? CT_S_SRC_NAT : CT_S_DST_NAT);
+	}
+	ct_entry_set_status(e, done_bit(m));
+	return 0;
+}
+
+/* Make header h carry target's source (SRC) or destination (DST). */
+static void manip(struct pkt *p, struct pkt_hdr *h, const struct ct_tuple *target,
+		  enum nat_manip m)
+{
+	bool icmp_query = h->proto == IPPROTO_ICMP && !pkt_icmp_is_error(h->icmp_type);
+
+	if (m == NAT_MANIP_SRC) {
+		if (h->saddr != target->src)
+			pkt_set_saddr(p, h, target->src);
+	} else if (h->daddr != target->dst) {
+		pkt_set_daddr(p, h, target->dst);
+	}
+	if (!(h->flags & PKT_F_PORTS))
+		return;
+	if (icmp_query) {
+		if (h->sport != target->sport)
+			pkt_set_icmp_id(p, h, target->sport);
+	} else if (has_ports(h->proto)) {
+		if (m == NAT_MANIP_SRC && h->sport != target->sport)
+			pkt_set_sport(p, h, target->sport);
+		else if (m == NAT_MANIP_DST && h->dport != target->dport)
+			pkt_set_dport(p, h, target->dport);
+	}
+}
+
+int nat_packet(struct ct_entry *e, enum ct_dir dir, enum nat_manip m,
+	       struct pkt *p, bool related)
+{
+	uint32_t status = ct_entry_status(e);
+	uint32_t bit = m == NAT_MANIP_SRC ? CT_S_SRC_NAT : CT_S_DST_NAT;
+	const struct ct_tuple *other = ct_entry_tuple(e, (enum ct_dir)!dir);
+	struct ct_tuple target;
+
+	if (dir == CT_DIR_REPLY)
+		bit ^= CT_S_SRC_NAT | CT_S_DST_NAT;
+	if (related && p->has_inner) {
+		/* nf_nat_icmp_reply_translation */
+		if (p->outer.icmp_type == 5 /* redirect */ &&
+		    ((status & (CT_S_NAT_DONE_SRC | CT_S_NAT_DONE_DST)) !=
+			     (CT_S_NAT_DONE_SRC | CT_S_NAT_DONE_DST) ||
+		     (status & (CT_S_SRC_NAT | CT_S_DST_NAT))))
+			return -EPERM;
+		if (!(status & bit))
+			return 0;
+		/* the embedded packet went the other way: make it what that
+		 * side sent, with the opposite manip */
+		manip(p, &p->inner, other, m == NAT_MANIP_SRC ? NAT_MANIP_DST : NAT_MANIP_SRC);
+	} else if (!(status & bit)) {
+		return 0;
+	}
+	if (!nat_tuple_invert(&target, other))
+		return 0;
+	manip(p, &p->outer, &target, m);
+	return 0;
+}
+
+struct flush_arg {
+	struct ct_table *t;
+	uint32_t addr;
+	unsigned n;
+};
+
+static int flush_one(struct ct_entry *e, void *arg)
+{
+	struct flush_arg *f = arg;
+
+	if ((ct_entry_status(e) & CT_S_SRC_NAT) &&
+	    ct_entry_tuple(e, CT_DIR_REPLY)->dst == f->addr) {
+		ct_remove(f->t, e);
+		f->n++;
+	}
+	return 0;
+}
+
+unsigned nat_flush_addr(struct ct_table *t, uint32_t addr)
+{
+	struct flush_arg f = { .t = t, .addr = addr };
+
+	ct_foreach(t, flush_one, &f);
+	return f.n;
+}

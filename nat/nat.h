@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nat — NAT bindings on conntrack entries, as nf_nat_core.c makes them.
+ *
+ * A binding is decided once per manip type (source or destination) on a
+ * connection's first packet: nat_setup() picks a unique tuple and stores its
+ * inverse as the entry's reply tuple.  Every packet of the connection, in
+ * both directions, is then rewritten from the two tuples by nat_packet(),
+ * ICMP errors (RELATED) including their embedded header.
+ */
+#ifndef GW_NAT_NAT_H
+#define GW_NAT_NAT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nat/ct.h"
+#include "nat/nf.h"
+
+struct pkt;
+
+enum nat_manip { NAT_MANIP_SRC, NAT_MANIP_DST };
+
+/* What a binding decision needs from outside the rules. */
+struct nat_env {
+	uint32_t uplink_addr;     /* MASQUERADE's address; 0: none, packet dropped */
+	uint16_t host_port_min;   /* NatPorts: source ports used when NAT-ing to */
+	uint16_t host_port_max;   /*   an address the host owns (uplink_addr) */
+	uint32_t redirect_addr;   /* REDIRECT: the primary address of the in-interface */
+	uint32_t rnd;             /* fresh random bits for this decision */
+};
+
+/* PREROUTING and OUTPUT rewrite destinations, INPUT and POSTROUTING sources. */
+enum nat_manip nat_hook_manip(enum nf_hook hook);
+
+/* True when the nat table must be consulted for manip m of this entry (its
+ * binding for m is not decided yet). */
+bool nat_needs_setup(const struct ct_entry *e, enum nat_manip m);
+
+/*
+ * Decide the binding for manip m of an unconfirmed entry from the nat
+ * table's request (kind NAT_NONE: the null binding, which still reserves the
+ * tuple).  Returns 0, -EADDRNOTAVAIL (MASQUERADE with no uplink address) or
+ * -ENOSPC (every candidate tuple is taken: drop the packet and count it).
+ */
+int nat_setup(const struct ct_table *t, struct ct_entry *e, enum nat_manip m,
+	      const struct nat_request *req, const struct nat_env *env);
+
+/*
+ * Rewrite the packet of entry e travelling in direction dir at a hook of
+ * manip m, as the entry's bindings say.  related: p is an ICMP error about
+ * the connection; its embedded header is rewritten back to what the other
+ * side sent, then the outer header.  Returns 0, or -EPERM for an ICMP
+ * redirect about a NAT-ed connection (Linux drops those).
+ */
+int nat_packet(struct ct_entry *e, enum ct_dir dir, enum nat_manip m,
+	       struct pkt *p, bool related);
+
+/* The inverse of a tuple (ICMP queries swap request and reply types).
+ * Returns false for ICMP types that have no inverse. */
+bool nat_tuple_invert(struct ct_tuple *out, const struct ct_tuple *in);
+
+/* An address went away (MASQUERADE): remove every entry source-NAT-ed to it,
+ * as Linux does.  Returns how many were removed. */
+unsigned nat_flush_addr(struct ct_table *t, uint32_t addr);
+
+#endif

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+#include "nat/reject.h"
+
+#include <netinet/in.h>
+#include <string.h>
+
+#include "nat/be.h"
+#include "nat/csum.h"
+#include "nat/pkt.h"
+
+enum { DEFAULT_TTL = 64, IPTOS_PREC_INTERNETCONTROL = 0xc0, IPTOS_TOS_MASK = 0x1e };
+
+static bool special_source(uint32_t a)
+{
+	return a == 0 || a == 0xffffffff || (a >> 28) == 0xe;
+}
+
+static void ip_header(uint8_t *ip, uint8_t tos, uint16_t len, uint16_t id, bool df,
+		      uint8_t proto, uint32_t src, uint32_t dst)
+{
+	memset(ip, 0, 20);
+	ip[0] = 0x45;
+	ip[1] = tos;
+	be16_put(ip + 2, len);
+	be16_put(ip + 4, id);
+	be16_put(ip + 6, df ? 0x4000 : 0);
+	ip[8] = DEFAULT_TTL;
+	ip[9] = proto;
+	be32_put(ip + 12, src);
+	be32_put(ip + 16, dst);
+	be16_put(ip + 10, csum_ip(ip, 20));
+}
+
+/* The checksum of p's L4 payload is right (the kernel checks it before
+ * answering TCP and UDP; UDP without a checksum passes). */
+static bool l4_sum_ok(const struct pkt *p)
+{
+	const struct pkt_hdr *h = &p->outer;
+	const uint8_t *l4 = p->data + h->l4;
+	size_t len = h->end - h->l4;
+
+	if (h->flags & PKT_F_FRAG)
+		return true; /* not checked on fragments */
+	if (h->proto == IPPROTO_UDP && !be16_get(l4 + 6))
+		return true;
+	if (h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP)
+		return csum_fold(csum_add(csum_pseudo(h->saddr, h->daddr, h->proto, (uint16_t)len),
+					  l4, len)) == 0;
+	return true;
+}
+
+size_t icmp_error_build(const struct pkt *p, uint8_t type, uint8_t code, uint16_t mtu,
+			uint32_t src, uint16_t ip_id, uint8_t *out, size_t cap)
+{
+	const struct pkt_hdr *h = &p->outer;
+	size_t quote = h->end - h->ip, len;
+
+	if (h->flags & PKT_F_LATER || special_source(h->saddr))
+		return 0;
+	/* never an error about an ICMP error */
+	if (h->proto == IPPROTO_ICMP && (!(h->flags & PKT_F_PORTS) ||
+					 pkt_icmp_is_error(h->icmp_type) || h->icmp_type > 18))
+		return 0;
+	if (quote > REJECT_ICMP_QUOTE_MAX - 28)
+		quote = REJECT_ICMP_QUOTE_MAX - 28;
+	len = 28 + quote;
+	if (cap < len)
+		return 0;
+	ip_header(out, (uint8_t)((p->data[h->ip + 1] & IPTOS_TOS_MASK) | IPTOS_PREC_INTERNETCONTROL),
+		  (uint16_t)len, ip_id, false, IPPROTO_ICMP, src, h->saddr);
+	memset(out + 20, 0, 8);
+	out[20] = type;
+	out[21] = code;
+	if (type == 3 && code == 4)
+		be16_put(out + 26, mtu);
+	memcpy(out + 28, p->data + h->ip, quote);
+	be16_put(out + 22, csum_icmp(out + 20, len - 20));
+	return len;
+}
+
+static size_t tcp_reset(const struct pkt *p, uint8_t *out, size_t cap)
+{
+	const struct pkt_hdr *h = &p->outer;
+	const uint8_t *th = p->data + h->l4;
+	uint8_t *t = out + 20;
+	uint32_t seq, ack = 0;
+	uint8_t flags = TCP_RST;
+
+	if (!(h->flags & PKT_F_L4) || (h->flags & PKT_F_FRAG) || (h->tcp_flags & TCP_RST) ||
+	    cap < 40 || !l4_sum_ok(p))
+		return 0;
+	if (h->tcp_flags & TCP_ACK) {
+		seq = be32_get(th + 8);
+	} else {
+		seq = 0;
+		ack = be32_get(th + 4) + (uint32_t)(h->end - h->l4 - h->l4_hlen) +
+		      !!(h->tcp_flags & TCP_SYN) + !!(h->tcp_flags & TCP_FIN);
+		flags |= TCP_ACK;
+	}
+	ip_header(out, 0, 40, 0, true, IPPROTO_TCP, h->daddr, h->saddr);
+	memset(t, 0, 20);
+	be16_put(t, h->dport);
+	be16_put(t + 2, h->sport);
+	be32_put(t + 4, seq);
+	be32_put(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	be16_put(t + 16, csum_l4(h->daddr, h->saddr, IPPROTO_TCP, t, 20));
+	return 40;
+}
+
+size_t reject_build(const struct pkt *p, enum reject_with with, uint32_t icmp_src,
+		    uint16_t ip_id, uint8_t *out, size_t cap)
+{
+	static const uint8_t codes[] = {
+		[REJECT_ICMP_NET_UNREACH] = 0,
+		[REJECT_ICMP_HOST_UNREACH] = 1,
+		[REJECT_ICMP_PROTO_UNREACH] = 2,
+		[REJECT_ICMP_PORT_UNREACH] = 3,
+		[REJECT_ICMP_NET_PROHIBITED] = 9,
+		[REJECT_ICMP_HOST_PROHIBITED] = 10,
+		[REJECT_ICMP_ADMIN_PROHIBITED] = 13,
+	};
+
+	if (with == REJECT_TCP_RESET)
+		return p->outer.proto == IPPROTO_TCP ? tcp_reset(p, out, cap) : 0;
+	if (with == REJECT_NONE || (unsigned)with >= sizeof(codes) || !l4_sum_ok(p))
+		return 0;
+	return icmp_error_build(p, 3, codes[with], 0, icmp_src, ip_id, out, cap);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * trace — the packet syntax of gw trace:
+ *   PROTO SRC[:PORT] > DST[:PORT] [in IFACE] [flags FLAGS] [icmp TYPE[/CODE]] [len N]
+ * PROTO is tcp, udp, icmp or a number; FLAGS are letters of SAFRPU; for icmp
+ * queries the "port" of SRC is the echo id.  len is the IP total length.
+ */
+#ifndef GW_NAT_TRACE_H
+#define GW_NAT_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nat/nf.h"
+
+struct pkt;
+struct sbuf;
+
+struct trace_spec {
+	uint8_t proto;
+	uint32_t src, dst;        /* host order */
+	uint16_t sport, dport;    /* icmp: sport is the id */
+	char in[NF_IFNAMSIZ];     /* "" when not given */
+	uint8_t tcp_flags;
+	bool has_flags;
+	uint8_t icmp_type, icmp_code;
+	uint16_t len;             /* 0: the smallest packet */
+};
+
+/* Parse one packet argument.  Returns 0, or -EINVAL with a message naming
+ * the bad word in err. */
+int trace_spec_parse(struct trace_spec *s, const char *text, char *err, size_t errlen);
+
+/*
+ * Build the packet of a spec into out[0..cap).  TCP takes seq/ack (window
+ * 65535, no options), an ICMP error quotes quote[0..quote_len).  The IP id
+ * is ip_id, TTL 64.  Returns the length, or 0 when it does not fit.
+ */
+size_t trace_build(const struct trace_spec *s, uint32_t seq, uint32_t ack, uint16_t ip_id,
+		   const uint8_t *quote, size_t quote_len, uint8_t *out, size_t cap);
+
+/* A parsed packet in the same syntax (without "in"), e.g.
+ * "tcp 192.0.2.1:61000 > 203.0.113.5:443 flags S". */
+void trace_format(const struct pkt *p, struct sbuf *out);
+
+#endif
