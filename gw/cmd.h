@@ -7,5 +7,7 @@
 int cmd_genkey(int argc, char **argv);
 int cmd_genpsk(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 #endif

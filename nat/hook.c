@@ -80,14 +80,19 @@ void nf_set_uplink_addr(struct nf *nf, uint32_t addr)
 static enum nf_verdict run(struct nf *nf, enum nf_table t, struct nf_ctx *ctx,
 			   struct nf_trace *trace)
 {
+	struct rules_trace *rt = trace ? trace->rules : NULL;
+	unsigned first = rt ? rt->n : 0;
 	enum nf_verdict v;
 
 	if (!nf->rules || !rules_has_chain(nf->rules, t, ctx->hook))
 		return NF_ACCEPT;
-	v = rules_run(nf->rules, t, ctx, trace ? trace->rules : NULL);
+	v = rules_run(nf->rules, t, ctx, rt);
 	if (trace && trace->n_steps < sizeof(trace->steps) / sizeof(trace->steps[0]))
 		trace->steps[trace->n_steps++] = (struct nf_step){
-			.table = (uint8_t)t, .hook = (uint8_t)ctx->hook, .verdict = (uint8_t)v };
+			.table = (uint8_t)t, .hook = (uint8_t)ctx->hook, .verdict = (uint8_t)v,
+			.first_hit = (uint16_t)first,
+			.n_hits = (uint16_t)(rt ? rt->n - first : 0),
+		};
 	return v;
 }
 
@@ -279,7 +284,7 @@ void nf_input(struct nf *nf, struct pkt *p, const char *in, uint64_t now,
 	struct nf_ctx ctx;
 
 	memset(res, 0, sizeof(*res));
-	res->ctstate = CT_INVALID;
+	res->ctstate = CT_STATE_MAX;
 	ctx_init(nf, &ctx, p, NF_PREROUTING, in, now);
 	finish(nf, &ctx, res, input_path(nf, &ctx, res, trace, rnd));
 }
@@ -312,7 +317,7 @@ void nf_output(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t n
 	struct nf_ctx ctx;
 
 	memset(res, 0, sizeof(*res));
-	res->ctstate = CT_INVALID;
+	res->ctstate = CT_STATE_MAX;
 	ctx_init(nf, &ctx, p, NF_OUTPUT, NULL, now);
 	if (owner) {
 		ctx.has_owner = true;

@@ -73,16 +73,19 @@ struct nf_result {
 	enum nf_verdict verdict;
 	enum nf_drop drop;           /* NF_DROP_NONE when accepted */
 	struct nf_route route;       /* valid when accepted */
-	enum ct_state ctstate;       /* as conntrack classified it */
+	enum ct_state ctstate;       /* as conntrack classified it; CT_STATE_MAX
+	                              * when the packet did not get that far */
 	enum reject_with reject;     /* verdict NF_REJECT: the reply to build */
 	uint8_t ttl_in;              /* NF_DROP_TTL: the TTL it came with */
 };
 
 /* One line of a trace: a chain the packet crossed ("filter", "FORWARD"). */
 struct nf_step {
-	uint8_t table;  /* enum nf_table */
-	uint8_t hook;   /* enum nf_hook */
+	uint8_t table;      /* enum nf_table */
+	uint8_t hook;       /* enum nf_hook */
 	uint8_t verdict;
+	uint16_t first_hit; /* its rule hits: rules->hits[first_hit..+n_hits) */
+	uint16_t n_hits;
 };
 
 struct nf_trace {

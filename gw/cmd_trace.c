@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw trace CONFIG [--uplink-addr ADDR] [--json] PACKET...
+ *
+ * Runs packets through the config's rules and one fresh conntrack, in order,
+ * and prints the chains each crossed, the rules it hit and what came out.
+ * TCP sequence numbers are made up per connection and direction so that a
+ * sequence (S, SA, A, ...) passes window tracking; an ICMP error quotes the
+ * latest packet that left towards its sender.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gw/cmd.h"
+#include "gw/config.h"
+#include "gw/route.h"
+#include "gw/rulesfile.h"
+#include "nat/hook.h"
+#include "nat/nat.h"
+#include "nat/pkt.h"
+#include "nat/rules.h"
+#include "nat/sbuf.h"
+#include "nat/trace.h"
+
+enum {
+	TRACE_CT_MAX = 4096,
+	TRACE_PKT_MAX = 2048,
+	TRACE_FLOWS = 64,
+	TRACE_SENT = 32,
+	TRACE_HITS = 256,
+	UPLINK_MTU = 1500,
+};
+
+/* Made-up TCP sequence state of one direction of a connection. */
+struct flow {
+	const struct ct_entry *e;
+	enum ct_dir dir;
+	uint32_t next_seq;
+};
+
+struct sent {
+	uint8_t buf[TRACE_PKT_MAX];
+	size_t len;
+	uint32_t saddr;
+};
+
+struct tracer {
+	struct config cfg;
+	struct route_ctx route;
+	struct nf *nf;
+	bool json;
+	struct flow flows[TRACE_FLOWS];
+	unsigned n_flows;
+	struct sent sent[TRACE_SENT];  /* ring of packets that left */
+	unsigned n_sent;
+	uint16_t ip_id;
+};
+
+static void usage(void)
+{
+	fputs("Usage: gw trace CONFIG [--uplink-addr ADDR] [--json] PACKET...\n"
+	      "  PACKET: 'PROTO SRC[:PORT] > DST[:PORT] [in IFACE] [flags SAFRPU] [icmp TYPE[/CODE]] [len N]'\n"
+	      "  e.g.  gw trace gw0.conf --uplink-addr 192.0.2.1 'tcp 10.8.0.2:40000 > 203.0.113.5:443 flags S'\n",
+	      stderr);
+}
+
+static struct flow *flow_find(struct tracer *t, const struct ct_entry *e, enum ct_dir dir)
+{
+	for (unsigned i = 0; i < t->n_flows; i++)
+		if (t->flows[i].e == e && t->flows[i].dir == dir)
+			return &t->flows[i];
+	return NULL;
+}
+
+static struct flow *flow_add(struct tracer *t, const struct ct_entry *e, enum ct_dir dir)
+{
+	struct flow *f = &t->flows[t->n_flows < TRACE_FLOWS ? t->n_flows++ : TRACE_FLOWS - 1];
+
+	f->e = e;
+	f->dir = dir;
+	f->next_seq = dir == CT_DIR_ORIGINAL ? 1000000 : 5000000;
+	return f;
+}
+
+static void spec_tuple(const struct trace_spec *s, struct ct_tuple *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->src = s->src;
+	t->dst = s->dst;
+	t->proto = s->proto;
+	if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP) {
+		t->sport = s->sport;
+		t->dport = s->dport;
+	} else if (s->proto == IPPROTO_ICMP) {
+		t->sport = s->sport;
+		t->dport = (uint16_t)(s->icmp_type << 8 | s->icmp_code);
+	}
+}
+
+/* seq/ack for a TCP packet of spec s, from the connection it belongs to. */
+static void tcp_numbers(struct tracer *t, const struct trace_spec *s, uint32_t *seq, uint32_t *ack,
+			const struct ct_entry **e_out, enum ct_dir *dir_out)
+{
+	struct ct_tuple tuple;
+	enum ct_dir dir = CT_DIR_ORIGINAL;
+	const struct ct_entry *e;
+	struct flow *mine, *theirs;
+
+	spec_tuple(s, &tuple);
+	e = ct_lookup(nf_ct(t->nf), &tuple, &dir);
+	*e_out = e;
+	*dir_out = dir;
+	mine = e ? flow_find(t, e, dir) : NULL;
+	theirs = e ? flow_find(t, e, (enum ct_dir)!dir) : NULL;
+	*seq = mine ? mine->next_seq : (dir == CT_DIR_ORIGINAL ? 1000000 : 5000000);
+	*ack = theirs ? theirs->next_seq : 0;
+}
+
+static void tcp_advance(struct tracer *t, const struct ct_entry *e, enum ct_dir dir,
+			const struct pkt *p, uint32_t seq)
+{
+	struct flow *f;
+	const struct pkt_hdr *h = &p->outer;
+
+	if (!e)
+		return;
+	f = flow_find(t, e, dir);
+	if (!f)
+		f = flow_add(t, e, dir);
+	f->next_seq = seq + (uint32_t)(h->end - h->l4 - h->l4_hlen) +
+		      !!(h->tcp_flags & TCP_SYN) + !!(h->tcp_flags & TCP_FIN);
+}
+
+/* The latest packet that left towards addr, for an ICMP error to quote. */
+static const struct sent *quote_for(const struct tracer *t, uint32_t addr)
+{
+	for (unsigned i = 0; i < t->n_sent && i < TRACE_SENT; i++) {
+		const struct sent *s = &t->sent[(t->n_sent - 1 - i) % TRACE_SENT];
+
+		if (s->saddr == addr)
+			return s;
+	}
+	return NULL;
+}
+
+static void remember(struct tracer *t, const struct pkt *p)
+{
+	struct sent *s = &t->sent[t->n_sent++ % TRACE_SENT];
+	size_t len = p->outer.end;
+
+	if (len > sizeof(s->buf))
+		len = sizeof(s->buf);
+	memcpy(s->buf, p->data, len);
+	s->len = len;
+	s->saddr = p->outer.saddr;
+}
+
+static void hit_name(const struct rules *r, const struct rules_hit *h, struct sbuf *out)
+{
+	sbuf_printf(out, "%s/%s/", rules_table_name((enum nf_table)h->table),
+		    rules_chain_name(r, (enum nf_table)h->table, h->chain));
+	if (h->rule)
+		sbuf_printf(out, "%u", h->rule);
+	else
+		sbuf_add(out, "policy");
+}
+
+static void json_str(struct sbuf *out, const char *s)
+{
+	sbuf_add(out, "\"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sbuf_printf(out, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			sbuf_printf(out, "\\u%04x", *s);
+		else
+			sbuf_addn(out, s, 1);
+	}
+	sbuf_add(out, "\"");
+}
+
+static void print_result(struct tracer *t, const char *arg, const struct pkt *p,
+			 const struct nf_result *res, const struct nf_trace *tr,
+			 const struct rules_trace *rt)
+{
+	const struct rules *r = nf_rules(t->nf);
+	struct sbuf out, pkt;
+	const char *ct = res->ctstate < CT_STATE_MAX ? nf_ctstate_name(res->ctstate) : NULL;
+	bool has_out = res->verdict == NF_ACCEPT;
+
+	sbuf_init(&out);
+	sbuf_init(&pkt);
+	trace_format(p, &pkt);
+	if (t->json) {
+		sbuf_add(&out, "{\"verdict\":");
+		json_str(&out, nf_verdict_name(res->verdict));
+		sbuf_add(&out, ",\"out\":");
+		if (has_out)
+			json_str(&out, res->route.kind == NF_ROUTE_LOCAL ? t->cfg.ifname : res->route.out);
+		else
+			sbuf_add(&out, "null");
+		if (has_out)
+			sbuf_printf(&out, ",\"to\":\"%s\"", res->route.kind == NF_ROUTE_LOCAL ? "host" :
+				    !strcmp(res->route.out, t->cfg.ifname) ? "peer" : "uplink");
+		sbuf_add(&out, ",\"packet\":");
+		json_str(&out, pkt.buf);
+		sbuf_add(&out, ",\"ct\":");
+		if (ct)
+			json_str(&out, ct);
+		else
+			sbuf_add(&out, "null");
+		if (res->drop != NF_DROP_NONE && res->drop != NF_DROP_RULE && res->drop != NF_DROP_REJECT) {
+			sbuf_add(&out, ",\"drop\":");
+			json_str(&out, nf_drop_name(res->drop));
+		}
+		sbuf_add(&out, ",\"hits\":[");
+		for (unsigned i = 0; rt && i < rt->n && i < rt->max; i++) {
+			struct sbuf h;
+
+			sbuf_init(&h);
+			hit_name(r, &rt->hits[i], &h);
+			if (i)
+				sbuf_add(&out, ",");
+			json_str(&out, h.buf);
+			sbuf_free(&h);
+		}
+		sbuf_add(&out, "]}\n");
+	} else {
+		sbuf_printf(&out, "%s\n", arg);
+		for (unsigned i = 0; i < tr->n_steps; i++) {
+			const struct nf_step *st = &tr->steps[i];
+
+			sbuf_printf(&out, "  %-6s %-11s", rules_table_name((enum nf_table)st->table),
+				    nf_hook_name((enum nf_hook)st->hook));
+			for (unsigned j = 0; j < st->n_hits; j++) {
+				sbuf_add(&out, j ? ", " : "  hit ");
+				hit_name(r, &rt->hits[st->first_hit + j], &out);
+			}
+			if (!st->n_hits)
+				sbuf_add(&out, "  no rule hit");
+			sbuf_printf(&out, "  -> %s\n", nf_verdict_name((enum nf_verdict)st->verdict));
+		}
+		sbuf_printf(&out, "=> %s", nf_verdict_name(res->verdict));
+		if (has_out)
+			sbuf_printf(&out, " out %s", res->route.kind == NF_ROUTE_LOCAL ? t->cfg.ifname : res->route.out);
+		sbuf_printf(&out, " %s", pkt.buf);
+		if (ct)
+			sbuf_printf(&out, " ct %s", ct);
+		if (res->drop != NF_DROP_NONE && res->drop != NF_DROP_RULE && res->drop != NF_DROP_REJECT)
+			sbuf_printf(&out, " (%s)", nf_drop_name(res->drop));
+		if (has_out && res->route.kind == NF_ROUTE_LOCAL)
+			sbuf_add(&out, " (to the host)");
+		sbuf_add(&out, "\n");
+	}
+	fputs(out.buf, stdout);
+	sbuf_free(&out);
+	sbuf_free(&pkt);
+}
+
+static int trace_one(struct tracer *t, const char *arg)
+{
+	struct trace_spec s;
+	char err[160];
+	uint8_t buf[TRACE_PKT_MAX + 64];
+	struct pkt p;
+	struct nf_result res;
+	struct rules_hit hits[TRACE_HITS];
+	struct rules_trace rt = { .hits = hits, .max = TRACE_HITS };
+	struct nf_trace tr = { .rules = &rt };
+	uint32_t seq = 0, ack = 0;
+	const struct ct_entry *e = NULL;
+	enum ct_dir dir = CT_DIR_ORIGINAL;
+	const struct sent *q = NULL;
+	size_t len;
+	enum pkt_error pe;
+
+	if (trace_spec_parse(&s, arg, err, sizeof(err))) {
+		fprintf(stderr, "gw: trace: '%s': %s\n", arg, err);
+		return -EINVAL;
+	}
+	if (s.proto == IPPROTO_TCP)
+		tcp_numbers(t, &s, &seq, &ack, &e, &dir);
+	if (s.proto == IPPROTO_ICMP && pkt_icmp_is_error(s.icmp_type)) {
+		q = quote_for(t, s.dst);
+		if (!q) {
+			fprintf(stderr, "gw: trace: '%s': an ICMP error quotes a packet that left "
+				"towards %s, and none has\n", arg, strchr(arg, '>') + 2);
+			return -EINVAL;
+		}
+	}
+	len = trace_build(&s, seq, ack, t->ip_id++, q ? q->buf : NULL,
+			  q ? (q->len > 548 - 8 ? 548 - 8 : q->len) : 0, buf, TRACE_PKT_MAX);
+	if (!len) {
+		fprintf(stderr, "gw: trace: '%s': too long\n", arg);
+		return -EINVAL;
+	}
+	pe = pkt_parse(&p, buf, len);
+	if (pe != PKT_OK) {
+		fprintf(stderr, "gw: trace: '%s': not a valid packet (%s)\n", arg, pkt_error_name(pe));
+		return -EINVAL;
+	}
+	if (!s.in[0] && route_is_own(&t->route, s.src))
+		nf_output(t->nf, &p, NULL, 0, 0x5eed + t->ip_id, &res, &tr);
+	else
+		nf_input(t->nf, &p, s.in[0] ? s.in : t->cfg.ifname, 0, 0x5eed + t->ip_id, &res, &tr);
+	if (s.proto == IPPROTO_TCP && res.verdict == NF_ACCEPT) {
+		if (!e) {
+			struct ct_tuple tuple;
+
+			spec_tuple(&s, &tuple);
+			e = ct_lookup(nf_ct(t->nf), &tuple, &dir);
+		}
+		tcp_advance(t, e, dir, &p, seq);
+	}
+	if (res.verdict == NF_ACCEPT)
+		remember(t, &p);
+	print_result(t, arg, &p, &res, &tr, &rt);
+	return 0;
+}
+
+/* Rules = relative paths are relative to the config's directory. */
+static int load_rules(struct tracer *t, struct rules **out)
+{
+	char path[PATH_MAX], dir[PATH_MAX], err[512];
+	const char *rp = t->cfg.rules_path;
+
+	*out = NULL;
+	if (!rp)
+		return 0;
+	if (rp[0] != '/') {
+		snprintf(dir, sizeof(dir), "%s", t->cfg.path);
+		snprintf(path, sizeof(path), "%s/%s", dirname(dir), rp);
+		rp = path;
+	}
+	if (rulesfile_load(out, rp, NULL, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	struct tracer *t;
+	struct config_error cerr;
+	struct sbuf warn;
+	struct rules *rules = NULL;
+	struct nf_config nfc = { 0 };
+	struct in_addr a;
+	uint32_t uplink = 0;
+	struct stat st;
+	int i, ret = 1;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage();
+		return argc < 2 ? 1 : 0;
+	}
+	if (stat(argv[1], &st) && !strchr(argv[1], '/') && !strstr(argv[1], ".conf")) {
+		fprintf(stderr, "gw: trace against a running gateway ('%s') is not implemented yet\n",
+			argv[1]);
+		return 2;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return 1;
+	sbuf_init(&warn);
+	if (config_load(&t->cfg, argv[1], &warn, &cerr)) {
+		fprintf(stderr, "%s\n", cerr.message);
+		free(t);
+		return 1;
+	}
+	if (warn.len)
+		fputs(warn.buf, stderr);
+	for (i = 2; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			t->json = true;
+		} else if (!strcmp(argv[i], "--uplink-addr") && i + 1 < argc) {
+			if (inet_pton(AF_INET, argv[++i], &a) != 1) {
+				fprintf(stderr, "gw: trace: --uplink-addr: '%s' is not an IPv4 address\n", argv[i]);
+				goto out;
+			}
+			uplink = ntohl(a.s_addr);
+		} else {
+			usage();
+			goto out;
+		}
+	}
+	if (i == argc) {
+		usage();
+		goto out;
+	}
+	if (load_rules(t, &rules))
+		goto out;
+	route_init(&t->route, &t->cfg, uplink, UPLINK_MTU);
+	ct_config_default(&nfc.ct, TRACE_CT_MAX);
+	nfc.route = route_lookup;
+	nfc.route_arg = &t->route;
+	nfc.uplink_addr = uplink;
+	nfc.nat_port_min = t->cfg.nat_port_min;
+	nfc.nat_port_max = t->cfg.nat_port_max;
+	if (nf_create(&t->nf, &nfc, rules)) {
+		fprintf(stderr, "gw: trace: out of memory\n");
+		rules_free(rules);
+		goto out;
+	}
+	ret = 0;
+	for (; i < argc; i++)
+		if (trace_one(t, argv[i]))
+			ret = 1;
+	nf_destroy(t->nf);
+out:
+	sbuf_free(&warn);
+	config_free(&t->cfg);
+	free(t);
+	return ret;
+}

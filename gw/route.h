@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * route — gw's routing decision from its config: gw's own Address (and the
+ * uplink's address) are local; peers' AllowedIPs and the Address subnets
+ * leave by the tunnel; everything else by the Uplink.
+ */
+#ifndef GW_ROUTE_H
+#define GW_ROUTE_H
+
+#include <stdint.h>
+
+#include "nat/hook.h"
+
+struct config;
+
+struct route_ctx {
+	const struct config *cfg;
+	uint32_t uplink_addr;   /* host order; 0 = unknown */
+	uint16_t tunnel_mtu;
+	uint16_t uplink_mtu;
+};
+
+void route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_addr,
+		uint16_t uplink_mtu);
+/* nf_route_fn */
+int route_lookup(void *arg, uint32_t daddr, struct nf_route *out);
+/* True when addr is one of gw's own tunnel addresses. */
+bool route_is_own(const struct route_ctx *r, uint32_t addr);
+
+#endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+#include "gw/rulesfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nat/rules.h"
+
+enum { RULES_MAX_BYTES = 16 << 20 };
+
+int rulesfile_read(const char *path, char **text, size_t *len)
+{
+	size_t cap = 4096, got = 0;
+	char *buf = malloc(cap);
+	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	ssize_t n;
+
+	if (!buf || fd < 0) {
+		int e = fd < 0 ? -errno : -ENOMEM;
+
+		free(buf);
+		return e;
+	}
+	for (;;) {
+		if (got + 1 >= cap) {
+			char *grown;
+
+			if (cap >= RULES_MAX_BYTES) {
+				n = -1;
+				errno = EFBIG;
+				break;
+			}
+			grown = realloc(buf, cap * 2);
+			if (!grown) {
+				n = -1;
+				errno = ENOMEM;
+				break;
+			}
+			buf = grown;
+			cap *= 2;
+		}
+		n = read(fd, buf + got, cap - got - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (n < 0) {
+		int e = -errno;
+
+		if (fd != STDIN_FILENO)
+			close(fd);
+		free(buf);
+		return e;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	buf[got] = '\0';
+	*text = buf;
+	*len = got;
+	return 0;
+}
+
+int rulesfile_parse(struct rules **out, const char *name, const char *text, size_t len,
+		    const struct rules *base, char *err, size_t errlen)
+{
+	struct rules_error e;
+	int ret = rules_parse(out, text, len, base, &e);
+
+	if (ret == -EINVAL)
+		snprintf(err, errlen, "%s:%u: %s", name, e.line, e.message);
+	else if (ret)
+		snprintf(err, errlen, "%s: %s", name, strerror(-ret));
+	return ret;
+}
+
+int rulesfile_load(struct rules **out, const char *path, const struct rules *base,
+		   char *err, size_t errlen)
+{
+	char *text;
+	size_t len;
+	int ret = rulesfile_read(path, &text, &len);
+
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = rulesfile_parse(out, path, text, len, base, err, errlen);
+	free(text);
+	return ret;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Reading a rules file (iptables-restore format) into a ruleset. */
+#ifndef GW_RULESFILE_H
+#define GW_RULESFILE_H
+
+#include <stddef.h>
+
+struct rules;
+
+/* Load path on top of base (may be NULL).  Returns 0, or a negative errno
+ * with "FILE:LINE: message" (or "FILE: reason") in err. */
+int rulesfile_load(struct rules **out, const char *path, const struct rules *base,
+		   char *err, size_t errlen);
+/* The same for text already read; name is used in messages. */
+int rulesfile_parse(struct rules **out, const char *name, const char *text, size_t len,
+		    const struct rules *base, char *err, size_t errlen);
+/* Read a whole file (at most 16 MiB) into a NUL-terminated buffer. */
+int rulesfile_read(const char *path, char **text, size_t *len);
+
+#endif
