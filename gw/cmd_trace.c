@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gw trace CONFIG [--uplink-addr ADDR] [--json] PACKET...
+ * gw trace CONFIG [--uplink-addr ADDR] [--json] [--hex] [--conntrack] PACKET...
+ *
+ * --hex prints each packet as built, before gw sees it (the differential
+ * tests send those very bytes through the kernel); --conntrack lists the
+ * table in the conntrack -L format after the last packet.
  *
  * Runs packets through the config's rules and one fresh conntrack, in order,
  * and prints the chains each crossed, the rules it hit and what came out.
@@ -55,6 +59,8 @@ struct tracer {
 	struct route_ctx route;
 	struct nf *nf;
 	bool json;
+	bool hex;        /* --hex: also print the packet as built, before gw */
+	bool conntrack;  /* --conntrack: list the table after the packets */
 	struct flow flows[TRACE_FLOWS];
 	unsigned n_flows;
 	struct sent sent[TRACE_SENT];  /* ring of packets that left */
@@ -64,7 +70,7 @@ struct tracer {
 
 static void usage(void)
 {
-	fputs("Usage: gw trace CONFIG [--uplink-addr ADDR] [--json] PACKET...\n"
+	fputs("Usage: gw trace CONFIG [--uplink-addr ADDR] [--json] [--hex] [--conntrack] PACKET...\n"
 	      "  PACKET: 'PROTO SRC[:PORT] > DST[:PORT] [in IFACE] [flags SAFRPU] [icmp TYPE[/CODE]] [len N]'\n"
 	      "  e.g.  gw trace gw0.conf --uplink-addr 192.0.2.1 'tcp 10.8.0.2:40000 > 203.0.113.5:443 flags S'\n",
 	      stderr);
@@ -185,9 +191,15 @@ static void json_str(struct sbuf *out, const char *s)
 	sbuf_add(out, "\"");
 }
 
-static void print_result(struct tracer *t, const char *arg, const struct pkt *p,
-			 const struct nf_result *res, const struct nf_trace *tr,
-			 const struct rules_trace *rt)
+static void print_hex(struct sbuf *out, const uint8_t *b, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		sbuf_printf(out, "%02x", b[i]);
+}
+
+static void print_result(struct tracer *t, const char *arg, const uint8_t *in, size_t in_len,
+			 const struct pkt *p, const struct nf_result *res,
+			 const struct nf_trace *tr, const struct rules_trace *rt)
 {
 	const struct rules *r = nf_rules(t->nf);
 	struct sbuf out, pkt;
@@ -230,9 +242,20 @@ static void print_result(struct tracer *t, const char *arg, const struct pkt *p,
 			json_str(&out, h.buf);
 			sbuf_free(&h);
 		}
-		sbuf_add(&out, "]}\n");
+		sbuf_add(&out, "]");
+		if (t->hex) {
+			sbuf_add(&out, ",\"in_hex\":\"");
+			print_hex(&out, in, in_len);
+			sbuf_add(&out, "\"");
+		}
+		sbuf_add(&out, "}\n");
 	} else {
 		sbuf_printf(&out, "%s\n", arg);
+		if (t->hex) {
+			sbuf_add(&out, "  bytes ");
+			print_hex(&out, in, in_len);
+			sbuf_add(&out, "\n");
+		}
 		for (unsigned i = 0; i < tr->n_steps; i++) {
 			const struct nf_step *st = &tr->steps[i];
 
@@ -263,11 +286,24 @@ static void print_result(struct tracer *t, const char *arg, const struct pkt *p,
 	sbuf_free(&pkt);
 }
 
+static int list_entry(struct ct_entry *e, void *arg)
+{
+	struct sbuf out;
+
+	(void)arg;
+	sbuf_init(&out);
+	ct_format(e, 0, &out);
+	if (out.len)
+		printf("%s\n", out.buf);
+	sbuf_free(&out);
+	return 0;
+}
+
 static int trace_one(struct tracer *t, const char *arg)
 {
 	struct trace_spec s;
 	char err[160];
-	uint8_t buf[TRACE_PKT_MAX + 64];
+	uint8_t buf[TRACE_PKT_MAX + 64], in_copy[TRACE_PKT_MAX];
 	struct pkt p;
 	struct nf_result res;
 	struct rules_hit hits[TRACE_HITS];
@@ -300,6 +336,7 @@ static int trace_one(struct tracer *t, const char *arg)
 		fprintf(stderr, "gw: trace: '%s': too long\n", arg);
 		return -EINVAL;
 	}
+	memcpy(in_copy, buf, len);
 	pe = pkt_parse(&p, buf, len);
 	if (pe != PKT_OK) {
 		fprintf(stderr, "gw: trace: '%s': not a valid packet (%s)\n", arg, pkt_error_name(pe));
@@ -320,7 +357,7 @@ static int trace_one(struct tracer *t, const char *arg)
 	}
 	if (res.verdict == NF_ACCEPT)
 		remember(t, &p);
-	print_result(t, arg, &p, &res, &tr, &rt);
+	print_result(t, arg, in_copy, len, &p, &res, &tr, &rt);
 	return 0;
 }
 
@@ -380,6 +417,10 @@ int cmd_trace(int argc, char **argv)
 	for (i = 2; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			t->json = true;
+		} else if (!strcmp(argv[i], "--hex")) {
+			t->hex = true;
+		} else if (!strcmp(argv[i], "--conntrack")) {
+			t->conntrack = true;
 		} else if (!strcmp(argv[i], "--uplink-addr") && i + 1 < argc) {
 			if (inet_pton(AF_INET, argv[++i], &a) != 1) {
 				fprintf(stderr, "gw: trace: --uplink-addr: '%s' is not an IPv4 address\n", argv[i]);
@@ -413,6 +454,8 @@ int cmd_trace(int argc, char **argv)
 	for (; i < argc; i++)
 		if (trace_one(t, argv[i]))
 			ret = 1;
+	if (t->conntrack)
+		ct_foreach(nf_ct(t->nf), list_entry, NULL);
 	nf_destroy(t->nf);
 out:
 	sbuf_free(&warn);
