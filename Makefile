@@ -148,11 +148,28 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)GW=$(abspath $(GWBIN)) tests/netns/demo.sh
 
-build/fuzz/%: tests/fuzz/%.c $(NAT_SRC) $(CRYPTO_SRC)
+# Fuzzers: clang with libFuzzer; the libraries as archives so each harness
+# pulls in only what it uses.
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIBNAT := build/fuzz/libnat.a
+FUZZ_LIBCRYPTO := build/fuzz/libgwcrypto.a
+
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(call say,CLANG,$<)
+	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
+
+$(FUZZ_LIBNAT): $(patsubst %.c,build/fuzz/obj/%.o,$(NAT_SRC))
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(FUZZ_LIBCRYPTO): $(patsubst %.c,build/fuzz/obj/%.o,$(CRYPTO_SRC))
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBNAT) $(FUZZ_LIBCRYPTO)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)clang $(CPPFLAGS) -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
-		-o $@ $< $(NAT_SRC) $(CRYPTO_SRC) $(EXT_LIBS)
+	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_LIBNAT) $(FUZZ_LIBCRYPTO) $(EXT_LIBS)
 
 fuzz: $(FUZZ_BINS)
 

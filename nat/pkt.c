@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pkt — parse an IPv4 packet into a view; rewrite fields keeping every
+ * checksum right.
+ *
+ * Fragments: only the first one (offset 0) carries the L4 header; when it is
+ * cut short the view simply lacks PKT_F_L4/PKT_F_PORTS, and reassembly
+ * completes it.  The reserved flag bit is ignored, as Linux does.
+ *
+ * ICMP errors (RFC 792, RFC 1812 §4.3.2.3): the embedded header is a quote,
+ * possibly truncated, so its total length may exceed the bytes present and
+ * its checksum is not verified; its options are not checked either (a
+ * parameter problem may quote exactly the bad options).  One level only: an
+ * ICMP error quoted inside is read as a plain ICMP header.  A quote that ends
+ * inside the embedded TCP checksum leaves that byte as it is: its new value
+ * depends on the byte that is missing.
+ */
+#include <string.h>
+
+#include "nat/be.h"
+#include "nat/csum.h"
+#include "nat/pkt.h"
+
+enum {
+	PROTO_ICMP = 1,
+	PROTO_TCP = 6,
+	PROTO_UDP = 17,
+};
+
+/* RFC 791 header layout. */
+enum {
+	IP_MIN = 20,
+	IP_TOTLEN = 2,
+	IP_ID = 4,
+	IP_FRAG = 6,
+	IP_TTL = 8,
+	IP_PROTO = 9,
+	IP_CSUM = 10,
+	IP_SADDR = 12,
+	IP_DADDR = 16,
+	IP_DF = 0x4000,
+	IP_MF = 0x2000,
+	IP_OFFMASK = 0x1fff,
+	IPOPT_EOL = 0,
+	IPOPT_NOP = 1,
+};
+
+enum {
+	TCP_MIN = 20,
+	TCP_CSUM = 16,
+	UDP_LEN = 8,
+	UDP_CSUM = 6,
+	ICMP_LEN = 8,
+	ICMP_CSUM = 2,
+	ICMP_ID = 4,
+	/* Bytes needed for ports, or ICMP type, code and id. */
+	L4_PORTS = 8,
+};
+
+bool pkt_icmp_is_error(uint8_t type)
+{
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
+}
+
+/* ICMP queries carrying an identifier: echo, timestamp, info, address mask. */
+static bool icmp_is_query(uint8_t type)
+{
+	return type == 0 || type == 8 || (type >= 13 && type <= 18);
+}
+
+const char *pkt_error_name(enum pkt_error e)
+{
+	static const char *const names[PKT_E_MAX] = {
+		[PKT_OK] = "ok",
+		[PKT_E_SHORT] = "short",
+		[PKT_E_VERSION] = "version",
+		[PKT_E_IHL] = "ihl",
+		[PKT_E_TOTLEN] = "totlen",
+		[PKT_E_CSUM] = "csum",
+		[PKT_E_OPTIONS] = "options",
+		[PKT_E_FRAG] = "frag",
+		[PKT_E_L4] = "l4",
+		[PKT_E_INNER] = "inner",
+	};
+
+	if ((unsigned int)e >= PKT_E_MAX)
+		return "unknown";
+	return names[e];
+}
+
+/* RFC 791: EOL ends the list, NOP is one byte, every other option is
+ * type, length (>= 2, counting both), value. */
+static bool options_ok(const uint8_t *ip, size_t hlen)
+{
+	size_t i = IP_MIN;
+
+	while (i < hlen) {
+		if (ip[i] == IPOPT_EOL)
+			return true;
+		if (ip[i] == IPOPT_NOP) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= hlen || ip[i + 1] < 2 || ip[i + 1] > hlen - i)
+			return false;
+		i += ip[i + 1];
+	}
+	return true;
+}
+
+/* The fixed fields of the header at off; its first byte is already checked
+ * (version 4, IHL >= 5, header present). */
+static void read_ip(struct pkt_hdr *h, const uint8_t *data, uint16_t off)
+{
+	const uint8_t *ip = data + off;
+	uint16_t frag = be16_get(ip + IP_FRAG);
+
+	h->ip = off;
+	h->l4 = (uint16_t)(off + (ip[0] & 0x0f) * 4);
+	h->tot_len = be16_get(ip + IP_TOTLEN);
+	h->id = be16_get(ip + IP_ID);
+	h->frag_off = (uint16_t)((frag & IP_OFFMASK) * 8);
+	h->ttl = ip[IP_TTL];
+	h->proto = ip[IP_PROTO];
+	h->saddr = be32_get(ip + IP_SADDR);
+	h->daddr = be32_get(ip + IP_DADDR);
+	if (frag & IP_DF)
+		h->flags |= PKT_F_DF;
+	if (frag & IP_MF)
+		h->flags |= PKT_F_MF;
+	if (h->flags & PKT_F_MF || h->frag_off)
+		h->flags |= PKT_F_FRAG;
+	if (h->frag_off)
+		h->flags |= PKT_F_LATER;
+}
+
+/* TCP/UDP ports, or the ICMP type, code and query id: needs L4_PORTS bytes. */
+static void read_ports(struct pkt_hdr *h, const uint8_t *l4)
+{
+	if (h->proto == PROTO_ICMP) {
+		h->icmp_type = l4[0];
+		h->icmp_code = l4[1];
+		if (icmp_is_query(h->icmp_type))
+			h->sport = h->dport = be16_get(l4 + ICMP_ID);
+	} else {
+		h->sport = be16_get(l4);
+		h->dport = be16_get(l4 + 2);
+	}
+	h->flags |= PKT_F_PORTS;
+}
+
+/* The outer L4 header of an unfragmented packet or a first fragment. */
+static enum pkt_error parse_l4(struct pkt_hdr *h, const uint8_t *data)
+{
+	const uint8_t *l4 = data + h->l4;
+	size_t n = (size_t)(h->end - h->l4);
+	enum pkt_error incomplete = h->flags & PKT_F_FRAG ? PKT_OK : PKT_E_L4;
+	unsigned int hlen, ulen;
+
+	switch (h->proto) {
+	case PROTO_TCP:
+		if (n >= TCP_CSUM + 2)
+			h->csum = (uint16_t)(h->l4 + TCP_CSUM);
+		if (n < TCP_MIN)
+			return incomplete;
+		hlen = (unsigned int)(l4[12] >> 4) * 4;
+		if (hlen < TCP_MIN)
+			return PKT_E_L4;
+		if (hlen > n)
+			return incomplete;
+		h->tcp_flags = l4[13];
+		break;
+	case PROTO_UDP:
+		if (n < UDP_LEN)
+			return incomplete;
+		ulen = be16_get(l4 + 4);
+		/* A first fragment carries only the start of the datagram. */
+		if (ulen < UDP_LEN || (!(h->flags & PKT_F_FRAG) && ulen > n))
+			return PKT_E_L4;
+		h->csum = (uint16_t)(h->l4 + UDP_CSUM);
+		hlen = UDP_LEN;
+		break;
+	case PROTO_ICMP:
+		if (n < ICMP_LEN)
+			return incomplete;
+		h->csum = (uint16_t)(h->l4 + ICMP_CSUM);
+		hlen = ICMP_LEN;
+		break;
+	default:
+		return PKT_OK;
+	}
+	h->l4_hlen = (uint8_t)hlen;
+	h->flags |= PKT_F_L4;
+	read_ports(h, l4);
+	return PKT_OK;
+}
+
+/* The L4 header quoted in an ICMP error: at least L4_PORTS bytes present. */
+static void parse_inner_l4(struct pkt_hdr *h, const uint8_t *data)
+{
+	const uint8_t *l4 = data + h->l4;
+	size_t n = (size_t)(h->end - h->l4);
+	unsigned int hlen = 0;
+
+	read_ports(h, l4);
+	switch (h->proto) {
+	case PROTO_TCP:
+		if (n >= TCP_CSUM + 2)
+			h->csum = (uint16_t)(h->l4 + TCP_CSUM);
+		if (n >= TCP_MIN) {
+			hlen = (unsigned int)(l4[12] >> 4) * 4;
+			if (hlen < TCP_MIN || hlen > n)
+				hlen = 0;
+			else
+				h->tcp_flags = l4[13];
+		}
+		break;
+	case PROTO_UDP:
+		h->csum = (uint16_t)(h->l4 + UDP_CSUM);
+		hlen = UDP_LEN;
+		break;
+	case PROTO_ICMP:
+		h->csum = (uint16_t)(h->l4 + ICMP_CSUM);
+		hlen = ICMP_LEN;
+		break;
+	}
+	if (hlen) {
+		h->l4_hlen = (uint8_t)hlen;
+		h->flags |= PKT_F_L4;
+	}
+}
+
+/* The header embedded in an ICMP error, right after the 8-byte ICMP header.
+ * When the outer packet is a first fragment, a quote cut short by the
+ * fragment boundary just leaves no inner view. */
+static enum pkt_error parse_inner(struct pkt *p)
+{
+	struct pkt_hdr h = { 0 };
+	uint16_t off = (uint16_t)(p->outer.l4 + ICMP_LEN);
+	size_t n = (size_t)(p->outer.end - off);
+	enum pkt_error cut = p->outer.flags & PKT_F_FRAG ? PKT_OK : PKT_E_INNER;
+	const uint8_t *ip = p->data + off;
+	size_t hlen;
+
+	if (n < IP_MIN)
+		return cut;
+	hlen = (size_t)(ip[0] & 0x0f) * 4;
+	if (ip[0] >> 4 != 4 || hlen < IP_MIN)
+		return PKT_E_INNER;
+	if (hlen > n)
+		return cut;
+	read_ip(&h, p->data, off);
+	h.end = p->outer.end;
+	if (h.tot_len < hlen)
+		return PKT_E_INNER;
+	if (!(h.flags & PKT_F_LATER) && (h.proto == PROTO_TCP ||
+	    h.proto == PROTO_UDP || h.proto == PROTO_ICMP)) {
+		if (n - hlen < L4_PORTS)
+			return cut;
+		parse_inner_l4(&h, p->data);
+	}
+	p->inner = h;
+	p->has_inner = true;
+	return PKT_OK;
+}
+
+enum pkt_error pkt_parse(struct pkt *p, uint8_t *buf, size_t len)
+{
+	struct pkt_hdr *h = &p->outer;
+	size_t hlen, tot, payload;
+	enum pkt_error err;
+
+	memset(p, 0, sizeof(*p));
+	p->data = buf;
+	p->buflen = len;
+	if (len < IP_MIN)
+		return PKT_E_SHORT;
+	if (buf[0] >> 4 != 4)
+		return PKT_E_VERSION;
+	hlen = (size_t)(buf[0] & 0x0f) * 4;
+	if (hlen < IP_MIN)
+		return PKT_E_IHL;
+	if (hlen > len)
+		return PKT_E_SHORT;
+	tot = be16_get(buf + IP_TOTLEN);
+	if (tot < hlen || tot > len)
+		return PKT_E_TOTLEN;
+	if (csum_fold(csum_add(0, buf, hlen)) != 0)
+		return PKT_E_CSUM;
+	if (!options_ok(buf, hlen))
+		return PKT_E_OPTIONS;
+
+	read_ip(h, buf, 0);
+	h->end = (uint16_t)tot;
+	payload = tot - hlen;
+	if (h->frag_off + payload > 0xffff)
+		return PKT_E_FRAG;
+	if (h->flags & PKT_F_FRAG && !payload)
+		return PKT_E_FRAG;
+	if (h->flags & PKT_F_MF && payload % 8)
+		return PKT_E_FRAG;
+	if (h->flags & PKT_F_LATER)
+		return PKT_OK;
+
+	err = parse_l4(h, buf);
+	if (err != PKT_OK)
+		return err;
+	if (h->proto == PROTO_ICMP && h->flags & PKT_F_L4 &&
+	    pkt_icmp_is_error(h->icmp_type))
+		return parse_inner(p);
+	return PKT_OK;
+}
+
+/*
+ * Rewrites.  When h is the inner header, every byte changed inside the ICMP
+ * payload (the field, and each checksum field updated for it) is also
+ * carried into the outer ICMP checksum, oc.
+ */
+
+static uint8_t *outer_icmp_csum(struct pkt *p, const struct pkt_hdr *h)
+{
+	return h == &p->inner ? p->data + p->outer.csum : NULL;
+}
+
+static void update2(uint8_t *field, uint16_t old, uint16_t new_, bool udp,
+		    uint8_t *oc)
+{
+	uint16_t before = be16_get(field);
+
+	if (udp)
+		csum_replace2_udp(field, old, new_);
+	else
+		csum_replace2(field, old, new_);
+	if (oc)
+		csum_replace2(oc, before, be16_get(field));
+}
+
+static void update4(uint8_t *field, uint32_t old, uint32_t new_, bool udp,
+		    uint8_t *oc)
+{
+	uint16_t before = be16_get(field);
+
+	if (udp)
+		csum_replace4_udp(field, old, new_);
+	else
+		csum_replace4(field, old, new_);
+	if (oc)
+		csum_replace2(oc, before, be16_get(field));
+}
+
+static void set_addr(struct pkt *p, struct pkt_hdr *h, unsigned int at,
+		     uint32_t *view, uint32_t addr)
+{
+	uint8_t *ip = p->data + h->ip;
+	uint8_t *oc = outer_icmp_csum(p, h);
+	uint32_t old = be32_get(ip + at);
+
+	if (old == addr)
+		return;
+	be32_put(ip + at, addr);
+	if (oc)
+		csum_replace4(oc, old, addr);
+	update4(ip + IP_CSUM, old, addr, false, oc);
+	/* h->csum is zero for later fragments: no L4 header there. */
+	if (h->csum && (h->proto == PROTO_TCP || h->proto == PROTO_UDP))
+		update4(p->data + h->csum, old, addr, h->proto == PROTO_UDP, oc);
+	*view = addr;
+}
+
+static void set_port(struct pkt *p, struct pkt_hdr *h, unsigned int at,
+		     uint16_t *view, uint16_t port)
+{
+	uint8_t *oc = outer_icmp_csum(p, h);
+	uint8_t *f = p->data + h->l4 + at;
+	uint16_t old;
+
+	if (!(h->flags & PKT_F_PORTS) ||
+	    (h->proto != PROTO_TCP && h->proto != PROTO_UDP))
+		return;
+	old = be16_get(f);
+	if (old == port)
+		return;
+	be16_put(f, port);
+	if (oc)
+		csum_replace2(oc, old, port);
+	if (h->csum)
+		update2(p->data + h->csum, old, port, h->proto == PROTO_UDP, oc);
+	*view = port;
+}
+
+void pkt_set_saddr(struct pkt *p, struct pkt_hdr *h, uint32_t addr)
+{
+	set_addr(p, h, IP_SADDR, &h->saddr, addr);
+}
+
+void pkt_set_daddr(struct pkt *p, struct pkt_hdr *h, uint32_t addr)
+{
+	set_addr(p, h, IP_DADDR, &h->daddr, addr);
+}
+
+void pkt_set_sport(struct pkt *p, struct pkt_hdr *h, uint16_t port)
+{
+	set_port(p, h, 0, &h->sport, port);
+}
+
+void pkt_set_dport(struct pkt *p, struct pkt_hdr *h, uint16_t port)
+{
+	set_port(p, h, 2, &h->dport, port);
+}
+
+/*
+ * RFC 1624 eqn. 3 yields 0x0000 where a full sum yields 0xffff only when
+ * every covered word is zero.  With no pseudo-header, an ICMP message can be
+ * all zero (an echo reply with id, sequence and data zero); when it is
+ * present whole, store the checksum a full computation gives.
+ */
+static void icmp_zero_fix(struct pkt *p, const struct pkt_hdr *h)
+{
+	uint8_t *msg = p->data + h->l4;
+	size_t len;
+
+	if (h->flags & PKT_F_FRAG || be16_get(msg + ICMP_CSUM))
+		return;
+	if (h == &p->outer)
+		len = (size_t)(h->end - h->l4);
+	else if (h->ip + h->tot_len <= h->end &&
+		 h->tot_len >= h->l4 - h->ip + ICMP_LEN)
+		len = (size_t)(h->tot_len - (h->l4 - h->ip));
+	else
+		return;
+	for (size_t i = 0; i < len; i++)
+		if (msg[i])
+			return;
+	be16_put(msg + ICMP_CSUM, 0xffff);
+}
+
+void pkt_set_icmp_id(struct pkt *p, struct pkt_hdr *h, uint16_t id)
+{
+	uint8_t *oc = outer_icmp_csum(p, h);
+	uint8_t *f = p->data + h->l4 + ICMP_ID;
+	uint8_t *c = p->data + h->csum;
+	uint16_t old, before;
+
+	if (!(h->flags & PKT_F_PORTS) || h->proto != PROTO_ICMP ||
+	    !icmp_is_query(h->icmp_type))
+		return;
+	old = be16_get(f);
+	if (old == id)
+		return;
+	be16_put(f, id);
+	before = be16_get(c);
+	csum_replace2(c, old, id);
+	icmp_zero_fix(p, h);
+	if (oc) {
+		csum_replace2(oc, old, id);
+		csum_replace2(oc, before, be16_get(c));
+	}
+	h->sport = h->dport = id;
+}
+
+void pkt_set_ttl(struct pkt *p, uint8_t ttl)
+{
+	uint8_t *ip = p->data + p->outer.ip;
+	uint16_t old = be16_get(ip + IP_TTL);
+
+	if (ip[IP_TTL] == ttl)
+		return;
+	ip[IP_TTL] = ttl;
+	csum_replace2(ip + IP_CSUM, old, be16_get(ip + IP_TTL));
+	p->outer.ttl = ttl;
+}
