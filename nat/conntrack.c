@@ -1,0 +1,947 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conntrack — the table: entry pool, hash, timer wheel, and the per-packet
+ * entry point ct_in() (nf_conntrack_core.c's nf_conntrack_in and
+ * resolve_normal_ct, nf_conntrack_proto_icmp.c's error path).
+ *
+ * Pool.  cfg->max entries of 128 bytes, allocated once.  Free entries are
+ * chained through hnext[0]; entries above the high-water mark were never
+ * used, so creating a big table touches no memory.  stats.count counts
+ * unconfirmed entries too (as the kernel's count does).
+ *
+ * Hash.  SipHash-1-3 keyed from cfg->hash_seed over the tuple.  Each
+ * confirmed entry is in the table twice, once per direction: a node id is
+ * entry index * 2 + direction, chains are singly linked through hnext[].
+ * Buckets default to the power of two >= 2 * max, so at most one node per
+ * bucket on average when the table is full.
+ *
+ * Entry lifetime.  Nothing on the packet path frees a confirmed entry that
+ * a packet may still hold, except early drop when the table is full (as in
+ * the kernel, without its reference counts): a connection that dies there
+ * (an RST before any reply, a reopened TCP connection) is marked DYING,
+ * leaves every lookup and is freed by the next ct_expire().  Callers run a
+ * packet through all its hooks before the next ct_in() that may have to
+ * early-drop, and call ct_expire() between packets.
+ *
+ * Timer wheel.  Ticks of 2^24 ns (~16.8 ms); 6 levels of 64 slots, each
+ * level 16 times coarser (level 5 spans ~13 days).  An entry sits in the
+ * finest level whose span covers its expiry, in the slot rounded *down*:
+ * when the slot fires early the entry is placed again, finer (at most once
+ * per level).  A refresh only stores the new expiry; the entry moves only
+ * when its timeout shrinks below the slot it sits in.  Expired entries are
+ * removed at most one tick late.  Lookups made with a clock (ct_in,
+ * ct_confirm) ignore entries already past their expiry, as the kernel's do.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat/be.h"
+#include "nat/csum.h"
+#include "nat/ct.h"
+#include "nat/ct_priv.h"
+#include "nat/pkt.h"
+#include "nat/sbuf.h"
+
+static_assert(sizeof(struct ct_entry) <= 128, "ct_entry must fit two cache lines");
+static_assert(sizeof(struct ct_tuple) == 16, "ct_tuple is hashed as two words");
+
+enum {
+	PROTO_ICMP = 1,
+	PROTO_TCP = 6,
+	PROTO_UDP = 17,
+	PROTO_DCCP = 33,
+	PROTO_GRE = 47,
+	PROTO_SCTP = 132,
+	PROTO_UDPLITE = 136,
+	NR_ICMP_TYPES = 18,
+	CT_MAX_ENTRIES = 1u << 30,
+	CT_MIN_BUCKETS = 1,
+	EARLY_DROP_BUCKETS = 8,   /* NF_CT_EVICTION_RANGE */
+	CT_S_PUBLIC = 0xff,
+};
+
+/* ------------------------------------------------------------------ hash */
+
+static inline uint64_t rotl64(uint64_t x, unsigned b)
+{
+	return x << b | x >> (64 - b);
+}
+
+#define SIPROUND do { \
+	v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32); \
+	v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2; \
+	v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0; \
+	v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32); \
+} while (0)
+
+/* SipHash-1-3 of two 64-bit words. */
+static uint32_t siphash13_2u64(uint64_t a, uint64_t b, uint64_t k0, uint64_t k1)
+{
+	uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
+	uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
+	uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
+	uint64_t v3 = 0x7465646279746573ULL ^ k1;
+	const uint64_t last = (uint64_t)16 << 56;
+
+	v3 ^= a; SIPROUND; v0 ^= a;
+	v3 ^= b; SIPROUND; v0 ^= b;
+	v3 ^= last; SIPROUND; v0 ^= last;
+	v2 ^= 0xff;
+	SIPROUND; SIPROUND; SIPROUND;
+	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
+}
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ z >> 27) * 0x94d049bb133111ebULL;
+	return z ^ z >> 31;
+}
+
+static uint32_t tuple_hash(const struct ct_table *t, const struct ct_tuple *tu)
+{
+	return siphash13_2u64((uint64_t)tu->src << 32 | tu->dst,
+			      (uint64_t)tu->sport << 48 | (uint64_t)tu->dport << 32 | tu->proto,
+			      t->k0, t->k1);
+}
+
+static inline bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
+{
+	return a->src == b->src && a->dst == b->dst && a->sport == b->sport &&
+	       a->dport == b->dport && a->proto == b->proto;
+}
+
+/* A copy with the padding bytes zeroed. */
+static void tuple_norm(struct ct_tuple *dst, const struct ct_tuple *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->src = src->src;
+	dst->dst = src->dst;
+	dst->sport = src->sport;
+	dst->dport = src->dport;
+	dst->proto = src->proto;
+}
+
+/* Add 1; zero: no inverse (nf_conntrack_proto_icmp.c invmap). */
+static const uint8_t icmp_invmap[] = {
+	[8] = 0 + 1, [0] = 8 + 1, [13] = 14 + 1, [14] = 13 + 1,
+	[15] = 16 + 1, [16] = 15 + 1, [17] = 18 + 1, [18] = 17 + 1,
+};
+
+bool ct_tuple_invert(struct ct_tuple *inv, const struct ct_tuple *t)
+{
+	memset(inv, 0, sizeof(*inv));
+	inv->src = t->dst;
+	inv->dst = t->src;
+	inv->proto = t->proto;
+	if (t->proto == PROTO_ICMP) {
+		unsigned type = t->dport >> 8;
+
+		if (type >= sizeof(icmp_invmap) || !icmp_invmap[type])
+			return false;
+		inv->sport = t->sport;
+		inv->dport = (uint16_t)((icmp_invmap[type] - 1) << 8 | (t->dport & 0xff));
+		return true;
+	}
+	inv->sport = t->dport;
+	inv->dport = t->sport;
+	return true;
+}
+
+static void tuple_from_hdr(struct ct_tuple *tu, const struct pkt_hdr *h)
+{
+	memset(tu, 0, sizeof(*tu));
+	tu->src = h->saddr;
+	tu->dst = h->daddr;
+	tu->proto = h->proto;
+	switch (h->proto) {
+	case PROTO_TCP:
+	case PROTO_UDP:
+		tu->sport = h->sport;
+		tu->dport = h->dport;
+		break;
+	case PROTO_ICMP:
+		tu->sport = h->sport;  /* query id; zero for other types */
+		tu->dport = (uint16_t)(h->icmp_type << 8 | h->icmp_code);
+		break;
+	}
+}
+
+static inline uint32_t entry_index(const struct ct_table *t, const struct ct_entry *e)
+{
+	return (uint32_t)(e - t->pool);
+}
+
+static inline bool expired(const struct ct_entry *e, uint32_t now_u)
+{
+	return !ct_before(now_u, e->expires);
+}
+
+/* The confirmed, live node holding tu, or CT_NIL.  timed: also skip
+ * entries past their expiry at now_u. */
+static uint32_t find_node(const struct ct_table *t, const struct ct_tuple *tu,
+			  uint32_t hash, bool timed, uint32_t now_u)
+{
+	uint32_t n = t->buckets[hash & t->mask];
+
+	while (n != CT_NIL) {
+		const struct ct_entry *e = &t->pool[n >> 1];
+
+		if (tuple_eq(&e->tuple[n & 1], tu) && !(e->status & CT_S_DYING) &&
+		    !(timed && expired(e, now_u)))
+			return n;
+		n = e->hnext[n & 1];
+	}
+	return CT_NIL;
+}
+
+static void hash_link(struct ct_table *t, struct ct_entry *e, unsigned dir)
+{
+	uint32_t *head = &t->buckets[tuple_hash(t, &e->tuple[dir]) & t->mask];
+
+	e->hnext[dir] = *head;
+	*head = entry_index(t, e) * 2 + dir;
+}
+
+static void hash_unlink(struct ct_table *t, struct ct_entry *e, unsigned dir)
+{
+	uint32_t node = entry_index(t, e) * 2 + dir;
+	uint32_t *link = &t->buckets[tuple_hash(t, &e->tuple[dir]) & t->mask];
+
+	while (*link != CT_NIL) {
+		if (*link == node) {
+			*link = e->hnext[dir];
+			return;
+		}
+		link = &t->pool[*link >> 1].hnext[*link & 1];
+	}
+}
+
+/* ----------------------------------------------------------- timer wheel */
+
+static inline unsigned lvl_shift(unsigned lvl)
+{
+	return lvl * CT_WHEEL_LVL_SHIFT;
+}
+
+/* The wheel tick at which expiry e (units) is due, given now (ns). */
+static uint64_t due_tick(uint64_t now, uint32_t e)
+{
+	int64_t u = (int64_t)(now >> CT_UNIT_SHIFT) + (int32_t)(e - ct_units(now));
+
+	if (u < 0)
+		u = 0;
+	return ((uint64_t)u + (1u << CT_UNITS_PER_TICK_SHIFT) - 1) >> CT_UNITS_PER_TICK_SHIFT;
+}
+
+static void wheel_link(struct ct_table *t, struct ct_entry *e, uint64_t tick)
+{
+	uint64_t clk = t->clk, when;
+	unsigned lvl, sh = 0, slot;
+	uint32_t idx = entry_index(t, e);
+
+	if (tick < clk)
+		tick = clk;
+	for (lvl = 0; lvl < CT_WHEEL_LEVELS; lvl++) {
+		sh = lvl_shift(lvl);
+		if ((tick >> sh) - (clk >> sh) < CT_WHEEL_SLOTS - 1)
+			break;
+	}
+	if (lvl == CT_WHEEL_LEVELS) {
+		/* beyond the wheel: the farthest slot, placed again then */
+		lvl = CT_WHEEL_LEVELS - 1;
+		sh = lvl_shift(lvl);
+		when = ((clk >> sh) + CT_WHEEL_SLOTS - 2) << sh;
+	} else {
+		when = tick >> sh << sh;
+	}
+	slot = (unsigned)(when >> sh) & (CT_WHEEL_SLOTS - 1);
+	e->wslot = (uint16_t)(lvl * CT_WHEEL_SLOTS + slot);
+	e->wtick = (uint32_t)when;
+	e->wprev = CT_NIL;
+	e->wnext = t->wheel[e->wslot];
+	if (e->wnext != CT_NIL)
+		t->pool[e->wnext].wprev = idx;
+	t->wheel[e->wslot] = idx;
+	t->occupied[lvl] |= 1ULL << slot;
+}
+
+static void wheel_unlink(struct ct_table *t, struct ct_entry *e)
+{
+	if (e->wprev != CT_NIL)
+		t->pool[e->wprev].wnext = e->wnext;
+	else
+		t->wheel[e->wslot] = e->wnext;
+	if (e->wnext != CT_NIL)
+		t->pool[e->wnext].wprev = e->wprev;
+	if (t->wheel[e->wslot] == CT_NIL)
+		t->occupied[e->wslot / CT_WHEEL_SLOTS] &=
+			~(1ULL << (e->wslot % CT_WHEEL_SLOTS));
+}
+
+static bool wheel_empty(const struct ct_table *t)
+{
+	for (unsigned l = 0; l < CT_WHEEL_LEVELS; l++)
+		if (t->occupied[l])
+			return false;
+	return true;
+}
+
+/* The first tick >= clk with a non-empty slot, or UINT64_MAX.  Every entry
+ * at level l sits at a slot boundary >= clk, fewer than 63 slots ahead. */
+static uint64_t wheel_next(const struct ct_table *t)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (unsigned lvl = 0; lvl < CT_WHEEL_LEVELS; lvl++) {
+		uint64_t bm = t->occupied[lvl], p, rot, when;
+		unsigned sh = lvl_shift(lvl), i0;
+
+		if (!bm)
+			continue;
+		p = (t->clk + (1ULL << sh) - 1) >> sh;
+		i0 = (unsigned)p & (CT_WHEEL_SLOTS - 1);
+		rot = i0 ? bm >> i0 | bm << (64 - i0) : bm;
+		when = (p + (unsigned)__builtin_ctzll(rot)) << sh;
+		if (when < best)
+			best = when;
+	}
+	return best;
+}
+
+/* Move e when its new expiry falls before the slot it sits in. */
+static void wheel_update(struct ct_table *t, struct ct_entry *e, uint64_t now)
+{
+	uint64_t tick = due_tick(now, e->expires);
+
+	if ((int32_t)((uint32_t)tick - e->wtick) < 0) {
+		wheel_unlink(t, e);
+		wheel_link(t, e, tick);
+	}
+}
+
+/* ------------------------------------------------------------------ pool */
+
+static void entry_free(struct ct_table *t, struct ct_entry *e)
+{
+	if (e->status & CT_S_CONFIRMED) {
+		hash_unlink(t, e, CT_DIR_ORIGINAL);
+		hash_unlink(t, e, CT_DIR_REPLY);
+		wheel_unlink(t, e);
+	}
+	e->status = 0;
+	e->hnext[0] = t->free_head;
+	t->free_head = entry_index(t, e);
+	t->stats.count--;
+}
+
+/* Drop the non-assured entries of the first of 8 buckets from hash that
+ * has any (early_drop_list frees them all); entries already dead are freed
+ * on the way.  True when room was made. */
+static bool early_drop(struct ct_table *t, uint32_t hash, uint32_t now_u)
+{
+	bool freed = false;
+
+	for (unsigned i = 0; i < EARLY_DROP_BUCKETS; i++) {
+		uint32_t b = (hash + i) & t->mask;
+		unsigned drops = 0;
+
+		for (;;) {
+			struct ct_entry *victim = NULL;
+			bool dead = false;
+
+			for (uint32_t n = t->buckets[b]; n != CT_NIL;) {
+				struct ct_entry *e = &t->pool[n >> 1];
+
+				dead = (e->status & CT_S_DYING) || expired(e, now_u);
+				if (dead || !(e->status & CT_S_ASSURED)) {
+					victim = e;
+					break;
+				}
+				n = e->hnext[n & 1];
+			}
+			if (!victim)
+				break;
+			entry_free(t, victim);
+			freed = true;
+			if (dead)
+				t->stats.expired++;
+			else
+				drops++;
+		}
+		if (drops) {
+			t->stats.early_drop += drops;
+			return true;
+		}
+	}
+	return freed;
+}
+
+static struct ct_entry *entry_alloc(struct ct_table *t, const struct ct_tuple *orig,
+				    const struct ct_tuple *repl, uint32_t hash,
+				    uint32_t now_u)
+{
+	struct ct_entry *e;
+	uint32_t idx;
+
+	if (t->stats.count >= t->cfg.max && !early_drop(t, hash, now_u))
+		return NULL;
+	if (t->free_head != CT_NIL) {
+		idx = t->free_head;
+		t->free_head = t->pool[idx].hnext[0];
+	} else {
+		idx = t->hiwat++;
+	}
+	e = &t->pool[idx];
+	memset(e, 0, sizeof(*e));
+	e->tuple[CT_DIR_ORIGINAL] = *orig;
+	e->tuple[CT_DIR_REPLY] = *repl;
+	e->hnext[0] = e->hnext[1] = CT_NIL;
+	e->wprev = e->wnext = CT_NIL;
+	e->status = CT_S_ALLOCATED;
+	t->stats.count++;
+	return e;
+}
+
+/* ------------------------------------------------------------ life cycle */
+
+void ct_config_default(struct ct_config *cfg, uint32_t max)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max = max;
+	cfg->tcp_loose = true;
+	cfg->checksum = true;
+}
+
+int ct_create(struct ct_table **out, const struct ct_config *cfg)
+{
+	struct ct_table *t;
+	uint64_t nb, seed;
+
+	*out = NULL;
+	if (!cfg->max || cfg->max > CT_MAX_ENTRIES || cfg->buckets > CT_MAX_ENTRIES)
+		return -EINVAL;
+	nb = cfg->buckets ? cfg->buckets : 2 * (uint64_t)cfg->max;
+	if (nb < CT_MIN_BUCKETS)
+		nb = CT_MIN_BUCKETS;
+	if (nb > 1)
+		nb = 1ULL << (64 - __builtin_clzll(nb - 1));
+
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->cfg = *cfg;
+	t->pool = aligned_alloc(64, (size_t)cfg->max * sizeof(struct ct_entry));
+	t->buckets = malloc((size_t)nb * sizeof(uint32_t));
+	if (!t->pool || !t->buckets) {
+		ct_destroy(t);
+		return -ENOMEM;
+	}
+	memset(t->buckets, 0xff, (size_t)nb * sizeof(uint32_t));
+	t->mask = (uint32_t)(nb - 1);
+	t->free_head = CT_NIL;
+	memset(t->wheel, 0xff, sizeof(t->wheel));
+	seed = cfg->hash_seed;
+	t->k0 = splitmix64(&seed);
+	t->k1 = splitmix64(&seed);
+	t->stats.max = cfg->max;
+	*out = t;
+	return 0;
+}
+
+void ct_destroy(struct ct_table *t)
+{
+	if (!t)
+		return;
+	free(t->pool);
+	free(t->buckets);
+	free(t);
+}
+
+void ct_get_stats(const struct ct_table *t, struct ct_stats *st)
+{
+	*st = t->stats;
+}
+
+size_t ct_entry_size(void)
+{
+	return sizeof(struct ct_entry);
+}
+
+/* ------------------------------------------------- helpers for trackers */
+
+void ct_refresh(struct ct_ctx *c, struct ct_entry *e, uint32_t timeout)
+{
+	if (!(e->status & CT_S_CONFIRMED)) {
+		/* relative until ct_confirm, as the kernel's ct->timeout */
+		e->expires = timeout;
+		return;
+	}
+	e->expires = c->now_u + timeout;
+	wheel_update(c->t, e, c->now);
+}
+
+uint32_t ct_expires_in(const struct ct_ctx *c, const struct ct_entry *e)
+{
+	int32_t d;
+
+	if (!(e->status & CT_S_CONFIRMED))
+		return e->expires;
+	d = (int32_t)(e->expires - c->now_u);
+	return d > 0 ? (uint32_t)d : 0;
+}
+
+void ct_kill(struct ct_ctx *c, struct ct_entry *e)
+{
+	e->status |= CT_S_DYING;
+	if (e->status & CT_S_CONFIRMED) {
+		e->expires = c->now_u;
+		wheel_update(c->t, e, c->now);
+	}
+}
+
+bool ct_l4_csum_ok(const struct pkt *p)
+{
+	const struct pkt_hdr *h = &p->outer;
+	const uint8_t *l4 = p->data + h->l4;
+	uint16_t len = (uint16_t)(h->end - h->l4);
+	uint32_t sum;
+
+	switch (h->proto) {
+	case PROTO_UDP:
+		if (!be16_get(l4 + 6))
+			return true;
+		/* fall through */
+	case PROTO_TCP:
+		sum = csum_add(csum_pseudo(h->saddr, h->daddr, h->proto, len), l4, len);
+		return csum_fold(sum) == 0;
+	case PROTO_ICMP:
+		return csum_fold(csum_add(0, l4, len)) == 0;
+	default:
+		return true;
+	}
+}
+
+/* ------------------------------------------------------------ the packet */
+
+enum icmp_res { ICMP_GO_ON, ICMP_RELATED, ICMP_INVALID };
+
+/* nf_conntrack_icmpv4_error + nf_conntrack_inet_error. */
+static enum icmp_res icmp_error(struct ct_ctx *c, struct nf_ctx *ctx, bool csum)
+{
+	const struct pkt *p = c->p;
+	const struct pkt_hdr *h = &p->outer;
+	struct ct_tuple inner, inv;
+	struct ct_entry *e;
+	uint32_t n;
+	unsigned dir;
+
+	if (csum && !ct_l4_csum_ok(p))
+		return ICMP_INVALID;
+	if (h->icmp_type > NR_ICMP_TYPES)
+		return ICMP_INVALID;
+	if (!pkt_icmp_is_error(h->icmp_type))
+		return ICMP_GO_ON;
+	/* the quoted packet: not a later fragment, ports present */
+	if (!p->has_inner || p->inner.flags & PKT_F_LATER)
+		return ICMP_INVALID;
+	tuple_from_hdr(&inner, &p->inner);
+	/* the quote is the packet as sent: its inverse is what we track */
+	if (!ct_tuple_invert(&inv, &inner))
+		return ICMP_INVALID;
+	n = find_node(c->t, &inv, tuple_hash(c->t, &inv), true, c->now_u);
+	if (n == CT_NIL)
+		return ICMP_INVALID;
+	e = &c->t->pool[n >> 1];
+	dir = n & 1;
+	/* an error to a third host is not related to the connection */
+	if (h->daddr != e->tuple[dir].dst)
+		return ICMP_INVALID;
+	ctx->ct = e;
+	ctx->ctstate = CT_RELATED;
+	ctx->ctdir = (enum ct_dir)dir;
+	return ICMP_RELATED;
+}
+
+static enum ct_verdict handle_packet(struct ct_ctx *c, struct ct_entry *e)
+{
+	switch (e->tuple[CT_DIR_ORIGINAL].proto) {
+	case PROTO_TCP:
+		return ct_tcp_packet(c, e);
+	case PROTO_UDP:
+		return ct_udp_packet(c, e);
+	case PROTO_ICMP:
+		return ct_icmp_packet(c, e);
+	case PROTO_GRE:
+		return ct_gre_packet(c, e);
+	default:
+		return ct_generic_packet(c, e);
+	}
+}
+
+void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
+{
+	const struct pkt *p = ctx->pkt;
+	const struct pkt_hdr *h = &p->outer;
+	bool csum = check_csum && t->cfg.checksum;
+	struct ct_ctx c = { .t = t, .p = p, .now = ctx->now, .now_u = ct_units(ctx->now) };
+	struct ct_tuple tu, rt;
+	struct ct_entry *e;
+
+	ctx->ct = NULL;
+	ctx->ctdir = CT_DIR_ORIGINAL;
+	if (ctx->notrack) {
+		ctx->ctstate = CT_UNTRACKED;
+		return;
+	}
+	ctx->ctstate = CT_INVALID;
+	/* gw reassembles before conntrack: a fragment here is not trackable */
+	if (h->flags & PKT_F_FRAG)
+		goto invalid;
+	switch (h->proto) {
+	case PROTO_TCP:
+		if (!(h->flags & PKT_F_L4) || ct_tcp_error(p, csum))
+			goto invalid;
+		break;
+	case PROTO_UDP:
+		if (!(h->flags & PKT_F_L4) || ct_udp_error(p, csum))
+			goto invalid;
+		break;
+	case PROTO_ICMP:
+		if (!(h->flags & PKT_F_L4))
+			goto invalid;
+		switch (icmp_error(&c, ctx, csum)) {
+		case ICMP_RELATED:
+			return;
+		case ICMP_INVALID:
+			goto invalid;
+		case ICMP_GO_ON:
+			break;
+		}
+		break;
+	}
+
+	tuple_from_hdr(&tu, h);
+	for (unsigned round = 0;; round++) {
+		uint32_t hash = tuple_hash(t, &tu);
+		uint32_t n = find_node(t, &tu, hash, true, c.now_u);
+		enum ct_verdict v;
+		bool fresh = n == CT_NIL;
+
+		if (!fresh) {
+			e = &t->pool[n >> 1];
+			c.dir = (enum ct_dir)(n & 1);
+			t->stats.found++;
+		} else {
+			if (!ct_tuple_invert(&rt, &tu))
+				goto invalid;
+			e = entry_alloc(t, &tu, &rt, hash, c.now_u);
+			if (!e) {
+				/* table full: the kernel drops the packet */
+				t->stats.drop++;
+				return;
+			}
+			c.dir = CT_DIR_ORIGINAL;
+			if (tu.proto == PROTO_TCP && !ct_tcp_new(&c, e)) {
+				entry_free(t, e);
+				goto invalid;
+			}
+		}
+		v = handle_packet(&c, e);
+		if (v == CT_V_ACCEPT)
+			break;
+		if (fresh)
+			entry_free(t, e);
+		/* an attempt to reopen a closed connection: kill, look up again */
+		if (v == CT_V_REPEAT && round == 0) {
+			ct_kill(&c, e);
+			continue;
+		}
+		goto invalid;
+	}
+
+	if (c.dir == CT_DIR_REPLY) {
+		e->status |= CT_S_SEEN_REPLY;
+		ctx->ctstate = CT_ESTABLISHED;
+	} else {
+		ctx->ctstate = e->status & CT_S_SEEN_REPLY ? CT_ESTABLISHED : CT_NEW;
+	}
+	ctx->ct = e;
+	ctx->ctdir = c.dir;
+	return;
+invalid:
+	t->stats.invalid++;
+}
+
+/* ------------------------------------------------- confirm, abort, expire */
+
+int ct_confirm(struct ct_table *t, struct ct_entry *e, uint64_t now)
+{
+	uint32_t now_u = ct_units(now);
+
+	if (!e || e->status & CT_S_CONFIRMED)
+		return 0;
+	if (e->status & CT_S_DYING ||
+	    find_node(t, &e->tuple[CT_DIR_ORIGINAL],
+		      tuple_hash(t, &e->tuple[CT_DIR_ORIGINAL]), true, now_u) != CT_NIL ||
+	    find_node(t, &e->tuple[CT_DIR_REPLY],
+		      tuple_hash(t, &e->tuple[CT_DIR_REPLY]), true, now_u) != CT_NIL) {
+		t->stats.insert_failed++;
+		t->stats.drop++;
+		entry_free(t, e);
+		return -EEXIST;
+	}
+	/* the timeout runs from confirmation */
+	e->expires += now_u;
+	hash_link(t, e, CT_DIR_ORIGINAL);
+	hash_link(t, e, CT_DIR_REPLY);
+	e->status |= CT_S_CONFIRMED;
+	if (wheel_empty(t) && t->clk < now >> CT_TICK_SHIFT)
+		t->clk = now >> CT_TICK_SHIFT;
+	wheel_link(t, e, due_tick(now, e->expires));
+	t->stats.new_++;
+	return 0;
+}
+
+void ct_abort(struct ct_table *t, struct ct_entry *e)
+{
+	if (e && !(e->status & CT_S_CONFIRMED))
+		entry_free(t, e);
+}
+
+unsigned ct_expire(struct ct_table *t, uint64_t now, unsigned budget)
+{
+	uint64_t target = now >> CT_TICK_SHIFT;
+	uint32_t now_u = ct_units(now);
+	unsigned done = 0;
+
+	while (t->clk <= target) {
+		uint64_t tick = wheel_next(t);
+
+		if (tick > target) {
+			t->clk = target + 1;
+			break;
+		}
+		t->clk = tick;
+		for (unsigned lvl = 0; lvl < CT_WHEEL_LEVELS; lvl++) {
+			unsigned sh = lvl_shift(lvl);
+			unsigned slot = lvl * CT_WHEEL_SLOTS +
+					((unsigned)(tick >> sh) & (CT_WHEEL_SLOTS - 1));
+			uint32_t i;
+
+			if (tick & ((1ULL << sh) - 1))
+				break;
+			while ((i = t->wheel[slot]) != CT_NIL) {
+				struct ct_entry *e = &t->pool[i];
+
+				if (expired(e, now_u)) {
+					if (done == budget)
+						return done;
+					entry_free(t, e);
+					t->stats.expired++;
+					done++;
+				} else {
+					/* fired early (rounded down, or refreshed):
+					 * place it again, always past this tick */
+					wheel_unlink(t, e);
+					wheel_link(t, e, due_tick(now, e->expires));
+				}
+			}
+		}
+		t->clk = tick + 1;
+	}
+	return done;
+}
+
+uint64_t ct_next_deadline(const struct ct_table *t)
+{
+	uint64_t tick = wheel_next(t);
+
+	return tick == UINT64_MAX ? UINT64_MAX : tick << CT_TICK_SHIFT;
+}
+
+/* -------------------------------------------------------------- lookups */
+
+struct ct_entry *ct_lookup(struct ct_table *t, const struct ct_tuple *tuple,
+			   enum ct_dir *dir)
+{
+	struct ct_tuple tu;
+	uint32_t n;
+
+	tuple_norm(&tu, tuple);
+	n = find_node(t, &tu, tuple_hash(t, &tu), false, 0);
+	if (n == CT_NIL)
+		return NULL;
+	if (dir)
+		*dir = (enum ct_dir)(n & 1);
+	return &t->pool[n >> 1];
+}
+
+/* nf_conntrack_tuple_taken: tuple is in the table, in either direction, for
+ * an entry other than ignore -- unless that entry has the same original
+ * tuple as ignore (the same flow: confirmation sorts that out). */
+bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
+		    const struct ct_entry *ignore)
+{
+	struct ct_tuple tu;
+	uint32_t n;
+
+	tuple_norm(&tu, tuple);
+	n = t->buckets[tuple_hash(t, &tu) & t->mask];
+	while (n != CT_NIL) {
+		const struct ct_entry *e = &t->pool[n >> 1];
+
+		if (e != ignore && !(e->status & CT_S_DYING) &&
+		    tuple_eq(&e->tuple[n & 1], &tu) &&
+		    !(ignore && tuple_eq(&ignore->tuple[CT_DIR_ORIGINAL],
+					 &e->tuple[CT_DIR_ORIGINAL])))
+			return true;
+		n = e->hnext[n & 1];
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------ accessors */
+
+const struct ct_tuple *ct_entry_tuple(const struct ct_entry *e, enum ct_dir dir)
+{
+	return &e->tuple[dir];
+}
+
+void ct_entry_set_reply(struct ct_entry *e, const struct ct_tuple *reply)
+{
+	/* a confirmed entry is hashed by its tuples: they no longer change */
+	if (!(e->status & CT_S_CONFIRMED))
+		tuple_norm(&e->tuple[CT_DIR_REPLY], reply);
+}
+
+uint32_t ct_entry_status(const struct ct_entry *e)
+{
+	return e->status & CT_S_PUBLIC;
+}
+
+void ct_entry_set_status(struct ct_entry *e, uint32_t bits)
+{
+	e->status |= (uint16_t)(bits & (CT_S_PUBLIC & ~(CT_S_CONFIRMED | CT_S_DYING)));
+}
+
+uint32_t ct_entry_mark(const struct ct_entry *e)
+{
+	return e->mark;
+}
+
+void ct_entry_set_mark(struct ct_entry *e, uint32_t mark)
+{
+	e->mark = mark;
+}
+
+enum ct_tcp_state ct_entry_tcp_state(const struct ct_entry *e)
+{
+	if (e->tuple[CT_DIR_ORIGINAL].proto != PROTO_TCP)
+		return CT_TCP_NONE;
+	return (enum ct_tcp_state)e->proto.tcp.state;
+}
+
+uint32_t ct_entry_timeout(const struct ct_entry *e, uint64_t now)
+{
+	int64_t ns;
+
+	if (!(e->status & CT_S_CONFIRMED))
+		ns = (int64_t)e->expires << CT_UNIT_SHIFT;
+	else
+		ns = (int64_t)(int32_t)(e->expires - ct_units(now)) * (1 << CT_UNIT_SHIFT) -
+		     (int64_t)(now & ((1u << CT_UNIT_SHIFT) - 1));
+	return ns > 0 ? (uint32_t)(ns / 1000000000) : 0;
+}
+
+/* ----------------------------------------------------- the control path */
+
+int ct_foreach(struct ct_table *t, int (*fn)(struct ct_entry *e, void *arg), void *arg)
+{
+	for (uint32_t i = 0; i < t->hiwat; i++) {
+		struct ct_entry *e = &t->pool[i];
+		int ret;
+
+		if ((e->status & (CT_S_CONFIRMED | CT_S_DYING)) != CT_S_CONFIRMED)
+			continue;
+		ret = fn(e, arg);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+void ct_remove(struct ct_table *t, struct ct_entry *e)
+{
+	if (e->status & CT_S_ALLOCATED)
+		entry_free(t, e);
+}
+
+void ct_flush(struct ct_table *t)
+{
+	for (uint32_t i = 0; i < t->hiwat; i++)
+		if (t->pool[i].status & CT_S_CONFIRMED)
+			entry_free(t, &t->pool[i]);
+}
+
+/* libnetfilter_conntrack's names (conntrack -L). */
+static const char *proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case 1: return "icmp";
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 33: return "dccp";
+	case 47: return "gre";
+	case 58: return "icmpv6";
+	case 132: return "sctp";
+	case 136: return "udplite";
+	default: return "unknown";
+	}
+}
+
+static void format_tuple(struct sbuf *out, const struct ct_tuple *tu)
+{
+	sbuf_printf(out, "src=%u.%u.%u.%u dst=%u.%u.%u.%u ",
+		    tu->src >> 24, tu->src >> 16 & 0xff, tu->src >> 8 & 0xff, tu->src & 0xff,
+		    tu->dst >> 24, tu->dst >> 16 & 0xff, tu->dst >> 8 & 0xff, tu->dst & 0xff);
+	switch (tu->proto) {
+	case PROTO_TCP:
+	case PROTO_UDP:
+		sbuf_printf(out, "sport=%u dport=%u ", tu->sport, tu->dport);
+		break;
+	case PROTO_ICMP:
+		sbuf_printf(out, "type=%u code=%u id=%u ", tu->dport >> 8,
+			    tu->dport & 0xff, tu->sport);
+		break;
+	/* tracked generically here: the tool still prints their fields */
+	case PROTO_DCCP:
+	case PROTO_SCTP:
+	case PROTO_UDPLITE:
+		sbuf_add(out, "sport=0 dport=0 ");
+		break;
+	case PROTO_GRE:
+		sbuf_add(out, "srckey=0x0 dstkey=0x0 ");
+		break;
+	}
+}
+
+void ct_format(const struct ct_entry *e, uint64_t now, struct sbuf *out)
+{
+	uint8_t proto = e->tuple[CT_DIR_ORIGINAL].proto;
+
+	sbuf_printf(out, "%-8s %u %u ", proto_name(proto), proto, ct_entry_timeout(e, now));
+	if (proto == PROTO_TCP)
+		sbuf_printf(out, "%s ", ct_tcp_state_name(e->proto.tcp.state));
+	format_tuple(out, &e->tuple[CT_DIR_ORIGINAL]);
+	if (!(e->status & CT_S_SEEN_REPLY))
+		sbuf_add(out, "[UNREPLIED] ");
+	format_tuple(out, &e->tuple[CT_DIR_REPLY]);
+	if (e->status & CT_S_ASSURED)
+		sbuf_add(out, "[ASSURED] ");
+	sbuf_printf(out, "mark=%u use=1", e->mark);
+}
