@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: MIT */
+/* nat/nat: bindings, port allocation, clashes, exhaustion, ICMP id and error
+ * translation, hairpin, address flush — on a real conntrack. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nat/be.h"
+#include "nat/csum.h"
+#include "nat/ct.h"
+#include "nat/nat.h"
+#include "nat/pkt.h"
+#include "nat/trace.h"
+
+#define A(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+
+static const uint32_t CLIENT1 = A(10, 8, 0, 2), CLIENT2 = A(10, 8, 0, 3);
+static const uint32_t SERVER = A(203, 0, 113, 5), UPLINK = A(192, 0, 2, 1);
+static const uint32_t SNAT_ADDR = A(198, 51, 100, 7);
+
+struct packet {
+	uint8_t buf[1600];
+	struct pkt p;
+};
+
+static struct ct_table *table(uint32_t max)
+{
+	struct ct_config cfg;
+	struct ct_table *t;
+
+	ct_config_default(&cfg, max);
+	cfg.hash_seed = 1;
+	assert_int_equal(ct_create(&t, &cfg), 0);
+	return t;
+}
+
+/* Build a packet from the trace syntax (TCP gets seq 1000 / ack 0). */
+static void build(struct packet *pk, const char *spec, const uint8_t *quote, size_t qlen)
+{
+	struct trace_spec s;
+	char err[128];
+	size_t len;
+
+	assert_int_equal(trace_spec_parse(&s, spec, err, sizeof(err)), 0);
+	len = trace_build(&s, 1000, 0, 7, quote, qlen, pk->buf, sizeof(pk->buf));
+	assert_true(len > 0);
+	assert_int_equal(pkt_parse(&pk->p, pk->buf, len), PKT_OK);
+}
+
+/* Every checksum present is what a full computation gives. */
+static void assert_sums(const struct pkt *p)
+{
+	const struct pkt_hdr *h = &p->outer;
+	const uint8_t *l4 = p->data + h->l4;
+	size_t l4len = h->end - h->l4;
+	struct pkt again;
+
+	assert_int_equal(csum_ip(p->data, (size_t)(h->l4 - h->ip)), be16_get(p->data + 10));
+	if (h->proto == IPPROTO_ICMP) {
+		uint8_t copy[1600];
+
+		memcpy(copy, l4, l4len);
+		copy[2] = copy[3] = 0;
+		assert_int_equal(csum_icmp(copy, l4len), be16_get(l4 + 2));
+	} else if (h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP) {
+		uint16_t stored = be16_get(l4 + (h->proto == IPPROTO_TCP ? 16 : 6));
+
+		if (h->proto == IPPROTO_TCP || stored)
+			assert_int_equal(csum_fold(csum_add(csum_pseudo(h->saddr, h->daddr, h->proto,
+									(uint16_t)l4len), l4, l4len)), 0);
+	}
+	/* the rewritten packet still parses */
+	assert_int_equal(pkt_parse(&again, p->data, h->end), PKT_OK);
+}
+
+/* Conntrack at PREROUTING: the entry and direction of a packet. */
+static struct ct_entry *track(struct ct_table *t, struct packet *pk, enum ct_state want,
+			      enum ct_dir *dir)
+{
+	struct nf_ctx ctx = { .pkt = &pk->p, .now = 1000000000ull, .hook = NF_PREROUTING };
+
+	ct_in(t, &ctx, true);
+	assert_int_equal(ctx.ctstate, want);
+	if (dir)
+		*dir = ctx.ctdir;
+	return ctx.ct;
+}
+
+static const struct nat_env env_default = {
+	.uplink_addr = A(192, 0, 2, 1),
+	.host_port_min = 61000,
+	.host_port_max = 65535,
+	.rnd = 12345,
+};
+
+/* A new connection NAT-ed at POSTROUTING by req, confirmed. */
+static struct ct_entry *connect_nat(struct ct_table *t, struct packet *pk, const char *spec,
+				    const struct nat_request *req, const struct nat_env *env,
+				    int want)
+{
+	struct ct_entry *e;
+
+	build(pk, spec, NULL, 0);
+	e = track(t, pk, CT_NEW, NULL);
+	assert_non_null(e);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_DST, &(struct nat_request){ NAT_NONE }, env), 0);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_SRC, req, env), want);
+	if (want) {
+		ct_abort(t, e);
+		return NULL;
+	}
+	assert_int_equal(nat_packet(e, CT_DIR_ORIGINAL, NAT_MANIP_SRC, &pk->p, false), 0);
+	assert_int_equal(ct_confirm(t, e, 1000000000ull), 0);
+	assert_sums(&pk->p);
+	return e;
+}
+
+static struct nat_request snat(uint32_t lo, uint32_t hi, uint16_t plo, uint16_t phi)
+{
+	struct nat_request r = { .kind = NAT_SNAT };
+
+	r.range.flags = NAT_F_MAP_IPS;
+	r.range.min_addr = lo;
+	r.range.max_addr = hi;
+	if (plo) {
+		r.range.flags |= NAT_F_PROTO_SPECIFIED;
+		r.range.min_port = plo;
+		r.range.max_port = phi;
+	}
+	return r;
+}
+
+static void test_invert(void **state)
+{
+	struct ct_tuple in = { .src = CLIENT1, .dst = SERVER, .sport = 7, .dport = 8 << 8, .proto = 1 };
+	struct ct_tuple out;
+
+	(void)state;
+	assert_true(nat_tuple_invert(&out, &in));
+	assert_int_equal(out.src, SERVER);
+	assert_int_equal(out.dst, CLIENT1);
+	assert_int_equal(out.sport, 7);
+	assert_int_equal(out.dport, 0);
+	in.dport = 3 << 8; /* unreachable: no inverse */
+	assert_false(nat_tuple_invert(&out, &in));
+	in = (struct ct_tuple){ .src = CLIENT1, .dst = SERVER, .sport = 1, .dport = 2, .proto = 6 };
+	assert_true(nat_tuple_invert(&out, &in));
+	assert_int_equal(out.sport, 2);
+	assert_int_equal(out.dport, 1);
+	assert_int_equal(nat_hook_manip(NF_PREROUTING), NAT_MANIP_DST);
+	assert_int_equal(nat_hook_manip(NF_OUTPUT), NAT_MANIP_DST);
+	assert_int_equal(nat_hook_manip(NF_POSTROUTING), NAT_MANIP_SRC);
+	assert_int_equal(nat_hook_manip(NF_INPUT), NAT_MANIP_SRC);
+}
+
+static void test_null_binding(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet pk;
+	struct ct_entry *e;
+
+	(void)state;
+	e = connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &(struct nat_request){ NAT_NONE },
+			&env_default, 0);
+	assert_int_equal(ct_entry_status(e) & (CT_S_SRC_NAT | CT_S_DST_NAT), 0);
+	assert_true(ct_entry_status(e) & CT_S_NAT_DONE_SRC);
+	assert_false(nat_needs_setup(e, NAT_MANIP_SRC));
+	assert_int_equal(pk.p.outer.saddr, CLIENT1);
+	assert_int_equal(ct_entry_tuple(e, CT_DIR_REPLY)->dst, CLIENT1);
+	ct_destroy(t);
+}
+
+/* SNAT to a free address keeps the source port; the reply is de-NAT-ed. */
+static void test_snat_keeps_port(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet pk, reply;
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 0, 0);
+	struct ct_entry *e, *re;
+	enum ct_dir dir;
+
+	(void)state;
+	e = connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &r, &env_default, 0);
+	assert_true(ct_entry_status(e) & CT_S_SRC_NAT);
+	assert_int_equal(pk.p.outer.saddr, SNAT_ADDR);
+	assert_int_equal(pk.p.outer.sport, 5000);
+	build(&reply, "udp 203.0.113.5:53 > 198.51.100.7:5000", NULL, 0);
+	re = track(t, &reply, CT_ESTABLISHED, &dir);
+	assert_ptr_equal(re, e);
+	assert_int_equal(dir, CT_DIR_REPLY);
+	assert_int_equal(nat_packet(re, dir, NAT_MANIP_DST, &reply.p, false), 0);
+	assert_int_equal(reply.p.outer.daddr, CLIENT1);
+	assert_int_equal(reply.p.outer.dport, 5000);
+	assert_int_equal(reply.p.outer.saddr, SERVER);
+	assert_sums(&reply.p);
+	/* the reply at POSTROUTING (source manip) is left alone */
+	assert_int_equal(nat_packet(re, dir, NAT_MANIP_SRC, &reply.p, false), 0);
+	assert_int_equal(reply.p.outer.saddr, SERVER);
+	ct_destroy(t);
+}
+
+/* Two clients, one source port, one server: distinct NAT ports. */
+static void test_port_clash(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet a, b, ra, rb;
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 0, 0);
+	struct ct_entry *ea, *eb;
+	enum ct_dir dir;
+	char spec[96];
+
+	(void)state;
+	ea = connect_nat(t, &a, "tcp 10.8.0.2:40000 > 203.0.113.5:443 flags S", &r, &env_default, 0);
+	eb = connect_nat(t, &b, "tcp 10.8.0.3:40000 > 203.0.113.5:443 flags S", &r, &env_default, 0);
+	assert_int_equal(a.p.outer.sport, 40000);
+	assert_int_not_equal(b.p.outer.sport, 40000);
+	assert_true(b.p.outer.sport >= 1024);
+	assert_int_equal(b.p.outer.saddr, SNAT_ADDR);
+	/* each SYN-ACK finds its own client */
+	build(&ra, "tcp 203.0.113.5:443 > 198.51.100.7:40000 flags SA", NULL, 0);
+	assert_ptr_equal(track(t, &ra, CT_ESTABLISHED, &dir), ea);
+	nat_packet(ea, dir, NAT_MANIP_DST, &ra.p, false);
+	assert_int_equal(ra.p.outer.daddr, CLIENT1);
+	snprintf(spec, sizeof(spec), "tcp 203.0.113.5:443 > 198.51.100.7:%u flags SA", b.p.outer.sport);
+	build(&rb, spec, NULL, 0);
+	assert_ptr_equal(track(t, &rb, CT_ESTABLISHED, &dir), eb);
+	nat_packet(eb, dir, NAT_MANIP_DST, &rb.p, false);
+	assert_int_equal(rb.p.outer.daddr, CLIENT2);
+	assert_int_equal(rb.p.outer.dport, 40000);
+	assert_sums(&rb.p);
+	ct_destroy(t);
+}
+
+/* MASQUERADE to the host's address: NatPorts only, even when the original
+ * port is free (gw's design, so the host's own sockets never collide). */
+static void test_masquerade_natports(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet pk;
+	struct nat_request m = { .kind = NAT_MASQUERADE };
+
+	(void)state;
+	connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &m, &env_default, 0);
+	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_true(pk.p.outer.sport >= 61000);
+	/* no uplink address: the packet cannot be masqueraded */
+	struct nat_env none = env_default;
+
+	none.uplink_addr = 0;
+	connect_nat(t, &pk, "udp 10.8.0.2:5001 > 203.0.113.5:53", &m, &none, -EADDRNOTAVAIL);
+	/* --to-ports is honoured as given */
+	m.range.flags = NAT_F_PROTO_SPECIFIED;
+	m.range.min_port = m.range.max_port = 2000;
+	connect_nat(t, &pk, "udp 10.8.0.2:5002 > 203.0.113.5:53", &m, &env_default, 0);
+	assert_int_equal(pk.p.outer.sport, 2000);
+	ct_destroy(t);
+}
+
+/* A full port range: the next connection fails cleanly, entries intact. */
+static void test_exhaustion(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet pk;
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 7000, 7003);
+	char spec[96];
+	uint32_t seen = 0;
+
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		snprintf(spec, sizeof(spec), "udp 10.8.0.%d:5000 > 203.0.113.5:53", 10 + i);
+		connect_nat(t, &pk, spec, &r, &env_default, 0);
+		assert_true(pk.p.outer.sport >= 7000 && pk.p.outer.sport <= 7003);
+		seen |= 1u << (pk.p.outer.sport - 7000);
+	}
+	assert_int_equal(seen, 0xf);
+	connect_nat(t, &pk, "udp 10.8.0.99:5000 > 203.0.113.5:53", &r, &env_default, -ENOSPC);
+	/* the other destination port still has room */
+	connect_nat(t, &pk, "udp 10.8.0.99:5000 > 203.0.113.5:54", &r, &env_default, 0);
+	for (int i = 0; i < 4; i++) {
+		struct ct_tuple tu = { .src = SERVER, .dst = SNAT_ADDR, .sport = 53,
+				       .dport = (uint16_t)(7000 + i), .proto = IPPROTO_UDP };
+		enum ct_dir dir;
+		struct ct_entry *e = ct_lookup(t, &tu, &dir);
+
+		assert_non_null(e);
+		assert_int_equal(dir, CT_DIR_REPLY);
+		assert_int_equal(ct_entry_tuple(e, CT_DIR_ORIGINAL)->src & 0xffffff00, A(10, 8, 0, 0));
+	}
+	ct_destroy(t);
+}
+
+/* ICMP echo: a second client with the same id gets another id; replies are
+ * mapped back. */
+static void test_icmp_id(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet a, b, rb;
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 0, 0);
+	struct ct_entry *eb;
+	enum ct_dir dir;
+	char spec[96];
+
+	(void)state;
+	connect_nat(t, &a, "icmp 10.8.0.2:77 > 203.0.113.5", &r, &env_default, 0);
+	eb = connect_nat(t, &b, "icmp 10.8.0.3:77 > 203.0.113.5", &r, &env_default, 0);
+	assert_int_equal(a.p.outer.sport, 77);
+	assert_int_not_equal(b.p.outer.sport, 77);
+	snprintf(spec, sizeof(spec), "icmp 203.0.113.5:%u > 198.51.100.7 icmp 0", b.p.outer.sport);
+	build(&rb, spec, NULL, 0);
+	assert_ptr_equal(track(t, &rb, CT_ESTABLISHED, &dir), eb);
+	nat_packet(eb, dir, NAT_MANIP_DST, &rb.p, false);
+	assert_int_equal(rb.p.outer.daddr, CLIENT2);
+	assert_int_equal(rb.p.outer.sport, 77);
+	assert_sums(&rb.p);
+	ct_destroy(t);
+}
+
+/* A port unreachable about a NAT-ed UDP flow reaches the client with the
+ * embedded header rewritten back to what the client sent. */
+static void test_icmp_error_inner(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet pk, err;
+	struct nat_request m = { .kind = NAT_MASQUERADE };
+	struct ct_entry *e, *re;
+	enum ct_dir dir;
+	uint16_t natport;
+
+	(void)state;
+	e = connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53 len 60", &m, &env_default, 0);
+	natport = pk.p.outer.sport;
+	build(&err, "icmp 203.0.113.5 > 192.0.2.1 icmp 3/3", pk.p.data, pk.p.outer.end);
+	assert_true(err.p.has_inner);
+	re = track(t, &err, CT_RELATED, &dir);
+	assert_ptr_equal(re, e);
+	assert_int_equal(dir, CT_DIR_REPLY);
+	assert_int_equal(nat_packet(re, dir, NAT_MANIP_DST, &err.p, true), 0);
+	assert_int_equal(err.p.outer.daddr, CLIENT1);
+	assert_int_equal(err.p.outer.saddr, SERVER);
+	assert_int_equal(err.p.inner.saddr, CLIENT1);
+	assert_int_equal(err.p.inner.sport, 5000);
+	assert_int_equal(err.p.inner.daddr, SERVER);
+	assert_int_equal(err.p.inner.dport, 53);
+	assert_int_not_equal(natport, 5000);
+	assert_sums(&err.p);
+	/* the embedded header's own checksums */
+	assert_int_equal(csum_ip(err.p.data + err.p.inner.ip, 20), be16_get(err.p.data + err.p.inner.ip + 10));
+	{
+		const uint8_t *l4 = err.p.data + err.p.inner.l4;
+		size_t len = err.p.inner.end - err.p.inner.l4;
+
+		assert_int_equal(csum_fold(csum_add(csum_pseudo(CLIENT1, SERVER, IPPROTO_UDP, (uint16_t)len),
+						    l4, len)), 0);
+	}
+	/* at the source-manip hook nothing more changes */
+	assert_int_equal(nat_packet(re, dir, NAT_MANIP_SRC, &err.p, true), 0);
+	assert_int_equal(err.p.outer.saddr, SERVER);
+	ct_destroy(t);
+}
+
+/* An ICMP redirect about a NAT-ed connection is dropped, as Linux does. */
+static void test_icmp_redirect_dropped(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet pk, err;
+	struct nat_request m = { .kind = NAT_MASQUERADE };
+	struct ct_entry *e;
+	enum ct_dir dir;
+
+	(void)state;
+	connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &m, &env_default, 0);
+	build(&err, "icmp 203.0.113.5 > 192.0.2.1 icmp 5/1", pk.p.data, pk.p.outer.end);
+	e = track(t, &err, CT_RELATED, &dir);
+	assert_int_equal(nat_packet(e, dir, NAT_MANIP_DST, &err.p, true), -EPERM);
+	ct_destroy(t);
+}
+
+/* Hairpin: a client reaches the uplink address on a DNAT-ed port; DNAT to
+ * another client plus MASQUERADE so the reply comes back through gw. */
+static void test_hairpin(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet pk, reply;
+	struct nat_request d = { .kind = NAT_DNAT }, m = { .kind = NAT_MASQUERADE };
+	struct ct_entry *e, *re;
+	enum ct_dir dir;
+	char spec[96];
+
+	(void)state;
+	d.range.flags = NAT_F_MAP_IPS | NAT_F_PROTO_SPECIFIED;
+	d.range.min_addr = d.range.max_addr = CLIENT1;
+	d.range.min_port = d.range.max_port = 80;
+	build(&pk, "tcp 10.8.0.3:40000 > 192.0.2.1:8080 flags S", NULL, 0);
+	e = track(t, &pk, CT_NEW, NULL);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_DST, &d, &env_default), 0);
+	assert_int_equal(nat_packet(e, CT_DIR_ORIGINAL, NAT_MANIP_DST, &pk.p, false), 0);
+	assert_int_equal(pk.p.outer.daddr, CLIENT1);
+	assert_int_equal(pk.p.outer.dport, 80);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_SRC, &m, &env_default), 0);
+	assert_int_equal(nat_packet(e, CT_DIR_ORIGINAL, NAT_MANIP_SRC, &pk.p, false), 0);
+	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_int_equal(ct_confirm(t, e, 1000000000ull), 0);
+	assert_sums(&pk.p);
+	assert_true(ct_entry_status(e) & CT_S_SRC_NAT);
+	assert_true(ct_entry_status(e) & CT_S_DST_NAT);
+	/* the server's SYN-ACK goes back to the uplink address, and out
+	 * comes what the client expects: from 192.0.2.1:8080 */
+	snprintf(spec, sizeof(spec), "tcp 10.8.0.2:80 > 192.0.2.1:%u flags SA", pk.p.outer.sport);
+	build(&reply, spec, NULL, 0);
+	re = track(t, &reply, CT_ESTABLISHED, &dir);
+	assert_ptr_equal(re, e);
+	nat_packet(re, dir, NAT_MANIP_DST, &reply.p, false);
+	nat_packet(re, dir, NAT_MANIP_SRC, &reply.p, false);
+	assert_int_equal(reply.p.outer.saddr, UPLINK);
+	assert_int_equal(reply.p.outer.sport, 8080);
+	assert_int_equal(reply.p.outer.daddr, CLIENT2);
+	assert_int_equal(reply.p.outer.dport, 40000);
+	assert_sums(&reply.p);
+	ct_destroy(t);
+}
+
+/* The uplink address goes away: what was masqueraded to it is flushed. */
+static void test_flush_addr(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet pk;
+	struct nat_request m = { .kind = NAT_MASQUERADE }, s = snat(SNAT_ADDR, SNAT_ADDR, 0, 0);
+	struct ct_stats st;
+
+	(void)state;
+	connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &m, &env_default, 0);
+	connect_nat(t, &pk, "udp 10.8.0.3:5000 > 203.0.113.5:53", &m, &env_default, 0);
+	connect_nat(t, &pk, "udp 10.8.0.4:5000 > 203.0.113.5:53", &s, &env_default, 0);
+	assert_int_equal(nat_flush_addr(t, UPLINK), 2);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.count, 1);
+	ct_destroy(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_invert),
+		cmocka_unit_test(test_null_binding),
+		cmocka_unit_test(test_snat_keeps_port),
+		cmocka_unit_test(test_port_clash),
+		cmocka_unit_test(test_masquerade_natports),
+		cmocka_unit_test(test_exhaustion),
+		cmocka_unit_test(test_icmp_id),
+		cmocka_unit_test(test_icmp_error_inner),
+		cmocka_unit_test(test_icmp_redirect_dropped),
+		cmocka_unit_test(test_hairpin),
+		cmocka_unit_test(test_flush_addr),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
