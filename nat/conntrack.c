@@ -499,8 +499,10 @@ void ct_kill(struct ct_ctx *c, struct ct_entry *e)
 {
 	e->status |= CT_S_DYING;
 	if (e->status & CT_S_CONFIRMED) {
+		/* due now: freed by the next ct_expire of this tick or later */
 		e->expires = c->now_u;
-		wheel_update(c->t, e, c->now);
+		wheel_unlink(c->t, e);
+		wheel_link(c->t, e, c->now >> CT_TICK_SHIFT);
 	}
 }
 
@@ -848,14 +850,11 @@ enum ct_tcp_state ct_entry_tcp_state(const struct ct_entry *e)
 
 uint32_t ct_entry_timeout(const struct ct_entry *e, uint64_t now)
 {
-	int64_t ns;
+	/* whole units, as the kernel counts whole jiffies */
+	int64_t u = (e->status & CT_S_CONFIRMED) ?
+		(int32_t)(e->expires - ct_units(now)) : (int64_t)e->expires;
 
-	if (!(e->status & CT_S_CONFIRMED))
-		ns = (int64_t)e->expires << CT_UNIT_SHIFT;
-	else
-		ns = (int64_t)(int32_t)(e->expires - ct_units(now)) * (1 << CT_UNIT_SHIFT) -
-		     (int64_t)(now & ((1u << CT_UNIT_SHIFT) - 1));
-	return ns > 0 ? (uint32_t)(ns / 1000000000) : 0;
+	return u > 0 ? (uint32_t)((u << CT_UNIT_SHIFT) / 1000000000) : 0;
 }
 
 /* ----------------------------------------------------- the control path */
