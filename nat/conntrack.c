@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "nat/be.h"
 #include "nat/csum.h"
@@ -409,6 +410,23 @@ static struct ct_entry *entry_alloc(struct ct_table *t, const struct ct_tuple *o
 
 /* ------------------------------------------------------------ life cycle */
 
+/* Big tables on huge pages where the system offers them (transparent huge
+ * pages in madvise mode): a lookup in a 1M-entry table otherwise pays a
+ * page walk on top of its cache misses. */
+static void *big_alloc(size_t size)
+{
+	enum { HUGE = 2u << 20 };
+	void *p;
+
+	if (size < HUGE)
+		return aligned_alloc(64, (size + 63) & ~(size_t)63);
+	size = (size + HUGE - 1) & ~(size_t)(HUGE - 1);
+	p = aligned_alloc(HUGE, size);
+	if (p)
+		madvise(p, size, MADV_HUGEPAGE);  /* a hint: failure is fine */
+	return p;
+}
+
 void ct_config_default(struct ct_config *cfg, uint32_t max)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -435,8 +453,8 @@ int ct_create(struct ct_table **out, const struct ct_config *cfg)
 	if (!t)
 		return -ENOMEM;
 	t->cfg = *cfg;
-	t->pool = aligned_alloc(64, (size_t)cfg->max * sizeof(struct ct_entry));
-	t->buckets = malloc((size_t)nb * sizeof(uint32_t));
+	t->pool = big_alloc((size_t)cfg->max * sizeof(struct ct_entry));
+	t->buckets = big_alloc((size_t)nb * sizeof(uint32_t));
 	if (!t->pool || !t->buckets) {
 		ct_destroy(t);
 		return -ENOMEM;
@@ -583,6 +601,19 @@ static enum ct_verdict handle_packet(struct ct_ctx *c, struct ct_entry *e)
 	default:
 		return ct_generic_packet(c, e);
 	}
+}
+
+void ct_prefetch(const struct ct_table *t, const struct pkt *p)
+{
+	struct ct_tuple tu;
+	uint32_t n;
+
+	if (p->outer.flags & PKT_F_FRAG)
+		return;
+	tuple_from_hdr(&tu, &p->outer);
+	n = t->buckets[tuple_hash(t, &tu) & t->mask];
+	if (n != CT_NIL)
+		__builtin_prefetch(&t->pool[n >> 1]);
 }
 
 void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)

@@ -89,6 +89,9 @@ void ct_get_stats(const struct ct_table *t, struct ct_stats *st);
  * the L4 checksum (PREROUTING, when the checksum option is on).
  */
 void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum);
+/* Optional, for a batch: call for every packet of the batch before their
+ * ct_in(); it starts the memory loads ct_in will need (no state changes). */
+void ct_prefetch(const struct ct_table *t, const struct pkt *p);
 
 /* After POSTROUTING: insert a new entry's tuples.  Returns 0, or -EEXIST when
  * a tuple clashes (the packet must be dropped, the entry is freed). */
