@@ -444,8 +444,10 @@ static void test_rst(void **state)
 	assert_int_equal(seg_at(&c, false, TCP_RST, 0, c.sseq + 100, 0), CT_ESTABLISHED);
 	assert_int_equal(tstate(&c), CT_TCP_ESTABLISHED);
 	assert_int_equal(ct_entry_timeout(c.e, c.now), 10);
-	/* the challenge ACK, then the exact RST */
+	/* the challenge ACK (kernel: "299 ESTABLISHED", the RST's sequence
+	 * counts as unacknowledged data), then the exact RST */
 	assert_int_equal(seg(&c, true, TCP_ACK, 0), CT_ESTABLISHED);
+	assert_int_equal(ct_entry_timeout(c.e, c.now + MS), 299);
 	assert_int_equal(seg_at(&c, false, TCP_RST, 0, c.sseq, 0), CT_ESTABLISHED);
 	assert_int_equal(tstate(&c), CT_TCP_CLOSE);
 	/* the entry moved forward in the wheel: 10 s, not 5 days */
