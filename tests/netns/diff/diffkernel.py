@@ -680,6 +680,10 @@ class Run:
                     self.lines.append("    DIFF %s" % d.text)
 
 
+def short(key):
+    return key if len(key) <= 60 else key[:57] + "..."
+
+
 def known_match(key, known):
     return any(fnmatch.fnmatchcase(key, g) for g in known[0])
 
@@ -822,17 +826,18 @@ def main():
         print("%-5s %-28s %s (%.1fs)" % (status, sc.name, sc.title, took))
         for n in notes:
             print("      note: " + n)
-        if (status != "ok" or verbose) and lines:
+        if (status == "FAIL" or verbose) and lines:
             print("\n".join("      " + l for l in lines))
         for d in diffs:
             if d.key == "gw":
                 print("      gw trace: " + d.text)
-        for d in diffs:
-            if d not in unknown:
-                k = next(k for k in sc.known if known_match(d.key, k))
-                print("      known difference %s (%s:%d): %s" % (d.key, os.path.basename(path), k[2], k[1]))
+        for k in sc.known:
+            hit = [d.key for d in diffs if known_match(d.key, k)]
+            if hit:
+                print("      known (%s:%d): %s\n        %s" %
+                      (os.path.basename(path), k[2], k[1], " ".join(short(h) for h in hit)))
         if unknown:
-            print("      UNRECORDED DIFFERENCES: " + " ".join(d.key for d in unknown))
+            print("      UNRECORDED DIFFERENCES: " + " ".join(short(d.key) for d in unknown))
         for g, k in stale:
             print("      recorded difference %s (%s:%d) is no longer seen: fixed? remove it" %
                   (g, os.path.basename(path), k[2]))
