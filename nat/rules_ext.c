@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rules_ext — the extension registry and the parsers and printers every
+ * match and target family shares.  Each follows the libxtables function it
+ * is named after in its comment, so that gw accepts and prints what
+ * iptables 1.8.9 accepts and prints.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nat/ext.h"
+#include "nat/rules.h"
+#include "nat/sbuf.h"
+
+static const struct ext *const matches[] = {
+	&m_tcp, &m_udp, &m_icmp, &m_multiport, &m_conntrack, &m_state,
+	&m_iprange, &m_limit, &m_mark, &m_connmark, &m_comment, &m_length,
+	&m_addrtype, &m_owner,
+};
+
+static const struct ext *const targets[] = {
+	&t_reject, &t_log, &t_mark, &t_connmark, &t_tcpmss, &t_notrack, &t_ct,
+	&t_snat, &t_dnat, &t_masquerade, &t_redirect,
+};
+
+/* Targets iptables has and gw refuses by name rather than as a missing
+ * chain. */
+static const char *const unsupported_targets[] = {
+	"AUDIT", "CHECKSUM", "CLASSIFY", "CLUSTERIP", "CONNSECMARK", "DSCP",
+	"ECN", "HMARK", "IDLETIMER", "LED", "NETMAP", "NFLOG", "NFQUEUE",
+	"QUEUE", "RATEEST", "SECMARK", "SET", "SYNPROXY", "TCPOPTSTRIP", "TEE",
+	"TOS", "TPROXY", "TRACE", "TTL", "ULOG",
+};
+
+const struct ext *ext_find_match(const char *name)
+{
+	for (size_t i = 0; i < sizeof(matches) / sizeof(matches[0]); i++)
+		if (strcmp(matches[i]->name, name) == 0)
+			return matches[i];
+	return NULL;
+}
+
+const struct ext *ext_find_target(const char *name)
+{
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
+		if (strcmp(targets[i]->name, name) == 0)
+			return targets[i];
+	return NULL;
+}
+
+bool ext_known_target(const char *name)
+{
+	for (size_t i = 0; i < sizeof(unsupported_targets) / sizeof(unsupported_targets[0]); i++)
+		if (strcmp(unsupported_targets[i], name) == 0)
+			return true;
+	return false;
+}
+
+int ext_fail(struct ext_parse *pc, const char *token, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!token)
+		token = pc->token ? pc->token : "";
+	snprintf(pc->err->token, sizeof(pc->err->token), "%s", token);
+	va_start(ap, fmt);
+	vsnprintf(pc->err->message, sizeof(pc->err->message), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* xtables_strtoul_base(s, NULL, ..., 0): no sign, whole string. */
+bool ext_strtou(const char *s, uint64_t max, uint64_t *out)
+{
+	const char *p = s;
+	unsigned long long v;
+	char *end;
+
+	while (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+		p++;
+	if (*p == '-')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (end == s || *end != '\0' || errno == ERANGE || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool ext_strtou32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+
+	if (!ext_strtou(s, max, &v))
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+/* The leading number of s as xtables_strtoui(s, &end, ...): returns false
+ * when no digits or out of range. */
+static bool strtou_prefix(const char *s, uint32_t max, uint32_t *out, const char **endp)
+{
+	const char *p = s;
+	unsigned long long v;
+	char *end;
+
+	while (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+		p++;
+	if (*p == '-')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (end == s || errno == ERANGE || v > max)
+		return false;
+	*out = (uint32_t)v;
+	*endp = end;
+	return true;
+}
+
+/* xtopt_parse_markmask */
+bool ext_parse_markmask(const char *s, uint32_t *value, uint32_t *mask)
+{
+	const char *end;
+
+	*mask = UINT32_MAX;
+	if (!strtou_prefix(s, UINT32_MAX, value, &end))
+		return false;
+	if (*end == '/')
+		return ext_strtou32(end + 1, UINT32_MAX, mask);
+	return *end == '\0';
+}
+
+/* __numeric_to_ipaddr(dotted, is_mask) */
+static bool numeric_addr(const char *s, uint32_t *addr, bool is_mask)
+{
+	char buf[20], *p = buf, *q;
+	uint32_t part, a = 0;
+	int i;
+
+	if (strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	for (i = 0; i < 3; i++) {
+		q = strchr(p, '.');
+		if (!q) {
+			if (is_mask || !ext_strtou32(p, 255, &part))
+				return false;
+			*addr = (a | part << (24 - 8 * i)) ;
+			return true;
+		}
+		*q = '\0';
+		if (!ext_strtou32(p, 255, &part))
+			return false;
+		a |= part << (24 - 8 * i);
+		p = q + 1;
+	}
+	if (!ext_strtou32(p, 255, &part))
+		return false;
+	*addr = a | part;
+	return true;
+}
+
+bool ext_parse_ipaddr(const char *s, uint32_t *addr)
+{
+	return numeric_addr(s, addr, false);
+}
+
+/* inet_pton(AF_INET): four decimal parts, no leading zeros. */
+bool ext_parse_ipaddr_strict(const char *s, uint32_t *addr)
+{
+	uint32_t a = 0, part = 0;
+	int parts = 0, digits = 0;
+
+	for (;; s++) {
+		if (*s >= '0' && *s <= '9') {
+			if (digits && part == 0)
+				return false;
+			part = part * 10 + (uint32_t)(*s - '0');
+			if (part > 255)
+				return false;
+			digits++;
+		} else if (*s == '.' || *s == '\0') {
+			if (!digits || parts == 4)
+				return false;
+			a = a << 8 | part;
+			parts++;
+			part = 0;
+			digits = 0;
+			if (*s == '\0')
+				break;
+		} else {
+			return false;
+		}
+	}
+	if (parts != 4)
+		return false;
+	*addr = a;
+	return true;
+}
+
+uint32_t ext_prefix_mask(unsigned int bits)
+{
+	return bits ? UINT32_MAX << (32 - bits) : 0;
+}
+
+int ext_mask_bits(uint32_t mask)
+{
+	int bits = 0;
+
+	while (mask & 0x80000000u) {
+		mask <<= 1;
+		bits++;
+	}
+	return mask ? -1 : bits;
+}
+
+/* parse_ipmask */
+bool ext_parse_ipmask(const char *s, uint32_t *mask)
+{
+	uint32_t bits;
+
+	if (numeric_addr(s, mask, true))
+		return true;
+	if (!ext_strtou32(s, 32, &bits))
+		return false;
+	*mask = ext_prefix_mask(bits);
+	return true;
+}
+
+void ext_put_addr(struct sbuf *out, uint32_t a)
+{
+	sbuf_printf(out, "%u.%u.%u.%u", a >> 24, (a >> 16) & 0xff, (a >> 8) & 0xff, a & 0xff);
+}
+
+/* xtables_ipmask_to_numeric (omit32) or iptables-save's /32 */
+void ext_put_mask(struct sbuf *out, uint32_t mask, bool omit32)
+{
+	int bits = ext_mask_bits(mask);
+
+	if (bits < 0) {
+		sbuf_add(out, "/");
+		ext_put_addr(out, mask);
+	} else if (bits != 32 || !omit32) {
+		sbuf_printf(out, "/%d", bits);
+	}
+}
+
+/* xtables_parse_port */
+int ext_parse_port(const char *s, const char *proto)
+{
+	uint32_t v;
+
+	if (ext_strtou32(s, 65535, &v))
+		return (int)v;
+	return ext_service_port(s, proto);
+}
+
+/* parse_tcp_ports / parse_udp_ports */
+int ext_parse_port_range(char *s, const char *proto, uint16_t *min, uint16_t *max,
+			 const char **bad)
+{
+	char *colon = strchr(s, ':');
+	int a, b;
+
+	if (!colon) {
+		a = ext_parse_port(s, proto);
+		if (a < 0) {
+			*bad = s;
+			return -1;
+		}
+		*min = *max = (uint16_t)a;
+		return 0;
+	}
+	*colon = '\0';
+	a = s[0] ? ext_parse_port(s, proto) : 0;
+	if (a < 0) {
+		*colon = ':';
+		*bad = s;
+		return -1;
+	}
+	b = colon[1] ? ext_parse_port(colon + 1, proto) : 65535;
+	*colon = ':';
+	if (b < 0) {
+		*bad = colon + 1;
+		return -1;
+	}
+	if (a > b) {
+		*bad = NULL;
+		return -1;
+	}
+	*min = (uint16_t)a;
+	*max = (uint16_t)b;
+	return 0;
+}
+
+/* xtables_getportbyname(): getaddrinfo() takes decimal digits or a name */
+static int portbyname(const char *s)
+{
+	uint32_t v = 0;
+	const char *p = s;
+
+	if (!*p)
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (uint32_t)(*p - '0');
+		if (v > 65535)
+			return -1;
+	}
+	if (*p == '\0')
+		return (int)v;
+	return ext_service_port(s, NULL);
+}
+
+/* xtopt_parse_mport() */
+int ext_parse_portrc(char *s, uint16_t *min, uint16_t *max, const char **bad)
+{
+	char *colon = strchr(s, ':');
+	int a, b;
+
+	if (colon)
+		*colon = '\0';
+	a = colon && !s[0] ? 0 : portbyname(s);
+	b = !colon ? a : colon[1] ? portbyname(colon + 1) : 65535;
+	if (colon)
+		*colon = ':';
+	if (a < 0 || b < 0) {
+		*bad = a < 0 ? s : colon + 1;
+		return -1;
+	}
+	*min = (uint16_t)a;
+	*max = (uint16_t)b;
+	return 0;
+}
+
+const char *ext_proto_service(uint8_t proto)
+{
+	switch (proto) {
+	case 6: return "tcp";
+	case 17: return "udp";
+	case 132: return "sctp";
+	case 33: return "dccp";
+	case 136: return "udplite";
+	default: return NULL;
+	}
+}
+
+/* xtables_save_string */
+void ext_put_string(struct sbuf *out, const char *s)
+{
+	size_t n = strspn(s, "_-0123456789abcdefghijklmnopqrstuvwxyz"
+			  "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
+	if (n > 0 && s[n] == '\0') {
+		sbuf_add(out, " ");
+		sbuf_add(out, s);
+		return;
+	}
+	sbuf_add(out, " \"");
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\' || *s == '\'')
+			sbuf_addn(out, "\\", 1);
+		sbuf_addn(out, s, 1);
+	}
+	sbuf_add(out, "\"");
+}

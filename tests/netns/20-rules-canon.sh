@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The canonical-spelling table (tests/unit/rules_canon.txt), checked against
+# the real iptables-restore / iptables-save (Debian 12: 1.8.9, nf_tables) in
+# a namespace of its own.  The unit test checks gw against the same table,
+# so gw's save prints what iptables-save prints.
+#
+#   ┌──────────────────────────────┐
+#   │ c: lo only, iptables-restore │   one namespace, no links
+#   └──────────────────────────────┘
+#
+# Each row "RULE;CANONICAL;OK|FAIL" (after a "*table" line) is restored as
+#   *table / :U - [0:0] / RULE / COMMIT
+# OK rows must load and save as CANONICAL (lines joined by a literal \n),
+# and CANONICAL must load back to itself; FAIL rows must be refused.
+#
+# REGEN=FILE prints rows for the rules in FILE (same "*table" sections, one
+# rule per line) from what iptables says, to extend the table.
+. "$(dirname "$0")/lib.sh"
+
+TABLE=$TOP/tests/unit/rules_canon.txt
+command -v iptables-restore >/dev/null || fail "iptables-restore missing (make deps)"
+host_add c
+
+# restore TABLE RULE: load one rule, print its saved -A lines joined by \n
+restore() {
+	local t=$1 rule=$2
+	printf '*%s\n:U - [0:0]\n%s\nCOMMIT\n' "$t" "$rule" > "$TMP/in"
+	on c iptables-restore < "$TMP/in" > /dev/null 2> "$TMP/err" || return 1
+	on c iptables-save -t "$t" | grep '^-A' | awk 'NR > 1 { printf "\\n" } { printf "%s", $0 }'
+	# leave the table empty for the next row
+	printf '*%s\nCOMMIT\n' "$t" | on c iptables-restore
+}
+
+if [ -n "${REGEN:-}" ]; then
+	table=filter
+	while IFS= read -r line; do
+		case $line in
+		'*'*) table=${line#\*}; echo "$line"; continue ;;
+		''|'#'*) continue ;;
+		esac
+		if out=$(restore "$table" "$line"); then
+			printf '%s;%s;OK\n' "$line" "$out"
+		else
+			printf '%s;;FAIL\n' "$line"
+		fi
+	done < "$REGEN"
+	exit 0
+fi
+
+table=filter
+n=0 bad=0
+while IFS= read -r line; do
+	case $line in
+	'*'*) table=${line#\*}; continue ;;
+	''|'#'*) continue ;;
+	esac
+	status=${line##*;}
+	rest=${line%;*}
+	want=${rest##*;}
+	rule=${rest%;*}
+	n=$((n + 1))
+	if [ "$status" = FAIL ]; then
+		if restore "$table" "$rule" > /dev/null; then
+			log "accepted, table says FAIL: *$table $rule"
+			bad=$((bad + 1))
+		fi
+		continue
+	fi
+	if ! got=$(restore "$table" "$rule"); then
+		log "refused ($(tr '\n' ' ' < "$TMP/err")), table says OK: *$table $rule"
+		bad=$((bad + 1))
+		continue
+	fi
+	if [ "$got" != "$want" ]; then
+		log "*$table $rule"
+		log "  iptables-save: $got"
+		log "  table:         $want"
+		bad=$((bad + 1))
+		continue
+	fi
+	# the canonical form is a fixed point of iptables too
+	again=$(restore "$table" "${want//\\n/$'\n'}") || again="(refused)"
+	if [ "$again" != "$want" ]; then
+		log "not a fixed point: *$table $want -> $again"
+		bad=$((bad + 1))
+	fi
+done < "$TABLE"
+[ "$bad" = 0 ] || fail "$bad of $n rows differ from iptables"
+log "$n rows agree with iptables-restore/iptables-save"
