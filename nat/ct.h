@@ -87,6 +87,8 @@ void ct_get_stats(const struct ct_table *t, struct ct_stats *st);
  * pool is full a non-assured entry is dropped early; if none can be, the
  * packet is INVALID with ct NULL and stats.drop counts it.  check_csum: verify
  * the L4 checksum (PREROUTING, when the checksum option is on).
+ * ctx->ct stays valid until the next ct_expire(), ct_remove() or ct_flush(),
+ * or a ct_in() that has to early-drop: finish a packet before those.
  */
 void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum);
 /* Optional, for a batch: call for every packet of the batch before their
@@ -108,8 +110,10 @@ uint64_t ct_next_deadline(const struct ct_table *t);
 /* Find the entry holding tuple (in either direction). */
 struct ct_entry *ct_lookup(struct ct_table *t, const struct ct_tuple *tuple,
 			   enum ct_dir *dir);
-/* True when some confirmed entry other than ignore holds tuple as its reply
- * tuple (NAT uniqueness check). */
+/* True when some confirmed entry other than ignore holds tuple, in either
+ * direction (NAT uniqueness check: pass the candidate reply tuple).  As
+ * nf_conntrack_tuple_taken: an entry with ignore's original tuple does not
+ * count (the same flow; ct_confirm settles it). */
 bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
 		    const struct ct_entry *ignore);
 
@@ -117,6 +121,7 @@ bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
 const struct ct_tuple *ct_entry_tuple(const struct ct_entry *e, enum ct_dir dir);
 void ct_entry_set_reply(struct ct_entry *e, const struct ct_tuple *reply);
 uint32_t ct_entry_status(const struct ct_entry *e);
+/* Adds bits (CONFIRMED and DYING are ct's own and ignored). */
 void ct_entry_set_status(struct ct_entry *e, uint32_t bits);
 uint32_t ct_entry_mark(const struct ct_entry *e);
 void ct_entry_set_mark(struct ct_entry *e, uint32_t mark);
