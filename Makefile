@@ -18,7 +18,7 @@ V       ?= 0
 # Debian packages: to build, then to run the tests, benchmarks and demo.
 DEB_BUILD := gcc make libc6-dev libsodium-dev libb2-dev libev-dev \
 	libcap-ng-dev libcmocka-dev libmnl-dev
-DEB_TEST  := iproute2 procps wireguard-tools wireguard-go iptables nftables \
+DEB_TEST  := iproute2 procps python3 wireguard-tools wireguard-go iptables nftables \
 	conntrack socat tcpdump iperf3 clang
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 

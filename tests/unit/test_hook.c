@@ -1,0 +1,323 @@
+/* SPDX-License-Identifier: MIT */
+/* nat/hook: the whole pipeline — tables in order, conntrack, NAT once per
+ * connection, routing, TTL, counters, rules swapped under live flows. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nat/ct.h"
+#include "nat/hook.h"
+#include "nat/pkt.h"
+#include "nat/rules.h"
+#include "nat/sbuf.h"
+#include "nat/trace.h"
+
+#define A(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+
+static const uint32_t GW_ADDR = A(10, 8, 0, 1), UPLINK = A(192, 0, 2, 1);
+
+static const char road_warrior[] =
+	"*nat\n"
+	":PREROUTING ACCEPT [0:0]\n"
+	":INPUT ACCEPT [0:0]\n"
+	":OUTPUT ACCEPT [0:0]\n"
+	":POSTROUTING ACCEPT [0:0]\n"
+	"-A PREROUTING -d 192.0.2.1/32 -i eth0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.8.0.2:80\n"
+	"-A POSTROUTING -s 10.8.0.0/24 -o eth0 -j MASQUERADE\n"
+	"COMMIT\n"
+	"*filter\n"
+	":INPUT ACCEPT [0:0]\n"
+	":FORWARD DROP [0:0]\n"
+	":OUTPUT ACCEPT [0:0]\n"
+	"-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n"
+	"-A FORWARD -i gw0 -o eth0 -j ACCEPT\n"
+	"-A FORWARD -i eth0 -o gw0 -p tcp -m tcp --dport 80 -m conntrack --ctstate DNAT -j ACCEPT\n"
+	"-A FORWARD -p udp -m udp --dport 9 -j REJECT --reject-with icmp-port-unreachable\n"
+	"COMMIT\n";
+
+/* gw0: 10.8.0.0/24 with gw at .1; everything else leaves by eth0. */
+static int route(void *arg, uint32_t daddr, struct nf_route *r)
+{
+	(void)arg;
+	memset(r, 0, sizeof(*r));
+	if (daddr == GW_ADDR || daddr == UPLINK) {
+		r->kind = NF_ROUTE_LOCAL;
+		return 0;
+	}
+	r->kind = NF_ROUTE_FORWARD;
+	strcpy(r->out, (daddr & 0xffffff00) == A(10, 8, 0, 0) ? "gw0" : "eth0");
+	r->mtu = 1420;
+	return 0;
+}
+
+static struct rules *parse(const char *text)
+{
+	struct rules *r;
+	struct rules_error err;
+
+	if (rules_parse(&r, text, strlen(text), NULL, &err))
+		fail_msg("rules:%u: %s", err.line, err.message);
+	return r;
+}
+
+static struct nf *gateway(const char *rules)
+{
+	struct nf_config cfg = {
+		.route = route,
+		.uplink_addr = UPLINK,
+		.nat_port_min = 61000,
+		.nat_port_max = 61999,
+	};
+	struct nf *nf;
+
+	ct_config_default(&cfg.ct, 1024);
+	cfg.ct.hash_seed = 3;
+	assert_int_equal(nf_create(&nf, &cfg, rules ? parse(rules) : NULL), 0);
+	return nf;
+}
+
+struct packet {
+	uint8_t buf[1600];
+	struct pkt p;
+};
+
+static void build(struct packet *pk, const char *spec, uint32_t seq, uint32_t ack)
+{
+	struct trace_spec s;
+	char err[128];
+	size_t len;
+
+	assert_int_equal(trace_spec_parse(&s, spec, err, sizeof(err)), 0);
+	len = trace_build(&s, seq, ack, 1, NULL, 0, pk->buf, sizeof(pk->buf));
+	assert_int_equal(pkt_parse(&pk->p, pk->buf, len), PKT_OK);
+}
+
+static void in(struct nf *nf, struct packet *pk, const char *spec, const char *iface,
+	       uint32_t seq, uint32_t ack, struct nf_result *res, struct rules_trace *rt)
+{
+	struct nf_trace tr = { .rules = rt };
+
+	build(pk, spec, seq, ack);
+	nf_input(nf, &pk->p, iface, 5000000000ull, 77, res, &tr);
+}
+
+static bool has_hit(const struct nf *nf_unused, struct nf *nf, const struct rules_trace *rt,
+		    enum nf_table t, const char *chain, unsigned rule)
+{
+	(void)nf_unused;
+	for (unsigned i = 0; i < rt->n; i++)
+		if (rt->hits[i].table == t && rt->hits[i].rule == rule &&
+		    !strcmp(rules_chain_name(nf_rules(nf), t, rt->hits[i].chain), chain))
+			return true;
+	return false;
+}
+
+#define HIT(t, chain, rule) has_hit(NULL, nf, &rt, t, chain, rule)
+
+static uint32_t ct_count(struct nf *nf)
+{
+	struct ct_stats st;
+
+	ct_get_stats(nf_ct(nf), &st);
+	return st.count;
+}
+
+static void test_masquerade_roundtrip(void **state)
+{
+	struct nf *nf = gateway(road_warrior);
+	struct packet pk;
+	struct nf_result res;
+	struct rules_hit hits[32];
+	struct rules_trace rt = { .hits = hits, .max = 32 };
+	uint16_t natport;
+	char spec[96];
+
+	(void)state;
+	in(nf, &pk, "tcp 10.8.0.2:40000 > 203.0.113.5:443 flags S", "gw0", 1000, 0, &res, &rt);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_string_equal(res.route.out, "eth0");
+	assert_int_equal(res.ctstate, CT_NEW);
+	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	natport = pk.p.outer.sport;
+	assert_true(natport >= 61000 && natport <= 61999);
+	assert_int_equal(pk.p.outer.ttl, 63);
+	assert_true(HIT(NF_FILTER, "FORWARD", 2));
+	assert_true(HIT(NF_NAT, "POSTROUTING", 1));
+	assert_int_equal(ct_count(nf), 1);
+
+	rt.n = 0;
+	snprintf(spec, sizeof(spec), "tcp 203.0.113.5:443 > 192.0.2.1:%u flags SA", natport);
+	in(nf, &pk, spec, "eth0", 5000, 1001, &res, &rt);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_string_equal(res.route.out, "gw0");
+	assert_int_equal(res.ctstate, CT_ESTABLISHED);
+	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 2));
+	assert_int_equal(pk.p.outer.dport, 40000);
+	assert_true(HIT(NF_FILTER, "FORWARD", 1));
+	/* the nat table is not consulted again */
+	assert_false(HIT(NF_NAT, "POSTROUTING", 1));
+
+	rt.n = 0;
+	in(nf, &pk, "tcp 10.8.0.2:40000 > 203.0.113.5:443 flags A", "gw0", 1001, 5001, &res, &rt);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(res.ctstate, CT_ESTABLISHED);
+	assert_int_equal(pk.p.outer.sport, natport);
+	assert_int_equal(rt.n, 1);
+	nf_destroy(nf);
+}
+
+static void test_unsolicited_dropped(void **state)
+{
+	struct nf *nf = gateway(road_warrior);
+	struct packet pk;
+	struct nf_result res;
+	struct rules_hit hits[32];
+	struct rules_trace rt = { .hits = hits, .max = 32 };
+	struct sbuf save;
+
+	(void)state;
+	in(nf, &pk, "udp 203.0.113.5:53 > 10.8.0.2:5000", "eth0", 0, 0, &res, &rt);
+	assert_int_equal(res.verdict, NF_DROP);
+	assert_int_equal(res.drop, NF_DROP_RULE);
+	assert_true(HIT(NF_FILTER, "FORWARD", 0));
+	assert_int_equal(ct_count(nf), 0); /* never confirmed */
+	sbuf_init(&save);
+	rules_save(nf_rules(nf), true, &save);
+	assert_non_null(strstr(save.buf, ":FORWARD DROP [1:28]"));
+	sbuf_free(&save);
+	nf_destroy(nf);
+}
+
+static void test_reject_and_renat(void **state)
+{
+	struct nf *nf = gateway(road_warrior);
+	struct packet pk;
+	struct nf_result res;
+	struct rules_hit hits[32];
+	struct rules_trace rt = { .hits = hits, .max = 32 };
+
+	(void)state;
+	in(nf, &pk, "udp 203.0.113.5:7 > 10.8.0.2:9", "eth0", 0, 0, &res, &rt);
+	assert_int_equal(res.verdict, NF_REJECT);
+	assert_int_equal(res.reject, REJECT_ICMP_PORT_UNREACH);
+	assert_int_equal(ct_count(nf), 0);
+	nf_destroy(nf);
+}
+
+static void test_ttl(void **state)
+{
+	struct nf *nf = gateway(road_warrior);
+	struct packet pk;
+	struct nf_result res;
+
+	(void)state;
+	build(&pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", 0, 0);
+	pkt_set_ttl(&pk.p, 1);
+	nf_input(nf, &pk.p, "gw0", 1, 1, &res, NULL);
+	assert_int_equal(res.verdict, NF_DROP);
+	assert_int_equal(res.drop, NF_DROP_TTL);
+	assert_int_equal(res.ttl_in, 1);
+	assert_int_equal(ct_count(nf), 0);
+	/* TTL 2 leaves with 1 */
+	build(&pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", 0, 0);
+	pkt_set_ttl(&pk.p, 2);
+	nf_input(nf, &pk.p, "gw0", 1, 1, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(pk.p.outer.ttl, 1);
+	nf_destroy(nf);
+}
+
+static void test_dnat_port_forward(void **state)
+{
+	struct nf *nf = gateway(road_warrior);
+	struct packet pk;
+	struct nf_result res;
+	struct rules_hit hits[32];
+	struct rules_trace rt = { .hits = hits, .max = 32 };
+
+	(void)state;
+	in(nf, &pk, "tcp 198.51.100.9:3333 > 192.0.2.1:8080 flags S", "eth0", 1000, 0, &res, &rt);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_string_equal(res.route.out, "gw0");
+	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 2));
+	assert_int_equal(pk.p.outer.dport, 80);
+	assert_int_equal(pk.p.outer.saddr, A(198, 51, 100, 9));
+	assert_true(HIT(NF_NAT, "PREROUTING", 1));
+	assert_true(HIT(NF_FILTER, "FORWARD", 3));
+	/* the reply leaves from the uplink address and port 8080 */
+	rt.n = 0;
+	in(nf, &pk, "tcp 10.8.0.2:80 > 198.51.100.9:3333 flags SA", "gw0", 5000, 1001, &res, &rt);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_string_equal(res.route.out, "eth0");
+	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_int_equal(pk.p.outer.sport, 8080);
+	nf_destroy(nf);
+}
+
+static void test_local_and_untracked(void **state)
+{
+	struct nf *nf = gateway("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+				"-A PREROUTING -p udp -m udp --dport 5353 -j NOTRACK\nCOMMIT\n"
+				"*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+				":POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -o eth0 -j MASQUERADE\nCOMMIT\n");
+	struct packet pk;
+	struct nf_result res;
+
+	(void)state;
+	/* to gw's own address: delivered to the host, nothing forwarded */
+	in(nf, &pk, "udp 10.8.0.2:5000 > 10.8.0.1:53", "gw0", 0, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(res.route.kind, NF_ROUTE_LOCAL);
+	assert_int_equal(pk.p.outer.ttl, 64);
+	/* NOTRACK: untracked, and not masqueraded */
+	in(nf, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:5353", "gw0", 0, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(res.ctstate, CT_UNTRACKED);
+	assert_int_equal(pk.p.outer.saddr, A(10, 8, 0, 2));
+	nf_destroy(nf);
+}
+
+/* New rules, same conntrack: the NAT binding of a live flow survives. */
+static void test_swap_keeps_flows(void **state)
+{
+	struct nf *nf = gateway(road_warrior);
+	struct packet pk;
+	struct nf_result res;
+	uint16_t natport;
+	char spec[96];
+
+	(void)state;
+	in(nf, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", "gw0", 0, 0, &res, NULL);
+	natport = pk.p.outer.sport;
+	rules_free(nf_set_rules(nf, parse("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+					  ":OUTPUT ACCEPT [0:0]\nCOMMIT\n")));
+	snprintf(spec, sizeof(spec), "udp 203.0.113.5:53 > 192.0.2.1:%u", natport);
+	in(nf, &pk, spec, "eth0", 0, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(res.ctstate, CT_ESTABLISHED);
+	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 2));
+	assert_int_equal(pk.p.outer.dport, 5000);
+	nf_destroy(nf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_masquerade_roundtrip),
+		cmocka_unit_test(test_unsolicited_dropped),
+		cmocka_unit_test(test_reject_and_renat),
+		cmocka_unit_test(test_ttl),
+		cmocka_unit_test(test_dnat_port_forward),
+		cmocka_unit_test(test_local_and_untracked),
+		cmocka_unit_test(test_swap_keeps_flows),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
