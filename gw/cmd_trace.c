@@ -13,6 +13,7 @@
  * latest packet that left towards its sender.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -28,6 +29,7 @@
 #include "nat/hook.h"
 #include "nat/nat.h"
 #include "nat/pkt.h"
+#include "nat/reject.h"
 #include "nat/rules.h"
 #include "nat/sbuf.h"
 #include "nat/trace.h"
@@ -38,6 +40,7 @@ enum {
 	TRACE_FLOWS = 64,
 	TRACE_SENT = 32,
 	TRACE_HITS = 256,
+	TRACE_PACKETS = 256,
 	UPLINK_MTU = 1500,
 };
 
@@ -66,6 +69,9 @@ struct tracer {
 	struct sent sent[TRACE_SENT];  /* ring of packets that left */
 	unsigned n_sent;
 	uint16_t ip_id;
+	/* each packet after gw, for @N.src / @N.dst / @N.sport / @N.dport */
+	struct { uint32_t src, dst; uint16_t sport, dport; } after[TRACE_PACKETS];
+	unsigned n_packets;
 };
 
 static void usage(void)
@@ -167,6 +173,56 @@ static void remember(struct tracer *t, const struct pkt *p)
 	s->saddr = p->outer.saddr;
 }
 
+/* Replace @N.src, @N.dst, @N.sport, @N.dport (N from 1: an earlier packet
+ * as it left gw) in arg.  Returns 0 or -EINVAL. */
+static int expand_refs(const struct tracer *t, const char *arg, char *out, size_t cap)
+{
+	static const char *const fields[] = { "src", "dst", "sport", "dport" };
+	size_t o = 0;
+
+	while (*arg) {
+		char *end;
+		unsigned long n;
+		size_t f, flen = 0;
+		uint32_t v = 0;
+		int w;
+
+		if (*arg != '@') {
+			if (o + 1 >= cap)
+				return -EINVAL;
+			out[o++] = *arg++;
+			continue;
+		}
+		n = strtoul(arg + 1, &end, 10);
+		if (end == arg + 1 || *end != '.' || !n || n > t->n_packets)
+			return -EINVAL;
+		for (f = 0; f < 4; f++) {
+			flen = strlen(fields[f]);
+			if (!strncmp(end + 1, fields[f], flen) && !isalpha((unsigned char)end[1 + flen]))
+				break;
+		}
+		if (f == 4)
+			return -EINVAL;
+		switch (f) {
+		case 0: v = t->after[n - 1].src; break;
+		case 1: v = t->after[n - 1].dst; break;
+		case 2: v = t->after[n - 1].sport; break;
+		case 3: v = t->after[n - 1].dport; break;
+		}
+		if (f < 2)
+			w = snprintf(out + o, cap - o, "%u.%u.%u.%u", v >> 24, (v >> 16) & 0xff,
+				     (v >> 8) & 0xff, v & 0xff);
+		else
+			w = snprintf(out + o, cap - o, "%u", v);
+		if (w < 0 || (size_t)w >= cap - o)
+			return -EINVAL;
+		o += (size_t)w;
+		arg = end + 1 + flen;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
 static void hit_name(const struct rules *r, const struct rules_hit *h, struct sbuf *out)
 {
 	sbuf_printf(out, "%s/%s/", rules_table_name((enum nf_table)h->table),
@@ -197,9 +253,44 @@ static void print_hex(struct sbuf *out, const uint8_t *b, size_t len)
 		sbuf_printf(out, "%02x", b[i]);
 }
 
+static void json_hits(struct sbuf *out, const struct rules *r, const struct rules_trace *rt)
+{
+	sbuf_add(out, "[");
+	for (unsigned i = 0; rt && i < rt->n && i < rt->max; i++) {
+		struct sbuf h;
+
+		sbuf_init(&h);
+		hit_name(r, &rt->hits[i], &h);
+		if (i)
+			sbuf_add(out, ",");
+		json_str(out, h.buf);
+		sbuf_free(&h);
+	}
+	sbuf_add(out, "]");
+}
+
+static void steps(struct sbuf *out, const struct rules *r, const struct nf_trace *tr,
+		  const char *indent)
+{
+	for (unsigned i = 0; i < tr->n_steps; i++) {
+		const struct nf_step *st = &tr->steps[i];
+
+		sbuf_printf(out, "%s%-6s %-11s", indent, rules_table_name((enum nf_table)st->table),
+			    nf_hook_name((enum nf_hook)st->hook));
+		for (unsigned j = 0; j < st->n_hits; j++) {
+			sbuf_add(out, j ? ", " : "  hit ");
+			hit_name(r, &tr->rules->hits[st->first_hit + j], out);
+		}
+		if (!st->n_hits)
+			sbuf_add(out, "  no rule hit");
+		sbuf_printf(out, "  -> %s\n", nf_verdict_name((enum nf_verdict)st->verdict));
+	}
+}
+
 static void print_result(struct tracer *t, const char *arg, const uint8_t *in, size_t in_len,
 			 const struct pkt *p, const struct nf_result *res,
-			 const struct nf_trace *tr, const struct rules_trace *rt)
+			 const struct nf_trace *tr, const struct rules_trace *rt,
+			 const char *reply, const struct nf_trace *rtr, size_t reply_len)
 {
 	const struct rules *r = nf_rules(t->nf);
 	struct sbuf out, pkt;
@@ -222,6 +313,10 @@ static void print_result(struct tracer *t, const char *arg, const uint8_t *in, s
 				    !strcmp(res->route.out, t->cfg.ifname) ? "peer" : "uplink");
 		sbuf_add(&out, ",\"packet\":");
 		json_str(&out, pkt.buf);
+		if (reply) {
+			sbuf_add(&out, ",\"reply\":");
+			json_str(&out, reply);
+		}
 		sbuf_add(&out, ",\"ct\":");
 		if (ct)
 			json_str(&out, ct);
@@ -231,18 +326,13 @@ static void print_result(struct tracer *t, const char *arg, const uint8_t *in, s
 			sbuf_add(&out, ",\"drop\":");
 			json_str(&out, nf_drop_name(res->drop));
 		}
-		sbuf_add(&out, ",\"hits\":[");
-		for (unsigned i = 0; rt && i < rt->n && i < rt->max; i++) {
-			struct sbuf h;
-
-			sbuf_init(&h);
-			hit_name(r, &rt->hits[i], &h);
-			if (i)
-				sbuf_add(&out, ",");
-			json_str(&out, h.buf);
-			sbuf_free(&h);
+		sbuf_add(&out, ",\"hits\":");
+		json_hits(&out, r, rt);
+		if (reply_len) {
+			sbuf_add(&out, ",\"reply_hits\":");
+			json_hits(&out, r, rtr->rules);
+			sbuf_printf(&out, ",\"reply_len\":%zu", reply_len);
 		}
-		sbuf_add(&out, "]");
 		if (t->hex) {
 			sbuf_add(&out, ",\"in_hex\":\"");
 			print_hex(&out, in, in_len);
@@ -256,19 +346,7 @@ static void print_result(struct tracer *t, const char *arg, const uint8_t *in, s
 			print_hex(&out, in, in_len);
 			sbuf_add(&out, "\n");
 		}
-		for (unsigned i = 0; i < tr->n_steps; i++) {
-			const struct nf_step *st = &tr->steps[i];
-
-			sbuf_printf(&out, "  %-6s %-11s", rules_table_name((enum nf_table)st->table),
-				    nf_hook_name((enum nf_hook)st->hook));
-			for (unsigned j = 0; j < st->n_hits; j++) {
-				sbuf_add(&out, j ? ", " : "  hit ");
-				hit_name(r, &rt->hits[st->first_hit + j], &out);
-			}
-			if (!st->n_hits)
-				sbuf_add(&out, "  no rule hit");
-			sbuf_printf(&out, "  -> %s\n", nf_verdict_name((enum nf_verdict)st->verdict));
-		}
+		steps(&out, r, tr, "  ");
 		sbuf_printf(&out, "=> %s", nf_verdict_name(res->verdict));
 		if (has_out)
 			sbuf_printf(&out, " out %s", res->route.kind == NF_ROUTE_LOCAL ? t->cfg.ifname : res->route.out);
@@ -280,6 +358,10 @@ static void print_result(struct tracer *t, const char *arg, const uint8_t *in, s
 		if (has_out && res->route.kind == NF_ROUTE_LOCAL)
 			sbuf_add(&out, " (to the host)");
 		sbuf_add(&out, "\n");
+		if (reply) {
+			sbuf_printf(&out, "   answered with %s\n", reply);
+			steps(&out, r, rtr, "     ");
+		}
 	}
 	fputs(out.buf, stdout);
 	sbuf_free(&out);
@@ -299,6 +381,29 @@ static int list_entry(struct ct_entry *e, void *arg)
 	return 0;
 }
 
+/* What gw sends back for a packet it REJECTed or whose TTL ran out: built as
+ * the kernel builds it, then sent through OUTPUT and POSTROUTING. */
+static size_t answer(struct tracer *t, struct pkt *p, const struct nf_result *res,
+		     const char *in_iface, struct nf_trace *tr, struct sbuf *reply)
+{
+	uint8_t buf[TRACE_PKT_MAX];
+	uint32_t src = route_src_toward(&t->route, in_iface, p->outer.daddr);
+	struct nf_result rres;
+	struct pkt rp;
+	size_t len;
+
+	if (res->verdict == NF_REJECT)
+		len = reject_build(p, res->reject, src, t->ip_id++, buf, sizeof(buf));
+	else
+		len = icmp_error_build(p, 11, 0, 0, src, t->ip_id++, buf, sizeof(buf));
+	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
+		return 0;
+	nf_output(t->nf, &rp, NULL, 0, 0x5eed + t->ip_id, &rres, tr);
+	if (rres.verdict == NF_ACCEPT)
+		trace_format(&rp, reply);
+	return len;
+}
+
 static int trace_one(struct tracer *t, const char *arg)
 {
 	struct trace_spec s;
@@ -316,6 +421,20 @@ static int trace_one(struct tracer *t, const char *arg)
 	size_t len;
 	enum pkt_error pe;
 
+	char expanded[256];
+	const char *in_iface;
+	struct sbuf reply;
+	struct rules_hit reply_hits[TRACE_HITS];
+	struct rules_trace rrt = { .hits = reply_hits, .max = TRACE_HITS };
+	struct nf_trace rtr = { .rules = &rrt };
+	size_t reply_len = 0;
+
+	if (expand_refs(t, arg, expanded, sizeof(expanded))) {
+		fprintf(stderr, "gw: trace: '%s': a reference @N.src|dst|sport|dport names no "
+			"earlier packet\n", arg);
+		return -EINVAL;
+	}
+	arg = expanded;
 	if (trace_spec_parse(&s, arg, err, sizeof(err))) {
 		fprintf(stderr, "gw: trace: '%s': %s\n", arg, err);
 		return -EINVAL;
@@ -342,10 +461,14 @@ static int trace_one(struct tracer *t, const char *arg)
 		fprintf(stderr, "gw: trace: '%s': not a valid packet (%s)\n", arg, pkt_error_name(pe));
 		return -EINVAL;
 	}
+	in_iface = s.in[0] ? s.in : t->cfg.ifname;
 	if (!s.in[0] && route_is_own(&t->route, s.src))
 		nf_output(t->nf, &p, NULL, 0, 0x5eed + t->ip_id, &res, &tr);
 	else
-		nf_input(t->nf, &p, s.in[0] ? s.in : t->cfg.ifname, 0, 0x5eed + t->ip_id, &res, &tr);
+		nf_input(t->nf, &p, in_iface, 0, 0x5eed + t->ip_id, &res, &tr);
+	sbuf_init(&reply);
+	if (res.verdict == NF_REJECT || res.drop == NF_DROP_TTL)
+		reply_len = answer(t, &p, &res, in_iface, &rtr, &reply);
 	if (s.proto == IPPROTO_TCP && res.verdict == NF_ACCEPT) {
 		if (!e) {
 			struct ct_tuple tuple;
@@ -357,7 +480,18 @@ static int trace_one(struct tracer *t, const char *arg)
 	}
 	if (res.verdict == NF_ACCEPT)
 		remember(t, &p);
-	print_result(t, arg, in_copy, len, &p, &res, &tr, &rt);
+	if (t->n_packets < TRACE_PACKETS) {
+		t->after[t->n_packets].src = p.outer.saddr;
+		t->after[t->n_packets].dst = p.outer.daddr;
+		t->after[t->n_packets].sport = p.outer.sport;
+		t->after[t->n_packets].dport = p.outer.dport;
+		t->n_packets++;
+	}
+	print_result(t, arg, in_copy, len, &p, &res, &tr, &rt,
+		     reply.len ? reply.buf : NULL, &rtr, reply_len);
+	sbuf_free(&reply);
+	/* entries killed on the way (an RST, a reopen) are freed here */
+	ct_expire(nf_ct(t->nf), 0, UINT32_MAX);
 	return 0;
 }
 
@@ -441,6 +575,7 @@ int cmd_trace(int argc, char **argv)
 	route_init(&t->route, &t->cfg, uplink, UPLINK_MTU);
 	ct_config_default(&nfc.ct, TRACE_CT_MAX);
 	nfc.route = route_lookup;
+	nfc.ifaddr = route_ifaddr;
 	nfc.route_arg = &t->route;
 	nfc.uplink_addr = uplink;
 	nfc.nat_port_min = t->cfg.nat_port_min;

@@ -70,3 +70,27 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out)
 	out->mtu = r->uplink_mtu;
 	return 0;
 }
+
+uint32_t route_ifaddr(void *arg, const char *ifname)
+{
+	const struct route_ctx *r = arg;
+
+	if (!strcmp(ifname, r->cfg->ifname)) {
+		for (size_t i = 0; i < r->cfg->n_addresses; i++)
+			if (r->cfg->addresses[i].family == AF_INET)
+				return cidr_addr4(&r->cfg->addresses[i]);
+		return 0;
+	}
+	if (!strcmp(ifname, r->cfg->uplink))
+		return r->uplink_addr;
+	return 0;
+}
+
+uint32_t route_src_toward(const struct route_ctx *r, const char *ifname, uint32_t daddr)
+{
+	struct nf_route out;
+
+	if (!route_lookup((void *)r, daddr, &out) && out.kind == NF_ROUTE_LOCAL)
+		return daddr;
+	return route_ifaddr((void *)r, ifname);
+}

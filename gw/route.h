@@ -24,6 +24,13 @@ void route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_a
 		uint16_t uplink_mtu);
 /* nf_route_fn */
 int route_lookup(void *arg, uint32_t daddr, struct nf_route *out);
+/* nf_ifaddr_fn: gw's first Address for the tunnel, the uplink's address for
+ * the uplink. */
+uint32_t route_ifaddr(void *arg, const char *ifname);
+/* The source gw answers from (ICMP errors) for a packet that came in on
+ * ifname to daddr: daddr itself when it is local, else gw's address on that
+ * interface. */
+uint32_t route_src_toward(const struct route_ctx *r, const char *ifname, uint32_t daddr);
 /* True when addr is one of gw's own tunnel addresses. */
 bool route_is_own(const struct route_ctx *r, uint32_t addr);
 

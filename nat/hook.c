@@ -14,6 +14,7 @@ struct nf {
 	struct rules *rules;
 	struct ct_table *ct;
 	nf_route_fn *route;
+	nf_ifaddr_fn *ifaddr;
 	void *route_arg;
 	struct nat_env env;
 	nf_log_fn *log;
@@ -34,6 +35,7 @@ int nf_create(struct nf **out, const struct nf_config *cfg, struct rules *rules)
 	}
 	nf->rules = rules;
 	nf->route = cfg->route;
+	nf->ifaddr = cfg->ifaddr;
 	nf->route_arg = cfg->route_arg;
 	nf->env.uplink_addr = cfg->uplink_addr;
 	nf->env.host_port_min = cfg->nat_port_min;
@@ -135,15 +137,13 @@ static bool nat_hook(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		env.rnd = rnd;
 		env.redirect_addr = 0;
 		if (ctx->nat.kind == NAT_REDIRECT) {
-			/* the primary address of the incoming interface: gw's
-			 * own for peers, the uplink's for the uplink */
-			struct nf_route r;
-
-			if (nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.daddr, &r) &&
-			    r.kind == NF_ROUTE_LOCAL)
-				env.redirect_addr = ctx->pkt->outer.daddr;
-			else
-				env.redirect_addr = nf->env.uplink_addr;
+			/* nf_nat_redirect_ipv4: the primary address of the
+			 * incoming interface; locally made packets go to
+			 * 127.0.0.1 */
+			if (!ctx->in[0])
+				env.redirect_addr = 0x7f000001;
+			else if (nf->ifaddr)
+				env.redirect_addr = nf->ifaddr(nf->route_arg, ctx->in);
 		}
 		ret = nat_setup(nf->ct, e, m, &ctx->nat, &env);
 		if (ret == -EADDRNOTAVAIL) {
@@ -238,15 +238,33 @@ static void finish(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, boo
 		drop(res, NF_DROP_CT_CLASH, NF_DROP);
 }
 
+static bool is_local(struct nf *nf, uint32_t addr)
+{
+	struct nf_route r;
+
+	return nf->route && !nf->route(nf->route_arg, addr, &r) && r.kind == NF_ROUTE_LOCAL;
+}
+
+/* ip_route_input_slow and fib_validate_source: what the kernel's routing
+ * refuses from outside (rp_filter aside). */
+static bool martian(struct nf *nf, const struct pkt *p)
+{
+	uint32_t s = p->outer.saddr, d = p->outer.daddr;
+
+	if ((s >> 28) == 0xe || s == 0xffffffff || (s >> 24) == 0 || (s >> 24) == 127)
+		return true;
+	if ((d >> 24) == 0 || (d >> 24) == 127)
+		return true;
+	return is_local(nf, s);
+}
+
 static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		       struct nf_trace *trace, uint32_t rnd)
 {
 	struct pkt *p = ctx->pkt;
-	struct nf_route early;
 
 	/* addrtype LOCAL before routing: is the destination ours? */
-	ctx->dst_local = nf->route && !nf->route(nf->route_arg, p->outer.daddr, &early) &&
-			 early.kind == NF_ROUTE_LOCAL;
+	ctx->dst_local = is_local(nf, p->outer.daddr);
 	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
 		return false;
 	if (!track(nf, ctx, res, true))
@@ -255,6 +273,10 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		return false;
 	if (!nat_hook(nf, ctx, res, trace, rnd))
 		return false;
+	if (martian(nf, p)) {
+		drop(res, NF_DROP_MARTIAN, NF_DROP);
+		return false;
+	}
 	if (!do_route(nf, ctx, res))
 		return false;
 	if (res->route.kind == NF_ROUTE_LOCAL) {
@@ -292,10 +314,7 @@ void nf_input(struct nf *nf, struct pkt *p, const char *in, uint64_t now,
 static bool output_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 			struct nf_trace *trace, uint32_t rnd)
 {
-	struct nf_route early;
-
-	ctx->dst_local = nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.daddr, &early) &&
-			 early.kind == NF_ROUTE_LOCAL;
+	ctx->dst_local = is_local(nf, ctx->pkt->outer.daddr);
 	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
 		return false;
 	if (!track(nf, ctx, res, false))
@@ -340,6 +359,7 @@ const char *nf_drop_name(enum nf_drop d)
 		[NF_DROP_NAT_REDIRECT] = "nat_icmp_redirect",
 		[NF_DROP_NO_ROUTE] = "no_route",
 		[NF_DROP_TTL] = "ttl_exceeded",
+		[NF_DROP_MARTIAN] = "martian",
 	};
 
 	return (unsigned)d < NF_DROP_MAX ? names[d] : "?";

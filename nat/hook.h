@@ -42,6 +42,7 @@ enum nf_drop {
 	NF_DROP_NAT_REDIRECT,  /* ICMP redirect about a NAT-ed connection */
 	NF_DROP_NO_ROUTE,
 	NF_DROP_TTL,           /* TTL would reach 0 when forwarded */
+	NF_DROP_MARTIAN,       /* impossible source or destination address */
 	NF_DROP_MAX
 };
 
@@ -55,11 +56,14 @@ struct nf_route {
 
 /* The routing decision for daddr (after DNAT).  Returns 0 or -ENETUNREACH. */
 typedef int nf_route_fn(void *arg, uint32_t daddr, struct nf_route *r);
+/* The primary IPv4 address of an interface (REDIRECT's target), 0 if none. */
+typedef uint32_t nf_ifaddr_fn(void *arg, const char *ifname);
 
 struct nf_config {
 	struct ct_config ct;
 	nf_route_fn *route;
-	void *route_arg;
+	nf_ifaddr_fn *ifaddr;
+	void *route_arg;              /* for route and ifaddr */
 	uint32_t uplink_addr;         /* MASQUERADE's address (0: none yet) */
 	uint16_t nat_port_min, nat_port_max; /* NatPorts */
 	nf_log_fn *log;               /* LOG target sink */

@@ -18,6 +18,7 @@
 #include "nat/nat.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "nat/ct.h"
@@ -132,14 +133,37 @@ static uint32_t mix32(uint32_t h)
 	return h;
 }
 
-/* find_best_ips_proto: one address of the range, by a hash of the source
- * and (unless --persistent) the destination, so a connection's choice is
- * stable. */
+static uint32_t rol32(uint32_t w, unsigned s)
+{
+	return w << s | w >> (32 - s);
+}
+
+/* The kernel's jhash2() of one 32-bit word (jhash.h): same choice as Linux. */
+static uint32_t jhash_1word(uint32_t k, uint32_t initval)
+{
+	uint32_t a, b, c;
+
+	a = b = c = 0xdeadbeef + (1 << 2) + initval;
+	a += k;
+	c ^= b; c -= rol32(b, 14);
+	a ^= c; a -= rol32(c, 11);
+	b ^= a; b -= rol32(a, 25);
+	c ^= b; c -= rol32(b, 16);
+	a ^= c; a -= rol32(c, 4);
+	b ^= a; b -= rol32(a, 14);
+	c ^= b; c -= rol32(b, 24);
+	return c;
+}
+
+/* find_best_ips_proto: one address of the range by a hash of the source,
+ * seeded with the destination (unless --persistent), exactly as Linux picks
+ * it so a client keeps its address.  The kernel hashes the addresses as the
+ * 32-bit words they are in memory: htonl of our host-order values. */
 static void pick_addr(struct ct_tuple *t, enum nat_manip m, const struct nat_range *r)
 {
 	uint32_t *addr = m == NAT_MANIP_SRC ? &t->src : &t->dst;
 	uint64_t dist;
-	uint32_t h;
+	uint32_t j;
 
 	if (!(r->flags & NAT_F_MAP_IPS))
 		return;
@@ -148,8 +172,8 @@ static void pick_addr(struct ct_tuple *t, enum nat_manip m, const struct nat_ran
 		*addr = r->min_addr;
 		return;
 	}
-	h = mix32(t->src ^ mix32((r->flags & NAT_F_PERSISTENT) ? 0 : t->dst));
-	*addr = r->min_addr + (uint32_t)(((uint64_t)h * dist) >> 32);
+	j = jhash_1word(htonl(t->src), (r->flags & NAT_F_PERSISTENT) ? 0 : htonl(t->dst));
+	*addr = r->min_addr + (uint32_t)(((uint64_t)j * dist) >> 32);
 }
 
 /* nf_nat_l4proto_unique_tuple: probe the port range from a random offset,

@@ -174,6 +174,10 @@ int trace_spec_parse(struct trace_spec *s, const char *text, char *err, size_t e
 				return bad(err, errlen, "icmp TYPE needs icmp");
 			if (parse_icmp(s, val))
 				return bad(err, errlen, "bad ICMP type \"%s\"", val);
+		} else if (!strcmp(key, "ttl")) {
+			if (parse_num(val, 255, &v) || !v)
+				return bad(err, errlen, "bad TTL \"%s\"", val);
+			s->ttl = (uint8_t)v;
 		} else if (!strcmp(key, "len")) {
 			if (parse_num(val, 65535, &v) || v < 20)
 				return bad(err, errlen, "bad length \"%s\"", val);
@@ -212,7 +216,7 @@ size_t trace_build(const struct trace_spec *s, uint32_t seq, uint32_t ack, uint1
 	out[0] = 0x45;
 	be16_put(out + 2, (uint16_t)len);
 	be16_put(out + 4, ip_id);
-	out[8] = 64;
+	out[8] = s->ttl ? s->ttl : 64;
 	out[9] = s->proto;
 	be32_put(out + 12, s->src);
 	be32_put(out + 16, s->dst);
@@ -267,7 +271,8 @@ void trace_format(const struct pkt *p, struct sbuf *out)
 	default: sbuf_printf(out, "%u ", h->proto); break;
 	}
 	put_addr(out, h->saddr);
-	if (ports || (h->proto == IPPROTO_ICMP && (h->flags & PKT_F_PORTS)))
+	if (ports || (h->proto == IPPROTO_ICMP && (h->flags & PKT_F_PORTS) &&
+		      !pkt_icmp_is_error(h->icmp_type)))
 		sbuf_printf(out, ":%u", h->sport);
 	sbuf_add(out, " > ");
 	put_addr(out, h->daddr);

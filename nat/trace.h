@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * trace — the packet syntax of gw trace:
- *   PROTO SRC[:PORT] > DST[:PORT] [in IFACE] [flags FLAGS] [icmp TYPE[/CODE]] [len N]
+ *   PROTO SRC[:PORT] > DST[:PORT] [in IFACE] [flags FLAGS] [icmp TYPE[/CODE]]
+ *   [len N] [ttl N]
  * PROTO is tcp, udp, icmp or a number; FLAGS are letters of SAFRPU; for icmp
- * queries the "port" of SRC is the echo id.  len is the IP total length.
+ * queries the "port" of SRC is the echo id.  len is the IP total length, ttl
+ * the IP time to live (64 unless given).
  */
 #ifndef GW_NAT_TRACE_H
 #define GW_NAT_TRACE_H
@@ -26,6 +28,7 @@ struct trace_spec {
 	bool has_flags;
 	uint8_t icmp_type, icmp_code;
 	uint16_t len;             /* 0: the smallest packet */
+	uint8_t ttl;              /* 0: 64 */
 };
 
 /* Parse one packet argument.  Returns 0, or -EINVAL with a message naming
@@ -35,7 +38,7 @@ int trace_spec_parse(struct trace_spec *s, const char *text, char *err, size_t e
 /*
  * Build the packet of a spec into out[0..cap).  TCP takes seq/ack (window
  * 65535, no options), an ICMP error quotes quote[0..quote_len).  The IP id
- * is ip_id, TTL 64.  Returns the length, or 0 when it does not fit.
+ * is ip_id.  Returns the length, or 0 when it does not fit.
  */
 size_t trace_build(const struct trace_spec *s, uint32_t seq, uint32_t ack, uint16_t ip_id,
 		   const uint8_t *quote, size_t quote_len, uint8_t *out, size_t cap);

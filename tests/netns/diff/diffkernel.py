@@ -635,6 +635,10 @@ class Run:
             for hit in self.gw_res[h].get("hits", []):
                 p_, b_ = gc.get(hit, (0, 0))
                 gc[hit] = (p_ + 1, b_ + ln)
+            # the answer gw sent (REJECT, time exceeded) crossed OUTPUT
+            for hit in self.gw_res[h].get("reply_hits", []):
+                p_, b_ = gc.get(hit, (0, 0))
+                gc[hit] = (p_ + 1, b_ + self.gw_res[h].get("reply_len", 0))
         for k in sorted(set(gc) | set(dc), key=hit_order):
             gv, kv = gc.get(k, (0, 0)), dc.get(k, (0, 0))
             if gv != kv:
