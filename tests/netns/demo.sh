@@ -7,11 +7,12 @@
 #   └────────┘                            └─────────┘                             └──────────┘
 #   wireguard-go + wg                        gw                                     HTTP :80
 #
-# What exists so far: gw's key tools (interchangeable with wg), the packet
-# core and the test harness.  The tunnel (`gw run`), the rules engine and the
-# NAT gateway are not built yet; until they are, this demo shows the keys
-# working with a stock WireGuard client and the path the gateway will own,
-# routed for now by the gateway host's kernel.
+# What exists so far: gw's key tools (interchangeable with wg), the rule
+# engine (offline, through gw trace) and the test harness.  The tunnel
+# (`gw run`) and the NAT gateway are not built yet; until they are, this demo
+# shows the keys working with a stock WireGuard client, the path the gateway
+# will own (routed for now by the gateway host's kernel) and what gw's rules
+# decide for the client's packets.
 . "$(dirname "$0")/lib.sh"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -59,7 +60,23 @@ bg internet socat TCP-LISTEN:80,reuseaddr,fork EXEC:"sh $TMP/http.sh"
 wait_tcp internet 80
 on client sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | socat -t 3 - TCP:203.0.113.2:80' | sed 's/^/    /'
 
-step "not yet: gw run, gw show, gw rules, gw conntrack (coming with the tunnel and gateway issues)"
+step "what gw's rule engine does with the client's request (gw trace: nothing is sent)"
+cat > "$TMP/gw0.conf" <<EOC
+[Interface]
+PrivateKey = $gw_priv
+Address = 10.8.0.1/24
+Uplink = eth0
+Rules = $TOP/contrib/examples/gw0.rules
+[Peer]
+PublicKey = $cl_pub
+AllowedIPs = 10.8.0.2/32
+EOC
+"$GW" trace "$TMP/gw0.conf" --uplink-addr 203.0.113.1 \
+	'tcp 10.8.0.2:40000 > 203.0.113.2:80 flags S' \
+	'tcp 203.0.113.2:80 > @1.src:@1.sport in eth0 flags SA' \
+	'udp 203.0.113.2:53 > 10.8.0.2:5000 in eth0' | sed 's/^/    /'
+
+step "not yet: gw run, gw show, gw rules IFACE, gw conntrack (coming with the tunnel and gateway issues)"
 "$GW" run 2>&1 | sed 's/^/    /' || true
 echo
 echo "demo done; tearing the topology down"
