@@ -58,8 +58,10 @@ int rules_lex(char *buf, char **words, unsigned int max, struct rules_error *err
 		*out++ = '\0';  /* out <= in + 1: copying stays behind reading */
 		start = out;
 	}
-	if (quoted)
+	if (quoted) {
+		*out = '\0';
 		return lex_fail(err, start, "unterminated quoted string");
+	}
 	if (out != start) {
 		if (n == max)
 			return lex_fail(err, start, "too many words on the line");

@@ -1,0 +1,894 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nat/rules: every match and target on crafted packets — the base part,
+ * tcp/udp/icmp, multiport, conntrack/state (on real conntrack entries),
+ * iprange, limit (over injected time), mark/connmark, length, addrtype,
+ * owner, comment; REJECT, LOG (the line format), MARK/CONNMARK, TCPMSS
+ * (checksums verified by full recompute), NOTRACK/CT, SNAT/DNAT/
+ * MASQUERADE/REDIRECT.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nat/be.h"
+#include "nat/csum.h"
+#include "nat/ct.h"
+#include "nat/ext.h"
+#include "nat/nf.h"
+#include "nat/pkt.h"
+#include "nat/rules.h"
+#include "nat/sbuf.h"
+#include "tests/unit/util_ctpkt.h"
+
+static const uint32_t PEER = IP4(10, 8, 0, 2), SERVER = IP4(198, 51, 100, 1);
+static const uint64_t SEC = 1000000000ull;
+
+static struct rules *load(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static struct rules *load(const char *fmt, ...)
+{
+	char text[4096];
+	struct rules *r = NULL;
+	struct rules_error err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (rules_parse(&r, text, strlen(text), NULL, &err) != 0)
+		fail_msg("line %u: %s (%s)\n%s", err.line, err.message, err.token, text);
+	return r;
+}
+
+static void init_ctx(struct nf_ctx *ctx, struct tpkt *t, enum nf_hook hook, const char *in,
+		     const char *out)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->pkt = &t->p;
+	ctx->hook = hook;
+	ctx->ctstate = CT_NEW;
+	ctx->now = 1000 * SEC;
+	snprintf(ctx->in, sizeof(ctx->in), "%s", in);
+	snprintf(ctx->out, sizeof(ctx->out), "%s", out);
+}
+
+/* Does "-A <hook chain> SPEC -j DROP" in filter match ctx's packet? */
+static bool matches(const char *spec, struct nf_ctx *ctx)
+{
+	struct rules *r = load("*filter\n-A %s %s -j DROP\nCOMMIT\n",
+			       ctx->hook == NF_INPUT ? "INPUT" :
+			       ctx->hook == NF_OUTPUT ? "OUTPUT" : "FORWARD", spec);
+	enum nf_verdict v = rules_run(r, NF_FILTER, ctx, NULL);
+
+	rules_free(r);
+	assert_true(v == NF_DROP || v == NF_ACCEPT);
+	return v == NF_DROP;
+}
+
+static void tcp(struct tpkt *t, uint16_t sport, uint16_t dport, uint8_t flags,
+		const uint8_t *opt, size_t optlen, size_t data)
+{
+	struct tcp_spec s = {
+		.src = PEER, .dst = SERVER, .sport = sport, .dport = dport, .seq = 1000,
+		.ack = flags & TCP_ACK ? 77 : 0, .flags = flags, .win = 64240, .opt = opt,
+		.optlen = optlen, .datalen = data,
+	};
+
+	tp_tcp(t, &s);
+}
+
+/* The IP and TCP checksums of t verify over the whole packet. */
+static void assert_csums_ok(const struct tpkt *t)
+{
+	const uint8_t *ip = t->buf;
+	size_t hl = (size_t)(ip[0] & 0xf) * 4, tot = be16_get(ip + 2);
+
+	assert_int_equal(csum_fold(csum_add(0, ip, hl)), 0);
+	assert_int_equal(csum_fold(csum_add(csum_pseudo(be32_get(ip + 12), be32_get(ip + 16),
+							 ip[9], (uint16_t)(tot - hl)),
+					    ip + hl, tot - hl)), 0);
+}
+
+/* ---- matches ---- */
+
+static void test_match_base(void **state)
+{
+	struct tpkt t;
+	struct nf_ctx ctx;
+
+	(void)state;
+	tcp(&t, 1000, 80, TCP_SYN, NULL, 0, 4);  /* 24 L4 bytes: can be fragmented */
+	init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+	assert_true(matches("-s 10.8.0.0/24", &ctx));
+	assert_true(matches("-s 10.8.0.2", &ctx));
+	assert_false(matches("-s 10.8.0.3", &ctx));
+	assert_true(matches("! -s 10.9.0.0/16", &ctx));
+	assert_false(matches("! -s 10.0.0.0/8", &ctx));
+	assert_true(matches("-d 198.51.100.0/255.255.255.0", &ctx));
+	assert_true(matches("-d 198.0.100.0/255.0.255.0", &ctx));
+	assert_false(matches("-d 198.0.101.0/255.0.255.0", &ctx));
+	assert_true(matches("-i gw0 -o eth0", &ctx));
+	assert_false(matches("-i gw", &ctx));
+	assert_false(matches("-i gw00", &ctx));
+	assert_true(matches("-i gw+", &ctx));
+	assert_true(matches("-i +", &ctx));
+	assert_false(matches("! -i +", &ctx));
+	assert_true(matches("-o e+", &ctx));
+	assert_false(matches("! -o eth+", &ctx));
+	assert_true(matches("! -o eth1", &ctx));
+	assert_true(matches("-p tcp", &ctx));
+	assert_true(matches("-p 6", &ctx));
+	assert_false(matches("-p udp", &ctx));
+	assert_true(matches("! -p udp", &ctx));
+	assert_true(matches("-p all", &ctx));
+	assert_false(matches("-f", &ctx));
+	assert_true(matches("! -f", &ctx));
+
+	/* garbage after the NUL of the packet's interface name is ignored */
+	memset(ctx.in, 'x', sizeof(ctx.in));
+	memcpy(ctx.in, "gw0", 4);
+	assert_true(matches("-i gw0", &ctx));
+
+	/* -f is a later fragment; a first fragment is not */
+	tp_set_frag(&t, 0x2000);  /* MF, offset 0 */
+	assert_false(matches("-f", &ctx));
+	tp_set_frag(&t, 0x0003);  /* offset 24 */
+	assert_true(matches("-f", &ctx));
+	assert_false(matches("! -f", &ctx));
+	/* no tcp header in a later fragment: no tcp match, no drop */
+	assert_false(matches("-p tcp --dport 80", &ctx));
+	assert_true(matches("-p tcp", &ctx));
+}
+
+static void test_match_tcp(void **state)
+{
+	static const uint8_t mss[] = { 2, 4, 0x05, 0xb4 };
+	static const uint8_t nop_wscale[] = { 1, 3, 3, 7 };
+	struct tpkt t;
+	struct nf_ctx ctx;
+
+	(void)state;
+	tcp(&t, 40000, 443, TCP_SYN, mss, sizeof(mss), 0);
+	init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+	assert_true(matches("-p tcp --dport 443", &ctx));
+	assert_true(matches("-p tcp --dport https", &ctx));
+	assert_true(matches("-p tcp --sport 1024:", &ctx));
+	assert_false(matches("-p tcp --sport :1023", &ctx));
+	assert_true(matches("-p tcp ! --dport 80", &ctx));
+	assert_false(matches("-p tcp ! --dport 400:500", &ctx));
+	assert_true(matches("-p tcp --syn", &ctx));
+	assert_false(matches("-p tcp ! --syn", &ctx));
+	assert_true(matches("-p tcp --tcp-flags SYN,RST SYN", &ctx));
+	assert_true(matches("-p tcp --tcp-flags ALL SYN", &ctx));
+	assert_false(matches("-p tcp --tcp-flags ALL NONE", &ctx));
+	assert_true(matches("-p tcp --tcp-option 2", &ctx));
+	assert_false(matches("-p tcp --tcp-option 3", &ctx));
+	assert_true(matches("-p tcp ! --tcp-option 3", &ctx));
+	assert_true(matches("-p tcp -m tcp --dport 443 -m comment --comment x -m tcp --sport 40000",
+			    &ctx));
+	assert_false(matches("-p tcp -m tcp --dport 443 -m tcp --sport 1", &ctx));
+
+	tcp(&t, 40000, 443, TCP_SYN | TCP_ACK, nop_wscale, sizeof(nop_wscale), 0);
+	assert_false(matches("-p tcp --syn", &ctx));
+	assert_true(matches("-p tcp --tcp-flags SYN,ACK SYN,ACK", &ctx));
+	assert_true(matches("-p tcp --tcp-option 3", &ctx));
+	assert_false(matches("-p tcp --tcp-option 2", &ctx));
+
+	/* a fragment at offset 8 could rewrite the flags: dropped at once */
+	tcp(&t, 40000, 443, TCP_ACK, NULL, 0, 16);
+	tp_set_frag(&t, 0x0001);
+	{
+		struct rules *r = load("*filter\n-A FORWARD -p tcp --dport 9 -j DROP\n"
+				       "-A FORWARD -j ACCEPT\nCOMMIT\n");
+
+		init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+		assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_DROP);
+		tp_set_frag(&t, 0x0002);
+		assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_ACCEPT);
+		rules_free(r);
+	}
+}
+
+static void test_match_udp_icmp(void **state)
+{
+	struct tpkt t, inner;
+	struct nf_ctx ctx;
+
+	(void)state;
+	tp_udp(&t, PEER, SERVER, 5353, 53, 20);
+	init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+	assert_true(matches("-p udp --dport 53", &ctx));
+	assert_true(matches("-p udp --dport domain", &ctx));
+	assert_true(matches("-p udp --sport 5000:6000 --dport 53", &ctx));
+	assert_false(matches("-p udp --sport 6000:5000", &ctx));
+	assert_false(matches("-p udp ! --dport 53", &ctx));
+	assert_false(matches("-p tcp --dport 53", &ctx));
+
+	tp_icmp(&t, PEER, SERVER, 8, 0, 77);
+	assert_true(matches("-p icmp --icmp-type echo-request", &ctx));
+	assert_true(matches("-p icmp --icmp-type 8/0", &ctx));
+	assert_false(matches("-p icmp --icmp-type 8/1", &ctx));
+	assert_true(matches("-p icmp --icmp-type any", &ctx));
+	assert_true(matches("-p icmp --icmp-type 255/3", &ctx));
+	assert_false(matches("-p icmp --icmp-type echo-reply", &ctx));
+	assert_true(matches("-p icmp ! --icmp-type echo-reply", &ctx));
+
+	tp_udp(&inner, SERVER, PEER, 53, 5353, 0);
+	tp_icmp_err(&t, IP4(192, 0, 2, 9), PEER, 3, 3, &inner, 28);
+	assert_true(matches("-p icmp --icmp-type port-unreachable", &ctx));
+	assert_true(matches("-p icmp --icmp-type destination-unreachable", &ctx));
+	assert_false(matches("-p icmp --icmp-type host-unreachable", &ctx));
+	assert_false(matches("-p icmp --icmp-type 3/4", &ctx));
+}
+
+static void test_match_multiport_iprange_length(void **state)
+{
+	struct tpkt t;
+	struct nf_ctx ctx;
+
+	(void)state;
+	tcp(&t, 40000, 8443, TCP_ACK, NULL, 0, 60);
+	init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+	assert_true(matches("-p tcp -m multiport --dports 22,8000:9000", &ctx));
+	assert_false(matches("-p tcp -m multiport --dports 22,80,443", &ctx));
+	assert_true(matches("-p tcp -m multiport ! --dports 22,80,443", &ctx));
+	assert_true(matches("-p tcp -m multiport --sports 40000", &ctx));
+	assert_false(matches("-p tcp -m multiport --sports 8443", &ctx));
+	assert_true(matches("-p tcp -m multiport --ports 8443", &ctx));
+	assert_true(matches("-p tcp -m multiport --ports 39999:40001", &ctx));
+	assert_false(matches("-p tcp -m multiport ! --ports 40000,1", &ctx));
+
+	assert_true(matches("-m iprange --src-range 10.8.0.1-10.8.0.9", &ctx));
+	assert_false(matches("-m iprange --src-range 10.8.0.3-10.8.0.9", &ctx));
+	assert_true(matches("-m iprange ! --src-range 10.8.0.3-10.8.0.9", &ctx));
+	assert_true(matches("-m iprange --dst-range 198.51.100.1", &ctx));
+	assert_false(matches("-m iprange --src-range 10.8.0.9-10.8.0.1", &ctx));
+	assert_false(matches("-m iprange --src-range 10.8.0.2 ! --dst-range 198.51.100.0-198.51.100.255",
+			     &ctx));
+
+	/* 20 + 20 + 60 bytes */
+	assert_true(matches("-m length --length 100", &ctx));
+	assert_true(matches("-m length --length 0:100", &ctx));
+	assert_false(matches("-m length --length 101:", &ctx));
+	assert_true(matches("-m length ! --length 101:", &ctx));
+	assert_false(matches("-m length --length 200:100", &ctx));
+}
+
+static void test_match_mark_addrtype_owner_comment(void **state)
+{
+	struct tpkt t;
+	struct nf_ctx ctx;
+
+	(void)state;
+	tp_udp(&t, PEER, SERVER, 1, 2, 0);
+	init_ctx(&ctx, &t, NF_OUTPUT, "", "eth0");
+	ctx.mark = 0x1234;
+	assert_true(matches("-m mark --mark 0x1234", &ctx));
+	assert_false(matches("-m mark --mark 0x34", &ctx));
+	assert_true(matches("-m mark --mark 0x34/0xff", &ctx));
+	assert_true(matches("-m mark ! --mark 0x1/0x1", &ctx));
+	assert_false(matches("-m connmark --mark 0", &ctx));      /* no entry */
+	assert_false(matches("-m connmark ! --mark 0", &ctx));
+	assert_true(matches("-m comment --comment \"anything at all\"", &ctx));
+
+	/* addrtype: LOCAL from ctx->dst_local and 127/8, multicast,
+	 * limited broadcast, else unicast */
+	assert_true(matches("-m addrtype --dst-type UNICAST", &ctx));
+	assert_false(matches("-m addrtype --dst-type LOCAL", &ctx));
+	assert_true(matches("-m addrtype ! --dst-type LOCAL", &ctx));
+	ctx.dst_local = true;
+	assert_true(matches("-m addrtype --dst-type LOCAL", &ctx));
+	assert_true(matches("-m addrtype --dst-type BROADCAST,LOCAL", &ctx));
+	ctx.dst_local = false;
+	tp_udp(&t, PEER, IP4(224, 0, 0, 251), 5353, 5353, 0);
+	assert_true(matches("-m addrtype --dst-type MULTICAST", &ctx));
+	tp_udp(&t, PEER, IP4(255, 255, 255, 255), 68, 67, 0);
+	assert_true(matches("-m addrtype --dst-type BROADCAST", &ctx));
+	tp_udp(&t, PEER, IP4(127, 0, 0, 53), 1, 53, 0);
+	assert_true(matches("-m addrtype --dst-type LOCAL", &ctx));
+
+	/* owner: without a socket only all-inverted tests match */
+	assert_false(matches("-m owner --uid-owner 0", &ctx));
+	assert_true(matches("-m owner ! --uid-owner 0", &ctx));
+	assert_false(matches("-m owner ! --uid-owner 0 --gid-owner 0", &ctx));
+	assert_false(matches("-m owner --socket-exists", &ctx));
+	assert_true(matches("-m owner ! --socket-exists", &ctx));
+	ctx.has_owner = true;
+	ctx.uid = 1000;
+	ctx.gid = 100;
+	assert_true(matches("-m owner --uid-owner 1000", &ctx));
+	assert_true(matches("-m owner --uid-owner 999-1001 --gid-owner 100", &ctx));
+	assert_false(matches("-m owner ! --uid-owner 1000", &ctx));
+	assert_false(matches("-m owner --gid-owner 0-99", &ctx));
+	assert_true(matches("-m owner --socket-exists", &ctx));
+	assert_false(matches("-m owner ! --socket-exists", &ctx));
+}
+
+static void test_match_state_without_entry(void **state)
+{
+	struct tpkt t;
+	struct nf_ctx ctx;
+
+	(void)state;
+	tp_udp(&t, PEER, SERVER, 1, 2, 0);
+	init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+	ctx.ctstate = CT_INVALID;
+	assert_true(matches("-m conntrack --ctstate INVALID", &ctx));
+	assert_true(matches("-m state --state INVALID", &ctx));
+	assert_false(matches("-m conntrack --ctstate NEW,ESTABLISHED", &ctx));
+	assert_true(matches("-m conntrack ! --ctstate NEW,ESTABLISHED", &ctx));
+	/* other tests need an entry: no match, even inverted */
+	assert_false(matches("-m conntrack --ctorigsrc 10.8.0.2", &ctx));
+	assert_false(matches("-m conntrack ! --ctorigsrc 10.8.0.2", &ctx));
+	assert_true(matches("-m conntrack --ctstate INVALID --ctorigsrc 1.1.1.1", &ctx));
+	ctx.ctstate = CT_UNTRACKED;
+	assert_true(matches("-m conntrack --ctstate UNTRACKED", &ctx));
+	assert_true(matches("-m state --state UNTRACKED", &ctx));
+	assert_false(matches("-m conntrack --ctstate INVALID", &ctx));
+	assert_false(matches("-m conntrack --ctstatus NONE", &ctx));
+}
+
+/* An unconfirmed entry for t with its reply tuple rewritten as SNAT to
+ * nat_addr:nat_port would leave it; confirmed. */
+static struct ct_entry *snat_entry(struct ct_table *ct, struct tpkt *t, uint32_t nat_addr,
+				   uint16_t nat_port, uint64_t now)
+{
+	struct nf_ctx ctx;
+	struct ct_tuple reply;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.pkt = &t->p;
+	ctx.now = now;
+	ct_in(ct, &ctx, true);
+	assert_non_null(ctx.ct);
+	assert_int_equal(ctx.ctstate, CT_NEW);
+	reply = *ct_entry_tuple(ctx.ct, CT_DIR_REPLY);
+	reply.dst = nat_addr;
+	reply.dport = nat_port;
+	ct_entry_set_reply(ctx.ct, &reply);
+	ct_entry_set_status(ctx.ct, CT_S_SRC_NAT);
+	assert_int_equal(ct_confirm(ct, ctx.ct, now), 0);
+	return ctx.ct;
+}
+
+static void test_match_conntrack_entry(void **state)
+{
+	struct ct_config cfg;
+	struct ct_table *ct;
+	struct ct_entry *e;
+	struct tpkt t, back;
+	struct nf_ctx ctx;
+	enum ct_dir dir;
+	uint64_t now = 1000 * SEC;
+
+	(void)state;
+	ct_config_default(&cfg, 64);
+	assert_int_equal(ct_create(&ct, &cfg), 0);
+
+	tp_udp(&t, PEER, SERVER, 5000, 53, 10);
+	e = snat_entry(ct, &t, IP4(192, 0, 2, 1), 61000, now);
+	init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+	ctx.now = now;
+	ctx.ct = e;
+	ctx.ctstate = CT_NEW;
+	ctx.ctdir = CT_DIR_ORIGINAL;
+	assert_true(matches("-m conntrack --ctstate NEW", &ctx));
+	assert_true(matches("-m conntrack --ctstate SNAT", &ctx));
+	assert_false(matches("-m conntrack --ctstate DNAT", &ctx));
+	assert_true(matches("-m conntrack --ctstate NEW,SNAT --ctdir ORIGINAL", &ctx));
+	assert_false(matches("-m conntrack --ctdir REPLY", &ctx));
+	assert_true(matches("-m conntrack --ctorigsrc 10.8.0.0/24 --ctorigdst 198.51.100.1", &ctx));
+	assert_true(matches("-m conntrack --ctorigsrc 10.8.0.99/24", &ctx));
+	assert_false(matches("-m conntrack --ctorigsrc 10.9.0.0/24", &ctx));
+	assert_true(matches("-m conntrack ! --ctorigsrc 10.9.0.0/24", &ctx));
+	assert_true(matches("-m conntrack --ctreplsrc 198.51.100.1 --ctrepldst 192.0.2.1", &ctx));
+	assert_true(matches("-m conntrack --ctorigsrcport 5000 --ctorigdstport 53", &ctx));
+	assert_true(matches("-m conntrack --ctreplsrcport 53 --ctrepldstport 60000:62000", &ctx));
+	assert_false(matches("-m conntrack --ctrepldstport 5000", &ctx));
+	assert_true(matches("-m conntrack --ctproto udp", &ctx));
+	assert_true(matches("-m conntrack ! --ctproto tcp", &ctx));
+	assert_true(matches("-m conntrack --ctstatus CONFIRMED", &ctx));
+	assert_false(matches("-m conntrack --ctstatus ASSURED,SEEN_REPLY", &ctx));
+	assert_true(matches("-m conntrack ! --ctstatus ASSURED", &ctx));
+	assert_false(matches("-m conntrack --ctstatus NONE", &ctx));
+	assert_true(matches("-m conntrack --ctexpire 1:30", &ctx));
+	assert_false(matches("-m conntrack --ctexpire 31:1000", &ctx));
+	assert_false(matches("-m connmark --mark 0x7", &ctx));
+	ct_entry_set_mark(e, 0x7);
+	assert_true(matches("-m connmark --mark 0x7", &ctx));
+	assert_true(matches("-m connmark --mark 0x3/0x3", &ctx));
+
+	/* the reply comes back to the NAT address: ESTABLISHED, REPLY */
+	tp_udp(&back, SERVER, IP4(192, 0, 2, 1), 53, 61000, 10);
+	assert_int_equal(tp_ct(ct, &back, now + SEC, &e, &dir), CT_ESTABLISHED);
+	assert_int_equal(dir, CT_DIR_REPLY);
+	init_ctx(&ctx, &back, NF_FORWARD, "eth0", "gw0");
+	ctx.now = now + SEC;
+	ctx.ct = e;
+	ctx.ctstate = CT_ESTABLISHED;
+	ctx.ctdir = dir;
+	assert_true(matches("-m conntrack --ctstate ESTABLISHED --ctdir REPLY", &ctx));
+	assert_true(matches("-m state --state ESTABLISHED,RELATED", &ctx));
+	assert_true(matches("-m conntrack --ctstatus SEEN_REPLY", &ctx));
+	assert_false(matches("-m conntrack --ctdir ORIGINAL", &ctx));
+
+	ct_destroy(ct);
+}
+
+static void test_match_limit(void **state)
+{
+	struct rules *r;
+	struct tpkt t;
+	struct nf_ctx ctx;
+	uint64_t t0 = 5000 * SEC;
+	int n;
+
+	(void)state;
+	tp_udp(&t, PEER, SERVER, 1, 2, 0);
+	init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+	/* 2 per second, burst 3: the bucket starts full */
+	r = load("*filter\n-A FORWARD -m limit --limit 2/sec --limit-burst 3 -j DROP\nCOMMIT\n");
+	ctx.now = t0;
+	for (n = 0; rules_run(r, NF_FILTER, &ctx, NULL) == NF_DROP && n < 10; n++)
+		;
+	assert_int_equal(n, 3);
+	/* half a second later: one token */
+	ctx.now = t0 + SEC / 2 - 1;
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_ACCEPT);
+	ctx.now = t0 + SEC / 2;
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_DROP);
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_ACCEPT);
+	/* an hour idle fills the bucket to the burst only */
+	ctx.now = t0 + 3600 * SEC;
+	for (n = 0; rules_run(r, NF_FILTER, &ctx, NULL) == NF_DROP && n < 10; n++)
+		;
+	assert_int_equal(n, 3);
+	/* time going backwards adds nothing */
+	ctx.now = t0;
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_ACCEPT);
+	rules_free(r);
+
+	/* 3/hour default, burst 5; 60/minute is one per second */
+	r = load("*filter\n-A FORWARD -m limit -j DROP\n-A FORWARD -m limit --limit 60/minute "
+		 "--limit-burst 1 -j REJECT\nCOMMIT\n");
+	ctx.now = t0;
+	for (n = 0; rules_run(r, NF_FILTER, &ctx, NULL) == NF_DROP && n < 10; n++)
+		;
+	assert_int_equal(n, 5);
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_ACCEPT);
+	ctx.now = t0 + 1200 * SEC;  /* 20 minutes: one more for 3/hour */
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_DROP);
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_REJECT);
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_ACCEPT);
+	ctx.now += SEC;
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_REJECT);
+	rules_free(r);
+}
+
+/* ---- targets ---- */
+
+static void test_target_reject(void **state)
+{
+	static const struct {
+		const char *opt;
+		enum reject_with with;
+	} cases[] = {
+		{ "", REJECT_ICMP_PORT_UNREACH },
+		{ "--reject-with icmp-net-unreachable", REJECT_ICMP_NET_UNREACH },
+		{ "--reject-with host-unreach", REJECT_ICMP_HOST_UNREACH },
+		{ "--reject-with icmp-proto-unreachable", REJECT_ICMP_PROTO_UNREACH },
+		{ "--reject-with icmp-net-prohibited", REJECT_ICMP_NET_PROHIBITED },
+		{ "--reject-with icmp-host-prohibited", REJECT_ICMP_HOST_PROHIBITED },
+		{ "--reject-with admin-prohib", REJECT_ICMP_ADMIN_PROHIBITED },
+		{ "--reject-with tcp-reset", REJECT_TCP_RESET },
+	};
+	struct tpkt t;
+	struct nf_ctx ctx;
+
+	(void)state;
+	tcp(&t, 1, 2, TCP_SYN, NULL, 0, 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rules *r = load("*filter\n-A INPUT -p tcp -j REJECT %s\nCOMMIT\n", cases[i].opt);
+
+		init_ctx(&ctx, &t, NF_INPUT, "gw0", "");
+		assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_REJECT);
+		assert_int_equal(ctx.reject, cases[i].with);
+		rules_free(r);
+	}
+}
+
+struct logged {
+	int level;
+	char prefix[64];
+	char line[1024];
+	int calls;
+};
+
+static void log_cb(void *arg, int level, const char *prefix, const char *line)
+{
+	struct logged *l = arg;
+
+	l->level = level;
+	snprintf(l->prefix, sizeof(l->prefix), "%s", prefix);
+	snprintf(l->line, sizeof(l->line), "%s", line);
+	l->calls++;
+}
+
+static void log_one(const char *table, const char *chain, const char *opts, struct nf_ctx *ctx,
+		    struct logged *l)
+{
+	struct rules *r = load("*%s\n-A %s -j LOG %s\n-A %s -j MARK --set-mark 9\nCOMMIT\n",
+			       table, chain, opts, chain);
+	uint32_t mark = ctx->mark;
+
+	memset(l, 0, sizeof(*l));
+	ctx->log = log_cb;
+	ctx->log_arg = l;
+	assert_int_equal(rules_run(r, strcmp(table, "mangle") ? NF_FILTER : NF_MANGLE, ctx, NULL),
+			 NF_ACCEPT);
+	assert_int_equal(l->calls, 1);
+	/* LOG does not end the walk */
+	assert_int_equal(ctx->mark, 9);
+	ctx->mark = mark;
+	rules_free(r);
+}
+
+static void test_target_log(void **state)
+{
+	static const uint8_t opts[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7 };
+	struct tpkt t, inner;
+	struct nf_ctx ctx;
+	struct logged l;
+
+	(void)state;
+	tcp(&t, 40000, 443, TCP_SYN, NULL, 0, 0);
+	init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+	log_one("mangle", "FORWARD", "--log-prefix \"fw: \"", &ctx, &l);
+	assert_int_equal(l.level, 4);
+	assert_string_equal(l.prefix, "fw: ");
+	assert_string_equal(l.line,
+		"IN=gw0 OUT=eth0 MAC= SRC=10.8.0.2 DST=198.51.100.1 LEN=40 TOS=0x00 PREC=0x00 "
+		"TTL=64 ID=4660 PROTO=TCP SPT=40000 DPT=443 WINDOW=64240 RES=0x00 SYN URGP=0 ");
+
+	/* sequence numbers, options, DF, TOS, ECN flags, mark, uid */
+	tcp(&t, 40000, 443, TCP_SYN | TCP_ECE | TCP_CWR, opts, sizeof(opts), 0);
+	t.buf[1] = 0xb8;                 /* DSCP EF: TOS 0x18, PREC 0xA0 */
+	be16_put(t.buf + 6, 0x4000);     /* DF */
+	be16_put(t.buf + 10, 0);
+	be16_put(t.buf + 10, csum_ip(t.buf, 20));
+	assert_int_equal(pkt_parse(&t.p, t.buf, t.len), PKT_OK);
+	init_ctx(&ctx, &t, NF_OUTPUT, "", "eth0");
+	ctx.mark = 0x2a;
+	ctx.has_owner = true;
+	ctx.uid = 1000;
+	ctx.gid = 100;
+	log_one("filter", "OUTPUT",
+		"--log-level debug --log-tcp-sequence --log-tcp-options --log-uid", &ctx, &l);
+	assert_int_equal(l.level, 7);
+	assert_string_equal(l.prefix, "");
+	assert_string_equal(l.line,
+		"IN= OUT=eth0 SRC=10.8.0.2 DST=198.51.100.1 LEN=48 TOS=0x18 PREC=0xA0 TTL=64 "
+		"ID=4660 DF PROTO=TCP SPT=40000 DPT=443 SEQ=1000 ACK=0 WINDOW=64240 RES=0x00 "
+		"CWR ECE SYN URGP=0 OPT (020405B401030307) UID=1000 GID=100 MARK=0x2a ");
+
+	/* the 4 reserved bits, as the kernel shifts them */
+	tcp(&t, 40000, 443, TCP_ACK | TCP_FIN | TCP_PSH | TCP_URG | TCP_RST, NULL, 0, 0);
+	t.buf[32] |= 0x0f;
+	be16_put(t.buf + 38, 7);  /* urgent pointer */
+	init_ctx(&ctx, &t, NF_FORWARD, "gw0", "eth0");
+	log_one("filter", "FORWARD", "", &ctx, &l);
+	assert_non_null(strstr(l.line, " WINDOW=64240 RES=0x3c URG ACK PSH RST FIN URGP=7 "));
+
+	/* UDP */
+	tp_udp(&t, PEER, SERVER, 5353, 53, 12);
+	init_ctx(&ctx, &t, NF_INPUT, "gw0", "");
+	log_one("filter", "INPUT", "", &ctx, &l);
+	assert_string_equal(l.line,
+		"IN=gw0 OUT= MAC= SRC=10.8.0.2 DST=198.51.100.1 LEN=40 TOS=0x00 PREC=0x00 TTL=64 "
+		"ID=4660 PROTO=UDP SPT=5353 DPT=53 LEN=20 ");
+
+	/* ICMP echo, and an error quoting a UDP datagram */
+	tp_icmp(&t, PEER, SERVER, 8, 0, 77);
+	log_one("filter", "INPUT", "", &ctx, &l);
+	assert_string_equal(l.line,
+		"IN=gw0 OUT= MAC= SRC=10.8.0.2 DST=198.51.100.1 LEN=36 TOS=0x00 PREC=0x00 TTL=64 "
+		"ID=4660 PROTO=ICMP TYPE=8 CODE=0 ID=77 SEQ=1 ");
+	tp_udp(&inner, SERVER, PEER, 53, 5353, 4);
+	tp_icmp_err(&t, IP4(192, 0, 2, 9), PEER, 3, 4, &inner, 28);
+	be16_put(t.buf + 20 + 6, 1400);  /* next-hop MTU (outside the checksum test) */
+	log_one("filter", "INPUT", "", &ctx, &l);
+	assert_string_equal(l.line,
+		"IN=gw0 OUT= MAC= SRC=192.0.2.9 DST=10.8.0.2 LEN=56 TOS=0x00 PREC=0x00 TTL=64 "
+		"ID=4660 PROTO=ICMP TYPE=3 CODE=4 [SRC=198.51.100.1 DST=10.8.0.2 LEN=32 TOS=0x00 "
+		"PREC=0x00 TTL=64 ID=4660 PROTO=UDP SPT=53 DPT=5353 LEN=12 ] MTU=1400 ");
+
+	/* a later fragment: no ports; another protocol: its number */
+	tp_udp(&t, PEER, SERVER, 1, 2, 40);
+	tp_set_frag(&t, 0x2003);
+	log_one("filter", "INPUT", "", &ctx, &l);
+	assert_string_equal(l.line,
+		"IN=gw0 OUT= MAC= SRC=10.8.0.2 DST=198.51.100.1 LEN=68 TOS=0x00 PREC=0x00 TTL=64 "
+		"ID=4660 MF FRAG:3 PROTO=UDP ");
+	tp_raw(&t, PEER, SERVER, 47, 8);
+	log_one("filter", "INPUT", "", &ctx, &l);
+	assert_string_equal(l.line,
+		"IN=gw0 OUT= MAC= SRC=10.8.0.2 DST=198.51.100.1 LEN=28 TOS=0x00 PREC=0x00 TTL=64 "
+		"ID=4660 PROTO=47 ");
+
+	/* the buffer is always terminated */
+	{
+		char small[16];
+
+		assert_true(ext_log_format(&ctx, 0, small, sizeof(small)) > sizeof(small));
+		assert_int_equal(strlen(small), sizeof(small) - 1);
+	}
+
+	/* no sink: nothing happens, the walk goes on */
+	{
+		struct rules *r = load("*filter\n-A INPUT -j LOG\n-A INPUT -j DROP\nCOMMIT\n");
+
+		init_ctx(&ctx, &t, NF_INPUT, "gw0", "");
+		assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_DROP);
+		rules_free(r);
+	}
+}
+
+static void test_target_mark_connmark(void **state)
+{
+	static const struct {
+		const char *opt;
+		uint32_t before, after;
+	} marks[] = {
+		{ "--set-mark 0x5", 0xff00, 0x5 },
+		{ "--set-mark 0x5/0xf", 0xff00, 0xff05 },
+		{ "--set-xmark 0x5/0x1", 0x0, 0x5 },       /* (0 & ~1) ^ 5 */
+		{ "--and-mark 0xf0", 0x1234, 0x30 },
+		{ "--or-mark 0x3", 0x10, 0x13 },
+		{ "--xor-mark 0x11", 0x10, 0x01 },
+	};
+	struct ct_config cfg;
+	struct ct_table *ct;
+	struct ct_entry *e;
+	struct rules *r;
+	struct tpkt t;
+	struct nf_ctx ctx;
+
+	(void)state;
+	tp_udp(&t, PEER, SERVER, 1, 2, 0);
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		r = load("*mangle\n-A PREROUTING -j MARK %s\n-A PREROUTING -m mark --mark 0x5 "
+			 "-j MARK --or-mark 0x100\nCOMMIT\n", marks[i].opt);
+		init_ctx(&ctx, &t, NF_PREROUTING, "gw0", "");
+		ctx.mark = marks[i].before;
+		assert_int_equal(rules_run(r, NF_MANGLE, &ctx, NULL), NF_ACCEPT);
+		/* the next rule sees the new mark */
+		assert_int_equal(ctx.mark, marks[i].after == 5 ? 0x105 : marks[i].after);
+		rules_free(r);
+	}
+
+	ct_config_default(&cfg, 16);
+	assert_int_equal(ct_create(&ct, &cfg), 0);
+	assert_int_equal(tp_ct(ct, &t, SEC, &e, NULL), CT_NEW);
+	init_ctx(&ctx, &t, NF_PREROUTING, "gw0", "");
+	ctx.ct = e;
+
+	r = load("*mangle\n-A PREROUTING -j CONNMARK --set-mark 0x30/0xf0\nCOMMIT\n");
+	ct_entry_set_mark(e, 0x0f0f);
+	rules_run(r, NF_MANGLE, &ctx, NULL);
+	assert_int_equal(ct_entry_mark(e), 0x0f3f);
+	rules_free(r);
+
+	r = load("*mangle\n-A PREROUTING -j CONNMARK --save-mark --nfmask 0xff --ctmask 0xff00\nCOMMIT\n");
+	ctx.mark = 0xabcd;
+	ct_entry_set_mark(e, 0x12345678);
+	rules_run(r, NF_MANGLE, &ctx, NULL);
+	/* (ct & ~ctmask) ^ (mark & nfmask) */
+	assert_int_equal(ct_entry_mark(e), (0x12345678u & ~0xff00u) ^ 0xcdu);
+	rules_free(r);
+
+	r = load("*mangle\n-A PREROUTING -j CONNMARK --restore-mark --mask 0xff\n"
+		 "-A PREROUTING -m mark --mark 0x78/0xff -j DROP\nCOMMIT\n");
+	ctx.mark = 0xab00;
+	ct_entry_set_mark(e, 0x12345678);
+	assert_int_equal(rules_run(r, NF_MANGLE, &ctx, NULL), NF_DROP);
+	assert_int_equal(ctx.mark, 0xab78);
+	/* without an entry CONNMARK does nothing */
+	ctx.ct = NULL;
+	ctx.mark = 0xab00;
+	assert_int_equal(rules_run(r, NF_MANGLE, &ctx, NULL), NF_ACCEPT);
+	assert_int_equal(ctx.mark, 0xab00);
+	rules_free(r);
+	ct_destroy(ct);
+}
+
+static uint16_t mss_of(const struct tpkt *t)
+{
+	const uint8_t *th = t->buf + t->p.outer.l4;
+
+	for (unsigned int i = 20; i + 4 <= t->p.outer.l4_hlen;) {
+		if (th[i] == 2 && th[i + 1] == 4)
+			return be16_get(th + i + 2);
+		i += th[i] <= 1 ? 1 : th[i + 1];
+	}
+	return 0;
+}
+
+static enum nf_verdict mss_run(const char *target, struct tpkt *t, uint16_t pmtu,
+			       uint16_t room, struct nf_ctx *ctx)
+{
+	struct rules *r = load("*mangle\n-A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS %s\n"
+			       "COMMIT\n", target);
+	enum nf_verdict v;
+
+	init_ctx(ctx, t, NF_FORWARD, "gw0", "eth0");
+	ctx->pmtu = pmtu;
+	ctx->pkt_room = room;
+	v = rules_run(r, NF_MANGLE, ctx, NULL);
+	rules_free(r);
+	return v;
+}
+
+static void test_target_tcpmss(void **state)
+{
+	static const uint8_t mss1460[] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7 };
+	static const uint8_t mss500[] = { 2, 4, 0x01, 0xf4 };
+	static const uint8_t wscale[] = { 1, 3, 3, 7 };
+	struct tpkt t;
+	struct nf_ctx ctx;
+
+	(void)state;
+	/* lowered to --set-mss */
+	tcp(&t, 1, 2, TCP_SYN, mss1460, sizeof(mss1460), 0);
+	assert_int_equal(mss_run("--set-mss 1400", &t, 0, 0, &ctx), NF_ACCEPT);
+	assert_int_equal(mss_of(&t), 1400);
+	assert_true(ctx.pkt_changed);
+	assert_csums_ok(&t);
+
+	/* clamped to the path MTU - 40 */
+	tcp(&t, 1, 2, TCP_SYN, mss1460, sizeof(mss1460), 0);
+	assert_int_equal(mss_run("--clamp-mss-to-pmtu", &t, 1420, 0, &ctx), NF_ACCEPT);
+	assert_int_equal(mss_of(&t), 1380);
+	assert_csums_ok(&t);
+	/* an unusable path MTU drops */
+	assert_int_equal(mss_run("--clamp-mss-to-pmtu", &t, 40, 0, &ctx), NF_DROP);
+
+	/* never raised */
+	tcp(&t, 1, 2, TCP_SYN, mss500, sizeof(mss500), 0);
+	assert_int_equal(mss_run("--set-mss 1400", &t, 0, 4, &ctx), NF_ACCEPT);
+	assert_int_equal(mss_of(&t), 500);
+	assert_false(ctx.pkt_changed);
+
+	/* not a SYN: the rule's --tcp-flags keeps it out */
+	tcp(&t, 1, 2, TCP_SYN | TCP_RST, mss1460, sizeof(mss1460), 0);
+	assert_int_equal(mss_run("--set-mss 1000", &t, 0, 4, &ctx), NF_ACCEPT);
+	assert_int_equal(mss_of(&t), 1460);
+
+	/* a SYN without MSS option gets min(536, target), after its options */
+	tcp(&t, 1, 2, TCP_SYN, wscale, sizeof(wscale), 0);
+	memset(t.buf + t.len, 0xee, 8);
+	assert_int_equal(mss_run("--set-mss 1400", &t, 0, 8, &ctx), NF_ACCEPT);
+	assert_true(ctx.pkt_changed);
+	assert_int_equal(ctx.pkt_room, 4);
+	t.len += 4;
+	assert_int_equal(t.p.outer.tot_len, 48);
+	assert_int_equal(t.p.outer.l4_hlen, 28);
+	assert_int_equal(mss_of(&t), 536);
+	assert_memory_equal(t.buf + 40, "\x02\x04\x02\x18\x01\x03\x03\x07", 8);
+	assert_csums_ok(&t);
+	assert_int_equal(t.buf[48], 0xee);
+
+	tcp(&t, 1, 2, TCP_SYN, NULL, 0, 0);
+	assert_int_equal(mss_run("--set-mss 500", &t, 0, 4, &ctx), NF_ACCEPT);
+	t.len += 4;
+	assert_int_equal(mss_of(&t), 500);
+	assert_csums_ok(&t);
+
+	tcp(&t, 1, 2, TCP_SYN, NULL, 0, 0);
+	assert_int_equal(mss_run("--clamp-mss-to-pmtu", &t, 1500, 4, &ctx), NF_ACCEPT);
+	t.len += 4;
+	assert_int_equal(mss_of(&t), 536);
+	assert_csums_ok(&t);
+
+	/* no room, or data after the header: left alone */
+	tcp(&t, 1, 2, TCP_SYN, NULL, 0, 0);
+	assert_int_equal(mss_run("--set-mss 500", &t, 0, 3, &ctx), NF_ACCEPT);
+	assert_false(ctx.pkt_changed);
+	assert_int_equal(t.p.outer.tot_len, 40);
+	tcp(&t, 1, 2, TCP_SYN, NULL, 0, 10);
+	assert_int_equal(mss_run("--set-mss 500", &t, 0, 4, &ctx), NF_ACCEPT);
+	assert_false(ctx.pkt_changed);
+	assert_int_equal(t.p.outer.tot_len, 50);
+}
+
+static void test_target_notrack_nat(void **state)
+{
+	struct rules *r;
+	struct tpkt t;
+	struct nf_ctx ctx;
+
+	(void)state;
+	tp_udp(&t, PEER, SERVER, 5000, 53, 0);
+	r = load("*raw\n-A PREROUTING -p udp --dport 53 -j CT --notrack\n-A PREROUTING -j CT\n"
+		 "-A OUTPUT -j NOTRACK\n-A OUTPUT -j DROP\nCOMMIT\n");
+	init_ctx(&ctx, &t, NF_PREROUTING, "gw0", "");
+	assert_int_equal(rules_run(r, NF_RAW, &ctx, NULL), NF_ACCEPT);
+	assert_true(ctx.notrack);
+	init_ctx(&ctx, &t, NF_OUTPUT, "", "eth0");
+	assert_int_equal(rules_run(r, NF_RAW, &ctx, NULL), NF_DROP);
+	assert_true(ctx.notrack);
+	rules_free(r);
+
+	r = load("*nat\n"
+		 "-A PREROUTING -p udp --dport 53 -j DNAT --to-destination 10.8.0.53-10.8.0.54:5353 --random\n"
+		 "-A PREROUTING -p udp -j REDIRECT --to-ports 1000-2000\n"
+		 "-A POSTROUTING -p udp --sport 5000 -j MASQUERADE --to-ports 61000-65535 --random-fully\n"
+		 "-A POSTROUTING -j SNAT --to-source 192.0.2.1 --persistent\n"
+		 "-A OUTPUT -p udp -j DNAT --to-destination :99\n"
+		 "COMMIT\n");
+	init_ctx(&ctx, &t, NF_PREROUTING, "gw0", "");
+	assert_int_equal(rules_run(r, NF_NAT, &ctx, NULL), NF_ACCEPT);
+	assert_int_equal(ctx.nat.kind, NAT_DNAT);
+	assert_int_equal(ctx.nat.range.min_addr, IP4(10, 8, 0, 53));
+	assert_int_equal(ctx.nat.range.max_addr, IP4(10, 8, 0, 54));
+	assert_int_equal(ctx.nat.range.min_port, 5353);
+	assert_int_equal(ctx.nat.range.max_port, 5353);
+	assert_int_equal(ctx.nat.range.flags,
+			 NAT_F_MAP_IPS | NAT_F_PROTO_SPECIFIED | NAT_F_RANDOM);
+
+	init_ctx(&ctx, &t, NF_POSTROUTING, "", "eth0");
+	assert_int_equal(rules_run(r, NF_NAT, &ctx, NULL), NF_ACCEPT);
+	assert_int_equal(ctx.nat.kind, NAT_MASQUERADE);
+	assert_int_equal(ctx.nat.range.min_port, 61000);
+	assert_int_equal(ctx.nat.range.max_port, 65535);
+	assert_int_equal(ctx.nat.range.flags, NAT_F_PROTO_SPECIFIED | NAT_F_RANDOM_FULLY);
+
+	tp_udp(&t, PEER, SERVER, 5001, 53, 0);
+	init_ctx(&ctx, &t, NF_POSTROUTING, "", "eth0");
+	assert_int_equal(rules_run(r, NF_NAT, &ctx, NULL), NF_ACCEPT);
+	assert_int_equal(ctx.nat.kind, NAT_SNAT);
+	assert_int_equal(ctx.nat.range.min_addr, IP4(192, 0, 2, 1));
+	assert_int_equal(ctx.nat.range.flags, NAT_F_MAP_IPS | NAT_F_PERSISTENT);
+
+	init_ctx(&ctx, &t, NF_OUTPUT, "", "eth0");
+	assert_int_equal(rules_run(r, NF_NAT, &ctx, NULL), NF_ACCEPT);
+	assert_int_equal(ctx.nat.kind, NAT_DNAT);
+	assert_int_equal(ctx.nat.range.flags, NAT_F_PROTO_SPECIFIED);
+	assert_int_equal(ctx.nat.range.min_port, 99);
+	rules_free(r);
+
+	r = load("*nat\n-A PREROUTING -p tcp -j REDIRECT\nCOMMIT\n");
+	tcp(&t, 1, 2, TCP_SYN, NULL, 0, 0);
+	init_ctx(&ctx, &t, NF_PREROUTING, "gw0", "");
+	assert_int_equal(rules_run(r, NF_NAT, &ctx, NULL), NF_ACCEPT);
+	assert_int_equal(ctx.nat.kind, NAT_REDIRECT);
+	assert_int_equal(ctx.nat.range.flags, 0);
+	rules_free(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_match_base),
+		cmocka_unit_test(test_match_tcp),
+		cmocka_unit_test(test_match_udp_icmp),
+		cmocka_unit_test(test_match_multiport_iprange_length),
+		cmocka_unit_test(test_match_mark_addrtype_owner_comment),
+		cmocka_unit_test(test_match_state_without_entry),
+		cmocka_unit_test(test_match_conntrack_entry),
+		cmocka_unit_test(test_match_limit),
+		cmocka_unit_test(test_target_reject),
+		cmocka_unit_test(test_target_log),
+		cmocka_unit_test(test_target_mark_connmark),
+		cmocka_unit_test(test_target_tcpmss),
+		cmocka_unit_test(test_target_notrack_nat),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
