@@ -184,6 +184,9 @@ static int valid_chain_name(struct parser *p, const char *name)
 			    RULES_CHAIN_MAXLEN + 1);
 	if (name[0] == '-' || name[0] == '!')
 		return perr(p, name, "chain name not allowed to start with \"%c\"", name[0]);
+	/* saved bare, so it must read back as one word */
+	if (strpbrk(name, " \t\r\""))
+		return perr(p, name, "chain name with a blank or a quote");
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
 		if (strcmp(name, reserved[i]) == 0)
 			return perr(p, name, "chain name may not clash with target name");

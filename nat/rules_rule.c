@@ -225,9 +225,10 @@ static int parse_iface(struct state *st, const char *arg, uint8_t *name, uint8_t
 			    EXT_IFNAMSIZ);
 	if (len == 0)
 		return fail(st, arg, "empty interface name");
+	/* saved bare, so it must read back as one word */
 	for (size_t i = 0; i < len; i++)
-		if (isspace((unsigned char)arg[i]))
-			return fail(st, arg, "blank in interface name");
+		if (isspace((unsigned char)arg[i]) || arg[i] == '"')
+			return fail(st, arg, "blank or quote in interface name");
 	memset(name, 0, EXT_IFNAMSIZ);
 	memset(mask, 0, EXT_IFNAMSIZ);
 	memcpy(name, arg, len);

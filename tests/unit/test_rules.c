@@ -504,6 +504,8 @@ static const struct {
 	/* 43 */ { "*filter\n-F\n-X\n-A INPUT -j ACCEPT\nCOMMIT\nfoo\n", 6, "foo", "no table" },
 	/* 44 */ { "*filter\n-A INPUT -j LOG --log-prefix \"\"\nCOMMIT\n", 2, "", "minimum length" },
 	/* 45 */ { "*raw\n-A PREROUTING -j CT --zone 1\nCOMMIT\n", 2, "--zone", "unknown option" },
+	/* 46 */ { "*filter\n-N \"a b\"\nCOMMIT\n", 2, "a b", "blank" },
+	/* 47 */ { "*filter\n-A INPUT -o \"a\\\"b\"\nCOMMIT\n", 2, "a\"b", "quote" },
 };
 
 static void test_parse_errors(void **state)
