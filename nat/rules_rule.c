@@ -51,7 +51,7 @@ static const struct base_opt base_opts[] = {
 	{ "ipv6", '6', 0 },
 };
 
-enum { MAX_ADDRS = 1024 };
+enum { MAX_ADDRS = 1024, MAX_EXPANDED = 4096 };
 
 struct inst {
 	const struct ext *ext;
@@ -715,6 +715,10 @@ static int expand(struct state *st, struct pcmd *cmd)
 	    ((st->r.ip.invflags & IPINV_DST) && dm && dm[0] == 0)) {
 		fail(st, (st->r.ip.invflags & IPINV_SRC) && sm && sm[0] == 0 ? st->srcs : st->dsts,
 		     "\"! 0.0.0.0/0\" never matches");
+		goto out;
+	}
+	if ((size_t)ns * nd > MAX_EXPANDED) {
+		fail(st, st->srcs, "-s and -d lists make more than %d rules", MAX_EXPANDED);
 		goto out;
 	}
 	cmd->rules = calloc((size_t)ns * nd, sizeof(*cmd->rules));
