@@ -311,6 +311,15 @@ void nf_input(struct nf *nf, struct pkt *p, const char *in, uint64_t now,
 	finish(nf, &ctx, res, input_path(nf, &ctx, res, trace, rnd));
 }
 
+void nf_input_batch(struct nf *nf, struct pkt *const *p, unsigned n, const char *in,
+		    uint64_t now, const uint32_t *rnd, struct nf_result *res)
+{
+	for (unsigned i = 0; i < n; i++)
+		ct_prefetch(nf->ct, p[i]);
+	for (unsigned i = 0; i < n; i++)
+		nf_input(nf, p[i], in, now, rnd[i], &res[i], NULL);
+}
+
 static bool output_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 			struct nf_trace *trace, uint32_t rnd)
 {

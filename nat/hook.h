@@ -112,6 +112,11 @@ void nf_set_uplink_addr(struct nf *nf, uint32_t addr);
  * search).  trace may be NULL. */
 void nf_input(struct nf *nf, struct pkt *p, const char *in, uint64_t now,
 	      uint32_t rnd, struct nf_result *res, struct nf_trace *trace);
+/* A batch of packets that arrived on one interface (a recvmmsg's worth):
+ * conntrack lookups are prefetched for the whole batch first, then each
+ * packet goes its way as with nf_input.  rnd[i] per packet. */
+void nf_input_batch(struct nf *nf, struct pkt *const *p, unsigned n, const char *in,
+		    uint64_t now, const uint32_t *rnd, struct nf_result *res);
 /* A packet the host (through TUN, with its socket's owner when known) or gw
  * itself sends.  owner: NULL when unknown. */
 void nf_output(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t now,

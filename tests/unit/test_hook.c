@@ -307,6 +307,31 @@ static void test_swap_keeps_flows(void **state)
 	nf_destroy(nf);
 }
 
+/* A batch gives what one-by-one gives. */
+static void test_batch(void **state)
+{
+	struct nf *nf = gateway(road_warrior);
+	struct packet a, b, c;
+	struct pkt *pp[3] = { &a.p, &b.p, &c.p };
+	struct nf_result res[3];
+	const uint32_t rnd[3] = { 1, 2, 3 };
+
+	(void)state;
+	build(&a, "udp 10.8.0.2:5000 > 203.0.113.5:53", 0, 0);
+	build(&b, "udp 10.8.0.3:5000 > 203.0.113.5:53", 0, 0);
+	build(&c, "udp 203.0.113.5:53 > 10.8.0.2:5000", 0, 0);
+	nf_input_batch(nf, pp, 3, "gw0", 1, rnd, res);
+	assert_int_equal(res[0].verdict, NF_ACCEPT);
+	assert_int_equal(res[1].verdict, NF_ACCEPT);
+	assert_int_equal(a.p.outer.saddr, UPLINK);
+	assert_int_equal(b.p.outer.saddr, UPLINK);
+	assert_int_not_equal(a.p.outer.sport, b.p.outer.sport);
+	/* in by gw0 to a peer: FORWARD -i gw0 -o eth0 does not match */
+	assert_int_equal(res[2].verdict, NF_DROP);
+	assert_int_equal(ct_count(nf), 2);
+	nf_destroy(nf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -317,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_dnat_port_forward),
 		cmocka_unit_test(test_local_and_untracked),
 		cmocka_unit_test(test_swap_keeps_flows),
+		cmocka_unit_test(test_batch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
