@@ -4,7 +4,7 @@
  * add_param_to_argv() in iptables 1.8.9 splits it: blanks separate words;
  * "..." quotes, inside which a backslash takes the next character
  * literally; a closing quote ends the word, even an empty one ("" is an
- * empty word); single quotes are ordinary characters.  Words are written
+ * empty word); single quotes and carriage returns are ordinary characters.  Words are written
  * back into the line's own buffer (they never grow).
  */
 #include <stdio.h>
@@ -45,7 +45,7 @@ int rules_lex(char *buf, char **words, unsigned int max, struct rules_error *err
 		} else if (c == '"') {
 			quoted = true;
 			continue;
-		} else if (c != ' ' && c != '\t' && c != '\n' && c != '\r') {
+		} else if (c != ' ' && c != '\t' && c != '\n') {
 			*out++ = c;
 			continue;
 		} else if (out == start) {

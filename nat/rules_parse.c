@@ -29,6 +29,7 @@ enum { MAX_WORDS = 1024 };
 struct parser {
 	struct rules *out;
 	struct ptable *cur;
+	bool touched;         /* the open table block has a chain line or command */
 	char curname[16];
 	unsigned int line;
 	struct rules_error *err;
@@ -193,6 +194,22 @@ static int valid_chain_name(struct parser *p, const char *name)
 	return 0;
 }
 
+/* Counters are decimal (iptables reads them with strtoull(.., 10)). */
+static bool dec64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
 static int parse_counter_word(const char *w, uint64_t *pc, uint64_t *bc)
 {
 	char buf[64], *colon;
@@ -206,7 +223,7 @@ static int parse_counter_word(const char *w, uint64_t *pc, uint64_t *bc)
 	if (!colon)
 		return -1;
 	*colon = '\0';
-	if (!ext_strtou(buf, UINT64_MAX, pc) || !ext_strtou(colon + 1, UINT64_MAX, bc))
+	if (!dec64(buf, pc) || !dec64(colon + 1, bc))
 		return -1;
 	return 0;
 }
@@ -215,14 +232,14 @@ static char *next_word(char **s)
 {
 	char *w = *s;
 
-	while (*w == ' ' || *w == '\t' || *w == '\r')
+	while (*w == ' ' || *w == '\t')
 		w++;
 	if (!*w) {
 		*s = w;
 		return NULL;
 	}
 	*s = w;
-	while (**s && **s != ' ' && **s != '\t' && **s != '\r')
+	while (**s && **s != ' ' && **s != '\t')
 		(*s)++;
 	if (**s)
 		*(*s)++ = '\0';
@@ -468,6 +485,8 @@ static int command_line(struct parser *p, char *line)
 		p->rc = rc;
 		return -1;
 	}
+	if (!cmd.skip)
+		p->touched = true;
 	rc = cmd.skip || !cmd.cmd ? 0 : run_cmd(p, &cmd);
 	rules_pcmd_free(&cmd);
 	free(words);
@@ -489,6 +508,7 @@ static int table_line(struct parser *p, char *line)
 	p->cur = ptable_new((enum nf_table)t);
 	if (!p->cur)
 		return poom(p);
+	p->touched = false;
 	snprintf(p->curname, sizeof(p->curname), "*%s", name);
 	return 0;
 }
@@ -500,6 +520,13 @@ static int commit_line(struct parser *p)
 
 	if (!p->cur)
 		return perr(p, "COMMIT", "COMMIT without a table");
+	if (!p->touched) {
+		/* an empty block removes the table, as with iptables-nft */
+		rules_table_free(&p->out->t[p->cur->table]);
+		ptable_free(p->cur);
+		p->cur = NULL;
+		return 0;
+	}
 	rc = rules_compile(p->cur, &nt, p->err);
 	if (rc < 0) {
 		p->rc = rc;
@@ -517,10 +544,12 @@ static int one_line(struct parser *p, char *line)
 {
 	char *s = line;
 
-	while (*s == ' ' || *s == '\t' || *s == '\r')
-		s++;
-	if (*s == '\0' || line[0] == '#')
+	/* iptables-restore skips empty lines and "#" lines only: a line of
+	 * blanks is a command line without a command */
+	if (line[0] == '\0' || line[0] == '#')
 		return 0;
+	while (*s == ' ' || *s == '\t')
+		s++;
 	if (line[0] == '*')
 		return table_line(p, line);
 	if (strcmp(line, "COMMIT") == 0)
@@ -533,8 +562,10 @@ static int one_line(struct parser *p, char *line)
 		*s = '\0';
 		return perr(p, w, "no table: a *table line must come first");
 	}
-	if (line[0] == ':')
+	if (line[0] == ':') {
+		p->touched = true;
 		return chain_line(p, line);
+	}
 	return command_line(p, line);
 }
 

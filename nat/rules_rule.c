@@ -340,11 +340,27 @@ static int set_jump(struct state *st, const char *name, bool go)
 	return 0;
 }
 
+/* Counters are decimal (iptables reads them with strtoull(.., 10)). */
+static bool dec64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*out = v;
+	return true;
+}
+
 static int parse_counters(struct state *st, const char *p, const char *b)
 {
-	if (!ext_strtou(p, UINT64_MAX, &st->r.pcnt))
+	if (!dec64(p, &st->r.pcnt))
 		return fail(st, p, "-c packet counter not numeric");
-	if (!b || !ext_strtou(b, UINT64_MAX, &st->r.bcnt))
+	if (!b || !dec64(b, &st->r.bcnt))
 		return fail(st, b ? b : p, "-c byte counter not numeric");
 	return 0;
 }
@@ -788,8 +804,7 @@ int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 		}
 		*colon = '\0';
 		w[len - 1] = '\0';
-		if (!ext_strtou(w + 1, UINT64_MAX, &st->r.pcnt) ||
-		    !ext_strtou(colon + 1, UINT64_MAX, &st->r.bcnt)) {
+		if (!dec64(w + 1, &st->r.pcnt) || !dec64(colon + 1, &st->r.bcnt)) {
 			*colon = ':';
 			w[len - 1] = ']';
 			fail(st, w, "bad counters \"%s\"", w);
