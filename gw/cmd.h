@@ -8,6 +8,9 @@ int cmd_genkey(int argc, char **argv);
 int cmd_genpsk(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 
 #endif

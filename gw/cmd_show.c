@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw show [IFACE] and gw stats IFACE: ask a running gateway over its control
+ * socket (gw/ctl.h) and print, for show, the layout of `wg show`.  IFACE may
+ * also be a socket path (containing '/'), for a ControlSocket elsewhere.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gw/cmd.h"
+#include "gw/ctl.h"
+#include "nat/sbuf.h"
+
+static void socket_path(char *out, size_t len, const char *iface)
+{
+	if (strchr(iface, '/'))
+		snprintf(out, len, "%s", iface);
+	else
+		ctl_default_path(out, len, iface);
+}
+
+static int ask(const char *iface, const char *req, struct sbuf *out)
+{
+	char path[108];
+	int ret;
+
+	socket_path(path, sizeof(path), iface);
+	ret = ctl_request(path, req, out);
+	if (ret)
+		fprintf(stderr, "gw: %s: %s (is `gw run` up for %s?)\n", path, strerror(-ret),
+			iface);
+	return ret;
+}
+
+/* wg's pretty_time: "1 day, 2 hours, 3 seconds". */
+static void pretty_time(char *out, size_t len, unsigned long long secs)
+{
+	static const struct { unsigned long long n; const char *name; } units[] = {
+		{ 365ull * 24 * 3600, "year" }, { 24 * 3600, "day" }, { 3600, "hour" },
+		{ 60, "minute" }, { 1, "second" },
+	};
+	size_t off = 0;
+
+	out[0] = 0;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && off < len; i++) {
+		unsigned long long v = secs / units[i].n;
+
+		if (!v)
+			continue;
+		secs %= units[i].n;
+		off += (size_t)snprintf(out + off, len - off, "%s%llu %s%s", off ? ", " : "", v,
+					units[i].name, v == 1 ? "" : "s");
+	}
+}
+
+/* wg's bytes: B, KiB, MiB, GiB, TiB with two decimals. */
+static void pretty_bytes(char *out, size_t len, unsigned long long b)
+{
+	if (b < 1024)
+		snprintf(out, len, "%llu B", b);
+	else if (b < 1024ull * 1024)
+		snprintf(out, len, "%.2f KiB", (double)b / 1024);
+	else if (b < 1024ull * 1024 * 1024)
+		snprintf(out, len, "%.2f MiB", (double)b / (1024 * 1024));
+	else if (b < 1024ull * 1024 * 1024 * 1024)
+		snprintf(out, len, "%.2f GiB", (double)b / (1024. * 1024 * 1024));
+	else
+		snprintf(out, len, "%.2f TiB", (double)b / (1024. * 1024 * 1024 * 1024));
+}
+
+struct peer_view {
+	char key[64], endpoint[64];
+	struct sbuf aips;
+	unsigned long long handshake, rx, tx, keepalive;
+	bool active;
+};
+
+static void print_peer(struct peer_view *p)
+{
+	char a[64], b[64];
+
+	if (!p->active)
+		return;
+	printf("\npeer: %s\n", p->key);
+	if (p->endpoint[0])
+		printf("  endpoint: %s\n", p->endpoint);
+	printf("  allowed ips: %s\n", p->aips.len ? p->aips.buf : "(none)");
+	if (p->handshake) {
+		unsigned long long now = (unsigned long long)time(NULL);
+
+		if (now == p->handshake) {
+			printf("  latest handshake: Now\n");
+		} else if (now < p->handshake) {
+			printf("  latest handshake: (System clock wound backward; connection problems may ensue.)\n");
+		} else {
+			pretty_time(a, sizeof(a), now - p->handshake);
+			printf("  latest handshake: %s ago\n", a);
+		}
+	}
+	if (p->rx || p->tx) {
+		pretty_bytes(a, sizeof(a), p->rx);
+		pretty_bytes(b, sizeof(b), p->tx);
+		printf("  transfer: %s received, %s sent\n", a, b);
+	}
+	if (p->keepalive) {
+		pretty_time(a, sizeof(a), p->keepalive);
+		printf("  persistent keepalive: every %s\n", a);
+	}
+	sbuf_reset(&p->aips);
+	p->endpoint[0] = 0;
+	p->handshake = p->rx = p->tx = p->keepalive = 0;
+	p->active = false;
+}
+
+static int show_one(const char *iface)
+{
+	struct sbuf s;
+	struct peer_view p = { 0 };
+	char *line, *save = NULL;
+	int ret;
+
+	sbuf_init(&s);
+	sbuf_init(&p.aips);
+	ret = ask(iface, "show", &s);
+	for (line = ret || !s.buf ? NULL : strtok_r(s.buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(line, '=');
+
+		if (!v)
+			continue;
+		*v++ = 0;
+		if (!strcmp(line, "interface")) {
+			printf("interface: %s\n", v);
+		} else if (!strcmp(line, "public_key")) {
+			printf("  public key: %s\n  private key: (hidden)\n", v);
+		} else if (!strcmp(line, "listen_port")) {
+			printf("  listening port: %s\n", v);
+		} else if (!strcmp(line, "peer")) {
+			print_peer(&p);
+			snprintf(p.key, sizeof(p.key), "%s", v);
+			p.active = true;
+		} else if (!strcmp(line, "endpoint")) {
+			snprintf(p.endpoint, sizeof(p.endpoint), "%s", v);
+		} else if (!strcmp(line, "allowed_ip")) {
+			if (p.aips.len)
+				sbuf_add(&p.aips, ", ");
+			sbuf_add(&p.aips, v);
+		} else if (!strcmp(line, "latest_handshake")) {
+			p.handshake = strtoull(v, NULL, 10);
+		} else if (!strcmp(line, "rx_bytes")) {
+			p.rx = strtoull(v, NULL, 10);
+		} else if (!strcmp(line, "tx_bytes")) {
+			p.tx = strtoull(v, NULL, 10);
+		} else if (!strcmp(line, "persistent_keepalive")) {
+			p.keepalive = strtoull(v, NULL, 10);
+		} else if (!strcmp(line, "error")) {
+			fprintf(stderr, "gw: %s: %s\n", iface, v);
+			ret = -EPROTO;
+		}
+	}
+	print_peer(&p);
+	sbuf_free(&p.aips);
+	sbuf_free(&s);
+	return ret;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	struct dirent *de;
+	DIR *d;
+	int ret = 0;
+	bool first = true;
+
+	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
+		fprintf(stderr, "Usage: gw %s [IFACE]\n", argv[0]);
+		return 1;
+	}
+	if (argc == 2)
+		return show_one(argv[1]) ? 1 : 0;
+	d = opendir("/run/gw");
+	if (!d)
+		return 0; /* no gateway runs */
+	while ((de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char name[256];
+
+		if (n < 6 || strcmp(de->d_name + n - 5, ".sock"))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 5), de->d_name);
+		if (!first)
+			putchar('\n');
+		first = false;
+		if (show_one(name))
+			ret = 1;
+	}
+	closedir(d);
+	return ret;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	struct sbuf s;
+	int ret;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(stderr, "Usage: gw %s IFACE\n", argv[0]);
+		return 1;
+	}
+	sbuf_init(&s);
+	ret = ask(argv[1], "stats", &s);
+	if (!ret && s.len)
+		fputs(s.buf, stdout);
+	sbuf_free(&s);
+	return ret ? 1 : 0;
+}

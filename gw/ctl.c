@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+#include "gw/ctl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "nat/sbuf.h"
+
+void ctl_default_path(char *out, size_t len, const char *ifname)
+{
+	snprintf(out, len, "/run/gw/%s.sock", ifname);
+}
+
+static int sockaddr_of(struct sockaddr_un *sun, const char *path)
+{
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun->sun_path, path);
+	return 0;
+}
+
+/* mkdir -p of path's directory, 0700 for what is created. */
+static void make_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = 0;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		mkdir(dir, 0755);
+		*p = '/';
+	}
+	mkdir(dir, 0700);
+}
+
+int ctl_listen(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, ret = sockaddr_of(&sun, path);
+	mode_t old;
+
+	if (ret)
+		return ret;
+	make_parent(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* a socket nobody answers on is stale */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	old = umask(077);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (ret < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+int ctl_accept(int lfd, char *req, size_t len)
+{
+	size_t got = 0;
+	int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (cfd < 0)
+		return -errno;
+	while (got + 1 < len) {
+		struct pollfd pfd = { cfd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 1000) <= 0)
+			break;
+		n = read(cfd, req + got, len - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(req, '\n', got))
+			break;
+	}
+	req[got] = 0;
+	req[strcspn(req, "\r\n")] = 0;
+	return cfd;
+}
+
+void ctl_answer(int cfd, const char *text, size_t len)
+{
+	while (len) {
+		ssize_t n = write(cfd, text, len);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		text += n;
+		len -= (size_t)n;
+	}
+	close(cfd);
+}
+
+int ctl_request(const char *path, const char *request, struct sbuf *out)
+{
+	struct sockaddr_un sun;
+	char buf[4096];
+	ssize_t n;
+	int fd, ret = sockaddr_of(&sun, path);
+
+	if (ret)
+		return ret;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	snprintf(buf, sizeof(buf), "%s\n", request);
+	if (write(fd, buf, strlen(buf)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	shutdown(fd, SHUT_WR);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		sbuf_addn(out, buf, (size_t)n);
+	ret = n < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}

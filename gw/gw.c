@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: MIT */
+#include "gw/gw.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/key.h"
+#include "gw/ctl.h"
+#include "gw/log.h"
+#include "gw/tun.h"
+#include "nat/pkt.h"
+#include "nat/reject.h"
+#include "nat/sbuf.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+enum { TUN_READS_PER_WAKE = UDP_BATCH, UDP_BATCHES_PER_WAKE = 8 };
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+static uint64_t wall(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+/* Queues a datagram to ep on the socket of its family. */
+static void queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d,
+			size_t len)
+{
+	int fam = udp_endpoint_family(ep);
+	struct udp_batch *q = fam == AF_INET6 ? &g->tx6 : &g->tx4;
+	int fd = fam == AF_INET6 ? g->udp6 : g->udp4;
+
+	if (!fam || fd < 0 || len > q->slot_size)
+		return;
+	if (q->count == UDP_BATCH)
+		udp_flush(fd, q);
+	memcpy(udp_batch_slot(q, q->count), d, len);
+	udp_queue_commit(q, len, ep);
+}
+
+static void on_emit(void *ctx, struct wg_peer *peer, const struct wg_endpoint *to,
+		    const uint8_t *dgram, size_t len)
+{
+	(void)peer;
+	queue_dgram(ctx, to, dgram, len);
+}
+
+static void flush(struct gw *g)
+{
+	if (g->tx4.count)
+		udp_flush(g->udp4, &g->tx4);
+	if (g->tx6.count)
+		udp_flush(g->udp6, &g->tx6);
+}
+
+static bool under_load(struct gw *g, uint64_t now, const uint8_t *d, size_t len)
+{
+	if (len && (d[0] == MSG_INITIATION || d[0] == MSG_RESPONSE)) {
+		if (now - g->load_window > NSEC_PER_SEC) {
+			g->load_window = now;
+			g->load_count = 0;
+		}
+		if (++g->load_count > GW_UNDER_LOAD_HANDSHAKES)
+			g->under_load_until = now + NSEC_PER_SEC; /* sticks for 1 s */
+	}
+	return now < g->under_load_until;
+}
+
+static void tun_write(struct gw *g, const uint8_t *p, size_t len)
+{
+	/* the kernel takes it or drops it; a full TUN queue is not our error */
+	if (write(g->tun, p, len) < 0 && errno != EAGAIN)
+		gw_log("%s: tun write: %s", g->cfg.ifname, strerror(errno));
+}
+
+static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw *g = w->data;
+	uint64_t now = mono(), wl = wall();
+
+	(void)loop, (void)revents;
+	for (int round = 0; round < UDP_BATCHES_PER_WAKE; round++) {
+		int n = udp_recv_batch(w->fd, &g->rx);
+
+		for (int i = 0; i < n; i++) {
+			struct mmsghdr *m = &g->rx.msgs[i];
+			uint8_t *buf = udp_batch_slot(&g->rx, (unsigned)i);
+			struct wg_endpoint src;
+			struct wg_rx rx;
+
+			if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+				g->oversized++;
+				g->dev.drops[WG_DROP_BAD_LENGTH]++;
+				continue;
+			}
+			udp_endpoint_from_sa(&src, m->msg_hdr.msg_name, m->msg_hdr.msg_namelen);
+			if (!src.len)
+				continue;
+			wg_receive(&g->dev, now, wl, &src, buf, m->msg_len,
+				   under_load(g, now, buf, m->msg_len), &rx);
+			if (rx.kind == WG_RX_PACKET)
+				tun_write(g, rx.data, rx.len);
+			else if (rx.kind == WG_RX_REPLY)
+				queue_dgram(g, &src, rx.data, rx.len);
+		}
+		if (n < UDP_BATCH)
+			break;
+	}
+}
+
+static void unreachable(struct gw *g, uint8_t *pkt, size_t len)
+{
+	uint8_t out[REJECT_ICMP_QUOTE_MAX];
+	struct pkt p;
+	size_t n;
+
+	if (!g->addr4 || pkt_parse(&p, pkt, len) != PKT_OK)
+		return;
+	n = icmp_error_build(&p, 3, 1, 0, g->addr4, g->ip_id++, out, sizeof(out));
+	if (n)
+		tun_write(g, out, n);
+}
+
+static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, tun_w);
+	uint64_t now = mono(), wl = wall();
+
+	(void)loop, (void)revents;
+	for (int i = 0; i < TUN_READS_PER_WAKE; i++) {
+		ssize_t n = read(g->tun, g->tunbuf, g->tunbuf_size);
+		struct wg_tx tx;
+
+		if (n <= 0)
+			break;
+		/* encrypted into out, then queued: wg_send may emit staged
+		 * packets into the queue itself first */
+		wg_send(&g->dev, now, wl, g->tunbuf, (size_t)n, g->sendbuf, g->sendbuf_size, &tx);
+		if (tx.kind == WG_TX_DATA)
+			queue_dgram(g, &tx.peer->endpoint, g->sendbuf, tx.len);
+		else if (tx.kind == WG_TX_DROP && tx.drop == WG_DROP_NO_PEER)
+			unreachable(g, g->tunbuf, (size_t)n);
+	}
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, timer_w);
+
+	(void)loop, (void)revents;
+	wg_tick(&g->dev, mono(), wall());
+}
+
+static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, prepare_w);
+	uint64_t deadline, now;
+
+	(void)revents;
+	flush(g);
+	deadline = wg_next_deadline(&g->dev);
+	ev_timer_stop(loop, &g->timer_w);
+	if (!deadline)
+		return;
+	now = mono();
+	ev_timer_set(&g->timer_w, deadline > now ? (double)(deadline - now) / 1e9 + 0.0005 : 0.,
+		     0.);
+	ev_timer_start(loop, &g->timer_w);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	gw_log("%s: signal %d, shutting down", ((struct gw *)w->data)->cfg.ifname, w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+/* --- control socket ---------------------------------------------------- */
+
+static void show_aip(void *ctx, int family, const uint8_t *addr, uint8_t cidr, void *peer)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	(void)peer;
+	inet_ntop(family, addr, text, sizeof(text));
+	sbuf_printf(ctx, "allowed_ip=%s/%u\n", text, cidr);
+}
+
+static void ctl_show(struct gw *g, struct sbuf *s)
+{
+	char b64[KEY_B64_LEN + 1], ep[64];
+
+	key_to_base64(b64, g->dev.keys.pub);
+	sbuf_printf(s, "interface=%s\npublic_key=%s\nlisten_port=%u\n", g->cfg.ifname, b64,
+		    g->port);
+	for (size_t i = 0; i < g->dev.npeers; i++) {
+		struct wg_peer *p = g->dev.peers[i];
+
+		key_to_base64(b64, p->hs.remote_static);
+		sbuf_printf(s, "peer=%s\n", b64);
+		if (p->endpoint.len) {
+			udp_endpoint_format(&p->endpoint, ep, sizeof(ep));
+			sbuf_printf(s, "endpoint=%s\n", ep);
+		}
+		allowedips_walk(&g->dev.aips, p, show_aip, s);
+		sbuf_printf(s, "latest_handshake=%llu\nrx_bytes=%llu\ntx_bytes=%llu\n"
+			       "persistent_keepalive=%u\nhandshakes_sent=%llu\n"
+			       "handshakes_completed=%llu\n",
+			    (unsigned long long)(p->last_handshake_wall / NSEC_PER_SEC),
+			    (unsigned long long)p->rx_bytes, (unsigned long long)p->tx_bytes,
+			    p->persistent_keepalive, (unsigned long long)p->handshakes_sent,
+			    (unsigned long long)p->handshakes_completed);
+	}
+}
+
+static void ctl_stats(struct gw *g, struct sbuf *s)
+{
+	sbuf_printf(s, "rx_packets=%llu\ntx_packets=%llu\nhandshakes_received=%llu\n"
+		       "cookies_received=%llu\nunder_load=%d\n",
+		    (unsigned long long)g->dev.rx_packets, (unsigned long long)g->dev.tx_packets,
+		    (unsigned long long)g->dev.handshakes_received,
+		    (unsigned long long)g->dev.cookies_received, mono() < g->under_load_until);
+	for (int i = 0; i < WG_DROP__COUNT; i++)
+		sbuf_printf(s, "drop_%s=%llu\n", wg_drop_name((enum wg_drop)i),
+			    (unsigned long long)g->dev.drops[i]);
+}
+
+static void ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, ctl_w);
+	char req[128];
+	struct sbuf s;
+	int cfd;
+
+	(void)loop, (void)revents;
+	cfd = ctl_accept(g->ctl, req, sizeof(req));
+	if (cfd < 0)
+		return;
+	sbuf_init(&s);
+	if (!strcmp(req, "show"))
+		ctl_show(g, &s);
+	else if (!strcmp(req, "stats"))
+		ctl_stats(g, &s);
+	else
+		sbuf_add(&s, "error=unknown request\n");
+	ctl_answer(cfd, s.buf ? s.buf : "", s.len);
+	sbuf_free(&s);
+}
+
+/* --- setup and teardown ------------------------------------------------ */
+
+static int add_peers(struct gw *g)
+{
+	for (size_t i = 0; i < g->cfg.n_peers; i++) {
+		const struct config_peer *cp = &g->cfg.peers[i];
+		struct wg_peer *p;
+		int err;
+
+		p = wg_peer_add(&g->dev, cp->public_key, cp->has_psk ? cp->preshared_key : NULL,
+				cp->persistent_keepalive, &err);
+		if (!p) {
+			gw_log("%s:%u: peer: %s", g->cfg.path, cp->line, strerror(-err));
+			return err;
+		}
+		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
+			const struct cidr *c = &cp->allowed_ips[j];
+
+			err = wg_peer_allow(&g->dev, p, c->family, c->addr, c->prefix);
+			if (err) {
+				gw_log("%s:%u: allowed ips: %s", g->cfg.path, cp->line,
+				       strerror(-err));
+				return err;
+			}
+		}
+		if (cp->endpoint) {
+			struct wg_endpoint ep;
+
+			err = udp_endpoint_resolve(&ep, cp->endpoint);
+			if (err) {
+				gw_log("%s:%u: endpoint %s: cannot resolve", g->cfg.path, cp->line,
+				       cp->endpoint);
+				return err;
+			}
+			wg_peer_set_endpoint(p, &ep);
+		}
+	}
+	return 0;
+}
+
+static int open_sockets(struct gw *g)
+{
+	uint16_t port = g->cfg.listen_port, port6;
+	int fd;
+
+	fd = udp_open(AF_INET, port, &g->port);
+	if (fd < 0) {
+		gw_log("%s: udp port %u: %s", g->cfg.ifname, port, strerror(-fd));
+		return fd;
+	}
+	g->udp4 = fd;
+	fd = udp_open(AF_INET6, g->port, &port6);
+	if (fd < 0)
+		gw_log("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, g->port,
+		       strerror(-fd));
+	else
+		g->udp6 = fd;
+	return 0;
+}
+
+static int open_tun(struct gw *g)
+{
+	uint16_t mtu = g->cfg.mtu ? g->cfg.mtu : WG_DEFAULT_MTU;
+	const char *what;
+	int ret;
+
+	ret = tun_open(g->cfg.ifname);
+	if (ret < 0) {
+		gw_log("%s: /dev/net/tun: %s", g->cfg.ifname, strerror(-ret));
+		return ret;
+	}
+	g->tun = ret;
+	ret = tun_configure(g->cfg.ifname, mtu, g->cfg.addresses, g->cfg.n_addresses, &what);
+	if (ret) {
+		gw_log("%s: %s: %s", g->cfg.ifname, what, strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < g->cfg.n_addresses && !g->addr4; i++)
+		if (g->cfg.addresses[i].family == AF_INET)
+			memcpy(&g->addr4, g->cfg.addresses[i].addr, 4), g->addr4 = ntohl(g->addr4);
+	return 0;
+}
+
+int gw_setup(struct gw *g, struct config *cfg)
+{
+	size_t mtu;
+	int ret;
+
+	memset(g, 0, sizeof(*g));
+	g->udp4 = g->udp6 = g->tun = g->ctl = -1;
+	g->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
+	if (!g->cfg.has_private_key) {
+		gw_log("%s: no PrivateKey", g->cfg.path);
+		return -EINVAL;
+	}
+	mtu = g->cfg.mtu ? g->cfg.mtu : WG_DEFAULT_MTU;
+	ret = wg_device_init(&g->dev, g->cfg.private_key, g->cfg.n_peers ? g->cfg.n_peers : 1, mtu,
+			     on_emit, g);
+	if (ret) {
+		gw_log("%s: PrivateKey: %s", g->cfg.path, strerror(-ret));
+		return ret;
+	}
+	g->dev_up = true;
+	/* the device holds its own copy now */
+	sodium_memzero(g->cfg.private_key, sizeof(g->cfg.private_key));
+	ret = add_peers(g);
+	if (ret)
+		return ret;
+	g->tunbuf_size = mtu + 64;
+	g->tunbuf = calloc(1, g->tunbuf_size);
+	g->sendbuf_size = MSG_DATA_MIN_LEN + mtu + 16;
+	g->sendbuf = calloc(1, g->sendbuf_size);
+	if (!g->tunbuf || !g->sendbuf || udp_batch_init(&g->rx, MSG_DATA_MIN_LEN + mtu + 256) ||
+	    udp_batch_init(&g->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
+	    udp_batch_init(&g->tx6, MSG_DATA_MIN_LEN + mtu + 16)) {
+		gw_log("%s: out of memory", g->cfg.ifname);
+		return -ENOMEM;
+	}
+	ret = open_sockets(g);
+	if (ret)
+		return ret;
+	ret = open_tun(g);
+	if (ret)
+		return ret;
+	if (g->cfg.control_socket)
+		snprintf(g->ctl_path, sizeof(g->ctl_path), "%s", g->cfg.control_socket);
+	else
+		ctl_default_path(g->ctl_path, sizeof(g->ctl_path), g->cfg.ifname);
+	ret = ctl_listen(g->ctl_path);
+	if (ret < 0) {
+		gw_log("%s: control socket %s: %s", g->cfg.ifname, g->ctl_path, strerror(-ret));
+		g->ctl_path[0] = 0;
+		return ret;
+	}
+	g->ctl = ret;
+
+	g->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
+	if (!g->loop)
+		return -ENOMEM;
+	ev_io_init(&g->udp4_w, udp_cb, g->udp4, EV_READ);
+	g->udp4_w.data = g;
+	ev_io_start(g->loop, &g->udp4_w);
+	if (g->udp6 >= 0) {
+		ev_io_init(&g->udp6_w, udp_cb, g->udp6, EV_READ);
+		g->udp6_w.data = g;
+		ev_io_start(g->loop, &g->udp6_w);
+	}
+	ev_io_init(&g->tun_w, tun_cb, g->tun, EV_READ);
+	ev_io_start(g->loop, &g->tun_w);
+	ev_io_init(&g->ctl_w, ctl_cb, g->ctl, EV_READ);
+	ev_io_start(g->loop, &g->ctl_w);
+	ev_signal_init(&g->sigint_w, signal_cb, SIGINT);
+	g->sigint_w.data = g;
+	ev_signal_start(g->loop, &g->sigint_w);
+	ev_signal_init(&g->sigterm_w, signal_cb, SIGTERM);
+	g->sigterm_w.data = g;
+	ev_signal_start(g->loop, &g->sigterm_w);
+	ev_init(&g->timer_w, timer_cb);
+	ev_prepare_init(&g->prepare_w, prepare_cb);
+	ev_prepare_start(g->loop, &g->prepare_w);
+	return 0;
+}
+
+void gw_run(struct gw *g)
+{
+	uint64_t now = mono(), wl = wall();
+
+	gw_log("%s: up, listening on port %u, %zu peer(s), mtu %zu, control %s", g->cfg.ifname,
+	       g->port, g->dev.npeers, g->dev.mtu, g->ctl_path);
+	for (size_t i = 0; i < g->dev.npeers; i++)
+		wg_peer_up(&g->dev, g->dev.peers[i], now, wl);
+	ev_run(g->loop, 0);
+}
+
+static void batch_wipe(struct udp_batch *b)
+{
+	if (b->bufs)
+		sodium_memzero(b->bufs, b->slot_size * UDP_BATCH);
+	udp_batch_free(b);
+}
+
+void gw_teardown(struct gw *g)
+{
+	if (g->loop)
+		ev_loop_destroy(g->loop);
+	if (g->ctl >= 0)
+		close(g->ctl);
+	if (g->ctl_path[0])
+		unlink(g->ctl_path);
+	if (g->tun >= 0)
+		close(g->tun); /* the device goes with it */
+	if (g->udp6 >= 0)
+		close(g->udp6);
+	if (g->udp4 >= 0)
+		close(g->udp4);
+	batch_wipe(&g->rx);
+	batch_wipe(&g->tx4);
+	batch_wipe(&g->tx6);
+	if (g->tunbuf) {
+		sodium_memzero(g->tunbuf, g->tunbuf_size);
+		free(g->tunbuf);
+	}
+	free(g->sendbuf);
+	if (g->dev_up)
+		wg_device_destroy(&g->dev);
+	config_free(&g->cfg);
+	sodium_memzero(g, sizeof(*g));
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw — the running gateway: one owner struct holding the config, the
+ * WireGuard device, the sockets, the TUN device, the control socket and
+ * every libev watcher (callbacks find the owner with container_of).
+ *
+ * Phases: gw_setup() does everything privileged (TUN, addresses, sockets,
+ * control socket) as an init ladder; gw_run() is the runtime loop;
+ * gw_teardown() runs the ladder in reverse (TUN removed, keys wiped).
+ *
+ * Data path per wake-up: UDP readable -> recvmmsg batch -> wg_receive each
+ * -> decrypted packets written to TUN, replies queued; TUN readable -> up to
+ * a batch of reads -> wg_send each, encrypted straight into the UDP send
+ * queue (or an ICMP host unreachable back to TUN).  An ev_prepare watcher
+ * flushes the send queues (sendmmsg) and re-arms the one protocol timer
+ * from wg_next_deadline() before the loop blocks.
+ */
+#ifndef GW_GW_H
+#define GW_GW_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/wg.h"
+#include "gw/config.h"
+#include "gw/udp.h"
+
+/* Handshake messages per second above which gw is under load (cookies). */
+enum { GW_UNDER_LOAD_HANDSHAKES = 128 };
+
+struct gw {
+	struct ev_loop *loop;
+	struct config cfg;
+	struct wg_device dev;
+	bool dev_up;
+	uint16_t port;
+	int udp4, udp6, tun, ctl;
+	char ctl_path[108];
+	uint32_t addr4; /* first IPv4 Address, host order: ICMP errors come from it */
+	uint16_t ip_id;
+	struct udp_batch rx, tx4, tx6;
+	uint8_t *tunbuf; /* one packet read from TUN before it is encrypted */
+	size_t tunbuf_size;
+	uint8_t *sendbuf; /* its data message, before it joins the send queue */
+	size_t sendbuf_size;
+	/* under-load detection: handshake messages in the current second */
+	uint64_t load_window, under_load_until;
+	unsigned load_count;
+	/* datagrams gw could not hand to wg at all (truncated by the kernel) */
+	uint64_t oversized;
+	ev_io udp4_w, udp6_w, tun_w, ctl_w;
+	ev_signal sigint_w, sigterm_w;
+	ev_timer timer_w;
+	ev_prepare prepare_w;
+};
+
+/* Loads nothing: cfg must be parsed.  Takes ownership of cfg.  0 or -errno
+ * (logged). */
+int gw_setup(struct gw *g, struct config *cfg);
+/* Runs until SIGINT/SIGTERM. */
+void gw_run(struct gw *g);
+void gw_teardown(struct gw *g);
+
+#endif

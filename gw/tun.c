@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+#include "gw/tun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <net/if.h>
+#include <linux/if_addr.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw/config.h"
+
+enum { NL_BUF = 8192 };
+
+int tun_open(const char *name)
+{
+	struct ifreq ifr = { 0 };
+	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Sends one request and waits for its ack.  0 or -errno. */
+static int talk(struct mnl_socket *nl, struct nlmsghdr *nlh)
+{
+	char buf[NL_BUF];
+	unsigned portid = mnl_socket_get_portid(nl);
+	unsigned seq = nlh->nlmsg_seq;
+	ssize_t n;
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+	if (n < 0)
+		return -errno;
+	if (mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size_t n,
+		  const char **what)
+{
+	char buf[NL_BUF];
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	unsigned seq = (unsigned)time(NULL);
+	unsigned ifindex = if_nametoindex(name);
+	int ret = 0;
+
+	*what = "interface index";
+	if (!ifindex)
+		return -errno;
+	*what = "netlink socket";
+	nl = mnl_socket_open(NETLINK_ROUTE);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct ifaddrmsg *ifa;
+
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = RTM_NEWADDR;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL;
+		nlh->nlmsg_seq = ++seq;
+		ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+		ifa->ifa_family = addrs[i].family;
+		ifa->ifa_prefixlen = addrs[i].prefix;
+		ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+		ifa->ifa_index = ifindex;
+		if (addrs[i].family == AF_INET) {
+			mnl_attr_put(nlh, IFA_LOCAL, 4, addrs[i].addr);
+			mnl_attr_put(nlh, IFA_ADDRESS, 4, addrs[i].addr);
+		} else {
+			mnl_attr_put(nlh, IFA_ADDRESS, 16, addrs[i].addr);
+		}
+		*what = "address";
+		ret = talk(nl, nlh);
+		if (ret)
+			goto out;
+	}
+	struct ifinfomsg *ifi;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = ++seq;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = (int)ifindex;
+	ifi->ifi_flags = IFF_UP;
+	ifi->ifi_change = IFF_UP;
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	*what = "mtu and link up";
+	ret = talk(nl, nlh);
+out:
+	mnl_socket_close(nl);
+	return ret;
+}

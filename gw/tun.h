@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tun — the host side of the tunnel: a TUN device (IFF_TUN | IFF_NO_PI) named
+ * after the config, its addresses, MTU and link state set over rtnetlink
+ * (libmnl).  The device goes away when its fd is closed.
+ */
+#ifndef GW_TUN_H
+#define GW_TUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cidr;
+
+/* Creates the device; fd (non-blocking) or -errno. */
+int tun_open(const char *name);
+/* Sets mtu, adds the addresses and brings the link up.  0 or -errno; *what
+ * names the step that failed. */
+int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size_t n,
+		  const char **what);
+
+#endif

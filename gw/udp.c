@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: MIT */
+#include "gw/udp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "crypto/wg.h"
+
+int udp_batch_init(struct udp_batch *b, size_t slot_size)
+{
+	memset(b, 0, sizeof(*b));
+	b->msgs = calloc(UDP_BATCH, sizeof(*b->msgs));
+	b->iov = calloc(UDP_BATCH, sizeof(*b->iov));
+	b->addr = calloc(UDP_BATCH, sizeof(*b->addr));
+	b->bufs = calloc(UDP_BATCH, slot_size);
+	if (!b->msgs || !b->iov || !b->addr || !b->bufs) {
+		udp_batch_free(b);
+		return -ENOMEM;
+	}
+	b->slot_size = slot_size;
+	return 0;
+}
+
+void udp_batch_free(struct udp_batch *b)
+{
+	free(b->msgs);
+	free(b->iov);
+	free(b->addr);
+	free(b->bufs);
+	memset(b, 0, sizeof(*b));
+}
+
+uint8_t *udp_batch_slot(struct udp_batch *b, unsigned i)
+{
+	return b->bufs + (size_t)i * b->slot_size;
+}
+
+int udp_open(int family, uint16_t port, uint16_t *bound)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int fd, one = 1;
+
+	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+			goto fail;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		len = sizeof(*s4);
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
+		goto fail;
+	len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		goto fail;
+	*bound = ntohs(family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					  : ((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+fail:;
+	int err = -errno;
+
+	close(fd);
+	return err;
+}
+
+int udp_recv_batch(int fd, struct udp_batch *b)
+{
+	int n;
+
+	for (unsigned i = 0; i < UDP_BATCH; i++) {
+		b->iov[i] = (struct iovec){ udp_batch_slot(b, i), b->slot_size };
+		b->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &b->addr[i],
+			.msg_namelen = sizeof(b->addr[i]),
+			.msg_iov = &b->iov[i],
+			.msg_iovlen = 1,
+		};
+		b->msgs[i].msg_len = 0;
+	}
+	n = recvmmsg(fd, b->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+	b->count = (unsigned)n;
+	return n;
+}
+
+void udp_queue_commit(struct udp_batch *b, size_t len, const struct wg_endpoint *ep)
+{
+	unsigned i = b->count++;
+
+	memcpy(&b->addr[i], ep->addr, ep->len);
+	b->iov[i] = (struct iovec){ udp_batch_slot(b, i), len };
+	b->msgs[i].msg_hdr = (struct msghdr){
+		.msg_name = &b->addr[i],
+		.msg_namelen = ep->len,
+		.msg_iov = &b->iov[i],
+		.msg_iovlen = 1,
+	};
+}
+
+void udp_flush(int fd, struct udp_batch *b)
+{
+	unsigned done = 0;
+
+	while (fd >= 0 && done < b->count) {
+		int n = sendmmsg(fd, b->msgs + done, b->count - done, MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			done++; /* skip the datagram the kernel refused */
+			continue;
+		}
+		done += (unsigned)n;
+	}
+	b->count = 0;
+}
+
+void udp_endpoint_from_sa(struct wg_endpoint *ep, const struct sockaddr *sa, socklen_t len)
+{
+	memset(ep, 0, sizeof(*ep));
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		struct sockaddr_in c = { .sin_family = AF_INET, .sin_port = in->sin_port,
+					 .sin_addr = in->sin_addr };
+
+		memcpy(ep->addr, &c, sizeof(c));
+		ep->len = sizeof(c);
+		memcpy(ep->host, &c.sin_addr, 4);
+		ep->host_len = 4;
+	} else if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		struct sockaddr_in6 c = { .sin6_family = AF_INET6, .sin6_port = in6->sin6_port,
+					  .sin6_addr = in6->sin6_addr,
+					  .sin6_scope_id = in6->sin6_scope_id };
+
+		memcpy(ep->addr, &c, sizeof(c));
+		ep->len = sizeof(c);
+		memcpy(ep->host, &c.sin6_addr, 8); /* the /64 */
+		ep->host_len = 8;
+	}
+}
+
+int udp_endpoint_family(const struct wg_endpoint *ep)
+{
+	struct sockaddr sa;
+
+	if (ep->len < sizeof(sa.sa_family))
+		return 0;
+	memcpy(&sa.sa_family, ep->addr, sizeof(sa.sa_family));
+	return sa.sa_family;
+}
+
+void udp_endpoint_format(const struct wg_endpoint *ep, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (udp_endpoint_family(ep) == AF_INET) {
+		struct sockaddr_in in;
+
+		memcpy(&in, ep->addr, sizeof(in));
+		inet_ntop(AF_INET, &in.sin_addr, host, sizeof(host));
+		snprintf(out, len, "%s:%u", host, ntohs(in.sin_port));
+	} else if (udp_endpoint_family(ep) == AF_INET6) {
+		struct sockaddr_in6 in6;
+
+		memcpy(&in6, ep->addr, sizeof(in6));
+		inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof(host));
+		snprintf(out, len, "[%s]:%u", host, ntohs(in6.sin6_port));
+	} else {
+		snprintf(out, len, "(none)");
+	}
+}
+
+int udp_endpoint_resolve(struct wg_endpoint *ep, const char *text)
+{
+	char host[256];
+	const char *port, *end;
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res;
+	size_t hl;
+
+	if (text[0] == '[') {
+		end = strchr(text, ']');
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		hl = (size_t)(end - text - 1);
+		memcpy(host, text + 1, hl < sizeof(host) ? hl : 0);
+		port = end + 2;
+	} else {
+		end = strrchr(text, ':');
+		if (!end)
+			return -EINVAL;
+		hl = (size_t)(end - text);
+		port = end + 1;
+		if (hl < sizeof(host))
+			memcpy(host, text, hl);
+	}
+	if (hl == 0 || hl >= sizeof(host) || !*port)
+		return -EINVAL;
+	host[hl] = 0;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+		return -ENOENT;
+	udp_endpoint_from_sa(ep, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return ep->len ? 0 : -ENOENT;
+}
