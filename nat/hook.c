@@ -33,6 +33,12 @@ int nf_create(struct nf **out, const struct nf_config *cfg, struct rules *rules)
 		free(nf);
 		return ret;
 	}
+	ret = nat_srcmap_create(&nf->env.srcmap, cfg->ct.max / 2 + 1);
+	if (ret) {
+		ct_destroy(nf->ct);
+		free(nf);
+		return ret;
+	}
 	nf->rules = rules;
 	nf->route = cfg->route;
 	nf->ifaddr = cfg->ifaddr;
@@ -51,6 +57,7 @@ void nf_destroy(struct nf *nf)
 	if (!nf)
 		return;
 	ct_destroy(nf->ct);
+	nat_srcmap_destroy(nf->env.srcmap);
 	rules_free(nf->rules);
 	free(nf);
 }

@@ -18,6 +18,7 @@
 #include "nat/nat.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -25,6 +26,38 @@
 #include "nat/pkt.h"
 
 enum { NAT_MAX_ATTEMPTS = 128, NAT_MIN_ATTEMPTS = 16 };
+
+/* One remembered source mapping: (proto, src, sport) -> (addr, port). */
+struct srcmap_slot {
+	uint32_t src, addr;
+	uint16_t sport, port;
+	uint8_t proto, used;
+};
+
+struct nat_srcmap {
+	uint32_t mask;
+	struct srcmap_slot slot[];
+};
+
+int nat_srcmap_create(struct nat_srcmap **out, uint32_t slots)
+{
+	uint32_t n = 1;
+	struct nat_srcmap *m;
+
+	while (n < slots && n < (1u << 30))
+		n <<= 1;
+	m = calloc(1, sizeof(*m) + (size_t)n * sizeof(m->slot[0]));
+	if (!m)
+		return -ENOMEM;
+	m->mask = n - 1;
+	*out = m;
+	return 0;
+}
+
+void nat_srcmap_destroy(struct nat_srcmap *m)
+{
+	free(m);
+}
 
 enum nat_manip nat_hook_manip(enum nf_hook hook)
 {
@@ -251,6 +284,41 @@ static int effective_range(struct nat_range *r, const struct nat_request *req,
 	return -EINVAL;
 }
 
+static struct srcmap_slot *srcmap_slot(struct nat_srcmap *m, const struct ct_tuple *t)
+{
+	uint32_t h = mix32(t->src ^ mix32((uint32_t)t->sport << 8 | t->proto));
+
+	return &m->slot[h & m->mask];
+}
+
+/* find_appropriate_src: the mapping this source already has, if any. */
+static bool srcmap_find(struct nat_srcmap *m, const struct ct_tuple *curr, struct ct_tuple *out)
+{
+	const struct srcmap_slot *s;
+
+	if (!m)
+		return false;
+	s = srcmap_slot(m, curr);
+	if (!s->used || s->src != curr->src || s->sport != curr->sport || s->proto != curr->proto)
+		return false;
+	*out = *curr;
+	out->src = s->addr;
+	out->sport = s->port;
+	return true;
+}
+
+static void srcmap_note(struct nat_srcmap *m, const struct ct_tuple *curr,
+			const struct ct_tuple *new_)
+{
+	struct srcmap_slot *s;
+
+	if (!m || !has_ports(curr->proto))
+		return;
+	s = srcmap_slot(m, curr);
+	*s = (struct srcmap_slot){ .src = curr->src, .sport = curr->sport, .proto = curr->proto,
+				   .addr = new_->src, .port = new_->sport, .used = 1 };
+}
+
 /* get_unique_tuple.  host_ports: the binding is SNAT/MASQUERADE, so an
  * address the host owns gets a port from NatPorts. */
 static int unique_tuple(const struct ct_table *t, struct ct_tuple *new_,
@@ -269,11 +337,22 @@ static int unique_tuple(const struct ct_table *t, struct ct_tuple *new_,
 		r->min_port = env->host_port_min;
 		r->max_port = env->host_port_max;
 	}
-	/* source NAT tries the original tuple first, then every binding tries
-	 * the chosen address with the original port */
-	if (m == NAT_MANIP_SRC && !random && in_range(curr, m, r) && !used(t, curr, e)) {
-		*new_ = *curr;
-		return 0;
+	/* source NAT tries the original tuple first, or else the mapping the
+	 * source already has; then every binding tries the chosen address
+	 * with the original port */
+	if (m == NAT_MANIP_SRC && !random) {
+		struct ct_tuple known;
+
+		if (in_range(curr, m, r)) {
+			if (!used(t, curr, e)) {
+				*new_ = *curr;
+				return 0;
+			}
+		} else if (has_ports(curr->proto) && srcmap_find(env->srcmap, curr, &known) &&
+			   in_range(&known, m, r) && !used(t, &known, e)) {
+			*new_ = known;
+			return 0;
+		}
 	}
 	if (!random && in_range(new_, m, r) && !used(t, new_, e))
 		return 0;
@@ -301,6 +380,8 @@ int nat_setup(const struct ct_table *t, struct ct_entry *e, enum nat_manip m,
 			return -EINVAL;
 		ct_entry_set_reply(e, &reply);
 		ct_entry_set_status(e, m == NAT_MANIP_SRC ? CT_S_SRC_NAT : CT_S_DST_NAT);
+		if (m == NAT_MANIP_SRC)
+			srcmap_note(env->srcmap, &curr, &new_);
 	}
 	ct_entry_set_status(e, done_bit(m));
 	return 0;

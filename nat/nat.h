@@ -18,6 +18,7 @@
 #include "nat/nf.h"
 
 struct pkt;
+struct nat_srcmap;
 
 enum nat_manip { NAT_MANIP_SRC, NAT_MANIP_DST };
 
@@ -28,7 +29,20 @@ struct nat_env {
 	uint16_t host_port_max;   /*   an address the host owns (uplink_addr) */
 	uint32_t redirect_addr;   /* REDIRECT: the primary address of the in-interface */
 	uint32_t rnd;             /* fresh random bits for this decision */
+	struct nat_srcmap *srcmap; /* recent source mappings, or NULL */
 };
+
+/*
+ * Linux's find_appropriate_src: a source that already has a mapping keeps it
+ * for its next connections (same NAT address and port towards any
+ * destination) when the original port cannot be kept.  The kernel keeps a
+ * hash of all NAT-ed entries by source; gw keeps a direct-mapped cache of
+ * recent mappings beside conntrack, so entries stay at 128 bytes.  The
+ * difference: a mapping whose connections have all ended may still be
+ * reused (the kernel would pick afresh) — still a free, valid tuple.
+ */
+int nat_srcmap_create(struct nat_srcmap **out, uint32_t slots);
+void nat_srcmap_destroy(struct nat_srcmap *m);
 
 /* PREROUTING and OUTPUT rewrite destinations, INPUT and POSTROUTING sources. */
 enum nat_manip nat_hook_manip(enum nf_hook hook);

@@ -444,6 +444,33 @@ static void test_flush_addr(void **state)
 	ct_destroy(t);
 }
 
+/* find_appropriate_src: a source whose port cannot be kept keeps the
+ * mapping it has for its next connections, whatever their destination. */
+static void test_source_mapping_kept(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet a, b, c;
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 2000, 2100);
+	struct nat_env env = env_default;
+
+	(void)state;
+	assert_int_equal(nat_srcmap_create(&env.srcmap, 16), 0);
+	connect_nat(t, &a, "udp 10.8.0.2:40000 > 203.0.113.5:53", &r, &env, 0);
+	env.rnd = 999; /* another random start: the mapping must not depend on it */
+	connect_nat(t, &b, "udp 10.8.0.2:40000 > 203.0.113.6:53", &r, &env, 0);
+	assert_true(a.p.outer.sport >= 2000 && a.p.outer.sport <= 2100);
+	assert_int_equal(b.p.outer.sport, a.p.outer.sport);
+	/* another source port gets its own */
+	connect_nat(t, &c, "udp 10.8.0.2:40001 > 203.0.113.5:53", &r, &env, 0);
+	assert_int_not_equal(c.p.outer.sport, a.p.outer.sport);
+	/* --random skips it */
+	r.range.flags |= NAT_F_RANDOM;
+	env.rnd = 4242;
+	connect_nat(t, &c, "udp 10.8.0.2:40000 > 203.0.113.7:53", &r, &env, 0);
+	nat_srcmap_destroy(env.srcmap);
+	ct_destroy(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_icmp_redirect_dropped),
 		cmocka_unit_test(test_hairpin),
 		cmocka_unit_test(test_flush_addr),
+		cmocka_unit_test(test_source_mapping_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
