@@ -10,7 +10,10 @@
  *  - "!" inverts the next option; options are taken in order;
  *  - an option no loaded extension knows loads the -p protocol's match
  *    (tcp, udp, icmp) once, as iptables' implicit match does;
- *  - an option goes to the newest instance of the extension owning it;
+ *  - an option belongs to the extension loaded most recently (a second -m
+ *    of a name loaded before does not count as a new load, as iptables
+ *    clones it without merging its options again) among those having it,
+ *    and goes to the newest instance of that extension;
  *  - -s/-d lists expand into one rule per address pair (source-major);
  *  - iptables-nft prints all native tcp (udp) matches of a rule as one:
  *    they are folded here, so that save -> load is a fixed point.
@@ -150,7 +153,9 @@ static int lookup_long(const struct state *st, const char *name, size_t len,
 			ambiguous = true;
 		}
 	}
-	for (unsigned int t = 0; t < st->ntypes; t++) {
+	/* xtables_merge_options puts a newly loaded extension's options
+	 * before the older ones: an exact name belongs to the newest */
+	for (unsigned int t = st->ntypes; t-- > 0;) {
 		for (const struct ext_opt *o = st->types[t]->opts; o && o->name; o++) {
 			if (strncmp(o->name, name, len) != 0)
 				continue;

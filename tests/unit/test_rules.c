@@ -511,6 +511,13 @@ static const struct {
 	/* 50 */ { "*filter\n-A INPUT -j ACCEPT\r\nCOMMIT\n", 2, "ACCEPT\r", "does not exist" },
 	/* 51 */ { "*filter\n:INPUT DROP [0x1:2]\nCOMMIT\n", 2, "[0x1:2]", "bad counters" },
 	/* 47 */ { "*filter\n-A INPUT -o \"a\\\"b\"\nCOMMIT\n", 2, "a\"b", "quote" },
+	/* 52: --mark belongs to connmark, loaded after mark (a second -m mark
+	 * is a clone and does not bring its options forward again) */
+	{ "*filter\n-A INPUT -m mark --mark 1 -m connmark --mark 2 -m mark --mark 3\nCOMMIT\n",
+	  2, "--mark", "connmark: option \"--mark\" can only be used once" },
+	/* 53: an abbreviation both mark and connmark have is ambiguous */
+	{ "*filter\n-A INPUT -m connmark --mark 1 -m mark --mar 2\nCOMMIT\n", 2, "--mar",
+	  "unknown option" },
 };
 
 static void test_parse_errors(void **state)

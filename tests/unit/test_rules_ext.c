@@ -705,6 +705,21 @@ static void test_target_mark_connmark(void **state)
 	assert_int_equal(rules_run(r, NF_MANGLE, &ctx, NULL), NF_ACCEPT);
 	assert_int_equal(ctx.mark, 0xab00);
 	rules_free(r);
+
+	/* each --mark belongs to the -m it follows: two matches, both tested */
+	r = load("*filter\n-A FORWARD -m connmark --mark 0x7 -m mark --mark 0x9 -j DROP\n"
+		 "COMMIT\n");
+	init_ctx(&ctx, &t, NF_FORWARD, "eth0", "gw0");
+	ctx.ct = e;
+	ct_entry_set_mark(e, 0x7);
+	ctx.mark = 0x9;
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_DROP);
+	ctx.mark = 0x7;
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_ACCEPT);
+	ctx.mark = 0x9;
+	ct_entry_set_mark(e, 0x9);
+	assert_int_equal(rules_run(r, NF_FILTER, &ctx, NULL), NF_ACCEPT);
+	rules_free(r);
 	ct_destroy(ct);
 }
 
