@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bpf — the two classic BPF programs of the uplink, built from the NAT
+ * addresses and ports.  Both read the frame from its Ethernet header (no
+ * VLAN tag: a hardware-accelerated tag is not in the data; a tagged frame
+ * is simply not ours), IPv4 only.
+ *
+ * tc ingress (cls_bpf, direct action): returns 2 (TC_ACT_SHOT) for a TCP or
+ * UDP packet to a NAT address whose destination port is in NatPorts or is a
+ * DNAT-ed (proto, port), -1 (TC_ACT_UNSPEC: the stack goes on) for anything
+ * else, so the kernel never answers NAT-ed flows with RST or ICMP port
+ * unreachable.
+ *   Fragments: only a first fragment (offset 0) carries ports, and it is
+ *   shot like an unfragmented packet.  Later fragments (offset != 0) cannot
+ *   be told apart from the host's own, so they pass: the kernel queues them
+ *   for reassembly, the first fragment never comes, and the queue expires
+ *   after net.ipv4.ipfrag_time (30 s) within ipfrag_high_thresh — silently,
+ *   because Linux sends "reassembly time exceeded" only when it holds the
+ *   first fragment (ip_expire, INET_FRAG_FIRST_IN).  gw sees every fragment
+ *   on its packet socket and reassembles itself.
+ *
+ * packet socket (SO_ATTACH_FILTER on AF_PACKET/ETH_P_ALL): keeps what gw
+ * needs — IPv4 to a NAT address that is ICMP, a later fragment of anything,
+ * or TCP/UDP to NatPorts or a DNAT-ed (proto, port); optionally ARP whose
+ * target address is a NAT address — and returns 0 (not copied) for the rest.
+ */
+#ifndef GW_BPF_H
+#define GW_BPF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sock_filter;
+
+enum {
+	BPF_NAT_MAX_ADDR = 8,
+	BPF_NAT_MAX_DNAT = 32,
+	BPF_PROG_MAX = 160, /* instructions; both programs fit for the maxima */
+	BPF_TC_SHOT = 2,
+	BPF_TC_UNSPEC = -1,
+	BPF_SK_ACCEPT = 0x40000, /* bytes kept (>= a 64 KB GSO super-packet) */
+};
+
+struct bpf_nat_port {
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t port;
+};
+
+/* What the programs match.  Addresses in host order. */
+struct bpf_nat_spec {
+	uint32_t addr[BPF_NAT_MAX_ADDR];
+	unsigned naddr;
+	uint16_t lo, hi;	/* NatPorts, inclusive; lo > hi: no range */
+	struct bpf_nat_port dnat[BPF_NAT_MAX_DNAT];
+	unsigned ndnat;
+	bool arp;		/* socket filter: also ARP for a NAT address */
+};
+
+/* Build into prog[cap]; return the instruction count, or -EINVAL (no
+ * address, too many entries) / -E2BIG (does not fit cap or a jump). */
+int bpf_build_tc(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap);
+int bpf_build_sk(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap);
+
+/* "N,code jt jf k,..." — the bytecode in tc's `bpf bytecode` syntax. */
+int bpf_format(const struct sock_filter *prog, unsigned n, char *out, size_t len);
+
+#endif
