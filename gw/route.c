@@ -45,8 +45,17 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out)
 	const struct config *c = r->cfg;
 
 	memset(out, 0, sizeof(*out));
-	if (route_is_own(r, daddr) || (r->uplink_addr && daddr == r->uplink_addr)) {
+	/* local: out names the interface the address is on (addrtype's
+	 * --limit-iface-in/out): the tunnel has the Addresses, the uplink its
+	 * own address */
+	if (route_is_own(r, daddr)) {
 		out->kind = NF_ROUTE_LOCAL;
+		memcpy(out->out, c->ifname, sizeof(out->out));
+		return 0;
+	}
+	if (r->uplink_addr && daddr == r->uplink_addr) {
+		out->kind = NF_ROUTE_LOCAL;
+		memcpy(out->out, c->uplink, sizeof(out->out));
 		return 0;
 	}
 	for (size_t i = 0; i < c->n_peers; i++) {

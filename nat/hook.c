@@ -192,7 +192,11 @@ static bool do_route(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res)
 		return false;
 	}
 	ctx->dst_local = res->route.kind == NF_ROUTE_LOCAL;
-	if (res->route.kind == NF_ROUTE_FORWARD) {
+	ctx->dst_dev[0] = '\0';
+	if (ctx->dst_local) {
+		memcpy(ctx->dst_dev, res->route.out, sizeof(ctx->dst_dev));
+		ctx->dst_dev[sizeof(ctx->dst_dev) - 1] = '\0';
+	} else {
 		memcpy(ctx->out, res->route.out, sizeof(ctx->out));
 		ctx->pmtu = res->route.mtu;
 	}
@@ -245,24 +249,40 @@ static void finish(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, boo
 		drop(res, NF_DROP_CT_CLASH, NF_DROP);
 }
 
-static bool is_local(struct nf *nf, uint32_t addr)
+/* Is addr one of ours (the local table), and on which interface? */
+static void local_addr(struct nf *nf, uint32_t addr, bool *local, char dev[NF_IFNAMSIZ])
 {
 	struct nf_route r;
 
-	return nf->route && !nf->route(nf->route_arg, addr, &r) && r.kind == NF_ROUTE_LOCAL;
+	memset(&r, 0, sizeof(r));
+	*local = nf->route && !nf->route(nf->route_arg, addr, &r) && r.kind == NF_ROUTE_LOCAL;
+	dev[0] = '\0';
+	if (*local) {
+		memcpy(dev, r.out, NF_IFNAMSIZ);
+		dev[NF_IFNAMSIZ - 1] = '\0';
+	}
+}
+
+/* addrtype's view of both addresses before routing (do_route redoes the
+ * destination, which DNAT may have changed; nothing before routing changes
+ * the source). */
+static void addr_types(struct nf *nf, struct nf_ctx *ctx)
+{
+	local_addr(nf, ctx->pkt->outer.saddr, &ctx->src_local, ctx->src_dev);
+	local_addr(nf, ctx->pkt->outer.daddr, &ctx->dst_local, ctx->dst_dev);
 }
 
 /* ip_route_input_slow and fib_validate_source: what the kernel's routing
  * refuses from outside (rp_filter aside). */
-static bool martian(struct nf *nf, const struct pkt *p)
+static bool martian(const struct nf_ctx *ctx)
 {
-	uint32_t s = p->outer.saddr, d = p->outer.daddr;
+	uint32_t s = ctx->pkt->outer.saddr, d = ctx->pkt->outer.daddr;
 
 	if ((s >> 28) == 0xe || s == 0xffffffff || (s >> 24) == 0 || (s >> 24) == 127)
 		return true;
 	if ((d >> 24) == 0 || (d >> 24) == 127)
 		return true;
-	return is_local(nf, s);
+	return ctx->src_local;
 }
 
 static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
@@ -270,8 +290,7 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 {
 	struct pkt *p = ctx->pkt;
 
-	/* addrtype LOCAL before routing: is the destination ours? */
-	ctx->dst_local = is_local(nf, p->outer.daddr);
+	addr_types(nf, ctx);
 	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
 		return false;
 	if (!track(nf, ctx, res, true))
@@ -280,7 +299,7 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		return false;
 	if (!nat_hook(nf, ctx, res, trace, rnd))
 		return false;
-	if (martian(nf, p)) {
+	if (martian(ctx)) {
 		drop(res, NF_DROP_MARTIAN, NF_DROP);
 		return false;
 	}
@@ -330,7 +349,7 @@ void nf_input_batch(struct nf *nf, struct pkt *const *p, unsigned n, const char 
 static bool output_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 			struct nf_trace *trace, uint32_t rnd)
 {
-	ctx->dst_local = is_local(nf, ctx->pkt->outer.daddr);
+	addr_types(nf, ctx);
 	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
 		return false;
 	if (!track(nf, ctx, res, false))

@@ -50,7 +50,9 @@ enum nf_route_kind { NF_ROUTE_FORWARD, NF_ROUTE_LOCAL };
 
 struct nf_route {
 	enum nf_route_kind kind;
-	char out[NF_IFNAMSIZ];  /* FORWARD: the interface it leaves by */
+	char out[NF_IFNAMSIZ];  /* FORWARD: the interface it leaves by; LOCAL: the
+	                         * interface the address is on, as the kernel's
+	                         * local route has it ("" when not known) */
 	uint16_t mtu;           /* of that path (TCPMSS --clamp-mss-to-pmtu) */
 };
 

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * m_addrtype — the addrtype match (revision 1) on the destination.
+ * m_addrtype — the addrtype match (revision 1), on the source and the
+ * destination.
  *
- * The kernel classifies with inet_addr_type(): 0.0.0.0/8 and
+ * The kernel classifies with inet_dev_addr_type(): 0.0.0.0/8 and
  * 255.255.255.255 are BROADCAST, 224.0.0.0/4 MULTICAST, an address of the
- * local routing table LOCAL (gw: ctx->dst_local, and 127.0.0.0/8), any
- * other UNICAST.  Directed subnet broadcasts, which the local table also
- * lists, are not known to gw and count as UNICAST.  --src-type is refused:
- * gw does not know which source addresses are its own.
+ * local routing table LOCAL, any other UNICAST.  gw's local table is what
+ * the pipeline tells (ctx->src_local/dst_local, with the interface owning
+ * the address in ctx->src_dev/dst_dev) plus 127.0.0.0/8 on "lo".  With
+ * --limit-iface-in (-out) only the addresses of the incoming (outgoing)
+ * interface are LOCAL; others count as UNICAST, as the kernel's lookup does
+ * when the local route's device differs.  Directed subnet broadcasts, which
+ * the local table also lists, are not known to gw and count as UNICAST.
  *
- * Saved as "[!] --src-type T,.. [!] --dst-type T,.. [--limit-iface-in|out]",
- * types in the kernel's order.
+ * Types are read as libxt_addrtype does: comma-separated, each a
+ * case-insensitive prefix of a type name, the first in the kernel's order
+ * winning ("U" is UNSPEC).  Saved as "[!] --src-type T,.. [!] --dst-type
+ * T,.. [--limit-iface-in|out]", types in the kernel's order.
  */
 #include <string.h>
 #include <strings.h>
@@ -48,25 +54,23 @@ enum { NTYPES = sizeof(type_names) / sizeof(type_names[0]) };
 
 static int parse_types(const char *arg, uint16_t *mask, struct ext_parse *pc)
 {
-	char buf[160], *p, *comma;
+	const char *p = arg;
 
-	if (strlen(arg) >= sizeof(buf))
-		return ext_fail(pc, arg, "addrtype: bad type \"%s\"", arg);
-	strcpy(buf, arg);
-	for (p = buf;; p = comma + 1) {
-		size_t i;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		size_t i = NTYPES;
 
-		comma = strchr(p, ',');
-		if (comma)
-			*comma = '\0';
-		for (i = 0; i < NTYPES; i++)
-			if (strcasecmp(p, type_names[i]) == 0)
-				break;
+		if (len > 0)
+			for (i = 0; i < NTYPES; i++)
+				if (strncasecmp(p, type_names[i], len) == 0)
+					break;
 		if (i == NTYPES)
 			return ext_fail(pc, arg, "addrtype: bad type \"%s\"", p);
 		*mask |= (uint16_t)(1u << i);
 		if (!comma)
 			return 0;
+		p = comma + 1;
 	}
 }
 
@@ -77,8 +81,9 @@ static int addrtype_parse(void *data, unsigned int id, char *const *args, bool i
 
 	switch (id) {
 	case O_SRC:
-		return ext_fail(pc, args[0],
-				"addrtype: --src-type is not supported (gw does not know its own source addresses)");
+		if (inv)
+			a->flags |= F_INV_SRC;
+		return parse_types(args[0], &a->source, pc);
 	case O_DST:
 		if (inv)
 			a->flags |= F_INV_DST;
@@ -124,13 +129,19 @@ static int addrtype_check(const void *data, const struct ext_check *ck, struct e
 	return 0;
 }
 
-static uint16_t classify(uint32_t addr, bool local)
+/* inet_dev_addr_type(): dev is the interface the lookup is limited to, NULL
+ * for any; owner the interface holding a local address ("" unknown). */
+static uint16_t classify(uint32_t addr, bool local, const char *owner, const char *dev)
 {
 	if ((addr >> 24) == 0 || addr == UINT32_MAX)
 		return T_BROADCAST;
 	if ((addr >> 28) == 0xe)
 		return T_MULTICAST;
-	if (local || (addr >> 24) == 127)
+	if ((addr >> 24) == 127) {
+		local = true;
+		owner = "lo";
+	}
+	if (local && (!dev || strcmp(owner, dev) == 0))
 		return T_LOCAL;
 	return T_UNICAST;
 }
@@ -138,9 +149,19 @@ static uint16_t classify(uint32_t addr, bool local)
 static bool addrtype_match(void *data, struct ext_pkt *xp)
 {
 	const struct addrtype_info *a = data;
+	const struct nf_ctx *ctx = xp->ctx;
+	const char *dev = NULL;
 
-	if (a->dest && !!(a->dest & classify(xp->h->daddr, xp->ctx->dst_local)) ==
-			       !!(a->flags & F_INV_DST))
+	/* an empty name is no device: the kernel's lookup is then not limited */
+	if (a->flags & F_IFACE_IN)
+		dev = ctx->in[0] ? ctx->in : NULL;
+	else if (a->flags & F_IFACE_OUT)
+		dev = ctx->out[0] ? ctx->out : NULL;
+	if (a->source && !!(a->source & classify(xp->h->saddr, ctx->src_local, ctx->src_dev,
+						  dev)) == !!(a->flags & F_INV_SRC))
+		return false;
+	if (a->dest && !!(a->dest & classify(xp->h->daddr, ctx->dst_local, ctx->dst_dev,
+					      dev)) == !!(a->flags & F_INV_DST))
 		return false;
 	return true;
 }
@@ -160,6 +181,10 @@ static void addrtype_save(const void *data, struct sbuf *out)
 {
 	const struct addrtype_info *a = data;
 
+	if (a->source) {
+		sbuf_add(out, a->flags & F_INV_SRC ? " ! --src-type " : " --src-type ");
+		put_types(out, a->source);
+	}
 	if (a->dest) {
 		sbuf_add(out, a->flags & F_INV_DST ? " ! --dst-type " : " --dst-type ");
 		put_types(out, a->dest);

@@ -91,7 +91,11 @@ struct nf_ctx {
 	uint16_t pmtu;               /* path MTU toward out (TCPMSS --clamp-mss-to-pmtu) */
 	uint16_t pkt_room;           /* bytes writable after the packet's end (TCPMSS
 	                              * inserting an option grows the packet) */
-	bool dst_local;              /* destination is an address of gw/the host */
+	/* the addresses of gw/the host (the local table), for -m addrtype:
+	 * whether the source (destination) is one, and the interface it is
+	 * on ("" when not local or not known) */
+	bool src_local, dst_local;
+	char src_dev[NF_IFNAMSIZ], dst_dev[NF_IFNAMSIZ];
 	bool has_owner;              /* uid/gid valid: a host socket sent it */
 	uint32_t uid, gid;
 

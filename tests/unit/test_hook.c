@@ -42,13 +42,15 @@ static const char road_warrior[] =
 	"-A FORWARD -p udp -m udp --dport 9 -j REJECT --reject-with icmp-port-unreachable\n"
 	"COMMIT\n";
 
-/* gw0: 10.8.0.0/24 with gw at .1; everything else leaves by eth0. */
+/* gw0: 10.8.0.0/24 with gw at .1; everything else leaves by eth0, which
+ * has the uplink address. */
 static int route(void *arg, uint32_t daddr, struct nf_route *r)
 {
 	(void)arg;
 	memset(r, 0, sizeof(*r));
 	if (daddr == GW_ADDR || daddr == UPLINK) {
 		r->kind = NF_ROUTE_LOCAL;
+		strcpy(r->out, daddr == GW_ADDR ? "gw0" : "eth0");
 		return 0;
 	}
 	r->kind = NF_ROUTE_FORWARD;
@@ -284,6 +286,54 @@ static void test_local_and_untracked(void **state)
 	nf_destroy(nf);
 }
 
+/* -m addrtype learns gw's addresses, and the interface each is on, from
+ * the routing callback; DNAT-ed destinations are looked at anew. */
+static void test_addrtype(void **state)
+{
+	struct nf *nf = gateway("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n"
+				":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+				"-A PREROUTING -i eth0 -p udp --dport 2222 -j DNAT --to-destination 10.8.0.1:22\n"
+				"COMMIT\n*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+				":OUTPUT ACCEPT [0:0]\n"
+				"-A INPUT -m addrtype --dst-type LOCAL --limit-iface-in -j DROP\n"
+				"-A FORWARD -m addrtype ! --src-type UNICAST -j ACCEPT\n"
+				"-A FORWARD -m addrtype --src-type UNICAST --dst-type UNICAST -j DROP\n"
+				"-A OUTPUT -m addrtype ! --src-type LOCAL -j DROP\n"
+				"-A OUTPUT -m addrtype --src-type LOCAL --limit-iface-out "
+				"-j REJECT --reject-with icmp-admin-prohibited\n"
+				"COMMIT\n");
+	struct packet pk;
+	struct nf_result res;
+
+	(void)state;
+	/* --limit-iface-in: only the addresses of the interface it came by */
+	in(nf, &pk, "udp 203.0.113.5:5000 > 192.0.2.1:53", "eth0", 0, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_DROP);
+	in(nf, &pk, "udp 203.0.113.5:5000 > 10.8.0.1:53", "eth0", 0, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(res.route.kind, NF_ROUTE_LOCAL);
+	in(nf, &pk, "udp 10.8.0.2:5000 > 10.8.0.1:53", "gw0", 0, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_DROP);
+	/* DNAT to gw0's address: INPUT sees the new destination */
+	in(nf, &pk, "udp 203.0.113.5:5000 > 192.0.2.1:2222", "eth0", 0, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(pk.p.outer.daddr, GW_ADDR);
+	/* --src-type on forwarded packets */
+	in(nf, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", "gw0", 0, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_DROP);
+	/* --src-type LOCAL on the host's packets, --limit-iface-out */
+	build(&pk, "udp 10.8.0.9:5000 > 203.0.113.5:53", 0, 0);
+	nf_output(nf, &pk.p, NULL, 5000000000ull, 1, &res, NULL);
+	assert_int_equal(res.verdict, NF_DROP);
+	build(&pk, "udp 10.8.0.1:5000 > 203.0.113.5:53", 0, 0);
+	nf_output(nf, &pk.p, NULL, 5000000000ull, 1, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	build(&pk, "udp 192.0.2.1:5000 > 203.0.113.5:53", 0, 0);
+	nf_output(nf, &pk.p, NULL, 5000000000ull, 1, &res, NULL);
+	assert_int_equal(res.verdict, NF_REJECT);
+	nf_destroy(nf);
+}
+
 /* New rules, same conntrack: the NAT binding of a live flow survives. */
 static void test_swap_keeps_flows(void **state)
 {
@@ -341,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_dnat_port_forward),
 		cmocka_unit_test(test_local_and_untracked),
+		cmocka_unit_test(test_addrtype),
 		cmocka_unit_test(test_swap_keeps_flows),
 		cmocka_unit_test(test_batch),
 	};

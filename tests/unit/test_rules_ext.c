@@ -293,6 +293,38 @@ static void test_match_mark_addrtype_owner_comment(void **state)
 	assert_true(matches("-m addrtype --dst-type BROADCAST", &ctx));
 	tp_udp(&t, PEER, IP4(127, 0, 0, 53), 1, 53, 0);
 	assert_true(matches("-m addrtype --dst-type LOCAL", &ctx));
+	/* 127/8 is on lo: not eth0's */
+	assert_false(matches("-m addrtype --dst-type LOCAL --limit-iface-out", &ctx));
+
+	/* --src-type from ctx->src_local; --limit-iface-in/out: only the
+	 * addresses of that interface are LOCAL, the others UNICAST */
+	tp_udp(&t, IP4(10, 8, 0, 1), SERVER, 1, 2, 0);
+	assert_true(matches("-m addrtype --src-type UNICAST", &ctx));
+	assert_true(matches("-m addrtype ! --src-type LOCAL", &ctx));
+	ctx.src_local = true;
+	strcpy(ctx.src_dev, "gw0");
+	assert_true(matches("-m addrtype --src-type LOCAL", &ctx));
+	assert_false(matches("-m addrtype ! --src-type LOCAL", &ctx));
+	assert_false(matches("-m addrtype --src-type LOCAL --dst-type LOCAL", &ctx));
+	assert_true(matches("-m addrtype --src-type LOCAL --dst-type UNICAST", &ctx));
+	assert_false(matches("-m addrtype --src-type LOCAL --limit-iface-out", &ctx));
+	assert_true(matches("-m addrtype --src-type UNICAST --limit-iface-out", &ctx));
+	snprintf(ctx.out, sizeof(ctx.out), "gw0");
+	assert_true(matches("-m addrtype --src-type LOCAL --limit-iface-out", &ctx));
+	init_ctx(&ctx, &t, NF_INPUT, "eth0", "");
+	tp_udp(&t, SERVER, IP4(10, 8, 0, 1), 1, 2, 0);
+	ctx.dst_local = true;
+	strcpy(ctx.dst_dev, "gw0");
+	assert_true(matches("-m addrtype --dst-type LOCAL", &ctx));
+	assert_false(matches("-m addrtype --dst-type LOCAL --limit-iface-in", &ctx));
+	assert_true(matches("-m addrtype ! --dst-type LOCAL --limit-iface-in", &ctx));
+	snprintf(ctx.in, sizeof(ctx.in), "gw0");
+	assert_true(matches("-m addrtype --dst-type LOCAL --limit-iface-in", &ctx));
+	/* broadcast and multicast do not depend on the interface */
+	tp_udp(&t, IP4(0, 0, 0, 0), IP4(224, 0, 0, 1), 68, 67, 0);
+	assert_true(matches("-m addrtype --src-type BROADCAST --dst-type MULTICAST --limit-iface-in",
+			    &ctx));
+	init_ctx(&ctx, &t, NF_OUTPUT, "", "eth0");
 
 	/* owner: without a socket only all-inverted tests match */
 	assert_false(matches("-m owner --uid-owner 0", &ctx));
