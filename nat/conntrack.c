@@ -200,6 +200,19 @@ static uint32_t find_node(const struct ct_table *t, const struct ct_tuple *tu,
 	return CT_NIL;
 }
 
+static void entry_free(struct ct_table *t, struct ct_entry *e);
+
+static void reap_expired(struct ct_table *t, const struct ct_tuple *tu, uint32_t hash,
+			 uint32_t now_u)
+{
+	uint32_t n = find_node(t, tu, hash, false, now_u);
+
+	if (n != CT_NIL && expired(&t->pool[n >> 1], now_u)) {
+		entry_free(t, &t->pool[n >> 1]);
+		t->stats.expired++;
+	}
+}
+
 static void hash_link(struct ct_table *t, struct ct_entry *e, unsigned dir)
 {
 	uint32_t *head = &t->buckets[tuple_hash(t, &e->tuple[dir]) & t->mask];
@@ -672,6 +685,11 @@ void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 		} else {
 			if (!ct_tuple_invert(&rt, &tu))
 				goto invalid;
+			/* as nf_ct_gc_expired on lookup: an entry past its
+			 * timeout that holds either tuple goes now, so the
+			 * table never shows it beside its successor */
+			reap_expired(t, &tu, hash, c.now_u);
+			reap_expired(t, &rt, tuple_hash(t, &rt), c.now_u);
 			e = entry_alloc(t, &tu, &rt, hash, c.now_u);
 			if (!e) {
 				/* table full: the kernel drops the packet */
