@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * frag — IPv4 fragment reassembly before conntrack, as Linux's ip_fragment.c
+ * and inet_fragment.c do it (defrag at priority -400, NETFILTER.md §5).
+ *
+ * Pure: no I/O, no clock (now in ns, monotonic), no allocation after
+ * frag_create(): a fixed number of queues and a fixed byte budget.  A queue
+ * is keyed by (src, dst, id, protocol) and lives at most timeout_ns from its
+ * first fragment (ipfrag_time, 30 s).  Overlaps drop the whole queue (RFC
+ * 5722, Linux since FragmentSmack); a fragment inside what a queue already
+ * holds is a duplicate and ignored.  When the budget or the queue table is
+ * full, the oldest queues are evicted.
+ *
+ * Use (gw/dataplane.c, per batch):
+ *   frag_expire(f, now, on_timeout, ctx);       before the batch's packets
+ *   for each packet p with p.outer.flags & PKT_F_FRAG:
+ *     switch (frag_add(f, now, &p, buf, sizeof(buf), &n)) {
+ *     case FRAG_DONE:    pkt_parse(&whole, buf, n), then conntrack as usual
+ *     case FRAG_PENDING: (kept) and FRAG_DROP: nothing more to do
+ *     }
+ *   arm the loop's timer at frag_next_deadline(f).
+ */
+#ifndef GW_NAT_FRAG_H
+#define GW_NAT_FRAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct pkt;
+struct frag;
+
+/* Largest reassembled datagram, and how much of a timed-out first fragment
+ * the timeout callback gets (what icmp_send quotes: 576 - 20 - 8). */
+enum { FRAG_MAX_DATAGRAM = 65535, FRAG_QUOTE_MAX = 548 };
+
+struct frag_config {
+	uint32_t max_queues;  /* datagrams in reassembly at once */
+	size_t max_bytes;     /* budget for fragment data (ipfrag_high_thresh) */
+	uint64_t timeout_ns;  /* ipfrag_time */
+	uint64_t hash_seed;   /* random per instance */
+};
+
+/* 1024 queues, 4 MB, 30 s, seed 0. */
+void frag_config_default(struct frag_config *cfg);
+
+/* Returns 0, -EINVAL (max_queues 0 or above 1 << 20, max_bytes below one
+ * block or above 1 GB, timeout 0) or -ENOMEM.  *out is the caller's; free it
+ * with frag_destroy. */
+int frag_create(struct frag **out, const struct frag_config *cfg);
+void frag_destroy(struct frag *f);
+
+enum frag_result {
+	FRAG_PENDING, /* kept in a queue; the datagram is not complete yet */
+	FRAG_DONE,    /* the whole datagram is in out[0 .. *out_len) */
+	FRAG_DROP,    /* not kept: see frag_stats.drop[] */
+};
+
+/* Why a fragment given to frag_add was not kept (indexes frag_stats.drop). */
+enum frag_drop_reason {
+	FRAG_DROP_DUP,      /* lies inside data already queued; the queue is kept */
+	FRAG_DROP_OVERLAP,  /* overlaps queued data: the queue is dropped too */
+	FRAG_DROP_INVALID,  /* disagrees on the end, data past the last fragment,
+			     * ECN mix (not-ECT with ECT/CE), not a fragment:
+			     * the queue is dropped */
+	FRAG_DROP_TOO_BIG,  /* datagram over 65535 bytes or over cap: queue dropped */
+	FRAG_DROP_NOMEM,    /* no room even after evicting every other queue */
+	FRAG_DROP_MAX
+};
+
+struct frag_stats {
+	uint64_t reqds;     /* fragments given to frag_add (ReasmReqds) */
+	uint64_t oks;       /* datagrams reassembled (ReasmOKs) */
+	uint64_t fails;     /* queues dropped, any reason (ReasmFails) */
+	uint64_t timeouts;  /* queues timed out (ReasmTimeout) */
+	uint64_t overlaps;  /* queues dropped for an overlap (ReasmOverlaps) */
+	uint64_t evicted;   /* queues evicted for room (budget or table full) */
+	uint64_t drop[FRAG_DROP_MAX]; /* fragments not kept, by reason */
+	uint32_t queues, max_queues;  /* in use / configured */
+	size_t bytes, max_bytes;      /* budget in use / configured (whole blocks) */
+};
+void frag_get_stats(const struct frag *f, struct frag_stats *st);
+
+/* Add one fragment: p parsed by pkt_parse with PKT_F_FRAG set (the buffer is
+ * not kept).  On FRAG_DONE out holds the datagram: the first fragment's
+ * header (options included) with total length, DF as Linux sets it, ECN
+ * merged, offset and MF cleared and the header checksum recomputed; the L4
+ * checksum is the sender's.  cap: room in out (FRAG_MAX_DATAGRAM always
+ * suffices).  The caller must run frag_expire(now) first: a queue already
+ * past its deadline is not joined here but dropped (as a timeout, without
+ * the callback) and the fragment starts a new one. */
+enum frag_result frag_add(struct frag *f, uint64_t now, const struct pkt *p,
+			  uint8_t *out, size_t cap, size_t *out_len);
+
+/* Called for each timed-out queue that holds its first fragment, with that
+ * fragment as received (header and data, at most FRAG_QUOTE_MAX bytes; the
+ * bytes are valid during the call).  Linux answers ICMP time exceeded, code 1
+ * (fragment reassembly time exceeded), when the destination is local. */
+typedef void frag_timeout_fn(void *ctx, const uint8_t *first, size_t len);
+
+/* Drop every queue whose deadline is at or before now; fn (may be NULL) as
+ * above.  Returns the number of queues that timed out. */
+unsigned frag_expire(struct frag *f, uint64_t now, frag_timeout_fn *fn, void *ctx);
+/* The earliest queue deadline, or UINT64_MAX when no queue is open. */
+uint64_t frag_next_deadline(const struct frag *f);
+
+#endif

@@ -1,0 +1,909 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nat/frag: IPv4 reassembly.
+ *
+ * Datagrams are built whole (UDP with a valid checksum, optional IP options)
+ * and cut into fragments the way a sender does: the first carries the whole
+ * header, later ones a 20-byte header (options here are not "copied" ones).
+ * A reassembled datagram must equal the original byte for byte and parse.
+ * Property loops are seeded (GW_TEST_SEED) and print their seed.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "nat/be.h"
+#include "nat/csum.h"
+#include "nat/frag.h"
+#include "nat/pkt.h"
+#include "tests/unit/util_mutate.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SEC 1000000000ULL
+
+enum { P_UDP = 17 };
+enum { SRC = 0xcb007107, DST = 0xc0a8010a };  /* 203.0.113.7 -> 192.168.1.10 */
+enum { IP_MF = 0x2000, IP_DF = 0x4000 };
+enum { T0 = 1000 };                             /* seconds */
+
+/* ---- helpers ------------------------------------------------------------ */
+
+struct rng {
+	uint64_t s;
+};
+
+static uint64_t rnd64(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint32_t rnd(struct rng *r, uint32_t n)
+{
+	return n ? (uint32_t)(rnd64(r) % n) : 0;
+}
+
+static uint64_t test_seed(void)
+{
+	const char *env = getenv("GW_TEST_SEED");
+	struct timespec ts;
+	uint64_t seed;
+
+	if (env && *env) {
+		seed = strtoull(env, NULL, 0);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
+	}
+	print_message("seed: GW_TEST_SEED=%llu\n", (unsigned long long)seed);
+	return seed;
+}
+
+static void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	assert_non_null(p);
+	return p;
+}
+
+/* A whole datagram: header of hlen bytes (options NOP), UDP of plen bytes. */
+struct dgram {
+	uint8_t *b;
+	size_t len, hlen;
+	uint16_t id;
+	uint32_t src;
+};
+
+static void dgram_build(struct dgram *d, size_t hlen, size_t plen, uint16_t id,
+			uint32_t src, uint8_t tos, uint8_t salt)
+{
+	uint8_t *b;
+
+	assert_true(plen >= 8 && hlen + plen <= 65535);
+	d->len = hlen + plen;
+	d->hlen = hlen;
+	d->id = id;
+	d->src = src;
+	d->b = b = xmalloc(d->len);
+	memset(b, 0, hlen);
+	b[0] = (uint8_t)(0x40 | hlen / 4);
+	b[1] = tos;
+	be16_put(b + 2, (uint16_t)d->len);
+	be16_put(b + 4, id);
+	b[8] = 64;
+	b[9] = P_UDP;
+	be32_put(b + 12, src);
+	be32_put(b + 16, DST);
+	memset(b + 20, 1, hlen - 20);  /* NOP options */
+	be16_put(b + 10, csum_ip(b, hlen));
+	for (size_t i = hlen; i < d->len; i++)
+		b[i] = (uint8_t)((i - hlen) * 131 + salt + (i - hlen) / 251);
+	be16_put(b + hlen, 40000);
+	be16_put(b + hlen + 2, 53);
+	be16_put(b + hlen + 4, (uint16_t)plen);
+	be16_put(b + hlen + 6, 0);
+	be16_put(b + hlen + 6, csum_l4(src, DST, P_UDP, b + hlen, plen));
+}
+
+static void dgram_free(struct dgram *d)
+{
+	free(d->b);
+}
+
+/* Fragment of payload [off, off + n); flags adds DF (MF follows from the
+ * position unless force_mf).  Returns a heap buffer of exactly *len bytes. */
+static uint8_t *dgram_frag(const struct dgram *d, unsigned off, unsigned n,
+			   uint16_t flags, size_t *len)
+{
+	size_t h = off ? 20 : d->hlen;
+	size_t plen = d->len - d->hlen;
+	uint8_t *b;
+
+	assert_true(off + n <= plen && off % 8 == 0);
+	*len = h + n;
+	b = xmalloc(*len);
+	memcpy(b, d->b, 20);
+	if (h > 20)
+		memcpy(b + 20, d->b + 20, h - 20);
+	b[0] = (uint8_t)(0x40 | h / 4);
+	be16_put(b + 2, (uint16_t)*len);
+	if (off + n < plen)
+		flags |= IP_MF;
+	be16_put(b + 6, (uint16_t)(flags | off / 8));
+	be16_put(b + 10, 0);
+	be16_put(b + 10, csum_ip(b, h));
+	memcpy(b + h, d->b + d->hlen + off, n);
+	return b;
+}
+
+/* A fragment of a UDP datagram that exists only in pieces: header of hlen
+ * bytes, payload [off, off + n) of filler (a UDP header at offset 0). */
+static uint8_t *raw_frag(size_t hlen, uint16_t id, unsigned off, unsigned n,
+			 bool mf, size_t *len)
+{
+	uint8_t *b;
+
+	*len = hlen + n;
+	b = xmalloc(*len);
+	memset(b, 0, hlen);
+	memset(b + 20, 1, hlen - 20);
+	b[0] = (uint8_t)(0x40 | hlen / 4);
+	be16_put(b + 2, (uint16_t)*len);
+	be16_put(b + 4, id);
+	be16_put(b + 6, (uint16_t)((mf ? IP_MF : 0) | off / 8));
+	b[8] = 64;
+	b[9] = P_UDP;
+	be32_put(b + 12, SRC);
+	be32_put(b + 16, DST);
+	be16_put(b + 10, csum_ip(b, hlen));
+	memset(b + hlen, 0x11, n);
+	if (!off) {
+		be16_put(b + hlen + 4, 0xffff);
+		be16_put(b + hlen + 6, 0);
+	}
+	return b;
+}
+
+/* Parse buf (must succeed) and add it. */
+static enum frag_result add_buf(struct frag *f, uint64_t now, uint8_t *buf,
+				size_t len, uint8_t *out, size_t cap, size_t *olen)
+{
+	struct pkt p;
+
+	assert_int_equal(pkt_parse(&p, buf, len), PKT_OK);
+	assert_true(p.outer.flags & PKT_F_FRAG);
+	return frag_add(f, now, &p, out, cap, olen);
+}
+
+static enum frag_result add(struct frag *f, uint64_t now, const struct dgram *d,
+			    unsigned off, unsigned n, uint16_t flags,
+			    uint8_t *out, size_t *olen)
+{
+	size_t len;
+	uint8_t *b = dgram_frag(d, off, n, flags, &len);
+	enum frag_result r = add_buf(f, now, b, len, out, 65535, olen);
+
+	free(b);
+	return r;
+}
+
+/* out holds d again, and parses as a whole UDP datagram. */
+static void assert_whole(const struct dgram *d, uint8_t *out, size_t olen)
+{
+	struct pkt p;
+
+	assert_int_equal(olen, d->len);
+	assert_memory_equal(out, d->b, d->len);
+	assert_int_equal(pkt_parse(&p, out, olen), PKT_OK);
+	assert_false(p.outer.flags & PKT_F_FRAG);
+	assert_true(p.outer.flags & PKT_F_L4);
+	assert_int_equal(csum_l4(p.outer.saddr, p.outer.daddr, P_UDP,
+				 out + p.outer.l4, olen - p.outer.l4),
+			 be16_get(out + p.outer.l4 + 6));
+}
+
+static struct frag *mk(uint32_t queues, size_t bytes)
+{
+	struct frag_config cfg;
+	struct frag *f;
+
+	frag_config_default(&cfg);
+	cfg.max_queues = queues;
+	cfg.max_bytes = bytes;
+	cfg.hash_seed = 42;
+	assert_int_equal(frag_create(&f, &cfg), 0);
+	return f;
+}
+
+static struct frag_stats stats(const struct frag *f)
+{
+	struct frag_stats st;
+
+	frag_get_stats(f, &st);
+	return st;
+}
+
+static uint8_t out[65536];
+
+/* ---- basic orders ------------------------------------------------------- */
+
+static void test_config(void **state)
+{
+	struct frag_config cfg;
+	struct frag *f;
+
+	(void)state;
+	frag_config_default(&cfg);
+	assert_int_equal(cfg.max_bytes, 4u << 20);
+	assert_int_equal(cfg.timeout_ns, 30 * SEC);
+	cfg.max_queues = 0;
+	assert_int_equal(frag_create(&f, &cfg), -EINVAL);
+	assert_null(f);
+	frag_config_default(&cfg);
+	cfg.max_bytes = 100;
+	assert_int_equal(frag_create(&f, &cfg), -EINVAL);
+	frag_config_default(&cfg);
+	cfg.timeout_ns = 0;
+	assert_int_equal(frag_create(&f, &cfg), -EINVAL);
+	frag_destroy(NULL);
+	f = mk(16, 1 << 20);
+	assert_int_equal(frag_next_deadline(f), UINT64_MAX);
+	assert_int_equal(stats(f).max_queues, 16);
+	assert_int_equal(stats(f).max_bytes, 1 << 20);
+	frag_destroy(f);
+}
+
+static void test_in_order(void **state)
+{
+	struct frag *f = mk(16, 1 << 20);
+	struct dgram d;
+	size_t olen = 1;
+	struct frag_stats st;
+
+	(void)state;
+	dgram_build(&d, 20, 3008, 0x1234, SRC, 0, 1);
+	assert_int_equal(add(f, T0 * SEC, &d, 0, 1480, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(olen, 0);
+	assert_int_equal(frag_next_deadline(f), (T0 + 30) * SEC);
+	assert_int_equal(add(f, T0 * SEC, &d, 1480, 1480, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, T0 * SEC + 1, &d, 2960, 48, 0, out, &olen), FRAG_DONE);
+	assert_whole(&d, out, olen);
+	st = stats(f);
+	assert_int_equal(st.reqds, 3);
+	assert_int_equal(st.oks, 1);
+	assert_int_equal(st.fails, 0);
+	assert_int_equal(st.queues, 0);
+	assert_int_equal(st.bytes, 0);
+	assert_int_equal(frag_next_deadline(f), UINT64_MAX);
+	dgram_free(&d);
+	frag_destroy(f);
+}
+
+static void test_reverse_with_options(void **state)
+{
+	struct frag *f = mk(16, 1 << 20);
+	struct dgram d;
+	size_t olen;
+	unsigned plen = 1000;
+
+	(void)state;
+	dgram_build(&d, 32, plen, 7, SRC, 0, 2);
+	for (int off = 992; off >= 0; off -= 8) {
+		unsigned n = off == 992 ? plen - 992 : 8;
+		enum frag_result r = add(f, T0 * SEC, &d, (unsigned)off, n, 0, out, &olen);
+
+		assert_int_equal(r, off ? FRAG_PENDING : FRAG_DONE);
+	}
+	assert_whole(&d, out, olen);
+	dgram_free(&d);
+	frag_destroy(f);
+}
+
+/* Two fragments: the smallest legal split, and an odd last fragment. */
+static void test_small(void **state)
+{
+	struct frag *f = mk(4, 4096);
+	struct dgram d;
+	size_t olen;
+
+	(void)state;
+	dgram_build(&d, 20, 9, 9, SRC, 0, 3);
+	assert_int_equal(add(f, T0 * SEC, &d, 8, 1, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, T0 * SEC, &d, 0, 8, 0, out, &olen), FRAG_DONE);
+	assert_whole(&d, out, olen);
+	dgram_free(&d);
+	frag_destroy(f);
+}
+
+static void test_not_a_fragment(void **state)
+{
+	struct frag *f = mk(4, 4096);
+	struct dgram d;
+	struct pkt p;
+	size_t olen;
+
+	(void)state;
+	dgram_build(&d, 20, 100, 9, SRC, 0, 3);
+	assert_int_equal(pkt_parse(&p, d.b, d.len), PKT_OK);
+	assert_int_equal(frag_add(f, 0, &p, out, sizeof(out), &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 1);
+	assert_int_equal(stats(f).queues, 0);
+	dgram_free(&d);
+	frag_destroy(f);
+}
+
+/* ---- duplicates and overlaps ------------------------------------------- */
+
+static void test_duplicates(void **state)
+{
+	struct frag *f = mk(16, 1 << 20);
+	struct dgram d, other;
+	size_t olen, len;
+	uint8_t *b;
+
+	(void)state;
+	dgram_build(&d, 20, 2000, 77, SRC, 0, 4);
+	dgram_build(&other, 20, 2000, 77, SRC, 0, 99);  /* same key, other bytes */
+	assert_int_equal(add(f, 0, &d, 0, 800, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, 0, &d, 0, 800, 0, out, &olen), FRAG_DROP);
+	assert_int_equal(add(f, 0, &d, 800, 800, 0, out, &olen), FRAG_PENDING);
+	/* Inside the run [0, 1600): ignored whatever its bytes, also across
+	 * the two fragments that made the run. */
+	assert_int_equal(add(f, 0, &other, 400, 800, 0, out, &olen), FRAG_DROP);
+	assert_int_equal(add(f, 0, &other, 1592, 8, 0, out, &olen), FRAG_DROP);
+	/* A last fragment that lies inside: a duplicate too. */
+	b = dgram_frag(&d, 800, 800, 0, &len);
+	be16_put(b + 6, 800 / 8);
+	be16_put(b + 10, 0);
+	be16_put(b + 10, csum_ip(b, 20));
+	assert_int_equal(add_buf(f, 0, b, len, out, sizeof(out), &olen), FRAG_DROP);
+	free(b);
+	assert_int_equal(stats(f).drop[FRAG_DROP_DUP], 4);
+	/* ... but it set the end at 1600 (as Linux): the true last one now
+	 * lies past it and the queue is dropped. */
+	assert_int_equal(add(f, 0, &d, 1600, 400, 0, out, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 1);
+	assert_int_equal(stats(f).queues, 0);
+
+	/* Again without the trap: duplicates of every piece, then done. */
+	for (unsigned off = 0; off < 2000; off += 400) {
+		assert_int_equal(add(f, 0, &d, off, 400, 0, out, &olen),
+				 off == 1600 ? FRAG_DONE : FRAG_PENDING);
+		if (off < 1600)
+			assert_int_equal(add(f, 0, &other, off, 400, 0, out, &olen),
+					 FRAG_DROP);
+	}
+	assert_whole(&d, out, olen);
+	assert_int_equal(stats(f).drop[FRAG_DROP_DUP], 8);
+	dgram_free(&d);
+	dgram_free(&other);
+	frag_destroy(f);
+}
+
+/* Pieces given in order; expect is the result of the last one. */
+struct overlap_case {
+	const char *name;
+	unsigned n;
+	struct { unsigned off, len; } piece[4];
+	enum frag_result last;
+	enum frag_drop_reason why;
+};
+
+static const struct overlap_case overlap_cases[] = {
+	/* 1 */ { "head overlaps tail", 2, { { 0, 16 }, { 8, 16 } }, FRAG_DROP, FRAG_DROP_OVERLAP },
+	/* 2 */ { "tail overlaps head", 2, { { 8, 16 }, { 0, 16 } }, FRAG_DROP, FRAG_DROP_OVERLAP },
+	/* 3 */ { "covers a smaller one", 2, { { 8, 8 }, { 0, 24 } }, FRAG_DROP, FRAG_DROP_OVERLAP },
+	/* 4 */ { "inside two runs", 3, { { 8, 8 }, { 0, 8 }, { 0, 16 } }, FRAG_DROP, FRAG_DROP_OVERLAP },
+	/* 5 */ { "inside one run", 3, { { 0, 8 }, { 8, 8 }, { 0, 16 } }, FRAG_DROP, FRAG_DROP_DUP },
+	/* 6 */ { "fills a gap exactly", 3, { { 0, 8 }, { 16, 8 }, { 8, 8 } }, FRAG_PENDING, 0 },
+	/* 7 */ { "gap plus one unit", 3, { { 0, 8 }, { 24, 8 }, { 8, 24 } }, FRAG_DROP, FRAG_DROP_OVERLAP },
+	/* 8 */ { "across a block", 2, { { 0, 1024 }, { 504, 16 } }, FRAG_DROP, FRAG_DROP_DUP },
+	/* 9 */ { "touches the end", 2, { { 512, 512 }, { 0, 520 } }, FRAG_DROP, FRAG_DROP_OVERLAP },
+};
+
+static void test_overlaps(void **state)
+{
+	struct dgram d;
+
+	(void)state;
+	dgram_build(&d, 20, 4000, 5, SRC, 0, 5);
+	for (size_t i = 0; i < ARRAY_SIZE(overlap_cases); i++) {
+		const struct overlap_case *c = &overlap_cases[i];
+		struct frag *f = mk(4, 1 << 20);
+		enum frag_result r = FRAG_DROP;
+		size_t olen;
+
+		for (unsigned k = 0; k < c->n; k++) {
+			r = add(f, 0, &d, c->piece[k].off, c->piece[k].len, 0, out, &olen);
+			if (k + 1 < c->n && r != FRAG_PENDING)
+				fail_msg("case %zu (%s): piece %u not kept", i + 1, c->name, k);
+		}
+		if (r != c->last)
+			fail_msg("case %zu (%s): result %d", i + 1, c->name, r);
+		if (r == FRAG_DROP && stats(f).drop[c->why] != 1)
+			fail_msg("case %zu (%s): wrong reason", i + 1, c->name);
+		if (c->why == FRAG_DROP_OVERLAP && r == FRAG_DROP) {
+			assert_int_equal(stats(f).queues, 0);
+			assert_int_equal(stats(f).overlaps, 1);
+			assert_int_equal(stats(f).bytes, 0);
+		}
+		frag_destroy(f);
+	}
+	dgram_free(&d);
+}
+
+/* The end of the datagram: the last fragment sets it, once. */
+static void test_end_rules(void **state)
+{
+	struct dgram d, e;
+	struct frag *f = mk(4, 1 << 20);
+	size_t olen;
+
+	(void)state;
+	dgram_build(&d, 20, 100, 6, SRC, 0, 6);
+	dgram_build(&e, 20, 200, 6, SRC, 0, 6);  /* same key, longer */
+	/* Two last fragments that disagree. */
+	assert_int_equal(add(f, 0, &d, 96, 4, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, 0, &e, 192, 8, 0, out, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).queues, 0);
+	/* A last fragment ending before data already queued. */
+	assert_int_equal(add(f, 0, &e, 96, 8, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, 0, &d, 96, 4, 0, out, &olen), FRAG_DROP);
+	/* Data past the last fragment. */
+	assert_int_equal(add(f, 0, &d, 96, 4, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, 0, &e, 96, 8, 0, out, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 3);
+	assert_int_equal(stats(f).fails, 3);
+	assert_int_equal(stats(f).queues, 0);
+	dgram_free(&d);
+	dgram_free(&e);
+	frag_destroy(f);
+}
+
+/* ---- timeouts ----------------------------------------------------------- */
+
+struct quotes {
+	unsigned n;
+	size_t len;
+	uint8_t b[FRAG_QUOTE_MAX];
+};
+
+static void on_timeout(void *ctx, const uint8_t *first, size_t len)
+{
+	struct quotes *q = ctx;
+
+	assert_true(len <= FRAG_QUOTE_MAX);
+	q->n++;
+	q->len = len;
+	memcpy(q->b, first, len);
+}
+
+static void test_timeout(void **state)
+{
+	struct frag *f = mk(16, 1 << 20);
+	struct dgram d, e;
+	struct quotes qs = { 0 };
+	size_t olen, flen;
+	uint64_t t = T0 * SEC;
+	uint8_t *first;
+
+	(void)state;
+	dgram_build(&d, 24, 3000, 1, SRC, 0, 7);
+	dgram_build(&e, 20, 3000, 2, SRC, 0, 8);
+	assert_int_equal(add(f, t, &d, 0, 1480, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, t + 5 * SEC, &e, 1480, 1480, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, t + 10 * SEC, &d, 2960, 40, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(frag_next_deadline(f), t + 30 * SEC);
+	assert_int_equal(frag_expire(f, t + 30 * SEC - 1, on_timeout, &qs), 0);
+	assert_int_equal(qs.n, 0);
+	assert_int_equal(frag_expire(f, t + 30 * SEC, on_timeout, &qs), 1);
+	/* The first fragment as received, cut to what ICMP quotes. */
+	first = dgram_frag(&d, 0, 1480, 0, &flen);
+	assert_int_equal(qs.n, 1);
+	assert_int_equal(qs.len, FRAG_QUOTE_MAX);
+	assert_memory_equal(qs.b, first, FRAG_QUOTE_MAX);
+	free(first);
+	assert_int_equal(frag_next_deadline(f), t + 35 * SEC);
+	/* The missing piece now starts a new queue. */
+	assert_int_equal(add(f, t + 31 * SEC, &d, 1480, 1480, 0, out, &olen), FRAG_PENDING);
+	/* No first fragment: no callback. */
+	assert_int_equal(frag_expire(f, t + 35 * SEC, on_timeout, &qs), 1);
+	assert_int_equal(qs.n, 1);
+	assert_int_equal(stats(f).timeouts, 2);
+	/* A queue past its deadline is not joined even without frag_expire. */
+	assert_int_equal(add(f, t + 50 * SEC, &d, 0, 1480, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, t + 61 * SEC, &d, 2960, 40, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(stats(f).timeouts, 3);
+	assert_int_equal(stats(f).queues, 1);
+	assert_int_equal(add(f, t + 61 * SEC, &d, 0, 1480, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, t + 62 * SEC, &d, 1480, 1480, 0, out, &olen), FRAG_DONE);
+	assert_whole(&d, out, olen);
+	assert_int_equal(frag_expire(f, UINT64_MAX, NULL, NULL), 0);
+	/* A short first fragment is quoted whole. */
+	assert_int_equal(add(f, t, &e, 0, 64, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(frag_expire(f, UINT64_MAX, on_timeout, &qs), 1);
+	first = dgram_frag(&e, 0, 64, 0, &flen);
+	assert_int_equal(qs.len, flen);
+	assert_memory_equal(qs.b, first, flen);
+	free(first);
+	assert_int_equal(stats(f).bytes, 0);
+	dgram_free(&d);
+	dgram_free(&e);
+	frag_destroy(f);
+}
+
+/* ---- memory bound ------------------------------------------------------- */
+
+static void test_budget_evicts_oldest(void **state)
+{
+	/* 16 blocks of 512: each queue below takes 3 (1480 bytes). */
+	struct frag *f = mk(64, 16 * 512);
+	struct dgram d[8];
+	size_t olen;
+	struct frag_stats st;
+
+	(void)state;
+	for (unsigned i = 0; i < 8; i++) {
+		dgram_build(&d[i], 20, 2000, (uint16_t)(100 + i), SRC, 0, (uint8_t)i);
+		assert_int_equal(add(f, (T0 + i) * SEC, &d[i], 0, 1480, 0, out, &olen),
+				 FRAG_PENDING);
+	}
+	st = stats(f);
+	assert_int_equal(st.evicted, 3);   /* 8 x 3 blocks > 16: the first three */
+	assert_int_equal(st.fails, 3);
+	assert_int_equal(st.queues, 5);
+	assert_int_equal(st.bytes, 15 * 512);
+	assert_true(st.bytes <= st.max_bytes);
+	assert_int_equal(frag_next_deadline(f), (T0 + 3 + 30) * SEC);
+	/* The newest completes; the evicted one starts over. */
+	assert_int_equal(add(f, (T0 + 9) * SEC, &d[7], 1480, 520, 0, out, &olen), FRAG_DONE);
+	assert_whole(&d[7], out, olen);
+	assert_int_equal(add(f, (T0 + 9) * SEC, &d[0], 1480, 520, 0, out, &olen), FRAG_PENDING);
+	/* A queue never evicts itself to grow, but fails when alone. */
+	frag_destroy(f);
+	f = mk(4, 2 * 512);
+	assert_int_equal(add(f, 0, &d[0], 0, 1480, 0, out, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_NOMEM], 1);
+	assert_int_equal(stats(f).queues, 0);
+	assert_int_equal(add(f, 0, &d[0], 0, 1024, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, 0, &d[0], 1024, 8, 0, out, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_NOMEM], 2);
+	assert_int_equal(stats(f).bytes, 0);
+	for (unsigned i = 0; i < 8; i++)
+		dgram_free(&d[i]);
+	frag_destroy(f);
+}
+
+static void test_queue_table_full(void **state)
+{
+	struct frag *f = mk(4, 1 << 20);
+	struct dgram d[6];
+	size_t olen;
+
+	(void)state;
+	for (unsigned i = 0; i < 6; i++) {
+		dgram_build(&d[i], 20, 100, 1, SRC + i, 0, (uint8_t)i);
+		assert_int_equal(add(f, i, &d[i], 0, 8, 0, out, &olen), FRAG_PENDING);
+	}
+	assert_int_equal(stats(f).queues, 4);
+	assert_int_equal(stats(f).evicted, 2);
+	assert_int_equal(frag_next_deadline(f), 2 + 30 * SEC);
+	for (unsigned i = 6; i-- > 0;)
+		assert_int_equal(add(f, 10, &d[i], 8, 92, 0, out, &olen),
+				 i < 2 ? FRAG_PENDING : FRAG_DONE);
+	assert_int_equal(stats(f).evicted, 2);
+	assert_int_equal(stats(f).oks, 4);
+	assert_int_equal(stats(f).queues, 2);
+	for (unsigned i = 0; i < 6; i++)
+		dgram_free(&d[i]);
+	frag_destroy(f);
+}
+
+/* ---- sizes, ECN, DF ----------------------------------------------------- */
+
+static void test_max_size(void **state)
+{
+	struct frag *f = mk(4, 1 << 20);
+	struct dgram d;
+	size_t olen;
+	unsigned plen = 65535 - 20;
+
+	(void)state;
+	dgram_build(&d, 20, plen, 3, SRC, 0, 9);
+	for (unsigned off = 0; off < plen; off += 8192) {
+		unsigned n = plen - off < 8192 ? plen - off : 8192;
+
+		assert_int_equal(add(f, 0, &d, off, n, 0, out, &olen),
+				 off + n == plen ? FRAG_DONE : FRAG_PENDING);
+	}
+	assert_whole(&d, out, olen);
+	/* Too small an output buffer: the queue is dropped. */
+	assert_int_equal(add(f, 0, &d, 0, 65504, 0, out, &olen), FRAG_PENDING);
+	{
+		size_t len;
+		uint8_t *b = dgram_frag(&d, 65504, plen - 65504, 0, &len);
+
+		assert_int_equal(add_buf(f, 0, b, len, out, 65534, &olen), FRAG_DROP);
+		free(b);
+	}
+	assert_int_equal(stats(f).drop[FRAG_DROP_TOO_BIG], 1);
+	dgram_free(&d);
+
+	/* Options on the first fragment push the datagram past 65535: 60 +
+	 * 65535 bytes of payload. */
+	for (unsigned off = 0; off < 65535; off += 8184) {
+		unsigned n = 65535 - off < 8184 ? 65535 - off : 8184;
+		size_t len;
+		uint8_t *b = raw_frag(off ? 20 : 60, 4, off, n, off + n < 65535, &len);
+
+		assert_int_equal(add_buf(f, 0, b, len, out, sizeof(out), &olen),
+				 off + n < 65535 ? FRAG_PENDING : FRAG_DROP);
+		free(b);
+	}
+	assert_int_equal(stats(f).drop[FRAG_DROP_TOO_BIG], 2);
+	assert_int_equal(stats(f).queues, 0);
+	frag_destroy(f);
+}
+
+static void test_ecn_df(void **state)
+{
+	struct frag *f = mk(4, 1 << 20);
+	struct dgram d, ce, notect;
+	size_t olen;
+	struct pkt p;
+
+	(void)state;
+	dgram_build(&d, 20, 100, 1, SRC, 0x02, 1);       /* ECT(0) */
+	dgram_build(&ce, 20, 100, 1, SRC, 0x03, 1);      /* CE */
+	dgram_build(&notect, 20, 100, 1, SRC, 0x00, 1);  /* not-ECT */
+	/* ECT(0) + CE: CE in the result. */
+	assert_int_equal(add(f, 0, &d, 0, 48, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, 0, &ce, 48, 52, 0, out, &olen), FRAG_DONE);
+	assert_int_equal(out[1], 0x03);
+	assert_int_equal(pkt_parse(&p, out, olen), PKT_OK);
+	assert_memory_equal(out + 20, d.b + 20, 80);
+	/* not-ECT + CE: invalid. */
+	assert_int_equal(add(f, 0, &notect, 0, 48, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, 0, &ce, 48, 52, 0, out, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 1);
+	/* DF on every fragment: DF kept. */
+	assert_int_equal(add(f, 0, &d, 0, 48, IP_DF, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, 0, &d, 48, 52, IP_DF, out, &olen), FRAG_DONE);
+	assert_int_equal(be16_get(out + 6), IP_DF);
+	assert_int_equal(pkt_parse(&p, out, olen), PKT_OK);
+	/* DF only on the smaller fragment: cleared (max_df_size < max_size). */
+	assert_int_equal(add(f, 0, &d, 0, 56, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, 0, &d, 56, 44, IP_DF, out, &olen), FRAG_DONE);
+	assert_int_equal(be16_get(out + 6), 0);
+	assert_whole(&d, out, olen);
+	dgram_free(&d);
+	dgram_free(&ce);
+	dgram_free(&notect);
+	frag_destroy(f);
+}
+
+/* ---- random orders, interleaved, duplicated ----------------------------- */
+
+enum { MAXPIECES = 8200 };
+
+struct piece {
+	uint16_t dg;
+	uint16_t idx;
+	unsigned off, len;
+};
+
+struct plan {
+	struct dgram d;
+	unsigned npieces, have;
+	uint8_t *got;
+};
+
+static void test_random_orders(void **state)
+{
+	struct rng r = { test_seed() };
+	struct frag *f = mk(64, 16u << 20);
+	unsigned long total = 0;
+
+	(void)state;
+	for (int round = 0; round < 200; round++) {
+		unsigned ndg = 1 + rnd(&r, 6), nseq = 0;
+		struct plan pl[6];
+		struct piece *seq = xmalloc(2 * 6 * MAXPIECES * sizeof(*seq));
+
+		for (unsigned i = 0; i < ndg; i++) {
+			unsigned plen, maxp, off = 0;
+			size_t hlen = 20 + 4 * rnd(&r, 11);
+
+			switch (rnd(&r, 3)) {
+			case 0: plen = 9 + rnd(&r, 200); break;
+			case 1: plen = 9 + rnd(&r, 6000); break;
+			default: plen = 9 + rnd(&r, (unsigned)(65535 - hlen - 8)); break;
+			}
+			maxp = 8 * (1 + rnd(&r, plen > 4096 ? 1024 : 64));
+			if (!rnd(&r, 8))
+				maxp = 8 * (1 + rnd(&r, 4));  /* thousands of pieces */
+			dgram_build(&pl[i].d, hlen, plen, (uint16_t)rnd(&r, 4),
+				    SRC + rnd(&r, 2), 0, (uint8_t)rnd64(&r));
+			/* keys differ between the datagrams of a round */
+			pl[i].d.b[4] = (uint8_t)i;
+			be16_put(pl[i].d.b + 10, 0);
+			be16_put(pl[i].d.b + 10, csum_ip(pl[i].d.b, hlen));
+			pl[i].npieces = 0;
+			while (off < plen) {
+				unsigned n = 8 * (1 + rnd(&r, maxp / 8));
+
+				if (n > plen - off)
+					n = plen - off;
+				if (n == plen)  /* at least two fragments */
+					n = (plen - 1) & ~7u;
+				seq[nseq++] = (struct piece){ (uint16_t)i, (uint16_t)pl[i].npieces, off, n };
+				pl[i].npieces++;
+				off += n;
+			}
+			pl[i].got = calloc(pl[i].npieces, 1);
+			pl[i].have = 0;
+		}
+		/* Exact duplicates of a few pieces. */
+		for (unsigned k = 0, n = nseq; k < n / 8; k++)
+			seq[nseq++] = seq[rnd(&r, n)];
+		for (unsigned i = nseq - 1; i > 0; i--) {
+			unsigned j = rnd(&r, i + 1);
+			struct piece t = seq[i];
+
+			seq[i] = seq[j];
+			seq[j] = t;
+		}
+		total += nseq;
+		for (unsigned k = 0; k < nseq; k++) {
+			struct plan *p = &pl[seq[k].dg];
+			size_t olen;
+			enum frag_result want, got;
+
+			if (p->got[seq[k].idx]) {
+				want = FRAG_DROP;
+			} else {
+				p->got[seq[k].idx] = 1;
+				want = ++p->have == p->npieces ? FRAG_DONE : FRAG_PENDING;
+			}
+			got = add(f, T0 * SEC + k, &p->d, seq[k].off, seq[k].len, 0, out, &olen);
+			if (got != want)
+				fail_msg("round %d piece %u of datagram %u: %d, want %d",
+					 round, k, seq[k].dg, got, want);
+			if (got == FRAG_DONE) {
+				assert_whole(&p->d, out, olen);
+				/* A new queue starts from here (late duplicates). */
+				memset(p->got, 0, p->npieces);
+				p->have = 0;
+			}
+		}
+		for (unsigned i = 0; i < ndg; i++) {
+			dgram_free(&pl[i].d);
+			free(pl[i].got);
+		}
+		free(seq);
+		frag_expire(f, UINT64_MAX, NULL, NULL);
+		assert_int_equal(stats(f).queues, 0);
+		assert_int_equal(stats(f).bytes, 0);
+	}
+	print_message("fragments: %lu, datagrams: %llu\n", total,
+		      (unsigned long long)stats(f).oks);
+	assert_int_equal(stats(f).evicted, 0);
+	assert_int_equal(stats(f).drop[FRAG_DROP_OVERLAP], 0);
+	frag_destroy(f);
+}
+
+/* ---- mutants ------------------------------------------------------------ */
+
+struct mut_ctx {
+	const struct dgram *d;
+	unsigned which;          /* the fragment being mutated */
+	unsigned long fed, done;
+};
+
+static const struct { unsigned off, len; } mut_pieces[] = { { 0, 16 }, { 16, 16 }, { 32, 10 } };
+
+/* Feed the mutant in place of fragment c->which, the others unchanged. */
+static void feed_mutant(struct mut_ctx *c, uint8_t *buf, size_t len)
+{
+	struct frag *f = mk(2, 8 * 512);
+	struct quotes qs = { 0 };
+	struct pkt p;
+
+	for (unsigned k = 0; k < ARRAY_SIZE(mut_pieces); k++) {
+		enum frag_result r;
+		size_t olen;
+
+		if (k == c->which) {
+			if (pkt_parse(&p, buf, len) != PKT_OK || !(p.outer.flags & PKT_F_FRAG))
+				continue;
+			c->fed++;
+			r = frag_add(f, 0, &p, out, sizeof(out), &olen);
+		} else {
+			r = add(f, 0, c->d, mut_pieces[k].off, mut_pieces[k].len, 0, out, &olen);
+		}
+		if (r == FRAG_DONE) {
+			struct pkt whole;
+			enum pkt_error e = pkt_parse(&whole, out, olen);
+
+			c->done++;
+			assert_true(e == PKT_OK || e == PKT_E_L4 || e == PKT_E_INNER);
+			assert_false(whole.outer.flags & PKT_F_FRAG);
+		}
+	}
+	assert_true(stats(f).bytes <= stats(f).max_bytes);
+	frag_expire(f, UINT64_MAX, on_timeout, &qs);
+	assert_int_equal(stats(f).queues, 0);
+	frag_destroy(f);
+}
+
+/* Each mutant as it is, and with its header checksum repaired so header
+ * mutants get past pkt_parse. */
+static void on_mutant(void *ctx, uint8_t *buf, size_t len, const struct mutant *m)
+{
+	struct mut_ctx *c = ctx;
+	size_t hlen = len ? (size_t)(buf[0] & 0x0f) * 4 : 0;
+
+	(void)m;
+	feed_mutant(c, buf, len);
+	if (hlen >= 20 && hlen <= len) {
+		be16_put(buf + 10, 0);
+		be16_put(buf + 10, csum_ip(buf, hlen));
+		feed_mutant(c, buf, len);
+	}
+}
+
+static void test_mutants(void **state)
+{
+	struct dgram d;
+	struct mut_ctx c = { .d = &d };
+
+	(void)state;
+	dgram_build(&d, 28, 42, 0x4242, SRC, 0x02, 10);
+	for (unsigned k = 0; k < ARRAY_SIZE(mut_pieces); k++) {
+		size_t len;
+		uint8_t *b = dgram_frag(&d, mut_pieces[k].off, mut_pieces[k].len, 0, &len);
+
+		c.which = k;
+		mutate_all(b, len, on_mutant, &c);
+		free(b);
+	}
+	print_message("mutants fed to frag_add: %lu, reassembled: %lu\n", c.fed, c.done);
+	assert_true(c.fed > 100);
+	assert_true(c.done > 10);
+	dgram_free(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_in_order),
+		cmocka_unit_test(test_reverse_with_options),
+		cmocka_unit_test(test_small),
+		cmocka_unit_test(test_not_a_fragment),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_overlaps),
+		cmocka_unit_test(test_end_rules),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_budget_evicts_oldest),
+		cmocka_unit_test(test_queue_table_full),
+		cmocka_unit_test(test_max_size),
+		cmocka_unit_test(test_ecn_df),
+		cmocka_unit_test(test_random_orders),
+		cmocka_unit_test(test_mutants),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
