@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,15 @@ int udp_open(int family, uint16_t port, uint16_t *bound)
 		s4->sin_port = htons(port);
 		len = sizeof(*s4);
 	}
+	/* as wireguard-go: large buffers absorb bursts (forced when root) */
+	for (int opt = 0; opt < 2; opt++) {
+		int size = UDP_SOCKBUF;
+		int force = opt ? SO_RCVBUFFORCE : SO_SNDBUFFORCE;
+		int plain = opt ? SO_RCVBUF : SO_SNDBUF;
+
+		if (setsockopt(fd, SOL_SOCKET, force, &size, sizeof(size)) < 0)
+			setsockopt(fd, SOL_SOCKET, plain, &size, sizeof(size));
+	}
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
 		goto fail;
 	len = sizeof(ss);
@@ -124,9 +134,15 @@ void udp_flush(int fd, struct udp_batch *b)
 		int n = sendmmsg(fd, b->msgs + done, b->count - done, MSG_DONTWAIT);
 
 		if (n < 0) {
+			struct pollfd pfd = { fd, POLLOUT, 0 };
+
 			if (errno == EINTR)
 				continue;
-			done++; /* skip the datagram the kernel refused */
+			/* a full socket buffer: wait a little for room rather
+			 * than drop a burst; any other error: skip that one */
+			if ((errno == EAGAIN || errno == EWOULDBLOCK) && poll(&pfd, 1, 50) > 0)
+				continue;
+			done++;
 			continue;
 		}
 		done += (unsigned)n;

@@ -16,7 +16,7 @@
 struct wg_endpoint;
 struct mmsghdr;
 
-enum { UDP_BATCH = 64 };
+enum { UDP_BATCH = 64, UDP_SOCKBUF = 4 << 20 };
 
 /* One arena of UDP_BATCH slots of slot_size bytes with their headers. */
 struct udp_batch {

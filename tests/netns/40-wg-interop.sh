@@ -69,21 +69,23 @@ on client ip addr add 10.8.0.2/24 dev wgc0
 on client ip link set wgc0 up
 
 log "TCP client -> gateway through the tunnel"
-bg gateway socat TCP-LISTEN:7000,bind=10.8.0.1,reuseaddr,fork PIPE
-wait_tcp gateway 7000
 head -c 1000000 /dev/urandom > "$TMP/data"
-tcp_echo() { # HOST ADDR PORT
-	on "$1" timeout 20 socat -t 5 -T 10 - "TCP:$2:$3" < "$TMP/data" > "$TMP/back"
+# tcp_echo FROM SERVER ADDR PORT: a one-connection echo server (no fork, so
+# no child outlives the test; -t 30 so a slow machine does not cut the echo
+# short: socat stops 0.5 s after EOF by default),
+# 1 MB through it, compared
+tcp_echo() {
+	bg "$2" socat -t 30 TCP-LISTEN:"$4",bind="$3",reuseaddr PIPE
+	wait_tcp "$2" "$4"
+	on "$1" timeout 60 socat -t 30 -T 30 - "TCP:$3:$4" < "$TMP/data" > "$TMP/back"
 	cmp -s "$TMP/data" "$TMP/back" ||
-		fail "TCP echo $2:$3 from $1: $(wc -c < "$TMP/back") of 1000000 bytes back intact"
+		fail "TCP echo $3:$4 from $1: $(wc -c < "$TMP/back") of 1000000 bytes back intact"
 }
-tcp_echo client 10.8.0.1 7000
+tcp_echo client gateway 10.8.0.1 7000
 wgc show wgc0 latest-handshakes | awk '{ exit !($2 > 0) }' || fail "client saw no handshake"
 
 log "TCP gateway -> client through the tunnel"
-bg client socat TCP-LISTEN:7001,bind=10.8.0.2,reuseaddr,fork PIPE
-wait_tcp client 7001
-tcp_echo gateway 10.8.0.2 7001
+tcp_echo gateway client 10.8.0.2 7001
 
 log "UDP through the tunnel"
 bg gateway socat UDP-LISTEN:7002,bind=10.8.0.1,reuseaddr PIPE
@@ -142,7 +144,7 @@ counted() {
 }
 wait_for 5 counted
 kill -0 "$gw_pid" || fail "gw died"
-tcp_echo client 10.8.0.1 7000
+tcp_echo client gateway 10.8.0.1 7000
 
 log "clean exit on SIGTERM: TUN removed, control socket gone"
 kill -TERM "$gw_pid"

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# gw as the initiating side (client role): gw ↔ gw, and gw ↔ wireguard-go;
+# then roaming: the client's source address changes mid-transfer.
+#
+#                     192.0.2.1 ┌───────────────────────────┐
+#                   ┌───────────┤ server: gw run srv0       │ 10.8.0.1/24, TCP echo :7000
+#   ┌────────────┐  │  veth     └───────────────────────────┘
+#   │ client     ├──┤ (bridge-less: two links from the client)
+#   │ gw run cl0 │  │ 198.51.100.1 ┌────────────────────────┐
+#   └────────────┘  └──────────────┤ wgsrv: wireguard-go    │ 10.7.0.1/24, TCP echo :7000
+#   eth0 192.0.2.2 (+192.0.2.3)    └────────────────────────┘
+#   eth1 198.51.100.2
+#   cl0: 10.8.0.2/24 → server, 10.7.0.2/24 → wgsrv (one gw, two peers)
+. "$(dirname "$0")/lib.sh"
+
+host_add client server wgsrv
+link_add client eth0 server eth0
+link_add client eth1 wgsrv eth0
+addr_add client eth0 192.0.2.2/24
+addr_add server eth0 192.0.2.1/24
+addr_add client eth1 198.51.100.2/24
+addr_add wgsrv eth0 198.51.100.1/24
+
+srv_priv=$("$GW" genkey); srv_pub=$(printf '%s\n' "$srv_priv" | "$GW" pubkey)
+cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
+wgs_priv=$("$GW" genkey); wgs_pub=$(printf '%s\n' "$wgs_priv" | "$GW" pubkey)
+printf '%s\n' "$wgs_priv" > "$TMP/wgs.key"
+
+cat > "$TMP/srv0.conf" <<EOF
+[Interface]
+PrivateKey = $srv_priv
+ListenPort = 51820
+Address = 10.8.0.1/24
+ControlSocket = $TMP/srv0.sock
+
+[Peer]
+PublicKey = $cl_pub
+AllowedIPs = 10.8.0.2/32
+EOF
+cat > "$TMP/cl0.conf" <<EOF
+[Interface]
+PrivateKey = $cl_priv
+ListenPort = 40000
+Address = 10.8.0.2/24, 10.7.0.2/24
+ControlSocket = $TMP/cl0.sock
+
+[Peer]
+PublicKey = $srv_pub
+AllowedIPs = 10.8.0.0/24
+Endpoint = 192.0.2.1:51820
+PersistentKeepalive = 25
+
+[Peer]
+PublicKey = $wgs_pub
+AllowedIPs = 10.7.0.0/24
+Endpoint = 198.51.100.1:51820
+EOF
+
+bg server "$GW" run "$TMP/srv0.conf" 2> "$TMP/srv.log"
+srv_pid=$BG_PID
+bg client "$GW" run "$TMP/cl0.conf" 2> "$TMP/cl.log"
+cl_pid=$BG_PID
+wait_udp server 51820
+wait_udp client 40000
+
+WG_PROCESS_FOREGROUND=1 bg wgsrv unshare -m sh -c \
+	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgs0" \
+	> "$TMP/wggo.log" 2>&1
+wgs_pid=$BG_PID
+wait_for 10 nsenter -t "$wgs_pid" -m test -S /var/run/wireguard/wgs0.sock
+nsenter -t "$wgs_pid" -m -n wg set wgs0 private-key "$TMP/wgs.key" listen-port 51820 \
+	peer "$cl_pub" allowed-ips 10.7.0.2/32
+on wgsrv ip addr add 10.7.0.1/24 dev wgs0
+on wgsrv ip link set wgs0 up
+
+head -c 1000000 /dev/urandom > "$TMP/data"
+# tcp_echo FROM SERVER ADDR PORT [slow]: a one-connection echo server (no
+# fork, so no child outlives the test; -t 30: socat stops 0.5 s after EOF by
+# default, which cuts the echo short on a slow machine), 1 MB through it, compared
+tcp_echo() {
+	bg "$2" socat -t 30 TCP-LISTEN:"$4",bind="$3",reuseaddr PIPE
+	wait_tcp "$2" "$4"
+	if [ "${5:-}" = slow ]; then
+		# 20 chunks over about a second, so something can happen meanwhile
+		(for i in $(seq 0 19); do
+			dd if="$TMP/data" bs=50000 skip="$i" count=1 status=none; sleep 0.05
+		done) | on "$1" timeout 60 socat -t 30 -T 30 - "TCP:$3:$4" > "$TMP/back"
+	else
+		on "$1" timeout 60 socat -t 30 -T 30 - "TCP:$3:$4" < "$TMP/data" > "$TMP/back"
+	fi
+	cmp -s "$TMP/data" "$TMP/back" ||
+		fail "TCP echo $3:$4 from $1: $(wc -c < "$TMP/back") of 1000000 bytes back intact"
+}
+
+log "gw client -> gw server (persistent keepalive brought the tunnel up)"
+hs_done() { on server "$GW" show "$TMP/srv0.sock" | grep -q "latest handshake"; }
+wait_for 10 hs_done
+tcp_echo client server 10.8.0.1 7000
+log "gw server -> gw client"
+tcp_echo server client 10.8.0.2 7001
+
+log "gw client -> wireguard-go server"
+tcp_echo client wgsrv 10.7.0.1 7000
+nsenter -t "$wgs_pid" -m -n wg show wgs0 latest-handshakes | awk '{ exit !($2 > 0) }' ||
+	fail "wireguard-go saw no handshake"
+
+log "roaming: the client's source address changes mid-transfer"
+on client sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1
+addr_add client eth0 192.0.2.3/24
+(sleep 0.4; on client ip route replace 192.0.2.0/24 dev eth0 src 192.0.2.3
+ sleep 0.1; on client ip addr del 192.0.2.2/24 dev eth0) &
+mover=$!
+tcp_echo client server 10.8.0.1 7000 slow
+wait "$mover"
+on server "$GW" show "$TMP/srv0.sock" | grep -q "endpoint: 192.0.2.3:40000" ||
+	fail "the server did not follow the client to 192.0.2.3"
+tcp_echo client server 10.8.0.1 7000
+
+for p in "$cl_pid" "$srv_pid"; do
+	kill -TERM "$p"
+	wait "$p" || fail "gw exited with $?"
+done
+log "gw ↔ gw, gw → wireguard-go, roaming mid-transfer"
