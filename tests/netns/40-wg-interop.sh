@@ -70,22 +70,24 @@ on client ip link set wgc0 up
 
 log "TCP client -> gateway through the tunnel"
 head -c 1000000 /dev/urandom > "$TMP/data"
-# tcp_echo FROM SERVER ADDR PORT: a one-connection echo server (no fork, so
-# no child outlives the test; -t 30 so a slow machine does not cut the echo
-# short: socat stops 0.5 s after EOF by default),
-# 1 MB through it, compared
-tcp_echo() {
-	bg "$2" socat -t 30 TCP-LISTEN:"$4",bind="$3",reuseaddr PIPE
+# tcp_xfer FROM TO ADDR PORT: 1 MB from host FROM to a one-connection
+# receiver on host TO (ADDR:PORT), compared byte for byte; no fork, so no
+# child outlives the test
+tcp_xfer() {
+	local rx
+	bg "$2" socat -u TCP-LISTEN:"$4",bind="$3",reuseaddr - > "$TMP/recv"
+	rx=$BG_PID
 	wait_tcp "$2" "$4"
-	on "$1" timeout 60 socat -t 30 -T 30 - "TCP:$3:$4" < "$TMP/data" > "$TMP/back"
-	cmp -s "$TMP/data" "$TMP/back" ||
-		fail "TCP echo $3:$4 from $1: $(wc -c < "$TMP/back") of 1000000 bytes back intact"
+	on "$1" timeout 60 socat -u - "TCP:$3:$4" < "$TMP/data"
+	wait "$rx" || true
+	cmp -s "$TMP/data" "$TMP/recv" ||
+		fail "TCP $1 -> $3:$4: $(wc -c < "$TMP/recv") of 1000000 bytes arrived intact"
 }
-tcp_echo client gateway 10.8.0.1 7000
+tcp_xfer client gateway 10.8.0.1 7000
 wgc show wgc0 latest-handshakes | awk '{ exit !($2 > 0) }' || fail "client saw no handshake"
 
 log "TCP gateway -> client through the tunnel"
-tcp_echo gateway client 10.8.0.2 7001
+tcp_xfer gateway client 10.8.0.2 7001
 
 log "UDP through the tunnel"
 bg gateway socat UDP-LISTEN:7002,bind=10.8.0.1,reuseaddr PIPE
@@ -144,7 +146,7 @@ counted() {
 }
 wait_for 5 counted
 kill -0 "$gw_pid" || fail "gw died"
-tcp_echo client gateway 10.8.0.1 7000
+tcp_xfer client gateway 10.8.0.1 7000
 
 log "clean exit on SIGTERM: TUN removed, control socket gone"
 kill -TERM "$gw_pid"

@@ -75,33 +75,37 @@ on wgsrv ip addr add 10.7.0.1/24 dev wgs0
 on wgsrv ip link set wgs0 up
 
 head -c 1000000 /dev/urandom > "$TMP/data"
-# tcp_echo FROM SERVER ADDR PORT [slow]: a one-connection echo server (no
-# fork, so no child outlives the test; -t 30: socat stops 0.5 s after EOF by
-# default, which cuts the echo short on a slow machine), 1 MB through it, compared
-tcp_echo() {
-	bg "$2" socat -t 30 TCP-LISTEN:"$4",bind="$3",reuseaddr PIPE
+# tcp_xfer FROM TO ADDR PORT [slow]: 1 MB from host FROM to a one-connection
+# receiver on host TO (ADDR:PORT), compared byte for byte; no fork, so no
+# child outlives the test
+tcp_xfer() {
+	local rx
+	bg "$2" socat -u TCP-LISTEN:"$4",bind="$3",reuseaddr - > "$TMP/recv"
+	rx=$BG_PID
 	wait_tcp "$2" "$4"
 	if [ "${5:-}" = slow ]; then
 		# 20 chunks over about a second, so something can happen meanwhile
 		(for i in $(seq 0 19); do
 			dd if="$TMP/data" bs=50000 skip="$i" count=1 status=none; sleep 0.05
-		done) | on "$1" timeout 60 socat -t 30 -T 30 - "TCP:$3:$4" > "$TMP/back"
+		done) | on "$1" timeout 60 socat -u - "TCP:$3:$4"
 	else
-		on "$1" timeout 60 socat -t 30 -T 30 - "TCP:$3:$4" < "$TMP/data" > "$TMP/back"
+		on "$1" timeout 60 socat -u - "TCP:$3:$4" < "$TMP/data"
 	fi
-	cmp -s "$TMP/data" "$TMP/back" ||
-		fail "TCP echo $3:$4 from $1: $(wc -c < "$TMP/back") of 1000000 bytes back intact"
+	wait "$rx" || true
+	cmp -s "$TMP/data" "$TMP/recv" ||
+		fail "TCP $1 -> $3:$4: $(wc -c < "$TMP/recv") of 1000000 bytes arrived intact"
 }
 
 log "gw client -> gw server (persistent keepalive brought the tunnel up)"
 hs_done() { on server "$GW" show "$TMP/srv0.sock" | grep -q "latest handshake"; }
 wait_for 10 hs_done
-tcp_echo client server 10.8.0.1 7000
+tcp_xfer client server 10.8.0.1 7000
 log "gw server -> gw client"
-tcp_echo server client 10.8.0.2 7001
+tcp_xfer server client 10.8.0.2 7001
 
-log "gw client -> wireguard-go server"
-tcp_echo client wgsrv 10.7.0.1 7000
+log "gw client <-> wireguard-go server"
+tcp_xfer client wgsrv 10.7.0.1 7000
+tcp_xfer wgsrv client 10.7.0.2 7002
 nsenter -t "$wgs_pid" -m -n wg show wgs0 latest-handshakes | awk '{ exit !($2 > 0) }' ||
 	fail "wireguard-go saw no handshake"
 
@@ -111,11 +115,11 @@ addr_add client eth0 192.0.2.3/24
 (sleep 0.4; on client ip route replace 192.0.2.0/24 dev eth0 src 192.0.2.3
  sleep 0.1; on client ip addr del 192.0.2.2/24 dev eth0) &
 mover=$!
-tcp_echo client server 10.8.0.1 7000 slow
+tcp_xfer client server 10.8.0.1 7000 slow
 wait "$mover"
 on server "$GW" show "$TMP/srv0.sock" | grep -q "endpoint: 192.0.2.3:40000" ||
 	fail "the server did not follow the client to 192.0.2.3"
-tcp_echo client server 10.8.0.1 7000
+tcp_xfer client server 10.8.0.1 7000
 
 for p in "$cl_pid" "$srv_pid"; do
 	kill -TERM "$p"
