@@ -14,7 +14,9 @@
 #
 # Every name carries a per-run prefix ($RUN), so runs never collide, and
 # everything is torn down on exit, on failure and on SIGINT/SIGTERM: the
-# processes this test started (by PID, never by name), then its namespaces.
+# processes this test started (by PID, never by name), whatever they started
+# that still runs inside the test's namespaces (by PID, from ip netns pids),
+# then the namespaces.
 # Traffic stays between the namespaces a test makes; addresses come from the
 # documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24) and
 # 10.0.0.0/8 inside the namespaces.
@@ -114,6 +116,13 @@ _teardown() {
 		done
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
+	done
+	# what those started in turn (socat ... fork) lives in our namespaces:
+	# end every process still in a namespace this test made, by PID
+	for h in "${_hosts[@]}"; do
+		for p in $(ip netns pids "$(ns "$h")" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null || true
+		done
 	done
 	for h in "${_hosts[@]}"; do
 		ip netns del "$(ns "$h")" 2>/dev/null || true
