@@ -194,3 +194,14 @@ clean:
 	rm -rf build gw/gw
 
 -include $(ALL_OBJ:.o=.d)
+
+# ---- tests/netns/uplink_probe: drives gw/uplink in 50-uplink.sh -------------
+UPLINK_PROBE := $(B)/tests/netns/uplink_probe
+
+$(UPLINK_PROBE): $(B)/tests/netns/uplink_probe.o $(LIBGW) $(LIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBGW) $(LIBS) $(GW_LIBS)
+
+netns: $(UPLINK_PROBE)
+
+-include $(B)/tests/netns/uplink_probe.d

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+#include "gw/uplink.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/virtio_net.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gw/log.h"
+#include "nat/be.h"
+#include "nat/csum.h"
+
+#ifndef PACKET_IGNORE_OUTGOING
+#define PACKET_IGNORE_OUTGOING 23
+#endif
+
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5 /* linux 5.19 */
+#endif
+
+enum { VNET = sizeof(struct virtio_net_hdr), ETH = 14, TCP_FIN = 0x01, TCP_PSH = 0x08,
+       TCP_CWR = 0x80 };
+
+/* ---- receive ---------------------------------------------------------- */
+
+void uplink_rx_flush(struct uplink *u, uplink_rx_fn *fn, void *ctx)
+{
+	if (u->nviews)
+		fn(ctx, u->views, u->nviews);
+	u->st.rx_pkts += u->nviews;
+	u->nviews = 0;
+	u->seg_used = 0;
+}
+
+static void view(struct uplink *u, uint8_t *ip, size_t len, uplink_rx_fn *fn, void *ctx)
+{
+	u->views[u->nviews++] = (struct uplink_pkt){ ip, (uint32_t)len };
+	if (u->nviews == UPLINK_VIEWS)
+		uplink_rx_flush(u, fn, ctx);
+}
+
+/* Room for len bytes of segment, flushing the queue when the arena is full. */
+static uint8_t *seg_alloc(struct uplink *u, size_t len, uplink_rx_fn *fn, void *ctx)
+{
+	uint8_t *p;
+
+	if (len > UPLINK_SEG_ARENA)
+		return NULL;
+	if (u->seg_used + len > UPLINK_SEG_ARENA)
+		uplink_rx_flush(u, fn, ctx);
+	p = u->seg + u->seg_used;
+	u->seg_used += (len + 7) & ~(size_t)7;
+	return p;
+}
+
+/*
+ * Cuts a TCP or UDP super-packet (IP header ihl, L4 header l4len, payload
+ * after) into mss-sized packets as the kernel's tcp4/udp4 GSO would: the IP
+ * ID counts up, TCP sequence numbers advance, FIN and PSH only on the last
+ * segment, CWR only on the first; every checksum computed whole.
+ */
+static int segment(struct uplink *u, uint8_t *ip, size_t len, size_t ihl, size_t l4len,
+		   unsigned mss, uplink_rx_fn *fn, void *ctx)
+{
+	uint8_t proto = ip[9];
+	size_t hdrs = ihl + l4len, payload = len - hdrs, off;
+	uint32_t saddr = be32_get(ip + 12), daddr = be32_get(ip + 16);
+	uint32_t seq = proto == IPPROTO_TCP ? be32_get(ip + ihl + 4) : 0;
+	uint16_t id = be16_get(ip + 4);
+	uint8_t flags = proto == IPPROTO_TCP ? ip[ihl + 13] : 0;
+
+	if (mss == 0 || payload == 0)
+		return -EINVAL;
+	u->st.rx_gso++;
+	for (off = 0; off < payload; off += mss) {
+		size_t plen = payload - off < mss ? payload - off : mss;
+		uint8_t *s = seg_alloc(u, hdrs + plen, fn, ctx), *l4;
+
+		if (!s)
+			return -E2BIG;
+		l4 = s + ihl;
+		memcpy(s, ip, hdrs);
+		memcpy(s + hdrs, ip + hdrs + off, plen);
+		be16_put(s + 2, (uint16_t)(hdrs + plen));
+		be16_put(s + 4, id++);
+		be16_put(s + 10, csum_ip(s, ihl));
+		if (proto == IPPROTO_TCP) {
+			uint8_t f = flags;
+
+			if (off + plen < payload)
+				f &= (uint8_t)~(TCP_FIN | TCP_PSH);
+			if (off)
+				f &= (uint8_t)~TCP_CWR;
+			l4[13] = f;
+			be32_put(l4 + 4, seq + (uint32_t)off);
+			be16_put(l4 + 16, csum_l4(saddr, daddr, proto, l4, l4len + plen));
+		} else {
+			be16_put(l4 + 4, (uint16_t)(8 + plen));
+			be16_put(l4 + 6, csum_l4(saddr, daddr, proto, l4, 8 + plen));
+		}
+		u->st.rx_segs++;
+		view(u, s, hdrs + plen, fn, ctx);
+	}
+	return 0;
+}
+
+void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn *fn, void *ctx)
+{
+	struct virtio_net_hdr vh;
+	uint8_t *ip;
+	size_t ihl, tot;
+	unsigned gso;
+
+	u->st.rx_frames++;
+	if (len < VNET + ETH + 20) {
+		u->st.drop[UPLINK_DROP_TRUNC]++;
+		return;
+	}
+	memcpy(&vh, frame, VNET);
+	frame += VNET;
+	len -= VNET;
+	if (be16_get(frame + 12) != ETH_P_IP) {
+		u->st.drop[UPLINK_DROP_NOT_IP]++;
+		return;
+	}
+	ip = frame + ETH;
+	len -= ETH;
+	ihl = (size_t)(ip[0] & 0xf) * 4;
+	tot = be16_get(ip + 2);
+	if (ip[0] >> 4 != 4 || ihl < 20 || tot < ihl) {
+		u->st.drop[UPLINK_DROP_BAD_IP]++;
+		return;
+	}
+	if (tot > len) {
+		u->st.drop[UPLINK_DROP_TRUNC]++;
+		return;
+	}
+	len = tot; /* without the Ethernet padding */
+
+	gso = vh.gso_type & (unsigned)~VIRTIO_NET_HDR_GSO_ECN;
+	if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+		size_t l4len;
+
+		/* the header's hdr_len is only a hint: measure the headers */
+		if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_UDP_L4) ||
+		    (be16_get(ip + 6) & 0x3fff) ||
+		    ip[9] != (gso == VIRTIO_NET_HDR_GSO_TCPV4 ? IPPROTO_TCP : IPPROTO_UDP) ||
+		    len < ihl + 20) {
+			u->st.drop[UPLINK_DROP_GSO]++;
+			return;
+		}
+		l4len = gso == VIRTIO_NET_HDR_GSO_TCPV4 ? (size_t)(ip[ihl + 12] >> 4) * 4 : 8;
+		if (l4len < 8 || (gso == VIRTIO_NET_HDR_GSO_TCPV4 && l4len < 20) ||
+		    ihl + l4len > len ||
+		    segment(u, ip, len, ihl, l4len, vh.gso_size, fn, ctx) < 0)
+			u->st.drop[UPLINK_DROP_GSO]++;
+		return;
+	}
+	if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+		/* csum_start counts from the Ethernet header; the field holds
+		 * the pseudo-header sum: sum from start to end and fold. */
+		size_t start = vh.csum_start, at = start + vh.csum_offset;
+		uint16_t c;
+
+		if (start < ETH || at + 2 > ETH + len) {
+			u->st.drop[UPLINK_DROP_CSUM]++;
+			return;
+		}
+		start -= ETH;
+		at -= ETH;
+		c = csum_fold(csum_add(0, ip + start, len - start));
+		if (c == 0 && ip[9] == IPPROTO_UDP)
+			c = 0xffff;
+		be16_put(ip + at, c);
+		u->st.rx_csum++;
+	}
+	view(u, ip, len, fn, ctx);
+}
+
+int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx)
+{
+	unsigned i;
+	int n;
+
+	for (i = 0; i < UPLINK_RX_BATCH; i++) {
+		u->riov[i].iov_len = UPLINK_RX_SLOT;
+		u->rmsg[i].msg_hdr.msg_flags = 0;
+	}
+	n = recvmmsg(u->pfd, u->rmsg, UPLINK_RX_BATCH, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
+	for (i = 0; i < (unsigned)n; i++) {
+		if (u->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
+			u->st.rx_frames++;
+			u->st.drop[UPLINK_DROP_TRUNC]++;
+			continue;
+		}
+		uplink_rx_frame(u, u->rbuf + (size_t)i * UPLINK_RX_SLOT, u->rmsg[i].msg_len, fn, ctx);
+	}
+	uplink_rx_flush(u, fn, ctx);
+	return n;
+}
+
+int uplink_rx_init(struct uplink *u)
+{
+	unsigned i;
+
+	u->rmsg = calloc(UPLINK_RX_BATCH, sizeof(*u->rmsg));
+	u->riov = calloc(UPLINK_RX_BATCH, sizeof(*u->riov));
+	u->rbuf = malloc((size_t)UPLINK_RX_BATCH * UPLINK_RX_SLOT);
+	u->seg = malloc(UPLINK_SEG_ARENA);
+	u->views = calloc(UPLINK_VIEWS, sizeof(*u->views));
+	if (!u->rmsg || !u->riov || !u->rbuf || !u->seg || !u->views)
+		return -ENOMEM;
+	for (i = 0; i < UPLINK_RX_BATCH; i++) {
+		u->riov[i].iov_base = u->rbuf + (size_t)i * UPLINK_RX_SLOT;
+		u->riov[i].iov_len = UPLINK_RX_SLOT;
+		u->rmsg[i].msg_hdr.msg_iov = &u->riov[i];
+		u->rmsg[i].msg_hdr.msg_iovlen = 1;
+	}
+	return 0;
+}
+
+/* ---- send ------------------------------------------------------------- */
+
+uint8_t *uplink_send_slot(struct uplink *u)
+{
+	return u->tcount < UPLINK_TX_BATCH ? u->tbuf + (size_t)u->tcount * u->tx_slot : NULL;
+}
+
+void uplink_send_commit(struct uplink *u, size_t len)
+{
+	unsigned i = u->tcount;
+	uint8_t *p = u->tbuf + (size_t)i * u->tx_slot;
+
+	if (i >= UPLINK_TX_BATCH || len < 20 || len > u->tx_slot) {
+		u->st.drop[UPLINK_DROP_TX]++;
+		return;
+	}
+	u->taddr[i] = (struct sockaddr_in){ .sin_family = AF_INET };
+	memcpy(&u->taddr[i].sin_addr, p + 16, 4);
+	u->tiov[i] = (struct iovec){ p, len };
+	u->tmsg[i].msg_hdr = (struct msghdr){
+		.msg_name = &u->taddr[i], .msg_namelen = sizeof(u->taddr[i]),
+		.msg_iov = &u->tiov[i], .msg_iovlen = 1,
+	};
+	u->tcount++;
+}
+
+unsigned uplink_flush(struct uplink *u)
+{
+	unsigned done = 0, sent = 0;
+
+	while (done < u->tcount) {
+		int n = sendmmsg(u->rfd, u->tmsg + done, u->tcount - done, MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			n = 0;
+		}
+		done += (unsigned)n;
+		sent += (unsigned)n;
+		if (done < u->tcount) { /* this one was refused: drop it, go on */
+			u->st.drop[UPLINK_DROP_TX]++;
+			done++;
+		}
+	}
+	u->st.tx_pkts += sent;
+	u->tcount = 0;
+	return sent;
+}
+
+unsigned uplink_send_batch(struct uplink *u, const struct uplink_pkt *pkts, unsigned n)
+{
+	unsigned i, sent = 0;
+
+	for (i = 0; i < n; i++) {
+		uint8_t *s = uplink_send_slot(u);
+
+		if (!s) {
+			sent += uplink_flush(u);
+			s = uplink_send_slot(u);
+		}
+		if (pkts[i].len > u->tx_slot) {
+			u->st.drop[UPLINK_DROP_TX]++;
+			continue;
+		}
+		memcpy(s, pkts[i].data, pkts[i].len);
+		uplink_send_commit(u, pkts[i].len);
+	}
+	return sent + uplink_flush(u);
+}
+
+/* ---- open / close ----------------------------------------------------- */
+
+static int open_packet(struct uplink *u, const struct bpf_nat_spec *nat)
+{
+	struct sock_filter prog[BPF_PROG_MAX];
+	struct sock_fprog fp;
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
+		.sll_ifindex = u->ifindex,
+	};
+	int n, one = 1, rcvbuf = 16 << 20;
+
+	n = bpf_build_sk(nat, prog, BPF_PROG_MAX);
+	if (n < 0)
+		return n;
+	fp = (struct sock_fprog){ .len = (unsigned short)n, .filter = prog };
+	/* protocol 0: nothing arrives before the filter is on and it is bound */
+	u->pfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (u->pfd < 0)
+		return -errno;
+	if (setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0 ||
+	    setsockopt(u->pfd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)) < 0 ||
+	    setsockopt(u->pfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
+		return -errno;
+	if (setsockopt(u->pfd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		(void)setsockopt(u->pfd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	if (bind(u->pfd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		return -errno;
+	return 0;
+}
+
+static int open_raw(struct uplink *u, const char *ifname)
+{
+	int sndbuf = 4 << 20, zero = 0;
+
+	u->rfd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (u->rfd < 0)
+		return -errno;
+	if (setsockopt(u->rfd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0)
+		return -errno;
+	if (setsockopt(u->rfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+		(void)setsockopt(u->rfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	(void)setsockopt(u->rfd, SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero));
+	return 0;
+}
+
+static int tx_init(struct uplink *u)
+{
+	u->tx_slot = u->mtu < 1500 ? 1500 : u->mtu;
+	u->tmsg = calloc(UPLINK_TX_BATCH, sizeof(*u->tmsg));
+	u->tiov = calloc(UPLINK_TX_BATCH, sizeof(*u->tiov));
+	u->taddr = calloc(UPLINK_TX_BATCH, sizeof(*u->taddr));
+	u->tbuf = malloc((size_t)UPLINK_TX_BATCH * u->tx_slot);
+	return u->tmsg && u->tiov && u->taddr && u->tbuf ? 0 : -ENOMEM;
+}
+
+static unsigned if_mtu(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	unsigned mtu = 1500;
+
+	if (fd < 0)
+		return mtu;
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
+		mtu = (unsigned)ifr.ifr_mtu;
+	close(fd);
+	return mtu;
+}
+
+int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
+{
+	const struct bpf_nat_spec *nat = &c->nat;
+	const char *step;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	u->pfd = u->rfd = -1;
+	step = "interface";
+	u->ifindex = (int)if_nametoindex(c->ifname);
+	if (!u->ifindex) {
+		rc = -errno;
+		goto fail;
+	}
+	u->mtu = if_mtu(c->ifname);
+	step = "buffers";
+	rc = uplink_rx_init(u);
+	if (rc == 0)
+		rc = tx_init(u);
+	if (rc < 0)
+		goto fail;
+	if (c->host_owned) {
+		struct sock_filter prog[BPF_PROG_MAX];
+		int n = bpf_build_tc(nat, prog, BPF_PROG_MAX);
+
+		step = "tc ingress filter";
+		rc = n < 0 ? n : tc_install(&u->tc, u->ifindex, c->tc_pref, prog, (unsigned)n);
+		if (rc < 0)
+			goto fail;
+		u->tc_on = true;
+		if (nat->lo <= nat->hi) {
+			step = "net.ipv4.ip_local_reserved_ports";
+			rc = sysctl_ports_reserve(&u->ports, nat->lo, nat->hi);
+			if (rc < 0)
+				goto fail;
+			sysctl_ports_warn_taken(nat->lo, nat->hi);
+		}
+	}
+	step = "packet socket";
+	rc = open_packet(u, nat);
+	if (rc < 0)
+		goto fail;
+	step = "raw socket";
+	rc = open_raw(u, c->ifname);
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	gw_log("uplink %s: %s: %s", c->ifname, step, strerror(-rc));
+	uplink_close(u);
+	return rc;
+}
+
+int uplink_open(struct uplink *u, const char *ifname, uint32_t nat_addr, uint16_t lo, uint16_t hi)
+{
+	struct uplink_conf c = {
+		.ifname = ifname,
+		.nat = { .addr = { nat_addr }, .naddr = 1, .lo = lo, .hi = hi },
+		.host_owned = true,
+	};
+
+	return uplink_open_conf(u, &c);
+}
+
+void uplink_close(struct uplink *u)
+{
+	int rc;
+
+	if (u->pfd >= 0)
+		close(u->pfd);
+	if (u->rfd >= 0)
+		close(u->rfd);
+	u->pfd = u->rfd = -1;
+	if (u->tc_on) {
+		rc = tc_remove(&u->tc);
+		if (rc < 0)
+			gw_log("uplink: removing the tc filter: %s", strerror(-rc));
+		u->tc_on = false;
+	}
+	rc = sysctl_ports_release(&u->ports);
+	if (rc < 0)
+		gw_log("uplink: restoring ip_local_reserved_ports: %s", strerror(-rc));
+	free(u->rmsg);
+	free(u->riov);
+	free(u->rbuf);
+	free(u->seg);
+	free(u->views);
+	free(u->tmsg);
+	free(u->tiov);
+	free(u->taddr);
+	free(u->tbuf);
+	u->rmsg = NULL;
+	u->riov = NULL;
+	u->rbuf = u->seg = u->tbuf = NULL;
+	u->views = NULL;
+	u->tmsg = NULL;
+	u->tiov = NULL;
+	u->taddr = NULL;
+}

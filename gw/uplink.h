@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uplink — gw's packets on the uplink without netfilter (UPLINK.md).
+ *
+ * In:  an AF_PACKET/ETH_P_ALL SOCK_RAW socket bound to the uplink (it sees
+ *      also what the tc filter shoots), PACKET_IGNORE_OUTGOING, the classic
+ *      BPF socket filter of gw/bpf.h, PACKET_VNET_HDR, read with recvmmsg.
+ *      Each frame becomes one or more IPv4 packet views whose checksums are
+ *      complete: a GSO super-packet (TCP, UDP_L4) is cut into gso_size
+ *      segments with their own IP and TCP/UDP headers and checksums, and a
+ *      packet whose checksum is still partial (CHECKSUM_PARTIAL from a local
+ *      veth peer) gets it completed.  Fragments are passed on as they are.
+ * Out: an IPPROTO_RAW socket (the IP header is the caller's; the kernel fills
+ *      the IP checksum and a zero ID) bound to the uplink, sendmmsg batches
+ *      from a preallocated arena.
+ * Host-owned NAT address: uplink_open also installs the tc ingress filter
+ *      (gw/tc.h) and reserves NatPorts (gw/sysctl.h); uplink_close removes
+ *      both, so it needs CAP_NET_ADMIN still (or runs before the drop).
+ *
+ * No allocation after uplink_open.  Views live until the callback returns.
+ */
+#ifndef GW_UPLINK_H
+#define GW_UPLINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gw/bpf.h"
+#include "gw/sysctl.h"
+#include "gw/tc.h"
+
+struct mmsghdr;
+struct iovec;
+struct sockaddr_in;
+
+enum {
+	UPLINK_RX_BATCH = 32,
+	UPLINK_RX_SLOT = 65536 + 256,	/* vnet header + Ethernet + a 64 KB super-packet */
+	UPLINK_SEG_ARENA = 4 * 65536,	/* segments of super-packets */
+	UPLINK_VIEWS = 128,		/* views per callback at most */
+	UPLINK_TX_BATCH = 64,
+};
+
+/* One IPv4 packet: data[0] is the IP header; len is its total length. */
+struct uplink_pkt {
+	uint8_t *data;
+	uint32_t len;
+};
+
+enum uplink_drop {
+	UPLINK_DROP_TRUNC,	/* larger than a receive slot, or cut short */
+	UPLINK_DROP_NOT_IP,	/* not an IPv4 Ethernet frame */
+	UPLINK_DROP_BAD_IP,	/* bad IPv4 header or lengths */
+	UPLINK_DROP_GSO,	/* a GSO type or layout gw cannot segment */
+	UPLINK_DROP_CSUM,	/* partial checksum with offsets outside the packet */
+	UPLINK_DROP_TX,		/* the raw socket refused the packet */
+	UPLINK_DROP__MAX
+};
+
+struct uplink_stats {
+	uint64_t rx_frames;	/* frames read from the packet socket */
+	uint64_t rx_pkts;	/* IPv4 packets handed to the callback */
+	uint64_t rx_gso;	/* of the frames: GSO super-packets */
+	uint64_t rx_segs;	/* packets cut from them */
+	uint64_t rx_csum;	/* partial checksums completed */
+	uint64_t tx_pkts;
+	uint64_t drop[UPLINK_DROP__MAX];
+};
+
+struct uplink_conf {
+	const char *ifname;
+	struct bpf_nat_spec nat;	/* addresses, NatPorts, DNAT-ed ports */
+	bool host_owned;		/* install the tc filter and reserve NatPorts */
+	uint16_t tc_pref;		/* 0: TC_GW_PREF */
+};
+
+struct uplink {
+	int pfd;		/* packet socket: watch it for reading */
+	int rfd;		/* raw socket */
+	int ifindex;
+	unsigned mtu;
+	bool tc_on;
+	struct tc_filter tc;
+	struct sysctl_ports ports;
+	struct uplink_stats st;
+
+	/* receive: UPLINK_RX_BATCH slots of UPLINK_RX_SLOT bytes */
+	struct mmsghdr *rmsg;
+	struct iovec *riov;
+	uint8_t *rbuf;
+	uint8_t *seg;		/* UPLINK_SEG_ARENA bytes */
+	size_t seg_used;
+	struct uplink_pkt *views;
+	unsigned nviews;
+
+	/* send: UPLINK_TX_BATCH slots of tx_slot bytes (>= the uplink's MTU) */
+	struct mmsghdr *tmsg;
+	struct iovec *tiov;
+	struct sockaddr_in *taddr;
+	uint8_t *tbuf;
+	size_t tx_slot;
+	unsigned tcount;
+};
+
+/* Called with up to UPLINK_VIEWS packets; they may be modified in place. */
+typedef void uplink_rx_fn(void *ctx, struct uplink_pkt *pkts, unsigned n);
+
+/* Opens the uplink ifname for NAT address nat_addr (host order) and NatPorts
+ * [lo, hi], the address being the host's own (tc filter + reserved ports).
+ * 0 or -errno (logged); nothing left behind on failure. */
+int uplink_open(struct uplink *u, const char *ifname, uint32_t nat_addr, uint16_t lo, uint16_t hi);
+/* The same with every knob. */
+int uplink_open_conf(struct uplink *u, const struct uplink_conf *c);
+/* Removes the tc filter and the port reservation, closes and frees. */
+void uplink_close(struct uplink *u);
+
+/* Reads one batch (non-blocking) and hands its packets to fn.  Returns the
+ * number of frames read (0: none waiting) or -errno. */
+int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx);
+/* One frame as read with PACKET_VNET_HDR (vnet header, then Ethernet): its
+ * packets to fn via the view queue; exposed for tests.  Call
+ * uplink_rx_flush after the last frame. */
+void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn *fn, void *ctx);
+void uplink_rx_flush(struct uplink *u, uplink_rx_fn *fn, void *ctx);
+/* Just the receive arenas, for tests of uplink_rx_frame.  0 or -ENOMEM. */
+int uplink_rx_init(struct uplink *u);
+
+/* The next send slot (tx_slot bytes), or NULL when the queue is full. */
+uint8_t *uplink_send_slot(struct uplink *u);
+/* Queues the slot with len bytes of IPv4 packet in it. */
+void uplink_send_commit(struct uplink *u, size_t len);
+/* Sends what is queued (what the kernel refuses is counted and dropped).
+ * Returns the number sent. */
+unsigned uplink_flush(struct uplink *u);
+/* Copies n packets into the queue, flushing as needed, then flushes.
+ * Returns the number sent. */
+unsigned uplink_send_batch(struct uplink *u, const struct uplink_pkt *pkts, unsigned n);
+
+#endif

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# gw/uplink on a host-owned NAT address: out through IPPROTO_RAW with source
+# 192.0.2.1:NatPorts, replies off the packet socket, the gateway's kernel
+# silent for the range (tc filter), the host's own connections unharmed
+# (reserved ports), GSO super-packets cut into checked segments; with veth
+# offloads on (the default) and off.  Everything removed at exit.
+#
+#   ┌─────────┐ eth0 192.0.2.1/24        192.0.2.2/24 eth0 ┌──────────┐
+#   │ gateway ├──────────────────── veth ───────────────────┤ internet │
+#   └─────────┘ uplink_probe (NatPorts 61000-61999)          └──────────┘
+#                                 TCP echo :7000, UDP echo :7001 (probe), file :7002
+#                                 tcpdump: RST / ICMP from 192.0.2.1
+. "$(dirname "$0")/lib.sh"
+
+case $GW in
+*/build/san/*) PROBE=${UPLINK_PROBE:-$TOP/build/san/tests/netns/uplink_probe} ;;
+*) PROBE=${UPLINK_PROBE:-$TOP/build/rel/tests/netns/uplink_probe} ;;
+esac
+[ -x "$PROBE" ] || fail "no $PROBE (make $(realpath --relative-to="$TOP" "$PROBE"))"
+LO=61000 HI=61999 NAT=192.0.2.1 SRV=192.0.2.2
+
+host_add gateway internet
+link_add gateway eth0 internet eth0
+addr_add gateway eth0 $NAT/24
+addr_add internet eth0 $SRV/24
+
+head -c 8000000 /dev/urandom > "$TMP/big"
+bg internet socat TCP-LISTEN:7000,reuseaddr,fork PIPE
+bg internet "$PROBE" udp-echo 7001
+bg internet socat TCP-LISTEN:7002,reuseaddr,fork SYSTEM:"cat $TMP/big"
+wait_tcp internet 7000
+wait_udp internet 7001
+wait_tcp internet 7002
+
+# capture NAME: what the gateway's kernel says about NAT-ed flows; sets CAP_PID
+capture() {
+	bg internet tcpdump -i eth0 -n -U --immediate-mode -w "$TMP/$1.pcap" \
+		"src host $NAT and (icmp or (tcp[tcpflags] & tcp-rst != 0 and src portrange $LO-$HI))" \
+		2> "$TMP/$1.err"
+	CAP_PID=$BG_PID
+	wait_for 10 grep -q 'listening on' "$TMP/$1.err"
+}
+# seen NAME: stops the capture and prints how many packets it holds
+seen() {
+	sleep 0.2 # let the last packet through tcpdump's buffer
+	stop "$CAP_PID"
+	tcpdump -n -r "$TMP/$1.pcap" 2> /dev/null | tee "$TMP/$1.txt" | wc -l
+}
+
+reserved() { on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports; }
+tc_filters() { on gateway tc filter show dev eth0 ingress; }
+
+# The control: without gw's filter the kernel answers the NAT port itself.
+capture bare
+on gateway "$PROBE" run --bare eth0 $NAT $LO $HI $SRV udp:7001 > "$TMP/bare.out" ||
+	fail "bare probe: $(cat "$TMP/bare.out")"
+n=$(seen bare)
+[ "$n" -ge 1 ] || fail "control: no ICMP from the gateway's kernel without the tc filter"
+log "control: without the filter the kernel answered ($n packet(s): $(head -1 "$TMP/bare.txt"))"
+
+on gateway sh -c 'echo 5000,61500 > /proc/sys/net/ipv4/ip_local_reserved_ports'
+before=$(reserved)
+
+for mode in on off; do
+	on gateway "$PROBE" offload eth0 $mode || fail "offloads $mode (gateway)"
+	on internet "$PROBE" offload eth0 $mode || fail "offloads $mode (internet)"
+	capture "silent-$mode"
+	out="$TMP/probe-$mode.out"
+	bg gateway "$PROBE" run eth0 $NAT $LO $HI $SRV udp:7001 syn:7000 \
+		bulk:7002:"$TMP/got-$mode" host:7000:7001:200 hold > "$out" 2>&1
+	probe=$BG_PID
+	for ((i = 0; i < 2400; i++)); do
+		grep -q holding "$out" && break
+		kill -0 "$probe" 2> /dev/null || fail "offloads $mode: probe: $(cat "$out")"
+		sleep 0.05
+	done
+	grep -q holding "$out" || fail "offloads $mode: probe did not finish its steps: $(cat "$out")"
+	tc_filters | grep -q 'pref 49374 bpf .*handle 0x1 direct-action' || fail "no tc filter while gw runs: $(tc_filters)"
+	[ "$(reserved)" = "5000,61000-61999" ] || fail "reserved ports while gw runs: $(reserved)"
+	n=$(seen "silent-$mode")
+	[ "$n" = 0 ] || fail "offloads $mode: the gateway's kernel answered NAT-ed flows: $(cat "$TMP/silent-$mode.txt")"
+	stop "$probe"
+	wait "$probe" 2> /dev/null && rc=0 || rc=$?
+	cat "$out" | sed "s/^/    [$mode] /"
+	grep -q 'checked .* 0 bad checksums, 0 over the MTU' "$out" || fail "offloads $mode: bad packets"
+	cmp -s "$TMP/big" "$TMP/got-$mode" || fail "offloads $mode: the stream differs"
+	segs=$(sed -n 's/.* gso \([0-9]*\) segs.*/\1/p' "$out")
+	if [ $mode = on ]; then
+		[ "$segs" -gt 0 ] || fail "offloads on: no GSO super-packet reached the uplink"
+	fi
+	[ "$(reserved)" = "$before" ] || fail "reserved ports after exit: '$(reserved)', was '$before'"
+	[ -z "$(tc_filters)" ] || fail "tc filter left behind: $(tc_filters)"
+	on gateway tc qdisc show dev eth0 | grep -q clsact && fail "clsact left behind"
+	log "offloads $mode: replies on the packet socket, kernel silent, host connections fine, $segs super-packets segmented, all removed"
+done
+
+# A clsact that was there before stays.
+on gateway tc qdisc add dev eth0 clsact
+on gateway "$PROBE" run eth0 $NAT $LO $HI $SRV udp:7001 > /dev/null || fail "probe with clsact present"
+on gateway tc qdisc show dev eth0 | grep -q clsact || fail "pre-existing clsact removed"
+[ -z "$(tc_filters)" ] || fail "tc filter left behind: $(tc_filters)"
+log "a pre-existing clsact qdisc is left alone"

@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uplink_probe — drives gw/uplink in a test namespace (50-uplink.sh).
+ *
+ *   uplink_probe offload IF on|off
+ *       tx checksum, scatter-gather, TSO, GSO and GRO of IF (SIOCETHTOOL).
+ *   uplink_probe udp-echo PORT
+ *       a UDP echo server that never misses a datagram (socat's fork does).
+ *   uplink_probe run [--bare] IF NATADDR LO HI SERVER STEP...
+ *       opens the uplink (--bare: no tc filter, no port reservation) and runs
+ *       the steps in order, then prints the uplink's counters:
+ *     udp:PORT          a datagram from NATADDR:LO+1 to SERVER:PORT sent on the
+ *                       raw socket; its echo must come back on the packet socket
+ *     syn:PORT          a TCP handshake from NATADDR:LO+2 (a tiny TCP on the raw
+ *                       and packet sockets), then an orderly close
+ *     bulk:PORT:FILE    the same from LO+3, receiving the server's stream into
+ *                       FILE until its FIN
+ *     host:TPORT:UPORT:N  N TCP echoes to SERVER:TPORT and N UDP echoes to
+ *                       SERVER:UPORT through the host's own stack; none may
+ *                       fail, and no local port may fall in [LO, HI]
+ *     hold              print "holding" and wait for SIGTERM
+ *   Every packet of the probe's flows that the uplink hands over must have
+ *   correct IP and TCP/UDP checksums and fit the uplink's MTU.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gw/uplink.h"
+#include "nat/be.h"
+#include "nat/csum.h"
+
+static struct uplink U;
+static uint32_t NAT, SERVER;
+static uint16_t LO, HI;
+static unsigned bad_csum, too_big, seen;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void stats(FILE *f)
+{
+	int d;
+
+	fprintf(f, "uplink: frames %llu pkts %llu gso %llu segs %llu csum %llu tx %llu drops",
+		(unsigned long long)U.st.rx_frames, (unsigned long long)U.st.rx_pkts,
+		(unsigned long long)U.st.rx_gso, (unsigned long long)U.st.rx_segs,
+		(unsigned long long)U.st.rx_csum, (unsigned long long)U.st.tx_pkts);
+	for (d = 0; d < UPLINK_DROP__MAX; d++)
+		fprintf(f, " %llu", (unsigned long long)U.st.drop[d]);
+	fprintf(f, "\nchecked %u packets: %u bad checksums, %u over the MTU\n", seen, bad_csum,
+		too_big);
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "uplink_probe: FAIL: %s\n", what);
+	stats(stderr);
+	exit(1);
+}
+
+/* ---- offloads ---- */
+
+static int offload(const char *ifname, bool on)
+{
+	static const struct { uint32_t cmd; const char *name; } f[] = {
+		{ ETHTOOL_STXCSUM, "tx-checksum" }, { ETHTOOL_SSG, "sg" },
+		{ ETHTOOL_STSO, "tso" }, { ETHTOOL_SGSO, "gso" }, { ETHTOOL_SGRO, "gro" },
+	};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), rc = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		struct ethtool_value v = { .cmd = f[i].cmd, .data = on };
+		struct ifreq ifr = { 0 };
+
+		strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+		ifr.ifr_data = (char *)&v;
+		if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+			fprintf(stderr, "uplink_probe: %s %s: %s\n", ifname, f[i].name, strerror(errno));
+			rc = 1;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
+/* ---- packets ---- */
+
+static size_t ip_header(uint8_t *p, uint8_t proto, uint16_t len)
+{
+	memset(p, 0, 20);
+	p[0] = 0x45;
+	be16_put(p + 2, len);
+	be16_put(p + 6, 0x4000);
+	p[8] = 64;
+	p[9] = proto;
+	be32_put(p + 12, NAT);
+	be32_put(p + 16, SERVER);
+	be16_put(p + 10, csum_ip(p, 20));
+	return 20;
+}
+
+static void send_udp(uint16_t sport, uint16_t dport, const void *data, size_t len)
+{
+	uint8_t *p = uplink_send_slot(&U), *l4 = p + 20;
+
+	ip_header(p, IPPROTO_UDP, (uint16_t)(28 + len));
+	be16_put(l4, sport);
+	be16_put(l4 + 2, dport);
+	be16_put(l4 + 4, (uint16_t)(8 + len));
+	memcpy(l4 + 8, data, len);
+	be16_put(l4 + 6, csum_l4(NAT, SERVER, IPPROTO_UDP, l4, 8 + len));
+	uplink_send_commit(&U, 28 + len);
+	if (uplink_flush(&U) != 1)
+		die("raw socket refused a UDP packet");
+}
+
+static void send_tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
+{
+	uint8_t *p = uplink_send_slot(&U), *l4 = p + 20;
+	size_t hl = flags & 0x02 ? 28 : 20;
+
+	ip_header(p, IPPROTO_TCP, (uint16_t)(20 + hl));
+	memset(l4, 0, hl);
+	be16_put(l4, sport);
+	be16_put(l4 + 2, dport);
+	be32_put(l4 + 4, seq);
+	be32_put(l4 + 8, ack);
+	l4[12] = (uint8_t)(hl / 4) << 4;
+	l4[13] = flags;
+	be16_put(l4 + 14, 65535);
+	if (hl == 28) { /* MSS 1460, NOP, window scale 7 */
+		static const uint8_t opt[8] = { 2, 4, 0x05, 0xb4, 1, 3, 3, 7 };
+		memcpy(l4 + 20, opt, 8);
+	}
+	be16_put(l4 + 16, csum_l4(NAT, SERVER, IPPROTO_TCP, l4, hl));
+	uplink_send_commit(&U, 20 + hl);
+	if (uplink_flush(&U) != 1)
+		die("raw socket refused a TCP packet");
+}
+
+/* ---- receive: checks every packet of ours, hands it to the step ---- */
+
+typedef void step_fn(void *st, const uint8_t *ip, size_t len);
+struct rx {
+	step_fn *fn;
+	void *st;
+};
+
+static void on_batch(void *ctx, struct uplink_pkt *pkts, unsigned n)
+{
+	struct rx *rx = ctx;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		const uint8_t *ip = pkts[i].data;
+		size_t len = pkts[i].len, ihl = (size_t)(ip[0] & 0xf) * 4;
+		uint16_t c;
+
+		if (be32_get(ip + 12) != SERVER || be32_get(ip + 16) != NAT ||
+		    (ip[9] != IPPROTO_TCP && ip[9] != IPPROTO_UDP) || len < ihl + 8)
+			continue;
+		seen++;
+		if (len > U.mtu)
+			too_big++;
+		if (csum_ip(ip, ihl) != be16_get(ip + 10))
+			bad_csum++;
+		c = csum_l4(SERVER, NAT, ip[9], ip + ihl, len - ihl);
+		if (c != be16_get(ip + ihl + (ip[9] == IPPROTO_TCP ? 16 : 6)))
+			bad_csum++;
+		rx->fn(rx->st, ip, len);
+	}
+}
+
+/* Waits up to t seconds for packets, handing them to fn. */
+static void pump(step_fn *fn, void *st, double t)
+{
+	struct rx rx = { fn, st };
+	struct pollfd pfd = { .fd = U.pfd, .events = POLLIN };
+
+	if (poll(&pfd, 1, (int)(t * 1000)) > 0)
+		while (uplink_recv_batch(&U, on_batch, &rx) > 0)
+			;
+}
+
+/* ---- udp ---- */
+
+struct udp_st {
+	uint16_t sport, dport;
+	const char *msg;
+	bool got;
+};
+
+static void udp_rx(void *v, const uint8_t *ip, size_t len)
+{
+	struct udp_st *s = v;
+	size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+	const uint8_t *l4 = ip + ihl;
+
+	if (ip[9] == IPPROTO_UDP && be16_get(l4) == s->dport && be16_get(l4 + 2) == s->sport &&
+	    len - ihl - 8 == strlen(s->msg) && !memcmp(l4 + 8, s->msg, strlen(s->msg)))
+		s->got = true;
+}
+
+static void step_udp(uint16_t port)
+{
+	struct udp_st s = { (uint16_t)(LO + 1), port, "uplink probe datagram", false };
+	double end = now() + 10;
+
+	while (!s.got && now() < end) {
+		double t = now() + 0.5;
+
+		send_udp(s.sport, s.dport, s.msg, strlen(s.msg));
+		while (!s.got && now() < t)
+			pump(udp_rx, &s, 0.1);
+	}
+	if (!s.got)
+		die("no UDP echo on the packet socket");
+	printf("udp echo from %u: ok\n", port);
+}
+
+/* ---- a tiny TCP client ---- */
+
+struct tcp_st {
+	uint16_t sport, dport;
+	uint32_t iss, snd_nxt, rcv_nxt;
+	bool established, their_fin, our_fin_sent, our_fin_acked, need_ack;
+	FILE *out;
+	uint64_t bytes;
+	unsigned segs;
+};
+
+static void tcp_rx(void *v, const uint8_t *ip, size_t len)
+{
+	struct tcp_st *s = v;
+	size_t ihl = (size_t)(ip[0] & 0xf) * 4, thl;
+	const uint8_t *l4 = ip + ihl;
+	uint32_t seq, ack;
+	uint8_t fl;
+	size_t plen;
+
+	if (ip[9] != IPPROTO_TCP || be16_get(l4) != s->dport || be16_get(l4 + 2) != s->sport)
+		return;
+	thl = (size_t)(l4[12] >> 4) * 4;
+	seq = be32_get(l4 + 4);
+	ack = be32_get(l4 + 8);
+	fl = l4[13];
+	plen = len - ihl - thl;
+	if (fl & 0x04)
+		die("RST from the server");
+	if (!s->established) {
+		if ((fl & 0x12) == 0x12 && ack == s->iss + 1) {
+			s->established = true;
+			s->rcv_nxt = seq + 1;
+			s->snd_nxt = s->iss + 1;
+			s->need_ack = true;
+		}
+		return;
+	}
+	if ((fl & 0x10) && s->our_fin_sent && ack == s->snd_nxt)
+		s->our_fin_acked = true;
+	if (seq != s->rcv_nxt) {
+		s->need_ack = true; /* a duplicate ACK asks for what is missing */
+		return;
+	}
+	if (plen) {
+		if (s->out && fwrite(l4 + thl, 1, plen, s->out) != plen)
+			die("write");
+		s->bytes += plen;
+		s->segs++;
+		s->rcv_nxt += (uint32_t)plen;
+		s->need_ack = true;
+	}
+	if (fl & 0x01 && !s->their_fin) {
+		s->their_fin = true;
+		s->rcv_nxt++;
+		s->need_ack = true;
+	}
+}
+
+static void step_tcp(uint16_t sport, uint16_t dport, const char *file)
+{
+	struct tcp_st s = { .sport = sport, .dport = dport, .iss = (uint32_t)random() };
+	double end = now() + 60, last = 0;
+
+	if (file && !(s.out = fopen(file, "w")))
+		die("cannot create the output file");
+	while (now() < end && !(s.their_fin && s.our_fin_acked)) {
+		if (now() - last > 0.5) { /* (re)transmit what is outstanding */
+			last = now();
+			if (!s.established)
+				send_tcp(sport, dport, s.iss, 0, 0x02);
+			else if (s.our_fin_sent && !s.our_fin_acked)
+				send_tcp(sport, dport, s.snd_nxt - 1, s.rcv_nxt, 0x11);
+		}
+		pump(tcp_rx, &s, 0.05);
+		if (s.established && (s.their_fin || !file) && !s.our_fin_sent) {
+			/* echo server: we close first; bulk: after their FIN */
+			send_tcp(sport, dport, s.snd_nxt, s.rcv_nxt, 0x11);
+			s.snd_nxt++;
+			s.our_fin_sent = true;
+			s.need_ack = false;
+			last = now();
+		}
+		if (s.need_ack) {
+			send_tcp(sport, dport, s.snd_nxt, s.rcv_nxt, 0x10);
+			s.need_ack = false;
+		}
+	}
+	if (s.out)
+		fclose(s.out);
+	if (!s.established)
+		die("no SYN-ACK on the packet socket");
+	if (!(s.their_fin && s.our_fin_acked)) {
+		fprintf(stderr, "tcp %u -> %u: %llu bytes in %u segments, fin in %d, fin out %d acked %d\n",
+			sport, dport, (unsigned long long)s.bytes, s.segs, s.their_fin,
+			s.our_fin_sent, s.our_fin_acked);
+		die("the TCP exchange did not close in time");
+	}
+	printf("tcp %u -> %u: ok, %llu bytes in %u segments\n", sport, dport,
+	       (unsigned long long)s.bytes, s.segs);
+}
+
+/* ---- the host's own connections ---- */
+
+static void step_host(uint16_t tport, uint16_t uport, unsigned n)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(SERVER) };
+	struct timeval tv = { 3, 0 };
+	unsigned i, tcp_ok = 0, udp_ok = 0, in_range = 0;
+
+	for (i = 0; i < 2 * n; i++) {
+		bool tcp = i < n;
+		int fd = socket(AF_INET, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+		struct sockaddr_in me;
+		socklen_t ml = sizeof(me);
+		char c = 'x', r = 0;
+
+		sa.sin_port = htons(tcp ? tport : uport);
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+		    getsockname(fd, (struct sockaddr *)&me, &ml) == 0) {
+			uint16_t p = ntohs(me.sin_port);
+
+			if (p >= LO && p <= HI)
+				in_range++;
+			if (send(fd, &c, 1, 0) == 1 && recv(fd, &r, 1, 0) == 1 && r == c)
+				*(tcp ? &tcp_ok : &udp_ok) += 1;
+		}
+		close(fd);
+	}
+	printf("host: %u/%u TCP, %u/%u UDP, %u in NatPorts\n", tcp_ok, n, udp_ok, n, in_range);
+	if (tcp_ok != n || udp_ok != n || in_range)
+		die("the host's own connections");
+}
+
+static _Noreturn void udp_echo(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	uint8_t buf[2048];
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("udp-echo bind");
+	for (;;) {
+		struct sockaddr_in from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+
+		if (n >= 0)
+			sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static volatile sig_atomic_t stopping;
+static void on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct uplink_conf c = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct in_addr a;
+	bool bare = false;
+	int i;
+
+	if (argc == 4 && !strcmp(argv[1], "offload"))
+		return offload(argv[2], !strcmp(argv[3], "on"));
+	if (argc == 3 && !strcmp(argv[1], "udp-echo"))
+		udp_echo((uint16_t)atoi(argv[2]));
+	if (argc > 2 && !strcmp(argv[2], "--bare")) {
+		bare = true;
+		argv[2] = argv[1];
+		argv++;
+		argc--;
+	}
+	if (argc < 7 || strcmp(argv[1], "run")) {
+		fprintf(stderr, "usage: uplink_probe offload IF on|off\n"
+				"       uplink_probe run [--bare] IF NATADDR LO HI SERVER STEP...\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	srandom((unsigned)getpid());
+	if (!inet_aton(argv[3], &a))
+		die("NATADDR");
+	NAT = ntohl(a.s_addr);
+	if (!inet_aton(argv[6], &a))
+		die("SERVER");
+	SERVER = ntohl(a.s_addr);
+	LO = (uint16_t)atoi(argv[4]);
+	HI = (uint16_t)atoi(argv[5]);
+	c.ifname = argv[2];
+	c.nat = (struct bpf_nat_spec){ .addr = { NAT }, .naddr = 1, .lo = LO, .hi = HI };
+	c.host_owned = !bare;
+	if (uplink_open_conf(&U, &c) < 0)
+		die("uplink_open");
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	for (i = 7; i < argc; i++) {
+		char file[256];
+		unsigned p1, p2, n;
+
+		if (sscanf(argv[i], "udp:%u", &p1) == 1) {
+			step_udp((uint16_t)p1);
+		} else if (sscanf(argv[i], "syn:%u", &p1) == 1) {
+			step_tcp((uint16_t)(LO + 2), (uint16_t)p1, NULL);
+		} else if (sscanf(argv[i], "bulk:%u:%255s", &p1, file) == 2) {
+			step_tcp((uint16_t)(LO + 3), (uint16_t)p1, file);
+		} else if (sscanf(argv[i], "host:%u:%u:%u", &p1, &p2, &n) == 3) {
+			step_host((uint16_t)p1, (uint16_t)p2, n);
+		} else if (!strcmp(argv[i], "hold")) {
+			printf("holding\n");
+			while (!stopping)
+				pause();
+		} else {
+			die(argv[i]);
+		}
+	}
+	stats(stdout);
+	uplink_close(&U);
+	return bad_csum || too_big ? 1 : 0;
+}
