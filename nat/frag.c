@@ -108,6 +108,7 @@ struct frag {
 	uint32_t *free_blk;         /* stack of unused block indices */
 	uint32_t nfree_blk, nblocks;
 	uint64_t k0, k1;
+	uint16_t done_max_size;     /* frag_max_size() */
 	struct frag_stats st;
 	uint8_t quote[FRAG_QUOTE_MAX];
 };
@@ -235,6 +236,11 @@ uint64_t frag_next_deadline(const struct frag *f)
 	return f->oldest == NIL ? UINT64_MAX : f->q[f->oldest].deadline;
 }
 
+uint16_t frag_max_size(const struct frag *f)
+{
+	return f->done_max_size;
+}
+
 /* ---------------------------------------------------------------- queues */
 
 static struct queue *find(struct frag *f, uint32_t *head, const struct pkt_hdr *h)
@@ -267,7 +273,7 @@ static void queue_free(struct frag *f, struct queue *q)
 		f->q[q->newer].older = q->older;
 	else
 		f->newest = q->older;
-	for (unsigned b = 0; b < NBLK; b++)
+	for (unsigned b = 0; b < (q->tail + BLOCK - 1u) / BLOCK; b++)  /* tail: highest end */
 		if (q->blk[b] != NIL)
 			f->free_blk[f->nfree_blk++] = q->blk[b];
 	q->hnext = f->free_q;
@@ -450,6 +456,7 @@ static enum frag_result reassemble(struct frag *f, struct queue *q, uint8_t *out
 	be16_put(out + IP_CSUM, csum_ip(out, q->hlen));
 	copy_out(f, q, out + q->hlen, q->len);
 	*out_len = total;
+	f->done_max_size = q->max_size;
 	f->st.oks++;
 	queue_free(f, q);
 	return FRAG_DONE;

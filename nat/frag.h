@@ -91,6 +91,12 @@ void frag_get_stats(const struct frag *f, struct frag_stats *st);
 enum frag_result frag_add(struct frag *f, uint64_t now, const struct pkt *p,
 			  uint8_t *out, size_t cap, size_t *out_len);
 
+/* The largest fragment (IP total length) of the datagram the last FRAG_DONE
+ * returned: Linux's IPCB frag_max_size.  Forwarding refragments the datagram
+ * to at most min(MTU, this), and with DF set in out a datagram whose
+ * fragments exceed the MTU gets ICMP fragmentation needed instead. */
+uint16_t frag_max_size(const struct frag *f);
+
 /* Called for each timed-out queue that holds its first fragment, with that
  * fragment as received (header and data, at most FRAG_QUOTE_MAX bytes; the
  * bytes are valid during the call).  Linux answers ICMP time exceeded, code 1

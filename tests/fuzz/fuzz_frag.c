@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer: a sequence of fragments through one small reassembler (4
- * queues, 16 KB) so eviction, timeouts, overlaps and completion all happen.
+ * queues, 16 KB or 160 KB) so eviction, timeouts, overlaps and completion
+ * all happen.
  *
- * Input: records of 5 bytes, [ctl, off_hi, off_lo, len_hi, len_lo]:
- *   ctl bits 0-1  key (two sources x two ids)
+ * Input: one byte (bit 0: the larger budget), then records of 5 bytes, [ctl, off_hi, off_lo, len_hi, len_lo]:
+ *   ctl bits 0-1  key bits 0-1 (key: two sources x four ids)
  *   ctl bit  2    MF
  *   ctl bit  3    DF
  *   ctl bits 4-5  IP options: 0, 4, 20 or 40 bytes (NOPs)
- *   ctl bit  6    advance the clock by 7 s (and run frag_expire)
+ *   ctl bit  6    advance the clock by 7 s (and run frag_expire, unless
+ *                 len_hi bit 6 says not to: queues then go stale in place)
  *   ctl bit  7    raw: len_lo more input bytes follow and replace the
  *                 payload (the key's data check is then off)
- *   offset in 8-byte units (13 bits), payload length (12 bits).
+ *   off_hi/lo     offset in 8-byte units (13 bits); bits 5-6 of off_hi the
+ *                 ECN code point
+ *   len_hi/lo     payload length (13 bits); len_hi bit 5 is key bit 2
  * Payload bytes are a function of the key and the datagram position, so
  * whatever is reassembled from pattern fragments must show the pattern.
  * Properties: no crash (ASan/UBSan), the budget and queue limits hold, every
@@ -52,22 +56,28 @@ static void on_timeout(void *ctx, const uint8_t *first, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static uint8_t pkt[60 + 4096], out[FRAG_MAX_DATAGRAM];
+	static uint8_t pkt[60 + 8192], out[FRAG_MAX_DATAGRAM];
 	struct frag_config cfg;
 	struct frag_stats st;
 	struct frag *f;
 	uint64_t now = 5000000000000ULL;
-	bool raw_used[4] = { false };
+	bool raw_used[8] = { false };
 
+	if (!size)
+		return 0;
 	frag_config_default(&cfg);
 	cfg.max_queues = 4;
-	cfg.max_bytes = 16 << 10;
+	cfg.max_bytes = data[0] & 1 ? 160 << 10 : 16 << 10;
+	data++;
+	size--;
 	if (frag_create(&f, &cfg))
 		return 0;
 	while (size >= 5) {
-		unsigned ctl = data[0], key = ctl & 3;
+		unsigned ctl = data[0], key = (ctl & 3) | (data[3] >> 3 & 4);
 		unsigned off = (unsigned)(be16_get(data + 1) & 0x1fff) * 8;
-		size_t n = be16_get(data + 3) & 0x0fff;
+		unsigned ecn = data[1] >> 5 & 3;
+		bool expire = !(data[3] & 0x40);
+		size_t n = be16_get(data + 3) & 0x1fff;
 		size_t hlen = 20 + opt_len[(ctl >> 4) & 3];
 		enum frag_result r;
 		size_t olen;
@@ -78,8 +88,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= 5;
 		if (ctl & 0x40) {
 			now += 7000000000ULL;
-			frag_expire(f, now, on_timeout, NULL);
-			CHECK(frag_next_deadline(f) > now);
+			if (expire) {
+				frag_expire(f, now, on_timeout, NULL);
+				CHECK(frag_next_deadline(f) > now);
+			}
 		}
 		if (ctl & 0x80) {
 			n = n & 0xff;
@@ -89,7 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		memset(pkt, 0, 20);
 		pkt[0] = (uint8_t)(0x40 | hlen / 4);
-		pkt[1] = (uint8_t)(key << 1);  /* ECT(1)/ECT(0) mixes */
+		pkt[1] = (uint8_t)ecn;
 		be16_put(pkt + 2, (uint16_t)(hlen + n));
 		be16_put(pkt + 4, (uint16_t)(0x100 + (key >> 1)));
 		be16_put(pkt + 6, (uint16_t)((ctl & 4 ? 0x2000 : 0) |

@@ -280,6 +280,7 @@ static void test_in_order(void **state)
 	assert_int_equal(add(f, T0 * SEC, &d, 1480, 1480, 0, out, &olen), FRAG_PENDING);
 	assert_int_equal(add(f, T0 * SEC + 1, &d, 2960, 48, 0, out, &olen), FRAG_DONE);
 	assert_whole(&d, out, olen);
+	assert_int_equal(frag_max_size(f), 1500);
 	st = stats(f);
 	assert_int_equal(st.reqds, 3);
 	assert_int_equal(st.oks, 1);
@@ -688,6 +689,7 @@ static void test_ecn_df(void **state)
 	assert_int_equal(add(f, 0, &d, 56, 44, IP_DF, out, &olen), FRAG_DONE);
 	assert_int_equal(be16_get(out + 6), 0);
 	assert_whole(&d, out, olen);
+	assert_int_equal(frag_max_size(f), 76);
 	dgram_free(&d);
 	dgram_free(&ce);
 	dgram_free(&notect);
