@@ -26,7 +26,23 @@
 #include "gw/config.h"
 #include "gw/udp.h"
 
-/* Handshake messages per second above which gw is under load (cookies). */
+/*
+ * Under load: more than GW_UNDER_LOAD_HANDSHAKES handshake messages
+ * (initiations and responses with any mac1) arrived within one one-second
+ * window; the state sticks for a second after the last message over the
+ * threshold.  While under load, a handshake message without a valid mac2 is
+ * answered with a cookie reply instead of any Diffie-Hellman, and those with
+ * mac2 pass the per-source rate limiter (crypto/ratelimit.h).
+ *
+ * The kernel and wireguard-go call a device under load when 1/8 of their
+ * handshake queue (512 resp. 128 messages) waits for the worker threads,
+ * sticking for UnderLoadAfterTime = 1 s.  gw handles handshakes inline on
+ * one thread, so it has no such queue; the arrival rate stands in for it
+ * with wireguard-go's number: 128 a second is far more than peers need (each
+ * starts one at most every REKEY_TIMEOUT, 5 s) and far less than a flooder
+ * sends or one core answers (thousands a second), so a flood reaches it
+ * reliably and ordinary traffic does not.
+ */
 enum { GW_UNDER_LOAD_HANDSHAKES = 128 };
 
 struct gw {
@@ -44,7 +60,8 @@ struct gw {
 	size_t tunbuf_size;
 	uint8_t *sendbuf; /* its data message, before it joins the send queue */
 	size_t sendbuf_size;
-	/* under-load detection: handshake messages in the current second */
+	/* under load (above): handshake messages counted in the window that
+	 * began at load_window; under load while now < under_load_until */
 	uint64_t load_window, under_load_until;
 	unsigned load_count;
 	/* datagrams gw could not hand to wg at all (truncated by the kernel) */

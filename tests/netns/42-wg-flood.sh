@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# A handshake flood puts gw under load: it answers with cookie replies
+# instead of doing Diffie-Hellman, and a stock client (wireguard-go, which
+# handles cookies itself) still connects and passes TCP during the flood.
+#
+#   ┌───────────────────────┐ eth0      eth0 ┌──────────────────────┐ eth1      eth0 ┌──────────────────────┐
+#   │ client                │ 192.0.2.2      │ gateway              │ 198.51.100.1   │ flooder              │
+#   │  wireguard-go wgc0    ├──── veth ──────┤  gw run gw0.conf     ├──── veth ──────┤  wg_flood.py:        │
+#   │   10.8.0.2/24         │      192.0.2.1 │   TUN gw0 10.8.0.1   │  198.51.100.2  │  initiations with a  │
+#   │   (LOG_LEVEL=verbose) │                │   UDP :51820         │                │  valid mac1, counts  │
+#   └───────────────────────┘                └──────────────────────┘                │  cookie replies      │
+#                                                                                    └──────────────────────┘
+# Under load means (gw/gw.h): more than GW_UNDER_LOAD_HANDSHAKES handshake
+# messages within one second, sticking for a second; the flooder sends
+# thousands a second, so gw is under load for as long as it runs.
+#
+# Checks: gw reports under_load=1 and counts cookie replies sent; the
+# flooder receives type-3 cookie replies for its own sender indices; the
+# client's first initiation is answered with a cookie (its log says so), it
+# retries with mac2 and completes the handshake; 1 MB over TCP arrives
+# intact; gw keeps serving after the flood.
+. "$(dirname "$0")/lib.sh"
+
+host_add client gateway flooder
+link_add client eth0 gateway eth0
+link_add gateway eth1 flooder eth0
+addr_add client eth0 192.0.2.2/24
+addr_add gateway eth0 192.0.2.1/24
+addr_add gateway eth1 198.51.100.1/24
+addr_add flooder eth0 198.51.100.2/24
+
+gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
+cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
+printf '%s\n' "$cl_priv" > "$TMP/client.key"
+ctl=$TMP/gw0.sock
+cat > "$TMP/gw0.conf" <<EOF
+[Interface]
+PrivateKey = $gw_priv
+ListenPort = 51820
+Address = 10.8.0.1/24
+ControlSocket = $ctl
+
+[Peer]
+PublicKey = $cl_pub
+AllowedIPs = 10.8.0.2/32
+EOF
+
+bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
+gw_pid=$BG_PID
+wait_udp gateway 51820
+wait_for 10 test -S "$ctl"
+stat() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
+
+log "flood: initiations with a valid mac1 from the flooder"
+bg flooder python3 "$TOP/tests/netns/wg_flood.py" 198.51.100.1 51820 "$gw_pub" \
+	"$TMP/stop-flood" > "$TMP/flood.out"
+flood_pid=$BG_PID
+loaded() { [ "$(stat under_load)" = 1 ] && [ "$(stat drop_cookie-sent)" -ge 100 ]; }
+wait_for 15 loaded
+[ "$(stat handshakes_received)" = 0 ] || fail "gw answered a flood initiation"
+
+log "a stock client connects during the flood"
+WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose bg client unshare -m sh -c \
+	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgc0" \
+	> "$TMP/wggo.log" 2>&1
+client_pid=$BG_PID
+wait_for 10 nsenter -t "$client_pid" -m test -S /var/run/wireguard/wgc0.sock
+wgc() { nsenter -t "$client_pid" -m -n wg "$@"; }
+wgc set wgc0 private-key "$TMP/client.key" peer "$gw_pub" \
+	endpoint 192.0.2.1:51820 allowed-ips 10.8.0.0/24
+on client ip addr add 10.8.0.2/24 dev wgc0
+on client ip link set wgc0 up
+
+head -c 1000000 /dev/urandom > "$TMP/data"
+# tcp_xfer FROM TO ADDR PORT: 1 MB to a one-connection receiver, compared
+tcp_xfer() {
+	local rx
+	bg "$2" socat -u TCP-LISTEN:"$4",bind="$3",reuseaddr - > "$TMP/recv"
+	rx=$BG_PID
+	wait_tcp "$2" "$4"
+	on "$1" timeout 60 socat -u - "TCP:$3:$4" < "$TMP/data"
+	wait "$rx" || true
+	cmp -s "$TMP/data" "$TMP/recv" ||
+		fail "TCP $1 -> $3:$4: $(wc -c < "$TMP/recv") of 1000000 bytes arrived intact"
+}
+# the client's first initiation gets a cookie; wireguard-go retries after
+# REKEY_TIMEOUT (5 s) with mac2, which passes; TCP's SYN retries carry on
+tcp_xfer client gateway 10.8.0.1 7000
+wgc show wgc0 latest-handshakes | awk '{ exit !($2 > 0) }' || fail "client saw no handshake"
+[ "$(stat under_load)" = 1 ] || fail "gw was no longer under load: the flood stalled"
+grep -q "Receiving cookie response" "$TMP/wggo.log" ||
+	fail "the client was never sent a cookie: it did not connect under load"
+[ "$(stat handshakes_received)" -ge 1 ] || fail "gw counted no answered initiation"
+
+log "the flood stops"
+touch "$TMP/stop-flood"
+wait "$flood_pid" || fail "the flooder failed"
+read -r flood < "$TMP/flood.out"
+log "flooder: $flood; gw: cookie-sent=$(stat drop_cookie-sent)" \
+	"ratelimited=$(stat drop_ratelimited) handshake=$(stat drop_handshake)"
+cookies=${flood#*cookies=}; cookies=${cookies%% *}
+[ "$cookies" -ge 1 ] || fail "the flooder received no cookie reply"
+[ "$(stat drop_cookie-sent)" -ge "$cookies" ] || fail "gw counted fewer cookies than arrived"
+[ "${flood##*other=}" = 0 ] || fail "the flooder received something other than cookie replies"
+
+log "gw keeps serving after the flood"
+tcp_xfer client gateway 10.8.0.1 7000
+kill -0 "$gw_pid" || fail "gw died"
+kill -TERM "$gw_pid"
+wait "$gw_pid" || fail "gw exited with $?"
+log "handshake flood: cookie replies, a stock client still connects"
