@@ -37,7 +37,7 @@ struct frag_config {
 	uint32_t max_queues;  /* datagrams in reassembly at once */
 	size_t max_bytes;     /* budget for fragment data (ipfrag_high_thresh) */
 	uint64_t timeout_ns;  /* ipfrag_time */
-	uint64_t hash_seed;   /* random per instance */
+	uint64_t hash_seed;   /* random per instance (keys the SipHash of the key) */
 };
 
 /* 1024 queues, 4 MB, 30 s, seed 0. */
@@ -60,8 +60,8 @@ enum frag_drop_reason {
 	FRAG_DROP_DUP,      /* lies inside data already queued; the queue is kept */
 	FRAG_DROP_OVERLAP,  /* overlaps queued data: the queue is dropped too */
 	FRAG_DROP_INVALID,  /* disagrees on the end, data past the last fragment,
-			     * ECN mix (not-ECT with ECT/CE), not a fragment:
-			     * the queue is dropped */
+			     * ECN mix (not-ECT with ECT/CE): the queue is
+			     * dropped; or p is not a fragment at all */
 	FRAG_DROP_TOO_BIG,  /* datagram over 65535 bytes or over cap: queue dropped */
 	FRAG_DROP_NOMEM,    /* no room even after evicting every other queue */
 	FRAG_DROP_MAX
