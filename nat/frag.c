@@ -39,6 +39,7 @@
 #include "nat/csum.h"
 #include "nat/frag.h"
 #include "nat/pkt.h"
+#include "nat/siphash.h"
 
 enum {
 	BLOCK = 512,
@@ -114,44 +115,6 @@ struct frag {
 };
 
 /* ------------------------------------------------------------------ hash */
-
-static inline uint64_t rotl64(uint64_t x, int b)
-{
-	return x << b | x >> (64 - b);
-}
-
-#define SIPROUND do { \
-	v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32); \
-	v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2; \
-	v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0; \
-	v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32); \
-} while (0)
-
-/* SipHash-1-3 of two 64-bit words (as nat/conntrack.c). */
-static uint32_t siphash13_2u64(uint64_t a, uint64_t b, uint64_t k0, uint64_t k1)
-{
-	uint64_t v0 = 0x736f6d6570736575ULL ^ k0;
-	uint64_t v1 = 0x646f72616e646f6dULL ^ k1;
-	uint64_t v2 = 0x6c7967656e657261ULL ^ k0;
-	uint64_t v3 = 0x7465646279746573ULL ^ k1;
-	const uint64_t last = (uint64_t)16 << 56;
-
-	v3 ^= a; SIPROUND; v0 ^= a;
-	v3 ^= b; SIPROUND; v0 ^= b;
-	v3 ^= last; SIPROUND; v0 ^= last;
-	v2 ^= 0xff;
-	SIPROUND; SIPROUND; SIPROUND;
-	return (uint32_t)(v0 ^ v1 ^ v2 ^ v3);
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ z >> 27) * 0x94d049bb133111ebULL;
-	return z ^ z >> 31;
-}
 
 static uint32_t *bucket_of(struct frag *f, uint32_t src, uint32_t dst,
 			   uint16_t id, uint8_t proto)

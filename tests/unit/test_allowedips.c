@@ -16,42 +16,7 @@
 #include <cmocka.h>
 
 #include "crypto/allowedips.h"
-
-struct rng {
-	uint64_t s;
-};
-
-/* splitmix64 */
-static uint64_t rnd64(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint32_t rnd(struct rng *r, uint32_t n)
-{
-	return n ? (uint32_t)(rnd64(r) % n) : 0;
-}
-
-/* GW_TEST_SEED if set, else time-based; printed so a failure can be rerun. */
-static uint64_t test_seed(void)
-{
-	const char *env = getenv("GW_TEST_SEED");
-	struct timespec ts;
-	uint64_t seed;
-
-	if (env && *env) {
-		seed = strtoull(env, NULL, 0);
-	} else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
-	}
-	print_message("seed: GW_TEST_SEED=%llu\n", (unsigned long long)seed);
-	return seed;
-}
+#include "tests/unit/util_rng.h"
 
 static int peers[16]; /* their addresses are the opaque peers */
 #define P(i) ((void *)&peers[i])

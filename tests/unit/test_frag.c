@@ -25,6 +25,7 @@
 #include "nat/frag.h"
 #include "nat/pkt.h"
 #include "tests/unit/util_mutate.h"
+#include "tests/unit/util_rng.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define SEC 1000000000ULL
@@ -35,40 +36,6 @@ enum { IP_MF = 0x2000, IP_DF = 0x4000 };
 enum { T0 = 1000 };                             /* seconds */
 
 /* ---- helpers ------------------------------------------------------------ */
-
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rnd64(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
-static uint32_t rnd(struct rng *r, uint32_t n)
-{
-	return n ? (uint32_t)(rnd64(r) % n) : 0;
-}
-
-static uint64_t test_seed(void)
-{
-	const char *env = getenv("GW_TEST_SEED");
-	struct timespec ts;
-	uint64_t seed;
-
-	if (env && *env) {
-		seed = strtoull(env, NULL, 0);
-	} else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		seed = (uint64_t)ts.tv_sec * 1000000007ull ^ (uint64_t)ts.tv_nsec;
-	}
-	print_message("seed: GW_TEST_SEED=%llu\n", (unsigned long long)seed);
-	return seed;
-}
 
 static void *xmalloc(size_t n)
 {
