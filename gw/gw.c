@@ -15,6 +15,7 @@
 
 #include "crypto/key.h"
 #include "gw/ctl.h"
+#include "gw/icmp6.h"
 #include "gw/log.h"
 #include "gw/tun.h"
 #include "nat/pkt.h"
@@ -129,15 +130,23 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* No peer for this packet from the host: destination unreachable back to
+ * it, from our Address of its family (none configured: nothing), with the
+ * codes the kernel's WireGuard uses (host unreachable / address
+ * unreachable). */
 static void unreachable(struct gw *g, uint8_t *pkt, size_t len)
 {
-	uint8_t out[REJECT_ICMP_QUOTE_MAX];
+	uint8_t out[ICMP6_ERROR_MAX];
 	struct pkt p;
-	size_t n;
+	size_t n = 0;
 
-	if (!g->addr4 || pkt_parse(&p, pkt, len) != PKT_OK)
-		return;
-	n = icmp_error_build(&p, 3, 1, 0, g->addr4, g->ip_id++, out, sizeof(out));
+	if ((pkt[0] >> 4) == 6) {
+		if (g->has_addr6)
+			n = icmp6_error_build(pkt, len, ICMP6_DST_UNREACH, ICMP6_UNREACH_ADDR, 0,
+					      g->addr6, out, sizeof(out));
+	} else if (g->addr4 && pkt_parse(&p, pkt, len) == PKT_OK) {
+		n = icmp_error_build(&p, 3, 1, 0, g->addr4, g->ip_id++, out, sizeof(out));
+	}
 	if (n)
 		tun_write(g, out, n);
 }
@@ -348,6 +357,14 @@ static int open_tun(struct gw *g)
 	for (size_t i = 0; i < g->cfg.n_addresses && !g->addr4; i++)
 		if (g->cfg.addresses[i].family == AF_INET)
 			memcpy(&g->addr4, g->cfg.addresses[i].addr, 4), g->addr4 = ntohl(g->addr4);
+	if (g->addr4 && (ret = tun_accept_local(g->cfg.ifname)))
+		gw_log("%s: accept_local: %s (ICMP unreachable will not reach the host)",
+		       g->cfg.ifname, strerror(-ret));
+	for (size_t i = 0; i < g->cfg.n_addresses && !g->has_addr6; i++)
+		if (g->cfg.addresses[i].family == AF_INET6) {
+			memcpy(g->addr6, g->cfg.addresses[i].addr, 16);
+			g->has_addr6 = true;
+		}
 	return 0;
 }
 

@@ -11,7 +11,7 @@
  * Data path per wake-up: UDP readable -> recvmmsg batch -> wg_receive each
  * -> decrypted packets written to TUN, replies queued; TUN readable -> up to
  * a batch of reads -> wg_send each, encrypted straight into the UDP send
- * queue (or an ICMP host unreachable back to TUN).  An ev_prepare watcher
+ * queue (or an ICMP/ICMPv6 unreachable back to TUN).  An ev_prepare watcher
  * flushes the send queues (sendmmsg) and re-arms the one protocol timer
  * from wg_next_deadline() before the loop blocks.
  */
@@ -54,6 +54,8 @@ struct gw {
 	int udp4, udp6, tun, ctl;
 	char ctl_path[108];
 	uint32_t addr4; /* first IPv4 Address, host order: ICMP errors come from it */
+	uint8_t addr6[16]; /* first IPv6 Address, if has_addr6: ICMPv6 errors' source */
+	bool has_addr6;
 	uint16_t ip_id;
 	struct udp_batch rx, tx4, tx6;
 	uint8_t *tunbuf; /* one packet read from TUN before it is encrypted */

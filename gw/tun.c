@@ -8,6 +8,7 @@
 #include <linux/if_addr.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -114,5 +115,20 @@ int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size
 	ret = talk(nl, nlh);
 out:
 	mnl_socket_close(nl);
+	return ret;
+}
+
+int tun_accept_local(const char *name)
+{
+	char path[64 + IFNAMSIZ];
+	int fd, ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, "1\n", 2) != 2)
+		ret = -errno;
+	close(fd);
 	return ret;
 }

@@ -18,5 +18,10 @@ int tun_open(const char *name);
  * names the step that failed. */
 int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size_t n,
 		  const char **what);
+/* net.ipv4.conf.NAME.accept_local = 1: the kernel takes packets from the
+ * device whose source is one of its own addresses, as gw's ICMP errors are
+ * (from the device's Address); without it they are dropped as martians.
+ * The setting goes with the device.  0 or -errno. */
+int tun_accept_local(const char *name);
 
 #endif
