@@ -62,13 +62,15 @@ log "control: without the filter the kernel answered ($n packet(s): $(head -1 "$
 on gateway sh -c 'echo 5000,61500 > /proc/sys/net/ipv4/ip_local_reserved_ports'
 before=$(reserved)
 
+sport=61100
 for mode in on off; do
+	sport=$((sport + 2))
 	on gateway "$PROBE" offload eth0 $mode || fail "offloads $mode (gateway)"
 	on internet "$PROBE" offload eth0 $mode || fail "offloads $mode (internet)"
 	capture "silent-$mode"
 	out="$TMP/probe-$mode.out"
-	bg gateway "$PROBE" run eth0 $NAT $LO $HI $SRV udp:7001 syn:7000 \
-		bulk:7002:"$TMP/got-$mode" host:7000:7001:200 hold > "$out" 2>&1
+	bg gateway "$PROBE" run eth0 $NAT $LO $HI $SRV udp:7001 syn:7000:$sport \
+		bulk:7002:$((sport + 1)):"$TMP/got-$mode" host:7000:7001:200 hold > "$out" 2>&1
 	probe=$BG_PID
 	for ((i = 0; i < 2400; i++)); do
 		grep -q holding "$out" && break

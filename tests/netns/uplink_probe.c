@@ -11,10 +11,11 @@
  *       the steps in order, then prints the uplink's counters:
  *     udp:PORT          a datagram from NATADDR:LO+1 to SERVER:PORT sent on the
  *                       raw socket; its echo must come back on the packet socket
- *     syn:PORT          a TCP handshake from NATADDR:LO+2 (a tiny TCP on the raw
- *                       and packet sockets), then an orderly close
- *     bulk:PORT:FILE    the same from LO+3, receiving the server's stream into
- *                       FILE until its FIN
+ *     syn:PORT:SPORT    a TCP handshake from NATADDR:SPORT (a tiny TCP on the
+ *                       raw and packet sockets), then an orderly close
+ *     bulk:PORT:SPORT:FILE  the same, receiving the server's stream into FILE
+ *                       until its FIN (a new SPORT each time: the server's
+ *                       side of the last one may still be in TIME_WAIT)
  *     host:TPORT:UPORT:N  N TCP echoes to SERVER:TPORT and N UDP echoes to
  *                       SERVER:UPORT through the host's own stack; none may
  *                       fail, and no local port may fall in [LO, HI]
@@ -279,6 +280,8 @@ static void tcp_rx(void *v, const uint8_t *ip, size_t len)
 	if ((fl & 0x10) && s->our_fin_sent && ack == s->snd_nxt)
 		s->our_fin_acked = true;
 	if (seq != s->rcv_nxt) {
+		if (getenv("PROBE_DEBUG"))
+			fprintf(stderr, "ooo seq %u len %zu rcv_nxt %u fl %02x\n", seq, plen, s->rcv_nxt, fl);
 		s->need_ack = true; /* a duplicate ACK asks for what is missing */
 		return;
 	}
@@ -445,10 +448,10 @@ int main(int argc, char **argv)
 
 		if (sscanf(argv[i], "udp:%u", &p1) == 1) {
 			step_udp((uint16_t)p1);
-		} else if (sscanf(argv[i], "syn:%u", &p1) == 1) {
-			step_tcp((uint16_t)(LO + 2), (uint16_t)p1, NULL);
-		} else if (sscanf(argv[i], "bulk:%u:%255s", &p1, file) == 2) {
-			step_tcp((uint16_t)(LO + 3), (uint16_t)p1, file);
+		} else if (sscanf(argv[i], "syn:%u:%u", &p1, &p2) == 2) {
+			step_tcp((uint16_t)p2, (uint16_t)p1, NULL);
+		} else if (sscanf(argv[i], "bulk:%u:%u:%255s", &p1, &p2, file) == 3) {
+			step_tcp((uint16_t)p2, (uint16_t)p1, file);
 		} else if (sscanf(argv[i], "host:%u:%u:%u", &p1, &p2, &n) == 3) {
 			step_host((uint16_t)p1, (uint16_t)p2, n);
 		} else if (!strcmp(argv[i], "hold")) {
