@@ -103,6 +103,11 @@ struct ext {
 	bool (*match)(void *data, struct ext_pkt *xp);
 	int (*target)(void *data, struct ext_pkt *xp);
 	void (*save)(const void *data, struct sbuf *out);
+	/* The iptables -L text (the extension's print()), with its leading
+	 * blank; numeric: -n (no service, type or level names).  ip is the
+	 * rule's base part (multiport names ports by its protocol). */
+	void (*print)(const void *data, const struct rule_ip *ip, bool numeric,
+		      struct sbuf *out);
 	/* iptables-nft prints native tcp/udp matches of one rule as one: fold
 	 * from into into; 1 folded, 0 not foldable, -1 both set one field. */
 	int (*fold)(void *into, const void *from);

@@ -195,6 +195,29 @@ static void addrtype_save(const void *data, struct sbuf *out)
 		sbuf_add(out, " --limit-iface-out");
 }
 
+/* libxt_addrtype print() (revision 1). */
+static void addrtype_print(const void *data, const struct rule_ip *ip, bool numeric,
+			   struct sbuf *out)
+{
+	const struct addrtype_info *a = data;
+
+	(void)ip;
+	(void)numeric;
+	sbuf_add(out, " ADDRTYPE match");
+	if (a->source) {
+		sbuf_add(out, a->flags & F_INV_SRC ? " src-type !" : " src-type ");
+		put_types(out, a->source);
+	}
+	if (a->dest) {
+		sbuf_add(out, a->flags & F_INV_DST ? " dst-type !" : " dst-type ");
+		put_types(out, a->dest);
+	}
+	if (a->flags & F_IFACE_IN)
+		sbuf_add(out, " limit-in");
+	if (a->flags & F_IFACE_OUT)
+		sbuf_add(out, " limit-out");
+}
+
 const struct ext m_addrtype = {
 	.name = "addrtype",
 	.size = sizeof(struct addrtype_info),
@@ -204,4 +227,5 @@ const struct ext m_addrtype = {
 	.check = addrtype_check,
 	.match = addrtype_match,
 	.save = addrtype_save,
+	.print = addrtype_print,
 };

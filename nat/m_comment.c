@@ -59,6 +59,16 @@ static void comment_save(const void *data, struct sbuf *out)
 	ext_put_string(out, c->comment);
 }
 
+static void comment_print(const void *data, const struct rule_ip *ip, bool numeric,
+			  struct sbuf *out)
+{
+	const struct comment_info *c = data;
+
+	(void)ip;
+	(void)numeric;
+	sbuf_printf(out, " /* %s */", c->comment);
+}
+
 const struct ext m_comment = {
 	.name = "comment",
 	.size = sizeof(struct comment_info),
@@ -67,4 +77,5 @@ const struct ext m_comment = {
 	.final = comment_final,
 	.match = comment_match,
 	.save = comment_save,
+	.print = comment_print,
 };

@@ -453,6 +453,74 @@ static void ct_save(const void *data, struct sbuf *out)
 		sbuf_add(out, ci->inv & F_DIRECTION ? " --ctdir REPLY" : " --ctdir ORIGINAL");
 }
 
+/* libxt_conntrack print() (conntrack_dump without a prefix): " !" before
+ * an inverted option, its name without "--", addresses "anywhere" for 0.0.0.0
+ * unless numeric. */
+static void ct_print(const void *data, const struct rule_ip *ip, bool numeric,
+		     struct sbuf *out)
+{
+	const struct ctm_info *ci = data;
+
+	(void)ip;
+	if (ci->flags & F_STATE) {
+		bool first = true;
+
+		put_inv(out, ci, F_STATE);
+		sbuf_add(out, ci->alias ? " state " : " ctstate ");
+		for (size_t i = 0; i < sizeof(state_names) / sizeof(state_names[0]); i++)
+			if (ci->state & state_names[i].bit) {
+				sbuf_printf(out, "%s%s", first ? "" : ",", state_names[i].name);
+				first = false;
+			}
+	}
+	if (ci->flags & F_PROTO) {
+		put_inv(out, ci, F_PROTO);
+		sbuf_printf(out, " ctproto %u", ci->proto);
+	}
+	for (int k = 0; k < 4; k++)
+		if (ci->flags & addr_flag[k]) {
+			put_inv(out, ci, addr_flag[k]);
+			sbuf_printf(out, " %s ", addr_name[k]);
+			if (!numeric && !ci->addr[k].addr) {
+				sbuf_add(out, "anywhere");
+				continue;
+			}
+			ext_put_addr(out, ci->addr[k].addr);
+			ext_put_mask(out, ci->addr[k].mask, true);
+		}
+	for (int k = 0; k < 4; k++)
+		if (ci->flags & port_flag[k]) {
+			put_inv(out, ci, port_flag[k]);
+			if (ci->port[k][0] == ci->port[k][1])
+				sbuf_printf(out, " %s %u", port_name[k], ci->port[k][0]);
+			else
+				sbuf_printf(out, " %s %u:%u", port_name[k], ci->port[k][0],
+					    ci->port[k][1]);
+		}
+	if (ci->flags & F_STATUS) {
+		bool first = true;
+
+		put_inv(out, ci, F_STATUS);
+		sbuf_add(out, " ctstatus ");
+		for (size_t i = 1; i < sizeof(status_names) / sizeof(status_names[0]); i++)
+			if (ci->status & status_names[i].bit) {
+				sbuf_printf(out, "%s%s", first ? "" : ",", status_names[i].name);
+				first = false;
+			}
+		if (first)
+			sbuf_add(out, "NONE");
+	}
+	if (ci->flags & F_EXPIRES) {
+		put_inv(out, ci, F_EXPIRES);
+		if (ci->expires[0] == ci->expires[1])
+			sbuf_printf(out, " ctexpire %u", ci->expires[0]);
+		else
+			sbuf_printf(out, " ctexpire %u:%u", ci->expires[0], ci->expires[1]);
+	}
+	if (ci->flags & F_DIRECTION)
+		sbuf_add(out, ci->inv & F_DIRECTION ? " ctdir REPLY" : " ctdir ORIGINAL");
+}
+
 const struct ext m_conntrack = {
 	.name = "conntrack",
 	.size = sizeof(struct ctm_info),
@@ -461,6 +529,7 @@ const struct ext m_conntrack = {
 	.final = ct_final,
 	.match = ct_match,
 	.save = ct_save,
+	.print = ct_print,
 };
 
 const struct ext m_state = {
@@ -472,4 +541,5 @@ const struct ext m_state = {
 	.final = ct_final,
 	.match = ct_match,
 	.save = ct_save,
+	.print = ct_print,
 };

@@ -161,6 +161,32 @@ static void icmp_save(const void *data, struct sbuf *out)
 		sbuf_printf(out, "/%u", ic->code[0]);
 }
 
+/* libipt_icmp print(): the first name of the table for the type and code
+ * range unless numeric, else "type T", " code C" or " codes A-B". */
+static void icmp_print(const void *data, const struct rule_ip *ip, bool numeric,
+		       struct sbuf *out)
+{
+	const struct icmp_info *ic = data;
+
+	(void)ip;
+	sbuf_add(out, " icmp");
+	if (!numeric)
+		for (size_t i = 0; i < NCODES; i++)
+			if (icmp_codes[i].type == ic->type &&
+			    icmp_codes[i].code_min == ic->code[0] &&
+			    icmp_codes[i].code_max == ic->code[1]) {
+				sbuf_printf(out, " %s%s", ic->inv ? "!" : "", icmp_codes[i].name);
+				return;
+			}
+	if (ic->inv)
+		sbuf_add(out, " !");
+	sbuf_printf(out, "type %u", ic->type);
+	if (ic->code[0] == ic->code[1])
+		sbuf_printf(out, " code %u", ic->code[0]);
+	else if (ic->code[0] != 0 || ic->code[1] != 0xFF)
+		sbuf_printf(out, " codes %u-%u", ic->code[0], ic->code[1]);
+}
+
 const struct ext m_icmp = {
 	.name = "icmp",
 	.size = sizeof(struct icmp_info),
@@ -170,4 +196,5 @@ const struct ext m_icmp = {
 	.final = icmp_final,
 	.match = icmp_match,
 	.save = icmp_save,
+	.print = icmp_print,
 };

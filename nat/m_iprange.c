@@ -96,6 +96,28 @@ static void iprange_save(const void *data, struct sbuf *out)
 		put_range(out, "--dst-range", r->dst, r->flags & R_DST_INV);
 }
 
+/* libxt_iprange print(): always numeric. */
+static void print_range(struct sbuf *out, const char *what, const uint32_t *range, bool inv)
+{
+	sbuf_printf(out, " %s IP range%s ", what, inv ? " !" : "");
+	ext_put_addr(out, range[0]);
+	sbuf_add(out, "-");
+	ext_put_addr(out, range[1]);
+}
+
+static void iprange_print(const void *data, const struct rule_ip *ip, bool numeric,
+			  struct sbuf *out)
+{
+	const struct iprange_info *r = data;
+
+	(void)ip;
+	(void)numeric;
+	if (r->flags & R_SRC)
+		print_range(out, "source", r->src, r->flags & R_SRC_INV);
+	if (r->flags & R_DST)
+		print_range(out, "destination", r->dst, r->flags & R_DST_INV);
+}
+
 const struct ext m_iprange = {
 	.name = "iprange",
 	.size = sizeof(struct iprange_info),
@@ -104,4 +126,5 @@ const struct ext m_iprange = {
 	.final = iprange_final,
 	.match = iprange_match,
 	.save = iprange_save,
+	.print = iprange_print,
 };

@@ -74,6 +74,18 @@ static void length_save(const void *data, struct sbuf *out)
 		sbuf_printf(out, ":%u", l->max);
 }
 
+static void length_print(const void *data, const struct rule_ip *ip, bool numeric,
+			 struct sbuf *out)
+{
+	const struct length_info *l = data;
+
+	(void)ip;
+	(void)numeric;
+	sbuf_printf(out, " length %s%u", l->invert ? "!" : "", l->min);
+	if (l->min != l->max)
+		sbuf_printf(out, ":%u", l->max);
+}
+
 const struct ext m_length = {
 	.name = "length",
 	.size = sizeof(struct length_info),
@@ -82,4 +94,5 @@ const struct ext m_length = {
 	.final = length_final,
 	.match = length_match,
 	.save = length_save,
+	.print = length_print,
 };

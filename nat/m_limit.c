@@ -175,6 +175,19 @@ static void limit_save(const void *data, struct sbuf *out)
 		sbuf_printf(out, " --limit-burst %u", l->burst);
 }
 
+/* libxt_limit print(): the burst always. */
+static void limit_print(const void *data, const struct rule_ip *ip, bool numeric,
+			struct sbuf *out)
+{
+	const struct limit_info *l = data;
+	uint32_t rate;
+	unsigned int u = canon(l->avg, &rate);
+
+	(void)ip;
+	(void)numeric;
+	sbuf_printf(out, " limit: avg %u/%s burst %u", rate, rates[u].name, l->burst);
+}
+
 const struct ext m_limit = {
 	.name = "limit",
 	.size = sizeof(struct limit_info),
@@ -184,4 +197,5 @@ const struct ext m_limit = {
 	.final = limit_final,
 	.match = limit_match,
 	.save = limit_save,
+	.print = limit_print,
 };

@@ -64,6 +64,35 @@ static void mark_save(const void *data, struct sbuf *out)
 		sbuf_printf(out, "/0x%x", m->mask);
 }
 
+/* libxt_mark print(): "mark match [!] V[/M]"; connmark's has a blank
+ * where the "!" would be. */
+static void print_mark(struct sbuf *out, const struct mark_info *m, const char *what)
+{
+	sbuf_printf(out, " %s match%s 0x%x", what, m->invert ? " !" : "", m->mark);
+	if (m->mask != UINT32_MAX)
+		sbuf_printf(out, "/0x%x", m->mask);
+}
+
+static void mark_print(const void *data, const struct rule_ip *ip, bool numeric,
+		       struct sbuf *out)
+{
+	(void)ip;
+	(void)numeric;
+	print_mark(out, data, "mark");
+}
+
+static void connmark_print(const void *data, const struct rule_ip *ip, bool numeric,
+			   struct sbuf *out)
+{
+	const struct mark_info *m = data;
+
+	(void)ip;
+	(void)numeric;
+	sbuf_printf(out, " connmark match %s0x%x", m->invert ? "! " : " ", m->mark);
+	if (m->mask != UINT32_MAX)
+		sbuf_printf(out, "/0x%x", m->mask);
+}
+
 const struct ext m_mark = {
 	.name = "mark",
 	.size = sizeof(struct mark_info),
@@ -72,6 +101,7 @@ const struct ext m_mark = {
 	.final = mark_final,
 	.match = mark_match,
 	.save = mark_save,
+	.print = mark_print,
 };
 
 const struct ext m_connmark = {
@@ -82,4 +112,5 @@ const struct ext m_connmark = {
 	.final = mark_final,
 	.match = connmark_match,
 	.save = mark_save,
+	.print = connmark_print,
 };

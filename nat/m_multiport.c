@@ -174,6 +174,25 @@ static void mp_save(const void *data, struct sbuf *out)
 	}
 }
 
+/* libxt_multiport print() (revision 1), ports numeric. */
+static void mp_print(const void *data, const struct rule_ip *ip, bool numeric,
+		     struct sbuf *out)
+{
+	static const char *const names[] = { "sports ", "dports ", "ports " };
+	const struct mp_info *mp = data;
+
+	(void)ip;
+	(void)numeric;
+	sbuf_printf(out, " multiport %s", names[mp->flags]);
+	if (mp->invert)
+		sbuf_add(out, " !");
+	for (unsigned int i = 0; i < mp->count; i++) {
+		sbuf_printf(out, "%s%u", i ? "," : "", mp->ports[i]);
+		if (mp->pflags[i])
+			sbuf_printf(out, ":%u", mp->ports[++i]);
+	}
+}
+
 const struct ext m_multiport = {
 	.name = "multiport",
 	.size = sizeof(struct mp_info),
@@ -182,4 +201,5 @@ const struct ext m_multiport = {
 	.final = mp_final,
 	.match = mp_match,
 	.save = mp_save,
+	.print = mp_print,
 };

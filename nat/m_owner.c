@@ -130,6 +130,32 @@ static void owner_save(const void *data, struct sbuf *out)
 	put_item(out, o, OW_GID, "gid-owner", o->gid);
 }
 
+/* libxt_owner print() (revision 1); ids stay numbers (no passwd lookups). */
+static void print_item(struct sbuf *out, const struct owner_info *o, uint8_t bit,
+		       const char *label, const uint32_t *r)
+{
+	if (!(o->match & bit))
+		return;
+	sbuf_printf(out, "%s %s", o->invert & bit ? " !" : "", label);
+	if (!r)
+		return;
+	sbuf_printf(out, " %u", r[0]);
+	if (r[0] != r[1])
+		sbuf_printf(out, "-%u", r[1]);
+}
+
+static void owner_print(const void *data, const struct rule_ip *ip, bool numeric,
+			struct sbuf *out)
+{
+	const struct owner_info *o = data;
+
+	(void)ip;
+	(void)numeric;
+	print_item(out, o, OW_SOCKET, "owner socket exists", NULL);
+	print_item(out, o, OW_UID, "owner UID match", o->uid);
+	print_item(out, o, OW_GID, "owner GID match", o->gid);
+}
+
 const struct ext m_owner = {
 	.name = "owner",
 	.size = sizeof(struct owner_info),
@@ -139,4 +165,5 @@ const struct ext m_owner = {
 	.final = owner_final,
 	.match = owner_match,
 	.save = owner_save,
+	.print = owner_print,
 };

@@ -330,6 +330,53 @@ static void udp_save(const void *data, struct sbuf *out)
 	save_ports(out, "dport", u->dpts, u->invflags & INV_DSTPT);
 }
 
+/* libxt_tcp/libxt_udp print(): "spt:N", "spts:A:B", "!" after the colon;
+ * ports stay numbers (gw has no reverse service table). */
+static void print_ports(struct sbuf *out, const char *name, const uint16_t *pts, bool inv)
+{
+	if (full(pts) && !inv)
+		return;
+	if (pts[0] == pts[1])
+		sbuf_printf(out, " %s:%s%u", name, inv ? "!" : "", pts[0]);
+	else
+		sbuf_printf(out, " %ss:%s%u:%u", name, inv ? "!" : "", pts[0], pts[1]);
+}
+
+static void tcp_print(const void *data, const struct rule_ip *ip, bool numeric,
+		      struct sbuf *out)
+{
+	const struct tcp_info *t = data;
+
+	(void)ip;
+	sbuf_add(out, " tcp");
+	print_ports(out, "spt", t->spts, t->invflags & INV_SRCPT);
+	print_ports(out, "dpt", t->dpts, t->invflags & INV_DSTPT);
+	if (t->option || (t->invflags & INV_OPTION))
+		sbuf_printf(out, " option=%s%u", t->invflags & INV_OPTION ? "!" : "", t->option);
+	if (t->flg_mask || (t->invflags & INV_FLAGS)) {
+		sbuf_printf(out, " flags:%s", t->invflags & INV_FLAGS ? "!" : "");
+		if (numeric) {
+			sbuf_printf(out, "0x%02X/0x%02X", t->flg_mask, t->flg_cmp);
+		} else {
+			save_flags(out, t->flg_mask);
+			sbuf_add(out, "/");
+			save_flags(out, t->flg_cmp);
+		}
+	}
+}
+
+static void udp_print(const void *data, const struct rule_ip *ip, bool numeric,
+		      struct sbuf *out)
+{
+	const struct udp_info *u = data;
+
+	(void)ip;
+	(void)numeric;
+	sbuf_add(out, " udp");
+	print_ports(out, "spt", u->spts, u->invflags & INV_SRCPT);
+	print_ports(out, "dpt", u->dpts, u->invflags & INV_DSTPT);
+}
+
 /* Which of sport (1), dport (2), flags (4) a native match sets; 0 when the
  * match is not native (an option test, or nothing at all). */
 static unsigned int tcp_fields(const struct tcp_info *t)
@@ -415,6 +462,7 @@ const struct ext m_tcp = {
 	.final = tcp_final,
 	.match = tcp_match,
 	.save = tcp_save,
+	.print = tcp_print,
 	.fold = tcp_fold,
 };
 
@@ -428,5 +476,6 @@ const struct ext m_udp = {
 	.final = udp_final,
 	.match = udp_match,
 	.save = udp_save,
+	.print = udp_print,
 	.fold = udp_fold,
 };

@@ -43,6 +43,24 @@ void rules_free(struct rules *r);
  * counters: prefix each rule with [packets:bytes] as iptables-save -c. */
 void rules_save(const struct rules *r, bool counters, struct sbuf *out);
 
+/* rules_list() flags: iptables -L's -v, -n, -x and --line-numbers. */
+enum {
+	RULES_LIST_VERBOSE = 1 << 0,
+	RULES_LIST_NUMERIC = 1 << 1,
+	RULES_LIST_EXACT = 1 << 2,
+	RULES_LIST_LINE_NUMBERS = 1 << 3,
+};
+
+/* Table t as Debian 12's iptables -t TABLE -L [CHAIN] prints it (1.8.9,
+ * nf_tables), appended to out: every chain, or only chain (NULL: all).  A
+ * chain the table lacks appends nothing (iptables: "No chain/target/match
+ * by that name"); any chain appends at least its header.  Without
+ * RULES_LIST_NUMERIC, names are printed where iptables finds them without
+ * a resolver ("anywhere", "all", "any", protocol, TCP flag, ICMP type and
+ * log level names); addresses, ports and user ids stay numeric. */
+void rules_list(const struct rules *r, enum nf_table t, const char *chain, unsigned flags,
+		struct sbuf *out);
+
 /* One rule hit during a walk: "table/CHAIN/N" (N from 1) or, with rule == 0,
  * "table/CHAIN/policy". */
 struct rules_hit {

@@ -378,6 +378,36 @@ static void log_save(const void *data, struct sbuf *out)
 			sbuf_printf(out, " %s", flag_names[i].name);
 }
 
+/* libxt_LOG print(): numeric "flags F level L"; else the level's syslog
+ * name and the flags' names. */
+static void log_print(const void *data, const struct rule_ip *ip, bool numeric,
+		      struct sbuf *out)
+{
+	static const char *const levels[] = {
+		"emerg", "alert", "crit", "err", "warn", "notice", "info", "debug",
+	};
+	static const char *const flags[] = {
+		"tcp-sequence", "tcp-options", "ip-options", "uid", NULL, "macdecode",
+	};
+	const struct log_info *l = data;
+
+	(void)ip;
+	sbuf_add(out, " LOG");
+	if (numeric) {
+		sbuf_printf(out, " flags %u level %u", l->logflags, l->level);
+	} else {
+		if (l->level < 8)
+			sbuf_printf(out, " level %s", levels[l->level]);
+		else
+			sbuf_printf(out, " UNKNOWN level %u", l->level);
+		for (unsigned int i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+			if (flags[i] && (l->logflags & (1u << i)))
+				sbuf_printf(out, " %s", flags[i]);
+	}
+	if (l->prefix[0])
+		sbuf_printf(out, " prefix \"%s\"", l->prefix);
+}
+
 const struct ext t_log = {
 	.name = "LOG",
 	.size = sizeof(struct log_info),
@@ -386,4 +416,5 @@ const struct ext t_log = {
 	.parse = log_parse,
 	.target = log_target,
 	.save = log_save,
+	.print = log_print,
 };

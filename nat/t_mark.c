@@ -200,6 +200,51 @@ static void connmark_save(const void *data, struct sbuf *out)
 			    m->mode == M_SAVE ? "save" : "restore", m->nfmask, m->mask);
 }
 
+/* libxt_MARK / libxt_CONNMARK print() (revision 2 / 1). */
+static void print_xmark(struct sbuf *out, const char *what, uint32_t mark, uint32_t mask)
+{
+	if (mark == 0)
+		sbuf_printf(out, " %s and 0x%x", what, ~mask);
+	else if (mark == mask)
+		sbuf_printf(out, " %s or 0x%x", what, mark);
+	else if (mask == 0)
+		sbuf_printf(out, " %s xor 0x%x", what, mark);
+	else if (mask == UINT32_MAX)
+		sbuf_printf(out, " %s set 0x%x", what, mark);
+	else
+		sbuf_printf(out, " %s xset 0x%x/0x%x", what, mark, mask);
+}
+
+static void mark_print(const void *data, const struct rule_ip *ip, bool numeric,
+		       struct sbuf *out)
+{
+	const struct mark_tg *m = data;
+
+	(void)ip;
+	(void)numeric;
+	print_xmark(out, "MARK", m->mark, m->mask);
+}
+
+static void connmark_print(const void *data, const struct rule_ip *ip, bool numeric,
+			   struct sbuf *out)
+{
+	const struct mark_tg *m = data;
+	const char *op = m->mode == M_SAVE ? "save" : "restore";
+
+	(void)ip;
+	(void)numeric;
+	if (m->mode == M_SET)
+		print_xmark(out, "CONNMARK", m->mark, m->mask);
+	else if (m->nfmask == UINT32_MAX && m->mask == UINT32_MAX)
+		sbuf_printf(out, " CONNMARK %s", op);
+	else if (m->nfmask == m->mask)
+		sbuf_printf(out, " CONNMARK %s mask 0x%x", op, m->mask);
+	else if (m->mode == M_SAVE)
+		sbuf_printf(out, " CONNMARK save nfmask 0x%x ctmask ~0x%x", m->nfmask, m->mask);
+	else
+		sbuf_printf(out, " CONNMARK restore ctmask 0x%x nfmask ~0x%x", m->mask, m->nfmask);
+}
+
 const struct ext t_mark = {
 	.name = "MARK",
 	.size = sizeof(struct mark_tg),
@@ -208,6 +253,7 @@ const struct ext t_mark = {
 	.final = mark_final,
 	.target = mark_target,
 	.save = mark_save,
+	.print = mark_print,
 };
 
 const struct ext t_connmark = {
@@ -219,4 +265,5 @@ const struct ext t_connmark = {
 	.final = connmark_final,
 	.target = connmark_target,
 	.save = connmark_save,
+	.print = connmark_print,
 };

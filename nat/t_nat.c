@@ -302,6 +302,68 @@ static void ports_save(const void *data, struct sbuf *out)
 	put_flags(out, n->range.flags);
 }
 
+/* libxt_NAT / libxt_MASQUERADE / libxt_REDIRECT print(). */
+static void print_flags(struct sbuf *out, uint8_t flags)
+{
+	if (flags & NAT_F_RANDOM)
+		sbuf_add(out, " random");
+	if (flags & NAT_F_RANDOM_FULLY)
+		sbuf_add(out, " random-fully");
+	if (flags & NAT_F_PERSISTENT)
+		sbuf_add(out, " persistent");
+}
+
+static void nat_print(const void *data, const struct rule_ip *ip, bool numeric,
+		      struct sbuf *out)
+{
+	const struct nat_tg *n = data;
+	const struct nat_range *r = &n->range;
+
+	(void)ip;
+	(void)numeric;
+	sbuf_add(out, " to:");
+	if (r->flags & NAT_F_MAP_IPS) {
+		ext_put_addr(out, r->min_addr);
+		if (r->max_addr != r->min_addr) {
+			sbuf_add(out, "-");
+			ext_put_addr(out, r->max_addr);
+		}
+	}
+	if (r->flags & NAT_F_PROTO_SPECIFIED) {
+		sbuf_add(out, ":");
+		put_ports(out, r);
+	}
+	print_flags(out, r->flags);
+}
+
+static void masq_print(const void *data, const struct rule_ip *ip, bool numeric,
+		       struct sbuf *out)
+{
+	const struct nat_tg *n = data;
+
+	(void)ip;
+	(void)numeric;
+	if (n->range.flags & NAT_F_PROTO_SPECIFIED) {
+		sbuf_add(out, " masq ports: ");
+		put_ports(out, &n->range);
+	}
+	print_flags(out, n->range.flags);
+}
+
+static void redirect_print(const void *data, const struct rule_ip *ip, bool numeric,
+			   struct sbuf *out)
+{
+	const struct nat_tg *n = data;
+
+	(void)ip;
+	(void)numeric;
+	if (n->range.flags & NAT_F_PROTO_SPECIFIED) {
+		sbuf_add(out, " redir ports ");
+		put_ports(out, &n->range);
+	}
+	print_flags(out, n->range.flags);
+}
+
 const struct ext t_snat = {
 	.name = "SNAT",
 	.size = sizeof(struct nat_tg),
@@ -312,6 +374,7 @@ const struct ext t_snat = {
 	.final = snat_final,
 	.target = snat_target,
 	.save = snat_save,
+	.print = nat_print,
 };
 
 const struct ext t_dnat = {
@@ -324,6 +387,7 @@ const struct ext t_dnat = {
 	.final = dnat_final,
 	.target = dnat_target,
 	.save = dnat_save,
+	.print = nat_print,
 };
 
 const struct ext t_masquerade = {
@@ -335,6 +399,7 @@ const struct ext t_masquerade = {
 	.parse = ports_parse,
 	.target = masq_target,
 	.save = ports_save,
+	.print = masq_print,
 };
 
 const struct ext t_redirect = {
@@ -346,4 +411,5 @@ const struct ext t_redirect = {
 	.parse = ports_parse,
 	.target = redirect_target,
 	.save = ports_save,
+	.print = redirect_print,
 };

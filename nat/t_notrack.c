@@ -60,12 +60,32 @@ static void ct_save(const void *data, struct sbuf *out)
 		sbuf_add(out, " --notrack");
 }
 
+static void notrack_print(const void *data, const struct rule_ip *ip, bool numeric,
+			  struct sbuf *out)
+{
+	(void)data;
+	(void)ip;
+	(void)numeric;
+	sbuf_add(out, " NOTRACK");
+}
+
+static void ct_print(const void *data, const struct rule_ip *ip, bool numeric,
+		     struct sbuf *out)
+{
+	const struct ct_tg *c = data;
+
+	(void)ip;
+	(void)numeric;
+	sbuf_add(out, c->notrack ? " CT notrack" : " CT");
+}
+
 const struct ext t_notrack = {
 	.name = "NOTRACK",
 	.size = sizeof(struct ct_tg),
 	.tables = 1 << NF_RAW,
 	.target = notrack_target,
 	.save = notrack_save,
+	.print = notrack_print,
 };
 
 const struct ext t_ct = {
@@ -76,4 +96,5 @@ const struct ext t_ct = {
 	.parse = ct_parse,
 	.target = ct_target,
 	.save = ct_save,
+	.print = ct_print,
 };

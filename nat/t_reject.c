@@ -97,6 +97,20 @@ static void reject_save(const void *data, struct sbuf *out)
 		}
 }
 
+static void reject_print(const void *data, const struct rule_ip *ip, bool numeric,
+			 struct sbuf *out)
+{
+	const struct reject_info *r = data;
+
+	(void)ip;
+	(void)numeric;
+	for (size_t i = 0; i < NREJECT; i++)
+		if (reject_table[i].with == r->with) {
+			sbuf_printf(out, " reject-with %s", reject_table[i].name);
+			return;
+		}
+}
+
 const struct ext t_reject = {
 	.name = "REJECT",
 	.size = sizeof(struct reject_info),
@@ -108,4 +122,5 @@ const struct ext t_reject = {
 	.final = reject_final,
 	.target = reject_target,
 	.save = reject_save,
+	.print = reject_print,
 };

@@ -141,6 +141,19 @@ static void tcpmss_save(const void *data, struct sbuf *out)
 		sbuf_printf(out, " --set-mss %u", t->mss);
 }
 
+static void tcpmss_print(const void *data, const struct rule_ip *ip, bool numeric,
+			 struct sbuf *out)
+{
+	const struct tcpmss_info *t = data;
+
+	(void)ip;
+	(void)numeric;
+	if (t->mss == CLAMP)
+		sbuf_add(out, " TCPMSS clamp to PMTU");
+	else
+		sbuf_printf(out, " TCPMSS set %u", t->mss);
+}
+
 const struct ext t_tcpmss = {
 	.name = "TCPMSS",
 	.size = sizeof(struct tcpmss_info),
@@ -151,4 +164,5 @@ const struct ext t_tcpmss = {
 	.check = tcpmss_check,
 	.target = tcpmss_target,
 	.save = tcpmss_save,
+	.print = tcpmss_print,
 };
