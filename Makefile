@@ -142,6 +142,8 @@ test:
 
 bench: $(BENCH_BINS) $(GWBIN)
 	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+	@# then the tunnel between two namespaces (root; iperf3, wireguard-go)
+	$(Q)GW=$(abspath $(GWBIN)) tests/bench/tunnel_bench.sh
 
 demo:
 	$(Q)$(MAKE) --no-print-directory deps
