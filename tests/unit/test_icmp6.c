@@ -31,7 +31,8 @@ static size_t v6(uint8_t *p, size_t len, const uint8_t *src, const uint8_t *dst,
 	p[7] = 63;
 	memcpy(p + 8, src, 16);
 	memcpy(p + 24, dst, 16);
-	memcpy(p + 40, ext, extlen);
+	if (extlen)
+		memcpy(p + 40, ext, extlen);
 	p[40 + extlen] = first;
 	for (size_t i = 41 + extlen; i < len; i++)
 		p[i] = (uint8_t)i;
