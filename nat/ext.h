@@ -164,6 +164,9 @@ const char *ext_proto_service(uint8_t proto);
 int ext_parse_proto(const char *s);
 const char *ext_proto_name(uint8_t proto);
 int ext_service_port(const char *name, const char *proto);
+/* The service name iptables -L prints for a port of proto ("tcp", "udp"),
+ * or NULL (rules_list.c). */
+const char *ext_port_name(uint16_t port, const char *proto);
 
 /* Quoting as xtables_save_string: bare when only [A-Za-z0-9_-], else in
  * double quotes with " \ ' escaped.  Prints a leading space. */

@@ -174,22 +174,35 @@ static void mp_save(const void *data, struct sbuf *out)
 	}
 }
 
-/* libxt_multiport print() (revision 1), ports numeric. */
+/* libxt_multiport print() (revision 1): service names of the rule's
+ * protocol unless numeric. */
+static void print_port(struct sbuf *out, uint16_t port, const struct rule_ip *ip, bool numeric)
+{
+	const char *name = numeric ? NULL : ext_port_name(port, ext_proto_name(ip->proto));
+
+	if (name)
+		sbuf_add(out, name);
+	else
+		sbuf_printf(out, "%u", port);
+}
+
 static void mp_print(const void *data, const struct rule_ip *ip, bool numeric,
 		     struct sbuf *out)
 {
 	static const char *const names[] = { "sports ", "dports ", "ports " };
 	const struct mp_info *mp = data;
 
-	(void)ip;
-	(void)numeric;
 	sbuf_printf(out, " multiport %s", names[mp->flags]);
 	if (mp->invert)
 		sbuf_add(out, " !");
 	for (unsigned int i = 0; i < mp->count; i++) {
-		sbuf_printf(out, "%s%u", i ? "," : "", mp->ports[i]);
-		if (mp->pflags[i])
-			sbuf_printf(out, ":%u", mp->ports[++i]);
+		if (i)
+			sbuf_add(out, ",");
+		print_port(out, mp->ports[i], ip, numeric);
+		if (mp->pflags[i]) {
+			sbuf_add(out, ":");
+			print_port(out, mp->ports[++i], ip, numeric);
+		}
 	}
 }
 

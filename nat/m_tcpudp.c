@@ -331,15 +331,28 @@ static void udp_save(const void *data, struct sbuf *out)
 }
 
 /* libxt_tcp/libxt_udp print(): "spt:N", "spts:A:B", "!" after the colon;
- * ports stay numbers (gw has no reverse service table). */
-static void print_ports(struct sbuf *out, const char *name, const uint16_t *pts, bool inv)
+ * service names unless numeric. */
+static void print_port(struct sbuf *out, uint16_t port, const char *proto, bool numeric)
+{
+	const char *name = numeric ? NULL : ext_port_name(port, proto);
+
+	if (name)
+		sbuf_add(out, name);
+	else
+		sbuf_printf(out, "%u", port);
+}
+
+static void print_ports(struct sbuf *out, const char *name, const uint16_t *pts, bool inv,
+			const char *proto, bool numeric)
 {
 	if (full(pts) && !inv)
 		return;
-	if (pts[0] == pts[1])
-		sbuf_printf(out, " %s:%s%u", name, inv ? "!" : "", pts[0]);
-	else
-		sbuf_printf(out, " %ss:%s%u:%u", name, inv ? "!" : "", pts[0], pts[1]);
+	sbuf_printf(out, " %s%s:%s", name, pts[0] == pts[1] ? "" : "s", inv ? "!" : "");
+	print_port(out, pts[0], proto, numeric);
+	if (pts[0] != pts[1]) {
+		sbuf_add(out, ":");
+		print_port(out, pts[1], proto, numeric);
+	}
 }
 
 static void tcp_print(const void *data, const struct rule_ip *ip, bool numeric,
@@ -349,8 +362,8 @@ static void tcp_print(const void *data, const struct rule_ip *ip, bool numeric,
 
 	(void)ip;
 	sbuf_add(out, " tcp");
-	print_ports(out, "spt", t->spts, t->invflags & INV_SRCPT);
-	print_ports(out, "dpt", t->dpts, t->invflags & INV_DSTPT);
+	print_ports(out, "spt", t->spts, t->invflags & INV_SRCPT, "tcp", numeric);
+	print_ports(out, "dpt", t->dpts, t->invflags & INV_DSTPT, "tcp", numeric);
 	if (t->option || (t->invflags & INV_OPTION))
 		sbuf_printf(out, " option=%s%u", t->invflags & INV_OPTION ? "!" : "", t->option);
 	if (t->flg_mask || (t->invflags & INV_FLAGS)) {
@@ -371,10 +384,9 @@ static void udp_print(const void *data, const struct rule_ip *ip, bool numeric,
 	const struct udp_info *u = data;
 
 	(void)ip;
-	(void)numeric;
 	sbuf_add(out, " udp");
-	print_ports(out, "spt", u->spts, u->invflags & INV_SRCPT);
-	print_ports(out, "dpt", u->dpts, u->invflags & INV_DSTPT);
+	print_ports(out, "spt", u->spts, u->invflags & INV_SRCPT, "udp", numeric);
+	print_ports(out, "dpt", u->dpts, u->invflags & INV_DSTPT, "udp", numeric);
 }
 
 /* Which of sport (1), dport (2), flags (4) a native match sets; 0 when the

@@ -55,9 +55,11 @@ enum {
  * nf_tables), appended to out: every chain, or only chain (NULL: all).  A
  * chain the table lacks appends nothing (iptables: "No chain/target/match
  * by that name"); any chain appends at least its header.  Without
- * RULES_LIST_NUMERIC, names are printed where iptables finds them without
- * a resolver ("anywhere", "all", "any", protocol, TCP flag, ICMP type and
- * log level names); addresses, ports and user ids stay numeric. */
+ * RULES_LIST_NUMERIC, names are printed where iptables finds them in
+ * Debian's netbase files or its own tables ("anywhere", "all", "any",
+ * protocol, service, TCP flag, ICMP type and log level names); addresses
+ * and user ids stay numeric (gw does no DNS, /etc/hosts, /etc/networks or
+ * passwd lookups). */
 void rules_list(const struct rules *r, enum nf_table t, const char *chain, unsigned flags,
 		struct sbuf *out);
 

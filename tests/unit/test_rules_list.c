@@ -173,6 +173,24 @@ static bool same(const char *name, const struct section *s, const char *got, siz
 	}
 }
 
+/* RULES_LIST_DUMP=DIR: gw's text of a differing listing into DIR/FILE:LINE,
+ * for a diff -u against the file's section. */
+static void dump(const char *name, const struct section *s, const struct sbuf *out)
+{
+	const char *dir = getenv("RULES_LIST_DUMP");
+	char path[512];
+	FILE *f;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/%s:%u", dir, name, s->line);
+	f = fopen(path, "wb");
+	if (!f)
+		return;
+	fwrite(out->buf ? out->buf : "", 1, out->len, f);
+	fclose(f);
+}
+
 static void check_file(const char *name)
 {
 	struct file *f = calloc(1, sizeof(*f));
@@ -200,8 +218,10 @@ static void check_file(const char *name)
 		rules_list(r, t, chain, flags, &out);
 		assert_false(out.oom);
 		lists++;
-		if (!same(name, s, out.buf ? out.buf : "", out.len))
+		if (!same(name, s, out.buf ? out.buf : "", out.len)) {
 			bad++;
+			dump(name, s, &out);
+		}
 		sbuf_free(&out);
 	}
 	rules_free(r);
@@ -215,6 +235,12 @@ static void test_canon(void **state)
 {
 	(void)state;
 	check_file("rules_list_canon.txt");
+}
+
+static void test_canon_names(void **state)
+{
+	(void)state;
+	check_file("rules_list_canon_names.txt");
 }
 
 static void test_chains(void **state)
@@ -253,6 +279,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canon),
+		cmocka_unit_test(test_canon_names),
 		cmocka_unit_test(test_chains),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_unknown_chain),
