@@ -510,6 +510,9 @@ static const struct {
 	/* 49 */ { "*filter\r\nCOMMIT\n", 1, "filter\r", "does not exist" },
 	/* 50 */ { "*filter\n-A INPUT -j ACCEPT\r\nCOMMIT\n", 2, "ACCEPT\r", "does not exist" },
 	/* 51 */ { "*filter\n:INPUT DROP [0x1:2]\nCOMMIT\n", 2, "[0x1:2]", "bad counters" },
+	/* 54: one past the largest 64-bit counter (the largest itself loads) */
+	{ "*filter\n:INPUT DROP [0:18446744073709551616]\nCOMMIT\n", 2,
+	  "[0:18446744073709551616]", "bad counters" },
 	/* 47 */ { "*filter\n-A INPUT -o \"a\\\"b\"\nCOMMIT\n", 2, "a\"b", "quote" },
 	/* 52: --mark belongs to connmark, loaded after mark (a second -m mark
 	 * is a clone and does not bring its options forward again) */
