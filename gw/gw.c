@@ -15,6 +15,7 @@
 
 #include "crypto/key.h"
 #include "gw/ctl.h"
+#include "gw/dataplane.h"
 #include "gw/icmp6.h"
 #include "gw/log.h"
 #include "gw/tun.h"
@@ -34,18 +35,19 @@ static uint64_t clock_ns(clockid_t id)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-static uint64_t mono(void)
+uint64_t gw_mono(void)
 {
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
-static uint64_t wall(void)
+uint64_t gw_wall(void)
 {
 	return clock_ns(CLOCK_REALTIME);
 }
 
+
 /* Queues a datagram to ep on the socket of its family. */
-static void queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d,
+void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d,
 			size_t len)
 {
 	int fam = udp_endpoint_family(ep);
@@ -64,7 +66,7 @@ static void on_emit(void *ctx, struct wg_peer *peer, const struct wg_endpoint *t
 		    const uint8_t *dgram, size_t len)
 {
 	(void)peer;
-	queue_dgram(ctx, to, dgram, len);
+	gw_queue_dgram(ctx, to, dgram, len);
 }
 
 static void flush(struct gw *g)
@@ -88,7 +90,7 @@ static bool under_load(struct gw *g, uint64_t now, const uint8_t *d, size_t len)
 	return now < g->under_load_until;
 }
 
-static void tun_write(struct gw *g, const uint8_t *p, size_t len)
+void gw_tun_write(struct gw *g, const uint8_t *p, size_t len)
 {
 	/* the kernel takes it or drops it; a full TUN queue is not our error */
 	if (write(g->tun, p, len) < 0 && errno != EAGAIN)
@@ -98,7 +100,7 @@ static void tun_write(struct gw *g, const uint8_t *p, size_t len)
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw *g = w->data;
-	uint64_t now = mono(), wl = wall();
+	uint64_t now = gw_mono(), wl = gw_wall();
 
 	(void)loop, (void)revents;
 	for (int round = 0; round < UDP_BATCHES_PER_WAKE; round++) {
@@ -121,9 +123,9 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 			wg_receive(&g->dev, now, wl, &src, buf, m->msg_len,
 				   under_load(g, now, buf, m->msg_len), &rx);
 			if (rx.kind == WG_RX_PACKET)
-				tun_write(g, rx.data, rx.len);
+				dp_from_peer(g, rx.data, rx.len, now, wl);
 			else if (rx.kind == WG_RX_REPLY)
-				queue_dgram(g, &src, rx.data, rx.len);
+				gw_queue_dgram(g, &src, rx.data, rx.len);
 		}
 		if (n < UDP_BATCH)
 			break;
@@ -148,13 +150,13 @@ static void unreachable(struct gw *g, uint8_t *pkt, size_t len)
 		n = icmp_error_build(&p, 3, 1, 0, g->addr4, g->ip_id++, out, sizeof(out));
 	}
 	if (n)
-		tun_write(g, out, n);
+		gw_tun_write(g, out, n);
 }
 
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, tun_w);
-	uint64_t now = mono(), wl = wall();
+	uint64_t now = gw_mono(), wl = gw_wall();
 
 	(void)loop, (void)revents;
 	for (int i = 0; i < TUN_READS_PER_WAKE; i++) {
@@ -163,11 +165,15 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 		if (n <= 0)
 			break;
+		if (g->nf && (g->tunbuf[0] >> 4) == 4) {
+			dp_from_host(g, g->tunbuf, (size_t)n, now, wl);
+			continue;
+		}
 		/* encrypted into out, then queued: wg_send may emit staged
 		 * packets into the queue itself first */
 		wg_send(&g->dev, now, wl, g->tunbuf, (size_t)n, g->sendbuf, g->sendbuf_size, &tx);
 		if (tx.kind == WG_TX_DATA)
-			queue_dgram(g, &tx.peer->endpoint, g->sendbuf, tx.len);
+			gw_queue_dgram(g, &tx.peer->endpoint, g->sendbuf, tx.len);
 		else if (tx.kind == WG_TX_DROP && tx.drop == WG_DROP_NO_PEER)
 			unreachable(g, g->tunbuf, (size_t)n);
 	}
@@ -177,22 +183,28 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, timer_w);
 
+	uint64_t now = gw_mono();
+
 	(void)loop, (void)revents;
-	wg_tick(&g->dev, mono(), wall());
+	wg_tick(&g->dev, now, gw_wall());
+	dp_tick(g, now);
 }
 
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, prepare_w);
-	uint64_t deadline, now;
+	uint64_t deadline, dp, now = gw_mono();
 
 	(void)revents;
+	dp_flush(g, now);
 	flush(g);
 	deadline = wg_next_deadline(&g->dev);
+	dp = dp_next_deadline(g);
+	if (!deadline || dp < deadline)
+		deadline = dp;
 	ev_timer_stop(loop, &g->timer_w);
-	if (!deadline)
+	if (deadline == UINT64_MAX)
 		return;
-	now = mono();
 	ev_timer_set(&g->timer_w, deadline > now ? (double)(deadline - now) / 1e9 + 0.0005 : 0.,
 		     0.);
 	ev_timer_start(loop, &g->timer_w);
@@ -249,10 +261,11 @@ static void ctl_stats(struct gw *g, struct sbuf *s)
 		       "cookies_received=%llu\nunder_load=%d\n",
 		    (unsigned long long)g->dev.rx_packets, (unsigned long long)g->dev.tx_packets,
 		    (unsigned long long)g->dev.handshakes_received,
-		    (unsigned long long)g->dev.cookies_received, mono() < g->under_load_until);
+		    (unsigned long long)g->dev.cookies_received, gw_mono() < g->under_load_until);
 	for (int i = 0; i < WG_DROP__COUNT; i++)
 		sbuf_printf(s, "drop_%s=%llu\n", wg_drop_name((enum wg_drop)i),
 			    (unsigned long long)g->dev.drops[i]);
+	dp_stats(g, s);
 }
 
 static void ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -446,12 +459,12 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ev_init(&g->timer_w, timer_cb);
 	ev_prepare_init(&g->prepare_w, prepare_cb);
 	ev_prepare_start(g->loop, &g->prepare_w);
-	return 0;
+	return dp_setup(g);
 }
 
 void gw_run(struct gw *g)
 {
-	uint64_t now = mono(), wl = wall();
+	uint64_t now = gw_mono(), wl = gw_wall();
 
 	gw_log("%s: up, listening on port %u, %zu peer(s), mtu %zu, control %s", g->cfg.ifname,
 	       g->port, g->dev.npeers, g->dev.mtu, g->ctl_path);
@@ -469,6 +482,7 @@ static void batch_wipe(struct udp_batch *b)
 
 void gw_teardown(struct gw *g)
 {
+	dp_teardown(g);
 	if (g->loop)
 		ev_loop_destroy(g->loop);
 	if (g->ctl >= 0)

@@ -24,7 +24,12 @@
 
 #include "crypto/wg.h"
 #include "gw/config.h"
+#include "gw/route.h"
 #include "gw/udp.h"
+#include "gw/uplink.h"
+#include "nat/hook.h"
+
+struct frag;
 
 /*
  * Under load: more than GW_UNDER_LOAD_HANDSHAKES handshake messages
@@ -44,6 +49,31 @@
  * reliably and ordinary traffic does not.
  */
 enum { GW_UNDER_LOAD_HANDSHAKES = 128 };
+
+/* Conntrack entries (nf_conntrack_max) when Rules or Uplink are set. */
+enum { GW_CT_MAX = 65536, GW_RND_POOL = 256 };
+
+/* Where a packet went through the netfilter pipeline (gw stats). */
+enum gw_path {
+	GW_PATH_PEER_UPLINK,	/* from a peer, out of the uplink */
+	GW_PATH_PEER_PEER,	/* from a peer, to a peer */
+	GW_PATH_PEER_HOST,	/* from a peer, to the host TUN */
+	GW_PATH_UPLINK_PEER,	/* off the uplink, to a peer */
+	GW_PATH_UPLINK_LOCAL,	/* off the uplink, for the host (the kernel has it) */
+	GW_PATH_HOST_PEER,	/* from the host TUN, to a peer */
+	GW_PATH_HOST_UPLINK,	/* from the host TUN, out of the uplink */
+	GW_PATH_ANSWER,		/* made by gw: REJECT, TTL exceeded, frag needed */
+	GW_PATH__MAX
+};
+
+/* Why the data path dropped a packet outside the netfilter verdicts. */
+enum gw_drop {
+	GW_DROP_PARSE,		/* not a valid IPv4 packet */
+	GW_DROP_TOO_BIG,	/* larger than the path MTU (DF: frag needed sent) */
+	GW_DROP_NO_PEER,	/* routed to the tunnel, no peer owns it */
+	GW_DROP_UPLINK_DOWN,	/* routed to an uplink gw does not have */
+	GW_DROP__MAX
+};
 
 struct gw {
 	struct ev_loop *loop;
@@ -68,11 +98,29 @@ struct gw {
 	unsigned load_count;
 	/* datagrams gw could not hand to wg at all (truncated by the kernel) */
 	uint64_t oversized;
-	ev_io udp4_w, udp6_w, tun_w, ctl_w;
+	/* the netfilter pipeline (gw/dataplane.c): set when Rules or Uplink is */
+	struct nf *nf;
+	struct route_ctx route;
+	struct frag *frag;
+	uint8_t *fragbuf;	/* FRAG_MAX_DATAGRAM: a reassembled datagram */
+	bool uplink_on;
+	struct uplink uplink;
+	uint32_t rnd[GW_RND_POOL]; /* NAT port search randomness, refilled when used up */
+	unsigned rnd_left;
+	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];
+	uint64_t nf_drops[NF_DROP_MAX], dp_drops[GW_DROP__MAX];
+	ev_io udp4_w, udp6_w, tun_w, ctl_w, uplink_w;
 	ev_signal sigint_w, sigterm_w;
 	ev_timer timer_w;
 	ev_prepare prepare_w;
 };
+
+/* gw.c, for gw/dataplane.c: queue a datagram to a peer's endpoint; write
+ * one packet to the host TUN. */
+void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d, size_t len);
+void gw_tun_write(struct gw *g, const uint8_t *p, size_t len);
+uint64_t gw_mono(void);
+uint64_t gw_wall(void);
 
 /* Loads nothing: cfg must be parsed.  Takes ownership of cfg.  0 or -errno
  * (logged). */

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/* The packet's way through gw when it has Rules or an Uplink: see dataplane.h. */
+#include "gw/dataplane.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <libgen.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw/gw.h"
+#include "gw/log.h"
+#include "gw/rulesfile.h"
+#include "nat/ct.h"
+#include "nat/frag.h"
+#include "nat/hook.h"
+#include "nat/pkt.h"
+#include "nat/reject.h"
+#include "nat/rules.h"
+#include "nat/sbuf.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+enum {
+	UPLINK_BATCHES_PER_WAKE = 8,
+	CT_EXPIRE_BUDGET = 256,	/* removals per loop iteration */
+	ICMP_TTL_EXCEEDED = 11,
+	ICMP_DEST_UNREACH = 3,
+	ICMP_HOST_UNREACH = 1,
+	ICMP_FRAG_NEEDED = 4,
+};
+
+/* Where a packet came from: decides the path counters, and gw's own answers
+ * are never answered. */
+enum from { FROM_PEER, FROM_UPLINK, FROM_HOST, FROM_GW };
+
+/* One wake-up's time, for the uplink callback. */
+struct rx_ctx {
+	struct gw *g;
+	uint64_t now, wall;
+};
+
+static uint32_t rnd_next(struct gw *g)
+{
+	/* one getrandom for GW_RND_POOL packets */
+	if (!g->rnd_left) {
+		randombytes_buf(g->rnd, sizeof(g->rnd));
+		g->rnd_left = GW_RND_POOL;
+	}
+	return g->rnd[--g->rnd_left];
+}
+
+static void count(struct gw *g, enum gw_path path, size_t len)
+{
+	g->path_pkts[path]++;
+	g->path_bytes[path] += len;
+}
+
+static void finish(struct gw *g, struct pkt *p, const struct nf_result *res, const char *in,
+		   enum from from, uint64_t now, uint64_t wall);
+
+/* gw's answer to p (which came in on in): a REJECT reply when res says so,
+ * else the ICMP error type/code (mtu for fragmentation needed); through
+ * OUTPUT and POSTROUTING, then where its route says. */
+static void answer(struct gw *g, const struct pkt *p, const struct nf_result *res,
+		   const char *in, uint8_t type, uint8_t code, uint16_t mtu, uint64_t now,
+		   uint64_t wall)
+{
+	uint8_t buf[REJECT_ICMP_QUOTE_MAX + 64];
+	uint32_t src = route_src_toward(&g->route, in, p->outer.daddr);
+	struct nf_result rres;
+	struct pkt rp;
+	size_t len;
+
+	if (res && res->verdict == NF_REJECT)
+		len = reject_build(p, res->reject, src, g->ip_id++, buf, sizeof(buf));
+	else
+		len = icmp_error_build(p, type, code, mtu, src, g->ip_id++, buf, sizeof(buf));
+	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
+		return;
+	nf_output(g->nf, &rp, NULL, now, rnd_next(g), &rres, NULL);
+	finish(g, &rp, &rres, g->cfg.ifname, FROM_GW, now, wall);
+}
+
+static void to_peer(struct gw *g, struct pkt *p, const char *in, enum from from, uint64_t now,
+		    uint64_t wall)
+{
+	static const enum gw_path path[] = {
+		[FROM_PEER] = GW_PATH_PEER_PEER, [FROM_UPLINK] = GW_PATH_UPLINK_PEER,
+		[FROM_HOST] = GW_PATH_HOST_PEER, [FROM_GW] = GW_PATH_ANSWER,
+	};
+	size_t len = p->outer.end;
+	struct wg_tx tx;
+
+	wg_send(&g->dev, now, wall, p->data, len, g->sendbuf, g->sendbuf_size, &tx);
+	if (tx.kind == WG_TX_DATA)
+		gw_queue_dgram(g, &tx.peer->endpoint, g->sendbuf, tx.len);
+	if (tx.kind != WG_TX_DROP) {
+		count(g, path[from], len);
+		return;
+	}
+	if (tx.drop != WG_DROP_NO_PEER)
+		return; /* counted by wg */
+	g->dp_drops[GW_DROP_NO_PEER]++;
+	if (from != FROM_GW)
+		answer(g, p, NULL, in, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0, now, wall);
+}
+
+static void to_uplink(struct gw *g, const struct pkt *p, enum from from)
+{
+	size_t len = p->outer.end;
+	uint8_t *slot;
+
+	if (len > g->uplink.tx_slot) {
+		g->dp_drops[GW_DROP_TOO_BIG]++;
+		return;
+	}
+	slot = uplink_send_slot(&g->uplink);
+	if (!slot) {
+		uplink_flush(&g->uplink);
+		slot = uplink_send_slot(&g->uplink);
+	}
+	if (!slot)
+		return;
+	memcpy(slot, p->data, len);
+	uplink_send_commit(&g->uplink, len);
+	count(g, from == FROM_PEER ? GW_PATH_PEER_UPLINK :
+		 from == FROM_HOST ? GW_PATH_HOST_UPLINK : GW_PATH_ANSWER, len);
+}
+
+/* An accepted packet, where its route says. */
+static void deliver(struct gw *g, struct pkt *p, const struct nf_route *r, const char *in,
+		    enum from from, uint64_t now, uint64_t wall)
+{
+	size_t len = p->outer.end;
+
+	if (r->kind == NF_ROUTE_LOCAL) {
+		if (from == FROM_UPLINK) {
+			/* to the uplink's own address: the kernel got it too */
+			count(g, GW_PATH_UPLINK_LOCAL, len);
+			return;
+		}
+		gw_tun_write(g, p->data, len);
+		count(g, from == FROM_PEER ? GW_PATH_PEER_HOST : GW_PATH_ANSWER, len);
+		return;
+	}
+	if (r->mtu && len > r->mtu) {
+		/* no refragmenting yet: DF gets fragmentation needed */
+		g->dp_drops[GW_DROP_TOO_BIG]++;
+		if (from != FROM_GW && (p->outer.flags & PKT_F_DF))
+			answer(g, p, NULL, in, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, r->mtu, now,
+			       wall);
+		return;
+	}
+	if (!strcmp(r->out, g->cfg.ifname))
+		to_peer(g, p, in, from, now, wall);
+	else if (g->uplink_on && !strcmp(r->out, g->cfg.uplink))
+		to_uplink(g, p, from);
+	else
+		g->dp_drops[GW_DROP_UPLINK_DOWN]++;
+}
+
+static void finish(struct gw *g, struct pkt *p, const struct nf_result *res, const char *in,
+		   enum from from, uint64_t now, uint64_t wall)
+{
+	struct nf_route r;
+
+	if (res->verdict == NF_ACCEPT) {
+		r = res->route;
+		deliver(g, p, &r, in, from, now, wall);
+		return;
+	}
+	g->nf_drops[res->drop]++;
+	if (from == FROM_GW)
+		return;
+	if (res->verdict == NF_REJECT)
+		answer(g, p, res, in, 0, 0, 0, now, wall);
+	else if (res->drop == NF_DROP_TTL)
+		answer(g, p, NULL, in, ICMP_TTL_EXCEEDED, 0, 0, now, wall);
+}
+
+/* A packet that arrived on in: reassembled if a fragment, then nf_input. */
+static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum from from,
+		  uint64_t now, uint64_t wall)
+{
+	struct nf_result res;
+	struct pkt p;
+
+	if (pkt_parse(&p, buf, len) != PKT_OK) {
+		g->dp_drops[GW_DROP_PARSE]++;
+		return;
+	}
+	if (p.outer.flags & PKT_F_FRAG) {
+		size_t n;
+
+		if (frag_add(g->frag, now, &p, g->fragbuf, FRAG_MAX_DATAGRAM, &n) != FRAG_DONE)
+			return; /* kept, or counted in the frag stats */
+		if (pkt_parse(&p, g->fragbuf, n) != PKT_OK) {
+			g->dp_drops[GW_DROP_PARSE]++;
+			return;
+		}
+	}
+	nf_input(g->nf, &p, in, now, rnd_next(g), &res, NULL);
+	finish(g, &p, &res, in, from, now, wall);
+}
+
+void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
+{
+	if (!g->nf || (pkt[0] >> 4) != 4) {
+		gw_tun_write(g, pkt, len);
+		return;
+	}
+	input(g, pkt, len, g->cfg.ifname, FROM_PEER, now, wall);
+}
+
+void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
+{
+	struct nf_result res;
+	struct pkt p;
+
+	if (pkt_parse(&p, pkt, len) != PKT_OK) {
+		g->dp_drops[GW_DROP_PARSE]++;
+		return;
+	}
+	nf_output(g->nf, &p, NULL, now, rnd_next(g), &res, NULL);
+	finish(g, &p, &res, g->cfg.ifname, FROM_HOST, now, wall);
+}
+
+static void uplink_rx(void *ctx, struct uplink_pkt *pkts, unsigned n)
+{
+	struct rx_ctx *c = ctx;
+
+	for (unsigned i = 0; i < n; i++)
+		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FROM_UPLINK, c->now,
+		      c->wall);
+}
+
+static void uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, uplink_w);
+	struct rx_ctx c = { g, gw_mono(), gw_wall() };
+
+	(void)loop, (void)revents;
+	for (int i = 0; i < UPLINK_BATCHES_PER_WAKE; i++)
+		if (uplink_recv_batch(&g->uplink, uplink_rx, &c) < UPLINK_RX_BATCH)
+			break;
+}
+
+void dp_flush(struct gw *g, uint64_t now)
+{
+	if (!g->nf)
+		return;
+	if (g->uplink_on && g->uplink.tcount)
+		uplink_flush(&g->uplink);
+	ct_expire(nf_ct(g->nf), now, CT_EXPIRE_BUDGET);
+}
+
+void dp_tick(struct gw *g, uint64_t now)
+{
+	if (!g->nf)
+		return;
+	ct_expire(nf_ct(g->nf), now, CT_EXPIRE_BUDGET);
+	frag_expire(g->frag, now, NULL, NULL);
+}
+
+uint64_t dp_next_deadline(const struct gw *g)
+{
+	uint64_t ct, fr;
+
+	if (!g->nf)
+		return UINT64_MAX;
+	ct = ct_next_deadline(nf_ct(g->nf));
+	fr = frag_next_deadline(g->frag);
+	return ct < fr ? ct : fr;
+}
+
+/* --- setup ---------------------------------------------------------------- */
+
+/* The uplink's first IPv4 address (host order), 0 when it has none. */
+static uint32_t ifaddr4(const char *ifname)
+{
+	struct ifaddrs *ifa, *i;
+	uint32_t addr = 0;
+
+	if (getifaddrs(&ifa))
+		return 0;
+	for (i = ifa; i && !addr; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !strcmp(i->ifa_name, ifname))
+			addr = ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr);
+	freeifaddrs(ifa);
+	return addr;
+}
+
+/* Rules = relative paths are relative to the config's directory. */
+static int load_rules(struct gw *g, struct rules **out)
+{
+	char path[PATH_MAX], dir[PATH_MAX], err[512];
+	const char *rp = g->cfg.rules_path;
+
+	*out = NULL;
+	if (!rp)
+		return 0;
+	if (rp[0] != '/') {
+		snprintf(dir, sizeof(dir), "%s", g->cfg.path);
+		snprintf(path, sizeof(path), "%s/%s", dirname(dir), rp);
+		rp = path;
+	}
+	if (rulesfile_load(out, rp, NULL, err, sizeof(err))) {
+		gw_log("%s", err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void nf_log_line(void *arg, int level, const char *prefix, const char *line)
+{
+	(void)arg, (void)level;
+	gw_log("%s%s", prefix ? prefix : "", line);
+}
+
+static int open_uplink(struct gw *g, uint32_t addr)
+{
+	struct uplink_conf c = { 0 };
+	int ret;
+
+	c.ifname = g->cfg.uplink;
+	c.nat = (struct bpf_nat_spec){ .addr = { addr }, .naddr = 1, .lo = g->cfg.nat_port_min,
+				       .hi = g->cfg.nat_port_max };
+	c.host_owned = true;
+	ret = uplink_open_conf(&g->uplink, &c);
+	if (ret)
+		return ret;
+	g->uplink_on = true;
+	ev_io_init(&g->uplink_w, uplink_cb, g->uplink.pfd, EV_READ);
+	ev_io_start(g->loop, &g->uplink_w);
+	return 0;
+}
+
+int dp_setup(struct gw *g)
+{
+	struct frag_config fc;
+	struct nf_config nfc = { 0 };
+	struct rules *rules;
+	uint32_t addr = 0;
+	char text[INET_ADDRSTRLEN];
+	struct in_addr a;
+	int ret;
+
+	if (!g->cfg.rules_path && !g->cfg.uplink[0])
+		return 0;
+	if (g->cfg.uplink[0]) {
+		addr = ifaddr4(g->cfg.uplink);
+		if (!addr) {
+			gw_log("%s: Uplink %s has no IPv4 address", g->cfg.ifname, g->cfg.uplink);
+			return -EADDRNOTAVAIL;
+		}
+		ret = open_uplink(g, addr);
+		if (ret)
+			return ret;
+	}
+	route_init(&g->route, &g->cfg, addr, (uint16_t)(g->uplink_on ? g->uplink.mtu : 1500));
+	ret = load_rules(g, &rules);
+	if (ret)
+		return ret;
+	ct_config_default(&nfc.ct, GW_CT_MAX);
+	nfc.ct.hash_seed = randombytes_random();
+	nfc.route = route_lookup;
+	nfc.ifaddr = route_ifaddr;
+	nfc.route_arg = &g->route;
+	nfc.uplink_addr = addr;
+	nfc.nat_port_min = g->cfg.nat_port_min;
+	nfc.nat_port_max = g->cfg.nat_port_max;
+	nfc.log = nf_log_line;
+	frag_config_default(&fc);
+	randombytes_buf(&fc.hash_seed, sizeof(fc.hash_seed));
+	g->fragbuf = malloc(FRAG_MAX_DATAGRAM);
+	if (!g->fragbuf || frag_create(&g->frag, &fc) || nf_create(&g->nf, &nfc, rules)) {
+		rules_free(rules);
+		gw_log("%s: out of memory", g->cfg.ifname);
+		return -ENOMEM;
+	}
+	a.s_addr = htonl(addr);
+	inet_ntop(AF_INET, &a, text, sizeof(text));
+	gw_log("%s: netfilter on%s%s, uplink %s%s%s, NatPorts %u-%u, conntrack max %u",
+	       g->cfg.ifname, g->cfg.rules_path ? ", rules " : "",
+	       g->cfg.rules_path ? g->cfg.rules_path : "", g->uplink_on ? g->cfg.uplink : "none",
+	       g->uplink_on ? " " : "", g->uplink_on ? text : "", g->cfg.nat_port_min,
+	       g->cfg.nat_port_max, (unsigned)GW_CT_MAX);
+	return 0;
+}
+
+void dp_teardown(struct gw *g)
+{
+	if (g->uplink_on) {
+		if (g->loop)
+			ev_io_stop(g->loop, &g->uplink_w);
+		uplink_close(&g->uplink);
+		g->uplink_on = false;
+	}
+	if (g->nf)
+		nf_destroy(g->nf);
+	if (g->frag)
+		frag_destroy(g->frag);
+	free(g->fragbuf);
+	g->nf = NULL;
+	g->frag = NULL;
+	g->fragbuf = NULL;
+}
+
+/* --- stats ---------------------------------------------------------------- */
+
+static const char *const path_names[GW_PATH__MAX] = {
+	[GW_PATH_PEER_UPLINK] = "peer_uplink", [GW_PATH_PEER_PEER] = "peer_peer",
+	[GW_PATH_PEER_HOST] = "peer_host",     [GW_PATH_UPLINK_PEER] = "uplink_peer",
+	[GW_PATH_UPLINK_LOCAL] = "uplink_local", [GW_PATH_HOST_PEER] = "host_peer",
+	[GW_PATH_HOST_UPLINK] = "host_uplink", [GW_PATH_ANSWER] = "answer",
+};
+
+static const char *const drop_names[GW_DROP__MAX] = {
+	[GW_DROP_PARSE] = "parse", [GW_DROP_TOO_BIG] = "too_big",
+	[GW_DROP_NO_PEER] = "no_peer", [GW_DROP_UPLINK_DOWN] = "uplink_down",
+};
+
+static const char *const uplink_drop_names[UPLINK_DROP__MAX] = {
+	[UPLINK_DROP_TRUNC] = "trunc", [UPLINK_DROP_NOT_IP] = "not_ip",
+	[UPLINK_DROP_BAD_IP] = "bad_ip", [UPLINK_DROP_GSO] = "gso",
+	[UPLINK_DROP_CSUM] = "csum",   [UPLINK_DROP_TX] = "tx",
+};
+
+void dp_stats(struct gw *g, struct sbuf *s)
+{
+	struct ct_stats cs;
+	struct frag_stats fs;
+	const struct uplink_stats *us = &g->uplink.st;
+
+	if (!g->nf)
+		return;
+	for (int i = 0; i < GW_PATH__MAX; i++)
+		sbuf_printf(s, "path_%s_packets=%llu\npath_%s_bytes=%llu\n", path_names[i],
+			    (unsigned long long)g->path_pkts[i], path_names[i],
+			    (unsigned long long)g->path_bytes[i]);
+	for (int i = 1; i < NF_DROP_MAX; i++)
+		sbuf_printf(s, "nf_drop_%s=%llu\n", nf_drop_name((enum nf_drop)i),
+			    (unsigned long long)g->nf_drops[i]);
+	for (int i = 0; i < GW_DROP__MAX; i++)
+		sbuf_printf(s, "dp_drop_%s=%llu\n", drop_names[i],
+			    (unsigned long long)g->dp_drops[i]);
+	ct_get_stats(nf_ct(g->nf), &cs);
+	sbuf_printf(s, "conntrack_count=%u\nconntrack_max=%u\nconntrack_new=%llu\n"
+		       "conntrack_invalid=%llu\nconntrack_early_drop=%llu\n",
+		    cs.count, cs.max, (unsigned long long)cs.new_,
+		    (unsigned long long)cs.invalid, (unsigned long long)cs.early_drop);
+	frag_get_stats(g->frag, &fs);
+	sbuf_printf(s, "frag_reassembled=%llu\nfrag_fails=%llu\nfrag_timeouts=%llu\n",
+		    (unsigned long long)fs.oks, (unsigned long long)fs.fails,
+		    (unsigned long long)fs.timeouts);
+	if (!g->uplink_on)
+		return;
+	sbuf_printf(s, "uplink_rx_frames=%llu\nuplink_rx_packets=%llu\nuplink_rx_gso=%llu\n"
+		       "uplink_rx_segments=%llu\nuplink_rx_csum=%llu\nuplink_tx_packets=%llu\n",
+		    (unsigned long long)us->rx_frames, (unsigned long long)us->rx_pkts,
+		    (unsigned long long)us->rx_gso, (unsigned long long)us->rx_segs,
+		    (unsigned long long)us->rx_csum, (unsigned long long)us->tx_pkts);
+	for (int i = 0; i < UPLINK_DROP__MAX; i++)
+		sbuf_printf(s, "uplink_drop_%s=%llu\n", uplink_drop_names[i],
+			    (unsigned long long)us->drop[i]);
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dataplane — every IPv4 packet through the netfilter pipeline (nat/hook.h)
+ * when the config has Rules or an Uplink, and where it goes after:
+ *
+ *   from a peer (decrypted)  -> nf_input(in = tunnel)  \
+ *   off the uplink (frag'd)  -> nf_input(in = uplink)   > dispatch
+ *   from the host TUN        -> nf_output              /
+ *   dispatch: FORWARD tunnel -> wg_send to the owning peer
+ *             FORWARD uplink -> raw socket (queued, sendmmsg at flush)
+ *             LOCAL          -> host TUN (from the uplink: the kernel has it)
+ *             REJECT / TTL / DF over the path MTU -> the answer gw builds,
+ *             through nf_output, dispatched the same way (never answered)
+ *
+ * Without Rules and Uplink g->nf is NULL and gw.c keeps the plain tunnel
+ * (peers <-> TUN).  IPv6 bypasses the pipeline (nat/ is IPv4).
+ * Timers: conntrack and reassembly expiry run from gw's one timer, armed at
+ * dp_next_deadline(); dying entries are reaped at each dp_flush().
+ */
+#ifndef GW_DATAPLANE_H
+#define GW_DATAPLANE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gw;
+struct sbuf;
+
+/* After the tunnel is up: nf, route, reassembly, uplink.  0 or -errno
+ * (logged); a no-op without Rules and Uplink. */
+int dp_setup(struct gw *g);
+/* Uplink closed (tc filter and reserved ports removed), nf freed. */
+void dp_teardown(struct gw *g);
+
+/* A decrypted packet from a peer; pkt is gw's to rewrite. */
+void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall);
+/* A packet the host wrote to the TUN device. */
+void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall);
+
+/* Sends the uplink queue and reaps entries killed on the packet path. */
+void dp_flush(struct gw *g, uint64_t now);
+/* Conntrack and reassembly expiry. */
+void dp_tick(struct gw *g, uint64_t now);
+/* The earliest of their deadlines (ns, monotonic), UINT64_MAX when none. */
+uint64_t dp_next_deadline(const struct gw *g);
+
+/* gw stats lines: paths, drops, conntrack use, uplink and reassembly. */
+void dp_stats(struct gw *g, struct sbuf *s);
+
+#endif
