@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The gateway end to end: a stock WireGuard client sends everything through
+# the tunnel; gw MASQUERADEs it out of its uplink with contrib/examples/
+# gw0.rules and takes the replies off the uplink itself.  No iptables or
+# nftables rule anywhere; the gateway's kernel does not forward.
+#
+#   ┌───────────────────────┐ eth0            lan0 ┌─────────────────────────┐ eth0              eth0 ┌──────────────────┐
+#   │ client                │ 192.0.2.2  192.0.2.1 │ gateway                 │ 198.51.100.1          │ internet         │
+#   │  wireguard-go wgc0    ├──────── veth ────────┤  gw run gw0.conf        ├──────── veth ─────────┤  198.51.100.2    │
+#   │   10.8.0.2/24         │                      │   TUN gw0 10.8.0.1/24   │   Uplink, MASQUERADE  │  socat listeners │
+#   │   default dev wgc0    │                      │   UDP :51820            │   NatPorts 61000-61999│  (one connection)│
+#   └───────────────────────┘                      └─────────────────────────┘                       └──────────────────┘
+#
+# Checks: TCP client -> server and server -> client (3 MB each, compared),
+# the server sees 198.51.100.1:NatPorts as the peer; UDP echo; with veth
+# offloads on (the default); a packet from the internet to the client's
+# address never arrives; a peer-to-peer packet is dropped by the FORWARD
+# policy and counted; iptables-save and nft list ruleset empty in every
+# namespace; SIGTERM removes the tc filter, the reserved ports and the TUN.
+. "$(dirname "$0")/lib.sh"
+
+SRV=198.51.100.2 UPL=198.51.100.1
+host_add client gateway internet
+link_add client eth0 gateway lan0
+link_add gateway eth0 internet eth0
+addr_add client eth0 192.0.2.2/24
+addr_add gateway lan0 192.0.2.1/24
+addr_add gateway eth0 $UPL/24
+addr_add internet eth0 $SRV/24
+
+gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
+cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
+other_pub=$("$GW" genkey | "$GW" pubkey)
+printf '%s\n' "$cl_priv" > "$TMP/client.key"
+ctl=$TMP/gw0.sock
+cat > "$TMP/gw0.conf" <<EOF
+[Interface]
+PrivateKey = $gw_priv
+ListenPort = 51820
+Address = 10.8.0.1/24
+Uplink = eth0
+Rules = $TOP/contrib/examples/gw0.rules
+NatPorts = 61000-61999
+ControlSocket = $ctl
+
+[Peer]
+PublicKey = $cl_pub
+AllowedIPs = 10.8.0.2/32
+
+[Peer]
+PublicKey = $other_pub
+AllowedIPs = 10.8.0.3/32
+EOF
+
+bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
+gw_pid=$BG_PID
+wait_udp gateway 51820
+wait_for 10 test -S "$ctl"
+[ "$(on gateway sysctl -n net.ipv4.ip_forward)" = 0 ] || fail "the gateway's kernel forwards"
+on gateway tc filter show dev eth0 ingress | grep -q bpf || fail "no tc filter on the uplink"
+on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports | grep -q 61000-61999 ||
+	fail "NatPorts not reserved"
+
+WG_PROCESS_FOREGROUND=1 bg client unshare -m sh -c \
+	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgc0" \
+	> "$TMP/wggo.log" 2>&1
+client_pid=$BG_PID
+wait_for 10 nsenter -t "$client_pid" -m test -S /var/run/wireguard/wgc0.sock
+wgc() { nsenter -t "$client_pid" -m -n wg "$@"; }
+wgc set wgc0 private-key "$TMP/client.key" peer "$gw_pub" endpoint 192.0.2.1:51820 \
+	allowed-ips 0.0.0.0/0
+on client ip addr add 10.8.0.2/24 dev wgc0
+on client ip link set wgc0 up
+on client ip route add default dev wgc0
+
+stat() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
+
+head -c 3000000 /dev/urandom > "$TMP/data"
+
+log "TCP client -> internet through the tunnel and NAT"
+bg internet socat -d -d -u TCP-LISTEN:7000,reuseaddr - > "$TMP/recv" 2> "$TMP/srv0.log"
+rx=$BG_PID
+wait_tcp internet 7000
+on client timeout 60 socat -u - TCP:$SRV:7000 < "$TMP/data" || fail "client -> server: socat"
+wait "$rx" || true
+cmp -s "$TMP/data" "$TMP/recv" ||
+	fail "TCP client -> server: $(wc -c < "$TMP/recv") of 3000000 bytes arrived intact"
+grep -Eq "accepting connection from AF=2 $UPL:61[0-9]{3}( |$)" "$TMP/srv0.log" ||
+	fail "the server did not see $UPL:NatPorts: $(grep accepting "$TMP/srv0.log")"
+log "  server saw: $(grep -o "from AF=2 [0-9.:]*" "$TMP/srv0.log")"
+
+log "TCP internet -> client (download)"
+bg internet socat -d -d -u OPEN:"$TMP/data" TCP-LISTEN:7001,reuseaddr 2> "$TMP/srv1.log"
+tx=$BG_PID
+wait_tcp internet 7001
+on client timeout 60 socat -u TCP:$SRV:7001 - > "$TMP/recv2" || fail "server -> client: socat"
+wait "$tx" || true
+cmp -s "$TMP/data" "$TMP/recv2" ||
+	fail "TCP server -> client: $(wc -c < "$TMP/recv2") of 3000000 bytes arrived intact"
+grep -Eq "accepting connection from AF=2 $UPL:61[0-9]{3}( |$)" "$TMP/srv1.log" ||
+	fail "the server did not see $UPL:NatPorts (download)"
+
+log "UDP echo"
+bg internet socat UDP-LISTEN:7002,reuseaddr PIPE
+wait_udp internet 7002
+echo "hello through the NAT $RUN" > "$TMP/u"
+on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:7002 < "$TMP/u" > "$TMP/uback"
+cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo through the tunnel and NAT"
+
+[ "$(stat path_peer_uplink_packets)" -gt 0 ] || fail "gw stats: nothing counted peer -> uplink"
+[ "$(stat path_uplink_peer_packets)" -gt 0 ] || fail "gw stats: nothing counted uplink -> peer"
+log "  uplink: $(stat uplink_rx_gso) GSO super-packets cut into $(stat uplink_rx_segments) segments"
+
+log "the internet cannot reach the client"
+route_add internet 10.8.0.0/24 via $UPL
+bg client socat -u UDP-RECV:7003 OPEN:"$TMP/unsolicited",creat
+wait_udp client 7003
+for _ in 1 2 3; do
+	on internet socat -u - UDP:10.8.0.2:7003 <<< "unsolicited" || true
+done
+sleep 0.5
+[ -s "$TMP/unsolicited" ] && fail "a packet from the internet reached the client"
+
+log "peer to peer: FORWARD policy DROP"
+before=$(stat nf_drop_rule)
+on client socat -u - UDP:10.8.0.3:7004 <<< "to the other peer" || true
+dropped() { [ "$(stat nf_drop_rule)" -gt "$before" ]; }
+wait_for 10 dropped
+
+log "no iptables or nftables rule in any namespace"
+for h in client gateway internet; do
+	r=$(on "$h" iptables-save 2> /dev/null | grep -v '^#' || true)
+	[ -z "$r" ] || fail "iptables-save in $h: $r"
+	r=$(on "$h" nft list ruleset 2> /dev/null || true)
+	[ -z "$r" ] || fail "nft list ruleset in $h: $r"
+done
+
+log "gw show / gw stats"
+on gateway "$GW" show "$ctl" | sed 's/^/    /'
+on gateway "$GW" stats "$ctl" | grep -E '^(path_|nf_drop_rule|conntrack_count|uplink_rx_gso)' |
+	grep -v '=0$' | sed 's/^/    /'
+
+log "SIGTERM: tc filter, reserved ports and TUN removed"
+kill -TERM "$gw_pid"
+wait "$gw_pid" || fail "gw exited with $?"
+[ -z "$(on gateway tc filter show dev eth0 ingress)" ] || fail "tc filter left behind"
+on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports | grep -q 61000 &&
+	fail "reserved ports left behind"
+on gateway ip link show gw0 2> /dev/null && fail "TUN gw0 still there"
+log "wireguard-go -> gw -> MASQUERADE -> internet: TCP both ways, UDP, FORWARD policy, no netfilter"
