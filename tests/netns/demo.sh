@@ -7,12 +7,11 @@
 #   └────────┘                            └─────────┘                             └──────────┘
 #   wireguard-go + wg                        gw                                     HTTP :80
 #
-# What exists so far: gw's key tools (interchangeable with wg), the tunnel
-# (`gw run`: a stock client connects and reaches the gateway host), the rule
-# engine (offline, through gw trace) and the test harness.  The NAT gateway is
-# not built yet; until it is, the path to the internet is routed by the
-# gateway host's kernel, and gw trace shows what gw's rules will decide for
-# the client's packets.
+# A stock client (wireguard-go + wg, every route through the tunnel) reaches
+# the gateway host and the internet host through gw: gw runs the client's
+# packets through contrib/examples/gw0.rules and MASQUERADEs them out of its
+# uplink itself.  The gateway's kernel does not forward and no iptables or
+# nftables rule exists; gw trace shows the same decisions offline.
 . "$(dirname "$0")/lib.sh"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -25,9 +24,6 @@ addr_add client eth0 192.0.2.2/24
 addr_add gateway wg-side 192.0.2.1/24
 addr_add gateway eth0 203.0.113.1/24
 addr_add internet eth0 203.0.113.2/24
-route_add client default via 192.0.2.1
-route_add internet 192.0.2.0/24 via 203.0.113.1
-on gateway sysctl -qw net.ipv4.ip_forward=1
 
 step "keys made by gw, used by a stock WireGuard client"
 gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
@@ -72,20 +68,28 @@ wait_udp gateway 51820
 wait_for 10 test -S "$TMP/gw0.sock"
 on client ip addr add 10.8.0.2/24 dev wgdemo0
 on client ip link set wgdemo0 up
+on client ip route add default dev wgdemo0
 printf 'printf "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello from the gateway host, through the tunnel\\n"\n' > "$TMP/http-gw.sh"
 bg gateway socat TCP-LISTEN:80,bind=10.8.0.1,reuseaddr,fork EXEC:"sh $TMP/http-gw.sh"
 wait_tcp gateway 80
 echo "client fetches http://10.8.0.1/ through wireguard-go -> gw:"
 on client sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | timeout 10 socat -t 3 - TCP:10.8.0.1:80' | sed 's/^/    /'
-echo "gw show:"
-"$GW" show "$TMP/gw0.sock" | sed 's/^/    /'
 
-step "the path gw will own: client → gateway → internet (kernel-routed for now)"
-printf 'printf "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello from the internet host\\n"\n' > "$TMP/http.sh"
+step "the internet through gw: client → tunnel → gw (gw0.rules, MASQUERADE) → uplink → internet"
+printf 'printf "HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello from the internet host; you came from $SOCAT_PEERADDR:$SOCAT_PEERPORT\\n"\n' > "$TMP/http.sh"
 bg internet socat TCP-LISTEN:80,reuseaddr,fork EXEC:"sh $TMP/http.sh"
 
 wait_tcp internet 80
-on client sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | socat -t 3 - TCP:203.0.113.2:80' | sed 's/^/    /'
+echo "client fetches http://203.0.113.2/ (the gateway's kernel does not forward: ip_forward=$(on gateway sysctl -n net.ipv4.ip_forward)):"
+on client sh -c 'printf "GET / HTTP/1.0\r\n\r\n" | timeout 10 socat -t 3 - TCP:203.0.113.2:80' | sed 's/^/    /'
+echo "gw show:"
+"$GW" show "$TMP/gw0.sock" | sed 's/^/    /'
+echo "gw stats (what moved, where):"
+"$GW" stats "$TMP/gw0.sock" | grep -E '^(path_|nf_drop_|conntrack_count|uplink_tx)' | grep -v '=0$' |
+	sed 's/^/    /'
+echo "iptables-save / nft list ruleset on the gateway (empty):"
+{ on gateway iptables-save 2> /dev/null | grep -v '^#' || true; on gateway nft list ruleset 2> /dev/null; } |
+	sed 's/^/    /'
 
 step "what gw's rule engine does with the client's request (gw trace: nothing is sent)"
 "$GW" trace "$TMP/gw0.conf" --uplink-addr 203.0.113.1 \
@@ -93,6 +97,6 @@ step "what gw's rule engine does with the client's request (gw trace: nothing is
 	'tcp 203.0.113.2:80 > @1.src:@1.sport in eth0 flags SA' \
 	'udp 203.0.113.2:53 > 10.8.0.2:5000 in eth0' | sed 's/^/    /'
 
-step "not yet: gw NAT-ing the client's traffic out of the uplink itself, gw rules IFACE, gw conntrack (the gateway issue)"
+step "not yet: gw rules IFACE / gw conntrack IFACE against the running gateway, rootless"
 echo
 echo "demo done; tearing the topology down"
