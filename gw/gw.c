@@ -423,18 +423,6 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ret = open_tun(g);
 	if (ret)
 		return ret;
-	if (g->cfg.control_socket)
-		snprintf(g->ctl_path, sizeof(g->ctl_path), "%s", g->cfg.control_socket);
-	else
-		ctl_default_path(g->ctl_path, sizeof(g->ctl_path), g->cfg.ifname);
-	ret = ctl_listen(g->ctl_path);
-	if (ret < 0) {
-		gw_log("%s: control socket %s: %s", g->cfg.ifname, g->ctl_path, strerror(-ret));
-		g->ctl_path[0] = 0;
-		return ret;
-	}
-	g->ctl = ret;
-
 	g->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
 	if (!g->loop)
 		return -ENOMEM;
@@ -448,8 +436,6 @@ int gw_setup(struct gw *g, struct config *cfg)
 	}
 	ev_io_init(&g->tun_w, tun_cb, g->tun, EV_READ);
 	ev_io_start(g->loop, &g->tun_w);
-	ev_io_init(&g->ctl_w, ctl_cb, g->ctl, EV_READ);
-	ev_io_start(g->loop, &g->ctl_w);
 	ev_signal_init(&g->sigint_w, signal_cb, SIGINT);
 	g->sigint_w.data = g;
 	ev_signal_start(g->loop, &g->sigint_w);
@@ -459,7 +445,25 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ev_init(&g->timer_w, timer_cb);
 	ev_prepare_init(&g->prepare_w, prepare_cb);
 	ev_prepare_start(g->loop, &g->prepare_w);
-	return dp_setup(g);
+	ret = dp_setup(g);
+	if (ret)
+		return ret;
+	/* last: the control socket appearing means gw is ready */
+	if (g->cfg.control_socket)
+		snprintf(g->ctl_path, sizeof(g->ctl_path), "%s", g->cfg.control_socket);
+	else
+		ctl_default_path(g->ctl_path, sizeof(g->ctl_path), g->cfg.ifname);
+	ret = ctl_listen(g->ctl_path);
+	if (ret < 0) {
+		gw_log("%s: control socket %s: %s", g->cfg.ifname, g->ctl_path, strerror(-ret));
+		g->ctl_path[0] = 0;
+		return ret;
+	}
+	g->ctl = ret;
+
+	ev_io_init(&g->ctl_w, ctl_cb, g->ctl, EV_READ);
+	ev_io_start(g->loop, &g->ctl_w);
+	return 0;
 }
 
 void gw_run(struct gw *g)

@@ -14,11 +14,18 @@
 #
 # Checks: TCP client -> server and server -> client (3 MB each, compared),
 # the server sees 198.51.100.1:NatPorts as the peer; UDP echo; with veth
-# offloads on (the default); a packet from the internet to the client's
+# offloads on (the default) and off; ICMP echo through the NAT and TTL
+# exceeded from gw for a TTL-1 packet; a packet from the internet to the client's
 # address never arrives; a peer-to-peer packet is dropped by the FORWARD
 # policy and counted; iptables-save and nft list ruleset empty in every
 # namespace; SIGTERM removes the tc filter, the reserved ports and the TUN.
 . "$(dirname "$0")/lib.sh"
+
+case $GW in
+*/build/san/*) PROBE=${UPLINK_PROBE:-$TOP/build/san/tests/netns/uplink_probe} ;;
+*) PROBE=${UPLINK_PROBE:-$TOP/build/rel/tests/netns/uplink_probe} ;;
+esac
+[ -x "$PROBE" ] || fail "no $PROBE (make $(realpath --relative-to="$TOP" "$PROBE"))"
 
 SRV=198.51.100.2 UPL=198.51.100.1
 host_add client gateway internet
@@ -58,8 +65,9 @@ gw_pid=$BG_PID
 wait_udp gateway 51820
 wait_for 10 test -S "$ctl"
 [ "$(on gateway sysctl -n net.ipv4.ip_forward)" = 0 ] || fail "the gateway's kernel forwards"
-on gateway tc filter show dev eth0 ingress | grep -q bpf || fail "no tc filter on the uplink"
-on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports | grep -q 61000-61999 ||
+# (grep -q would end the pipe early: with pipefail that fails the writer)
+[[ $(on gateway tc filter show dev eth0 ingress) == *bpf* ]] || fail "no tc filter on the uplink"
+[[ $(on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports) == *61000-61999* ]] ||
 	fail "NatPorts not reserved"
 
 WG_PROCESS_FOREGROUND=1 bg client unshare -m sh -c \
@@ -78,35 +86,82 @@ stat() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
 
 head -c 3000000 /dev/urandom > "$TMP/data"
 
-log "TCP client -> internet through the tunnel and NAT"
-bg internet socat -d -d -u TCP-LISTEN:7000,reuseaddr - > "$TMP/recv" 2> "$TMP/srv0.log"
-rx=$BG_PID
-wait_tcp internet 7000
-on client timeout 60 socat -u - TCP:$SRV:7000 < "$TMP/data" || fail "client -> server: socat"
-wait "$rx" || true
-cmp -s "$TMP/data" "$TMP/recv" ||
-	fail "TCP client -> server: $(wc -c < "$TMP/recv") of 3000000 bytes arrived intact"
-grep -Eq "accepting connection from AF=2 $UPL:61[0-9]{3}( |$)" "$TMP/srv0.log" ||
-	fail "the server did not see $UPL:NatPorts: $(grep accepting "$TMP/srv0.log")"
-log "  server saw: $(grep -o "from AF=2 [0-9.:]*" "$TMP/srv0.log")"
+# ping DST TTL: one ICMP echo from the client; prints "reply FROM" or
+# "ttl-exceeded FROM" (the error quoting our echo)
+ping() {
+	on client python3 - "$@" <<'EOF'
+import os, socket, struct, sys, time
+dst, ttl = sys.argv[1], int(sys.argv[2])
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+ident = os.getpid() & 0xffff
+msg = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"gw-ping " * 4
+msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+s.settimeout(1)
+end = time.time() + 5
+s.sendto(msg, (dst, 0))
+while time.time() < end:
+    try:
+        d, a = s.recvfrom(2048)
+    except socket.timeout:
+        s.sendto(msg, (dst, 0)); continue
+    h = (d[0] & 15) * 4
+    if d[h] == 0 and struct.unpack("!H", d[h + 4:h + 6])[0] == ident:
+        print("reply", a[0]); sys.exit(0)
+    if d[h] == 11:
+        q = d[h + 8:]; qh = (q[0] & 15) * 4
+        if q[qh] == 8 and struct.unpack("!H", q[qh + 4:qh + 6])[0] == ident:
+            print("ttl-exceeded", a[0]); sys.exit(0)
+print("nothing"); sys.exit(1)
+EOF
+}
 
-log "TCP internet -> client (download)"
-bg internet socat -d -d -u OPEN:"$TMP/data" TCP-LISTEN:7001,reuseaddr 2> "$TMP/srv1.log"
-tx=$BG_PID
-wait_tcp internet 7001
-on client timeout 60 socat -u TCP:$SRV:7001 - > "$TMP/recv2" || fail "server -> client: socat"
-wait "$tx" || true
-cmp -s "$TMP/data" "$TMP/recv2" ||
-	fail "TCP server -> client: $(wc -c < "$TMP/recv2") of 3000000 bytes arrived intact"
-grep -Eq "accepting connection from AF=2 $UPL:61[0-9]{3}( |$)" "$TMP/srv1.log" ||
-	fail "the server did not see $UPL:NatPorts (download)"
+port=7000
+for mode in on off; do
+	log "veth offloads $mode"
+	on gateway "$PROBE" offload eth0 $mode || fail "offloads $mode (gateway)"
+	on internet "$PROBE" offload eth0 $mode || fail "offloads $mode (internet)"
+	log "TCP client -> internet through the tunnel and NAT"
+	bg internet socat -d -d -u TCP-LISTEN:$port,reuseaddr - > "$TMP/recv" 2> "$TMP/srv0.log"
+	rx=$BG_PID
+	wait_tcp internet $port
+	on client timeout 60 socat -u - TCP:$SRV:$port < "$TMP/data" || fail "client -> server: socat"
+	wait "$rx" || true
+	cmp -s "$TMP/data" "$TMP/recv" ||
+		fail "TCP client -> server: $(wc -c < "$TMP/recv") of 3000000 bytes arrived intact"
+	grep -Eq "accepting connection from AF=2 $UPL:61[0-9]{3}( |$)" "$TMP/srv0.log" ||
+		fail "the server did not see $UPL:NatPorts: $(grep accepting "$TMP/srv0.log")"
+	log "  server saw: $(grep -o "from AF=2 [0-9.:]*" "$TMP/srv0.log")"
 
-log "UDP echo"
-bg internet socat UDP-LISTEN:7002,reuseaddr PIPE
-wait_udp internet 7002
-echo "hello through the NAT $RUN" > "$TMP/u"
-on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:7002 < "$TMP/u" > "$TMP/uback"
-cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo through the tunnel and NAT"
+	log "TCP internet -> client (download)"
+	bg internet socat -d -d -u OPEN:"$TMP/data" TCP-LISTEN:$((port + 1)),reuseaddr 2> "$TMP/srv1.log"
+	tx=$BG_PID
+	wait_tcp internet $((port + 1))
+	on client timeout 60 socat -u TCP:$SRV:$((port + 1)) - > "$TMP/recv2" || fail "server -> client: socat"
+	wait "$tx" || true
+	cmp -s "$TMP/data" "$TMP/recv2" ||
+		fail "TCP server -> client: $(wc -c < "$TMP/recv2") of 3000000 bytes arrived intact"
+	grep -Eq "accepting connection from AF=2 $UPL:61[0-9]{3}( |$)" "$TMP/srv1.log" ||
+		fail "the server did not see $UPL:NatPorts (download)"
+
+	log "UDP echo"
+	bg internet socat UDP-LISTEN:$((port + 2)),reuseaddr PIPE
+	wait_udp internet $((port + 2))
+	echo "hello through the NAT $RUN" > "$TMP/u"
+	on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:$((port + 2)) < "$TMP/u" > "$TMP/uback"
+	cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo through the tunnel and NAT"
+	port=$((port + 10))
+done
+
+log "ICMP echo through the NAT; TTL exceeded from gw"
+r=$(ping $SRV 64) || fail "ping $SRV: $r"
+[ "$r" = "reply $SRV" ] || fail "ping $SRV: $r"
+r=$(ping $SRV 1) || fail "TTL 1 to $SRV: $r"
+[ "$r" = "ttl-exceeded 10.8.0.1" ] || fail "TTL 1 to $SRV: $r"
 
 [ "$(stat path_peer_uplink_packets)" -gt 0 ] || fail "gw stats: nothing counted peer -> uplink"
 [ "$(stat path_uplink_peer_packets)" -gt 0 ] || fail "gw stats: nothing counted uplink -> peer"
@@ -145,7 +200,7 @@ log "SIGTERM: tc filter, reserved ports and TUN removed"
 kill -TERM "$gw_pid"
 wait "$gw_pid" || fail "gw exited with $?"
 [ -z "$(on gateway tc filter show dev eth0 ingress)" ] || fail "tc filter left behind"
-on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports | grep -q 61000 &&
+[[ $(on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports) == *61000* ]] &&
 	fail "reserved ports left behind"
 on gateway ip link show gw0 2> /dev/null && fail "TUN gw0 still there"
 log "wireguard-go -> gw -> MASQUERADE -> internet: TCP both ways, UDP, FORWARD policy, no netfilter"
