@@ -2,10 +2,23 @@
 /*
  * gw rules -f FILE save: load a rules file offline and print its canonical
  * iptables-save form, or its first error as FILE:LINE: message (exit 1), as
- * iptables-restore --test would refuse it.  The live forms (gw rules IFACE
- * ...) talk to a running gateway.
+ * iptables-restore --test would refuse it.
+ *
+ * The live forms talk to a running gateway over its control socket:
+ *   gw rules IFACE [-t TABLE] [-L [CHAIN]] [-v] [-n] [-x] [--line-numbers]
+ *       iptables -L's layout of the live rules (table filter by default)
+ *   gw rules IFACE save
+ *       iptables-save -c text: [packets:bytes] before every rule
+ *   gw rules IFACE restore [FILE]   (default: standard input)
+ *       iptables-restore: parsed on top of the live rules (tables not in the
+ *       text stay), swapped in at once; conntrack and NAT bindings survive.
+ *       A bad file changes nothing: "FILE:LINE: message" on stderr, exit 1;
+ *       standard input is named "stdin" in that message.
+ * IFACE may also be a control socket path (containing '/').
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gw/cmd.h"
@@ -16,8 +29,146 @@
 static void usage(void)
 {
 	fputs("Usage: gw rules -f FILE save\n"
-	      "       gw rules IFACE [-t TABLE] [-L [CHAIN]] [-v] [-n] [-x]\n"
-	      "       gw rules IFACE save | restore < FILE\n", stderr);
+	      "       gw rules IFACE [-t TABLE] [-L [CHAIN]] [-v] [-n] [-x] [--line-numbers]\n"
+	      "       gw rules IFACE save | restore [FILE] (default: stdin)\n", stderr);
+}
+
+/* Prints an answer: its text to stdout, or its error=MESSAGE to stderr
+ * (prefixed "gw: " unless raw; raw prints nothing on success).  The exit
+ * code. */
+static int print_answer(struct sbuf *s, int ret, bool raw)
+{
+	const char *e = cmd_answer_error(s);
+
+	if (ret)
+		return 1;
+	if (e) {
+		fprintf(stderr, "%s%s", raw ? "" : "gw: ", e);
+		return 1;
+	}
+	if (s->len && !raw)
+		fwrite(s->buf, 1, s->len, stdout);
+	return 0;
+}
+
+static int live_restore(const char *iface, const char *file)
+{
+	struct sbuf s, req;
+	char *text = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (file) {
+		ret = rulesfile_read(file, &text, &len);
+		if (ret) {
+			fprintf(stderr, "%s: %s\n", file, strerror(-ret));
+			return 1;
+		}
+	} else {
+		struct sbuf in;
+		char buf[65536];
+		size_t n;
+
+		sbuf_init(&in);
+		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+			sbuf_addn(&in, buf, n);
+		if (ferror(stdin) || in.oom) {
+			fputs("stdin: read error\n", stderr);
+			sbuf_free(&in);
+			return 1;
+		}
+		text = in.buf;
+		len = in.len;
+	}
+	sbuf_init(&s);
+	sbuf_init(&req);
+	sbuf_printf(&req, "rules-restore %s", file ? file : "stdin");
+	ret = cmd_ask(iface, req.buf, text ? text : "", len, &s);
+	ret = print_answer(&s, ret, true);
+	if (!ret && strncmp(s.buf ? s.buf : "", "ok=1", 4)) {
+		fputs("gw: rules restore: unexpected answer\n", stderr);
+		ret = 1;
+	}
+	free(text);
+	sbuf_free(&req);
+	sbuf_free(&s);
+	return ret;
+}
+
+static int live(int argc, char **argv)
+{
+	const char *iface = argv[1], *table = "filter", *chain = NULL;
+	unsigned flags = 0;
+	struct sbuf s, req;
+	int ret;
+
+	if (argc >= 3 && !strcmp(argv[2], "save")) {
+		if (argc != 3) {
+			usage();
+			return 1;
+		}
+		sbuf_init(&s);
+		ret = print_answer(&s, cmd_ask(iface, "rules-save", NULL, 0, &s), false);
+		sbuf_free(&s);
+		return ret;
+	}
+	if (argc >= 3 && !strcmp(argv[2], "restore")) {
+		if (argc > 4) {
+			usage();
+			return 1;
+		}
+		return live_restore(iface, argc == 4 && strcmp(argv[3], "-") ? argv[3] : NULL);
+	}
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-t") || !strcmp(a, "--table")) {
+			if (++i == argc) {
+				usage();
+				return 1;
+			}
+			table = argv[i];
+		} else if (!strcmp(a, "-L") || !strcmp(a, "--list")) {
+			if (i + 1 < argc && argv[i + 1][0] != '-')
+				chain = argv[++i];
+		} else if (!strcmp(a, "--line-numbers")) {
+			flags |= RULES_LIST_LINE_NUMBERS;
+		} else if (!strcmp(a, "--verbose")) {
+			flags |= RULES_LIST_VERBOSE;
+		} else if (!strcmp(a, "--numeric")) {
+			flags |= RULES_LIST_NUMERIC;
+		} else if (!strcmp(a, "--exact")) {
+			flags |= RULES_LIST_EXACT;
+		} else if (a[0] == '-' && a[1] && a[1] != '-') {
+			/* bundled short options: -nvL, -vnx, ... */
+			for (const char *c = a + 1; *c; c++) {
+				if (*c == 'v')
+					flags |= RULES_LIST_VERBOSE;
+				else if (*c == 'n')
+					flags |= RULES_LIST_NUMERIC;
+				else if (*c == 'x')
+					flags |= RULES_LIST_EXACT;
+				else if (*c == 'L' && !c[1] && i + 1 < argc && argv[i + 1][0] != '-')
+					chain = argv[++i];
+				else if (*c != 'L') {
+					fprintf(stderr, "gw: rules: unknown option -%c\n", *c);
+					usage();
+					return 1;
+				}
+			}
+		} else {
+			fprintf(stderr, "gw: rules: unexpected '%s'\n", a);
+			usage();
+			return 1;
+		}
+	}
+	sbuf_init(&s);
+	sbuf_init(&req);
+	sbuf_printf(&req, "rules-list %s %u%s%s", table, flags, chain ? " " : "", chain ? chain : "");
+	ret = print_answer(&s, cmd_ask(iface, req.buf, NULL, 0, &s), false);
+	sbuf_free(&req);
+	sbuf_free(&s);
+	return ret;
 }
 
 int cmd_rules(int argc, char **argv)
@@ -32,11 +183,8 @@ int cmd_rules(int argc, char **argv)
 		return 0;
 	}
 	if (argc < 2 || strcmp(argv[1], "-f")) {
-		if (argc >= 2 && argv[1][0] != '-') {
-			fprintf(stderr, "gw: rules on a running gateway ('%s') is not implemented yet\n",
-				argv[1]);
-			return 2;
-		}
+		if (argc >= 2 && argv[1][0] != '-')
+			return live(argc, argv);
 		usage();
 		return 1;
 	}

@@ -3,6 +3,8 @@
  * gw show [IFACE] and gw stats IFACE: ask a running gateway over its control
  * socket (gw/ctl.h) and print, for show, the layout of `wg show`.  IFACE may
  * also be a socket path (containing '/'), for a ControlSocket elsewhere.
+ * gw stats IFACE --json prints the same counters as one JSON object (numbers
+ * stay numbers).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,17 +26,34 @@ static void socket_path(char *out, size_t len, const char *iface)
 		ctl_default_path(out, len, iface);
 }
 
-static int ask(const char *iface, const char *req, struct sbuf *out)
+int cmd_ask(const char *iface, const char *req, const char *body, size_t blen,
+	    struct sbuf *out)
 {
 	char path[108];
 	int ret;
 
 	socket_path(path, sizeof(path), iface);
-	ret = ctl_request(path, req, out);
+	ret = ctl_request_body(path, req, body, blen, out);
+	if (!ret && out->oom)
+		ret = -ENOMEM;
 	if (ret)
 		fprintf(stderr, "gw: %s: %s (is `gw run` up for %s?)\n", path, strerror(-ret),
 			iface);
 	return ret;
+}
+
+static int ask(const char *iface, const char *req, struct sbuf *out)
+{
+	return cmd_ask(iface, req, NULL, 0, out);
+}
+
+const char *cmd_answer_error(const struct sbuf *s)
+{
+	if (!s->len)
+		return NULL;
+	if (!strncmp(s->buf, "error=", 6))
+		return s->buf + 6;
+	return NULL;
 }
 
 /* wg's pretty_time: "1 day, 2 hours, 3 seconds". */
@@ -202,19 +221,66 @@ int cmd_show(int argc, char **argv)
 	return ret;
 }
 
+/* "key=value" lines as one JSON object: values that are decimal numbers
+ * stay numbers, the others become strings. */
+static void print_json(char *text)
+{
+	char *line, *save = NULL;
+	bool first = true;
+
+	putchar('{');
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(line, '=');
+		bool num;
+
+		if (!v)
+			continue;
+		*v++ = 0;
+		num = *v && strspn(v, "0123456789") == strlen(v) && (v[0] != '0' || !v[1]);
+		printf("%s\n  \"", first ? "" : ",");
+		for (const char *c = line; *c; c++)
+			printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+		fputs("\": ", stdout);
+		if (num) {
+			fputs(v, stdout);
+		} else {
+			putchar('"');
+			for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+				if (*c == '"' || *c == '\\')
+					printf("\\%c", *c);
+				else if (*c < 0x20)
+					printf("\\u%04x", *c);
+				else
+					putchar(*c);
+			}
+			putchar('"');
+		}
+		first = false;
+	}
+	puts(first ? "}" : "\n}");
+}
+
 int cmd_stats(int argc, char **argv)
 {
 	struct sbuf s;
+	bool json = argc == 3 && !strcmp(argv[2], "--json");
+	const char *e;
 	int ret;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: gw %s IFACE\n", argv[0]);
+	if ((argc != 2 && !json) || argv[1][0] == '-') {
+		fprintf(stderr, "Usage: gw %s IFACE [--json]\n", argv[0]);
 		return 1;
 	}
 	sbuf_init(&s);
 	ret = ask(argv[1], "stats", &s);
-	if (!ret && s.len)
+	if (!ret && (e = cmd_answer_error(&s))) {
+		fprintf(stderr, "gw: %s", e);
+		ret = 1;
+	} else if (!ret && json) {
+		print_json(s.buf ? s.buf : (char *)"");
+	} else if (!ret && s.len) {
 		fputs(s.buf, stdout);
+	}
 	sbuf_free(&s);
 	return ret ? 1 : 0;
 }

@@ -84,22 +84,49 @@ int ctl_accept(int lfd, char *req, size_t len)
 
 	if (cfd < 0)
 		return -errno;
+	/* byte by byte: what follows the line is the request's body */
 	while (got + 1 < len) {
 		struct pollfd pfd = { cfd, POLLIN, 0 };
 		ssize_t n;
 
 		if (poll(&pfd, 1, 1000) <= 0)
 			break;
-		n = read(cfd, req + got, len - 1 - got);
+		n = read(cfd, req + got, 1);
 		if (n <= 0)
 			break;
-		got += (size_t)n;
-		if (memchr(req, '\n', got))
+		if (req[got] == '\n')
 			break;
+		got++;
 	}
 	req[got] = 0;
 	req[strcspn(req, "\r\n")] = 0;
 	return cfd;
+}
+
+int ctl_read_body(int cfd, struct sbuf *body, size_t max)
+{
+	char buf[65536];
+
+	for (;;) {
+		struct pollfd pfd = { cfd, POLLIN, 0 };
+		ssize_t n;
+		int r = poll(&pfd, 1, 2000);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -ETIMEDOUT;
+		n = read(cfd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return body->oom ? -ENOMEM : 0;
+		if (body->len + (size_t)n > max)
+			return -EFBIG;
+		sbuf_addn(body, buf, (size_t)n);
+	}
 }
 
 void ctl_answer(int cfd, const char *text, size_t len)
@@ -120,6 +147,27 @@ void ctl_answer(int cfd, const char *text, size_t len)
 
 int ctl_request(const char *path, const char *request, struct sbuf *out)
 {
+	return ctl_request_body(path, request, NULL, 0, out);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int ctl_request_body(const char *path, const char *request, const char *body, size_t blen,
+		     struct sbuf *out)
+{
 	struct sockaddr_un sun;
 	char buf[4096];
 	ssize_t n;
@@ -136,8 +184,10 @@ int ctl_request(const char *path, const char *request, struct sbuf *out)
 		return ret;
 	}
 	snprintf(buf, sizeof(buf), "%s\n", request);
-	if (write(fd, buf, strlen(buf)) < 0) {
-		ret = -errno;
+	ret = write_all(fd, buf, strlen(buf));
+	if (!ret && blen)
+		ret = write_all(fd, body, blen);
+	if (ret) {
 		close(fd);
 		return ret;
 	}

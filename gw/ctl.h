@@ -16,7 +16,24 @@
  *   stats   rx_packets=N  tx_packets=N  handshakes_received=N
  *           cookies_received=N  under_load=0|1  then drop_REASON=N for every
  *           reason of crypto/wg.h (bad-type, mac1, replay, ...)
- *   other   error=unknown request
+ *   rules-list TABLE FLAGS [CHAIN]
+ *           the text of rules_list() (iptables -L layout); FLAGS is the
+ *           RULES_LIST_* bits in decimal
+ *   rules-save
+ *           the text of rules_save() with counters (iptables-save -c)
+ *   rules-restore NAME
+ *           followed by the rules text up to EOF (at most 16 MiB, the client
+ *           shuts its side down): parsed on top of the live rules and
+ *           swapped in at once (conntrack and NAT bindings stay); answers
+ *           ok=1, or error=NAME:LINE: message and nothing changed
+ *   ct-list the conntrack -L lines (ct_format), then count=N
+ *   ct-count count=N
+ *   ct-flush flushed=N (the entries removed)
+ *   trace PACKET
+ *           the text of gw trace for one packet, run on a private copy of
+ *           the live rules and a fresh conntrack (nothing live is touched)
+ *   other   error=unknown request; any request may answer error=MESSAGE
+ *           (one line) instead, e.g. when the gateway has no netfilter
  */
 #ifndef GW_CTL_H
 #define GW_CTL_H
@@ -33,9 +50,15 @@ int ctl_listen(const char *path);
 /* Accepts one client: reads its request line into req (NUL-terminated,
  * newline stripped) with a short timeout.  Returns the client fd or -errno. */
 int ctl_accept(int lfd, char *req, size_t len);
+/* Reads the rest of the request (the body) up to EOF, at most max bytes,
+ * 2 s per read at most.  0 or -errno (-EFBIG, -ETIMEDOUT). */
+int ctl_read_body(int cfd, struct sbuf *body, size_t max);
 /* Writes the whole answer and closes the client. */
 void ctl_answer(int cfd, const char *text, size_t len);
 /* Client side: sends request, appends the answer to out.  0 or -errno. */
 int ctl_request(const char *path, const char *request, struct sbuf *out);
+/* The same with a body after the request line. */
+int ctl_request_body(const char *path, const char *request, const char *body, size_t blen,
+		     struct sbuf *out);
 
 #endif

@@ -298,7 +298,7 @@ static uint32_t ifaddr4(const char *ifname)
 }
 
 /* Rules = relative paths are relative to the config's directory. */
-static int load_rules(struct gw *g, struct rules **out)
+static int load_rules(struct gw *g, struct rules **out, const struct rules *base)
 {
 	char path[PATH_MAX], dir[PATH_MAX], err[512];
 	const char *rp = g->cfg.rules_path;
@@ -311,7 +311,7 @@ static int load_rules(struct gw *g, struct rules **out)
 		snprintf(path, sizeof(path), "%s/%s", dirname(dir), rp);
 		rp = path;
 	}
-	if (rulesfile_load(out, rp, NULL, err, sizeof(err))) {
+	if (rulesfile_load(out, rp, base, err, sizeof(err))) {
 		gw_log("%s", err);
 		return -EINVAL;
 	}
@@ -365,7 +365,7 @@ int dp_setup(struct gw *g)
 			return ret;
 	}
 	route_init(&g->route, &g->cfg, addr, (uint16_t)(g->uplink_on ? g->uplink.mtu : 1500));
-	ret = load_rules(g, &rules);
+	ret = load_rules(g, &rules, NULL);
 	if (ret)
 		return ret;
 	ct_config_default(&nfc.ct, GW_CT_MAX);
@@ -411,6 +411,137 @@ void dp_teardown(struct gw *g)
 	g->nf = NULL;
 	g->frag = NULL;
 	g->fragbuf = NULL;
+}
+
+/* --- control ------------------------------------------------------------ */
+
+int dp_reload(struct gw *g)
+{
+	struct rules *r;
+
+	if (!g->nf || !g->cfg.rules_path) {
+		gw_log("%s: SIGHUP: no Rules file to reload", g->cfg.ifname);
+		return -ENOENT;
+	}
+	if (load_rules(g, &r, nf_rules(g->nf))) {
+		gw_log("%s: SIGHUP: the old rules stay", g->cfg.ifname);
+		return -EINVAL;
+	}
+	rules_free(nf_set_rules(g->nf, r));
+	gw_log("%s: SIGHUP: rules reloaded from %s", g->cfg.ifname, g->cfg.rules_path);
+	return 0;
+}
+
+int dp_restore(struct gw *g, const char *name, const char *text, size_t len, char *err,
+	       size_t errlen)
+{
+	struct rules *r;
+	int ret;
+
+	if (!g->nf) {
+		snprintf(err, errlen, "%s has no netfilter (no Rules and no Uplink)", g->cfg.ifname);
+		return -ENOENT;
+	}
+	ret = rulesfile_parse(&r, name, text, len, nf_rules(g->nf), err, errlen);
+	if (ret)
+		return ret;
+	rules_free(nf_set_rules(g->nf, r));
+	gw_log("%s: rules restored from %s", g->cfg.ifname, name);
+	return 0;
+}
+
+/* The live rules, or an empty ruleset (ACCEPT policies) when there are none;
+ * *tmp is what the caller frees. */
+static const struct rules *live_rules(struct gw *g, struct rules **tmp)
+{
+	struct rules_error e;
+
+	*tmp = NULL;
+	if (nf_rules(g->nf))
+		return nf_rules(g->nf);
+	if (rules_parse(tmp, "", 0, NULL, &e))
+		return NULL;
+	return *tmp;
+}
+
+int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flags,
+		  struct sbuf *out)
+{
+	struct rules *tmp;
+	const struct rules *r;
+
+	if (!g->nf)
+		return -ENOENT;
+	r = live_rules(g, &tmp);
+	if (!r)
+		return -ENOMEM;
+	rules_list(r, (enum nf_table)table, chain, flags, out);
+	rules_free(tmp);
+	return 0;
+}
+
+int dp_rules_save(struct gw *g, struct sbuf *out)
+{
+	struct rules *tmp;
+	const struct rules *r;
+
+	if (!g->nf)
+		return -ENOENT;
+	r = live_rules(g, &tmp);
+	if (!r)
+		return -ENOMEM;
+	rules_save(r, true, out);
+	rules_free(tmp);
+	return 0;
+}
+
+struct ct_list_arg {
+	struct sbuf *out;
+	uint64_t now;
+	unsigned n;
+};
+
+static int ct_list_one(struct ct_entry *e, void *arg)
+{
+	struct ct_list_arg *a = arg;
+
+	ct_format(e, a->now, a->out);
+	sbuf_add(a->out, "\n");
+	a->n++;
+	return 0;
+}
+
+int dp_ct_list(struct gw *g, struct sbuf *out, unsigned *count)
+{
+	struct ct_list_arg a = { out, gw_mono(), 0 };
+
+	if (!g->nf)
+		return -ENOENT;
+	ct_foreach(nf_ct(g->nf), ct_list_one, &a);
+	*count = a.n;
+	return 0;
+}
+
+int dp_ct_count(struct gw *g, unsigned *count)
+{
+	struct ct_stats st;
+
+	if (!g->nf)
+		return -ENOENT;
+	ct_get_stats(nf_ct(g->nf), &st);
+	*count = st.count;
+	return 0;
+}
+
+int dp_ct_flush(struct gw *g, unsigned *flushed)
+{
+	int ret = dp_ct_count(g, flushed);
+
+	if (ret)
+		return ret;
+	ct_flush(nf_ct(g->nf));
+	gw_log("%s: conntrack table flushed (%u entries)", g->cfg.ifname, *flushed);
+	return 0;
 }
 
 /* --- stats ---------------------------------------------------------------- */

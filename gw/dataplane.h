@@ -47,4 +47,22 @@ uint64_t dp_next_deadline(const struct gw *g);
 /* gw stats lines: paths, drops, conntrack use, uplink and reassembly. */
 void dp_stats(struct gw *g, struct sbuf *s);
 
+/* The control socket's requests (gw/ctl.h); -ENOENT without netfilter.
+ * SIGHUP: the Rules file again, parsed on top of the live rules and swapped
+ * in at once (conntrack and NAT bindings stay); on error the old rules stay
+ * (logged). */
+int dp_reload(struct gw *g);
+/* Rules text on top of the live rules, swapped in at once; on error nothing
+ * changes and err has "NAME:LINE: message". */
+int dp_restore(struct gw *g, const char *name, const char *text, size_t len, char *err,
+	       size_t errlen);
+int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flags,
+		  struct sbuf *out);
+/* rules_save with counters. */
+int dp_rules_save(struct gw *g, struct sbuf *out);
+/* conntrack -L lines; *count entries listed. */
+int dp_ct_list(struct gw *g, struct sbuf *out, unsigned *count);
+int dp_ct_count(struct gw *g, unsigned *count);
+int dp_ct_flush(struct gw *g, unsigned *flushed);
+
 #endif

@@ -20,6 +20,7 @@
 #include "gw/log.h"
 #include "gw/tun.h"
 #include "nat/pkt.h"
+#include "nat/rules.h"
 #include "nat/reject.h"
 #include "nat/sbuf.h"
 
@@ -210,6 +211,12 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	ev_timer_start(loop, &g->timer_w);
 }
 
+static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop, (void)revents;
+	dp_reload(w->data);
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
@@ -268,24 +275,104 @@ static void ctl_stats(struct gw *g, struct sbuf *s)
 	dp_stats(g, s);
 }
 
+static void ctl_error(struct sbuf *s, int err)
+{
+	if (err == -ENOENT)
+		sbuf_add(s, "error=no netfilter on this gateway (its config has no Rules and no Uplink)\n");
+	else
+		sbuf_printf(s, "error=%s\n", strerror(-err));
+}
+
+/* rules-list TABLE FLAGS [CHAIN] */
+static void ctl_rules_list(struct gw *g, const char *args, struct sbuf *s)
+{
+	char table[32], chain[64];
+	unsigned flags, t;
+	int n = sscanf(args, "%31s %u %63s", table, &flags, chain), ret;
+
+	if (n < 2) {
+		sbuf_add(s, "error=bad rules-list request\n");
+		return;
+	}
+	for (t = 0; t < NF_TABLE_MAX; t++)
+		if (!strcmp(rules_table_name((enum nf_table)t), table))
+			break;
+	if (t == NF_TABLE_MAX) {
+		sbuf_printf(s, "error=can't initialize iptables table `%s': Table does not exist\n",
+			    table);
+		return;
+	}
+	ret = dp_rules_list(g, t, n == 3 ? chain : NULL, flags, s);
+	if (ret)
+		ctl_error(s, ret);
+	else if (!s->len)
+		sbuf_add(s, "error=No chain/target/match by that name.\n");
+}
+
+static void ctl_restore(struct gw *g, int cfd, const char *name, struct sbuf *s)
+{
+	struct sbuf body;
+	char err[512];
+	int ret;
+
+	sbuf_init(&body);
+	ret = ctl_read_body(cfd, &body, 16u << 20);
+	if (ret)
+		sbuf_printf(s, "error=%s: %s\n", name, strerror(-ret));
+	else if ((ret = dp_restore(g, name, body.buf ? body.buf : "", body.len, err,
+				   sizeof(err))))
+		ret == -ENOENT ? ctl_error(s, ret) : sbuf_printf(s, "error=%s\n", err);
+	else
+		sbuf_add(s, "ok=1\n");
+	sbuf_free(&body);
+}
+
 static void ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, ctl_w);
-	char req[128];
+	char req[512];
 	struct sbuf s;
-	int cfd;
+	unsigned n;
+	int cfd, ret;
 
 	(void)loop, (void)revents;
 	cfd = ctl_accept(g->ctl, req, sizeof(req));
 	if (cfd < 0)
 		return;
 	sbuf_init(&s);
-	if (!strcmp(req, "show"))
+	if (!strcmp(req, "show")) {
 		ctl_show(g, &s);
-	else if (!strcmp(req, "stats"))
+	} else if (!strcmp(req, "stats")) {
 		ctl_stats(g, &s);
-	else
+	} else if (!strncmp(req, "rules-list ", 11)) {
+		ctl_rules_list(g, req + 11, &s);
+	} else if (!strcmp(req, "rules-save")) {
+		if ((ret = dp_rules_save(g, &s)))
+			ctl_error(&s, ret);
+	} else if (!strncmp(req, "rules-restore ", 14)) {
+		ctl_restore(g, cfd, req + 14, &s);
+	} else if (!strcmp(req, "ct-list")) {
+		if ((ret = dp_ct_list(g, &s, &n)))
+			ctl_error(&s, ret);
+		else
+			sbuf_printf(&s, "count=%u\n", n);
+	} else if (!strcmp(req, "ct-count")) {
+		if ((ret = dp_ct_count(g, &n)))
+			ctl_error(&s, ret);
+		else
+			sbuf_printf(&s, "count=%u\n", n);
+	} else if (!strcmp(req, "ct-flush")) {
+		if ((ret = dp_ct_flush(g, &n)))
+			ctl_error(&s, ret);
+		else
+			sbuf_printf(&s, "flushed=%u\n", n);
+	} else {
 		sbuf_add(&s, "error=unknown request\n");
+	}
+	if (s.oom) {
+		sbuf_reset(&s);
+		sbuf_add(&s, "error=out of memory\n");
+	}
 	ctl_answer(cfd, s.buf ? s.buf : "", s.len);
 	sbuf_free(&s);
 }
@@ -442,6 +529,9 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ev_signal_init(&g->sigterm_w, signal_cb, SIGTERM);
 	g->sigterm_w.data = g;
 	ev_signal_start(g->loop, &g->sigterm_w);
+	ev_signal_init(&g->sighup_w, sighup_cb, SIGHUP);
+	g->sighup_w.data = g;
+	ev_signal_start(g->loop, &g->sighup_w);
 	ev_init(&g->timer_w, timer_cb);
 	ev_prepare_init(&g->prepare_w, prepare_cb);
 	ev_prepare_start(g->loop, &g->prepare_w);

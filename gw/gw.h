@@ -110,7 +110,7 @@ struct gw {
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];
 	uint64_t nf_drops[NF_DROP_MAX], dp_drops[GW_DROP__MAX];
 	ev_io udp4_w, udp6_w, tun_w, ctl_w, uplink_w;
-	ev_signal sigint_w, sigterm_w;
+	ev_signal sigint_w, sigterm_w, sighup_w;
 	ev_timer timer_w;
 	ev_prepare prepare_w;
 };

@@ -17,7 +17,7 @@ static const struct subcommand subcommands[] = {
 	{ "run",       cmd_run,      "Run the gateway of CONFIG in the foreground" },
 	{ "show",      cmd_show,      "Show peers, handshakes and transfer, like wg show" },
 	{ "rules",     cmd_rules,      "List, save or restore the rules of a gateway or file" },
-	{ "conntrack", NULL,       "List, count or flush tracked connections" },
+	{ "conntrack", cmd_conntrack, "List, count or flush tracked connections" },
 	{ "stats",     cmd_stats,      "Show packet, drop and handshake counters" },
 	{ "trace",     cmd_trace,      "Trace packets through the rules without sending them" },
 	{ "genkey",    cmd_genkey, "Generate a new private key and write it to stdout" },

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gw conntrack IFACE [-L] [-C] [-F]: a running gateway's connection tracking
+ * table, as conntrack(8) shows it.
+ *   -L (default)  one line per entry in the conntrack -L format on stdout,
+ *                 then "gw conntrack: N flow entries have been shown." on
+ *                 stderr (as conntrack-tools)
+ *   -C            the number of entries
+ *   -F            flush; "gw conntrack: connection tracking table has been
+ *                 emptied." on stderr
+ * IFACE may also be a control socket path (containing '/').
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw/cmd.h"
+#include "nat/sbuf.h"
+
+static void usage(void)
+{
+	fputs("Usage: gw conntrack IFACE [-L | -C | -F]\n", stderr);
+}
+
+int cmd_conntrack(int argc, char **argv)
+{
+	const char *req = "ct-list";
+	struct sbuf s;
+	const char *e, *count;
+	int ret;
+
+	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
+		usage();
+		return argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? 0 : 1;
+	}
+	if (argc == 3) {
+		if (!strcmp(argv[2], "-L") || !strcmp(argv[2], "--dump"))
+			req = "ct-list";
+		else if (!strcmp(argv[2], "-C") || !strcmp(argv[2], "--count"))
+			req = "ct-count";
+		else if (!strcmp(argv[2], "-F") || !strcmp(argv[2], "--flush"))
+			req = "ct-flush";
+		else {
+			usage();
+			return 1;
+		}
+	}
+	sbuf_init(&s);
+	ret = cmd_ask(argv[1], req, NULL, 0, &s);
+	if (ret) {
+		sbuf_free(&s);
+		return 1;
+	}
+	if ((e = cmd_answer_error(&s))) {
+		fprintf(stderr, "gw: %s", e);
+		sbuf_free(&s);
+		return 1;
+	}
+	ret = 0;
+	if (!strcmp(req, "ct-flush")) {
+		fputs("gw conntrack: connection tracking table has been emptied.\n", stderr);
+	} else {
+		/* the last line is count=N */
+		count = s.len ? strstr(s.buf, "count=") : NULL;
+		while (count && count != s.buf && count[-1] != '\n')
+			count = strstr(count + 1, "count=");
+		if (!count) {
+			fputs("gw: conntrack: unexpected answer\n", stderr);
+			ret = 1;
+		} else if (!strcmp(req, "ct-count")) {
+			printf("%lu\n", strtoul(count + 6, NULL, 10));
+		} else {
+			fwrite(s.buf, 1, (size_t)(count - s.buf), stdout);
+			fflush(stdout);
+			fprintf(stderr, "gw conntrack: %lu flow entries have been shown.\n",
+				strtoul(count + 6, NULL, 10));
+		}
+	}
+	sbuf_free(&s);
+	return ret;
+}

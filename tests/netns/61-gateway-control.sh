@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Controlling a running gateway: the topology of 60-gateway-masquerade.sh
+# (wireguard-go client -> gw MASQUERADE -> internet), then
+#   gw rules gw0 -L -v -n      counters moved on MASQUERADE and FORWARD
+#   gw rules gw0 save          round-trips through gw rules -f FILE save
+#   gw rules gw0 restore       a syntax error changes nothing (FILE:LINE);
+#                              a good file during a TCP transfer: it completes
+#   SIGHUP                     a bad Rules file is logged, the old rules stay;
+#                              a good one is swapped in
+#   gw conntrack gw0 -L/-C/-F  conntrack -L lines with the uplink address and
+#                              a NatPorts port; count; flush
+#   gw stats gw0 --json        one JSON object
+. "$(dirname "$0")/lib.sh"
+
+SRV=198.51.100.2 UPL=198.51.100.1
+host_add client gateway internet
+link_add client eth0 gateway lan0
+link_add gateway eth0 internet eth0
+addr_add client eth0 192.0.2.2/24
+addr_add gateway lan0 192.0.2.1/24
+addr_add gateway eth0 $UPL/24
+addr_add internet eth0 $SRV/24
+
+gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
+cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
+printf '%s\n' "$cl_priv" > "$TMP/client.key"
+ctl=$TMP/gw0.sock
+cp "$TOP/contrib/examples/gw0.rules" "$TMP/gw0.rules"
+cat > "$TMP/gw0.conf" <<EOF2
+[Interface]
+PrivateKey = $gw_priv
+ListenPort = 51820
+Address = 10.8.0.1/24
+Uplink = eth0
+Rules = $TMP/gw0.rules
+NatPorts = 61000-61999
+ControlSocket = $ctl
+
+[Peer]
+PublicKey = $cl_pub
+AllowedIPs = 10.8.0.2/32
+EOF2
+
+bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
+gw_pid=$BG_PID
+wait_udp gateway 51820
+wait_for 10 test -S "$ctl"
+
+WG_PROCESS_FOREGROUND=1 bg client unshare -m sh -c \
+	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgc0" \
+	> "$TMP/wggo.log" 2>&1
+client_pid=$BG_PID
+wait_for 10 nsenter -t "$client_pid" -m test -S /var/run/wireguard/wgc0.sock
+wgc() { nsenter -t "$client_pid" -m -n wg "$@"; }
+wgc set wgc0 private-key "$TMP/client.key" peer "$gw_pub" endpoint 192.0.2.1:51820 \
+	allowed-ips 0.0.0.0/0
+on client ip addr add 10.8.0.2/24 dev wgc0
+on client ip link set wgc0 up
+on client ip route add default dev wgc0
+
+G() { on gateway "$GW" "$@"; }
+
+head -c 3000000 /dev/urandom > "$TMP/data"
+
+log "NAT-ed TCP, then gw rules gw0 -L -v -n"
+bg internet socat -u TCP-LISTEN:7000,reuseaddr - > "$TMP/recv"
+rx=$BG_PID
+wait_tcp internet 7000
+on client timeout 30 socat -u - TCP:$SRV:7000 < "$TMP/data" || fail "client -> server: socat"
+wait "$rx" || true
+cmp -s "$TMP/data" "$TMP/recv" || fail "TCP client -> server"
+
+G rules "$ctl" -L -v -n > "$TMP/filter.L" || fail "gw rules -L -v -n"
+G rules "$ctl" -t nat -L -v -n > "$TMP/nat.L" || fail "gw rules -t nat -L -v -n"
+sed 's/^/    /' "$TMP/filter.L" "$TMP/nat.L"
+head -1 "$TMP/filter.L" | grep -q '^Chain INPUT (policy ACCEPT 0 packets, 0 bytes)$' ||
+	fail "filter -L header: $(head -1 "$TMP/filter.L")"
+grep -Eq '^ +[1-9][0-9]*[KM]? +[1-9][0-9]*[KM]? MASQUERADE +0 +-- +\* +eth0 +10\.8\.0\.0/24 +0\.0\.0\.0/0' \
+	"$TMP/nat.L" || fail "MASQUERADE counter did not move"
+grep -Eq '^ +[1-9][0-9]*[KM]? +[1-9][0-9]*[KM]? ACCEPT +0 +-- +gw0 +eth0 ' "$TMP/filter.L" ||
+	fail "FORWARD -i gw0 -o eth0 counter did not move"
+grep -Eq '^ +[1-9][0-9]*[KM]? +[1-9][0-9]*[KM]? ACCEPT .*ctstate RELATED,ESTABLISHED' \
+	"$TMP/filter.L" || fail "FORWARD ctstate counter did not move"
+G rules "$ctl" -L FORWARD --line-numbers -x -v -n | grep -Eq '^1 +[0-9]+ +[0-9]+ ACCEPT' ||
+	fail "-L FORWARD --line-numbers -x"
+G rules "$ctl" -t nosuch -L 2> "$TMP/err" && fail "-t nosuch succeeded"
+grep -q "Table does not exist" "$TMP/err" || fail "-t nosuch: $(cat "$TMP/err")"
+
+log "gw rules gw0 save round-trips through gw rules -f FILE save"
+G rules "$ctl" save > "$TMP/saved" || fail "gw rules save"
+grep -Eq '^\[[1-9][0-9]*:[1-9][0-9]*\] -A POSTROUTING -s 10.8.0.0/24 -o eth0 -j MASQUERADE$' \
+	"$TMP/saved" || fail "save: no counters on MASQUERADE: $(cat "$TMP/saved")"
+"$GW" rules -f "$TMP/saved" save -c > "$TMP/saved2" || fail "gw rules -f saved save -c"
+cmp -s "$TMP/saved" "$TMP/saved2" || fail "save -> -f save -c differs: $(diff "$TMP/saved" "$TMP/saved2")"
+# (chain counters are printed without -c too, as iptables-save does)
+"$GW" rules -f "$TMP/saved" save | sed 's/\[[0-9]*:[0-9]*\]$/[0:0]/' > "$TMP/canon1"
+"$GW" rules -f "$TMP/gw0.rules" save > "$TMP/canon2"
+cmp -s "$TMP/canon1" "$TMP/canon2" || fail "live rules differ from the Rules file: $(diff "$TMP/canon1" "$TMP/canon2")"
+
+log "restore of a bad file changes nothing and names FILE:LINE"
+sed 's/-j MASQUERADE/-j MASQUERAD/' "$TMP/gw0.rules" > "$TMP/bad.rules"
+G rules "$ctl" restore < "$TMP/bad.rules" 2> "$TMP/err" && fail "bad restore succeeded"
+grep -Eq '^stdin:8: ' "$TMP/err" || fail "bad restore (stdin): $(cat "$TMP/err")"
+G rules "$ctl" restore "$TMP/bad.rules" 2> "$TMP/err" && fail "bad restore FILE succeeded"
+grep -Eq "^$TMP/bad.rules:8: " "$TMP/err" || fail "bad restore FILE: $(cat "$TMP/err")"
+log "  $(cat "$TMP/err")"
+G rules "$ctl" save > "$TMP/saved3"
+cmp -s "$TMP/saved" "$TMP/saved3" || fail "a bad restore changed the rules"
+
+log "a good restore during a running TCP transfer: it completes"
+{ sed '/^\*filter/,$d' "$TMP/gw0.rules"; sed -n '/^\*filter/,$p' "$TMP/gw0.rules" |
+	sed 's/^COMMIT$/-A FORWARD -p icmp -j ACCEPT\nCOMMIT/'; } > "$TMP/good.rules"
+bg internet socat -u TCP-LISTEN:7001,reuseaddr - > "$TMP/recv2"
+rx=$BG_PID
+wait_tcp internet 7001
+{ head -c 1500000 "$TMP/data"; sleep 1.5; tail -c +1500001 "$TMP/data"; } |
+	on client timeout 30 socat -u - TCP:$SRV:7001 &
+tx=$!
+sleep 0.7
+[ "$(G conntrack "$ctl" -C)" -ge 1 ] || fail "no conntrack entry during the transfer"
+G rules "$ctl" restore < "$TMP/good.rules" || fail "good restore"
+wait "$tx" || fail "client -> server during restore: socat"
+wait "$rx" || true
+cmp -s "$TMP/data" "$TMP/recv2" ||
+	fail "TCP during restore: $(wc -c < "$TMP/recv2") of 3000000 bytes arrived intact"
+G rules "$ctl" -L FORWARD -n | grep -Eq '^ACCEPT +1 +-- +0\.0\.0\.0/0' ||
+	fail "restored rule missing: $(G rules "$ctl" -L FORWARD -n)"
+
+log "SIGHUP: a bad Rules file keeps the old rules, a good one is loaded"
+G rules "$ctl" save > "$TMP/before"
+cp "$TMP/bad.rules" "$TMP/gw0.rules"
+kill -HUP "$gw_pid"
+wait_for 5 grep -q "gw0.rules:8: " "$TMP/gw.log"
+G rules "$ctl" save > "$TMP/after"
+cmp -s "$TMP/before" "$TMP/after" || fail "a bad SIGHUP reload changed the rules"
+cp "$TMP/good.rules" "$TMP/gw0.rules"
+sed -i 's/-p icmp -j ACCEPT/-p udp -j ACCEPT/' "$TMP/gw0.rules"
+kill -HUP "$gw_pid"
+hup() { G rules "$ctl" -L FORWARD -n | grep -Eq '^ACCEPT +17 +-- '; }
+wait_for 5 hup
+kill -0 "$gw_pid" || fail "gw died on SIGHUP"
+
+log "gw conntrack gw0 -L / -C / -F"
+bg internet socat -u TCP-LISTEN:7002,reuseaddr - > /dev/null
+wait_tcp internet 7002
+{ echo hello; sleep 3; } | on client socat -u - TCP:$SRV:7002 &
+held=$!
+flow() { G conntrack "$ctl" -L 2> /dev/null | grep -q "dport=7002"; }
+wait_for 5 flow
+G conntrack "$ctl" -L > "$TMP/ct" 2> "$TMP/cterr" || fail "gw conntrack -L"
+sed 's/^/    /' "$TMP/ct"
+grep -Eq "^tcp +6 [0-9]+ ESTABLISHED src=10\.8\.0\.2 dst=$SRV sport=[0-9]+ dport=7002 src=$SRV dst=$UPL sport=7002 dport=61[0-9]{3} (\[ASSURED\] )?mark=0 use=1$" \
+	"$TMP/ct" || fail "conntrack -L line: $(grep 7002 "$TMP/ct")"
+grep -Eq "^gw conntrack: [1-9][0-9]* flow entries have been shown\.$" "$TMP/cterr" ||
+	fail "-L summary: $(cat "$TMP/cterr")"
+n=$(G conntrack "$ctl" -C)
+[ "$n" = "$(wc -l < "$TMP/ct")" ] || [ "$n" -ge 1 ] || fail "-C: $n"
+G conntrack "$ctl" -F 2> /dev/null || fail "gw conntrack -F"
+# the held flow's next packets are INVALID/NEW, the count may refill only by them
+n=$(G conntrack "$ctl" -C)
+[ "$n" -le 1 ] || fail "-F left $n entries"
+kill "$held" 2> /dev/null || true
+wait "$held" 2> /dev/null || true
+
+log "gw stats gw0 --json"
+G stats "$ctl" --json > "$TMP/stats.json" || fail "gw stats --json"
+python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["path_peer_uplink_packets"] > 0, d' \
+	< "$TMP/stats.json" || fail "stats --json: $(head -c 300 "$TMP/stats.json")"
+[ "$(G stats "$ctl" | wc -l)" = "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' < "$TMP/stats.json")" ] ||
+	fail "--json has not the same keys as the key=value form"
+
+kill -TERM "$gw_pid"
+wait "$gw_pid" || fail "gw exited with $?"
+log "gw rules -L/save/restore, SIGHUP, conntrack -L/-C/-F, stats --json on a running gateway"
