@@ -1,6 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * gw trace CONFIG [--uplink-addr ADDR] [--json] [--hex] [--conntrack] PACKET...
+ * gw trace IFACE [--json] [--hex] [--conntrack] PACKET...
+ *
+ * The live form (IFACE names a running gateway, or its control socket)
+ * asks the gateway for its config path, its uplink address and its live
+ * rules (rules_save text with counters) and traces here, in the CLI, on a
+ * private copy: those rules parsed afresh and a fresh conntrack.  Nothing
+ * is sent and nothing of the running gateway changes (no counter, no
+ * conntrack entry, no NAT binding); routing comes from the config file as
+ * the gateway read it (peers' AllowedIPs, Address, Uplink).
  *
  * --hex prints each packet as built, before gw sees it (the differential
  * tests send those very bytes through the kernel); --conntrack lists the
@@ -77,6 +86,7 @@ struct tracer {
 static void usage(void)
 {
 	fputs("Usage: gw trace CONFIG [--uplink-addr ADDR] [--json] [--hex] [--conntrack] PACKET...\n"
+	      "       gw trace IFACE [--json] [--hex] [--conntrack] PACKET...   (live rules, nothing sent)\n"
 	      "  PACKET: 'PROTO SRC[:PORT] > DST[:PORT] [in IFACE] [flags SAFRPU] [icmp TYPE[/CODE]] [len N]'\n"
 	      "  e.g.  gw trace gw0.conf --uplink-addr 192.0.2.1 'tcp 10.8.0.2:40000 > 203.0.113.5:443 flags S'\n",
 	      stderr);
@@ -496,12 +506,20 @@ static int trace_one(struct tracer *t, const char *arg)
 }
 
 /* Rules = relative paths are relative to the config's directory. */
-static int load_rules(struct tracer *t, struct rules **out)
+static int load_rules(struct tracer *t, struct rules **out, const struct sbuf *live)
 {
 	char path[PATH_MAX], dir[PATH_MAX], err[512];
 	const char *rp = t->cfg.rules_path;
 
 	*out = NULL;
+	if (live) {
+		if (rulesfile_parse(out, "live rules", live->buf ? live->buf : "", live->len, NULL,
+				    err, sizeof(err))) {
+			fprintf(stderr, "gw: trace: %s\n", err);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (!rp)
 		return 0;
 	if (rp[0] != '/') {
@@ -526,25 +544,58 @@ int cmd_trace(int argc, char **argv)
 	struct in_addr a;
 	uint32_t uplink = 0;
 	struct stat st;
+	struct sbuf live, info;
+	char *cfgpath = NULL, *ua = NULL;
+	bool is_live = false;
 	int i, ret = 1;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage();
 		return argc < 2 ? 1 : 0;
 	}
-	if (stat(argv[1], &st) && !strchr(argv[1], '/') && !strstr(argv[1], ".conf")) {
-		fprintf(stderr, "gw: trace against a running gateway ('%s') is not implemented yet\n",
-			argv[1]);
-		return 2;
+	sbuf_init(&live);
+	sbuf_init(&info);
+	if ((stat(argv[1], &st) && !strchr(argv[1], '/') && !strstr(argv[1], ".conf")) ||
+	    (!stat(argv[1], &st) && S_ISSOCK(st.st_mode))) {
+		const char *e;
+
+		is_live = true;
+		if (cmd_ask(argv[1], "trace-info", NULL, 0, &info) ||
+		    cmd_ask(argv[1], "rules-save", NULL, 0, &live)) {
+			ret = 1;
+			goto out_live;
+		}
+		if ((e = cmd_answer_error(&info)) || (e = cmd_answer_error(&live))) {
+			fprintf(stderr, "gw: %s", e);
+			ret = 1;
+			goto out_live;
+		}
+		cfgpath = info.buf ? strstr(info.buf, "config=") : NULL;
+		ua = info.buf ? strstr(info.buf, "uplink_addr=") : NULL;
+		if (!cfgpath || !ua) {
+			fputs("gw: trace: unexpected answer\n", stderr);
+			ret = 1;
+			goto out_live;
+		}
+		cfgpath += 7;
+		ua += 12;
+		cfgpath[strcspn(cfgpath, "\n")] = 0;
+		ua[strcspn(ua, "\n")] = 0;
+		if (inet_pton(AF_INET, ua, &a) == 1)
+			uplink = ntohl(a.s_addr);
 	}
 	t = calloc(1, sizeof(*t));
-	if (!t)
-		return 1;
+	if (!t) {
+		ret = 1;
+		goto out_live;
+	}
 	sbuf_init(&warn);
-	if (config_load(&t->cfg, argv[1], &warn, &cerr)) {
+	if (config_load(&t->cfg, is_live ? cfgpath : argv[1], &warn, &cerr)) {
 		fprintf(stderr, "%s\n", cerr.message);
 		free(t);
-		return 1;
+		sbuf_free(&warn);
+		ret = 1;
+		goto out_live;
 	}
 	if (warn.len)
 		fputs(warn.buf, stderr);
@@ -555,7 +606,7 @@ int cmd_trace(int argc, char **argv)
 			t->hex = true;
 		} else if (!strcmp(argv[i], "--conntrack")) {
 			t->conntrack = true;
-		} else if (!strcmp(argv[i], "--uplink-addr") && i + 1 < argc) {
+		} else if (!strcmp(argv[i], "--uplink-addr") && i + 1 < argc && !is_live) {
 			if (inet_pton(AF_INET, argv[++i], &a) != 1) {
 				fprintf(stderr, "gw: trace: --uplink-addr: '%s' is not an IPv4 address\n", argv[i]);
 				goto out;
@@ -570,7 +621,7 @@ int cmd_trace(int argc, char **argv)
 		usage();
 		goto out;
 	}
-	if (load_rules(t, &rules))
+	if (load_rules(t, &rules, is_live ? &live : NULL))
 		goto out;
 	route_init(&t->route, &t->cfg, uplink, UPLINK_MTU);
 	ct_config_default(&nfc.ct, TRACE_CT_MAX);
@@ -596,5 +647,8 @@ out:
 	sbuf_free(&warn);
 	config_free(&t->cfg);
 	free(t);
+out_live:
+	sbuf_free(&live);
+	sbuf_free(&info);
 	return ret;
 }

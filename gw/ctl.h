@@ -29,9 +29,9 @@
  *   ct-list the conntrack -L lines (ct_format), then count=N
  *   ct-count count=N
  *   ct-flush flushed=N (the entries removed)
- *   trace PACKET
- *           the text of gw trace for one packet, run on a private copy of
- *           the live rules and a fresh conntrack (nothing live is touched)
+ *   trace-info
+ *           config=PATH (absolute) uplink_addr=A.B.C.D: what gw trace IFACE
+ *           needs besides the live rules (rules-save) to trace in the CLI
  *   other   error=unknown request; any request may answer error=MESSAGE
  *           (one line) instead, e.g. when the gateway has no netfilter
  */

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stddef.h>
@@ -351,6 +352,18 @@ static void ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
 			ctl_error(&s, ret);
 	} else if (!strncmp(req, "rules-restore ", 14)) {
 		ctl_restore(g, cfd, req + 14, &s);
+	} else if (!strcmp(req, "trace-info")) {
+		char path[PATH_MAX];
+		struct in_addr a = { htonl(g->route.uplink_addr) };
+		char ua[INET_ADDRSTRLEN];
+
+		if (!g->nf) {
+			ctl_error(&s, -ENOENT);
+		} else {
+			inet_ntop(AF_INET, &a, ua, sizeof(ua));
+			sbuf_printf(&s, "config=%s\nuplink_addr=%s\n",
+				    realpath(g->cfg.path, path) ? path : g->cfg.path, ua);
+		}
 	} else if (!strcmp(req, "ct-list")) {
 		if ((ret = dp_ct_list(g, &s, &n)))
 			ctl_error(&s, ret);

@@ -11,6 +11,8 @@
 #   gw conntrack gw0 -L/-C/-F  conntrack -L lines with the uplink address and
 #                              a NatPorts port; count; flush
 #   gw stats gw0 --json        one JSON object
+#   gw trace gw0 PACKET...     the live rules' MASQUERADE and de-NAT; the live
+#                              counters and conntrack untouched
 . "$(dirname "$0")/lib.sh"
 
 SRV=198.51.100.2 UPL=198.51.100.1
@@ -170,6 +172,28 @@ python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["path_peer_uplink_
 [ "$(G stats "$ctl" | wc -l)" = "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)))' < "$TMP/stats.json")" ] ||
 	fail "--json has not the same keys as the key=value form"
 
+log "gw trace gw0 PACKET: the live rules, nothing sent, nothing live changed"
+# quiet first: the held flow's last packets may still be on their way
+quiet() {
+	G rules "$ctl" save > "$TMP/before"; sleep 0.3
+	G rules "$ctl" save > "$TMP/before2"; cmp -s "$TMP/before" "$TMP/before2"
+}
+wait_for 10 quiet
+ct_before=$(G conntrack "$ctl" -C)
+G trace "$ctl" 'tcp 10.8.0.2:40000 > 203.0.113.5:443 flags S' \
+	'tcp 203.0.113.5:443 > @1.src:@1.sport in eth0 flags SA' > "$TMP/trace" || fail "gw trace live"
+sed 's/^/    /' "$TMP/trace"
+grep -Eq "^=> ACCEPT out eth0 tcp $UPL:61[0-9]{3} > 203\.0\.113\.5:443 .*ct NEW" "$TMP/trace" ||
+	fail "live trace: no MASQUERADE to $UPL:NatPorts"
+grep -Eq "^=> ACCEPT out gw0 tcp 203\.0\.113\.5:443 > 10\.8\.0\.2:40000 .*ct ESTABLISHED" \
+	"$TMP/trace" || fail "live trace: the reply is not de-NAT-ed"
+G trace "$ctl" --json 'udp 10.8.0.2:5000 > 203.0.113.5:53' |
+	python3 -c 'import json,sys; d=json.loads(sys.stdin.readline()); assert d["verdict"] == "ACCEPT", d' ||
+	fail "live trace --json"
+G rules "$ctl" save > "$TMP/after"
+cmp -s "$TMP/before" "$TMP/after" || fail "gw trace changed the live counters: $(diff "$TMP/before" "$TMP/after")"
+[ "$(G conntrack "$ctl" -C)" = "$ct_before" ] || fail "gw trace changed the live conntrack"
+
 kill -TERM "$gw_pid"
 wait "$gw_pid" || fail "gw exited with $?"
-log "gw rules -L/save/restore, SIGHUP, conntrack -L/-C/-F, stats --json on a running gateway"
+log "gw rules -L/save/restore, SIGHUP, conntrack -L/-C/-F, stats --json, trace on a running gateway"
