@@ -87,6 +87,11 @@ echo "gw show:"
 echo "gw stats (what moved, where):"
 "$GW" stats "$TMP/gw0.sock" | grep -E '^(path_|nf_drop_|conntrack_count|uplink_tx)' | grep -v '=0$' |
 	sed 's/^/    /'
+echo "gw conntrack -L (the flow, NAT-ed to the uplink address and a NatPorts port):"
+"$GW" conntrack "$TMP/gw0.sock" -L 2>&1 | sed 's/^/    /'
+echo "gw rules -L -v -n (the counters moved):"
+"$GW" rules "$TMP/gw0.sock" -L -v -n | sed 's/^/    /'
+"$GW" rules "$TMP/gw0.sock" -t nat -L POSTROUTING -v -n | sed 's/^/    /'
 echo "iptables-save / nft list ruleset on the gateway (empty):"
 { on gateway iptables-save 2> /dev/null | grep -v '^#' || true; on gateway nft list ruleset 2> /dev/null; } |
 	sed 's/^/    /'
@@ -97,6 +102,6 @@ step "what gw's rule engine does with the client's request (gw trace: nothing is
 	'tcp 203.0.113.2:80 > @1.src:@1.sport in eth0 flags SA' \
 	'udp 203.0.113.2:53 > 10.8.0.2:5000 in eth0' | sed 's/^/    /'
 
-step "not yet: gw rules IFACE / gw conntrack IFACE against the running gateway, rootless"
+step "not yet: following a changing uplink address, dropping privileges (User), rootless runs"
 echo
 echo "demo done; tearing the topology down"
