@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <libgen.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -13,12 +15,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "gw/gw.h"
 #include "gw/log.h"
 #include "gw/rulesfile.h"
 #include "nat/ct.h"
 #include "nat/frag.h"
+#include "nat/nat.h"
 #include "nat/hook.h"
 #include "nat/pkt.h"
 #include "nat/reject.h"
@@ -324,6 +328,107 @@ static void nf_log_line(void *arg, int level, const char *prefix, const char *li
 	gw_log("%s%s", prefix ? prefix : "", line);
 }
 
+static void addr_text(uint32_t addr, char *text, size_t len)
+{
+	struct in_addr a = { htonl(addr) };
+
+	inet_ntop(AF_INET, &a, text, (socklen_t)len);
+}
+
+/* The uplink's address is now addr (0: none).  MASQUERADE takes it, the
+ * entries NAT-ed to the old one are flushed (as Linux does), and the uplink
+ * filters move to it; with no address MASQUERADE drops until one appears. */
+static void uplink_addr_changed(struct gw *g, uint32_t addr)
+{
+	uint32_t old = g->uplink_addr;
+	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
+	unsigned flushed = 0;
+
+	if (addr == old)
+		return;
+	addr_text(old, o, sizeof(o));
+	addr_text(addr, n, sizeof(n));
+	g->uplink_addr = addr;
+	g->route.uplink_addr = addr;
+	nf_set_uplink_addr(g->nf, addr);
+	if (old)
+		flushed = nat_flush_addr(nf_ct(g->nf), old);
+	gw_log("%s: uplink %s address %s -> %s: %u conntrack entries NAT-ed to %s flushed%s",
+	       g->cfg.ifname, g->cfg.uplink, old ? o : "none", addr ? n : "none", flushed,
+	       old ? o : "none", addr ? "" : "; MASQUERADE drops until an address appears");
+	if (addr && addr != g->filter_addr) {
+		struct bpf_nat_spec nat = { .addr = { addr }, .naddr = 1,
+					    .lo = g->cfg.nat_port_min,
+					    .hi = g->cfg.nat_port_max };
+
+		if (uplink_set_nat(&g->uplink, &nat) == 0)
+			g->filter_addr = addr;
+	}
+}
+
+struct addr_msg_arg {
+	int ifindex;
+	bool hit;
+};
+
+static int addr_msg(const struct nlmsghdr *nlh, void *data)
+{
+	struct addr_msg_arg *a = data;
+	const struct ifaddrmsg *ifa;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
+		return MNL_CB_OK;
+	ifa = mnl_nlmsg_get_payload(nlh);
+	if (ifa->ifa_family == AF_INET && (int)ifa->ifa_index == a->ifindex)
+		a->hit = true;
+	return MNL_CB_OK;
+}
+
+static void addr_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, addr_w);
+	char buf[8192] __attribute__((aligned(8)));
+	struct addr_msg_arg a = { g->uplink.ifindex, false };
+	bool overrun = false;
+	ssize_t n;
+
+	(void)loop, (void)revents;
+	for (;;) {
+		n = recv(mnl_socket_get_fd(g->addr_nl), buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == ENOBUFS)
+				overrun = true; /* events lost: read the address again */
+			if (errno == EINTR || errno == ENOBUFS)
+				continue;
+			break;
+		}
+		(void)mnl_cb_run(buf, (size_t)n, 0, 0, addr_msg, &a);
+	}
+	if (a.hit || overrun)
+		uplink_addr_changed(g, ifaddr4(g->cfg.uplink));
+}
+
+/* rtnetlink IPv4 address events, watched by the loop.  0 or -errno. */
+static int watch_addr(struct gw *g)
+{
+	int fd;
+
+	g->addr_nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!g->addr_nl || mnl_socket_bind(g->addr_nl, RTMGRP_IPV4_IFADDR, MNL_SOCKET_AUTOPID) < 0) {
+		int ret = -errno;
+
+		gw_log("%s: rtnetlink address events: %s", g->cfg.ifname, strerror(-ret));
+		if (g->addr_nl)
+			mnl_socket_close(g->addr_nl);
+		g->addr_nl = NULL;
+		return ret;
+	}
+	fd = mnl_socket_get_fd(g->addr_nl);
+	ev_io_init(&g->addr_w, addr_cb, fd, EV_READ);
+	ev_io_start(g->loop, &g->addr_w);
+	return 0;
+}
+
 static int open_uplink(struct gw *g, uint32_t addr)
 {
 	struct uplink_conf c = { 0 };
@@ -385,6 +490,14 @@ int dp_setup(struct gw *g)
 		gw_log("%s: out of memory", g->cfg.ifname);
 		return -ENOMEM;
 	}
+	g->uplink_addr = g->filter_addr = addr;
+	if (g->uplink_on) {
+		ret = watch_addr(g);
+		if (ret)
+			return ret;
+		/* an address change between the first read and the watch */
+		uplink_addr_changed(g, ifaddr4(g->cfg.uplink));
+	}
 	a.s_addr = htonl(addr);
 	inet_ntop(AF_INET, &a, text, sizeof(text));
 	gw_log("%s: netfilter on%s%s, uplink %s%s%s, NatPorts %u-%u, conntrack max %u",
@@ -397,6 +510,12 @@ int dp_setup(struct gw *g)
 
 void dp_teardown(struct gw *g)
 {
+	if (g->addr_nl) {
+		if (g->loop)
+			ev_io_stop(g->loop, &g->addr_w);
+		mnl_socket_close(g->addr_nl);
+		g->addr_nl = NULL;
+	}
 	if (g->uplink_on) {
 		if (g->loop)
 			ev_io_stop(g->loop, &g->uplink_w);

@@ -14,6 +14,12 @@
  *
  * Without Rules and Uplink g->nf is NULL and gw.c keeps the plain tunnel
  * (peers <-> TUN).  IPv6 bypasses the pipeline (nat/ is IPv4).
+ * MASQUERADE follows the uplink's address: an rtnetlink RTMGRP_IPV4_IFADDR
+ * socket in the loop; when the uplink's primary IPv4 address changes, nf and
+ * route take the new one, the entries NAT-ed to the old one are flushed
+ * (nat_flush_addr, as Linux does, logged) and the uplink's socket and tc
+ * filters move to it (reserved ports stay); with no address MASQUERADE
+ * drops until one appears.
  * Timers: conntrack and reassembly expiry run from gw's one timer, armed at
  * dp_next_deadline(); dying entries are reaped at each dp_flush().
  */

@@ -30,6 +30,7 @@
 #include "nat/hook.h"
 
 struct frag;
+struct mnl_socket;
 
 /*
  * Under load: more than GW_UNDER_LOAD_HANDSHAKES handshake messages
@@ -105,6 +106,11 @@ struct gw {
 	uint8_t *fragbuf;	/* FRAG_MAX_DATAGRAM: a reassembled datagram */
 	bool uplink_on;
 	struct uplink uplink;
+	/* MASQUERADE follows the uplink's address: rtnetlink RTMGRP_IPV4_IFADDR */
+	struct mnl_socket *addr_nl;
+	ev_io addr_w;
+	uint32_t uplink_addr;	/* host order; 0 while the uplink has none */
+	uint32_t filter_addr;	/* the address the uplink filters are for */
 	uint32_t rnd[GW_RND_POOL]; /* NAT port search randomness, refilled when used up */
 	unsigned rnd_left;
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];

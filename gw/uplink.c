@@ -436,6 +436,45 @@ int uplink_open(struct uplink *u, const char *ifname, uint32_t nat_addr, uint16_
 	return uplink_open_conf(u, &c);
 }
 
+int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
+{
+	struct sock_filter prog[BPF_PROG_MAX];
+	struct sock_fprog fp;
+	uint16_t pref;
+	int n, rc;
+
+	n = bpf_build_sk(nat, prog, BPF_PROG_MAX);
+	if (n < 0) {
+		gw_log("uplink: socket filter: %s", strerror(-n));
+		return n;
+	}
+	fp = (struct sock_fprog){ .len = (unsigned short)n, .filter = prog };
+	if (setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
+		rc = -errno;
+		gw_log("uplink: socket filter: %s", strerror(-rc));
+		return rc;
+	}
+	if (!u->tc_on)
+		return 0;
+	n = bpf_build_tc(nat, prog, BPF_PROG_MAX);
+	if (n < 0) {
+		gw_log("uplink: tc ingress filter: %s", strerror(-n));
+		return n;
+	}
+	pref = u->tc.pref;
+	rc = tc_remove(&u->tc);
+	if (rc < 0)
+		gw_log("uplink: removing the tc filter: %s", strerror(-rc));
+	u->tc_on = false;
+	rc = tc_install(&u->tc, u->ifindex, pref, prog, (unsigned)n);
+	if (rc < 0) {
+		gw_log("uplink: tc ingress filter: %s", strerror(-rc));
+		return rc;
+	}
+	u->tc_on = true;
+	return 0;
+}
+
 void uplink_close(struct uplink *u)
 {
 	int rc;

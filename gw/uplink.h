@@ -112,6 +112,11 @@ typedef void uplink_rx_fn(void *ctx, struct uplink_pkt *pkts, unsigned n);
 int uplink_open(struct uplink *u, const char *ifname, uint32_t nat_addr, uint16_t lo, uint16_t hi);
 /* The same with every knob. */
 int uplink_open_conf(struct uplink *u, const struct uplink_conf *c);
+/* Moves the socket filter (and the tc filter when installed) to the NAT
+ * spec nat (a new address: MASQUERADE following the uplink); the reserved
+ * ports stay.  The socket filter is swapped in one setsockopt; the tc
+ * filter is removed and installed again.  0 or -errno (logged). */
+int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat);
 /* Removes the tc filter and the port reservation, closes and frees. */
 void uplink_close(struct uplink *u);
 

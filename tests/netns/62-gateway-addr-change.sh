@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# MASQUERADE follows the uplink's address: the topology of
+# 60-gateway-masquerade.sh (wireguard-go client -> gw MASQUERADE -> internet),
+# a UDP flow NAT-ed to 198.51.100.1, then the gateway's uplink address
+# changes to 198.51.100.3 (added, the old one deleted, promote_secondaries so
+# the new one takes over):
+#   gw conntrack gw0 -L      no entry NAT-ed to the old address any more
+#   new UDP and TCP flows    the server sees 198.51.100.3:NatPorts, echo works
+#   the uplink filters       still there (tc + reserved ports), for the new one
+#   no iptables/nftables rule; SIGTERM removes the tc filter
+. "$(dirname "$0")/lib.sh"
+
+SRV=198.51.100.2 UPL=198.51.100.1 NEW=198.51.100.3
+host_add client gateway internet
+link_add client eth0 gateway lan0
+link_add gateway eth0 internet eth0
+addr_add client eth0 192.0.2.2/24
+addr_add gateway lan0 192.0.2.1/24
+addr_add gateway eth0 $UPL/24
+addr_add internet eth0 $SRV/24
+
+gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
+cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
+printf '%s\n' "$cl_priv" > "$TMP/client.key"
+ctl=$TMP/gw0.sock
+cp "$TOP/contrib/examples/gw0.rules" "$TMP/gw0.rules"
+cat > "$TMP/gw0.conf" <<EOF2
+[Interface]
+PrivateKey = $gw_priv
+ListenPort = 51820
+Address = 10.8.0.1/24
+Uplink = eth0
+Rules = $TMP/gw0.rules
+NatPorts = 61000-61999
+ControlSocket = $ctl
+
+[Peer]
+PublicKey = $cl_pub
+AllowedIPs = 10.8.0.2/32
+EOF2
+
+bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
+gw_pid=$BG_PID
+wait_udp gateway 51820
+wait_for 10 test -S "$ctl"
+
+WG_PROCESS_FOREGROUND=1 bg client unshare -m sh -c \
+	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgc0" \
+	> "$TMP/wggo.log" 2>&1
+client_pid=$BG_PID
+wait_for 10 nsenter -t "$client_pid" -m test -S /var/run/wireguard/wgc0.sock
+wgc() { nsenter -t "$client_pid" -m -n wg "$@"; }
+wgc set wgc0 private-key "$TMP/client.key" peer "$gw_pub" endpoint 192.0.2.1:51820 \
+	allowed-ips 0.0.0.0/0
+on client ip addr add 10.8.0.2/24 dev wgc0
+on client ip link set wgc0 up
+on client ip route add default dev wgc0
+
+G() { on gateway "$GW" "$@"; }
+
+# a UDP echo server that logs each datagram's source
+bg internet python3 -u -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 7000))
+while True:
+    d, a = s.recvfrom(2048)
+    print("%s:%d" % a, flush=True)
+    s.sendto(d, a)
+' > "$TMP/udp.log"
+wait_udp internet 7000
+
+udp_echo() {
+	echo "hello $1 $RUN" > "$TMP/u"
+	on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:7000 < "$TMP/u" > "$TMP/uback"
+	cmp -s "$TMP/u" "$TMP/uback"
+}
+
+log "a UDP flow through MASQUERADE to $UPL"
+udp_echo old || fail "UDP echo through the NAT (old address)"
+grep -Eq "^$UPL:61[0-9]{3}$" "$TMP/udp.log" || fail "the server saw: $(cat "$TMP/udp.log")"
+G conntrack "$ctl" -L > "$TMP/ct0" 2> /dev/null || fail "gw conntrack -L"
+sed 's/^/    /' "$TMP/ct0"
+grep -Eq "^udp .* dport=7000 src=$SRV dst=$UPL sport=7000 dport=61[0-9]{3} " "$TMP/ct0" ||
+	fail "no conntrack entry NAT-ed to $UPL"
+
+log "the uplink address changes: $UPL -> $NEW"
+on gateway sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1
+on gateway ip addr add $NEW/24 dev eth0
+on gateway ip addr del $UPL/24 dev eth0
+[ "$(on gateway ip -4 -o addr show dev eth0 | awk '{print $4}')" = "$NEW/24" ] ||
+	fail "gateway eth0: $(on gateway ip -4 -o addr show dev eth0)"
+flushed() { ! G conntrack "$ctl" -L 2> /dev/null | grep -q "dst=$UPL "; }
+wait_for 5 flushed || fail "entries NAT-ed to $UPL still listed"
+grep -q "address $UPL -> $NEW: [1-9][0-9]* conntrack entries NAT-ed to $UPL flushed" "$TMP/gw.log" ||
+	fail "no flush logged: $(tail -3 "$TMP/gw.log")"
+log "  $(grep -o "address $UPL -> .*" "$TMP/gw.log")"
+[[ $(on gateway tc filter show dev eth0 ingress) == *bpf* ]] || fail "no tc filter after the change"
+[[ $(on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports) == *61000-61999* ]] ||
+	fail "NatPorts no longer reserved"
+
+log "new connections use $NEW"
+udp_echo new || fail "UDP echo through the NAT (new address)"
+saw=$(tail -n 1 "$TMP/udp.log")
+[[ $saw =~ ^$NEW:61[0-9]{3}$ ]] || fail "the server saw: $saw"
+log "  server saw: $saw"
+G conntrack "$ctl" -L 2> /dev/null |
+	grep -Eq "^udp .* dport=7000 src=$SRV dst=$NEW sport=7000 dport=61[0-9]{3} " ||
+	fail "no conntrack entry NAT-ed to $NEW"
+
+head -c 1000000 /dev/urandom > "$TMP/data"
+bg internet socat -d -d -u TCP-LISTEN:7001,reuseaddr - > "$TMP/recv" 2> "$TMP/srv.log"
+rx=$BG_PID
+wait_tcp internet 7001
+on client timeout 30 socat -u - TCP:$SRV:7001 < "$TMP/data" || fail "client -> server: socat"
+wait "$rx" || true
+cmp -s "$TMP/data" "$TMP/recv" || fail "TCP client -> server after the change"
+grep -Eq "accepting connection from AF=2 $NEW:61[0-9]{3}( |$)" "$TMP/srv.log" ||
+	fail "the server did not see $NEW:NatPorts: $(grep accepting "$TMP/srv.log")"
+
+log "no iptables or nftables rule in any namespace"
+for h in client gateway internet; do
+	r=$(on "$h" iptables-save 2> /dev/null | grep -v '^#' || true)
+	[ -z "$r" ] || fail "iptables-save in $h: $r"
+	r=$(on "$h" nft list ruleset 2> /dev/null || true)
+	[ -z "$r" ] || fail "nft list ruleset in $h: $r"
+done
+
+log "SIGTERM: tc filter and reserved ports removed"
+kill -TERM "$gw_pid"
+wait "$gw_pid" || fail "gw exited with $?"
+[ -z "$(on gateway tc filter show dev eth0 ingress)" ] || fail "tc filter left behind"
+[[ $(on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports) == *61000* ]] &&
+	fail "reserved ports left behind"
+log "MASQUERADE follows the uplink address: old mappings flushed, new flows on $NEW"
