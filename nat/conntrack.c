@@ -592,7 +592,7 @@ void ct_prefetch(const struct ct_table *t, const struct pkt *p)
 		__builtin_prefetch(&t->pool[n >> 1]);
 }
 
-void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
+int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 {
 	const struct pkt *p = ctx->pkt;
 	const struct pkt_hdr *h = &p->outer;
@@ -605,7 +605,7 @@ void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 	ctx->ctdir = CT_DIR_ORIGINAL;
 	if (ctx->notrack) {
 		ctx->ctstate = CT_UNTRACKED;
-		return;
+		return 0;
 	}
 	ctx->ctstate = CT_INVALID;
 	/* gw reassembles before conntrack: a fragment here is not trackable */
@@ -625,7 +625,7 @@ void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 			goto invalid;
 		switch (icmp_error(&c, ctx, csum)) {
 		case ICMP_RELATED:
-			return;
+			return 0;
 		case ICMP_INVALID:
 			goto invalid;
 		case ICMP_GO_ON:
@@ -657,7 +657,7 @@ void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 			if (!e) {
 				/* table full: the kernel drops the packet */
 				t->stats.drop++;
-				return;
+				return -ENOSPC;
 			}
 			c.dir = CT_DIR_ORIGINAL;
 			if (tu.proto == PROTO_TCP && !ct_tcp_new(&c, e)) {
@@ -686,9 +686,10 @@ void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 	}
 	ctx->ct = e;
 	ctx->ctdir = c.dir;
-	return;
+	return 0;
 invalid:
 	t->stats.invalid++;
+	return 0;
 }
 
 /* ------------------------------------------------- confirm, abort, expire */

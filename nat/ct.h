@@ -85,12 +85,14 @@ void ct_get_stats(const struct ct_table *t, struct ct_stats *st);
  * INVALID.  ICMP errors are matched through their embedded header (RELATED).
  * ctx->notrack set before the call (raw table) gives UNTRACKED.  When the
  * pool is full a non-assured entry is dropped early; if none can be, the
- * packet is INVALID with ct NULL and stats.drop counts it.  check_csum: verify
+ * packet is INVALID with ct NULL, stats.drop counts it and ct_in returns
+ * -ENOSPC: the caller drops the packet, as the kernel does.  Otherwise 0
+ * (an INVALID packet is the rules' to judge).  check_csum: verify
  * the L4 checksum (PREROUTING, when the checksum option is on).
  * ctx->ct stays valid until the next ct_expire(), ct_remove() or ct_flush(),
  * or a ct_in() that has to early-drop: finish a packet before those.
  */
-void ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum);
+int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum);
 /* Optional, for a batch: call for every packet of the batch before their
  * ct_in(); it starts the memory loads ct_in will need (no state changes). */
 void ct_prefetch(const struct ct_table *t, const struct pkt *p);

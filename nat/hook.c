@@ -209,16 +209,9 @@ static bool track(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, bool
 	if (ctx->notrack) {
 		ctx->ctstate = CT_UNTRACKED;
 		ctx->ct = NULL;
-	} else {
-		struct ct_stats before, after;
-
-		ct_get_stats(nf->ct, &before);
-		ct_in(nf->ct, ctx, check_csum);
-		ct_get_stats(nf->ct, &after);
-		if (after.drop != before.drop) {
-			drop(res, NF_DROP_CT_FULL, NF_DROP);
-			return false;
-		}
+	} else if (ct_in(nf->ct, ctx, check_csum)) {
+		drop(res, NF_DROP_CT_FULL, NF_DROP);
+		return false;
 	}
 	res->ctstate = ctx->ctstate;
 	return true;

@@ -372,8 +372,14 @@ static void test_refuse_when_all_assured(void **state)
 		assert_int_equal(tp_ct(t, &q, T0 + 3 * SEC, NULL, NULL), CT_ESTABLISHED);
 	}
 	tp_udp(&q, A, B, 2000, 53, 4);
-	assert_int_equal(tp_ct(t, &q, T0 + 3 * SEC, &e, NULL), CT_INVALID);
-	assert_null(e);
+	{
+		/* refused: INVALID, no entry, and ct_in says the packet must go */
+		struct nf_ctx ctx = { .pkt = &q.p, .now = T0 + 3 * SEC };
+
+		assert_int_equal(ct_in(t, &ctx, true), -ENOSPC);
+		assert_int_equal(ctx.ctstate, CT_INVALID);
+		assert_null(ctx.ct);
+	}
 	st = stats(t);
 	assert_int_equal(st.drop, 1);
 	assert_int_equal(st.early_drop, 0);
