@@ -623,7 +623,11 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (load_rules(t, &rules, is_live ? &live : NULL))
 		goto out;
-	route_init(&t->route, &t->cfg, uplink, UPLINK_MTU);
+	if (route_init(&t->route, &t->cfg, uplink, UPLINK_MTU)) {
+		fprintf(stderr, "gw: trace: out of memory\n");
+		rules_free(rules);
+		goto out;
+	}
 	ct_config_default(&nfc.ct, TRACE_CT_MAX);
 	nfc.route = route_lookup;
 	nfc.ifaddr = route_ifaddr;
@@ -644,6 +648,7 @@ int cmd_trace(int argc, char **argv)
 		ct_foreach(nf_ct(t->nf), list_entry, NULL);
 	nf_destroy(t->nf);
 out:
+	route_free(&t->route);
 	sbuf_free(&warn);
 	config_free(&t->cfg);
 	free(t);

@@ -469,7 +469,9 @@ int dp_setup(struct gw *g)
 		if (ret)
 			return ret;
 	}
-	route_init(&g->route, &g->cfg, addr, (uint16_t)(g->uplink_on ? g->uplink.mtu : 1500));
+	ret = route_init(&g->route, &g->cfg, addr, (uint16_t)(g->uplink_on ? g->uplink.mtu : 1500));
+	if (ret)
+		return ret;
 	ret = load_rules(g, &rules, NULL);
 	if (ret)
 		return ret;
@@ -526,6 +528,7 @@ void dp_teardown(struct gw *g)
 		nf_destroy(g->nf);
 	if (g->frag)
 		frag_destroy(g->frag);
+	route_free(&g->route);
 	free(g->fragbuf);
 	g->nf = NULL;
 	g->frag = NULL;

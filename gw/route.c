@@ -9,13 +9,44 @@
 
 enum { DEFAULT_TUNNEL_MTU = 1420 };
 
-void route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_addr,
-		uint16_t uplink_mtu)
+/* What a prefix in the table means: the values stored in the trie. */
+static char route_own, route_tunnel;
+
+static int add_cidr(struct route_ctx *r, const struct cidr *c, uint8_t prefix, void *what)
 {
+	if (c->family != AF_INET)
+		return 0;
+	return allowedips_insert(&r->table, AF_INET, c->addr, prefix, what);
+}
+
+int route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_addr,
+	       uint16_t uplink_mtu)
+{
+	int ret = 0;
+
 	r->cfg = cfg;
 	r->uplink_addr = uplink_addr;
 	r->tunnel_mtu = cfg->mtu ? cfg->mtu : DEFAULT_TUNNEL_MTU;
 	r->uplink_mtu = uplink_mtu;
+	allowedips_init(&r->table);
+	/* peers' AllowedIPs and the Address subnets leave by the tunnel; gw's
+	 * own addresses, inserted last, win over an equal peer prefix */
+	for (size_t i = 0; i < cfg->n_peers && !ret; i++)
+		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips && !ret; j++)
+			ret = add_cidr(r, &cfg->peers[i].allowed_ips[j],
+				       cfg->peers[i].allowed_ips[j].prefix, &route_tunnel);
+	for (size_t i = 0; i < cfg->n_addresses && !ret; i++)
+		ret = add_cidr(r, &cfg->addresses[i], cfg->addresses[i].prefix, &route_tunnel);
+	for (size_t i = 0; i < cfg->n_addresses && !ret; i++)
+		ret = add_cidr(r, &cfg->addresses[i], 32, &route_own);
+	if (ret)
+		allowedips_destroy(&r->table);
+	return ret;
+}
+
+void route_free(struct route_ctx *r)
+{
+	allowedips_destroy(&r->table);
 }
 
 static uint32_t cidr_addr4(const struct cidr *c)
@@ -26,10 +57,10 @@ static uint32_t cidr_addr4(const struct cidr *c)
 
 bool route_is_own(const struct route_ctx *r, uint32_t addr)
 {
-	for (size_t i = 0; i < r->cfg->n_addresses; i++)
-		if (r->cfg->addresses[i].family == AF_INET && cidr_addr4(&r->cfg->addresses[i]) == addr)
-			return true;
-	return false;
+	const uint8_t key[4] = { (uint8_t)(addr >> 24), (uint8_t)(addr >> 16),
+				 (uint8_t)(addr >> 8), (uint8_t)addr };
+
+	return allowedips_lookup(&r->table, AF_INET, key) == &route_own;
 }
 
 static void out_tunnel(const struct route_ctx *r, struct nf_route *out)
@@ -43,34 +74,28 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out)
 {
 	const struct route_ctx *r = arg;
 	const struct config *c = r->cfg;
+	const uint8_t key[4] = { (uint8_t)(daddr >> 24), (uint8_t)(daddr >> 16),
+				 (uint8_t)(daddr >> 8), (uint8_t)daddr };
+	const void *what;
 
 	memset(out, 0, sizeof(*out));
 	/* local: out names the interface the address is on (addrtype's
 	 * --limit-iface-in/out): the tunnel has the Addresses, the uplink its
 	 * own address */
-	if (route_is_own(r, daddr)) {
-		out->kind = NF_ROUTE_LOCAL;
-		memcpy(out->out, c->ifname, sizeof(out->out));
-		return 0;
-	}
 	if (r->uplink_addr && daddr == r->uplink_addr) {
 		out->kind = NF_ROUTE_LOCAL;
 		memcpy(out->out, c->uplink, sizeof(out->out));
 		return 0;
 	}
-	for (size_t i = 0; i < c->n_peers; i++) {
-		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++) {
-			if (cidr_contains4(&c->peers[i].allowed_ips[j], daddr)) {
-				out_tunnel(r, out);
-				return 0;
-			}
-		}
+	what = allowedips_lookup(&r->table, AF_INET, key);
+	if (what == &route_own) {
+		out->kind = NF_ROUTE_LOCAL;
+		memcpy(out->out, c->ifname, sizeof(out->out));
+		return 0;
 	}
-	for (size_t i = 0; i < c->n_addresses; i++) {
-		if (cidr_contains4(&c->addresses[i], daddr)) {
-			out_tunnel(r, out);
-			return 0;
-		}
+	if (what == &route_tunnel) {
+		out_tunnel(r, out);
+		return 0;
 	}
 	if (!c->uplink[0])
 		return -ENETUNREACH;

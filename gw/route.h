@@ -9,20 +9,24 @@
 
 #include <stdint.h>
 
+#include "crypto/allowedips.h"
 #include "nat/hook.h"
 
 struct config;
 
 struct route_ctx {
 	const struct config *cfg;
-	uint32_t uplink_addr;   /* host order; 0 = unknown */
+	struct allowedips table; /* IPv4 prefixes -> ROUTE_* markers, built once */
+	uint32_t uplink_addr;    /* host order; 0 = unknown */
 	uint16_t tunnel_mtu;
 	uint16_t uplink_mtu;
 };
 
-void route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_addr,
-		uint16_t uplink_mtu);
-/* nf_route_fn */
+/* Builds the prefix table from cfg (which must outlive r).  0 or -ENOMEM. */
+int route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_addr,
+	       uint16_t uplink_mtu);
+void route_free(struct route_ctx *r);
+/* nf_route_fn: one longest-prefix lookup, no scan of the config. */
 int route_lookup(void *arg, uint32_t daddr, struct nf_route *out);
 /* nf_ifaddr_fn: gw's first Address for the tunnel, the uplink's address for
  * the uplink. */

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/* gw/route: the routing decision from the config (one prefix lookup). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "gw/config.h"
+#include "gw/route.h"
+
+#define A(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
+#define K1 "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
+#define K2 "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+
+static void load(struct config *c, const char *extra)
+{
+	char text[512];
+	struct config_error err;
+
+	snprintf(text, sizeof(text),
+		 "[Interface]\nPrivateKey = " K1 "\nAddress = 10.8.0.1/24\n%s"
+		 "[Peer]\nPublicKey = " K2 "\nAllowedIPs = 10.8.0.1/32, 10.9.0.0/16, 192.168.5.0/24\n",
+		 extra);
+	if (config_parse(c, "gw0.conf", text, strlen(text), NULL, &err))
+		fail_msg("%s", err.message);
+}
+
+/* address;kind;out  (kind: L local, F forward, - unreachable) */
+static const struct {
+	uint32_t addr;
+	char kind;
+	const char *out;
+} cases[] = {
+	/* 1 */ { A(10, 8, 0, 1), 'L', "gw0" },      /* own, though a peer lists it too */
+	/* 2 */ { A(10, 8, 0, 77), 'F', "gw0" },     /* the Address subnet */
+	/* 3 */ { A(10, 9, 200, 1), 'F', "gw0" },    /* a peer's AllowedIPs */
+	/* 4 */ { A(192, 168, 5, 9), 'F', "gw0" },
+	/* 5 */ { A(192, 0, 2, 1), 'L', "eth0" },    /* the uplink's address */
+	/* 6 */ { A(203, 0, 113, 5), 'F', "eth0" },  /* everything else */
+	/* 7 */ { A(10, 10, 0, 1), 'F', "eth0" },
+};
+
+static void test_routes(void **state)
+{
+	struct config c;
+	struct route_ctx r;
+
+	(void)state;
+	load(&c, "Uplink = eth0\nMTU = 1380\n");
+	assert_int_equal(route_init(&r, &c, A(192, 0, 2, 1), 1500), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nf_route out;
+
+		if (route_lookup(&r, cases[i].addr, &out))
+			fail_msg("case %zu: no route", i + 1);
+		if ((cases[i].kind == 'L') != (out.kind == NF_ROUTE_LOCAL) ||
+		    strcmp(out.out, cases[i].out))
+			fail_msg("case %zu: kind %d out '%s'", i + 1, out.kind, out.out);
+		if (out.kind == NF_ROUTE_FORWARD)
+			assert_int_equal(out.mtu, strcmp(out.out, "gw0") ? 1500 : 1380);
+	}
+	assert_true(route_is_own(&r, A(10, 8, 0, 1)));
+	assert_false(route_is_own(&r, A(10, 8, 0, 2)));
+	assert_int_equal(route_ifaddr(&r, "gw0"), A(10, 8, 0, 1));
+	assert_int_equal(route_ifaddr(&r, "eth0"), A(192, 0, 2, 1));
+	assert_int_equal(route_src_toward(&r, "eth0", A(10, 8, 0, 9)), A(192, 0, 2, 1));
+	assert_int_equal(route_src_toward(&r, "eth0", A(10, 8, 0, 1)), A(10, 8, 0, 1));
+	route_free(&r);
+	config_free(&c);
+}
+
+static void test_no_uplink(void **state)
+{
+	struct config c;
+	struct route_ctx r;
+	struct nf_route out;
+
+	(void)state;
+	load(&c, "");
+	assert_int_equal(route_init(&r, &c, 0, 1500), 0);
+	assert_int_equal(route_lookup(&r, A(203, 0, 113, 5), &out), -ENETUNREACH);
+	assert_int_equal(route_lookup(&r, A(10, 9, 0, 1), &out), 0);
+	route_free(&r);
+	config_free(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_no_uplink),
+	};
+
+	if (sodium_init() < 0)
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
