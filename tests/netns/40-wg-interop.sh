@@ -52,12 +52,9 @@ on gateway ip -br addr show gw0 | grep -q 10.8.0.1/24 || fail "TUN gw0 has no 10
 [ "$(on gateway cat /sys/class/net/gw0/mtu)" = 1420 ] || fail "TUN mtu is not 1420"
 
 # wireguard-go keeps its sockets in /run/wireguard: a private /run for it
-WG_PROCESS_FOREGROUND=1 bg client unshare -m sh -c \
-	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgc0" \
-	> "$TMP/wggo.log" 2>&1
-client_pid=$BG_PID
-wait_for 10 on client ip link show wgc0
-wgc() { nsenter -t "$client_pid" -m -n wg "$@"; }
+wg_go client wgc0
+client_pid=$WG_PID
+wgc() { wg_in "$client_pid" "$@"; }
 # a second instance in the same private /run, for the unknown key
 WG_PROCESS_FOREGROUND=1 nsenter -t "$client_pid" -m -n wireguard-go -f wgbad0 \
 	>> "$TMP/wggo.log" 2>&1 &

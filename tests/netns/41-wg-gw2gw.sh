@@ -64,12 +64,9 @@ cl_pid=$BG_PID
 wait_udp server 51820
 wait_udp client 40000
 
-WG_PROCESS_FOREGROUND=1 bg wgsrv unshare -m sh -c \
-	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgs0" \
-	> "$TMP/wggo.log" 2>&1
-wgs_pid=$BG_PID
-wait_for 10 nsenter -t "$wgs_pid" -m test -S /var/run/wireguard/wgs0.sock
-nsenter -t "$wgs_pid" -m -n wg set wgs0 private-key "$TMP/wgs.key" listen-port 51820 \
+wg_go wgsrv wgs0
+wgs_pid=$WG_PID
+wg_in "$wgs_pid" set wgs0 private-key "$TMP/wgs.key" listen-port 51820 \
 	peer "$cl_pub" allowed-ips 10.7.0.2/32
 on wgsrv ip addr add 10.7.0.1/24 dev wgs0
 on wgsrv ip link set wgs0 up
@@ -106,7 +103,7 @@ tcp_xfer server client 10.8.0.2 7001
 log "gw client <-> wireguard-go server"
 tcp_xfer client wgsrv 10.7.0.1 7000
 tcp_xfer wgsrv client 10.7.0.2 7002
-nsenter -t "$wgs_pid" -m -n wg show wgs0 latest-handshakes | awk '{ exit !($2 > 0) }' ||
+wg_in "$wgs_pid" show wgs0 latest-handshakes | awk '{ exit !($2 > 0) }' ||
 	fail "wireguard-go saw no handshake"
 
 log "roaming: the client's source address changes mid-transfer"

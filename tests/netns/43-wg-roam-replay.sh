@@ -46,12 +46,9 @@ wait_for 10 test -S "$ctl"
 stat() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
 endpoint() { on gateway "$GW" show "$ctl" | sed -n 's/^ *endpoint: //p'; }
 
-WG_PROCESS_FOREGROUND=1 bg client unshare -m sh -c \
-	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgc0" \
-	> "$TMP/wggo.log" 2>&1
-client_pid=$BG_PID
-wait_for 10 nsenter -t "$client_pid" -m test -S /var/run/wireguard/wgc0.sock
-wgc() { nsenter -t "$client_pid" -m -n wg "$@"; }
+wg_go client wgc0
+client_pid=$WG_PID
+wgc() { wg_in "$client_pid" "$@"; }
 wgc set wgc0 private-key "$TMP/client.key" listen-port 40001 peer "$gw_pub" \
 	endpoint 192.0.2.1:51820 allowed-ips 10.8.0.0/24
 on client ip addr add 10.8.0.2/24 dev wgc0

@@ -45,12 +45,9 @@ gw_pid=$BG_PID
 wait_udp gateway 51820
 wait_for 10 test -S "$ctl"
 
-WG_PROCESS_FOREGROUND=1 bg client unshare -m sh -c \
-	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgc0" \
-	> "$TMP/wggo.log" 2>&1
-client_pid=$BG_PID
-wait_for 10 nsenter -t "$client_pid" -m test -S /var/run/wireguard/wgc0.sock
-wgc() { nsenter -t "$client_pid" -m -n wg "$@"; }
+wg_go client wgc0
+client_pid=$WG_PID
+wgc() { wg_in "$client_pid" "$@"; }
 wgc set wgc0 private-key "$TMP/client.key" peer "$gw_pub" endpoint 192.0.2.1:51820 \
 	allowed-ips 0.0.0.0/0
 on client ip addr add 10.8.0.2/24 dev wgc0

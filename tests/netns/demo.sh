@@ -33,16 +33,10 @@ echo "gateway public key (gw pubkey): $gw_pub"
 echo "gateway public key (wg pubkey): $(printf '%s\n' "$gw_priv" | wg pubkey)"
 printf '%s\n' "$cl_priv" > "$TMP/client.key"
 printf '%s\n' "$psk" > "$TMP/psk"
-# wireguard-go keeps its socket in /run/wireguard: give it a private /run
-mkdir -p "$TMP/run"
-WG_PROCESS_FOREGROUND=1 bg client unshare -m sh -c \
-	"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f wgdemo0" \
-	>/dev/null 2>&1
-client_wg=$BG_PID
-wait_for 10 on client ip link show wgdemo0
-# wg needs the same private /run: enter the client's mount namespace
-wgc() { nsenter -t "$client_wg" -m -n wg "$@"; }
-wait_for 10 nsenter -t "$client_wg" -m test -S /var/run/wireguard/wgdemo0.sock
+# stock wireguard-go, with a private /run for its socket (lib.sh)
+wg_go client wgdemo0 /dev/null
+client_wg=$WG_PID
+wgc() { wg_in "$client_wg" "$@"; }
 wgc set wgdemo0 private-key "$TMP/client.key" peer "$gw_pub" preshared-key "$TMP/psk" \
 	endpoint 192.0.2.1:51820 allowed-ips 0.0.0.0/0
 echo "client's wg accepts the keys:"

@@ -78,6 +78,21 @@ stop() {
 	wait "$1" 2>/dev/null || true
 }
 
+# wg_go HOST IFACE [LOG]: stock wireguard-go in HOST, in the foreground so
+# its PID is ours, with a private /run (its control socket directory is
+# shared by every namespace otherwise); waits for its socket; sets WG_PID.
+# Extra environment (LOG_LEVEL=verbose) passes through.  wg_in PID ARGS runs
+# wg(8) against it.
+wg_go() {
+	local h=$1 ifc=$2 log=${3:-$TMP/wggo.log}
+	WG_PROCESS_FOREGROUND=1 bg "$h" unshare -m sh -c \
+		"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f $ifc" \
+		>> "$log" 2>&1
+	WG_PID=$BG_PID
+	wait_for 10 nsenter -t "$WG_PID" -m test -S "/var/run/wireguard/$ifc.sock"
+}
+wg_in() { local p=$1; shift; nsenter -t "$p" -m -n wg "$@"; }
+
 # _wait_ss HOST PROTO PORT [TIMEOUT]: poll ss for a listening socket.
 _wait_ss() {
 	local h=$1 flag=$2 port=$3 t=${4:-10} i
