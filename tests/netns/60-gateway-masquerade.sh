@@ -20,6 +20,7 @@
 # policy and counted; iptables-save and nft list ruleset empty in every
 # namespace; SIGTERM removes the tc filter, the reserved ports and the TUN.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/gateway.sh"
 
 case $GW in
 */build/san/*) PROBE=${UPLINK_PROBE:-$TOP/build/san/tests/netns/uplink_probe} ;;
@@ -27,57 +28,15 @@ case $GW in
 esac
 [ -x "$PROBE" ] || fail "no $PROBE (make $(realpath --relative-to="$TOP" "$PROBE"))"
 
-SRV=198.51.100.2 UPL=198.51.100.1
-host_add client gateway internet
-link_add client eth0 gateway lan0
-link_add gateway eth0 internet eth0
-addr_add client eth0 192.0.2.2/24
-addr_add gateway lan0 192.0.2.1/24
-addr_add gateway eth0 $UPL/24
-addr_add internet eth0 $SRV/24
-
-gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
-cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
 other_pub=$("$GW" genkey | "$GW" pubkey)
-printf '%s\n' "$cl_priv" > "$TMP/client.key"
-ctl=$TMP/gw0.sock
-cat > "$TMP/gw0.conf" <<EOF
-[Interface]
-PrivateKey = $gw_priv
-ListenPort = 51820
-Address = 10.8.0.1/24
-Uplink = eth0
-Rules = $TOP/contrib/examples/gw0.rules
-NatPorts = 61000-61999
-ControlSocket = $ctl
-
-[Peer]
-PublicKey = $cl_pub
-AllowedIPs = 10.8.0.2/32
-
-[Peer]
+gateway_world "[Peer]
 PublicKey = $other_pub
-AllowedIPs = 10.8.0.3/32
-EOF
-
-bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
-gw_pid=$BG_PID
-wait_udp gateway 51820
-wait_for 10 test -S "$ctl"
+AllowedIPs = 10.8.0.3/32"
 [ "$(on gateway sysctl -n net.ipv4.ip_forward)" = 0 ] || fail "the gateway's kernel forwards"
 # (grep -q would end the pipe early: with pipefail that fails the writer)
 [[ $(on gateway tc filter show dev eth0 ingress) == *bpf* ]] || fail "no tc filter on the uplink"
 [[ $(on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports) == *61000-61999* ]] ||
 	fail "NatPorts not reserved"
-
-wg_go client wgc0
-client_pid=$WG_PID
-wgc() { wg_in "$client_pid" "$@"; }
-wgc set wgc0 private-key "$TMP/client.key" peer "$gw_pub" endpoint 192.0.2.1:51820 \
-	allowed-ips 0.0.0.0/0
-on client ip addr add 10.8.0.2/24 dev wgc0
-on client ip link set wgc0 up
-on client ip route add default dev wgc0
 
 stat() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
 

@@ -14,49 +14,9 @@
 #   gw trace gw0 PACKET...     the live rules' MASQUERADE and de-NAT; the live
 #                              counters and conntrack untouched
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/gateway.sh"
 
-SRV=198.51.100.2 UPL=198.51.100.1
-host_add client gateway internet
-link_add client eth0 gateway lan0
-link_add gateway eth0 internet eth0
-addr_add client eth0 192.0.2.2/24
-addr_add gateway lan0 192.0.2.1/24
-addr_add gateway eth0 $UPL/24
-addr_add internet eth0 $SRV/24
-
-gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
-cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
-printf '%s\n' "$cl_priv" > "$TMP/client.key"
-ctl=$TMP/gw0.sock
-cp "$TOP/contrib/examples/gw0.rules" "$TMP/gw0.rules"
-cat > "$TMP/gw0.conf" <<EOF2
-[Interface]
-PrivateKey = $gw_priv
-ListenPort = 51820
-Address = 10.8.0.1/24
-Uplink = eth0
-Rules = $TMP/gw0.rules
-NatPorts = 61000-61999
-ControlSocket = $ctl
-
-[Peer]
-PublicKey = $cl_pub
-AllowedIPs = 10.8.0.2/32
-EOF2
-
-bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
-gw_pid=$BG_PID
-wait_udp gateway 51820
-wait_for 10 test -S "$ctl"
-
-wg_go client wgc0
-client_pid=$WG_PID
-wgc() { wg_in "$client_pid" "$@"; }
-wgc set wgc0 private-key "$TMP/client.key" peer "$gw_pub" endpoint 192.0.2.1:51820 \
-	allowed-ips 0.0.0.0/0
-on client ip addr add 10.8.0.2/24 dev wgc0
-on client ip link set wgc0 up
-on client ip route add default dev wgc0
+gateway_world
 
 G() { on gateway "$GW" "$@"; }
 
