@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nat/sbuf.h"
@@ -77,19 +78,34 @@ int ctl_listen(const char *path)
 	return fd;
 }
 
+enum { CTL_LINE_MS = 1000, CTL_BODY_MS = 5000 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int ctl_accept(int lfd, char *req, size_t len)
 {
+	int64_t deadline;
 	size_t got = 0;
 	int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
 	if (cfd < 0)
 		return -errno;
-	/* byte by byte: what follows the line is the request's body */
+	/* byte by byte: what follows the line is the request's body.  The
+	 * whole line gets one deadline, so a slow client holds the loop (and
+	 * the data path) for at most CTL_LINE_MS. */
+	deadline = now_ms() + CTL_LINE_MS;
 	while (got + 1 < len) {
 		struct pollfd pfd = { cfd, POLLIN, 0 };
+		int64_t left = deadline - now_ms();
 		ssize_t n;
 
-		if (poll(&pfd, 1, 1000) <= 0)
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			break;
 		n = read(cfd, req + got, 1);
 		if (n <= 0)
@@ -106,11 +122,13 @@ int ctl_accept(int lfd, char *req, size_t len)
 int ctl_read_body(int cfd, struct sbuf *body, size_t max)
 {
 	char buf[65536];
+	int64_t deadline = now_ms() + CTL_BODY_MS;
 
 	for (;;) {
 		struct pollfd pfd = { cfd, POLLIN, 0 };
+		int64_t left = deadline - now_ms();
 		ssize_t n;
-		int r = poll(&pfd, 1, 2000);
+		int r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 
 		if (r < 0 && errno == EINTR)
 			continue;

@@ -48,10 +48,10 @@ void ctl_default_path(char *out, size_t len, const char *ifname);
  * fd (non-blocking) or -errno. */
 int ctl_listen(const char *path);
 /* Accepts one client: reads its request line into req (NUL-terminated,
- * newline stripped) with a short timeout.  Returns the client fd or -errno. */
+ * newline stripped) within 1 s in all (this runs in the event loop).  Returns the client fd or -errno. */
 int ctl_accept(int lfd, char *req, size_t len);
 /* Reads the rest of the request (the body) up to EOF, at most max bytes,
- * 2 s per read at most.  0 or -errno (-EFBIG, -ETIMEDOUT). */
+ * within 5 s in all.  0 or -errno (-EFBIG, -ETIMEDOUT). */
 int ctl_read_body(int cfd, struct sbuf *body, size_t max);
 /* Writes the whole answer and closes the client. */
 void ctl_answer(int cfd, const char *text, size_t len);

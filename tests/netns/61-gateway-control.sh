@@ -18,6 +18,10 @@
 
 gateway_world
 
+# a request the control socket does not know gets an error answer
+[[ $(echo bogus | socat -t 3 - UNIX-CONNECT:"$ctl") == "error=unknown request" ]] ||
+	fail "an unknown control request got no error answer"
+
 G() { on gateway "$GW" "$@"; }
 
 head -c 3000000 /dev/urandom > "$TMP/data"
