@@ -54,4 +54,16 @@ set +e
 msg=$("$GW" trace "$TMP/gw0.conf" 'udp 10.8.0.2:1 > 1.2.3.4:2' 2>&1 >/dev/null); rc=$?
 set -e
 [ "$rc" = 1 ] && [[ "$msg" == "$TMP/bad.rules:3: "* ]] || fail "trace with bad rules: $rc '$msg'"
+# a packet gw trace cannot read is refused by name, with exit 1
+for bad in 'tcp 10.8.0.2:1 203.0.113.5:2' 'tcp 10.8.0.300:1 > 203.0.113.5:2' \
+	'sctp 10.8.0.2 > 203.0.113.5' 'udp 10.8.0.2:1 > 203.0.113.5:2 flags S' \
+	'tcp 10.8.0.2:1 > 203.0.113.5:2 flags X' 'udp 10.8.0.2:1 > 1.2.3.4:2 ttl 0' \
+	'udp 10.8.0.2:1 > 1.2.3.4:2 len 5' 'udp @9.src:1 > 1.2.3.4:2' \
+	'icmp 203.0.113.5 > 192.0.2.1 icmp 3/3 in eth0'; do
+	set +e
+	msg=$("$GW" trace "$conf" --uplink-addr 192.0.2.1 "$bad" 2>&1 >/dev/null); rc=$?
+	set -e
+	[ "$rc" = 1 ] || fail "trace '$bad': exit $rc"
+	[[ "$msg" == "gw: trace: '"* ]] || fail "trace '$bad': unclear error '$msg'"
+done
 log "trace and rules -f work on contrib/examples"
