@@ -2,13 +2,11 @@
 #include "gw/ctl.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "nat/sbuf.h"
@@ -78,89 +76,227 @@ int ctl_listen(const char *path)
 	return fd;
 }
 
-enum { CTL_LINE_MS = 1000, CTL_BODY_MS = 5000 };
+/* Per-client deadlines, seconds: the request line, the body, the answer. */
+#define CTL_LINE_S 1.0
+#define CTL_BODY_S 5.0
+#define CTL_WRITE_S 5.0
 
-static int64_t now_ms(void)
+enum conn_state { CONN_LINE, CONN_BODY, CONN_WRITE };
+
+static void conn_close(struct ctl_conn *c)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	ev_io_stop(c->srv->loop, &c->io);
+	ev_timer_stop(c->srv->loop, &c->timer);
+	close(c->fd);
+	c->fd = -1;
+	sbuf_free(&c->in);
+	sbuf_free(&c->out);
 }
 
-int ctl_accept(int lfd, char *req, size_t len)
+static void conn_wait(struct ctl_conn *c, int events, double seconds)
 {
-	int64_t deadline;
-	size_t got = 0;
-	int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	ev_io_stop(c->srv->loop, &c->io);
+	ev_io_set(&c->io, c->fd, events);
+	ev_io_start(c->srv->loop, &c->io);
+	ev_timer_stop(c->srv->loop, &c->timer);
+	ev_timer_set(&c->timer, seconds, 0.);
+	ev_timer_start(c->srv->loop, &c->timer);
+}
 
-	if (cfd < 0)
-		return -errno;
-	/* byte by byte: what follows the line is the request's body.  The
-	 * whole line gets one deadline, so a slow client holds the loop (and
-	 * the data path) for at most CTL_LINE_MS. */
-	deadline = now_ms() + CTL_LINE_MS;
-	while (got + 1 < len) {
-		struct pollfd pfd = { cfd, POLLIN, 0 };
-		int64_t left = deadline - now_ms();
-		ssize_t n;
+/* Sends what the socket takes now; closes when all is sent. */
+static void conn_write(struct ctl_conn *c)
+{
+	while (c->sent < c->out.len) {
+		ssize_t n = send(c->fd, c->out.buf + c->sent, c->out.len - c->sent, MSG_NOSIGNAL);
 
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-			break;
-		n = read(cfd, req + got, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
 		if (n <= 0)
 			break;
-		if (req[got] == '\n')
-			break;
-		got++;
+		c->sent += (size_t)n;
 	}
-	req[got] = 0;
-	req[strcspn(req, "\r\n")] = 0;
-	return cfd;
+	conn_close(c);
 }
 
-int ctl_read_body(int cfd, struct sbuf *body, size_t max)
+static void conn_answer(struct ctl_conn *c)
+{
+	struct ctl_server *srv = c->srv;
+	const char *body = c->in.buf + c->line_len + 1;
+
+	srv->handle(srv->arg, c->in.buf, body, c->in.len - c->line_len - 1, &c->out);
+	if (c->out.oom) {
+		sbuf_reset(&c->out);
+		c->out.oom = false;
+		sbuf_add(&c->out, "error=out of memory\n");
+	}
+	sbuf_free(&c->in);
+	c->state = CONN_WRITE;
+	conn_wait(c, EV_WRITE, CTL_WRITE_S);
+	conn_write(c);
+}
+
+static void conn_error(struct ctl_conn *c, const char *msg)
+{
+	sbuf_free(&c->in);
+	sbuf_reset(&c->out);
+	sbuf_add(&c->out, msg);
+	c->state = CONN_WRITE;
+	conn_wait(c, EV_WRITE, CTL_WRITE_S);
+	conn_write(c);
+}
+
+/* The request line is complete when a newline came: the body, if the
+ * request has one, follows it up to EOF. */
+static void conn_got_line(struct ctl_conn *c, char *nl)
+{
+	c->line_len = (size_t)(nl - c->in.buf);
+	*nl = 0;
+	if (c->line_len && c->in.buf[c->line_len - 1] == '\r')
+		c->in.buf[c->line_len - 1] = 0;
+	if (c->srv->has_body(c->in.buf)) {
+		c->state = CONN_BODY;
+		conn_wait(c, EV_READ, CTL_BODY_S);
+	} else {
+		c->in.len = c->line_len + 1; /* whatever came after is ignored */
+		conn_answer(c);
+	}
+}
+
+static void conn_read(struct ctl_conn *c)
 {
 	char buf[65536];
-	int64_t deadline = now_ms() + CTL_BODY_MS;
 
 	for (;;) {
-		struct pollfd pfd = { cfd, POLLIN, 0 };
-		int64_t left = deadline - now_ms();
-		ssize_t n;
-		int r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		ssize_t n = read(c->fd, buf, sizeof(buf));
+		size_t old = c->in.len;
+		char *nl;
 
-		if (r < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return -ETIMEDOUT;
-		n = read(cfd, buf, sizeof(buf));
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			if (n == 0 && c->state == CONN_LINE && c->in.len) {
+				/* a line without its newline, then EOF */
+				sbuf_add(&c->in, "\n");
+				if (c->in.oom) {
+					conn_error(c, "error=out of memory\n");
+					return;
+				}
+				conn_got_line(c, c->in.buf + c->in.len - 1);
+			}
+			if (n == 0 && c->state == CONN_BODY)
+				conn_answer(c);
+			else if (c->state != CONN_WRITE)
+				conn_close(c);
+			return;
+		}
+		if (c->in.len + (size_t)n > CTL_MAX_LINE + 1u + CTL_MAX_BODY) {
+			conn_error(c, "error=request too large\n");
+			return;
+		}
+		sbuf_addn(&c->in, buf, (size_t)n);
+		if (c->in.oom) {
+			conn_error(c, "error=out of memory\n");
+			return;
+		}
+		if (c->state != CONN_LINE)
 			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return body->oom ? -ENOMEM : 0;
-		if (body->len + (size_t)n > max)
-			return -EFBIG;
-		sbuf_addn(body, buf, (size_t)n);
+		nl = memchr(c->in.buf + old, '\n', c->in.len - old);
+		if (nl && (size_t)(nl - c->in.buf) <= CTL_MAX_LINE) {
+			conn_got_line(c, nl);
+			if (c->state != CONN_BODY)
+				return;
+		} else if (c->in.len > CTL_MAX_LINE) {
+			conn_error(c, "error=request line too long\n");
+			return;
+		}
 	}
 }
 
-void ctl_answer(int cfd, const char *text, size_t len)
+static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	while (len) {
-		ssize_t n = write(cfd, text, len);
+	struct ctl_conn *c = w->data;
 
-		if (n <= 0) {
-			if (n < 0 && errno == EINTR)
-				continue;
-			break;
+	(void)loop, (void)revents;
+	if (c->state == CONN_WRITE)
+		conn_write(c);
+	else
+		conn_read(c);
+}
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl_conn *c = w->data;
+
+	(void)loop, (void)revents;
+	if (c->state == CONN_BODY)
+		conn_error(c, "error=request body: timed out\n");
+	else
+		conn_close(c); /* silent client, or one that does not read */
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ctl_server *srv = w->data;
+
+	(void)loop, (void)revents;
+	for (;;) {
+		int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct ctl_conn *c = NULL;
+
+		if (fd < 0)
+			return; /* EAGAIN, or nothing gw can do about it */
+		for (int i = 0; i < CTL_MAX_CONNS && !c; i++)
+			if (srv->conns[i].fd < 0)
+				c = &srv->conns[i];
+		if (!c) {
+			static const char busy[] = "error=busy\n";
+
+			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+			close(fd);
+			continue;
 		}
-		text += n;
-		len -= (size_t)n;
+		c->fd = fd;
+		c->state = CONN_LINE;
+		c->sent = c->line_len = 0;
+		sbuf_init(&c->in);
+		sbuf_init(&c->out);
+		conn_wait(c, EV_READ, CTL_LINE_S);
 	}
-	close(cfd);
+}
+
+void ctl_server_start(struct ctl_server *srv, struct ev_loop *loop, int lfd)
+{
+	srv->loop = loop;
+	srv->lfd = lfd;
+	for (int i = 0; i < CTL_MAX_CONNS; i++) {
+		struct ctl_conn *c = &srv->conns[i];
+
+		c->srv = srv;
+		c->fd = -1;
+		ev_io_init(&c->io, conn_io_cb, -1, EV_READ);
+		c->io.data = c;
+		ev_timer_init(&c->timer, conn_timer_cb, 0., 0.);
+		c->timer.data = c;
+	}
+	ev_io_init(&srv->accept_w, accept_cb, lfd, EV_READ);
+	srv->accept_w.data = srv;
+	ev_io_start(loop, &srv->accept_w);
+}
+
+void ctl_server_stop(struct ctl_server *srv)
+{
+	if (!srv->loop)
+		return;
+	for (int i = 0; i < CTL_MAX_CONNS; i++)
+		if (srv->conns[i].fd >= 0)
+			conn_close(&srv->conns[i]);
+	ev_io_stop(srv->loop, &srv->accept_w);
+	close(srv->lfd);
+	srv->loop = NULL;
 }
 
 int ctl_request(const char *path, const char *request, struct sbuf *out)

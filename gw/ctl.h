@@ -38,23 +38,56 @@
 #ifndef GW_CTL_H
 #define GW_CTL_H
 
+#include <ev.h>
+#include <stdbool.h>
 #include <stddef.h>
 
-struct sbuf;
+#include "nat/sbuf.h"
 
 /* The socket path for an interface ("/run/gw/IFACE.sock"). */
 void ctl_default_path(char *out, size_t len, const char *ifname);
 /* Listens on path (a stale socket is replaced; a live one is -EADDRINUSE).
  * fd (non-blocking) or -errno. */
 int ctl_listen(const char *path);
-/* Accepts one client: reads its request line into req (NUL-terminated,
- * newline stripped) within 1 s in all (this runs in the event loop).  Returns the client fd or -errno. */
-int ctl_accept(int lfd, char *req, size_t len);
-/* Reads the rest of the request (the body) up to EOF, at most max bytes,
- * within 5 s in all.  0 or -errno (-EFBIG, -ETIMEDOUT). */
-int ctl_read_body(int cfd, struct sbuf *body, size_t max);
-/* Writes the whole answer and closes the client. */
-void ctl_answer(int cfd, const char *text, size_t len);
+
+/*
+ * The server side inside the event loop: every client is a non-blocking
+ * watcher with a deadline (its line within 1 s, a body within 5 s, the answer
+ * taken within 5 s), so a slow or silent client never holds the loop (the
+ * data path).  At most CTL_MAX_CONNS clients at once; more are refused with
+ * error=busy.  handle() gets the request line (newline stripped) and, when
+ * has_body() says the request carries one, the body up to EOF (at most
+ * CTL_MAX_BODY bytes), and appends the answer to out.
+ */
+enum { CTL_MAX_CONNS = 8, CTL_MAX_BODY = 16u << 20, CTL_MAX_LINE = 512 };
+
+struct ctl_server;
+struct ctl_conn {
+	struct ctl_server *srv;
+	int fd;                 /* -1: the slot is free */
+	int state;
+	ev_io io;
+	ev_timer timer;
+	struct sbuf in, out;    /* the request (line + body); the answer */
+	size_t line_len, sent;
+};
+
+struct ctl_server {
+	struct ev_loop *loop;
+	int lfd;
+	ev_io accept_w;
+	bool (*has_body)(const char *req);
+	void (*handle)(void *arg, const char *req, const char *body, size_t blen,
+		       struct sbuf *out);
+	void *arg;
+	struct ctl_conn conns[CTL_MAX_CONNS];
+};
+
+/* Serves lfd (from ctl_listen, now owned by srv) in loop. */
+void ctl_server_start(struct ctl_server *srv, struct ev_loop *loop, int lfd);
+/* Drops every client and closes the listening socket. */
+void ctl_server_stop(struct ctl_server *srv);
+
 /* Client side: sends request, appends the answer to out.  0 or -errno. */
 int ctl_request(const char *path, const char *request, struct sbuf *out);
 /* The same with a body after the request line. */

@@ -310,84 +310,74 @@ static void ctl_rules_list(struct gw *g, const char *args, struct sbuf *s)
 		sbuf_add(s, "error=No chain/target/match by that name.\n");
 }
 
-static void ctl_restore(struct gw *g, int cfd, const char *name, struct sbuf *s)
+static void ctl_restore(struct gw *g, const char *name, const char *body, size_t blen,
+			struct sbuf *s)
 {
-	struct sbuf body;
 	char err[512];
-	int ret;
+	int ret = dp_restore(g, name, body, blen, err, sizeof(err));
 
-	sbuf_init(&body);
-	ret = ctl_read_body(cfd, &body, 16u << 20);
-	if (ret)
-		sbuf_printf(s, "error=%s: %s\n", name, strerror(-ret));
-	else if ((ret = dp_restore(g, name, body.buf ? body.buf : "", body.len, err,
-				   sizeof(err))))
-		ret == -ENOENT ? ctl_error(s, ret) : sbuf_printf(s, "error=%s\n", err);
+	if (ret == -ENOENT)
+		ctl_error(s, ret);
+	else if (ret)
+		sbuf_printf(s, "error=%s\n", err);
 	else
 		sbuf_add(s, "ok=1\n");
-	sbuf_free(&body);
 }
 
-static void ctl_cb(struct ev_loop *loop, ev_io *w, int revents)
+static bool ctl_has_body(const char *req)
 {
-	struct gw *g = container_of(w, struct gw, ctl_w);
-	char req[512];
-	struct sbuf s;
-	unsigned n;
-	int cfd, ret;
+	return !strncmp(req, "rules-restore ", 14);
+}
 
-	(void)loop, (void)revents;
-	cfd = ctl_accept(g->ctl, req, sizeof(req));
-	if (cfd < 0)
-		return;
-	sbuf_init(&s);
+/* One control request (gw/ctl.h): req, its body for rules-restore. */
+static void ctl_handle(void *arg, const char *req, const char *body, size_t blen,
+		       struct sbuf *out)
+{
+	struct gw *g = arg;
+	unsigned n;
+	int ret;
+
 	if (!strcmp(req, "show")) {
-		ctl_show(g, &s);
+		ctl_show(g, out);
 	} else if (!strcmp(req, "stats")) {
-		ctl_stats(g, &s);
+		ctl_stats(g, out);
 	} else if (!strncmp(req, "rules-list ", 11)) {
-		ctl_rules_list(g, req + 11, &s);
+		ctl_rules_list(g, req + 11, out);
 	} else if (!strcmp(req, "rules-save")) {
-		if ((ret = dp_rules_save(g, &s)))
-			ctl_error(&s, ret);
+		if ((ret = dp_rules_save(g, out)))
+			ctl_error(out, ret);
 	} else if (!strncmp(req, "rules-restore ", 14)) {
-		ctl_restore(g, cfd, req + 14, &s);
+		ctl_restore(g, req + 14, body, blen, out);
 	} else if (!strcmp(req, "trace-info")) {
 		char path[PATH_MAX];
 		struct in_addr a = { htonl(g->route.uplink_addr) };
 		char ua[INET_ADDRSTRLEN];
 
 		if (!g->nf) {
-			ctl_error(&s, -ENOENT);
+			ctl_error(out, -ENOENT);
 		} else {
 			inet_ntop(AF_INET, &a, ua, sizeof(ua));
-			sbuf_printf(&s, "config=%s\nuplink_addr=%s\n",
+			sbuf_printf(out, "config=%s\nuplink_addr=%s\n",
 				    realpath(g->cfg.path, path) ? path : g->cfg.path, ua);
 		}
 	} else if (!strcmp(req, "ct-list")) {
-		if ((ret = dp_ct_list(g, &s, &n)))
-			ctl_error(&s, ret);
+		if ((ret = dp_ct_list(g, out, &n)))
+			ctl_error(out, ret);
 		else
-			sbuf_printf(&s, "count=%u\n", n);
+			sbuf_printf(out, "count=%u\n", n);
 	} else if (!strcmp(req, "ct-count")) {
 		if ((ret = dp_ct_count(g, &n)))
-			ctl_error(&s, ret);
+			ctl_error(out, ret);
 		else
-			sbuf_printf(&s, "count=%u\n", n);
+			sbuf_printf(out, "count=%u\n", n);
 	} else if (!strcmp(req, "ct-flush")) {
 		if ((ret = dp_ct_flush(g, &n)))
-			ctl_error(&s, ret);
+			ctl_error(out, ret);
 		else
-			sbuf_printf(&s, "flushed=%u\n", n);
+			sbuf_printf(out, "flushed=%u\n", n);
 	} else {
-		sbuf_add(&s, "error=unknown request\n");
+		sbuf_add(out, "error=unknown request\n");
 	}
-	if (s.oom) {
-		sbuf_reset(&s);
-		sbuf_add(&s, "error=out of memory\n");
-	}
-	ctl_answer(cfd, s.buf ? s.buf : "", s.len);
-	sbuf_free(&s);
 }
 
 /* --- setup and teardown ------------------------------------------------ */
@@ -487,7 +477,7 @@ int gw_setup(struct gw *g, struct config *cfg)
 	int ret;
 
 	memset(g, 0, sizeof(*g));
-	g->udp4 = g->udp6 = g->tun = g->ctl = -1;
+	g->udp4 = g->udp6 = g->tun = -1;
 	g->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	if (!g->cfg.has_private_key) {
@@ -562,10 +552,10 @@ int gw_setup(struct gw *g, struct config *cfg)
 		g->ctl_path[0] = 0;
 		return ret;
 	}
-	g->ctl = ret;
-
-	ev_io_init(&g->ctl_w, ctl_cb, g->ctl, EV_READ);
-	ev_io_start(g->loop, &g->ctl_w);
+	g->ctl.has_body = ctl_has_body;
+	g->ctl.handle = ctl_handle;
+	g->ctl.arg = g;
+	ctl_server_start(&g->ctl, g->loop, ret);
 	return 0;
 }
 
@@ -590,10 +580,9 @@ static void batch_wipe(struct udp_batch *b)
 void gw_teardown(struct gw *g)
 {
 	dp_teardown(g);
+	ctl_server_stop(&g->ctl);
 	if (g->loop)
 		ev_loop_destroy(g->loop);
-	if (g->ctl >= 0)
-		close(g->ctl);
 	if (g->ctl_path[0])
 		unlink(g->ctl_path);
 	if (g->tun >= 0)

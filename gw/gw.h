@@ -24,6 +24,7 @@
 
 #include "crypto/wg.h"
 #include "gw/config.h"
+#include "gw/ctl.h"
 #include "gw/route.h"
 #include "gw/udp.h"
 #include "gw/uplink.h"
@@ -82,7 +83,8 @@ struct gw {
 	struct wg_device dev;
 	bool dev_up;
 	uint16_t port;
-	int udp4, udp6, tun, ctl;
+	int udp4, udp6, tun;
+	struct ctl_server ctl;	/* the control socket and its clients */
 	char ctl_path[108];
 	uint32_t addr4; /* first IPv4 Address, host order: ICMP errors come from it */
 	uint8_t addr6[16]; /* first IPv6 Address, if has_addr6: ICMPv6 errors' source */
@@ -115,7 +117,7 @@ struct gw {
 	unsigned rnd_left;
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];
 	uint64_t nf_drops[NF_DROP_MAX], dp_drops[GW_DROP__MAX];
-	ev_io udp4_w, udp6_w, tun_w, ctl_w, uplink_w;
+	ev_io udp4_w, udp6_w, tun_w, uplink_w;
 	ev_signal sigint_w, sigterm_w, sighup_w;
 	ev_timer timer_w;
 	ev_prepare prepare_w;

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Controlling a running gateway: the topology of 60-gateway-masquerade.sh
 # (wireguard-go client -> gw MASQUERADE -> internet), then
+#   control clients      served side by side (a slow one holds no other)
 #   gw rules gw0 -L -v -n      counters moved on MASQUERADE and FORWARD
 #   gw rules gw0 save          round-trips through gw rules -f FILE save
 #   gw rules gw0 restore       a syntax error changes nothing (FILE:LINE);
@@ -23,6 +24,18 @@ gateway_world
 	fail "an unknown control request got no error answer"
 
 G() { on gateway "$GW" "$@"; }
+
+# clients are served side by side: a restore whose body comes slowly does
+# not hold a stats request made after it (they used to be served in turn)
+{ echo "rules-restore slow"; sleep 2; cat "$TMP/gw0.rules"; } |
+	{ socat -t 10 - UNIX-CONNECT:"$ctl" > "$TMP/slow.out"; echo slow >> "$TMP/order"; } &
+slow=$!
+sleep 0.5
+G stats "$ctl" > /dev/null || fail "gw stats while a restore is in progress"
+echo stats >> "$TMP/order"
+wait "$slow"
+grep -qx "ok=1" "$TMP/slow.out" || fail "slow restore: $(cat "$TMP/slow.out")"
+[ "$(head -1 "$TMP/order")" = stats ] || fail "stats waited for a slow restore: $(cat "$TMP/order")"
 
 head -c 3000000 /dev/urandom > "$TMP/data"
 
