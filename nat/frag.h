@@ -109,4 +109,26 @@ unsigned frag_expire(struct frag *f, uint64_t now, frag_timeout_fn *fn, void *ct
 /* The earliest queue deadline, or UINT64_MAX when no queue is open. */
 uint64_t frag_next_deadline(const struct frag *f);
 
+/* --- fragmenting on output (nat/fragment.c) ------------------------------ */
+
+/* Receives each fragment ip_fragment makes; the bytes are valid during the
+ * call only (the caller's out buffer, reused for the next fragment). */
+typedef void frag_emit_fn(void *ctx, uint8_t *frag, size_t len);
+
+/*
+ * Splits the IPv4 datagram pkt[0 .. len) (a well-formed header, as pkt_parse
+ * accepted it) into fragments of at most mtu bytes, as Linux's
+ * ip_do_fragment (slow path) does: every fragment but the last carries a
+ * multiple of 8 data bytes; the first keeps the whole header, the others
+ * keep its length with the options not marked "copied" overwritten by NOPs
+ * (ip_options_fragment); the ID and DF are kept; MF is set on all but the
+ * last, and on the last too when pkt is itself a non-last fragment; offsets
+ * continue pkt's own.  Each fragment is built in out (cap bytes, at least
+ * mtu) and handed to emit.  Returns the number of fragments, or -EMSGSIZE
+ * when mtu cannot hold the header and 8 data bytes (nothing is emitted).
+ * The DF check (fragmentation needed) is the caller's.
+ */
+int ip_fragment(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size_t cap,
+		frag_emit_fn *emit, void *ctx);
+
 #endif

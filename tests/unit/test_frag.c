@@ -854,6 +854,146 @@ static void test_mutants(void **state)
 	dgram_free(&d);
 }
 
+/* ---- fragmenting on output (ip_fragment) -------------------------------- */
+
+struct pieces {
+	uint8_t *b[64];
+	size_t len[64];
+	unsigned n;
+};
+
+static void collect(void *ctx, uint8_t *frag, size_t len)
+{
+	struct pieces *ps = ctx;
+
+	assert_true(ps->n < ARRAY_SIZE(ps->b));
+	ps->b[ps->n] = xmalloc(len);
+	memcpy(ps->b[ps->n], frag, len);
+	ps->len[ps->n++] = len;
+	memset(frag, 0xee, len); /* ip_fragment must not rely on what it handed out */
+}
+
+static void pieces_free(struct pieces *ps)
+{
+	for (unsigned i = 0; i < ps->n; i++)
+		free(ps->b[i]);
+	ps->n = 0;
+}
+
+/* Every piece: at most mtu, a valid header (pkt_parse), the datagram's ID,
+ * data a multiple of 8 but in the last; offsets contiguous from first_off. */
+static void assert_pieces(const struct pieces *ps, unsigned mtu, uint16_t id,
+			  unsigned first_off, bool last_mf)
+{
+	unsigned off = first_off;
+
+	for (unsigned i = 0; i < ps->n; i++) {
+		struct pkt p;
+		size_t data;
+
+		assert_true(ps->len[i] <= mtu);
+		assert_int_equal(pkt_parse(&p, ps->b[i], ps->len[i]), PKT_OK);
+		assert_true(p.outer.flags & PKT_F_FRAG);
+		assert_int_equal(p.outer.id, id);
+		assert_int_equal(p.outer.frag_off, off);
+		data = ps->len[i] - p.outer.l4;
+		if (i + 1 < ps->n)
+			assert_int_equal(data % 8, 0);
+		assert_int_equal(!!(p.outer.flags & PKT_F_MF), i + 1 < ps->n || last_mf);
+		off += (unsigned)data;
+	}
+}
+
+static void test_fragment_roundtrip(void **state)
+{
+	struct rng r = { test_seed() };
+	struct frag *f = mk(16, 16u << 20);
+	uint8_t *buf = xmalloc(65536);
+
+	(void)state;
+	for (int round = 0; round < 300; round++) {
+		size_t hlen = 20 + 4 * rnd(&r, 11);
+		unsigned plen = 9 + rnd(&r, round % 3 ? 4000 : 65000 - (unsigned)hlen);
+		/* below the datagram's length: it must be cut */
+		unsigned mtu = (unsigned)hlen + 8 + rnd(&r, plen - 8 < 1492 ? plen - 8 : 1492);
+		unsigned room, unit, left, want = 1;
+		struct pieces ps = { .n = 0 };
+		struct dgram d;
+		size_t olen = 0;
+		int n;
+
+		room = mtu - (unsigned)hlen;
+		unit = room & ~7u;
+		if (plen / unit >= ARRAY_SIZE(ps.b))
+			unit = room = (plen / 60 + 8) & ~7u, mtu = (unsigned)hlen + room;
+		for (left = plen; left > room; left -= unit)
+			want++;
+		dgram_build(&d, hlen, plen, (uint16_t)round, SRC, 0, (uint8_t)round);
+		n = ip_fragment(d.b, d.len, mtu, buf, 65536, collect, &ps);
+		assert_int_equal(n, (int)ps.n);
+		assert_int_equal(ps.n, want);
+		assert_pieces(&ps, mtu, d.id, 0, false);
+		/* the receiver's reassembly gives the datagram back, any order */
+		for (unsigned i = 0; i < ps.n; i++) {
+			unsigned j = ps.n - 1 - i;
+			enum frag_result fr;
+			struct pkt p;
+
+			assert_int_equal(pkt_parse(&p, ps.b[j], ps.len[j]), PKT_OK);
+			fr = frag_add(f, T0 * SEC, &p, out, sizeof(out), &olen);
+			assert_int_equal(fr, i + 1 < ps.n ? FRAG_PENDING : FRAG_DONE);
+		}
+		/* the later pieces' headers had only NOPs: the first's returns */
+		assert_whole(&d, out, olen);
+		pieces_free(&ps);
+		dgram_free(&d);
+	}
+	free(buf);
+	frag_destroy(f);
+}
+
+static void test_fragment_options_and_flags(void **state)
+{
+	struct pieces ps = { .n = 0 };
+	struct dgram d;
+	uint8_t buf[1500];
+	struct pkt p;
+
+	(void)state;
+	/* header of 32: record route (7, not copied), router alert (4, copied), NOP */
+	dgram_build(&d, 32, 2000, 0x4242, SRC, 0, 3);
+	memcpy(d.b + 20, (const uint8_t[]){ 7, 7, 4, 0, 0, 0, 0, 0x94, 4, 0, 0, 1 }, 12);
+	be16_put(d.b + 6, IP_DF);
+	be16_put(d.b + 10, 0);
+	be16_put(d.b + 10, csum_ip(d.b, 32));
+	assert_int_equal(ip_fragment(d.b, d.len, 1000, buf, sizeof(buf), collect, &ps), 3);
+	assert_pieces(&ps, 1000, 0x4242, 0, false);
+	assert_memory_equal(ps.b[0] + 20, d.b + 20, 12);
+	for (unsigned i = 1; i < 3; i++) {
+		assert_int_equal(ps.b[i][0], 0x48);  /* header length kept */
+		assert_memory_equal(ps.b[i] + 20,
+				    ((const uint8_t[]){ 1, 1, 1, 1, 1, 1, 1, 0x94, 4, 0, 0, 1 }), 12);
+		assert_true(be16_get(ps.b[i] + 6) & IP_DF);
+	}
+	pieces_free(&ps);
+
+	/* a non-last fragment cut again: offsets continue, MF on every piece */
+	be16_put(d.b + 6, IP_MF | 100);
+	be16_put(d.b + 10, 0);
+	be16_put(d.b + 10, csum_ip(d.b, 32));
+	assert_int_equal(ip_fragment(d.b, d.len, 1000, buf, sizeof(buf), collect, &ps), 3);
+	assert_pieces(&ps, 1000, 0x4242, 800, true);
+	assert_int_equal(pkt_parse(&p, ps.b[2], ps.len[2]), PKT_OK);
+	assert_int_equal(p.outer.frag_off + (ps.len[2] - 32), 800 + 2000);
+	pieces_free(&ps);
+
+	/* no room for the header and 8 bytes, or a buffer below the MTU */
+	assert_int_equal(ip_fragment(d.b, d.len, 39, buf, sizeof(buf), collect, &ps), -EMSGSIZE);
+	assert_int_equal(ip_fragment(d.b, d.len, 1000, buf, 999, collect, &ps), -EMSGSIZE);
+	assert_int_equal(ps.n, 0);
+	dgram_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -872,6 +1012,8 @@ int main(void)
 		cmocka_unit_test(test_ecn_df),
 		cmocka_unit_test(test_random_orders),
 		cmocka_unit_test(test_mutants),
+		cmocka_unit_test(test_fragment_roundtrip),
+		cmocka_unit_test(test_fragment_options_and_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* ip_fragment: see frag.h.  Linux's ip_do_fragment slow path and
+ * ip_options_fragment. */
+#include <errno.h>
+#include <string.h>
+
+#include "nat/be.h"
+#include "nat/csum.h"
+#include "nat/frag.h"
+
+enum { IP_TOTLEN = 2, IP_FRAG = 6, IP_CSUM = 10, IP_HLEN_MIN = 20 };
+enum { IP_DF = 0x4000, IP_MF = 0x2000, IP_OFFSET = 0x1fff };
+enum { IPOPT_END = 0, IPOPT_NOOP = 1, IPOPT_COPIED = 0x80 };
+
+/* The header of the fragments after the first: options that are not to be
+ * copied into every fragment become NOPs; the header keeps its length. */
+static void options_fragment(uint8_t *opt, size_t l)
+{
+	while (l > 0) {
+		size_t optlen;
+
+		if (opt[0] == IPOPT_END)
+			return;
+		if (opt[0] == IPOPT_NOOP) {
+			opt++, l--;
+			continue;
+		}
+		if (l < 2)
+			return;
+		optlen = opt[1];
+		if (optlen < 2 || optlen > l)
+			return;
+		if (!(opt[0] & IPOPT_COPIED))
+			memset(opt, IPOPT_NOOP, optlen);
+		opt += optlen;
+		l -= optlen;
+	}
+}
+
+int ip_fragment(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size_t cap,
+		frag_emit_fn *emit, void *ctx)
+{
+	size_t hlen = (size_t)(pkt[0] & 0x0f) * 4;
+	uint16_t frag = be16_get(pkt + IP_FRAG);
+	unsigned offset = (unsigned)(frag & IP_OFFSET) << 3;
+	uint16_t keep = frag & IP_DF, more = frag & IP_MF;
+	size_t room, pos = hlen, left = len - hlen;
+	int n = 0;
+
+	if (len < IP_HLEN_MIN || hlen < IP_HLEN_MIN || len < hlen || mtu > cap || mtu < hlen + 8)
+		return -EMSGSIZE;
+	room = mtu - hlen;
+	while (left > 0) {
+		size_t dlen = left;
+
+		/* the header again each time: emit may have written on out */
+		memcpy(out, pkt, hlen);
+		if (n)
+			options_fragment(out + IP_HLEN_MIN, hlen - IP_HLEN_MIN);
+
+		if (dlen > room)
+			dlen = room & ~(size_t)7;
+		memcpy(out + hlen, pkt + pos, dlen);
+		pos += dlen;
+		left -= dlen;
+		be16_put(out + IP_TOTLEN, (uint16_t)(hlen + dlen));
+		be16_put(out + IP_FRAG, (uint16_t)(keep | (offset >> 3) |
+					     (left > 0 || more ? IP_MF : 0)));
+		be16_put(out + IP_CSUM, 0);
+		be16_put(out + IP_CSUM, csum_ip(out, hlen));
+		emit(ctx, out, hlen + dlen);
+		offset += (unsigned)dlen;
+		n++;
+	}
+	return n;
+}
