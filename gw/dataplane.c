@@ -67,7 +67,7 @@ static void count(struct gw *g, enum gw_path path, size_t len)
 }
 
 static void finish(struct gw *g, struct pkt *p, const struct nf_result *res, const char *in,
-		   enum from from, uint64_t now, uint64_t wall);
+		   enum from from, uint16_t fmax, uint64_t now, uint64_t wall);
 
 /* gw's answer to p (which came in on in): a REJECT reply when res says so,
  * else the ICMP error type/code (mtu for fragmentation needed); through
@@ -89,7 +89,7 @@ static void answer(struct gw *g, const struct pkt *p, const struct nf_result *re
 	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
 		return;
 	nf_output(g->nf, &rp, NULL, now, rnd_next(g), &rres, NULL);
-	finish(g, &rp, &rres, g->cfg.ifname, FROM_GW, now, wall);
+	finish(g, &rp, &rres, g->cfg.ifname, FROM_GW, 0, now, wall);
 }
 
 static void to_peer(struct gw *g, struct pkt *p, const char *in, enum from from, uint64_t now,
@@ -138,11 +138,49 @@ static void to_uplink(struct gw *g, const struct pkt *p, enum from from)
 		 from == FROM_HOST ? GW_PATH_HOST_UPLINK : GW_PATH_ANSWER, len);
 }
 
-/* An accepted packet, where its route says. */
+/* A packet that fits its route's MTU, out of the tunnel or the uplink. */
+static void send_out(struct gw *g, struct pkt *p, const struct nf_route *r, const char *in,
+		     enum from from, uint64_t now, uint64_t wall)
+{
+	if (!strcmp(r->out, g->cfg.ifname))
+		to_peer(g, p, in, from, now, wall);
+	else if (g->uplink_on && !strcmp(r->out, g->cfg.uplink))
+		to_uplink(g, p, from);
+	else
+		g->dp_drops[GW_DROP_UPLINK_DOWN]++;
+}
+
+struct frag_out {
+	struct gw *g;
+	const struct nf_route *r;
+	const char *in;
+	enum from from;
+	uint64_t now, wall;
+};
+
+static void frag_emit(void *ctx, uint8_t *frag, size_t len)
+{
+	struct frag_out *o = ctx;
+	struct pkt fp;
+
+	if (pkt_parse(&fp, frag, len) != PKT_OK) {
+		o->g->dp_drops[GW_DROP_PARSE]++;
+		return;
+	}
+	o->g->frag_created++;
+	send_out(o->g, &fp, o->r, o->in, o->from, o->now, o->wall);
+}
+
+/* An accepted packet, where its route says.  Over the route's MTU (or, for
+ * a datagram gw reassembled, over its largest fragment, fmax) it is cut
+ * into fragments as Linux's ip_fragment does; with DF set, or a reassembled
+ * datagram whose fragments had DF and exceed the MTU, it gets
+ * fragmentation needed instead. */
 static void deliver(struct gw *g, struct pkt *p, const struct nf_route *r, const char *in,
-		    enum from from, uint64_t now, uint64_t wall)
+		    enum from from, uint16_t fmax, uint64_t now, uint64_t wall)
 {
 	size_t len = p->outer.end;
+	unsigned mtu = r->mtu;
 
 	if (r->kind == NF_ROUTE_LOCAL) {
 		if (from == FROM_UPLINK) {
@@ -154,30 +192,37 @@ static void deliver(struct gw *g, struct pkt *p, const struct nf_route *r, const
 		count(g, from == FROM_PEER ? GW_PATH_PEER_HOST : GW_PATH_ANSWER, len);
 		return;
 	}
-	if (r->mtu && len > r->mtu) {
-		/* no refragmenting yet: DF gets fragmentation needed */
-		g->dp_drops[GW_DROP_TOO_BIG]++;
-		if (from != FROM_GW && (p->outer.flags & PKT_F_DF))
-			answer(g, p, NULL, in, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, r->mtu, now,
-			       wall);
+	if (mtu && fmax && fmax < mtu)
+		mtu = fmax;
+	if (mtu && len > mtu) {
+		struct frag_out o = { g, r, in, from, now, wall };
+
+		if ((p->outer.flags & PKT_F_DF) && (!fmax || fmax > r->mtu)) {
+			g->dp_drops[GW_DROP_TOO_BIG]++;
+			if (from != FROM_GW)
+				answer(g, p, NULL, in, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, r->mtu,
+				       now, wall);
+			return;
+		}
+		if (ip_fragment(p->data, len, mtu, g->fragoutbuf, FRAG_MAX_DATAGRAM, frag_emit,
+				&o) < 0)
+			g->dp_drops[GW_DROP_TOO_BIG]++;
+		else
+			g->frag_oks++;
 		return;
 	}
-	if (!strcmp(r->out, g->cfg.ifname))
-		to_peer(g, p, in, from, now, wall);
-	else if (g->uplink_on && !strcmp(r->out, g->cfg.uplink))
-		to_uplink(g, p, from);
-	else
-		g->dp_drops[GW_DROP_UPLINK_DOWN]++;
+	send_out(g, p, r, in, from, now, wall);
 }
 
+/* fmax: the largest fragment of a datagram gw reassembled, else 0. */
 static void finish(struct gw *g, struct pkt *p, const struct nf_result *res, const char *in,
-		   enum from from, uint64_t now, uint64_t wall)
+		   enum from from, uint16_t fmax, uint64_t now, uint64_t wall)
 {
 	struct nf_route r;
 
 	if (res->verdict == NF_ACCEPT) {
 		r = res->route;
-		deliver(g, p, &r, in, from, now, wall);
+		deliver(g, p, &r, in, from, fmax, now, wall);
 		return;
 	}
 	g->nf_drops[res->drop]++;
@@ -189,29 +234,65 @@ static void finish(struct gw *g, struct pkt *p, const struct nf_result *res, con
 		answer(g, p, NULL, in, ICMP_TTL_EXCEEDED, 0, 0, now, wall);
 }
 
-/* A packet that arrived on in: reassembled if a fragment, then nf_input. */
+/* The batch's packets through nf_input_batch (conntrack prefetched for all
+ * of them), then each where its verdict says. */
+void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall)
+{
+	struct dp_batch *b = &g->inb;
+	unsigned n = b->n;
+
+	if (!n)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		b->rnd[i] = rnd_next(g);
+	nf_input_batch(g->nf, b->pp, n, b->in, now, b->rnd, b->res);
+	b->n = 0;
+	b->fragbuf_used = false;
+	for (unsigned i = 0; i < n; i++)
+		finish(g, &b->p[i], &b->res[i], b->in, (enum from)b->from, b->fmax[i], now, wall);
+}
+
+/* A packet that arrived on in joins the input batch, reassembled first if a
+ * fragment.  The batch goes when full, when packets from elsewhere come, or
+ * at dp_input_flush (the caller's buffers must stay until then). */
 static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum from from,
 		  uint64_t now, uint64_t wall)
 {
-	struct nf_result res;
-	struct pkt p;
+	struct dp_batch *b = &g->inb;
+	struct pkt *p;
 
-	if (pkt_parse(&p, buf, len) != PKT_OK) {
+	if (b->n && (b->in != in || b->from != from))
+		dp_input_flush(g, now, wall);
+	p = &b->p[b->n];
+	b->fmax[b->n] = 0;
+	if (pkt_parse(p, buf, len) != PKT_OK) {
 		g->dp_drops[GW_DROP_PARSE]++;
 		return;
 	}
-	if (p.outer.flags & PKT_F_FRAG) {
+	if (p->outer.flags & PKT_F_FRAG) {
 		size_t n;
 
-		if (frag_add(g->frag, now, &p, g->fragbuf, FRAG_MAX_DATAGRAM, &n) != FRAG_DONE)
+		/* one reassembly buffer: a datagram in it must go first */
+		if (b->fragbuf_used) {
+			dp_input_flush(g, now, wall);
+			p = &b->p[0];
+			if (pkt_parse(p, buf, len) != PKT_OK)
+				return;
+		}
+		if (frag_add(g->frag, now, p, g->fragbuf, FRAG_MAX_DATAGRAM, &n) != FRAG_DONE)
 			return; /* kept, or counted in the frag stats */
-		if (pkt_parse(&p, g->fragbuf, n) != PKT_OK) {
+		if (pkt_parse(p, g->fragbuf, n) != PKT_OK) {
 			g->dp_drops[GW_DROP_PARSE]++;
 			return;
 		}
+		b->fragbuf_used = true;
+		b->fmax[b->n] = frag_max_size(g->frag);
 	}
-	nf_input(g->nf, &p, in, now, rnd_next(g), &res, NULL);
-	finish(g, &p, &res, in, from, now, wall);
+	b->pp[b->n] = p;
+	b->in = in;
+	b->from = (uint8_t)from;
+	if (++b->n == DP_BATCH)
+		dp_input_flush(g, now, wall);
 }
 
 void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
@@ -233,7 +314,7 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 		return;
 	}
 	nf_output(g->nf, &p, NULL, now, rnd_next(g), &res, NULL);
-	finish(g, &p, &res, g->cfg.ifname, FROM_HOST, now, wall);
+	finish(g, &p, &res, g->cfg.ifname, FROM_HOST, 0, now, wall);
 }
 
 static void uplink_rx(void *ctx, struct uplink_pkt *pkts, unsigned n)
@@ -243,6 +324,7 @@ static void uplink_rx(void *ctx, struct uplink_pkt *pkts, unsigned n)
 	for (unsigned i = 0; i < n; i++)
 		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FROM_UPLINK, c->now,
 		      c->wall);
+	dp_input_flush(c->g, c->now, c->wall); /* the views last for this call only */
 }
 
 static void uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -487,7 +569,8 @@ int dp_setup(struct gw *g)
 	frag_config_default(&fc);
 	randombytes_buf(&fc.hash_seed, sizeof(fc.hash_seed));
 	g->fragbuf = malloc(FRAG_MAX_DATAGRAM);
-	if (!g->fragbuf || frag_create(&g->frag, &fc) || nf_create(&g->nf, &nfc, rules)) {
+	g->fragoutbuf = malloc(FRAG_MAX_DATAGRAM);
+	if (!g->fragbuf || !g->fragoutbuf || frag_create(&g->frag, &fc) || nf_create(&g->nf, &nfc, rules)) {
 		rules_free(rules);
 		gw_log("%s: out of memory", g->cfg.ifname);
 		return -ENOMEM;
@@ -530,6 +613,8 @@ void dp_teardown(struct gw *g)
 		frag_destroy(g->frag);
 	route_free(&g->route);
 	free(g->fragbuf);
+	free(g->fragoutbuf);
+	g->fragoutbuf = NULL;
 	g->nf = NULL;
 	g->frag = NULL;
 	g->fragbuf = NULL;
@@ -710,9 +795,11 @@ void dp_stats(struct gw *g, struct sbuf *s)
 		    cs.count, cs.max, (unsigned long long)cs.new_,
 		    (unsigned long long)cs.invalid, (unsigned long long)cs.early_drop);
 	frag_get_stats(g->frag, &fs);
-	sbuf_printf(s, "frag_reassembled=%llu\nfrag_fails=%llu\nfrag_timeouts=%llu\n",
+	sbuf_printf(s, "frag_reassembled=%llu\nfrag_fails=%llu\nfrag_timeouts=%llu\n"
+		       "frag_fragmented=%llu\nfrag_created=%llu\n",
 		    (unsigned long long)fs.oks, (unsigned long long)fs.fails,
-		    (unsigned long long)fs.timeouts);
+		    (unsigned long long)fs.timeouts, (unsigned long long)g->frag_oks,
+		    (unsigned long long)g->frag_created);
 	if (!g->uplink_on)
 		return;
 	sbuf_printf(s, "uplink_rx_frames=%llu\nuplink_rx_packets=%llu\nuplink_rx_gso=%llu\n"

@@ -26,11 +26,30 @@
 #ifndef GW_DATAPLANE_H
 #define GW_DATAPLANE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/hook.h"
+#include "nat/pkt.h"
+
 struct gw;
 struct sbuf;
+
+/* Packets from one source (the peers, or the uplink) on their way into
+ * nf_input_batch; at most one of them lives in the reassembly buffer. */
+enum { DP_BATCH = 64 };
+struct dp_batch {
+	struct pkt p[DP_BATCH];
+	struct pkt *pp[DP_BATCH];
+	struct nf_result res[DP_BATCH];
+	uint32_t rnd[DP_BATCH];
+	uint16_t fmax[DP_BATCH];   /* a reassembled datagram's largest fragment */
+	unsigned n;
+	const char *in;
+	uint8_t from;
+	bool fragbuf_used;
+};
 
 /* After the tunnel is up: nf, route, reassembly, uplink.  0 or -errno
  * (logged); a no-op without Rules and Uplink. */
@@ -38,8 +57,11 @@ int dp_setup(struct gw *g);
 /* Uplink closed (tc filter and reserved ports removed), nf freed. */
 void dp_teardown(struct gw *g);
 
-/* A decrypted packet from a peer; pkt is gw's to rewrite. */
+/* A decrypted packet from a peer; pkt is gw's to rewrite, and must stay
+ * until dp_input_flush (packets are batched into nf_input_batch). */
 void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall);
+/* The batched packets' way on: call before their buffers are reused. */
+void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall);
 /* A packet the host wrote to the TUN device. */
 void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall);
 

@@ -129,6 +129,7 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 			else if (rx.kind == WG_RX_REPLY)
 				gw_queue_dgram(g, &src, rx.data, rx.len);
 		}
+		dp_input_flush(g, now, wl); /* before the slots are read into again */
 		if (n < UDP_BATCH)
 			break;
 	}

@@ -25,6 +25,7 @@
 #include "crypto/wg.h"
 #include "gw/config.h"
 #include "gw/ctl.h"
+#include "gw/dataplane.h"
 #include "gw/route.h"
 #include "gw/udp.h"
 #include "gw/uplink.h"
@@ -106,6 +107,9 @@ struct gw {
 	struct route_ctx route;
 	struct frag *frag;
 	uint8_t *fragbuf;	/* FRAG_MAX_DATAGRAM: a reassembled datagram */
+	uint8_t *fragoutbuf;	/* FRAG_MAX_DATAGRAM: one fragment gw cuts on output */
+	uint64_t frag_oks, frag_created; /* datagrams fragmented; fragments made */
+	struct dp_batch inb;	/* packets on their way into nf_input_batch */
 	bool uplink_on;
 	struct uplink uplink;
 	/* MASQUERADE follows the uplink's address: rtnetlink RTMGRP_IPV4_IFADDR */
