@@ -309,11 +309,16 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 	struct nf_result res;
 	struct pkt p;
 
+	uint32_t owner[2];
+	bool has_owner;
+
 	if (pkt_parse(&p, pkt, len) != PKT_OK) {
 		g->dp_drops[GW_DROP_PARSE]++;
 		return;
 	}
-	nf_output(g->nf, &p, NULL, now, rnd_next(g), &res, NULL);
+	/* -m owner: the sending socket's, only when a rule asks */
+	has_owner = g->owner_need && sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
+	nf_output(g->nf, &p, has_owner ? owner : NULL, now, rnd_next(g), &res, NULL);
 	finish(g, &p, &res, g->cfg.ifname, FROM_HOST, 0, now, wall);
 }
 
@@ -402,6 +407,12 @@ static int load_rules(struct gw *g, struct rules **out, const struct rules *base
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* The live rules changed (start, restore, reload): what they need to know. */
+static void rules_changed(struct gw *g)
+{
+	g->owner_need = rules_owner_needs(nf_rules(g->nf));
 }
 
 static void nf_log_line(void *arg, int level, const char *prefix, const char *line)
@@ -576,6 +587,12 @@ int dp_setup(struct gw *g)
 		return -ENOMEM;
 	}
 	g->uplink_addr = g->filter_addr = addr;
+	ret = sockdiag_open(&g->sd);
+	if (ret) {
+		gw_log("%s: sock_diag (for -m owner): %s", g->cfg.ifname, strerror(-ret));
+		return ret;
+	}
+	rules_changed(g);
 	if (g->uplink_on) {
 		ret = watch_addr(g);
 		if (ret)
@@ -607,6 +624,7 @@ void dp_teardown(struct gw *g)
 		uplink_close(&g->uplink);
 		g->uplink_on = false;
 	}
+	sockdiag_close(&g->sd);
 	if (g->nf)
 		nf_destroy(g->nf);
 	if (g->frag)
@@ -635,6 +653,7 @@ int dp_reload(struct gw *g)
 		return -EINVAL;
 	}
 	rules_free(nf_set_rules(g->nf, r));
+	rules_changed(g);
 	gw_log("%s: SIGHUP: rules reloaded from %s", g->cfg.ifname, g->cfg.rules_path);
 	return 0;
 }
@@ -653,6 +672,7 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, cha
 	if (ret)
 		return ret;
 	rules_free(nf_set_rules(g->nf, r));
+	rules_changed(g);
 	gw_log("%s: rules restored from %s", g->cfg.ifname, name);
 	return 0;
 }
@@ -795,6 +815,8 @@ void dp_stats(struct gw *g, struct sbuf *s)
 		    cs.count, cs.max, (unsigned long long)cs.new_,
 		    (unsigned long long)cs.invalid, (unsigned long long)cs.early_drop);
 	frag_get_stats(g->frag, &fs);
+	sbuf_printf(s, "owner_lookups=%llu\nowner_proc_walks=%llu\n",
+		    (unsigned long long)g->sd.lookups, (unsigned long long)g->sd.proc_walks);
 	sbuf_printf(s, "frag_reassembled=%llu\nfrag_fails=%llu\nfrag_timeouts=%llu\n"
 		       "frag_fragmented=%llu\nfrag_created=%llu\n",
 		    (unsigned long long)fs.oks, (unsigned long long)fs.fails,

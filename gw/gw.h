@@ -26,6 +26,7 @@
 #include "gw/config.h"
 #include "gw/ctl.h"
 #include "gw/dataplane.h"
+#include "gw/sockdiag.h"
 #include "gw/route.h"
 #include "gw/udp.h"
 #include "gw/uplink.h"
@@ -110,6 +111,8 @@ struct gw {
 	uint8_t *fragoutbuf;	/* FRAG_MAX_DATAGRAM: one fragment gw cuts on output */
 	uint64_t frag_oks, frag_created; /* datagrams fragmented; fragments made */
 	struct dp_batch inb;	/* packets on their way into nf_input_batch */
+	struct sockdiag sd;	/* host sockets' owners, for -m owner */
+	unsigned owner_need;	/* rules_owner_needs() of the live rules */
 	bool uplink_on;
 	struct uplink uplink;
 	/* MASQUERADE follows the uplink's address: rtnetlink RTMGRP_IPV4_IFADDR */

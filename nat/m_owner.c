@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "nat/ext.h"
+#include "nat/rules.h"
+#include "nat/rules_int.h"
 #include "nat/sbuf.h"
 
 enum { OW_UID = 1, OW_GID = 2, OW_SOCKET = 4 };
@@ -167,3 +169,20 @@ const struct ext m_owner = {
 	.save = owner_save,
 	.print = owner_print,
 };
+
+unsigned rules_owner_needs(const struct rules *r)
+{
+	unsigned need = 0;
+
+	for (unsigned t = 0; r && t < NF_TABLE_MAX; t++)
+		for (uint32_t i = 0; i < r->t[t].nmatches; i++) {
+			const struct rule_match *m = &r->t[t].matches[i];
+
+			if (m->ext != &m_owner)
+				continue;
+			need |= RULES_OWNER_SOCKET;
+			if (((const struct owner_info *)m->data)->match & OW_GID)
+				need |= RULES_OWNER_GID;
+		}
+	return need;
+}

@@ -78,6 +78,13 @@ struct rules_trace {
 	unsigned n, max, dropped;
 };
 
+/* What r's -m owner rules ask of a host packet's socket: RULES_OWNER_SOCKET
+ * (any owner rule: whether a socket sent it, and its uid), RULES_OWNER_GID
+ * (a rule compares the gid too); 0 when no rule uses the owner match, so
+ * the caller never looks sockets up (m_owner.c). */
+enum { RULES_OWNER_SOCKET = 1, RULES_OWNER_GID = 2 };
+unsigned rules_owner_needs(const struct rules *r);
+
 /* True when the ruleset has a table t with a built-in chain for hook. */
 bool rules_has_chain(const struct rules *r, enum nf_table t, enum nf_hook hook);
 

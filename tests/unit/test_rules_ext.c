@@ -343,6 +343,35 @@ static void test_match_mark_addrtype_owner_comment(void **state)
 	assert_false(matches("-m owner ! --socket-exists", &ctx));
 }
 
+/* What gw must find out about a host packet's socket for the rules. */
+static void test_owner_needs(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned need;
+	} cases[] = {
+		{ "*filter\n-A OUTPUT -p tcp -j ACCEPT\nCOMMIT\n", 0 },
+		{ "*filter\n-A OUTPUT -m owner --uid-owner 0 -j ACCEPT\nCOMMIT\n",
+		  RULES_OWNER_SOCKET },
+		{ "*filter\n-A OUTPUT -m owner ! --socket-exists -j DROP\nCOMMIT\n",
+		  RULES_OWNER_SOCKET },
+		{ "*filter\n-A OUTPUT -j ACCEPT\nCOMMIT\n*mangle\n"
+		  "-A POSTROUTING -m owner --uid-owner 1 ! --gid-owner 2 -j ACCEPT\nCOMMIT\n",
+		  RULES_OWNER_SOCKET | RULES_OWNER_GID },
+		{ "*nat\n-N X\n-A X -m owner --gid-owner 7 -j RETURN\nCOMMIT\n",
+		  RULES_OWNER_SOCKET | RULES_OWNER_GID },
+	};
+
+	(void)state;
+	assert_int_equal(rules_owner_needs(NULL), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct rules *r = load("%s", cases[i].text);
+
+		assert_int_equal(rules_owner_needs(r), cases[i].need);
+		rules_free(r);
+	}
+}
+
 static void test_match_state_without_entry(void **state)
 {
 	struct tpkt t;
@@ -927,6 +956,7 @@ int main(void)
 		cmocka_unit_test(test_match_udp_icmp),
 		cmocka_unit_test(test_match_multiport_iprange_length),
 		cmocka_unit_test(test_match_mark_addrtype_owner_comment),
+		cmocka_unit_test(test_owner_needs),
 		cmocka_unit_test(test_match_state_without_entry),
 		cmocka_unit_test(test_match_conntrack_entry),
 		cmocka_unit_test(test_match_limit),
