@@ -338,7 +338,7 @@ static void uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct rx_ctx c = { g, gw_mono(), gw_wall() };
 
 	(void)loop, (void)revents;
-	for (int i = 0; i < UPLINK_BATCHES_PER_WAKE; i++)
+	for (int i = 0; i < UPLINK_BATCHES_PER_WAKE && !g->tx_blocked; i++)
 		if (uplink_recv_batch(&g->uplink, uplink_rx, &c) < UPLINK_RX_BATCH)
 			break;
 }

@@ -48,6 +48,58 @@ uint64_t gw_wall(void)
 }
 
 
+/* Reading the TUN and the uplink stops while a UDP socket is full (their
+ * packets would only be dropped at the send queue) and resumes when the
+ * queue has gone out: the kernel's socket buffer paces gw, as a qdisc
+ * paces a device. */
+static void inputs(struct gw *g, bool on)
+{
+	if (on) {
+		ev_io_start(g->loop, &g->tun_w);
+		if (g->uplink_on)
+			ev_io_start(g->loop, &g->uplink_w);
+	} else {
+		ev_io_stop(g->loop, &g->tun_w);
+		if (g->uplink_on)
+			ev_io_stop(g->loop, &g->uplink_w);
+	}
+}
+
+/* Sends family's queue; when the socket is full, waits for room with a
+ * write watcher and holds the inputs. */
+static void flush_one(struct gw *g, int fam)
+{
+	bool v6 = fam == AF_INET6;
+	struct udp_batch *q = v6 ? &g->tx6 : &g->tx4;
+	ev_io *w = v6 ? &g->udp6_tx_w : &g->udp4_tx_w;
+	unsigned bit = v6 ? 2 : 1;
+
+	if (udp_flush(v6 ? g->udp6 : g->udp4, q, &g->tx_dropped) == 0) {
+		if (!(g->tx_blocked & bit))
+			return;
+		ev_io_stop(g->loop, w);
+		g->tx_blocked &= ~bit;
+		if (!g->tx_blocked)
+			inputs(g, true);
+		return;
+	}
+	if (g->tx_blocked & bit)
+		return;
+	g->tx_waits++;
+	if (!g->tx_blocked)
+		inputs(g, false);
+	g->tx_blocked |= bit;
+	ev_io_start(g->loop, w);
+}
+
+static void udp_tx_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw *g = w->data;
+
+	(void)loop, (void)revents;
+	flush_one(g, w == &g->udp6_tx_w ? AF_INET6 : AF_INET);
+}
+
 /* Queues a datagram to ep on the socket of its family. */
 void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d,
 			size_t len)
@@ -59,7 +111,11 @@ void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d
 	if (!fam || fd < 0 || len > q->slot_size)
 		return;
 	if (q->count == UDP_BATCH)
-		udp_flush(fd, q);
+		flush_one(g, fam);
+	if (!udp_queue_room(q)) {
+		g->tx_dropped++; /* all UDP_BATCH slots wait for a full socket */
+		return;
+	}
 	memcpy(udp_batch_slot(q, q->count), d, len);
 	udp_queue_commit(q, len, ep);
 }
@@ -74,9 +130,9 @@ static void on_emit(void *ctx, struct wg_peer *peer, const struct wg_endpoint *t
 static void flush(struct gw *g)
 {
 	if (g->tx4.count)
-		udp_flush(g->udp4, &g->tx4);
+		flush_one(g, AF_INET);
 	if (g->tx6.count)
-		udp_flush(g->udp6, &g->tx6);
+		flush_one(g, AF_INET6);
 }
 
 static bool under_load(struct gw *g, uint64_t now, const uint8_t *d, size_t len)
@@ -162,7 +218,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	uint64_t now = gw_mono(), wl = gw_wall();
 
 	(void)loop, (void)revents;
-	for (int i = 0; i < TUN_READS_PER_WAKE; i++) {
+	for (int i = 0; i < TUN_READS_PER_WAKE && !g->tx_blocked; i++) {
 		ssize_t n = read(g->tun, g->tunbuf, g->tunbuf_size);
 		struct wg_tx tx;
 
@@ -271,6 +327,8 @@ static void ctl_stats(struct gw *g, struct sbuf *s)
 		    (unsigned long long)g->dev.rx_packets, (unsigned long long)g->dev.tx_packets,
 		    (unsigned long long)g->dev.handshakes_received,
 		    (unsigned long long)g->dev.cookies_received, gw_mono() < g->under_load_until);
+	sbuf_printf(s, "udp_tx_waits=%llu\nudp_tx_dropped=%llu\n",
+		    (unsigned long long)g->tx_waits, (unsigned long long)g->tx_dropped);
 	for (int i = 0; i < WG_DROP__COUNT; i++)
 		sbuf_printf(s, "drop_%s=%llu\n", wg_drop_name((enum wg_drop)i),
 			    (unsigned long long)g->dev.drops[i]);
@@ -527,6 +585,10 @@ int gw_setup(struct gw *g, struct config *cfg)
 	}
 	ev_io_init(&g->tun_w, tun_cb, g->tun, EV_READ);
 	ev_io_start(g->loop, &g->tun_w);
+	ev_io_init(&g->udp4_tx_w, udp_tx_cb, g->udp4, EV_WRITE);
+	g->udp4_tx_w.data = g;
+	ev_io_init(&g->udp6_tx_w, udp_tx_cb, g->udp6, EV_WRITE);
+	g->udp6_tx_w.data = g;
 	ev_signal_init(&g->sigint_w, signal_cb, SIGINT);
 	g->sigint_w.data = g;
 	ev_signal_start(g->loop, &g->sigint_w);

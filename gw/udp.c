@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,28 +125,52 @@ void udp_queue_commit(struct udp_batch *b, size_t len, const struct wg_endpoint 
 	};
 }
 
-void udp_flush(int fd, struct udp_batch *b)
+int udp_flush(int fd, struct udp_batch *b, uint64_t *dropped)
 {
-	unsigned done = 0;
-
-	while (fd >= 0 && done < b->count) {
-		int n = sendmmsg(fd, b->msgs + done, b->count - done, MSG_DONTWAIT);
+	while (fd >= 0 && b->head < b->count) {
+		int n = sendmmsg(fd, b->msgs + b->head, b->count - b->head, MSG_DONTWAIT);
 
 		if (n < 0) {
-			struct pollfd pfd = { fd, POLLOUT, 0 };
-
 			if (errno == EINTR)
 				continue;
-			/* a full socket buffer: wait a little for room rather
-			 * than drop a burst; any other error: skip that one */
-			if ((errno == EAGAIN || errno == EWOULDBLOCK) && poll(&pfd, 1, 50) > 0)
-				continue;
-			done++;
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+				return -EAGAIN;
+			b->head++;
+			(*dropped)++;
 			continue;
 		}
-		done += (unsigned)n;
+		b->head += (unsigned)n;
 	}
-	b->count = 0;
+	if (fd < 0)
+		*dropped += b->count - b->head;
+	b->head = b->count = 0;
+	return 0;
+}
+
+bool udp_queue_room(struct udp_batch *b)
+{
+	unsigned n = b->count - b->head;
+
+	if (b->count < UDP_BATCH)
+		return true;
+	if (!b->head)
+		return false;
+	for (unsigned i = 0; i < n; i++) {
+		unsigned from = b->head + i;
+
+		memcpy(udp_batch_slot(b, i), udp_batch_slot(b, from), b->iov[from].iov_len);
+		b->addr[i] = b->addr[from];
+		b->iov[i] = (struct iovec){ udp_batch_slot(b, i), b->iov[from].iov_len };
+		b->msgs[i].msg_hdr = (struct msghdr){
+			.msg_name = &b->addr[i],
+			.msg_namelen = b->msgs[from].msg_hdr.msg_namelen,
+			.msg_iov = &b->iov[i],
+			.msg_iovlen = 1,
+		};
+	}
+	b->head = 0;
+	b->count = n;
+	return true;
 }
 
 void udp_endpoint_from_sa(struct wg_endpoint *ep, const struct sockaddr *sa, socklen_t len)

@@ -9,6 +9,7 @@
 #ifndef GW_UDP_H
 #define GW_UDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -26,6 +27,7 @@ struct udp_batch {
 	uint8_t *bufs;
 	size_t slot_size;
 	unsigned count; /* receive: datagrams read; send: slots queued */
+	unsigned head;  /* send: the first queued slot not sent yet */
 };
 
 int udp_batch_init(struct udp_batch *b, size_t slot_size);
@@ -39,10 +41,17 @@ int udp_open(int family, uint16_t port, uint16_t *bound);
 /* Reads up to UDP_BATCH datagrams; returns how many (0 when none) or -errno.
  * A datagram larger than the slot is flagged MSG_TRUNC in msgs[i].msg_flags. */
 int udp_recv_batch(int fd, struct udp_batch *b);
-/* Queues the next slot (len bytes already in it) to ep. */
+/* Queues the next slot (len bytes already in it) to ep; the caller checks
+ * there is one (count < UDP_BATCH, see udp_queue_room). */
 void udp_queue_commit(struct udp_batch *b, size_t len, const struct wg_endpoint *ep);
-/* Sends what is queued (what the kernel refuses is dropped); empties it. */
-void udp_flush(int fd, struct udp_batch *b);
+/* Room for one more datagram: moves what is still unsent to the front when
+ * the end is reached.  False when all UDP_BATCH slots wait to be sent. */
+bool udp_queue_room(struct udp_batch *b);
+/* Sends what is queued.  0 when it all went (the queue is empty again);
+ * -EAGAIN when the socket buffer is full: the rest stays queued, to be sent
+ * when the socket is writable.  A datagram the kernel refuses for another
+ * reason (no route, say) is dropped and *dropped counted. */
+int udp_flush(int fd, struct udp_batch *b, uint64_t *dropped);
 
 /* The endpoint of a sockaddr (AF_INET / AF_INET6, else len 0). */
 void udp_endpoint_from_sa(struct wg_endpoint *ep, const struct sockaddr *sa, socklen_t len);
