@@ -155,6 +155,7 @@ demo:
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LIBNAT := build/fuzz/libnat.a
 FUZZ_LIBCRYPTO := build/fuzz/libgwcrypto.a
+FUZZ_LIBGW := build/fuzz/libgw.a
 
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -167,11 +168,14 @@ $(FUZZ_LIBNAT): $(patsubst %.c,build/fuzz/obj/%.o,$(NAT_SRC))
 $(FUZZ_LIBCRYPTO): $(patsubst %.c,build/fuzz/obj/%.o,$(CRYPTO_SRC))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBNAT) $(FUZZ_LIBCRYPTO)
+$(FUZZ_LIBGW): $(patsubst %.c,build/fuzz/obj/%.o,$(GW_LIBSRC))
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBCRYPTO)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
 	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_LIBNAT) $(FUZZ_LIBCRYPTO) $(EXT_LIBS)
+		$(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBCRYPTO) $(GW_LIBS)
 
 fuzz: $(FUZZ_BINS)
 

@@ -238,6 +238,26 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		conn_close(c); /* silent client, or one that does not read */
 }
 
+static void adopt(struct ctl_conn *c, int fd)
+{
+	c->fd = fd;
+	c->state = CONN_LINE;
+	c->sent = c->line_len = 0;
+	sbuf_init(&c->in);
+	sbuf_init(&c->out);
+	conn_wait(c, EV_READ, CTL_LINE_S);
+}
+
+int ctl_server_adopt(struct ctl_server *srv, int fd)
+{
+	for (int i = 0; i < CTL_MAX_CONNS; i++)
+		if (srv->conns[i].fd < 0) {
+			adopt(&srv->conns[i], fd);
+			return 0;
+		}
+	return -EBUSY;
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl_server *srv = w->data;
@@ -245,26 +265,14 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)revents;
 	for (;;) {
 		int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct ctl_conn *c = NULL;
+		static const char busy[] = "error=busy\n";
 
 		if (fd < 0)
 			return; /* EAGAIN, or nothing gw can do about it */
-		for (int i = 0; i < CTL_MAX_CONNS && !c; i++)
-			if (srv->conns[i].fd < 0)
-				c = &srv->conns[i];
-		if (!c) {
-			static const char busy[] = "error=busy\n";
-
-			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-			close(fd);
+		if (ctl_server_adopt(srv, fd) == 0)
 			continue;
-		}
-		c->fd = fd;
-		c->state = CONN_LINE;
-		c->sent = c->line_len = 0;
-		sbuf_init(&c->in);
-		sbuf_init(&c->out);
-		conn_wait(c, EV_READ, CTL_LINE_S);
+		(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
 	}
 }
 
@@ -284,7 +292,8 @@ void ctl_server_start(struct ctl_server *srv, struct ev_loop *loop, int lfd)
 	}
 	ev_io_init(&srv->accept_w, accept_cb, lfd, EV_READ);
 	srv->accept_w.data = srv;
-	ev_io_start(loop, &srv->accept_w);
+	if (lfd >= 0)
+		ev_io_start(loop, &srv->accept_w);
 }
 
 void ctl_server_stop(struct ctl_server *srv)
@@ -295,7 +304,8 @@ void ctl_server_stop(struct ctl_server *srv)
 		if (srv->conns[i].fd >= 0)
 			conn_close(&srv->conns[i]);
 	ev_io_stop(srv->loop, &srv->accept_w);
-	close(srv->lfd);
+	if (srv->lfd >= 0)
+		close(srv->lfd);
 	srv->loop = NULL;
 }
 

@@ -83,8 +83,12 @@ struct ctl_server {
 	struct ctl_conn conns[CTL_MAX_CONNS];
 };
 
-/* Serves lfd (from ctl_listen, now owned by srv) in loop. */
+/* Serves lfd (from ctl_listen, now owned by srv; -1: none, clients come
+ * through ctl_server_adopt only) in loop. */
 void ctl_server_start(struct ctl_server *srv, struct ev_loop *loop, int lfd);
+/* Serves fd (a connected, non-blocking stream socket) as a client, as if
+ * accepted: 0, or -EBUSY when CTL_MAX_CONNS are being served. */
+int ctl_server_adopt(struct ctl_server *srv, int fd);
 /* Drops every client and closes the listening socket. */
 void ctl_server_stop(struct ctl_server *srv);
 
