@@ -185,9 +185,21 @@ static void ctx_init(struct nf *nf, struct nf_ctx *ctx, struct pkt *p, enum nf_h
 	ctx->log_arg = nf->log_arg;
 }
 
-static bool do_route(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res)
+/* The routing decision for the destination, as of now: one lookup per
+ * packet when nothing before routing changed the destination (addr_types
+ * looked it up already: *pre), a second one after DNAT. */
+struct pre_route {
+	uint32_t daddr;
+	bool ok;
+};
+
+static bool do_route(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
+		     const struct pre_route *pre)
 {
-	if (!nf->route || nf->route(nf->route_arg, ctx->pkt->outer.daddr, &res->route)) {
+	bool ok = pre->daddr == ctx->pkt->outer.daddr ? pre->ok :
+		  nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.daddr, &res->route);
+
+	if (!ok) {
 		drop(res, NF_DROP_NO_ROUTE, NF_DROP);
 		return false;
 	}
@@ -257,12 +269,23 @@ static void local_addr(struct nf *nf, uint32_t addr, bool *local, char dev[NF_IF
 }
 
 /* addrtype's view of both addresses before routing (do_route redoes the
- * destination, which DNAT may have changed; nothing before routing changes
- * the source). */
-static void addr_types(struct nf *nf, struct nf_ctx *ctx)
+ * destination if DNAT changed it; nothing before routing changes the
+ * source).  The destination's route is kept in res->route for do_route. */
+static void addr_types(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
+		       struct pre_route *pre)
 {
+	uint32_t d = ctx->pkt->outer.daddr;
+
 	local_addr(nf, ctx->pkt->outer.saddr, &ctx->src_local, ctx->src_dev);
-	local_addr(nf, ctx->pkt->outer.daddr, &ctx->dst_local, ctx->dst_dev);
+	memset(&res->route, 0, sizeof(res->route));
+	pre->daddr = d;
+	pre->ok = nf->route && !nf->route(nf->route_arg, d, &res->route);
+	ctx->dst_local = pre->ok && res->route.kind == NF_ROUTE_LOCAL;
+	ctx->dst_dev[0] = '\0';
+	if (ctx->dst_local) {
+		memcpy(ctx->dst_dev, res->route.out, NF_IFNAMSIZ);
+		ctx->dst_dev[NF_IFNAMSIZ - 1] = '\0';
+	}
 }
 
 /* ip_route_input_slow and fib_validate_source: what the kernel's routing
@@ -282,8 +305,9 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		       struct nf_trace *trace, uint32_t rnd)
 {
 	struct pkt *p = ctx->pkt;
+	struct pre_route pre;
 
-	addr_types(nf, ctx);
+	addr_types(nf, ctx, res, &pre);
 	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
 		return false;
 	if (!track(nf, ctx, res, true))
@@ -296,7 +320,7 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		drop(res, NF_DROP_MARTIAN, NF_DROP);
 		return false;
 	}
-	if (!do_route(nf, ctx, res))
+	if (!do_route(nf, ctx, res, &pre))
 		return false;
 	if (res->route.kind == NF_ROUTE_LOCAL) {
 		ctx->hook = NF_INPUT;
@@ -342,7 +366,9 @@ void nf_input_batch(struct nf *nf, struct pkt *const *p, unsigned n, const char 
 static bool output_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 			struct nf_trace *trace, uint32_t rnd)
 {
-	addr_types(nf, ctx);
+	struct pre_route pre;
+
+	addr_types(nf, ctx, res, &pre);
 	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
 		return false;
 	if (!track(nf, ctx, res, false))
@@ -351,7 +377,7 @@ static bool output_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res
 		return false;
 	if (!nat_hook(nf, ctx, res, trace, rnd))
 		return false;
-	if (!do_route(nf, ctx, res))
+	if (!do_route(nf, ctx, res, &pre))
 		return false;
 	if (stopped(res, run(nf, NF_FILTER, ctx, trace), ctx))
 		return false;
