@@ -111,7 +111,16 @@ struct ext {
 	/* iptables-nft prints native tcp/udp matches of one rule as one: fold
 	 * from into into; 1 folded, 0 not foldable, -1 both set one field. */
 	int (*fold)(void *into, const void *from);
+	/* The destination ports a packet this match accepts can have, for
+	 * working out what DNAT rules catch (nat/rules_uplink.h): up to
+	 * EXT_DPORTS_MAX inclusive ranges into lo/hi (lo > hi: empty) and
+	 * *inv set when the match takes the ports outside them instead.
+	 * Returns the count, or -1: the destination port is not restricted.
+	 * NULL for matches that never restrict it. */
+	int (*dports)(const void *data, uint16_t *lo, uint16_t *hi, bool *inv);
 };
+
+enum { EXT_DPORTS_MAX = 15 };
 
 /* Registry (rules_ext.c). */
 const struct ext *ext_find_match(const char *name);
@@ -178,6 +187,10 @@ extern const struct ext m_tcp, m_udp, m_icmp, m_multiport, m_conntrack, m_state,
 	m_owner;
 extern const struct ext t_reject, t_log, t_mark, t_connmark, t_tcpmss, t_notrack,
 	t_ct, t_snat, t_dnat, t_masquerade, t_redirect;
+
+/* The address and port range of a SNAT, DNAT, MASQUERADE or REDIRECT
+ * target's data, NULL for any other target (t_nat.c). */
+const struct nat_range *ext_nat_range(const struct ext *target, const void *tdata);
 
 /* The kernel's LOG line for ctx's packet into buf (always NUL-terminated,
  * cut at len - 1); returns the length it wanted (t_log.c). */

@@ -206,6 +206,24 @@ static void mp_print(const void *data, const struct rule_ip *ip, bool numeric,
 	}
 }
 
+/* Only --dports restricts the destination port (--ports also takes a
+ * matching source port with any destination). */
+static int mp_dports(const void *data, uint16_t *lo, uint16_t *hi, bool *inv)
+{
+	const struct mp_info *mp = data;
+	int n = 0;
+
+	if (mp->flags != MP_DST)
+		return -1;
+	for (unsigned int i = 0; i < mp->count && n < EXT_DPORTS_MAX; i++, n++) {
+		lo[n] = hi[n] = mp->ports[i];
+		if (mp->pflags[i])
+			hi[n] = mp->ports[++i];
+	}
+	*inv = mp->invert;
+	return n;
+}
+
 const struct ext m_multiport = {
 	.name = "multiport",
 	.size = sizeof(struct mp_info),
@@ -215,4 +233,5 @@ const struct ext m_multiport = {
 	.match = mp_match,
 	.save = mp_save,
 	.print = mp_print,
+	.dports = mp_dports,
 };

@@ -464,6 +464,26 @@ static int udp_fold(void *into, const void *from)
 	return 1;
 }
 
+static int tcp_dports(const void *data, uint16_t *lo, uint16_t *hi, bool *inv)
+{
+	const struct tcp_info *t = data;
+
+	lo[0] = t->dpts[0];
+	hi[0] = t->dpts[1];
+	*inv = t->invflags & INV_DSTPT;
+	return 1;
+}
+
+static int udp_dports(const void *data, uint16_t *lo, uint16_t *hi, bool *inv)
+{
+	const struct udp_info *u = data;
+
+	lo[0] = u->dpts[0];
+	hi[0] = u->dpts[1];
+	*inv = u->invflags & INV_DSTPT;
+	return 1;
+}
+
 const struct ext m_tcp = {
 	.name = "tcp",
 	.size = sizeof(struct tcp_info),
@@ -476,6 +496,7 @@ const struct ext m_tcp = {
 	.save = tcp_save,
 	.print = tcp_print,
 	.fold = tcp_fold,
+	.dports = tcp_dports,
 };
 
 const struct ext m_udp = {
@@ -490,4 +511,5 @@ const struct ext m_udp = {
 	.save = udp_save,
 	.print = udp_print,
 	.fold = udp_fold,
+	.dports = udp_dports,
 };

@@ -364,6 +364,14 @@ static void redirect_print(const void *data, const struct rule_ip *ip, bool nume
 	print_flags(out, n->range.flags);
 }
 
+const struct nat_range *ext_nat_range(const struct ext *target, const void *tdata)
+{
+	if (target != &t_snat && target != &t_dnat && target != &t_masquerade &&
+	    target != &t_redirect)
+		return NULL;
+	return &((const struct nat_tg *)tdata)->range;
+}
+
 const struct ext t_snat = {
 	.name = "SNAT",
 	.size = sizeof(struct nat_tg),

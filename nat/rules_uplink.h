@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rules_uplink — what a ruleset asks of the uplink, read off the compiled
+ * nat table (gw/ turns it into the uplink's BPF filters and ARP answers):
+ *
+ *  - DNAT-ed ports: per protocol, the destination ports of inbound TCP and
+ *    UDP that a DNAT or REDIRECT rule reachable from nat PREROUTING could
+ *    catch in a packet that came in by the uplink to one of its addresses.
+ *    A path to such a rule narrows what it catches: every rule on the way
+ *    (the jumps and the NAT rule itself) adds its -i (a path that cannot
+ *    match the uplink catches nothing), -p, -d (against the addresses
+ *    given) and the destination ports of its tcp, udp and multiport
+ *    --dports matches, inverted ones included.  Everything else (other
+ *    matches, RETURN and ACCEPT before the rule, rule order) is ignored, so
+ *    the result is a superset: it never misses a port a rule could catch.
+ *    A path with no port restriction catches all ports of its protocols; a
+ *    path not restricted to TCP or UDP by -p catches all TCP and all UDP
+ *    ports and is counted in nother (other protocols than TCP, UDP and
+ *    ICMP do not reach gw from the uplink).
+ *  - SNAT addresses: the --to-source address ranges of SNAT rules reachable
+ *    from nat POSTROUTING by a path whose -o can match the uplink.
+ *
+ * Port ranges and address ranges come sorted, merged when they overlap or
+ * touch, and capped: beyond the cap the ruleset is refused (-E2BIG), as is
+ * one with more paths to walk than RULES_UPLINK_MAX_STEPS (-ELOOP).
+ */
+#ifndef GW_NAT_RULES_UPLINK_H
+#define GW_NAT_RULES_UPLINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct rules;
+
+enum {
+	RULES_UPLINK_MAX_PORTS = 32,	/* port ranges per protocol */
+	RULES_UPLINK_MAX_SNAT = 8,	/* SNAT address ranges */
+	RULES_UPLINK_MAX_ADDRS = 32,	/* addresses of the uplink considered */
+	RULES_UPLINK_MAX_STEPS = 1 << 16, /* rules visited on all paths */
+};
+
+/* Inclusive port ranges, sorted, disjoint and not adjacent. */
+struct rules_portset {
+	unsigned n;
+	uint16_t lo[RULES_UPLINK_MAX_PORTS], hi[RULES_UPLINK_MAX_PORTS];
+};
+
+struct rules_uplink {
+	struct rules_portset tcp, udp;	/* DNAT-ed destination ports */
+	unsigned ndnat;		/* paths to DNAT/REDIRECT rules catching uplink traffic */
+	unsigned nother;	/* of those: not limited to TCP or UDP by -p */
+	/* SNAT --to-source ranges (host order, inclusive), sorted and merged */
+	unsigned nsnat;
+	uint32_t snat_lo[RULES_UPLINK_MAX_SNAT], snat_hi[RULES_UPLINK_MAX_SNAT];
+};
+
+/*
+ * Fills out for ruleset r (NULL: no rules), the uplink interface uplink and
+ * its addresses addrs[n] (host order; beyond RULES_UPLINK_MAX_ADDRS they are
+ * not looked at).  0, or -E2BIG / -ELOOP with a one-line reason in err.
+ */
+int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addrs, unsigned n,
+		 struct rules_uplink *out, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nat/rules_uplink: the DNAT-ed ports and SNAT addresses a ruleset asks of
+ * the uplink — a table of rulesets and their results, the caps, and a seeded
+ * property loop: for random rulesets, every packet that the real PREROUTING
+ * walk (rules_run) DNATs must have its port in the computed set.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nat/nf.h"
+#include "nat/pkt.h"
+#include "nat/rules.h"
+#include "nat/rules_uplink.h"
+#include "nat/sbuf.h"
+#include "tests/unit/util_ctpkt.h"
+#include "tests/unit/util_rng.h"
+
+static const uint32_t UPL = IP4(198, 51, 100, 1), UPL2 = IP4(198, 51, 100, 7);
+
+static struct rules *load(const char *text)
+{
+	struct rules *r = NULL;
+	struct rules_error err;
+
+	if (rules_parse(&r, text, strlen(text), NULL, &err) != 0)
+		fail_msg("line %u: %s (%s)\n%s", err.line, err.message, err.token, text);
+	return r;
+}
+
+static void put_ports(char *out, size_t len, const struct rules_portset *s)
+{
+	size_t at = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < s->n && at < len; i++) {
+		if (s->lo[i] == s->hi[i])
+			at += (size_t)snprintf(out + at, len - at, "%s%u", i ? "," : "", s->lo[i]);
+		else
+			at += (size_t)snprintf(out + at, len - at, "%s%u-%u", i ? "," : "",
+					       s->lo[i], s->hi[i]);
+	}
+}
+
+static void put_addrs(char *out, size_t len, const struct rules_uplink *u)
+{
+	size_t at = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < u->nsnat && at < len; i++) {
+		uint32_t a = u->snat_lo[i], b = u->snat_hi[i];
+
+		at += (size_t)snprintf(out + at, len - at, "%s%u.%u.%u.%u", i ? "," : "",
+				       a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
+		if (b != a)
+			at += (size_t)snprintf(out + at, len - at, "-%u.%u.%u.%u", b >> 24,
+					       b >> 16 & 255, b >> 8 & 255, b & 255);
+	}
+}
+
+#define NAT_HEAD "*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n" \
+		 ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+#define TO " -j DNAT --to-destination 10.8.0.2"
+
+static const struct {
+	const char *rules;	/* after the *nat header, before COMMIT */
+	const char *tcp, *udp;	/* the port sets */
+	unsigned ndnat, nother;
+	const char *snat;
+} cases[] = {
+	{ "", "", "", 0, 0, "" },
+	{ "-A PREROUTING -i eth0 -p tcp --dport 8080" TO ":80\n", "8080", "", 1, 0, "" },
+	{ "-A PREROUTING -i eth0 -p udp -m udp --dport 5353" TO "\n", "", "5353", 1, 0, "" },
+	/* interfaces: another one, wildcards, inverted */
+	{ "-A PREROUTING -i gw0 -p tcp --dport 53" TO "\n", "", "", 0, 0, "" },
+	{ "-A PREROUTING -i eth+ -p tcp --dport 53" TO "\n", "53", "", 1, 0, "" },
+	{ "-A PREROUTING ! -i eth0 -p tcp --dport 53" TO "\n", "", "", 0, 0, "" },
+	{ "-A PREROUTING ! -i gw0 -p tcp --dport 53" TO "\n", "53", "", 1, 0, "" },
+	{ "-A PREROUTING -p tcp --dport 53" TO "\n", "53", "", 1, 0, "" },
+	/* port forms */
+	{ "-A PREROUTING -p tcp -m multiport --dports 80,443,1000:2000" TO "\n",
+	  "80,443,1000-2000", "", 1, 0, "" },
+	{ "-A PREROUTING -p tcp ! --dport 22" TO "\n", "0-21,23-65535", "", 1, 0, "" },
+	{ "-A PREROUTING -p tcp -m multiport ! --dports 1:100,200" TO "\n",
+	  "0,101-199,201-65535", "", 1, 0, "" },
+	{ "-A PREROUTING -p tcp -m multiport --ports 80" TO "\n", "0-65535", "", 1, 0, "" },
+	{ "-A PREROUTING -p tcp -m multiport --sports 80" TO "\n", "0-65535", "", 1, 0, "" },
+	{ "-A PREROUTING -p tcp --sport 80 --dport 81" TO "\n", "81", "", 1, 0, "" },
+	{ "-A PREROUTING -p udp --dport 100:50" TO "\n", "", "", 0, 0, "" },
+	{ "-A PREROUTING -p udp ! --dport 100:50" TO "\n", "", "0-65535", 1, 0, "" },
+	{ "-A PREROUTING -p tcp -m tcp --dport 80:90 -m multiport --dports 85,95" TO "\n",
+	  "85", "", 1, 0, "" },
+	/* no port, no protocol, other protocols */
+	{ "-A PREROUTING -i eth0 -p udp" TO "\n", "", "0-65535", 1, 0, "" },
+	{ "-A PREROUTING -i eth0" TO "\n", "0-65535", "0-65535", 1, 1, "" },
+	{ "-A PREROUTING -p icmp" TO "\n", "", "", 1, 1, "" },
+	{ "-A PREROUTING ! -p tcp" TO "\n", "", "0-65535", 1, 1, "" },
+	{ "-A PREROUTING ! -p icmp" TO "\n", "0-65535", "0-65535", 1, 1, "" },
+	/* merging */
+	{ "-A PREROUTING -p tcp --dport 80" TO "\n-A PREROUTING -p tcp --dport 81" TO "\n"
+	  "-A PREROUTING -p tcp --dport 79:85" TO "\n-A PREROUTING -p tcp --dport 87" TO "\n",
+	  "79-85,87", "", 4, 0, "" },
+	/* destinations: the uplink's addresses are .1 and .7 */
+	{ "-A PREROUTING -d 198.51.100.1 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "" },
+	{ "-A PREROUTING -d 198.51.100.7 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "" },
+	{ "-A PREROUTING -d 198.51.100.9 -p tcp --dport 80" TO "\n", "", "", 0, 0, "" },
+	{ "-A PREROUTING -d 198.51.100.0/24 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "" },
+	{ "-A PREROUTING ! -d 198.51.100.1 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "" },
+	{ "-A PREROUTING ! -d 198.51.100.0/29 -p tcp --dport 80" TO "\n", "", "", 0, 0, "" },
+	/* REDIRECT; DNAT in OUTPUT is the host's own traffic */
+	{ "-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080\n", "80", "", 1, 0, "" },
+	{ "-A OUTPUT -p tcp --dport 80" TO "\n", "", "", 0, 0, "" },
+	/* user chains: the path narrows; unreachable chains do not count */
+	{ ":FWD - [0:0]\n-A PREROUTING -i eth0 -p tcp --dport 8000:9000 -j FWD\n"
+	  "-A FWD -p tcp --dport 8500:9500" TO "\n-A FWD" TO "\n", "8000-9000", "", 2, 0, "" },
+	{ ":FWD - [0:0]\n-A PREROUTING -i eth0 -p udp -j FWD\n-A FWD -p tcp" TO "\n",
+	  "", "", 0, 0, "" },
+	{ ":FWD - [0:0]\n-A PREROUTING -i gw0 -j FWD\n-A FWD -p tcp" TO "\n", "", "", 0, 0, "" },
+	{ ":FWD - [0:0]\n-A PREROUTING -d 198.51.100.9 -g FWD\n-A FWD -p tcp" TO "\n",
+	  "", "", 0, 0, "" },
+	{ ":FWD - [0:0]\n:A - [0:0]\n-A PREROUTING -p tcp -m multiport --dports 1:99 -g A\n"
+	  "-A A -p tcp ! --dport 50 -j FWD\n-A FWD" TO "\n", "1-49,51-99", "", 1, 0, "" },
+	{ ":FWD - [0:0]\n-A FWD -p tcp --dport 80" TO "\n", "", "", 0, 0, "" },
+	/* SNAT: addresses for the uplink, merged; other interfaces, MASQUERADE,
+	 * ports only: none */
+	{ "-A POSTROUTING -s 10.8.0.0/24 -o eth0 -j SNAT --to-source 198.51.100.50\n",
+	  "", "", 0, 0, "198.51.100.50" },
+	{ "-A POSTROUTING -o gw0 -j SNAT --to-source 10.8.0.1\n", "", "", 0, 0, "" },
+	{ "-A POSTROUTING -j MASQUERADE\n", "", "", 0, 0, "" },
+	{ "-A POSTROUTING -p tcp -j SNAT --to-source :1000-2000\n", "", "", 0, 0, "" },
+	{ "-A POSTROUTING -j SNAT --to-source 198.51.100.50-198.51.100.59\n"
+	  "-A POSTROUTING -p udp -j SNAT --to-source 198.51.100.60:1000\n"
+	  "-A POSTROUTING -j SNAT --to-source 198.51.100.70\n"
+	  "-A POSTROUTING -j SNAT --to-source 198.51.100.55\n",
+	  "", "", 0, 0, "198.51.100.50-198.51.100.60,198.51.100.70" },
+	{ ":S - [0:0]\n:T - [0:0]\n-A POSTROUTING -o eth0 -j S\n-A POSTROUTING -o gw0 -j T\n"
+	  "-A S -j SNAT --to-source 203.0.113.5\n-A T -j SNAT --to-source 203.0.113.6\n"
+	  "-A S -j T\n", "", "", 0, 0, "203.0.113.5-203.0.113.6" },
+};
+
+static void test_cases(void **state)
+{
+	static const uint32_t addrs[] = { UPL, UPL2 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[2048], tcp[512], udp[512], snat[512], err[256];
+		struct rules_uplink u;
+		struct rules *r;
+
+		snprintf(text, sizeof(text), NAT_HEAD "%sCOMMIT\n", cases[i].rules);
+		r = load(text);
+		if (rules_uplink(r, "eth0", addrs, 2, &u, err, sizeof(err)) != 0)
+			fail_msg("case %zu: %s", i, err);
+		put_ports(tcp, sizeof(tcp), &u.tcp);
+		put_ports(udp, sizeof(udp), &u.udp);
+		put_addrs(snat, sizeof(snat), &u);
+		if (strcmp(tcp, cases[i].tcp) || strcmp(udp, cases[i].udp) ||
+		    strcmp(snat, cases[i].snat) || u.ndnat != cases[i].ndnat ||
+		    u.nother != cases[i].nother)
+			fail_msg("case %zu: tcp \"%s\" udp \"%s\" snat \"%s\" ndnat %u nother %u\n%s",
+				 i, tcp, udp, snat, u.ndnat, u.nother, cases[i].rules);
+		rules_free(r);
+	}
+}
+
+static void test_no_rules(void **state)
+{
+	struct rules_uplink u;
+	char err[64];
+
+	(void)state;
+	assert_int_equal(rules_uplink(NULL, "eth0", &UPL, 1, &u, err, sizeof(err)), 0);
+	assert_int_equal(u.tcp.n + u.udp.n + u.ndnat + u.nsnat, 0);
+}
+
+static void test_caps(void **state)
+{
+	struct sbuf s;
+	struct rules_uplink u;
+	struct rules *r;
+	char err[256];
+	unsigned i;
+
+	(void)state;
+	/* RULES_UPLINK_MAX_PORTS separate ranges fit, one more does not */
+	for (unsigned extra = 0; extra < 2; extra++) {
+		sbuf_init(&s);
+		sbuf_add(&s, NAT_HEAD);
+		for (i = 0; i < RULES_UPLINK_MAX_PORTS + extra; i++)
+			sbuf_printf(&s, "-A PREROUTING -p udp --dport %u" TO "\n", 1000 + 2 * i);
+		sbuf_add(&s, "COMMIT\n");
+		r = load(s.buf);
+		if (!extra) {
+			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)), 0);
+			assert_int_equal(u.udp.n, RULES_UPLINK_MAX_PORTS);
+		} else {
+			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)),
+					 -E2BIG);
+			assert_non_null(strstr(err, "port ranges"));
+		}
+		rules_free(r);
+		sbuf_free(&s);
+	}
+	/* SNAT address ranges */
+	sbuf_init(&s);
+	sbuf_add(&s, NAT_HEAD);
+	for (i = 0; i <= RULES_UPLINK_MAX_SNAT; i++)
+		sbuf_printf(&s, "-A POSTROUTING -j SNAT --to-source 203.0.113.%u\n", 2 * i + 1);
+	sbuf_add(&s, "COMMIT\n");
+	r = load(s.buf);
+	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)), -E2BIG);
+	assert_non_null(strstr(err, "address ranges"));
+	rules_free(r);
+	sbuf_free(&s);
+	/* three jumps per chain, 14 chains deep: 3^14 paths */
+	sbuf_init(&s);
+	sbuf_add(&s, NAT_HEAD);
+	for (i = 1; i <= 14; i++)
+		sbuf_printf(&s, ":C%u - [0:0]\n", i);
+	sbuf_add(&s, "-A PREROUTING -j C1\n");
+	for (i = 1; i < 14; i++)
+		sbuf_printf(&s, "-A C%u -j C%u\n-A C%u -j C%u\n-A C%u -j C%u\n", i, i + 1, i, i + 1,
+			    i, i + 1);
+	sbuf_add(&s, "-A C14 -p tcp --dport 80" TO "\nCOMMIT\n");
+	r = load(s.buf);
+	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)), -ELOOP);
+	assert_non_null(strstr(err, "too many"));
+	rules_free(r);
+	sbuf_free(&s);
+}
+
+/* ---- property: whatever rules_run DNATs is in the computed set ---------- */
+
+static void rnd_ports(struct rng *g, struct sbuf *s, const char *proto)
+{
+	unsigned a = rnd_in(g, 0, 200), b = a + 1 + rnd(g, 30);
+
+	switch (rnd(g, 5)) {
+	case 0:
+		break;
+	case 1:
+		sbuf_printf(s, " -p %s %s--dport %u", proto, rnd(g, 3) ? "" : "! ", a);
+		break;
+	case 2:
+		sbuf_printf(s, " -p %s %s--dport %u:%u", proto, rnd(g, 3) ? "" : "! ", a, b);
+		break;
+	case 3:
+		sbuf_printf(s, " -p %s -m multiport %s--dports %u,%u:%u,%u", proto,
+			    rnd(g, 3) ? "" : "! ", a, b, b + rnd(g, 9) + 1, rnd_in(g, 0, 200));
+		break;
+	default:
+		sbuf_printf(s, " -p %s", proto);
+		break;
+	}
+}
+
+static void rnd_rule(struct rng *g, struct sbuf *s, const char *chain, unsigned nchains,
+		     unsigned self)
+{
+	static const char *const ifs[] = { "", " -i eth0", " -i gw0", " ! -i eth0", " -i eth+" };
+	static const char *const dsts[] = { "", " -d 198.51.100.1", " -d 198.51.100.9",
+					    " ! -d 198.51.100.1", " -d 198.51.100.0/28" };
+
+	sbuf_printf(s, "-A %s%s%s", chain, ifs[rnd(g, 5)], dsts[rnd(g, 5)]);
+	rnd_ports(g, s, rnd(g, 2) ? "tcp" : "udp");
+	if (self + 1 < nchains && rnd(g, 3) == 0)
+		sbuf_printf(s, " -%c U%u\n", rnd(g, 2) ? 'j' : 'g', rnd_in(g, self + 1, nchains - 1));
+	else if (rnd(g, 4) == 0)
+		sbuf_add(s, rnd(g, 2) ? " -j RETURN\n" : " -j ACCEPT\n");
+	else
+		sbuf_add(s, rnd(g, 4) ? TO "\n" : " -j REDIRECT\n");
+}
+
+static bool in_set(const struct rules_portset *s, uint16_t port)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (port >= s->lo[i] && port <= s->hi[i])
+			return true;
+	return false;
+}
+
+static void test_property(void **state)
+{
+	struct rng g = { test_seed() };
+	unsigned caught = 0;
+
+	(void)state;
+	for (unsigned iter = 0; iter < 300; iter++) {
+		unsigned nchains = 1 + rnd(&g, 4);
+		struct rules_uplink u;
+		struct rules *r;
+		struct sbuf s;
+		char err[256];
+
+		sbuf_init(&s);
+		sbuf_add(&s, NAT_HEAD);
+		for (unsigned c = 1; c < nchains; c++)
+			sbuf_printf(&s, ":U%u - [0:0]\n", c);
+		for (unsigned c = 0; c < nchains; c++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), c ? "U%u" : "PREROUTING", c);
+			for (unsigned k = rnd(&g, 4); k > 0; k--)
+				rnd_rule(&g, &s, name, nchains, c);
+		}
+		sbuf_add(&s, "COMMIT\n");
+		r = load(s.buf);
+		if (rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)) != 0)
+			fail_msg("%s\n%s", err, s.buf);
+		for (unsigned p = 0; p < 2; p++) {
+			for (uint32_t port = 0; port < 260; port++) {
+				struct tpkt t;
+				struct nf_ctx ctx = { 0 };
+
+				if (p)
+					tp_udp(&t, IP4(203, 0, 113, 9), UPL, 40000, (uint16_t)port, 0);
+				else
+					tp_tcp(&t, &(struct tcp_spec){ .src = IP4(203, 0, 113, 9),
+								      .dst = UPL, .sport = 40000,
+								      .dport = (uint16_t)port,
+								      .flags = 0x02, .win = 1 });
+				ctx.pkt = &t.p;
+				ctx.hook = NF_PREROUTING;
+				ctx.ctstate = CT_NEW;
+				strcpy(ctx.in, "eth0");
+				rules_run(r, NF_NAT, &ctx, NULL);
+				if (ctx.nat.kind != NAT_DNAT && ctx.nat.kind != NAT_REDIRECT)
+					continue;
+				caught++;
+				if (!in_set(p ? &u.udp : &u.tcp, (uint16_t)port))
+					fail_msg("%s %u caught but not in the set\n%s",
+						 p ? "udp" : "tcp", port, s.buf);
+			}
+		}
+		rules_free(r);
+		sbuf_free(&s);
+	}
+	/* the generator does produce DNAT-ed packets */
+	assert_true(caught > 1000);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_no_rules),
+		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_property),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
