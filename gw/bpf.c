@@ -12,7 +12,9 @@
  * Label 0 is "the next instruction".  Classic BPF jumps go forward only and
  * at most 255 instructions, checked at the end.
  */
-enum { MAX_LABELS = 16 };
+/* the fixed ones, then one per range tested (foreign twice, port keys) */
+enum { MAX_LABELS = 16 + 2 * BPF_NAT_MAX_FOREIGN + 2 + 2 * BPF_NAT_MAX_PORTS };
+_Static_assert(MAX_LABELS <= 256, "labels are stored in a byte");
 
 struct as {
 	struct sock_filter *p;
@@ -55,12 +57,6 @@ static void stmt(struct as *a, uint16_t code, uint32_t k)
 	emit(a, code, 0, 0, k);
 }
 
-/* Unconditional jump to a label (ja k). */
-static void jump(struct as *a, unsigned l)
-{
-	emit(a, BPF_JMP | BPF_JA, l, 0, 0);
-}
-
 static int finish(struct as *a)
 {
 	size_t i;
@@ -95,10 +91,18 @@ static bool spec_ok(const struct bpf_nat_spec *s)
 {
 	unsigned i;
 
-	if (s->naddr == 0 || s->naddr > BPF_NAT_MAX_ADDR || s->ndnat > BPF_NAT_MAX_DNAT)
+	if (s->naddr > BPF_NAT_MAX_ADDR || s->nforeign > BPF_NAT_MAX_FOREIGN ||
+	    s->ntcp > BPF_NAT_MAX_PORTS || s->nudp > BPF_NAT_MAX_PORTS ||
+	    s->naddr + s->nforeign == 0)
 		return false;
-	for (i = 0; i < s->ndnat; i++)
-		if (s->dnat[i].proto != IPPROTO_TCP && s->dnat[i].proto != IPPROTO_UDP)
+	for (i = 0; i < s->ntcp; i++)
+		if (s->tcp[i].lo > s->tcp[i].hi)
+			return false;
+	for (i = 0; i < s->nudp; i++)
+		if (s->udp[i].lo > s->udp[i].hi)
+			return false;
+	for (i = 0; i < s->nforeign; i++)
+		if (s->foreign[i].lo > s->foreign[i].hi)
 			return false;
 	return true;
 }
@@ -111,11 +115,15 @@ enum {
 	O_IP_PROTO = O_IP + 9,
 	O_IP_DST = O_IP + 16,
 	O_L4_DPORT = O_IP + 2, /* + the IP header length in X */
+	O_ARP_OP = O_IP + 6,
 	O_ARP_TPA = O_IP + 24,
-	M_PROTO = 0, /* scratch memory slot holding the IP protocol */
+	ARP_REQUEST = 1,
+	/* NatPorts twice, then every DNAT-ed range */
+	MAX_KEYS = 2 + 2 * BPF_NAT_MAX_PORTS,
 };
 
-/* Jumps to yes when A holds one of the NAT addresses, else falls through. */
+/* Jumps to yes when A holds one of the host-owned NAT addresses, else falls
+ * through. */
 static void match_addr(struct as *a, const struct bpf_nat_spec *s, unsigned yes)
 {
 	unsigned i;
@@ -124,111 +132,187 @@ static void match_addr(struct as *a, const struct bpf_nat_spec *s, unsigned yes)
 		emit(a, BPF_JMP | BPF_JEQ | BPF_K, yes, 0, s->addr[i]);
 }
 
-/*
- * TCP or UDP to a NAT address (already checked), first fragment or whole:
- * jumps to yes when the destination port is ours, else to no.  The protocol
- * is in M[M_PROTO]; compares A = proto << 16 | dport against each entry.
- */
-static void match_ports(struct as *a, const struct bpf_nat_spec *s, unsigned yes, unsigned no)
+/* Returns ret when A is in one of the ranges (the returns sit in the block,
+ * so no jump reaches far), else falls through. */
+static void ret_in_ranges(struct as *a, const uint32_t *lo, const uint32_t *hi, unsigned n,
+			  uint32_t ret)
+{
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		unsigned skip = label(a);
+
+		if (lo[i] == hi[i]) {
+			emit(a, BPF_JMP | BPF_JEQ | BPF_K, 0, skip, lo[i]);
+		} else {
+			emit(a, BPF_JMP | BPF_JGE | BPF_K, 0, skip, lo[i]);
+			emit(a, BPF_JMP | BPF_JGT | BPF_K, skip, 0, hi[i]);
+		}
+		stmt(a, BPF_RET | BPF_K, ret);
+		place(a, skip);
+	}
+}
+
+static void ret_in_foreign(struct as *a, const struct bpf_nat_spec *s, uint32_t ret)
+{
+	uint32_t lo[BPF_NAT_MAX_FOREIGN], hi[BPF_NAT_MAX_FOREIGN];
+	unsigned i;
+
+	for (i = 0; i < s->nforeign; i++) {
+		lo[i] = s->foreign[i].lo;
+		hi[i] = s->foreign[i].hi;
+	}
+	ret_in_ranges(a, lo, hi, s->nforeign, ret);
+}
+
+/* The port keys proto << 16 | port of NatPorts and the DNAT-ed ranges,
+ * sorted and merged; returns their count. */
+static unsigned port_keys(const struct bpf_nat_spec *s, uint32_t *lo, uint32_t *hi)
 {
 	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
-	unsigned i;
+	uint32_t l[MAX_KEYS], h[MAX_KEYS];
+	unsigned i, j, n = 0, m = 0;
+
+	for (i = 0; i < 2 && s->lo <= s->hi; i++) {
+		l[n] = (uint32_t)protos[i] << 16 | s->lo;
+		h[n++] = (uint32_t)protos[i] << 16 | s->hi;
+	}
+	for (i = 0; i < s->ntcp; i++) {
+		l[n] = (uint32_t)IPPROTO_TCP << 16 | s->tcp[i].lo;
+		h[n++] = (uint32_t)IPPROTO_TCP << 16 | s->tcp[i].hi;
+	}
+	for (i = 0; i < s->nudp; i++) {
+		l[n] = (uint32_t)IPPROTO_UDP << 16 | s->udp[i].lo;
+		h[n++] = (uint32_t)IPPROTO_UDP << 16 | s->udp[i].hi;
+	}
+	for (i = 1; i < n; i++) { /* insertion sort by lo */
+		uint32_t kl = l[i], kh = h[i];
+
+		for (j = i; j > 0 && l[j - 1] > kl; j--) {
+			l[j] = l[j - 1];
+			h[j] = h[j - 1];
+		}
+		l[j] = kl;
+		h[j] = kh;
+	}
+	for (i = 0; i < n; i++) {
+		if (m && l[i] <= hi[m - 1] + 1) {
+			if (h[i] > hi[m - 1])
+				hi[m - 1] = h[i];
+			continue;
+		}
+		lo[m] = l[i];
+		hi[m++] = h[i];
+	}
+	return m;
+}
+
+/*
+ * TCP or UDP to a host-owned NAT address (already checked), first fragment
+ * or whole: returns yes when the destination port is ours, else no.
+ * Compares A = proto << 16 | dport.  (No scratch memory: the kernel's check
+ * of loads from it follows straight-line order through returns.)
+ */
+static void ret_ports(struct as *a, const struct bpf_nat_spec *s, uint32_t yes, uint32_t no)
+{
+	uint32_t lo[MAX_KEYS], hi[MAX_KEYS];
+	unsigned n = port_keys(s, lo, hi);
 
 	stmt(a, BPF_LDX | BPF_B | BPF_MSH, O_IP);
 	stmt(a, BPF_LD | BPF_H | BPF_IND, O_L4_DPORT);
 	stmt(a, BPF_MISC | BPF_TAX, 0);
-	stmt(a, BPF_LD | BPF_MEM, M_PROTO);
+	stmt(a, BPF_LD | BPF_B | BPF_ABS, O_IP_PROTO);
 	stmt(a, BPF_ALU | BPF_LSH | BPF_K, 16);
 	stmt(a, BPF_ALU | BPF_ADD | BPF_X, 0);
-	if (s->lo <= s->hi) {
-		for (i = 0; i < sizeof(protos); i++) {
-			uint32_t base = (uint32_t)protos[i] << 16;
-			unsigned skip = label(a);
-
-			emit(a, BPF_JMP | BPF_JGE | BPF_K, 0, skip, base | s->lo);
-			emit(a, BPF_JMP | BPF_JGT | BPF_K, skip, yes, base | s->hi);
-			place(a, skip);
-		}
-	}
-	for (i = 0; i < s->ndnat; i++)
-		emit(a, BPF_JMP | BPF_JEQ | BPF_K, yes, 0,
-		     (uint32_t)s->dnat[i].proto << 16 | s->dnat[i].port);
-	jump(a, no);
+	ret_in_ranges(a, lo, hi, n, yes);
+	stmt(a, BPF_RET | BPF_K, no);
 }
 
+/* Falls through when A == k, else returns ret. */
+static void ret_unless(struct as *a, uint32_t k, uint32_t ret)
+{
+	unsigned go = label(a);
+
+	emit(a, BPF_JMP | BPF_JEQ | BPF_K, go, 0, k);
+	stmt(a, BPF_RET | BPF_K, ret);
+	place(a, go);
+}
+
+/*
+ * Every jump in both programs is short: a block that decides returns on the
+ * spot instead of jumping to a shared return at the end, so the size of the
+ * port list never pushes a conditional jump past 255 instructions.
+ */
 int bpf_build_tc(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap)
 {
 	struct as a = { .p = prog, .cap = cap, .nlabels = 1 };
-	unsigned shot, pass, ip, l4;
+	unsigned ip, l4, ports;
 
-	if (!spec_ok(s))
+	if (!spec_ok(s) || !s->naddr)
 		return -EINVAL;
-	shot = label(&a);
-	pass = label(&a);
 	ip = label(&a);
 	l4 = label(&a);
+	ports = label(&a);
 
 	stmt(&a, BPF_LD | BPF_H | BPF_ABS, O_ETHERTYPE);
-	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, 0, pass, 0x0800);
+	ret_unless(&a, 0x0800, (uint32_t)BPF_TC_UNSPEC);
 	stmt(&a, BPF_LD | BPF_W | BPF_ABS, O_IP_DST);
 	match_addr(&a, s, ip);
-	jump(&a, pass);
+	stmt(&a, BPF_RET | BPF_K, (uint32_t)BPF_TC_UNSPEC);
 	place(&a, ip);
 	stmt(&a, BPF_LD | BPF_B | BPF_ABS, O_IP_PROTO);
-	stmt(&a, BPF_ST, M_PROTO);
 	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, l4, 0, IPPROTO_TCP);
-	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, l4, pass, IPPROTO_UDP);
+	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, l4, 0, IPPROTO_UDP);
+	stmt(&a, BPF_RET | BPF_K, (uint32_t)BPF_TC_UNSPEC);
 	place(&a, l4);
 	stmt(&a, BPF_LD | BPF_H | BPF_ABS, O_IP_FRAG);
-	emit(&a, BPF_JMP | BPF_JSET | BPF_K, pass, 0, 0x1fff);
-	match_ports(&a, s, shot, pass);
-	place(&a, shot);
-	stmt(&a, BPF_RET | BPF_K, (uint32_t)BPF_TC_SHOT);
-	place(&a, pass);
+	emit(&a, BPF_JMP | BPF_JSET | BPF_K, 0, ports, 0x1fff);
 	stmt(&a, BPF_RET | BPF_K, (uint32_t)BPF_TC_UNSPEC);
+	place(&a, ports);
+	ret_ports(&a, s, (uint32_t)BPF_TC_SHOT, (uint32_t)BPF_TC_UNSPEC);
 	return finish(&a);
 }
 
 int bpf_build_sk(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap)
 {
 	struct as a = { .p = prog, .cap = cap, .nlabels = 1 };
-	unsigned keep, drop, ip, l4, arp;
+	unsigned keep, ipv4, ip, l4;
 
 	if (!spec_ok(s))
 		return -EINVAL;
 	keep = label(&a);
-	drop = label(&a);
+	ipv4 = label(&a);
 	ip = label(&a);
 	l4 = label(&a);
-	arp = label(&a);
 
 	stmt(&a, BPF_LD | BPF_H | BPF_ABS, O_ETHERTYPE);
-	if (s->arp)
-		emit(&a, BPF_JMP | BPF_JEQ | BPF_K, arp, 0, 0x0806);
-	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, 0, drop, 0x0800);
+	if (s->nforeign) {
+		/* an ARP request for a foreign address */
+		emit(&a, BPF_JMP | BPF_JEQ | BPF_K, 0, ipv4, 0x0806);
+		stmt(&a, BPF_LD | BPF_H | BPF_ABS, O_ARP_OP);
+		ret_unless(&a, ARP_REQUEST, 0);
+		stmt(&a, BPF_LD | BPF_W | BPF_ABS, O_ARP_TPA);
+		ret_in_foreign(&a, s, BPF_SK_ACCEPT);
+		stmt(&a, BPF_RET | BPF_K, 0);
+	}
+	place(&a, ipv4);
+	ret_unless(&a, 0x0800, 0);
 	stmt(&a, BPF_LD | BPF_W | BPF_ABS, O_IP_DST);
 	match_addr(&a, s, ip);
-	jump(&a, drop);
+	ret_in_foreign(&a, s, BPF_SK_ACCEPT);
+	stmt(&a, BPF_RET | BPF_K, 0);
 	place(&a, ip);
 	stmt(&a, BPF_LD | BPF_H | BPF_ABS, O_IP_FRAG);
 	emit(&a, BPF_JMP | BPF_JSET | BPF_K, keep, 0, 0x1fff);
 	stmt(&a, BPF_LD | BPF_B | BPF_ABS, O_IP_PROTO);
-	stmt(&a, BPF_ST, M_PROTO);
 	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, keep, 0, IPPROTO_ICMP);
 	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, l4, 0, IPPROTO_TCP);
-	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, l4, drop, IPPROTO_UDP);
-	place(&a, l4);
-	match_ports(&a, s, keep, drop);
-	place(&a, arp);
-	if (s->arp) {
-		stmt(&a, BPF_LD | BPF_W | BPF_ABS, O_ARP_TPA);
-		match_addr(&a, s, keep);
-		jump(&a, drop);
-	}
+	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, l4, 0, IPPROTO_UDP);
+	stmt(&a, BPF_RET | BPF_K, 0);
 	place(&a, keep);
 	stmt(&a, BPF_RET | BPF_K, BPF_SK_ACCEPT);
-	place(&a, drop);
-	stmt(&a, BPF_RET | BPF_K, 0);
+	place(&a, l4);
+	ret_ports(&a, s, BPF_SK_ACCEPT, 0);
 	return finish(&a);
 }
 

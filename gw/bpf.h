@@ -6,10 +6,10 @@
  * is simply not ours), IPv4 only.
  *
  * tc ingress (cls_bpf, direct action): returns 2 (TC_ACT_SHOT) for a TCP or
- * UDP packet to a NAT address whose destination port is in NatPorts or is a
- * DNAT-ed (proto, port), -1 (TC_ACT_UNSPEC: the stack goes on) for anything
- * else, so the kernel never answers NAT-ed flows with RST or ICMP port
- * unreachable.
+ * UDP packet to a host-owned NAT address whose destination port is in
+ * NatPorts or DNAT-ed for its protocol, -1 (TC_ACT_UNSPEC: the stack goes
+ * on) for anything else, so the kernel never answers NAT-ed flows with RST
+ * or ICMP port unreachable.  Foreign addresses need no tc filter.
  *   Fragments: only a first fragment (offset 0) carries ports, and it is
  *   shot like an unfragmented packet.  Later fragments (offset != 0) cannot
  *   be told apart from the host's own, so they pass: the kernel queues them
@@ -20,9 +20,15 @@
  *   on its packet socket and reassembles itself.
  *
  * packet socket (SO_ATTACH_FILTER on AF_PACKET/ETH_P_ALL): keeps what gw
- * needs — IPv4 to a NAT address that is ICMP, a later fragment of anything,
- * or TCP/UDP to NatPorts or a DNAT-ed (proto, port); optionally ARP whose
- * target address is a NAT address — and returns 0 (not copied) for the rest.
+ * needs — IPv4 to a host-owned NAT address that is ICMP, a later fragment of
+ * anything, or TCP/UDP to NatPorts or a DNAT-ed port; all IPv4 to a foreign
+ * NAT address (one the host does not own: nothing there is the kernel's);
+ * ARP requests whose target is a foreign NAT address (gw answers them) —
+ * and returns 0 (not copied) for the rest.
+ *
+ * Ports are compared as proto << 16 | port against ranges sorted and merged
+ * (NatPorts with the DNAT-ed ranges); the lists are capped so both programs
+ * stay well inside classic BPF's 255-instruction conditional jumps.
  */
 #ifndef GW_BPF_H
 #define GW_BPF_H
@@ -35,30 +41,36 @@ struct sock_filter;
 
 enum {
 	BPF_NAT_MAX_ADDR = 8,
-	BPF_NAT_MAX_DNAT = 32,
-	BPF_PROG_MAX = 160, /* instructions; both programs fit for the maxima */
+	BPF_NAT_MAX_FOREIGN = 8,
+	BPF_NAT_MAX_PORTS = 32, /* DNAT-ed port ranges per protocol */
+	BPF_PROG_MAX = 320, /* instructions; both programs fit for the maxima */
 	BPF_TC_SHOT = 2,
 	BPF_TC_UNSPEC = -1,
 	BPF_SK_ACCEPT = 0x40000, /* bytes kept (>= a 64 KB GSO super-packet) */
 };
 
-struct bpf_nat_port {
-	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
-	uint16_t port;
+struct bpf_port_range {
+	uint16_t lo, hi; /* inclusive */
+};
+
+struct bpf_addr_range {
+	uint32_t lo, hi; /* inclusive, host order */
 };
 
 /* What the programs match.  Addresses in host order. */
 struct bpf_nat_spec {
-	uint32_t addr[BPF_NAT_MAX_ADDR];
+	uint32_t addr[BPF_NAT_MAX_ADDR];	/* host-owned NAT addresses */
 	unsigned naddr;
-	uint16_t lo, hi;	/* NatPorts, inclusive; lo > hi: no range */
-	struct bpf_nat_port dnat[BPF_NAT_MAX_DNAT];
-	unsigned ndnat;
-	bool arp;		/* socket filter: also ARP for a NAT address */
+	uint16_t lo, hi;	/* NatPorts on them (TCP and UDP); lo > hi: none */
+	struct bpf_port_range tcp[BPF_NAT_MAX_PORTS], udp[BPF_NAT_MAX_PORTS];
+	unsigned ntcp, nudp;	/* DNAT-ed destination ports on them */
+	struct bpf_addr_range foreign[BPF_NAT_MAX_FOREIGN];
+	unsigned nforeign;	/* NAT addresses the host does not own */
 };
 
 /* Build into prog[cap]; return the instruction count, or -EINVAL (no
- * address, too many entries) / -E2BIG (does not fit cap or a jump). */
+ * address — the tc program needs a host-owned one —, too many entries, a
+ * reversed range) / -E2BIG (does not fit cap or a jump). */
 int bpf_build_tc(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap);
 int bpf_build_sk(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap);
 

@@ -90,12 +90,27 @@ static void filter_header(char *buf, const struct tc_filter *t, uint16_t type, u
 	mnl_attr_put_strz((struct nlmsghdr *)buf, TCA_KIND, "bpf");
 }
 
-int tc_install(struct tc_filter *t, int ifindex, uint16_t pref,
-	       const struct sock_filter *prog, unsigned n)
+/* RTM_NEWTFILTER with prog[n] at t's pref and handle. */
+static int put_filter(const struct tc_filter *t, uint16_t flags, const struct sock_filter *prog,
+		      unsigned n)
 {
 	char buf[NL_BUF] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
 	struct nlattr *opts;
+
+	filter_header(buf, t, RTM_NEWTFILTER, flags);
+	opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);
+	mnl_attr_put_u16(nlh, TCA_BPF_OPS_LEN, (uint16_t)n);
+	mnl_attr_put(nlh, TCA_BPF_OPS, n * sizeof(*prog), prog);
+	mnl_attr_put_u32(nlh, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
+	mnl_attr_put_strz(nlh, TCA_BPF_NAME, "gw-uplink");
+	mnl_attr_nest_end(nlh, opts);
+	return talk(nlh);
+}
+
+int tc_install(struct tc_filter *t, int ifindex, uint16_t pref,
+	       const struct sock_filter *prog, unsigned n)
+{
 	int rc;
 
 	memset(t, 0, sizeof(*t));
@@ -109,20 +124,23 @@ int tc_install(struct tc_filter *t, int ifindex, uint16_t pref,
 	else if (rc != -EEXIST)
 		return rc;
 
-	filter_header(buf, t, RTM_NEWTFILTER, NLM_F_CREATE | NLM_F_EXCL);
-	opts = mnl_attr_nest_start(nlh, TCA_OPTIONS);
-	mnl_attr_put_u16(nlh, TCA_BPF_OPS_LEN, (uint16_t)n);
-	mnl_attr_put(nlh, TCA_BPF_OPS, n * sizeof(*prog), prog);
-	mnl_attr_put_u32(nlh, TCA_BPF_FLAGS, TCA_BPF_FLAG_ACT_DIRECT);
-	mnl_attr_put_strz(nlh, TCA_BPF_NAME, "gw-uplink");
-	mnl_attr_nest_end(nlh, opts);
-	rc = talk(nlh);
+	rc = put_filter(t, NLM_F_CREATE | NLM_F_EXCL, prog, n);
 	if (rc < 0) {
 		tc_remove(t);
 		return rc;
 	}
 	t->filter_added = true;
 	return 0;
+}
+
+int tc_replace(struct tc_filter *t, const struct sock_filter *prog, unsigned n)
+{
+	if (!t->filter_added)
+		return -ENOENT;
+	if (n == 0 || n > BPF_PROG_MAX)
+		return -EINVAL;
+	/* cls_bpf swaps the program of an existing handle under RCU */
+	return put_filter(t, NLM_F_REPLACE, prog, n);
 }
 
 int tc_remove(struct tc_filter *t)

@@ -30,6 +30,9 @@ struct tc_filter {
  * on failure. */
 int tc_install(struct tc_filter *t, int ifindex, uint16_t pref,
 	       const struct sock_filter *prog, unsigned n);
+/* Swaps the program of the installed filter in one step (no moment
+ * without a filter).  0 or -errno; the old program stays on failure. */
+int tc_replace(struct tc_filter *t, const struct sock_filter *prog, unsigned n);
 /* Removes what tc_install added (idempotent).  0 or the first -errno. */
 int tc_remove(struct tc_filter *t);
 

@@ -3,18 +3,21 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/virtio_net.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "gw/arp.h"
 #include "gw/log.h"
 #include "nat/be.h"
 #include "nat/csum.h"
@@ -29,6 +32,80 @@
 
 enum { VNET = sizeof(struct virtio_net_hdr), ETH = 14, TCP_FIN = 0x01, TCP_PSH = 0x08,
        TCP_CWR = 0x80 };
+
+/* ---- ARP for foreign addresses ------------------------------------------ */
+
+/* One Ethernet frame out of the packet socket (rare: ARP only).  With
+ * PACKET_VNET_HDR on, a (zero) virtio header goes first. */
+static int send_frame(struct uplink *u, const uint8_t *f, size_t len)
+{
+	struct virtio_net_hdr vh = { 0 };
+	struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)(uintptr_t)f, len } };
+	struct sockaddr_ll sll = {
+		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
+		.sll_ifindex = u->ifindex, .sll_halen = 6,
+	};
+	struct msghdr m = {
+		.msg_name = &sll, .msg_namelen = sizeof(sll), .msg_iov = iov, .msg_iovlen = 2,
+	};
+
+	memcpy(sll.sll_addr, f, 6);
+	if (sendmsg(u->pfd, &m, MSG_DONTWAIT) < 0)
+		return -errno;
+	return 0;
+}
+
+static void arp_input(struct uplink *u, const uint8_t *frame, size_t len)
+{
+	uint8_t out[ARP_FRAME];
+
+	if (!arp_answer(frame, len, u->mac, u->nat.foreign, u->nat.nforeign, out) ||
+	    send_frame(u, out, sizeof(out)) < 0) {
+		u->st.drop[UPLINK_DROP_ARP]++;
+		return;
+	}
+	u->st.arp_replies++;
+}
+
+static bool foreign_has(const struct bpf_nat_spec *s, uint32_t a)
+{
+	for (unsigned i = 0; s && i < s->nforeign; i++)
+		if (a >= s->foreign[i].lo && a <= s->foreign[i].hi)
+			return true;
+	return false;
+}
+
+/* A gratuitous ARP for each foreign address of nat that old lacked, so
+ * neighbours that cached another owner learn gw's MAC at once. */
+static void announce(struct uplink *u, const struct bpf_nat_spec *old,
+		     const struct bpf_nat_spec *nat)
+{
+	unsigned sent = 0;
+
+	for (unsigned i = 0; i < nat->nforeign; i++) {
+		uint64_t a = nat->foreign[i].lo, end = nat->foreign[i].hi;
+
+		/* the first addresses of a large range only: the rest are
+		 * answered when asked */
+		if (end - a >= UPLINK_ANNOUNCE_MAX)
+			end = a + UPLINK_ANNOUNCE_MAX - 1;
+		for (; a <= end; a++) {
+			uint8_t f[ARP_FRAME];
+
+			if (sent == UPLINK_ANNOUNCE_MAX)
+				return;
+			if (foreign_has(old, (uint32_t)a))
+				continue;
+			arp_announce(u->mac, (uint32_t)a, f);
+			if (send_frame(u, f, sizeof(f)) < 0) {
+				u->st.drop[UPLINK_DROP_ARP]++;
+				return;
+			}
+			u->st.arp_announced++;
+			sent++;
+		}
+	}
+}
 
 /* ---- receive ---------------------------------------------------------- */
 
@@ -128,6 +205,10 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 	memcpy(&vh, frame, VNET);
 	frame += VNET;
 	len -= VNET;
+	if (be16_get(frame + 12) == ETH_P_ARP) {
+		arp_input(u, frame, len);
+		return;
+	}
 	if (be16_get(frame + 12) != ETH_P_IP) {
 		u->st.drop[UPLINK_DROP_NOT_IP]++;
 		return;
@@ -357,17 +438,21 @@ static int tx_init(struct uplink *u)
 	return u->tmsg && u->tiov && u->taddr && u->tbuf ? 0 : -ENOMEM;
 }
 
-static unsigned if_mtu(const char *ifname)
+/* The uplink's MTU (1500 when unknown) and MAC (zero when it has none). */
+static unsigned if_info(const char *ifname, uint8_t mac[6])
 {
 	struct ifreq ifr = { 0 };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	unsigned mtu = 1500;
 
+	memset(mac, 0, 6);
 	if (fd < 0)
 		return mtu;
 	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
 	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
 		mtu = (unsigned)ifr.ifr_mtu;
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
 	close(fd);
 	return mtu;
 }
@@ -386,14 +471,16 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 		rc = -errno;
 		goto fail;
 	}
-	u->mtu = if_mtu(c->ifname);
+	u->mtu = if_info(c->ifname, u->mac);
+	u->host_owned = c->host_owned;
+	u->tc_pref = c->tc_pref;
 	step = "buffers";
 	rc = uplink_rx_init(u);
 	if (rc == 0)
 		rc = tx_init(u);
 	if (rc < 0)
 		goto fail;
-	if (c->host_owned) {
+	if (c->host_owned && nat->naddr) {
 		struct sock_filter prog[BPF_PROG_MAX];
 		int n = bpf_build_tc(nat, prog, BPF_PROG_MAX);
 
@@ -402,6 +489,8 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 		if (rc < 0)
 			goto fail;
 		u->tc_on = true;
+	}
+	if (c->host_owned) {
 		if (nat->lo <= nat->hi) {
 			step = "net.ipv4.ip_local_reserved_ports";
 			rc = sysctl_ports_reserve(&u->ports, nat->lo, nat->hi);
@@ -418,6 +507,8 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 	rc = open_raw(u, c->ifname);
 	if (rc < 0)
 		goto fail;
+	u->nat = *nat;
+	announce(u, NULL, nat);
 	return 0;
 fail:
 	gw_log("uplink %s: %s: %s", c->ifname, step, strerror(-rc));
@@ -436,13 +527,69 @@ int uplink_open(struct uplink *u, const char *ifname, uint32_t nat_addr, uint16_
 	return uplink_open_conf(u, &c);
 }
 
+static bool ports_equal(const struct bpf_port_range *a, const struct bpf_port_range *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (a[i].lo != b[i].lo || a[i].hi != b[i].hi)
+			return false;
+	return true;
+}
+
+bool uplink_nat_equal(const struct bpf_nat_spec *a, const struct bpf_nat_spec *b)
+{
+	if (a->naddr != b->naddr || a->lo != b->lo || a->hi != b->hi || a->ntcp != b->ntcp ||
+	    a->nudp != b->nudp || a->nforeign != b->nforeign ||
+	    memcmp(a->addr, b->addr, a->naddr * sizeof(a->addr[0])) ||
+	    !ports_equal(a->tcp, b->tcp, a->ntcp) || !ports_equal(a->udp, b->udp, a->nudp))
+		return false;
+	for (unsigned i = 0; i < a->nforeign; i++)
+		if (a->foreign[i].lo != b->foreign[i].lo || a->foreign[i].hi != b->foreign[i].hi)
+			return false;
+	return true;
+}
+
+/* The tc filter for nat: replaced in place, installed when it was not,
+ * removed when nat has no host-owned address. */
+static int set_tc(struct uplink *u, const struct bpf_nat_spec *nat)
+{
+	struct sock_filter prog[BPF_PROG_MAX];
+	int n, rc;
+
+	if (!u->host_owned)
+		return 0;
+	if (!nat->naddr) {
+		if (!u->tc_on)
+			return 0;
+		rc = tc_remove(&u->tc);
+		u->tc_on = false;
+		if (rc < 0)
+			gw_log("uplink: removing the tc filter: %s", strerror(-rc));
+		return rc;
+	}
+	n = bpf_build_tc(nat, prog, BPF_PROG_MAX);
+	if (n < 0)
+		rc = n;
+	else if (u->tc_on)
+		rc = tc_replace(&u->tc, prog, (unsigned)n);
+	else
+		rc = tc_install(&u->tc, u->ifindex, u->tc_pref, prog, (unsigned)n);
+	if (rc < 0) {
+		gw_log("uplink: tc ingress filter: %s", strerror(-rc));
+		return rc;
+	}
+	u->tc_on = true;
+	return 0;
+}
+
 int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
 {
 	struct sock_filter prog[BPF_PROG_MAX];
 	struct sock_fprog fp;
-	uint16_t pref;
+	struct bpf_nat_spec old = u->nat;
 	int n, rc;
 
+	if (!u->stale && uplink_nat_equal(nat, &u->nat))
+		return 0;
 	n = bpf_build_sk(nat, prog, BPF_PROG_MAX);
 	if (n < 0) {
 		gw_log("uplink: socket filter: %s", strerror(-n));
@@ -454,25 +601,48 @@ int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
 		gw_log("uplink: socket filter: %s", strerror(-rc));
 		return rc;
 	}
-	if (!u->tc_on)
-		return 0;
-	n = bpf_build_tc(nat, prog, BPF_PROG_MAX);
-	if (n < 0) {
-		gw_log("uplink: tc ingress filter: %s", strerror(-n));
-		return n;
+	u->nat = *nat;
+	rc = set_tc(u, nat);
+	u->stale = rc < 0; /* the next call tries the tc filter again */
+	announce(u, &old, nat);
+	return rc;
+}
+
+int uplink_forwarding(const char *ifname)
+{
+	char path[128], buf[16];
+	FILE *f;
+	int v = -1;
+
+	if (strchr(ifname, '/') || strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	if (fgets(buf, sizeof(buf), f))
+		v = atoi(buf);
+	fclose(f);
+	return v < 0 ? -EIO : v != 0;
+}
+
+int uplink_addrs(const char *ifname, uint32_t *out, unsigned max)
+{
+	struct ifaddrs *ifa, *i;
+	unsigned n = 0;
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    (ifname && strcmp(i->ifa_name, ifname)))
+			continue;
+		if (n < max)
+			out[n] = ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr);
+		n++;
 	}
-	pref = u->tc.pref;
-	rc = tc_remove(&u->tc);
-	if (rc < 0)
-		gw_log("uplink: removing the tc filter: %s", strerror(-rc));
-	u->tc_on = false;
-	rc = tc_install(&u->tc, u->ifindex, pref, prog, (unsigned)n);
-	if (rc < 0) {
-		gw_log("uplink: tc ingress filter: %s", strerror(-rc));
-		return rc;
-	}
-	u->tc_on = true;
-	return 0;
+	freeifaddrs(ifa);
+	return (int)n;
 }
 
 void uplink_close(struct uplink *u)

@@ -16,6 +16,11 @@
  * Host-owned NAT address: uplink_open also installs the tc ingress filter
  *      (gw/tc.h) and reserves NatPorts (gw/sysctl.h); uplink_close removes
  *      both, so it needs CAP_NET_ADMIN still (or runs before the drop).
+ * Foreign NAT addresses (the host does not own them): the socket filter
+ *      keeps all IPv4 to them and the ARP requests for them; uplink answers
+ *      those itself on the packet socket (gw/arp.h) with the uplink's MAC,
+ *      and announces each address once with a gratuitous ARP when it joins
+ *      the spec (up to UPLINK_ANNOUNCE_MAX addresses per change).
  *
  * No allocation after uplink_open.  Views live until the callback returns.
  */
@@ -40,6 +45,7 @@ enum {
 	UPLINK_SEG_ARENA = 4 * 65536,	/* segments of super-packets */
 	UPLINK_VIEWS = 128,		/* views per callback at most */
 	UPLINK_TX_BATCH = 64,
+	UPLINK_ANNOUNCE_MAX = 16,
 };
 
 /* One IPv4 packet: data[0] is the IP header; len is its total length. */
@@ -55,6 +61,7 @@ enum uplink_drop {
 	UPLINK_DROP_GSO,	/* a GSO type or layout gw cannot segment */
 	UPLINK_DROP_CSUM,	/* partial checksum with offsets outside the packet */
 	UPLINK_DROP_TX,		/* the raw socket refused the packet */
+	UPLINK_DROP_ARP,	/* an ARP frame gw does not answer, or an answer refused */
 	UPLINK_DROP__MAX
 };
 
@@ -65,13 +72,15 @@ struct uplink_stats {
 	uint64_t rx_segs;	/* packets cut from them */
 	uint64_t rx_csum;	/* partial checksums completed */
 	uint64_t tx_pkts;
+	uint64_t arp_replies;	/* ARP requests for foreign addresses answered */
+	uint64_t arp_announced;	/* gratuitous ARPs sent */
 	uint64_t drop[UPLINK_DROP__MAX];
 };
 
 struct uplink_conf {
 	const char *ifname;
-	struct bpf_nat_spec nat;	/* addresses, NatPorts, DNAT-ed ports */
-	bool host_owned;		/* install the tc filter and reserve NatPorts */
+	struct bpf_nat_spec nat;	/* addresses, NatPorts, DNAT-ed ports, foreign */
+	bool host_owned;		/* tc filter (while nat.naddr) and NatPorts reserved */
 	uint16_t tc_pref;		/* 0: TC_GW_PREF */
 };
 
@@ -80,6 +89,11 @@ struct uplink {
 	int rfd;		/* raw socket */
 	int ifindex;
 	unsigned mtu;
+	uint8_t mac[6];
+	bool host_owned;
+	uint16_t tc_pref;
+	struct bpf_nat_spec nat;	/* what the filters are built from now */
+	bool stale;		/* the tc filter did not take nat: retry */
 	bool tc_on;
 	struct tc_filter tc;
 	struct sysctl_ports ports;
@@ -112,13 +126,25 @@ typedef void uplink_rx_fn(void *ctx, struct uplink_pkt *pkts, unsigned n);
 int uplink_open(struct uplink *u, const char *ifname, uint32_t nat_addr, uint16_t lo, uint16_t hi);
 /* The same with every knob. */
 int uplink_open_conf(struct uplink *u, const struct uplink_conf *c);
-/* Moves the socket filter (and the tc filter when installed) to the NAT
- * spec nat (a new address: MASQUERADE following the uplink); the reserved
- * ports stay.  The socket filter is swapped in one setsockopt; the tc
- * filter is removed and installed again.  0 or -errno (logged). */
+/* Moves the filters to the NAT spec nat (MASQUERADE following the uplink,
+ * new rules); the reserved ports stay.  Nothing happens when nat equals the
+ * live spec.  The socket filter is swapped in one setsockopt, the tc filter
+ * in one replace (installed or removed as nat.naddr comes and goes); new
+ * foreign addresses are announced.  0 or -errno (logged; the old tc
+ * program stays when the new one is refused). */
 int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat);
+/* True when a and b make the same filters (unused array slots ignored). */
+bool uplink_nat_equal(const struct bpf_nat_spec *a, const struct bpf_nat_spec *b);
 /* Removes the tc filter and the port reservation, closes and frees. */
 void uplink_close(struct uplink *u);
+
+/* net.ipv4.conf.IFNAME.forwarding — what the kernel reads for a packet in
+ * from ifname: 0, 1 or -errno. */
+int uplink_forwarding(const char *ifname);
+/* The IPv4 addresses (host order) of ifname, or of every interface when
+ * ifname is NULL, into out[max]; returns how many there are (may be more
+ * than max) or -errno. */
+int uplink_addrs(const char *ifname, uint32_t *out, unsigned max);
 
 /* Reads one batch (non-blocking) and hands its packets to fn.  Returns the
  * number of frames read (0: none waiting) or -errno. */
