@@ -20,6 +20,7 @@
 #include "gw/gw.h"
 #include "gw/log.h"
 #include "gw/rulesfile.h"
+#include "gw/uplink_nat.h"
 #include "nat/ct.h"
 #include "nat/frag.h"
 #include "nat/nat.h"
@@ -428,13 +429,51 @@ static void addr_text(uint32_t addr, char *text, size_t len)
 	inet_ntop(AF_INET, &a, text, (socklen_t)len);
 }
 
+/* The uplink's filter spec for rules r with MASQUERADE at addr (non-zero);
+ * remarks are logged.  0, or -errno with the reason in err. */
+static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
+		       struct bpf_nat_spec *s, char *err, size_t errlen)
+{
+	struct sbuf note;
+	char *line, *next;
+	int ret;
+
+	sbuf_init(&note);
+	ret = uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
+			      s, &note, err, errlen);
+	for (line = note.buf; !ret && line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, line);
+	}
+	sbuf_free(&note);
+	return ret;
+}
+
+/* The uplink's filters take spec s (logged when they change). */
+static void uplink_follow(struct gw *g, const struct bpf_nat_spec *s)
+{
+	struct sbuf d;
+
+	if (uplink_nat_equal(s, &g->uplink.nat) && !g->uplink.stale)
+		return;
+	if (uplink_set_nat(&g->uplink, s))
+		return; /* logged */
+	sbuf_init(&d);
+	uplink_nat_describe(s, &d);
+	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
+	sbuf_free(&d);
+}
+
 /* The uplink's address is now addr (0: none).  MASQUERADE takes it, the
  * entries NAT-ed to the old one are flushed (as Linux does), and the uplink
  * filters move to it; with no address MASQUERADE drops until one appears. */
 static void uplink_addr_changed(struct gw *g, uint32_t addr)
 {
 	uint32_t old = g->uplink_addr;
-	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
+	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], err[256];
+	struct bpf_nat_spec spec;
 	unsigned flushed = 0;
 
 	if (addr == old)
@@ -449,14 +488,13 @@ static void uplink_addr_changed(struct gw *g, uint32_t addr)
 	gw_log("%s: uplink %s address %s -> %s: %u conntrack entries NAT-ed to %s flushed%s",
 	       g->cfg.ifname, g->cfg.uplink, old ? o : "none", addr ? n : "none", flushed,
 	       old ? o : "none", addr ? "" : "; MASQUERADE drops until an address appears");
-	if (addr && addr != g->filter_addr) {
-		struct bpf_nat_spec nat = { .addr = { addr }, .naddr = 1,
-					    .lo = g->cfg.nat_port_min,
-					    .hi = g->cfg.nat_port_max };
-
-		if (uplink_set_nat(&g->uplink, &nat) == 0)
-			g->filter_addr = addr;
-	}
+	if (!addr)
+		return;
+	if (uplink_spec(g, nf_rules(g->nf), addr, &spec, err, sizeof(err)))
+		gw_log("%s: uplink %s: %s; its filters stay as they were", g->cfg.ifname,
+		       g->cfg.uplink, err);
+	else
+		uplink_follow(g, &spec);
 }
 
 struct addr_msg_arg {
@@ -522,14 +560,14 @@ static int watch_addr(struct gw *g)
 	return 0;
 }
 
-static int open_uplink(struct gw *g, uint32_t addr)
+static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 {
 	struct uplink_conf c = { 0 };
+	struct sbuf d;
 	int ret;
 
 	c.ifname = g->cfg.uplink;
-	c.nat = (struct bpf_nat_spec){ .addr = { addr }, .naddr = 1, .lo = g->cfg.nat_port_min,
-				       .hi = g->cfg.nat_port_max };
+	c.nat = *spec;
 	c.host_owned = true;
 	ret = uplink_open_conf(&g->uplink, &c);
 	if (ret)
@@ -537,6 +575,10 @@ static int open_uplink(struct gw *g, uint32_t addr)
 	g->uplink_on = true;
 	ev_io_init(&g->uplink_w, uplink_cb, g->uplink.pfd, EV_READ);
 	ev_io_start(g->loop, &g->uplink_w);
+	sbuf_init(&d);
+	uplink_nat_describe(spec, &d);
+	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
+	sbuf_free(&d);
 	return 0;
 }
 
@@ -546,28 +588,38 @@ int dp_setup(struct gw *g)
 	struct nf_config nfc = { 0 };
 	struct rules *rules;
 	uint32_t addr = 0;
-	char text[INET_ADDRSTRLEN];
+	char text[INET_ADDRSTRLEN], err[256];
+	struct bpf_nat_spec spec;
 	struct in_addr a;
 	int ret;
 
 	if (!g->cfg.rules_path && !g->cfg.uplink[0])
 		return 0;
+	ret = load_rules(g, &rules, NULL);
+	if (ret)
+		return ret;
 	if (g->cfg.uplink[0]) {
 		addr = ifaddr4(g->cfg.uplink);
 		if (!addr) {
 			gw_log("%s: Uplink %s has no IPv4 address", g->cfg.ifname, g->cfg.uplink);
+			rules_free(rules);
 			return -EADDRNOTAVAIL;
 		}
-		ret = open_uplink(g, addr);
+		ret = uplink_spec(g, rules, addr, &spec, err, sizeof(err));
 		if (ret)
+			gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);
+		else
+			ret = open_uplink(g, &spec);
+		if (ret) {
+			rules_free(rules);
 			return ret;
+		}
 	}
 	ret = route_init(&g->route, &g->cfg, addr, (uint16_t)(g->uplink_on ? g->uplink.mtu : 1500));
-	if (ret)
+	if (ret) {
+		rules_free(rules);
 		return ret;
-	ret = load_rules(g, &rules, NULL);
-	if (ret)
-		return ret;
+	}
 	ct_config_default(&nfc.ct, GW_CT_MAX);
 	nfc.ct.hash_seed = randombytes_random();
 	nfc.route = route_lookup;
@@ -586,7 +638,7 @@ int dp_setup(struct gw *g)
 		gw_log("%s: out of memory", g->cfg.ifname);
 		return -ENOMEM;
 	}
-	g->uplink_addr = g->filter_addr = addr;
+	g->uplink_addr = addr;
 	ret = sockdiag_open(&g->sd);
 	if (ret) {
 		gw_log("%s: sock_diag (for -m owner): %s", g->cfg.ifname, strerror(-ret));
@@ -640,9 +692,24 @@ void dp_teardown(struct gw *g)
 
 /* --- control ------------------------------------------------------------ */
 
+/* What new rules r need of the uplink, before they are swapped in: *spec
+ * and *apply, or -errno with the reason in err (r is refused). */
+static int uplink_check(struct gw *g, const struct rules *r, struct bpf_nat_spec *spec,
+			bool *apply, char *err, size_t errlen)
+{
+	/* without an address the filters follow when one appears */
+	*apply = g->uplink_on && g->uplink_addr;
+	if (!*apply)
+		return 0;
+	return uplink_spec(g, r, g->uplink_addr, spec, err, errlen);
+}
+
 int dp_reload(struct gw *g)
 {
+	struct bpf_nat_spec spec;
 	struct rules *r;
+	char err[256];
+	bool apply;
 
 	if (!g->nf || !g->cfg.rules_path) {
 		gw_log("%s: SIGHUP: no Rules file to reload", g->cfg.ifname);
@@ -652,8 +719,16 @@ int dp_reload(struct gw *g)
 		gw_log("%s: SIGHUP: the old rules stay", g->cfg.ifname);
 		return -EINVAL;
 	}
+	if (uplink_check(g, r, &spec, &apply, err, sizeof(err))) {
+		gw_log("%s: SIGHUP: %s: %s; the old rules stay", g->cfg.ifname, g->cfg.rules_path,
+		       err);
+		rules_free(r);
+		return -EINVAL;
+	}
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
+	if (apply)
+		uplink_follow(g, &spec);
 	gw_log("%s: SIGHUP: rules reloaded from %s", g->cfg.ifname, g->cfg.rules_path);
 	return 0;
 }
@@ -661,7 +736,10 @@ int dp_reload(struct gw *g)
 int dp_restore(struct gw *g, const char *name, const char *text, size_t len, char *err,
 	       size_t errlen)
 {
+	struct bpf_nat_spec spec;
 	struct rules *r;
+	char why[256];
+	bool apply;
 	int ret;
 
 	if (!g->nf) {
@@ -671,8 +749,16 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, cha
 	ret = rulesfile_parse(&r, name, text, len, nf_rules(g->nf), err, errlen);
 	if (ret)
 		return ret;
+	ret = uplink_check(g, r, &spec, &apply, why, sizeof(why));
+	if (ret) {
+		snprintf(err, errlen, "%s: %s", name, why);
+		rules_free(r);
+		return ret;
+	}
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
+	if (apply)
+		uplink_follow(g, &spec);
 	gw_log("%s: rules restored from %s", g->cfg.ifname, name);
 	return 0;
 }
@@ -789,6 +875,7 @@ static const char *const uplink_drop_names[UPLINK_DROP__MAX] = {
 	[UPLINK_DROP_TRUNC] = "trunc", [UPLINK_DROP_NOT_IP] = "not_ip",
 	[UPLINK_DROP_BAD_IP] = "bad_ip", [UPLINK_DROP_GSO] = "gso",
 	[UPLINK_DROP_CSUM] = "csum",   [UPLINK_DROP_TX] = "tx",
+	[UPLINK_DROP_ARP] = "arp",
 };
 
 void dp_stats(struct gw *g, struct sbuf *s)
@@ -829,6 +916,8 @@ void dp_stats(struct gw *g, struct sbuf *s)
 		    (unsigned long long)us->rx_frames, (unsigned long long)us->rx_pkts,
 		    (unsigned long long)us->rx_gso, (unsigned long long)us->rx_segs,
 		    (unsigned long long)us->rx_csum, (unsigned long long)us->tx_pkts);
+	sbuf_printf(s, "uplink_arp_replies=%llu\nuplink_arp_announced=%llu\n",
+		    (unsigned long long)us->arp_replies, (unsigned long long)us->arp_announced);
 	for (int i = 0; i < UPLINK_DROP__MAX; i++)
 		sbuf_printf(s, "uplink_drop_%s=%llu\n", uplink_drop_names[i],
 			    (unsigned long long)us->drop[i]);

@@ -119,7 +119,6 @@ struct gw {
 	struct mnl_socket *addr_nl;
 	ev_io addr_w;
 	uint32_t uplink_addr;	/* host order; 0 while the uplink has none */
-	uint32_t filter_addr;	/* the address the uplink filters are for */
 	uint32_t rnd[GW_RND_POOL]; /* NAT port search randomness, refilled when used up */
 	unsigned rnd_left;
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];

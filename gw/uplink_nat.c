@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/* The uplink's filter spec from the rules and the host: see uplink_nat.h. */
+#include "gw/uplink_nat.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gw/bpf.h"
+#include "gw/uplink.h"
+#include "nat/rules_uplink.h"
+#include "nat/sbuf.h"
+
+enum { HOST_ADDRS_MAX = 256 };
+
+_Static_assert((int)RULES_UPLINK_MAX_PORTS == (int)BPF_NAT_MAX_PORTS,
+	       "the rules' port cap is the programs' cap");
+
+static void put_addr(struct sbuf *s, uint32_t a)
+{
+	char t[INET_ADDRSTRLEN];
+	struct in_addr in = { htonl(a) };
+
+	inet_ntop(AF_INET, &in, t, sizeof(t));
+	sbuf_add(s, t);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The uplink's addresses, masq first.  Returns how many of them there are
+ * (out holds at most max). */
+static unsigned uplink_own(const char *uplink, uint32_t masq, uint32_t *out, unsigned max)
+{
+	uint32_t all[RULES_UPLINK_MAX_ADDRS];
+	int n = uplink_addrs(uplink, all, RULES_UPLINK_MAX_ADDRS);
+	unsigned k = 1;
+
+	out[0] = masq;
+	for (int i = 0; i < n; i++) {
+		if (i < RULES_UPLINK_MAX_ADDRS && all[i] == masq)
+			continue;
+		if (i < RULES_UPLINK_MAX_ADDRS && k < max)
+			out[k] = all[i];
+		k++;
+	}
+	return k;
+}
+
+/* Adds [lo, hi] to the spec's foreign ranges; -E2BIG beyond the cap. */
+static int add_foreign(struct bpf_nat_spec *s, uint64_t lo, uint64_t hi)
+{
+	if (lo > hi)
+		return 0;
+	if (s->nforeign == BPF_NAT_MAX_FOREIGN)
+		return -E2BIG;
+	s->foreign[s->nforeign++] = (struct bpf_addr_range){ (uint32_t)lo, (uint32_t)hi };
+	return 0;
+}
+
+/* The SNAT ranges minus the host's addresses (sorted in host[nhost]); the
+ * host's own SNAT addresses other than masq get a remark. */
+static int foreign(struct bpf_nat_spec *s, const struct rules_uplink *ru, uint32_t masq,
+		   const uint32_t *host, unsigned nhost, struct sbuf *note)
+{
+	for (unsigned i = 0; i < ru->nsnat; i++) {
+		uint64_t cur = ru->snat_lo[i], hi = ru->snat_hi[i];
+
+		for (unsigned k = 0; k < nhost; k++) {
+			if (host[k] < cur || host[k] > hi)
+				continue;
+			if (add_foreign(s, cur, (uint64_t)host[k] - 1) < 0)
+				return -E2BIG;
+			cur = (uint64_t)host[k] + 1;
+			if (host[k] != masq && note) {
+				sbuf_add(note, "SNAT to ");
+				put_addr(note, host[k]);
+				sbuf_add(note, ", an address of this host other than the uplink's "
+					       "MASQUERADE address: replies to it reach the host's "
+					       "kernel, not gw\n");
+			}
+		}
+		if (add_foreign(s, cur, hi) < 0)
+			return -E2BIG;
+	}
+	return 0;
+}
+
+int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
+		    const struct rules *r, struct bpf_nat_spec *out, struct sbuf *note, char *err,
+		    size_t errlen)
+{
+	uint32_t own[RULES_UPLINK_MAX_ADDRS], *host;
+	struct rules_uplink ru;
+	unsigned nown;
+	int nhost, rc, fw;
+
+	memset(out, 0, sizeof(*out));
+	out->lo = lo;
+	out->hi = hi;
+	nown = uplink_own(uplink, masq, own, RULES_UPLINK_MAX_ADDRS);
+	if (nown > RULES_UPLINK_MAX_ADDRS)
+		nown = RULES_UPLINK_MAX_ADDRS;
+	out->naddr = nown < BPF_NAT_MAX_ADDR ? nown : BPF_NAT_MAX_ADDR;
+	memcpy(out->addr, own, out->naddr * sizeof(own[0]));
+	if (nown > BPF_NAT_MAX_ADDR && note)
+		sbuf_printf(note, "%s has more than %u IPv4 addresses: gw takes NAT-ed and "
+			    "DNAT-ed traffic to the first %u only\n", uplink,
+			    (unsigned)BPF_NAT_MAX_ADDR, (unsigned)BPF_NAT_MAX_ADDR);
+
+	rc = rules_uplink(r, uplink, own, out->naddr, &ru, err, errlen);
+	if (rc)
+		return rc;
+	out->ntcp = ru.tcp.n;
+	for (unsigned i = 0; i < ru.tcp.n; i++)
+		out->tcp[i] = (struct bpf_port_range){ ru.tcp.lo[i], ru.tcp.hi[i] };
+	out->nudp = ru.udp.n;
+	for (unsigned i = 0; i < ru.udp.n; i++)
+		out->udp[i] = (struct bpf_port_range){ ru.udp.lo[i], ru.udp.hi[i] };
+	if (ru.nother && note)
+		sbuf_printf(note, "%u DNAT/REDIRECT rule(s) for %s not limited to -p tcp or "
+			    "udp: every TCP and UDP port of the uplink's addresses goes to gw (the "
+			    "host's own TCP and UDP there stop working); other protocols than TCP, "
+			    "UDP and ICMP stay with the host\n", ru.nother, uplink);
+	if (!ru.nsnat)
+		return 0;
+
+	host = malloc(HOST_ADDRS_MAX * sizeof(*host));
+	if (!host) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	nhost = uplink_addrs(NULL, host, HOST_ADDRS_MAX);
+	if (nhost < 0) {
+		snprintf(err, errlen, "reading the host's addresses: %s", strerror(-nhost));
+		free(host);
+		return nhost;
+	}
+	if (nhost > HOST_ADDRS_MAX)
+		nhost = HOST_ADDRS_MAX;
+	qsort(host, (size_t)nhost, sizeof(*host), cmp_u32);
+	rc = foreign(out, &ru, masq, host, (unsigned)nhost, note);
+	free(host);
+	if (rc) {
+		snprintf(err, errlen, "SNAT addresses this host does not have need more than %u "
+			 "ranges", (unsigned)BPF_NAT_MAX_FOREIGN);
+		return rc;
+	}
+	if (!out->nforeign)
+		return 0;
+	fw = uplink_forwarding(uplink);
+	if (fw == 1) {
+		struct sbuf a;
+
+		sbuf_init(&a);
+		put_addr(&a, out->foreign[0].lo);
+		snprintf(err, errlen, "SNAT to %s, an address this host does not have, needs "
+			 "net.ipv4.conf.%s.forwarding=0: with forwarding on, the kernel forwards "
+			 "what gw takes for it", a.buf ? a.buf : "?", uplink);
+		sbuf_free(&a);
+		return -EINVAL;
+	}
+	if (fw < 0 && note)
+		sbuf_printf(note, "cannot read net.ipv4.conf.%s.forwarding (%s): it must be 0 for "
+			    "SNAT to addresses this host does not have\n", uplink, strerror(-fw));
+	return 0;
+}
+
+static void put_ports(struct sbuf *s, const struct bpf_port_range *r, unsigned n)
+{
+	if (!n)
+		sbuf_add(s, "none");
+	for (unsigned i = 0; i < n; i++) {
+		sbuf_printf(s, "%s%u", i ? "," : "", r[i].lo);
+		if (r[i].hi != r[i].lo)
+			sbuf_printf(s, "-%u", r[i].hi);
+	}
+}
+
+void uplink_nat_describe(const struct bpf_nat_spec *s, struct sbuf *out)
+{
+	sbuf_add(out, "addresses ");
+	for (unsigned i = 0; i < s->naddr; i++) {
+		if (i)
+			sbuf_add(out, ",");
+		put_addr(out, s->addr[i]);
+	}
+	sbuf_add(out, "; DNAT-ed tcp ");
+	put_ports(out, s->tcp, s->ntcp);
+	sbuf_add(out, " udp ");
+	put_ports(out, s->udp, s->nudp);
+	if (!s->nforeign)
+		return;
+	sbuf_add(out, "; not the host's (gw answers ARP) ");
+	for (unsigned i = 0; i < s->nforeign; i++) {
+		if (i)
+			sbuf_add(out, ",");
+		put_addr(out, s->foreign[i].lo);
+		if (s->foreign[i].hi != s->foreign[i].lo) {
+			sbuf_add(out, "-");
+			put_addr(out, s->foreign[i].hi);
+		}
+	}
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uplink_nat — the uplink's filter spec (gw/bpf.h) from the live rules and
+ * the host, recomputed at start, on `gw rules restore`, SIGHUP and when the
+ * uplink's address changes:
+ *
+ *  - host-owned NAT addresses: the uplink's IPv4 addresses, MASQUERADE's
+ *    first (at most BPF_NAT_MAX_ADDR), each with NatPorts and the DNAT-ed
+ *    ports of nat/rules_uplink.h — both hidden from the kernel by the tc
+ *    filter.  Only NatPorts go into ip_local_reserved_ports: DNAT-ed ports
+ *    are the user's choice, as with Linux's DNAT.
+ *  - foreign NAT addresses: the SNAT --to-source ranges minus every address
+ *    the host has (on any interface).  gw answers ARP for them and takes all
+ *    their IPv4; the kernel must not forward what arrives for them, so the
+ *    spec is refused while net.ipv4.conf.UPLINK.forwarding is 1 (the value
+ *    the kernel reads for packets in from the uplink).
+ *
+ * What the spec implies that a user may not expect goes into a note for the
+ * log: a DNAT rule not limited to TCP/UDP (all TCP and UDP to the uplink's
+ * addresses go to gw, the host's own TCP/UDP there stops working; other
+ * protocols than TCP, UDP and ICMP stay with the host), an SNAT address the
+ * host owns that is not MASQUERADE's (its replies reach the host's kernel).
+ */
+#ifndef GW_UPLINK_NAT_H
+#define GW_UPLINK_NAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct bpf_nat_spec;
+struct rules;
+struct sbuf;
+
+/* The spec for ruleset r (NULL: none) on uplink, whose MASQUERADE address
+ * is masq (host order, non-zero), with NatPorts [lo, hi].  0, or -errno
+ * with a one-line reason in err (rules beyond the caps, forwarding on with
+ * a foreign address).  note (may be NULL) gets one line per remark. */
+int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
+		    const struct rules *r, struct bpf_nat_spec *out, struct sbuf *note, char *err,
+		    size_t errlen);
+
+/* One line for the log: "tcp 8080,9000-9010 udp none; foreign 198.51.100.50". */
+void uplink_nat_describe(const struct bpf_nat_spec *s, struct sbuf *out);
+
+#endif
