@@ -8,10 +8,11 @@
 #   │   10.8.0.2, default│                      │   Uplink eth0, Rules │                       │          │
 #   └────────────────────┘                      └──────────────────────┘                       └──────────┘
 #
-# gateway_world [EXTRA]: builds it with contrib/examples/gw0.rules (copied to
-# $TMP/gw0.rules), EXTRA appended to gw0.conf (more [Peer] sections), starts
-# gw (gw_pid, control socket ctl) and the client (client_pid, wgc) with its
-# default route through the tunnel.  Sets SRV, UPL, gw_pub, cl_pub.
+# gateway_world [EXTRA]: builds it with contrib/examples/gw0.rules, or the
+# file GW_RULES names (copied to $TMP/gw0.rules), EXTRA appended to gw0.conf
+# (more [Peer] sections), starts gw (gw_pid, control socket ctl) and the
+# client (client_pid, wgc) with its default route through the tunnel.  Sets
+# SRV, UPL, gw_pub, cl_pub.
 
 gateway_world() {
 	local gw_priv cl_priv
@@ -28,7 +29,7 @@ gateway_world() {
 	cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
 	printf '%s\n' "$cl_priv" > "$TMP/client.key"
 	ctl=$TMP/gw0.sock
-	cp "$TOP/contrib/examples/gw0.rules" "$TMP/gw0.rules"
+	cp "${GW_RULES:-$TOP/contrib/examples/gw0.rules}" "$TMP/gw0.rules"
 	cat > "$TMP/gw0.conf" <<EOC
 [Interface]
 PrivateKey = $gw_priv
