@@ -128,6 +128,10 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 			    "udp: every TCP and UDP port of the uplink's addresses goes to gw (the "
 			    "host's own TCP and UDP there stop working); other protocols than TCP, "
 			    "UDP and ICMP stay with the host\n", ru.nother, uplink);
+	if (ru.nlocal && note)
+		sbuf_printf(note, "%u REDIRECT/DNAT rule(s) send traffic from %s to this host: gw "
+			    "cannot hand it to the host's own stack, so it is dropped (from peers it "
+			    "works)\n", ru.nlocal, uplink);
 	if (!ru.nsnat)
 		return 0;
 

@@ -18,8 +18,10 @@
  * What the spec implies that a user may not expect goes into a note for the
  * log: a DNAT rule not limited to TCP/UDP (all TCP and UDP to the uplink's
  * addresses go to gw, the host's own TCP/UDP there stops working; other
- * protocols than TCP, UDP and ICMP stay with the host), an SNAT address the
- * host owns that is not MASQUERADE's (its replies reach the host's kernel).
+ * protocols than TCP, UDP and ICMP stay with the host), REDIRECT or DNAT to
+ * the host from the uplink (gw cannot hand those packets to the host's
+ * stack: dropped), an SNAT address the host owns that is not MASQUERADE's
+ * (its replies reach the host's kernel).
  */
 #ifndef GW_UPLINK_NAT_H
 #define GW_UPLINK_NAT_H

@@ -221,12 +221,29 @@ static bool narrow(struct walk *w, const struct rule *rl, struct cond *c)
 	return c->addrs && c->protos;
 }
 
+/* REDIRECT, or DNAT to one of the uplink's addresses. */
+static bool to_local(const struct walk *w, const struct rule *rl)
+{
+	const struct nat_range *nr = ext_nat_range(rl->target, rl->tdata);
+
+	if (rl->target == &t_redirect)
+		return true;
+	if (!nr || !(nr->flags & NAT_F_MAP_IPS))
+		return false;
+	for (unsigned i = 0; i < w->naddrs; i++)
+		if (w->addrs[i] >= nr->min_addr && w->addrs[i] <= nr->max_addr)
+			return true;
+	return false;
+}
+
 /* A DNAT or REDIRECT rule at the end of a path catches what c says. */
-static void caught(struct walk *w, const struct cond *c)
+static void caught(struct walk *w, const struct rule *rl, const struct cond *c)
 {
 	w->out->ndnat++;
 	if (c->protos & P_OTHER)
 		w->out->nother++;
+	if (to_local(w, rl))
+		w->out->nlocal++;
 	if (((c->protos & P_TCP) && ps_or(&w->tcp, &c->tcp) < 0) ||
 	    ((c->protos & P_UDP) && ps_or(&w->udp, &c->udp) < 0))
 		w->err = -E2BIG;
@@ -251,7 +268,7 @@ static void walk_dnat(struct walk *w, uint32_t chain, const struct cond *c)
 		if (!narrow(w, rl, &n))
 			continue;
 		if (rl->kind == RK_EXT)
-			caught(w, &n);
+			caught(w, rl, &n);
 		else
 			walk_dnat(w, rl->chain, &n); /* depth bounded at load */
 	}

@@ -16,7 +16,9 @@
  *    A path with no port restriction catches all ports of its protocols; a
  *    path not restricted to TCP or UDP by -p catches all TCP and all UDP
  *    ports and is counted in nother (other protocols than TCP, UDP and
- *    ICMP do not reach gw from the uplink).
+ *    ICMP do not reach gw from the uplink).  Paths to REDIRECT or to DNAT
+ *    to one of the uplink's addresses are counted in nlocal: gw has no way
+ *    to hand such a packet to the host's own stack.
  *  - SNAT addresses: the --to-source address ranges of SNAT rules reachable
  *    from nat POSTROUTING by a path whose -o can match the uplink.
  *
@@ -49,6 +51,7 @@ struct rules_uplink {
 	struct rules_portset tcp, udp;	/* DNAT-ed destination ports */
 	unsigned ndnat;		/* paths to DNAT/REDIRECT rules catching uplink traffic */
 	unsigned nother;	/* of those: not limited to TCP or UDP by -p */
+	unsigned nlocal;	/* of those: REDIRECT, or DNAT to one of the addresses */
 	/* SNAT --to-source ranges (host order, inclusive), sorted and merged */
 	unsigned nsnat;
 	uint32_t snat_lo[RULES_UPLINK_MAX_SNAT], snat_hi[RULES_UPLINK_MAX_SNAT];

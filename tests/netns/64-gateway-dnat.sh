@@ -149,6 +149,7 @@ mac=$(on gateway cat /sys/class/net/eth0/address)
 n=$(on internet ip -4 neigh show $FOREIGN dev eth0)
 [[ $n == *"lladdr $mac"* ]] || fail "the internet's neighbour entry for $FOREIGN: \"$n\", not $mac"
 [ "$(stat uplink_arp_replies)" -gt 0 ] || fail "gw stats: no ARP reply counted"
+[ "$(stat uplink_arp_announced)" = 1 ] || fail "gw stats: $(stat uplink_arp_announced) gratuitous ARPs"
 r=$(ping $SRV) || fail "ping $SRV via $FOREIGN: $r"
 [ "$r" = "reply $SRV" ] || fail "ping $SRV via $FOREIGN: $r"
 bg internet socat UDP-LISTEN:7101,reuseaddr PIPE

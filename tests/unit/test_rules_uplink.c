@@ -75,75 +75,81 @@ static const struct {
 	const char *tcp, *udp;	/* the port sets */
 	unsigned ndnat, nother;
 	const char *snat;
+	unsigned nlocal;
 } cases[] = {
-	{ "", "", "", 0, 0, "" },
-	{ "-A PREROUTING -i eth0 -p tcp --dport 8080" TO ":80\n", "8080", "", 1, 0, "" },
-	{ "-A PREROUTING -i eth0 -p udp -m udp --dport 5353" TO "\n", "", "5353", 1, 0, "" },
+	{ "", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING -i eth0 -p tcp --dport 8080" TO ":80\n", "8080", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -i eth0 -p udp -m udp --dport 5353" TO "\n", "", "5353", 1, 0, "", 0 },
 	/* interfaces: another one, wildcards, inverted */
-	{ "-A PREROUTING -i gw0 -p tcp --dport 53" TO "\n", "", "", 0, 0, "" },
-	{ "-A PREROUTING -i eth+ -p tcp --dport 53" TO "\n", "53", "", 1, 0, "" },
-	{ "-A PREROUTING ! -i eth0 -p tcp --dport 53" TO "\n", "", "", 0, 0, "" },
-	{ "-A PREROUTING ! -i gw0 -p tcp --dport 53" TO "\n", "53", "", 1, 0, "" },
-	{ "-A PREROUTING -p tcp --dport 53" TO "\n", "53", "", 1, 0, "" },
+	{ "-A PREROUTING -i gw0 -p tcp --dport 53" TO "\n", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING -i eth+ -p tcp --dport 53" TO "\n", "53", "", 1, 0, "", 0 },
+	{ "-A PREROUTING ! -i eth0 -p tcp --dport 53" TO "\n", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING ! -i gw0 -p tcp --dport 53" TO "\n", "53", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -p tcp --dport 53" TO "\n", "53", "", 1, 0, "", 0 },
 	/* port forms */
 	{ "-A PREROUTING -p tcp -m multiport --dports 80,443,1000:2000" TO "\n",
-	  "80,443,1000-2000", "", 1, 0, "" },
-	{ "-A PREROUTING -p tcp ! --dport 22" TO "\n", "0-21,23-65535", "", 1, 0, "" },
+	  "80,443,1000-2000", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -p tcp ! --dport 22" TO "\n", "0-21,23-65535", "", 1, 0, "", 0 },
 	{ "-A PREROUTING -p tcp -m multiport ! --dports 1:100,200" TO "\n",
-	  "0,101-199,201-65535", "", 1, 0, "" },
-	{ "-A PREROUTING -p tcp -m multiport --ports 80" TO "\n", "0-65535", "", 1, 0, "" },
-	{ "-A PREROUTING -p tcp -m multiport --sports 80" TO "\n", "0-65535", "", 1, 0, "" },
-	{ "-A PREROUTING -p tcp --sport 80 --dport 81" TO "\n", "81", "", 1, 0, "" },
-	{ "-A PREROUTING -p udp --dport 100:50" TO "\n", "", "", 0, 0, "" },
-	{ "-A PREROUTING -p udp ! --dport 100:50" TO "\n", "", "0-65535", 1, 0, "" },
+	  "0,101-199,201-65535", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -p tcp -m multiport --ports 80" TO "\n", "0-65535", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -p tcp -m multiport --sports 80" TO "\n", "0-65535", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -p tcp --sport 80 --dport 81" TO "\n", "81", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -p udp --dport 100:50" TO "\n", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING -p udp ! --dport 100:50" TO "\n", "", "0-65535", 1, 0, "", 0 },
 	{ "-A PREROUTING -p tcp -m tcp --dport 80:90 -m multiport --dports 85,95" TO "\n",
-	  "85", "", 1, 0, "" },
+	  "85", "", 1, 0, "", 0 },
 	/* no port, no protocol, other protocols */
-	{ "-A PREROUTING -i eth0 -p udp" TO "\n", "", "0-65535", 1, 0, "" },
-	{ "-A PREROUTING -i eth0" TO "\n", "0-65535", "0-65535", 1, 1, "" },
-	{ "-A PREROUTING -p icmp" TO "\n", "", "", 1, 1, "" },
-	{ "-A PREROUTING ! -p tcp" TO "\n", "", "0-65535", 1, 1, "" },
-	{ "-A PREROUTING ! -p icmp" TO "\n", "0-65535", "0-65535", 1, 1, "" },
+	{ "-A PREROUTING -i eth0 -p udp" TO "\n", "", "0-65535", 1, 0, "", 0 },
+	{ "-A PREROUTING -i eth0" TO "\n", "0-65535", "0-65535", 1, 1, "", 0 },
+	{ "-A PREROUTING -p icmp" TO "\n", "", "", 1, 1, "", 0 },
+	{ "-A PREROUTING ! -p tcp" TO "\n", "", "0-65535", 1, 1, "", 0 },
+	{ "-A PREROUTING ! -p icmp" TO "\n", "0-65535", "0-65535", 1, 1, "", 0 },
 	/* merging */
 	{ "-A PREROUTING -p tcp --dport 80" TO "\n-A PREROUTING -p tcp --dport 81" TO "\n"
 	  "-A PREROUTING -p tcp --dport 79:85" TO "\n-A PREROUTING -p tcp --dport 87" TO "\n",
-	  "79-85,87", "", 4, 0, "" },
+	  "79-85,87", "", 4, 0, "", 0 },
 	/* destinations: the uplink's addresses are .1 and .7 */
-	{ "-A PREROUTING -d 198.51.100.1 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "" },
-	{ "-A PREROUTING -d 198.51.100.7 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "" },
-	{ "-A PREROUTING -d 198.51.100.9 -p tcp --dport 80" TO "\n", "", "", 0, 0, "" },
-	{ "-A PREROUTING -d 198.51.100.0/24 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "" },
-	{ "-A PREROUTING ! -d 198.51.100.1 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "" },
-	{ "-A PREROUTING ! -d 198.51.100.0/29 -p tcp --dport 80" TO "\n", "", "", 0, 0, "" },
+	{ "-A PREROUTING -d 198.51.100.1 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -d 198.51.100.7 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -d 198.51.100.9 -p tcp --dport 80" TO "\n", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING -d 198.51.100.0/24 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "", 0 },
+	{ "-A PREROUTING ! -d 198.51.100.1 -p tcp --dport 80" TO "\n", "80", "", 1, 0, "", 0 },
+	{ "-A PREROUTING ! -d 198.51.100.0/29 -p tcp --dport 80" TO "\n", "", "", 0, 0, "", 0 },
 	/* REDIRECT; DNAT in OUTPUT is the host's own traffic */
-	{ "-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080\n", "80", "", 1, 0, "" },
-	{ "-A OUTPUT -p tcp --dport 80" TO "\n", "", "", 0, 0, "" },
+	{ "-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080\n", "80", "", 1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 198.51.100.7:22\n", "80", "",
+	  1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 198.51.100.0-198.51.100.3\n",
+	  "80", "", 1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination :22\n", "80", "", 1, 0, "", 0 },
+	{ "-A OUTPUT -p tcp --dport 80" TO "\n", "", "", 0, 0, "", 0 },
 	/* user chains: the path narrows; unreachable chains do not count */
 	{ ":FWD - [0:0]\n-A PREROUTING -i eth0 -p tcp --dport 8000:9000 -j FWD\n"
-	  "-A FWD -p tcp --dport 8500:9500" TO "\n-A FWD" TO "\n", "8000-9000", "", 2, 0, "" },
+	  "-A FWD -p tcp --dport 8500:9500" TO "\n-A FWD" TO "\n", "8000-9000", "", 2, 0, "", 0 },
 	{ ":FWD - [0:0]\n-A PREROUTING -i eth0 -p udp -j FWD\n-A FWD -p tcp" TO "\n",
-	  "", "", 0, 0, "" },
-	{ ":FWD - [0:0]\n-A PREROUTING -i gw0 -j FWD\n-A FWD -p tcp" TO "\n", "", "", 0, 0, "" },
+	  "", "", 0, 0, "", 0 },
+	{ ":FWD - [0:0]\n-A PREROUTING -i gw0 -j FWD\n-A FWD -p tcp" TO "\n", "", "", 0, 0, "", 0 },
 	{ ":FWD - [0:0]\n-A PREROUTING -d 198.51.100.9 -g FWD\n-A FWD -p tcp" TO "\n",
-	  "", "", 0, 0, "" },
+	  "", "", 0, 0, "", 0 },
 	{ ":FWD - [0:0]\n:A - [0:0]\n-A PREROUTING -p tcp -m multiport --dports 1:99 -g A\n"
-	  "-A A -p tcp ! --dport 50 -j FWD\n-A FWD" TO "\n", "1-49,51-99", "", 1, 0, "" },
-	{ ":FWD - [0:0]\n-A FWD -p tcp --dport 80" TO "\n", "", "", 0, 0, "" },
+	  "-A A -p tcp ! --dport 50 -j FWD\n-A FWD" TO "\n", "1-49,51-99", "", 1, 0, "", 0 },
+	{ ":FWD - [0:0]\n-A FWD -p tcp --dport 80" TO "\n", "", "", 0, 0, "", 0 },
 	/* SNAT: addresses for the uplink, merged; other interfaces, MASQUERADE,
 	 * ports only: none */
 	{ "-A POSTROUTING -s 10.8.0.0/24 -o eth0 -j SNAT --to-source 198.51.100.50\n",
-	  "", "", 0, 0, "198.51.100.50" },
-	{ "-A POSTROUTING -o gw0 -j SNAT --to-source 10.8.0.1\n", "", "", 0, 0, "" },
-	{ "-A POSTROUTING -j MASQUERADE\n", "", "", 0, 0, "" },
-	{ "-A POSTROUTING -p tcp -j SNAT --to-source :1000-2000\n", "", "", 0, 0, "" },
+	  "", "", 0, 0, "198.51.100.50", 0 },
+	{ "-A POSTROUTING -o gw0 -j SNAT --to-source 10.8.0.1\n", "", "", 0, 0, "", 0 },
+	{ "-A POSTROUTING -j MASQUERADE\n", "", "", 0, 0, "", 0 },
+	{ "-A POSTROUTING -p tcp -j SNAT --to-source :1000-2000\n", "", "", 0, 0, "", 0 },
 	{ "-A POSTROUTING -j SNAT --to-source 198.51.100.50-198.51.100.59\n"
 	  "-A POSTROUTING -p udp -j SNAT --to-source 198.51.100.60:1000\n"
 	  "-A POSTROUTING -j SNAT --to-source 198.51.100.70\n"
 	  "-A POSTROUTING -j SNAT --to-source 198.51.100.55\n",
-	  "", "", 0, 0, "198.51.100.50-198.51.100.60,198.51.100.70" },
+	  "", "", 0, 0, "198.51.100.50-198.51.100.60,198.51.100.70", 0 },
 	{ ":S - [0:0]\n:T - [0:0]\n-A POSTROUTING -o eth0 -j S\n-A POSTROUTING -o gw0 -j T\n"
 	  "-A S -j SNAT --to-source 203.0.113.5\n-A T -j SNAT --to-source 203.0.113.6\n"
-	  "-A S -j T\n", "", "", 0, 0, "203.0.113.5-203.0.113.6" },
+	  "-A S -j T\n", "", "", 0, 0, "203.0.113.5-203.0.113.6", 0 },
 };
 
 static void test_cases(void **state)
@@ -165,9 +171,10 @@ static void test_cases(void **state)
 		put_addrs(snat, sizeof(snat), &u);
 		if (strcmp(tcp, cases[i].tcp) || strcmp(udp, cases[i].udp) ||
 		    strcmp(snat, cases[i].snat) || u.ndnat != cases[i].ndnat ||
-		    u.nother != cases[i].nother)
-			fail_msg("case %zu: tcp \"%s\" udp \"%s\" snat \"%s\" ndnat %u nother %u\n%s",
-				 i, tcp, udp, snat, u.ndnat, u.nother, cases[i].rules);
+		    u.nother != cases[i].nother || u.nlocal != cases[i].nlocal)
+			fail_msg("case %zu: tcp \"%s\" udp \"%s\" snat \"%s\" ndnat %u nother %u "
+				 "nlocal %u\n%s", i, tcp, udp, snat, u.ndnat, u.nother, u.nlocal,
+				 cases[i].rules);
 		rules_free(r);
 	}
 }
