@@ -17,7 +17,8 @@
 #     internet host's address) and its UDP echo through :5353; the host's own
 #     listener on :2222 keeps working and :8081 is refused by the kernel; a
 #     restore without the DNAT rule gives :8080 back to the kernel (refused),
-#     a restore with it takes it again.
+#     a restore with it takes it again; a restore with more port ranges than
+#     the filters take is refused.
 # (b) SNAT --to-source 198.51.100.50, an address no interface has (SIGHUP
 #     reload): gw answers ARP for it with the uplink's MAC; TCP (the server
 #     sees .50), UDP and ICMP echo work.
@@ -129,6 +130,21 @@ wait_tcp client 80
 on internet timeout 30 socat -u TCP:$UPL:8080 - > "$TMP/down2" || fail "$UPL:8080 again: socat"
 wait "$tx" || true
 cmp -s "$TMP/data" "$TMP/down2" || fail "download after the restore: not intact"
+
+log "(a) more DNAT-ed port ranges than the filters take: refused, nothing changes"
+{
+	sed -n '1,/^:POSTROUTING/p' "$PF"
+	for p in $(seq 20000 2 20064); do
+		echo "-A PREROUTING -i eth0 -p udp --dport $p -j DNAT --to-destination 10.8.0.2"
+	done
+	sed -n '/^-A POSTROUTING/,$p' "$PF"
+} > "$TMP/many.rules"
+G rules "$ctl" save > "$TMP/before"
+G rules "$ctl" restore < "$TMP/many.rules" 2> "$TMP/err" && fail "33 DNAT-ed ranges accepted"
+grep -q "^stdin: .*more than 32 port ranges" "$TMP/err" || fail "too many ranges: $(cat "$TMP/err")"
+G rules "$ctl" save > "$TMP/after"
+diff <(grep -v '^#' "$TMP/before") <(grep -v '^#' "$TMP/after") > /dev/null ||
+	fail "a refused restore changed the rules"
 
 log "(b) SNAT to $FOREIGN, an address no interface has (SIGHUP)"
 sed "s/-j MASQUERADE/-j SNAT --to-source $FOREIGN/" "$PLAIN" > "$TMP/snat.rules"
