@@ -599,12 +599,12 @@ int dp_setup(struct gw *g)
 	if (ret)
 		return ret;
 	if (g->cfg.uplink[0]) {
+		/* none yet (DHCP still running): the filters and MASQUERADE
+		 * follow when one appears (uplink_addr_changed) */
 		addr = ifaddr4(g->cfg.uplink);
-		if (!addr) {
-			gw_log("%s: Uplink %s has no IPv4 address", g->cfg.ifname, g->cfg.uplink);
-			rules_free(rules);
-			return -EADDRNOTAVAIL;
-		}
+		if (!addr)
+			gw_log("%s: Uplink %s has no IPv4 address yet: MASQUERADE drops until one "
+			       "appears", g->cfg.ifname, g->cfg.uplink);
 		ret = uplink_spec(g, rules, addr, &spec, err, sizeof(err));
 		if (ret)
 			gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);

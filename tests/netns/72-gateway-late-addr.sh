@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# gw starts while its uplink has no IPv4 address yet (a cloud VM whose DHCP
+# is slower than gw's unit) and takes it when it appears: the world of
+# gateway.sh, then gw restarted after the uplink's address was removed:
+#   gw starts (logs that MASQUERADE waits)
+#   the address comes: the tc filter is one for it, a UDP flow from the client is
+#   MASQUERADE-d to it and its replies come back
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/gateway.sh"
+
+gateway_world
+
+stop "$gw_pid"
+on gateway ip addr del "$UPL/24" dev eth0
+bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw2.log"
+gw_pid=$BG_PID
+wait_for 10 test -S "$ctl"
+grep -q "has no IPv4 address yet" "$TMP/gw2.log" || fail "no word of the missing address: $(cat "$TMP/gw2.log")"
+# (a filter for no address yet may be there: it hides nothing)
+tc_prog() { on gateway tc filter show dev eth0 ingress | sed -n "s/.*bytecode '\([^']*\)'.*/\1/p"; }
+before=$(tc_prog)
+new_prog() { local p; p=$(tc_prog); [ -n "$p" ] && [ "$p" != "$before" ]; }
+
+log "the address appears: filters and MASQUERADE follow"
+on gateway ip addr add "$UPL/24" dev eth0
+wait_for 10 new_prog
+bg internet socat -T 5 UDP-RECVFROM:7000,fork EXEC:cat
+wait_udp internet 7000
+# a fresh handshake with the new gw instance
+wgc set wgc0 peer "$gw_pub" remove
+wgc set wgc0 peer "$gw_pub" endpoint 192.0.2.1:51820 allowed-ips 0.0.0.0/0
+on client ip route replace default dev wgc0
+echo "late $RUN" > "$TMP/u"
+on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:7000 < "$TMP/u" > "$TMP/uback" ||
+	fail "UDP through the NAT after the address appeared"
+cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo differs: $(cat "$TMP/uback")"
+on gateway "$GW" conntrack "$ctl" -L | grep -q "dst=$UPL " || fail "no entry NAT-ed to $UPL"
+stop "$gw_pid"
+[[ $(on gateway tc filter show dev eth0 ingress) != *bpf* ]] || fail "tc filter left after SIGTERM"
+log "gw starts without an uplink address and follows it when it comes"
