@@ -140,12 +140,7 @@ dropped() { [ "$(stat nf_drop_rule)" -gt "$before" ]; }
 wait_for 10 dropped
 
 log "no iptables or nftables rule in any namespace"
-for h in client gateway internet; do
-	r=$(on "$h" iptables-save 2> /dev/null | grep -v '^#' || true)
-	[ -z "$r" ] || fail "iptables-save in $h: $r"
-	r=$(on "$h" nft list ruleset 2> /dev/null || true)
-	[ -z "$r" ] || fail "nft list ruleset in $h: $r"
-done
+no_netfilter
 
 log "gw show / gw stats"
 on gateway "$GW" show "$ctl" | sed 's/^/    /'

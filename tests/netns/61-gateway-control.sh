@@ -168,6 +168,7 @@ G rules "$ctl" save > "$TMP/after"
 cmp -s "$TMP/before" "$TMP/after" || fail "gw trace changed the live counters: $(diff "$TMP/before" "$TMP/after")"
 [ "$(G conntrack "$ctl" -C)" = "$ct_before" ] || fail "gw trace changed the live conntrack"
 
+no_netfilter
 kill -TERM "$gw_pid"
 wait "$gw_pid" || fail "gw exited with $?"
 log "gw rules -L/save/restore, SIGHUP, conntrack -L/-C/-F, stats --json, trace on a running gateway"

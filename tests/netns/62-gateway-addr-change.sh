@@ -79,12 +79,7 @@ grep -Eq "accepting connection from AF=2 $NEW:61[0-9]{3}( |$)" "$TMP/srv.log" ||
 	fail "the server did not see $NEW:NatPorts: $(grep accepting "$TMP/srv.log")"
 
 log "no iptables or nftables rule in any namespace"
-for h in client gateway internet; do
-	r=$(on "$h" iptables-save 2> /dev/null | grep -v '^#' || true)
-	[ -z "$r" ] || fail "iptables-save in $h: $r"
-	r=$(on "$h" nft list ruleset 2> /dev/null || true)
-	[ -z "$r" ] || fail "nft list ruleset in $h: $r"
-done
+no_netfilter
 
 log "SIGTERM: tc filter and reserved ports removed"
 kill -TERM "$gw_pid"

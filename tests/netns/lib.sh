@@ -117,6 +117,23 @@ wait_for() {
 	fail "timed out after ${t}s waiting for: $*"
 }
 
+# no_netfilter: no iptables/ip6tables rule and no nftables ruleset in any
+# namespace this test made (gw must work without the kernel's netfilter).
+no_netfilter() {
+	local h r c
+	for c in iptables-save ip6tables-save nft; do
+		command -v "$c" > /dev/null || fail "no $c to check for netfilter rules"
+	done
+	for h in "${_hosts[@]}"; do
+		for c in iptables-save ip6tables-save; do
+			r=$(on "$h" "$c" 2> /dev/null | grep -v '^#' || true)
+			[ -z "$r" ] || fail "$c in $h: $r"
+		done
+		r=$(on "$h" nft list ruleset 2> /dev/null || true)
+		[ -z "$r" ] || fail "nft list ruleset in $h: $r"
+	done
+}
+
 _teardown() {
 	local rc=$? p h
 	trap - EXIT INT TERM
