@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# The world of the gateway tests (60-62), sourced after lib.sh:
+# The world of the gateway tests (6x), sourced after lib.sh:
 #
 #   ┌────────────────────┐ eth0          lan0 ┌──────────────────────┐ eth0            eth0 ┌──────────┐
 #   │ client             │ 192.0.2.2  192.0.2.1 │ gateway              │ 198.51.100.1          │ internet │
@@ -13,6 +13,15 @@
 # (more [Peer] sections), starts gw (gw_pid, control socket ctl) and the
 # client (client_pid, wgc) with its default route through the tunnel.  Sets
 # SRV, UPL, gw_pub, cl_pub.
+#
+# More clients: gateway_peer NAME ADDR before gateway_world prints the [Peer]
+# section for EXTRA; gateway_client NAME ADDR N after it builds host NAME on
+# its own link lanN (10.(100+N).0.0/24) with stock wireguard-go wgc0 (WG_PID).
+# gated GO FILE: prints FILE's first half, then, once the file GO exists, the
+# rest (a transfer held open half-way, without sleeping for it).
+# gateway_far: one more host, far (203.0.113.2), behind the internet host,
+# which routes (so a TTL can die there); the gateway routes 203.0.113.0/24
+# to it.  Sets FAR.
 
 gateway_world() {
 	local gw_priv cl_priv
@@ -60,3 +69,49 @@ EOC
 	on client ip route add default dev wgc0
 }
 wgc() { wg_in "$client_pid" "$@"; }
+
+gateway_peer() {
+	local priv
+	priv=$("$GW" genkey)
+	printf '%s\n' "$priv" > "$TMP/$1.key"
+	printf '[Peer]\nPublicKey = %s\nAllowedIPs = %s/32\n' \
+		"$(printf '%s\n' "$priv" | "$GW" pubkey)" "$2"
+}
+
+gateway_client() {
+	local h=$1 a=$2 net=10.$((100 + $3)).0
+	host_add "$h"
+	link_add "$h" eth0 gateway "lan$3"
+	addr_add gateway "lan$3" $net.1/24
+	addr_add "$h" eth0 $net.2/24
+	wg_go "$h" wgc0 "$TMP/wggo-$h.log"
+	wg_in "$WG_PID" set wgc0 private-key "$TMP/$h.key" peer "$gw_pub" \
+		endpoint $net.1:51820 allowed-ips 0.0.0.0/0
+	on "$h" ip addr add "$a/24" dev wgc0
+	on "$h" ip link set wgc0 up
+	on "$h" ip route add default dev wgc0
+}
+
+gateway_far() {
+	FAR=203.0.113.2
+	host_add far
+	link_add internet eth1 far eth0
+	addr_add internet eth1 203.0.113.1/24
+	addr_add far eth0 $FAR/24
+	route_add far default via 203.0.113.1
+	route_add gateway 203.0.113.0/24 via "$SRV"
+	on internet sysctl -qw net.ipv4.ip_forward=1
+}
+
+gated() {
+	local n i
+	n=$(wc -c < "$2")
+	head -c $((n / 2)) "$2"
+	# (ends with the test: $TMP goes at teardown)
+	for ((i = 0; i < 1200; i++)); do
+		[ -e "$1" ] && break
+		[ -d "$TMP" ] || return 1
+		sleep 0.05
+	done
+	tail -c +$((n / 2 + 1)) "$2"
+}
