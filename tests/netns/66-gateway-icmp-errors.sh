@@ -14,9 +14,12 @@
 # match each error to the socket that sent the packet (ECONNREFUSED,
 # EHOSTUNREACH, the IP_RECVERR queue).
 #   UDP to a closed port of the server    ICMP port unreachable from the server
+#     (also 1300 bytes: a quote cut at 548; 3000 bytes: sent as fragments,
+#     the quote is of the datagram the server reassembled)
 #   TCP to a closed port of the server    the server's RST
 #   UDP / TCP / ICMP echo with TTL 2      TTL exceeded from the router
 #   UDP / ICMP echo with TTL 1            TTL exceeded from gw itself (10.8.0.1)
+#     (also 1300 and 3000 bytes: gw quotes the datagram it reassembled)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 
@@ -45,6 +48,20 @@ log "  $r"
 expect "$r" answer=icmp type=3 code=3 src=$SRV dst=10.8.0.2 qsrc=10.8.0.2 qdst=$SRV \
 	qsport=40000 qttl=63 "errqueue=3/3@$SRV,ECONNREFUSED"
 
+# 1300 bytes (within the tunnel MTU): the server quotes only the first 548 (576 in all), and the
+# quoted UDP checksum is still the client's (as Linux's de-NAT leaves it)
+r=$(probe udp $SRV 9 64 40005 1300) || fail "$r"
+log "  $r"
+expect "$r" answer=icmp type=3 code=3 src=$SRV dst=10.8.0.2 qsrc=10.8.0.2 qdst=$SRV \
+	qsport=40005 qttl=63 qlen=548 "errqueue=3/3@$SRV,ECONNREFUSED"
+
+# 3000 bytes: the client's kernel sends fragments, gw reassembles them before
+# conntrack, the server quotes the datagram it reassembled
+r=$(probe udp $SRV 9 64 40007 3000) || fail "$r"
+log "  $r"
+expect "$r" answer=icmp type=3 code=3 src=$SRV dst=10.8.0.2 qsrc=10.8.0.2 qdst=$SRV \
+	qsport=40007 qttl=63 qlen=548 "errqueue=3/3@$SRV,ECONNREFUSED"
+
 log "TCP to a closed port of the server: its RST, de-NAT-ed"
 r=$(probe tcp $SRV 9 64 40001) || fail "$r"
 log "  $r"
@@ -68,6 +85,14 @@ r=$(probe udp $SRV 7000 1 40004) || fail "$r"
 log "  $r"
 expect "$r" answer=icmp type=11 code=0 src=10.8.0.1 dst=10.8.0.2 qsrc=10.8.0.2 qdst=$SRV \
 	qsport=40004 qttl=1 "errqueue=11/0@10.8.0.1,EHOSTUNREACH"
+r=$(probe udp $SRV 7000 1 40006 1300) || fail "$r"
+log "  $r"
+expect "$r" answer=icmp type=11 code=0 src=10.8.0.1 dst=10.8.0.2 qsrc=10.8.0.2 qdst=$SRV \
+	qsport=40006 qttl=1 qlen=548 "errqueue=11/0@10.8.0.1,EHOSTUNREACH"
+r=$(probe udp $SRV 7000 1 40008 3000) || fail "$r"
+log "  $r"
+expect "$r" answer=icmp type=11 code=0 src=10.8.0.1 dst=10.8.0.2 qsrc=10.8.0.2 qdst=$SRV \
+	qsport=40008 qttl=1 qlen=548 "errqueue=11/0@10.8.0.1,EHOSTUNREACH"
 r=$(probe icmp $SRV 0 1) || fail "$r"
 log "  $r"
 expect "$r" answer=icmp type=11 code=0 src=10.8.0.1 dst=10.8.0.2 qsrc=10.8.0.2 qdst=$SRV qttl=1

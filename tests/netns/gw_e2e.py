@@ -11,18 +11,20 @@
         accepts COUNT connections at once, stores each one's bytes in
         DIR/ADDR:PORT, prints each peer as ADDR:PORT when it is accepted
         and "done ADDR:PORT BYTES" at its end; exits after the last one
-    gw_e2e.py probe IFACE udp|tcp|icmp DST DPORT TTL [SPORT]
-        sends one UDP datagram (connected socket), one TCP connect, or one
-        ICMP echo (DPORT ignored, SPORT its identifier) with TTL, watching
-        IFACE on a packet socket for what it sent and what answers it: an
-        ICMP error quoting it, a TCP segment or a UDP datagram from
-        DST:DPORT, an echo reply from DST.  Checks every checksum of the answer (outer IP, ICMP,
-        TCP) and that an ICMP error quotes the packet exactly as it was sent
-        but for the TTL and the header checksum (addresses, ports, echo
-        identifier, IP id, L4 checksum, as far as quoted).  Prints one line
-        of key=value: answer=icmp|rst|synack|udp|none, src, dst, type, code,
-        an echo reply's id, the quote's qsrc, qdst, qttl, qsport, the probe's own lport, and the
-        socket's view (err=ECONNREFUSED..., errqueue=TYPE/CODE@OFFENDER,
+    gw_e2e.py probe IFACE udp|tcp|icmp DST DPORT TTL [SPORT [SIZE]]
+        sends one UDP datagram (connected socket; SIZE bytes of payload), one
+        TCP connect, or one ICMP echo (DPORT ignored, SPORT its identifier)
+        with TTL, watching IFACE on a packet socket for what it sent (the
+        fragments reassembled, when its kernel had to fragment) and what
+        answers it: an ICMP error quoting it, a TCP segment or a UDP datagram
+        from DST:DPORT, an echo reply from DST.  Checks every checksum of the
+        answer (outer IP, ICMP, TCP) and that an ICMP error quotes the packet
+        exactly as it was sent but for the TTL and the header checksum
+        (addresses, ports, echo identifier, IP id, L4 checksum, as far as
+        quoted).  Prints one line of key=value: answer=icmp|rst|synack|udp|
+        none, src, dst, type, code, an echo reply's id, the quote's qsrc,
+        qdst, qttl, qsport, qlen (bytes quoted), the probe's own lport, and
+        the socket's view (err=ECONNREFUSED..., errqueue=TYPE/CODE@OFFENDER,
         ERRNO).  Exits 1 with a message on the first wrong header.
 """
 import errno
@@ -65,7 +67,7 @@ class Ip:
             raise ValueError("not IPv4")
         self.raw = b
         self.ihl = (b[0] & 15) * 4
-        self.tot, self.id = struct.unpack_from("!HH", b, 2)
+        self.tot, self.id, self.frag = struct.unpack_from("!HHH", b, 2)
         self.ttl, self.proto = b[8], b[9]
         self.src, self.dst = addr(b[12:16]), addr(b[16:20])
         self.l4 = b[self.ihl:self.tot] if len(b) >= self.tot else b[self.ihl:]
@@ -153,6 +155,23 @@ def tcp_sink(port, count, outdir):
 
 # ---- probe ----
 
+def reassemble(parts):
+    """The datagram the fragments parts {offset: Ip} make, as the receiver's
+    reassembly hands it on (DF kept, MF and offset gone), or None."""
+    data = b""
+    for off in sorted(parts):
+        if off != len(data):
+            return None
+        data += parts[off].l4
+    if not parts or parts[max(parts)].frag & 0x2000:
+        return None
+    h = bytearray(parts[0].raw[:parts[0].ihl])
+    struct.pack_into("!HHH", h, 2, len(h) + len(data), parts[0].id, parts[0].frag & 0x4000)
+    h[10:12] = b"\0\0"
+    struct.pack_into("!H", h, 10, csum(bytes(h)))
+    return Ip(bytes(h) + data)
+
+
 def same_but_ttl(q, sent):
     """What differs between the quote q and the packet sent (both Ip), but
     for the TTL and the IP header checksum; L4 checksums compare against
@@ -192,7 +211,8 @@ def check_answer(a, sent):
             out.append("id=%d" % struct.unpack_from("!H", a.l4, 4)[0])
         if t in ICMP_ERRORS:
             q = Ip(a.l4[8:])
-            out += ["qsrc=%s" % q.src, "qdst=%s" % q.dst, "qttl=%d" % q.ttl]
+            out += ["qsrc=%s" % q.src, "qdst=%s" % q.dst, "qttl=%d" % q.ttl,
+                    "qlen=%d" % len(q.raw)]
             if q.proto in (socket.IPPROTO_TCP, socket.IPPROTO_UDP):
                 out.append("qsport=%d" % q.ports()[0])
             if not q.hdr_ok():
@@ -235,7 +255,7 @@ def errqueue(s):
     return "errqueue=other"
 
 
-def probe(iface, kind, dst, dport, ttl, sport):
+def probe(iface, kind, dst, dport, ttl, sport, size):
     cap = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
     cap.bind((iface, ETH_P_ALL))
     proto = {"udp": socket.IPPROTO_UDP, "tcp": socket.IPPROTO_TCP, "icmp": socket.IPPROTO_ICMP}[kind]
@@ -251,13 +271,14 @@ def probe(iface, kind, dst, dport, ttl, sport):
     s.setblocking(False)
     if kind == "udp":
         s.connect((dst, dport))
-        s.send(b"gw e2e probe %d" % ident)
+        s.send((b"gw e2e probe %d " % ident).ljust(size, b"."))
     elif kind == "tcp":
         s.connect_ex((dst, dport))
     else:
         m = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"gw e2e probe...."
         s.sendto(m[:2] + struct.pack("!H", csum(m)) + m[4:], (dst, 0))
     sent = answer = None
+    frags = {}  # IP id -> {offset: Ip}: what the client's kernel fragmented
     end = time.monotonic() + 2.5
     while answer is None and time.monotonic() < end:
         if not select.select([cap], [], [], max(0.0, end - time.monotonic()))[0]:
@@ -268,8 +289,14 @@ def probe(iface, kind, dst, dport, ttl, sport):
         except ValueError:
             continue
         if sa[2] == PACKET_OUTGOING:
-            if sent is None and p.proto == proto and p.dst == dst and (
-                    kind == "icmp" or p.ports()[1] == dport):
+            if sent is not None or p.proto != proto or p.dst != dst:
+                continue
+            if p.frag & 0x3FFF:
+                frags.setdefault(p.id, {})[(p.frag & 0x1FFF) * 8] = p
+                p = reassemble(frags[p.id])
+                if p is None:
+                    continue
+            if kind == "icmp" or p.ports()[1] == dport:
                 sent = p
             continue
         if sent is None:
@@ -310,8 +337,9 @@ def main():
         udp_ping(a[1], int(a[2]), int(a[3]), int(a[4]) if len(a) == 5 else 0)
     elif a[:1] == ["tcp-sink"] and len(a) == 4:
         tcp_sink(int(a[1]), int(a[2]), a[3])
-    elif a[:1] == ["probe"] and len(a) in (6, 7):
-        probe(a[1], a[2], a[3], int(a[4]), int(a[5]), int(a[6]) if len(a) == 7 else 0)
+    elif a[:1] == ["probe"] and len(a) in (6, 7, 8):
+        probe(a[1], a[2], a[3], int(a[4]), int(a[5]), int(a[6]) if len(a) >= 7 else 0,
+              int(a[7]) if len(a) == 8 else 0)
     else:
         sys.exit(__doc__)
 
