@@ -204,12 +204,7 @@ on gateway ip link show gw1 2> /dev/null && fail "the refused gw left its TUN be
 on gateway sysctl -qw net.ipv4.conf.eth0.forwarding=0
 
 log "no iptables or nftables rule in any namespace"
-for h in client gateway internet; do
-	r=$(on "$h" iptables-save 2> /dev/null | grep -v '^#' || true)
-	[ -z "$r" ] || fail "iptables-save in $h: $r"
-	r=$(on "$h" nft list ruleset 2> /dev/null || true)
-	[ -z "$r" ] || fail "nft list ruleset in $h: $r"
-done
+no_netfilter
 
 log "SIGTERM: the tc filter removed"
 kill -TERM "$gw_pid"

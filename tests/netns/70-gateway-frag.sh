@@ -106,4 +106,5 @@ print("  fragments from the gateway:", sizes)
 assert mtus == [1420], "fragmentation needed from the gateway: %r" % mtus
 print("  fragmentation needed from the gateway, mtu", mtus[0])
 PY
+no_netfilter
 log "fragments both ways: reassembled, NAT-ed, cut again to the path (frag_max_size)"

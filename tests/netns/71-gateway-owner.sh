@@ -82,4 +82,5 @@ grep -Eq '^ +1 +40 +(6|tcp) .*! owner socket exists' "$TMP/out.L" ||
 	fail "the socketless RST was not counted once"
 lookups=$(G stats "$ctl" | sed -n 's/^owner_lookups=//p')
 [ "${lookups:-0}" -ge 3 ] || fail "owner_lookups=$lookups"
+no_netfilter
 log "-m owner: uid, gid and socket of the host's packets through TUN, from sock_diag"

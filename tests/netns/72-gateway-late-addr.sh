@@ -38,4 +38,5 @@ cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo differs: $(cat "$TMP/uback")"
 on gateway "$GW" conntrack "$ctl" -L | grep -q "dst=$UPL " || fail "no entry NAT-ed to $UPL"
 stop "$gw_pid"
 [[ $(on gateway tc filter show dev eth0 ingress) != *bpf* ]] || fail "tc filter left after SIGTERM"
+no_netfilter
 log "gw starts without an uplink address and follows it when it comes"
