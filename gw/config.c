@@ -258,8 +258,12 @@ static int interface_key(struct parser *p, const char *key, char *val)
 		c->nat_port_max = hi;
 		return 0;
 	}
-	if (!strcasecmp(key, "User"))
-		return once(p, key, K_USER) ? -EINVAL : dup_str(p, &c->user, val);
+	if (!strcasecmp(key, "User")) {
+		if (once(p, key, K_USER))
+			return -EINVAL;
+		c->user_line = p->line;
+		return dup_str(p, &c->user, val);
+	}
 	if (!strcasecmp(key, "ControlSocket"))
 		return once(p, key, K_CTL) ? -EINVAL : dup_str(p, &c->control_socket, val);
 	return 1;

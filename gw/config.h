@@ -45,7 +45,8 @@ struct config {
 	char uplink[16];             /* "" = none */
 	char *rules_path;            /* NULL = no rules file */
 	uint16_t nat_port_min, nat_port_max; /* NatPorts */
-	char *user;
+	char *user;                  /* User, as written (gw/priv.h resolves it) */
+	unsigned user_line;
 	char *control_socket;
 	struct config_peer *peers;
 	size_t n_peers;

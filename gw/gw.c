@@ -332,6 +332,7 @@ static void ctl_stats(struct gw *g, struct sbuf *s)
 	for (int i = 0; i < WG_DROP__COUNT; i++)
 		sbuf_printf(s, "drop_%s=%llu\n", wg_drop_name((enum wg_drop)i),
 			    (unsigned long long)g->dev.drops[i]);
+	priv_stats(s);
 	dp_stats(g, s);
 }
 
@@ -543,6 +544,12 @@ int gw_setup(struct gw *g, struct config *cfg)
 		gw_log("%s: no PrivateKey", g->cfg.path);
 		return -EINVAL;
 	}
+	if (g->cfg.user && (ret = priv_user_lookup(g->cfg.user, &g->user))) {
+		gw_log("%s:%u: User: '%s': %s", g->cfg.path, g->cfg.user_line, g->cfg.user,
+		       ret == -ENOENT ? "no such user" :
+		       ret == -EINVAL ? "not a user name or uid" : strerror(-ret));
+		return ret;
+	}
 	mtu = g->cfg.mtu ? g->cfg.mtu : WG_DEFAULT_MTU;
 	ret = wg_device_init(&g->dev, g->cfg.private_key, g->cfg.n_peers ? g->cfg.n_peers : 1, mtu,
 			     on_emit, g);
@@ -619,7 +626,8 @@ int gw_setup(struct gw *g, struct config *cfg)
 	g->ctl.handle = ctl_handle;
 	g->ctl.arg = g;
 	ctl_server_start(&g->ctl, g->loop, ret);
-	return 0;
+	/* everything privileged is done: keep only what the loop needs */
+	return priv_drop(g->cfg.ifname, &g->user, priv_needed(g));
 }
 
 void gw_run(struct gw *g)
@@ -646,8 +654,10 @@ void gw_teardown(struct gw *g)
 	ctl_server_stop(&g->ctl);
 	if (g->loop)
 		ev_loop_destroy(g->loop);
-	if (g->ctl_path[0])
-		unlink(g->ctl_path);
+	/* after a drop to User, its directory may not be ours to write */
+	if (g->ctl_path[0] && unlink(g->ctl_path) < 0 && errno != ENOENT)
+		gw_log("%s: control socket %s stays: %s (the next gw run replaces it)",
+		       g->cfg.ifname, g->ctl_path, strerror(errno));
 	if (g->tun >= 0)
 		close(g->tun); /* the device goes with it */
 	if (g->udp6 >= 0)

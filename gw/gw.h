@@ -24,6 +24,7 @@
 
 #include "crypto/wg.h"
 #include "gw/config.h"
+#include "gw/priv.h"
 #include "gw/ctl.h"
 #include "gw/dataplane.h"
 #include "gw/sockdiag.h"
@@ -82,6 +83,7 @@ enum gw_drop {
 struct gw {
 	struct ev_loop *loop;
 	struct config cfg;
+	struct priv_user user; /* User, resolved before setup */
 	struct wg_device dev;
 	bool dev_up;
 	uint16_t port;

@@ -10,9 +10,10 @@
 #
 # gateway_world [EXTRA]: builds it with contrib/examples/gw0.rules, or the
 # file GW_RULES names (copied to $TMP/gw0.rules), EXTRA appended to gw0.conf
-# (more [Peer] sections), starts gw (gw_pid, control socket ctl) and the
-# client (client_pid, wgc) with its default route through the tunnel.  Sets
-# SRV, UPL, gw_pub, cl_pub.
+# (more [Peer] sections) and $GW_IFACE_EXTRA to its [Interface] section
+# (User = nobody), starts gw (gw_pid, control socket ctl) and the client
+# (client_pid, wgc) with its default route through the tunnel.  Sets SRV,
+# UPL, gw_pub, cl_pub.
 #
 # More clients: gateway_peer NAME ADDR before gateway_world prints the [Peer]
 # section for EXTRA; gateway_client NAME ADDR N after it builds host NAME on
@@ -48,6 +49,7 @@ Uplink = eth0
 Rules = $TMP/gw0.rules
 NatPorts = 61000-61999
 ControlSocket = $ctl
+${GW_IFACE_EXTRA:-}
 
 [Peer]
 PublicKey = $cl_pub

@@ -65,6 +65,7 @@ static void test_good(void **state)
 	assert_int_equal(c.nat_port_min, 62000);
 	assert_int_equal(c.nat_port_max, 62999);
 	assert_string_equal(c.user, "nobody");
+	assert_int_equal(c.user_line, 9);
 	assert_string_equal(c.control_socket, "/run/gw/x.sock");
 	assert_int_equal(c.n_peers, 2);
 	assert_true(c.peers[0].has_psk);

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * priv — privilege as a phase.  gw_setup() first does everything that needs
+ * privilege (TUN, addresses, UDP/packet/raw sockets, the tc filter, the
+ * reserved ports, the control socket); then priv_drop() keeps only what the
+ * running gateway still needs, with libcap-ng, and switches to User.
+ *
+ * What the running gateway needs:
+ *   CAP_NET_ADMIN  only when gw installed the uplink's tc filter or reserved
+ *                  NatPorts: the address watch moves the filter (rtnetlink),
+ *                  and exit removes it and writes
+ *                  net.ipv4.ip_local_reserved_ports (a net sysctl: writable
+ *                  with CAP_NET_ADMIN over the namespace, whatever the uid).
+ *   nothing else   every socket and the TUN device are open (closing the TUN
+ *                  removes it), the control socket already listens, and the
+ *                  socket filter on the packet socket is swapped without any.
+ *
+ * After the drop: effective = permitted = that set; inheritable and ambient
+ * empty; the bounding set empty when CAP_SETPCAP allows clearing it (started
+ * without it, e.g. as a user with ambient capabilities, the bounding set is
+ * what the starter gave: systemd's CapabilityBoundingSet=); no_new_privs.
+ * With User: uid and gid switched, supplementary groups cleared.  Changing
+ * credentials makes the process non-dumpable, so other processes of User
+ * cannot ptrace it or read its memory (the keys).
+ */
+#ifndef GW_PRIV_H
+#define GW_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct gw;
+struct sbuf;
+
+/* Capability bit masks: bit n is capability n (CAP_NET_ADMIN = 12). */
+#define PRIV_CAP(n) ((uint64_t)1 << (n))
+
+struct priv_user {
+	bool set;		/* User given: switch to uid/gid */
+	uid_t uid;
+	gid_t gid;
+};
+
+/* The process's credentials as the kernel has them. */
+struct priv_state {
+	uid_t uid, euid;
+	gid_t gid, egid;
+	uint64_t eff, prm, bnd;
+};
+
+/* User = NAME or a number: the passwd entry's uid and gid (a number with
+ * no entry: that uid, and the same number as gid).  0, or -ENOENT (no such
+ * user), -EINVAL (a number out of range), -errno of the lookup. */
+int priv_user_lookup(const char *user, struct priv_user *out);
+
+/* Keeps only keep (PRIV_CAP bits) and switches to u when u->set.  Checks
+ * the result against the kernel's state; 0 or -errno (logged, naming what
+ * failed).  what names the instance in messages. */
+int priv_drop(const char *what, const struct priv_user *u, uint64_t keep);
+
+/* The process's credentials and capability sets.  0 or -errno. */
+int priv_read(struct priv_state *st);
+
+/* "cap_net_admin,cap_net_raw" (ascending numbers), "none" for 0.  0 or
+ * -ENOSPC. */
+int priv_caps_format(uint64_t caps, char *out, size_t len);
+
+/* What the running gateway g still needs (above): PRIV_CAP bits. */
+uint64_t priv_needed(const struct gw *g);
+
+/* gw stats lines, read from the process's real state: user=NAME (the
+ * effective uid's, or its number) uid=N gid=N (effective) caps=SET
+ * (permitted: all the process can still use) caps_effective=SET
+ * caps_bounding=SET, each SET as priv_caps_format prints it. */
+void priv_stats(struct sbuf *s);
+
+#endif
