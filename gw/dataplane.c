@@ -414,6 +414,7 @@ static int load_rules(struct gw *g, struct rules **out, const struct rules *base
 static void rules_changed(struct gw *g)
 {
 	g->owner_need = rules_owner_needs(nf_rules(g->nf));
+	priv_warn_missing(g->cfg.ifname, priv_needed(g));
 }
 
 static void nf_log_line(void *arg, int level, const char *prefix, const char *line)

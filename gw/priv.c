@@ -13,6 +13,7 @@
 
 #include "gw/gw.h"
 #include "gw/log.h"
+#include "nat/rules.h"
 #include "nat/sbuf.h"
 
 enum { PW_BUF = 16384, CAPS_TEXT = 1024 };
@@ -112,9 +113,26 @@ int priv_read(struct priv_state *st)
 
 uint64_t priv_needed(const struct gw *g)
 {
-	if (g->uplink_on && (g->uplink.tc_on || g->uplink.ports.ours))
-		return PRIV_CAP(CAP_NET_ADMIN);
-	return 0;
+	uint64_t caps = 0;
+
+	if (g->uplink_on && g->uplink.host_owned)
+		caps |= PRIV_CAP(CAP_NET_ADMIN);
+	if (g->owner_need & RULES_OWNER_GID)
+		caps |= PRIV_CAP(CAP_DAC_READ_SEARCH) | PRIV_CAP(CAP_SYS_PTRACE);
+	return caps;
+}
+
+void priv_warn_missing(const char *what, uint64_t needed)
+{
+	struct priv_state st;
+	char miss[CAPS_TEXT];
+
+	if (priv_read(&st) || !(needed & ~st.prm))
+		return;
+	priv_caps_format(needed & ~st.prm, miss, sizeof(miss));
+	gw_log("%s: warning: the rules now need %s, dropped at start (the rules then did not): "
+	       "--gid-owner cannot find the group of other users' sockets; restart gw to keep them",
+	       what, miss);
 }
 
 /* What capng_change_id's negative return says failed. */

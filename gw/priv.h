@@ -6,14 +6,22 @@
  * running gateway still needs, with libcap-ng, and switches to User.
  *
  * What the running gateway needs:
- *   CAP_NET_ADMIN  only when gw installed the uplink's tc filter or reserved
- *                  NatPorts: the address watch moves the filter (rtnetlink),
- *                  and exit removes it and writes
- *                  net.ipv4.ip_local_reserved_ports (a net sysctl: writable
- *                  with CAP_NET_ADMIN over the namespace, whatever the uid).
+ *   CAP_NET_ADMIN  with an uplink whose address is the host's (MASQUERADE):
+ *                  address changes, rules restores and reloads install,
+ *                  replace or remove the tc filter (rtnetlink), and exit
+ *                  removes it and writes net.ipv4.ip_local_reserved_ports (a
+ *                  net sysctl: writable with CAP_NET_ADMIN over the
+ *                  namespace, whatever the uid).
+ *   CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE
+ *                  only when the rules at start compare gids (-m owner
+ *                  --gid-owner): the socket's group comes from walking
+ *                  /proc/PID/fd of other users' processes (gw/sockdiag.h).
+ *                  Rules restored later that need them find them gone:
+ *                  priv_warn_missing says so.
  *   nothing else   every socket and the TUN device are open (closing the TUN
- *                  removes it), the control socket already listens, and the
- *                  socket filter on the packet socket is swapped without any.
+ *                  removes it), the control socket already listens, the
+ *                  packet socket's filter is swapped and ARP is answered on
+ *                  it without any, and sock_diag's uid lookups need none.
  *
  * After the drop: effective = permitted = that set; inheritable and ambient
  * empty; the bounding set empty when CAP_SETPCAP allows clearing it (started
@@ -69,6 +77,8 @@ int priv_caps_format(uint64_t caps, char *out, size_t len);
 
 /* What the running gateway g still needs (above): PRIV_CAP bits. */
 uint64_t priv_needed(const struct gw *g);
+/* Logs a warning naming what of needed the process no longer has. */
+void priv_warn_missing(const char *what, uint64_t needed);
 
 /* gw stats lines, read from the process's real state: user=NAME (the
  * effective uid's, or its number) uid=N gid=N (effective) caps=SET

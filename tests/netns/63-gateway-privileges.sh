@@ -164,6 +164,14 @@ chmod 0644 "$TMP/gw0.rules"
 kill -HUP "$gw_pid"
 wait_for 5 grep -q "SIGHUP: rules reloaded" "$TMP/gw.log"
 
+log "  a restore that compares gids: the capabilities for it are gone, and gw says so"
+sed 's/^-A FORWARD -i gw0 .*/&\n-A OUTPUT -o gw0 -m owner --gid-owner 4242 -j DROP/' \
+	"$TMP/gw0.rules" > "$TMP/gid.rules"
+G rules "$ctl" restore "$TMP/gid.rules" || fail "restore with a --gid-owner rule"
+grep -q "warning: the rules now need cap_dac_read_search,cap_sys_ptrace, dropped at start" \
+	"$TMP/gw.log" || fail "no warning about the missing capabilities: $(tail -3 "$TMP/gw.log")"
+G rules "$ctl" restore "$TMP/gw0.rules" || fail "restore gw0.rules"
+
 log "  the uplink address changes: $UPL -> $NEW; the dropped gw moves the tc filter"
 bpf() { on gateway tc -d filter show dev eth0 ingress; }
 before=$(bpf)

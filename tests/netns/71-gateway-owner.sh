@@ -15,10 +15,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 
-gateway_world
-G() { on gateway "$GW" "$@"; }
-
-{ sed '/^-A FORWARD -i gw0/q' "$TMP/gw0.rules"
+# gw starts with these rules: it keeps the capabilities the gid lookup
+# needs only when the rules it starts with compare gids (gw/priv.h)
+{ sed '/^-A FORWARD -i gw0/q' "$TOP/contrib/examples/gw0.rules"
   cat <<'R'
 -A OUTPUT -o gw0 -p tcp --dport 80 -m owner --uid-owner 65534 -j REJECT --reject-with tcp-reset
 -A OUTPUT -o gw0 -p udp --dport 5353 -m owner --gid-owner 4242 -j DROP
@@ -26,6 +25,8 @@ G() { on gateway "$GW" "$@"; }
 COMMIT
 R
 } > "$TMP/owner.rules"
+GW_RULES=$TMP/owner.rules gateway_world
+G() { on gateway "$GW" "$@"; }
 G rules "$ctl" restore "$TMP/owner.rules" || fail "restore with owner rules"
 
 printf '*filter\n-A FORWARD -m owner --uid-owner 0 -j DROP\nCOMMIT\n' > "$TMP/fwd.rules"

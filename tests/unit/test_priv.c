@@ -16,6 +16,7 @@
 
 #include "gw/gw.h"
 #include "gw/priv.h"
+#include "nat/rules.h"
 
 static void test_caps_format(void **state)
 {
@@ -78,11 +79,13 @@ static void test_needed(void **state)
 	assert_int_equal(priv_needed(&g), 0);		/* a plain WireGuard endpoint */
 	g.uplink_on = true;
 	assert_int_equal(priv_needed(&g), 0);		/* an uplink without host filters */
-	g.uplink.tc_on = true;
+	g.uplink.host_owned = true;			/* tc filter and reserved NatPorts */
 	assert_int_equal(priv_needed(&g), PRIV_CAP(CAP_NET_ADMIN));
-	g.uplink.tc_on = false;
-	g.uplink.ports.ours = (uint8_t *)&g;		/* ports reserved: released at exit */
+	g.owner_need = RULES_OWNER_SOCKET;		/* uids come from sock_diag */
 	assert_int_equal(priv_needed(&g), PRIV_CAP(CAP_NET_ADMIN));
+	g.owner_need |= RULES_OWNER_GID;		/* gids from other processes' /proc/PID/fd */
+	assert_int_equal(priv_needed(&g), PRIV_CAP(CAP_NET_ADMIN) | PRIV_CAP(CAP_DAC_READ_SEARCH) |
+						  PRIV_CAP(CAP_SYS_PTRACE));
 }
 
 static void test_read(void **state)
