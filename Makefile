@@ -7,7 +7,7 @@
 #   make bench        benchmarks (tests/bench), never part of make test
 #   make demo         the gateway on a throw-away netns topology
 #   make fuzz         libFuzzer harnesses (tests/fuzz), built with clang
-#   make install PREFIX=/usr/local DESTDIR=
+#   make install PREFIX=/usr/local DESTDIR=   gw, gw-userns, gw@.service, examples
 #   V=1 shows the full command lines.
 
 PREFIX  ?= /usr/local
@@ -195,6 +195,10 @@ install: $(GWBIN)
 	install -D -m 0755 $(GWBIN) $(DESTDIR)$(PREFIX)/bin/gw
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/doc/gw/examples
 	install -m 0644 contrib/examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
+	install -d -m 0755 $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|/usr/local/bin/gw|$(PREFIX)/bin/gw|' contrib/systemd/gw@.service > \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system/gw@.service
+	install -m 0755 contrib/container/gw-userns $(DESTDIR)$(PREFIX)/bin/gw-userns
 
 clean:
 	rm -rf build gw/gw

@@ -17,14 +17,15 @@
 #     moves the tc filter (no error, TCP on the new address works); SIGTERM
 #     exits 0 and removes the tc filter and the reserved ports.
 # (c) started as uid 65534 with ambient CAP_NET_ADMIN and CAP_NET_RAW and that
-#     bounding set (what contrib/systemd/gw@.service does), no User, in the
-#     same gateway: CAP_NET_RAW dropped after setup, the bounding set left as
-#     given (no CAP_SETPCAP), traffic, and on SIGTERM the filter, the ports
-#     and the control socket (in a directory uid 65534 owns) removed.
-# (b) rootless: `unshare --user --map-root-user --net --mount` run by uid
-#     65534, gw inside as the namespace's root; the test (real root) moves
-#     veth ends into its network namespace by PID and configures them with
-#     nsenter into its user and network namespaces:
+#     bounding set, no_new_privs and a read-only / (what
+#     contrib/systemd/gw@.service does), no User, in the same gateway:
+#     CAP_NET_RAW dropped after setup, the bounding set left as given (no
+#     CAP_SETPCAP), traffic, and on SIGTERM the filter, the ports and the
+#     control socket (in a directory uid 65534 owns) removed.
+# (b) rootless: contrib/container/gw-userns (`unshare --user --map-root-user
+#     --net --mount`) run by uid 65534, gw inside as the namespace's root;
+#     the test (real root) moves veth ends into its network namespace by PID
+#     and configures them with nsenter into its user and network namespaces:
 #
 #   ┌────────────────┐ eth0      lan0 ┌─────────────────────────────────┐ eth0          eth0 ┌───────────┐
 #   │ rclient        │ 192.0.2.2   .1 │ setpriv 65534 unshare -U -n -m  │ 198.51.100.1        │ rinternet │
@@ -133,14 +134,16 @@ no_filter_left() {
 head -c 1000000 /dev/urandom > "$TMP/data"
 # uid 65534 reaches its own directories under $TMP, nothing else
 chmod 0711 "$TMP"
+# tun_node DIR: DIR/tun, a 0666 TUN node, unless uid 65534 can open
+# /dev/net/tun already
 tun_node() {
 	if as_nobody sh -c ': < /dev/net/tun' 2> /dev/null; then
 		return 0
 	fi
 	mknod -m 0666 "$1/tun" c 10 200
 }
-# start_bound_tun DIR CMD...: exec CMD with $DIR/tun (if made) over
-# /dev/net/tun in a mount namespace of its own
+# sh code run with DIR as $0 in a mount namespace of its own: DIR/tun (if
+# made) over /dev/net/tun
 TUN_BIND='if [ -e "$0/tun" ]; then mount --bind "$0/tun" /dev/net/tun || exit 1; fi'
 
 # --- (a) root, User = nobody --------------------------------------------------
@@ -203,11 +206,15 @@ cp "$TMP/gw0.rules" "$R/gw0.rules"
 cp "$GW" "$R/gw"
 tun_node "$R"
 chown -R $NOBODY:$NOBODY "$R"
+# the unit's User=, AmbientCapabilities=, CapabilityBoundingSet=,
+# NoNewPrivileges= and ProtectSystem=strict (all read-only but its runtime
+# directory, /dev, /proc and /sys)
 caps=-all,+net_admin,+net_raw
 bg gateway unshare -m sh -c "$TUN_BIND"'
+	mount --bind "$0" "$0" && mount -o remount,bind,ro / || exit 1
 	exec setpriv --reuid='$NOBODY' --regid='$NOBODY' --clear-groups --inh-caps='$caps' \
-		--ambient-caps='$caps' --bounding-set='$caps' -- "$0/gw" run "$0/gw0.conf"' "$R" \
-	2> "$TMP/gw-c.log"
+		--ambient-caps='$caps' --bounding-set='$caps' --no-new-privs -- \
+		"$0/gw" run "$0/gw0.conf"' "$R" 2> "$TMP/gw-c.log"
 gw_pid=$BG_PID
 wait_for 10 G stats "$R/gw0.sock"
 check_status "$gw_pid" $NOBODY $CAP_NET_ADMIN $CAP_NET_ADMIN_RAW
@@ -254,37 +261,39 @@ PublicKey = $rcl_pub
 AllowedIPs = 10.8.0.2/32
 EOC
 rgw_pub=$(sed -n 's/^PrivateKey = //p' "$R/gw0.conf" | "$GW" pubkey)
+# contrib/container/gw-userns: the namespaces, then gw once the uplink is
+# there (one PID throughout: setpriv, env, unshare and sh exec)
+cp "$TOP/contrib/container/gw-userns" "$R/gw-userns"
 chown -R $NOBODY:$NOBODY "$R"
-# waits for the test to wire its network namespace, then becomes gw (one
-# PID throughout: setpriv, unshare and sh exec)
-setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups -- unshare --user --map-root-user --net --mount -- sh -c '
-	while [ ! -e "$0/go" ]; do sleep 0.05; done
-	'"$TUN_BIND"'
-	exec "$0/gw" run "$0/gw0.conf"' "$R" 2> "$TMP/gw-b.log" &
+setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups -- env GW="$R/gw" \
+	GW_TUN="$([ -e "$R/tun" ] && echo "$R/tun")" "$R/gw-userns" "$R/gw0.conf" \
+	2> "$TMP/gw-b.log" &
 rgw=$!
 _pids+=("$rgw")
-mapped() { [ "$(awk '{print $1, $2, $3}' "/proc/$rgw/uid_map")" = "0 $NOBODY 1" ]; }
-wait_for 5 mapped
+waiting() { grep -q "gw-userns: pid $rgw: waiting for uplink eth0" "$TMP/gw-b.log"; }
+wait_for 5 waiting
+[ "$(awk '{print $1, $2, $3}' "/proc/$rgw/uid_map")" = "0 $NOBODY 1" ] ||
+	fail "uid_map of the rootless namespace: $(cat "/proc/$rgw/uid_map")"
 RN() { nsenter -t "$rgw" -U -n "$@"; }
 ip link add eth0 netns "$(ns rclient)" type veth peer name lan0 netns "$rgw"
-ip link add eth0 netns "$rgw" type veth peer name eth0 netns "$(ns rinternet)"
-RN ip link set lo up
 RN ip addr add 192.0.2.1/24 dev lan0
 RN ip link set lan0 up
+ip link add eth0 netns "$rgw" type veth peer name eth0 netns "$(ns rinternet)"
 RN ip addr add $UPL/24 dev eth0
 RN ip link set eth0 up
 addr_add rclient eth0 192.0.2.2/24
 on rclient ip link set eth0 up
 addr_add rinternet eth0 $SRV/24
 on rinternet ip link set eth0 up
-touch "$R/go"
 asked() { as_nobody "$R/gw" stats "$R/gw0.sock"; }
 wait_for 10 asked
 check_status "$rgw" $NOBODY $CAP_NET_ADMIN 0000000000000000
 check_stats "$(asked)" user=root uid=0 gid=0 caps=cap_net_admin caps_bounding=none
-[[ $(RN tc filter show dev eth0 ingress) == *bpf* ]] || fail "no tc filter in the rootless namespace"
-[[ $(RN cat /proc/sys/net/ipv4/ip_local_reserved_ports) == *61000-61999* ]] ||
-	fail "NatPorts not reserved in the rootless namespace"
+# gw may have started before the uplink's address came: the filters follow it
+filtered() { [[ $(RN tc filter show dev eth0 ingress) == *bpf* ]]; }
+wait_for 5 filtered
+reserved() { [[ $(RN cat /proc/sys/net/ipv4/ip_local_reserved_ports) == *61000-61999* ]]; }
+wait_for 5 reserved
 
 wg_go rclient wgc0
 wg_in "$WG_PID" set wgc0 private-key "$TMP/rclient.key" peer "$rgw_pub" \
