@@ -10,6 +10,12 @@
 #   udp 9998  REJECT --reject-with icmp-net-unreachable   ICMP 3/0
 #   tcp 8080, udp 9000  ACCEPT                      they work
 #   tcp 8090, udp 9001, ICMP echo: the policy drops them: no answer at all
+#   INPUT to 10.8.0.1: tcp 2222 tcp-reset and udp 2223 REJECT answered by gw
+#     from 10.8.0.1; the rest reaches the host (its listener's SYN-ACK, its
+#     own RST for a closed port)
+#   a REJECT tcp-reset restored in front of the ESTABLISHED accept resets a
+#     running connection at its next segment (ECONNRESET: the RST's sequence
+#     number is the one the client expects)
 #
 # Each answer is checked on the client's wgc0 (gw_e2e.py probe: checksums,
 # the quote is the packet sent); the server hears only the accepted ports;
@@ -32,6 +38,8 @@ COMMIT
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
 :OUTPUT ACCEPT [0:0]
+-A INPUT -i gw0 -p tcp --dport 2222 -j REJECT --reject-with tcp-reset
+-A INPUT -i gw0 -p udp --dport 2223 -j REJECT
 -A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
 -A FORWARD -i gw0 -o eth0 -p tcp --dport 8081 -j REJECT --reject-with tcp-reset
 -A FORWARD -i gw0 -o eth0 -p udp --dport 9999 -j REJECT
@@ -83,6 +91,19 @@ run "udp 9998 net-unreachable" udp $SRV 9998 64 40001
 expect "$r" answer=icmp type=3 code=0 src=10.8.0.1 dst=10.8.0.2 qsrc=10.8.0.2 qdst=$SRV \
 	qsport=40001 "errqueue=3/0@10.8.0.1,ENETUNREACH"
 
+log "INPUT (gw's own address 10.8.0.1): REJECT from gw, the rest to the host"
+run "tcp 10.8.0.1:2222 tcp-reset" tcp 10.8.0.1 2222 64
+expect "$r" answer=rst src=10.8.0.1 dst=10.8.0.2 sport=2222 err=ECONNREFUSED
+run "udp 10.8.0.1:2223 default" udp 10.8.0.1 2223 64 40003
+expect "$r" answer=icmp type=3 code=3 src=10.8.0.1 dst=10.8.0.2 qsrc=10.8.0.2 qdst=10.8.0.1 \
+	qsport=40003 "errqueue=3/3@10.8.0.1,ECONNREFUSED"
+bg gateway socat TCP-LISTEN:2224,bind=10.8.0.1,reuseaddr PIPE
+wait_tcp gateway 2224
+run "tcp 10.8.0.1:2224 the host's listener" tcp 10.8.0.1 2224 64
+expect "$r" answer=synack src=10.8.0.1 dst=10.8.0.2 sport=2224 err=0
+run "tcp 10.8.0.1:2225 nothing listens: the host's RST" tcp 10.8.0.1 2225 64
+expect "$r" answer=rst src=10.8.0.1 dst=10.8.0.2 sport=2225 err=ECONNREFUSED
+
 log "what the rules allow works"
 run "tcp 8080 accepted" tcp $SRV 8080 64
 expect "$r" answer=synack src=$SRV dst=10.8.0.2 sport=8080 err=0
@@ -131,6 +152,34 @@ done
 after=$(sed -n 's/^Chain FORWARD (policy DROP \([0-9]*\) packets.*/\1/p' "$TMP/L")
 # at least the TCP SYN, the UDP datagram and the echo request
 [ "$after" -ge $((before + 3)) ] || fail "FORWARD policy counter: $before -> $after"
+
+log "an established flow, reset by a rule restored in front of ESTABLISHED"
+on client python3 - $SRV "$TMP/go" > "$TMP/mid" << 'EOF' &
+import os, socket, sys, time
+s = socket.create_connection((sys.argv[1], 8080), timeout=10)
+s.sendall(b"one\n")
+assert s.recv(100) == b"one\n"
+print("established", flush=True)
+while not os.path.exists(sys.argv[2]):
+    time.sleep(0.05)
+s.sendall(b"two\n")
+try:
+    print("answer", s.recv(100), flush=True)
+except ConnectionResetError:
+    print("reset", flush=True)
+except socket.timeout:
+    print("timeout", flush=True)
+EOF
+mid=$!
+wait_for 10 grep -q established "$TMP/mid"
+sed 's/^-A FORWARD -m conntrack/-A FORWARD -i gw0 -p tcp --dport 8080 -j REJECT --reject-with tcp-reset\n&/' \
+	"$TMP/reject.rules" > "$TMP/reset.rules"
+G rules "$ctl" restore < "$TMP/reset.rules" || fail "gw rules restore (reset)"
+touch "$TMP/go"
+wait "$mid" || fail "the established flow: $(cat "$TMP/mid")"
+grep -qx reset "$TMP/mid" || fail "the established flow was not reset: $(cat "$TMP/mid")"
+G rules "$ctl" -L FORWARD -v -n -x | grep -Eq '^ +1 +[0-9]+ REJECT .*tcp dpt:8080 reject-with tcp-reset$' ||
+	fail "the mid-flow REJECT did not count one packet: $(G rules "$ctl" -L FORWARD -v -n -x)"
 
 no_netfilter
 kill -TERM "$gw_pid"
