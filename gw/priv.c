@@ -184,6 +184,18 @@ static int check(const char *what, const struct priv_user *u, uint64_t keep, boo
 	return 0;
 }
 
+/* Already u's uid and gid, with no supplementary groups (systemd's User=
+ * and the config's User the same): nothing to switch. */
+static bool already(const struct priv_user *u)
+{
+	uid_t r, e, s;
+	gid_t rg, eg, sg;
+
+	return !getresuid(&r, &e, &s) && !getresgid(&rg, &eg, &sg) && r == u->uid &&
+	       e == u->uid && s == u->uid && rg == u->gid && eg == u->gid && sg == u->gid &&
+	       getgroups(0, NULL) == 0;
+}
+
 int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 {
 	bool setpcap;
@@ -211,7 +223,7 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 		gw_log("%s: privileges: clearing ambient capabilities: %s", what, strerror(-rc));
 		return rc;
 	}
-	if (u->set) {
+	if (u->set && !already(u)) {
 		errno = 0;
 		rc = capng_change_id((int)u->uid, (int)u->gid,
 				     CAPNG_DROP_SUPP_GRP | (setpcap ? CAPNG_CLEAR_BOUNDING : 0));

@@ -63,7 +63,8 @@ struct priv_state {
  * user), -EINVAL (a number out of range), -errno of the lookup. */
 int priv_user_lookup(const char *user, struct priv_user *out);
 
-/* Keeps only keep (PRIV_CAP bits) and switches to u when u->set.  Checks
+/* Keeps only keep (PRIV_CAP bits) and switches to u when u->set (nothing to
+ * switch when the process is u already, without supplementary groups).  Checks
  * the result against the kernel's state; 0 or -errno (logged, naming what
  * failed).  what names the instance in messages. */
 int priv_drop(const char *what, const struct priv_user *u, uint64_t keep);

@@ -13,15 +13,17 @@
 #     /proc/PID/status: uid/gid 65534, no groups, CapEff = CapPrm =
 #     cap_net_admin, CapBnd/CapInh/CapAmb empty, NoNewPrivs; gw stats says
 #     the same; TCP and ICMP echo through the NAT; SIGHUP reloads the rules
-#     (readable by nobody); the uplink address changes and the dropped gw
+#     (readable by nobody); a restore with --gid-owner is warned about (its
+#     capabilities are gone); the uplink address changes and the dropped gw
 #     moves the tc filter (no error, TCP on the new address works); SIGTERM
 #     exits 0 and removes the tc filter and the reserved ports.
 # (c) started as uid 65534 with ambient CAP_NET_ADMIN and CAP_NET_RAW and that
 #     bounding set, no_new_privs and a read-only / (what
-#     contrib/systemd/gw@.service does), no User, in the same gateway:
-#     CAP_NET_RAW dropped after setup, the bounding set left as given (no
-#     CAP_SETPCAP), traffic, and on SIGTERM the filter, the ports and the
-#     control socket (in a directory uid 65534 owns) removed.
+#     contrib/systemd/gw@.service does), the config still saying User =
+#     nobody (itself), in the same gateway: CAP_NET_RAW dropped after setup,
+#     the bounding set left as given (no CAP_SETPCAP), traffic, and on
+#     SIGTERM the filter, the ports and the control socket (in a directory
+#     uid 65534 owns) removed.
 # (b) rootless: contrib/container/gw-userns (`unshare --user --map-root-user
 #     --net --mount`) run by uid 65534, gw inside as the namespace's root;
 #     the test (real root) moves veth ends into its network namespace by PID
@@ -155,6 +157,8 @@ check_status "$gw_pid" $NOBODY $CAP_NET_ADMIN 0000000000000000
 check_stats "$(G stats "$ctl")" user=nobody uid=$NOBODY gid=$NOBODY caps=cap_net_admin \
 	caps_effective=cap_net_admin caps_bounding=none
 [[ $(G stats "$ctl" --json) == *'"caps": "cap_net_admin"'* ]] || fail "gw stats --json: no caps"
+# switched by gw itself: not dumpable, so /proc/PID is root's, not nobody's
+[ "$(stat -c %u "/proc/$gw_pid/status")" = 0 ] || fail "gw is dumpable after switching to nobody"
 grep -q "gw0: privileges: uid $NOBODY gid $NOBODY, capabilities cap_net_admin, bounding set none" \
 	"$TMP/gw.log" || fail "no privileges line: $(cat "$TMP/gw.log")"
 
@@ -197,11 +201,13 @@ wait "$gw_pid" || fail "gw exited with $?"
 no_filter_left on gateway
 
 # --- (c) uid 65534 with ambient capabilities (the systemd unit) ---------------
-log "(c) gw started as uid $NOBODY with ambient cap_net_admin,cap_net_raw, no User"
+log "(c) gw started as uid $NOBODY with ambient cap_net_admin,cap_net_raw (User = itself)"
 R=$TMP/c
 mkdir -m 0700 "$R"
+# (User = nobody stays: gw is that user already, nothing to switch)
 sed -e "s#^ControlSocket = .*#ControlSocket = $R/gw0.sock#" -e "s#^Rules = .*#Rules = $R/gw0.rules#" \
-	-e '/^User = /d' "$TMP/gw0.conf" > "$R/gw0.conf"
+	"$TMP/gw0.conf" > "$R/gw0.conf"
+grep -q "^User = nobody" "$R/gw0.conf" || fail "no User in $R/gw0.conf"
 cp "$TMP/gw0.rules" "$R/gw0.rules"
 cp "$GW" "$R/gw"
 tun_node "$R"

@@ -129,6 +129,12 @@ static int drop_to_user(void)
 	/* the drop is for good: switching back is refused */
 	if (setuid(0) == 0)
 		return 5;
+	/* User naming who the process is already (systemd's User= as well):
+	 * nothing to switch, though CAP_SETUID is gone */
+	if (priv_drop("test", &u, PRIV_CAP(CAP_NET_ADMIN)))
+		return 6;
+	if (priv_read(&st) || st.euid != 65534 || st.eff != PRIV_CAP(CAP_NET_ADMIN))
+		return 7;
 	return 0;
 }
 
