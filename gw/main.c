@@ -9,7 +9,7 @@
 
 struct subcommand {
 	const char *name;
-	int (*run)(int argc, char **argv); /* NULL: not built yet */
+	int (*run)(int argc, char **argv);
 	const char *help;
 };
 
@@ -55,13 +55,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
 		const struct subcommand *c = &subcommands[i];
 
-		if (strcmp(argv[1], c->name))
-			continue;
-		if (!c->run) {
-			fprintf(stderr, "gw: '%s' is not implemented yet\n", c->name);
-			return 2;
-		}
-		return c->run(argc - 1, argv + 1);
+		if (!strcmp(argv[1], c->name))
+			return c->run(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "gw: invalid subcommand '%s'\n", argv[1]);
 	usage(stderr);
