@@ -317,7 +317,7 @@ int ctl_request(const char *path, const char *request, struct sbuf *out)
 static int write_all(int fd, const char *p, size_t len)
 {
 	while (len) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -351,14 +351,20 @@ int ctl_request_body(const char *path, const char *request, const char *body, si
 	ret = write_all(fd, buf, strlen(buf));
 	if (!ret && blen)
 		ret = write_all(fd, body, blen);
-	if (ret) {
+	/* the server may have answered and closed before taking it all
+	 * (error=busy, a request too large): its answer is still to read */
+	if (ret && ret != -EPIPE && ret != -ECONNRESET) {
 		close(fd);
 		return ret;
 	}
 	shutdown(fd, SHUT_WR);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		sbuf_addn(out, buf, (size_t)n);
-	ret = n < 0 ? -errno : 0;
+	if (n < 0)
+		ret = -errno;
+	/* closed with our request unread: the answer came first */
+	if (out->len && (ret == -EPIPE || ret == -ECONNRESET))
+		ret = 0;
 	close(fd);
 	return ret;
 }

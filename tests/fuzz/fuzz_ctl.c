@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ssize_t n;
 
 		if (off < size) {
-			n = write(sv[1], data + off, size - off);
+			n = send(sv[1], data + off, size - off, MSG_NOSIGNAL);
 			if (n > 0)
 				off += (size_t)n;
 			if (off == size)

@@ -41,6 +41,21 @@ wait "$slow"
 grep -qx "ok=1" "$TMP/slow.out" || fail "slow restore: $(cat "$TMP/slow.out")"
 [ "$(head -1 "$TMP/order")" = stats ] || fail "stats waited for a slow restore: $(cat "$TMP/order")"
 
+# more clients than the server serves at once: the next one is told so; a
+# restore larger than a request may be is refused by name, not by SIGPIPE
+busy=()
+for i in 1 2 3 4 5 6 7 8; do
+	{ echo "rules-restore held$i"; sleep 3; } | socat -t 5 - UNIX-CONNECT:"$ctl" > /dev/null &
+	busy+=($!)
+done
+wait_for 5 sh -c "[ \$(ss -xH state connected src '$ctl' | wc -l) -ge 8 ]"
+G stats "$ctl" > /dev/null 2> "$TMP/err" && fail "a ninth client was served"
+grep -q "busy" "$TMP/err" || fail "a ninth client: $(cat "$TMP/err")"
+wait "${busy[@]}"
+head -c $((17 << 20)) /dev/zero | G rules "$ctl" restore 2> "$TMP/err" && fail "a 17 MiB restore was taken"
+grep -q "too large" "$TMP/err" || fail "a 17 MiB restore: $(cat "$TMP/err")"
+G stats "$ctl" > /dev/null || fail "stats after the refusals"
+
 head -c 3000000 /dev/urandom > "$TMP/data"
 
 log "NAT-ed TCP, then gw rules gw0 -L -v -n"
