@@ -133,7 +133,9 @@ int udp_flush(int fd, struct udp_batch *b, uint64_t *dropped)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			/* (ENOBUFS, a full device queue, leaves the socket
+			 * writable: waiting for room would spin) */
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return -EAGAIN;
 			b->head++;
 			(*dropped)++;
@@ -153,7 +155,10 @@ bool udp_queue_room(struct udp_batch *b)
 
 	if (b->count < UDP_BATCH)
 		return true;
-	if (!b->head)
+	/* moving the rest costs a copy of each: only when that frees a
+	 * quarter of the slots (a socket draining one datagram at a time
+	 * would otherwise cost 63 copies per datagram queued) */
+	if (b->head < UDP_BATCH / 4)
 		return false;
 	for (unsigned i = 0; i < n; i++) {
 		unsigned from = b->head + i;

@@ -45,12 +45,13 @@ int udp_recv_batch(int fd, struct udp_batch *b);
  * there is one (count < UDP_BATCH, see udp_queue_room). */
 void udp_queue_commit(struct udp_batch *b, size_t len, const struct wg_endpoint *ep);
 /* Room for one more datagram: moves what is still unsent to the front when
- * the end is reached.  False when all UDP_BATCH slots wait to be sent. */
+ * the end is reached and at least a quarter of the slots went.  False when
+ * (nearly) all UDP_BATCH slots wait to be sent. */
 bool udp_queue_room(struct udp_batch *b);
 /* Sends what is queued.  0 when it all went (the queue is empty again);
  * -EAGAIN when the socket buffer is full: the rest stays queued, to be sent
  * when the socket is writable.  A datagram the kernel refuses for another
- * reason (no route, say) is dropped and *dropped counted. */
+ * reason (no route, a full device queue) is dropped and *dropped counted. */
 int udp_flush(int fd, struct udp_batch *b, uint64_t *dropped);
 
 /* The endpoint of a sockaddr (AF_INET / AF_INET6, else len 0). */
