@@ -413,7 +413,14 @@ static int load_rules(struct gw *g, struct rules **out, const struct rules *base
 /* The live rules changed (start, restore, reload): what they need to know. */
 static void rules_changed(struct gw *g)
 {
+	int ret;
+
 	g->owner_need = rules_owner_needs(nf_rules(g->nf));
+	/* the sock_diag socket when the rules first need it (no privilege
+	 * needed: it can come after the drop) */
+	if (g->owner_need && !sockdiag_is_open(&g->sd) && (ret = sockdiag_open(&g->sd)))
+		gw_log("%s: sock_diag: %s: -m owner sees no socket for any packet",
+		       g->cfg.ifname, strerror(-ret));
 	priv_warn_missing(g->cfg.ifname, priv_needed(g));
 }
 
@@ -640,11 +647,6 @@ int dp_setup(struct gw *g)
 		return -ENOMEM;
 	}
 	g->uplink_addr = addr;
-	ret = sockdiag_open(&g->sd);
-	if (ret) {
-		gw_log("%s: sock_diag (for -m owner): %s", g->cfg.ifname, strerror(-ret));
-		return ret;
-	}
 	rules_changed(g);
 	if (g->uplink_on) {
 		ret = watch_addr(g);

@@ -10,10 +10,11 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nat/pkt.h"
@@ -22,6 +23,9 @@
 
 #define CACHE_NS 1000000000ull
 
+/* inet_diag's idiag_state values (the kernel's TCP states) used here. */
+enum { ST_SYN_RECV = 3, ST_TIME_WAIT = 6, ST_LISTEN = 10, ST_NEW_SYN_RECV = 12 };
+
 int sockdiag_open(struct sockdiag *sd)
 {
 	memset(sd, 0, sizeof(*sd));
@@ -29,15 +33,27 @@ int sockdiag_open(struct sockdiag *sd)
 	return sd->fd < 0 ? -errno : 0;
 }
 
+int sockdiag_is_open(const struct sockdiag *sd)
+{
+	return sd->fd > 0;
+}
+
 void sockdiag_close(struct sockdiag *sd)
 {
-	if (sd->fd > 0) /* 0: never opened (struct gw starts zeroed) */
+	if (sockdiag_is_open(sd))
 		close(sd->fd);
 	sd->fd = -1;
 }
 
-/* One exact inet_diag lookup: 1 and uid/inode, 0 when no such socket. */
-static int lookup(struct sockdiag *sd, const struct pkt_hdr *h, uint32_t *uid, uint32_t *inode)
+struct found {
+	uint32_t uid, inode;
+	uint8_t state;
+};
+
+/* One exact inet_diag lookup of the socket with local address/port l and
+ * remote r (r 0:0: TCP's listener on l): 1 and what it says, 0 when none. */
+static int lookup(struct sockdiag *sd, uint8_t proto, uint32_t laddr, uint16_t lport,
+		  uint32_t raddr, uint16_t rport, struct found *f)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -48,8 +64,7 @@ static int lookup(struct sockdiag *sd, const struct pkt_hdr *h, uint32_t *uid, u
 		char buf[512];
 	} a;
 	const struct inet_diag_msg *m;
-	uint32_t local = htonl(h->saddr), remote = htonl(h->daddr);
-	uint16_t lport = htons(h->sport), rport = htons(h->dport);
+	uint32_t local = htonl(laddr), remote = htonl(raddr);
 	ssize_t n;
 
 	memset(&q, 0, sizeof(q));
@@ -58,17 +73,17 @@ static int lookup(struct sockdiag *sd, const struct pkt_hdr *h, uint32_t *uid, u
 	q.nlh.nlmsg_flags = NLM_F_REQUEST;
 	q.nlh.nlmsg_seq = ++sd->seq;
 	q.req.sdiag_family = AF_INET;
-	q.req.sdiag_protocol = h->proto;
+	q.req.sdiag_protocol = proto;
 	q.req.idiag_states = ~0u;
 	q.req.id.idiag_cookie[0] = q.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-	if (h->proto == IPPROTO_UDP) {
+	if (proto == IPPROTO_UDP) {
 		/* udp_dump_one looks up as for a packet from src to dst:
 		 * the socket's own address goes in dst (historical) */
-		q.req.id.idiag_src[0] = remote, q.req.id.idiag_sport = rport;
-		q.req.id.idiag_dst[0] = local, q.req.id.idiag_dport = lport;
+		q.req.id.idiag_src[0] = remote, q.req.id.idiag_sport = htons(rport);
+		q.req.id.idiag_dst[0] = local, q.req.id.idiag_dport = htons(lport);
 	} else {
-		q.req.id.idiag_src[0] = local, q.req.id.idiag_sport = lport;
-		q.req.id.idiag_dst[0] = remote, q.req.id.idiag_dport = rport;
+		q.req.id.idiag_src[0] = local, q.req.id.idiag_sport = htons(lport);
+		q.req.id.idiag_dst[0] = remote, q.req.id.idiag_dport = htons(rport);
 	}
 	sd->lookups++;
 	if (send(sd->fd, &q, sizeof(q), 0) < 0)
@@ -85,38 +100,35 @@ static int lookup(struct sockdiag *sd, const struct pkt_hdr *h, uint32_t *uid, u
 	    a.nlh.nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
 		return 0; /* NLMSG_ERROR: ENOENT, no such socket */
 	m = NLMSG_DATA(&a.nlh);
-	*uid = m->idiag_uid;
-	*inode = m->idiag_inode;
+	f->uid = m->idiag_uid;
+	f->inode = m->idiag_inode;
+	f->state = m->idiag_state;
 	return 1;
 }
 
-/* The fsgid ("Gid:" field 4) of process pid. */
-static int proc_fsgid(const char *pid, uint32_t *gid)
+/* The socket that sent h as xt_owner sees it (sockdiag.h). */
+static int sender(struct sockdiag *sd, const struct pkt_hdr *h, struct found *f)
 {
-	char path[300], line[256];
-	unsigned r, e, s, fs;
-	FILE *f;
-	int ret = 0;
-
-	snprintf(path, sizeof(path), "/proc/%s/status", pid);
-	f = fopen(path, "re");
-	if (!f)
+	if (!lookup(sd, h->proto, h->saddr, h->sport, h->daddr, h->dport, f))
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Gid: %u %u %u %u", &r, &e, &s, &fs) == 4) {
-			*gid = fs;
-			ret = 1;
-			break;
-		}
-	fclose(f);
-	return ret;
+	if (h->proto != IPPROTO_TCP)
+		return 1;
+	if (f->state == ST_TIME_WAIT || (f->state == ST_LISTEN && (h->tcp_flags & TCP_RST)))
+		return 0;
+	/* a request socket (inet_req_diag_fill: SYN_RECV, no inode) */
+	if (f->state == ST_NEW_SYN_RECV || (f->state == ST_SYN_RECV && !f->inode))
+		return lookup(sd, h->proto, h->saddr, h->sport, 0, 0, f) &&
+		       f->state == ST_LISTEN;
+	return 1;
 }
 
-/* Does process pid hold socket inode? */
-static int holds(const char *pid, const char *want)
+/* Does process pid hold socket inode (want: "socket:[N]")?  Then *gid is
+ * the socket inode's group: the creator's fsgid. */
+static int holds(const char *pid, const char *want, uint32_t *gid)
 {
 	char path[300], link[64];
 	struct dirent *d;
+	struct stat st;
 	DIR *fds;
 	int fd, found = 0;
 
@@ -130,16 +142,19 @@ static int holds(const char *pid, const char *want)
 	while (!found && (d = readdir(fds))) {
 		ssize_t n = readlinkat(fd, d->d_name, link, sizeof(link) - 1);
 
-		if (n > 0) {
-			link[n] = 0;
-			found = !strcmp(link, want);
-		}
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (strcmp(link, want) || fstatat(fd, d->d_name, &st, 0))
+			continue;
+		*gid = st.st_gid;
+		found = 1;
 	}
 	closedir(fds);
 	return found;
 }
 
-/* The gid of a process holding socket inode, from /proc. */
+/* The gid of socket inode, from a /proc/PID/fd link to it. */
 static int inode_gid(struct sockdiag *sd, uint32_t inode, uint32_t *gid)
 {
 	char want[32];
@@ -153,26 +168,36 @@ static int inode_gid(struct sockdiag *sd, uint32_t inode, uint32_t *gid)
 	if (!proc)
 		return 0;
 	while (!ret && (d = readdir(proc)))
-		if (d->d_name[0] >= '1' && d->d_name[0] <= '9' && holds(d->d_name, want))
-			ret = proc_fsgid(d->d_name, gid);
+		if (d->d_name[0] >= '1' && d->d_name[0] <= '9')
+			ret = holds(d->d_name, want, gid);
 	closedir(proc);
 	return ret;
 }
 
-static struct sockdiag_entry *slot(struct sockdiag *sd, const struct pkt_hdr *h)
-{
-	/* the cache only has to spread the host's own flows: a fixed key */
-	return &sd->cache[siphash13_2u64((uint64_t)h->saddr << 32 | h->daddr,
-					 (uint64_t)h->sport << 32 | (uint64_t)h->dport << 16 |
-						 h->proto,
-					 0x736f636b64696167ull, 0x6f776e6572736868ull) %
-			  SOCKDIAG_CACHE];
-}
-
-static int same_flow(const struct sockdiag_entry *e, const struct pkt_hdr *h)
+static bool same_flow(const struct sockdiag_entry *e, const struct pkt_hdr *h)
 {
 	return e->expires && e->saddr == h->saddr && e->daddr == h->daddr &&
 	       e->sport == h->sport && e->dport == h->dport && e->proto == h->proto;
+}
+
+/* h's entry: its own (maybe expired) when cached, else the set's empty or
+ * oldest way. */
+static struct sockdiag_entry *slot(struct sockdiag *sd, const struct pkt_hdr *h)
+{
+	/* the cache only has to spread the host's own flows: a fixed key */
+	uint32_t set = siphash13_2u64((uint64_t)h->saddr << 32 | h->daddr,
+				      (uint64_t)h->sport << 32 | (uint64_t)h->dport << 16 | h->proto,
+				      0x736f636b64696167ull, 0x6f776e6572736868ull) %
+		       SOCKDIAG_SETS;
+	struct sockdiag_entry *ways = sd->cache[set], *old = &ways[0];
+
+	for (unsigned i = 0; i < SOCKDIAG_WAYS; i++) {
+		if (same_flow(&ways[i], h))
+			return &ways[i];
+		if (ways[i].expires < old->expires)
+			old = &ways[i];
+	}
+	return old;
 }
 
 int sockdiag_owner(struct sockdiag *sd, const struct pkt *p, unsigned need, uint64_t now,
@@ -180,22 +205,22 @@ int sockdiag_owner(struct sockdiag *sd, const struct pkt *p, unsigned need, uint
 {
 	const struct pkt_hdr *h = &p->outer;
 	struct sockdiag_entry *e;
-	uint32_t uid, inode;
-	int found;
+	struct found f;
 
 	if ((h->proto != IPPROTO_TCP && h->proto != IPPROTO_UDP) || !(h->flags & PKT_F_PORTS) ||
-	    sd->fd < 0)
+	    !sockdiag_is_open(sd))
 		return 0;
 	e = slot(sd, h);
 	if (!same_flow(e, h) || e->expires <= now) {
-		found = lookup(sd, h, &uid, &inode);
-		if (!found || !same_flow(e, h) || e->inode != inode)
+		int found = sender(sd, h, &f);
+
+		if (!found || !same_flow(e, h) || e->inode != f.inode)
 			e->has_gid = 0; /* another socket: its gid is not known yet */
 		e->saddr = h->saddr, e->daddr = h->daddr;
 		e->sport = h->sport, e->dport = h->dport, e->proto = h->proto;
 		e->found = (uint8_t)found;
-		e->uid = found ? uid : 0;
-		e->inode = found ? inode : 0;
+		e->uid = found ? f.uid : 0;
+		e->inode = found ? f.inode : 0;
 		e->expires = now + CACHE_NS;
 	}
 	if (!e->found)

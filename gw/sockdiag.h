@@ -4,18 +4,28 @@
  * for -m owner (--uid-owner, --gid-owner, --socket-exists).
  *
  * The kernel's sock_diag (NETLINK_SOCK_DIAG, an exact inet_diag lookup by
- * the packet's TCP or UDP 4-tuple) gives the socket's uid and inode; the
- * gid (the fsgid the owner match compares) is the one of a process holding
- * that inode, found under /proc (only when a rule compares gids; gw needs
- * to be able to read /proc/PID/fd then, else the gid stays unknown:
- * SOCKDIAG_GID_UNKNOWN, which no --gid-owner range below 2^32 - 1 holds).
- * Other protocols, and packets no socket sent (a kernel RST), have no
- * owner: as in Linux, then only inverted owner tests match.
+ * the packet's TCP or UDP 4-tuple) gives the socket's uid and inode, and
+ * its state, read as xt_owner sees skb->sk:
+ *   a request socket (SYN-ACK of a listener)  the listener's owner
+ *                                             (skb_to_full_sk)
+ *   TIME_WAIT, and a RST found on a listener  no socket: the kernel sends
+ *                                             those from its control socket
+ * The gid xt_owner compares is the socket file's fsgid at creation: the
+ * socket inode's group, read with fstatat on a /proc/PID/fd link to it
+ * (found by walking /proc, only when a rule compares gids; gw needs to read
+ * other users' /proc/PID/fd then, see gw/priv.c; a socket gw cannot find
+ * has gid SOCKDIAG_GID_UNKNOWN, which no --gid-owner range below 2^32 - 1
+ * holds).
  *
- * Answers are cached per 4-tuple for a second (a few hundred flows), so a
- * flow costs one lookup per second, not one per packet; a socket whose
- * inode did not change keeps its gid without another /proc walk.  Only
- * called when the rules use the owner match (rules_owner_needs).
+ * Known differences from Linux: ICMP (ping and raw sockets), other
+ * protocols and fragments after the first have no owner here (Linux knows
+ * the sending socket of each).
+ *
+ * Answers are cached per 4-tuple for a second in a 4-way set-associative
+ * table, so a flow costs one lookup a second, not one per packet; a socket
+ * whose inode did not change keeps its gid without another /proc walk.
+ * Only used when the rules use the owner match (rules_owner_needs): the
+ * netlink socket is opened then.
  */
 #ifndef GW_SOCKDIAG_H
 #define GW_SOCKDIAG_H
@@ -24,7 +34,7 @@
 
 struct pkt;
 
-enum { SOCKDIAG_CACHE = 256 };
+enum { SOCKDIAG_WAYS = 4, SOCKDIAG_SETS = 256 };
 #define SOCKDIAG_GID_UNKNOWN UINT32_MAX
 
 struct sockdiag_entry {
@@ -35,15 +45,16 @@ struct sockdiag_entry {
 };
 
 struct sockdiag {
-	int fd;
+	int fd;               /* -1 (or 0 in a zeroed struct gw): not open */
 	uint32_t seq;
 	uint64_t lookups, proc_walks;  /* for gw stats */
-	struct sockdiag_entry cache[SOCKDIAG_CACHE];
+	struct sockdiag_entry cache[SOCKDIAG_SETS][SOCKDIAG_WAYS];
 };
 
 /* 0 or -errno. */
 int sockdiag_open(struct sockdiag *sd);
 void sockdiag_close(struct sockdiag *sd);
+int sockdiag_is_open(const struct sockdiag *sd);
 
 /* The owner of the host socket that sent p: owner[0] uid, owner[1] gid
  * (looked up only when need has RULES_OWNER_GID).  1 when a socket was

@@ -22,6 +22,7 @@
 -A OUTPUT -o gw0 -p tcp --dport 80 -m owner --uid-owner 65534 -j REJECT --reject-with tcp-reset
 -A OUTPUT -o gw0 -p udp --dport 5353 -m owner --gid-owner 4242 -j DROP
 -A OUTPUT -o gw0 -d 10.8.0.2/32 -p tcp --tcp-flags RST RST -m owner ! --socket-exists
+-A OUTPUT -o gw0 -p tcp --sport 8000 --tcp-flags SYN,ACK SYN,ACK -m owner --uid-owner 65534
 COMMIT
 R
 } > "$TMP/owner.rules"
@@ -71,6 +72,13 @@ log "socket: the host kernel's RST to a closed port has none"
 on client timeout 10 socat -u - TCP:10.8.0.1:81 < /dev/null 2> "$TMP/err" && fail "port 81 answered"
 grep -q "Connection refused" "$TMP/err" || fail "client -> 10.8.0.1:81: $(cat "$TMP/err")"
 
+log "a listener's SYN-ACK is its owner's (the request socket is not a full one)"
+as 65534 65534 socat -u TCP-LISTEN:8000,bind=10.8.0.1,reuseaddr OPEN:/dev/null &
+listener=$!
+wait_tcp gateway 8000
+echo hello | on client timeout 10 socat -u - TCP:10.8.0.1:8000 || fail "client -> nobody's listener"
+wait "$listener" || true
+
 log "the rules' counters"
 G rules "$ctl" -L OUTPUT -v -n -x > "$TMP/out.L"
 sed 's/^/    /' "$TMP/out.L"
@@ -81,6 +89,8 @@ grep -Eq '^ +1 +[0-9]+ DROP .*owner GID match 4242' "$TMP/out.L" ||
 # the kernel's RST, and nothing root's socket sent (its connection ends with FINs)
 grep -Eq '^ +1 +40 +(6|tcp) .*! owner socket exists' "$TMP/out.L" ||
 	fail "the socketless RST was not counted once"
+grep -Eq '^ +1 +[0-9]+ +(6|tcp) .*spt:8000 flags:0x12/0x12 owner UID match 65534' "$TMP/out.L" ||
+	fail "the listener's SYN-ACK was not counted as nobody's"
 lookups=$(G stats "$ctl" | sed -n 's/^owner_lookups=//p')
 [ "${lookups:-0}" -ge 3 ] || fail "owner_lookups=$lookups"
 no_netfilter
