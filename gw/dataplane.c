@@ -181,7 +181,7 @@ static void deliver(struct gw *g, struct pkt *p, const struct nf_route *r, const
 		    enum from from, uint16_t fmax, uint64_t now, uint64_t wall)
 {
 	size_t len = p->outer.end;
-	unsigned mtu = r->mtu;
+	unsigned mtu;
 
 	if (r->kind == NF_ROUTE_LOCAL) {
 		if (from == FROM_UPLINK) {
@@ -193,18 +193,19 @@ static void deliver(struct gw *g, struct pkt *p, const struct nf_route *r, const
 		count(g, from == FROM_PEER ? GW_PATH_PEER_HOST : GW_PATH_ANSWER, len);
 		return;
 	}
-	if (mtu && fmax && fmax < mtu)
-		mtu = fmax;
-	if (mtu && len > mtu) {
+	switch (ip_out_decide(len, r->mtu, fmax, p->outer.flags & PKT_F_DF, &mtu)) {
+	case IP_OUT_SEND:
+		send_out(g, p, r, in, from, now, wall);
+		return;
+	case IP_OUT_TOO_BIG:
+		g->dp_drops[GW_DROP_TOO_BIG]++;
+		if (from != FROM_GW)
+			answer(g, p, NULL, in, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, r->mtu, now,
+			       wall);
+		return;
+	case IP_OUT_FRAGMENT: {
 		struct frag_out o = { g, r, in, from, now, wall };
 
-		if ((p->outer.flags & PKT_F_DF) && (!fmax || fmax > r->mtu)) {
-			g->dp_drops[GW_DROP_TOO_BIG]++;
-			if (from != FROM_GW)
-				answer(g, p, NULL, in, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, r->mtu,
-				       now, wall);
-			return;
-		}
 		if (ip_fragment(p->data, len, mtu, g->fragoutbuf, FRAG_MAX_DATAGRAM, frag_emit,
 				&o) < 0)
 			g->dp_drops[GW_DROP_TOO_BIG]++;
@@ -212,7 +213,7 @@ static void deliver(struct gw *g, struct pkt *p, const struct nf_route *r, const
 			g->frag_oks++;
 		return;
 	}
-	send_out(g, p, r, in, from, now, wall);
+	}
 }
 
 /* fmax: the largest fragment of a datagram gw reassembled, else 0. */

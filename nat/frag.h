@@ -23,6 +23,7 @@
 #ifndef GW_NAT_FRAG_H
 #define GW_NAT_FRAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -130,5 +131,16 @@ typedef void frag_emit_fn(void *ctx, uint8_t *frag, size_t len);
  */
 int ip_fragment(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size_t cap,
 		frag_emit_fn *emit, void *ctx);
+
+/* What forwarding does with a datagram of len bytes toward a route of
+ * mtu (0: no limit), as Linux's ip_forward (ip_exceeds_mtu) and
+ * ip_finish_output (ip_fragment) decide it: fmax is the largest fragment of
+ * a datagram gw reassembled (frag_max_size; 0 otherwise), df its DF bit. */
+enum ip_out {
+	IP_OUT_SEND,      /* as it is */
+	IP_OUT_FRAGMENT,  /* ip_fragment to *cut bytes */
+	IP_OUT_TOO_BIG,   /* DF: ICMP fragmentation needed with the route's mtu */
+};
+enum ip_out ip_out_decide(size_t len, unsigned mtu, unsigned fmax, bool df, unsigned *cut);
 
 #endif

@@ -74,3 +74,17 @@ int ip_fragment(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size
 	}
 	return n;
 }
+
+enum ip_out ip_out_decide(size_t len, unsigned mtu, unsigned fmax, bool df, unsigned *cut)
+{
+	/* a reassembled datagram leaves in pieces no larger than it came in:
+	 * ip_do_fragment's mtu = min(mtu, frag_max_size) */
+	*cut = mtu && fmax && fmax < mtu ? fmax : mtu;
+	if (!*cut || len <= *cut)
+		return IP_OUT_SEND;
+	/* DF: ip_exceeds_mtu; a reassembled datagram (ignore_df) only when
+	 * its own fragments exceed the route */
+	if (df && (!fmax || fmax > mtu))
+		return IP_OUT_TOO_BIG;
+	return IP_OUT_FRAGMENT;
+}

@@ -994,6 +994,38 @@ static void test_fragment_options_and_flags(void **state)
 	dgram_free(&d);
 }
 
+/* Forwarding's choice, as ip_forward and ip_finish_output make it. */
+static void test_out_decide(void **state)
+{
+	static const struct {
+		size_t len;
+		unsigned mtu, fmax;
+		bool df;
+		enum ip_out want;
+		unsigned cut;
+	} cases[] = {
+		{ 1500, 1500, 0, false, IP_OUT_SEND, 1500 },      /* fits */
+		{ 1500, 0, 0, true, IP_OUT_SEND, 0 },             /* no limit */
+		{ 1501, 1500, 0, false, IP_OUT_FRAGMENT, 1500 },  /* too big, no DF */
+		{ 1501, 1500, 0, true, IP_OUT_TOO_BIG, 1500 },    /* DF */
+		{ 4000, 1420, 1500, false, IP_OUT_FRAGMENT, 1420 }, /* reassembled, to the path */
+		{ 4000, 1500, 1420, false, IP_OUT_FRAGMENT, 1420 }, /* to its own fragments */
+		{ 1400, 1500, 1000, false, IP_OUT_FRAGMENT, 1000 }, /* fits, still cut back */
+		{ 4000, 1500, 1420, true, IP_OUT_FRAGMENT, 1420 },  /* DF fragments that fit */
+		{ 4000, 1420, 1500, true, IP_OUT_TOO_BIG, 1420 },   /* DF fragments too big */
+		{ 900, 1500, 1000, true, IP_OUT_SEND, 1000 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		unsigned cut = 7;
+
+		assert_int_equal(ip_out_decide(cases[i].len, cases[i].mtu, cases[i].fmax,
+					       cases[i].df, &cut), cases[i].want);
+		assert_int_equal(cut, cases[i].cut);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1014,6 +1046,7 @@ int main(void)
 		cmocka_unit_test(test_mutants),
 		cmocka_unit_test(test_fragment_roundtrip),
 		cmocka_unit_test(test_fragment_options_and_flags),
+		cmocka_unit_test(test_out_decide),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
