@@ -34,6 +34,11 @@
  *           needs besides the live rules (rules-save) to trace in the CLI
  *   other   error=unknown request; any request may answer error=MESSAGE
  *           (one line) instead, e.g. when the gateway has no netfilter
+ *   refused before the request is read: error=busy (CTL_MAX_CONNS clients
+ *           are being served), error=request line too long, error=request
+ *           too large (a body over CTL_MAX_BODY), error=request body: timed
+ *           out; the server closes then, and the client reads this answer
+ *           even if its write failed (ctl_request_body)
  */
 #ifndef GW_CTL_H
 #define GW_CTL_H
