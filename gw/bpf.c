@@ -92,8 +92,7 @@ static bool spec_ok(const struct bpf_nat_spec *s)
 	unsigned i;
 
 	if (s->naddr > BPF_NAT_MAX_ADDR || s->nforeign > BPF_NAT_MAX_FOREIGN ||
-	    s->ntcp > BPF_NAT_MAX_PORTS || s->nudp > BPF_NAT_MAX_PORTS ||
-	    s->naddr + s->nforeign == 0)
+	    s->ntcp > BPF_NAT_MAX_PORTS || s->nudp > BPF_NAT_MAX_PORTS)
 		return false;
 	for (i = 0; i < s->ntcp; i++)
 		if (s->tcp[i].lo > s->tcp[i].hi)
@@ -280,6 +279,11 @@ int bpf_build_sk(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t 
 
 	if (!spec_ok(s))
 		return -EINVAL;
+	if (!s->naddr && !s->nforeign) {
+		/* no NAT address at all (the uplink has none yet): keep nothing */
+		stmt(&a, BPF_RET | BPF_K, 0);
+		return finish(&a);
+	}
 	keep = label(&a);
 	ipv4 = label(&a);
 	ip = label(&a);

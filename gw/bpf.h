@@ -68,9 +68,10 @@ struct bpf_nat_spec {
 	unsigned nforeign;	/* NAT addresses the host does not own */
 };
 
-/* Build into prog[cap]; return the instruction count, or -EINVAL (no
- * address — the tc program needs a host-owned one —, too many entries, a
- * reversed range) / -E2BIG (does not fit cap or a jump). */
+/* Build into prog[cap]; return the instruction count, or -EINVAL (too many
+ * entries, a reversed range, no host-owned address for the tc program) /
+ * -E2BIG (does not fit cap or a jump).  A spec without any address gets a
+ * socket filter that keeps nothing. */
 int bpf_build_tc(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap);
 int bpf_build_sk(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap);
 

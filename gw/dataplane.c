@@ -4,7 +4,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <libgen.h>
 #include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
@@ -375,21 +374,6 @@ uint64_t dp_next_deadline(const struct gw *g)
 
 /* --- setup ---------------------------------------------------------------- */
 
-/* The uplink's first IPv4 address (host order), 0 when it has none. */
-static uint32_t ifaddr4(const char *ifname)
-{
-	struct ifaddrs *ifa, *i;
-	uint32_t addr = 0;
-
-	if (getifaddrs(&ifa))
-		return 0;
-	for (i = ifa; i && !addr; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && !strcmp(i->ifa_name, ifname))
-			addr = ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr);
-	freeifaddrs(ifa);
-	return addr;
-}
-
 /* Rules = relative paths are relative to the config's directory. */
 static int load_rules(struct gw *g, struct rules **out, const struct rules *base)
 {
@@ -438,51 +422,69 @@ static void addr_text(uint32_t addr, char *text, size_t len)
 	inet_ntop(AF_INET, &a, text, (socklen_t)len);
 }
 
-/* The uplink's filter spec for rules r with MASQUERADE at addr (non-zero);
- * remarks are logged.  0, or -errno with the reason in err. */
-static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
-		       struct bpf_nat_spec *s, char *err, size_t errlen)
+/* The host's addresses now into *h (h->addr is the caller's to free).
+ * 0 or -errno (logged). */
+static int host_now(struct gw *g, struct uplink_host *h)
 {
-	struct sbuf note;
-	char *line, *next;
-	int ret;
+	struct route_addr *a;
+	int n = route_host_addrs(&a);
 
-	sbuf_init(&note);
-	ret = uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
-			      s, &note, err, errlen);
-	for (line = note.buf; !ret && line && *line; line = next) {
+	if (n < 0) {
+		gw_log("%s: reading the host's IPv4 addresses: %s", g->cfg.ifname, strerror(-n));
+		return n;
+	}
+	*h = (struct uplink_host){ a, (unsigned)n, uplink_forwarding(g->cfg.uplink) };
+	return 0;
+}
+
+static void log_notes(struct gw *g, struct sbuf *note)
+{
+	char *line, *next;
+
+	for (line = note->buf; line && *line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
 		gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, line);
 	}
-	sbuf_free(&note);
-	return ret;
 }
 
-/* The uplink's filters take spec s (logged when they change). */
-static void uplink_follow(struct gw *g, const struct bpf_nat_spec *s)
+/* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
+ * on host h; remarks go to note.  0, or -errno with the reason in err. */
+static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
+		       const struct uplink_host *h, struct bpf_nat_spec *s, struct sbuf *note,
+		       char *err, size_t errlen)
+{
+	return uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
+			       h, s, note, err, errlen);
+}
+
+/* The uplink's filters take spec s (logged when they change).  0 or -errno
+ * (logged). */
+static int uplink_follow(struct gw *g, const struct bpf_nat_spec *s)
 {
 	struct sbuf d;
+	int ret;
 
 	if (uplink_nat_equal(s, &g->uplink.nat) && !g->uplink.stale)
-		return;
-	if (uplink_set_nat(&g->uplink, s))
-		return; /* logged */
+		return 0;
+	ret = uplink_set_nat(&g->uplink, s);
+	if (ret)
+		return ret; /* logged */
 	sbuf_init(&d);
 	uplink_nat_describe(s, &d);
 	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
 	sbuf_free(&d);
+	return 0;
 }
 
-/* The uplink's address is now addr (0: none).  MASQUERADE takes it, the
- * entries NAT-ed to the old one are flushed (as Linux does), and the uplink
- * filters move to it; with no address MASQUERADE drops until one appears. */
-static void uplink_addr_changed(struct gw *g, uint32_t addr)
+/* The uplink's primary address is now addr (0: none).  MASQUERADE takes
+ * it and the entries NAT-ed to the old one are flushed (as Linux does);
+ * with no address MASQUERADE drops until one appears. */
+static void masq_follow(struct gw *g, uint32_t addr)
 {
 	uint32_t old = g->uplink_addr;
-	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN], err[256];
-	struct bpf_nat_spec spec;
+	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
 	unsigned flushed = 0;
 
 	if (addr == old)
@@ -497,30 +499,50 @@ static void uplink_addr_changed(struct gw *g, uint32_t addr)
 	gw_log("%s: uplink %s address %s -> %s: %u conntrack entries NAT-ed to %s flushed%s",
 	       g->cfg.ifname, g->cfg.uplink, old ? o : "none", addr ? n : "none", flushed,
 	       old ? o : "none", addr ? "" : "; MASQUERADE drops until an address appears");
-	if (!addr)
-		return;
-	if (uplink_spec(g, nf_rules(g->nf), addr, &spec, err, sizeof(err)))
-		gw_log("%s: uplink %s: %s; its filters stay as they were", g->cfg.ifname,
-		       g->cfg.uplink, err);
-	else
-		uplink_follow(g, &spec);
 }
 
-struct addr_msg_arg {
-	int ifindex;
-	bool hit;
-};
+/* An IPv4 address of the host came or went (any interface: the uplink's
+ * secondaries narrow DNAT, another interface's decide what is foreign), or
+ * events were lost.  MASQUERADE and the uplink's filters follow.  When the
+ * live rules' spec is refused on the new addresses (a cap, forwarding
+ * turned on meanwhile), the filters fall back to MASQUERADE's address and
+ * NatPorts rather than stay on addresses the host no longer has. */
+static void host_addrs_changed(struct gw *g)
+{
+	struct uplink_host h;
+	struct bpf_nat_spec spec;
+	struct sbuf note;
+	char err[256];
+
+	if (host_now(g, &h))
+		return;
+	masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
+	sbuf_init(&note);
+	if (uplink_spec(g, nf_rules(g->nf), g->uplink_addr, &h, &spec, &note, err, sizeof(err))) {
+		gw_log("%s: uplink %s: ERROR: the live rules cannot be followed on the host's "
+		       "addresses now: %s; the uplink's filters fall back to MASQUERADE's address "
+		       "and NatPorts: DNAT from the uplink and SNAT to addresses the host does not "
+		       "have stop working until the rules or the host change", g->cfg.ifname,
+		       g->cfg.uplink, err);
+		uplink_nat_base(g->uplink_addr, g->cfg.nat_port_min, g->cfg.nat_port_max, &spec);
+	} else if (!uplink_nat_equal(&spec, &g->uplink.nat)) {
+		log_notes(g, &note); /* what the new spec implies */
+	}
+	sbuf_free(&note);
+	free((void *)h.addr);
+	(void)uplink_follow(g, &spec);
+}
 
 static int addr_msg(const struct nlmsghdr *nlh, void *data)
 {
-	struct addr_msg_arg *a = data;
+	bool *hit = data;
 	const struct ifaddrmsg *ifa;
 
 	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
 		return MNL_CB_OK;
 	ifa = mnl_nlmsg_get_payload(nlh);
-	if (ifa->ifa_family == AF_INET && (int)ifa->ifa_index == a->ifindex)
-		a->hit = true;
+	if (ifa->ifa_family == AF_INET)
+		*hit = true;
 	return MNL_CB_OK;
 }
 
@@ -528,8 +550,7 @@ static void addr_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, addr_w);
 	char buf[8192] __attribute__((aligned(8)));
-	struct addr_msg_arg a = { g->uplink.ifindex, false };
-	bool overrun = false;
+	bool hit = false, overrun = false;
 	ssize_t n;
 
 	(void)loop, (void)revents;
@@ -537,15 +558,15 @@ static void addr_cb(struct ev_loop *loop, ev_io *w, int revents)
 		n = recv(mnl_socket_get_fd(g->addr_nl), buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == ENOBUFS)
-				overrun = true; /* events lost: read the address again */
+				overrun = true; /* events lost: read the addresses again */
 			if (errno == EINTR || errno == ENOBUFS)
 				continue;
 			break;
 		}
-		(void)mnl_cb_run(buf, (size_t)n, 0, 0, addr_msg, &a);
+		(void)mnl_cb_run(buf, (size_t)n, 0, 0, addr_msg, &hit);
 	}
-	if (a.hit || overrun)
-		uplink_addr_changed(g, ifaddr4(g->cfg.uplink));
+	if (hit || overrun)
+		host_addrs_changed(g);
 }
 
 /* rtnetlink IPv4 address events, watched by the loop.  0 or -errno. */
@@ -591,15 +612,46 @@ static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 	return 0;
 }
 
+/* The uplink opened with the filters rules ask for on the host as it is;
+ * *addr is its primary address (0: none yet).  0 or -errno (logged: at
+ * start a spec the rules cannot have is refused). */
+static int setup_uplink(struct gw *g, const struct rules *rules, uint32_t *addr)
+{
+	struct uplink_host h;
+	struct bpf_nat_spec spec;
+	struct sbuf note;
+	char err[256];
+	int ret;
+
+	ret = host_now(g, &h);
+	if (ret)
+		return ret;
+	/* none yet (DHCP still running): the filters and MASQUERADE follow
+	 * when one appears (host_addrs_changed) */
+	*addr = route_dev_addr(h.addr, h.naddr, g->cfg.uplink);
+	if (!*addr)
+		gw_log("%s: Uplink %s has no IPv4 address yet: MASQUERADE drops until one "
+		       "appears", g->cfg.ifname, g->cfg.uplink);
+	sbuf_init(&note);
+	ret = uplink_spec(g, rules, *addr, &h, &spec, &note, err, sizeof(err));
+	free((void *)h.addr);
+	if (ret) {
+		gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);
+	} else {
+		log_notes(g, &note);
+		ret = open_uplink(g, &spec);
+	}
+	sbuf_free(&note);
+	return ret;
+}
+
 int dp_setup(struct gw *g)
 {
 	struct frag_config fc;
 	struct nf_config nfc = { 0 };
 	struct rules *rules;
 	uint32_t addr = 0;
-	char text[INET_ADDRSTRLEN], err[256];
-	struct bpf_nat_spec spec;
-	struct in_addr a;
+	char text[INET_ADDRSTRLEN];
 	int ret;
 
 	if (!g->cfg.rules_path && !g->cfg.uplink[0])
@@ -607,22 +659,9 @@ int dp_setup(struct gw *g)
 	ret = load_rules(g, &rules, NULL);
 	if (ret)
 		return ret;
-	if (g->cfg.uplink[0]) {
-		/* none yet (DHCP still running): the filters and MASQUERADE
-		 * follow when one appears (uplink_addr_changed) */
-		addr = ifaddr4(g->cfg.uplink);
-		if (!addr)
-			gw_log("%s: Uplink %s has no IPv4 address yet: MASQUERADE drops until one "
-			       "appears", g->cfg.ifname, g->cfg.uplink);
-		ret = uplink_spec(g, rules, addr, &spec, err, sizeof(err));
-		if (ret)
-			gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);
-		else
-			ret = open_uplink(g, &spec);
-		if (ret) {
-			rules_free(rules);
-			return ret;
-		}
+	if (g->cfg.uplink[0] && (ret = setup_uplink(g, rules, &addr))) {
+		rules_free(rules);
+		return ret;
 	}
 	ret = route_init(&g->route, &g->cfg, addr, (uint16_t)(g->uplink_on ? g->uplink.mtu : 1500));
 	if (ret) {
@@ -653,11 +692,10 @@ int dp_setup(struct gw *g)
 		ret = watch_addr(g);
 		if (ret)
 			return ret;
-		/* an address change between the first read and the watch */
-		uplink_addr_changed(g, ifaddr4(g->cfg.uplink));
+		/* a change between the first read and the watch */
+		host_addrs_changed(g);
 	}
-	a.s_addr = htonl(addr);
-	inet_ntop(AF_INET, &a, text, sizeof(text));
+	addr_text(g->uplink_addr, text, sizeof(text));
 	gw_log("%s: netfilter on%s%s, uplink %s%s%s, NatPorts %u-%u, conntrack max %u",
 	       g->cfg.ifname, g->cfg.rules_path ? ", rules " : "",
 	       g->cfg.rules_path ? g->cfg.rules_path : "", g->uplink_on ? g->cfg.uplink : "none",
@@ -701,11 +739,26 @@ void dp_teardown(struct gw *g)
 static int uplink_check(struct gw *g, const struct rules *r, struct bpf_nat_spec *spec,
 			bool *apply, char *err, size_t errlen)
 {
+	struct uplink_host h;
+	struct sbuf note;
+	int ret;
+
 	/* without an address the filters follow when one appears */
 	*apply = g->uplink_on && g->uplink_addr;
 	if (!*apply)
 		return 0;
-	return uplink_spec(g, r, g->uplink_addr, spec, err, errlen);
+	ret = host_now(g, &h);
+	if (ret) {
+		snprintf(err, errlen, "reading the host's addresses: %s", strerror(-ret));
+		return ret;
+	}
+	sbuf_init(&note);
+	ret = uplink_spec(g, r, g->uplink_addr, &h, spec, &note, err, errlen);
+	if (!ret)
+		log_notes(g, &note);
+	sbuf_free(&note);
+	free((void *)h.addr);
+	return ret;
 }
 
 int dp_reload(struct gw *g)
@@ -732,7 +785,7 @@ int dp_reload(struct gw *g)
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
 	if (apply)
-		uplink_follow(g, &spec);
+		(void)uplink_follow(g, &spec);
 	gw_log("%s: SIGHUP: rules reloaded from %s", g->cfg.ifname, g->cfg.rules_path);
 	return 0;
 }
@@ -762,7 +815,7 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, cha
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
 	if (apply)
-		uplink_follow(g, &spec);
+		(void)uplink_follow(g, &spec);
 	gw_log("%s: rules restored from %s", g->cfg.ifname, name);
 	return 0;
 }

@@ -16,10 +16,13 @@
  * (peers <-> TUN).  IPv6 bypasses the pipeline (nat/ is IPv4).
  * MASQUERADE follows the uplink's address: an rtnetlink RTMGRP_IPV4_IFADDR
  * socket in the loop; when the uplink's primary IPv4 address changes, nf and
- * route take the new one, the entries NAT-ed to the old one are flushed
- * (nat_flush_addr, as Linux does, logged) and the uplink's socket and tc
- * filters move to it (reserved ports stay); with no address MASQUERADE
- * drops until one appears.
+ * route take the new one and the entries NAT-ed to the old one are flushed
+ * (nat_flush_addr, as Linux does, logged); with no address MASQUERADE drops
+ * until one appears.  On every IPv4 address event (any interface) the
+ * uplink's filter spec is computed again from the live rules and the host's
+ * addresses (gw/uplink_nat.h: the uplink's secondaries, what is foreign);
+ * when that spec is refused, the filters fall back to MASQUERADE's address
+ * and NatPorts (logged as an error) instead of staying on stale addresses.
  * Timers: conntrack and reassembly expiry run from gw's one timer, armed at
  * dp_next_deadline(); dying entries are reaped at each dp_flush().
  */

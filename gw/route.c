@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #include "gw/route.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "gw/config.h"
 
-enum { DEFAULT_TUNNEL_MTU = 1420 };
+enum { DEFAULT_TUNNEL_MTU = 1420, ROUTE_DUMP_BUF = 32768 };
 
 /* What a prefix in the table means: the values stored in the trie. */
 static char route_own, route_tunnel;
@@ -127,4 +132,119 @@ uint32_t route_src_toward(const struct route_ctx *r, const char *ifname, uint32_
 	if (!route_lookup((void *)r, daddr, &out) && out.kind == NF_ROUTE_LOCAL)
 		return daddr;
 	return route_ifaddr((void *)r, ifname);
+}
+
+/* The addresses of one RTM_GETADDR dump into a growing array. */
+struct dump {
+	struct route_addr *a;
+	unsigned n, cap;
+	int err;
+	unsigned last_index;	/* addresses come grouped by interface */
+	char last_dev[NF_IFNAMSIZ];
+};
+
+static int dump_one(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct dump *d = data;
+	const struct nlattr *at, *local = NULL, *addr = NULL;
+	const struct nlattr *use;
+	struct route_addr *ra;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET)
+		return MNL_CB_OK;
+	mnl_attr_for_each(at, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(at) == IFA_LOCAL && mnl_attr_get_payload_len(at) == 4)
+			local = at;
+		else if (mnl_attr_get_type(at) == IFA_ADDRESS && mnl_attr_get_payload_len(at) == 4)
+			addr = at;
+	}
+	/* IFA_LOCAL is the interface's own address (IFA_ADDRESS the peer's
+	 * on a point-to-point link) */
+	use = local ? local : addr;
+	if (!use)
+		return MNL_CB_OK;
+	if (d->n == d->cap) {
+		unsigned cap = d->cap ? 2 * d->cap : 16;
+		struct route_addr *na = realloc(d->a, cap * sizeof(*na));
+
+		if (!na) {
+			d->err = -ENOMEM;
+			return MNL_CB_ERROR;
+		}
+		d->a = na;
+		d->cap = cap;
+	}
+	ra = &d->a[d->n];
+	memset(ra, 0, sizeof(*ra));
+	ra->addr = ntohl(*(const uint32_t *)mnl_attr_get_payload(use));
+	/* by index, not by label: a secondary address labelled eth0:1 is
+	 * still eth0's */
+	if (ifa->ifa_index != d->last_index) {
+		if (!if_indextoname(ifa->ifa_index, d->last_dev))
+			return MNL_CB_OK; /* the interface went meanwhile */
+		d->last_index = ifa->ifa_index;
+	}
+	memcpy(ra->dev, d->last_dev, sizeof(ra->dev));
+	d->n++;
+	return MNL_CB_OK;
+}
+
+int route_host_addrs(struct route_addr **out)
+{
+	char buf[ROUTE_DUMP_BUF] __attribute__((aligned(8)));
+	struct dump d = { 0 };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *rt;
+	unsigned portid, seq = 1;
+	ssize_t n;
+	int rc;
+
+	*out = NULL;
+	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl)
+		return -errno;
+	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtgen_family = AF_INET;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		rc = mnl_cb_run(buf, (size_t)n, seq, portid, dump_one, &d);
+		if (rc <= MNL_CB_STOP)
+			break;
+	}
+	rc = rc < 0 ? (d.err ? d.err : -errno) : 0;
+out:
+	mnl_socket_close(nl);
+	if (rc < 0) {
+		free(d.a);
+		return rc;
+	}
+	*out = d.a;
+	return (int)d.n;
+}
+
+uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(a[i].dev, dev))
+			return a[i].addr;
+	return 0;
 }

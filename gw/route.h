@@ -14,6 +14,12 @@
 
 struct config;
 
+/* One IPv4 address of the host and the interface it is on. */
+struct route_addr {
+	uint32_t addr;			/* host order */
+	char dev[NF_IFNAMSIZ];
+};
+
 struct route_ctx {
 	const struct config *cfg;
 	struct allowedips table; /* IPv4 prefixes -> ROUTE_* markers, built once */
@@ -37,5 +43,12 @@ uint32_t route_ifaddr(void *arg, const char *ifname);
 uint32_t route_src_toward(const struct route_ctx *r, const char *ifname, uint32_t daddr);
 /* True when addr is one of gw's own tunnel addresses. */
 bool route_is_own(const struct route_ctx *r, uint32_t addr);
+
+/* The host's IPv4 addresses now, every interface, in the kernel's order
+ * (an interface's primary address before its secondaries): *out (the
+ * caller frees it; NULL when there are none) and their count, or -errno. */
+int route_host_addrs(struct route_addr **out);
+/* The first address of dev in a[n] (its primary), 0 when it has none. */
+uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev);
 
 #endif

@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -624,25 +623,6 @@ int uplink_forwarding(const char *ifname)
 		v = atoi(buf);
 	fclose(f);
 	return v < 0 ? -EIO : v != 0;
-}
-
-int uplink_addrs(const char *ifname, uint32_t *out, unsigned max)
-{
-	struct ifaddrs *ifa, *i;
-	unsigned n = 0;
-
-	if (getifaddrs(&ifa))
-		return -errno;
-	for (i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
-		    (ifname && strcmp(i->ifa_name, ifname)))
-			continue;
-		if (n < max)
-			out[n] = ntohl(((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr);
-		n++;
-	}
-	freeifaddrs(ifa);
-	return (int)n;
 }
 
 void uplink_close(struct uplink *u)

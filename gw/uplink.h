@@ -141,11 +141,6 @@ void uplink_close(struct uplink *u);
 /* net.ipv4.conf.IFNAME.forwarding — what the kernel reads for a packet in
  * from ifname: 0, 1 or -errno. */
 int uplink_forwarding(const char *ifname);
-/* The IPv4 addresses (host order) of ifname, or of every interface when
- * ifname is NULL, into out[max]; returns how many there are (may be more
- * than max) or -errno. */
-int uplink_addrs(const char *ifname, uint32_t *out, unsigned max);
-
 /* Reads one batch (non-blocking) and hands its packets to fn.  Returns the
  * number of frames read (0: none waiting) or -errno. */
 int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx);

@@ -9,11 +9,9 @@
 #include <string.h>
 
 #include "gw/bpf.h"
-#include "gw/uplink.h"
+#include "gw/route.h"
 #include "nat/rules_uplink.h"
 #include "nat/sbuf.h"
-
-enum { HOST_ADDRS_MAX = 256 };
 
 _Static_assert((int)RULES_UPLINK_MAX_PORTS == (int)BPF_NAT_MAX_PORTS,
 	       "the rules' port cap is the programs' cap");
@@ -34,20 +32,20 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The uplink's addresses, masq first.  Returns how many of them there are
- * (out holds at most max). */
-static unsigned uplink_own(const char *uplink, uint32_t masq, uint32_t *out, unsigned max)
+/* The uplink's addresses, masq first (when non-zero).  Returns how many of
+ * them there are (out holds at most max). */
+static unsigned uplink_own(const char *uplink, uint32_t masq, const struct uplink_host *h,
+			   uint32_t *out, unsigned max)
 {
-	uint32_t all[RULES_UPLINK_MAX_ADDRS];
-	int n = uplink_addrs(uplink, all, RULES_UPLINK_MAX_ADDRS);
-	unsigned k = 1;
+	unsigned k = 0;
 
-	out[0] = masq;
-	for (int i = 0; i < n; i++) {
-		if (i < RULES_UPLINK_MAX_ADDRS && all[i] == masq)
+	if (masq)
+		out[k++] = masq;
+	for (unsigned i = 0; i < h->naddr; i++) {
+		if (strcmp(h->addr[i].dev, uplink) || h->addr[i].addr == masq)
 			continue;
-		if (i < RULES_UPLINK_MAX_ADDRS && k < max)
-			out[k] = all[i];
+		if (k < max)
+			out[k] = h->addr[i].addr;
 		k++;
 	}
 	return k;
@@ -64,8 +62,9 @@ static int add_foreign(struct bpf_nat_spec *s, uint64_t lo, uint64_t hi)
 	return 0;
 }
 
-/* The SNAT ranges minus the host's addresses (sorted in host[nhost]); the
- * host's own SNAT addresses other than masq get a remark. */
+/* The SNAT ranges minus the host's addresses (sorted, distinct, in
+ * host[nhost]); the host's own SNAT addresses other than masq get a
+ * remark. */
 static int foreign(struct bpf_nat_spec *s, const struct rules_uplink *ru, uint32_t masq,
 		   const uint32_t *host, unsigned nhost, struct sbuf *note)
 {
@@ -92,21 +91,45 @@ static int foreign(struct bpf_nat_spec *s, const struct rules_uplink *ru, uint32
 	return 0;
 }
 
+/* The host's addresses sorted and without duplicates into a new array
+ * (*out, freed by the caller): their count, or -ENOMEM. */
+static int host_sorted(const struct uplink_host *h, uint32_t **out)
+{
+	uint32_t *a = malloc((h->naddr ? h->naddr : 1) * sizeof(*a));
+	unsigned n = 0;
+
+	*out = a;
+	if (!a)
+		return -ENOMEM;
+	for (unsigned i = 0; i < h->naddr; i++)
+		a[i] = h->addr[i].addr;
+	qsort(a, h->naddr, sizeof(*a), cmp_u32);
+	for (unsigned i = 0; i < h->naddr; i++)
+		if (!n || a[i] != a[n - 1])
+			a[n++] = a[i];
+	return (int)n;
+}
+
+void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spec *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->lo = lo;
+	out->hi = hi;
+	if (masq)
+		out->addr[out->naddr++] = masq;
+}
+
 int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
-		    const struct rules *r, struct bpf_nat_spec *out, struct sbuf *note, char *err,
-		    size_t errlen)
+		    const struct rules *r, const struct uplink_host *h, struct bpf_nat_spec *out,
+		    struct sbuf *note, char *err, size_t errlen)
 {
 	uint32_t own[RULES_UPLINK_MAX_ADDRS], *host;
 	struct rules_uplink ru;
 	unsigned nown;
-	int nhost, rc, fw;
+	int nhost, rc;
 
-	memset(out, 0, sizeof(*out));
-	out->lo = lo;
-	out->hi = hi;
-	nown = uplink_own(uplink, masq, own, RULES_UPLINK_MAX_ADDRS);
-	if (nown > RULES_UPLINK_MAX_ADDRS)
-		nown = RULES_UPLINK_MAX_ADDRS;
+	uplink_nat_base(0, lo, hi, out);
+	nown = uplink_own(uplink, masq, h, own, RULES_UPLINK_MAX_ADDRS);
 	out->naddr = nown < BPF_NAT_MAX_ADDR ? nown : BPF_NAT_MAX_ADDR;
 	memcpy(out->addr, own, out->naddr * sizeof(own[0]));
 	if (nown > BPF_NAT_MAX_ADDR && note)
@@ -135,20 +158,13 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 	if (!ru.nsnat)
 		return 0;
 
-	host = malloc(HOST_ADDRS_MAX * sizeof(*host));
-	if (!host) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	nhost = uplink_addrs(NULL, host, HOST_ADDRS_MAX);
+	/* every address of the host, however many: one missing here would be
+	 * taken for foreign (ARP answered by gw for the host's own address) */
+	nhost = host_sorted(h, &host);
 	if (nhost < 0) {
-		snprintf(err, errlen, "reading the host's addresses: %s", strerror(-nhost));
-		free(host);
+		snprintf(err, errlen, "out of memory");
 		return nhost;
 	}
-	if (nhost > HOST_ADDRS_MAX)
-		nhost = HOST_ADDRS_MAX;
-	qsort(host, (size_t)nhost, sizeof(*host), cmp_u32);
 	rc = foreign(out, &ru, masq, host, (unsigned)nhost, note);
 	free(host);
 	if (rc) {
@@ -158,8 +174,7 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 	}
 	if (!out->nforeign)
 		return 0;
-	fw = uplink_forwarding(uplink);
-	if (fw == 1) {
+	if (h->forwarding == 1) {
 		struct sbuf a;
 
 		sbuf_init(&a);
@@ -170,9 +185,10 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 		sbuf_free(&a);
 		return -EINVAL;
 	}
-	if (fw < 0 && note)
+	if (h->forwarding < 0 && note)
 		sbuf_printf(note, "cannot read net.ipv4.conf.%s.forwarding (%s): it must be 0 for "
-			    "SNAT to addresses this host does not have\n", uplink, strerror(-fw));
+			    "SNAT to addresses this host does not have\n", uplink,
+			    strerror(-h->forwarding));
 	return 0;
 }
 

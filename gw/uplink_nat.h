@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * uplink_nat — the uplink's filter spec (gw/bpf.h) from the live rules and
- * the host, recomputed at start, on `gw rules restore`, SIGHUP and when the
- * uplink's address changes:
+ * the host, recomputed at start, on `gw rules restore`, SIGHUP and whenever
+ * an IPv4 address of the host comes or goes:
  *
  *  - host-owned NAT addresses: the uplink's IPv4 addresses, MASQUERADE's
  *    first (at most BPF_NAT_MAX_ADDR), each with NatPorts and the DNAT-ed
@@ -30,16 +30,30 @@
 #include <stdint.h>
 
 struct bpf_nat_spec;
+struct route_addr;
 struct rules;
 struct sbuf;
 
+/* The host as the spec sees it. */
+struct uplink_host {
+	const struct route_addr *addr;	/* every IPv4 address of the host, in the
+					 * kernel's order (route_host_addrs) */
+	unsigned naddr;
+	int forwarding;			/* net.ipv4.conf.UPLINK.forwarding: 0, 1
+					 * or -errno when it could not be read */
+};
+
 /* The spec for ruleset r (NULL: none) on uplink, whose MASQUERADE address
- * is masq (host order, non-zero), with NatPorts [lo, hi].  0, or -errno
- * with a one-line reason in err (rules beyond the caps, forwarding on with
- * a foreign address).  note (may be NULL) gets one line per remark. */
+ * is masq (host order; 0: none yet), with NatPorts [lo, hi], on host h.
+ * Pure.  0, or -errno with a one-line reason in err (rules beyond the caps,
+ * forwarding on with a foreign address); note (may be NULL) gets one line
+ * per remark. */
 int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
-		    const struct rules *r, struct bpf_nat_spec *out, struct sbuf *note, char *err,
-		    size_t errlen);
+		    const struct rules *r, const struct uplink_host *h, struct bpf_nat_spec *out,
+		    struct sbuf *note, char *err, size_t errlen);
+/* What the filters fall back to when the full spec is refused: masq (none
+ * when 0) with NatPorts, nothing for the rules. */
+void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spec *out);
 
 /* One line for the log: "tcp 8080,9000-9010 udp none; foreign 198.51.100.50". */
 void uplink_nat_describe(const struct bpf_nat_spec *s, struct sbuf *out);

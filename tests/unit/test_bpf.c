@@ -290,7 +290,10 @@ static void test_limits(void **state)
 	(void)state;
 	s.naddr = 0;
 	s.nforeign = 0;
-	assert_int_equal(bpf_build_sk(&s, p, BPF_PROG_MAX), -EINVAL);
+	/* no address at all: a socket filter that keeps nothing, no tc program */
+	assert_int_equal(bpf_build_sk(&s, p, BPF_PROG_MAX), 1);
+	assert_int_equal(run(p, 1, (const uint8_t *)"", 0), 0);
+	assert_int_equal(bpf_build_tc(&s, p, BPF_PROG_MAX), -EINVAL);
 	s = spec();
 	s.naddr = BPF_NAT_MAX_ADDR + 1;
 	assert_int_equal(bpf_build_sk(&s, p, BPF_PROG_MAX), -EINVAL);
