@@ -433,7 +433,8 @@ static int host_now(struct gw *g, struct uplink_host *h)
 		gw_log("%s: reading the host's IPv4 addresses: %s", g->cfg.ifname, strerror(-n));
 		return n;
 	}
-	*h = (struct uplink_host){ a, (unsigned)n, uplink_forwarding(g->cfg.uplink) };
+	*h = (struct uplink_host){ a, (unsigned)n,
+				   g->cfg.uplink[0] ? uplink_forwarding(g->cfg.uplink) : 0 };
 	return 0;
 }
 
@@ -501,24 +502,18 @@ static void masq_follow(struct gw *g, uint32_t addr)
 	       old ? o : "none", addr ? "" : "; MASQUERADE drops until an address appears");
 }
 
-/* An IPv4 address of the host came or went (any interface: the uplink's
- * secondaries narrow DNAT, another interface's decide what is foreign), or
- * events were lost.  MASQUERADE and the uplink's filters follow.  When the
- * live rules' spec is refused on the new addresses (a cap, forwarding
- * turned on meanwhile), the filters fall back to MASQUERADE's address and
- * NatPorts rather than stay on addresses the host no longer has. */
-static void host_addrs_changed(struct gw *g)
+/* The uplink's filters on host h: the live rules' spec, or when that is
+ * refused on these addresses (a cap, forwarding turned on meanwhile), the
+ * fallback to MASQUERADE's address and NatPorts rather than filters that
+ * stay on addresses the host no longer has. */
+static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 {
-	struct uplink_host h;
 	struct bpf_nat_spec spec;
 	struct sbuf note;
 	char err[256];
 
-	if (host_now(g, &h))
-		return;
-	masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
 	sbuf_init(&note);
-	if (uplink_spec(g, nf_rules(g->nf), g->uplink_addr, &h, &spec, &note, err, sizeof(err))) {
+	if (uplink_spec(g, nf_rules(g->nf), g->uplink_addr, h, &spec, &note, err, sizeof(err))) {
 		gw_log("%s: uplink %s: ERROR: the live rules cannot be followed on the host's "
 		       "addresses now: %s; the uplink's filters fall back to MASQUERADE's address "
 		       "and NatPorts: DNAT from the uplink and SNAT to addresses the host does not "
@@ -529,8 +524,28 @@ static void host_addrs_changed(struct gw *g)
 		log_notes(g, &note); /* what the new spec implies */
 	}
 	sbuf_free(&note);
-	free((void *)h.addr);
 	(void)uplink_follow(g, &spec);
+}
+
+/* An IPv4 address of the host came or went (any interface), or events were
+ * lost: routing knows every address of the host as local, MASQUERADE
+ * follows the uplink's primary address, and the uplink's filters the
+ * uplink's secondaries (DNAT narrowed by -d) and the other interfaces'
+ * addresses (what is foreign). */
+static void host_addrs_changed(struct gw *g)
+{
+	struct uplink_host h;
+
+	if (host_now(g, &h))
+		return;
+	if (route_set_local(&g->route, h.addr, h.naddr))
+		gw_log("%s: out of memory: the host's new addresses are not local to gw's routing",
+		       g->cfg.ifname);
+	if (g->uplink_on) {
+		masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
+		uplink_refresh(g, &h);
+	}
+	free((void *)h.addr);
 }
 
 static int addr_msg(const struct nlmsghdr *nlh, void *data)
@@ -688,13 +703,12 @@ int dp_setup(struct gw *g)
 	}
 	g->uplink_addr = addr;
 	rules_changed(g);
-	if (g->uplink_on) {
-		ret = watch_addr(g);
-		if (ret)
-			return ret;
-		/* a change between the first read and the watch */
-		host_addrs_changed(g);
-	}
+	ret = watch_addr(g);
+	if (ret)
+		return ret;
+	/* the host's addresses, and a change between the first read and the
+	 * watch */
+	host_addrs_changed(g);
 	addr_text(g->uplink_addr, text, sizeof(text));
 	gw_log("%s: netfilter on%s%s, uplink %s%s%s, NatPorts %u-%u, conntrack max %u",
 	       g->cfg.ifname, g->cfg.rules_path ? ", rules " : "",

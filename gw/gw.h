@@ -117,7 +117,8 @@ struct gw {
 	unsigned owner_need;	/* rules_owner_needs() of the live rules */
 	bool uplink_on;
 	struct uplink uplink;
-	/* MASQUERADE follows the uplink's address: rtnetlink RTMGRP_IPV4_IFADDR */
+	/* the host's IPv4 addresses (routing, MASQUERADE, the uplink's filters)
+	 * follow rtnetlink RTMGRP_IPV4_IFADDR */
 	struct mnl_socket *addr_nl;
 	ev_io addr_w;
 	uint32_t uplink_addr;	/* host order; 0 while the uplink has none */

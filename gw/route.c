@@ -31,6 +31,8 @@ int route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_ad
 
 	r->cfg = cfg;
 	r->uplink_addr = uplink_addr;
+	r->local = NULL;
+	r->nlocal = 0;
 	r->tunnel_mtu = cfg->mtu ? cfg->mtu : DEFAULT_TUNNEL_MTU;
 	r->uplink_mtu = uplink_mtu;
 	allowedips_init(&r->table);
@@ -52,6 +54,60 @@ int route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_ad
 void route_free(struct route_ctx *r)
 {
 	allowedips_destroy(&r->table);
+	free(r->local);
+	r->local = NULL;
+	r->nlocal = 0;
+}
+
+static int cmp_addr(const void *a, const void *b)
+{
+	uint32_t x = ((const struct route_addr *)a)->addr, y = ((const struct route_addr *)b)->addr;
+
+	return x < y ? -1 : x > y;
+}
+
+int route_set_local(struct route_ctx *r, const struct route_addr *a, unsigned n)
+{
+	struct route_addr *l = malloc((n ? n : 1) * sizeof(*l));
+	unsigned k = 0;
+
+	if (!l)
+		return -ENOMEM;
+	if (n)
+		memcpy(l, a, n * sizeof(*l));
+	/* stable for equal addresses: the first interface the kernel lists
+	 * keeps one that two interfaces have */
+	for (unsigned i = 1; i < n; i++) {
+		struct route_addr t = l[i];
+		unsigned j = i;
+
+		for (; j > 0 && cmp_addr(&l[j - 1], &t) > 0; j--)
+			l[j] = l[j - 1];
+		l[j] = t;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (!k || l[i].addr != l[k - 1].addr)
+			l[k++] = l[i];
+	free(r->local);
+	r->local = l;
+	r->nlocal = k;
+	return 0;
+}
+
+/* The host's address daddr, or NULL. */
+static const struct route_addr *find_local(const struct route_ctx *r, uint32_t daddr)
+{
+	unsigned lo = 0, hi = r->nlocal;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (r->local[mid].addr < daddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->nlocal && r->local[lo].addr == daddr ? &r->local[lo] : NULL;
 }
 
 static uint32_t cidr_addr4(const struct cidr *c)
@@ -81,15 +137,22 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out)
 	const struct config *c = r->cfg;
 	const uint8_t key[4] = { (uint8_t)(daddr >> 24), (uint8_t)(daddr >> 16),
 				 (uint8_t)(daddr >> 8), (uint8_t)daddr };
+	const struct route_addr *l;
 	const void *what;
 
 	memset(out, 0, sizeof(*out));
 	/* local: out names the interface the address is on (addrtype's
 	 * --limit-iface-in/out): the tunnel has the Addresses, the uplink its
-	 * own address */
+	 * own address; and every other address of the host, as the kernel's
+	 * local table comes before any other route */
 	if (r->uplink_addr && daddr == r->uplink_addr) {
 		out->kind = NF_ROUTE_LOCAL;
 		memcpy(out->out, c->uplink, sizeof(out->out));
+		return 0;
+	}
+	if ((l = find_local(r, daddr))) {
+		out->kind = NF_ROUTE_LOCAL;
+		memcpy(out->out, l->dev, sizeof(out->out));
 		return 0;
 	}
 	what = allowedips_lookup(&r->table, AF_INET, key);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * route — gw's routing decision from its config: gw's own Address (and the
- * uplink's address) are local; peers' AllowedIPs and the Address subnets
- * leave by the tunnel; everything else by the Uplink.
+ * route — gw's routing decision from its config and the host's addresses:
+ * every address of the host (any interface: the kernel's local table), gw's
+ * own Address and the uplink's address are local; peers' AllowedIPs and the
+ * Address subnets leave by the tunnel; everything else by the Uplink.
  */
 #ifndef GW_ROUTE_H
 #define GW_ROUTE_H
@@ -24,14 +25,22 @@ struct route_ctx {
 	const struct config *cfg;
 	struct allowedips table; /* IPv4 prefixes -> ROUTE_* markers, built once */
 	uint32_t uplink_addr;    /* host order; 0 = unknown */
+	/* every IPv4 address of the host (route_set_local): local, as the
+	 * kernel's local table has them; sorted by addr, distinct */
+	struct route_addr *local;
+	unsigned nlocal;
 	uint16_t tunnel_mtu;
 	uint16_t uplink_mtu;
 };
 
-/* Builds the prefix table from cfg (which must outlive r).  0 or -ENOMEM. */
+/* Builds the prefix table from cfg (which must outlive r); no host address
+ * is known yet.  0 or -ENOMEM. */
 int route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_addr,
 	       uint16_t uplink_mtu);
 void route_free(struct route_ctx *r);
+/* The host's addresses are now a[n] (any order; a is not kept).  0, or
+ * -ENOMEM with the old set kept. */
+int route_set_local(struct route_ctx *r, const struct route_addr *a, unsigned n);
 /* nf_route_fn: one longest-prefix lookup, no scan of the config. */
 int route_lookup(void *arg, uint32_t daddr, struct nf_route *out);
 /* nf_ifaddr_fn: gw's first Address for the tunnel, the uplink's address for

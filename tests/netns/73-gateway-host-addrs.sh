@@ -3,7 +3,8 @@
 # The uplink's filters follow every IPv4 address of the host, not only the
 # uplink's primary.  The world of gateway.sh with the port forward of
 # contrib/examples/gw0-portforward.rules (TCP 8080 -> 10.8.0.2:80) and UDP to
-# :7101 SNAT-ed to 198.51.100.50, an address no interface has:
+# :7101 SNAT-ed to 198.51.100.50, an address no interface has, and FORWARD
+# open from eth0 to eth0 (what gw wrongly forwarded would go back out):
 #
 #   ┌──────────────┐ eth0       lan0 ┌─────────────────────────────┐ eth0          eth0 ┌──────────┐
 #   │ client       │ 192.0.2.2       │ gateway  gw (DNAT :8080)    │ 198.51.100.1       │ internet │
@@ -12,7 +13,12 @@
 #   └──────────────┘                 └─────────────────────────────┘                    └──────────┘
 #
 # (a) a secondary address 198.51.100.4 added to eth0: the filters take it
-#     (DNAT through it reaches the client); deleted: they drop it.
+#     (DNAT through it reaches the client), and it is local to gw's routing
+#     as every address of the host is: an echo with TTL 1 from the client
+#     gets the host's reply (no TTL exceeded from gw), one from the internet
+#     exactly one reply, the client's TCP to the host's listener on it (and
+#     on 203.0.113.9, an address of lan0) connects; deleted: the filters
+#     drop it.
 # (b) 198.51.100.50 added to lan0 (another interface): it is the host's now,
 #     gw stops answering ARP for it; deleted: foreign again, announced.  1000
 #     addresses on lan0, the last of them inside an SNAT range: not foreign.
@@ -23,9 +29,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 
-SEC=198.51.100.4 FOREIGN=198.51.100.50 NEW=198.51.100.3
+SEC=198.51.100.4 FOREIGN=198.51.100.50 NEW=198.51.100.3 LOC=203.0.113.9
 sed "s|^-A POSTROUTING -s 10.8.0.0/24 -o eth0 -j MASQUERADE|-A POSTROUTING -s 10.8.0.0/24 -o eth0 -p udp --dport 7101 -j SNAT --to-source $FOREIGN\n-A POSTROUTING -s 10.8.0.0/24 -o eth0 -p udp --dport 7102 -j SNAT --to-source 10.77.3.200-10.77.4.10\n&|" \
-	"$TOP/contrib/examples/gw0-portforward.rules" > "$TMP/pf.rules"
+	"$TOP/contrib/examples/gw0-portforward.rules" |
+	sed 's|^-A FORWARD -i eth0 -o gw0.*|&\n-A FORWARD -i eth0 -o eth0 -j ACCEPT|' > "$TMP/pf.rules"
 GW_RULES=$TMP/pf.rules gateway_world
 
 G() { on gateway "$GW" "$@"; }
@@ -69,6 +76,47 @@ wait_tcp client 80
 on internet timeout 20 socat -u TCP:$SEC:8080 - > "$TMP/down" || fail "$SEC:8080 (DNAT): socat"
 wait "$tx" || true
 cmp -s "$TMP/data" "$TMP/down" || fail "DNAT through $SEC: $(wc -c < "$TMP/down") bytes"
+log "(a) $SEC is local to gw's routing: an echo with TTL 1 from the client is the host's to answer"
+# icmp DST TTL: sends one echo and prints what answers it in 2 s
+cat > "$TMP/icmp.py" <<'EOF'
+import os, socket, struct, sys, time
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+ident = os.getpid() & 0xffff
+msg = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"gw-ttl " * 4
+msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(sys.argv[2]))
+s.settimeout(0.2)
+s.sendto(msg, (sys.argv[1], 0))
+end, seen = time.time() + 2, []
+while time.time() < end:
+    try:
+        d, a = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    h = (d[0] & 15) * 4
+    if d[h] == 0 and struct.unpack("!H", d[h + 4:h + 6])[0] == ident:
+        seen.append("reply")
+    elif d[h] == 11 and struct.unpack("!H", d[h + 8 + 20 + 4:h + 8 + 20 + 6])[0] == ident:
+        seen.append("ttl-exceeded")
+print(" ".join(seen) or "nothing")
+EOF
+r=$(on client python3 "$TMP/icmp.py" $SEC 1)
+[ "$r" = reply ] || fail "echo to $SEC with TTL 1 from the client: $r (the host's reply only)"
+r=$(on internet python3 "$TMP/icmp.py" $SEC 64)
+[ "$r" = reply ] || fail "echo to $SEC from the internet: $r (one reply, the kernel's)"
+log "(a) the client's TCP to the host's own listener on $SEC and on $LOC (lan0)"
+on gateway ip addr add $LOC/32 dev lan0
+bg gateway socat TCP-LISTEN:2222,reuseaddr,fork PIPE
+wait_tcp gateway 2222
+for dst in $SEC $LOC; do
+	r=$(echo "host $dst $RUN" | on client timeout 10 socat -t 2 - TCP:$dst:2222) ||
+		fail "client -> the host's $dst:2222: socat"
+	[ "$r" = "host $dst $RUN" ] || fail "the host's listener on $dst answered \"$r\""
+done
 log "(a) deleted: the filters drop it"
 on gateway ip addr del $SEC/24 dev eth0
 wait_for 5 filters_now "addresses $UPL;"

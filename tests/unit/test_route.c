@@ -90,11 +90,68 @@ static void test_no_uplink(void **state)
 	config_free(&c);
 }
 
+static struct route_addr ra(uint32_t a, const char *dev)
+{
+	struct route_addr r = { .addr = a };
+
+	strncpy(r.dev, dev, sizeof(r.dev) - 1);
+	return r;
+}
+
+/* Every address of the host is local on its interface, before any route:
+ * the uplink's secondary, another interface's (even inside a peer's
+ * AllowedIPs, as the kernel's local table wins); a new set replaces the old. */
+static void test_local(void **state)
+{
+	struct config c;
+	struct route_ctx r;
+	struct nf_route out;
+	struct route_addr a[] = {
+		ra(A(192, 0, 2, 1), "eth0"), ra(A(192, 0, 2, 7), "eth0"),
+		ra(A(192, 168, 5, 1), "lan0"), ra(A(10, 8, 0, 1), "gw0"),
+		ra(A(192, 168, 5, 1), "lan1"), /* on two interfaces: the first one's */
+	};
+
+	(void)state;
+	load(&c, "Uplink = eth0\n");
+	assert_int_equal(route_init(&r, &c, A(192, 0, 2, 1), 1500), 0);
+	/* not known yet: the secondary leaves by the uplink */
+	assert_int_equal(route_lookup(&r, A(192, 0, 2, 7), &out), 0);
+	assert_int_equal(out.kind, NF_ROUTE_FORWARD);
+	assert_int_equal(route_set_local(&r, a, 5), 0);
+	assert_int_equal(route_lookup(&r, A(192, 0, 2, 7), &out), 0);
+	assert_int_equal(out.kind, NF_ROUTE_LOCAL);
+	assert_string_equal(out.out, "eth0");
+	assert_int_equal(route_lookup(&r, A(192, 168, 5, 1), &out), 0);
+	assert_int_equal(out.kind, NF_ROUTE_LOCAL);
+	assert_string_equal(out.out, "lan0");
+	assert_int_equal(route_lookup(&r, A(192, 168, 5, 2), &out), 0);
+	assert_int_equal(out.kind, NF_ROUTE_FORWARD);
+	assert_string_equal(out.out, "gw0");
+	assert_int_equal(route_lookup(&r, A(10, 8, 0, 1), &out), 0);
+	assert_int_equal(out.kind, NF_ROUTE_LOCAL);
+	assert_string_equal(out.out, "gw0");
+	assert_int_equal(route_lookup(&r, A(192, 0, 2, 8), &out), 0);
+	assert_int_equal(out.kind, NF_ROUTE_FORWARD);
+	/* ICMP errors about a packet to the secondary come from it */
+	assert_int_equal(route_src_toward(&r, "eth0", A(192, 0, 2, 7)), A(192, 0, 2, 7));
+	/* the secondary goes */
+	assert_int_equal(route_set_local(&r, a, 1), 0);
+	assert_int_equal(route_lookup(&r, A(192, 0, 2, 7), &out), 0);
+	assert_int_equal(out.kind, NF_ROUTE_FORWARD);
+	assert_int_equal(route_set_local(&r, NULL, 0), 0);
+	assert_int_equal(route_lookup(&r, A(192, 0, 2, 1), &out), 0);
+	assert_int_equal(out.kind, NF_ROUTE_LOCAL); /* MASQUERADE's, known apart */
+	route_free(&r);
+	config_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_no_uplink),
+		cmocka_unit_test(test_local),
 	};
 
 	if (sodium_init() < 0)
