@@ -524,7 +524,9 @@ static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 		log_notes(g, &note); /* what the new spec implies */
 	}
 	sbuf_free(&note);
-	(void)uplink_follow(g, &spec);
+	if (uplink_follow(g, &spec))
+		gw_log("%s: uplink %s: ERROR: its filters could not follow the host's addresses "
+		       "and stay as they were", g->cfg.ifname, g->cfg.uplink);
 }
 
 /* An IPv4 address of the host came or went (any interface), or events were
@@ -748,18 +750,18 @@ void dp_teardown(struct gw *g)
 
 /* --- control ------------------------------------------------------------ */
 
-/* What new rules r need of the uplink, before they are swapped in: *spec
- * and *apply, or -errno with the reason in err (r is refused). */
-static int uplink_check(struct gw *g, const struct rules *r, struct bpf_nat_spec *spec,
-			bool *apply, char *err, size_t errlen)
+/* The uplink's filters for new rules r, before r is swapped in — computed
+ * as at start (with no address too: the caps and foreign SNAT with
+ * forwarding on are checked all the same) and applied.  0, or -errno with
+ * the reason in err: r is refused, the old filters stay. */
+static int uplink_take(struct gw *g, const struct rules *r, char *err, size_t errlen)
 {
+	struct bpf_nat_spec spec;
 	struct uplink_host h;
 	struct sbuf note;
 	int ret;
 
-	/* without an address the filters follow when one appears */
-	*apply = g->uplink_on && g->uplink_addr;
-	if (!*apply)
+	if (!g->uplink_on)
 		return 0;
 	ret = host_now(g, &h);
 	if (ret) {
@@ -767,20 +769,24 @@ static int uplink_check(struct gw *g, const struct rules *r, struct bpf_nat_spec
 		return ret;
 	}
 	sbuf_init(&note);
-	ret = uplink_spec(g, r, g->uplink_addr, &h, spec, &note, err, errlen);
-	if (!ret)
-		log_notes(g, &note);
-	sbuf_free(&note);
+	ret = uplink_spec(g, r, g->uplink_addr, &h, &spec, &note, err, errlen);
 	free((void *)h.addr);
+	if (!ret) {
+		ret = uplink_follow(g, &spec);
+		if (ret)
+			snprintf(err, errlen, "the uplink's filters cannot take these rules: %s "
+				 "(gw's log says which)", strerror(-ret));
+		else
+			log_notes(g, &note);
+	}
+	sbuf_free(&note);
 	return ret;
 }
 
 int dp_reload(struct gw *g)
 {
-	struct bpf_nat_spec spec;
 	struct rules *r;
 	char err[256];
-	bool apply;
 
 	if (!g->nf || !g->cfg.rules_path) {
 		gw_log("%s: SIGHUP: no Rules file to reload", g->cfg.ifname);
@@ -790,7 +796,7 @@ int dp_reload(struct gw *g)
 		gw_log("%s: SIGHUP: the old rules stay", g->cfg.ifname);
 		return -EINVAL;
 	}
-	if (uplink_check(g, r, &spec, &apply, err, sizeof(err))) {
+	if (uplink_take(g, r, err, sizeof(err))) {
 		gw_log("%s: SIGHUP: %s: %s; the old rules stay", g->cfg.ifname, g->cfg.rules_path,
 		       err);
 		rules_free(r);
@@ -798,8 +804,6 @@ int dp_reload(struct gw *g)
 	}
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
-	if (apply)
-		(void)uplink_follow(g, &spec);
 	gw_log("%s: SIGHUP: rules reloaded from %s", g->cfg.ifname, g->cfg.rules_path);
 	return 0;
 }
@@ -807,10 +811,8 @@ int dp_reload(struct gw *g)
 int dp_restore(struct gw *g, const char *name, const char *text, size_t len, char *err,
 	       size_t errlen)
 {
-	struct bpf_nat_spec spec;
 	struct rules *r;
 	char why[256];
-	bool apply;
 	int ret;
 
 	if (!g->nf) {
@@ -820,7 +822,7 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, cha
 	ret = rulesfile_parse(&r, name, text, len, nf_rules(g->nf), err, errlen);
 	if (ret)
 		return ret;
-	ret = uplink_check(g, r, &spec, &apply, why, sizeof(why));
+	ret = uplink_take(g, r, why, sizeof(why));
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", name, why);
 		rules_free(r);
@@ -828,8 +830,6 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, cha
 	}
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
-	if (apply)
-		(void)uplink_follow(g, &spec);
 	gw_log("%s: rules restored from %s", g->cfg.ifname, name);
 	return 0;
 }

@@ -580,31 +580,56 @@ static int set_tc(struct uplink *u, const struct bpf_nat_spec *nat)
 	return 0;
 }
 
-int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
+/* The packet socket's filter for nat, swapped in one setsockopt.  0 or
+ * -errno. */
+static int set_sk(struct uplink *u, const struct bpf_nat_spec *nat)
 {
 	struct sock_filter prog[BPF_PROG_MAX];
 	struct sock_fprog fp;
+	int n = bpf_build_sk(nat, prog, BPF_PROG_MAX);
+
+	if (n < 0)
+		return n;
+	fp = (struct sock_fprog){ .len = (unsigned short)n, .filter = prog };
+	if (setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0)
+		return -errno;
+	return 0;
+}
+
+int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
+{
+	struct sock_filter prog[BPF_PROG_MAX];
 	struct bpf_nat_spec old = u->nat;
-	int n, rc;
+	int rc;
 
 	if (!u->stale && uplink_nat_equal(nat, &u->nat))
 		return 0;
-	n = bpf_build_sk(nat, prog, BPF_PROG_MAX);
-	if (n < 0) {
-		gw_log("uplink: socket filter: %s", strerror(-n));
-		return n;
-	}
-	fp = (struct sock_fprog){ .len = (unsigned short)n, .filter = prog };
-	if (setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
-		rc = -errno;
+	/* both programs must build before anything changes */
+	rc = bpf_build_sk(nat, prog, BPF_PROG_MAX);
+	if (rc >= 0 && u->host_owned && nat->naddr)
+		rc = bpf_build_tc(nat, prog, BPF_PROG_MAX);
+	if (rc >= 0)
+		rc = set_sk(u, nat);
+	if (rc < 0) {
 		gw_log("uplink: socket filter: %s", strerror(-rc));
 		return rc;
 	}
+	rc = set_tc(u, nat); /* logged; the old tc program stays on failure */
+	if (rc < 0) {
+		/* all or nothing: the socket filter goes back to the old spec */
+		int back = set_sk(u, &old);
+
+		if (back < 0) {
+			gw_log("uplink: socket filter back to the old spec: %s", strerror(-back));
+			u->nat = *nat;
+			u->stale = true; /* the next call tries again */
+		}
+		return rc;
+	}
 	u->nat = *nat;
-	rc = set_tc(u, nat);
-	u->stale = rc < 0; /* the next call tries the tc filter again */
+	u->stale = false;
 	announce(u, &old, nat);
-	return rc;
+	return 0;
 }
 
 int uplink_forwarding(const char *ifname)

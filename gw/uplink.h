@@ -93,7 +93,7 @@ struct uplink {
 	bool host_owned;
 	uint16_t tc_pref;
 	struct bpf_nat_spec nat;	/* what the filters are built from now */
-	bool stale;		/* the tc filter did not take nat: retry */
+	bool stale;		/* the filters may not be nat's: retry */
 	bool tc_on;
 	struct tc_filter tc;
 	struct sysctl_ports ports;
@@ -130,8 +130,9 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c);
  * new rules); the reserved ports stay.  Nothing happens when nat equals the
  * live spec.  The socket filter is swapped in one setsockopt, the tc filter
  * in one replace (installed or removed as nat.naddr comes and goes); new
- * foreign addresses are announced.  0 or -errno (logged; the old tc
- * program stays when the new one is refused). */
+ * foreign addresses are announced.  All or nothing: 0, or -errno (logged)
+ * with the old filters still in place (when even putting the old socket
+ * filter back fails, stale is set and the next call tries again). */
 int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat);
 /* True when a and b make the same filters (unused array slots ignored). */
 bool uplink_nat_equal(const struct bpf_nat_spec *a, const struct bpf_nat_spec *b);

@@ -137,9 +137,13 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 			    "DNAT-ed traffic to the first %u only\n", uplink,
 			    (unsigned)BPF_NAT_MAX_ADDR, (unsigned)BPF_NAT_MAX_ADDR);
 
-	rc = rules_uplink(r, uplink, own, out->naddr, &ru, err, errlen);
+	/* no address yet: the rules are checked against what any address
+	 * needs, and nothing is DNAT-ed until one comes */
+	rc = rules_uplink(r, uplink, out->naddr ? own : NULL, out->naddr, &ru, err, errlen);
 	if (rc)
 		return rc;
+	if (!out->naddr)
+		ru.tcp.n = ru.udp.n = 0;
 	out->ntcp = ru.tcp.n;
 	for (unsigned i = 0; i < ru.tcp.n; i++)
 		out->tcp[i] = (struct bpf_port_range){ ru.tcp.lo[i], ru.tcp.hi[i] };

@@ -45,7 +45,9 @@ struct uplink_host {
 
 /* The spec for ruleset r (NULL: none) on uplink, whose MASQUERADE address
  * is masq (host order; 0: none yet), with NatPorts [lo, hi], on host h.
- * Pure.  0, or -errno with a one-line reason in err (rules beyond the caps,
+ * Without any address on the uplink nothing is DNAT-ed, but r is checked
+ * against what every address would need (rules_uplink with no addresses),
+ * so what is refused then is refused whatever address comes.  Pure.  0, or -errno with a one-line reason in err (rules beyond the caps,
  * forwarding on with a foreign address); note (may be NULL) gets one line
  * per remark. */
 int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,

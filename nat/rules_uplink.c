@@ -204,11 +204,14 @@ static bool narrow(struct walk *w, const struct rule *rl, struct cond *c)
 
 	if (!iface_ok(w->dev, ip->iniface, ip->iniface_mask, ip->invflags & IPINV_VIA_IN))
 		return false;
+	if (!w->addrs && (ip->dmsk || (ip->invflags & IPINV_DST)))
+		return false; /* the address is not known: a -d may not match it */
 	for (unsigned i = 0; i < w->naddrs; i++)
 		if ((c->addrs >> i & 1) &&
 		    ((w->addrs[i] & ip->dmsk) == ip->dst) != !!(ip->invflags & IPINV_DST))
 			keep |= (uint64_t)1 << i;
-	c->addrs = keep;
+	if (w->addrs)
+		c->addrs = keep;
 	c->protos &= proto_bits(ip);
 	if (narrow_ports(w, rl, c) < 0) {
 		w->err = -E2BIG;
@@ -364,7 +367,8 @@ int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addr
 	w.t = &r->t[NF_NAT];
 	strncpy((char *)w.dev, uplink, sizeof(w.dev) - 1);
 	w.naddrs = n < RULES_UPLINK_MAX_ADDRS ? n : RULES_UPLINK_MAX_ADDRS;
-	c.addrs = ((uint64_t)1 << w.naddrs) - 1;
+	/* no addresses: one unknown address that no -d is taken to match */
+	c.addrs = addrs ? ((uint64_t)1 << w.naddrs) - 1 : 1;
 	ps_full(&c.tcp);
 	ps_full(&c.udp);
 

@@ -60,7 +60,11 @@ struct rules_uplink {
 /*
  * Fills out for ruleset r (NULL: no rules), the uplink interface uplink and
  * its addresses addrs[n] (host order; beyond RULES_UPLINK_MAX_ADDRS they are
- * not looked at).  0, or -E2BIG / -ELOOP with a one-line reason in err.
+ * not looked at).  addrs NULL: the uplink has no address yet, and the result
+ * is what any address it may get needs at least (a path with a -d, plain or
+ * inverted, is taken to catch nothing), so a ruleset refused then is refused
+ * whatever address comes.  0, or -E2BIG / -ELOOP with a one-line reason in
+ * err.
  */
 int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addrs, unsigned n,
 		 struct rules_uplink *out, char *err, size_t errlen);

@@ -25,6 +25,8 @@
 # (c) with net.ipv4.conf.eth0.forwarding=1: a restore or SIGHUP with that
 #     SNAT rule is refused (the old rules stay), and a gw starting with it
 #     exits non-zero with the reason in its log.
+# (d) the clsact qdisc deleted behind gw's back: a restore or SIGHUP whose
+#     filters cannot be installed is refused, the old rules stay.
 # No iptables or nftables rule in any namespace; SIGTERM removes the tc filter.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
@@ -202,6 +204,24 @@ grep -q Sanitizer "$TMP/gw1.log" && fail "the refusal: $(cat "$TMP/gw1.log")"
 log "  start: $(grep -o "SNAT to.*" "$TMP/gw1.log" | head -1)"
 on gateway ip link show gw1 2> /dev/null && fail "the refused gw left its TUN behind"
 on gateway sysctl -qw net.ipv4.conf.eth0.forwarding=0
+
+log "(d) the tc filter cannot change (its clsact qdisc deleted behind gw's back): a restore that needs it is refused, the old rules and filters stay"
+G rules "$ctl" restore < "$PF" || fail "restore $PF"
+G rules "$ctl" save > "$TMP/before"
+sed 's|^-A POSTROUTING|-A PREROUTING -i eth0 -p udp --dport 7777 -j DNAT --to-destination 10.8.0.2\n&|' \
+	"$PF" > "$TMP/more.rules"
+on gateway tc qdisc del dev eth0 clsact
+G rules "$ctl" restore < "$TMP/more.rules" 2> "$TMP/err" && fail "restore accepted without its tc filter"
+grep -q "^stdin: the uplink's filters cannot take these rules" "$TMP/err" ||
+	fail "restore refused with: $(cat "$TMP/err")"
+log "  restore: $(cat "$TMP/err")"
+cp "$TMP/more.rules" "$TMP/gw0.rules"
+kill -HUP "$gw_pid"
+wait_for 10 grep -q "SIGHUP: .*the uplink's filters cannot take these rules.*the old rules stay" "$TMP/gw.log"
+G rules "$ctl" save > "$TMP/after"
+diff <(grep -v '^#' "$TMP/before") <(grep -v '^#' "$TMP/after") > /dev/null ||
+	fail "a restore or reload the filters could not take changed the rules"
+grep -q "filters: .*7777" "$TMP/gw.log" && fail "the socket filter took the refused rules"
 
 log "no iptables or nftables rule in any namespace"
 no_netfilter

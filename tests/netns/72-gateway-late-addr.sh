@@ -3,7 +3,8 @@
 # gw starts while its uplink has no IPv4 address yet (a cloud VM whose DHCP
 # is slower than gw's unit) and takes it when it appears: the world of
 # gateway.sh, then gw restarted after the uplink's address was removed:
-#   gw starts (logs that MASQUERADE waits)
+#   gw starts (logs that MASQUERADE waits); restores are checked as at start
+#   (too many DNAT-ed ranges, foreign SNAT with forwarding on: refused)
 #   the address comes: the tc filter is one for it, a UDP flow from the client is
 #   MASQUERADE-d to it and its replies come back
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +22,24 @@ grep -q "has no IPv4 address yet" "$TMP/gw2.log" || fail "no word of the missing
 tc_prog() { on gateway tc filter show dev eth0 ingress | sed -n "s/.*bytecode '\([^']*\)'.*/\1/p"; }
 before=$(tc_prog)
 new_prog() { local p; p=$(tc_prog); [ -n "$p" ] && [ "$p" != "$before" ]; }
+
+log "without an address, restores are checked as at start"
+{
+	sed -n '1,/^:POSTROUTING/p' "$TMP/gw0.rules"
+	for p in $(seq 20000 2 20064); do
+		echo "-A PREROUTING -i eth0 -p udp --dport $p -j DNAT --to-destination 10.8.0.2"
+	done
+	sed -n '/^-A POSTROUTING/,$p' "$TMP/gw0.rules"
+} > "$TMP/many.rules"
+on gateway "$GW" rules "$ctl" restore < "$TMP/many.rules" 2> "$TMP/err" &&
+	fail "33 DNAT-ed ranges accepted while the uplink has no address"
+grep -q "more than 32 port ranges" "$TMP/err" || fail "too many ranges: $(cat "$TMP/err")"
+sed "s/-j MASQUERADE/-j SNAT --to-source 198.51.100.50/" "$TMP/gw0.rules" > "$TMP/snat.rules"
+on gateway sysctl -qw net.ipv4.conf.eth0.forwarding=1
+on gateway "$GW" rules "$ctl" restore < "$TMP/snat.rules" 2> "$TMP/err" &&
+	fail "SNAT to a foreign address accepted with forwarding on while the uplink has no address"
+grep -q "net.ipv4.conf.eth0.forwarding=0" "$TMP/err" || fail "foreign SNAT refused with: $(cat "$TMP/err")"
+on gateway sysctl -qw net.ipv4.conf.eth0.forwarding=0
 
 log "the address appears: filters and MASQUERADE follow"
 on gateway ip addr add "$UPL/24" dev eth0

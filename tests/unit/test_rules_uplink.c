@@ -245,6 +245,42 @@ static void test_caps(void **state)
 	sbuf_free(&s);
 }
 
+/* No address yet (addrs NULL): what every address needs — a path with a -d,
+ * plain or inverted, catches nothing; the caps hold all the same. */
+static void test_no_address(void **state)
+{
+	struct rules_uplink u;
+	struct rules *r;
+	struct sbuf s;
+	char err[256], tcp[256], udp[256];
+
+	(void)state;
+	r = load(NAT_HEAD
+		 "-A PREROUTING -i eth0 -p tcp --dport 80" TO "\n"
+		 "-A PREROUTING -i eth0 -d 198.51.100.1 -p tcp --dport 81" TO "\n"
+		 "-A PREROUTING -i eth0 ! -d 198.51.100.9 -p tcp --dport 82" TO "\n"
+		 "-A PREROUTING -i eth1 -p udp --dport 83" TO "\n"
+		 "-A PREROUTING -i eth0 -p udp --dport 84 -j DNAT --to-destination :8084\n"
+		 "COMMIT\n");
+	assert_int_equal(rules_uplink(r, "eth0", NULL, 0, &u, err, sizeof(err)), 0);
+	put_ports(tcp, sizeof(tcp), &u.tcp);
+	put_ports(udp, sizeof(udp), &u.udp);
+	assert_string_equal(tcp, "80");
+	assert_string_equal(udp, "84");
+	assert_int_equal(u.ndnat, 2);
+	rules_free(r);
+
+	sbuf_init(&s);
+	sbuf_add(&s, NAT_HEAD);
+	for (unsigned i = 0; i <= RULES_UPLINK_MAX_PORTS; i++)
+		sbuf_printf(&s, "-A PREROUTING -i eth0 -p udp --dport %u" TO "\n", 1000 + 2 * i);
+	sbuf_add(&s, "COMMIT\n");
+	r = load(s.buf);
+	assert_int_equal(rules_uplink(r, "eth0", NULL, 0, &u, err, sizeof(err)), -E2BIG);
+	rules_free(r);
+	sbuf_free(&s);
+}
+
 /* ---- property: whatever rules_run DNATs is in the computed set ---------- */
 
 static void rnd_ports(struct rng *g, struct sbuf *s, const char *proto)
@@ -361,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_no_rules),
 		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_no_address),
 		cmocka_unit_test(test_property),
 	};
 
