@@ -175,68 +175,92 @@ out_free:
 	return rc;
 }
 
-int sysctl_ports_reserve(struct sysctl_ports *s, uint16_t lo, uint16_t hi)
+void sysctl_ports_add(uint8_t map[static SYSCTL_PORTMAP_BYTES], uint16_t lo, uint16_t hi)
 {
-	uint8_t *map;
-	unsigned p;
-	bool any = false;
-	int rc;
+	for (unsigned p = lo; p <= hi; p++)
+		set_bit(map, p, true);
+}
 
-	memset(s, 0, sizeof(*s));
-	if (lo > hi)
-		return -EINVAL;
-	map = malloc(SYSCTL_PORTMAP_BYTES);
-	s->ours = calloc(1, ((size_t)hi - lo) / 8 + 1);
-	if (!map || !s->ours) {
-		rc = -ENOMEM;
-		goto fail;
-	}
-	rc = load(map);
-	if (rc < 0)
-		goto fail;
-	for (p = lo; p <= hi; p++) {
-		if (!bit(map, p)) {
+bool sysctl_ports_merge(uint8_t map[static SYSCTL_PORTMAP_BYTES],
+			uint8_t ours[static SYSCTL_PORTMAP_BYTES],
+			const uint8_t want[static SYSCTL_PORTMAP_BYTES])
+{
+	bool changed = false;
+
+	for (unsigned p = 0; p < 65536; p++) {
+		bool w = bit(want, p), m = bit(map, p), o = bit(ours, p);
+
+		if (w && !m) {
+			/* not reserved (or no longer, though gw had added it) */
 			set_bit(map, p, true);
-			set_bit(s->ours, p - lo, true);
-			any = true;
+			set_bit(ours, p, true);
+			changed = true;
+		} else if (!w && o) {
+			if (m) {
+				set_bit(map, p, false);
+				changed = true;
+			}
+			set_bit(ours, p, false);
 		}
 	}
-	rc = any ? store(map) : 0;
-	if (rc < 0)
-		goto fail;
-	s->lo = lo;
-	s->hi = hi;
+	return changed;
+}
+
+int sysctl_ports_set(struct sysctl_ports *s, const uint8_t want[static SYSCTL_PORTMAP_BYTES])
+{
+	uint8_t *map = malloc(SYSCTL_PORTMAP_BYTES), *ours = calloc(1, SYSCTL_PORTMAP_BYTES);
+	int rc;
+
+	if (!map || !ours) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (s->ours)
+		memcpy(ours, s->ours, SYSCTL_PORTMAP_BYTES);
+	rc = load(map);
+	if (rc == 0 && sysctl_ports_merge(map, ours, want))
+		rc = store(map);
+	if (rc == 0) {
+		free(s->ours);
+		s->ours = ours;
+		ours = NULL;
+	}
+out:
 	free(map);
-	return 0;
-fail:
-	free(map);
-	free(s->ours);
-	s->ours = NULL;
+	free(ours);
 	return rc;
 }
 
 int sysctl_ports_release(struct sysctl_ports *s)
 {
-	uint8_t *map;
-	unsigned p;
+	uint8_t *none;
 	int rc;
 
 	if (!s->ours)
 		return 0;
-	map = malloc(SYSCTL_PORTMAP_BYTES);
-	if (!map)
-		return -ENOMEM;
-	rc = load(map);
-	if (rc == 0) {
-		for (p = s->lo; p <= s->hi; p++)
-			if (bit(s->ours, p - s->lo))
-				set_bit(map, p, false);
-		rc = store(map);
-	}
-	free(map);
+	none = calloc(1, SYSCTL_PORTMAP_BYTES);
+	rc = none ? sysctl_ports_set(s, none) : -ENOMEM;
+	free(none);
 	free(s->ours);
 	s->ours = NULL;
 	return rc;
+}
+
+int sysctl_local_port_range(uint16_t *lo, uint16_t *hi)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	unsigned a, b;
+	int n;
+
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%u %u", &a, &b);
+	fclose(f);
+	if (n != 2 || a > b || b > 65535)
+		return -EINVAL;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return 0;
 }
 
 /* Scans one /proc/net table; tcp: only listeners (state 0A). */

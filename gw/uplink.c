@@ -437,6 +437,60 @@ static int tx_init(struct uplink *u)
 	return u->tmsg && u->tiov && u->taddr && u->tbuf ? 0 : -ENOMEM;
 }
 
+/* ---- reserved ports ---------------------------------------------------- */
+
+bool uplink_reserve_map(const struct bpf_nat_spec *nat, uint16_t elo, uint16_t ehi,
+			uint8_t map[static SYSCTL_PORTMAP_BYTES])
+{
+	unsigned n = 0, size = elo <= ehi ? (unsigned)ehi - elo + 1 : 0;
+	bool dnat = true;
+
+	memset(map, 0, SYSCTL_PORTMAP_BYTES);
+	for (unsigned i = 0; size && i < nat->ntcp + nat->nudp; i++) {
+		const struct bpf_port_range *r = i < nat->ntcp ? &nat->tcp[i]
+							       : &nat->udp[i - nat->ntcp];
+		uint16_t lo = r->lo > elo ? r->lo : elo, hi = r->hi < ehi ? r->hi : ehi;
+
+		if (lo <= hi)
+			sysctl_ports_add(map, lo, hi);
+	}
+	for (unsigned p = elo; size && p <= ehi; p++)
+		n += map[p / 8] >> (p % 8) & 1;
+	/* more than half of the ephemeral range: the host would run short of
+	 * ports for every connection, on every interface */
+	if (2 * n > size) {
+		memset(map, 0, SYSCTL_PORTMAP_BYTES);
+		dnat = false;
+	}
+	if (nat->lo <= nat->hi)
+		sysctl_ports_add(map, nat->lo, nat->hi);
+	return dnat;
+}
+
+/* The reservation for nat: NatPorts and the DNAT-ed ports that the kernel
+ * could hand out as ephemeral ports.  0 or -errno. */
+static int set_reserved(struct uplink *u, const struct bpf_nat_spec *nat)
+{
+	uint8_t *want = malloc(SYSCTL_PORTMAP_BYTES);
+	uint16_t elo = 1, ehi = 0;
+	int rc;
+
+	if (!want)
+		return -ENOMEM;
+	rc = sysctl_local_port_range(&elo, &ehi);
+	if (rc < 0)
+		gw_log("uplink: net.ipv4.ip_local_port_range: %s: DNAT-ed ports are not "
+		       "reserved", strerror(-rc));
+	if (!uplink_reserve_map(nat, elo, ehi, want))
+		gw_log("uplink: the DNAT-ed ports cover more than half of "
+		       "net.ipv4.ip_local_port_range %u-%u: not reserved (the host would run "
+		       "short of ephemeral ports); a connection of the host's own from one of "
+		       "them to the uplink's addresses loses its replies to gw", elo, ehi);
+	rc = sysctl_ports_set(&u->ports, want);
+	free(want);
+	return rc;
+}
+
 /* The uplink's MTU (1500 when unknown) and MAC (zero when it has none). */
 static unsigned if_info(const char *ifname, uint8_t mac[6])
 {
@@ -490,13 +544,12 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 		u->tc_on = true;
 	}
 	if (c->host_owned) {
-		if (nat->lo <= nat->hi) {
-			step = "net.ipv4.ip_local_reserved_ports";
-			rc = sysctl_ports_reserve(&u->ports, nat->lo, nat->hi);
-			if (rc < 0)
-				goto fail;
+		step = "net.ipv4.ip_local_reserved_ports";
+		rc = set_reserved(u, nat);
+		if (rc < 0)
+			goto fail;
+		if (nat->lo <= nat->hi)
 			sysctl_ports_warn_taken(nat->lo, nat->hi);
-		}
 	}
 	step = "packet socket";
 	rc = open_packet(u, nat);
@@ -608,17 +661,26 @@ int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
 	rc = bpf_build_sk(nat, prog, BPF_PROG_MAX);
 	if (rc >= 0 && u->host_owned && nat->naddr)
 		rc = bpf_build_tc(nat, prog, BPF_PROG_MAX);
-	if (rc >= 0)
-		rc = set_sk(u, nat);
 	if (rc < 0) {
-		gw_log("uplink: socket filter: %s", strerror(-rc));
+		gw_log("uplink: filters: %s", strerror(-rc));
 		return rc;
 	}
-	rc = set_tc(u, nat); /* logged; the old tc program stays on failure */
+	/* the ports first: the host must not pick one the filters hide */
+	if (u->host_owned && (rc = set_reserved(u, nat)) < 0) {
+		gw_log("uplink: net.ipv4.ip_local_reserved_ports: %s", strerror(-rc));
+		return rc;
+	}
+	rc = set_sk(u, nat);
+	if (rc < 0)
+		gw_log("uplink: socket filter: %s", strerror(-rc));
+	else
+		rc = set_tc(u, nat); /* logged; the old tc program stays on failure */
 	if (rc < 0) {
-		/* all or nothing: the socket filter goes back to the old spec */
+		/* all or nothing: the socket filter and the ports go back */
 		int back = set_sk(u, &old);
 
+		if (u->host_owned)
+			(void)set_reserved(u, &old);
 		if (back < 0) {
 			gw_log("uplink: socket filter back to the old spec: %s", strerror(-back));
 			u->nat = *nat;

@@ -14,8 +14,11 @@
  *      the IP checksum and a zero ID) bound to the uplink, sendmmsg batches
  *      from a preallocated arena.
  * Host-owned NAT address: uplink_open also installs the tc ingress filter
- *      (gw/tc.h) and reserves NatPorts (gw/sysctl.h); uplink_close removes
- *      both, so it needs CAP_NET_ADMIN still (or runs before the drop).
+ *      (gw/tc.h) and reserves NatPorts and the DNAT-ed ports the kernel
+ *      could hand out as ephemeral ports (gw/sysctl.h, uplink_reserve_map;
+ *      uplink_set_nat moves the reservation with the filters); uplink_close
+ *      removes both, so it needs CAP_NET_ADMIN still (or runs before the
+ *      drop).
  * Foreign NAT addresses (the host does not own them): the socket filter
  *      keeps all IPv4 to them and the ARP requests for them; uplink answers
  *      those itself on the packet socket (gw/arp.h) with the uplink's MAC,
@@ -126,8 +129,8 @@ typedef void uplink_rx_fn(void *ctx, struct uplink_pkt *pkts, unsigned n);
 int uplink_open(struct uplink *u, const char *ifname, uint32_t nat_addr, uint16_t lo, uint16_t hi);
 /* The same with every knob. */
 int uplink_open_conf(struct uplink *u, const struct uplink_conf *c);
-/* Moves the filters to the NAT spec nat (MASQUERADE following the uplink,
- * new rules); the reserved ports stay.  Nothing happens when nat equals the
+/* Moves the filters and the reserved ports to the NAT spec nat
+ * (MASQUERADE following the uplink, new rules).  Nothing happens when nat equals the
  * live spec.  The socket filter is swapped in one setsockopt, the tc filter
  * in one replace (installed or removed as nat.naddr comes and goes); new
  * foreign addresses are announced.  All or nothing: 0, or -errno (logged)
@@ -136,6 +139,14 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c);
 int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat);
 /* True when a and b make the same filters (unused array slots ignored). */
 bool uplink_nat_equal(const struct bpf_nat_spec *a, const struct bpf_nat_spec *b);
+/* The ports to reserve for nat (a map for gw/sysctl.h): NatPorts, and the
+ * DNAT-ed TCP and UDP ports inside the ephemeral range [elo, ehi] — the
+ * filters hide them, so a connection of the host's own from one of them
+ * would lose its replies (Linux tells those apart in conntrack: ESTABLISHED,
+ * never DNAT-ed).  Unless that would take more than half of the range:
+ * then the DNAT-ed ports are left out and it returns false. */
+bool uplink_reserve_map(const struct bpf_nat_spec *nat, uint16_t elo, uint16_t ehi,
+			uint8_t map[static SYSCTL_PORTMAP_BYTES]);
 /* Removes the tc filter and the port reservation, closes and frees. */
 void uplink_close(struct uplink *u);
 

@@ -7,8 +7,8 @@
  *  - host-owned NAT addresses: the uplink's IPv4 addresses, MASQUERADE's
  *    first (at most BPF_NAT_MAX_ADDR), each with NatPorts and the DNAT-ed
  *    ports of nat/rules_uplink.h — both hidden from the kernel by the tc
- *    filter.  Only NatPorts go into ip_local_reserved_ports: DNAT-ed ports
- *    are the user's choice, as with Linux's DNAT.
+ *    filter, and reserved where the kernel could pick them as ephemeral
+ *    ports (gw/uplink.h, uplink_reserve_map).
  *  - foreign NAT addresses: the SNAT --to-source ranges minus every address
  *    the host has (on any interface).  gw answers ARP for them and takes all
  *    their IPv4; the kernel must not forward what arrives for them, so the
