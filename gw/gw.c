@@ -73,8 +73,13 @@ static void flush_one(struct gw *g, int fam)
 	struct udp_batch *q = v6 ? &g->tx6 : &g->tx4;
 	ev_io *w = v6 ? &g->udp6_tx_w : &g->udp4_tx_w;
 	unsigned bit = v6 ? 2 : 1;
+	bool gso = q->gso;
+	int ret = udp_flush(v6 ? g->udp6 : g->udp4, q, &g->tx_dropped);
 
-	if (udp_flush(v6 ? g->udp6 : g->udp4, q, &g->tx_dropped) == 0) {
+	if (gso && !q->gso)
+		gw_log("%s: UDP GSO refused on the IPv%c socket (%s): sending datagram by datagram",
+		       g->cfg.ifname, v6 ? '6' : '4', strerror(q->gso_err));
+	if (ret == 0) {
 		if (!(g->tx_blocked & bit))
 			return;
 		ev_io_stop(g->loop, w);
@@ -155,6 +160,26 @@ void gw_tun_write(struct gw *g, const uint8_t *p, size_t len)
 		gw_log("%s: tun write: %s", g->cfg.ifname, strerror(errno));
 }
 
+/* One datagram from src, len bytes at buf. */
+static void udp_receive(struct gw *g, uint64_t now, uint64_t wl, const struct wg_endpoint *src,
+			uint8_t *buf, size_t len)
+{
+	struct wg_rx rx;
+
+	wg_receive(&g->dev, now, wl, src, buf, len, under_load(g, now, buf, len), &rx);
+	if (rx.kind == WG_RX_PACKET)
+		dp_from_peer(g, rx.data, rx.len, now, wl);
+	else if (rx.kind == WG_RX_REPLY)
+		gw_queue_dgram(g, src, rx.data, rx.len);
+}
+
+/* A datagram larger than any WireGuard message of our MTU (or cut short). */
+static void oversized(struct gw *g)
+{
+	g->oversized++;
+	g->dev.drops[WG_DROP_BAD_LENGTH]++;
+}
+
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw *g = w->data;
@@ -168,22 +193,26 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 			struct mmsghdr *m = &g->rx.msgs[i];
 			uint8_t *buf = udp_batch_slot(&g->rx, (unsigned)i);
 			struct wg_endpoint src;
-			struct wg_rx rx;
+			size_t seg, len = udp_rx_segments(&g->rx, (unsigned)i, &seg), off = 0;
 
 			if (m->msg_hdr.msg_flags & MSG_TRUNC) {
-				g->oversized++;
-				g->dev.drops[WG_DROP_BAD_LENGTH]++;
-				continue;
+				oversized(g);
+				if (!len)
+					continue;
 			}
 			udp_endpoint_from_sa(&src, m->msg_hdr.msg_name, m->msg_hdr.msg_namelen);
 			if (!src.len)
 				continue;
-			wg_receive(&g->dev, now, wl, &src, buf, m->msg_len,
-				   under_load(g, now, buf, m->msg_len), &rx);
-			if (rx.kind == WG_RX_PACKET)
-				dp_from_peer(g, rx.data, rx.len, now, wl);
-			else if (rx.kind == WG_RX_REPLY)
-				gw_queue_dgram(g, &src, rx.data, rx.len);
+			/* a GRO buffer holds many: each is a message of its own */
+			do {
+				size_t dlen = len - off < seg ? len - off : seg;
+
+				if (dlen > g->rx.dgram_max)
+					oversized(g);
+				else
+					udp_receive(g, now, wl, &src, buf + off, dlen);
+				off += dlen;
+			} while (off < len);
 		}
 		dp_input_flush(g, now, wl); /* before the slots are read into again */
 		if (n < UDP_BATCH)
@@ -480,9 +509,13 @@ static int add_peers(struct gw *g)
 	return 0;
 }
 
-static int open_sockets(struct gw *g)
+/* The WireGuard sockets with their offloads, then the receive batch: its
+ * slots hold a coalesced 64 KiB when GRO is on. */
+static int open_sockets(struct gw *g, size_t mtu)
 {
 	uint16_t port = g->cfg.listen_port, port6;
+	size_t slot = MSG_DATA_MIN_LEN + mtu + 256;
+	bool gro;
 	int fd;
 
 	fd = udp_open(AF_INET, port, &g->port);
@@ -491,12 +524,26 @@ static int open_sockets(struct gw *g)
 		return fd;
 	}
 	g->udp4 = fd;
+	g->tx4.gso = udp_gso_supported(fd);
+	gro = udp_gro_enable(fd);
 	fd = udp_open(AF_INET6, g->port, &port6);
-	if (fd < 0)
+	if (fd < 0) {
 		gw_log("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, g->port,
 		       strerror(-fd));
-	else
+	} else {
 		g->udp6 = fd;
+		g->tx6.gso = udp_gso_supported(fd);
+		gro |= udp_gro_enable(fd);
+	}
+	if (!g->tx4.gso)
+		gw_log("%s: no UDP GSO in this kernel: one send per datagram", g->cfg.ifname);
+	if (!gro)
+		gw_log("%s: no UDP GRO in this kernel: one receive per datagram", g->cfg.ifname);
+	if (udp_batch_init(&g->rx, gro && slot < UDP_GRO_SLOT ? UDP_GRO_SLOT : slot)) {
+		gw_log("%s: out of memory", g->cfg.ifname);
+		return -ENOMEM;
+	}
+	g->rx.dgram_max = slot; /* as without GRO */
 	return 0;
 }
 
@@ -567,13 +614,12 @@ int gw_setup(struct gw *g, struct config *cfg)
 	g->tunbuf = calloc(1, g->tunbuf_size);
 	g->sendbuf_size = MSG_DATA_MIN_LEN + mtu + 16;
 	g->sendbuf = calloc(1, g->sendbuf_size);
-	if (!g->tunbuf || !g->sendbuf || udp_batch_init(&g->rx, MSG_DATA_MIN_LEN + mtu + 256) ||
-	    udp_batch_init(&g->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
+	if (!g->tunbuf || !g->sendbuf || udp_batch_init(&g->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
 	    udp_batch_init(&g->tx6, MSG_DATA_MIN_LEN + mtu + 16)) {
 		gw_log("%s: out of memory", g->cfg.ifname);
 		return -ENOMEM;
 	}
-	ret = open_sockets(g);
+	ret = open_sockets(g, mtu);
 	if (ret)
 		return ret;
 	ret = open_tun(g);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,18 +14,26 @@
 
 #include "crypto/wg.h"
 
+/* One message's control data: UDP_GRO (an int) in, UDP_SEGMENT (a u16) out. */
+union udp_cmsg {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(int))];
+};
+
 int udp_batch_init(struct udp_batch *b, size_t slot_size)
 {
 	memset(b, 0, sizeof(*b));
 	b->msgs = calloc(UDP_BATCH, sizeof(*b->msgs));
 	b->iov = calloc(UDP_BATCH, sizeof(*b->iov));
 	b->addr = calloc(UDP_BATCH, sizeof(*b->addr));
+	b->alen = calloc(UDP_BATCH, sizeof(*b->alen));
+	b->ctl = calloc(UDP_BATCH, sizeof(*b->ctl));
 	b->bufs = calloc(UDP_BATCH, slot_size);
-	if (!b->msgs || !b->iov || !b->addr || !b->bufs) {
+	if (!b->msgs || !b->iov || !b->addr || !b->alen || !b->ctl || !b->bufs) {
 		udp_batch_free(b);
 		return -ENOMEM;
 	}
-	b->slot_size = slot_size;
+	b->slot_size = b->dgram_max = slot_size;
 	return 0;
 }
 
@@ -33,6 +42,8 @@ void udp_batch_free(struct udp_batch *b)
 	free(b->msgs);
 	free(b->iov);
 	free(b->addr);
+	free(b->alen);
+	free(b->ctl);
 	free(b->bufs);
 	memset(b, 0, sizeof(*b));
 }
@@ -90,6 +101,21 @@ fail:;
 	return err;
 }
 
+bool udp_gso_supported(int fd)
+{
+	int size = 0;
+	socklen_t len = sizeof(size);
+
+	return getsockopt(fd, SOL_UDP, UDP_SEGMENT, &size, &len) == 0;
+}
+
+bool udp_gro_enable(int fd)
+{
+	int one = 1;
+
+	return setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+}
+
 int udp_recv_batch(int fd, struct udp_batch *b)
 {
 	int n;
@@ -101,6 +127,8 @@ int udp_recv_batch(int fd, struct udp_batch *b)
 			.msg_namelen = sizeof(b->addr[i]),
 			.msg_iov = &b->iov[i],
 			.msg_iovlen = 1,
+			.msg_control = &b->ctl[i],
+			.msg_controllen = sizeof(b->ctl[i]),
 		};
 		b->msgs[i].msg_len = 0;
 	}
@@ -111,41 +139,143 @@ int udp_recv_batch(int fd, struct udp_batch *b)
 	return n;
 }
 
+/* The UDP_GRO segment size of a received message, 0 when it has none. */
+static size_t gro_size(const struct msghdr *h)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR((struct msghdr *)h, c)) {
+		int size;
+
+		if (c->cmsg_level != SOL_UDP || c->cmsg_type != UDP_GRO ||
+		    c->cmsg_len < CMSG_LEN(sizeof(size)))
+			continue;
+		memcpy(&size, CMSG_DATA(c), sizeof(size));
+		return size > 0 ? (size_t)size : 0;
+	}
+	return 0;
+}
+
+size_t udp_rx_segments(const struct udp_batch *b, unsigned i, size_t *seg)
+{
+	const struct mmsghdr *m = &b->msgs[i];
+	size_t len = m->msg_len, size = gro_size(&m->msg_hdr);
+
+	*seg = size && size < len ? size : len;
+	if (!(m->msg_hdr.msg_flags & MSG_TRUNC))
+		return len;
+	/* the kernel copied what fit: the datagrams before the cut are whole */
+	return size ? len - len % size : 0;
+}
+
 void udp_queue_commit(struct udp_batch *b, size_t len, const struct wg_endpoint *ep)
 {
 	unsigned i = b->count++;
 
 	memcpy(&b->addr[i], ep->addr, ep->len);
+	b->alen[i] = ep->len;
 	b->iov[i] = (struct iovec){ udp_batch_slot(b, i), len };
-	b->msgs[i].msg_hdr = (struct msghdr){
+}
+
+static bool same_endpoint(const struct udp_batch *b, unsigned i, unsigned j)
+{
+	return b->alen[i] == b->alen[j] && !memcmp(&b->addr[i], &b->addr[j], b->alen[i]);
+}
+
+unsigned udp_gso_train(const struct udp_batch *b, unsigned i, size_t *seg)
+{
+	size_t size = b->iov[i].iov_len, total = size;
+	unsigned n = 1;
+
+	*seg = size;
+	if (!b->gso || i < b->split)
+		return 1;
+	while (i + n < b->count && n < UDP_GSO_MAX_SEGS) {
+		size_t len = b->iov[i + n].iov_len;
+
+		if (len > size || total + len > UDP_GSO_MAX_BYTES || !same_endpoint(b, i, i + n))
+			break;
+		total += len;
+		n++;
+		if (len < size) /* a shorter one is the last of its train */
+			break;
+	}
+	return n;
+}
+
+/* Message k: slots i.. (n of them, seg bytes each but the last). */
+static void message(struct udp_batch *b, unsigned k, unsigned i, unsigned n, size_t seg)
+{
+	struct msghdr *h = &b->msgs[k].msg_hdr;
+
+	*h = (struct msghdr){
 		.msg_name = &b->addr[i],
-		.msg_namelen = ep->len,
+		.msg_namelen = b->alen[i],
 		.msg_iov = &b->iov[i],
-		.msg_iovlen = 1,
+		.msg_iovlen = n,
 	};
+	if (n > 1) {
+		uint16_t size = (uint16_t)seg;
+		struct cmsghdr *c;
+
+		h->msg_control = &b->ctl[k];
+		h->msg_controllen = CMSG_SPACE(sizeof(size));
+		c = CMSG_FIRSTHDR(h);
+		c->cmsg_level = SOL_UDP;
+		c->cmsg_type = UDP_SEGMENT;
+		c->cmsg_len = CMSG_LEN(sizeof(size));
+		memcpy(CMSG_DATA(c), &size, sizeof(size));
+	}
+}
+
+/* The messages for the queued slots from head on; returns how many. */
+static unsigned messages(struct udp_batch *b)
+{
+	unsigned k = 0;
+
+	for (unsigned i = b->head; i < b->count; k++) {
+		size_t seg;
+		unsigned n = udp_gso_train(b, i, &seg);
+
+		message(b, k, i, n, seg);
+		i += n;
+	}
+	return k;
 }
 
 int udp_flush(int fd, struct udp_batch *b, uint64_t *dropped)
 {
 	while (fd >= 0 && b->head < b->count) {
-		int n = sendmmsg(fd, b->msgs + b->head, b->count - b->head, MSG_DONTWAIT);
+		unsigned k = messages(b);
+		int n = sendmmsg(fd, b->msgs, k, MSG_DONTWAIT);
 
 		if (n < 0) {
+			unsigned first = (unsigned)b->msgs[0].msg_hdr.msg_iovlen;
+
 			if (errno == EINTR)
 				continue;
 			/* (ENOBUFS, a full device queue, leaves the socket
 			 * writable: waiting for room would spin) */
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return -EAGAIN;
-			b->head++;
-			(*dropped)++;
+			if (first > 1 && errno == EMSGSIZE) {
+				b->split = b->head + first; /* this train one by one */
+				continue;
+			}
+			if (first > 1 && (errno == EIO || errno == EINVAL)) {
+				b->gso = false; /* the same datagrams go one by one */
+				b->gso_err = errno;
+				continue;
+			}
+			b->head += first;
+			*dropped += first;
 			continue;
 		}
-		b->head += (unsigned)n;
+		/* the first n messages went: resume at the next one's slot */
+		for (int j = 0; j < n; j++)
+			b->head += (unsigned)b->msgs[j].msg_hdr.msg_iovlen;
 	}
 	if (fd < 0)
 		*dropped += b->count - b->head;
-	b->head = b->count = 0;
+	b->head = b->count = b->split = 0;
 	return 0;
 }
 
@@ -165,14 +295,10 @@ bool udp_queue_room(struct udp_batch *b)
 
 		memcpy(udp_batch_slot(b, i), udp_batch_slot(b, from), b->iov[from].iov_len);
 		b->addr[i] = b->addr[from];
+		b->alen[i] = b->alen[from];
 		b->iov[i] = (struct iovec){ udp_batch_slot(b, i), b->iov[from].iov_len };
-		b->msgs[i].msg_hdr = (struct msghdr){
-			.msg_name = &b->addr[i],
-			.msg_namelen = b->msgs[from].msg_hdr.msg_namelen,
-			.msg_iov = &b->iov[i],
-			.msg_iovlen = 1,
-		};
 	}
+	b->split = b->split > b->head ? b->split - b->head : 0;
 	b->head = 0;
 	b->count = n;
 	return true;

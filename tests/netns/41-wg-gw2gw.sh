@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # gw as the initiating side (client role): gw ↔ gw, and gw ↔ wireguard-go;
-# then roaming: the client's source address changes mid-transfer.
+# then roaming: the client's source address changes mid-transfer; then a
+# path MTU below gw's datagrams (the kernel refuses GSO trains to it).
 #
 #                     192.0.2.1 ┌───────────────────────────┐
 #                   ┌───────────┤ server: gw run srv0       │ 10.8.0.1/24, TCP echo :7000
@@ -118,8 +119,15 @@ on server "$GW" show "$TMP/srv0.sock" | grep -q "endpoint: 192.0.2.3:40000" ||
 	fail "the server did not follow the client to 192.0.2.3"
 tcp_xfer client server 10.8.0.1 7000
 
+log "a path MTU below the datagrams: GSO trains refused (EMSGSIZE) go one by one, fragmented"
+on client ip route replace 192.0.2.0/24 dev eth0 src 192.0.2.3 mtu 1280
+tcp_xfer client server 10.8.0.1 7000
+on client ip route replace 192.0.2.0/24 dev eth0 src 192.0.2.3
+grep -q "GSO" "$TMP/cl.log" "$TMP/srv.log" && fail "GSO turned off: $(grep GSO "$TMP/cl.log")"
+tcp_xfer client server 10.8.0.1 7000
+
 for p in "$cl_pid" "$srv_pid"; do
 	kill -TERM "$p"
 	wait "$p" || fail "gw exited with $?"
 done
-log "gw ↔ gw, gw → wireguard-go, roaming mid-transfer"
+log "gw ↔ gw, gw → wireguard-go, roaming mid-transfer, a small path MTU"
