@@ -171,6 +171,23 @@ static void frag_emit(void *ctx, uint8_t *frag, size_t len)
 	send_out(o->g, &fp, o->r, o->in, o->from, o->now, o->wall);
 }
 
+/*
+ * A packet off the uplink that is for the host: did the host's kernel get it
+ * too?  Only when it is still to the uplink's address it came to (no DNAT to
+ * another interface's address or gw's tunnel Address) and neither TCP nor
+ * UDP: gw sees TCP and UDP to the host's addresses only on the ports the tc
+ * filter hides (NatPorts, DNAT-ed), and all of it for a foreign address,
+ * which the kernel does not take.  Otherwise gw has no way to hand it to
+ * the host's stack — writing it to the TUN device would not do: the host's
+ * reply would leave by its own route, never un-NAT-ed.  (An ICMP packet to
+ * a foreign address DNAT-ed to the uplink's is taken for the kernel's.)
+ */
+static bool kernel_has(const struct gw *g, const struct pkt *p, const struct nf_route *r)
+{
+	return p->outer.proto != IPPROTO_TCP && p->outer.proto != IPPROTO_UDP &&
+	       !strcmp(r->out, g->cfg.uplink);
+}
+
 /* An accepted packet, where its route says.  Over the route's MTU (or, for
  * a datagram gw reassembled, over its largest fragment, fmax) it is cut
  * into fragments as Linux's ip_fragment does; with DF set, or a reassembled
@@ -184,8 +201,10 @@ static void deliver(struct gw *g, struct pkt *p, const struct nf_route *r, const
 
 	if (r->kind == NF_ROUTE_LOCAL) {
 		if (from == FROM_UPLINK) {
-			/* to the uplink's own address: the kernel got it too */
-			count(g, GW_PATH_UPLINK_LOCAL, len);
+			if (kernel_has(g, p, r))
+				count(g, GW_PATH_UPLINK_LOCAL, len);
+			else
+				g->dp_drops[GW_DROP_UPLINK_HOST]++;
 			return;
 		}
 		gw_tun_write(g, p->data, len);
@@ -940,6 +959,7 @@ static const char *const path_names[GW_PATH__MAX] = {
 static const char *const drop_names[GW_DROP__MAX] = {
 	[GW_DROP_PARSE] = "parse", [GW_DROP_TOO_BIG] = "too_big",
 	[GW_DROP_NO_PEER] = "no_peer", [GW_DROP_UPLINK_DOWN] = "uplink_down",
+	[GW_DROP_UPLINK_HOST] = "uplink_host",
 };
 
 static const char *const uplink_drop_names[UPLINK_DROP__MAX] = {

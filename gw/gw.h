@@ -64,7 +64,7 @@ enum gw_path {
 	GW_PATH_PEER_PEER,	/* from a peer, to a peer */
 	GW_PATH_PEER_HOST,	/* from a peer, to the host TUN */
 	GW_PATH_UPLINK_PEER,	/* off the uplink, to a peer */
-	GW_PATH_UPLINK_LOCAL,	/* off the uplink, for the host (the kernel has it) */
+	GW_PATH_UPLINK_LOCAL,	/* off the uplink, for the host (the kernel has it too) */
 	GW_PATH_HOST_PEER,	/* from the host TUN, to a peer */
 	GW_PATH_HOST_UPLINK,	/* from the host TUN, out of the uplink */
 	GW_PATH_ANSWER,		/* made by gw: REJECT, TTL exceeded, frag needed */
@@ -77,6 +77,9 @@ enum gw_drop {
 	GW_DROP_TOO_BIG,	/* larger than the path MTU (DF: frag needed sent) */
 	GW_DROP_NO_PEER,	/* routed to the tunnel, no peer owns it */
 	GW_DROP_UPLINK_DOWN,	/* routed to an uplink gw does not have */
+	GW_DROP_UPLINK_HOST,	/* off the uplink, for the host, which never got it (the
+				 * tc filter hid it, or DNAT sent it to another of the
+				 * host's addresses): gw cannot hand it to its stack */
 	GW_DROP__MAX
 };
 

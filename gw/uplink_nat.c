@@ -137,11 +137,19 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 			    "DNAT-ed traffic to the first %u only\n", uplink,
 			    (unsigned)BPF_NAT_MAX_ADDR, (unsigned)BPF_NAT_MAX_ADDR);
 
+	/* every address of the host, however many: one missing here would be
+	 * taken for foreign (ARP answered by gw for the host's own address) */
+	nhost = host_sorted(h, &host);
+	if (nhost < 0) {
+		snprintf(err, errlen, "out of memory");
+		return nhost;
+	}
 	/* no address yet: the rules are checked against what any address
 	 * needs, and nothing is DNAT-ed until one comes */
-	rc = rules_uplink(r, uplink, out->naddr ? own : NULL, out->naddr, &ru, err, errlen);
+	rc = rules_uplink(r, uplink, out->naddr ? own : NULL, out->naddr, host, (unsigned)nhost,
+			  &ru, err, errlen);
 	if (rc)
-		return rc;
+		goto out;
 	if (!out->naddr)
 		ru.tcp.n = ru.udp.n = 0;
 	out->ntcp = ru.tcp.n;
@@ -156,28 +164,18 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 			    "host's own TCP and UDP there stop working); other protocols than TCP, "
 			    "UDP and ICMP stay with the host\n", ru.nother, uplink);
 	if (ru.nlocal && note)
-		sbuf_printf(note, "%u REDIRECT/DNAT rule(s) send traffic from %s to this host: gw "
-			    "cannot hand it to the host's own stack, so it is dropped (from peers it "
-			    "works)\n", ru.nlocal, uplink);
-	if (!ru.nsnat)
-		return 0;
-
-	/* every address of the host, however many: one missing here would be
-	 * taken for foreign (ARP answered by gw for the host's own address) */
-	nhost = host_sorted(h, &host);
-	if (nhost < 0) {
-		snprintf(err, errlen, "out of memory");
-		return nhost;
-	}
+		sbuf_printf(note, "%u REDIRECT/DNAT rule(s) send traffic from %s to this host (to "
+			    "its own address, gw's tunnel Address or a port only): gw cannot hand "
+			    "it to the host's own stack, so it is dropped and counted in gw stats "
+			    "as dp_drop_uplink_host (from peers it works)\n", ru.nlocal, uplink);
 	rc = foreign(out, &ru, masq, host, (unsigned)nhost, note);
-	free(host);
 	if (rc) {
 		snprintf(err, errlen, "SNAT addresses this host does not have need more than %u "
 			 "ranges", (unsigned)BPF_NAT_MAX_FOREIGN);
-		return rc;
+		goto out;
 	}
 	if (!out->nforeign)
-		return 0;
+		goto out;
 	if (h->forwarding == 1) {
 		struct sbuf a;
 
@@ -187,13 +185,16 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 			 "net.ipv4.conf.%s.forwarding=0: with forwarding on, the kernel forwards "
 			 "what gw takes for it", a.buf ? a.buf : "?", uplink);
 		sbuf_free(&a);
-		return -EINVAL;
+		rc = -EINVAL;
+		goto out;
 	}
 	if (h->forwarding < 0 && note)
 		sbuf_printf(note, "cannot read net.ipv4.conf.%s.forwarding (%s): it must be 0 for "
 			    "SNAT to addresses this host does not have\n", uplink,
 			    strerror(-h->forwarding));
-	return 0;
+out:
+	free(host);
+	return rc;
 }
 
 static void put_ports(struct sbuf *s, const struct bpf_port_range *r, unsigned n)

@@ -32,6 +32,8 @@ struct walk {
 	uint8_t dev[EXT_IFNAMSIZ];	/* the uplink's name, NUL-padded */
 	const uint32_t *addrs;
 	unsigned naddrs;
+	const uint32_t *host;	/* sorted */
+	unsigned nhost;
 	unsigned steps;
 	int err;
 	struct pset tcp, udp;
@@ -224,19 +226,32 @@ static bool narrow(struct walk *w, const struct rule *rl, struct cond *c)
 	return c->addrs && c->protos;
 }
 
-/* REDIRECT, or DNAT to one of the uplink's addresses. */
+/* REDIRECT, DNAT with only a port (the destination stays the uplink's), or
+ * DNAT to a range that holds an address of the host. */
 static bool to_local(const struct walk *w, const struct rule *rl)
 {
 	const struct nat_range *nr = ext_nat_range(rl->target, rl->tdata);
+	unsigned lo = 0, hi = w->nhost;
 
 	if (rl->target == &t_redirect)
 		return true;
-	if (!nr || !(nr->flags & NAT_F_MAP_IPS))
+	if (!nr)
 		return false;
+	if (!(nr->flags & NAT_F_MAP_IPS))
+		return true;
 	for (unsigned i = 0; i < w->naddrs; i++)
 		if (w->addrs[i] >= nr->min_addr && w->addrs[i] <= nr->max_addr)
 			return true;
-	return false;
+	/* the first host address >= min_addr */
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (w->host[mid] < nr->min_addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < w->nhost && w->host[lo] <= nr->max_addr;
 }
 
 /* A DNAT or REDIRECT rule at the end of a path catches what c says. */
@@ -352,9 +367,10 @@ static int export(struct rules_portset *dst, const struct pset *src)
 }
 
 int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addrs, unsigned n,
-		 struct rules_uplink *out, char *err, size_t errlen)
+		 const uint32_t *host, unsigned nhost, struct rules_uplink *out, char *err,
+		 size_t errlen)
 {
-	struct walk w = { .addrs = addrs, .out = out };
+	struct walk w = { .addrs = addrs, .host = host, .nhost = host ? nhost : 0, .out = out };
 	uint8_t seen[(UINT16_MAX + 1) / 8];
 	struct cond c = { .protos = P_ALL };
 	int32_t root;

@@ -16,9 +16,11 @@
  *    A path with no port restriction catches all ports of its protocols; a
  *    path not restricted to TCP or UDP by -p catches all TCP and all UDP
  *    ports and is counted in nother (other protocols than TCP, UDP and
- *    ICMP do not reach gw from the uplink).  Paths to REDIRECT or to DNAT
- *    to one of the uplink's addresses are counted in nlocal: gw has no way
- *    to hand such a packet to the host's own stack.
+ *    ICMP do not reach gw from the uplink).  Paths to REDIRECT, to DNAT
+ *    with only a port (the address stays the uplink's) or to DNAT to a range
+ *    holding an address of the host (the uplink's, another interface's, gw's
+ *    tunnel Address) are counted in nlocal: gw has no way to hand such a
+ *    packet to the host's own stack.
  *  - SNAT addresses: the --to-source address ranges of SNAT rules reachable
  *    from nat POSTROUTING by a path whose -o can match the uplink.
  *
@@ -51,7 +53,8 @@ struct rules_uplink {
 	struct rules_portset tcp, udp;	/* DNAT-ed destination ports */
 	unsigned ndnat;		/* paths to DNAT/REDIRECT rules catching uplink traffic */
 	unsigned nother;	/* of those: not limited to TCP or UDP by -p */
-	unsigned nlocal;	/* of those: REDIRECT, or DNAT to one of the addresses */
+	unsigned nlocal;	/* of those: to this host (REDIRECT, DNAT to its address or
+				 * to a port only) */
 	/* SNAT --to-source ranges (host order, inclusive), sorted and merged */
 	unsigned nsnat;
 	uint32_t snat_lo[RULES_UPLINK_MAX_SNAT], snat_hi[RULES_UPLINK_MAX_SNAT];
@@ -60,13 +63,16 @@ struct rules_uplink {
 /*
  * Fills out for ruleset r (NULL: no rules), the uplink interface uplink and
  * its addresses addrs[n] (host order; beyond RULES_UPLINK_MAX_ADDRS they are
- * not looked at).  addrs NULL: the uplink has no address yet, and the result
+ * not looked at), the host having the addresses host[nhost] besides (any
+ * interface, gw's tunnel Address among them; sorted, host order; for
+ * nlocal).  addrs NULL: the uplink has no address yet, and the result
  * is what any address it may get needs at least (a path with a -d, plain or
  * inverted, is taken to catch nothing), so a ruleset refused then is refused
  * whatever address comes.  0, or -E2BIG / -ELOOP with a one-line reason in
  * err.
  */
 int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addrs, unsigned n,
-		 struct rules_uplink *out, char *err, size_t errlen);
+		 const uint32_t *host, unsigned nhost, struct rules_uplink *out, char *err,
+		 size_t errlen);
 
 #endif

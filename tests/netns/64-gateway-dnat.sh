@@ -25,6 +25,10 @@
 # (c) with net.ipv4.conf.eth0.forwarding=1: a restore or SIGHUP with that
 #     SNAT rule is refused (the old rules stay), and a gw starting with it
 #     exits non-zero with the reason in its log.
+# (e) DNAT from the uplink to gw's tunnel Address or to a port only: a note
+#     in the log, the packets dropped (the host never gets them) and counted
+#     in dp_drop_uplink_host; an echo to the uplink's address still counts
+#     as the kernel's (path_uplink_local).
 # (d) the clsact qdisc deleted behind gw's back: a restore or SIGHUP whose
 #     filters cannot be installed is refused, the old rules stay.
 # No iptables or nftables rule in any namespace; SIGTERM removes the tc filter.
@@ -204,6 +208,39 @@ grep -q Sanitizer "$TMP/gw1.log" && fail "the refusal: $(cat "$TMP/gw1.log")"
 log "  start: $(grep -o "SNAT to.*" "$TMP/gw1.log" | head -1)"
 on gateway ip link show gw1 2> /dev/null && fail "the refused gw left its TUN behind"
 on gateway sysctl -qw net.ipv4.conf.eth0.forwarding=0
+
+log "(e) DNAT from the uplink to the host itself (gw's tunnel Address, a port only): noted, dropped and counted"
+G rules "$ctl" restore < "$PF" || fail "restore $PF"
+sed 's|^-A POSTROUTING|-A PREROUTING -i eth0 -p tcp --dport 8082 -j DNAT --to-destination 10.8.0.1:2222\n-A PREROUTING -i eth0 -p udp --dport 8083 -j DNAT --to-destination :2223\n&|' \
+	"$PF" > "$TMP/local.rules"
+G rules "$ctl" restore < "$TMP/local.rules" || fail "restore with DNAT to the host"
+grep -q "uplink eth0: 2 REDIRECT/DNAT rule(s) send traffic from eth0 to this host.*dp_drop_uplink_host" \
+	"$TMP/gw.log" || fail "no note for the DNAT to the host: $(tail -n 3 "$TMP/gw.log")"
+drops=$(stat dp_drop_uplink_host)
+r=$(probe internet $UPL 8082)
+[ "$r" = timeout ] || fail "$UPL:8082 DNAT-ed to 10.8.0.1: $r (gw cannot hand it to the host)"
+echo "to the host $RUN" | on internet timeout 5 socat -t 1 - UDP:$UPL:8083 > /dev/null || true
+wait_for 5 eval '[ "$(stat dp_drop_uplink_host)" -ge $((drops + 2)) ]'
+log "  dp_drop_uplink_host: $drops -> $(stat dp_drop_uplink_host)"
+# an echo to the uplink's address is still the kernel's, and gw counts it so
+local_before=$(stat path_uplink_local_packets)
+on internet python3 - "$UPL" <<'EOF' || fail "no echo reply from $UPL"
+import os, socket, struct, sys
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+msg = struct.pack("!BBHHH", 8, 0, 0, os.getpid() & 0xffff, 1) + b"gw-host " * 4
+msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+s.settimeout(3)
+s.sendto(msg, (sys.argv[1], 0))
+while True:
+    d, a = s.recvfrom(2048)
+    if d[(d[0] & 15) * 4] == 0:
+        break
+EOF
+[ "$(stat path_uplink_local_packets)" -gt "$local_before" ] || fail "the echo to $UPL not counted as the kernel's"
 
 log "(d) the tc filter cannot change (its clsact qdisc deleted behind gw's back): a restore that needs it is refused, the old rules and filters stay"
 G rules "$ctl" restore < "$PF" || fail "restore $PF"

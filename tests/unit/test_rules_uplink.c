@@ -122,7 +122,19 @@ static const struct {
 	  1, 0, "", 1 },
 	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 198.51.100.0-198.51.100.3\n",
 	  "80", "", 1, 0, "", 1 },
-	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination :22\n", "80", "", 1, 0, "", 0 },
+	/* ... to a port only (the uplink's address stays), to gw's tunnel
+	 * Address or another interface's (the host has 10.8.0.1, 192.0.2.1) */
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination :22\n", "80", "", 1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 10.8.0.1:22\n", "80", "",
+	  1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 192.0.2.1\n", "80", "",
+	  1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 10.8.0.0-10.8.0.5\n", "80",
+	  "", 1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 10.8.0.2-10.8.0.5\n", "80",
+	  "", 1, 0, "", 0 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 192.0.2.2-192.0.2.254\n",
+	  "80", "", 1, 0, "", 0 },
 	{ "-A OUTPUT -p tcp --dport 80" TO "\n", "", "", 0, 0, "", 0 },
 	/* user chains: the path narrows; unreachable chains do not count */
 	{ ":FWD - [0:0]\n-A PREROUTING -i eth0 -p tcp --dport 8000:9000 -j FWD\n"
@@ -155,6 +167,7 @@ static const struct {
 static void test_cases(void **state)
 {
 	static const uint32_t addrs[] = { UPL, UPL2 };
+	static const uint32_t host[] = { IP4(10, 8, 0, 1), IP4(192, 0, 2, 1) };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -164,7 +177,7 @@ static void test_cases(void **state)
 
 		snprintf(text, sizeof(text), NAT_HEAD "%sCOMMIT\n", cases[i].rules);
 		r = load(text);
-		if (rules_uplink(r, "eth0", addrs, 2, &u, err, sizeof(err)) != 0)
+		if (rules_uplink(r, "eth0", addrs, 2, host, 2, &u, err, sizeof(err)) != 0)
 			fail_msg("case %zu: %s", i, err);
 		put_ports(tcp, sizeof(tcp), &u.tcp);
 		put_ports(udp, sizeof(udp), &u.udp);
@@ -185,7 +198,7 @@ static void test_no_rules(void **state)
 	char err[64];
 
 	(void)state;
-	assert_int_equal(rules_uplink(NULL, "eth0", &UPL, 1, &u, err, sizeof(err)), 0);
+	assert_int_equal(rules_uplink(NULL, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), 0);
 	assert_int_equal(u.tcp.n + u.udp.n + u.ndnat + u.nsnat, 0);
 }
 
@@ -207,10 +220,10 @@ static void test_caps(void **state)
 		sbuf_add(&s, "COMMIT\n");
 		r = load(s.buf);
 		if (!extra) {
-			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)), 0);
+			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), 0);
 			assert_int_equal(u.udp.n, RULES_UPLINK_MAX_PORTS);
 		} else {
-			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)),
+			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)),
 					 -E2BIG);
 			assert_non_null(strstr(err, "port ranges"));
 		}
@@ -224,7 +237,7 @@ static void test_caps(void **state)
 		sbuf_printf(&s, "-A POSTROUTING -j SNAT --to-source 203.0.113.%u\n", 2 * i + 1);
 	sbuf_add(&s, "COMMIT\n");
 	r = load(s.buf);
-	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)), -E2BIG);
+	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), -E2BIG);
 	assert_non_null(strstr(err, "address ranges"));
 	rules_free(r);
 	sbuf_free(&s);
@@ -239,7 +252,7 @@ static void test_caps(void **state)
 			    i, i + 1);
 	sbuf_add(&s, "-A C14 -p tcp --dport 80" TO "\nCOMMIT\n");
 	r = load(s.buf);
-	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)), -ELOOP);
+	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), -ELOOP);
 	assert_non_null(strstr(err, "too many"));
 	rules_free(r);
 	sbuf_free(&s);
@@ -262,12 +275,13 @@ static void test_no_address(void **state)
 		 "-A PREROUTING -i eth1 -p udp --dport 83" TO "\n"
 		 "-A PREROUTING -i eth0 -p udp --dport 84 -j DNAT --to-destination :8084\n"
 		 "COMMIT\n");
-	assert_int_equal(rules_uplink(r, "eth0", NULL, 0, &u, err, sizeof(err)), 0);
+	assert_int_equal(rules_uplink(r, "eth0", NULL, 0, NULL, 0, &u, err, sizeof(err)), 0);
 	put_ports(tcp, sizeof(tcp), &u.tcp);
 	put_ports(udp, sizeof(udp), &u.udp);
 	assert_string_equal(tcp, "80");
 	assert_string_equal(udp, "84");
 	assert_int_equal(u.ndnat, 2);
+	assert_int_equal(u.nlocal, 1); /* the port-only DNAT */
 	rules_free(r);
 
 	sbuf_init(&s);
@@ -276,7 +290,7 @@ static void test_no_address(void **state)
 		sbuf_printf(&s, "-A PREROUTING -i eth0 -p udp --dport %u" TO "\n", 1000 + 2 * i);
 	sbuf_add(&s, "COMMIT\n");
 	r = load(s.buf);
-	assert_int_equal(rules_uplink(r, "eth0", NULL, 0, &u, err, sizeof(err)), -E2BIG);
+	assert_int_equal(rules_uplink(r, "eth0", NULL, 0, NULL, 0, &u, err, sizeof(err)), -E2BIG);
 	rules_free(r);
 	sbuf_free(&s);
 }
@@ -357,7 +371,7 @@ static void test_property(void **state)
 		}
 		sbuf_add(&s, "COMMIT\n");
 		r = load(s.buf);
-		if (rules_uplink(r, "eth0", &UPL, 1, &u, err, sizeof(err)) != 0)
+		if (rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)) != 0)
 			fail_msg("%s\n%s", err, s.buf);
 		for (unsigned p = 0; p < 2; p++) {
 			for (uint32_t port = 0; port < 260; port++) {
