@@ -13,6 +13,7 @@
  * it, a refused train falls back to one datagram per message.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <setjmp.h>
@@ -20,7 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sched.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -540,6 +543,28 @@ static void test_gso_refused_falls_back(void **state)
 	close(fd);
 }
 
+/* The loopback tests talk only to a network namespace of their own (a
+ * fresh one, with lo up), never to the machine's loopback. */
+static int own_netns(void **state)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	int fd, ret;
+
+	(void)state;
+	if (unshare(CLONE_NEWNET)) {
+		fprintf(stderr, "test_udp: unshare(CLONE_NEWNET): %s (the tests need root, as "
+				"make test has)\n", strerror(errno));
+		return -1;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	ifr.ifr_flags = IFF_UP;
+	ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	close(fd);
+	return ret ? -1 : 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -554,5 +579,5 @@ int main(void)
 		cmocka_unit_test(test_gso_refused_falls_back),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, own_netns, NULL);
 }
