@@ -628,6 +628,21 @@ int cmd_trace(int argc, char **argv)
 		rules_free(rules);
 		goto out;
 	}
+	if (is_live) {
+		/* as the live gateway routes: every address of the host (the
+		 * CLI runs on the gateway's host) is local */
+		struct route_addr *host = NULL;
+		int n = route_host_addrs(&host);
+
+		if (n > 0 && route_set_local(&t->route, host, (unsigned)n))
+			n = -ENOMEM;
+		free(host);
+		if (n < 0) {
+			fprintf(stderr, "gw: trace: the host's addresses: %s\n", strerror(-n));
+			rules_free(rules);
+			goto out;
+		}
+	}
 	ct_config_default(&nfc.ct, TRACE_CT_MAX);
 	nfc.route = route_lookup;
 	nfc.ifaddr = route_ifaddr;

@@ -117,6 +117,11 @@ for dst in $SEC $LOC; do
 		fail "client -> the host's $dst:2222: socat"
 	[ "$r" = "host $dst $RUN" ] || fail "the host's listener on $dst answered \"$r\""
 done
+# gw trace against the live gateway routes as it does: the host's addresses are local
+on gateway "$GW" trace "$ctl" "tcp 10.8.0.2:40000 > $LOC:2222 flags S" > "$TMP/trace" ||
+	fail "gw trace to $LOC"
+grep -q "INPUT" "$TMP/trace" || fail "gw trace: $LOC is not local: $(cat "$TMP/trace")"
+grep -q "FORWARD" "$TMP/trace" && fail "gw trace: to $LOC through FORWARD: $(cat "$TMP/trace")"
 log "(a) deleted: the filters drop it"
 on gateway ip addr del $SEC/24 dev eth0
 wait_for 5 filters_now "addresses $UPL;"
