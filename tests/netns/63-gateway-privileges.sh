@@ -82,32 +82,8 @@ check_stats() {
 	log "  gw stats: $(grep -E '^(user|uid|gid|caps)' <<< "$text" | tr '\n' ' ')"
 }
 
-# ping HOST DST: one ICMP echo from HOST's namespace, answered within 5 s
-ping() {
-	on "$1" python3 - "$2" <<'EOF'
-import os, socket, struct, sys, time
-def csum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-ident = os.getpid() & 0xffff
-msg = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"gw-priv " * 4
-msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.settimeout(0.5)
-end = time.time() + 5
-while time.time() < end:
-    s.sendto(msg, (sys.argv[1], 0))
-    try:
-        d, a = s.recvfrom(2048)
-    except socket.timeout:
-        continue
-    h = (d[0] & 15) * 4
-    if a[0] == sys.argv[1] and d[h] == 0 and struct.unpack("!H", d[h + 4:h + 6])[0] == ident:
-        sys.exit(0)
-sys.exit(1)
-EOF
-}
+# ping HOST DST: one ICMP echo from HOST's namespace, answered by DST within 5 s
+ping() { [ "$(icmp_echo "$1" "$2")" = "reply $2" ]; }
 
 # tcp_transfer CLIENT SERVER PORT SRC-ADDR: 1 MB client -> server compared,
 # the server saw SRC-ADDR:NatPorts

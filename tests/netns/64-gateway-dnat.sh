@@ -56,31 +56,7 @@ except OSError:
     print("timeout")' "$2" "$3"
 }
 # ping DST: one ICMP echo from the client; prints "reply FROM" or "nothing"
-ping() {
-	on client python3 - "$1" <<'EOF'
-import os, socket, struct, sys, time
-def csum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-ident = os.getpid() & 0xffff
-msg = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"gw-ping " * 4
-msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.settimeout(1)
-end = time.time() + 5
-s.sendto(msg, (sys.argv[1], 0))
-while time.time() < end:
-    try:
-        d, a = s.recvfrom(2048)
-    except socket.timeout:
-        s.sendto(msg, (sys.argv[1], 0)); continue
-    h = (d[0] & 15) * 4
-    if d[h] == 0 and struct.unpack("!H", d[h + 4:h + 6])[0] == ident:
-        print("reply", a[0]); sys.exit(0)
-print("nothing"); sys.exit(1)
-EOF
-}
+ping() { icmp_echo client "$1"; }
 
 [ "$(on gateway sysctl -n net.ipv4.conf.eth0.forwarding)" = 0 ] || fail "the gateway's kernel forwards"
 wait_for 5 grep -q "filters: .*DNAT-ed tcp 8080 udp 5353" "$TMP/gw.log"

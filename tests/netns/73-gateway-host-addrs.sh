@@ -77,36 +77,10 @@ on internet timeout 20 socat -u TCP:$SEC:8080 - > "$TMP/down" || fail "$SEC:8080
 wait "$tx" || true
 cmp -s "$TMP/data" "$TMP/down" || fail "DNAT through $SEC: $(wc -c < "$TMP/down") bytes"
 log "(a) $SEC is local to gw's routing: an echo with TTL 1 from the client is the host's to answer"
-# icmp DST TTL: sends one echo and prints what answers it in 2 s
-cat > "$TMP/icmp.py" <<'EOF'
-import os, socket, struct, sys, time
-def csum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-ident = os.getpid() & 0xffff
-msg = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"gw-ttl " * 4
-msg = msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
-s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(sys.argv[2]))
-s.settimeout(0.2)
-s.sendto(msg, (sys.argv[1], 0))
-end, seen = time.time() + 2, []
-while time.time() < end:
-    try:
-        d, a = s.recvfrom(2048)
-    except socket.timeout:
-        continue
-    h = (d[0] & 15) * 4
-    if d[h] == 0 and struct.unpack("!H", d[h + 4:h + 6])[0] == ident:
-        seen.append("reply")
-    elif d[h] == 11 and struct.unpack("!H", d[h + 8 + 20 + 4:h + 8 + 20 + 6])[0] == ident:
-        seen.append("ttl-exceeded")
-print(" ".join(seen) or "nothing")
-EOF
-r=$(on client python3 "$TMP/icmp.py" $SEC 1)
+# (icmp_echo --all: one echo, every answer within 2 s)
+r=$(icmp_echo client $SEC 1 --all)
 [ "$r" = reply ] || fail "echo to $SEC with TTL 1 from the client: $r (the host's reply only)"
-r=$(on internet python3 "$TMP/icmp.py" $SEC 64)
+r=$(icmp_echo internet $SEC 64 --all)
 [ "$r" = reply ] || fail "echo to $SEC from the internet: $r (one reply, the kernel's)"
 log "(a) the client's TCP to the host's own listener on $SEC and on $LOC (lan0)"
 on gateway ip addr add $LOC/32 dev lan0

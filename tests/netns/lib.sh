@@ -93,6 +93,9 @@ wg_go() {
 }
 wg_in() { local p=$1; shift; nsenter -t "$p" -m -n wg "$@"; }
 
+# icmp_echo HOST DST [TTL] [--all]: tests/netns/ping.py in HOST (see there).
+icmp_echo() { local h=$1; shift; on "$h" python3 "$TOP/tests/netns/ping.py" "$@"; }
+
 # _wait_ss HOST PROTO PORT [TIMEOUT]: poll ss for a listening socket.
 _wait_ss() {
 	local h=$1 flag=$2 port=$3 t=${4:-10} i
