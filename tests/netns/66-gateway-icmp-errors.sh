@@ -26,15 +26,6 @@
 gateway_world
 gateway_far
 
-# probe KIND DST DPORT TTL [SPORT]: gw_e2e.py's one line of key=value
-probe() { on client python3 "$TOP/tests/netns/gw_e2e.py" probe wgc0 "$@"; }
-# expect LINE KEY=VALUE...: every pair is in the probe's line
-expect() {
-	local line=$1 kv; shift
-	for kv in "$@"; do
-		[[ " $line " == *" $kv "* ]] || fail "wanted $kv in: $line"
-	done
-}
 
 # the far host is reachable through the router (so TTL 2 is what kills it)
 bg far socat -u UDP-RECV:7000 OPEN:"$TMP/far",creat

@@ -62,13 +62,6 @@ done
 for p in 8080 8081 8082 8083 8090; do wait_tcp internet $p; done
 for p in 9000 9001 9998 9999; do wait_udp internet $p; done
 
-probe() { on client python3 "$TOP/tests/netns/gw_e2e.py" probe wgc0 "$@"; }
-expect() {
-	local line=$1 kv; shift
-	for kv in "$@"; do
-		[[ " $line " == *" $kv "* ]] || fail "wanted $kv in: $line"
-	done
-}
 run() {
 	local what=$1; shift
 	r=$(probe "$@") || fail "$what: $r"

@@ -117,3 +117,13 @@ gated() {
 	done
 	tail -c +$((n / 2 + 1)) "$2"
 }
+
+# probe KIND DST DPORT TTL [SPORT]: gw_e2e.py's one line of key=value
+probe() { on client python3 "$TOP/tests/netns/gw_e2e.py" probe wgc0 "$@"; }
+# expect LINE KEY=VALUE...: every pair is in the probe's line
+expect() {
+	local line=$1 kv; shift
+	for kv in "$@"; do
+		[[ " $line " == *" $kv "* ]] || fail "wanted $kv in: $line"
+	done
+}
