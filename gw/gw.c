@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/virtio_net.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +22,7 @@
 #include "gw/icmp6.h"
 #include "gw/log.h"
 #include "gw/tun.h"
+#include "nat/gso.h"
 #include "nat/pkt.h"
 #include "nat/rules.h"
 #include "nat/reject.h"
@@ -27,7 +30,8 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-enum { TUN_READS_PER_WAKE = UDP_BATCH, UDP_BATCHES_PER_WAKE = 8 };
+enum { TUN_READS_PER_WAKE = UDP_BATCH, UDP_BATCHES_PER_WAKE = 8,
+       VNET = sizeof(struct virtio_net_hdr), TUN_READ_MAX = VNET + 65536 };
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -155,8 +159,12 @@ static bool under_load(struct gw *g, uint64_t now, const uint8_t *d, size_t len)
 
 void gw_tun_write(struct gw *g, const uint8_t *p, size_t len)
 {
+	struct virtio_net_hdr vh = { 0 }; /* no GSO, checksums complete */
+	struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)(uintptr_t)p, len } };
+	ssize_t n = g->tun_vnet ? writev(g->tun, iov, 2) : write(g->tun, p, len);
+
 	/* the kernel takes it or drops it; a full TUN queue is not our error */
-	if (write(g->tun, p, len) < 0 && errno != EAGAIN)
+	if (n < 0 && errno != EAGAIN)
 		gw_log("%s: tun write: %s", g->cfg.ifname, strerror(errno));
 }
 
@@ -241,6 +249,69 @@ static void unreachable(struct gw *g, uint8_t *pkt, size_t len)
 		gw_tun_write(g, out, n);
 }
 
+/* One packet from the host: through netfilter (IPv4, when on) or straight to
+ * its peer. */
+static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64_t wl)
+{
+	struct wg_tx tx;
+
+	if (g->nf && (p[0] >> 4) == 4) {
+		dp_from_host(g, p, len, now, wl);
+		return;
+	}
+	/* encrypted into out, then queued: wg_send may emit staged packets
+	 * into the queue itself first */
+	wg_send(&g->dev, now, wl, p, len, g->sendbuf, g->sendbuf_size, &tx);
+	if (tx.kind == WG_TX_DATA)
+		gw_queue_dgram(g, &tx.peer->endpoint, g->sendbuf, tx.len);
+	else if (tx.kind == WG_TX_DROP && tx.drop == WG_DROP_NO_PEER)
+		unreachable(g, p, len);
+}
+
+/* One read with offloads on: a TCP super-packet goes on segment by segment
+ * as the kernel would have cut it; a partial checksum is completed first.
+ * A bad header or length is a counted drop. */
+static void from_tun_vnet(struct gw *g, uint8_t *buf, size_t n, uint64_t now, uint64_t wl)
+{
+	struct virtio_net_hdr vh;
+	uint8_t *ip = buf + VNET;
+	size_t len = n - VNET;
+	unsigned type;
+	struct gso s;
+
+	if (n <= VNET) {
+		g->tun_rx_bad++;
+		return;
+	}
+	memcpy(&vh, buf, VNET);
+	type = vh.gso_type & (unsigned)~VIRTIO_NET_HDR_GSO_ECN;
+	if (type == VIRTIO_NET_HDR_GSO_NONE) {
+		if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+			if (gso_csum_complete(ip, len, vh.csum_start, vh.csum_offset)) {
+				g->tun_rx_bad++;
+				return;
+			}
+			g->tun_rx_csum++;
+		}
+		from_host(g, ip, len, now, wl);
+		return;
+	}
+	/* the segments' checksums are computed whole: csum_* are not needed */
+	if ((type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6) ||
+	    gso_init(&s, ip, len, type == VIRTIO_NET_HDR_GSO_TCPV4 ? GSO_TCP4 : GSO_TCP6,
+		     vh.gso_size) ||
+	    gso_seg_len(&s, 0) > g->segbuf_size) {
+		g->tun_rx_bad++;
+		return;
+	}
+	g->tun_rx_gso++;
+	for (unsigned i = 0; i < s.n; i++) {
+		gso_seg(&s, i, g->segbuf);
+		g->tun_rx_segments++;
+		from_host(g, g->segbuf, gso_seg_len(&s, i), now, wl);
+	}
+}
+
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, tun_w);
@@ -249,21 +320,13 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)revents;
 	for (int i = 0; i < TUN_READS_PER_WAKE && !g->tx_blocked; i++) {
 		ssize_t n = read(g->tun, g->tunbuf, g->tunbuf_size);
-		struct wg_tx tx;
 
 		if (n <= 0)
 			break;
-		if (g->nf && (g->tunbuf[0] >> 4) == 4) {
-			dp_from_host(g, g->tunbuf, (size_t)n, now, wl);
-			continue;
-		}
-		/* encrypted into out, then queued: wg_send may emit staged
-		 * packets into the queue itself first */
-		wg_send(&g->dev, now, wl, g->tunbuf, (size_t)n, g->sendbuf, g->sendbuf_size, &tx);
-		if (tx.kind == WG_TX_DATA)
-			gw_queue_dgram(g, &tx.peer->endpoint, g->sendbuf, tx.len);
-		else if (tx.kind == WG_TX_DROP && tx.drop == WG_DROP_NO_PEER)
-			unreachable(g, g->tunbuf, (size_t)n);
+		if (g->tun_vnet)
+			from_tun_vnet(g, g->tunbuf, (size_t)n, now, wl);
+		else
+			from_host(g, g->tunbuf, (size_t)n, now, wl);
 	}
 }
 
@@ -358,6 +421,10 @@ static void ctl_stats(struct gw *g, struct sbuf *s)
 		    (unsigned long long)g->dev.cookies_received, gw_mono() < g->under_load_until);
 	sbuf_printf(s, "udp_tx_waits=%llu\nudp_tx_dropped=%llu\n",
 		    (unsigned long long)g->tx_waits, (unsigned long long)g->tx_dropped);
+	sbuf_printf(s, "tun_offload=%d\ntun_rx_gso=%llu\ntun_rx_segments=%llu\n"
+		       "tun_rx_csum=%llu\ntun_rx_bad=%llu\n", g->tun_vnet,
+		    (unsigned long long)g->tun_rx_gso, (unsigned long long)g->tun_rx_segments,
+		    (unsigned long long)g->tun_rx_csum, (unsigned long long)g->tun_rx_bad);
 	for (int i = 0; i < WG_DROP__COUNT; i++)
 		sbuf_printf(s, "drop_%s=%llu\n", wg_drop_name((enum wg_drop)i),
 			    (unsigned long long)g->dev.drops[i]);
@@ -553,12 +620,18 @@ static int open_tun(struct gw *g)
 	const char *what;
 	int ret;
 
-	ret = tun_open(g->cfg.ifname);
+	int offload_err;
+
+	ret = tun_open(g->cfg.ifname, &offload_err);
 	if (ret < 0) {
 		gw_log("%s: /dev/net/tun: %s", g->cfg.ifname, strerror(-ret));
 		return ret;
 	}
 	g->tun = ret;
+	g->tun_vnet = !offload_err;
+	if (offload_err)
+		gw_log("%s: no TUN offloads in this kernel (%s): one read per packet",
+		       g->cfg.ifname, strerror(-offload_err));
 	ret = tun_configure(g->cfg.ifname, mtu, g->cfg.addresses, g->cfg.n_addresses, &what);
 	if (ret) {
 		gw_log("%s: %s: %s", g->cfg.ifname, what, strerror(-ret));
@@ -610,11 +683,13 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ret = add_peers(g);
 	if (ret)
 		return ret;
-	g->tunbuf_size = mtu + 64;
+	g->tunbuf_size = TUN_READ_MAX;
 	g->tunbuf = calloc(1, g->tunbuf_size);
+	g->segbuf_size = mtu + 64;
+	g->segbuf = calloc(1, g->segbuf_size);
 	g->sendbuf_size = MSG_DATA_MIN_LEN + mtu + 16;
 	g->sendbuf = calloc(1, g->sendbuf_size);
-	if (!g->tunbuf || !g->sendbuf || udp_batch_init(&g->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
+	if (!g->tunbuf || !g->segbuf || !g->sendbuf || udp_batch_init(&g->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
 	    udp_batch_init(&g->tx6, MSG_DATA_MIN_LEN + mtu + 16)) {
 		gw_log("%s: out of memory", g->cfg.ifname);
 		return -ENOMEM;
@@ -716,6 +791,10 @@ void gw_teardown(struct gw *g)
 	if (g->tunbuf) {
 		sodium_memzero(g->tunbuf, g->tunbuf_size);
 		free(g->tunbuf);
+	}
+	if (g->segbuf) {
+		sodium_memzero(g->segbuf, g->segbuf_size);
+		free(g->segbuf);
 	}
 	free(g->sendbuf);
 	if (g->dev_up)

@@ -98,8 +98,14 @@ struct gw {
 	bool has_addr6;
 	uint16_t ip_id;
 	struct udp_batch rx, tx4, tx6;
-	uint8_t *tunbuf; /* one packet read from TUN before it is encrypted */
+	uint8_t *tunbuf; /* one read from TUN: a packet or a super-packet */
 	size_t tunbuf_size;
+	/* TUN offloads on: reads and writes carry a virtio_net_hdr, reads may be
+	 * TCP super-packets, cut one segment at a time into segbuf */
+	bool tun_vnet;
+	uint8_t *segbuf;
+	size_t segbuf_size;
+	uint64_t tun_rx_gso, tun_rx_segments, tun_rx_csum, tun_rx_bad;
 	uint8_t *sendbuf; /* its data message, before it joins the send queue */
 	size_t sendbuf_size;
 	/* under load (above): handshake messages counted in the window that

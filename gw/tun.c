@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,14 +20,14 @@
 
 enum { NL_BUF = 8192 };
 
-int tun_open(const char *name)
+static int open_dev(const char *name, short flags)
 {
 	struct ifreq ifr = { 0 };
 	int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
-	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	ifr.ifr_flags = flags;
 	strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		int err = -errno;
@@ -35,6 +36,24 @@ int tun_open(const char *name)
 		return err;
 	}
 	return fd;
+}
+
+int tun_open(const char *name, int *offload_err)
+{
+	int fd = open_dev(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+	int hdr = sizeof(struct virtio_net_hdr);
+
+	if (fd < 0)
+		return fd;
+	if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) == 0 &&
+	    ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) == 0) {
+		*offload_err = 0;
+		return fd;
+	}
+	/* an old kernel: the device goes with the fd; again without headers */
+	*offload_err = -errno;
+	close(fd);
+	return open_dev(name, IFF_TUN | IFF_NO_PI);
 }
 
 /* Sends one request and waits for its ack.  0 or -errno. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tun — the host side of the tunnel: a TUN device (IFF_TUN | IFF_NO_PI) named
- * after the config, its addresses, MTU and link state set over rtnetlink
+ * tun — the host side of the tunnel: a TUN device (IFF_TUN | IFF_NO_PI, with
+ * IFF_VNET_HDR and TSO when the kernel has them) named after the config, its
+ * addresses, MTU and link state set over rtnetlink
  * (libmnl).  The device goes away when its fd is closed.
  */
 #ifndef GW_TUN_H
@@ -12,8 +13,12 @@
 
 struct cidr;
 
-/* Creates the device; fd (non-blocking) or -errno. */
-int tun_open(const char *name);
+/* Creates the device; fd (non-blocking) or -errno.  With the kernel's
+ * offloads (IFF_VNET_HDR, TUNSETOFFLOAD checksum + TSO4/6: *offload_err = 0)
+ * every read and write carries a struct virtio_net_hdr first and reads may be
+ * TCP super-packets up to 64 KB; otherwise (*offload_err = -errno why not)
+ * plain packets, one per read. */
+int tun_open(const char *name, int *offload_err);
 /* Sets mtu, adds the addresses and brings the link up.  0 or -errno; *what
  * names the step that failed. */
 int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size_t n,

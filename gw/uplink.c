@@ -19,7 +19,7 @@
 #include "gw/arp.h"
 #include "gw/log.h"
 #include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/gso.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -29,8 +29,7 @@
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5 /* linux 5.19 */
 #endif
 
-enum { VNET = sizeof(struct virtio_net_hdr), ETH = 14, TCP_FIN = 0x01, TCP_PSH = 0x08,
-       TCP_CWR = 0x80 };
+enum { VNET = sizeof(struct virtio_net_hdr), ETH = 14 };
 
 /* ---- ARP for foreign addresses ------------------------------------------ */
 
@@ -138,53 +137,25 @@ static uint8_t *seg_alloc(struct uplink *u, size_t len, uplink_rx_fn *fn, void *
 	return p;
 }
 
-/*
- * Cuts a TCP or UDP super-packet (IP header ihl, L4 header l4len, payload
- * after) into mss-sized packets as the kernel's tcp4/udp4 GSO would: the IP
- * ID counts up, TCP sequence numbers advance, FIN and PSH only on the last
- * segment, CWR only on the first; every checksum computed whole.
- */
-static int segment(struct uplink *u, uint8_t *ip, size_t len, size_t ihl, size_t l4len,
-		   unsigned mss, uplink_rx_fn *fn, void *ctx)
+/* Cuts a TCP or UDP super-packet into the packets the kernel's GSO would
+ * have sent (nat/gso), queued as views like any other packet. */
+static int segment(struct uplink *u, uint8_t *ip, size_t len, enum gso_kind kind, unsigned mss,
+		   uplink_rx_fn *fn, void *ctx)
 {
-	uint8_t proto = ip[9];
-	size_t hdrs = ihl + l4len, payload = len - hdrs, off;
-	uint32_t saddr = be32_get(ip + 12), daddr = be32_get(ip + 16);
-	uint32_t seq = proto == IPPROTO_TCP ? be32_get(ip + ihl + 4) : 0;
-	uint16_t id = be16_get(ip + 4);
-	uint8_t flags = proto == IPPROTO_TCP ? ip[ihl + 13] : 0;
+	struct gso s;
 
-	if (mss == 0 || payload == 0)
+	if (gso_init(&s, ip, len, kind, mss))
 		return -EINVAL;
 	u->st.rx_gso++;
-	for (off = 0; off < payload; off += mss) {
-		size_t plen = payload - off < mss ? payload - off : mss;
-		uint8_t *s = seg_alloc(u, hdrs + plen, fn, ctx), *l4;
+	for (unsigned i = 0; i < s.n; i++) {
+		size_t n = gso_seg_len(&s, i);
+		uint8_t *seg = seg_alloc(u, n, fn, ctx);
 
-		if (!s)
+		if (!seg)
 			return -E2BIG;
-		l4 = s + ihl;
-		memcpy(s, ip, hdrs);
-		memcpy(s + hdrs, ip + hdrs + off, plen);
-		be16_put(s + 2, (uint16_t)(hdrs + plen));
-		be16_put(s + 4, id++);
-		be16_put(s + 10, csum_ip(s, ihl));
-		if (proto == IPPROTO_TCP) {
-			uint8_t f = flags;
-
-			if (off + plen < payload)
-				f &= (uint8_t)~(TCP_FIN | TCP_PSH);
-			if (off)
-				f &= (uint8_t)~TCP_CWR;
-			l4[13] = f;
-			be32_put(l4 + 4, seq + (uint32_t)off);
-			be16_put(l4 + 16, csum_l4(saddr, daddr, proto, l4, l4len + plen));
-		} else {
-			be16_put(l4 + 4, (uint16_t)(8 + plen));
-			be16_put(l4 + 6, csum_l4(saddr, daddr, proto, l4, 8 + plen));
-		}
+		gso_seg(&s, i, seg);
 		u->st.rx_segs++;
-		view(u, s, hdrs + plen, fn, ctx);
+		view(u, seg, n, fn, ctx);
 	}
 	return 0;
 }
@@ -228,39 +199,20 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 
 	gso = vh.gso_type & (unsigned)~VIRTIO_NET_HDR_GSO_ECN;
 	if (gso != VIRTIO_NET_HDR_GSO_NONE) {
-		size_t l4len;
-
-		/* the header's hdr_len is only a hint: measure the headers */
+		/* the header's hdr_len is only a hint: gso_init measures */
 		if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_UDP_L4) ||
-		    (be16_get(ip + 6) & 0x3fff) ||
-		    ip[9] != (gso == VIRTIO_NET_HDR_GSO_TCPV4 ? IPPROTO_TCP : IPPROTO_UDP) ||
-		    len < ihl + 20) {
-			u->st.drop[UPLINK_DROP_GSO]++;
-			return;
-		}
-		l4len = gso == VIRTIO_NET_HDR_GSO_TCPV4 ? (size_t)(ip[ihl + 12] >> 4) * 4 : 8;
-		if (l4len < 8 || (gso == VIRTIO_NET_HDR_GSO_TCPV4 && l4len < 20) ||
-		    ihl + l4len > len ||
-		    segment(u, ip, len, ihl, l4len, vh.gso_size, fn, ctx) < 0)
+		    segment(u, ip, len, gso == VIRTIO_NET_HDR_GSO_TCPV4 ? GSO_TCP4 : GSO_UDP4,
+			    vh.gso_size, fn, ctx) < 0)
 			u->st.drop[UPLINK_DROP_GSO]++;
 		return;
 	}
 	if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-		/* csum_start counts from the Ethernet header; the field holds
-		 * the pseudo-header sum: sum from start to end and fold. */
-		size_t start = vh.csum_start, at = start + vh.csum_offset;
-		uint16_t c;
-
-		if (start < ETH || at + 2 > ETH + len) {
+		/* csum_start counts from the Ethernet header */
+		if (vh.csum_start < ETH ||
+		    gso_csum_complete(ip, len, vh.csum_start - ETH, vh.csum_offset)) {
 			u->st.drop[UPLINK_DROP_CSUM]++;
 			return;
 		}
-		start -= ETH;
-		at -= ETH;
-		c = csum_fold(csum_add(0, ip + start, len - start));
-		if (c == 0 && ip[9] == IPPROTO_UDP)
-			c = 0xffff;
-		be16_put(ip + at, c);
 		u->st.rx_csum++;
 	}
 	view(u, ip, len, fn, ctx);
