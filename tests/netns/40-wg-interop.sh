@@ -11,7 +11,8 @@
 #   │  TCP echo 10.8.0.2:7001  │                      │   UDP echo 10.8.0.1:7002 │
 #   └──────────────────────────┘                      └──────────────────────────┘
 #
-# Checks: handshake; 1 MB over TCP both ways through the tunnel, compared;
+# Checks: handshake; 1 MB over TCP both ways through the tunnel, compared
+# (the gateway's host TCP reaches gw as TSO super-packets gw cuts);
 # UDP echo; `gw show` reports the handshake and byte counts; a client with a
 # key gw does not know never completes a handshake and gw counts it;
 # garbage, truncated, oversized and wrong-type datagrams are dropped and
@@ -107,6 +108,12 @@ grep -Eq "transfer: [0-9.]+ MiB received, [0-9.]+ MiB sent" "$TMP/show" ||
 	fail "gw show: transfer not counted in MiB both ways"
 
 stat() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
+
+# the host's 1 MB went through the TUN as TSO super-packets, cut by gw
+[ "$(stat tun_offload)" = 1 ] || fail "no TUN offloads"
+[ "$(stat tun_rx_gso)" -gt 0 ] && [ "$(stat tun_rx_bad)" = 0 ] ||
+	fail "TUN: $(stat tun_rx_gso) super-packets read, $(stat tun_rx_bad) refused"
+log "  TUN: $(stat tun_rx_gso) super-packets cut into $(stat tun_rx_segments) segments"
 
 log "a client with a key gw does not know"
 wait_for 10 nsenter -t "$client_pid" -m test -S /var/run/wireguard/wgbad0.sock

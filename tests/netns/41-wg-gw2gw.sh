@@ -3,6 +3,9 @@
 # gw as the initiating side (client role): gw ↔ gw, and gw ↔ wireguard-go;
 # then roaming: the client's source address changes mid-transfer; then a
 # path MTU below gw's datagrams (the kernel refuses GSO trains to it).
+# The hosts' TCP over IPv4 and IPv6 reaches gw through the TUN as 64 KB
+# super-packets (TSO, the kernel's default with gw's TUN offloads): gw stats
+# shows them read and cut.
 #
 #                     192.0.2.1 ┌───────────────────────────┐
 #                   ┌───────────┤ server: gw run srv0       │ 10.8.0.1/24, TCP echo :7000
@@ -32,23 +35,23 @@ cat > "$TMP/srv0.conf" <<EOF
 [Interface]
 PrivateKey = $srv_priv
 ListenPort = 51820
-Address = 10.8.0.1/24
+Address = 10.8.0.1/24, fd00:8::1/64
 ControlSocket = $TMP/srv0.sock
 
 [Peer]
 PublicKey = $cl_pub
-AllowedIPs = 10.8.0.2/32
+AllowedIPs = 10.8.0.2/32, fd00:8::2/128
 EOF
 cat > "$TMP/cl0.conf" <<EOF
 [Interface]
 PrivateKey = $cl_priv
 ListenPort = 40000
-Address = 10.8.0.2/24, 10.7.0.2/24
+Address = 10.8.0.2/24, 10.7.0.2/24, fd00:8::2/64
 ControlSocket = $TMP/cl0.sock
 
 [Peer]
 PublicKey = $srv_pub
-AllowedIPs = 10.8.0.0/24
+AllowedIPs = 10.8.0.0/24, fd00:8::/64
 Endpoint = 192.0.2.1:51820
 PersistentKeepalive = 25
 
@@ -78,16 +81,19 @@ head -c 1000000 /dev/urandom > "$TMP/data"
 # child outlives the test
 tcp_xfer() {
 	local rx
-	bg "$2" socat -u TCP-LISTEN:"$4",bind="$3",reuseaddr - > "$TMP/recv"
+	local listen=TCP-LISTEN:"$4",bind="$3" to=TCP:"$3:$4"
+
+	case $3 in *:*) listen=TCP6-LISTEN:"$4",bind="[$3]" to=TCP6:"[$3]:$4" ;; esac
+	bg "$2" socat -u "$listen",reuseaddr - > "$TMP/recv"
 	rx=$BG_PID
 	wait_tcp "$2" "$4"
 	if [ "${5:-}" = slow ]; then
 		# 20 chunks over about a second, so something can happen meanwhile
 		(for i in $(seq 0 19); do
 			dd if="$TMP/data" bs=50000 skip="$i" count=1 status=none; sleep 0.05
-		done) | on "$1" timeout 60 socat -u - "TCP:$3:$4"
+		done) | on "$1" timeout 60 socat -u - "$to"
 	else
-		on "$1" timeout 60 socat -u - "TCP:$3:$4" < "$TMP/data"
+		on "$1" timeout 60 socat -u - "$to" < "$TMP/data"
 	fi
 	wait "$rx" || true
 	cmp -s "$TMP/data" "$TMP/recv" ||
@@ -100,6 +106,29 @@ wait_for 10 hs_done
 tcp_xfer client server 10.8.0.1 7000
 log "gw server -> gw client"
 tcp_xfer server client 10.8.0.2 7001
+
+# stat HOST SOCK NAME: one counter of gw stats
+stat() { on "$1" "$GW" stats "$2" | sed -n "s/^$3=//p"; }
+# tso_seen HOST SOCK BEFORE: super-packets read from the TUN since BEFORE, all
+# cut, none refused
+tso_seen() {
+	local gso segs
+	gso=$(stat "$1" "$2" tun_rx_gso); segs=$(stat "$1" "$2" tun_rx_segments)
+	[ "$(stat "$1" "$2" tun_offload)" = 1 ] || fail "$1: no TUN offloads"
+	[ "$(stat "$1" "$2" tun_rx_bad)" = 0 ] || fail "$1: TUN reads refused"
+	[ "$gso" -gt "$3" ] && [ "$segs" -gt "$gso" ] ||
+		fail "$1: no TCP super-packets read from the TUN ($gso, $segs segments)"
+	log "  $1: $gso TUN super-packets cut into $segs segments"
+}
+tso_seen client "$TMP/cl0.sock" 0
+tso_seen server "$TMP/srv0.sock" 0
+log "the same over IPv6 through the tunnel (TSO6)"
+cl_gso=$(stat client "$TMP/cl0.sock" tun_rx_gso)
+srv_gso=$(stat server "$TMP/srv0.sock" tun_rx_gso)
+tcp_xfer client server fd00:8::1 7003
+tcp_xfer server client fd00:8::2 7004
+tso_seen client "$TMP/cl0.sock" "$cl_gso"
+tso_seen server "$TMP/srv0.sock" "$srv_gso"
 
 log "gw client <-> wireguard-go server"
 tcp_xfer client wgsrv 10.7.0.1 7000
