@@ -275,7 +275,7 @@ static void from_tun_vnet(struct gw *g, uint8_t *buf, size_t n, uint64_t now, ui
 {
 	struct virtio_net_hdr vh;
 	uint8_t *ip = buf + VNET;
-	size_t len = n - VNET;
+	size_t len;
 	unsigned type;
 	struct gso s;
 
@@ -283,6 +283,7 @@ static void from_tun_vnet(struct gw *g, uint8_t *buf, size_t n, uint64_t now, ui
 		g->tun_rx_bad++;
 		return;
 	}
+	len = n - VNET;
 	memcpy(&vh, buf, VNET);
 	type = vh.gso_type & (unsigned)~VIRTIO_NET_HDR_GSO_ECN;
 	if (type == VIRTIO_NET_HDR_GSO_NONE) {
