@@ -46,7 +46,7 @@ udp_echo() { # udp_echo PORT: one datagram from the client to the server's echo
 	cmp -s "$TMP/u" "$TMP/uback"
 }
 
-wait_for 5 filters_now "not the host's (gw answers ARP) 10.77.3.200-10.77.4.10,$FOREIGN"
+wait_for 15 filters_now "not the host's (gw answers ARP) 10.77.3.200-10.77.4.10,$FOREIGN"
 bg internet python3 -u -c '
 import socket, sys, select
 ss = []
@@ -67,7 +67,7 @@ grep -q "^7101 $FOREIGN:" "$TMP/udp.log" || fail "the server saw: $(cat "$TMP/ud
 
 log "(a) a secondary address $SEC on eth0: the filters take it"
 on gateway ip addr add $SEC/24 dev eth0
-wait_for 5 filters_now "addresses $UPL,$SEC;"
+wait_for 15 filters_now "addresses $UPL,$SEC;"
 log "  $(filters)"
 head -c 200000 /dev/urandom > "$TMP/data"
 bg client socat -u OPEN:"$TMP/data" TCP-LISTEN:80,reuseaddr
@@ -98,11 +98,11 @@ grep -q "INPUT" "$TMP/trace" || fail "gw trace: $LOC is not local: $(cat "$TMP/t
 grep -q "FORWARD" "$TMP/trace" && fail "gw trace: to $LOC through FORWARD: $(cat "$TMP/trace")"
 log "(a) deleted: the filters drop it"
 on gateway ip addr del $SEC/24 dev eth0
-wait_for 5 filters_now "addresses $UPL;"
+wait_for 15 filters_now "addresses $UPL;"
 
 log "(b) $FOREIGN on lan0: the host's now, gw leaves its ARP to the kernel"
 on gateway ip addr add $FOREIGN/32 dev lan0
-wait_for 5 eval '! filters_now "$FOREIGN"'
+wait_for 15 eval '! filters_now "$FOREIGN"'
 log "  $(filters)"
 replies=$(stat uplink_arp_replies)
 on internet ip neigh flush dev eth0
@@ -111,13 +111,13 @@ resolved() {
 	on internet python3 -c 'import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"x", (sys.argv[1], 9))' $FOREIGN
 	on internet ip -4 neigh show $FOREIGN dev eth0 | grep -q lladdr
 }
-wait_for 5 resolved
+wait_for 15 resolved
 [ "$(stat uplink_arp_replies)" = "$replies" ] ||
 	fail "gw answered ARP for $FOREIGN, an address of the host ($(stat uplink_arp_replies) replies)"
 log "(b) deleted: foreign again, announced"
 announced=$(stat uplink_arp_announced)
 on gateway ip addr del $FOREIGN/32 dev lan0
-wait_for 5 filters_now "10.77.4.10,$FOREIGN"
+wait_for 15 filters_now "10.77.4.10,$FOREIGN"
 [ "$(stat uplink_arp_announced)" -gt "$announced" ] || fail "$FOREIGN not announced again"
 on internet ip neigh flush dev eth0
 udp_echo 7101 || fail "UDP echo via $FOREIGN once it is foreign again"
@@ -127,7 +127,7 @@ for i in $(seq 1 1000); do
 	echo "addr add 10.77.$((i / 256)).$((i % 256))/32 dev lan0"
 done > "$TMP/addrs"
 on gateway ip -batch "$TMP/addrs"
-wait_for 10 filters_now "(gw answers ARP) 10.77.3.233-10.77.4.10,$FOREIGN"
+wait_for 15 filters_now "(gw answers ARP) 10.77.3.233-10.77.4.10,$FOREIGN"
 log "  $(filters)"
 
 log "(c) forwarding on behind gw's back, then the uplink's address moves to $NEW"
@@ -135,7 +135,7 @@ on gateway sysctl -qw net.ipv4.conf.eth0.forwarding=1
 on gateway sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1
 on gateway ip addr add $NEW/24 dev eth0
 on gateway ip addr del $UPL/24 dev eth0
-wait_for 5 filters_now "addresses $NEW; DNAT-ed tcp none udp none"
+wait_for 15 filters_now "addresses $NEW; DNAT-ed tcp none udp none"
 grep -q "ERROR: the live rules cannot be followed.*forwarding=0.*fall back" "$TMP/gw.log" ||
 	fail "no error logged for the refused spec"
 log "  $(grep -o "ERROR: .*" "$TMP/gw.log" | tail -n 1 | cut -c 1-120)..."
