@@ -52,6 +52,7 @@ Address = 10.8.0.1/24
 Uplink = eth0
 ControlSocket = $TMP/gw0.sock
 Rules = $TOP/contrib/examples/gw0.rules
+User = nobody
 [Peer]
 PublicKey = $cl_pub
 PresharedKey = $psk
@@ -96,6 +97,9 @@ step "what gw's rule engine does with the client's request (gw trace: nothing is
 	'tcp 203.0.113.2:80 > @1.src:@1.sport in eth0 flags SA' \
 	'udp 203.0.113.2:53 > 10.8.0.2:5000 in eth0' | sed 's/^/    /'
 
-step "not yet: following a changing uplink address, dropping privileges (User), rootless runs"
+step "privileges: after setup gw runs as User = nobody with only what it still needs"
+"$GW" stats "$TMP/gw0.sock" | grep -E '^(user|uid|gid|caps|caps_effective|caps_bounding)=' |
+	sed 's/^/    /'
+echo "(README: Deploy shows the systemd unit and the rootless run in a user namespace)"
 echo
 echo "demo done; tearing the topology down"
