@@ -30,26 +30,7 @@ addr_add gateway eth0 192.0.2.1/24
 addr_add gateway eth1 198.51.100.1/24
 addr_add flooder eth0 198.51.100.2/24
 
-gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
-cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
-printf '%s\n' "$cl_priv" > "$TMP/client.key"
-ctl=$TMP/gw0.sock
-cat > "$TMP/gw0.conf" <<EOF
-[Interface]
-PrivateKey = $gw_priv
-ListenPort = 51820
-Address = 10.8.0.1/24
-ControlSocket = $ctl
-
-[Peer]
-PublicKey = $cl_pub
-AllowedIPs = 10.8.0.2/32
-EOF
-
-bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
-gw_pid=$BG_PID
-wait_udp gateway 51820
-wait_for 10 test -S "$ctl"
+tunnel_gw gateway
 stat() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
 
 log "flood: initiations with a valid mac1 from the flooder"

@@ -93,6 +93,34 @@ wg_go() {
 }
 wg_in() { local p=$1; shift; nsenter -t "$p" -m -n wg "$@"; }
 
+# tunnel_gw HOST [PEER-LINES]: gw run in HOST as a plain tunnel (10.8.0.1/24,
+# port 51820) with one client peer (10.8.0.2/32, PEER-LINES added to its
+# [Peer]); new keys: gw_priv/gw_pub, cl_priv/cl_pub ($TMP/client.key); sets
+# ctl (its control socket) and gw_pid, and waits for both sockets.
+tunnel_gw() {
+	local h=$1
+	gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
+	cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
+	printf '%s\n' "$cl_priv" > "$TMP/client.key"
+	ctl=$TMP/gw0.sock
+	cat > "$TMP/gw0.conf" <<EOC
+[Interface]
+PrivateKey = $gw_priv
+ListenPort = 51820
+Address = 10.8.0.1/24
+ControlSocket = $ctl
+
+[Peer]
+PublicKey = $cl_pub
+AllowedIPs = 10.8.0.2/32
+${2:-}
+EOC
+	bg "$h" "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
+	gw_pid=$BG_PID
+	wait_udp "$h" 51820
+	wait_for 10 test -S "$ctl"
+}
+
 # icmp_echo HOST DST [TTL] [--all]: tests/netns/ping.py in HOST (see there).
 icmp_echo() { local h=$1; shift; on "$h" python3 "$TOP/tests/netns/ping.py" "$@"; }
 
