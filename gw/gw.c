@@ -22,6 +22,7 @@
 #include "gw/icmp6.h"
 #include "gw/log.h"
 #include "gw/tun.h"
+#include "nat/gro.h"
 #include "nat/gso.h"
 #include "nat/pkt.h"
 #include "nat/rules.h"
@@ -157,15 +158,63 @@ static bool under_load(struct gw *g, uint64_t now, const uint8_t *d, size_t len)
 	return now < g->under_load_until;
 }
 
-void gw_tun_write(struct gw *g, const uint8_t *p, size_t len)
+static void tun_writev(struct gw *g, const struct virtio_net_hdr *vh, const uint8_t *p,
+		       size_t len)
 {
-	struct virtio_net_hdr vh = { 0 }; /* no GSO, checksums complete */
-	struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)(uintptr_t)p, len } };
+	struct iovec iov[2] = { { (void *)(uintptr_t)vh, sizeof(*vh) },
+				{ (void *)(uintptr_t)p, len } };
 	ssize_t n = g->tun_vnet ? writev(g->tun, iov, 2) : write(g->tun, p, len);
 
 	/* the kernel takes it or drops it; a full TUN queue is not our error */
 	if (n < 0 && errno != EAGAIN)
 		gw_log("%s: tun write: %s", g->cfg.ifname, strerror(errno));
+}
+
+/* Writes the TCP segments held in g->gro, if any: one packet as it came,
+ * more as one super-packet the kernel cuts again (it completes the TCP
+ * checksum from the pseudo-header sum gro left in it). */
+static void tun_flush(struct gw *g)
+{
+	struct virtio_net_hdr vh = { 0 };
+	unsigned segs = g->gro.n;
+	struct gro_hdr h;
+	size_t len = gro_finish(&g->gro, &h);
+
+	if (!len)
+		return;
+	if (h.kind) {
+		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+		vh.gso_type = h.kind == GSO_TCP6 ? VIRTIO_NET_HDR_GSO_TCPV6
+						 : VIRTIO_NET_HDR_GSO_TCPV4;
+		vh.hdr_len = h.hdr_len;
+		vh.gso_size = h.gso_size;
+		vh.csum_start = h.csum_start;
+		vh.csum_offset = h.csum_offset;
+		g->tun_tx_gso++;
+		g->tun_tx_segments += segs;
+	}
+	tun_writev(g, &vh, g->grobuf, len);
+}
+
+/* While a receive batch is handled (g->gro_on), TCP segments are held and
+ * joined; anything else first writes what is held, so each flow keeps its
+ * order. */
+void gw_tun_write(struct gw *g, const uint8_t *p, size_t len)
+{
+	struct virtio_net_hdr vh = { 0 }; /* no GSO, checksums complete */
+
+	if (g->gro_on) {
+		enum gro_res r = gro_add(&g->gro, p, len);
+
+		if (r == GRO_FLUSH) {
+			tun_flush(g);
+			r = gro_add(&g->gro, p, len);
+		}
+		if (r == GRO_HELD)
+			return;
+		tun_flush(g);
+	}
+	tun_writev(g, &vh, p, len);
 }
 
 /* One datagram from src, len bytes at buf. */
@@ -194,6 +243,7 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 	uint64_t now = gw_mono(), wl = gw_wall();
 
 	(void)loop, (void)revents;
+	g->gro_on = g->grobuf != NULL;
 	for (int round = 0; round < UDP_BATCHES_PER_WAKE; round++) {
 		int n = udp_recv_batch(w->fd, &g->rx);
 
@@ -223,9 +273,11 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 			} while (off < len);
 		}
 		dp_input_flush(g, now, wl); /* before the slots are read into again */
+		tun_flush(g); /* nothing held past the batch */
 		if (n < UDP_BATCH)
 			break;
 	}
+	g->gro_on = false;
 }
 
 /* No peer for this packet from the host: destination unreachable back to
@@ -426,6 +478,8 @@ static void ctl_stats(struct gw *g, struct sbuf *s)
 		       "tun_rx_csum=%llu\ntun_rx_bad=%llu\n", g->tun_vnet,
 		    (unsigned long long)g->tun_rx_gso, (unsigned long long)g->tun_rx_segments,
 		    (unsigned long long)g->tun_rx_csum, (unsigned long long)g->tun_rx_bad);
+	sbuf_printf(s, "tun_tx_gso=%llu\ntun_tx_segments=%llu\n",
+		    (unsigned long long)g->tun_tx_gso, (unsigned long long)g->tun_tx_segments);
 	for (int i = 0; i < WG_DROP__COUNT; i++)
 		sbuf_printf(s, "drop_%s=%llu\n", wg_drop_name((enum wg_drop)i),
 			    (unsigned long long)g->dev.drops[i]);
@@ -630,9 +684,17 @@ static int open_tun(struct gw *g)
 	}
 	g->tun = ret;
 	g->tun_vnet = !offload_err;
-	if (offload_err)
+	if (offload_err) {
 		gw_log("%s: no TUN offloads in this kernel (%s): one read per packet",
 		       g->cfg.ifname, strerror(-offload_err));
+	} else {
+		g->grobuf = malloc(GRO_MAX);
+		if (!g->grobuf) {
+			gw_log("%s: out of memory", g->cfg.ifname);
+			return -ENOMEM;
+		}
+		gro_init(&g->gro, g->grobuf, GRO_MAX);
+	}
 	ret = tun_configure(g->cfg.ifname, mtu, g->cfg.addresses, g->cfg.n_addresses, &what);
 	if (ret) {
 		gw_log("%s: %s: %s", g->cfg.ifname, what, strerror(-ret));
@@ -796,6 +858,10 @@ void gw_teardown(struct gw *g)
 	if (g->segbuf) {
 		sodium_memzero(g->segbuf, g->segbuf_size);
 		free(g->segbuf);
+	}
+	if (g->grobuf) {
+		sodium_memzero(g->grobuf, GRO_MAX);
+		free(g->grobuf);
 	}
 	free(g->sendbuf);
 	if (g->dev_up)

@@ -31,6 +31,7 @@
 #include "gw/route.h"
 #include "gw/udp.h"
 #include "gw/uplink.h"
+#include "nat/gro.h"
 #include "nat/hook.h"
 
 struct frag;
@@ -106,6 +107,12 @@ struct gw {
 	uint8_t *segbuf;
 	size_t segbuf_size;
 	uint64_t tun_rx_gso, tun_rx_segments, tun_rx_csum, tun_rx_bad;
+	/* and writes: while a receive batch is handled (gro_on), TCP segments
+	 * for the host are joined in grobuf (GRO_MAX) and written as one */
+	struct gro gro;
+	uint8_t *grobuf;
+	bool gro_on;
+	uint64_t tun_tx_gso, tun_tx_segments;
 	uint8_t *sendbuf; /* its data message, before it joins the send queue */
 	size_t sendbuf_size;
 	/* under load (above): handshake messages counted in the window that

@@ -94,6 +94,10 @@ stat() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
 [ "$(stat tun_rx_gso)" -gt 0 ] && [ "$(stat tun_rx_bad)" = 0 ] ||
 	fail "TUN: $(stat tun_rx_gso) super-packets read, $(stat tun_rx_bad) refused"
 log "  TUN: $(stat tun_rx_gso) super-packets cut into $(stat tun_rx_segments) segments"
+# and the client's 1 MB reached the host as segments gw joined again
+[ "$(stat tun_tx_gso)" -gt 0 ] && [ "$(stat tun_tx_segments)" -gt "$(stat tun_tx_gso)" ] ||
+	fail "TUN: $(stat tun_tx_gso) super-packets written of $(stat tun_tx_segments) segments"
+log "  TUN: $(stat tun_tx_segments) segments written as $(stat tun_tx_gso) super-packets"
 
 log "a client with a key gw does not know"
 wait_for 10 nsenter -t "$client_pid" -m test -S /var/run/wireguard/wgbad0.sock
