@@ -48,19 +48,6 @@ on client ip link set wgc0 up
 
 log "TCP client -> gateway through the tunnel"
 head -c 1000000 /dev/urandom > "$TMP/data"
-# tcp_xfer FROM TO ADDR PORT: 1 MB from host FROM to a one-connection
-# receiver on host TO (ADDR:PORT), compared byte for byte; no fork, so no
-# child outlives the test
-tcp_xfer() {
-	local rx
-	bg "$2" socat -u TCP-LISTEN:"$4",bind="$3",reuseaddr - > "$TMP/recv"
-	rx=$BG_PID
-	wait_tcp "$2" "$4"
-	on "$1" timeout 60 socat -u - "TCP:$3:$4" < "$TMP/data"
-	wait "$rx" || true
-	cmp -s "$TMP/data" "$TMP/recv" ||
-		fail "TCP $1 -> $3:$4: $(wc -c < "$TMP/recv") of 1000000 bytes arrived intact"
-}
 tcp_xfer client gateway 10.8.0.1 7000
 wgc show wgc0 latest-handshakes | awk '{ exit !($2 > 0) }' || fail "client saw no handshake"
 

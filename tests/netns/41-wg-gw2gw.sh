@@ -76,29 +76,6 @@ on wgsrv ip addr add 10.7.0.1/24 dev wgs0
 on wgsrv ip link set wgs0 up
 
 head -c 1000000 /dev/urandom > "$TMP/data"
-# tcp_xfer FROM TO ADDR PORT [slow]: 1 MB from host FROM to a one-connection
-# receiver on host TO (ADDR:PORT), compared byte for byte; no fork, so no
-# child outlives the test
-tcp_xfer() {
-	local rx
-	local listen=TCP-LISTEN:"$4",bind="$3" to=TCP:"$3:$4"
-
-	case $3 in *:*) listen=TCP6-LISTEN:"$4",bind="[$3]" to=TCP6:"[$3]:$4" ;; esac
-	bg "$2" socat -u "$listen",reuseaddr - > "$TMP/recv"
-	rx=$BG_PID
-	wait_tcp "$2" "$4"
-	if [ "${5:-}" = slow ]; then
-		# 20 chunks over about a second, so something can happen meanwhile
-		(for i in $(seq 0 19); do
-			dd if="$TMP/data" bs=50000 skip="$i" count=1 status=none; sleep 0.05
-		done) | on "$1" timeout 60 socat -u - "$to"
-	else
-		on "$1" timeout 60 socat -u - "$to" < "$TMP/data"
-	fi
-	wait "$rx" || true
-	cmp -s "$TMP/data" "$TMP/recv" ||
-		fail "TCP $1 -> $3:$4: $(wc -c < "$TMP/recv") of 1000000 bytes arrived intact"
-}
 
 log "gw client -> gw server (persistent keepalive brought the tunnel up)"
 hs_done() { on server "$GW" show "$TMP/srv0.sock" | grep -q "latest handshake"; }

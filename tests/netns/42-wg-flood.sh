@@ -51,17 +51,6 @@ on client ip addr add 10.8.0.2/24 dev wgc0
 on client ip link set wgc0 up
 
 head -c 1000000 /dev/urandom > "$TMP/data"
-# tcp_xfer FROM TO ADDR PORT: 1 MB to a one-connection receiver, compared
-tcp_xfer() {
-	local rx
-	bg "$2" socat -u TCP-LISTEN:"$4",bind="$3",reuseaddr - > "$TMP/recv"
-	rx=$BG_PID
-	wait_tcp "$2" "$4"
-	on "$1" timeout 60 socat -u - "TCP:$3:$4" < "$TMP/data"
-	wait "$rx" || true
-	cmp -s "$TMP/data" "$TMP/recv" ||
-		fail "TCP $1 -> $3:$4: $(wc -c < "$TMP/recv") of 1000000 bytes arrived intact"
-}
 # the client's first initiation gets a cookie; wireguard-go retries after
 # REKEY_TIMEOUT (5 s) with mac2, which passes; TCP's SYN retries carry on
 tcp_xfer client gateway 10.8.0.1 7000

@@ -36,24 +36,6 @@ on client ip addr add 10.8.0.2/24 dev wgc0
 on client ip link set wgc0 up
 
 head -c 1000000 /dev/urandom > "$TMP/data"
-# tcp_xfer FROM TO ADDR PORT [slow]: 1 MB to a one-connection receiver,
-# compared; slow: 20 chunks over about a second, so something can happen
-tcp_xfer() {
-	local rx
-	bg "$2" socat -u TCP-LISTEN:"$4",bind="$3",reuseaddr - > "$TMP/recv"
-	rx=$BG_PID
-	wait_tcp "$2" "$4"
-	if [ "${5:-}" = slow ]; then
-		(for i in $(seq 0 19); do
-			dd if="$TMP/data" bs=50000 skip="$i" count=1 status=none; sleep 0.05
-		done) | on "$1" timeout 60 socat -u - "TCP:$3:$4"
-	else
-		on "$1" timeout 60 socat -u - "TCP:$3:$4" < "$TMP/data"
-	fi
-	wait "$rx" || true
-	cmp -s "$TMP/data" "$TMP/recv" ||
-		fail "TCP $1 -> $3:$4: $(wc -c < "$TMP/recv") of 1000000 bytes arrived intact"
-}
 
 tcp_xfer client gateway 10.8.0.1 7000
 [ "$(endpoint)" = 192.0.2.2:40001 ] || fail "endpoint is $(endpoint), not 192.0.2.2:40001"

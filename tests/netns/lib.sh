@@ -121,6 +121,32 @@ EOC
 	wait_for 10 test -S "$ctl"
 }
 
+# tcp_xfer FROM TO ADDR PORT [slow]: $TMP/data from host FROM to a
+# one-connection receiver on host TO (ADDR:PORT, IPv4 or IPv6), compared
+# byte for byte; no fork, so no child outlives the test.  slow: in 20
+# chunks over about a second, so something can happen meanwhile.
+tcp_xfer() {
+	local rx
+	local listen=TCP-LISTEN:"$4",bind="$3" to=TCP:"$3:$4"
+
+	case $3 in *:*) listen=TCP6-LISTEN:"$4",bind="[$3]" to=TCP6:"[$3]:$4" ;; esac
+	bg "$2" socat -u "$listen",reuseaddr - > "$TMP/recv"
+	rx=$BG_PID
+	wait_tcp "$2" "$4"
+	if [ "${5:-}" = slow ]; then
+		(for i in $(seq 0 19); do
+			dd if="$TMP/data" bs=$(($(wc -c < "$TMP/data") / 20 + 1)) skip="$i" \
+				count=1 status=none
+			sleep 0.05
+		done) | on "$1" timeout 60 socat -u - "$to"
+	else
+		on "$1" timeout 60 socat -u - "$to" < "$TMP/data"
+	fi
+	wait "$rx" || true
+	cmp -s "$TMP/data" "$TMP/recv" || fail "TCP $1 -> $3:$4: $(wc -c < "$TMP/recv") of" \
+		"$(wc -c < "$TMP/data") bytes arrived intact"
+}
+
 # icmp_echo HOST DST [TTL] [--all]: tests/netns/ping.py in HOST (see there).
 icmp_echo() { local h=$1; shift; on "$h" python3 "$TOP/tests/netns/ping.py" "$@"; }
 
