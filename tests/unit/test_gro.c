@@ -19,31 +19,13 @@
 #include "nat/be.h"
 #include "nat/gro.h"
 #include "nat/gso.h"
+#include "tests/unit/util_refsum.h"
 #include "tests/unit/util_rng.h"
 
 enum { FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10, URG = 0x20, ECE = 0x40,
        CWR = 0x80, SEGS = 64, SEGMAX = 1600 };
 
-static uint32_t ref_sum(uint32_t s, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i += 2)
-		s += (uint32_t)b[i] << 8 | (i + 1 < n ? b[i + 1] : 0);
-	return s;
-}
 
-static uint16_t ref_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-static uint32_t ref_pseudo(const uint8_t *p, size_t l4len)
-{
-	uint32_t s = 6 + (uint32_t)l4len;
-
-	return p[0] >> 4 == 6 ? ref_sum(s, p + 8, 32) : ref_sum(s, p + 12, 8);
-}
 
 /* One segment as a sender's stack makes it. */
 struct segspec {
@@ -92,7 +74,7 @@ static size_t build(uint8_t *p, const struct segspec *s)
 		t[20 + i] = (uint8_t)(i < 2 ? 1 : 0x80 + i); /* NOP NOP "timestamps" */
 	for (size_t i = 0; i < s->plen; i++)
 		p[hdrs + i] = (uint8_t)((s->off + i) * 7 + (s->off + i) / 251);
-	be16_put(t + 16, (uint16_t)~ref_fold(ref_sum(ref_pseudo(p, len - l3), t, len - l3)));
+	be16_put(t + 16, (uint16_t)~ref_fold(ref_sum(ref_pseudo(p, 6, len - l3), t, len - l3)));
 	return len;
 }
 
@@ -149,9 +131,9 @@ static void check_super(uint8_t *p, size_t len, const struct gro_hdr *h, const s
 		assert_int_equal(be16_get(p + 4), 0xfff0); /* the first's ID */
 	}
 	/* the field holds the pseudo-header sum, folded, not complemented */
-	assert_int_equal(be16_get(p + l3 + 16), ref_fold(ref_pseudo(p, len - l3)));
+	assert_int_equal(be16_get(p + l3 + 16), ref_fold(ref_pseudo(p, 6, len - l3)));
 	be16_put(p + l3 + 16, (uint16_t)~ref_fold(ref_sum(0, p + l3, len - l3)));
-	assert_int_equal(ref_fold(ref_sum(ref_pseudo(p, len - l3), p + l3, len - l3)), 0xffff);
+	assert_int_equal(ref_fold(ref_sum(ref_pseudo(p, 6, len - l3), p + l3, len - l3)), 0xffff);
 
 	assert_int_equal(gso_init(&s, p, len, v6 ? GSO_TCP6 : GSO_TCP4, h->gso_size), 0);
 	assert_int_equal(s.n, r->n);
@@ -227,7 +209,7 @@ static void resum(uint8_t *p, size_t len)
 	}
 	be16_put(p + l3 + 16, 0);
 	be16_put(p + l3 + 16,
-		 (uint16_t)~ref_fold(ref_sum(ref_pseudo(p, len - l3), p + l3, len - l3)));
+		 (uint16_t)~ref_fold(ref_sum(ref_pseudo(p, 6, len - l3), p + l3, len - l3)));
 }
 
 /* The second segment of a two-segment run, changed at byte at (xor x), or

@@ -18,35 +18,12 @@
 
 #include "nat/be.h"
 #include "nat/gso.h"
+#include "tests/unit/util_refsum.h"
 #include "tests/unit/util_rng.h"
 
 enum { FIN = 0x01, SYN = 0x02, PSH = 0x08, ACK = 0x10, ECE = 0x40, CWR = 0x80, MAX = 70000 };
 
-static uint32_t ref_sum(uint32_t s, const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i += 2)
-		s += (uint32_t)b[i] << 8 | (i + 1 < n ? b[i + 1] : 0);
-	return s;
-}
 
-static uint16_t ref_fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)s;
-}
-
-/* True when the TCP/UDP checksum of packet p (IPv4 or IPv6, L4 at l3) verifies. */
-static bool l4_ok(const uint8_t *p, size_t len, size_t l3, uint8_t proto)
-{
-	uint32_t s = proto + (uint32_t)(len - l3);
-
-	if (p[0] >> 4 == 6)
-		s = ref_sum(s, p + 8, 32);
-	else
-		s = ref_sum(s, p + 12, 8);
-	return ref_fold(ref_sum(s, p + l3, len - l3)) == 0xffff;
-}
 
 /*
  * A TCP super-packet: IPv4 (l3 = 20 + v4opt bytes) or IPv6 (40), a TCP
@@ -136,7 +113,7 @@ static void check_tcp(const uint8_t *p, size_t len, bool v6, unsigned mss, unsig
 		assert_memory_equal(seg + l3 + 14, p + l3 + 14, 2);	  /* window */
 		assert_memory_equal(seg + l3 + 18, p + l3 + 18, hdrs - l3 - 18); /* urg, options */
 		assert_memory_equal(seg + hdrs, p + hdrs + off, plen);
-		assert_true(l4_ok(seg, n, l3, 6));
+		assert_true(ref_l4_ok(seg, n, l3, 6));
 		off += plen;
 	}
 	assert_int_equal(off, payload);
@@ -233,7 +210,7 @@ static void test_udp4(void **state)
 		assert_int_equal(be16_get(seg + 4), 7 + i);
 		assert_int_equal(ref_fold(ref_sum(0, seg, 20)), 0xffff);
 		assert_int_equal(be16_get(seg + 24), n - 20);
-		assert_true(l4_ok(seg, n, 20, 17));
+		assert_true(ref_l4_ok(seg, n, 20, 17));
 		assert_memory_equal(seg + 28, p + 28 + off, n - 28);
 		off += n - 28;
 	}
@@ -340,13 +317,13 @@ static void test_csum_complete(void **state)
 	(void)state;
 	be16_put(p + l3 + 16, ref_fold(ps));
 	assert_int_equal(gso_csum_complete(p, len, l3, 16), 0);
-	assert_true(l4_ok(p, len, l3, 6));
+	assert_true(ref_l4_ok(p, len, l3, 6));
 
 	len = build_tcp(p, true, 0, 0, 1001, ACK | PSH);
 	ps = ref_sum(6 + (uint32_t)(len - 40), p + 8, 32);
 	be16_put(p + 40 + 16, ref_fold(ps));
 	assert_int_equal(gso_csum_complete(p, len, 40, 16), 0);
-	assert_true(l4_ok(p, len, 40, 6));
+	assert_true(ref_l4_ok(p, len, 40, 6));
 
 	assert_int_equal(gso_csum_complete(p, len, 40, (size_t)len - 41), -EINVAL);
 	assert_int_equal(gso_csum_complete(p, len, len - 1, 0), -EINVAL);
