@@ -867,8 +867,10 @@ static const struct rules *live_rules(struct gw *g, struct rules **tmp)
 	return *tmp;
 }
 
-int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flags,
-		  struct sbuf *out)
+/* The live rules' text: rules_list of table/chain, or with save
+ * rules_save with counters. */
+static int live_text(struct gw *g, bool save, unsigned table, const char *chain,
+		     unsigned flags, struct sbuf *out)
 {
 	struct rules *tmp;
 	const struct rules *r;
@@ -878,24 +880,23 @@ int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flag
 	r = live_rules(g, &tmp);
 	if (!r)
 		return -ENOMEM;
-	rules_list(r, (enum nf_table)table, chain, flags, out);
+	if (save)
+		rules_save(r, true, out);
+	else
+		rules_list(r, (enum nf_table)table, chain, flags, out);
 	rules_free(tmp);
 	return 0;
 }
 
+int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flags,
+		  struct sbuf *out)
+{
+	return live_text(g, false, table, chain, flags, out);
+}
+
 int dp_rules_save(struct gw *g, struct sbuf *out)
 {
-	struct rules *tmp;
-	const struct rules *r;
-
-	if (!g->nf)
-		return -ENOENT;
-	r = live_rules(g, &tmp);
-	if (!r)
-		return -ENOMEM;
-	rules_save(r, true, out);
-	rules_free(tmp);
-	return 0;
+	return live_text(g, true, 0, NULL, 0, out);
 }
 
 struct ct_list_arg {

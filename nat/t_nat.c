@@ -336,32 +336,28 @@ static void nat_print(const void *data, const struct rule_ip *ip, bool numeric,
 	print_flags(out, r->flags);
 }
 
-static void masq_print(const void *data, const struct rule_ip *ip, bool numeric,
-		       struct sbuf *out)
+/* MASQUERADE and REDIRECT print only their ports, after label. */
+static void ports_print(const struct nat_tg *n, const char *label, struct sbuf *out)
 {
-	const struct nat_tg *n = data;
-
-	(void)ip;
-	(void)numeric;
 	if (n->range.flags & NAT_F_PROTO_SPECIFIED) {
-		sbuf_add(out, " masq ports: ");
+		sbuf_add(out, label);
 		put_ports(out, &n->range);
 	}
 	print_flags(out, n->range.flags);
 }
 
+static void masq_print(const void *data, const struct rule_ip *ip, bool numeric,
+		       struct sbuf *out)
+{
+	(void)ip, (void)numeric;
+	ports_print(data, " masq ports: ", out);
+}
+
 static void redirect_print(const void *data, const struct rule_ip *ip, bool numeric,
 			   struct sbuf *out)
 {
-	const struct nat_tg *n = data;
-
-	(void)ip;
-	(void)numeric;
-	if (n->range.flags & NAT_F_PROTO_SPECIFIED) {
-		sbuf_add(out, " redir ports ");
-		put_ports(out, &n->range);
-	}
-	print_flags(out, n->range.flags);
+	(void)ip, (void)numeric;
+	ports_print(data, " redir ports ", out);
 }
 
 const struct nat_range *ext_nat_range(const struct ext *target, const void *tdata)
