@@ -453,7 +453,7 @@ static int host_now(struct gw *g, struct uplink_host *h)
 		return n;
 	}
 	*h = (struct uplink_host){ a, (unsigned)n,
-				   g->cfg.uplink[0] ? uplink_forwarding(g->cfg.uplink) : 0 };
+				   g->cfg.uplink[0] ? uplink_forwarding(g->cfg.uplink) : 0, NULL };
 	return 0;
 }
 
@@ -470,31 +470,69 @@ static void log_notes(struct gw *g, struct sbuf *note)
 }
 
 /* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
- * on host h; remarks go to note.  0, or -errno with the reason in err. */
+ * on host h, and what the live connections need (once there is a
+ * conntrack table); *lg counts what stays for them only, remarks go to
+ * note.  0, or -errno with the reason in err. */
 static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
-		       const struct uplink_host *h, struct bpf_nat_spec *s, struct sbuf *note,
-		       char *err, size_t errlen)
+		       const struct uplink_host *h, struct bpf_nat_spec *s, struct uplink_linger *lg,
+		       struct sbuf *note, char *err, size_t errlen)
 {
+	struct uplink_host hl = *h;
+	struct nat_live live;
+	uint32_t own[RULES_UPLINK_MAX_ADDRS];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < h->naddr && n < RULES_UPLINK_MAX_ADDRS; i++)
+		if (!strcmp(h->addr[i].dev, g->cfg.uplink))
+			own[n++] = h->addr[i].addr;
+	if (g->nf && !nat_live(nf_ct(g->nf), own, n, &live))
+		hl.live = &live; /* out of memory: the rules' needs only */
 	return uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
-			       h, s, note, err, errlen);
+			       &hl, s, lg, note, err, errlen);
 }
 
-/* The uplink's filters take spec s (logged when they change).  0 or -errno
- * (logged). */
-static int uplink_follow(struct gw *g, const struct bpf_nat_spec *s)
+/* While the filters keep something for live connections only, every
+ * GW_LINGER_CHECK s the spec is worked out again: what their end freed goes
+ * back to the host. */
+static void linger_track(struct gw *g, const struct uplink_linger *lg)
+{
+	g->linger = *lg;
+	if (!g->loop)
+		return;
+	if (lg->ports || lg->addrs) {
+		if (!ev_is_active(&g->linger_w))
+			ev_timer_start(g->loop, &g->linger_w);
+	} else if (ev_is_active(&g->linger_w)) {
+		ev_timer_stop(g->loop, &g->linger_w);
+	}
+}
+
+/* The uplink's filters take spec s, lg of it for live connections only
+ * (logged when they change).  0 or -errno (logged). */
+static int uplink_follow(struct gw *g, const struct bpf_nat_spec *s, const struct uplink_linger *lg)
 {
 	struct sbuf d;
 	int ret;
+	bool same = uplink_nat_equal(s, &g->uplink.nat) && !g->uplink.stale;
 
-	if (uplink_nat_equal(s, &g->uplink.nat) && !g->uplink.stale)
-		return 0;
-	ret = uplink_set_nat(&g->uplink, s);
-	if (ret)
-		return ret; /* logged */
-	sbuf_init(&d);
-	uplink_nat_describe(s, &d);
-	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
-	sbuf_free(&d);
+	if (!same) {
+		ret = uplink_set_nat(&g->uplink, s);
+		if (ret)
+			return ret; /* logged */
+	}
+	/* logged when they change, or when what they keep for live
+	 * connections only does (the same filters, now for other reasons) */
+	if (!same || lg->ports != g->linger.ports || lg->addrs != g->linger.addrs) {
+		sbuf_init(&d);
+		uplink_nat_describe(s, &d);
+		if (lg->ports || lg->addrs)
+			sbuf_printf(&d, "; kept for live connections only: %u port(s), %u "
+				    "address(es)", lg->ports, lg->addrs);
+		gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink,
+		       d.buf ? d.buf : "");
+		sbuf_free(&d);
+	}
+	linger_track(g, lg);
 	return 0;
 }
 
@@ -528,22 +566,25 @@ static void masq_follow(struct gw *g, uint32_t addr)
 static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 {
 	struct bpf_nat_spec spec;
+	struct uplink_linger lg = { 0 };
 	struct sbuf note;
 	char err[256];
 
 	sbuf_init(&note);
-	if (uplink_spec(g, nf_rules(g->nf), g->uplink_addr, h, &spec, &note, err, sizeof(err))) {
+	if (uplink_spec(g, nf_rules(g->nf), g->uplink_addr, h, &spec, &lg, &note, err,
+			sizeof(err))) {
 		gw_log("%s: uplink %s: ERROR: the live rules cannot be followed on the host's "
 		       "addresses now: %s; the uplink's filters fall back to MASQUERADE's address "
 		       "and NatPorts: DNAT from the uplink and SNAT to addresses the host does not "
 		       "have stop working until the rules or the host change", g->cfg.ifname,
 		       g->cfg.uplink, err);
 		uplink_nat_base(g->uplink_addr, g->cfg.nat_port_min, g->cfg.nat_port_max, &spec);
+		lg = (struct uplink_linger){ 0 };
 	} else if (!uplink_nat_equal(&spec, &g->uplink.nat)) {
 		log_notes(g, &note); /* what the new spec implies */
 	}
 	sbuf_free(&note);
-	if (uplink_follow(g, &spec))
+	if (uplink_follow(g, &spec, &lg))
 		gw_log("%s: uplink %s: ERROR: its filters could not follow the host's addresses "
 		       "and stay as they were", g->cfg.ifname, g->cfg.uplink);
 }
@@ -566,6 +607,18 @@ static void host_addrs_changed(struct gw *g)
 		masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
 		uplink_refresh(g, &h);
 	}
+	free((void *)h.addr);
+}
+
+static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, linger_w);
+	struct uplink_host h;
+
+	(void)loop, (void)revents;
+	if (!g->uplink_on || host_now(g, &h))
+		return;
+	uplink_refresh(g, &h);
 	free((void *)h.addr);
 }
 
@@ -669,7 +722,7 @@ static int setup_uplink(struct gw *g, const struct rules *rules, uint32_t *addr)
 		gw_log("%s: Uplink %s has no IPv4 address yet: MASQUERADE drops until one "
 		       "appears", g->cfg.ifname, g->cfg.uplink);
 	sbuf_init(&note);
-	ret = uplink_spec(g, rules, *addr, &h, &spec, &note, err, sizeof(err));
+	ret = uplink_spec(g, rules, *addr, &h, &spec, NULL, &note, err, sizeof(err));
 	free((void *)h.addr);
 	if (ret) {
 		gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);
@@ -724,6 +777,7 @@ int dp_setup(struct gw *g)
 	}
 	g->uplink_addr = addr;
 	rules_changed(g);
+	ev_timer_init(&g->linger_w, linger_cb, GW_LINGER_CHECK, GW_LINGER_CHECK);
 	ret = watch_addr(g);
 	if (ret)
 		return ret;
@@ -748,8 +802,10 @@ void dp_teardown(struct gw *g)
 		g->addr_nl = NULL;
 	}
 	if (g->uplink_on) {
-		if (g->loop)
+		if (g->loop) {
 			ev_io_stop(g->loop, &g->uplink_w);
+			ev_timer_stop(g->loop, &g->linger_w);
+		}
 		uplink_close(&g->uplink);
 		g->uplink_on = false;
 	}
@@ -775,6 +831,7 @@ void dp_teardown(struct gw *g)
  * the reason in err: r is refused, the old filters stay. */
 static int uplink_take(struct gw *g, const struct rules *r, char *err, size_t errlen)
 {
+	struct uplink_linger lg = { 0 };
 	struct bpf_nat_spec spec;
 	struct uplink_host h;
 	struct sbuf note;
@@ -788,10 +845,10 @@ static int uplink_take(struct gw *g, const struct rules *r, char *err, size_t er
 		return ret;
 	}
 	sbuf_init(&note);
-	ret = uplink_spec(g, r, g->uplink_addr, &h, &spec, &note, err, errlen);
+	ret = uplink_spec(g, r, g->uplink_addr, &h, &spec, &lg, &note, err, errlen);
 	free((void *)h.addr);
 	if (!ret) {
-		ret = uplink_follow(g, &spec);
+		ret = uplink_follow(g, &spec, &lg);
 		if (ret)
 			snprintf(err, errlen, "the uplink's filters cannot take these rules: %s "
 				 "(gw's log says which)", strerror(-ret));
@@ -945,6 +1002,8 @@ int dp_ct_flush(struct gw *g, unsigned *flushed)
 		return ret;
 	ct_flush(nf_ct(g->nf));
 	gw_log("%s: conntrack table flushed (%u entries)", g->cfg.ifname, *flushed);
+	if (g->linger.ports || g->linger.addrs)
+		linger_cb(g->loop, &g->linger_w, 0); /* what they kept goes now */
 	return 0;
 }
 

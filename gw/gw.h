@@ -31,6 +31,7 @@
 #include "gw/route.h"
 #include "gw/udp.h"
 #include "gw/uplink.h"
+#include "gw/uplink_nat.h"
 #include "nat/gro.h"
 #include "nat/hook.h"
 
@@ -58,6 +59,8 @@ enum { GW_UNDER_LOAD_HANDSHAKES = 128 };
 
 /* Conntrack entries (nf_conntrack_max) when Rules or Uplink are set. */
 enum { GW_CT_MAX = 65536, GW_RND_POOL = 256 };
+/* seconds between looks for the end of connections a restore left */
+#define GW_LINGER_CHECK 5.
 
 /* Where a packet went through the netfilter pipeline (gw stats). */
 enum gw_path {
@@ -138,6 +141,10 @@ struct gw {
 	struct mnl_socket *addr_nl;
 	ev_io addr_w;
 	uint32_t uplink_addr;	/* host order; 0 while the uplink has none */
+	/* what the uplink's filters keep for live connections only (a rule
+	 * restored away); while any, linger_w looks for their end */
+	struct uplink_linger linger;
+	ev_timer linger_w;
 	uint32_t rnd[GW_RND_POOL]; /* NAT port search randomness, refilled when used up */
 	unsigned rnd_left;
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];

@@ -10,6 +10,7 @@
 
 #include "gw/bpf.h"
 #include "gw/route.h"
+#include "nat/nat.h"
 #include "nat/rules_uplink.h"
 #include "nat/sbuf.h"
 
@@ -110,6 +111,73 @@ static int host_sorted(const struct uplink_host *h, uint32_t **out)
 	return (int)n;
 }
 
+static unsigned nports(const struct rules_portset *s)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->n; i++)
+		n += (unsigned)(s->hi[i] - s->lo[i]) + 1;
+	return n;
+}
+
+/* The live connections' DNAT-ed ports join the rules' ones. */
+static void linger_ports(struct rules_uplink *ru, const struct nat_live *live,
+			 struct uplink_linger *lg, struct sbuf *note)
+{
+	unsigned before = nports(&ru->tcp) + nports(&ru->udp), merged;
+
+	merged = live->merged + rules_portset_union(&ru->tcp, &live->tcp) +
+		 rules_portset_union(&ru->udp, &live->udp);
+	if (lg)
+		lg->ports = nports(&ru->tcp) + nports(&ru->udp) - before;
+	if (merged && note)
+		sbuf_printf(note, "the DNAT-ed ports of live connections need more than %u ranges "
+			    "per protocol: %u ports between them go to gw too (the host's own "
+			    "connections there stop working until those connections end)\n",
+			    (unsigned)RULES_UPLINK_MAX_PORTS, merged);
+}
+
+static bool in_foreign(const struct bpf_nat_spec *s, uint32_t a)
+{
+	for (unsigned i = 0; i < s->nforeign; i++)
+		if (a >= s->foreign[i].lo && a <= s->foreign[i].hi)
+			return true;
+	return false;
+}
+
+/* The live connections' foreign SNAT addresses join the rules' ones (not
+ * with forwarding on, unless the rules need it off anyway: a restore is
+ * not refused for connections it leaves). */
+static void linger_addrs(struct bpf_nat_spec *out, const struct nat_live *live, const char *uplink,
+			 int forwarding, const uint32_t *host, unsigned nhost,
+			 struct uplink_linger *lg, struct sbuf *note)
+{
+	unsigned left = 0, n = 0;
+	bool fwd = forwarding == 1 && !out->nforeign;
+
+	for (unsigned i = 0; i < live->nsnat; i++) {
+		if (in_foreign(out, live->snat[i]) ||
+		    bsearch(&live->snat[i], host, nhost, sizeof(*host), cmp_u32))
+			continue;
+		if (fwd || add_foreign(out, live->snat[i], live->snat[i]) < 0) {
+			left++;
+			continue;
+		}
+		n++;
+	}
+	if (lg)
+		lg->addrs = n;
+	if (left && note)
+		sbuf_printf(note, "%u SNAT address(es) of live connections this host does not have "
+			    "are not taken (%s%s%s): their replies are lost\n", left,
+			    fwd ? "net.ipv4.conf." : "more than the filters hold", fwd ? uplink : "",
+			    fwd ? ".forwarding is 1" : "");
+	if (live->snat_over && note)
+		sbuf_printf(note, "live connections are SNAT-ed to more than %u addresses: those "
+			    "beyond stay gw's only where the rules still name them\n",
+			    (unsigned)NAT_LIVE_MAX_SNAT);
+}
+
 void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spec *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -121,7 +189,7 @@ void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spe
 
 int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 		    const struct rules *r, const struct uplink_host *h, struct bpf_nat_spec *out,
-		    struct sbuf *note, char *err, size_t errlen)
+		    struct uplink_linger *lg, struct sbuf *note, char *err, size_t errlen)
 {
 	uint32_t own[RULES_UPLINK_MAX_ADDRS], *host;
 	struct rules_uplink ru;
@@ -152,6 +220,10 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 		goto out;
 	if (!out->naddr)
 		ru.tcp.n = ru.udp.n = 0;
+	if (lg)
+		*lg = (struct uplink_linger){ 0 };
+	if (h->live && out->naddr)
+		linger_ports(&ru, h->live, lg, note);
 	out->ntcp = ru.tcp.n;
 	for (unsigned i = 0; i < ru.tcp.n; i++)
 		out->tcp[i] = (struct bpf_port_range){ ru.tcp.lo[i], ru.tcp.hi[i] };
@@ -174,6 +246,8 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 			 "ranges", (unsigned)BPF_NAT_MAX_FOREIGN);
 		goto out;
 	}
+	if (h->live)
+		linger_addrs(out, h->live, uplink, h->forwarding, host, (unsigned)nhost, lg, note);
 	if (!out->nforeign)
 		goto out;
 	if (h->forwarding == 1) {

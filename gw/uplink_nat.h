@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 struct bpf_nat_spec;
+struct nat_live;
 struct route_addr;
 struct rules;
 struct sbuf;
@@ -41,10 +42,22 @@ struct uplink_host {
 	unsigned naddr;
 	int forwarding;			/* net.ipv4.conf.UPLINK.forwarding: 0, 1
 					 * or -errno when it could not be read */
+	const struct nat_live *live;	/* what live connections need (nat_live
+					 * for the uplink's addresses); NULL: none */
+};
+
+/* What the spec keeps for live connections only, beyond the rules. */
+struct uplink_linger {
+	unsigned ports;		/* DNAT-ed ports (TCP and UDP) */
+	unsigned addrs;		/* foreign SNAT addresses */
 };
 
 /* The spec for ruleset r (NULL: none) on uplink, whose MASQUERADE address
  * is masq (host order; 0: none yet), with NatPorts [lo, hi], on host h.
+ * With h->live, what live connections need stays too (ports merged across
+ * the smallest gaps to fit the filters, foreign addresses beyond their cap
+ * left out: both remarked), and *lg (may be NULL) counts what stays for
+ * them only: a rule a restore removed leaves its connections working.
  * Without any address on the uplink nothing is DNAT-ed, but r is checked
  * against what every address would need (rules_uplink with no addresses),
  * so what is refused then is refused whatever address comes.  Pure.  0, or -errno with a one-line reason in err (rules beyond the caps,
@@ -52,7 +65,7 @@ struct uplink_host {
  * per remark. */
 int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 		    const struct rules *r, const struct uplink_host *h, struct bpf_nat_spec *out,
-		    struct sbuf *note, char *err, size_t errlen);
+		    struct uplink_linger *lg, struct sbuf *note, char *err, size_t errlen);
 /* What the filters fall back to when the full spec is refused: masq (none
  * when 0) with NatPorts, nothing for the rules. */
 void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spec *out);

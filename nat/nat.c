@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -467,4 +468,91 @@ unsigned nat_flush_addr(struct ct_table *t, uint32_t addr)
 
 	ct_foreach(t, flush_one, &f);
 	return f.n;
+}
+
+struct live_arg {
+	const uint32_t *addrs;
+	unsigned naddr;
+	uint64_t *bits; /* tcp [0, 1024), udp [1024, 2048) */
+	struct nat_live *out;
+};
+
+static void live_snat(struct nat_live *o, uint32_t a)
+{
+	unsigned i = 0;
+
+	while (i < o->nsnat && o->snat[i] < a)
+		i++;
+	if (i < o->nsnat && o->snat[i] == a)
+		return;
+	if (o->nsnat == NAT_LIVE_MAX_SNAT) {
+		o->snat_over++;
+		return;
+	}
+	memmove(&o->snat[i + 1], &o->snat[i], (o->nsnat - i) * sizeof(o->snat[0]));
+	o->snat[i] = a;
+	o->nsnat++;
+}
+
+static int live_one(struct ct_entry *e, void *arg)
+{
+	struct live_arg *l = arg;
+	uint32_t st = ct_entry_status(e);
+	const struct ct_tuple *o = ct_entry_tuple(e, CT_DIR_ORIGINAL);
+	bool found = false;
+
+	if (st & CT_S_SRC_NAT)
+		live_snat(l->out, ct_entry_tuple(e, CT_DIR_REPLY)->dst);
+	if (!(st & CT_S_DST_NAT) || (o->proto != IPPROTO_TCP && o->proto != IPPROTO_UDP))
+		return 0;
+	if (o->proto == IPPROTO_TCP && (ct_entry_tcp_state(e) == CT_TCP_TIME_WAIT ||
+					ct_entry_tcp_state(e) == CT_TCP_CLOSE))
+		return 0;
+	for (unsigned i = 0; i < l->naddr && !found; i++)
+		found = l->addrs[i] == o->dst;
+	if (found) {
+		unsigned bit = (o->proto == IPPROTO_UDP ? 65536u : 0u) + o->dport;
+
+		l->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
+	}
+	return 0;
+}
+
+/* The ports set in bits[0, 1024) as ranges into s; the ports merging added. */
+static unsigned bits_ports(const uint64_t *bits, struct rules_portset *s)
+{
+	unsigned added = 0;
+	uint32_t p = 0;
+
+	s->n = 0;
+	while (p <= UINT16_MAX) {
+		uint32_t lo;
+
+		if (!(bits[p / 64] >> (p % 64))) { /* none left in this word */
+			p = (p / 64 + 1) * 64;
+			continue;
+		}
+		if (!(bits[p / 64] >> (p % 64) & 1)) {
+			p++;
+			continue;
+		}
+		lo = p;
+		while (p <= UINT16_MAX && bits[p / 64] >> (p % 64) & 1)
+			p++;
+		added += rules_portset_append(s, (uint16_t)lo, (uint16_t)(p - 1));
+	}
+	return added;
+}
+
+int nat_live(struct ct_table *t, const uint32_t *addrs, unsigned naddr, struct nat_live *out)
+{
+	struct live_arg l = { addrs, naddr, calloc(2048, sizeof(uint64_t)), out };
+
+	memset(out, 0, sizeof(*out));
+	if (!l.bits)
+		return -ENOMEM;
+	ct_foreach(t, live_one, &l);
+	out->merged = bits_ports(l.bits, &out->tcp) + bits_ports(l.bits + 1024, &out->udp);
+	free(l.bits);
+	return 0;
 }

@@ -16,6 +16,7 @@
 
 #include "nat/ct.h"
 #include "nat/nf.h"
+#include "nat/rules_uplink.h"
 
 struct pkt;
 struct nat_srcmap;
@@ -77,5 +78,29 @@ bool nat_tuple_invert(struct ct_tuple *out, const struct ct_tuple *in);
 /* An address went away (MASQUERADE): remove every entry source-NAT-ed to it,
  * as Linux does.  Returns how many were removed. */
 unsigned nat_flush_addr(struct ct_table *t, uint32_t addr);
+
+/*
+ * What live connections still need of the uplink, whatever the rules are
+ * now: a restore that removes a DNAT or SNAT rule leaves the connections it
+ * made, as in Linux, and their packets must still reach gw.
+ */
+enum { NAT_LIVE_MAX_SNAT = 64 };
+struct nat_live {
+	/* original destination ports of DNAT-ed TCP and UDP entries to one of
+	 * the addresses asked about (TCP in TIME_WAIT or CLOSE left out: their
+	 * port goes back to the host), within the cap as rules_portset_append
+	 * merges; merged counts the ports merging added */
+	struct rules_portset tcp, udp;
+	unsigned merged;
+	/* SNAT addresses of live entries (sorted, distinct): the caller
+	 * tells the host's own from the foreign ones; beyond the cap counted
+	 * in snat_over */
+	uint32_t snat[NAT_LIVE_MAX_SNAT];
+	unsigned nsnat, snat_over;
+};
+
+/* Fills out from table t for DNAT to the addresses addrs[naddr] (host
+ * order).  0 or -ENOMEM. */
+int nat_live(struct ct_table *t, const uint32_t *addrs, unsigned naddr, struct nat_live *out);
 
 #endif

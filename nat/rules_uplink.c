@@ -415,3 +415,67 @@ int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addr
 	}
 	return 0;
 }
+
+/* ---- port sets within the cap ------------------------------------------- */
+
+unsigned rules_portset_append(struct rules_portset *s, uint16_t lo, uint16_t hi)
+{
+	unsigned best = 0, added;
+	uint32_t gap = UINT32_MAX;
+
+	if (s->n && lo <= (uint32_t)s->hi[s->n - 1] + 1) {
+		if (hi > s->hi[s->n - 1])
+			s->hi[s->n - 1] = hi;
+		return 0;
+	}
+	if (s->n < RULES_UPLINK_MAX_PORTS) {
+		s->lo[s->n] = lo;
+		s->hi[s->n++] = hi;
+		return 0;
+	}
+	/* full: the smallest gap of the n + 1 ranges is closed */
+	for (unsigned i = 0; i + 1 < s->n; i++) {
+		if ((uint32_t)s->lo[i + 1] - s->hi[i] < gap) {
+			gap = (uint32_t)s->lo[i + 1] - s->hi[i];
+			best = i;
+		}
+	}
+	if ((uint32_t)lo - s->hi[s->n - 1] < gap) {
+		added = (unsigned)(lo - s->hi[s->n - 1] - 1);
+		s->hi[s->n - 1] = hi;
+		return added;
+	}
+	added = gap - 1;
+	s->hi[best] = s->hi[best + 1];
+	memmove(&s->lo[best + 1], &s->lo[best + 2], (s->n - best - 2) * sizeof(s->lo[0]));
+	memmove(&s->hi[best + 1], &s->hi[best + 2], (s->n - best - 2) * sizeof(s->hi[0]));
+	s->lo[s->n - 1] = lo;
+	s->hi[s->n - 1] = hi;
+	return added;
+}
+
+unsigned rules_portset_union(struct rules_portset *s, const struct rules_portset *o)
+{
+	struct rules_portset a = *s;
+	unsigned i = 0, k = 0, added = 0;
+
+	s->n = 0;
+	while (i < a.n || k < o->n) {
+		bool mine = k == o->n || (i < a.n && a.lo[i] <= o->lo[k]);
+
+		if (mine) {
+			added += rules_portset_append(s, a.lo[i], a.hi[i]);
+			i++;
+		} else {
+			added += rules_portset_append(s, o->lo[k], o->hi[k]);
+			k++;
+		}
+	}
+	return added;
+}
+
+bool rules_portset_equal(const struct rules_portset *a, const struct rules_portset *b)
+{
+	return a->n == b->n && !memcmp(a->lo, b->lo, a->n * sizeof(a->lo[0])) &&
+	       !memcmp(a->hi, b->hi, a->n * sizeof(a->hi[0]));
+}

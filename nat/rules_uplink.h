@@ -31,6 +31,7 @@
 #ifndef GW_NAT_RULES_UPLINK_H
 #define GW_NAT_RULES_UPLINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -74,5 +75,21 @@ struct rules_uplink {
 int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addrs, unsigned n,
 		 const uint32_t *host, unsigned nhost, struct rules_uplink *out, char *err,
 		 size_t errlen);
+
+/*
+ * Port sets grown one range at a time, kept within the cap by merging: a
+ * range beyond RULES_UPLINK_MAX_PORTS joins the two neighbours with the
+ * smallest gap between them into one (a superset; merging the smallest gap
+ * each time keeps the largest gaps apart, the best any cap allows).
+ */
+
+/* Adds [lo, hi], which starts at or after every range of s (overlapping or
+ * touching the last one is fine).  Returns how many ports the merge beyond
+ * the cap added to s that neither s nor [lo, hi] had (0 when none). */
+unsigned rules_portset_append(struct rules_portset *s, uint16_t lo, uint16_t hi);
+/* s = s ∪ o, merged within the cap as rules_portset_append does.  Returns
+ * the ports added by merging. */
+unsigned rules_portset_union(struct rules_portset *s, const struct rules_portset *o);
+bool rules_portset_equal(const struct rules_portset *a, const struct rules_portset *b);
 
 #endif

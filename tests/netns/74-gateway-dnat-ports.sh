@@ -14,8 +14,10 @@
 # each of the host's 40 exchanges gets its reply (without, a third of them
 # would be DNAT-ed to the client).  Then: DNAT from the internet to :50020
 # reaches the client; a port reserved by someone else (50010) is never
-# taken out; a restore without the rule takes gw's DNAT-ed ports out, one
-# with a DNAT of every UDP port reserves none of them (logged); SIGTERM
+# taken out; a restore without the rule keeps the port of the live DNAT-ed
+# flow (it goes on working) until conntrack -F ends the flow, then the port
+# is the host's; one with a DNAT of every UDP port reserves none of them
+# (logged); SIGTERM
 # leaves the sysctl as it was but for the other's 50010.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
@@ -67,12 +69,22 @@ bg client socat UDP-LISTEN:50020,reuseaddr PIPE
 wait_udp client 50020
 # the client's endpoint is known once it has sent something
 echo "warm $RUN" | on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:7000 > /dev/null
-echo "dnat $RUN" > "$TMP/u"
-on internet timeout 10 socat -t 2 -T 3 - UDP:$UPL:50020 < "$TMP/u" > "$TMP/uback"
-cmp -s "$TMP/u" "$TMP/uback" || fail "UDP through DNAT to :50020: $(cat "$TMP/uback")"
+# dnat_echo: one datagram from the internet's port 40123 to :50020 and back
+dnat_echo() {
+	echo "dnat $RUN $1" > "$TMP/u"
+	on internet timeout 10 socat -t 2 -T 3 - UDP:$UPL:50020,sourceport=40123 < "$TMP/u" > "$TMP/uback"
+	cmp -s "$TMP/u" "$TMP/uback" || fail "UDP through DNAT to :50020 ($1): $(cat "$TMP/uback")"
+}
+dnat_echo first
 
-log "a restore without it: gw's DNAT-ed ports go, the other's 50010 stays"
+log "a restore without it: its live connection keeps :50020 (as in Linux), the rest goes"
 G rules "$ctl" restore < "$PF" || fail "restore $PF"
+[ "$(reserved)" = "50010,50020,61000-61999" ] || fail "reserved ports: $(reserved)"
+grep -q "filters: .* udp 5353,50020; kept for live connections only: 1 port(s)" "$TMP/gw.log" ||
+	fail "the kept port is not logged: $(grep filters: "$TMP/gw.log" | tail -1)"
+dnat_echo "after the restore"
+log "conntrack -F: it ends, :50020 is the host's again, the other's 50010 stays"
+G conntrack "$ctl" -F > /dev/null 2>&1 || fail "conntrack -F"
 [ "$(reserved)" = "50010,61000-61999" ] || fail "reserved ports: $(reserved)"
 
 log "a DNAT of every UDP port: none of them reserved (logged)"

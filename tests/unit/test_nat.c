@@ -471,6 +471,88 @@ static void test_source_mapping_kept(void **state)
 	ct_destroy(t);
 }
 
+/* A DNAT-ed connection from the internet to addr:port (to CLIENT1), tracked
+ * and confirmed. */
+static struct ct_entry *connect_dnat(struct ct_table *t, const char *spec)
+{
+	struct nat_request d = { .kind = NAT_DNAT }, none = { .kind = NAT_NONE };
+	struct packet pk;
+	struct ct_entry *e;
+
+	d.range.flags = NAT_F_MAP_IPS;
+	d.range.min_addr = d.range.max_addr = CLIENT1;
+	build(&pk, spec, NULL, 0);
+	e = track(t, &pk, CT_NEW, NULL);
+	assert_non_null(e);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_DST, &d, &env_default), 0);
+	assert_int_equal(nat_packet(e, CT_DIR_ORIGINAL, NAT_MANIP_DST, &pk.p, false), 0);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_SRC, &none, &env_default), 0);
+	assert_int_equal(ct_confirm(t, e, 1000000000ull), 0);
+	return e;
+}
+
+/* What live connections need of the uplink: the DNAT-ed ports to its
+ * addresses (not a closed TCP connection's), every SNAT address. */
+static void test_live(void **state)
+{
+	struct ct_table *t = table(256);
+	struct packet pk, rst;
+	struct nat_request m = { .kind = NAT_MASQUERADE }, s = snat(SNAT_ADDR, SNAT_ADDR, 0, 0);
+	const uint32_t addrs[] = { UPLINK, A(192, 0, 2, 9) };
+	struct nat_live l;
+
+	(void)state;
+	connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &m, &env_default, 0);
+	connect_nat(t, &pk, "udp 10.8.0.4:5000 > 203.0.113.5:53", &s, &env_default, 0);
+	connect_dnat(t, "udp 203.0.113.5:4000 > 192.0.2.1:5353");
+	connect_dnat(t, "tcp 203.0.113.5:4000 > 192.0.2.9:8080 flags S");
+	connect_dnat(t, "tcp 203.0.113.5:4001 > 192.0.2.1:8081 flags S");
+	/* to an address not asked about */
+	connect_dnat(t, "tcp 203.0.113.5:4000 > 10.8.0.1:9000 flags S");
+	/* closed by a RST: its port is the host's again */
+	connect_dnat(t, "tcp 203.0.113.5:4002 > 192.0.2.1:8082 flags S");
+	{
+		struct trace_spec ts;
+		char err[128];
+		size_t len;
+
+		/* the client's RST answering the SYN (seq 1000): connection refused */
+		assert_int_equal(trace_spec_parse(&ts, "tcp 10.8.0.2:8082 > 203.0.113.5:4002 flags RA",
+						  err, sizeof(err)), 0);
+		len = trace_build(&ts, 0, 1001, 7, NULL, 0, rst.buf, sizeof(rst.buf));
+		assert_int_equal(pkt_parse(&rst.p, rst.buf, len), PKT_OK);
+		track(t, &rst, CT_ESTABLISHED, NULL);
+	}
+
+	assert_int_equal(nat_live(t, addrs, 2, &l), 0);
+	assert_int_equal(l.tcp.n, 1);
+	assert_int_equal(l.tcp.lo[0], 8080);
+	assert_int_equal(l.tcp.hi[0], 8081);
+	assert_int_equal(l.udp.n, 1);
+	assert_int_equal(l.udp.lo[0], 5353);
+	assert_int_equal(l.udp.hi[0], 5353);
+	assert_int_equal(l.merged, 0);
+	assert_int_equal(l.nsnat, 2);
+	assert_int_equal(l.snat[0], UPLINK);
+	assert_int_equal(l.snat[1], SNAT_ADDR);
+	assert_int_equal(l.snat_over, 0);
+
+	/* more DNAT-ed ports than ranges: merged across the smallest gaps */
+	for (unsigned i = 0; i < 40; i++) {
+		char spec[96];
+
+		snprintf(spec, sizeof(spec), "udp 203.0.113.5:4000 > 192.0.2.1:%u", 20000 + i * i * 3);
+		connect_dnat(t, spec);
+	}
+	assert_int_equal(nat_live(t, addrs, 1, &l), 0);
+	assert_int_equal(l.tcp.n, 1); /* 8081 only: 8080 was to 192.0.2.9 */
+	assert_int_equal(l.tcp.lo[0], 8081);
+	assert_int_equal(l.udp.n, RULES_UPLINK_MAX_PORTS);
+	assert_true(l.merged > 0);
+	assert_int_equal(l.udp.hi[l.udp.n - 1], 20000 + 39 * 39 * 3);
+	ct_destroy(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_hairpin),
 		cmocka_unit_test(test_flush_addr),
 		cmocka_unit_test(test_source_mapping_kept),
+		cmocka_unit_test(test_live),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

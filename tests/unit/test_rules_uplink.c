@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -405,6 +406,142 @@ static void test_property(void **state)
 	assert_true(caught > 1000);
 }
 
+/* ---- port sets within the cap ------------------------------------------- */
+
+/* The reference: the ranges of bits[] with the smallest gaps closed until
+ * the cap is met (offline); how many ports it covers. */
+static unsigned ref_cover(const uint8_t *bits)
+{
+	static uint16_t lo[32768], hi[32768];
+	static uint32_t gap[32768];
+	unsigned n = 0, cover = 0;
+
+	for (uint32_t p = 0; p <= UINT16_MAX; p++) {
+		if (!bits[p])
+			continue;
+		if (n && hi[n - 1] + 1u == p) {
+			hi[n - 1] = (uint16_t)p;
+		} else {
+			lo[n] = hi[n] = (uint16_t)p;
+			n++;
+		}
+		cover++;
+	}
+	/* closing the n - cap smallest gaps adds their ports */
+	for (unsigned i = 0; i + 1 < n; i++)
+		gap[i] = (uint32_t)lo[i + 1] - hi[i] - 1;
+	while (n > RULES_UPLINK_MAX_PORTS) {
+		unsigned best = 0;
+
+		for (unsigned i = 1; i + 1 < n; i++)
+			if (gap[i] < gap[best])
+				best = i;
+		cover += gap[best];
+		memmove(&gap[best], &gap[best + 1], (n - 2 - best) * sizeof(gap[0]));
+		n--;
+	}
+	return cover;
+}
+
+static void assert_holds(const struct rules_portset *s, const uint8_t *bits, unsigned want_cover)
+{
+	unsigned cover = 0;
+
+	assert_true(s->n <= RULES_UPLINK_MAX_PORTS);
+	for (unsigned i = 0; i < s->n; i++) {
+		assert_true(s->lo[i] <= s->hi[i]);
+		if (i)
+			assert_true((uint32_t)s->hi[i - 1] + 1 < s->lo[i]);
+		cover += (unsigned)(s->hi[i] - s->lo[i]) + 1;
+	}
+	for (uint32_t p = 0; p <= UINT16_MAX; p++) {
+		bool in = false;
+
+		for (unsigned i = 0; i < s->n && !in; i++)
+			in = p >= s->lo[i] && p <= s->hi[i];
+		if (bits[p] && !in)
+			fail_msg("port %u missing", p);
+	}
+	assert_int_equal(cover, want_cover);
+}
+
+/* Random sets of ranges, appended in order and as a union of two sets:
+ * a superset of what went in, within the cap, and as small as merging the
+ * smallest gaps offline gives. */
+static void test_portset_cap(void **state)
+{
+	static uint8_t all[UINT16_MAX + 1], one[UINT16_MAX + 1];
+	struct rng g = { test_seed() };
+
+	(void)state;
+	for (unsigned iter = 0; iter < 200; iter++) {
+		struct rules_portset a = { 0 }, b = { 0 };
+		unsigned added = 0, had = 0;
+		uint32_t p = rnd(&g, 100);
+
+		memset(all, 0, sizeof(all));
+		memset(one, 0, sizeof(one));
+		/* a: up to 60 ranges with gaps of all sizes (touching ones too) */
+		for (unsigned k = rnd(&g, 60); k-- && p <= UINT16_MAX;) {
+			uint32_t len = rnd(&g, 4) ? 1 : 1 + rnd(&g, 50);
+			uint32_t hi = p + len - 1 > UINT16_MAX ? UINT16_MAX : p + len - 1;
+
+			added += rules_portset_append(&a, (uint16_t)p, (uint16_t)hi);
+			memset(&one[p], 1, hi - p + 1);
+			p = hi + 1 + (rnd(&g, 3) ? rnd(&g, 2000) : rnd(&g, 3));
+		}
+		assert_holds(&a, one, ref_cover(one));
+		/* what merging added is what a covers beyond its ranges */
+		for (unsigned i = 0; i < UINT16_MAX + 1; i++)
+			had += one[i];
+		assert_int_equal(added, ref_cover(one) - had);
+		/* a as it is now (merged gaps too) and b go into the union */
+		for (unsigned i = 0; i < a.n; i++)
+			memset(&all[a.lo[i]], 1, (size_t)(a.hi[i] - a.lo[i]) + 1);
+		/* b: up to 32 ranges anywhere, then a ∪ b */
+		memset(one, 0, sizeof(one));
+		for (p = rnd(&g, 1000); p <= UINT16_MAX && b.n < RULES_UPLINK_MAX_PORTS;
+		     p += 1 + rnd(&g, 4000)) {
+			uint32_t hi = p + rnd(&g, 10) > UINT16_MAX ? UINT16_MAX : p + rnd(&g, 10);
+
+			rules_portset_append(&b, (uint16_t)p, (uint16_t)hi);
+			memset(&one[p], 1, hi - p + 1);
+			memset(&all[p], 1, hi - p + 1);
+			p = hi;
+		}
+		added = rules_portset_union(&a, &b);
+		had = 0;
+		for (unsigned i = 0; i < UINT16_MAX + 1; i++)
+			had += all[i];
+		assert_holds(&a, all, ref_cover(all));
+		assert_int_equal(added, ref_cover(all) - had);
+	}
+}
+
+/* A full set: a new range far off closes the smallest gap inside, a new
+ * range close by joins the last one; the ports added are returned. */
+static void test_portset_append(void **state)
+{
+	struct rules_portset s = { 0 };
+	char out[512];
+
+	(void)state;
+	for (unsigned i = 0; i < RULES_UPLINK_MAX_PORTS; i++)
+		assert_int_equal(rules_portset_append(&s, (uint16_t)(1000 * (i + 1) + (i == 5)),
+						      (uint16_t)(1000 * (i + 1) + (i == 5))), 0);
+	/* 32 ranges; the gap 6001 -> 7000 is a little smaller than the others */
+	assert_int_equal(rules_portset_append(&s, 40000, 40000), 998);
+	put_ports(out, sizeof(out), &s);
+	assert_int_equal(s.n, RULES_UPLINK_MAX_PORTS);
+	assert_non_null(strstr(out, ",6001-7000,"));
+	/* touching the last one: no merge needed */
+	assert_int_equal(rules_portset_append(&s, 40001, 40010), 0);
+	/* 40020: the gap of 9 to 40010 is now the smallest */
+	assert_int_equal(rules_portset_append(&s, 40020, 40020), 9);
+	put_ports(out, sizeof(out), &s);
+	assert_non_null(strstr(out, ",40000-40020"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -413,6 +550,8 @@ int main(void)
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_no_address),
 		cmocka_unit_test(test_property),
+		cmocka_unit_test(test_portset_cap),
+		cmocka_unit_test(test_portset_append),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
