@@ -3,8 +3,11 @@
 # Tunnel throughput between two namespaces, iperf3 TCP single stream, both
 # directions, for three pairings measured in the same run and printed side
 # by side: gw ↔ gw, wireguard-go ↔ gw (the stock client against gw as the
-# server) and wireguard-go ↔ wireguard-go (the reference).  Informational:
-# no pass/fail on numbers.  Needs root, iperf3, wireguard-go and wg.
+# server) and wireguard-go ↔ wireguard-go (the reference); then the CPU time
+# each end's process took per GB carried (user + system, from
+# /proc/PID/stat: what the tunnel costs, the AEAD included).
+# Informational: no pass/fail on numbers.  Needs root, iperf3,
+# wireguard-go and wg.
 #
 #   ┌─────────────────────────┐ eth0            eth0 ┌─────────────────────────┐
 #   │ a (client)              │ 192.0.2.2  192.0.2.1 │ b (server)              │
@@ -67,37 +70,61 @@ side_up() {
 	fi
 }
 
-# iperf A_TO_B|B_TO_A: Mbit/s of one TCP stream through the tunnel, into
-# $TMP/mbps ("-" when iperf3 failed)
+# cpu_ms PID: the user + system CPU time of process PID so far, in ms
+cpu_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' \
+		"/proc/$1/stat"
+}
+
+# iperf A_TO_B|B_TO_A PID_A PID_B: Mbit/s of one TCP stream through the
+# tunnel into $TMP/mbps ("-" when iperf3 failed), and the CPU ms per GB
+# received of the ends' processes into $TMP/cpu ("a_ms/b_ms")
 iperf() {
-	local srv rev=
+	local srv rev= a0 b0
 	[ "$1" = B_TO_A ] && rev=-R
 	bg b iperf3 -s -1 -B 10.9.0.1 -p 5201 > /dev/null
 	srv=$BG_PID
 	wait_tcp b 5201
 	echo - > "$TMP/mbps"
+	echo - > "$TMP/cpu"
+	a0=$(cpu_ms "$2") b0=$(cpu_ms "$3")
 	if on a iperf3 -c 10.9.0.1 -p 5201 -t "$((T + 1))" -O 1 $rev -J > "$TMP/iperf.json"; then
 		python3 -c 'import json, sys
-e = json.load(open(sys.argv[1]))["end"]
-print("%.0f" % (e["sum_received"]["bits_per_second"] / 1e6))' "$TMP/iperf.json" > "$TMP/mbps"
+e = json.load(open(sys.argv[1]))
+bits = e["end"]["sum_received"]["bits_per_second"]
+# all of the run, the omitted first second too, as the CPU times are
+gb = sum(i["sum"]["bytes"] for i in e["intervals"]) / 1e9
+print("%.0f" % (bits / 1e6))
+da, db = int(sys.argv[2]), int(sys.argv[3])
+print("%.0f/%.0f" % (da / gb, db / gb) if gb > 0 else "-", file=open(sys.argv[4], "w"))' \
+			"$TMP/iperf.json" "$(($(cpu_ms "$2") - a0))" "$(($(cpu_ms "$3") - b0))" \
+			"$TMP/cpu" > "$TMP/mbps"
 	fi
 	stop "$srv"
 }
 
 # pairing NAME CLIENT_KIND SERVER_KIND N: measures both ways; prints a row
+# of throughput and one of CPU per GB
 pairing() {
-	local name=$1 ab ba pa pb
+	local name=$1 ab ba pa pb cab cba
 	side_up "$3" b "t${4}b"; pb=$SIDE_PID
 	side_up "$2" a "t${4}a"; pa=$SIDE_PID
-	iperf A_TO_B; ab=$(cat "$TMP/mbps")
-	iperf B_TO_A; ba=$(cat "$TMP/mbps")
+	iperf A_TO_B "$pa" "$pb"; ab=$(cat "$TMP/mbps") cab=$(cat "$TMP/cpu")
+	iperf B_TO_A "$pa" "$pb"; ba=$(cat "$TMP/mbps") cba=$(cat "$TMP/cpu")
 	stop "$pa"
 	stop "$pb"
-	printf '%-30s %18s %18s\n' "$name" "$ab" "$ba"
+	printf '%-30s %18s %18s\n' "$name" "$ab" "$ba" >> "$TMP/rows"
+	printf '%-30s %18s %18s\n' "$name" "$cab" "$cba" >> "$TMP/cpurows"
 }
 
-printf '== tunnel throughput: iperf3, 1 TCP stream, %s s, Mbit/s (informational)\n' "$T"
-printf '%-30s %18s %18s\n' "client ↔ server" "client → server" "server → client"
+: > "$TMP/rows"
+: > "$TMP/cpurows"
 pairing "gw ↔ gw" gw gw 1
 pairing "wireguard-go ↔ gw" wggo gw 2
 pairing "wireguard-go ↔ wireguard-go" wggo wggo 3
+printf '== tunnel throughput: iperf3, 1 TCP stream, %s s, Mbit/s (informational)\n' "$T"
+printf '%-30s %18s %18s\n' "client ↔ server" "client → server" "server → client"
+cat "$TMP/rows"
+printf '== CPU ms per GB carried, client/server process (user + system)\n'
+printf '%-30s %18s %18s\n' "client ↔ server" "client → server" "server → client"
+cat "$TMP/cpurows"
