@@ -469,24 +469,52 @@ static void log_notes(struct gw *g, struct sbuf *note)
 	}
 }
 
+/* The live connections' needs that the uplink's filters hold now (the
+ * ports of a hairpin DNAT from a peer, an SNAT out another interface were
+ * never theirs), for the uplink's addresses own[n]. */
+static void live_needs(struct gw *g, const uint32_t *own, unsigned n, struct nat_live *live)
+{
+	const struct bpf_nat_spec *cur = &g->uplink.nat;
+	struct rules_portset within[2] = { { .n = cur->ntcp }, { .n = cur->nudp } };
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < cur->ntcp; i++)
+		within[0].lo[i] = cur->tcp[i].lo, within[0].hi[i] = cur->tcp[i].hi;
+	for (unsigned i = 0; i < cur->nudp; i++)
+		within[1].lo[i] = cur->udp[i].lo, within[1].hi[i] = cur->udp[i].hi;
+	nat_live(nf_ct(g->nf), own, n, within, live);
+	for (unsigned i = 0; i < live->nsnat; i++) {
+		bool held = false;
+
+		for (unsigned f = 0; f < cur->nforeign && !held; f++)
+			held = live->snat[i] >= cur->foreign[f].lo && live->snat[i] <= cur->foreign[f].hi;
+		if (held)
+			live->snat[k++] = live->snat[i];
+	}
+	live->nsnat = k;
+}
+
 /* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
- * on host h, and what the live connections need (once there is a
- * conntrack table); *lg counts what stays for them only, remarks go to
- * note.  0, or -errno with the reason in err. */
+ * on host h, and what the live connections need of what the filters hold
+ * now (once there is a conntrack table); *lg counts what stays for them
+ * only, remarks go to note.  0, or -errno with the reason in err. */
 static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
 		       const struct uplink_host *h, struct bpf_nat_spec *s, struct uplink_linger *lg,
 		       struct sbuf *note, char *err, size_t errlen)
 {
 	struct uplink_host hl = *h;
-	struct nat_live live;
 	uint32_t own[RULES_UPLINK_MAX_ADDRS];
 	unsigned n = 0;
 
+	if (addr)
+		own[n++] = addr; /* MASQUERADE's first, as the spec has them */
 	for (unsigned i = 0; i < h->naddr && n < RULES_UPLINK_MAX_ADDRS; i++)
-		if (!strcmp(h->addr[i].dev, g->cfg.uplink))
+		if (!strcmp(h->addr[i].dev, g->cfg.uplink) && h->addr[i].addr != addr)
 			own[n++] = h->addr[i].addr;
-	if (g->nf && !nat_live(nf_ct(g->nf), own, n, &live))
-		hl.live = &live; /* out of memory: the rules' needs only */
+	if (g->nf && g->uplink_on) {
+		live_needs(g, own, n, &g->live);
+		hl.live = &g->live;
+	}
 	return uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
 			       &hl, s, lg, note, err, errlen);
 }

@@ -34,6 +34,7 @@
 #include "gw/uplink_nat.h"
 #include "nat/gro.h"
 #include "nat/hook.h"
+#include "nat/nat.h"
 
 struct frag;
 struct mnl_socket;
@@ -145,6 +146,7 @@ struct gw {
 	 * restored away); while any, linger_w looks for their end */
 	struct uplink_linger linger;
 	ev_timer linger_w;
+	struct nat_live live;	/* what live connections need: scratch (16 KB) */
 	uint32_t rnd[GW_RND_POOL]; /* NAT port search randomness, refilled when used up */
 	unsigned rnd_left;
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];

@@ -473,9 +473,17 @@ unsigned nat_flush_addr(struct ct_table *t, uint32_t addr)
 struct live_arg {
 	const uint32_t *addrs;
 	unsigned naddr;
-	uint64_t *bits; /* tcp [0, 1024), udp [1024, 2048) */
+	const struct rules_portset *within;
 	struct nat_live *out;
 };
+
+static bool in_portset(const struct rules_portset *s, uint16_t port)
+{
+	for (unsigned i = 0; i < s->n; i++)
+		if (port >= s->lo[i] && port <= s->hi[i])
+			return true;
+	return false;
+}
 
 static void live_snat(struct nat_live *o, uint32_t a)
 {
@@ -510,10 +518,12 @@ static int live_one(struct ct_entry *e, void *arg)
 		return 0;
 	for (unsigned i = 0; i < l->naddr && !found; i++)
 		found = l->addrs[i] == o->dst;
+	if (found && l->within && !in_portset(&l->within[o->proto == IPPROTO_UDP], o->dport))
+		found = false;
 	if (found) {
 		unsigned bit = (o->proto == IPPROTO_UDP ? 65536u : 0u) + o->dport;
 
-		l->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
+		l->out->bits[bit / 64] |= (uint64_t)1 << (bit % 64);
 	}
 	return 0;
 }
@@ -544,15 +554,12 @@ static unsigned bits_ports(const uint64_t *bits, struct rules_portset *s)
 	return added;
 }
 
-int nat_live(struct ct_table *t, const uint32_t *addrs, unsigned naddr, struct nat_live *out)
+void nat_live(struct ct_table *t, const uint32_t *addrs, unsigned naddr,
+	      const struct rules_portset *within, struct nat_live *out)
 {
-	struct live_arg l = { addrs, naddr, calloc(2048, sizeof(uint64_t)), out };
+	struct live_arg l = { addrs, naddr, within, out };
 
 	memset(out, 0, sizeof(*out));
-	if (!l.bits)
-		return -ENOMEM;
 	ct_foreach(t, live_one, &l);
-	out->merged = bits_ports(l.bits, &out->tcp) + bits_ports(l.bits + 1024, &out->udp);
-	free(l.bits);
-	return 0;
+	out->merged = bits_ports(out->bits, &out->tcp) + bits_ports(out->bits + 1024, &out->udp);
 }

@@ -97,10 +97,15 @@ struct nat_live {
 	 * in snat_over */
 	uint32_t snat[NAT_LIVE_MAX_SNAT];
 	unsigned nsnat, snat_over;
+	uint64_t bits[2 * 1024]; /* nat_live's own: tcp, then udp ports */
 };
 
 /* Fills out from table t for DNAT to the addresses addrs[naddr] (host
- * order).  0 or -ENOMEM. */
-int nat_live(struct ct_table *t, const uint32_t *addrs, unsigned naddr, struct nat_live *out);
+ * order), ports only where within[0] (TCP) and within[1] (UDP) have them
+ * (within NULL: any).  An entry does not say which interface it came in
+ * by: within is what keeps a hairpin DNAT from a peer (whose port the
+ * uplink's filters never held) out. */
+void nat_live(struct ct_table *t, const uint32_t *addrs, unsigned naddr,
+	      const struct rules_portset *within, struct nat_live *out);
 
 #endif

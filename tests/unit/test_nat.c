@@ -499,7 +499,8 @@ static void test_live(void **state)
 	struct packet pk, rst;
 	struct nat_request m = { .kind = NAT_MASQUERADE }, s = snat(SNAT_ADDR, SNAT_ADDR, 0, 0);
 	const uint32_t addrs[] = { UPLINK, A(192, 0, 2, 9) };
-	struct nat_live l;
+	static struct nat_live l;
+	struct rules_portset within[2] = { { 1, { 8000 }, { 8085 } }, { 1, { 0 }, { 65535 } } };
 
 	(void)state;
 	connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &m, &env_default, 0);
@@ -524,7 +525,7 @@ static void test_live(void **state)
 		track(t, &rst, CT_ESTABLISHED, NULL);
 	}
 
-	assert_int_equal(nat_live(t, addrs, 2, &l), 0);
+	nat_live(t, addrs, 2, NULL, &l);
 	assert_int_equal(l.tcp.n, 1);
 	assert_int_equal(l.tcp.lo[0], 8080);
 	assert_int_equal(l.tcp.hi[0], 8081);
@@ -536,6 +537,17 @@ static void test_live(void **state)
 	assert_int_equal(l.snat[0], UPLINK);
 	assert_int_equal(l.snat[1], SNAT_ADDR);
 	assert_int_equal(l.snat_over, 0);
+	/* only the ports the uplink's filters hold: 8080 and 8081 (within
+	 * 8000-8085), not 5353 once UDP holds none */
+	within[1].n = 0;
+	nat_live(t, addrs, 2, within, &l);
+	assert_int_equal(l.tcp.n, 1);
+	assert_int_equal(l.tcp.hi[0], 8081);
+	assert_int_equal(l.udp.n, 0);
+	within[0] = (struct rules_portset){ 1, { 8081 }, { 9000 } };
+	nat_live(t, addrs, 2, within, &l);
+	assert_int_equal(l.tcp.lo[0], 8081);
+	within[1] = (struct rules_portset){ 1, { 0 }, { 65535 } };
 
 	/* more DNAT-ed ports than ranges: merged across the smallest gaps */
 	for (unsigned i = 0; i < 40; i++) {
@@ -544,7 +556,7 @@ static void test_live(void **state)
 		snprintf(spec, sizeof(spec), "udp 203.0.113.5:4000 > 192.0.2.1:%u", 20000 + i * i * 3);
 		connect_dnat(t, spec);
 	}
-	assert_int_equal(nat_live(t, addrs, 1, &l), 0);
+	nat_live(t, addrs, 1, within, &l);
 	assert_int_equal(l.tcp.n, 1); /* 8081 only: 8080 was to 192.0.2.9 */
 	assert_int_equal(l.tcp.lo[0], 8081);
 	assert_int_equal(l.udp.n, RULES_UPLINK_MAX_PORTS);
