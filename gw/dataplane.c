@@ -18,6 +18,7 @@
 
 #include "gw/gw.h"
 #include "gw/log.h"
+#include "gw/nl.h"
 #include "gw/rulesfile.h"
 #include "gw/uplink_nat.h"
 #include "nat/ct.h"
@@ -483,14 +484,9 @@ static void live_needs(struct gw *g, const uint32_t *own, unsigned n, struct nat
 	for (unsigned i = 0; i < cur->nudp; i++)
 		within[1].lo[i] = cur->udp[i].lo, within[1].hi[i] = cur->udp[i].hi;
 	nat_live(nf_ct(g->nf), own, n, within, live);
-	for (unsigned i = 0; i < live->nsnat; i++) {
-		bool held = false;
-
-		for (unsigned f = 0; f < cur->nforeign && !held; f++)
-			held = live->snat[i] >= cur->foreign[f].lo && live->snat[i] <= cur->foreign[f].hi;
-		if (held)
+	for (unsigned i = 0; i < live->nsnat; i++)
+		if (uplink_nat_foreign_has(cur, live->snat[i]))
 			live->snat[k++] = live->snat[i];
-	}
 	live->nsnat = k;
 }
 
@@ -691,14 +687,11 @@ static int watch_addr(struct gw *g)
 {
 	int fd;
 
-	g->addr_nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (!g->addr_nl || mnl_socket_bind(g->addr_nl, RTMGRP_IPV4_IFADDR, MNL_SOCKET_AUTOPID) < 0) {
+	g->addr_nl = nl_route_open(RTMGRP_IPV4_IFADDR, SOCK_NONBLOCK);
+	if (!g->addr_nl) {
 		int ret = -errno;
 
 		gw_log("%s: rtnetlink address events: %s", g->cfg.ifname, strerror(-ret));
-		if (g->addr_nl)
-			mnl_socket_close(g->addr_nl);
-		g->addr_nl = NULL;
 		return ret;
 	}
 	fd = mnl_socket_get_fd(g->addr_nl);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "gw/config.h"
+#include "gw/nl.h"
 
 enum { DEFAULT_TUNNEL_MTU = 1420, ROUTE_DUMP_BUF = 32768 };
 
@@ -265,13 +266,9 @@ int route_host_addrs(struct route_addr **out)
 	int rc;
 
 	*out = NULL;
-	nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	nl = nl_route_open(0, 0);
 	if (!nl)
 		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		rc = -errno;
-		goto out;
-	}
 	portid = mnl_socket_get_portid(nl);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_GETADDR;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "gw/bpf.h"
+#include "gw/nl.h"
 
 #ifndef TC_H_CLSACT
 #define TC_H_CLSACT TC_H_INGRESS
@@ -23,35 +24,17 @@
 
 enum { NL_BUF = 8192 };
 
-/* One request, its acknowledgement: 0 or the kernel's -errno. */
+/* One request on a socket of its own, its acknowledgement: 0 or the
+ * kernel's -errno. */
 static int talk(struct nlmsghdr *nlh)
 {
-	char buf[NL_BUF] __attribute__((aligned(8)));
-	struct mnl_socket *nl;
-	unsigned portid;
-	ssize_t n;
-	int rc = 0;
+	struct mnl_socket *nl = nl_route_open(0, 0);
+	int rc;
 
-	nl = mnl_socket_open(NETLINK_ROUTE);
 	if (!nl)
 		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	portid = mnl_socket_get_portid(nl);
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
 	nlh->nlmsg_seq = (uint32_t)time(NULL);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0)
-		rc = -errno;
-	else if (mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, portid, NULL, NULL) < 0)
-		rc = -errno;
-out:
+	rc = nl_request(nl, nlh);
 	mnl_socket_close(nl);
 	return rc;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gw/config.h"
+#include "gw/nl.h"
 
 enum { NL_BUF = 8192 };
 
@@ -56,24 +57,6 @@ int tun_open(const char *name, int *offload_err)
 	return open_dev(name, IFF_TUN | IFF_NO_PI);
 }
 
-/* Sends one request and waits for its ack.  0 or -errno. */
-static int talk(struct mnl_socket *nl, struct nlmsghdr *nlh)
-{
-	char buf[NL_BUF];
-	unsigned portid = mnl_socket_get_portid(nl);
-	unsigned seq = nlh->nlmsg_seq;
-	ssize_t n;
-
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-	if (n < 0)
-		return -errno;
-	if (mnl_cb_run(buf, (size_t)n, seq, portid, NULL, NULL) < 0)
-		return -errno;
-	return 0;
-}
-
 int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size_t n,
 		  const char **what)
 {
@@ -88,13 +71,9 @@ int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size
 	if (!ifindex)
 		return -errno;
 	*what = "netlink socket";
-	nl = mnl_socket_open(NETLINK_ROUTE);
+	nl = nl_route_open(0, 0);
 	if (!nl)
 		return -errno;
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto out;
-	}
 	for (size_t i = 0; i < n; i++) {
 		struct ifaddrmsg *ifa;
 
@@ -114,7 +93,7 @@ int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size
 			mnl_attr_put(nlh, IFA_ADDRESS, 16, addrs[i].addr);
 		}
 		*what = "address";
-		ret = talk(nl, nlh);
+		ret = nl_request(nl, nlh);
 		if (ret)
 			goto out;
 	}
@@ -131,7 +110,7 @@ int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size
 	ifi->ifi_change = IFF_UP;
 	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
 	*what = "mtu and link up";
-	ret = talk(nl, nlh);
+	ret = nl_request(nl, nlh);
 out:
 	mnl_socket_close(nl);
 	return ret;

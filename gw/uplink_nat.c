@@ -137,7 +137,7 @@ static void linger_ports(struct rules_uplink *ru, const struct nat_live *live,
 			    (unsigned)RULES_UPLINK_MAX_PORTS, merged);
 }
 
-static bool in_foreign(const struct bpf_nat_spec *s, uint32_t a)
+bool uplink_nat_foreign_has(const struct bpf_nat_spec *s, uint32_t a)
 {
 	for (unsigned i = 0; i < s->nforeign; i++)
 		if (a >= s->foreign[i].lo && a <= s->foreign[i].hi)
@@ -156,7 +156,7 @@ static void linger_addrs(struct bpf_nat_spec *out, const struct nat_live *live, 
 	bool fwd = forwarding == 1 && !out->nforeign;
 
 	for (unsigned i = 0; i < live->nsnat; i++) {
-		if (in_foreign(out, live->snat[i]) ||
+		if (uplink_nat_foreign_has(out, live->snat[i]) ||
 		    bsearch(&live->snat[i], host, nhost, sizeof(*host), cmp_u32))
 			continue;
 		if (fwd || add_foreign(out, live->snat[i], live->snat[i]) < 0) {

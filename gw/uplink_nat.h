@@ -26,6 +26,7 @@
 #ifndef GW_UPLINK_NAT_H
 #define GW_UPLINK_NAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -69,6 +70,9 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 /* What the filters fall back to when the full spec is refused: masq (none
  * when 0) with NatPorts, nothing for the rules. */
 void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spec *out);
+
+/* Whether a (host order) is in one of s's foreign address ranges. */
+bool uplink_nat_foreign_has(const struct bpf_nat_spec *s, uint32_t a);
 
 /* One line for the log: "tcp 8080,9000-9010 udp none; foreign 198.51.100.50". */
 void uplink_nat_describe(const struct bpf_nat_spec *s, struct sbuf *out);
