@@ -1070,9 +1070,11 @@ void dp_stats(struct gw *g, struct sbuf *s)
 			    (unsigned long long)g->dp_drops[i]);
 	ct_get_stats(nf_ct(g->nf), &cs);
 	sbuf_printf(s, "conntrack_count=%u\nconntrack_max=%u\nconntrack_new=%llu\n"
-		       "conntrack_invalid=%llu\nconntrack_early_drop=%llu\n",
+		       "conntrack_invalid=%llu\nconntrack_early_drop=%llu\n"
+		       "conntrack_nat_evicted=%llu\n",
 		    cs.count, cs.max, (unsigned long long)cs.new_,
-		    (unsigned long long)cs.invalid, (unsigned long long)cs.early_drop);
+		    (unsigned long long)cs.invalid, (unsigned long long)cs.early_drop,
+		    (unsigned long long)cs.nat_evicted);
 	frag_get_stats(g->frag, &fs);
 	sbuf_printf(s, "owner_lookups=%llu\nowner_proc_walks=%llu\n",
 		    (unsigned long long)g->sd.lookups, (unsigned long long)g->sd.proc_walks);

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
 
 #include "nat/be.h"
 #include "nat/csum.h"
@@ -818,6 +819,33 @@ bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
 		n = e->hnext[n & 1];
 	}
 	return false;
+}
+
+/* nf_nat_used_tuple_harder: when reply, a candidate reply tuple of new_ (a
+ * TCP entry whose SYN was just seen), is held by the reply direction of a
+ * source-NAT-ed connection that is over (TIME_WAIT, CLOSE, or later in the
+ * state order) and new_'s sequence number has moved past the old one's in
+ * the original direction (so a late segment of the old connection is out
+ * of the new one's window), remove the old entry: the tuple is free. */
+bool ct_evict_closed(struct ct_table *t, const struct ct_tuple *reply,
+		     const struct ct_entry *new_)
+{
+	enum ct_dir dir;
+	struct ct_entry *old;
+
+	old = ct_lookup(t, reply, &dir);
+	if (!old)
+		return true;
+	if (old == new_ || dir != CT_DIR_REPLY || old->tuple[0].proto != IPPROTO_TCP ||
+	    (old->status & CT_S_DYING) || !(old->status & CT_S_SRC_NAT) ||
+	    old->proto.tcp.state < CT_TCP_TIME_WAIT)
+		return false;
+	if (!ct_before(old->proto.tcp.seen[CT_DIR_ORIGINAL].td_end,
+		       new_->proto.tcp.seen[CT_DIR_ORIGINAL].td_end))
+		return false;
+	t->stats.nat_evicted++;
+	entry_free(t, old);
+	return true;
 }
 
 /* ------------------------------------------------------------ accessors */

@@ -74,6 +74,7 @@ void ct_destroy(struct ct_table *t);
 /* Counters for gw stats / conntrack -S. */
 struct ct_stats {
 	uint64_t found, new_, invalid, insert_failed, drop, early_drop, expired;
+	uint64_t nat_evicted;      /* closed entries whose NAT tuple a new SYN took */
 	uint32_t count, max;
 };
 void ct_get_stats(const struct ct_table *t, struct ct_stats *st);
@@ -119,6 +120,14 @@ struct ct_entry *ct_lookup(struct ct_table *t, const struct ct_tuple *tuple,
 bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
 		    const struct ct_entry *ignore);
 
+/* NAT's last resort when every candidate tuple is taken (Linux's
+ * nf_nat_used_tuple_harder): returns true when reply, a candidate reply
+ * tuple for new_ (a TCP entry in SYN_SENT), is free, or was held by a
+ * source-NAT-ed TCP connection that is over (TIME_WAIT or CLOSE) and whose
+ * last sequence number in the original direction is before new_'s: that
+ * entry is removed (stats.nat_evicted).  False: the tuple stays taken. */
+bool ct_evict_closed(struct ct_table *t, const struct ct_tuple *reply,
+		     const struct ct_entry *new_);
 /* Entry accessors for nat/ and the control path. */
 const struct ct_tuple *ct_entry_tuple(const struct ct_entry *e, enum ct_dir dir);
 void ct_entry_set_reply(struct ct_entry *e, const struct ct_tuple *reply);

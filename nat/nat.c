@@ -9,6 +9,21 @@
  * the new tuple.  Rewriting a packet in direction dir at a hook of manip m
  * makes it look like the inverse of the other direction's tuple.
  *
+ * Reuse of closed connections' tuples (nf_nat_used_tuple_harder, Linux
+ * 6.5+; what 6.18 does is pinned down in tests/netns/23-nat-reuse-kernel.sh
+ * and test_nat's reuse_* tests): in the last NAT_HARDER_THRESH (32) probes
+ * of each round of the port search, a new TCP connection whose SYN was just
+ * seen may take a candidate tuple held by the reply direction of another
+ * source-NAT-ed TCP connection that is over -- TIME_WAIT (FIN close) or
+ * CLOSE (RST) -- when its SYN's sequence number is after the old
+ * connection's last one in the original direction (RFC 6191's condition
+ * without timestamps: a late segment of the old connection cannot fall into
+ * the new one's window).  The old entry is removed.  With a narrow range
+ * (32 ports or fewer) every probe may do so, so a closed connection's port
+ * can be taken even while another is free, as in Linux.  So the capacity
+ * toward one destination is the open connections, not the past ones; UDP
+ * and ICMP bindings are never taken over (as Linux).
+ *
  * Where gw differs from Linux by design: an address the host owns (the
  * uplink's, as MASQUERADE uses) is only ever paired with source ports from
  * NatPorts, so the host kernel's own connections never collide with NAT-ed
@@ -26,7 +41,7 @@
 #include "nat/ct.h"
 #include "nat/pkt.h"
 
-enum { NAT_MAX_ATTEMPTS = 128, NAT_MIN_ATTEMPTS = 16 };
+enum { NAT_MAX_ATTEMPTS = 128, NAT_MIN_ATTEMPTS = 16, NAT_HARDER_THRESH = NAT_MAX_ATTEMPTS / 4 };
 
 /* One remembered source mapping: (proto, src, sport) -> (addr, port). */
 struct srcmap_slot {
@@ -157,6 +172,22 @@ static bool used(const struct ct_table *t, const struct ct_tuple *new_,
 	return ct_tuple_taken(t, &reply, e);
 }
 
+/* nf_nat_used_tuple_harder: in the last NAT_HARDER_THRESH attempts of a
+ * round, a new TCP connection (its SYN just seen) may take the tuple of a
+ * source-NAT-ed connection that is over (see the top comment). */
+static bool used_harder(struct ct_table *t, const struct ct_tuple *new_,
+			const struct ct_entry *e, uint32_t attempts_left)
+{
+	struct ct_tuple reply;
+
+	if (attempts_left > NAT_HARDER_THRESH || new_->proto != IPPROTO_TCP ||
+	    ct_entry_tcp_state(e) != CT_TCP_SYN_SENT)
+		return used(t, new_, e);
+	if (!nat_tuple_invert(&reply, new_))
+		return true;
+	return !ct_evict_closed(t, &reply, e);
+}
+
 static uint32_t mix32(uint32_t h)
 {
 	h ^= h >> 16;
@@ -212,7 +243,7 @@ static void pick_addr(struct ct_tuple *t, enum nat_manip m, const struct nat_ran
 
 /* nf_nat_l4proto_unique_tuple: probe the port range from a random offset,
  * min(range, 128) tries, then halve the window while it is >= 16. */
-static int unique_key(const struct ct_table *t, struct ct_tuple *tuple, enum nat_manip m,
+static int unique_key(struct ct_table *t, struct ct_tuple *tuple, enum nat_manip m,
 		      const struct nat_range *r, const struct ct_entry *e, uint32_t rnd)
 {
 	uint16_t *key = manip_key(tuple, m);
@@ -243,7 +274,7 @@ static int unique_key(const struct ct_table *t, struct ct_tuple *tuple, enum nat
 	for (;;) {
 		for (uint32_t i = 0; i < attempts; i++, off++) {
 			*key = (uint16_t)(min + off % size);
-			if (!used(t, tuple, e))
+			if (!used_harder(t, tuple, e, attempts - i))
 				return 0;
 		}
 		if (attempts >= size || attempts < NAT_MIN_ATTEMPTS)
@@ -322,7 +353,7 @@ static void srcmap_note(struct nat_srcmap *m, const struct ct_tuple *curr,
 
 /* get_unique_tuple.  host_ports: the binding is SNAT/MASQUERADE, so an
  * address the host owns gets a port from NatPorts. */
-static int unique_tuple(const struct ct_table *t, struct ct_tuple *new_,
+static int unique_tuple(struct ct_table *t, struct ct_tuple *new_,
 			const struct ct_tuple *curr, struct nat_range *r,
 			const struct ct_entry *e, enum nat_manip m,
 			const struct nat_env *env, bool host_ports)
@@ -360,7 +391,7 @@ static int unique_tuple(const struct ct_table *t, struct ct_tuple *new_,
 	return unique_key(t, new_, m, r, e, env->rnd);
 }
 
-int nat_setup(const struct ct_table *t, struct ct_entry *e, enum nat_manip m,
+int nat_setup(struct ct_table *t, struct ct_entry *e, enum nat_manip m,
 	      const struct nat_request *req, const struct nat_env *env)
 {
 	struct ct_tuple curr, new_, reply;

@@ -57,8 +57,10 @@ bool nat_needs_setup(const struct ct_entry *e, enum nat_manip m);
  * table's request (kind NAT_NONE: the null binding, which still reserves the
  * tuple).  Returns 0, -EADDRNOTAVAIL (MASQUERADE with no uplink address) or
  * -ENOSPC (every candidate tuple is taken: drop the packet and count it).
+ * A new TCP connection may take the tuple of a source-NAT-ed one that is
+ * over, whose entry is then removed from t (see nat.c's top comment).
  */
-int nat_setup(const struct ct_table *t, struct ct_entry *e, enum nat_manip m,
+int nat_setup(struct ct_table *t, struct ct_entry *e, enum nat_manip m,
 	      const struct nat_request *req, const struct nat_env *env);
 
 /*

@@ -18,6 +18,7 @@
 #include "nat/nat.h"
 #include "nat/pkt.h"
 #include "nat/trace.h"
+#include "tests/unit/util_ctpkt.h"
 
 #define A(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
@@ -292,6 +293,151 @@ static void test_exhaustion(void **state)
 		assert_non_null(e);
 		assert_int_equal(dir, CT_DIR_REPLY);
 		assert_int_equal(ct_entry_tuple(e, CT_DIR_ORIGINAL)->src & 0xffffff00, A(10, 8, 0, 0));
+	}
+	ct_destroy(t);
+}
+
+/*
+ * Reuse of closed connections' tuples, as Linux 6.18 does it (the same
+ * scenarios against the kernel: tests/netns/23-nat-reuse-kernel.sh).  Four
+ * connections from 10.8.0.2:40001-40004 fill SNAT to SNAT_ADDR:2000-2003,
+ * with falling sequence numbers, and end by a server RST (CLOSE) or a FIN
+ * close (TIME_WAIT).
+ */
+static const uint64_t T0 = 1000000000ull;
+
+/* One segment through conntrack (and, for a new entry, SNAT by r and
+ * confirmation).  Returns nat_setup's result (0 for a known entry). */
+static int seg(struct ct_table *t, const struct nat_request *r, bool from_client,
+	       uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack, struct ct_entry **out)
+{
+	struct tcp_spec s = { .flags = flags, .seq = seq, .ack = ack, .win = 64000 };
+	struct nf_ctx ctx = { .now = T0, .hook = NF_PREROUTING };
+	struct tpkt tp;
+	int ret = 0;
+
+	if (from_client)
+		s.src = CLIENT1, s.dst = SERVER, s.sport = port, s.dport = 443;
+	else
+		s.src = SERVER, s.dst = SNAT_ADDR, s.sport = 443, s.dport = port;
+	tp_tcp(&tp, &s);
+	ctx.pkt = &tp.p;
+	assert_int_equal(ct_in(t, &ctx, true), 0);
+	assert_non_null(ctx.ct);
+	if (ctx.ctstate == CT_NEW && nat_needs_setup(ctx.ct, NAT_MANIP_SRC)) {
+		assert_int_equal(nat_setup(t, ctx.ct, NAT_MANIP_DST,
+					   &(struct nat_request){ NAT_NONE }, &env_default), 0);
+		ret = nat_setup(t, ctx.ct, NAT_MANIP_SRC, r, &env_default);
+		if (ret)
+			ct_abort(t, ctx.ct);
+		else
+			assert_int_equal(ct_confirm(t, ctx.ct, T0), 0);
+	}
+	if (out)
+		*out = ret ? NULL : ctx.ct;
+	return ret;
+}
+
+static uint16_t nat_port(const struct ct_entry *e)
+{
+	return ct_entry_tuple(e, CT_DIR_REPLY)->dport;
+}
+
+static void fill_closed(struct ct_table *t, const struct nat_request *r, bool rst,
+			struct ct_entry *old[4])
+{
+	enum { S = 0x02, A_ = 0x10, F = 0x01, R = 0x04 };
+
+	for (int i = 1; i <= 4; i++) {
+		uint32_t s = 1000000 - 100000 * (uint32_t)i;
+		uint16_t sport = (uint16_t)(40000 + i), p;
+
+		assert_int_equal(seg(t, r, true, sport, S, s, 0, &old[i - 1]), 0);
+		p = nat_port(old[i - 1]);
+		assert_true(p >= 2000 && p <= 2003);
+		seg(t, r, false, p, S | A_, 5000, s + 1, NULL);
+		seg(t, r, true, sport, A_, s + 1, 5001, NULL);
+		if (rst) {
+			seg(t, r, false, p, R, 5001, 0, NULL);
+		} else {
+			seg(t, r, true, sport, F | A_, s + 1, 5001, NULL);
+			seg(t, r, false, p, A_, 5001, s + 2, NULL);
+			seg(t, r, false, p, F | A_, 5001, s + 2, NULL);
+			seg(t, r, true, sport, A_, s + 2, 5002, NULL);
+		}
+		assert_int_equal(ct_entry_tcp_state(old[i - 1]),
+				 rst ? CT_TCP_CLOSE : CT_TCP_TIME_WAIT);
+	}
+}
+
+static void reuse(bool rst)
+{
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 2000, 2003);
+	struct ct_entry *old[4], *e;
+	struct ct_stats st;
+	int gone = 0;
+
+	/* a SYN whose sequence number is before the old ones': no tuple */
+	struct ct_table *t = table(64);
+	fill_closed(t, &r, rst, old);
+	assert_int_equal(seg(t, &r, true, 40005, 0x02, 50, 0, &e), -ENOSPC);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.count, 4);
+	assert_int_equal(st.nat_evicted, 0);
+	ct_destroy(t);
+
+	/* after them: one old entry is removed and its tuple taken */
+	t = table(64);
+	fill_closed(t, &r, rst, old);
+	assert_int_equal(seg(t, &r, true, 40005, 0x02, 99999999, 0, &e), 0);
+	assert_int_equal(ct_entry_tcp_state(e), CT_TCP_SYN_SENT);
+	assert_true(nat_port(e) >= 2000 && nat_port(e) <= 2003);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.count, 4);
+	assert_int_equal(st.nat_evicted, 1);
+	for (int i = 0; i < 4; i++) {
+		struct ct_tuple tu = { .src = CLIENT1, .dst = SERVER, .sport = (uint16_t)(40001 + i),
+				       .dport = 443, .proto = IPPROTO_TCP };
+
+		gone += !ct_lookup(t, &tu, NULL);
+	}
+	assert_int_equal(gone, 1);
+	ct_destroy(t);
+}
+
+static void test_reuse_close(void **state)
+{
+	(void)state;
+	reuse(true);
+}
+
+static void test_reuse_time_wait(void **state)
+{
+	(void)state;
+	reuse(false);
+}
+
+/* Only a connection that is over, NAT-ed, and TCP gives its tuple up. */
+static void test_reuse_refused(void **state)
+{
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 2000, 2000);
+	struct ct_table *t = table(64);
+	struct ct_entry *e;
+	char spec[96];
+	struct packet pk;
+
+	(void)state;
+	/* an established connection keeps its tuple */
+	assert_int_equal(seg(t, &r, true, 40001, 0x02, 1000, 0, &e), 0);
+	seg(t, &r, false, 2000, 0x12, 5000, 1001, NULL);
+	seg(t, &r, true, 40001, 0x10, 1001, 5001, NULL);
+	assert_int_equal(ct_entry_tcp_state(e), CT_TCP_ESTABLISHED);
+	assert_int_equal(seg(t, &r, true, 40002, 0x02, 99999999, 0, NULL), -ENOSPC);
+	/* a UDP flow is never taken over */
+	ct_flush(t);
+	for (int i = 0; i < 2; i++) {
+		snprintf(spec, sizeof(spec), "udp 10.8.0.%d:5000 > 203.0.113.5:443", 2 + i);
+		connect_nat(t, &pk, spec, &r, &env_default, i ? -ENOSPC : 0);
 	}
 	ct_destroy(t);
 }
@@ -574,6 +720,9 @@ int main(void)
 		cmocka_unit_test(test_port_clash),
 		cmocka_unit_test(test_masquerade_natports),
 		cmocka_unit_test(test_exhaustion),
+		cmocka_unit_test(test_reuse_close),
+		cmocka_unit_test(test_reuse_time_wait),
+		cmocka_unit_test(test_reuse_refused),
 		cmocka_unit_test(test_icmp_id),
 		cmocka_unit_test(test_icmp_error_inner),
 		cmocka_unit_test(test_icmp_redirect_dropped),
