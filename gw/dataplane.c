@@ -189,6 +189,14 @@ static bool kernel_has(const struct gw *g, const struct pkt *p, const struct nf_
 	       !strcmp(r->out, g->cfg.uplink);
 }
 
+/* nf_local_fn: what the host's kernel gets of what gw routes to it. */
+static bool host_gets(void *arg, const struct pkt *p, const char *in, const struct nf_route *r)
+{
+	const struct gw *g = arg;
+
+	return strcmp(in, g->cfg.uplink) || kernel_has(g, p, r);
+}
+
 /* An accepted packet, where its route says.  Over the route's MTU (or, for
  * a datagram gw reassembled, over its largest fragment, fmax) it is cut
  * into fragments as Linux's ip_fragment does; with DF set, or a reassembled
@@ -787,6 +795,8 @@ int dp_setup(struct gw *g)
 	nfc.nat_port_min = g->cfg.nat_port_min;
 	nfc.nat_port_max = g->cfg.nat_port_max;
 	nfc.log = nf_log_line;
+	nfc.local_gets = host_gets;
+	nfc.local_arg = g;
 	frag_config_default(&fc);
 	randombytes_buf(&fc.hash_seed, sizeof(fc.hash_seed));
 	g->fragbuf = malloc(FRAG_MAX_DATAGRAM);

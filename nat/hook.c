@@ -19,6 +19,8 @@ struct nf {
 	struct nat_env env;
 	nf_log_fn *log;
 	void *log_arg;
+	nf_local_fn *local_gets;
+	void *local_arg;
 };
 
 int nf_create(struct nf **out, const struct nf_config *cfg, struct rules *rules)
@@ -43,6 +45,8 @@ int nf_create(struct nf **out, const struct nf_config *cfg, struct rules *rules)
 	nf->route = cfg->route;
 	nf->ifaddr = cfg->ifaddr;
 	nf->route_arg = cfg->route_arg;
+	nf->local_gets = cfg->local_gets;
+	nf->local_arg = cfg->local_arg;
 	nf->env.uplink_addr = cfg->uplink_addr;
 	nf->env.host_port_min = cfg->nat_port_min;
 	nf->env.host_port_max = cfg->nat_port_max;
@@ -325,9 +329,17 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 	if (res->route.kind == NF_ROUTE_LOCAL) {
 		ctx->hook = NF_INPUT;
 		if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx) ||
-		    stopped(res, run(nf, NF_FILTER, ctx, trace), ctx))
+		    stopped(res, run(nf, NF_FILTER, ctx, trace), ctx) ||
+		    !nat_hook(nf, ctx, res, trace, rnd))
 			return false;
-		return nat_hook(nf, ctx, res, trace, rnd);
+		/* no one takes it: its new entry would hold a tuple (a NAT
+		 * port toward its source) for nothing */
+		if (ctx->ct && !(ct_entry_status(ctx->ct) & CT_S_CONFIRMED) && nf->local_gets &&
+		    !nf->local_gets(nf->local_arg, p, ctx->in, &res->route)) {
+			ct_abort(nf->ct, ctx->ct);
+			ctx->ct = NULL;
+		}
+		return true;
 	}
 	/* ip_forward: TTL checked and decremented before the FORWARD hook */
 	if (p->outer.ttl <= 1) {

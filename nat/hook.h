@@ -61,6 +61,13 @@ typedef int nf_route_fn(void *arg, uint32_t daddr, struct nf_route *r);
 /* The primary IPv4 address of an interface (REDIRECT's target), 0 if none. */
 typedef uint32_t nf_ifaddr_fn(void *arg, const char *ifname);
 
+/* Whether the host's stack gets a packet that arrived on in for one of its
+ * addresses (route r).  When it does not (gw hid it from the kernel and has
+ * no one to hand it to), the packet's new conntrack entry is never
+ * confirmed: an unsolicited packet to a NAT port holds no tuple. */
+typedef bool nf_local_fn(void *arg, const struct pkt *p, const char *in,
+			 const struct nf_route *r);
+
 struct nf_config {
 	struct ct_config ct;
 	nf_route_fn *route;
@@ -70,6 +77,8 @@ struct nf_config {
 	uint16_t nat_port_min, nat_port_max; /* NatPorts */
 	nf_log_fn *log;               /* LOG target sink */
 	void *log_arg;
+	nf_local_fn *local_gets;      /* NULL: the host gets every local packet */
+	void *local_arg;
 };
 
 struct nf;

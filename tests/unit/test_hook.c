@@ -197,6 +197,43 @@ static void test_unsolicited_dropped(void **state)
 	nf_destroy(nf);
 }
 
+/* nf_local_fn for test_unsolicited_to_nat_port: the host gets nothing of
+ * TCP/UDP from eth0 (gw's tc filter hid it). */
+static bool host_gets(void *arg, const struct pkt *p, const char *iface, const struct nf_route *r)
+{
+	(void)arg;
+	(void)r;
+	return strcmp(iface, "eth0") || (p->outer.proto != IPPROTO_TCP && p->outer.proto != IPPROTO_UDP);
+}
+
+/* A bare ACK from the uplink to a NAT port goes through INPUT (counted) but
+ * leaves no entry, so the NAT port stays free; an echo request the host
+ * answers is tracked. */
+static void test_unsolicited_to_nat_port(void **state)
+{
+	struct nf_config cfg = {
+		.route = route, .uplink_addr = UPLINK, .nat_port_min = 61000,
+		.nat_port_max = 61999, .local_gets = host_gets,
+	};
+	struct nf *nf;
+	struct packet pk;
+	struct nf_result res;
+
+	(void)state;
+	ct_config_default(&cfg.ct, 1024);
+	assert_int_equal(nf_create(&nf, &cfg, parse(road_warrior)), 0);
+	in(nf, &pk, "tcp 203.0.113.5:80 > 192.0.2.1:61000 flags A", "eth0", 1, 1, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(res.route.kind, NF_ROUTE_LOCAL);
+	assert_int_equal(res.ctstate, CT_NEW);
+	assert_int_equal(ct_count(nf), 0);
+	in(nf, &pk, "udp 203.0.113.5:53 > 192.0.2.1:61001", "eth0", 0, 0, &res, NULL);
+	assert_int_equal(ct_count(nf), 0);
+	in(nf, &pk, "icmp 203.0.113.5:7 > 192.0.2.1 icmp 8/0", "eth0", 0, 0, &res, NULL);
+	assert_int_equal(ct_count(nf), 1);
+	nf_destroy(nf);
+}
+
 static void test_reject_and_renat(void **state)
 {
 	struct nf *nf = gateway(road_warrior);
@@ -387,6 +424,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_masquerade_roundtrip),
 		cmocka_unit_test(test_unsolicited_dropped),
+		cmocka_unit_test(test_unsolicited_to_nat_port),
 		cmocka_unit_test(test_reject_and_renat),
 		cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_dnat_port_forward),

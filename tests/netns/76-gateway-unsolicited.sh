@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Unsolicited packets from the uplink hold no NAT port: the world of
+# gateway.sh (NatPorts 61000-61999); the internet host sends a TCP ACK from
+# its server port 80 to each of the 1,000 NAT ports of the uplink's address
+# (as a spoofer would, to take every port toward that server), then the
+# client opens 50 connections to that server through MASQUERADE.  All 50
+# work, and the ACKs left no conntrack entry: they are dropped
+# (dp_drop_uplink_host).  Before, each one was picked up mid-stream and held
+# its port for 300 s.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/gateway.sh"
+
+gateway_world
+stat() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
+
+bg internet python3 -c '
+import socket, threading
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80)); s.listen(64)
+def serve(c):
+    with c:
+        c.sendall(b"hello\n")
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()'
+wait_tcp internet 80
+
+drops=$(stat dp_drop_uplink_host)
+ct0=$(on gateway "$GW" conntrack "$ctl" -C)
+on internet python3 - "$SRV" "$UPL" <<'PY'
+import socket, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+def cs(b):
+    if len(b) % 2: b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff); s += s >> 16
+    return ~s & 0xffff
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+for port in range(61000, 62000):
+    h = struct.pack('!HHIIBBHHH', 80, port, 123456, 654321, 5 << 4, 0x10, 64000, 0, 0)
+    ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, len(h))
+    h = h[:16] + struct.pack('!H', cs(ph + h)) + h[18:]
+    r.sendto(h, (dst, 0))
+PY
+wait_for 30 eval '[ "$(stat dp_drop_uplink_host)" -ge $((drops + 1000)) ]'
+ct1=$(on gateway "$GW" conntrack "$ctl" -C)
+log "1000 unsolicited ACKs: dp_drop_uplink_host $drops -> $(stat dp_drop_uplink_host), conntrack $ct0 -> $ct1"
+[ "$ct1" -lt $((ct0 + 50)) ] || fail "the ACKs left $((ct1 - ct0)) conntrack entries"
+
+on client python3 - "$SRV" <<'PY' || fail "connections through the gateway failed"
+import socket, sys
+ok = 0
+for i in range(50):
+    with socket.create_connection((sys.argv[1], 80), timeout=10) as c:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = c.recv(64)
+            if not chunk:
+                break
+            data += chunk
+        if data == b"hello\n":
+            ok += 1
+print("ok", ok)
+sys.exit(0 if ok == 50 else 1)
+PY
+log "50 connections to the server after the ACKs: all answered; conntrack $(on gateway "$GW" conntrack "$ctl" -C)"
