@@ -76,6 +76,21 @@ static int parse_u16(const char *s, uint16_t *out)
 	return 0;
 }
 
+static int parse_u32(const char *s, uint32_t *out, uint32_t max)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int parse_cidr(const char *s, struct cidr *c)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
@@ -202,6 +217,7 @@ enum {
 	K_PRIVATE = 1 << 0, K_PORT = 1 << 1, K_UPLINK = 1 << 2, K_RULES = 1 << 3,
 	K_NATPORTS = 1 << 4, K_USER = 1 << 5, K_CTL = 1 << 6, K_MTU = 1 << 7,
 	K_PUBLIC = 1 << 8, K_PSK = 1 << 9, K_ENDPOINT = 1 << 10, K_KEEPALIVE = 1 << 11,
+	K_CTMAX = 1 << 12, K_PEERCTMAX = 1 << 13,
 };
 
 static int once(struct parser *p, const char *key, uint32_t bit)
@@ -256,6 +272,23 @@ static int interface_key(struct parser *p, const char *key, char *val)
 			return fail(p, "NatPorts: not a range LOW-HIGH of ports 1-65535");
 		c->nat_port_min = lo;
 		c->nat_port_max = hi;
+		return 0;
+	}
+	if (!strcasecmp(key, "ConntrackMax")) {
+		if (once(p, key, K_CTMAX))
+			return -EINVAL;
+		if (parse_u32(val, &c->ct_max, CONFIG_CT_MAX_LIMIT) || c->ct_max < 64)
+			return fail(p, "ConntrackMax: '%s' is not a number of entries (64-%u)", val,
+				    (unsigned)CONFIG_CT_MAX_LIMIT);
+		return 0;
+	}
+	if (!strcasecmp(key, "PeerConntrackMax")) {
+		if (once(p, key, K_PEERCTMAX))
+			return -EINVAL;
+		if (parse_u32(val, &c->peer_ct_max, CONFIG_CT_MAX_LIMIT))
+			return fail(p, "PeerConntrackMax: '%s' is not a number of entries "
+				    "(0 for no limit)", val);
+		c->has_peer_ct_max = true;
 		return 0;
 	}
 	if (!strcasecmp(key, "User")) {
@@ -433,6 +466,7 @@ int config_parse(struct config *c, const char *path, const char *text, size_t le
 	err->message[0] = '\0';
 	c->nat_port_min = CONFIG_DEFAULT_NAT_MIN;
 	c->nat_port_max = CONFIG_DEFAULT_NAT_MAX;
+	c->ct_max = CONFIG_DEFAULT_CT_MAX;
 	if (memchr(text, '\0', len)) {
 		p.line = 1;
 		for (size_t i = 0; i < len && text[i]; i++)
@@ -468,6 +502,8 @@ int config_parse(struct config *c, const char *path, const char *text, size_t le
 		fail(&p, "[Interface] has no PrivateKey");
 		goto out;
 	}
+	if (!c->has_peer_ct_max)
+		c->peer_ct_max = c->ct_max / 4;
 	ret = set_ifname(&p);
 out:
 	sodium_memzero(copy, len);

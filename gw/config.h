@@ -45,6 +45,9 @@ struct config {
 	char uplink[16];             /* "" = none */
 	char *rules_path;            /* NULL = no rules file */
 	uint16_t nat_port_min, nat_port_max; /* NatPorts */
+	uint32_t ct_max;             /* ConntrackMax */
+	uint32_t peer_ct_max;        /* PeerConntrackMax (0: no limit) */
+	bool has_peer_ct_max;
 	char *user;                  /* User, as written (gw/priv.h resolves it) */
 	unsigned user_line;
 	char *control_socket;
@@ -57,7 +60,11 @@ struct config_error {
 	char message[256];
 };
 
-enum { CONFIG_DEFAULT_NAT_MIN = 61000, CONFIG_DEFAULT_NAT_MAX = 65535 };
+enum {
+	CONFIG_DEFAULT_NAT_MIN = 61000, CONFIG_DEFAULT_NAT_MAX = 65535,
+	CONFIG_DEFAULT_CT_MAX = 65536,   /* PeerConntrackMax: a quarter of it */
+	CONFIG_CT_MAX_LIMIT = 1 << 24,
+};
 
 /* Parse text as the config at path (for messages and the interface name).
  * Warnings (unimplemented wg-quick keys) go to warn when non-NULL.  Returns 0

@@ -285,7 +285,7 @@ void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall)
  * fragment.  The batch goes when full, when packets from elsewhere come, or
  * at dp_input_flush (the caller's buffers must stay until then). */
 static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum from from,
-		  uint64_t now, uint64_t wall)
+		  uint16_t owner, uint64_t now, uint64_t wall)
 {
 	struct dp_batch *b = &g->inb;
 	struct pkt *p;
@@ -317,6 +317,7 @@ static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum f
 		b->fragbuf_used = true;
 		b->fmax[b->n] = frag_max_size(g->frag);
 	}
+	p->owner = owner;
 	b->pp[b->n] = p;
 	b->in = in;
 	b->from = (uint8_t)from;
@@ -324,13 +325,14 @@ static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum f
 		dp_input_flush(g, now, wall);
 }
 
-void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
+void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64_t now,
+		  uint64_t wall)
 {
 	if (!g->nf || (pkt[0] >> 4) != 4) {
 		gw_tun_write(g, pkt, len);
 		return;
 	}
-	input(g, pkt, len, g->cfg.ifname, FROM_PEER, now, wall);
+	input(g, pkt, len, g->cfg.ifname, FROM_PEER, owner, now, wall);
 }
 
 void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
@@ -356,7 +358,7 @@ static void uplink_rx(void *ctx, struct uplink_pkt *pkts, unsigned n)
 	struct rx_ctx *c = ctx;
 
 	for (unsigned i = 0; i < n; i++)
-		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FROM_UPLINK, c->now,
+		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FROM_UPLINK, 0, c->now,
 		      c->wall);
 	dp_input_flush(c->g, c->now, c->wall); /* the views last for this call only */
 }
@@ -786,7 +788,9 @@ int dp_setup(struct gw *g)
 		rules_free(rules);
 		return ret;
 	}
-	ct_config_default(&nfc.ct, GW_CT_MAX);
+	ct_config_default(&nfc.ct, g->cfg.ct_max);
+	nfc.ct.owners = (uint16_t)(g->cfg.n_peers < UINT16_MAX ? g->cfg.n_peers : UINT16_MAX);
+	nfc.ct.owner_max = g->cfg.peer_ct_max;
 	nfc.ct.hash_seed = randombytes_random();
 	nfc.route = route_lookup;
 	nfc.ifaddr = route_ifaddr;
@@ -820,7 +824,7 @@ int dp_setup(struct gw *g)
 	       g->cfg.ifname, g->cfg.rules_path ? ", rules " : "",
 	       g->cfg.rules_path ? g->cfg.rules_path : "", g->uplink_on ? g->cfg.uplink : "none",
 	       g->uplink_on ? " " : "", g->uplink_on ? text : "", g->cfg.nat_port_min,
-	       g->cfg.nat_port_max, (unsigned)GW_CT_MAX);
+	       g->cfg.nat_port_max, (unsigned)g->cfg.ct_max);
 	return 0;
 }
 
@@ -1081,10 +1085,10 @@ void dp_stats(struct gw *g, struct sbuf *s)
 	ct_get_stats(nf_ct(g->nf), &cs);
 	sbuf_printf(s, "conntrack_count=%u\nconntrack_max=%u\nconntrack_new=%llu\n"
 		       "conntrack_invalid=%llu\nconntrack_early_drop=%llu\n"
-		       "conntrack_nat_evicted=%llu\n",
+		       "conntrack_nat_evicted=%llu\nconntrack_peer_limit=%llu\n",
 		    cs.count, cs.max, (unsigned long long)cs.new_,
 		    (unsigned long long)cs.invalid, (unsigned long long)cs.early_drop,
-		    (unsigned long long)cs.nat_evicted);
+		    (unsigned long long)cs.nat_evicted, (unsigned long long)cs.owner_limit);
 	frag_get_stats(g->frag, &fs);
 	sbuf_printf(s, "owner_lookups=%llu\nowner_proc_walks=%llu\n",
 		    (unsigned long long)g->sd.lookups, (unsigned long long)g->sd.proc_walks);

@@ -60,9 +60,11 @@ int dp_setup(struct gw *g);
 /* Uplink closed (tc filter and reserved ports removed), nf freed. */
 void dp_teardown(struct gw *g);
 
-/* A decrypted packet from a peer; pkt is gw's to rewrite, and must stay
- * until dp_input_flush (packets are batched into nf_input_batch). */
-void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall);
+/* A decrypted packet from a peer (owner: its conntrack owner id, see
+ * add_peers); pkt is gw's to rewrite, and must stay until dp_input_flush
+ * (packets are batched into nf_input_batch). */
+void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64_t now,
+		  uint64_t wall);
 /* The batched packets' way on: call before their buffers are reused. */
 void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall);
 /* A packet the host wrote to the TUN device. */

@@ -225,7 +225,7 @@ static void udp_receive(struct gw *g, uint64_t now, uint64_t wl, const struct wg
 
 	wg_receive(&g->dev, now, wl, src, buf, len, under_load(g, now, buf, len), &rx);
 	if (rx.kind == WG_RX_PACKET)
-		dp_from_peer(g, rx.data, rx.len, now, wl);
+		dp_from_peer(g, rx.data, rx.len, (uint16_t)(uintptr_t)rx.peer->user, now, wl);
 	else if (rx.kind == WG_RX_REPLY)
 		gw_queue_dgram(g, src, rx.data, rx.len);
 }
@@ -606,6 +606,8 @@ static int add_peers(struct gw *g)
 			gw_log("%s:%u: peer: %s", g->cfg.path, cp->line, strerror(-err));
 			return err;
 		}
+		/* its conntrack owner id (PeerConntrackMax): 1.., 0 past 65535 */
+		p->user = (void *)(uintptr_t)(i < UINT16_MAX ? i + 1 : 0);
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
 			const struct cidr *c = &cp->allowed_ips[j];
 

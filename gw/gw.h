@@ -59,7 +59,7 @@ struct mnl_socket;
 enum { GW_UNDER_LOAD_HANDSHAKES = 128 };
 
 /* Conntrack entries (nf_conntrack_max) when Rules or Uplink are set. */
-enum { GW_CT_MAX = 65536, GW_RND_POOL = 256 };
+enum { GW_RND_POOL = 256 };
 /* seconds between looks for the end of connections a restore left */
 #define GW_LINGER_CHECK 5.
 

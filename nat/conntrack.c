@@ -311,6 +311,8 @@ static void entry_free(struct ct_table *t, struct ct_entry *e)
 		hash_unlink(t, e, CT_DIR_REPLY);
 		wheel_unlink(t, e);
 	}
+	if (e->owner)
+		t->owner_count[e->owner]--;
 	e->status = 0;
 	e->hnext[0] = t->free_head;
 	t->free_head = entry_index(t, e);
@@ -361,7 +363,7 @@ static bool early_drop(struct ct_table *t, uint32_t hash, uint32_t now_u)
 
 static struct ct_entry *entry_alloc(struct ct_table *t, const struct ct_tuple *orig,
 				    const struct ct_tuple *repl, uint32_t hash,
-				    uint32_t now_u)
+				    uint32_t now_u, uint16_t owner)
 {
 	struct ct_entry *e;
 	uint32_t idx;
@@ -381,6 +383,8 @@ static struct ct_entry *entry_alloc(struct ct_table *t, const struct ct_tuple *o
 	e->hnext[0] = e->hnext[1] = CT_NIL;
 	e->wprev = e->wnext = CT_NIL;
 	e->status = CT_S_ALLOCATED;
+	e->owner = owner;
+	t->owner_count[owner] += owner != 0;
 	t->stats.count++;
 	return e;
 }
@@ -432,7 +436,8 @@ int ct_create(struct ct_table **out, const struct ct_config *cfg)
 	t->cfg = *cfg;
 	t->pool = big_alloc((size_t)cfg->max * sizeof(struct ct_entry));
 	t->buckets = big_alloc((size_t)nb * sizeof(uint32_t));
-	if (!t->pool || !t->buckets) {
+	t->owner_count = calloc((size_t)cfg->owners + 1, sizeof(uint32_t));
+	if (!t->pool || !t->buckets || !t->owner_count) {
 		ct_destroy(t);
 		return -ENOMEM;
 	}
@@ -454,6 +459,7 @@ void ct_destroy(struct ct_table *t)
 		return;
 	free(t->pool);
 	free(t->buckets);
+	free(t->owner_count);
 	free(t);
 }
 
@@ -601,6 +607,7 @@ int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 	struct ct_ctx c = { .t = t, .p = p, .now = ctx->now, .now_u = ct_units(ctx->now) };
 	struct ct_tuple tu, rt;
 	struct ct_entry *e;
+	uint16_t owner = p->owner <= t->cfg.owners ? p->owner : 0;
 
 	ctx->ct = NULL;
 	ctx->ctdir = CT_DIR_ORIGINAL;
@@ -654,7 +661,11 @@ int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 			 * table never shows it beside its successor */
 			reap_expired(t, &tu, hash, c.now_u);
 			reap_expired(t, &rt, tuple_hash(t, &rt), c.now_u);
-			e = entry_alloc(t, &tu, &rt, hash, c.now_u);
+			if (owner && t->cfg.owner_max && t->owner_count[owner] >= t->cfg.owner_max) {
+				t->stats.owner_limit++;
+				return -EDQUOT;
+			}
+			e = entry_alloc(t, &tu, &rt, hash, c.now_u, owner);
 			if (!e) {
 				/* table full: the kernel drops the packet */
 				t->stats.drop++;

@@ -61,6 +61,8 @@ struct ct_config {
 	bool tcp_loose;          /* nf_conntrack_tcp_loose (default on) */
 	bool checksum;           /* nf_conntrack_checksum: bad L4 sum -> INVALID */
 	uint32_t hash_seed;      /* random per instance */
+	uint16_t owners;         /* owner ids 1..owners (peers); 0: none */
+	uint32_t owner_max;      /* entries one owner may create (0: no limit) */
 };
 
 /* Defaults as Linux: loose on, liberal off, checksum on. */
@@ -75,6 +77,7 @@ void ct_destroy(struct ct_table *t);
 struct ct_stats {
 	uint64_t found, new_, invalid, insert_failed, drop, early_drop, expired;
 	uint64_t nat_evicted;      /* closed entries whose NAT tuple a new SYN took */
+	uint64_t owner_limit;      /* new entries refused: their owner had owner_max */
 	uint32_t count, max;
 };
 void ct_get_stats(const struct ct_table *t, struct ct_stats *st);
@@ -87,7 +90,10 @@ void ct_get_stats(const struct ct_table *t, struct ct_stats *st);
  * ctx->notrack set before the call (raw table) gives UNTRACKED.  When the
  * pool is full a non-assured entry is dropped early; if none can be, the
  * packet is INVALID with ct NULL, stats.drop counts it and ct_in returns
- * -ENOSPC: the caller drops the packet, as the kernel does.  Otherwise 0
+ * -ENOSPC: the caller drops the packet, as the kernel does.  A packet whose
+ * owner (pkt.owner, the peer that sent it) already has cfg.owner_max entries
+ * gets no new one: ct NULL, stats.owner_limit, -EDQUOT; the caller drops it
+ * (other owners are not affected).  Otherwise 0
  * (an INVALID packet is the rules' to judge).  check_csum: verify
  * the L4 checksum (PREROUTING, when the checksum option is on).
  * ctx->ct stays valid until the next ct_expire(), ct_remove() or ct_flush(),

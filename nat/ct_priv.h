@@ -90,6 +90,7 @@ struct ct_entry {
 			uint32_t stream_ts; /* units: replies after this make a stream */
 		} udp;
 	} proto;
+	uint16_t owner;       /* the owner it counts for (cfg.owners), 0: none */
 };
 
 struct ct_table {
@@ -106,6 +107,7 @@ struct ct_table {
 	uint64_t occupied[CT_WHEEL_LEVELS];
 	uint32_t wheel[CT_WHEEL_LEVELS * CT_WHEEL_SLOTS];
 	struct ct_stats stats;
+	uint32_t *owner_count; /* [0..cfg.owners]: entries per owner */
 };
 
 /* What a protocol tracker says about a packet. */

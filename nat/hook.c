@@ -225,9 +225,13 @@ static bool track(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, bool
 	if (ctx->notrack) {
 		ctx->ctstate = CT_UNTRACKED;
 		ctx->ct = NULL;
-	} else if (ct_in(nf->ct, ctx, check_csum)) {
-		drop(res, NF_DROP_CT_FULL, NF_DROP);
-		return false;
+	} else {
+		int ret = ct_in(nf->ct, ctx, check_csum);
+
+		if (ret) {
+			drop(res, ret == -EDQUOT ? NF_DROP_CT_PEER_LIMIT : NF_DROP_CT_FULL, NF_DROP);
+			return false;
+		}
 	}
 	res->ctstate = ctx->ctstate;
 	return true;
@@ -426,6 +430,7 @@ const char *nf_drop_name(enum nf_drop d)
 		[NF_DROP_NO_ROUTE] = "no_route",
 		[NF_DROP_TTL] = "ttl_exceeded",
 		[NF_DROP_MARTIAN] = "martian",
+		[NF_DROP_CT_PEER_LIMIT] = "peer_conntrack_limit",
 	};
 
 	return (unsigned)d < NF_DROP_MAX ? names[d] : "?";

@@ -43,6 +43,7 @@ enum nf_drop {
 	NF_DROP_NO_ROUTE,
 	NF_DROP_TTL,           /* TTL would reach 0 when forwarded */
 	NF_DROP_MARTIAN,       /* impossible source or destination address */
+	NF_DROP_CT_PEER_LIMIT, /* the sending peer has its share of conntrack */
 	NF_DROP_MAX
 };
 

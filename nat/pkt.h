@@ -73,6 +73,9 @@ struct pkt {
 	struct pkt_hdr outer;
 	struct pkt_hdr inner; /* valid when has_inner */
 	bool has_inner;       /* ICMP error carrying an embedded header */
+	uint16_t owner;       /* who sent it, for conntrack's per-owner limit (a
+	                       * peer's id); 0: none.  Set by the caller after
+	                       * pkt_parse, which zeroes it. */
 };
 
 enum {

@@ -28,6 +28,7 @@ static const char good[] =
 	"Uplink = eth0\n"
 	"Rules = /etc/gw/gw0.rules   # comment\n"
 	"NatPorts = 62000-62999\n"
+	"ConntrackMax = 1000\n"
 	"User = nobody\n"
 	"ControlSocket = /run/gw/x.sock\n"
 	"\n"
@@ -65,7 +66,9 @@ static void test_good(void **state)
 	assert_int_equal(c.nat_port_min, 62000);
 	assert_int_equal(c.nat_port_max, 62999);
 	assert_string_equal(c.user, "nobody");
-	assert_int_equal(c.user_line, 9);
+	assert_int_equal(c.user_line, 10);
+	assert_int_equal(c.ct_max, 1000);
+	assert_int_equal(c.peer_ct_max, 250);
 	assert_string_equal(c.control_socket, "/run/gw/x.sock");
 	assert_int_equal(c.n_peers, 2);
 	assert_true(c.peers[0].has_psk);
@@ -88,6 +91,8 @@ static void test_defaults(void **state)
 	assert_string_equal(c.ifname, "wg1");
 	assert_int_equal(c.nat_port_min, CONFIG_DEFAULT_NAT_MIN);
 	assert_int_equal(c.nat_port_max, CONFIG_DEFAULT_NAT_MAX);
+	assert_int_equal(c.ct_max, 65536);
+	assert_int_equal(c.peer_ct_max, 16384);
 	assert_null(c.rules_path);
 	assert_int_equal(c.n_peers, 0);
 	config_free(&c);
@@ -156,6 +161,11 @@ static const struct {
 	/* 22 */ { "[Interface]\nPrivateKey = " K1 "\n[Interface]\n", "gw0.conf:3: a second [Interface]" },
 	/* 23 */ { "[Interface]\nPrivateKey = " K1 "\n[Peer]\nPublicKey = " K2 "\nDNS = 1.1.1.1\n", "gw0.conf:5: unknown key 'DNS' in [Peer]" },
 	/* 24 */ { "[Interface]\nPrivateKey = " K1 "\nMTU = 100\n", "gw0.conf:3: MTU" },
+	/* 25 */ { "[Interface]\nPrivateKey = " K1 "\nConntrackMax = 10\n", "gw0.conf:3: ConntrackMax" },
+	/* 26 */ { "[Interface]\nPrivateKey = " K1 "\nConntrackMax = 99999999999\n", "gw0.conf:3: ConntrackMax" },
+	/* 27 */ { "[Interface]\nPrivateKey = " K1 "\nPeerConntrackMax = -1\n", "gw0.conf:3: PeerConntrackMax" },
+	/* 28 */ { "[Interface]\nPrivateKey = " K1 "\nPeerConntrackMax = 1\nPeerConntrackMax = 2\n",
+		   "gw0.conf:4: PeerConntrackMax is given twice" },
 };
 
 static void test_bad(void **state)

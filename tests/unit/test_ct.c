@@ -322,6 +322,74 @@ static void test_related(void **state)
 }
 
 /* Fill a one-bucket table: early drop frees the non-assured entries. */
+/* PeerConntrackMax: an owner at its limit gets no new entry (-EDQUOT,
+ * counted); another owner and ownerless packets are not affected; an
+ * entry that goes gives its owner room again. */
+static void test_owner_limit(void **state)
+{
+	struct ct_config cfg;
+	struct ct_table *t;
+	struct ct_entry *first = NULL;
+	struct ct_stats st;
+	struct tpkt q;
+
+	(void)state;
+	ct_config_default(&cfg, 64);
+	cfg.owners = 2;
+	cfg.owner_max = 3;
+	assert_int_equal(ct_create(&t, &cfg), 0);
+	for (uint16_t i = 0; i < 4; i++) {
+		struct nf_ctx ctx = { .now = T0, .hook = NF_PREROUTING };
+
+		tp_udp(&q, A, B, (uint16_t)(1000 + i), 53, 4);
+		q.p.owner = 1;
+		ctx.pkt = &q.p;
+		if (i < 3) {
+			assert_int_equal(ct_in(t, &ctx, true), 0);
+			assert_int_equal(ctx.ctstate, CT_NEW);
+			assert_int_equal(ct_confirm(t, ctx.ct, T0), 0);
+			if (!i)
+				first = ctx.ct;
+		} else {
+			assert_int_equal(ct_in(t, &ctx, true), -EDQUOT);
+			assert_null(ctx.ct);
+		}
+	}
+	/* a known flow of the owner still passes */
+	{
+		struct nf_ctx ctx = { .now = T0, .hook = NF_PREROUTING };
+
+		tp_udp(&q, A, B, 1000, 53, 4);
+		q.p.owner = 1;
+		ctx.pkt = &q.p;
+		assert_int_equal(ct_in(t, &ctx, true), 0);
+		assert_ptr_equal(ctx.ct, first);
+	}
+	for (uint16_t owner = 0; owner <= 2; owner += 2) {
+		struct nf_ctx ctx = { .now = T0, .hook = NF_PREROUTING };
+
+		tp_udp(&q, A, B, (uint16_t)(2000 + owner), 53, 4);
+		q.p.owner = owner;
+		ctx.pkt = &q.p;
+		assert_int_equal(ct_in(t, &ctx, true), 0);
+		assert_int_equal(ct_confirm(t, ctx.ct, T0), 0);
+	}
+	ct_get_stats(t, &st);
+	assert_int_equal(st.owner_limit, 1);
+	assert_int_equal(st.count, 5);
+	ct_remove(t, first);
+	{
+		struct nf_ctx ctx = { .now = T0, .hook = NF_PREROUTING };
+
+		tp_udp(&q, A, B, 1003, 53, 4);
+		q.p.owner = 1;
+		ctx.pkt = &q.p;
+		assert_int_equal(ct_in(t, &ctx, true), 0);
+		assert_int_equal(ctx.ctstate, CT_NEW);
+	}
+	ct_destroy(t);
+}
+
 static void test_early_drop(void **state)
 {
 	struct ct_table *t = mk(8, 1);
@@ -794,6 +862,7 @@ int main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_expire_budget),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_owner_limit),
 		cmocka_unit_test(test_property),
 	};
 
