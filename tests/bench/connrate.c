@@ -322,7 +322,7 @@ int main(int argc, char **argv)
 	unsigned inflight = 1;
 	unsigned long count = 0;
 	double seconds = 0;
-	int i, first;
+	int i;
 
 	cl.bytes = 8;
 	cl.timeout = 3;
@@ -342,8 +342,7 @@ int main(int argc, char **argv)
 	if (!inet_aton(argv[2], &cl.to.sin_addr))
 		usage();
 	cl.to.sin_port = htons((uint16_t)number(argv[3], 1, 65535));
-	first = 4;
-	for (i = first; i < argc; i++) {
+	for (i = 4; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(a, "--rst")) {
