@@ -280,7 +280,8 @@ static void client(struct client *cl, unsigned inflight, double seconds, unsigne
 
 			/* a slot refilled at most once a round: a connect that
 			 * fails at once must not spin here */
-			if (c->fd < 0 && more && start(cl, c, t))
+			if (c->fd < 0 && more && (!count || cl->started < count) &&
+			    start(cl, c, t))
 				open++;
 			else if (c->fd >= 0)
 				open++;
