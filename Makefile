@@ -71,6 +71,7 @@ GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lmnl
 UNIT_BINS  := $(patsubst %.c,$(B)/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst %.c,$(B)/%,$(BENCH_SRC))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+CONNRATE   := $(B)/tests/bench/connrate
 
 ALL_OBJ := $(call objs,$(NAT_SRC) $(CRYPTO_SRC) $(GW_SRC) $(UTIL_SRC)) \
 	$(UNIT_BINS:=.o) $(BENCH_BINS:=.o)
@@ -140,10 +141,12 @@ test:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory check
 
-bench: $(BENCH_BINS) $(GWBIN)
+bench: $(BENCH_BINS) $(GWBIN) $(CONNRATE)
 	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
 	@# then the tunnel between two namespaces (root; iperf3, wireguard-go)
 	$(Q)GW=$(abspath $(GWBIN)) tests/bench/tunnel_bench.sh
+	@# and the connection rate through gw and through the kernel's NAT
+	$(Q)GW=$(abspath $(GWBIN)) CONNRATE=$(abspath $(CONNRATE)) tests/bench/connrate_bench.sh
 
 demo:
 	$(Q)$(MAKE) --no-print-directory deps
@@ -215,3 +218,12 @@ $(UPLINK_PROBE): $(B)/tests/netns/uplink_probe.o $(LIBGW) $(LIBS)
 netns: $(UPLINK_PROBE)
 
 -include $(B)/tests/netns/uplink_probe.d
+
+# ---- tests/bench/connrate: short TCP connections (make bench, 50 and 65) ----
+$(CONNRATE): $(B)/tests/bench/connrate.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $<
+
+netns: $(CONNRATE)
+
+-include $(B)/tests/bench/connrate.d

@@ -4,12 +4,16 @@
 # 192.0.2.1:NatPorts, replies off the packet socket, the gateway's kernel
 # silent for the range (tc filter), the host's own connections unharmed
 # (reserved ports), GSO super-packets cut into checked segments; with veth
-# offloads on (the default) and off.  Everything removed at exit.
+# offloads on (the default) and off; all the while the host makes short
+# connections to the internet host as fast as they go (connrate, 32 in
+# flight: they must have run, how well is not asserted).  Everything removed
+# at exit.
 #
 #   ┌─────────┐ eth0 192.0.2.1/24        192.0.2.2/24 eth0 ┌──────────┐
 #   │ gateway ├──────────────────── veth ───────────────────┤ internet │
 #   └─────────┘ uplink_probe (NatPorts 61000-61999)          └──────────┘
 #                                 TCP echo :7000, UDP echo :7001 (probe), file :7002
+#                                 connrate server :7200
 #                                 tcpdump: RST / ICMP from 192.0.2.1
 . "$(dirname "$0")/lib.sh"
 
@@ -18,6 +22,8 @@ case $GW in
 *) PROBE=${UPLINK_PROBE:-$TOP/build/rel/tests/netns/uplink_probe} ;;
 esac
 [ -x "$PROBE" ] || fail "no $PROBE (make $(realpath --relative-to="$TOP" "$PROBE"))"
+CONNRATE=${CONNRATE:-${PROBE%/netns/uplink_probe}/bench/connrate}
+[ -x "$CONNRATE" ] || fail "no $CONNRATE (make $(realpath --relative-to="$TOP" "$CONNRATE"))"
 LO=61000 HI=61999 NAT=192.0.2.1 SRV=192.0.2.2
 
 host_add gateway internet
@@ -35,6 +41,8 @@ bg internet socat -t 30 TCP-LISTEN:7002,reuseaddr,fork SYSTEM:"cat $TMP/big"
 wait_tcp internet 7000
 wait_udp internet 7001
 wait_tcp internet 7002
+bg internet "$CONNRATE" server 7200
+wait_tcp internet 7200
 
 # capture NAME: what the gateway's kernel says about NAT-ed flows; sets CAP_PID
 capture() {
@@ -71,6 +79,8 @@ for mode in on off; do
 	on gateway "$PROBE" offload eth0 $mode || fail "offloads $mode (gateway)"
 	on internet "$PROBE" offload eth0 $mode || fail "offloads $mode (internet)"
 	capture "silent-$mode"
+	bg gateway "$CONNRATE" client $SRV 7200 -n 32 -t 3600 > "$TMP/load-$mode"
+	load=$BG_PID
 	out="$TMP/probe-$mode.out"
 	bg gateway "$PROBE" run eth0 $NAT $LO $HI $SRV udp:7001 syn:7000:$sport \
 		bulk:7002:$((sport + 1)):"$TMP/got-$mode" host:7000:7001:200 hold > "$out" 2>&1
@@ -83,6 +93,8 @@ for mode in on off; do
 	grep -q holding "$out" || fail "offloads $mode: probe did not finish its steps: $(cat "$out")"
 	tc_filters | grep -q 'pref 49374 bpf .*handle 0x1 direct-action' || fail "no tc filter while gw runs: $(tc_filters)"
 	[ "$(reserved)" = "5000,61000-61999" ] || fail "reserved ports while gw runs: $(reserved)"
+	stop "$load"
+	grep -Eq ' ok=[1-9]' "$TMP/load-$mode" || fail "offloads $mode: the load did not run: $(cat "$TMP/load-$mode")"
 	n=$(seen "silent-$mode")
 	[ "$n" = 0 ] || fail "offloads $mode: the gateway's kernel answered NAT-ed flows: $(cat "$TMP/silent-$mode.txt")"
 	stop "$probe"
@@ -98,6 +110,7 @@ for mode in on off; do
 	[ -z "$(tc_filters)" ] || fail "tc filter left behind: $(tc_filters)"
 	on gateway tc qdisc show dev eth0 | grep -q clsact && fail "clsact left behind"
 	log "offloads $mode: replies on the packet socket, kernel silent, host connections fine, $segs super-packets segmented, all removed"
+	log "  the host's load alongside: $(cat "$TMP/load-$mode")"
 done
 
 # A clsact that was there before stays.

@@ -13,21 +13,31 @@
 #   TCP upload and download, 32 MB each, sha256 compared; both held open
 #     half-way while the host makes 20 TCP fetches and 10 UDP exchanges to
 #     the server, then 20 + 10 more while the second halves flow
+#   all the while the host's own connections run, the client makes short
+#     NAT-ed connections to the server as fast as they go (connrate, 32 in
+#     flight, RST close): they must have run, how well is not asserted
 #   NAT-ed UDP exchanges and ICMP echo alongside
 #   the server sees 198.51.100.1:NatPorts for every NAT-ed flow, and the
 #     host's own connections from ports outside NatPorts
 #   the capture holds no RST and no ICMP from 198.51.100.1 but the echo
-#     requests the client sent through the NAT (so it did capture)
+#     requests the client sent through the NAT (so it did capture) and the
+#     load's RSTs, which gw forwarded (TTL below 64)
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 
+case $GW in
+*/build/san/*) CONNRATE=${CONNRATE:-$TOP/build/san/tests/bench/connrate} ;;
+*) CONNRATE=${CONNRATE:-$TOP/build/rel/tests/bench/connrate} ;;
+esac
+[ -x "$CONNRATE" ] || fail "no $CONNRATE (make $(realpath --relative-to="$TOP" "$CONNRATE"))"
 SIZE=32000000
 gateway_world
 on gateway sysctl -qw net.ipv4.ip_local_port_range="61000 62999"
 E2E=$TOP/tests/netns/gw_e2e.py
 
 bg internet tcpdump -i eth0 -n -U --immediate-mode -w "$TMP/srv.pcap" \
-	"src host $UPL and (icmp or tcp[tcpflags] & tcp-rst != 0)" 2> "$TMP/cap.err"
+	"src host $UPL and (icmp or tcp[tcpflags] & tcp-rst != 0)" \
+	"and not (tcp dst port 7200 and ip[8] < 64)" 2> "$TMP/cap.err"
 cap=$BG_PID
 wait_for 10 grep -q 'listening on' "$TMP/cap.err"
 
@@ -44,11 +54,13 @@ _pids+=($!)
 bg internet python3 "$E2E" udp-echo 7002 > "$TMP/srv-udp.log"
 bg internet socat -d -d -t 30 -U TCP-LISTEN:7100,fork,reuseaddr OPEN:"$TMP/small" 2> "$TMP/srv-host.log"
 bg internet python3 "$E2E" udp-echo 7101 > "$TMP/srv-hostudp.log"
+bg internet "$CONNRATE" server 7200
 wait_tcp internet 7000
 wait_tcp internet 7001
 wait_tcp internet 7100
 wait_udp internet 7002
 wait_udp internet 7101
+wait_tcp internet 7200
 
 log "NAT-ed: TCP upload and download of $SIZE bytes, held half-way"
 gated "$TMP/go" "$TMP/up" | on client timeout 60 socat -u - TCP:$SRV:7000 &
@@ -75,6 +87,11 @@ host() {
 			fail "the host's own UDP exchange $i: $(cat "$TMP/hu")"
 	done
 }
+log "the load: short NAT-ed connections from the client, as fast as they go"
+bg client "$CONNRATE" client $SRV 7200 -n 32 -t 3600 --rst > "$TMP/load"
+load=$BG_PID
+loading() { on gateway "$GW" conntrack "$ctl" -L 2> /dev/null | grep -q ' dport=7200 '; }
+wait_for 20 loading
 log "the host's own connections while the NAT-ed flows are held open"
 host 20
 for _ in 1 2 3; do
@@ -84,6 +101,9 @@ done
 log "... and while the second halves flow"
 touch "$TMP/go"
 host 20
+stop "$load"
+grep -Eq ' ok=[1-9]' "$TMP/load" || fail "the load did not run: $(cat "$TMP/load")"
+log "  the load alongside: $(cat "$TMP/load")"
 wait "$up" || fail "client -> server: socat"
 wait "$down" || fail "server -> client: socat"
 wait "$uping" || fail "NAT-ed UDP: $(cat "$TMP/udp-ping")"

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Connection rate through a NAT: short TCP connections (connect, read the
+# server's 8 bytes up to its EOF, close) from a client to a server behind
+# the NAT, through gw and through the kernel's own forwarding and
+# MASQUERADE, measured in the same run and printed side by side with the
+# ratio gw/kernel; with 1 and 32 connections in flight, each closed by the
+# client with a RST (SO_LINGER 0, after the server's FIN) or with a FIN.
+# Every case on a topology of its own (fresh namespaces: no conntrack entry,
+# NAT port or TIME_WAIT of another case).  Informational: no pass/fail on
+# numbers (issue 9's goal: gw ≥ 0.8 × the kernel at 32 in flight, no
+# failure).  Needs root, wireguard-go, wg and iptables.
+#
+#   kernel:  client ── router (ip_forward=1, iptables MASQUERADE -o eth0) ── server
+#            192.0.2.2        192.0.2.1 │ 198.51.100.1                     198.51.100.2
+#   gw:      client (wireguard-go wgc0, 10.8.0.2) ── wg ── gateway (gw run:
+#            Uplink eth0, Rules contrib/examples/gw0.rules, NatPorts as
+#            default) ── server 198.51.100.2
+#
+#   connrate server 7200 on the server; connrate client on the client
+#
+# BENCH_SECONDS (default 5): the length of each case; CONNRATE: the
+# connrate binary (make builds build/rel/tests/bench/connrate).
+. "$(dirname "$0")/../netns/lib.sh"
+
+T=${BENCH_SECONDS:-5}
+CONNRATE=${CONNRATE:-$TOP/build/rel/tests/bench/connrate}
+[ -x "$CONNRATE" ] || fail "no $CONNRATE (make $(realpath --relative-to="$TOP" "$CONNRATE"))"
+for tool in wireguard-go wg iptables; do
+	command -v "$tool" > /dev/null || fail "$tool is not installed (make deps)"
+done
+SRV=198.51.100.2
+
+# world_kernel N: client kN-c, router kN-r, server kN-s; sets CLIENT, PIDS
+# (and CTL empty)
+world_kernel() {
+	local c=k$1-c r=k$1-r s=k$1-s
+	host_add $c $r $s
+	link_add $c eth0 $r lan0
+	link_add $r eth0 $s eth0
+	addr_add $c eth0 192.0.2.2/24
+	addr_add $r lan0 192.0.2.1/24
+	addr_add $r eth0 198.51.100.1/24
+	addr_add $s eth0 $SRV/24
+	route_add $c default via 192.0.2.1
+	CTL=
+	on $r sysctl -qw net.ipv4.ip_forward=1
+	on $r iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+	bg $s "$CONNRATE" server 7200
+	PIDS=$BG_PID
+	wait_tcp $s 7200
+	CLIENT=$c
+}
+
+# world_gw N: client gN-c (stock wireguard-go), gateway gN-g (gw), server
+# gN-s; sets CLIENT, PIDS and CTL (gw's control socket)
+world_gw() {
+	local c=g$1-c g=g$1-g s=g$1-s d=$TMP/g$1 gw_priv gw_pub cl_priv cl_pub
+	host_add $c $g $s
+	link_add $c eth0 $g lan0
+	link_add $g eth0 $s eth0
+	addr_add $c eth0 192.0.2.2/24
+	addr_add $g lan0 192.0.2.1/24
+	addr_add $g eth0 198.51.100.1/24
+	addr_add $s eth0 $SRV/24
+	mkdir "$d"
+	gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
+	cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
+	printf '%s\n' "$cl_priv" > "$d/client.key"
+	cat > "$d/gw0.conf" <<EOC
+[Interface]
+PrivateKey = $gw_priv
+ListenPort = 51820
+Address = 10.8.0.1/24
+Uplink = eth0
+Rules = $TOP/contrib/examples/gw0.rules
+ControlSocket = $d/gw0.sock
+
+[Peer]
+PublicKey = $cl_pub
+AllowedIPs = 10.8.0.2/32
+EOC
+	bg $g "$GW" run "$d/gw0.conf" 2> "$d/gw.log"
+	PIDS=$BG_PID
+	CTL=$d/gw0.sock
+	wait_udp $g 51820
+	wait_for 10 test -S "$d/gw0.sock"
+	wg_go $c wgc0 "$d/wggo.log"
+	PIDS="$PIDS $WG_PID"
+	wg_in "$WG_PID" set wgc0 private-key "$d/client.key" peer "$gw_pub" \
+		endpoint 192.0.2.1:51820 allowed-ips 0.0.0.0/0
+	on $c ip addr add 10.8.0.2/24 dev wgc0
+	on $c ip link set wgc0 up
+	on $c ip route add default dev wgc0
+	bg $s "$CONNRATE" server 7200
+	PIDS="$PIDS $BG_PID"
+	wait_tcp $s 7200
+	CLIENT=$c
+}
+
+# measure KIND N INFLIGHT CLOSE: one case on a fresh world; its connrate
+# line into $TMP/KIND-N, and gw's drop counters that moved after it
+measure() {
+	local out=$TMP/$1-$2 p
+	"world_$1" "$2"
+	# the path works (and the tunnel's handshake is done) before the clock
+	on $CLIENT "$CONNRATE" client $SRV 7200 -c 1 -w 10 > "$out"
+	grep -q ' ok=1 ' "$out" || fail "$1: no connection through the NAT: $(cat "$out")"
+	on $CLIENT "$CONNRATE" client $SRV 7200 -n "$3" -t "$T" "--$4" > "$out"
+	if [ -n "$CTL" ]; then
+		"$GW" stats "$CTL" | grep -E '^[a-z_]*drop[a-z_]*=[1-9]' | paste -sd' ' |
+			sed -n 's/^./gw drops: &/p' >> "$out" || true
+	fi
+	for p in $PIDS; do stop "$p"; done
+}
+
+# field KEY FILE: the value of KEY= in connrate's line
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" "$2"; }
+
+: > "$TMP/rows"
+: > "$TMP/lines"
+n=0
+for inflight in 1 32; do
+	for close in rst fin; do
+		n=$((n + 1))
+		measure kernel $n "$inflight" $close
+		measure gw $n "$inflight" $close
+		name="$inflight in flight, $(tr a-z A-Z <<< $close) close"
+		kr=$(field rate "$TMP/kernel-$n") kf=$(field failed "$TMP/kernel-$n")
+		gr=$(field rate "$TMP/gw-$n") gf=$(field failed "$TMP/gw-$n")
+		printf '%-24s %14s %14s %10s\n' "$name" "$kr ($kf)" "$gr ($gf)" \
+			"$(awk -v g="$gr" -v k="$kr" 'BEGIN { if (k > 0) printf "%.2f", g / k; else print "-" }')" \
+			>> "$TMP/rows"
+		{
+			printf '%-24s kernel %s\n' "$name" "$(cat "$TMP/kernel-$n")"
+			awk -v p="$(printf '%-24s' '')" \
+				'{ print p (NR == 1 ? " gw     " : "        ") $0 }' "$TMP/gw-$n"
+		} >> "$TMP/lines"
+	done
+done
+printf '== connection rate through the NAT: %s s per case, conn/s (failed connections) (informational)\n' "$T"
+printf '%-24s %14s %14s %10s\n' "case" "kernel NAT" "gw" "gw/kernel"
+cat "$TMP/rows"
+printf '== connrate per case\n'
+cat "$TMP/lines"
