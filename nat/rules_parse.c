@@ -33,6 +33,7 @@ struct parser {
 	char curname[16];
 	unsigned int line;
 	struct rules_error *err;
+	const struct rules_parse_opts *opts; /* never NULL */
 	int rc;               /* -EINVAL or -ENOMEM once failed */
 };
 
@@ -481,7 +482,7 @@ static int command_line(struct parser *p, char *line)
 		return -1;
 	}
 	rc = rules_parse_line(words, (unsigned int)n, p->cur->table, ptable_find, p->cur,
-			      p->line, &cmd, p->err);
+			      p->line, p->opts, &cmd, p->err);
 	if (rc < 0) {
 		free(words);
 		p->err->line = p->line;
@@ -575,7 +576,15 @@ static int one_line(struct parser *p, char *line)
 int rules_parse(struct rules **out, const char *text, size_t len,
 		const struct rules *base, struct rules_error *err)
 {
-	struct parser p = { .err = err };
+	return rules_parse_with(out, text, len, base, NULL, err);
+}
+
+int rules_parse_with(struct rules **out, const char *text, size_t len,
+		     const struct rules *base, const struct rules_parse_opts *opts,
+		     struct rules_error *err)
+{
+	static const struct rules_parse_opts none;
+	struct parser p = { .err = err, .opts = opts ? opts : &none };
 	size_t pos = 0;
 	char *buf = NULL;
 	size_t bufcap = 0;

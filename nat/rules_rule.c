@@ -779,7 +779,8 @@ void rules_pcmd_free(struct pcmd *cmd)
 
 int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 		     struct pchain *(*find)(void *arg, const char *name), void *arg,
-		     unsigned int line, struct pcmd *cmd, struct rules_error *err)
+		     unsigned int line, const struct rules_parse_opts *opts, struct pcmd *cmd,
+		     struct rules_error *err)
 {
 	struct state *st = calloc(1, sizeof(*st));
 	unsigned int i = 0;
@@ -795,6 +796,7 @@ int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 	st->find_arg = arg;
 	st->pc.err = err;
 	st->pc.ip = &st->r.ip;
+	st->pc.opts = opts;
 	st->r.line = line;
 	st->r.kind = RK_NONE;
 
