@@ -94,9 +94,10 @@ static int group_id(void *arg, const char *name, uint32_t *id)
 }
 
 int rulesfile_parse(struct rules **out, const char *name, const char *text, size_t len,
-		    const struct rules *base, char *err, size_t errlen)
+		    const struct rules *base, bool counters, char *err, size_t errlen)
 {
-	const struct rules_parse_opts opts = { .user = user_id, .group = group_id };
+	const struct rules_parse_opts opts = { .counters = counters, .user = user_id,
+					       .group = group_id };
 	struct rules_error e;
 	int ret = rules_parse_with(out, text, len, base, &opts, &e);
 
@@ -108,7 +109,7 @@ int rulesfile_parse(struct rules **out, const char *name, const char *text, size
 }
 
 int rulesfile_load(struct rules **out, const char *path, const struct rules *base,
-		   char *err, size_t errlen)
+		   bool counters, char *err, size_t errlen)
 {
 	char *text;
 	size_t len;
@@ -118,7 +119,7 @@ int rulesfile_load(struct rules **out, const char *path, const struct rules *bas
 		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = rulesfile_parse(out, path, text, len, base, err, errlen);
+	ret = rulesfile_parse(out, path, text, len, base, counters, err, errlen);
 	free(text);
 	return ret;
 }

@@ -7,7 +7,8 @@
  * iptables-restore flushes a table it restores); ":CHAIN POLICY [p:b]"
  * declares a user chain ("-" policy) or sets a built-in chain's policy and
  * counters; "[p:b] -A ..." and the other commands edit the open table;
- * "COMMIT" compiles it.  Counters are always taken (iptables-restore -c).
+ * "COMMIT" compiles it.  The [p:b] of chain lines and rule prefixes are
+ * taken only with rules_parse_opts.counters (iptables-restore -c).
  *
  * Commands: -A, -I [n], -D (n or rule), -N, -X [chain], -F [chain],
  * -Z [chain], -P.  Jump targets must exist when the rule is read (as with
@@ -279,8 +280,8 @@ static int chain_line(struct parser *p, char *line)
 			c->policy = NF_DROP;
 		else
 			return perr(p, policy, "bad policy name \"%s\"", policy);
-		c->pcnt = pc;
-		c->bcnt = bc;
+		c->pcnt = p->opts->counters ? pc : 0;
+		c->bcnt = p->opts->counters ? bc : 0;
 		return 0;
 	}
 	if (strcmp(policy, "-") != 0 && strcmp(policy, "ACCEPT") != 0 &&

@@ -801,7 +801,9 @@ int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 	st->r.kind = RK_NONE;
 
 	if (nwords > 0 && words[0][0] == '[') {
-		/* "[packets:bytes]" before the command (iptables-restore -c) */
+		/* "[packets:bytes]" before the command: taken with
+		 * iptables-restore -c, as a -c of the rule (so another one is
+		 * refused), else checked and ignored */
 		char *w = words[0], *colon = strchr(w, ':');
 		size_t len = strlen(w);
 
@@ -820,6 +822,10 @@ int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 		*colon = ':';
 		w[len - 1] = ']';
 		i = 1;
+		if (opts->counters)
+			st->base_seen |= base_bit('c');
+		else
+			st->r.pcnt = st->r.bcnt = 0;
 	}
 
 	while (i < nwords && !cmd->skip) {
