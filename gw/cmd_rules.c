@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gw rules -f FILE save: load a rules file offline and print its canonical
- * iptables-save form, or its first error as FILE:LINE: message (exit 1), as
- * iptables-restore --test would refuse it.
+ * gw rules [-c] -f FILE save [-c]: load a rules file offline and print its
+ * canonical iptables-save form, or its first error as FILE:LINE: message
+ * (exit 1), as iptables-restore --test would refuse it.  The first -c is
+ * iptables-restore's: the file's [packets:bytes] are loaded (without it
+ * every chain and rule starts at [0:0]); the second iptables-save's: the
+ * rules are printed with their counters.
  *
  * The live forms talk to a running gateway over its control socket:
  *   gw rules IFACE [-t TABLE] [-L [CHAIN]] [-v] [-n] [-x] [--line-numbers]
  *       iptables -L's layout of the live rules (table filter by default)
  *   gw rules IFACE save
  *       iptables-save -c text: [packets:bytes] before every rule
- *   gw rules IFACE restore [FILE]   (default: standard input)
+ *   gw rules IFACE restore [-c] [FILE]   (default: standard input)
  *       iptables-restore: parsed on top of the live rules (tables not in the
  *       text stay), swapped in at once; conntrack and NAT bindings survive.
+ *       -c loads the text's counters, as iptables-restore -c; without it the
+ *       restored tables' chains and rules start at [0:0].
  *       A bad file changes nothing: "FILE:LINE: message" on stderr, exit 1;
  *       standard input is named "stdin" in that message.
  * IFACE may also be a control socket path (containing '/').
@@ -28,9 +33,13 @@
 
 static void usage(void)
 {
-	fputs("Usage: gw rules -f FILE save\n"
+	fputs("Usage: gw rules [-c] -f FILE save [-c]\n"
 	      "       gw rules IFACE [-t TABLE] [-L [CHAIN]] [-v] [-n] [-x] [--line-numbers]\n"
-	      "       gw rules IFACE save | restore [FILE] (default: stdin)\n", stderr);
+	      "       gw rules IFACE save | restore [-c] [FILE] (default: stdin)\n"
+	      "  -c before -f or after restore: load the counters [packets:bytes] of the\n"
+	      "     text, as iptables-restore -c (without it chains and rules start at [0:0]);\n"
+	      "  -c after save (offline): print every rule's counters, as iptables-save -c\n",
+	      stderr);
 }
 
 /* Prints an answer: its text to stdout, or its error=MESSAGE to stderr
@@ -51,7 +60,7 @@ static int print_answer(struct sbuf *s, int ret, bool raw)
 	return 0;
 }
 
-static int live_restore(const char *iface, const char *file)
+static int live_restore(const char *iface, const char *file, bool counters)
 {
 	struct sbuf s, req;
 	char *text = NULL;
@@ -82,7 +91,7 @@ static int live_restore(const char *iface, const char *file)
 	}
 	sbuf_init(&s);
 	sbuf_init(&req);
-	sbuf_printf(&req, "rules-restore %s", file ? file : "stdin");
+	sbuf_printf(&req, "rules-restore %s%s", counters ? "-c " : "", file ? file : "stdin");
 	ret = cmd_ask(iface, req.buf, text ? text : "", len, &s);
 	ret = print_answer(&s, ret, true);
 	if (!ret && strncmp(s.buf ? s.buf : "", "ok=1", 4)) {
@@ -113,11 +122,15 @@ static int live(int argc, char **argv)
 		return ret;
 	}
 	if (argc >= 3 && !strcmp(argv[2], "restore")) {
-		if (argc > 4) {
+		bool counters = argc >= 4 && (!strcmp(argv[3], "-c") || !strcmp(argv[3], "--counters"));
+		int f = counters ? 4 : 3;
+
+		if (argc > f + 1) {
 			usage();
 			return 1;
 		}
-		return live_restore(iface, argc == 4 && strcmp(argv[3], "-") ? argv[3] : NULL);
+		return live_restore(iface, argc == f + 1 && strcmp(argv[f], "-") ? argv[f] : NULL,
+				    counters);
 	}
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
@@ -176,25 +189,30 @@ int cmd_rules(int argc, char **argv)
 	struct rules *r;
 	struct sbuf out;
 	char err[512];
-	bool counters = false;
+	bool load_counters = false, counters = false;
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage();
 		return 0;
 	}
+	if (argc >= 2 && (!strcmp(argv[1], "-c") || !strcmp(argv[1], "--counters"))) {
+		load_counters = true;
+		argc--;
+		argv++;
+	}
 	if (argc < 2 || strcmp(argv[1], "-f")) {
-		if (argc >= 2 && argv[1][0] != '-')
+		if (argc >= 2 && argv[1][0] != '-' && !load_counters)
 			return live(argc, argv);
 		usage();
 		return 1;
 	}
 	if (argc == 5 && !strcmp(argv[4], "-c"))
 		counters = true;
-	else if (argc != 4 || strcmp(argv[3], "save")) {
+	if (argc != 4 + counters || strcmp(argv[3], "save")) {
 		usage();
 		return 1;
 	}
-	if (rulesfile_load(&r, argv[2], NULL, err, sizeof(err))) {
+	if (rulesfile_load(&r, argv[2], NULL, load_counters, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}

@@ -514,7 +514,7 @@ static int load_rules(struct tracer *t, struct rules **out, const struct sbuf *l
 	*out = NULL;
 	if (live) {
 		if (rulesfile_parse(out, "live rules", live->buf ? live->buf : "", live->len, NULL,
-				    err, sizeof(err))) {
+				    true, err, sizeof(err))) {
 			fprintf(stderr, "gw: trace: %s\n", err);
 			return -EINVAL;
 		}
@@ -527,7 +527,7 @@ static int load_rules(struct tracer *t, struct rules **out, const struct sbuf *l
 		snprintf(path, sizeof(path), "%s/%s", dirname(dir), rp);
 		rp = path;
 	}
-	if (rulesfile_load(out, rp, NULL, err, sizeof(err))) {
+	if (rulesfile_load(out, rp, NULL, false, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return -EINVAL;
 	}

@@ -21,10 +21,12 @@
  *           RULES_LIST_* bits in decimal
  *   rules-save
  *           the text of rules_save() with counters (iptables-save -c)
- *   rules-restore NAME
+ *   rules-restore [-c ]NAME
  *           followed by the rules text up to EOF (at most 16 MiB, the client
  *           shuts its side down): parsed on top of the live rules and
- *           swapped in at once (conntrack and NAT bindings stay); answers
+ *           swapped in at once (conntrack and NAT bindings stay); with -c
+ *           its [packets:bytes] are taken (iptables-restore -c), without
+ *           the restored chains and rules start at [0:0]; answers
  *           ok=1, or error=NAME:LINE: message and nothing changed
  *   ct-list the conntrack -L lines (ct_format), then count=N
  *   ct-count count=N

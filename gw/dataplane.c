@@ -418,7 +418,7 @@ static int load_rules(struct gw *g, struct rules **out, const struct rules *base
 		snprintf(path, sizeof(path), "%s/%s", dirname(dir), rp);
 		rp = path;
 	}
-	if (rulesfile_load(out, rp, base, err, sizeof(err))) {
+	if (rulesfile_load(out, rp, base, false, err, sizeof(err))) {
 		gw_log("%s", err);
 		return -EINVAL;
 	}
@@ -919,8 +919,8 @@ int dp_reload(struct gw *g)
 	return 0;
 }
 
-int dp_restore(struct gw *g, const char *name, const char *text, size_t len, char *err,
-	       size_t errlen)
+int dp_restore(struct gw *g, const char *name, const char *text, size_t len, bool counters,
+	       char *err, size_t errlen)
 {
 	struct rules *r;
 	char why[256];
@@ -930,7 +930,7 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, cha
 		snprintf(err, errlen, "%s has no netfilter (no Rules and no Uplink)", g->cfg.ifname);
 		return -ENOENT;
 	}
-	ret = rulesfile_parse(&r, name, text, len, nf_rules(g->nf), err, errlen);
+	ret = rulesfile_parse(&r, name, text, len, nf_rules(g->nf), counters, err, errlen);
 	if (ret)
 		return ret;
 	ret = uplink_take(g, r, why, sizeof(why));

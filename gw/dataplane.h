@@ -85,10 +85,11 @@ void dp_stats(struct gw *g, struct sbuf *s);
  * in at once (conntrack and NAT bindings stay); on error the old rules stay
  * (logged). */
 int dp_reload(struct gw *g);
-/* Rules text on top of the live rules, swapped in at once; on error nothing
- * changes and err has "NAME:LINE: message". */
-int dp_restore(struct gw *g, const char *name, const char *text, size_t len, char *err,
-	       size_t errlen);
+/* Rules text on top of the live rules, swapped in at once; counters: take
+ * its [packets:bytes] (iptables-restore -c).  On error nothing changes and
+ * err has "NAME:LINE: message". */
+int dp_restore(struct gw *g, const char *name, const char *text, size_t len, bool counters,
+	       char *err, size_t errlen);
 int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flags,
 		  struct sbuf *out);
 /* rules_save with counters. */

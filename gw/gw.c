@@ -521,11 +521,14 @@ static void ctl_rules_list(struct gw *g, const char *args, struct sbuf *s)
 		sbuf_add(s, "error=No chain/target/match by that name.\n");
 }
 
-static void ctl_restore(struct gw *g, const char *name, const char *body, size_t blen,
+/* "rules-restore [-c ]NAME": -c as iptables-restore -c. */
+static void ctl_restore(struct gw *g, const char *arg, const char *body, size_t blen,
 			struct sbuf *s)
 {
+	bool counters = !strncmp(arg, "-c ", 3);
 	char err[512];
-	int ret = dp_restore(g, name, body, blen, err, sizeof(err));
+	int ret = dp_restore(g, arg + (counters ? 3 : 0), body, blen, counters, err,
+			     sizeof(err));
 
 	if (ret == -ENOENT)
 		ctl_error(s, ret);

@@ -174,15 +174,35 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out)
 	return 0;
 }
 
-uint32_t route_ifaddr(void *arg, const char *ifname)
+/* Is a in the subnet of c (an IPv4 Address with its prefix)? */
+static bool in_subnet(const struct cidr *c, uint32_t a)
+{
+	uint32_t mask = c->prefix ? ~(uint32_t)0 << (32 - c->prefix) : 0;
+
+	return ((cidr_addr4(c) ^ a) & mask) == 0;
+}
+
+uint32_t route_ifaddr(void *arg, const char *ifname, uint32_t dst)
 {
 	const struct route_ctx *r = arg;
 
 	if (!strcmp(ifname, r->cfg->ifname)) {
-		for (size_t i = 0; i < r->cfg->n_addresses; i++)
-			if (r->cfg->addresses[i].family == AF_INET)
-				return cidr_addr4(&r->cfg->addresses[i]);
-		return 0;
+		uint32_t first = 0;
+
+		/* inet_select_addr: an Address in the same subnet as an
+		 * earlier one is a secondary there, and that earlier one
+		 * matches first */
+		for (size_t i = 0; i < r->cfg->n_addresses; i++) {
+			const struct cidr *c = &r->cfg->addresses[i];
+
+			if (c->family != AF_INET)
+				continue;
+			if (dst && in_subnet(c, dst))
+				return cidr_addr4(c);
+			if (!first)
+				first = cidr_addr4(c);
+		}
+		return first;
 	}
 	if (!strcmp(ifname, r->cfg->uplink))
 		return r->uplink_addr;
@@ -195,7 +215,7 @@ uint32_t route_src_toward(const struct route_ctx *r, const char *ifname, uint32_
 
 	if (!route_lookup((void *)r, daddr, &out) && out.kind == NF_ROUTE_LOCAL)
 		return daddr;
-	return route_ifaddr((void *)r, ifname);
+	return route_ifaddr((void *)r, ifname, 0);
 }
 
 /* The addresses of one RTM_GETADDR dump into a growing array. */

@@ -43,9 +43,10 @@ void route_free(struct route_ctx *r);
 int route_set_local(struct route_ctx *r, const struct route_addr *a, unsigned n);
 /* nf_route_fn: one longest-prefix lookup, no scan of the config. */
 int route_lookup(void *arg, uint32_t daddr, struct nf_route *out);
-/* nf_ifaddr_fn: gw's first Address for the tunnel, the uplink's address for
- * the uplink. */
-uint32_t route_ifaddr(void *arg, const char *ifname);
+/* nf_ifaddr_fn: for the tunnel, gw's first Address whose subnet holds dst,
+ * else its first Address (dst 0: the first); for the uplink, the uplink's
+ * address. */
+uint32_t route_ifaddr(void *arg, const char *ifname, uint32_t dst);
 /* The source gw answers from (ICMP errors) for a packet that came in on
  * ifname to daddr: daddr itself when it is local, else gw's address on that
  * interface. */

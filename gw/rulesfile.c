@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,11 +69,37 @@ int rulesfile_read(const char *path, char **text, size_t *len)
 	return 0;
 }
 
-int rulesfile_parse(struct rules **out, const char *name, const char *text, size_t len,
-		    const struct rules *base, char *err, size_t errlen)
+/* --uid-owner/--gid-owner names, resolved when the rules load as
+ * iptables does (the system's user database, NSS included). */
+static int user_id(void *arg, const char *name, uint32_t *id)
 {
+	const struct passwd *pw = getpwnam(name);
+
+	(void)arg;
+	if (!pw)
+		return -ENOENT;
+	*id = (uint32_t)pw->pw_uid;
+	return 0;
+}
+
+static int group_id(void *arg, const char *name, uint32_t *id)
+{
+	const struct group *gr = getgrnam(name);
+
+	(void)arg;
+	if (!gr)
+		return -ENOENT;
+	*id = (uint32_t)gr->gr_gid;
+	return 0;
+}
+
+int rulesfile_parse(struct rules **out, const char *name, const char *text, size_t len,
+		    const struct rules *base, bool counters, char *err, size_t errlen)
+{
+	const struct rules_parse_opts opts = { .counters = counters, .user = user_id,
+					       .group = group_id };
 	struct rules_error e;
-	int ret = rules_parse(out, text, len, base, &e);
+	int ret = rules_parse_with(out, text, len, base, &opts, &e);
 
 	if (ret == -EINVAL)
 		snprintf(err, errlen, "%s:%u: %s", name, e.line, e.message);
@@ -81,7 +109,7 @@ int rulesfile_parse(struct rules **out, const char *name, const char *text, size
 }
 
 int rulesfile_load(struct rules **out, const char *path, const struct rules *base,
-		   char *err, size_t errlen)
+		   bool counters, char *err, size_t errlen)
 {
 	char *text;
 	size_t len;
@@ -91,7 +119,7 @@ int rulesfile_load(struct rules **out, const char *path, const struct rules *bas
 		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = rulesfile_parse(out, path, text, len, base, err, errlen);
+	ret = rulesfile_parse(out, path, text, len, base, counters, err, errlen);
 	free(text);
 	return ret;
 }

@@ -3,17 +3,20 @@
 #ifndef GW_RULESFILE_H
 #define GW_RULESFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct rules;
 
-/* Load path on top of base (may be NULL).  Returns 0, or a negative errno
+/* Load path on top of base (may be NULL); owner names through the user
+ * database; counters: take the file's [packets:bytes] (iptables-restore
+ * -c), else everything starts at [0:0].  Returns 0, or a negative errno
  * with "FILE:LINE: message" (or "FILE: reason") in err. */
 int rulesfile_load(struct rules **out, const char *path, const struct rules *base,
-		   char *err, size_t errlen);
+		   bool counters, char *err, size_t errlen);
 /* The same for text already read; name is used in messages. */
 int rulesfile_parse(struct rules **out, const char *name, const char *text, size_t len,
-		    const struct rules *base, char *err, size_t errlen);
+		    const struct rules *base, bool counters, char *err, size_t errlen);
 /* Read a whole file (at most 16 MiB) into a NUL-terminated buffer. */
 int rulesfile_read(const char *path, char **text, size_t *len);
 

@@ -23,6 +23,7 @@
 struct sbuf;
 struct pkt_hdr;
 struct rules_error;
+struct rules_parse_opts;
 
 enum { EXT_IFNAMSIZ = 16 };
 
@@ -67,6 +68,7 @@ enum {
 /* Where a parse or check failed: fills the error record, returns -1. */
 struct ext_parse {
 	const struct rule_ip *ip;     /* the rule's base part so far */
+	const struct rules_parse_opts *opts; /* parse: never NULL; check: NULL */
 	struct rules_error *err;
 	const char *token;            /* the word being parsed */
 };

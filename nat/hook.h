@@ -59,8 +59,12 @@ struct nf_route {
 
 /* The routing decision for daddr (after DNAT).  Returns 0 or -ENETUNREACH. */
 typedef int nf_route_fn(void *arg, uint32_t daddr, struct nf_route *r);
-/* The primary IPv4 address of an interface (REDIRECT's target), 0 if none. */
-typedef uint32_t nf_ifaddr_fn(void *arg, const char *ifname);
+/* The IPv4 address interface ifname gives a packet toward dst (Linux's
+ * inet_select_addr): its first primary address whose subnet holds dst, else
+ * its first primary address; dst 0: the first primary address.  0 if it has
+ * none.  MASQUERADE asks for the out-interface and the (post-DNAT)
+ * destination, REDIRECT for the in-interface's primary address. */
+typedef uint32_t nf_ifaddr_fn(void *arg, const char *ifname, uint32_t dst);
 
 /* Whether the host's stack gets a packet that arrived on in for one of its
  * addresses (route r).  When it does not (gw hid it from the kernel and has
@@ -72,9 +76,10 @@ typedef bool nf_local_fn(void *arg, const struct pkt *p, const char *in,
 struct nf_config {
 	struct ct_config ct;
 	nf_route_fn *route;
-	nf_ifaddr_fn *ifaddr;
+	nf_ifaddr_fn *ifaddr;         /* MASQUERADE and REDIRECT drop without it */
 	void *route_arg;              /* for route and ifaddr */
-	uint32_t uplink_addr;         /* MASQUERADE's address (0: none yet) */
+	uint32_t uplink_addr;         /* the uplink's address (0: none yet): NAT to
+	                               * it takes source ports from NatPorts */
 	uint16_t nat_port_min, nat_port_max; /* NatPorts */
 	nf_log_fn *log;               /* LOG target sink */
 	void *log_arg;

@@ -32,11 +32,21 @@ static const struct ext_opt owner_opts[] = {
 	{ NULL, 0, 0, 0 },
 };
 
-static int parse_range(char *arg, uint32_t *r, const char *opt, struct ext_parse *pc)
+/* libxt_owner: a user (group) name as the caller's database has it when
+ * the rules load, else a number or a numeric range "a-b". */
+static int parse_id(char *arg, uint32_t *r, bool user, struct ext_parse *pc)
 {
-	char *dash = strchr(arg, '-');
+	const struct rules_parse_opts *o = pc->opts;
+	int (*lookup)(void *, const char *, uint32_t *) = user ? o->user : o->group;
+	const char *opt = user ? "uid-owner" : "gid-owner";
+	char *dash;
 	bool ok;
 
+	if (lookup && lookup(o->arg, arg, &r[0]) == 0) {
+		r[1] = r[0];
+		return 0;
+	}
+	dash = strchr(arg, '-');
 	if (dash)
 		*dash = '\0';
 	ok = ext_strtou32(arg, UINT32_MAX - 1, &r[0]);
@@ -46,8 +56,10 @@ static int parse_range(char *arg, uint32_t *r, const char *opt, struct ext_parse
 	if (dash)
 		*dash = '-';
 	if (!ok)
-		return ext_fail(pc, arg, "owner: Bad value for \"--%s\" option: \"%s\" (ids are numbers)",
-				opt, arg);
+		return ext_fail(pc, arg, "owner: Bad value for \"--%s\" option: \"%s\" (%s)", opt,
+				arg, !lookup ? "ids are numbers here" :
+				user ? "no such user, uid or uid range" :
+				"no such group, gid or gid range");
 	if (r[0] > r[1])
 		return ext_fail(pc, arg, "owner: reversed range \"%s\" for \"--%s\"", arg, opt);
 	return 0;
@@ -62,12 +74,12 @@ static int owner_parse(void *data, unsigned int id, char *const *args, bool inv,
 	switch (id) {
 	case O_UID:
 		bit = OW_UID;
-		if (parse_range(args[0], o->uid, "uid-owner", pc) < 0)
+		if (parse_id(args[0], o->uid, true, pc) < 0)
 			return -1;
 		break;
 	case O_GID:
 		bit = OW_GID;
-		if (parse_range(args[0], o->gid, "gid-owner", pc) < 0)
+		if (parse_id(args[0], o->gid, false, pc) < 0)
 			return -1;
 		break;
 	case O_SOCKET:

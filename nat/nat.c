@@ -24,11 +24,24 @@
  * toward one destination is the open connections, not the past ones; UDP
  * and ICMP bindings are never taken over (as Linux).
  *
- * Where gw differs from Linux by design: an address the host owns (the
- * uplink's, as MASQUERADE uses) is only ever paired with source ports from
- * NatPorts, so the host kernel's own connections never collide with NAT-ed
- * ones; and a tuple search that finds nothing free returns -ENOSPC at once
- * instead of leaving a clash for confirmation to drop.
+ * MASQUERADE takes the address of the interface the packet leaves by, as
+ * Linux's inet_select_addr(out, next hop) does: the uplink's out of the
+ * uplink, the tunnel's Address out of the tunnel (a peer reaching another
+ * peer through a DNAT-ed uplink port, hairpin); the caller passes it in
+ * env->masq_addr.
+ *
+ * Where gw differs from Linux by design: the uplink's address is only ever
+ * paired with source ports from NatPorts, so the host kernel's own
+ * connections never collide with NAT-ed ones: replies to it arrive on an
+ * interface the host kernel receives on too, and gw's uplink filter hides
+ * only that range from it.  The tunnel's Address needs no such range,
+ * though the host owns it too: a reply to it comes from a peer through gw,
+ * never reaching the host kernel unless gw writes it to the TUN, and the
+ * host's own connections out of the TUN go through this same conntrack
+ * table, so the tuple search alone keeps them apart (a host connection that
+ * would clash gets its source port remapped by its null binding, as in
+ * Linux).  And a tuple search that finds nothing free returns -ENOSPC at
+ * once instead of leaving a clash for confirmation to drop.
  */
 #include "nat/nat.h"
 
@@ -298,10 +311,10 @@ static int effective_range(struct nat_range *r, const struct nat_request *req,
 		r->min_addr = r->max_addr = m == NAT_MANIP_SRC ? curr->src : curr->dst;
 		return 0;
 	case NAT_MASQUERADE:
-		if (!env->uplink_addr)
+		if (!env->masq_addr)
 			return -EADDRNOTAVAIL;
 		r->flags |= NAT_F_MAP_IPS;
-		r->min_addr = r->max_addr = env->uplink_addr;
+		r->min_addr = r->max_addr = env->masq_addr;
 		return 0;
 	case NAT_REDIRECT:
 		if (!env->redirect_addr)
@@ -351,8 +364,8 @@ static void srcmap_note(struct nat_srcmap *m, const struct ct_tuple *curr,
 				   .addr = new_->src, .port = new_->sport, .used = 1 };
 }
 
-/* get_unique_tuple.  host_ports: the binding is SNAT/MASQUERADE, so an
- * address the host owns gets a port from NatPorts. */
+/* get_unique_tuple.  host_ports: the binding is SNAT/MASQUERADE, so the
+ * uplink's address gets a port from NatPorts. */
 static int unique_tuple(struct ct_table *t, struct ct_tuple *new_,
 			const struct ct_tuple *curr, struct nat_range *r,
 			const struct ct_entry *e, enum nat_manip m,

@@ -25,9 +25,12 @@ enum nat_manip { NAT_MANIP_SRC, NAT_MANIP_DST };
 
 /* What a binding decision needs from outside the rules. */
 struct nat_env {
-	uint32_t uplink_addr;     /* MASQUERADE's address; 0: none, packet dropped */
+	uint32_t masq_addr;       /* MASQUERADE's address: the out-interface's
+	                           * toward the destination; 0: none, dropped */
+	uint32_t uplink_addr;     /* the uplink's address, host-owned on an
+	                           * interface the host kernel also receives on */
 	uint16_t host_port_min;   /* NatPorts: source ports used when NAT-ing to */
-	uint16_t host_port_max;   /*   an address the host owns (uplink_addr) */
+	uint16_t host_port_max;   /*   the uplink's address (uplink_addr) */
 	uint32_t redirect_addr;   /* REDIRECT: the primary address of the in-interface */
 	uint32_t rnd;             /* fresh random bits for this decision */
 	struct nat_srcmap *srcmap; /* recent source mappings, or NULL */
@@ -55,7 +58,7 @@ bool nat_needs_setup(const struct ct_entry *e, enum nat_manip m);
 /*
  * Decide the binding for manip m of an unconfirmed entry from the nat
  * table's request (kind NAT_NONE: the null binding, which still reserves the
- * tuple).  Returns 0, -EADDRNOTAVAIL (MASQUERADE with no uplink address) or
+ * tuple).  Returns 0, -EADDRNOTAVAIL (MASQUERADE with no masq_addr) or
  * -ENOSPC (every candidate tuple is taken: drop the packet and count it).
  * A new TCP connection may take the tuple of a source-NAT-ed one that is
  * over, whose entry is then removed from t (see nat.c's top comment).

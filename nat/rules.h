@@ -37,6 +37,26 @@ struct rules_error {
  */
 int rules_parse(struct rules **out, const char *text, size_t len,
 		const struct rules *base, struct rules_error *err);
+
+/* How rules_parse_with() reads the text; rules_parse() is rules_parse_with()
+ * with NULL options (every member zero). */
+struct rules_parse_opts {
+	/* iptables-restore -c: take the [packets:bytes] of built-in chain
+	 * lines and before rules.  Without it they are checked and ignored:
+	 * chains and rules start at [0:0] (a rule's own -c still counts, and
+	 * user chains never have counters, as in iptables). */
+	bool counters;
+	/* The id of a user (group) name in --uid-owner (--gid-owner), as
+	 * getpwnam (getgrnam) gives it when the rules load: 0 and *id, or
+	 * -ENOENT.  The library reads no user database: without a callback
+	 * only numbers are taken.  Saved as numbers, as iptables-save does. */
+	int (*user)(void *arg, const char *name, uint32_t *id);
+	int (*group)(void *arg, const char *name, uint32_t *id);
+	void *arg;
+};
+int rules_parse_with(struct rules **out, const char *text, size_t len,
+		     const struct rules *base, const struct rules_parse_opts *opts,
+		     struct rules_error *err);
 void rules_free(struct rules *r);
 
 /* The canonical iptables-save text of every table that has been loaded.

@@ -137,10 +137,12 @@ struct pcmd {
 int rules_lex(char *buf, char **words, unsigned int max, struct rules_error *err);
 
 /* Parse one command line's words for table t.  find resolves -j/-g chain
- * names in the table being built.  On success cmd->rules are allocated. */
+ * names in the table being built; opts as rules_parse_with() has them (not
+ * NULL).  On success cmd->rules are allocated. */
 int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 		     struct pchain *(*find)(void *arg, const char *name), void *arg,
-		     unsigned int line, struct pcmd *cmd, struct rules_error *err);
+		     unsigned int line, const struct rules_parse_opts *opts, struct pcmd *cmd,
+		     struct rules_error *err);
 void rules_pcmd_free(struct pcmd *cmd);
 void rules_prule_free(struct prule *r);
 /* A deep copy (extension data duplicated). */

@@ -7,7 +7,8 @@
  * iptables-restore flushes a table it restores); ":CHAIN POLICY [p:b]"
  * declares a user chain ("-" policy) or sets a built-in chain's policy and
  * counters; "[p:b] -A ..." and the other commands edit the open table;
- * "COMMIT" compiles it.  Counters are always taken (iptables-restore -c).
+ * "COMMIT" compiles it.  The [p:b] of chain lines and rule prefixes are
+ * taken only with rules_parse_opts.counters (iptables-restore -c).
  *
  * Commands: -A, -I [n], -D (n or rule), -N, -X [chain], -F [chain],
  * -Z [chain], -P.  Jump targets must exist when the rule is read (as with
@@ -33,6 +34,7 @@ struct parser {
 	char curname[16];
 	unsigned int line;
 	struct rules_error *err;
+	const struct rules_parse_opts *opts; /* never NULL */
 	int rc;               /* -EINVAL or -ENOMEM once failed */
 };
 
@@ -278,8 +280,8 @@ static int chain_line(struct parser *p, char *line)
 			c->policy = NF_DROP;
 		else
 			return perr(p, policy, "bad policy name \"%s\"", policy);
-		c->pcnt = pc;
-		c->bcnt = bc;
+		c->pcnt = p->opts->counters ? pc : 0;
+		c->bcnt = p->opts->counters ? bc : 0;
 		return 0;
 	}
 	if (strcmp(policy, "-") != 0 && strcmp(policy, "ACCEPT") != 0 &&
@@ -481,7 +483,7 @@ static int command_line(struct parser *p, char *line)
 		return -1;
 	}
 	rc = rules_parse_line(words, (unsigned int)n, p->cur->table, ptable_find, p->cur,
-			      p->line, &cmd, p->err);
+			      p->line, p->opts, &cmd, p->err);
 	if (rc < 0) {
 		free(words);
 		p->err->line = p->line;
@@ -575,7 +577,15 @@ static int one_line(struct parser *p, char *line)
 int rules_parse(struct rules **out, const char *text, size_t len,
 		const struct rules *base, struct rules_error *err)
 {
-	struct parser p = { .err = err };
+	return rules_parse_with(out, text, len, base, NULL, err);
+}
+
+int rules_parse_with(struct rules **out, const char *text, size_t len,
+		     const struct rules *base, const struct rules_parse_opts *opts,
+		     struct rules_error *err)
+{
+	static const struct rules_parse_opts none;
+	struct parser p = { .err = err, .opts = opts ? opts : &none };
 	size_t pos = 0;
 	char *buf = NULL;
 	size_t bufcap = 0;

@@ -779,7 +779,8 @@ void rules_pcmd_free(struct pcmd *cmd)
 
 int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 		     struct pchain *(*find)(void *arg, const char *name), void *arg,
-		     unsigned int line, struct pcmd *cmd, struct rules_error *err)
+		     unsigned int line, const struct rules_parse_opts *opts, struct pcmd *cmd,
+		     struct rules_error *err)
 {
 	struct state *st = calloc(1, sizeof(*st));
 	unsigned int i = 0;
@@ -795,11 +796,14 @@ int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 	st->find_arg = arg;
 	st->pc.err = err;
 	st->pc.ip = &st->r.ip;
+	st->pc.opts = opts;
 	st->r.line = line;
 	st->r.kind = RK_NONE;
 
 	if (nwords > 0 && words[0][0] == '[') {
-		/* "[packets:bytes]" before the command (iptables-restore -c) */
+		/* "[packets:bytes]" before the command: taken with
+		 * iptables-restore -c, as a -c of the rule (so another one is
+		 * refused), else checked and ignored */
 		char *w = words[0], *colon = strchr(w, ':');
 		size_t len = strlen(w);
 
@@ -818,6 +822,10 @@ int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 		*colon = ':';
 		w[len - 1] = ']';
 		i = 1;
+		if (opts->counters)
+			st->base_seen |= base_bit('c');
+		else
+			st->r.pcnt = st->r.bcnt = 0;
 	}
 
 	while (i < nwords && !cmd->skip) {

@@ -42,6 +42,14 @@ static int route(void *arg, uint32_t daddr, struct nf_route *r)
 	return 0;
 }
 
+/* MASQUERADE's address: the uplink's out of eth0 (the tunnel's is not used). */
+static uint32_t ifaddr(void *arg, const char *ifname, uint32_t dst)
+{
+	(void)arg;
+	(void)dst;
+	return strcmp(ifname, "eth0") ? A(10, 8, 0, 1) : UPLINK;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -96,7 +104,7 @@ static void flow_spec(struct trace_spec *s, uint32_t i)
 
 static struct nf *gateway(unsigned rules, uint32_t max)
 {
-	struct nf_config cfg = { .route = route, .uplink_addr = UPLINK,
+	struct nf_config cfg = { .route = route, .ifaddr = ifaddr, .uplink_addr = UPLINK,
 				 .nat_port_min = 61000, .nat_port_max = 65535 };
 	struct nf *nf;
 

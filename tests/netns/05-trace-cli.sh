@@ -44,9 +44,9 @@ msg=$("$GW" rules -f "$TMP/bad.rules" save 2>&1 >/dev/null); rc=$?
 set -e
 [ "$rc" = 1 ] || fail "bad rules: exit $rc"
 case "$msg" in "$TMP/bad.rules:3: "*foo*) ;; *) fail "bad rules: '$msg'";; esac
-# the largest counters load and print back (iptables-restore takes them too)
+# the largest counters load and print back (iptables-restore -c takes them too)
 printf '*filter\n:INPUT ACCEPT [0:18446744073709551615]\n:FORWARD ACCEPT [18446744073709551615:1]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n' > "$TMP/max.rules"
-"$GW" rules -f "$TMP/max.rules" save | grep -qx ':FORWARD ACCEPT \[18446744073709551615:1\]' ||
+"$GW" rules -c -f "$TMP/max.rules" save | grep -qx ':FORWARD ACCEPT \[18446744073709551615:1\]' ||
 	fail "the largest counter does not round-trip"
 # a config whose rules file is bad refuses to trace
 sed "s|^Rules = .*|Rules = $TMP/bad.rules|" "$conf" > "$TMP/gw0.conf"

@@ -89,12 +89,31 @@ done < "$TABLE"
 [ "$bad" = 0 ] || fail "$bad of $n rows differ from iptables"
 log "$n rows agree with iptables-restore/iptables-save"
 
-# Whole files, counters included: iptables-restore -c + iptables-save -c
-# against gw rules -f FILE save -c (comment lines aside).
+# Whole files, counters included: iptables-restore [-c] + iptables-save -c
+# against gw rules [-c] -f FILE save -c (comment lines aside), with and
+# without loading the file's counters.
 [ -x "$GW" ] || fail "$GW missing (make)"
 whole() {
+	local name=$1 file=$2 c
+	for c in -c ""; do
+		on c iptables-restore $c < "$file" > "$TMP/out" 2>&1 ||
+			fail "$name: iptables-restore $c refuses it: $(cat "$TMP/out")"
+		on c iptables-save -c | grep -v '^#' > "$TMP/ipt" || true
+		"$GW" rules $c -f "$file" save -c | grep -v '^#' > "$TMP/gw" || fail "$name: gw $c refuses it"
+		diff -u "$TMP/ipt" "$TMP/gw" || fail "$name: gw's save ($c) differs from iptables-save"
+		printf '*raw\nCOMMIT\n*mangle\nCOMMIT\n*nat\nCOMMIT\n*filter\nCOMMIT\n' | on c iptables-restore
+	done
+}
+# refused by both only when counters are loaded: a [p:b] prefix is a -c
+refused_with_c() {
 	local name=$1 file=$2
-	on c iptables-restore -c < "$file" > "$TMP/out" 2>&1 || fail "$name: iptables-restore refuses it: $(cat "$TMP/out")"
+	on c iptables-restore -c < "$file" > /dev/null 2>&1 && fail "$name: iptables-restore -c takes it"
+	"$GW" rules -c -f "$file" save > /dev/null 2>&1 && fail "$name: gw rules -c takes it"
+	whole_no_c "$name" "$file"
+}
+whole_no_c() {
+	local name=$1 file=$2
+	on c iptables-restore < "$file" > "$TMP/out" 2>&1 || fail "$name: iptables-restore refuses it: $(cat "$TMP/out")"
 	on c iptables-save -c | grep -v '^#' > "$TMP/ipt" || true
 	"$GW" rules -f "$file" save -c | grep -v '^#' > "$TMP/gw" || fail "$name: gw refuses it"
 	diff -u "$TMP/ipt" "$TMP/gw" || fail "$name: gw's save differs from iptables-save"
@@ -145,4 +164,12 @@ COMMIT
 COMMIT
 RULES
 whole "chains and counters" "$TMP/chains.rules"
+cat > "$TMP/setcounters.rules" <<'RULES'
+*filter
+:INPUT DROP [1:2]
+-A INPUT -s 10.0.0.1/32 -c 5 50 -j ACCEPT
+[6:60] -A INPUT -s 10.0.0.2/32 -c 7 70 -j ACCEPT
+COMMIT
+RULES
+refused_with_c "a [p:b] prefix and -c" "$TMP/setcounters.rules"
 log "whole files agree with iptables-save -c"

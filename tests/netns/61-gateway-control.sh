@@ -6,6 +6,7 @@
 #   gw rules gw0 -L -v -n      counters moved on MASQUERADE and FORWARD
 #   gw rules gw0 save          round-trips through gw rules -f FILE save
 #   gw rules gw0 restore       a syntax error changes nothing (FILE:LINE);
+#                              -c loads the counters, without them 0;
 #                              a good file during a TCP transfer: it completes
 #   SIGHUP                     a bad Rules file is logged, the old rules stay;
 #                              a good one is swapped in
@@ -87,8 +88,8 @@ wait_for 10 closed 7000
 G rules "$ctl" save > "$TMP/saved" || fail "gw rules save"
 grep -Eq '^\[[1-9][0-9]*:[1-9][0-9]*\] -A POSTROUTING -s 10.8.0.0/24 -o eth0 -j MASQUERADE$' \
 	"$TMP/saved" || fail "save: no counters on MASQUERADE: $(cat "$TMP/saved")"
-"$GW" rules -f "$TMP/saved" save -c > "$TMP/saved2" || fail "gw rules -f saved save -c"
-cmp -s "$TMP/saved" "$TMP/saved2" || fail "save -> -f save -c differs: $(diff "$TMP/saved" "$TMP/saved2")"
+"$GW" rules -c -f "$TMP/saved" save -c > "$TMP/saved2" || fail "gw rules -c -f saved save -c"
+cmp -s "$TMP/saved" "$TMP/saved2" || fail "save -> -c -f save -c differs: $(diff "$TMP/saved" "$TMP/saved2")"
 # (chain counters are printed without -c too, as iptables-save does)
 "$GW" rules -f "$TMP/saved" save | sed 's/\[[0-9]*:[0-9]*\]$/[0:0]/' > "$TMP/canon1"
 "$GW" rules -f "$TMP/gw0.rules" save > "$TMP/canon2"
@@ -103,6 +104,31 @@ grep -Eq "^$TMP/bad.rules:8: " "$TMP/err" || fail "bad restore FILE: $(cat "$TMP
 log "  $(cat "$TMP/err")"
 G rules "$ctl" save > "$TMP/saved3"
 cmp -s "$TMP/saved" "$TMP/saved3" || fail "a bad restore changed the rules"
+
+log "restore -c loads the text's counters; without -c they start at 0"
+# counters far above anything the test's traffic adds: what was loaded
+# shows whatever moved meanwhile
+big=9000000000000
+awk -v big=$big '
+	/^:(FORWARD|POSTROUTING) / { sub(/\[[0-9]+:[0-9]+\]$/, "[" big ":" big "]") }
+	/^\[[0-9]+:[0-9]+\] -A / { sub(/^\[[0-9]+:[0-9]+\]/, "[" big ":" big "]") }
+	{ print }' "$TMP/saved" > "$TMP/big.rules"
+grep -c "$big" "$TMP/big.rules" | grep -qv '^0$' || fail "no counters to load in $(cat "$TMP/big.rules")"
+# every [p:b] of chains and rules in the save, one per line
+counters() { grep -Eo '^(:[A-Z]+ [A-Z-]+ )?\[[0-9]+:[0-9]+\]' | grep -Eo '[0-9]+:[0-9]+' | tr ':' '\n'; }
+G rules "$ctl" restore -c < "$TMP/big.rules" || fail "restore -c"
+G rules "$ctl" save > "$TMP/saved4"
+n=$(counters < "$TMP/saved4" | awk -v big=$big '$1 >= big && $1 < big + 1000000' | wc -l)
+want=$(counters < "$TMP/big.rules" | awk -v big=$big '$1 == big' | wc -l)
+[ "$n" = "$want" ] && [ "$want" -ge 4 ] ||
+	fail "restore -c: $n of $want counters loaded: $(cat "$TMP/saved4")"
+G rules "$ctl" restore "$TMP/big.rules" || fail "restore without -c"
+G rules "$ctl" save > "$TMP/saved5"
+n=$(counters < "$TMP/saved5" | awk '$1 >= 1000000' | wc -l)
+[ "$n" = 0 ] || fail "restore without -c kept $n counters: $(cat "$TMP/saved5")"
+G rules "$ctl" restore -c "$TMP/big.rules" || fail "restore -c FILE"
+G rules "$ctl" save | counters | awk -v big=$big '$1 >= big' | wc -l | grep -qx "$want" ||
+	fail "restore -c FILE did not load the counters"
 
 log "a good restore during a running TCP transfer: it completes"
 { sed '/^\*filter/,$d' "$TMP/gw0.rules"; sed -n '/^\*filter/,$p' "$TMP/gw0.rules" |

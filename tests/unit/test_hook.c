@@ -59,6 +59,21 @@ static int route(void *arg, uint32_t daddr, struct nf_route *r)
 	return 0;
 }
 
+/* The address each interface gives toward dst: the tunnel's 10.8.0.1, the
+ * uplink's; the last question asked is kept. */
+static const char *ifaddr_asked;
+static uint32_t ifaddr_dst;
+
+static uint32_t ifaddr(void *arg, const char *ifname, uint32_t dst)
+{
+	(void)arg;
+	ifaddr_asked = ifname;
+	ifaddr_dst = dst;
+	if (!strcmp(ifname, "gw0"))
+		return GW_ADDR;
+	return strcmp(ifname, "eth0") ? 0 : UPLINK;
+}
+
 static struct rules *parse(const char *text)
 {
 	struct rules *r;
@@ -73,6 +88,7 @@ static struct nf *gateway(const char *rules)
 {
 	struct nf_config cfg = {
 		.route = route,
+		.ifaddr = ifaddr,
 		.uplink_addr = UPLINK,
 		.nat_port_min = 61000,
 		.nat_port_max = 61999,
@@ -300,6 +316,49 @@ static void test_dnat_port_forward(void **state)
 	nf_destroy(nf);
 }
 
+/* Hairpin: a peer reaches another through the uplink address's DNAT-ed
+ * port; MASQUERADE takes the address of the interface the packet leaves by
+ * (the tunnel's, asked toward the DNAT-ed destination) and keeps the port,
+ * while out of the uplink it takes the uplink's and a NatPorts port. */
+static void test_masquerade_out_interface(void **state)
+{
+	struct nf *nf = gateway("*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n"
+				":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+				"-A PREROUTING -d 192.0.2.1/32 -p tcp -m tcp --dport 8080 "
+				"-j DNAT --to-destination 10.8.0.3:80\n"
+				"-A POSTROUTING -s 10.8.0.0/24 -j MASQUERADE\nCOMMIT\n");
+	struct packet pk;
+	struct nf_result res;
+
+	(void)state;
+	in(nf, &pk, "tcp 10.8.0.2:40000 > 192.0.2.1:8080 flags S", "gw0", 1000, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_string_equal(res.route.out, "gw0");
+	assert_string_equal(ifaddr_asked, "gw0");
+	assert_int_equal(ifaddr_dst, A(10, 8, 0, 3));
+	assert_int_equal(pk.p.outer.saddr, GW_ADDR);
+	assert_int_equal(pk.p.outer.sport, 40000);
+	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 3));
+	assert_int_equal(pk.p.outer.dport, 80);
+	/* the answer comes back to the tunnel address and leaves as what the
+	 * first peer asked for */
+	in(nf, &pk, "tcp 10.8.0.3:80 > 10.8.0.1:40000 flags SA", "gw0", 5000, 1001, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(res.ctstate, CT_ESTABLISHED);
+	assert_string_equal(res.route.out, "gw0");
+	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_int_equal(pk.p.outer.sport, 8080);
+	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 2));
+	assert_int_equal(pk.p.outer.dport, 40000);
+	/* out of the uplink: the uplink's address, a NatPorts port */
+	in(nf, &pk, "tcp 10.8.0.2:40001 > 203.0.113.5:443 flags S", "gw0", 1000, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_string_equal(ifaddr_asked, "eth0");
+	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_true(pk.p.outer.sport >= 61000 && pk.p.outer.sport <= 61999);
+	nf_destroy(nf);
+}
+
 static void test_local_and_untracked(void **state)
 {
 	struct nf *nf = gateway("*raw\n:PREROUTING ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
@@ -428,6 +487,7 @@ int main(void)
 		cmocka_unit_test(test_reject_and_renat),
 		cmocka_unit_test(test_ttl),
 		cmocka_unit_test(test_dnat_port_forward),
+		cmocka_unit_test(test_masquerade_out_interface),
 		cmocka_unit_test(test_local_and_untracked),
 		cmocka_unit_test(test_addrtype),
 		cmocka_unit_test(test_swap_keeps_flows),

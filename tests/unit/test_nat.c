@@ -24,6 +24,7 @@
 
 static const uint32_t CLIENT1 = A(10, 8, 0, 2), CLIENT2 = A(10, 8, 0, 3);
 static const uint32_t SERVER = A(203, 0, 113, 5), UPLINK = A(192, 0, 2, 1);
+static const uint32_t GW_ADDR = A(10, 8, 0, 1);
 static const uint32_t SNAT_ADDR = A(198, 51, 100, 7);
 
 struct packet {
@@ -95,6 +96,7 @@ static struct ct_entry *track(struct ct_table *t, struct packet *pk, enum ct_sta
 }
 
 static const struct nat_env env_default = {
+	.masq_addr = A(192, 0, 2, 1),
 	.uplink_addr = A(192, 0, 2, 1),
 	.host_port_min = 61000,
 	.host_port_max = 65535,
@@ -254,7 +256,7 @@ static void test_masquerade_natports(void **state)
 	/* no uplink address: the packet cannot be masqueraded */
 	struct nat_env none = env_default;
 
-	none.uplink_addr = 0;
+	none.masq_addr = 0;
 	connect_nat(t, &pk, "udp 10.8.0.2:5001 > 203.0.113.5:53", &m, &none, -EADDRNOTAVAIL);
 	/* --to-ports is honoured as given */
 	m.range.flags = NAT_F_PROTO_SPECIFIED;
@@ -529,36 +531,42 @@ static void test_icmp_redirect_dropped(void **state)
 }
 
 /* Hairpin: a client reaches the uplink address on a DNAT-ed port; DNAT to
- * another client plus MASQUERADE so the reply comes back through gw. */
+ * another client plus MASQUERADE so the reply comes back through gw.  Out
+ * of the tunnel MASQUERADE takes the tunnel's address (the caller's
+ * masq_addr), and keeps the port: NatPorts are for the uplink's address
+ * only. */
 static void test_hairpin(void **state)
 {
 	struct ct_table *t = table(64);
 	struct packet pk, reply;
 	struct nat_request d = { .kind = NAT_DNAT }, m = { .kind = NAT_MASQUERADE };
+	struct nat_env tun = env_default;
 	struct ct_entry *e, *re;
 	enum ct_dir dir;
 	char spec[96];
 
 	(void)state;
+	tun.masq_addr = GW_ADDR;
 	d.range.flags = NAT_F_MAP_IPS | NAT_F_PROTO_SPECIFIED;
 	d.range.min_addr = d.range.max_addr = CLIENT1;
 	d.range.min_port = d.range.max_port = 80;
 	build(&pk, "tcp 10.8.0.3:40000 > 192.0.2.1:8080 flags S", NULL, 0);
 	e = track(t, &pk, CT_NEW, NULL);
-	assert_int_equal(nat_setup(t, e, NAT_MANIP_DST, &d, &env_default), 0);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_DST, &d, &tun), 0);
 	assert_int_equal(nat_packet(e, CT_DIR_ORIGINAL, NAT_MANIP_DST, &pk.p, false), 0);
 	assert_int_equal(pk.p.outer.daddr, CLIENT1);
 	assert_int_equal(pk.p.outer.dport, 80);
-	assert_int_equal(nat_setup(t, e, NAT_MANIP_SRC, &m, &env_default), 0);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_SRC, &m, &tun), 0);
 	assert_int_equal(nat_packet(e, CT_DIR_ORIGINAL, NAT_MANIP_SRC, &pk.p, false), 0);
-	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_int_equal(pk.p.outer.saddr, GW_ADDR);
+	assert_int_equal(pk.p.outer.sport, 40000);
 	assert_int_equal(ct_confirm(t, e, 1000000000ull), 0);
 	assert_sums(&pk.p);
 	assert_true(ct_entry_status(e) & CT_S_SRC_NAT);
 	assert_true(ct_entry_status(e) & CT_S_DST_NAT);
-	/* the server's SYN-ACK goes back to the uplink address, and out
+	/* the server's SYN-ACK goes back to the tunnel address, and out
 	 * comes what the client expects: from 192.0.2.1:8080 */
-	snprintf(spec, sizeof(spec), "tcp 10.8.0.2:80 > 192.0.2.1:%u flags SA", pk.p.outer.sport);
+	snprintf(spec, sizeof(spec), "tcp 10.8.0.2:80 > 10.8.0.1:%u flags SA", pk.p.outer.sport);
 	build(&reply, spec, NULL, 0);
 	re = track(t, &reply, CT_ESTABLISHED, &dir);
 	assert_ptr_equal(re, e);

@@ -67,10 +67,49 @@ static void test_routes(void **state)
 	}
 	assert_true(route_is_own(&r, A(10, 8, 0, 1)));
 	assert_false(route_is_own(&r, A(10, 8, 0, 2)));
-	assert_int_equal(route_ifaddr(&r, "gw0"), A(10, 8, 0, 1));
-	assert_int_equal(route_ifaddr(&r, "eth0"), A(192, 0, 2, 1));
+	assert_int_equal(route_ifaddr(&r, "gw0", 0), A(10, 8, 0, 1));
+	assert_int_equal(route_ifaddr(&r, "gw0", A(192, 168, 5, 9)), A(10, 8, 0, 1));
+	assert_int_equal(route_ifaddr(&r, "eth0", 0), A(192, 0, 2, 1));
+	assert_int_equal(route_ifaddr(&r, "eth0", A(203, 0, 113, 5)), A(192, 0, 2, 1));
+	assert_int_equal(route_ifaddr(&r, "eth1", A(203, 0, 113, 5)), 0);
 	assert_int_equal(route_src_toward(&r, "eth0", A(10, 8, 0, 9)), A(192, 0, 2, 1));
 	assert_int_equal(route_src_toward(&r, "eth0", A(10, 8, 0, 1)), A(10, 8, 0, 1));
+	route_free(&r);
+	config_free(&c);
+}
+
+/* The tunnel's address toward a destination, as inet_select_addr picks it
+ * (MASQUERADE out of the tunnel): the first Address whose subnet holds it,
+ * else the first.  dst;want */
+static void test_ifaddr_toward(void **state)
+{
+	static const struct {
+		uint32_t dst, want;
+	} t[] = {
+		/* 1 */ { 0, A(10, 8, 0, 1) },                    /* the primary */
+		/* 2 */ { A(10, 8, 0, 3), A(10, 8, 0, 1) },       /* .5 is a secondary of it */
+		/* 3 */ { A(10, 9, 77, 3), A(10, 9, 0, 1) },      /* the second subnet */
+		/* 4 */ { A(10, 10, 0, 3), A(10, 8, 0, 1) },      /* none holds it */
+		/* 5 */ { A(172, 16, 0, 1), A(172, 16, 0, 1) },   /* a /32 holds itself */
+		/* 6 */ { A(192, 168, 5, 9), A(10, 8, 0, 1) },    /* a peer's route */
+	};
+	const char *text = "[Interface]\nPrivateKey = " K1 "\n"
+			   "Address = 10.8.0.1/24, 10.9.0.1/16, 10.8.0.5/24, 172.16.0.1/32, fd00::1/64\n"
+			   "Uplink = eth0\n[Peer]\nPublicKey = " K2 "\nAllowedIPs = 192.168.5.0/24\n";
+	struct config c;
+	struct config_error err;
+	struct route_ctx r;
+
+	(void)state;
+	if (config_parse(&c, "gw0.conf", text, strlen(text), NULL, &err))
+		fail_msg("%s", err.message);
+	assert_int_equal(route_init(&r, &c, A(192, 0, 2, 1), 1500), 0);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint32_t got = route_ifaddr(&r, "gw0", t[i].dst);
+
+		if (got != t[i].want)
+			fail_msg("case %zu: %08x, want %08x", i + 1, got, t[i].want);
+	}
 	route_free(&r);
 	config_free(&c);
 }
@@ -150,6 +189,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_ifaddr_toward),
 		cmocka_unit_test(test_no_uplink),
 		cmocka_unit_test(test_local),
 	};

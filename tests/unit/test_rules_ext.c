@@ -7,6 +7,7 @@
  * (checksums verified by full recompute), NOTRACK/CT, SNAT/DNAT/
  * MASQUERADE/REDIRECT.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -369,6 +370,88 @@ static void test_owner_needs(void **state)
 
 		assert_int_equal(rules_owner_needs(r), cases[i].need);
 		rules_free(r);
+	}
+}
+
+/* A small user database: alice 1000, bob 1001; groups staff 50, 1234 (a
+ * group named like a number, taken by name first as iptables does). */
+static int fake_user(void *arg, const char *name, uint32_t *id)
+{
+	(*(unsigned *)arg)++;
+	if (!strcmp(name, "alice") || !strcmp(name, "bob")) {
+		*id = name[0] == 'a' ? 1000 : 1001;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+static int fake_group(void *arg, const char *name, uint32_t *id)
+{
+	(*(unsigned *)arg)++;
+	if (!strcmp(name, "staff") || !strcmp(name, "1234")) {
+		*id = name[0] == 's' ? 50 : 7;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* --uid-owner/--gid-owner names: resolved through the callbacks when the
+ * rules load, saved as numbers; ranges numeric; an unknown name or no
+ * callback: line and message.  rule;saved (NULL: refused, with message) */
+static void test_owner_names(void **state)
+{
+	static const struct {
+		const char *rule, *saved, *message;
+	} t[] = {
+		/* 1 */ { "--uid-owner alice", "--uid-owner 1000", NULL },
+		/* 2 */ { "! --uid-owner bob --gid-owner staff", "! --uid-owner 1001 --gid-owner 50", NULL },
+		/* 3 */ { "--uid-owner 1000-2000", "--uid-owner 1000-2000", NULL },
+		/* 4 */ { "--gid-owner 1234", "--gid-owner 7", NULL },
+		/* 5 */ { "--gid-owner 1235", "--gid-owner 1235", NULL },
+		/* 6 */ { "--uid-owner carol", NULL, "no such user" },
+		/* 7 */ { "--gid-owner alice", NULL, "no such group" },
+		/* 8 */ { "--uid-owner alice-bob", NULL, "Bad value for \"--uid-owner\"" },
+		/* 9 */ { "--uid-owner 0-alice", NULL, "Bad value" },
+	};
+	unsigned calls = 0;
+	const struct rules_parse_opts opts = { .user = fake_user, .group = fake_group, .arg = &calls };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char text[256], want[256];
+		struct rules *r = NULL;
+		struct rules_error err;
+		struct sbuf out;
+		int rc;
+
+		snprintf(text, sizeof(text), "*filter\n:OUTPUT ACCEPT [0:0]\n"
+			 "-A OUTPUT -m owner %s -j ACCEPT\nCOMMIT\n", t[i].rule);
+		rc = rules_parse_with(&r, text, strlen(text), NULL, &opts, &err);
+		if (!t[i].saved) {
+			if (rc != -EINVAL || err.line != 3 || !strstr(err.message, t[i].message))
+				fail_msg("case %zu: rc %d line %u: %s", i + 1, rc, err.line, err.message);
+			continue;
+		}
+		if (rc)
+			fail_msg("case %zu: refused: %s", i + 1, err.message);
+		sbuf_init(&out);
+		rules_save(r, false, &out);
+		snprintf(want, sizeof(want), "-A OUTPUT -m owner %s -j ACCEPT\n", t[i].saved);
+		if (!strstr(out.buf, want))
+			fail_msg("case %zu: saved as\n%s", i + 1, out.buf);
+		sbuf_free(&out);
+		rules_free(r);
+	}
+	assert_true(calls > 0);
+	/* without callbacks the library takes numbers only */
+	{
+		const char *text = "*filter\n-A OUTPUT -m owner --uid-owner alice\nCOMMIT\n";
+		struct rules *r = NULL;
+		struct rules_error err;
+
+		assert_int_equal(rules_parse(&r, text, strlen(text), NULL, &err), -EINVAL);
+		assert_int_equal(err.line, 2);
+		assert_non_null(strstr(err.message, "ids are numbers"));
 	}
 }
 
@@ -957,6 +1040,7 @@ int main(void)
 		cmocka_unit_test(test_match_multiport_iprange_length),
 		cmocka_unit_test(test_match_mark_addrtype_owner_comment),
 		cmocka_unit_test(test_owner_needs),
+		cmocka_unit_test(test_owner_names),
 		cmocka_unit_test(test_match_state_without_entry),
 		cmocka_unit_test(test_match_conntrack_entry),
 		cmocka_unit_test(test_match_limit),
