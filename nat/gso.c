@@ -96,15 +96,20 @@ void gso_seg(const struct gso *s, unsigned i, uint8_t *out)
 
 int gso_csum_complete(uint8_t *pkt, size_t len, size_t start, size_t off)
 {
-	size_t at = start + off, l3 = len && pkt[0] >> 4 == 6 ? IP6_HDR : 20;
-	uint8_t proto = l3 == IP6_HDR ? pkt[6] : pkt[9];
+	size_t l3;
+	uint8_t proto;
 	uint16_t c;
 
-	if (len < l3 || start < l3 || at < start || at + 2 > len)
+	if (len < 20)
 		return -EINVAL;
+	l3 = pkt[0] >> 4 == 6 ? IP6_HDR : 20;
+	/* the field inside the packet past the IP header, no sum wrapping */
+	if (len < l3 || start < l3 || start > len || off > len - start || len - start - off < 2)
+		return -EINVAL;
+	proto = l3 == IP6_HDR ? pkt[6] : pkt[9];
 	c = csum_fold(csum_add(0, pkt + start, len - start));
 	if (c == 0 && proto == IPPROTO_UDP)
 		c = 0xffff;
-	be16_put(pkt + at, c);
+	be16_put(pkt + start + off, c);
 	return 0;
 }

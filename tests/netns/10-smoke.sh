@@ -13,16 +13,12 @@ link_add a eth0 b eth0
 addr_add a eth0 192.0.2.1/24
 addr_add b eth0 192.0.2.2/24
 
-# -t 30: after the client's EOF the echo drains what is in flight before it closes
-# (socat's default, 0.5 s, cut it short on a loaded machine)
-bg b socat -t 30 TCP-LISTEN:7000,reuseaddr,fork PIPE
+tcp_echo_server b 7000 > /dev/null
 bg b socat UDP-LISTEN:7001,reuseaddr,fork PIPE
-wait_tcp b 7000
 wait_udp b 7001
 
 head -c 1000000 /dev/urandom > "$TMP/data"
-on a timeout 60 socat -t 30 -T 30 - TCP:192.0.2.2:7000 < "$TMP/data" > "$TMP/back"
-cmp -s "$TMP/data" "$TMP/back" || fail "TCP echo: $(wc -c < "$TMP/back") of 1000000 bytes came back intact"
+tcp_echo a 192.0.2.2 7000 "$TMP/data"
 
 echo "hello over udp $RUN" > "$TMP/u"
 on a socat -t 2 -T 3 - UDP:192.0.2.2:7001 < "$TMP/u" > "$TMP/uback"

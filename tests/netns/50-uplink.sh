@@ -33,12 +33,11 @@ addr_add internet eth0 $SRV/24
 
 # 3 MB: enough for hundreds of GSO super-packets
 head -c 3000000 /dev/urandom > "$TMP/big"
-bg internet socat -t 30 TCP-LISTEN:7000,reuseaddr,fork PIPE
+tcp_echo_server internet 7000 > /dev/null
 bg internet "$PROBE" udp-echo 7001
 # -t 30: socat ends a SYSTEM: child channel -t seconds after the child exits,
 # dropping what is still in the pipe when the receiver is slow (SAN)
 bg internet socat -t 30 TCP-LISTEN:7002,reuseaddr,fork SYSTEM:"cat $TMP/big"
-wait_tcp internet 7000
 wait_udp internet 7001
 wait_tcp internet 7002
 bg internet "$CONNRATE" server 7200

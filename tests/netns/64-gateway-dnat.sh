@@ -9,7 +9,7 @@
 #   │ client                │ 192.0.2.2  192.0.2.1 │ gateway                 │ 198.51.100.1          │ internet         │
 #   │  wireguard-go wgc0    ├──────── veth ────────┤  gw run gw0.conf        ├──────── veth ─────────┤  198.51.100.2    │
 #   │   10.8.0.2/24         │                      │   DNAT :8080, :5353     │   (.50: gw's alone,   │  connects to     │
-#   │   socat :80, :5353    │                      │   host socat :2222      │    ARP from gw)       │  .1:8080, .1:2222│
+#   │   socat :80, :5353    │                      │   host echo :2222       │    ARP from gw)       │  .1:8080, .1:2222│
 #   └───────────────────────┘                      └─────────────────────────┘                       └──────────────────┘
 #
 # (a) DNAT: the internet host reaches the client's TCP server through
@@ -95,11 +95,9 @@ cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo through $UPL:5353: $(cat "$TMP/ub
 [ "$(stat path_uplink_peer_packets)" -gt 0 ] || fail "gw stats: nothing counted uplink -> peer"
 
 log "(a) the host's own ports stay the kernel's"
-bg gateway socat TCP-LISTEN:2222,bind=$UPL,reuseaddr PIPE
-wait_tcp gateway 2222
-r=$(echo "host service $RUN" | on internet timeout 10 socat -t 2 - TCP:$UPL:2222) ||
-	fail "the host's listener on $UPL:2222: socat"
-[ "$r" = "host service $RUN" ] || fail "the host's listener on $UPL:2222 answered \"$r\""
+tcp_echo_server gateway 2222 $UPL > /dev/null
+echo "host service $RUN" > "$TMP/line"
+tcp_echo internet $UPL 2222 "$TMP/line"
 r=$(probe internet $UPL 8081)
 [ "$r" = refused ] || fail "$UPL:8081 (no DNAT, nothing listens): $r, not the kernel's RST"
 

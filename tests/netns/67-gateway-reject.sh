@@ -54,12 +54,11 @@ G rules "$ctl" restore < "$TMP/reject.rules" || fail "gw rules restore"
 
 # the server listens on every port, and logs who reached it
 for p in 8080 8081 8082 8083 8090; do
-	bg internet socat -d -d TCP-LISTEN:$p,fork,reuseaddr PIPE 2> "$TMP/tcp$p.log"
+	tcp_echo_server internet $p > "$TMP/tcp$p.log"
 done
 for p in 9000 9001 9998 9999; do
 	bg internet python3 "$TOP/tests/netns/gw_e2e.py" udp-echo $p > "$TMP/udp$p.log"
 done
-for p in 8080 8081 8082 8083 8090; do wait_tcp internet $p; done
 for p in 9000 9001 9998 9999; do wait_udp internet $p; done
 
 run() {
@@ -90,8 +89,7 @@ expect "$r" answer=rst src=10.8.0.1 dst=10.8.0.2 sport=2222 err=ECONNREFUSED
 run "udp 10.8.0.1:2223 default" udp 10.8.0.1 2223 64 40003
 expect "$r" answer=icmp type=3 code=3 src=10.8.0.1 dst=10.8.0.2 qsrc=10.8.0.2 qdst=10.8.0.1 \
 	qsport=40003 "errqueue=3/3@10.8.0.1,ECONNREFUSED"
-bg gateway socat TCP-LISTEN:2224,bind=10.8.0.1,reuseaddr PIPE
-wait_tcp gateway 2224
+tcp_echo_server gateway 2224 10.8.0.1 > /dev/null
 run "tcp 10.8.0.1:2224 the host's listener" tcp 10.8.0.1 2224 64
 expect "$r" answer=synack src=10.8.0.1 dst=10.8.0.2 sport=2224 err=0
 run "tcp 10.8.0.1:2225 nothing listens: the host's RST" tcp 10.8.0.1 2225 64
@@ -103,8 +101,7 @@ expect "$r" answer=synack src=$SRV dst=10.8.0.2 sport=8080 err=0
 echo "allowed $RUN" > "$TMP/u"
 on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:9000 < "$TMP/u" > "$TMP/uback"
 cmp -s "$TMP/u" "$TMP/uback" || fail "UDP 9000 (accepted): no echo"
-on client timeout 10 socat -T 3 - TCP:$SRV:8080 < "$TMP/u" > "$TMP/tback"
-cmp -s "$TMP/u" "$TMP/tback" || fail "TCP 8080 (accepted): no echo"
+tcp_echo client $SRV 8080 "$TMP/u"
 
 log "the policy drops the rest without an answer"
 before=$(G rules "$ctl" -L FORWARD -v -n -x | sed -n 's/^Chain FORWARD (policy DROP \([0-9]*\) packets.*/\1/p')
@@ -118,12 +115,12 @@ expect "$r" answer=none
 
 log "the server heard only the accepted ports"
 for p in 8081 8082 8083 8090; do
-	grep -q accepting "$TMP/tcp$p.log" && fail "TCP $p reached the server: $(grep accepting "$TMP/tcp$p.log")"
+	[ -s "$TMP/tcp$p.log" ] && fail "TCP $p reached the server: $(cat "$TMP/tcp$p.log")"
 done
 for p in 9001 9998 9999; do
 	[ -s "$TMP/udp$p.log" ] && fail "UDP $p reached the server: $(cat "$TMP/udp$p.log")"
 done
-grep -Eq "accepting connection from AF=2 $UPL:61[0-9]{3}( |$)" "$TMP/tcp8080.log" ||
+grep -Eq "^$UPL:61[0-9]{3}$" "$TMP/tcp8080.log" ||
 	fail "TCP 8080 did not reach the server from $UPL:NatPorts"
 grep -Eq "^$UPL:61[0-9]{3}$" "$TMP/udp9000.log" || fail "UDP 9000 did not reach the server"
 

@@ -84,12 +84,10 @@ r=$(icmp_echo internet $SEC 64 --all)
 [ "$r" = reply ] || fail "echo to $SEC from the internet: $r (one reply, the kernel's)"
 log "(a) the client's TCP to the host's own listener on $SEC and on $LOC (lan0)"
 on gateway ip addr add $LOC/32 dev lan0
-bg gateway socat TCP-LISTEN:2222,reuseaddr,fork PIPE
-wait_tcp gateway 2222
+tcp_echo_server gateway 2222 > /dev/null
 for dst in $SEC $LOC; do
-	r=$(echo "host $dst $RUN" | on client timeout 10 socat -t 2 - TCP:$dst:2222) ||
-		fail "client -> the host's $dst:2222: socat"
-	[ "$r" = "host $dst $RUN" ] || fail "the host's listener on $dst answered \"$r\""
+	echo "host $dst $RUN" > "$TMP/line"
+	tcp_echo client $dst 2222 "$TMP/line"
 done
 # gw trace against the live gateway routes as it does: the host's addresses are local
 on gateway "$GW" trace "$ctl" "tcp 10.8.0.2:40000 > $LOC:2222 flags S" > "$TMP/trace" ||

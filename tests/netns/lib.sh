@@ -147,6 +147,22 @@ tcp_xfer() {
 		"$(wc -c < "$TMP/data") bytes arrived intact"
 }
 
+# tcp_echo_server HOST PORT [BIND]: a TCP echo in HOST (tests/netns/tcp_echo.py,
+# a thread per connection), polled until it listens; sets BG_PID.  It prints
+# each peer as ADDR:PORT.  tcp_echo HOST ADDR PORT FILE: FILE through the echo
+# at ADDR:PORT from HOST, sent while the echo is read back (a client that
+# writes all before it reads can deadlock an echo once both directions'
+# buffers fill); fails the test unless every byte came back intact.
+tcp_echo_server() {
+	bg "$1" python3 "$TOP/tests/netns/tcp_echo.py" serve "$2" ${3:+"$3"}
+	wait_tcp "$1" "$2"
+}
+tcp_echo() {
+	local r
+	r=$(on "$1" timeout 150 python3 "$TOP/tests/netns/tcp_echo.py" check "$2" "$3" "$4" 2>&1) ||
+		fail "TCP echo $1 -> $2:$3: ${r:-no end in 150 s}"
+}
+
 # icmp_echo HOST DST [TTL] [--all]: tests/netns/ping.py in HOST (see there).
 icmp_echo() { local h=$1; shift; on "$h" python3 "$TOP/tests/netns/ping.py" "$@"; }
 
