@@ -81,7 +81,7 @@ PublicKey = $cl_pub
 AllowedIPs = 10.8.0.2/32
 EOC
 	bg $g "$GW" run "$d/gw0.conf" 2> "$d/gw.log"
-	PIDS=$BG_PID
+	PIDS=$BG_PID GW_PID=$BG_PID
 	CTL=$d/gw0.sock
 	wait_udp $g 51820
 	wait_for 10 test -S "$d/gw0.sock"
@@ -98,6 +98,12 @@ EOC
 	CLIENT=$c
 }
 
+# cpu_ms PID: the user + system CPU time of process PID so far, in ms
+cpu_ms() {
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); print int(($12 + $13) * 1000 / hz) }' \
+		"/proc/$1/stat"
+}
+
 # measure KIND N INFLIGHT CLOSE: one case on a fresh world; its connrate
 # line into $TMP/KIND-N, and gw's drop counters that moved after it
 measure() {
@@ -106,8 +112,11 @@ measure() {
 	# the path works (and the tunnel's handshake is done) before the clock
 	on $CLIENT "$CONNRATE" client $SRV 7200 -c 1 -w 10 > "$out"
 	grep -q ' ok=1 ' "$out" || fail "$1: no connection through the NAT: $(cat "$out")"
+	local g0 w0
+	[ -z "$CTL" ] || { g0=$(cpu_ms $GW_PID); w0=$(cpu_ms $WG_PID); }
 	on $CLIENT "$CONNRATE" client $SRV 7200 -n "$3" -t "$T" "--$4" > "$out"
 	if [ -n "$CTL" ]; then
+		echo "cpu ms: gw $(($(cpu_ms $GW_PID) - g0)) wireguard-go $(($(cpu_ms $WG_PID) - w0))" >> "$out"
 		"$GW" stats "$CTL" | grep -E '^[a-z_]*drop[a-z_]*=[1-9]' | paste -sd' ' |
 			sed -n 's/^./gw drops: &/p' >> "$out" || true
 	fi
