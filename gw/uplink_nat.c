@@ -290,13 +290,16 @@ void uplink_nat_describe(const struct bpf_nat_spec *s, struct sbuf *out)
 			sbuf_add(out, ",");
 		put_addr(out, s->addr[i]);
 	}
+	for (unsigned i = 0; i < s->ntunnel; i++) {
+		sbuf_add(out, i ? "," : "; tunnel (all IPv4) ");
+		put_addr(out, s->tunnel[i]);
+	}
 	sbuf_add(out, "; DNAT-ed tcp ");
 	put_ports(out, s->tcp, s->ntcp);
 	sbuf_add(out, " udp ");
 	put_ports(out, s->udp, s->nudp);
-	if (!s->nforeign)
-		return;
-	sbuf_add(out, "; not the host's (gw answers ARP) ");
+	if (s->nforeign)
+		sbuf_add(out, "; not the host's (gw answers ARP) ");
 	for (unsigned i = 0; i < s->nforeign; i++) {
 		if (i)
 			sbuf_add(out, ",");
