@@ -30,6 +30,7 @@ static const char good[] =
 	"NatPorts = 62000-62999\n"
 	"User = nobody\n"
 	"ControlSocket = /run/gw/x.sock\n"
+	"IPv6 = Pass\n"
 	"\n"
 	"[Peer]\n"
 	"PublicKey = " K2 "\n"
@@ -67,6 +68,7 @@ static void test_good(void **state)
 	assert_string_equal(c.user, "nobody");
 	assert_int_equal(c.user_line, 9);
 	assert_string_equal(c.control_socket, "/run/gw/x.sock");
+	assert_true(c.ipv6_pass);
 	assert_int_equal(c.n_peers, 2);
 	assert_true(c.peers[0].has_psk);
 	assert_int_equal(c.peers[0].n_allowed_ips, 2);
@@ -89,6 +91,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.nat_port_min, CONFIG_DEFAULT_NAT_MIN);
 	assert_int_equal(c.nat_port_max, CONFIG_DEFAULT_NAT_MAX);
 	assert_null(c.rules_path);
+	assert_false(c.ipv6_pass); /* IPv6 = drop */
 	assert_int_equal(c.n_peers, 0);
 	config_free(&c);
 }
@@ -156,6 +159,8 @@ static const struct {
 	/* 22 */ { "[Interface]\nPrivateKey = " K1 "\n[Interface]\n", "gw0.conf:3: a second [Interface]" },
 	/* 23 */ { "[Interface]\nPrivateKey = " K1 "\n[Peer]\nPublicKey = " K2 "\nDNS = 1.1.1.1\n", "gw0.conf:5: unknown key 'DNS' in [Peer]" },
 	/* 24 */ { "[Interface]\nPrivateKey = " K1 "\nMTU = 100\n", "gw0.conf:3: MTU" },
+	/* 25 */ { "[Interface]\nPrivateKey = " K1 "\nIPv6 = allow\n", "gw0.conf:3: IPv6: 'allow' is not drop or pass" },
+	/* 26 */ { "[Interface]\nPrivateKey = " K1 "\nIPv6 = pass\nIPv6 = drop\n", "gw0.conf:4: IPv6 is given twice" },
 };
 
 static void test_bad(void **state)
