@@ -239,7 +239,8 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 		sbuf_printf(note, "%u REDIRECT/DNAT rule(s) send traffic from %s to this host (to "
 			    "its own address, gw's tunnel Address or a port only): gw cannot hand "
 			    "it to the host's own stack, so it is dropped and counted in gw stats "
-			    "as dp_drop_uplink_host (from peers it works)\n", ru.nlocal, uplink);
+			    "as dp_drop_uplink_host (nf_drop_uplink_tunnel_addr for gw's tunnel "
+			    "Address; from peers it works)\n", ru.nlocal, uplink);
 	rc = foreign(out, &ru, masq, host, (unsigned)nhost, note);
 	if (rc) {
 		snprintf(err, errlen, "SNAT addresses this host does not have need more than %u "
