@@ -815,11 +815,9 @@ int dp_setup(struct gw *g)
 
 	if (!g->cfg.rules_path && !g->cfg.uplink[0]) {
 		/* plain: only the host's addresses, for peers' packets that
-		 * claim one */
+		 * claim one (without the watch, only gw's Address: logged) */
 		ret = route_init(&g->route, &g->cfg, 0, 1500);
-		if (!ret)
-			ret = watch_addr(g);
-		if (!ret)
+		if (!ret && !watch_addr(g))
 			host_addrs_changed(g);
 		return ret;
 	}
