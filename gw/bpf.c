@@ -13,7 +13,7 @@
  * at most 255 instructions, checked at the end.
  */
 /* the fixed ones, then one per range tested (foreign twice, port keys) */
-enum { MAX_LABELS = 16 + 2 * BPF_NAT_MAX_FOREIGN + 2 + 2 * BPF_NAT_MAX_PORTS };
+enum { MAX_LABELS = 17 + 2 * BPF_NAT_MAX_FOREIGN + 2 + 2 * BPF_NAT_MAX_PORTS };
 _Static_assert(MAX_LABELS <= 256, "labels are stored in a byte");
 
 struct as {
@@ -92,6 +92,7 @@ static bool spec_ok(const struct bpf_nat_spec *s)
 	unsigned i;
 
 	if (s->naddr > BPF_NAT_MAX_ADDR || s->nforeign > BPF_NAT_MAX_FOREIGN ||
+	    s->ntunnel > BPF_NAT_MAX_TUNNEL ||
 	    s->ntcp > BPF_NAT_MAX_PORTS || s->nudp > BPF_NAT_MAX_PORTS)
 		return false;
 	for (i = 0; i < s->ntcp; i++)
@@ -129,6 +130,18 @@ static void match_addr(struct as *a, const struct bpf_nat_spec *s, unsigned yes)
 
 	for (i = 0; i < s->naddr; i++)
 		emit(a, BPF_JMP | BPF_JEQ | BPF_K, yes, 0, s->addr[i]);
+}
+
+/* Jumps to yes when A holds one of gw's tunnel Addresses. */
+static void match_tunnel(struct as *a, const struct bpf_nat_spec *s, unsigned yes)
+{
+	for (unsigned i = 0; i < s->ntunnel; i++)
+		emit(a, BPF_JMP | BPF_JEQ | BPF_K, yes, 0, s->tunnel[i]);
+}
+
+bool bpf_tc_needed(const struct bpf_nat_spec *s)
+{
+	return s->naddr || s->ntunnel;
 }
 
 /* Returns ret when A is in one of the ranges (the returns sit in the block,
@@ -245,19 +258,23 @@ static void ret_unless(struct as *a, uint32_t k, uint32_t ret)
 int bpf_build_tc(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap)
 {
 	struct as a = { .p = prog, .cap = cap, .nlabels = 1 };
-	unsigned ip, l4, ports;
+	unsigned ip, l4, ports, shot;
 
-	if (!spec_ok(s) || !s->naddr)
+	if (!spec_ok(s) || !bpf_tc_needed(s))
 		return -EINVAL;
 	ip = label(&a);
 	l4 = label(&a);
 	ports = label(&a);
+	shot = label(&a);
 
 	stmt(&a, BPF_LD | BPF_H | BPF_ABS, O_ETHERTYPE);
 	ret_unless(&a, 0x0800, (uint32_t)BPF_TC_UNSPEC);
 	stmt(&a, BPF_LD | BPF_W | BPF_ABS, O_IP_DST);
+	match_tunnel(&a, s, shot);
 	match_addr(&a, s, ip);
 	stmt(&a, BPF_RET | BPF_K, (uint32_t)BPF_TC_UNSPEC);
+	place(&a, shot);
+	stmt(&a, BPF_RET | BPF_K, (uint32_t)BPF_TC_SHOT);
 	place(&a, ip);
 	stmt(&a, BPF_LD | BPF_B | BPF_ABS, O_IP_PROTO);
 	emit(&a, BPF_JMP | BPF_JEQ | BPF_K, l4, 0, IPPROTO_TCP);
@@ -279,7 +296,7 @@ int bpf_build_sk(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t 
 
 	if (!spec_ok(s))
 		return -EINVAL;
-	if (!s->naddr && !s->nforeign) {
+	if (!s->naddr && !s->nforeign && !s->ntunnel) {
 		/* no NAT address at all (the uplink has none yet): keep nothing */
 		stmt(&a, BPF_RET | BPF_K, 0);
 		return finish(&a);
@@ -302,6 +319,7 @@ int bpf_build_sk(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t 
 	place(&a, ipv4);
 	ret_unless(&a, 0x0800, 0);
 	stmt(&a, BPF_LD | BPF_W | BPF_ABS, O_IP_DST);
+	match_tunnel(&a, s, keep);
 	match_addr(&a, s, ip);
 	ret_in_foreign(&a, s, BPF_SK_ACCEPT);
 	stmt(&a, BPF_RET | BPF_K, 0);

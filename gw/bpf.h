@@ -19,6 +19,10 @@
  *   first fragment (ip_expire, INET_FRAG_FIRST_IN).  gw sees every fragment
  *   on its packet socket and reassembles itself.
  *
+ * Both also take all IPv4 to gw's tunnel Addresses: the kernel would take
+ * it (any interface's address is local) and answer past gw's rules; gw runs
+ * it through its own (and, having no way to hand it to the host, drops it).
+ *
  * packet socket (SO_ATTACH_FILTER on AF_PACKET/ETH_P_ALL): keeps what gw
  * needs — IPv4 to a host-owned NAT address that is ICMP, a later fragment of
  * anything, or TCP/UDP to NatPorts or a DNAT-ed port; all IPv4 to a foreign
@@ -42,6 +46,7 @@ struct sock_filter;
 enum {
 	BPF_NAT_MAX_ADDR = 8,
 	BPF_NAT_MAX_FOREIGN = 8,
+	BPF_NAT_MAX_TUNNEL = 4,
 	BPF_NAT_MAX_PORTS = 32, /* DNAT-ed port ranges per protocol */
 	BPF_PROG_MAX = 320, /* instructions; both programs fit for the maxima */
 	BPF_TC_SHOT = 2,
@@ -66,10 +71,15 @@ struct bpf_nat_spec {
 	unsigned ntcp, nudp;	/* DNAT-ed destination ports on them */
 	struct bpf_addr_range foreign[BPF_NAT_MAX_FOREIGN];
 	unsigned nforeign;	/* NAT addresses the host does not own */
+	uint32_t tunnel[BPF_NAT_MAX_TUNNEL];
+	unsigned ntunnel;	/* gw's tunnel Addresses: all IPv4 to them */
 };
 
+/* Whether s needs the tc program (anything to hide from the kernel). */
+bool bpf_tc_needed(const struct bpf_nat_spec *s);
+
 /* Build into prog[cap]; return the instruction count, or -EINVAL (too many
- * entries, a reversed range, no host-owned address for the tc program) /
+ * entries, a reversed range, nothing to hide for the tc program) /
  * -E2BIG (does not fit cap or a jump).  A spec without any address gets a
  * socket filter that keeps nothing. */
 int bpf_build_tc(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t cap);

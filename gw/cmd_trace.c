@@ -414,6 +414,15 @@ static size_t answer(struct tracer *t, struct pkt *p, const struct nf_result *re
 	return len;
 }
 
+/* Whether a source is a peer's (routes back by the tunnel). */
+static bool from_peer(struct tracer *t, uint32_t src)
+{
+	struct nf_route r;
+
+	return !route_lookup(&t->route, src, &r) && r.kind == NF_ROUTE_FORWARD &&
+	       !strcmp(r.out, t->cfg.ifname);
+}
+
 static int trace_one(struct tracer *t, const char *arg)
 {
 	struct trace_spec s;
@@ -472,8 +481,11 @@ static int trace_one(struct tracer *t, const char *arg)
 		return -EINVAL;
 	}
 	in_iface = s.in[0] ? s.in : t->cfg.ifname;
-	if (!s.in[0] && route_is_own(&t->route, s.src))
-		nf_output(t->nf, &p, NULL, 0, 0x5eed + t->ip_id, &res, &tr);
+	/* without "in": a peer's source comes from that peer; any other
+	 * came from the host's TUN, made by the host or forwarded by it,
+	 * decided as gw run decides it */
+	if (!s.in[0] && !from_peer(t, s.src))
+		nf_from_host(t->nf, &p, NULL, 0, 0x5eed + t->ip_id, &res, &tr);
 	else
 		nf_input(t->nf, &p, in_iface, 0, 0x5eed + t->ip_id, &res, &tr);
 	sbuf_init(&reply);
@@ -650,6 +662,8 @@ int cmd_trace(int argc, char **argv)
 	nfc.uplink_addr = uplink;
 	nfc.nat_port_min = t->cfg.nat_port_min;
 	nfc.nat_port_max = t->cfg.nat_port_max;
+	snprintf(nfc.tunnel, sizeof(nfc.tunnel), "%s", t->cfg.ifname);
+	snprintf(nfc.uplink, sizeof(nfc.uplink), "%s", t->cfg.uplink);
 	if (nf_create(&t->nf, &nfc, rules)) {
 		fprintf(stderr, "gw: trace: out of memory\n");
 		rules_free(rules);

@@ -216,8 +216,9 @@ static const char *const unimplemented[] = {
 enum {
 	K_PRIVATE = 1 << 0, K_PORT = 1 << 1, K_UPLINK = 1 << 2, K_RULES = 1 << 3,
 	K_NATPORTS = 1 << 4, K_USER = 1 << 5, K_CTL = 1 << 6, K_MTU = 1 << 7,
+	K_IPV6 = 1 << 12,
 	K_PUBLIC = 1 << 8, K_PSK = 1 << 9, K_ENDPOINT = 1 << 10, K_KEEPALIVE = 1 << 11,
-	K_CTMAX = 1 << 12, K_PEERCTMAX = 1 << 13,
+	K_CTMAX = 1 << 13, K_PEERCTMAX = 1 << 14,
 };
 
 static int once(struct parser *p, const char *key, uint32_t bit)
@@ -296,6 +297,14 @@ static int interface_key(struct parser *p, const char *key, char *val)
 			return -EINVAL;
 		c->user_line = p->line;
 		return dup_str(p, &c->user, val);
+	}
+	if (!strcasecmp(key, "IPv6")) {
+		if (once(p, key, K_IPV6))
+			return -EINVAL;
+		if (strcasecmp(val, "drop") && strcasecmp(val, "pass"))
+			return fail(p, "IPv6: '%s' is not drop or pass", val);
+		c->ipv6_pass = !strcasecmp(val, "pass");
+		return 0;
 	}
 	if (!strcasecmp(key, "ControlSocket"))
 		return once(p, key, K_CTL) ? -EINVAL : dup_str(p, &c->control_socket, val);

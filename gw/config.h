@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * config — the gw config file: wg-quick's format plus Uplink, Rules,
- * NatPorts, User and ControlSocket.  Errors are "file:line: message";
+ * NatPorts, User, ControlSocket and IPv6.  Errors are "file:line: message";
  * wg-quick keys gw does not implement are reported by name as warnings.
  */
 #ifndef GW_CONFIG_H
@@ -51,6 +51,8 @@ struct config {
 	char *user;                  /* User, as written (gw/priv.h resolves it) */
 	unsigned user_line;
 	char *control_socket;
+	bool ipv6_pass;              /* IPv6 = pass: gateway mode hands peers' IPv6
+	                              * to the host unfiltered (default drop) */
 	struct config_peer *peers;
 	size_t n_peers;
 };

@@ -325,10 +325,38 @@ static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum f
 		dp_input_flush(g, now, wall);
 }
 
+/* Plain mode: is the IPv4 packet's source one of the host's addresses?  The
+ * TUN has accept_local (gw's own ICMP errors come from its Address), so the
+ * kernel would take it. */
+static bool host_source(struct gw *g, const uint8_t *pkt, size_t len)
+{
+	struct nf_route r;
+	uint32_t s;
+
+	if (len < 20 || (pkt[0] >> 4) != 4)
+		return false;
+	s = (uint32_t)pkt[12] << 24 | (uint32_t)pkt[13] << 16 | (uint32_t)pkt[14] << 8 | pkt[15];
+	return !route_lookup(&g->route, s, &r) && r.kind == NF_ROUTE_LOCAL;
+}
+
+bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt)
+{
+	if (!g->nf || g->cfg.ipv6_pass || (pkt[0] >> 4) != 6)
+		return false;
+	g->dp_drops[GW_DROP_IPV6]++;
+	return true;
+}
+
 void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64_t now,
 		  uint64_t wall)
 {
+	if (dp_ipv6_dropped(g, pkt))
+		return;
 	if (!g->nf || (pkt[0] >> 4) != 4) {
+		if (!g->nf && host_source(g, pkt, len)) {
+			g->dp_drops[GW_DROP_MARTIAN]++;
+			return;
+		}
 		gw_tun_write(g, pkt, len);
 		return;
 	}
@@ -349,7 +377,8 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 	}
 	/* -m owner: the sending socket's, only when a rule asks */
 	has_owner = g->owner_need && sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
-	nf_output(g->nf, &p, has_owner ? owner : NULL, now, rnd_next(g), &res, NULL);
+	/* made by the host (OUTPUT), or forwarded by it into the TUN (FORWARD) */
+	nf_from_host(g->nf, &p, has_owner ? owner : NULL, now, rnd_next(g), &res, NULL);
 	finish(g, &p, &res, g->cfg.ifname, FROM_HOST, 0, now, wall);
 }
 
@@ -500,6 +529,21 @@ static void live_needs(struct gw *g, const uint32_t *own, unsigned n, struct nat
 	live->nsnat = k;
 }
 
+/* gw's tunnel Addresses into s: all IPv4 to them off the uplink is gw's
+ * (hidden from the host's kernel), through INPUT and dropped
+ * (NF_DROP_UPLINK_TUNNEL). */
+static void tunnel_addrs(const struct gw *g, struct bpf_nat_spec *s)
+{
+	s->ntunnel = 0;
+	for (size_t i = 0; i < g->cfg.n_addresses && s->ntunnel < BPF_NAT_MAX_TUNNEL; i++) {
+		const uint8_t *a = g->cfg.addresses[i].addr;
+
+		if (g->cfg.addresses[i].family == AF_INET)
+			s->tunnel[s->ntunnel++] = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
+						  (uint32_t)a[2] << 8 | a[3];
+	}
+}
+
 /* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
  * on host h, and what the live connections need of what the filters hold
  * now (once there is a conntrack table); *lg counts what stays for them
@@ -511,6 +555,7 @@ static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
 	struct uplink_host hl = *h;
 	uint32_t own[RULES_UPLINK_MAX_ADDRS];
 	unsigned n = 0;
+	int ret;
 
 	if (addr)
 		own[n++] = addr; /* MASQUERADE's first, as the spec has them */
@@ -521,8 +566,11 @@ static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
 		live_needs(g, own, n, &g->live);
 		hl.live = &g->live;
 	}
-	return uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
-			       &hl, s, lg, note, err, errlen);
+	ret = uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
+			      &hl, s, lg, note, err, errlen);
+	if (!ret)
+		tunnel_addrs(g, s);
+	return ret;
 }
 
 /* While the filters keep something for live connections only, every
@@ -613,6 +661,7 @@ static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 		       "have stop working until the rules or the host change", g->cfg.ifname,
 		       g->cfg.uplink, err);
 		uplink_nat_base(g->uplink_addr, g->cfg.nat_port_min, g->cfg.nat_port_max, &spec);
+		tunnel_addrs(g, &spec);
 		lg = (struct uplink_linger){ 0 };
 	} else if (!uplink_nat_equal(&spec, &g->uplink.nat)) {
 		log_notes(g, &note); /* what the new spec implies */
@@ -774,8 +823,14 @@ int dp_setup(struct gw *g)
 	char text[INET_ADDRSTRLEN];
 	int ret;
 
-	if (!g->cfg.rules_path && !g->cfg.uplink[0])
-		return 0;
+	if (!g->cfg.rules_path && !g->cfg.uplink[0]) {
+		/* plain: only the host's addresses, for peers' packets that
+		 * claim one (without the watch, only gw's Address: logged) */
+		ret = route_init(&g->route, &g->cfg, 0, 1500);
+		if (!ret && !watch_addr(g))
+			host_addrs_changed(g);
+		return ret;
+	}
 	ret = load_rules(g, &rules, NULL);
 	if (ret)
 		return ret;
@@ -801,6 +856,8 @@ int dp_setup(struct gw *g)
 	nfc.log = nf_log_line;
 	nfc.local_gets = host_gets;
 	nfc.local_arg = g;
+	snprintf(nfc.tunnel, sizeof(nfc.tunnel), "%s", g->cfg.ifname);
+	snprintf(nfc.uplink, sizeof(nfc.uplink), "%s", g->cfg.uplink);
 	frag_config_default(&fc);
 	randombytes_buf(&fc.hash_seed, sizeof(fc.hash_seed));
 	g->fragbuf = malloc(FRAG_MAX_DATAGRAM);
@@ -1054,7 +1111,8 @@ static const char *const path_names[GW_PATH__MAX] = {
 static const char *const drop_names[GW_DROP__MAX] = {
 	[GW_DROP_PARSE] = "parse", [GW_DROP_TOO_BIG] = "too_big",
 	[GW_DROP_NO_PEER] = "no_peer", [GW_DROP_UPLINK_DOWN] = "uplink_down",
-	[GW_DROP_UPLINK_HOST] = "uplink_host",
+	[GW_DROP_UPLINK_HOST] = "uplink_host", [GW_DROP_IPV6] = "ipv6",
+	[GW_DROP_MARTIAN] = "martian",
 };
 
 static const char *const uplink_drop_names[UPLINK_DROP__MAX] = {
@@ -1070,8 +1128,12 @@ void dp_stats(struct gw *g, struct sbuf *s)
 	struct frag_stats fs;
 	const struct uplink_stats *us = &g->uplink.st;
 
-	if (!g->nf)
+	if (!g->nf) {
+		/* plain: what it drops of peers' packets */
+		sbuf_printf(s, "dp_drop_martian=%llu\n",
+			    (unsigned long long)g->dp_drops[GW_DROP_MARTIAN]);
 		return;
+	}
 	for (int i = 0; i < GW_PATH__MAX; i++)
 		sbuf_printf(s, "path_%s_packets=%llu\npath_%s_bytes=%llu\n", path_names[i],
 			    (unsigned long long)g->path_pkts[i], path_names[i],

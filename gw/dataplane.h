@@ -5,7 +5,8 @@
  *
  *   from a peer (decrypted)  -> nf_input(in = tunnel)  \
  *   off the uplink (frag'd)  -> nf_input(in = uplink)   > dispatch
- *   from the host TUN        -> nf_output              /
+ *   from the host TUN        -> nf_from_host           /
+ *     (made by the host: OUTPUT; forwarded by it: in = tunnel, FORWARD)
  *   dispatch: FORWARD tunnel -> wg_send to the owning peer
  *             FORWARD uplink -> raw socket (queued, sendmmsg at flush)
  *             LOCAL          -> host TUN (from the uplink: the kernel has it)
@@ -13,7 +14,9 @@
  *             through nf_output, dispatched the same way (never answered)
  *
  * Without Rules and Uplink g->nf is NULL and gw.c keeps the plain tunnel
- * (peers <-> TUN).  IPv6 bypasses the pipeline (nat/ is IPv4).
+ * (peers <-> TUN), with the host's addresses followed only to drop a
+ * peer's packet that claims one as its source.  IPv6 bypasses the pipeline
+ * (nat/ is IPv4): in gateway mode it is dropped unless IPv6 = pass.
  * MASQUERADE follows the uplink's address: an rtnetlink RTMGRP_IPV4_IFADDR
  * socket in the loop; when the uplink's primary IPv4 address changes, nf and
  * route take the new one and the entries NAT-ed to the old one are flushed
@@ -55,7 +58,7 @@ struct dp_batch {
 };
 
 /* After the tunnel is up: nf, route, reassembly, uplink.  0 or -errno
- * (logged); a no-op without Rules and Uplink. */
+ * (logged); without Rules and Uplink only route and the host's addresses. */
 int dp_setup(struct gw *g);
 /* Uplink closed (tc filter and reserved ports removed), nf freed. */
 void dp_teardown(struct gw *g);
@@ -65,6 +68,9 @@ void dp_teardown(struct gw *g);
  * (packets are batched into nf_input_batch). */
 void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64_t now,
 		  uint64_t wall);
+/* Gateway mode with IPv6 = drop: an IPv6 packet between peers and the host
+ * is dropped (counted); true when it was. */
+bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt);
 /* The batched packets' way on: call before their buffers are reused. */
 void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall);
 /* A packet the host wrote to the TUN device. */

@@ -311,6 +311,8 @@ static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64
 		dp_from_host(g, p, len, now, wl);
 		return;
 	}
+	if (dp_ipv6_dropped(g, p))
+		return;
 	/* encrypted into out, then queued: wg_send may emit staged packets
 	 * into the queue itself first */
 	wg_send(&g->dev, now, wl, p, len, g->sendbuf, g->sendbuf_size, &tx);

@@ -85,6 +85,10 @@ enum gw_drop {
 	GW_DROP_UPLINK_HOST,	/* off the uplink, for the host, which never got it (the
 				 * tc filter hid it, or DNAT sent it to another of the
 				 * host's addresses): gw cannot hand it to its stack */
+	GW_DROP_IPV6,		/* IPv6 between peers and the host in gateway mode
+				 * (IPv6 = drop): no rule would see it */
+	GW_DROP_MARTIAN,	/* plain mode: from a peer, with one of the host's
+				 * addresses as its source */
 	GW_DROP__MAX
 };
 

@@ -485,7 +485,7 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 		rc = tx_init(u);
 	if (rc < 0)
 		goto fail;
-	if (c->host_owned && nat->naddr) {
+	if (c->host_owned && bpf_tc_needed(nat)) {
 		struct sock_filter prog[BPF_PROG_MAX];
 		int n = bpf_build_tc(nat, prog, BPF_PROG_MAX);
 
@@ -543,7 +543,8 @@ bool uplink_nat_equal(const struct bpf_nat_spec *a, const struct bpf_nat_spec *b
 {
 	if (a->naddr != b->naddr || a->lo != b->lo || a->hi != b->hi || a->ntcp != b->ntcp ||
 	    a->nudp != b->nudp || a->nforeign != b->nforeign ||
-	    memcmp(a->addr, b->addr, a->naddr * sizeof(a->addr[0])) ||
+	    memcmp(a->addr, b->addr, a->naddr * sizeof(a->addr[0])) || a->ntunnel != b->ntunnel ||
+	    memcmp(a->tunnel, b->tunnel, a->ntunnel * sizeof(a->tunnel[0])) ||
 	    !ports_equal(a->tcp, b->tcp, a->ntcp) || !ports_equal(a->udp, b->udp, a->nudp))
 		return false;
 	for (unsigned i = 0; i < a->nforeign; i++)
@@ -561,7 +562,7 @@ static int set_tc(struct uplink *u, const struct bpf_nat_spec *nat)
 
 	if (!u->host_owned)
 		return 0;
-	if (!nat->naddr) {
+	if (!bpf_tc_needed(nat)) {
 		if (!u->tc_on)
 			return 0;
 		rc = tc_remove(&u->tc);
@@ -611,7 +612,7 @@ int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
 		return 0;
 	/* both programs must build before anything changes */
 	rc = bpf_build_sk(nat, prog, BPF_PROG_MAX);
-	if (rc >= 0 && u->host_owned && nat->naddr)
+	if (rc >= 0 && u->host_owned && bpf_tc_needed(nat))
 		rc = bpf_build_tc(nat, prog, BPF_PROG_MAX);
 	if (rc < 0) {
 		gw_log("uplink: filters: %s", strerror(-rc));

@@ -239,7 +239,8 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 		sbuf_printf(note, "%u REDIRECT/DNAT rule(s) send traffic from %s to this host (to "
 			    "its own address, gw's tunnel Address or a port only): gw cannot hand "
 			    "it to the host's own stack, so it is dropped and counted in gw stats "
-			    "as dp_drop_uplink_host (from peers it works)\n", ru.nlocal, uplink);
+			    "as dp_drop_uplink_host (nf_drop_uplink_tunnel_addr for gw's tunnel "
+			    "Address; from peers it works)\n", ru.nlocal, uplink);
 	rc = foreign(out, &ru, masq, host, (unsigned)nhost, note);
 	if (rc) {
 		snprintf(err, errlen, "SNAT addresses this host does not have need more than %u "
@@ -290,13 +291,16 @@ void uplink_nat_describe(const struct bpf_nat_spec *s, struct sbuf *out)
 			sbuf_add(out, ",");
 		put_addr(out, s->addr[i]);
 	}
+	for (unsigned i = 0; i < s->ntunnel; i++) {
+		sbuf_add(out, i ? "," : "; tunnel (all IPv4) ");
+		put_addr(out, s->tunnel[i]);
+	}
 	sbuf_add(out, "; DNAT-ed tcp ");
 	put_ports(out, s->tcp, s->ntcp);
 	sbuf_add(out, " udp ");
 	put_ports(out, s->udp, s->nudp);
-	if (!s->nforeign)
-		return;
-	sbuf_add(out, "; not the host's (gw answers ARP) ");
+	if (s->nforeign)
+		sbuf_add(out, "; not the host's (gw answers ARP) ");
 	for (unsigned i = 0; i < s->nforeign; i++) {
 		if (i)
 			sbuf_add(out, ",");

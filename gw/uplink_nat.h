@@ -74,7 +74,8 @@ void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spe
 /* Whether a (host order) is in one of s's foreign address ranges. */
 bool uplink_nat_foreign_has(const struct bpf_nat_spec *s, uint32_t a);
 
-/* One line for the log: "tcp 8080,9000-9010 udp none; foreign 198.51.100.50". */
+/* One line for the log: "addresses A; tunnel (all IPv4) T; DNAT-ed tcp 8080,9000-9010 udp
+ * none; not the host's (gw answers ARP) 198.51.100.50". */
 void uplink_nat_describe(const struct bpf_nat_spec *s, struct sbuf *out);
 
 #endif

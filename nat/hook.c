@@ -21,6 +21,7 @@ struct nf {
 	void *log_arg;
 	nf_local_fn *local_gets;
 	void *local_arg;
+	char tunnel[NF_IFNAMSIZ], uplink[NF_IFNAMSIZ];
 };
 
 int nf_create(struct nf **out, const struct nf_config *cfg, struct rules *rules)
@@ -52,6 +53,10 @@ int nf_create(struct nf **out, const struct nf_config *cfg, struct rules *rules)
 	nf->env.host_port_max = cfg->nat_port_max;
 	nf->log = cfg->log;
 	nf->log_arg = cfg->log_arg;
+	memcpy(nf->tunnel, cfg->tunnel, sizeof(nf->tunnel));
+	nf->tunnel[sizeof(nf->tunnel) - 1] = '\0';
+	memcpy(nf->uplink, cfg->uplink, sizeof(nf->uplink));
+	nf->uplink[sizeof(nf->uplink) - 1] = '\0';
 	*out = nf;
 	return 0;
 }
@@ -189,8 +194,11 @@ static void ctx_init(struct nf *nf, struct nf_ctx *ctx, struct pkt *p, enum nf_h
 	ctx->pkt = p;
 	ctx->now = now;
 	ctx->hook = hook;
-	if (in)
-		strncpy(ctx->in, in, sizeof(ctx->in) - 1);
+	if (in) {
+		size_t n = strnlen(in, sizeof(ctx->in) - 1);
+
+		memcpy(ctx->in, in, n); /* ctx is zeroed: terminated */
+	}
 	ctx->ctstate = CT_INVALID;
 	ctx->log = nf->log;
 	ctx->log_arg = nf->log_arg;
@@ -316,8 +324,29 @@ static bool martian(const struct nf_ctx *ctx)
 	return ctx->src_local;
 }
 
+bool nf_link_local(uint32_t a)
+{
+	return (a >> 16) == 0xa9fe;
+}
+
+/* Strict rp_filter (fib_validate_source with rp_filter=1) for what gw can
+ * tell: a source that routes back by the tunnel belongs to a peer (or the
+ * Address subnet) and is only ever right from a peer, whom cryptokey
+ * routing already held to its AllowedIPs.  from_peer: it came from one. */
+static bool rp_spoofed(struct nf *nf, const struct nf_ctx *ctx, bool from_peer)
+{
+	struct nf_route r;
+
+	if (from_peer || !nf->tunnel[0] || !nf->route)
+		return false;
+	return !nf->route(nf->route_arg, ctx->pkt->outer.saddr, &r) &&
+	       r.kind == NF_ROUTE_FORWARD && !strcmp(r.out, nf->tunnel);
+}
+
+/* from_peer: the packet came from a peer (not off the uplink, nor forwarded
+ * by the host into its TUN). */
 static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
-		       struct nf_trace *trace, uint32_t rnd)
+		       struct nf_trace *trace, uint32_t rnd, bool from_peer)
 {
 	struct pkt *p = ctx->pkt;
 	struct pre_route pre;
@@ -335,13 +364,25 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		drop(res, NF_DROP_MARTIAN, NF_DROP);
 		return false;
 	}
+	if (rp_spoofed(nf, ctx, from_peer)) {
+		drop(res, NF_DROP_RP_FILTER, NF_DROP);
+		return false;
+	}
 	if (!do_route(nf, ctx, res, &pre))
 		return false;
 	if (res->route.kind == NF_ROUTE_LOCAL) {
 		ctx->hook = NF_INPUT;
 		if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx) ||
-		    stopped(res, run(nf, NF_FILTER, ctx, trace), ctx) ||
-		    !nat_hook(nf, ctx, res, trace, rnd))
+		    stopped(res, run(nf, NF_FILTER, ctx, trace), ctx))
+			return false;
+		/* gw's own Address is the peers' to reach: from the uplink the
+		 * host's answer would leave by its own route, past gw */
+		if (nf->uplink[0] && !strcmp(ctx->in, nf->uplink) && nf->tunnel[0] &&
+		    !strcmp(ctx->dst_dev, nf->tunnel)) {
+			drop(res, NF_DROP_UPLINK_TUNNEL, NF_DROP);
+			return false;
+		}
+		if (!nat_hook(nf, ctx, res, trace, rnd))
 			return false;
 		/* no one takes it: its new entry would hold a tuple (a NAT
 		 * port toward its source) for nothing */
@@ -351,6 +392,13 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 			ctx->ct = NULL;
 		}
 		return true;
+	}
+	/* RFC 3927 2.7: a router never forwards link-local (on every cloud
+	 * the instance metadata service, 169.254.169.254), whatever FORWARD
+	 * says */
+	if (nf_link_local(p->outer.saddr) || nf_link_local(p->outer.daddr)) {
+		drop(res, NF_DROP_LINK_LOCAL, NF_DROP);
+		return false;
 	}
 	/* ip_forward: TTL checked and decremented before the FORWARD hook */
 	if (p->outer.ttl <= 1) {
@@ -374,7 +422,8 @@ void nf_input(struct nf *nf, struct pkt *p, const char *in, uint64_t now,
 	memset(res, 0, sizeof(*res));
 	res->ctstate = CT_STATE_MAX;
 	ctx_init(nf, &ctx, p, NF_PREROUTING, in, now);
-	finish(nf, &ctx, res, input_path(nf, &ctx, res, trace, rnd));
+	finish(nf, &ctx, res,
+	       input_path(nf, &ctx, res, trace, rnd, nf->tunnel[0] && in && !strcmp(in, nf->tunnel)));
 }
 
 void nf_input_batch(struct nf *nf, struct pkt *const *p, unsigned n, const char *in,
@@ -423,6 +472,23 @@ void nf_output(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t n
 	finish(nf, &ctx, res, output_path(nf, &ctx, res, trace, rnd));
 }
 
+void nf_from_host(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t now,
+		  uint32_t rnd, struct nf_result *res, struct nf_trace *trace)
+{
+	struct nf_ctx ctx;
+	struct nf_route r;
+
+	if (!nf->route || (!nf->route(nf->route_arg, p->outer.saddr, &r) &&
+			   r.kind == NF_ROUTE_LOCAL)) {
+		nf_output(nf, p, owner, now, rnd, res, trace);
+		return;
+	}
+	memset(res, 0, sizeof(*res));
+	res->ctstate = CT_STATE_MAX;
+	ctx_init(nf, &ctx, p, NF_PREROUTING, nf->tunnel, now);
+	finish(nf, &ctx, res, input_path(nf, &ctx, res, trace, rnd, false));
+}
+
 const char *nf_drop_name(enum nf_drop d)
 {
 	static const char *const names[NF_DROP_MAX] = {
@@ -438,6 +504,9 @@ const char *nf_drop_name(enum nf_drop d)
 		[NF_DROP_TTL] = "ttl_exceeded",
 		[NF_DROP_MARTIAN] = "martian",
 		[NF_DROP_CT_PEER_LIMIT] = "peer_conntrack_limit",
+		[NF_DROP_RP_FILTER] = "rp_filter",
+		[NF_DROP_LINK_LOCAL] = "link_local",
+		[NF_DROP_UPLINK_TUNNEL] = "uplink_tunnel_addr",
 	};
 
 	return (unsigned)d < NF_DROP_MAX ? names[d] : "?";

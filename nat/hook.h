@@ -7,6 +7,11 @@
  *     raw PREROUTING → conntrack → mangle PREROUTING → nat PREROUTING (DNAT)
  *     → route: forward → TTL-1 → mangle FORWARD → filter FORWARD → post
  *              local   → mangle INPUT → filter INPUT → nat INPUT (SNAT)
+ *     (before routing: martians; after it: rp_filter, link-local never
+ *      forwarded; the tunnel's addresses never the uplink's to reach)
+ *   nf_from_host (read from the host's TUN): nf_output when the host made
+ *     it (its source is the host's), nf_input from the tunnel when the host
+ *     forwarded it (its source is not)
  *   nf_output (made by the host or by gw):
  *     raw OUTPUT → conntrack → mangle OUTPUT → nat OUTPUT (DNAT) → route
  *     → filter OUTPUT → post
@@ -44,6 +49,13 @@ enum nf_drop {
 	NF_DROP_TTL,           /* TTL would reach 0 when forwarded */
 	NF_DROP_MARTIAN,       /* impossible source or destination address */
 	NF_DROP_CT_PEER_LIMIT, /* the sending peer has its share of conntrack */
+	NF_DROP_RP_FILTER,     /* its source routes back by the tunnel, but it did
+	                        * not come from a peer (strict rp_filter) */
+	NF_DROP_LINK_LOCAL,    /* 169.254.0.0/16 source or destination, to be
+	                        * forwarded (RFC 3927 2.7) */
+	NF_DROP_UPLINK_TUNNEL, /* off the uplink to an address of the tunnel
+	                        * interface (gw's Address), INPUT accepted it:
+	                        * the host's answer would bypass gw */
 	NF_DROP_MAX
 };
 
@@ -85,6 +97,9 @@ struct nf_config {
 	void *log_arg;
 	nf_local_fn *local_gets;      /* NULL: the host gets every local packet */
 	void *local_arg;
+	/* the tunnel interface (peers, and the host's TUN) and the uplink
+	 * ("": none): rp_filter, nf_from_host, the tunnel's addresses */
+	char tunnel[NF_IFNAMSIZ], uplink[NF_IFNAMSIZ];
 };
 
 struct nf;
@@ -138,6 +153,19 @@ void nf_input_batch(struct nf *nf, struct pkt *const *p, unsigned n, const char 
  * itself sends.  owner: NULL when unknown. */
 void nf_output(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t now,
 	       uint32_t rnd, struct nf_result *res, struct nf_trace *trace);
+
+/*
+ * A packet read from the host's TUN device: made by the host (its source is
+ * one of the host's addresses: nf_output), or one the host forwarded into
+ * the TUN (any other source): nf_input as if in on the tunnel interface,
+ * through FORWARD like every forwarded packet, except that a source that
+ * routes back by the tunnel (a peer's, the Address subnet) is spoofed:
+ * NF_DROP_RP_FILTER.
+ */
+void nf_from_host(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t now,
+		  uint32_t rnd, struct nf_result *res, struct nf_trace *trace);
+/* Whether a (host order) is in 169.254.0.0/16. */
+bool nf_link_local(uint32_t a);
 
 const char *nf_drop_name(enum nf_drop d);
 const char *nf_hook_name(enum nf_hook h);

@@ -30,7 +30,8 @@
 #     exits non-zero with the reason in its log.
 # (e) DNAT from the uplink to gw's tunnel Address or to a port only: a note
 #     in the log, the packets dropped (the host never gets them) and counted
-#     in dp_drop_uplink_host; an echo to the uplink's address still counts
+#     in nf_drop_uplink_tunnel_addr (to the tunnel Address) and
+#     dp_drop_uplink_host (a port only); an echo to the uplink's address still counts
 #     as the kernel's (path_uplink_local).
 # (d) the clsact qdisc deleted behind gw's back: a restore or SIGHUP whose
 #     filters cannot be installed is refused, the old rules stay.
@@ -214,12 +215,14 @@ sed 's|^-A POSTROUTING|-A PREROUTING -i eth0 -p tcp --dport 8082 -j DNAT --to-de
 G rules "$ctl" restore < "$TMP/local.rules" || fail "restore with DNAT to the host"
 grep -q "uplink eth0: 2 REDIRECT/DNAT rule(s) send traffic from eth0 to this host.*dp_drop_uplink_host" \
 	"$TMP/gw.log" || fail "no note for the DNAT to the host: $(tail -n 3 "$TMP/gw.log")"
-drops=$(stat dp_drop_uplink_host)
+drops=$(stat dp_drop_uplink_host) tdrops=$(stat nf_drop_uplink_tunnel_addr)
 r=$(probe internet $UPL 8082)
 [ "$r" = timeout ] || fail "$UPL:8082 DNAT-ed to 10.8.0.1: $r (gw cannot hand it to the host)"
+wait_for 5 eval '[ "$(stat nf_drop_uplink_tunnel_addr)" -gt $tdrops ]'
 echo "to the host $RUN" | on internet timeout 5 socat -t 1 - UDP:$UPL:8083 > /dev/null || true
-wait_for 5 eval '[ "$(stat dp_drop_uplink_host)" -ge $((drops + 2)) ]'
-log "  dp_drop_uplink_host: $drops -> $(stat dp_drop_uplink_host)"
+wait_for 5 eval '[ "$(stat dp_drop_uplink_host)" -gt $drops ]'
+log "  dp_drop_uplink_host: $drops -> $(stat dp_drop_uplink_host)," \
+	"nf_drop_uplink_tunnel_addr: $tdrops -> $(stat nf_drop_uplink_tunnel_addr)"
 # an echo to the uplink's address is still the kernel's, and gw counts it so
 local_before=$(stat path_uplink_local_packets)
 on internet python3 - "$UPL" <<'EOF' || fail "no echo reply from $UPL"

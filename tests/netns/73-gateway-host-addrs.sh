@@ -133,7 +133,7 @@ on gateway sysctl -qw net.ipv4.conf.eth0.forwarding=1
 on gateway sysctl -qw net.ipv4.conf.eth0.promote_secondaries=1
 on gateway ip addr add $NEW/24 dev eth0
 on gateway ip addr del $UPL/24 dev eth0
-wait_for 15 filters_now "addresses $NEW; DNAT-ed tcp none udp none"
+wait_for 15 filters_now "addresses $NEW; tunnel (all IPv4) 10.8.0.1; DNAT-ed tcp none udp none"
 grep -q "ERROR: the live rules cannot be followed.*forwarding=0.*fall back" "$TMP/gw.log" ||
 	fail "no error logged for the refused spec"
 log "  $(grep -o "ERROR: .*" "$TMP/gw.log" | tail -n 1 | cut -c 1-120)..."

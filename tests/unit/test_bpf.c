@@ -109,6 +109,7 @@ static uint32_t run(const struct sock_filter *p, int n, const uint8_t *pkt, size
 #define OTHER 0xc0000209u /* 192.0.2.9 */
 #define FOREIGN 0xc6336432u /* 198.51.100.50, not the host's */
 #define FRANGE 0xcb00710au /* 203.0.113.10-203.0.113.20, not the host's */
+#define TUNNEL 0x0a080001u /* 10.8.0.1, gw's tunnel Address */
 
 struct frame {
 	uint16_t ethertype;
@@ -152,6 +153,7 @@ static struct bpf_nat_spec spec(void)
 		.tcp = { { 8080, 8080 }, { 9000, 9010 } }, .ntcp = 2,
 		.udp = { { 5353, 5353 }, { 61990, 62010 } }, .nudp = 2,
 		.foreign = { { FOREIGN, FOREIGN }, { FRANGE, FRANGE + 10 } }, .nforeign = 2,
+		.tunnel = { TUNNEL, TUNNEL + 0x100 }, .ntunnel = 2,
 	};
 	return s;
 }
@@ -199,6 +201,13 @@ static const struct {
 	{ { 0, FRANGE + 11, IPPROTO_TCP, 80, 0, 0, 0 }, 0, 0, "above the foreign range" },
 	{ { 0, FRANGE - 1, IPPROTO_TCP, 80, 0, 0, 0 }, 0, 0, "below the foreign range" },
 	{ { 0, FOREIGN + 1, IPPROTO_TCP, 80, 0, 0, 0 }, 0, 0, "next to the foreign address" },
+	/* gw's tunnel Addresses: all IPv4, hidden from the kernel too */
+	{ { 0, TUNNEL, IPPROTO_TCP, 53, 0, 0, 0 }, 1, 1, "tunnel address tcp" },
+	{ { 0, TUNNEL + 0x100, IPPROTO_UDP, 53, 0, 0, 0 }, 1, 1, "second tunnel address udp" },
+	{ { 0, TUNNEL, IPPROTO_ICMP, 0, 0, 0, 0 }, 1, 1, "tunnel address icmp" },
+	{ { 0, TUNNEL, IPPROTO_GRE, 0, 0x0010, 0, 0 }, 1, 1, "tunnel address fragment" },
+	{ { 0, TUNNEL + 1, IPPROTO_TCP, 53, 0, 0, 0 }, 0, 0, "next to the tunnel address" },
+	{ { 0x0806, TUNNEL, 0, 0, 1, 0, 0 }, 0, 0, "arp request for the tunnel address" },
 	/* ARP: requests for foreign addresses only (the kernel answers for its own) */
 	{ { 0x0806, FOREIGN, 0, 0, 1, 0, 0 }, 0, 1, "arp request for foreign" },
 	{ { 0x0806, FRANGE + 5, 0, 0, 1, 0, 0 }, 0, 1, "arp request in the foreign range" },
@@ -280,6 +289,20 @@ static void test_variants(void **state)
 	assert_int_equal(run(p, n, b, len), BPF_SK_ACCEPT);
 	len = build(&f80, b);
 	assert_int_equal(run(p, n, b, len), 0);
+
+	/* only a tunnel Address (the uplink has none yet): both programs */
+	s = (struct bpf_nat_spec){ .lo = 1, .hi = 0, .tunnel = { TUNNEL }, .ntunnel = 1 };
+	assert_true(bpf_tc_needed(&s));
+	f80.dst = TUNNEL;
+	len = build(&f80, b);
+	n = bpf_build_tc(&s, p, BPF_PROG_MAX);
+	assert_true(n > 0);
+	assert_int_equal(run(p, n, b, len), BPF_TC_SHOT);
+	n = bpf_build_sk(&s, p, BPF_PROG_MAX);
+	assert_true(n > 0);
+	assert_int_equal(run(p, n, b, len), BPF_SK_ACCEPT);
+	s.ntunnel = 0;
+	assert_false(bpf_tc_needed(&s));
 }
 
 static void test_limits(void **state)
@@ -290,6 +313,7 @@ static void test_limits(void **state)
 	(void)state;
 	s.naddr = 0;
 	s.nforeign = 0;
+	s.ntunnel = 0;
 	/* no address at all: a socket filter that keeps nothing, no tc program */
 	assert_int_equal(bpf_build_sk(&s, p, BPF_PROG_MAX), 1);
 	assert_int_equal(run(p, 1, (const uint8_t *)"", 0), 0);
@@ -332,6 +356,9 @@ static struct bpf_nat_spec spec_max(void)
 	s.nforeign = BPF_NAT_MAX_FOREIGN;
 	for (i = 0; i < BPF_NAT_MAX_FOREIGN; i++)
 		s.foreign[i] = (struct bpf_addr_range){ FRANGE + 100 * i, FRANGE + 100 * i + (i % 2) * 5 };
+	s.ntunnel = BPF_NAT_MAX_TUNNEL;
+	for (i = 0; i < BPF_NAT_MAX_TUNNEL; i++)
+		s.tunnel[i] = TUNNEL + 0x100 * i;
 	return s;
 }
 
@@ -347,6 +374,14 @@ static int in_foreign(const struct bpf_nat_spec *s, uint32_t a)
 {
 	for (unsigned i = 0; i < s->nforeign; i++)
 		if (a >= s->foreign[i].lo && a <= s->foreign[i].hi)
+			return 1;
+	return 0;
+}
+
+static int tunnel(const struct bpf_nat_spec *s, uint32_t a)
+{
+	for (unsigned i = 0; i < s->ntunnel; i++)
+		if (s->tunnel[i] == a)
 			return 1;
 	return 0;
 }
@@ -375,6 +410,10 @@ static void model(const struct bpf_nat_spec *s, const struct frame *f, int *tc, 
 	}
 	if (et != 0x0800)
 		return;
+	if (tunnel(s, f->dst)) {
+		*tc = *sk = 1;
+		return;
+	}
 	if (own(s, f->dst)) {
 		*tc = l4 && !(f->frag & 0x1fff) && port;
 		*sk = (f->frag & 0x1fff) || f->proto == IPPROTO_ICMP || (l4 && port);
@@ -436,6 +475,13 @@ static void test_maxima(void **state)
 			check(&s, tc, ntc, sk, nsk, &arp);
 		}
 	}
+	for (i = 0; i < BPF_NAT_MAX_TUNNEL; i++) {
+		struct frame t = { 0, s.tunnel[i], IPPROTO_ICMP, 0, 0, 0, 0 };
+		struct frame n = { 0, s.tunnel[i] + 1, IPPROTO_TCP, 61000, 0, 0, 0 };
+
+		check(&s, tc, ntc, sk, nsk, &t);
+		check(&s, tc, ntc, sk, nsk, &n);
+	}
 	for (i = 0; i < BPF_NAT_MAX_ADDR; i++) {
 		struct frame f = { 0, s.addr[i] + 1, IPPROTO_TCP, 61000, 0, 0, 0 };
 		struct frame g = { 0, s.addr[i], IPPROTO_TCP, 61999, 0, 0, 0 };
@@ -477,6 +523,9 @@ static void test_property(void **state)
 
 			s.foreign[i] = (struct bpf_addr_range){ a, a + rnd(&g, 4) };
 		}
+		s.ntunnel = rnd(&g, BPF_NAT_MAX_TUNNEL + 1);
+		for (i = 0; i < s.ntunnel; i++)
+			s.tunnel[i] = NAT + rnd(&g, 40);
 		ntc = bpf_build_tc(&s, tc, BPF_PROG_MAX);
 		nsk = bpf_build_sk(&s, sk, BPF_PROG_MAX);
 		if (ntc <= 0 || nsk <= 0)

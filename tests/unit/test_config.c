@@ -31,6 +31,7 @@ static const char good[] =
 	"ConntrackMax = 1000\n"
 	"User = nobody\n"
 	"ControlSocket = /run/gw/x.sock\n"
+	"IPv6 = Pass\n"
 	"\n"
 	"[Peer]\n"
 	"PublicKey = " K2 "\n"
@@ -70,6 +71,7 @@ static void test_good(void **state)
 	assert_int_equal(c.ct_max, 1000);
 	assert_int_equal(c.peer_ct_max, 250);
 	assert_string_equal(c.control_socket, "/run/gw/x.sock");
+	assert_true(c.ipv6_pass);
 	assert_int_equal(c.n_peers, 2);
 	assert_true(c.peers[0].has_psk);
 	assert_int_equal(c.peers[0].n_allowed_ips, 2);
@@ -94,6 +96,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.ct_max, 65536);
 	assert_int_equal(c.peer_ct_max, 16384);
 	assert_null(c.rules_path);
+	assert_false(c.ipv6_pass); /* IPv6 = drop */
 	assert_int_equal(c.n_peers, 0);
 	config_free(&c);
 }
@@ -166,6 +169,8 @@ static const struct {
 	/* 27 */ { "[Interface]\nPrivateKey = " K1 "\nPeerConntrackMax = -1\n", "gw0.conf:3: PeerConntrackMax" },
 	/* 28 */ { "[Interface]\nPrivateKey = " K1 "\nPeerConntrackMax = 1\nPeerConntrackMax = 2\n",
 		   "gw0.conf:4: PeerConntrackMax is given twice" },
+	/* 29 */ { "[Interface]\nPrivateKey = " K1 "\nIPv6 = allow\n", "gw0.conf:3: IPv6: 'allow' is not drop or pass" },
+	/* 30 */ { "[Interface]\nPrivateKey = " K1 "\nIPv6 = pass\nIPv6 = drop\n", "gw0.conf:4: IPv6 is given twice" },
 };
 
 static void test_bad(void **state)

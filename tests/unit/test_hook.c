@@ -478,6 +478,193 @@ static void test_batch(void **state)
 	nf_destroy(nf);
 }
 
+/* gateway() with the interface names gw gives nf: gw0 the tunnel, eth0 the
+ * uplink (rp_filter, nf_from_host, the tunnel's addresses). */
+static struct nf *named_gateway(const char *rules)
+{
+	struct nf_config cfg = {
+		.route = route,
+		.ifaddr = ifaddr,
+		.uplink_addr = UPLINK,
+		.nat_port_min = 61000,
+		.nat_port_max = 61999,
+		.tunnel = "gw0",
+		.uplink = "eth0",
+	};
+	struct nf *nf;
+
+	ct_config_default(&cfg.ct, 1024);
+	cfg.ct.hash_seed = 3;
+	assert_int_equal(nf_create(&nf, &cfg, rules ? parse(rules) : NULL), 0);
+	return nf;
+}
+
+static const char accept_all[] =
+	"*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+	":POSTROUTING ACCEPT [0:0]\n"
+	"-A PREROUTING -i eth0 -p udp -m udp --dport 53 -j DNAT --to-destination 169.254.169.254\n"
+	"-A POSTROUTING -s 10.8.0.0/24 -o eth0 -j MASQUERADE\nCOMMIT\n"
+	"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+	"-A FORWARD -d 169.254.0.0/16 -j ACCEPT\nCOMMIT\n";
+
+/* RFC 3927 2.7: link-local is never forwarded, whatever FORWARD says (the
+ * cloud's metadata service); the host's own link-local is not forwarding. */
+static void test_link_local(void **state)
+{
+	struct nf *nf = named_gateway(accept_all);
+	struct packet pk;
+	struct nf_result res;
+	static const struct {
+		const char *pkt, *in;
+		enum nf_drop drop;
+	} cases[] = {
+		{ "tcp 10.8.0.2:40000 > 169.254.169.254:80 flags S", "gw0", NF_DROP_LINK_LOCAL },
+		{ "udp 10.8.0.2:40000 > 169.254.0.1:53", "gw0", NF_DROP_LINK_LOCAL },
+		{ "icmp 169.254.3.4:7 > 10.8.0.2", "eth0", NF_DROP_LINK_LOCAL },
+		{ "udp 198.51.100.2:1000 > 192.0.2.1:53", "eth0", NF_DROP_LINK_LOCAL }, /* DNAT-ed */
+		{ "tcp 10.8.0.2:40000 > 169.253.255.255:80 flags S", "gw0", NF_DROP_NONE },
+		{ "tcp 10.8.0.2:40000 > 169.255.0.1:80 flags S", "gw0", NF_DROP_NONE },
+		{ "tcp 10.8.0.2:40001 > 198.51.100.2:80 flags S", "gw0", NF_DROP_NONE },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		in(nf, &pk, cases[i].pkt, cases[i].in, 1, 0, &res, NULL);
+		if (res.drop != cases[i].drop)
+			fail_msg("case %zu (%s): drop %s, want %s", i, cases[i].pkt,
+				 nf_drop_name(res.drop), nf_drop_name(cases[i].drop));
+		assert_int_equal(res.verdict, cases[i].drop ? NF_DROP : NF_ACCEPT);
+	}
+	assert_true(nf_link_local(A(169, 254, 169, 254)));
+	assert_false(nf_link_local(A(169, 253, 169, 254)));
+	assert_int_equal(ct_count(nf), 3); /* only the accepted ones */
+	assert_string_equal(nf_drop_name(NF_DROP_LINK_LOCAL), "link_local");
+	nf_destroy(nf);
+}
+
+/* Strict rp_filter: the tunnel's sources only from peers; the host's own
+ * from nowhere (martian, as before). */
+static void test_rp_filter(void **state)
+{
+	struct nf *nf = named_gateway(accept_all), *unnamed = gateway(NULL);
+	struct packet pk;
+	struct nf_result res;
+	static const struct {
+		const char *pkt, *in;
+		enum nf_drop drop;
+	} cases[] = {
+		{ "udp 10.8.0.3:5353 > 10.8.0.2:5353", "eth0", NF_DROP_RP_FILTER },
+		{ "udp 10.8.0.200:5353 > 192.0.2.1:5353", "eth0", NF_DROP_RP_FILTER },
+		{ "tcp 10.8.0.3:1000 > 198.51.100.2:80 flags S", "lan1", NF_DROP_RP_FILTER },
+		{ "udp 10.8.0.1:5353 > 10.8.0.2:5353", "eth0", NF_DROP_MARTIAN },
+		{ "udp 192.0.2.1:5353 > 10.8.0.2:5353", "eth0", NF_DROP_MARTIAN },
+		{ "udp 198.51.100.2:5353 > 10.8.0.2:5353", "eth0", NF_DROP_NONE },
+		{ "udp 10.8.0.3:5353 > 10.8.0.2:5353", "gw0", NF_DROP_NONE }, /* a peer's */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		in(nf, &pk, cases[i].pkt, cases[i].in, 1, 0, &res, NULL);
+		if (res.drop != cases[i].drop)
+			fail_msg("case %zu (%s in %s): drop %s, want %s", i, cases[i].pkt,
+				 cases[i].in, nf_drop_name(res.drop), nf_drop_name(cases[i].drop));
+	}
+	/* without the interface names nf cannot tell (the library's default) */
+	in(unnamed, &pk, cases[0].pkt, "eth0", 1, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	nf_destroy(nf);
+	nf_destroy(unnamed);
+}
+
+/* Off the uplink to gw's tunnel Address: INPUT decides first, what it
+ * accepts is dropped (the host's answer would leave past gw). */
+static void test_uplink_tunnel_addr(void **state)
+{
+	static const char input_drop[] =
+		"*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+		"-A INPUT -i eth0 -p udp -j DROP\nCOMMIT\n";
+	struct nf *nf = named_gateway(input_drop);
+	struct packet pk;
+	struct nf_result res;
+	struct rules_hit hits[32];
+	struct rules_trace rt = { .hits = hits, .max = 32 };
+
+	(void)state;
+	in(nf, &pk, "tcp 198.51.100.2:1000 > 10.8.0.1:53 flags S", "eth0", 1, 0, &res, &rt);
+	assert_int_equal(res.verdict, NF_DROP);
+	assert_int_equal(res.drop, NF_DROP_UPLINK_TUNNEL);
+	assert_true(HIT(NF_FILTER, "INPUT", 0)); /* INPUT's policy saw it */
+	assert_int_equal(ct_count(nf), 0);
+	rt.n = 0;
+	in(nf, &pk, "udp 198.51.100.2:1000 > 10.8.0.1:53", "eth0", 1, 0, &res, &rt);
+	assert_int_equal(res.drop, NF_DROP_RULE);
+	assert_true(HIT(NF_FILTER, "INPUT", 1));
+	in(nf, &pk, "icmp 198.51.100.2:7 > 10.8.0.1", "eth0", 1, 0, &res, NULL);
+	assert_int_equal(res.drop, NF_DROP_UPLINK_TUNNEL);
+	/* from a peer it is the host's; the uplink's own address from the
+	 * uplink too */
+	in(nf, &pk, "tcp 10.8.0.2:1000 > 10.8.0.1:53 flags S", "gw0", 1, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(res.route.kind, NF_ROUTE_LOCAL);
+	in(nf, &pk, "icmp 198.51.100.2:7 > 192.0.2.1", "eth0", 1, 0, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_int_equal(res.route.kind, NF_ROUTE_LOCAL);
+	nf_destroy(nf);
+}
+
+/* From the host's TUN: made by the host (its source is the host's) goes
+ * through OUTPUT; forwarded by it through FORWARD; a tunnel source is
+ * spoofed. */
+static void test_from_host(void **state)
+{
+	struct nf *nf = named_gateway(road_warrior), *open = named_gateway(accept_all);
+	struct packet pk;
+	struct nf_result res;
+	struct rules_hit hits[32];
+	struct rules_trace rt = { .hits = hits, .max = 32 };
+	struct nf_trace tr = { .rules = &rt };
+
+	(void)state;
+	build(&pk, "tcp 10.8.0.1:5000 > 10.8.0.2:80 flags S", 1, 0);
+	nf_from_host(nf, &pk.p, NULL, 5000000000ull, 1, &res, &tr);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_string_equal(res.route.out, "gw0");
+	assert_true(tr.n_steps >= 2);
+	assert_int_equal(tr.steps[0].hook, NF_OUTPUT);
+	for (unsigned i = 0; i < tr.n_steps; i++)
+		assert_int_not_equal(tr.steps[i].hook, NF_FORWARD);
+	assert_int_equal(pk.p.outer.ttl, 64); /* not forwarded */
+	build(&pk, "tcp 192.0.2.1:5001 > 10.8.0.2:80 flags S", 1, 0);
+	nf_from_host(nf, &pk.p, NULL, 5000000000ull, 1, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+
+	/* a LAN host's, forwarded by the host: FORWARD DROP holds it */
+	rt.n = 0;
+	tr.n_steps = 0;
+	build(&pk, "tcp 198.51.100.2:5000 > 10.8.0.2:80 flags S", 1, 0);
+	nf_from_host(nf, &pk.p, NULL, 5000000000ull, 1, &res, &tr);
+	assert_int_equal(res.verdict, NF_DROP);
+	assert_int_equal(res.drop, NF_DROP_RULE);
+	assert_true(HIT(NF_FILTER, "FORWARD", 0));
+	assert_int_equal(ct_count(nf), 2); /* the host's two, not this one */
+	/* ... and FORWARD ACCEPT lets it through, one hop more */
+	build(&pk, "tcp 198.51.100.2:5000 > 10.8.0.2:80 flags S", 1, 0);
+	nf_from_host(open, &pk.p, NULL, 5000000000ull, 1, &res, NULL);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	assert_string_equal(res.route.out, "gw0");
+	assert_int_equal(pk.p.outer.ttl, 63);
+	/* a peer's address from the host is spoofed */
+	build(&pk, "tcp 10.8.0.3:5000 > 10.8.0.2:80 flags S", 1, 0);
+	nf_from_host(open, &pk.p, NULL, 5000000000ull, 1, &res, NULL);
+	assert_int_equal(res.drop, NF_DROP_RP_FILTER);
+	/* and link-local is not forwarded from there either */
+	build(&pk, "udp 169.254.1.1:68 > 10.8.0.2:67", 1, 0);
+	nf_from_host(open, &pk.p, NULL, 5000000000ull, 1, &res, NULL);
+	assert_int_equal(res.drop, NF_DROP_LINK_LOCAL);
+	nf_destroy(nf);
+	nf_destroy(open);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +679,10 @@ int main(void)
 		cmocka_unit_test(test_addrtype),
 		cmocka_unit_test(test_swap_keeps_flows),
 		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_link_local),
+		cmocka_unit_test(test_rp_filter),
+		cmocka_unit_test(test_uplink_tunnel_addr),
+		cmocka_unit_test(test_from_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
