@@ -33,6 +33,7 @@
 
 #include "gw/cmd.h"
 #include "gw/config.h"
+#include "gw/dataplane.h"
 #include "gw/route.h"
 #include "gw/rulesfile.h"
 #include "nat/hook.h"
@@ -484,10 +485,13 @@ static int trace_one(struct tracer *t, const char *arg)
 	/* without "in": a peer's source comes from that peer; any other
 	 * came from the host's TUN, made by the host or forwarded by it,
 	 * decided as gw run decides it */
-	if (!s.in[0] && !from_peer(t, s.src))
+	if (!s.in[0] && !from_peer(t, s.src)) {
 		nf_from_host(t->nf, &p, NULL, 0, 0x5eed + t->ip_id, &res, &tr);
-	else
+	} else {
+		if (!strcmp(in_iface, t->cfg.ifname))
+			p.owner = dp_peer_owner(&t->cfg, s.src);
 		nf_input(t->nf, &p, in_iface, 0, 0x5eed + t->ip_id, &res, &tr);
+	}
 	sbuf_init(&reply);
 	if (res.verdict == NF_REJECT || res.drop == NF_DROP_TTL)
 		reply_len = answer(t, &p, &res, in_iface, &rtr, &reply);
@@ -664,6 +668,12 @@ int cmd_trace(int argc, char **argv)
 	nfc.nat_port_max = t->cfg.nat_port_max;
 	snprintf(nfc.tunnel, sizeof(nfc.tunnel), "%s", t->cfg.ifname);
 	snprintf(nfc.uplink, sizeof(nfc.uplink), "%s", t->cfg.uplink);
+	/* as gw run: each peer's share of conntrack, no entry for what the
+	 * host's kernel would never get */
+	nfc.ct.owners = (uint16_t)(t->cfg.n_peers < UINT16_MAX ? t->cfg.n_peers : UINT16_MAX);
+	nfc.ct.owner_max = t->cfg.peer_ct_max;
+	nfc.local_gets = dp_host_gets;
+	nfc.local_arg = &t->cfg;
 	if (nf_create(&t->nf, &nfc, rules)) {
 		fprintf(stderr, "gw: trace: out of memory\n");
 		rules_free(rules);

@@ -189,12 +189,30 @@ static bool kernel_has(const struct gw *g, const struct pkt *p, const struct nf_
 	       !strcmp(r->out, g->cfg.uplink);
 }
 
-/* nf_local_fn: what the host's kernel gets of what gw routes to it. */
-static bool host_gets(void *arg, const struct pkt *p, const char *in, const struct nf_route *r)
+bool dp_host_gets(void *cfg, const struct pkt *p, const char *in, const struct nf_route *r)
 {
-	const struct gw *g = arg;
+	const struct config *c = cfg;
 
-	return strcmp(in, g->cfg.uplink) || kernel_has(g, p, r);
+	return strcmp(in, c->uplink) ||
+	       (p->outer.proto != IPPROTO_TCP && p->outer.proto != IPPROTO_UDP &&
+		!strcmp(r->out, c->uplink));
+}
+
+uint16_t dp_peer_owner(const struct config *c, uint32_t src)
+{
+	uint16_t owner = 0;
+	int best = -1;
+
+	for (size_t i = 0; i < c->n_peers && i < UINT16_MAX; i++)
+		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++) {
+			const struct cidr *a = &c->peers[i].allowed_ips[j];
+
+			if (a->family == AF_INET && a->prefix > best && cidr_contains4(a, src)) {
+				best = a->prefix;
+				owner = (uint16_t)(i + 1);
+			}
+		}
+	return owner;
 }
 
 /* An accepted packet, where its route says.  Over the route's MTU (or, for
@@ -854,8 +872,8 @@ int dp_setup(struct gw *g)
 	nfc.nat_port_min = g->cfg.nat_port_min;
 	nfc.nat_port_max = g->cfg.nat_port_max;
 	nfc.log = nf_log_line;
-	nfc.local_gets = host_gets;
-	nfc.local_arg = g;
+	nfc.local_gets = dp_host_gets;
+	nfc.local_arg = &g->cfg;
 	snprintf(nfc.tunnel, sizeof(nfc.tunnel), "%s", g->cfg.ifname);
 	snprintf(nfc.uplink, sizeof(nfc.uplink), "%s", g->cfg.uplink);
 	frag_config_default(&fc);

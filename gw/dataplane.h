@@ -39,6 +39,7 @@
 #include "nat/hook.h"
 #include "nat/pkt.h"
 
+struct config;
 struct gw;
 struct sbuf;
 
@@ -68,6 +69,13 @@ void dp_teardown(struct gw *g);
  * (packets are batched into nf_input_batch). */
 void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64_t now,
 		  uint64_t wall);
+/* nf_local_fn for a config (cfg: struct config): whether the host's kernel
+ * gets what gw routes to it -- not TCP or UDP off the uplink (the tc filter
+ * hid it), nor anything off the uplink that gw does not send on by it. */
+bool dp_host_gets(void *cfg, const struct pkt *p, const char *in, const struct nf_route *r);
+/* The conntrack owner id of the peer whose AllowedIPs hold src (longest
+ * prefix; as add_peers numbers them), 0 for none: for gw trace. */
+uint16_t dp_peer_owner(const struct config *c, uint32_t src);
 /* Gateway mode with IPv6 = drop: an IPv6 packet between peers and the host
  * is dropped (counted); true when it was. */
 bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt);

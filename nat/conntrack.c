@@ -851,8 +851,9 @@ bool ct_evict_closed(struct ct_table *t, const struct ct_tuple *reply,
 	    (old->status & CT_S_DYING) || !(old->status & CT_S_SRC_NAT) ||
 	    old->proto.tcp.state < CT_TCP_TIME_WAIT)
 		return false;
-	if (!ct_before(old->proto.tcp.seen[CT_DIR_ORIGINAL].td_end,
-		       new_->proto.tcp.seen[CT_DIR_ORIGINAL].td_end))
+	/* nf_seq_has_advanced: after, as (s32)(new - old) > 0 */
+	if ((int32_t)(new_->proto.tcp.seen[CT_DIR_ORIGINAL].td_end -
+		      old->proto.tcp.seen[CT_DIR_ORIGINAL].td_end) <= 0)
 		return false;
 	t->stats.nat_evicted++;
 	entry_free(t, old);

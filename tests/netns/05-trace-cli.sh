@@ -33,6 +33,21 @@ echo "$(line 4)" | grep -q '"filter/FORWARD/policy"' || fail "policy hit missing
 "$GW" trace "$conf" --json 'udp 10.8.0.2:5000 > 203.0.113.5:53' | grep -q '"drop":"nat_no_address"' ||
 	fail "no uplink address"
 
+# a peer's share of conntrack (PeerConntrackMax) as gw run keeps it: the
+# third new flow of the peer is dropped with its reason; an unsolicited ACK
+# off the uplink to a NatPort leaves no entry
+mkdir "$TMP/limit"
+sed 's/^\[Interface\]$/&\nPeerConntrackMax = 2/' "$conf" > "$TMP/limit/gw0.conf"
+sed -i "s|^Rules = .*|Rules = $TOP/contrib/examples/gw0.rules|" "$TMP/limit/gw0.conf"
+out=$("$GW" trace "$TMP/limit/gw0.conf" --uplink-addr 192.0.2.1 --json --conntrack \
+	'udp 10.8.0.2:5000 > 203.0.113.5:53' 'udp 10.8.0.2:5001 > 203.0.113.5:53' \
+	'udp 10.8.0.2:5002 > 203.0.113.5:53' 'tcp 203.0.113.9:443 > 192.0.2.1:61000 in eth0 flags A')
+log "$out"
+[ "$(line 1 | grep -c '"verdict":"ACCEPT"')$(line 2 | grep -c '"verdict":"ACCEPT"')" = 11 ] ||
+	fail "the peer's first two flows"
+line 3 | grep -q '"verdict":"DROP",.*"drop":"peer_conntrack_limit"' || fail "the third flow: $(line 3)"
+[ "$(grep -c 'src=' <<<"$out")" = 2 ] || fail "conntrack after the trace: $out"
+
 # rules -f: canonical form, fixed point, errors with FILE:LINE
 "$GW" rules -f "$TOP/contrib/examples/gw0.rules" save > "$TMP/a"
 grep -q -- '-A POSTROUTING -s 10.8.0.0/24 -o eth0 -j MASQUERADE' "$TMP/a" || fail "save: $(cat "$TMP/a")"
