@@ -849,11 +849,7 @@ bool ct_evict_closed(struct ct_table *t, const struct ct_tuple *reply,
 		return true;
 	if (old == new_ || dir != CT_DIR_REPLY || old->tuple[0].proto != IPPROTO_TCP ||
 	    (old->status & CT_S_DYING) || !(old->status & CT_S_SRC_NAT) ||
-	    old->proto.tcp.state < CT_TCP_TIME_WAIT)
-		return false;
-	/* nf_seq_has_advanced: after, as (s32)(new - old) > 0 */
-	if ((int32_t)(new_->proto.tcp.seen[CT_DIR_ORIGINAL].td_end -
-		      old->proto.tcp.seen[CT_DIR_ORIGINAL].td_end) <= 0)
+	    !ct_tcp_may_take_over(old, new_))
 		return false;
 	t->stats.nat_evicted++;
 	entry_free(t, old);

@@ -130,7 +130,8 @@ bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
  * nf_nat_used_tuple_harder): returns true when reply, a candidate reply
  * tuple for new_ (a TCP entry in SYN_SENT), is free, or was held by a
  * source-NAT-ed TCP connection that is over (TIME_WAIT or CLOSE) and whose
- * last sequence number in the original direction is before new_'s: that
+ * last sequence number in the original direction is before new_'s (and,
+ * where both carry timestamps, its last TSval before new_'s: RFC 6191): that
  * entry is removed (stats.nat_evicted).  False: the tuple stays taken. */
 bool ct_evict_closed(struct ct_table *t, const struct ct_tuple *reply,
 		     const struct ct_entry *new_);

@@ -38,6 +38,8 @@ enum {
 /* Internal status bits, above the public CT_S_* ones. */
 enum {
 	CT_S_ALLOCATED = 1 << 14,    /* taken from the pool */
+	CT_S_TS_ORIG = 1 << 13,      /* TCP: the original direction carries
+	                              * timestamps; its last TSval is kept */
 };
 
 /* ip_ct_tcp_state flags (nf_conntrack_tcp.h). */
@@ -61,6 +63,9 @@ struct ct_tcp_side {
 	uint32_t td_maxack;   /* max of ack */
 	uint8_t td_scale;     /* window scale factor */
 	uint8_t flags;        /* CT_TCPF_* */
+	uint16_t ts_half;     /* seen[0]: low, seen[1]: high half of the original
+	                       * direction's last TSval (CT_S_TS_ORIG; kept here
+	                       * so the entry stays two cache lines) */
 };
 
 struct ct_tcp {
@@ -136,6 +141,10 @@ static inline bool ct_before(uint32_t a, uint32_t b)
 {
 	return (int32_t)(a - b) < 0;
 }
+
+/* ct_tcp.c, for NAT's reuse of a closed connection's tuple: may new_ (its
+ * SYN just seen) take over old's tuples?  See ct_evict_closed. */
+bool ct_tcp_may_take_over(const struct ct_entry *old, const struct ct_entry *new_);
 
 /* conntrack.c, for the trackers */
 void ct_refresh(struct ct_ctx *c, struct ct_entry *e, uint32_t timeout);

@@ -93,6 +93,7 @@ enum {
 	TCPOLEN_WINDOW = 3, TCPOLEN_SACK_PERM = 2, TCPOLEN_SACK_BASE = 2,
 	TCPOLEN_SACK_PERBLOCK = 8, TCPOLEN_TSTAMP_ALIGNED = 12,
 	TCP_TSTAMP_ONLY = 0x0101080a, /* NOP NOP TIMESTAMP 10 */
+	TCPOPT_TIMESTAMP = 8, TCPOLEN_TIMESTAMP = 10,
 };
 
 static const char *const tcp_state_names[CT_TCP_MAX] = {
@@ -189,6 +190,82 @@ static void tcp_options(const struct seg *s, struct ct_tcp_side *side)
 		ptr += opsize - 2;
 		length -= opsize;
 	}
+}
+
+/* The TSval of the segment's timestamps option (RFC 7323), if it has one. */
+static bool tcp_tsval(const struct seg *s, uint32_t *tsval)
+{
+	const uint8_t *ptr = s->th + TCP_HLEN;
+	int length = (int)s->hlen - TCP_HLEN;
+
+	if (length == TCPOLEN_TSTAMP_ALIGNED && be32_get(ptr) == TCP_TSTAMP_ONLY) {
+		*tsval = be32_get(ptr + 4);
+		return true;
+	}
+	while (length > 0) {
+		int opcode = *ptr++, opsize;
+
+		if (opcode == TCPOPT_EOL)
+			return false;
+		if (opcode == TCPOPT_NOP) {
+			length--;
+			continue;
+		}
+		if (length < 2)
+			return false;
+		opsize = *ptr++;
+		if (opsize < 2 || opsize > length)
+			return false;
+		if (opcode == TCPOPT_TIMESTAMP && opsize == TCPOLEN_TIMESTAMP) {
+			*tsval = be32_get(ptr);
+			return true;
+		}
+		ptr += opsize - 2;
+		length -= opsize;
+	}
+	return false;
+}
+
+/* Keep the TSval of an accepted segment in the original direction. */
+static void note_tsval(struct ct_entry *e, const struct seg *s)
+{
+	uint32_t ts;
+
+	if (s->hlen > TCP_HLEN && tcp_tsval(s, &ts)) {
+		e->proto.tcp.seen[0].ts_half = (uint16_t)ts;
+		e->proto.tcp.seen[1].ts_half = (uint16_t)(ts >> 16);
+		e->status |= CT_S_TS_ORIG;
+	}
+}
+
+static uint32_t tsval_orig(const struct ct_entry *e)
+{
+	return (uint32_t)e->proto.tcp.seen[1].ts_half << 16 | e->proto.tcp.seen[0].ts_half;
+}
+
+/*
+ * nf_nat_used_tuple_harder's test, and one more of gw's own.  Linux: old is
+ * over (TIME_WAIT, CLOSE or later in the state order) and new_'s sequence
+ * number is past old's last one in the original direction
+ * (nf_seq_has_advanced).  gw also follows RFC 6191 where both carry
+ * timestamps: new_'s TSval must be after old's last one.  The server may
+ * still hold the old connection in TIME_WAIT on the very same addresses and
+ * ports (it closed first); a SYN whose TSval is older fails its PAWS test
+ * (RFC 7323) and is answered with an ACK instead of a SYN-ACK, so the client
+ * waits a retransmission timeout (1 s) -- measured here with Linux clients,
+ * which choose a random timestamp offset per connection: one in two taken
+ * tuples would stall.
+ */
+bool ct_tcp_may_take_over(const struct ct_entry *old, const struct ct_entry *new_)
+{
+	if (old->proto.tcp.state < CT_TCP_TIME_WAIT)
+		return false;
+	if ((int32_t)(new_->proto.tcp.seen[0].td_end - old->proto.tcp.seen[0].td_end) <= 0)
+		return false;
+	if ((old->status & CT_S_TS_ORIG) && (new_->status & CT_S_TS_ORIG) &&
+	    (int32_t)(tsval_orig(new_) - tsval_orig(old)) <= 0)
+		return false;
+	return true;
 }
 
 /* The highest right edge of the first SACK option, if above *sack. */
@@ -473,6 +550,7 @@ bool ct_tcp_new(struct ct_ctx *c, struct ct_entry *e)
 	if (new_state == CT_TCP_SYN_SENT) {
 		st->seen[0].td_maxend = st->seen[0].td_end;
 		tcp_options(&s, &st->seen[0]);
+		note_tsval(e, &s);
 	} else {
 		if (!c->t->cfg.tcp_loose)
 			return false;
@@ -622,6 +700,8 @@ in_window:
 	st->last_index = (uint8_t)index;
 	st->last_dir = (uint8_t)dir;
 	st->state = (uint8_t)new_state;
+	if (dir == CT_DIR_ORIGINAL)
+		note_tsval(e, &s);
 	if (old_state != new_state && new_state == CT_TCP_FIN_WAIT)
 		st->seen[dir].flags |= CT_TCPF_CLOSE_INIT;
 

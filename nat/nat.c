@@ -22,7 +22,11 @@
  * (32 ports or fewer) every probe may do so, so a closed connection's port
  * can be taken even while another is free, as in Linux.  So the capacity
  * toward one destination is the open connections, not the past ones; UDP
- * and ICMP bindings are never taken over (as Linux).
+ * and ICMP bindings are never taken over (as Linux).  gw goes further than
+ * Linux in one test, RFC 6191's: where the old connection and the new SYN
+ * both carry timestamps, the SYN's TSval must be after the old one's last
+ * too (ct_tcp_may_take_over: otherwise the server's TIME_WAIT on the same
+ * addresses and ports refuses the SYN by PAWS and the client waits 1 s).
  *
  * MASQUERADE takes the address of the interface the packet leaves by, as
  * Linux's inet_select_addr(out, next hop) does: the uplink's out of the

@@ -65,6 +65,7 @@ world_gw() {
 	addr_add $s eth0 $SRV/24
 	mkdir "$d"
 	gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
+	GW_PUB=$gw_pub
 	cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
 	printf '%s\n' "$cl_priv" > "$d/client.key"
 	cat > "$d/gw0.conf" <<EOC
@@ -104,6 +105,36 @@ cpu_ms() {
 		"/proc/$1/stat"
 }
 
+# world_gwgw N: as world_gw, but the client's WireGuard is gw too (plain
+# mode, default route through its tunnel): what the gateway's NAT costs
+# when the client side is not the bottleneck
+world_gwgw() {
+	local c=gh$1-c d=$TMP/gh$1 cl_priv
+	world_gw "h$1"
+	# world_gw made gh$1-c with wireguard-go: replace it by gw
+	stop "$WG_PID"
+	PIDS=${PIDS/ $WG_PID/}
+	on $c ip link del wgc0 2> /dev/null || true
+	cl_priv=$(cat "$d/client.key")
+	cat > "$d/wgc1.conf" <<EOC
+[Interface]
+PrivateKey = $cl_priv
+ListenPort = 40000
+Address = 10.8.0.2/24
+ControlSocket = $d/wgc1.sock
+
+[Peer]
+PublicKey = $GW_PUB
+AllowedIPs = 0.0.0.0/0
+Endpoint = 192.0.2.1:51820
+EOC
+	bg $c "$GW" run "$d/wgc1.conf" 2> "$d/gwc.log"
+	WG_PID=$BG_PID
+	PIDS="$PIDS $WG_PID"
+	wait_udp $c 40000
+	on $c ip route add default dev wgc1
+}
+
 # measure KIND N INFLIGHT CLOSE: one case on a fresh world; its connrate
 # line into $TMP/KIND-N, and gw's drop counters that moved after it
 measure() {
@@ -116,7 +147,7 @@ measure() {
 	[ -z "$CTL" ] || { g0=$(cpu_ms $GW_PID); w0=$(cpu_ms $WG_PID); }
 	on $CLIENT "$CONNRATE" client $SRV 7200 -n "$3" -t "$T" "--$4" > "$out"
 	if [ -n "$CTL" ]; then
-		echo "cpu ms: gw $(($(cpu_ms $GW_PID) - g0)) wireguard-go $(($(cpu_ms $WG_PID) - w0))" >> "$out"
+		echo "cpu ms: gw $(($(cpu_ms $GW_PID) - g0)) client $(($(cpu_ms $WG_PID) - w0))" >> "$out"
 		"$GW" stats "$CTL" | grep -E '^[a-z_]*drop[a-z_]*=[1-9]' | paste -sd' ' |
 			sed -n 's/^./gw drops: &/p' >> "$out" || true
 	fi
@@ -129,26 +160,30 @@ field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" "$2"; }
 : > "$TMP/rows"
 : > "$TMP/lines"
 n=0
+ratio() { awk -v g="$1" -v k="$2" 'BEGIN { if (k > 0) printf "%.2f", g / k; else print "-" }'; }
 for inflight in 1 32; do
 	for close in rst fin; do
 		n=$((n + 1))
 		measure kernel $n "$inflight" $close
 		measure gw $n "$inflight" $close
+		measure gwgw $n "$inflight" $close
 		name="$inflight in flight, $(tr a-z A-Z <<< $close) close"
 		kr=$(field rate "$TMP/kernel-$n") kf=$(field failed "$TMP/kernel-$n")
 		gr=$(field rate "$TMP/gw-$n") gf=$(field failed "$TMP/gw-$n")
-		printf '%-24s %14s %14s %10s\n' "$name" "$kr ($kf)" "$gr ($gf)" \
-			"$(awk -v g="$gr" -v k="$kr" 'BEGIN { if (k > 0) printf "%.2f", g / k; else print "-" }')" \
-			>> "$TMP/rows"
+		hr=$(field rate "$TMP/gwgw-$n") hf=$(field failed "$TMP/gwgw-$n")
+		printf '%-24s %12s %12s %10s %12s %10s\n' "$name" "$kr ($kf)" "$gr ($gf)" \
+			"$(ratio "$gr" "$kr")" "$hr ($hf)" "$(ratio "$hr" "$kr")" >> "$TMP/rows"
 		{
 			printf '%-24s kernel %s\n' "$name" "$(cat "$TMP/kernel-$n")"
 			awk -v p="$(printf '%-24s' '')" \
 				'{ print p (NR == 1 ? " gw     " : "        ") $0 }' "$TMP/gw-$n"
+			awk -v p="$(printf '%-24s' '')" \
+				'{ print p (NR == 1 ? " gw↔gw  " : "        ") $0 }' "$TMP/gwgw-$n"
 		} >> "$TMP/lines"
 	done
 done
 printf '== connection rate through the NAT: %s s per case, conn/s (failed connections) (informational)\n' "$T"
-printf '%-24s %14s %14s %10s\n' "case" "kernel NAT" "gw" "gw/kernel"
+printf '%-24s %12s %12s %10s %12s %10s\n' "case" "kernel NAT" "gw" "gw/kernel" "gw↔gw" "gw↔gw/k"
 cat "$TMP/rows"
-printf '== connrate per case\n'
+printf '== connrate per case (gw: a stock wireguard-go client; gw↔gw: the client is gw too)\n'
 cat "$TMP/lines"

@@ -310,13 +310,25 @@ static const uint64_t T0 = 1000000000ull;
 
 /* One segment through conntrack (and, for a new entry, SNAT by r and
  * confirmation).  Returns nat_setup's result (0 for a known entry). */
+static uint32_t seg_tsval; /* non-zero: segments from the client carry this TSval */
+
 static int seg(struct ct_table *t, const struct nat_request *r, bool from_client,
 	       uint16_t port, uint8_t flags, uint32_t seq, uint32_t ack, struct ct_entry **out)
 {
 	struct tcp_spec s = { .flags = flags, .seq = seq, .ack = ack, .win = 64000 };
 	struct nf_ctx ctx = { .now = T0, .hook = NF_PREROUTING };
+	uint8_t ts[12] = { 1, 1, 8, 10 };
 	struct tpkt tp;
 	int ret = 0;
+
+	if (from_client && seg_tsval) {
+		ts[4] = (uint8_t)(seg_tsval >> 24);
+		ts[5] = (uint8_t)(seg_tsval >> 16);
+		ts[6] = (uint8_t)(seg_tsval >> 8);
+		ts[7] = (uint8_t)seg_tsval;
+		s.opt = ts;
+		s.optlen = sizeof(ts);
+	}
 
 	if (from_client)
 		s.src = CLIENT1, s.dst = SERVER, s.sport = port, s.dport = 443;
@@ -417,6 +429,39 @@ static void test_reuse_time_wait(void **state)
 {
 	(void)state;
 	reuse(false);
+}
+
+/* gw beyond Linux (RFC 6191): where the old connection and the new SYN carry
+ * timestamps, the SYN's TSval must be after the old connection's last one
+ * too, or the server's TIME_WAIT would refuse it. */
+static void test_reuse_timestamps(void **state)
+{
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 2000, 2003);
+	struct ct_entry *old[4], *e;
+	struct ct_table *t;
+	struct ct_stats st;
+
+	(void)state;
+	/* the old connections' last TSval is 0x80001000 (past the sign bit:
+	 * the comparison is serial, as PAWS's) */
+	seg_tsval = 0x80001000;
+	t = table(64);
+	fill_closed(t, &r, false, old);
+	seg_tsval = 0x80000fff;   /* sequence number new, TSval old: refused */
+	assert_int_equal(seg(t, &r, true, 40005, 0x02, 99999999, 0, &e), -ENOSPC);
+	seg_tsval = 0x80001001;   /* both new */
+	assert_int_equal(seg(t, &r, true, 40006, 0x02, 99999999, 0, &e), 0);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.nat_evicted, 1);
+	assert_int_equal(st.count, 4);
+	ct_destroy(t);
+	/* a SYN without timestamps: the sequence number decides, as Linux */
+	t = table(64);
+	seg_tsval = 0x80001000;
+	fill_closed(t, &r, false, old);
+	seg_tsval = 0;
+	assert_int_equal(seg(t, &r, true, 40005, 0x02, 99999999, 0, &e), 0);
+	ct_destroy(t);
 }
 
 /* Only a connection that is over, NAT-ed, and TCP gives its tuple up. */
@@ -730,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_reuse_close),
 		cmocka_unit_test(test_reuse_time_wait),
+		cmocka_unit_test(test_reuse_timestamps),
 		cmocka_unit_test(test_reuse_refused),
 		cmocka_unit_test(test_icmp_id),
 		cmocka_unit_test(test_icmp_error_inner),
