@@ -10,13 +10,21 @@ void timers_init(struct timers *t, uint64_t persistent_interval)
 {
 	memset(t, 0, sizeof(*t));
 	t->persistent_interval = persistent_interval;
+	randombytes_buf(&t->rng, sizeof(t->rng));
 }
 
-static uint64_t jitter(const struct timers *t)
+static uint64_t jitter(struct timers *t)
 {
+	uint64_t z;
+
 	if (t->fixed_jitter)
 		return t->jitter;
-	return (uint64_t)randombytes_uniform(REKEY_TIMEOUT_JITTER_MAX / NSEC_PER_MSEC) * NSEC_PER_MSEC;
+	/* splitmix64 */
+	z = (t->rng += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return z % (REKEY_TIMEOUT_JITTER_MAX / NSEC_PER_MSEC) * NSEC_PER_MSEC;
 }
 
 bool timers_initiation_begin(struct timers *t, uint64_t now, bool retry)

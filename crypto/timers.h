@@ -25,8 +25,11 @@
  * Initiations are also rate limited: at most one per REKEY_TIMEOUT
  * (timers_initiation_begin).
  *
- * Jitter is drawn with randombytes_uniform() up to REKEY_TIMEOUT_JITTER_MAX
- * unless fixed_jitter is set (tests).
+ * Jitter is drawn up to REKEY_TIMEOUT_JITTER_MAX from a per-peer generator
+ * seeded once from randombytes (it only spreads handshakes apart, as the
+ * kernel's get_random_u32_below does; a getrandom() per data packet sent
+ * after one received cost a syscall per wake-up), unless fixed_jitter is
+ * set (tests).
  */
 #ifndef GW_CRYPTO_TIMERS_H
 #define GW_CRYPTO_TIMERS_H
@@ -52,6 +55,7 @@ struct timers {
 	uint64_t last_handshake;      /* now of the last completed handshake */
 	bool fixed_jitter;            /* tests: use jitter instead of random */
 	uint64_t jitter;
+	uint64_t rng;                 /* splitmix64 state for the jitter */
 };
 
 void timers_init(struct timers *t, uint64_t persistent_interval);

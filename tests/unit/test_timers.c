@@ -215,10 +215,35 @@ static void test_random_jitter(void **state)
 	}
 }
 
+/* The jitter without fixed_jitter: whole milliseconds below
+ * REKEY_TIMEOUT_JITTER_MAX, not all the same. */
+static void test_random_jitter(void **state)
+{
+	uint64_t first = UINT64_MAX;
+	bool differ = false;
+
+	(void)state;
+	for (int i = 0; i < 64; i++) {
+		struct timers t;
+		uint64_t j;
+
+		timers_init(&t, 0);
+		timers_data_sent(&t, 1000);
+		j = t.new_handshake - 1000 - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT;
+		assert_true(j < REKEY_TIMEOUT_JITTER_MAX);
+		assert_int_equal(j % NSEC_PER_MSEC, 0);
+		if (first == UINT64_MAX)
+			first = j;
+		differ |= j != first;
+	}
+	assert_true(differ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_give_up),
+		cmocka_unit_test(test_random_jitter),
 		cmocka_unit_test(test_initiation_rate),
 		cmocka_unit_test(test_handshake_complete_stops_retry),
 		cmocka_unit_test(test_passive_keepalive),
