@@ -217,7 +217,7 @@ static void test_random_jitter(void **state)
 
 /* The jitter without fixed_jitter: whole milliseconds below
  * REKEY_TIMEOUT_JITTER_MAX, not all the same. */
-static void test_random_jitter(void **state)
+static void test_random_jitter_spread(void **state)
 {
 	uint64_t first = UINT64_MAX;
 	bool differ = false;
@@ -243,7 +243,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_give_up),
-		cmocka_unit_test(test_random_jitter),
+		cmocka_unit_test(test_random_jitter_spread),
 		cmocka_unit_test(test_initiation_rate),
 		cmocka_unit_test(test_handshake_complete_stops_retry),
 		cmocka_unit_test(test_passive_keepalive),
