@@ -808,17 +808,43 @@ struct ct_entry *ct_lookup(struct ct_table *t, const struct ct_tuple *tuple,
 	return &t->pool[n >> 1];
 }
 
+uint32_t ct_tuple_hash(const struct ct_table *t, const struct ct_tuple *tuple)
+{
+	struct ct_tuple tu;
+
+	tuple_norm(&tu, tuple);
+	return tuple_hash(t, &tu);
+}
+
+void ct_prefetch_hash(const struct ct_table *t, uint32_t hash, bool chain)
+{
+	const uint32_t *b = &t->buckets[hash & t->mask];
+
+	if (!chain) {
+		__builtin_prefetch(b);
+		return;
+	}
+	if (*b != CT_NIL)
+		__builtin_prefetch(&t->pool[*b >> 1]);
+}
+
+bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
+		    const struct ct_entry *ignore)
+{
+	return ct_tuple_taken_hash(t, tuple, ct_tuple_hash(t, tuple), ignore);
+}
+
 /* nf_conntrack_tuple_taken: tuple is in the table, in either direction, for
  * an entry other than ignore -- unless that entry has the same original
  * tuple as ignore (the same flow: confirmation sorts that out). */
-bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
-		    const struct ct_entry *ignore)
+bool ct_tuple_taken_hash(const struct ct_table *t, const struct ct_tuple *tuple,
+			 uint32_t hash, const struct ct_entry *ignore)
 {
 	struct ct_tuple tu;
 	uint32_t n;
 
 	tuple_norm(&tu, tuple);
-	n = t->buckets[tuple_hash(t, &tu) & t->mask];
+	n = t->buckets[hash & t->mask];
 	while (n != CT_NIL) {
 		const struct ct_entry *e = &t->pool[n >> 1];
 

@@ -125,6 +125,13 @@ struct ct_entry *ct_lookup(struct ct_table *t, const struct ct_tuple *tuple,
  * count (the same flow; ct_confirm settles it). */
 bool ct_tuple_taken(const struct ct_table *t, const struct ct_tuple *tuple,
 		    const struct ct_entry *ignore);
+/* The same in steps, for a search that looks ahead (NAT's port search):
+ * the tuple's hash; a prefetch of its bucket (chain false), then, once that
+ * has arrived, of the first entry of its chain (chain true); the test. */
+uint32_t ct_tuple_hash(const struct ct_table *t, const struct ct_tuple *tuple);
+void ct_prefetch_hash(const struct ct_table *t, uint32_t hash, bool chain);
+bool ct_tuple_taken_hash(const struct ct_table *t, const struct ct_tuple *tuple,
+			 uint32_t hash, const struct ct_entry *ignore);
 
 /* NAT's last resort when every candidate tuple is taken (Linux's
  * nf_nat_used_tuple_harder): returns true when reply, a candidate reply

@@ -58,7 +58,10 @@
 #include "nat/ct.h"
 #include "nat/pkt.h"
 
-enum { NAT_MAX_ATTEMPTS = 128, NAT_MIN_ATTEMPTS = 16, NAT_HARDER_THRESH = NAT_MAX_ATTEMPTS / 4 };
+enum {
+	NAT_MAX_ATTEMPTS = 128, NAT_MIN_ATTEMPTS = 16, NAT_HARDER_THRESH = NAT_MAX_ATTEMPTS / 4,
+	NAT_LOOKAHEAD = 8,   /* probes of the port search in flight */
+};
 
 /* One remembered source mapping: (proto, src, sport) -> (addr, port). */
 struct srcmap_slot {
@@ -189,20 +192,25 @@ static bool used(const struct ct_table *t, const struct ct_tuple *new_,
 	return ct_tuple_taken(t, &reply, e);
 }
 
+/* One candidate of the port search: its reply tuple and that tuple's hash. */
+struct probe {
+	struct ct_tuple reply;
+	uint32_t hash;
+	bool ok;      /* the tuple has an inverse */
+};
+
 /* nf_nat_used_tuple_harder: in the last NAT_HARDER_THRESH attempts of a
  * round, a new TCP connection (its SYN just seen) may take the tuple of a
  * source-NAT-ed connection that is over (see the top comment). */
-static bool used_harder(struct ct_table *t, const struct ct_tuple *new_,
-			const struct ct_entry *e, uint32_t attempts_left)
+static bool used_harder(struct ct_table *t, const struct probe *pr, const struct ct_entry *e,
+			uint32_t attempts_left)
 {
-	struct ct_tuple reply;
-
-	if (attempts_left > NAT_HARDER_THRESH || new_->proto != IPPROTO_TCP ||
-	    ct_entry_tcp_state(e) != CT_TCP_SYN_SENT)
-		return used(t, new_, e);
-	if (!nat_tuple_invert(&reply, new_))
+	if (!pr->ok)
 		return true;
-	return !ct_evict_closed(t, &reply, e);
+	if (attempts_left > NAT_HARDER_THRESH || pr->reply.proto != IPPROTO_TCP ||
+	    ct_entry_tcp_state(e) != CT_TCP_SYN_SENT)
+		return ct_tuple_taken_hash(t, &pr->reply, pr->hash, e);
+	return !ct_evict_closed(t, &pr->reply, e);
 }
 
 static uint32_t mix32(uint32_t h)
@@ -289,10 +297,36 @@ static int unique_key(struct ct_table *t, struct ct_tuple *tuple, enum nat_manip
 	off = rnd & 0xffff;
 	attempts = size < NAT_MAX_ATTEMPTS ? size : NAT_MAX_ATTEMPTS;
 	for (;;) {
-		for (uint32_t i = 0; i < attempts; i++, off++) {
-			*key = (uint16_t)(min + off % size);
-			if (!used_harder(t, tuple, e, attempts - i))
-				return 0;
+		/* candidate i is tested at step i + NAT_LOOKAHEAD; its bucket
+		 * is fetched from step i on, the first entry of its chain from
+		 * step i + NAT_LOOKAHEAD / 2: when the range is full, every
+		 * probe is a lookup that misses the cache */
+		struct probe ring[NAT_LOOKAHEAD];
+
+		for (uint32_t j = 0; j < attempts + NAT_LOOKAHEAD; j++) {
+			if (j >= NAT_LOOKAHEAD) {
+				uint32_t i = j - NAT_LOOKAHEAD;
+
+				*key = (uint16_t)(min + (off + i) % size);
+				if (!used_harder(t, &ring[i % NAT_LOOKAHEAD], e, attempts - i))
+					return 0;
+			}
+			if (j < attempts) {
+				struct probe *pr = &ring[j % NAT_LOOKAHEAD];
+
+				*key = (uint16_t)(min + (off + j) % size);
+				pr->ok = nat_tuple_invert(&pr->reply, tuple);
+				if (pr->ok) {
+					pr->hash = ct_tuple_hash(t, &pr->reply);
+					ct_prefetch_hash(t, pr->hash, false);
+				}
+			}
+			if (j >= NAT_LOOKAHEAD / 2 && j - NAT_LOOKAHEAD / 2 < attempts) {
+				const struct probe *pr = &ring[(j - NAT_LOOKAHEAD / 2) % NAT_LOOKAHEAD];
+
+				if (pr->ok)
+					ct_prefetch_hash(t, pr->hash, true);
+			}
 		}
 		if (attempts >= size || attempts < NAT_MIN_ATTEMPTS)
 			return -ENOSPC;
