@@ -28,20 +28,6 @@ done
 on a iptables -A INPUT -p tcp -j DROP
 on b iptables -A INPUT -p tcp -j DROP
 
-cat > "$TMP/seg.py" <<'EOF'
-import socket, struct, sys
-def cs(b):
-    if len(b) % 2: b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-src, dst, sp, dp, seq, ack, flags = sys.argv[1:8]
-fl = sum({'S': 2, 'A': 16, 'F': 1, 'R': 4}[c] for c in flags)
-h = struct.pack('!HHIIBBHHH', int(sp), int(dp), int(seq), int(ack), 5 << 4, fl, 64000, 0, 0)
-ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, len(h))
-h = h[:16] + struct.pack('!H', cs(ph + h)) + h[18:]
-socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP).sendto(h, (dst, 0))
-EOF
 
 counters() { on r iptables -L FORWARD -v -n -x | awk 'NR > 2 { printf "%s ", $1 }'; }
 
@@ -51,7 +37,7 @@ seg() {
 	if [ "$h" = a ]; then src=192.0.2.1 dst=198.51.100.2 sp=40000 dp=443
 	else src=198.51.100.2 dst=192.0.2.1 sp=443 dp=40000; fi
 	before=$(counters)
-	on "$h" python3 "$TMP/seg.py" $src $dst $sp $dp "$seq" "$ack" "$fl"
+	on "$h" python3 "$TOP/tests/netns/tcpseg.py" $src $dst $sp $dp "$seq" "$ack" "$fl"
 	for ((i = 0; i < 100; i++)); do
 		after=$(counters)
 		[ "$after" != "$before" ] && break

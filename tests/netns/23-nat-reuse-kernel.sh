@@ -31,20 +31,6 @@ on a iptables -A INPUT -p tcp -j DROP
 on b iptables -A INPUT -p tcp -j DROP
 on b iptables -A INPUT -p udp -j DROP
 
-cat > "$TMP/seg.py" <<'PY'
-import socket, struct, sys
-def cs(b):
-    if len(b) % 2: b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-src, dst, sp, dp, seq, ack, flags = sys.argv[1:8]
-fl = sum({'S': 2, 'A': 16, 'F': 1, 'R': 4}[c] for c in flags)
-h = struct.pack('!HHIIBBHHH', int(sp), int(dp), int(seq), int(ack), 5 << 4, fl, 64000, 0, 0)
-ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, len(h))
-h = h[:16] + struct.pack('!H', cs(ph + h)) + h[18:]
-socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP).sendto(h, (dst, 0))
-PY
 # b's INPUT counters: TCP segments, UDP markers
 brecv() { on b iptables -L INPUT -v -n -x | awk -v n="$1" 'NR == n + 2 { print $1 }'; }
 # a segment from a waits until r has passed it on (or dropped it): a UDP
@@ -59,11 +45,11 @@ marker() {
 	done
 	fail "the UDP marker never reached b"
 }
-a_seg() { on a python3 "$TMP/seg.py" 192.0.2.1 198.51.100.2 "$1" 443 "$3" "$4" "$2"; marker; }
+a_seg() { on a python3 "$TOP/tests/netns/tcpseg.py" 192.0.2.1 198.51.100.2 "$1" 443 "$3" "$4" "$2"; marker; }
 arecv() { on a iptables -L INPUT -v -n -x | awk 'NR == 3 { print $1 }'; }
 b_seg() {
 	local before i; before=$(arecv)
-	on b python3 "$TMP/seg.py" 198.51.100.2 198.51.100.254 443 "$1" "$3" "$4" "$2"
+	on b python3 "$TOP/tests/netns/tcpseg.py" 198.51.100.2 198.51.100.254 443 "$1" "$3" "$4" "$2"
 	for ((i = 0; i < 200; i++)); do
 		[ "$(arecv)" != "$before" ] && return 0
 		sleep 0.02
