@@ -838,7 +838,7 @@ int dp_setup(struct gw *g)
 	struct nf_config nfc = { 0 };
 	struct rules *rules;
 	uint32_t addr = 0;
-	char text[INET_ADDRSTRLEN];
+	char text[INET_ADDRSTRLEN], per_peer[32];
 	int ret;
 
 	if (!g->cfg.rules_path && !g->cfg.uplink[0]) {
@@ -895,11 +895,15 @@ int dp_setup(struct gw *g)
 	 * watch */
 	host_addrs_changed(g);
 	addr_text(g->uplink_addr, text, sizeof(text));
-	gw_log("%s: netfilter on%s%s, uplink %s%s%s, NatPorts %u-%u, conntrack max %u",
+	if (g->cfg.peer_ct_max)
+		snprintf(per_peer, sizeof(per_peer), "%u per peer", (unsigned)g->cfg.peer_ct_max);
+	else
+		snprintf(per_peer, sizeof(per_peer), "no per-peer limit");
+	gw_log("%s: netfilter on%s%s, uplink %s%s%s, NatPorts %u-%u, conntrack max %u (%s)",
 	       g->cfg.ifname, g->cfg.rules_path ? ", rules " : "",
 	       g->cfg.rules_path ? g->cfg.rules_path : "", g->uplink_on ? g->cfg.uplink : "none",
 	       g->uplink_on ? " " : "", g->uplink_on ? text : "", g->cfg.nat_port_min,
-	       g->cfg.nat_port_max, (unsigned)g->cfg.ct_max);
+	       g->cfg.nat_port_max, (unsigned)g->cfg.ct_max, per_peer);
 	return 0;
 }
 
