@@ -3,7 +3,7 @@
 # Helpers of 75-gateway-antispoof.sh, one process each, nothing forked:
 #   tcp-listen ADDR PORT       accept and close, forever (IPv4 or IPv6)
 #   udp-record ADDR PORT FILE  append each datagram's payload as a line
-#   connect ADDR PORT          prints connected, refused or timeout (3 s)
+#   connect ADDR PORT [SECS]   prints connected, refused or timeout (3 s)
 #   spoof SRC DST DPORT TEXT [DEV]  one UDP datagram from SRC (raw socket,
 #                              our own IPv4 header), out of DEV if given
 import socket, struct, sys
@@ -40,7 +40,7 @@ def main(a):
                 f.write(d + b"\n")
     if a[0] == "connect":
         s = socket.socket(fam(a[1]), socket.SOCK_STREAM)
-        s.settimeout(3)
+        s.settimeout(float(a[3]) if len(a) > 3 else 3)
         try:
             s.connect((a[1], int(a[2])))
             print("connected")
