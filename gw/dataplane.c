@@ -384,6 +384,7 @@ void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64
 void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
 {
 	struct nf_result res;
+	struct nf_route r;
 	struct pkt p;
 
 	uint32_t owner[2];
@@ -393,8 +394,11 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 		g->dp_drops[GW_DROP_PARSE]++;
 		return;
 	}
-	/* -m owner: the sending socket's, only when a rule asks */
-	has_owner = g->owner_need && sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
+	/* -m owner: the sending socket's, only when a rule asks and the host
+	 * made the packet (from one of its addresses: nf_from_host's test) */
+	has_owner = g->owner_need && !route_lookup(&g->route, p.outer.saddr, &r) &&
+		    r.kind == NF_ROUTE_LOCAL &&
+		    sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
 	/* made by the host (OUTPUT), or forwarded by it into the TUN (FORWARD) */
 	nf_from_host(g->nf, &p, has_owner ? owner : NULL, now, rnd_next(g), &res, NULL);
 	finish(g, &p, &res, g->cfg.ifname, FROM_HOST, 0, now, wall);
@@ -550,16 +554,35 @@ static void live_needs(struct gw *g, const uint32_t *own, unsigned n, struct nat
 /* gw's tunnel Addresses into s: all IPv4 to them off the uplink is gw's
  * (hidden from the host's kernel), through INPUT and dropped
  * (NF_DROP_UPLINK_TUNNEL). */
-static void tunnel_addrs(const struct gw *g, struct bpf_nat_spec *s)
+static void tunnel_addrs(const struct gw *g, const struct uplink_host *h,
+			 struct bpf_nat_spec *s)
 {
-	s->ntunnel = 0;
-	for (size_t i = 0; i < g->cfg.n_addresses && s->ntunnel < BPF_NAT_MAX_TUNNEL; i++) {
-		const uint8_t *a = g->cfg.addresses[i].addr;
+	unsigned over = 0;
 
-		if (g->cfg.addresses[i].family == AF_INET)
-			s->tunnel[s->ntunnel++] = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 |
-						  (uint32_t)a[2] << 8 | a[3];
+	s->ntunnel = 0;
+	for (size_t i = 0; i < g->cfg.n_addresses; i++) {
+		const uint8_t *a = g->cfg.addresses[i].addr;
+		uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+		bool elsewhere = false;
+
+		if (g->cfg.addresses[i].family != AF_INET)
+			continue;
+		/* an Address the host also has on another interface (the
+		 * uplink's own, say) stays the host's: hiding it would cut
+		 * the host off (ssh, DHCP, gw's own handshakes) */
+		for (unsigned j = 0; j < h->naddr && !elsewhere; j++)
+			elsewhere = h->addr[j].addr == v && strcmp(h->addr[j].dev, g->cfg.ifname);
+		if (elsewhere)
+			continue;
+		if (s->ntunnel < BPF_NAT_MAX_TUNNEL)
+			s->tunnel[s->ntunnel++] = v;
+		else
+			over++;
 	}
+	if (over)
+		gw_log("%s: uplink %s: only the first %u IPv4 Addresses are taken off the uplink; "
+		       "traffic from the uplink to %u more reaches the host's kernel past gw's "
+		       "rules", g->cfg.ifname, g->cfg.uplink, (unsigned)BPF_NAT_MAX_TUNNEL, over);
 }
 
 /* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
@@ -587,7 +610,7 @@ static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
 	ret = uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
 			      &hl, s, lg, note, err, errlen);
 	if (!ret)
-		tunnel_addrs(g, s);
+		tunnel_addrs(g, h, s);
 	return ret;
 }
 
@@ -679,7 +702,7 @@ static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 		       "have stop working until the rules or the host change", g->cfg.ifname,
 		       g->cfg.uplink, err);
 		uplink_nat_base(g->uplink_addr, g->cfg.nat_port_min, g->cfg.nat_port_max, &spec);
-		tunnel_addrs(g, &spec);
+		tunnel_addrs(g, h, &spec);
 		lg = (struct uplink_linger){ 0 };
 	} else if (!uplink_nat_equal(&spec, &g->uplink.nat)) {
 		log_notes(g, &note); /* what the new spec implies */
@@ -904,6 +927,9 @@ int dp_setup(struct gw *g)
 	       g->cfg.rules_path ? g->cfg.rules_path : "", g->uplink_on ? g->cfg.uplink : "none",
 	       g->uplink_on ? " " : "", g->uplink_on ? text : "", g->cfg.nat_port_min,
 	       g->cfg.nat_port_max, (unsigned)g->cfg.ct_max, per_peer);
+	if (!g->cfg.ipv6_pass)
+		gw_log("%s: IPv6 between peers and the host is dropped (IPv6 = drop: gw has no "
+		       "IPv6 rules yet; IPv6 = pass hands it to the host as it is)", g->cfg.ifname);
 	return 0;
 }
 

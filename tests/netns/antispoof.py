@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# Helpers of 75-gateway-antispoof.sh, one process each, nothing forked:
+# Helpers of 75-gateway-antispoof.sh (and 78), one process each, nothing forked:
 #   tcp-listen ADDR PORT       accept and close, forever (IPv4 or IPv6)
 #   udp-record ADDR PORT FILE  append each datagram's payload as a line
 #   connect ADDR PORT [SECS]   prints connected, refused or timeout (3 s)
