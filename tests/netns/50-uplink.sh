@@ -72,14 +72,24 @@ log "control: without the filter the kernel answered ($n packet(s): $(head -1 "$
 on gateway sh -c 'echo 5000,61500 > /proc/sys/net/ipv4/ip_local_reserved_ports'
 before=$(reserved)
 
+# connections the internet host's kernel accepted so far (/proc/net/snmp)
+passive_opens() {
+	on internet awk '/^Tcp:/ { if (!n) { for (i = 1; i <= NF; i++) if ($i == "PassiveOpens") c = i; n = 1 } else print $c }' \
+		/proc/net/snmp
+}
+
 sport=61100
 for mode in on off; do
 	sport=$((sport + 2))
 	on gateway "$PROBE" offload eth0 $mode || fail "offloads $mode (gateway)"
 	on internet "$PROBE" offload eth0 $mode || fail "offloads $mode (internet)"
 	capture "silent-$mode"
+	p0=$(passive_opens)
 	bg gateway "$CONNRATE" client $SRV 7200 -n 32 -t 3600 > "$TMP/load-$mode"
 	load=$BG_PID
+	# the probe starts once the load runs (it can be done in half a
+	# second, before a slow start made a connection)
+	wait_for 30 eval '[ "$(passive_opens)" -ge $((p0 + 20)) ]'
 	out="$TMP/probe-$mode.out"
 	bg gateway "$PROBE" run eth0 $NAT $LO $HI $SRV udp:7001 syn:7000:$sport \
 		bulk:7002:$((sport + 1)):"$TMP/got-$mode" host:7000:7001:200 hold > "$out" 2>&1
