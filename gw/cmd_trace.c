@@ -418,9 +418,12 @@ static size_t answer(struct tracer *t, struct pkt *p, const struct nf_result *re
 /* Whether a source is a peer's (routes back by the tunnel). */
 static bool from_peer(struct tracer *t, uint32_t src)
 {
-	/* cryptokey routing: only a source some peer's AllowedIPs hold
-	 * (not any address of the Address subnet) comes from a peer */
-	return dp_peer_owner(&t->cfg, src) != 0;
+	struct nf_route r;
+
+	/* any source that routes by the tunnel (the Address subnet included:
+	 * the kernel-differential scenarios send from addresses no peer has) */
+	return !route_lookup(&t->route, src, &r) && r.kind == NF_ROUTE_FORWARD &&
+	       !strcmp(r.out, t->cfg.ifname);
 }
 
 static int trace_one(struct tracer *t, const char *arg)
