@@ -210,6 +210,7 @@ static void ctx_init(struct nf *nf, struct nf_ctx *ctx, struct pkt *p, enum nf_h
 struct pre_route {
 	uint32_t daddr;
 	bool ok;
+	bool src_tunnel;   /* the source routes back by the tunnel (rp_spoofed) */
 };
 
 static bool do_route(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
@@ -277,29 +278,27 @@ static void finish(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, boo
 		drop(res, NF_DROP_CT_CLASH, NF_DROP);
 }
 
-/* Is addr one of ours (the local table), and on which interface? */
-static void local_addr(struct nf *nf, uint32_t addr, bool *local, char dev[NF_IFNAMSIZ])
-{
-	struct nf_route r;
-
-	memset(&r, 0, sizeof(r));
-	*local = nf->route && !nf->route(nf->route_arg, addr, &r) && r.kind == NF_ROUTE_LOCAL;
-	dev[0] = '\0';
-	if (*local) {
-		memcpy(dev, r.out, NF_IFNAMSIZ);
-		dev[NF_IFNAMSIZ - 1] = '\0';
-	}
-}
-
 /* addrtype's view of both addresses before routing (do_route redoes the
  * destination if DNAT changed it; nothing before routing changes the
- * source).  The destination's route is kept in res->route for do_route. */
+ * source).  The destination's route is kept in res->route for do_route;
+ * the source's one lookup answers both addrtype and rp_filter. */
 static void addr_types(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		       struct pre_route *pre)
 {
 	uint32_t d = ctx->pkt->outer.daddr;
+	struct nf_route sr;
+	bool s_ok;
 
-	local_addr(nf, ctx->pkt->outer.saddr, &ctx->src_local, ctx->src_dev);
+	memset(&sr, 0, sizeof(sr));
+	s_ok = nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.saddr, &sr);
+	ctx->src_local = s_ok && sr.kind == NF_ROUTE_LOCAL;
+	ctx->src_dev[0] = '\0';
+	if (ctx->src_local) {
+		memcpy(ctx->src_dev, sr.out, NF_IFNAMSIZ);
+		ctx->src_dev[NF_IFNAMSIZ - 1] = '\0';
+	}
+	pre->src_tunnel = s_ok && sr.kind == NF_ROUTE_FORWARD && nf->tunnel[0] &&
+			  !strncmp(sr.out, nf->tunnel, NF_IFNAMSIZ);
 	memset(&res->route, 0, sizeof(res->route));
 	pre->daddr = d;
 	pre->ok = nf->route && !nf->route(nf->route_arg, d, &res->route);
@@ -333,14 +332,9 @@ bool nf_link_local(uint32_t a)
  * tell: a source that routes back by the tunnel belongs to a peer (or the
  * Address subnet) and is only ever right from a peer, whom cryptokey
  * routing already held to its AllowedIPs.  from_peer: it came from one. */
-static bool rp_spoofed(struct nf *nf, const struct nf_ctx *ctx, bool from_peer)
+static bool rp_spoofed(const struct pre_route *pre, bool from_peer)
 {
-	struct nf_route r;
-
-	if (from_peer || !nf->tunnel[0] || !nf->route)
-		return false;
-	return !nf->route(nf->route_arg, ctx->pkt->outer.saddr, &r) &&
-	       r.kind == NF_ROUTE_FORWARD && !strcmp(r.out, nf->tunnel);
+	return !from_peer && pre->src_tunnel;
 }
 
 /* from_peer: the packet came from a peer (not off the uplink, nor forwarded
@@ -364,7 +358,7 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		drop(res, NF_DROP_MARTIAN, NF_DROP);
 		return false;
 	}
-	if (rp_spoofed(nf, ctx, from_peer)) {
+	if (rp_spoofed(&pre, from_peer)) {
 		drop(res, NF_DROP_RP_FILTER, NF_DROP);
 		return false;
 	}
