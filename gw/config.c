@@ -129,14 +129,19 @@ void cidr_format(const struct cidr *c, char *out, size_t len)
 	snprintf(out, len, "%s/%u", a, c->prefix);
 }
 
+uint32_t cidr_addr4(const struct cidr *c)
+{
+	return (uint32_t)c->addr[0] << 24 | (uint32_t)c->addr[1] << 16 |
+	       (uint32_t)c->addr[2] << 8 | c->addr[3];
+}
+
 bool cidr_contains4(const struct cidr *c, uint32_t addr)
 {
 	uint32_t net, mask;
 
 	if (c->family != AF_INET)
 		return false;
-	net = (uint32_t)c->addr[0] << 24 | (uint32_t)c->addr[1] << 16 |
-	      (uint32_t)c->addr[2] << 8 | c->addr[3];
+	net = cidr_addr4(c);
 	mask = c->prefix ? ~0u << (32 - c->prefix) : 0;
 	return (net & mask) == (addr & mask);
 }

@@ -83,5 +83,7 @@ void config_free(struct config *c);
 void cidr_format(const struct cidr *c, char *out, size_t len);
 /* True when the IPv4 address addr (host order) is inside c. */
 bool cidr_contains4(const struct cidr *c, uint32_t addr);
+/* An IPv4 cidr's address, host order. */
+uint32_t cidr_addr4(const struct cidr *c);
 
 #endif

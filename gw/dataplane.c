@@ -21,6 +21,7 @@
 #include "gw/nl.h"
 #include "gw/rulesfile.h"
 #include "gw/uplink_nat.h"
+#include "nat/be.h"
 #include "nat/ct.h"
 #include "nat/frag.h"
 #include "nat/nat.h"
@@ -183,19 +184,17 @@ static void frag_emit(void *ctx, uint8_t *frag, size_t len)
  * reply would leave by its own route, never un-NAT-ed.  (An ICMP packet to
  * a foreign address DNAT-ed to the uplink's is taken for the kernel's.)
  */
-static bool kernel_has(const struct gw *g, const struct pkt *p, const struct nf_route *r)
+static bool kernel_has(const struct config *c, const struct pkt *p, const struct nf_route *r)
 {
 	return p->outer.proto != IPPROTO_TCP && p->outer.proto != IPPROTO_UDP &&
-	       !strcmp(r->out, g->cfg.uplink);
+	       !strcmp(r->out, c->uplink);
 }
 
 bool dp_host_gets(void *cfg, const struct pkt *p, const char *in, const struct nf_route *r)
 {
 	const struct config *c = cfg;
 
-	return strcmp(in, c->uplink) ||
-	       (p->outer.proto != IPPROTO_TCP && p->outer.proto != IPPROTO_UDP &&
-		!strcmp(r->out, c->uplink));
+	return strcmp(in, c->uplink) || kernel_has(c, p, r);
 }
 
 uint16_t dp_peer_owner(const struct config *c, uint32_t src)
@@ -228,7 +227,7 @@ static void deliver(struct gw *g, struct pkt *p, const struct nf_route *r, const
 
 	if (r->kind == NF_ROUTE_LOCAL) {
 		if (from == FROM_UPLINK) {
-			if (kernel_has(g, p, r))
+			if (kernel_has(&g->cfg, p, r))
 				count(g, GW_PATH_UPLINK_LOCAL, len);
 			else
 				g->dp_drops[GW_DROP_UPLINK_HOST]++;
@@ -349,12 +348,10 @@ static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum f
 static bool host_source(struct gw *g, const uint8_t *pkt, size_t len)
 {
 	struct nf_route r;
-	uint32_t s;
 
 	if (len < 20 || (pkt[0] >> 4) != 4)
 		return false;
-	s = (uint32_t)pkt[12] << 24 | (uint32_t)pkt[13] << 16 | (uint32_t)pkt[14] << 8 | pkt[15];
-	return !route_lookup(&g->route, s, &r) && r.kind == NF_ROUTE_LOCAL;
+	return !route_lookup(&g->route, be32_get(pkt + 12), &r) && r.kind == NF_ROUTE_LOCAL;
 }
 
 bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt)
@@ -561,8 +558,7 @@ static void tunnel_addrs(const struct gw *g, const struct uplink_host *h,
 
 	s->ntunnel = 0;
 	for (size_t i = 0; i < g->cfg.n_addresses; i++) {
-		const uint8_t *a = g->cfg.addresses[i].addr;
-		uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+		uint32_t v = cidr_addr4(&g->cfg.addresses[i]);
 		bool elsewhere = false;
 
 		if (g->cfg.addresses[i].family != AF_INET)

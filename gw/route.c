@@ -111,12 +111,6 @@ static const struct route_addr *find_local(const struct route_ctx *r, uint32_t d
 	return lo < r->nlocal && r->local[lo].addr == daddr ? &r->local[lo] : NULL;
 }
 
-static uint32_t cidr_addr4(const struct cidr *c)
-{
-	return (uint32_t)c->addr[0] << 24 | (uint32_t)c->addr[1] << 16 |
-	       (uint32_t)c->addr[2] << 8 | c->addr[3];
-}
-
 bool route_is_own(const struct route_ctx *r, uint32_t addr)
 {
 	const uint8_t key[4] = { (uint8_t)(addr >> 24), (uint8_t)(addr >> 16),
