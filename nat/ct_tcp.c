@@ -157,38 +157,59 @@ static uint32_t maxackwindow(const struct ct_tcp_side *sender)
 	return sender->td_maxwin > MAXACKWINCONST ? sender->td_maxwin : MAXACKWINCONST;
 }
 
+/* One TCP option: its kind and its value (size - 2 bytes at val). */
+struct tcp_opt {
+	int kind, size;
+	const uint8_t *val;
+};
+
+/* The next option at *ptr (*left bytes of options), walked as the kernel
+ * does: NOPs skipped; EOL, a truncated or a bad length ends the walk. */
+static bool tcp_opt_next(const uint8_t **ptr, int *left, struct tcp_opt *o)
+{
+	while (*left > 0) {
+		int kind = **ptr, size;
+
+		if (kind == TCPOPT_EOL)
+			return false;
+		if (kind == TCPOPT_NOP) {
+			(*ptr)++;
+			(*left)--;
+			continue;
+		}
+		if (*left < 2)
+			return false;
+		size = (*ptr)[1];
+		if (size < 2 || size > *left)
+			return false;
+		o->kind = kind;
+		o->size = size;
+		o->val = *ptr + 2;
+		*ptr += size;
+		*left -= size;
+		return true;
+	}
+	return false;
+}
+
 /* Window scale and SACK-permitted options (tcp_options). */
 static void tcp_options(const struct seg *s, struct ct_tcp_side *side)
 {
 	const uint8_t *ptr = s->th + TCP_HLEN;
-	int length = (int)s->hlen - TCP_HLEN;
+	int left = (int)s->hlen - TCP_HLEN;
+	struct tcp_opt o;
 
-	if (!length)
+	if (!left)
 		return;
 	side->td_scale = 0;
 	side->flags &= CT_TCPF_BE_LIBERAL;
-	while (length > 0) {
-		int opcode = *ptr++, opsize;
-
-		if (opcode == TCPOPT_EOL)
-			return;
-		if (opcode == TCPOPT_NOP) {
-			length--;
-			continue;
-		}
-		if (length < 2)
-			return;
-		opsize = *ptr++;
-		if (opsize < 2 || opsize > length)
-			return;
-		if (opcode == TCPOPT_SACK_PERM && opsize == TCPOLEN_SACK_PERM) {
+	while (tcp_opt_next(&ptr, &left, &o)) {
+		if (o.kind == TCPOPT_SACK_PERM && o.size == TCPOLEN_SACK_PERM) {
 			side->flags |= CT_TCPF_SACK_PERM;
-		} else if (opcode == TCPOPT_WINDOW && opsize == TCPOLEN_WINDOW) {
-			side->td_scale = *ptr > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : *ptr;
+		} else if (o.kind == TCPOPT_WINDOW && o.size == TCPOLEN_WINDOW) {
+			side->td_scale = *o.val > TCP_MAX_WSCALE ? TCP_MAX_WSCALE : *o.val;
 			side->flags |= CT_TCPF_WINDOW_SCALE;
 		}
-		ptr += opsize - 2;
-		length -= opsize;
 	}
 }
 
@@ -196,33 +217,18 @@ static void tcp_options(const struct seg *s, struct ct_tcp_side *side)
 static bool tcp_tsval(const struct seg *s, uint32_t *tsval)
 {
 	const uint8_t *ptr = s->th + TCP_HLEN;
-	int length = (int)s->hlen - TCP_HLEN;
+	int left = (int)s->hlen - TCP_HLEN;
+	struct tcp_opt o;
 
-	if (length == TCPOLEN_TSTAMP_ALIGNED && be32_get(ptr) == TCP_TSTAMP_ONLY) {
+	if (left == TCPOLEN_TSTAMP_ALIGNED && be32_get(ptr) == TCP_TSTAMP_ONLY) {
 		*tsval = be32_get(ptr + 4);
 		return true;
 	}
-	while (length > 0) {
-		int opcode = *ptr++, opsize;
-
-		if (opcode == TCPOPT_EOL)
-			return false;
-		if (opcode == TCPOPT_NOP) {
-			length--;
-			continue;
-		}
-		if (length < 2)
-			return false;
-		opsize = *ptr++;
-		if (opsize < 2 || opsize > length)
-			return false;
-		if (opcode == TCPOPT_TIMESTAMP && opsize == TCPOLEN_TIMESTAMP) {
-			*tsval = be32_get(ptr);
+	while (tcp_opt_next(&ptr, &left, &o))
+		if (o.kind == TCPOPT_TIMESTAMP && o.size == TCPOLEN_TIMESTAMP) {
+			*tsval = be32_get(o.val);
 			return true;
 		}
-		ptr += opsize - 2;
-		length -= opsize;
-	}
 	return false;
 }
 
@@ -272,40 +278,26 @@ bool ct_tcp_may_take_over(const struct ct_entry *old, const struct ct_entry *new
 static void tcp_sack(const struct seg *s, uint32_t *sack)
 {
 	const uint8_t *ptr = s->th + TCP_HLEN;
-	int length = (int)s->hlen - TCP_HLEN;
+	int left = (int)s->hlen - TCP_HLEN;
+	struct tcp_opt o;
 
-	if (!length)
+	if (!left)
 		return;
-	if (length == TCPOLEN_TSTAMP_ALIGNED && be32_get(ptr) == TCP_TSTAMP_ONLY)
+	if (left == TCPOLEN_TSTAMP_ALIGNED && be32_get(ptr) == TCP_TSTAMP_ONLY)
 		return;
-	while (length > 0) {
-		int opcode = *ptr++, opsize;
-
-		if (opcode == TCPOPT_EOL)
-			return;
-		if (opcode == TCPOPT_NOP) {
-			length--;
+	while (tcp_opt_next(&ptr, &left, &o)) {
+		if (o.kind != TCPOPT_SACK)
 			continue;
-		}
-		if (length < 2)
-			return;
-		opsize = *ptr++;
-		if (opsize < 2 || opsize > length)
-			return;
-		if (opcode == TCPOPT_SACK &&
-		    opsize >= TCPOLEN_SACK_BASE + TCPOLEN_SACK_PERBLOCK &&
-		    !((opsize - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_PERBLOCK)) {
-			for (int i = 0; i < opsize - TCPOLEN_SACK_BASE;
-			     i += TCPOLEN_SACK_PERBLOCK) {
-				uint32_t tmp = be32_get(ptr + i + 4);
+		if (o.size >= TCPOLEN_SACK_BASE + TCPOLEN_SACK_PERBLOCK &&
+		    !((o.size - TCPOLEN_SACK_BASE) % TCPOLEN_SACK_PERBLOCK)) {
+			for (int i = 0; i < o.size - TCPOLEN_SACK_BASE; i += TCPOLEN_SACK_PERBLOCK) {
+				uint32_t tmp = be32_get(o.val + i + 4);
 
 				if (after(tmp, *sack))
 					*sack = tmp;
 			}
 			return;
 		}
-		ptr += opsize - 2;
-		length -= opsize;
 	}
 }
 
@@ -700,7 +692,10 @@ in_window:
 	st->last_index = (uint8_t)index;
 	st->last_dir = (uint8_t)dir;
 	st->state = (uint8_t)new_state;
-	if (dir == CT_DIR_ORIGINAL)
+	/* the last TSval of a connection that closes, for a new one that
+	 * would take over its NAT tuple (ct_tcp_may_take_over); the SYN's is
+	 * kept by ct_tcp_new, and an established flow's data is not parsed */
+	if (dir == CT_DIR_ORIGINAL && new_state >= CT_TCP_FIN_WAIT)
 		note_tsval(e, &s);
 	if (old_state != new_state && new_state == CT_TCP_FIN_WAIT)
 		st->seen[dir].flags |= CT_TCPF_CLOSE_INIT;
