@@ -28,21 +28,7 @@ wait_tcp internet 80
 
 drops=$(stat dp_drop_uplink_host)
 ct0=$(on gateway "$GW" conntrack "$ctl" -C)
-on internet python3 - "$SRV" "$UPL" <<'PY'
-import socket, struct, sys
-src, dst = sys.argv[1], sys.argv[2]
-def cs(b):
-    if len(b) % 2: b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff); s += s >> 16
-    return ~s & 0xffff
-r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
-for port in range(61000, 62000):
-    h = struct.pack('!HHIIBBHHH', 80, port, 123456, 654321, 5 << 4, 0x10, 64000, 0, 0)
-    ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, len(h))
-    h = h[:16] + struct.pack('!H', cs(ph + h)) + h[18:]
-    r.sendto(h, (dst, 0))
-PY
+on internet python3 "$TOP/tests/netns/tcpseg.py" "$SRV" "$UPL" 80 61000-61999 123456 654321 A
 wait_for 30 eval '[ "$(stat dp_drop_uplink_host)" -ge $((drops + 1000)) ]'
 ct1=$(on gateway "$GW" conntrack "$ctl" -C)
 log "1000 unsolicited ACKs: dp_drop_uplink_host $drops -> $(stat dp_drop_uplink_host), conntrack $ct0 -> $ct1"
