@@ -9,6 +9,7 @@ int cmd_genpsk(int argc, char **argv);
 int cmd_pubkey(int argc, char **argv);
 int cmd_conntrack(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_peer(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_stats(int argc, char **argv);

@@ -20,6 +20,7 @@ static const struct subcommand subcommands[] = {
 	{ "conntrack", cmd_conntrack, "List, count or flush tracked connections" },
 	{ "stats",     cmd_stats,      "Show packet, drop and handshake counters" },
 	{ "trace",     cmd_trace,      "Trace packets through the rules without sending them" },
+	{ "peer",      cmd_peer,     "Add, list or remove peers (onboarding: client config, QR code)" },
 	{ "genkey",    cmd_genkey, "Generate a new private key and write it to stdout" },
 	{ "genpsk",    cmd_genpsk, "Generate a new preshared key and write it to stdout" },
 	{ "pubkey",    cmd_pubkey, "Read a private key from stdin and write its public key to stdout" },
