@@ -71,6 +71,7 @@ printf '127.0.0.1 localhost\n' > "$TMP/hosts"
 printf 'passwd: files\ngroup: files\nhosts: files\n' > "$TMP/nsswitch.conf"
 
 bg server "$GW" run "$TMP/srv/srv0.conf" 2> "$TMP/srv.log"
+srv_pid=$BG_PID
 wait_udp server 51820
 wait_for 10 test -S "$TMP/srv0.sock"
 
@@ -110,6 +111,13 @@ kill -0 "$cl_pid" || fail "gw restarted or stopped"
 log "traffic through the tunnel (keys and preshared key from files)"
 head -c 200000 /dev/urandom > "$TMP/data"
 tcp_xfer client server 10.8.0.1 7000
+
+log "clean exits (the client's resolver thread joined)"
+kill -TERM "$cl_pid"
+wait "$cl_pid" || fail "client gw exited with $?: $(cat "$TMP/cl.log")"
+kill -TERM "$srv_pid"
+wait "$srv_pid" || fail "server gw exited with $?: $(cat "$TMP/srv.log")"
+grep -q "Sanitizer\|runtime error" "$TMP/cl.log" "$TMP/srv.log" && fail "sanitizer report"
 
 log "gw run IFACE: a name with no config there names the file it looked for"
 out=$(GW_CONFIG_DIR="$TMP/etc" "$GW" run nosuch 2>&1) && fail "gw run nosuch started"
