@@ -30,6 +30,8 @@ int cmd_run(int argc, char **argv)
 	}
 	sbuf_init(&warn);
 	ret = config_load(&cfg, path, &warn, &err);
+	if (!ret)
+		config_warn_access(&cfg, &warn);
 	if (warn.len)
 		fputs(warn.buf, stderr);
 	sbuf_free(&warn);

@@ -196,14 +196,14 @@ static void rel_path(const struct parser *p, const char *path, char *out, size_t
 static int key_file(struct parser *p, const char *key, const char *val,
 		    uint8_t out[static KEY_LEN])
 {
-	char path[PATH_MAX], real[PATH_MAX], buf[KEY_FILE_MAX];
+	char path[PATH_MAX], buf[KEY_FILE_MAX];
 	struct stat st;
 	size_t got = 0;
 	ssize_t n = 0;
 	int fd, ret = 0;
 
 	rel_path(p, val, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO: no wait */
 	if (fd < 0)
 		return fail(p, "%s: %s: %s", key, path, strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
@@ -224,8 +224,18 @@ static int key_file(struct parser *p, const char *key, const char *val,
 			   "prints)", key, path);
 		goto out;
 	}
-	if (p->warn && config_world_accessible(path, real, sizeof(real)))
-		sbuf_printf(p->warn, "Warning: `%s' is world accessible\n", real);
+	{
+		char **grown = realloc(p->c->key_files, (p->c->n_key_files + 1) * sizeof(*grown));
+
+		if (!grown || !(grown[p->c->n_key_files] = strdup(path))) {
+			if (grown)
+				p->c->key_files = grown;
+			ret = fail(p, "out of memory");
+			goto out;
+		}
+		p->c->key_files = grown;
+		p->c->n_key_files++;
+	}
 out:
 	sodium_memzero(buf, sizeof(buf));
 	return ret;
@@ -644,13 +654,18 @@ int config_load(struct config *c, const char *path, struct sbuf *warn,
 	ret = config_parse(c, path, buf, got, warn, err);
 	sodium_memzero(buf, got);
 	free(buf);
-	if (!ret && warn && c->secrets_inline) {
-		char real[PATH_MAX];
-
-		if (config_world_accessible(path, real, sizeof(real)))
-			sbuf_printf(warn, "Warning: `%s' is world accessible\n", real);
-	}
 	return ret;
+}
+
+void config_warn_access(const struct config *c, struct sbuf *warn)
+{
+	char real[PATH_MAX];
+
+	if (c->secrets_inline && config_world_accessible(c->path, real, sizeof(real)))
+		sbuf_printf(warn, "Warning: `%s' is world accessible\n", real);
+	for (size_t i = 0; i < c->n_key_files; i++)
+		if (config_world_accessible(c->key_files[i], real, sizeof(real)))
+			sbuf_printf(warn, "Warning: `%s' is world accessible\n", real);
 }
 
 bool config_world_accessible(const char *path, char *real, size_t len)
@@ -698,5 +713,8 @@ void config_free(struct config *c)
 	free(c->user);
 	free(c->control_socket);
 	free(c->path);
+	for (size_t i = 0; i < c->n_key_files; i++)
+		free(c->key_files[i]);
+	free(c->key_files);
 	sodium_memzero(c, sizeof(*c));
 }

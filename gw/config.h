@@ -57,6 +57,8 @@ struct config {
 	size_t n_peers;
 	bool secrets_inline;         /* PrivateKey or a PresharedKey written in the
 	                              * file itself (not ...KeyFile) */
+	char **key_files;            /* the PrivateKeyFile and PresharedKeyFile paths read */
+	size_t n_key_files;
 };
 
 /* "file:line: message" lines, or warnings for keys gw does not implement. */
@@ -71,14 +73,13 @@ enum {
 };
 
 /* Parse text as the config at path (for messages and the interface name).
- * Warnings (unimplemented wg-quick keys, advice for iptables in PostUp...,
- * world-accessible key files) go to warn when non-NULL.  PrivateKeyFile and
+ * Warnings (unimplemented wg-quick keys, advice for iptables in PostUp...)
+ * go to warn when non-NULL.  PrivateKeyFile and
  * PresharedKeyFile are read here (relative to path's directory).  Returns 0
  * or -EINVAL with err set; on error nothing is left allocated. */
 int config_parse(struct config *c, const char *path, const char *text, size_t len,
 		 struct sbuf *warn, struct config_error *err);
-/* Read and parse a file; warns as wg-quick does when it holds a key inline
- * and is world accessible. */
+/* Read and parse a file. */
 int config_load(struct config *c, const char *path, struct sbuf *warn,
 		struct config_error *err);
 /* The directory `gw run IFACE` looks in (wg-quick: /etc/wireguard), unless
@@ -91,6 +92,9 @@ int config_find(const char *arg, char *out, size_t len);
 /* wg-quick's test: others may read path (its realpath into real) and enter
  * its directory (file mode & directory mode & 0007). */
 bool config_world_accessible(const char *path, char *real, size_t len);
+/* wg-quick's "Warning: `FILE' is world accessible" (gw run, at start) for
+ * the config when it holds a key itself and for each key file. */
+void config_warn_access(const struct config *c, struct sbuf *warn);
 /* Zeroes the keys and frees everything. */
 void config_free(struct config *c);
 

@@ -301,11 +301,14 @@ static void test_key_files(void **state)
 	assert_true(c.peers[0].has_psk);
 	assert_memory_equal(c.peers[0].preshared_key, k3, KEY_LEN);
 	assert_false(c.secrets_inline);
+	config_warn_access(&c, &warn);
 	assert_int_equal(warn.len, 0);
 	config_free(&c);
 
-	/* world accessible: wg-quick's words */
+	/* world accessible: wg-quick's words, from gw run's check */
 	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = open\n", &warn, &err), 0);
+	assert_int_equal(warn.len, 0);
+	config_warn_access(&c, &warn);
 	snprintf(want, sizeof(want), "Warning: `%s/open' is world accessible\n", dir);
 	assert_string_equal(warn.buf, want);
 	config_free(&c);
@@ -313,6 +316,7 @@ static void test_key_files(void **state)
 	/* ... not when the directory keeps others out */
 	assert_int_equal(chmod(dir, 0750), 0);
 	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = open\n", &warn, &err), 0);
+	config_warn_access(&c, &warn);
 	assert_int_equal(warn.len, 0);
 	config_free(&c);
 	assert_int_equal(chmod(dir, 0755), 0);
@@ -347,7 +351,7 @@ static void test_key_files(void **state)
 	sbuf_free(&warn);
 }
 
-/* config_load: a config that holds a key itself warns as wg-quick does when
+/* config_warn_access: a config that holds a key itself warns as wg-quick does when
  * others can read it; one that only names key files does not. */
 static void test_world_accessible(void **state)
 {
@@ -361,22 +365,26 @@ static void test_world_accessible(void **state)
 	snprintf(path, sizeof(path), "%s/gw0.conf", dir);
 	put("gw0.conf", "[Interface]\nPrivateKey = " K1 "\n", 0644);
 	assert_int_equal(config_load(&c, path, &warn, &err), 0);
+	config_warn_access(&c, &warn);
 	snprintf(want, sizeof(want), "Warning: `%s' is world accessible\n", path);
 	assert_string_equal(warn.buf, want);
 	config_free(&c);
 	sbuf_reset(&warn);
 	put("gw0.conf", "[Interface]\nPrivateKey = " K1 "\n", 0640);
 	assert_int_equal(config_load(&c, path, &warn, &err), 0);
+	config_warn_access(&c, &warn);
 	assert_int_equal(warn.len, 0);
 	config_free(&c);
 	put("gw0.conf", "[Interface]\nPrivateKeyFile = priv\n[Peer]\nPublicKey = " K2 "\n"
 	    "PresharedKey = " K3 "\n", 0604);
 	assert_int_equal(config_load(&c, path, &warn, &err), 0);
+	config_warn_access(&c, &warn);
 	assert_string_equal(warn.buf, want);
 	config_free(&c);
 	sbuf_reset(&warn);
 	put("gw0.conf", "[Interface]\nPrivateKeyFile = priv\n", 0644);
 	assert_int_equal(config_load(&c, path, &warn, &err), 0);
+	config_warn_access(&c, &warn);
 	assert_int_equal(warn.len, 0);
 	config_free(&c);
 	sbuf_free(&warn);
