@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* gw run CONFIG: the gateway in the foreground until SIGINT/SIGTERM. */
+/* gw run CONFIG|IFACE: the gateway in the foreground until SIGINT/SIGTERM;
+ * IFACE is $GW_CONFIG_DIR/IFACE.conf (/etc/gw by default), as wg-quick. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,15 +15,23 @@ int cmd_run(int argc, char **argv)
 	struct config_error err;
 	struct config cfg;
 	struct sbuf warn;
+	char path[PATH_MAX];
 	static struct gw g; /* large, and one per process */
 	int ret;
 
 	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: gw %s CONFIG\n", argv[0]);
+		fprintf(stderr, "Usage: gw %s CONFIG|IFACE  (IFACE: %s/IFACE.conf, or $GW_CONFIG_DIR)\n",
+			argv[0], CONFIG_DIR);
+		return 1;
+	}
+	if (config_find(argv[1], path, sizeof(path))) {
+		fprintf(stderr, "gw: %s: name too long\n", argv[1]);
 		return 1;
 	}
 	sbuf_init(&warn);
-	ret = config_load(&cfg, argv[1], &warn, &err);
+	ret = config_load(&cfg, path, &warn, &err);
+	if (!ret)
+		config_warn_access(&cfg, &warn);
 	if (warn.len)
 		fputs(warn.buf, stderr);
 	sbuf_free(&warn);

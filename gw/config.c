@@ -10,6 +10,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,9 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gw/wgquick.h"
 #include "nat/sbuf.h"
 
-enum { CONFIG_MAX_BYTES = 1 << 20 };
+enum { CONFIG_MAX_BYTES = 1 << 20, KEY_FILE_MAX = 256 };
 
 enum section { SEC_NONE, SEC_INTERFACE, SEC_PEER };
 
@@ -176,6 +179,68 @@ static int parse_key(struct parser *p, const char *key, const char *val, uint8_t
 	return 0;
 }
 
+/* path as a file name: a relative one is relative to the config's directory
+ * (as Rules is). */
+static void rel_path(const struct parser *p, const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(p->path, '/');
+
+	if (path[0] == '/' || !slash)
+		snprintf(out, len, "%s", path);
+	else
+		snprintf(out, len, "%.*s/%s", (int)(slash - p->path), p->path, path);
+}
+
+/* PrivateKeyFile / PresharedKeyFile: one base64 key, trailing blanks and
+ * newline allowed, as wg set private-key FILE reads it. */
+static int key_file(struct parser *p, const char *key, const char *val,
+		    uint8_t out[static KEY_LEN])
+{
+	char path[PATH_MAX], buf[KEY_FILE_MAX];
+	struct stat st;
+	size_t got = 0;
+	ssize_t n = 0;
+	int fd, ret = 0;
+
+	rel_path(p, val, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO: no wait */
+	if (fd < 0)
+		return fail(p, "%s: %s: %s", key, path, strerror(errno));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(p, "%s: %s: not a regular file", key, path);
+	}
+	while (got < sizeof(buf) && (n = read(fd, buf + got, sizeof(buf) - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	if (n < 0) {
+		ret = fail(p, "%s: %s: %s", key, path, strerror(errno));
+		goto out;
+	}
+	while (got && isspace((unsigned char)buf[got - 1]))
+		got--;
+	if (key_from_base64(out, buf, got)) {
+		ret = fail(p, "%s: %s does not hold a key (44 base64 characters, as wg genkey "
+			   "prints)", key, path);
+		goto out;
+	}
+	{
+		char **grown = realloc(p->c->key_files, (p->c->n_key_files + 1) * sizeof(*grown));
+
+		if (!grown || !(grown[p->c->n_key_files] = strdup(path))) {
+			if (grown)
+				p->c->key_files = grown;
+			ret = fail(p, "out of memory");
+			goto out;
+		}
+		p->c->key_files = grown;
+		p->c->n_key_files++;
+	}
+out:
+	sodium_memzero(buf, sizeof(buf));
+	return ret;
+}
+
 static int parse_ifname(struct parser *p, const char *key, const char *val, char out[16])
 {
 	size_t n = strlen(val);
@@ -224,6 +289,7 @@ enum {
 	K_IPV6 = 1 << 12,
 	K_PUBLIC = 1 << 8, K_PSK = 1 << 9, K_ENDPOINT = 1 << 10, K_KEEPALIVE = 1 << 11,
 	K_CTMAX = 1 << 13, K_PEERCTMAX = 1 << 14,
+	K_PRIVATE_FILE = 1 << 15, K_PSK_FILE = 1 << 16,
 };
 
 static int once(struct parser *p, const char *key, uint32_t bit)
@@ -238,11 +304,20 @@ static int interface_key(struct parser *p, const char *key, char *val)
 {
 	struct config *c = p->c;
 
-	if (!strcasecmp(key, "PrivateKey")) {
-		if (once(p, key, K_PRIVATE))
+	if (!strcasecmp(key, "PrivateKey") || !strcasecmp(key, "PrivateKeyFile")) {
+		bool file = !strcasecmp(key, "PrivateKeyFile");
+
+		if ((p->seen & K_PRIVATE) && (p->seen & K_PRIVATE_FILE) != (file ? K_PRIVATE_FILE : 0))
+			return fail(p, "PrivateKey and PrivateKeyFile are both given: keep one");
+		if (once(p, file ? "PrivateKeyFile" : "PrivateKey", K_PRIVATE))
 			return -EINVAL;
 		c->has_private_key = true;
-		return parse_key(p, key, val, c->private_key);
+		if (!file) {
+			c->secrets_inline = true;
+			return parse_key(p, key, val, c->private_key);
+		}
+		p->seen |= K_PRIVATE_FILE;
+		return key_file(p, "PrivateKeyFile", val, c->private_key);
 	}
 	if (!strcasecmp(key, "ListenPort")) {
 		if (once(p, key, K_PORT))
@@ -325,11 +400,20 @@ static int peer_key(struct parser *p, const char *key, char *val)
 			return -EINVAL;
 		return parse_key(p, key, val, peer->public_key);
 	}
-	if (!strcasecmp(key, "PresharedKey")) {
-		if (once(p, key, K_PSK))
+	if (!strcasecmp(key, "PresharedKey") || !strcasecmp(key, "PresharedKeyFile")) {
+		bool file = !strcasecmp(key, "PresharedKeyFile");
+
+		if ((p->seen & K_PSK) && (p->seen & K_PSK_FILE) != (file ? K_PSK_FILE : 0))
+			return fail(p, "PresharedKey and PresharedKeyFile are both given: keep one");
+		if (once(p, file ? "PresharedKeyFile" : "PresharedKey", K_PSK))
 			return -EINVAL;
 		peer->has_psk = true;
-		return parse_key(p, key, val, peer->preshared_key);
+		if (!file) {
+			p->c->secrets_inline = true;
+			return parse_key(p, key, val, peer->preshared_key);
+		}
+		p->seen |= K_PSK_FILE;
+		return key_file(p, "PresharedKeyFile", val, peer->preshared_key);
 	}
 	if (!strcasecmp(key, "AllowedIPs"))
 		return add_cidrs(p, key, val, &peer->allowed_ips, &peer->n_allowed_ips);
@@ -440,6 +524,13 @@ static int parse_line(struct parser *p, char *s)
 		return ret;
 	for (size_t i = 0; i < sizeof(unimplemented) / sizeof(unimplemented[0]); i++) {
 		if (!strcasecmp(key, unimplemented[i]) && p->sec == SEC_INTERFACE) {
+			char where[PATH_MAX + 16];
+
+			snprintf(where, sizeof(where), "%s:%u", p->path, p->line);
+			/* PreUp, PostUp, PreDown, PostDown: iptables gets advice */
+			if (p->warn && i >= 2 && i <= 5 &&
+			    wgquick_hook(where, p->c->ifname, unimplemented[i], val, p->warn))
+				return 0;
 			if (p->warn)
 				sbuf_printf(p->warn, "%s:%u: warning: %s is not implemented by gw; ignored\n",
 					    p->path, p->line, unimplemented[i]);
@@ -495,6 +586,10 @@ int config_parse(struct config *c, const char *path, const char *text, size_t le
 	c->path = strdup(path);
 	if (!c->path)
 		goto out;
+	/* the interface name, for %i in hooks; a bad one is refused at the end */
+	if (set_ifname(&p))
+		err->message[0] = '\0';
+	p.line = 0;
 	for (line = copy; line; line = next) {
 		next = strchr(line, '\n');
 		if (next)
@@ -562,6 +657,49 @@ int config_load(struct config *c, const char *path, struct sbuf *warn,
 	return ret;
 }
 
+void config_warn_access(const struct config *c, struct sbuf *warn)
+{
+	char real[PATH_MAX];
+
+	if (c->secrets_inline && config_world_accessible(c->path, real, sizeof(real)))
+		sbuf_printf(warn, "Warning: `%s' is world accessible\n", real);
+	for (size_t i = 0; i < c->n_key_files; i++)
+		if (config_world_accessible(c->key_files[i], real, sizeof(real)))
+			sbuf_printf(warn, "Warning: `%s' is world accessible\n", real);
+}
+
+bool config_world_accessible(const char *path, char *real, size_t len)
+{
+	char buf[PATH_MAX], dir[PATH_MAX];
+	struct stat f, d;
+
+	if (!realpath(path, buf) || stat(buf, &f))
+		return false;
+	snprintf(dir, sizeof(dir), "%s", buf);
+	if (stat(dirname(dir), &d))
+		return false;
+	snprintf(real, len, "%s", buf);
+	return (f.st_mode & d.st_mode & 0007) != 0;
+}
+
+int config_find(const char *arg, char *out, size_t len)
+{
+	const char *dir = getenv("GW_CONFIG_DIR");
+	size_t n = strlen(arg);
+	bool name = n && n < sizeof(((struct config *)0)->ifname);
+
+	for (size_t i = 0; i < n && name; i++)
+		name = isalnum((unsigned char)arg[i]) || strchr("_=+.-", arg[i]);
+	if (!name || (n > 5 && !strcmp(arg + n - 5, ".conf")))
+		dir = NULL, name = false;
+	else if (!dir || !*dir)
+		dir = CONFIG_DIR;
+	if ((size_t)(name ? snprintf(out, len, "%s/%s.conf", dir, arg) :
+			    snprintf(out, len, "%s", arg)) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
 void config_free(struct config *c)
 {
 	for (size_t i = 0; i < c->n_peers; i++) {
@@ -575,5 +713,8 @@ void config_free(struct config *c)
 	free(c->user);
 	free(c->control_socket);
 	free(c->path);
+	for (size_t i = 0; i < c->n_key_files; i++)
+		free(c->key_files[i]);
+	free(c->key_files);
 	sodium_memzero(c, sizeof(*c));
 }

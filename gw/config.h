@@ -55,6 +55,10 @@ struct config {
 	                              * to the host unfiltered (default drop) */
 	struct config_peer *peers;
 	size_t n_peers;
+	bool secrets_inline;         /* PrivateKey or a PresharedKey written in the
+	                              * file itself (not ...KeyFile) */
+	char **key_files;            /* the PrivateKeyFile and PresharedKeyFile paths read */
+	size_t n_key_files;
 };
 
 /* "file:line: message" lines, or warnings for keys gw does not implement. */
@@ -69,13 +73,28 @@ enum {
 };
 
 /* Parse text as the config at path (for messages and the interface name).
- * Warnings (unimplemented wg-quick keys) go to warn when non-NULL.  Returns 0
+ * Warnings (unimplemented wg-quick keys, advice for iptables in PostUp...)
+ * go to warn when non-NULL.  PrivateKeyFile and
+ * PresharedKeyFile are read here (relative to path's directory).  Returns 0
  * or -EINVAL with err set; on error nothing is left allocated. */
 int config_parse(struct config *c, const char *path, const char *text, size_t len,
 		 struct sbuf *warn, struct config_error *err);
 /* Read and parse a file. */
 int config_load(struct config *c, const char *path, struct sbuf *warn,
 		struct config_error *err);
+/* The directory `gw run IFACE` looks in (wg-quick: /etc/wireguard), unless
+ * the environment names another in GW_CONFIG_DIR. */
+#define CONFIG_DIR "/etc/gw"
+/* The config file an argument names: an interface name (no '/', no ".conf",
+ * at most 15 of [A-Za-z0-9_=+.-]) is DIR/IFACE.conf, anything else a path.
+ * 0, or -ENAMETOOLONG. */
+int config_find(const char *arg, char *out, size_t len);
+/* wg-quick's test: others may read path (its realpath into real) and enter
+ * its directory (file mode & directory mode & 0007). */
+bool config_world_accessible(const char *path, char *real, size_t len);
+/* wg-quick's "Warning: `FILE' is world accessible" (gw run, at start) for
+ * the config when it holds a key itself and for each key file. */
+void config_warn_access(const struct config *c, struct sbuf *warn);
 /* Zeroes the keys and frees everything. */
 void config_free(struct config *c);
 

@@ -598,8 +598,148 @@ static void ctl_handle(void *arg, const char *req, const char *body, size_t blen
 
 /* --- setup and teardown ------------------------------------------------ */
 
+/* --- Endpoint host names (gw.h) ---------------------------------------- */
+
+static void dns_arm(struct gw *g)
+{
+	uint64_t next = UINT64_MAX, now = gw_mono();
+
+	ev_timer_stop(g->loop, &g->dns_w);
+	if (g->resolver.busy || !g->resolver.started)
+		return;
+	for (size_t i = 0; i < g->n_dns; i++)
+		if (g->dns[i].next < next)
+			next = g->dns[i].next;
+	if (next == UINT64_MAX)
+		return;
+	ev_timer_set(&g->dns_w, next > now ? (double)(next - now) / 1e9 : 0., 0.);
+	ev_timer_start(g->loop, &g->dns_w);
+}
+
+static bool handshake_fresh(const struct wg_peer *p, uint64_t wall)
+{
+	return p->last_handshake_wall &&
+	       wall - p->last_handshake_wall <= (uint64_t)GW_DNS_STALE * NSEC_PER_SEC;
+}
+
+static void dns_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, dns_w);
+	uint64_t now = gw_mono(), wall = gw_wall();
+	size_t n = 0;
+
+	(void)loop, (void)revents;
+	for (size_t i = 0; i < g->n_dns; i++) {
+		struct gw_dns *d = &g->dns[i];
+
+		if (d->next > now)
+			continue;
+		if (d->resolved && handshake_fresh(d->peer, wall)) {
+			d->next = now + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
+			continue;
+		}
+		g->dns_job.items[n].text = d->cp->endpoint;
+		g->dns_job.items[n++].id = i;
+	}
+	g->dns_job.n = n;
+	if (n && resolver_submit(&g->resolver, &g->dns_job) == 0)
+		return;
+	dns_arm(g);
+}
+
+/* A lookup's answer on the loop: the endpoint is set when the name resolves
+ * to another address and the peer has no fresh session. */
+static void dns_done(struct resolver *r, struct resolve_job *job)
+{
+	struct gw *g = container_of(r, struct gw, resolver);
+	uint64_t now = gw_mono(), wall = gw_wall();
+
+	for (size_t i = 0; i < job->n; i++) {
+		const struct resolve_item *it = &job->items[i];
+		struct gw_dns *d = &g->dns[it->id];
+		struct wg_peer *p = d->peer;
+		char was[64], is[64];
+		bool had = p->endpoint.len;
+
+		if (it->err) {
+			if (d->resolved && !d->failing)
+				gw_log("%s:%u: Endpoint %s does not resolve now: keeping the endpoint",
+				       g->cfg.path, d->cp->line, d->cp->endpoint);
+			d->failing = true;
+			if (!d->resolved && (d->retry *= 2) > GW_DNS_INTERVAL)
+				d->retry = GW_DNS_INTERVAL;
+			d->next = now + (uint64_t)(d->resolved ? GW_DNS_INTERVAL : d->retry) * NSEC_PER_SEC;
+			continue;
+		}
+		d->resolved = true;
+		d->failing = false;
+		d->next = now + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
+		if ((had && p->endpoint.len == it->ep.len &&
+		     !memcmp(p->endpoint.addr, it->ep.addr, it->ep.len)) ||
+		    (had && handshake_fresh(p, wall)))
+			continue;
+		udp_endpoint_format(&it->ep, is, sizeof(is));
+		if (had) {
+			udp_endpoint_format(&p->endpoint, was, sizeof(was));
+			gw_log("%s:%u: Endpoint %s now resolves to %s (was %s)", g->cfg.path,
+			       d->cp->line, d->cp->endpoint, is, was);
+		} else {
+			gw_log("%s:%u: Endpoint %s resolves to %s", g->cfg.path, d->cp->line,
+			       d->cp->endpoint, is);
+		}
+		wg_peer_set_endpoint(p, &it->ep);
+		if (!had)
+			wg_peer_up(&g->dev, p, now, wall);
+	}
+	dns_arm(g);
+}
+
+/* An Endpoint: an address is set now; a host name is looked up now (gw
+ * has no loop yet), and kept for the resolver thread either way. */
+static int add_endpoint(struct gw *g, struct wg_peer *p, const struct config_peer *cp)
+{
+	struct wg_endpoint ep;
+	struct gw_dns *d;
+	char text[64];
+	int err = udp_endpoint_numeric(&ep, cp->endpoint);
+
+	if (!err) {
+		wg_peer_set_endpoint(p, &ep);
+		return 0;
+	}
+	if (err != -ENOENT) {
+		gw_log("%s:%u: Endpoint %s: not host:port", g->cfg.path, cp->line, cp->endpoint);
+		return err;
+	}
+	d = &g->dns[g->n_dns++];
+	d->peer = p;
+	d->cp = cp;
+	d->retry = 1;
+	if (udp_endpoint_resolve(&ep, cp->endpoint) == 0) {
+		udp_endpoint_format(&ep, text, sizeof(text));
+		gw_log("%s:%u: Endpoint %s resolves to %s", g->cfg.path, cp->line, cp->endpoint,
+		       text);
+		wg_peer_set_endpoint(p, &ep);
+		d->resolved = true;
+		d->next = gw_mono() + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
+	} else {
+		gw_log("%s:%u: Endpoint %s does not resolve: trying again in the background",
+		       g->cfg.path, cp->line, cp->endpoint);
+		d->failing = true;
+		d->next = gw_mono() + (uint64_t)d->retry * NSEC_PER_SEC;
+	}
+	return 0;
+}
+
 static int add_peers(struct gw *g)
 {
+	g->dns = calloc(g->cfg.n_peers ? g->cfg.n_peers : 1, sizeof(*g->dns));
+	g->dns_job.items = calloc(g->cfg.n_peers ? g->cfg.n_peers : 1,
+				  sizeof(*g->dns_job.items));
+	if (!g->dns || !g->dns_job.items) {
+		gw_log("%s: out of memory", g->cfg.ifname);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < g->cfg.n_peers; i++) {
 		const struct config_peer *cp = &g->cfg.peers[i];
 		struct wg_peer *p;
@@ -623,17 +763,8 @@ static int add_peers(struct gw *g)
 				return err;
 			}
 		}
-		if (cp->endpoint) {
-			struct wg_endpoint ep;
-
-			err = udp_endpoint_resolve(&ep, cp->endpoint);
-			if (err) {
-				gw_log("%s:%u: endpoint %s: cannot resolve", g->cfg.path, cp->line,
-				       cp->endpoint);
-				return err;
-			}
-			wg_peer_set_endpoint(p, &ep);
-		}
+		if (cp->endpoint && (err = add_endpoint(g, p, cp)))
+			return err;
 	}
 	return 0;
 }
@@ -829,6 +960,17 @@ void gw_run(struct gw *g)
 	       g->port, g->dev.npeers, g->dev.mtu, g->ctl_path);
 	for (size_t i = 0; i < g->dev.npeers; i++)
 		wg_peer_up(&g->dev, g->dev.peers[i], now, wl);
+	/* after priv_drop: the thread has only what the process kept */
+	if (g->n_dns) {
+		int err = resolver_start(&g->resolver, g->loop, dns_done);
+
+		ev_init(&g->dns_w, dns_cb);
+		if (err)
+			gw_log("%s: no resolver thread (%s): Endpoint names stay as they resolved "
+			       "at start", g->cfg.ifname, strerror(-err));
+		else
+			dns_arm(g);
+	}
 	ev_run(g->loop, 0);
 }
 
@@ -841,6 +983,9 @@ static void batch_wipe(struct udp_batch *b)
 
 void gw_teardown(struct gw *g)
 {
+	resolver_stop(&g->resolver); /* its job is g->dns_job */
+	free(g->dns);
+	free(g->dns_job.items);
 	dp_teardown(g);
 	ctl_server_stop(&g->ctl);
 	if (g->loop)

@@ -25,6 +25,7 @@
 #include "crypto/wg.h"
 #include "gw/config.h"
 #include "gw/priv.h"
+#include "gw/resolve.h"
 #include "gw/ctl.h"
 #include "gw/dataplane.h"
 #include "gw/sockdiag.h"
@@ -57,6 +58,25 @@ struct mnl_socket;
  * reliably and ordinary traffic does not.
  */
 enum { GW_UNDER_LOAD_HANDSHAKES = 128 };
+
+/*
+ * Endpoint host names, as wireguard-tools' reresolve-dns.sh keeps them: a
+ * name is looked up at start (before the loop; a failure does not stop gw),
+ * then on the resolver thread (gw/resolve.h): while it has never resolved,
+ * after 1, 2, 4 ... seconds up to GW_DNS_INTERVAL; once resolved, every
+ * GW_DNS_INTERVAL seconds when the peer's last handshake is older than
+ * GW_DNS_STALE seconds (reresolve-dns.sh's 135: a session that lives has
+ * its endpoint from the peer's own packets, which roaming keeps).
+ */
+enum { GW_DNS_INTERVAL = 120, GW_DNS_STALE = 135 };
+
+struct gw_dns {
+	struct wg_peer *peer;
+	const struct config_peer *cp;	/* its Endpoint text and line */
+	uint64_t next;			/* gw_mono() of the next lookup */
+	unsigned retry;			/* seconds to the next try while never resolved */
+	bool resolved, failing;
+};
 
 /* Conntrack entries (nf_conntrack_max) when Rules or Uplink are set. */
 enum { GW_RND_POOL = 256 };
@@ -159,6 +179,11 @@ struct gw {
 	ev_io udp4_tx_w, udp6_tx_w;	/* a full UDP socket: wait for room */
 	unsigned tx_blocked;		/* bit 0: IPv4 queue waits, bit 1: IPv6 */
 	uint64_t tx_waits, tx_dropped;	/* times a socket was full; datagrams lost */
+	struct gw_dns *dns;	/* peers whose Endpoint is a host name */
+	size_t n_dns;
+	struct resolver resolver;
+	struct resolve_job dns_job;	/* its items: n_dns slots */
+	ev_timer dns_w;
 	ev_signal sigint_w, sigterm_w, sighup_w;
 	ev_timer timer_w;
 	ev_prepare prepare_w;

@@ -360,11 +360,11 @@ void udp_endpoint_format(const struct wg_endpoint *ep, char *out, size_t len)
 	}
 }
 
-int udp_endpoint_resolve(struct wg_endpoint *ep, const char *text)
+static int resolve(struct wg_endpoint *ep, const char *text, int flags)
 {
 	char host[256];
 	const char *port, *end;
-	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV | flags };
 	struct addrinfo *res;
 	size_t hl;
 
@@ -392,4 +392,14 @@ int udp_endpoint_resolve(struct wg_endpoint *ep, const char *text)
 	udp_endpoint_from_sa(ep, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	return ep->len ? 0 : -ENOENT;
+}
+
+int udp_endpoint_resolve(struct wg_endpoint *ep, const char *text)
+{
+	return resolve(ep, text, 0);
+}
+
+int udp_endpoint_numeric(struct wg_endpoint *ep, const char *text)
+{
+	return resolve(ep, text, AI_NUMERICHOST);
 }

@@ -110,6 +110,8 @@ void udp_endpoint_from_sa(struct wg_endpoint *ep, const struct sockaddr *sa, soc
 void udp_endpoint_format(const struct wg_endpoint *ep, char *out, size_t len);
 /* Resolves "host:port" / "[v6]:port" (getaddrinfo).  0 or -EINVAL / -ENOENT. */
 int udp_endpoint_resolve(struct wg_endpoint *ep, const char *text);
+/* The same for an address only (no name lookup): -ENOENT for a host name. */
+int udp_endpoint_numeric(struct wg_endpoint *ep, const char *text);
 /* The family of an endpoint (AF_INET / AF_INET6 / 0). */
 int udp_endpoint_family(const struct wg_endpoint *ep);
 

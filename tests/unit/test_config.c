@@ -5,9 +5,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -216,6 +219,248 @@ static void test_truncations(void **state)
 	}
 }
 
+
+/* gw run IFACE: a bare interface name is $GW_CONFIG_DIR/IFACE.conf. */
+static void test_find(void **state)
+{
+	char out[64];
+
+	(void)state;
+	unsetenv("GW_CONFIG_DIR");
+	assert_int_equal(config_find("gw0", out, sizeof(out)), 0);
+	assert_string_equal(out, "/etc/gw/gw0.conf");
+	assert_int_equal(config_find("gw0.conf", out, sizeof(out)), 0);
+	assert_string_equal(out, "gw0.conf");
+	assert_int_equal(config_find("./gw0", out, sizeof(out)), 0);
+	assert_string_equal(out, "./gw0");
+	assert_int_equal(config_find("/x/wg0.conf", out, sizeof(out)), 0);
+	assert_string_equal(out, "/x/wg0.conf");
+	/* 16 characters: no interface name, so a path */
+	assert_int_equal(config_find("abcdefghijklmnop", out, sizeof(out)), 0);
+	assert_string_equal(out, "abcdefghijklmnop");
+	assert_int_equal(config_find("a b", out, sizeof(out)), 0);
+	assert_string_equal(out, "a b");
+	setenv("GW_CONFIG_DIR", "/tmp/cfg", 1);
+	assert_int_equal(config_find("wg-1.a", out, sizeof(out)), 0);
+	assert_string_equal(out, "/tmp/cfg/wg-1.a.conf");
+	assert_int_equal(config_find("gw0", out, 10), -ENAMETOOLONG);
+	unsetenv("GW_CONFIG_DIR");
+}
+
+/* A scratch directory for key files: mode 0755, so a 0644 file in it is
+ * world accessible as wg-quick tests it. */
+static char dir[64];
+
+static void put(const char *name, const char *text, mode_t mode)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+static int parse_in_dir(struct config *c, const char *text, struct sbuf *warn,
+			struct config_error *err)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/gw0.conf", dir);
+	return config_parse(c, path, text, strlen(text), warn, err);
+}
+
+static void test_key_files(void **state)
+{
+	uint8_t k1[KEY_LEN], k3[KEY_LEN];
+	struct config c;
+	struct config_error err;
+	struct sbuf warn;
+	char want[256];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/gw-test-config.XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	put("priv", K1 "\n", 0600);
+	put("psk", K3 " \t\n\n", 0600);
+	put("open", K1 "\n", 0644);
+	put("bad", "not a key\n", 0600);
+	put("short", "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBm=\n", 0600);
+	assert_int_equal(key_from_base64(k1, K1, strlen(K1)), 0);
+	assert_int_equal(key_from_base64(k3, K3, strlen(K3)), 0);
+	sbuf_init(&warn);
+
+	/* relative to the config's directory; trailing blanks and newlines */
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = priv\n[Peer]\n"
+				      "PublicKey = " K2 "\nPresharedKeyFile = psk\n", &warn, &err), 0);
+	assert_memory_equal(c.private_key, k1, KEY_LEN);
+	assert_true(c.peers[0].has_psk);
+	assert_memory_equal(c.peers[0].preshared_key, k3, KEY_LEN);
+	assert_false(c.secrets_inline);
+	config_warn_access(&c, &warn);
+	assert_int_equal(warn.len, 0);
+	config_free(&c);
+
+	/* world accessible: wg-quick's words, from gw run's check */
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = open\n", &warn, &err), 0);
+	assert_int_equal(warn.len, 0);
+	config_warn_access(&c, &warn);
+	snprintf(want, sizeof(want), "Warning: `%s/open' is world accessible\n", dir);
+	assert_string_equal(warn.buf, want);
+	config_free(&c);
+	sbuf_reset(&warn);
+	/* ... not when the directory keeps others out */
+	assert_int_equal(chmod(dir, 0750), 0);
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = open\n", &warn, &err), 0);
+	config_warn_access(&c, &warn);
+	assert_int_equal(warn.len, 0);
+	config_free(&c);
+	assert_int_equal(chmod(dir, 0755), 0);
+
+	/* errors: file:line: message */
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = nope\n", &warn, &err), -EINVAL);
+	snprintf(want, sizeof(want), "%s/gw0.conf:2: PrivateKeyFile: %s/nope: No such file or directory",
+		 dir, dir);
+	assert_string_equal(err.message, want);
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = bad\n", &warn, &err), -EINVAL);
+	snprintf(want, sizeof(want), "%s/gw0.conf:2: PrivateKeyFile: %s/bad does not hold a key", dir, dir);
+	assert_int_equal(strncmp(err.message, want, strlen(want)), 0);
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = short\n", &warn, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "gw0.conf:2: PrivateKeyFile:"));
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = /tmp\n", &warn, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "gw0.conf:2: PrivateKeyFile: /tmp: not a regular file"));
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKey = " K1 "\nPrivateKeyFile = priv\n",
+				      &warn, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "gw0.conf:3: PrivateKey and PrivateKeyFile are both given"));
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = priv\nPrivateKey = " K1 "\n",
+				      &warn, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "gw0.conf:3: PrivateKey and PrivateKeyFile are both given"));
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = priv\nPrivateKeyFile = priv\n",
+				      &warn, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "gw0.conf:3: PrivateKeyFile is given twice"));
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = priv\n[Peer]\nPublicKey = " K2
+				      "\nPresharedKey = " K3 "\nPresharedKeyFile = psk\n", &warn, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "gw0.conf:6: PresharedKey and PresharedKeyFile are both given"));
+	assert_int_equal(parse_in_dir(&c, "[Interface]\nPrivateKeyFile = priv\n[Peer]\nPublicKey = " K2
+				      "\nPresharedKeyFile = bad\n", &warn, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "gw0.conf:5: PresharedKeyFile:"));
+	sbuf_free(&warn);
+}
+
+/* config_warn_access: a config that holds a key itself warns as wg-quick does when
+ * others can read it; one that only names key files does not. */
+static void test_world_accessible(void **state)
+{
+	char path[128], want[256];
+	struct config c;
+	struct config_error err;
+	struct sbuf warn;
+
+	(void)state;
+	sbuf_init(&warn);
+	snprintf(path, sizeof(path), "%s/gw0.conf", dir);
+	put("gw0.conf", "[Interface]\nPrivateKey = " K1 "\n", 0644);
+	assert_int_equal(config_load(&c, path, &warn, &err), 0);
+	config_warn_access(&c, &warn);
+	snprintf(want, sizeof(want), "Warning: `%s' is world accessible\n", path);
+	assert_string_equal(warn.buf, want);
+	config_free(&c);
+	sbuf_reset(&warn);
+	put("gw0.conf", "[Interface]\nPrivateKey = " K1 "\n", 0640);
+	assert_int_equal(config_load(&c, path, &warn, &err), 0);
+	config_warn_access(&c, &warn);
+	assert_int_equal(warn.len, 0);
+	config_free(&c);
+	put("gw0.conf", "[Interface]\nPrivateKeyFile = priv\n[Peer]\nPublicKey = " K2 "\n"
+	    "PresharedKey = " K3 "\n", 0604);
+	assert_int_equal(config_load(&c, path, &warn, &err), 0);
+	config_warn_access(&c, &warn);
+	assert_string_equal(warn.buf, want);
+	config_free(&c);
+	sbuf_reset(&warn);
+	put("gw0.conf", "[Interface]\nPrivateKeyFile = priv\n", 0644);
+	assert_int_equal(config_load(&c, path, &warn, &err), 0);
+	config_warn_access(&c, &warn);
+	assert_int_equal(warn.len, 0);
+	config_free(&c);
+	sbuf_free(&warn);
+	{
+		const char *names[] = { "priv", "psk", "open", "bad", "short", "gw0.conf" };
+
+		for (size_t i = 0; i < 6; i++) {
+			snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+			unlink(path);
+		}
+		rmdir(dir);
+	}
+}
+
+/* A hook line (%i is gw0) -> what the warnings must hold, and must not. */
+static const struct {
+	const char *key, *line, *want[4], *not;
+} hooks[] = {
+	/* 1 */ { "PostUp", "iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE",
+		  { "gw0.conf:3: warning: PostUp is not run by gw", "Rules file",
+		    "\n    *nat\n    -A POSTROUTING -o eth0 -j MASQUERADE\n    COMMIT\n" }, "filter" },
+	/* 2 */ { "PostUp", "iptables -A FORWARD -i %i -j ACCEPT; iptables -A FORWARD -o %i -j ACCEPT",
+		  { "\n    *filter\n    -A FORWARD -i gw0 -j ACCEPT\n    -A FORWARD -o gw0 -j ACCEPT\n"
+		    "    COMMIT\n" }, "%i" },
+	/* 3 */ { "PostDown", "iptables -D FORWARD -i %i -j ACCEPT; iptables -t nat -D POSTROUTING -o eth0 -j MASQUERADE",
+		  { "gw0.conf:3: warning: PostDown: `iptables -D FORWARD -i gw0 -j ACCEPT' deletes a rule",
+		    "`iptables -t nat -D POSTROUTING -o eth0 -j MASQUERADE' deletes a rule" }, "COMMIT" },
+	/* 4: a match gw does not have: said, not suggested */
+	/* 4 */ { "PostUp", "iptables -A FORWARD -m nosuch -j ACCEPT",
+		  { "`iptables -A FORWARD -m nosuch -j ACCEPT' would be `-A FORWARD -m nosuch -j ACCEPT'"
+		    " in *filter, which gw's rules refuse (unknown match \"nosuch\"): not suggested" },
+		  "COMMIT" },
+	/* 5 */ { "PostUp", "sysctl -w net.ipv4.ip_forward=1",
+		  { "gw0.conf:3: warning: PostUp is not implemented by gw; ignored" }, "Rules" },
+	/* 6 */ { "PreUp", "iptables -w 5 -N vpn && iptables -I FORWARD 1 -j vpn && iptables -A vpn -s 10.8.0.0/24 -m comment --comment 'from peers' -j ACCEPT",
+		  { "    *filter\n    :vpn - [0:0]\n    -I FORWARD 1 -j vpn\n"
+		    "    -A vpn -s 10.8.0.0/24 -m comment --comment \"from peers\" -j ACCEPT\n    COMMIT\n" }, "-w" },
+	/* 7 */ { "PostUp", "iptables -P FORWARD DROP; /usr/sbin/iptables-legacy --table=mangle --append FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu",
+		  { "    *filter\n    :FORWARD DROP [0:0]\n    COMMIT\n",
+		    "    *mangle\n    -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n" }, NULL },
+	/* 8 */ { "PostUp", "iptables -t nat -A POSTROUTING -o $(ip route | awk '/default/{print $5}') -j MASQUERADE; echo hi",
+		  { "needs a shell: not translated", "`echo hi' is not run by gw: ignored" }, "COMMIT" },
+	/* 9 */ { "PostUp", "ip6tables -A FORWARD -i %i -j ACCEPT",
+		  { "`ip6tables -A FORWARD -i gw0 -j ACCEPT' is IPv6" }, "COMMIT" },
+	/* 10 */ { "PostUp", "iptables -F; iptables -A",
+		  { "`iptables -F' is not one rule to add", "`iptables -A' is not one rule to add" }, "COMMIT" },
+	/* 11: a target that needs a chain the line does not make */
+	/* 11 */ { "PostUp", "iptables -A FORWARD -j nochain",
+		  { "which gw's rules refuse" }, "COMMIT" },
+};
+
+static void test_hooks(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		char text[1024];
+		struct config c;
+		struct config_error err;
+		struct sbuf warn;
+
+		snprintf(text, sizeof(text), "[Interface]\nPrivateKey = " K1 "\n%s = %s\n",
+			 hooks[i].key, hooks[i].line);
+		sbuf_init(&warn);
+		if (config_parse(&c, "/etc/gw/gw0.conf", text, strlen(text), &warn, &err))
+			fail_msg("case %zu: %s", i + 1, err.message);
+		config_free(&c);
+		for (size_t j = 0; j < 4 && hooks[i].want[j]; j++)
+			if (!warn.buf || !strstr(warn.buf, hooks[i].want[j]))
+				fail_msg("case %zu: want '%s' in:\n%s", i + 1, hooks[i].want[j],
+					 warn.buf ? warn.buf : "");
+		if (hooks[i].not && warn.buf && strstr(warn.buf, hooks[i].not))
+			fail_msg("case %zu: '%s' in:\n%s", i + 1, hooks[i].not, warn.buf);
+		sbuf_free(&warn);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -225,6 +470,10 @@ int main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_nul_and_name),
 		cmocka_unit_test(test_truncations),
+		cmocka_unit_test(test_find),
+		cmocka_unit_test(test_key_files),
+		cmocka_unit_test(test_world_accessible),
+		cmocka_unit_test(test_hooks),
 	};
 
 	if (sodium_init() < 0)
