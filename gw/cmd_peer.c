@@ -82,17 +82,6 @@ struct live {
 	size_t n;
 };
 
-static void conf_path(char *out, size_t len, const char *iface)
-{
-	size_t n = strlen(iface);
-	const char *dir = getenv("GW_CONFIG_DIR");
-
-	if (strchr(iface, '/') || (n > 5 && !strcmp(iface + n - 5, ".conf")))
-		snprintf(out, len, "%s", iface);
-	else
-		snprintf(out, len, "%s/%s.conf", dir && *dir ? dir : "/etc/gw", iface);
-}
-
 static int read_all(int fd, char **text, size_t *len)
 {
 	struct sbuf s;
@@ -138,7 +127,11 @@ static int conf_open(struct conf_file *f, const char *iface)
 	struct stat now;
 
 	memset(f, 0, sizeof(*f));
-	conf_path(f->path, sizeof(f->path), iface);
+	f->fd = -1;
+	if (config_find(iface, f->path, sizeof(f->path))) {
+		fprintf(stderr, "gw: %s: %s\n", iface, strerror(ENAMETOOLONG));
+		return -1;
+	}
 	for (;;) {
 		f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
 		if (f->fd < 0) {
