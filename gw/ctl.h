@@ -29,6 +29,10 @@
  *           the restored chains and rules start at [0:0]; answers
  *           ok=1, or error=NAME:LINE: message and nothing changed
  *   ct-list the conntrack -L lines (ct_format), then count=N
+ *   ct-list extended
+ *           the same as conntrack -L -o extended prints them with
+ *           nf_conntrack_acct=1: "ipv4     2 " first, packets= bytes= after
+ *           each direction's tuple (ct_format_ext)
  *   ct-count count=N
  *   ct-flush flushed=N (the entries removed)
  *   trace-info

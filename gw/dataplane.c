@@ -1094,26 +1094,28 @@ int dp_rules_save(struct gw *g, struct sbuf *out)
 
 struct ct_list_arg {
 	struct sbuf *out;
+	const struct ct_table *ct;
 	uint64_t now;
-	unsigned n;
+	unsigned flags, n;
 };
 
 static int ct_list_one(struct ct_entry *e, void *arg)
 {
 	struct ct_list_arg *a = arg;
 
-	ct_format(e, a->now, a->out);
+	ct_format_ext(a->ct, e, a->now, a->flags, a->out);
 	sbuf_add(a->out, "\n");
 	a->n++;
 	return 0;
 }
 
-int dp_ct_list(struct gw *g, struct sbuf *out, unsigned *count)
+int dp_ct_list(struct gw *g, unsigned flags, struct sbuf *out, unsigned *count)
 {
-	struct ct_list_arg a = { out, gw_mono(), 0 };
+	struct ct_list_arg a = { out, NULL, gw_mono(), flags, 0 };
 
 	if (!g->nf)
 		return -ENOENT;
+	a.ct = nf_ct(g->nf);
 	ct_foreach(nf_ct(g->nf), ct_list_one, &a);
 	*count = a.n;
 	return 0;

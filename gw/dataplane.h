@@ -108,8 +108,8 @@ int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flag
 		  struct sbuf *out);
 /* rules_save with counters. */
 int dp_rules_save(struct gw *g, struct sbuf *out);
-/* conntrack -L lines; *count entries listed. */
-int dp_ct_list(struct gw *g, struct sbuf *out, unsigned *count);
+/* conntrack -L lines (flags: nat/ct.h's CT_FMT_*); *count entries listed. */
+int dp_ct_list(struct gw *g, unsigned flags, struct sbuf *out, unsigned *count);
 int dp_ct_count(struct gw *g, unsigned *count);
 int dp_ct_flush(struct gw *g, unsigned *flushed);
 

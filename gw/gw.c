@@ -22,6 +22,7 @@
 #include "gw/icmp6.h"
 #include "gw/log.h"
 #include "gw/tun.h"
+#include "nat/ct.h"
 #include "nat/gro.h"
 #include "nat/gso.h"
 #include "nat/pkt.h"
@@ -576,8 +577,8 @@ static void ctl_handle(void *arg, const char *req, const char *body, size_t blen
 			sbuf_printf(out, "config=%s\nuplink_addr=%s\n",
 				    realpath(g->cfg.path, path) ? path : g->cfg.path, ua);
 		}
-	} else if (!strcmp(req, "ct-list")) {
-		if ((ret = dp_ct_list(g, out, &n)))
+	} else if (!strcmp(req, "ct-list") || !strcmp(req, "ct-list extended")) {
+		if ((ret = dp_ct_list(g, req[7] ? CT_FMT_L3 | CT_FMT_ACCT : 0, out, &n)))
 			ctl_error(out, ret);
 		else
 			sbuf_printf(out, "count=%u\n", n);
