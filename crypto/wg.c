@@ -298,8 +298,10 @@ static unsigned flush_staged(struct wg_device *dev, struct wg_peer *peer, uint64
 
 static void clear_staged(struct wg_device *dev, struct wg_peer *peer, bool count)
 {
-	if (count)
+	if (count) {
 		dev->drops[WG_DROP_GAVE_UP] += peer->staged_count;
+		peer->drops[WG_DROP_GAVE_UP] += peer->staged_count;
+	}
 	sodium_memzero(peer->staged, dev->slot_size * WG_STAGED_MAX);
 	peer->staged_head = peer->staged_count = 0;
 }
@@ -348,6 +350,8 @@ static size_t ip_view(const uint8_t *p, size_t len, int *family, const uint8_t *
 static void rx_drop(struct wg_device *dev, struct wg_rx *rx, enum wg_drop why)
 {
 	dev->drops[why]++;
+	if (rx->peer)
+		rx->peer->drops[why]++;
 	rx->kind = WG_RX_DROP;
 	rx->drop = why;
 }
@@ -607,6 +611,8 @@ void wg_receive(struct wg_device *dev, uint64_t now, uint64_t wall,
 static void tx_drop(struct wg_device *dev, struct wg_tx *tx, enum wg_drop why)
 {
 	dev->drops[why]++;
+	if (tx->peer)
+		tx->peer->drops[why]++;
 	tx->kind = WG_TX_DROP;
 	tx->drop = why;
 }
@@ -651,6 +657,7 @@ void wg_send(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *
 		peer->staged_head = (peer->staged_head + 1) % WG_STAGED_MAX;
 		peer->staged_count--;
 		dev->drops[WG_DROP_STAGED_OVERFLOW]++;
+		peer->drops[WG_DROP_STAGED_OVERFLOW]++;
 	}
 	unsigned slot = (peer->staged_head + peer->staged_count) % WG_STAGED_MAX;
 

@@ -98,6 +98,10 @@ struct wg_peer {
 	uint64_t last_handshake_wall;  /* Unix ns of the last completed handshake; 0 none */
 	uint64_t handshakes_sent, handshakes_completed;
 	uint16_t persistent_keepalive; /* seconds, 0 = off */
+	/* the part of dev->drops this peer accounts for: its authenticated
+	 * datagrams and packets (handshake, bad-inner, allowed-ips) and the
+	 * packets to it (too-big, no-endpoint, staged-overflow, gave-up) */
+	uint64_t drops[WG_DROP__COUNT];
 	/* staged packets: a ring of WG_STAGED_MAX slots of dev->slot_size bytes,
 	 * each holding the packet at MSG_DATA_HEADER_LEN so it encrypts in place */
 	uint8_t *staged;
