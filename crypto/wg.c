@@ -53,6 +53,22 @@ const char *wg_drop_name(enum wg_drop d)
 	return (unsigned)d < WG_DROP__COUNT ? drop_names[d] : "?";
 }
 
+bool wg_drop_is_peers(enum wg_drop d)
+{
+	switch (d) {
+	case WG_DROP_HANDSHAKE:
+	case WG_DROP_BAD_INNER:
+	case WG_DROP_ALLOWED_IPS:
+	case WG_DROP_TOO_BIG:
+	case WG_DROP_NO_ENDPOINT:
+	case WG_DROP_STAGED_OVERFLOW:
+	case WG_DROP_GAVE_UP:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static uint32_t pow2_at_least(size_t n)
 {
 	uint32_t p = 16;

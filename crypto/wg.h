@@ -75,6 +75,8 @@ enum wg_drop {
 
 /* Short stable names ("mac1", "replay", ...), for stats. */
 const char *wg_drop_name(enum wg_drop d);
+/* True for the reasons a peer's drops[] can count (see struct wg_peer). */
+bool wg_drop_is_peers(enum wg_drop d);
 
 struct wg_endpoint {
 	uint8_t addr[WG_ENDPOINT_MAX]; /* the caller's sockaddr; zero padded */
