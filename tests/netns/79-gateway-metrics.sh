@@ -15,7 +15,10 @@
 #                                endpoint, handshake, conntrack entries and
 #                                drops (conntrack limit, allowed ips) per peer
 #   gw stats --prometheus        valid exposition format (promcheck.py, and
-#                                promtool check metrics where installed);
+#                                promtool check metrics where installed:
+#                                Debian ships promtool only inside the
+#                                prometheus server package, 96 MB that
+#                                starts a server, so make deps leaves it);
 #                                its values agree with --json and gw stats
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
