@@ -631,8 +631,10 @@ void ct_prefetch(const struct ct_table *t, const struct pkt *p)
 		return;
 	tuple_from_hdr(&tu, &p->outer);
 	n = t->buckets[tuple_hash(t, &tu) & t->mask];
-	if (n != CT_NIL)
+	if (n != CT_NIL) {
 		__builtin_prefetch(&t->pool[n >> 1]);
+		__builtin_prefetch(&t->acct[n >> 1], 1);  /* ct_refresh counts there */
+	}
 }
 
 int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
