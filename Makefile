@@ -7,7 +7,8 @@
 #   make bench        benchmarks (tests/bench), never part of make test
 #   make demo         the gateway on a throw-away netns topology
 #   make fuzz         libFuzzer harnesses (tests/fuzz), built with clang
-#   make install PREFIX=/usr/local DESTDIR=   gw, gw-userns, gw@.service, examples
+#   make install PREFIX=/usr/local DESTDIR=   gw, gw-userns, gw@.service,
+#                     gw-metrics@.service/.timer, examples
 #   V=1 shows the full command lines.
 
 PREFIX  ?= /usr/local
@@ -199,8 +200,10 @@ install: $(GWBIN)
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/share/doc/gw/examples
 	install -m 0644 contrib/examples/* $(DESTDIR)$(PREFIX)/share/doc/gw/examples/
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/lib/systemd/system
-	sed 's|/usr/local/bin/gw|$(PREFIX)/bin/gw|' contrib/systemd/gw@.service > \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system/gw@.service
+	for u in gw@.service gw-metrics@.service gw-metrics@.timer; do \
+		sed 's|/usr/local/bin/gw|$(PREFIX)/bin/gw|' contrib/systemd/$$u > \
+			$(DESTDIR)$(PREFIX)/lib/systemd/system/$$u || exit 1; \
+	done
 	install -m 0755 contrib/container/gw-userns $(DESTDIR)$(PREFIX)/bin/gw-userns
 
 clean:

@@ -53,6 +53,22 @@ const char *wg_drop_name(enum wg_drop d)
 	return (unsigned)d < WG_DROP__COUNT ? drop_names[d] : "?";
 }
 
+bool wg_drop_is_peers(enum wg_drop d)
+{
+	switch (d) {
+	case WG_DROP_HANDSHAKE:
+	case WG_DROP_BAD_INNER:
+	case WG_DROP_ALLOWED_IPS:
+	case WG_DROP_TOO_BIG:
+	case WG_DROP_NO_ENDPOINT:
+	case WG_DROP_STAGED_OVERFLOW:
+	case WG_DROP_GAVE_UP:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static uint32_t pow2_at_least(size_t n)
 {
 	uint32_t p = 16;
@@ -298,8 +314,10 @@ static unsigned flush_staged(struct wg_device *dev, struct wg_peer *peer, uint64
 
 static void clear_staged(struct wg_device *dev, struct wg_peer *peer, bool count)
 {
-	if (count)
+	if (count) {
 		dev->drops[WG_DROP_GAVE_UP] += peer->staged_count;
+		peer->drops[WG_DROP_GAVE_UP] += peer->staged_count;
+	}
 	sodium_memzero(peer->staged, dev->slot_size * WG_STAGED_MAX);
 	peer->staged_head = peer->staged_count = 0;
 }
@@ -348,6 +366,8 @@ static size_t ip_view(const uint8_t *p, size_t len, int *family, const uint8_t *
 static void rx_drop(struct wg_device *dev, struct wg_rx *rx, enum wg_drop why)
 {
 	dev->drops[why]++;
+	if (rx->peer)
+		rx->peer->drops[why]++;
 	rx->kind = WG_RX_DROP;
 	rx->drop = why;
 }
@@ -607,6 +627,8 @@ void wg_receive(struct wg_device *dev, uint64_t now, uint64_t wall,
 static void tx_drop(struct wg_device *dev, struct wg_tx *tx, enum wg_drop why)
 {
 	dev->drops[why]++;
+	if (tx->peer)
+		tx->peer->drops[why]++;
 	tx->kind = WG_TX_DROP;
 	tx->drop = why;
 }
@@ -651,6 +673,7 @@ void wg_send(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *
 		peer->staged_head = (peer->staged_head + 1) % WG_STAGED_MAX;
 		peer->staged_count--;
 		dev->drops[WG_DROP_STAGED_OVERFLOW]++;
+		peer->drops[WG_DROP_STAGED_OVERFLOW]++;
 	}
 	unsigned slot = (peer->staged_head + peer->staged_count) % WG_STAGED_MAX;
 

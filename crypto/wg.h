@@ -75,6 +75,8 @@ enum wg_drop {
 
 /* Short stable names ("mac1", "replay", ...), for stats. */
 const char *wg_drop_name(enum wg_drop d);
+/* True for the reasons a peer's drops[] can count (see struct wg_peer). */
+bool wg_drop_is_peers(enum wg_drop d);
 
 struct wg_endpoint {
 	uint8_t addr[WG_ENDPOINT_MAX]; /* the caller's sockaddr; zero padded */
@@ -98,6 +100,10 @@ struct wg_peer {
 	uint64_t last_handshake_wall;  /* Unix ns of the last completed handshake; 0 none */
 	uint64_t handshakes_sent, handshakes_completed;
 	uint16_t persistent_keepalive; /* seconds, 0 = off */
+	/* the part of dev->drops this peer accounts for: its authenticated
+	 * datagrams and packets (handshake, bad-inner, allowed-ips) and the
+	 * packets to it (too-big, no-endpoint, staged-overflow, gave-up) */
+	uint64_t drops[WG_DROP__COUNT];
 	/* staged packets: a ring of WG_STAGED_MAX slots of dev->slot_size bytes,
 	 * each holding the packet at MSG_DATA_HEADER_LEN so it encrypts in place */
 	uint8_t *staged;

@@ -8,7 +8,11 @@
  *   -C            the number of entries
  *   -F            flush; "gw conntrack: connection tracking table has been
  *                 emptied." on stderr
- * IFACE may also be a control socket path (containing '/').
+ *   -o extended   with -L: the lines as `conntrack -L -o extended` prints them
+ *                 on a kernel with nf_conntrack_acct=1 ("ipv4     2 " first,
+ *                 packets=N bytes=N after each direction's tuple)
+ * One command at most; options in any order, as conntrack's.  IFACE may also
+ * be a control socket path (containing '/').
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,34 +23,59 @@
 
 static void usage(void)
 {
-	fputs("Usage: gw conntrack IFACE [-L | -C | -F]\n", stderr);
+	fputs("Usage: gw conntrack IFACE [-L [-o extended] | -C | -F]\n", stderr);
 }
 
 int cmd_conntrack(int argc, char **argv)
 {
-	const char *req = "ct-list";
+	const char *req = NULL, *output = NULL;
 	struct sbuf s;
 	const char *e, *count;
 	int ret;
 
-	if (argc < 2 || argc > 3 || argv[1][0] == '-') {
+	if (argc < 2 || argv[1][0] == '-') {
 		usage();
 		return argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? 0 : 1;
 	}
-	if (argc == 3) {
-		if (!strcmp(argv[2], "-L") || !strcmp(argv[2], "--dump"))
-			req = "ct-list";
-		else if (!strcmp(argv[2], "-C") || !strcmp(argv[2], "--count"))
-			req = "ct-count";
-		else if (!strcmp(argv[2], "-F") || !strcmp(argv[2], "--flush"))
-			req = "ct-flush";
-		else {
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *cmd = NULL;
+
+		if (!strcmp(a, "-L") || !strcmp(a, "--dump"))
+			cmd = "ct-list";
+		else if (!strcmp(a, "-C") || !strcmp(a, "--count"))
+			cmd = "ct-count";
+		else if (!strcmp(a, "-F") || !strcmp(a, "--flush"))
+			cmd = "ct-flush";
+		if (cmd) {
+			if (req) {
+				fprintf(stderr, "gw conntrack: %s: only one command at a time\n", a);
+				return 1;
+			}
+			req = cmd;
+		} else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "gw conntrack: %s needs a format (extended)\n", a);
+				return 1;
+			}
+			output = argv[++i];
+			if (strcmp(output, "extended")) {
+				fprintf(stderr, "gw conntrack: %s: unknown output format '%s' (known: extended)\n",
+					a, output);
+				return 1;
+			}
+		} else {
 			usage();
 			return 1;
 		}
 	}
+	if (!req)
+		req = "ct-list";
+	if (output && strcmp(req, "ct-list")) {
+		fprintf(stderr, "gw conntrack: -o goes with -L only\n");
+		return 1;
+	}
 	sbuf_init(&s);
-	ret = cmd_ask(argv[1], req, NULL, 0, &s);
+	ret = cmd_ask(argv[1], output ? "ct-list extended" : req, NULL, 0, &s);
 	if (ret) {
 		sbuf_free(&s);
 		return 1;

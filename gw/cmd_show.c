@@ -4,7 +4,19 @@
  * socket (gw/ctl.h) and print, for show, the layout of `wg show`.  IFACE may
  * also be a socket path (containing '/'), for a ControlSocket elsewhere.
  * gw stats IFACE --json prints the same counters as one JSON object (numbers
- * stay numbers).
+ * stay numbers), --prometheus them and the per-peer ones in the Prometheus
+ * text exposition format (the gateway writes it: gw/metrics.h).
+ * gw show IFACE --json prints the show answer as one JSON object:
+ *   { "interface": NAME, "public_key": B64, "listen_port": N,
+ *     "addresses": [CIDR...], "peers": [ { "public_key": B64,
+ *       "endpoint": "ADDR:PORT" | null, "allowed_ips": [CIDR...],
+ *       "latest_handshake": UNIX-SECONDS (0: never), "rx_bytes": N,
+ *       "tx_bytes": N, "persistent_keepalive": SECONDS (0: off),
+ *       "handshakes_sent": N, "handshakes_completed": N,
+ *       "conntrack_entries": N (with netfilter),
+ *       "drops": { REASON: N, ... } } ... ] }
+ * Keys the gateway adds later pass through (numbers as numbers); a private
+ * or preshared key is never printed, whatever the answer holds.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -188,6 +200,170 @@ static int show_one(const char *iface)
 	return ret;
 }
 
+static void json_string(const char *v)
+{
+	putchar('"');
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			printf("\\%c", *c);
+		else if (*c < 0x20)
+			printf("\\u%04x", *c);
+		else
+			putchar(*c);
+	}
+	putchar('"');
+}
+
+/* A decimal number stays a number in JSON. */
+static void json_value(const char *v)
+{
+	if (*v && strspn(v, "0123456789") == strlen(v) && (v[0] != '0' || !v[1]))
+		fputs(v, stdout);
+	else
+		json_string(v);
+}
+
+struct kv {
+	const char *key, *val;
+};
+
+/* Keys that repeat in the show answer and the JSON arrays they make. */
+static const char *json_array_name(const char *key)
+{
+	if (!strcmp(key, "allowed_ip"))
+		return "allowed_ips";
+	if (!strcmp(key, "address"))
+		return "addresses";
+	return NULL;
+}
+
+static bool json_secret(const char *key)
+{
+	return strstr(key, "private") || strstr(key, "preshared");
+}
+
+/* The members of the object of lines kv[0..n): the interface's, or a
+ * peer's (kv[0] is peer=KEY).  ind: their indentation.  False when none
+ * was printed. */
+static bool json_members(const struct kv *kv, size_t n, bool peer, const char *ind)
+{
+	bool first = true, ep = false, aips = false, drops = false;
+
+	for (size_t i = 0; i < n; i++) {
+		ep |= !strcmp(kv[i].key, "endpoint");
+		aips |= !strcmp(kv[i].key, "allowed_ip");
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *k = kv[i].key, *arr = json_array_name(k);
+
+		if (json_secret(k))
+			continue;
+		if (!strncmp(k, "drop_", 5)) {
+			if (drops)
+				continue;
+			drops = true;
+			printf("%s\n%s\"drops\": {", first ? "" : ",", ind);
+			for (size_t j = i, f = 1; j < n; j++)
+				if (!strncmp(kv[j].key, "drop_", 5)) {
+					printf("%s\n%s  ", f ? "" : ",", ind);
+					json_string(kv[j].key + 5);
+					fputs(": ", stdout);
+					json_value(kv[j].val);
+					f = 0;
+				}
+			printf("\n%s}", ind);
+			first = false;
+			continue;
+		}
+		if (arr) {
+			bool seen = false;
+
+			for (size_t j = 0; j < i && !seen; j++)
+				seen = !strcmp(kv[j].key, k);
+			if (seen)
+				continue;
+			printf("%s\n%s\"%s\": [", first ? "" : ",", ind, arr);
+			for (size_t j = i, f = 1; j < n; j++)
+				if (!strcmp(kv[j].key, k)) {
+					fputs(f ? "" : ", ", stdout);
+					json_string(kv[j].val);
+					f = 0;
+				}
+			putchar(']');
+			first = false;
+			continue;
+		}
+		printf("%s\n%s", first ? "" : ",", ind);
+		json_string(peer && i == 0 ? "public_key" : k);
+		fputs(": ", stdout);
+		json_value(kv[i].val);
+		first = false;
+		if (peer && i == 0) {
+			if (!ep)
+				printf(",\n%s\"endpoint\": null", ind);
+			if (!aips)
+				printf(",\n%s\"allowed_ips\": []", ind);
+		}
+	}
+	return !first;
+}
+
+static int show_json(const char *iface)
+{
+	struct sbuf s;
+	struct kv *kv = NULL;
+	size_t n = 0, cap = 0, head, i;
+	char *line, *save = NULL;
+	const char *e;
+	int ret;
+
+	sbuf_init(&s);
+	ret = ask(iface, "show", &s);
+	if (!ret && (e = cmd_answer_error(&s))) {
+		fprintf(stderr, "gw: %s: %s", iface, e);
+		ret = -EPROTO;
+	}
+	for (line = ret || !s.buf ? NULL : strtok_r(s.buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *v = strchr(line, '=');
+
+		if (!v)
+			continue;
+		*v++ = 0;
+		if (n == cap) {
+			struct kv *nk = realloc(kv, (cap = cap ? 2 * cap : 64) * sizeof(*kv));
+
+			if (!nk) {
+				fputs("gw: out of memory\n", stderr);
+				ret = -ENOMEM;
+				break;
+			}
+			kv = nk;
+		}
+		kv[n++] = (struct kv){ line, v };
+	}
+	if (!ret) {
+		for (head = 0; head < n && strcmp(kv[head].key, "peer"); head++)
+			;
+		putchar('{');
+		printf("%s\n  \"peers\": [", json_members(kv, head, false, "  ") ? "," : "");
+		for (i = head; i < n;) {
+			size_t j = i + 1;
+
+			while (j < n && strcmp(kv[j].key, "peer"))
+				j++;
+			printf("%s\n    {", i == head ? "" : ",");
+			json_members(kv + i, j - i, true, "      ");
+			fputs("\n    }", stdout);
+			i = j;
+		}
+		printf("%s]\n}\n", n > head ? "\n  " : "");
+	}
+	free(kv);
+	sbuf_free(&s);
+	return ret;
+}
+
 int cmd_show(int argc, char **argv)
 {
 	struct dirent *de;
@@ -195,8 +371,10 @@ int cmd_show(int argc, char **argv)
 	int ret = 0;
 	bool first = true;
 
+	if (argc == 3 && argv[1][0] != '-' && !strcmp(argv[2], "--json"))
+		return show_json(argv[1]) ? 1 : 0;
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		fprintf(stderr, "Usage: gw %s [IFACE]\n", argv[0]);
+		fprintf(stderr, "Usage: gw %s [IFACE [--json]]\n", argv[0]);
 		return 1;
 	}
 	if (argc == 2)
@@ -264,15 +442,16 @@ int cmd_stats(int argc, char **argv)
 {
 	struct sbuf s;
 	bool json = argc == 3 && !strcmp(argv[2], "--json");
+	bool prom = argc == 3 && !strcmp(argv[2], "--prometheus");
 	const char *e;
 	int ret;
 
-	if ((argc != 2 && !json) || argv[1][0] == '-') {
-		fprintf(stderr, "Usage: gw %s IFACE [--json]\n", argv[0]);
+	if ((argc != 2 && !json && !prom) || argv[1][0] == '-') {
+		fprintf(stderr, "Usage: gw %s IFACE [--json | --prometheus]\n", argv[0]);
 		return 1;
 	}
 	sbuf_init(&s);
-	ret = ask(argv[1], "stats", &s);
+	ret = ask(argv[1], prom ? "metrics" : "stats", &s);
 	if (!ret && (e = cmd_answer_error(&s))) {
 		fprintf(stderr, "gw: %s", e);
 		ret = 1;

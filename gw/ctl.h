@@ -7,15 +7,21 @@
  * line and shuts its side down; the server answers with "key=value" lines
  * and closes.  Keys never carry secrets.
  *
- *   show    interface=NAME  public_key=B64  listen_port=N
- *           then per peer, starting with its key:
+ *   show    interface=NAME  public_key=B64  listen_port=N  address=CIDR
+ *           (repeated: Address) then per peer, starting with its key:
  *             peer=B64  endpoint=ADDR:PORT (absent: none)  allowed_ip=CIDR
  *             (repeated)  latest_handshake=UNIX-SECONDS (0: never)
  *             rx_bytes=N  tx_bytes=N  persistent_keepalive=SECONDS
  *             handshakes_sent=N  handshakes_completed=N
+ *             conntrack_entries=N  drop_conntrack-limit=N (with netfilter:
+ *             its conntrack entries, its new ones PeerConntrackMax refused)
+ *             drop_REASON=N for each crypto/wg.h reason a peer accounts
+ *             for (wg_drop_is_peers)
  *   stats   rx_packets=N  tx_packets=N  handshakes_received=N
  *           cookies_received=N  under_load=0|1  then drop_REASON=N for every
  *           reason of crypto/wg.h (bad-type, mac1, replay, ...)
+ *   metrics the numbers of show and stats in the Prometheus text exposition
+ *           format (gw/metrics.h), per-peer ones labelled peer="B64"
  *   rules-list TABLE FLAGS [CHAIN]
  *           the text of rules_list() (iptables -L layout); FLAGS is the
  *           RULES_LIST_* bits in decimal
@@ -29,6 +35,10 @@
  *           the restored chains and rules start at [0:0]; answers
  *           ok=1, or error=NAME:LINE: message and nothing changed
  *   ct-list the conntrack -L lines (ct_format), then count=N
+ *   ct-list extended
+ *           the same as conntrack -L -o extended prints them with
+ *           nf_conntrack_acct=1: "ipv4     2 " first, packets= bytes= after
+ *           each direction's tuple (ct_format_ext)
  *   ct-count count=N
  *   ct-flush flushed=N (the entries removed)
  *   trace-info

@@ -18,6 +18,7 @@
 
 #include "gw/gw.h"
 #include "gw/log.h"
+#include "gw/metrics.h"
 #include "gw/nl.h"
 #include "gw/rulesfile.h"
 #include "gw/uplink_nat.h"
@@ -1094,26 +1095,28 @@ int dp_rules_save(struct gw *g, struct sbuf *out)
 
 struct ct_list_arg {
 	struct sbuf *out;
+	const struct ct_table *ct;
 	uint64_t now;
-	unsigned n;
+	unsigned flags, n;
 };
 
 static int ct_list_one(struct ct_entry *e, void *arg)
 {
 	struct ct_list_arg *a = arg;
 
-	ct_format(e, a->now, a->out);
+	ct_format_ext(a->ct, e, a->now, a->flags, a->out);
 	sbuf_add(a->out, "\n");
 	a->n++;
 	return 0;
 }
 
-int dp_ct_list(struct gw *g, struct sbuf *out, unsigned *count)
+int dp_ct_list(struct gw *g, unsigned flags, struct sbuf *out, unsigned *count)
 {
-	struct ct_list_arg a = { out, gw_mono(), 0 };
+	struct ct_list_arg a = { out, NULL, gw_mono(), flags, 0 };
 
 	if (!g->nf)
 		return -ENOENT;
+	a.ct = nf_ct(g->nf);
 	ct_foreach(nf_ct(g->nf), ct_list_one, &a);
 	*count = a.n;
 	return 0;
@@ -1166,7 +1169,43 @@ static const char *const uplink_drop_names[UPLINK_DROP__MAX] = {
 	[UPLINK_DROP_ARP] = "arp",
 };
 
-void dp_stats(struct gw *g, struct sbuf *s)
+#define C(n, h) { n, METRIC_COUNTER, h, NULL }
+#define CL(n, h, l) { n, METRIC_COUNTER, h, l }
+#define G(n, h) { n, METRIC_GAUGE, h, NULL }
+static const struct metric_def
+	m_path_pkts = CL("path_packets", "Packets forwarded, by path (from_to).", "path"),
+	m_path_bytes = CL("path_bytes", "Bytes of IP packets forwarded, by path (from_to).", "path"),
+	m_nf_drops = CL("netfilter_drops", "Packets dropped by the rules, conntrack or NAT, by reason.",
+			"reason"),
+	m_dp_drops = CL("dataplane_drops", "Packets the data path could not deliver, by reason.",
+			"reason"),
+	m_ct_count = G("conntrack_entries", "Conntrack entries in use."),
+	m_ct_max = G("conntrack_max", "Conntrack entries at most (ConntrackMax)."),
+	m_ct_new = C("conntrack_new", "Conntrack entries created (confirmed)."),
+	m_ct_invalid = C("conntrack_invalid", "Packets conntrack found INVALID."),
+	m_ct_early = C("conntrack_early_drop", "Conntrack entries dropped early for room."),
+	m_ct_evicted = C("conntrack_nat_evicted",
+			 "Closed TCP entries whose NAT tuple a new connection took."),
+	m_ct_peer_limit = C("conntrack_peer_limit",
+			    "New conntrack entries refused by PeerConntrackMax."),
+	m_owner_lookups = C("owner_lookups", "Socket owner lookups for -m owner."),
+	m_owner_walks = C("owner_proc_walks", "Walks of /proc for -m owner."),
+	m_frag_ok = C("frag_reassembled", "Packets reassembled from fragments."),
+	m_frag_fails = C("frag_fails", "Reassemblies that failed."),
+	m_frag_timeouts = C("frag_timeouts", "Reassemblies that timed out."),
+	m_frag_fragmented = C("frag_fragmented", "Packets fragmented on the way out."),
+	m_frag_created = C("frag_created", "Fragments created."),
+	m_up_frames = C("uplink_rx_frames", "Frames read off the uplink's packet socket."),
+	m_up_rx = C("uplink_rx_packets", "IPv4 packets taken off the uplink."),
+	m_up_gso = C("uplink_rx_gso", "GSO super-packets taken off the uplink."),
+	m_up_segs = C("uplink_rx_segments", "Segments cut from the uplink's GSO super-packets."),
+	m_up_csum = C("uplink_rx_csum", "Uplink packets whose checksum gw completed."),
+	m_up_tx = C("uplink_tx_packets", "Packets sent out of the uplink."),
+	m_up_arp = C("uplink_arp_replies", "ARP replies sent for a NAT address."),
+	m_up_announced = C("uplink_arp_announced", "Gratuitous ARP announcements sent."),
+	m_up_drops = CL("uplink_drops", "Uplink frames dropped, by reason.", "reason");
+
+void dp_stats(struct gw *g, struct metrics *m)
 {
 	struct ct_stats cs;
 	struct frag_stats fs;
@@ -1174,45 +1213,58 @@ void dp_stats(struct gw *g, struct sbuf *s)
 
 	if (!g->nf) {
 		/* plain: what it drops of peers' packets */
-		sbuf_printf(s, "dp_drop_martian=%llu\n",
-			    (unsigned long long)g->dp_drops[GW_DROP_MARTIAN]);
+		metric(m, &m_dp_drops, "martian", g->dp_drops[GW_DROP_MARTIAN], "dp_drop_martian");
 		return;
 	}
-	for (int i = 0; i < GW_PATH__MAX; i++)
-		sbuf_printf(s, "path_%s_packets=%llu\npath_%s_bytes=%llu\n", path_names[i],
-			    (unsigned long long)g->path_pkts[i], path_names[i],
-			    (unsigned long long)g->path_bytes[i]);
+	for (int i = 0; i < GW_PATH__MAX; i++) {
+		metric(m, &m_path_pkts, path_names[i], g->path_pkts[i], "path_%s_packets",
+		       path_names[i]);
+		metric(m, &m_path_bytes, path_names[i], g->path_bytes[i], "path_%s_bytes",
+		       path_names[i]);
+	}
 	for (int i = 1; i < NF_DROP_MAX; i++)
-		sbuf_printf(s, "nf_drop_%s=%llu\n", nf_drop_name((enum nf_drop)i),
-			    (unsigned long long)g->nf_drops[i]);
+		metric(m, &m_nf_drops, nf_drop_name((enum nf_drop)i), g->nf_drops[i], "nf_drop_%s",
+		       nf_drop_name((enum nf_drop)i));
 	for (int i = 0; i < GW_DROP__MAX; i++)
-		sbuf_printf(s, "dp_drop_%s=%llu\n", drop_names[i],
-			    (unsigned long long)g->dp_drops[i]);
+		metric(m, &m_dp_drops, drop_names[i], g->dp_drops[i], "dp_drop_%s", drop_names[i]);
 	ct_get_stats(nf_ct(g->nf), &cs);
-	sbuf_printf(s, "conntrack_count=%u\nconntrack_max=%u\nconntrack_new=%llu\n"
-		       "conntrack_invalid=%llu\nconntrack_early_drop=%llu\n"
-		       "conntrack_nat_evicted=%llu\nconntrack_peer_limit=%llu\n",
-		    cs.count, cs.max, (unsigned long long)cs.new_,
-		    (unsigned long long)cs.invalid, (unsigned long long)cs.early_drop,
-		    (unsigned long long)cs.nat_evicted, (unsigned long long)cs.owner_limit);
+	metric(m, &m_ct_count, NULL, cs.count, "conntrack_count");
+	metric(m, &m_ct_max, NULL, cs.max, "conntrack_max");
+	metric(m, &m_ct_new, NULL, cs.new_, "conntrack_new");
+	metric(m, &m_ct_invalid, NULL, cs.invalid, "conntrack_invalid");
+	metric(m, &m_ct_early, NULL, cs.early_drop, "conntrack_early_drop");
+	metric(m, &m_ct_evicted, NULL, cs.nat_evicted, "conntrack_nat_evicted");
+	metric(m, &m_ct_peer_limit, NULL, cs.owner_limit, "conntrack_peer_limit");
 	frag_get_stats(g->frag, &fs);
-	sbuf_printf(s, "owner_lookups=%llu\nowner_proc_walks=%llu\n",
-		    (unsigned long long)g->sd.lookups, (unsigned long long)g->sd.proc_walks);
-	sbuf_printf(s, "frag_reassembled=%llu\nfrag_fails=%llu\nfrag_timeouts=%llu\n"
-		       "frag_fragmented=%llu\nfrag_created=%llu\n",
-		    (unsigned long long)fs.oks, (unsigned long long)fs.fails,
-		    (unsigned long long)fs.timeouts, (unsigned long long)g->frag_oks,
-		    (unsigned long long)g->frag_created);
+	metric(m, &m_owner_lookups, NULL, g->sd.lookups, "owner_lookups");
+	metric(m, &m_owner_walks, NULL, g->sd.proc_walks, "owner_proc_walks");
+	metric(m, &m_frag_ok, NULL, fs.oks, "frag_reassembled");
+	metric(m, &m_frag_fails, NULL, fs.fails, "frag_fails");
+	metric(m, &m_frag_timeouts, NULL, fs.timeouts, "frag_timeouts");
+	metric(m, &m_frag_fragmented, NULL, g->frag_oks, "frag_fragmented");
+	metric(m, &m_frag_created, NULL, g->frag_created, "frag_created");
 	if (!g->uplink_on)
 		return;
-	sbuf_printf(s, "uplink_rx_frames=%llu\nuplink_rx_packets=%llu\nuplink_rx_gso=%llu\n"
-		       "uplink_rx_segments=%llu\nuplink_rx_csum=%llu\nuplink_tx_packets=%llu\n",
-		    (unsigned long long)us->rx_frames, (unsigned long long)us->rx_pkts,
-		    (unsigned long long)us->rx_gso, (unsigned long long)us->rx_segs,
-		    (unsigned long long)us->rx_csum, (unsigned long long)us->tx_pkts);
-	sbuf_printf(s, "uplink_arp_replies=%llu\nuplink_arp_announced=%llu\n",
-		    (unsigned long long)us->arp_replies, (unsigned long long)us->arp_announced);
+	metric(m, &m_up_frames, NULL, us->rx_frames, "uplink_rx_frames");
+	metric(m, &m_up_rx, NULL, us->rx_pkts, "uplink_rx_packets");
+	metric(m, &m_up_gso, NULL, us->rx_gso, "uplink_rx_gso");
+	metric(m, &m_up_segs, NULL, us->rx_segs, "uplink_rx_segments");
+	metric(m, &m_up_csum, NULL, us->rx_csum, "uplink_rx_csum");
+	metric(m, &m_up_tx, NULL, us->tx_pkts, "uplink_tx_packets");
+	metric(m, &m_up_arp, NULL, us->arp_replies, "uplink_arp_replies");
+	metric(m, &m_up_announced, NULL, us->arp_announced, "uplink_arp_announced");
 	for (int i = 0; i < UPLINK_DROP__MAX; i++)
-		sbuf_printf(s, "uplink_drop_%s=%llu\n", uplink_drop_names[i],
-			    (unsigned long long)us->drop[i]);
+		metric(m, &m_up_drops, uplink_drop_names[i], us->drop[i], "uplink_drop_%s",
+		       uplink_drop_names[i]);
 }
+
+int dp_peer_ct(struct gw *g, uint16_t owner, struct ct_owner_stats *os)
+{
+	if (!g->nf)
+		return -ENOENT;
+	ct_get_owner_stats(nf_ct(g->nf), owner, os);
+	return 0;
+}
+#undef C
+#undef CL
+#undef G

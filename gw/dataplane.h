@@ -40,7 +40,9 @@
 #include "nat/pkt.h"
 
 struct config;
+struct ct_owner_stats;
 struct gw;
+struct metrics;
 struct sbuf;
 
 /* Packets from one source (the peers, or the uplink) on their way into
@@ -92,7 +94,10 @@ void dp_tick(struct gw *g, uint64_t now);
 uint64_t dp_next_deadline(const struct gw *g);
 
 /* gw stats lines: paths, drops, conntrack use, uplink and reassembly. */
-void dp_stats(struct gw *g, struct sbuf *s);
+void dp_stats(struct gw *g, struct metrics *m);
+/* A peer's share of conntrack (owner: its conntrack owner id), for show;
+ * -ENOENT without netfilter. */
+int dp_peer_ct(struct gw *g, uint16_t owner, struct ct_owner_stats *os);
 
 /* The control socket's requests (gw/ctl.h); -ENOENT without netfilter.
  * SIGHUP: the Rules file again, parsed on top of the live rules and swapped
@@ -108,8 +113,8 @@ int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flag
 		  struct sbuf *out);
 /* rules_save with counters. */
 int dp_rules_save(struct gw *g, struct sbuf *out);
-/* conntrack -L lines; *count entries listed. */
-int dp_ct_list(struct gw *g, struct sbuf *out, unsigned *count);
+/* conntrack -L lines (flags: nat/ct.h's CT_FMT_*); *count entries listed. */
+int dp_ct_list(struct gw *g, unsigned flags, struct sbuf *out, unsigned *count);
 int dp_ct_count(struct gw *g, unsigned *count);
 int dp_ct_flush(struct gw *g, unsigned *flushed);
 

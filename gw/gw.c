@@ -21,7 +21,9 @@
 #include "gw/dataplane.h"
 #include "gw/icmp6.h"
 #include "gw/log.h"
+#include "gw/metrics.h"
 #include "gw/tun.h"
+#include "nat/ct.h"
 #include "nat/gro.h"
 #include "nat/gso.h"
 #include "nat/pkt.h"
@@ -437,56 +439,127 @@ static void show_aip(void *ctx, int family, const uint8_t *addr, uint8_t cidr, v
 
 	(void)peer;
 	inet_ntop(family, addr, text, sizeof(text));
-	sbuf_printf(ctx, "allowed_ip=%s/%u\n", text, cidr);
+	metrics_text(ctx, "allowed_ip", "%s/%u", text, cidr);
 }
 
-static void ctl_show(struct gw *g, struct sbuf *s)
+#define C(n, h) { n, METRIC_COUNTER, h, NULL }
+#define G(n, h) { n, METRIC_GAUGE, h, NULL }
+static const struct metric_def
+	m_peers = G("peers", "Peers configured."),
+	m_listen_port = G("listen_port", "The UDP port gw listens on."),
+	m_peer_rx = C("peer_receive_bytes", "Bytes of datagrams received from a peer (wg show)."),
+	m_peer_tx = C("peer_transmit_bytes", "Bytes of datagrams sent to a peer (wg show)."),
+	m_peer_hs = G("peer_latest_handshake_seconds",
+		      "Unix time of a peer's latest handshake, 0: never."),
+	m_peer_keepalive = G("peer_persistent_keepalive_seconds",
+			     "A peer's persistent keepalive interval, 0: off."),
+	m_peer_hs_sent = C("peer_handshakes_sent", "Handshake initiations sent to a peer."),
+	m_peer_hs_done = C("peer_handshakes_completed", "Handshakes completed with a peer."),
+	m_peer_ct = G("peer_conntrack_entries", "Conntrack entries a peer's packets created."),
+	m_peer_drops = { "peer_drops", METRIC_COUNTER,
+			 "Packets dropped that a peer accounts for, by reason.", "reason" },
+	m_rx_packets = C("wg_rx_packets", "Data messages received with a payload."),
+	m_tx_packets = C("wg_tx_packets", "Data messages sent with a payload."),
+	m_hs_received = C("wg_handshakes_received", "Handshake initiations answered."),
+	m_cookies = C("wg_cookies_received", "Cookie replies received."),
+	m_under_load = G("wg_under_load", "1 while gw answers handshakes with cookies."),
+	m_udp_waits = C("udp_tx_waits", "Times the UDP send queue was full."),
+	m_udp_dropped = C("udp_tx_dropped", "Datagrams dropped at a full UDP send queue."),
+	m_tun_offload = G("tun_offload", "1 when the TUN device has offloads (vnet headers)."),
+	m_tun_rx_gso = C("tun_rx_gso", "GSO super-packets read from the TUN device."),
+	m_tun_rx_segs = C("tun_rx_segments", "Segments cut from the TUN device's super-packets."),
+	m_tun_rx_csum = C("tun_rx_csum", "TUN packets whose checksum gw completed."),
+	m_tun_rx_bad = C("tun_rx_bad", "TUN packets with a bad vnet header."),
+	m_tun_tx_gso = C("tun_tx_gso", "GSO super-packets written to the TUN device."),
+	m_tun_tx_segs = C("tun_tx_segments", "Segments coalesced into them."),
+	m_wg_drops = { "wg_drops", METRIC_COUNTER,
+		       "Datagrams and packets dropped by the WireGuard layer, by reason.", "reason" };
+#undef C
+#undef G
+
+/* show: the interface, then each peer (gw/ctl.h); with Prometheus, the
+ * per-peer metrics. */
+static void ctl_show(struct gw *g, struct metrics *m)
 {
-	char b64[KEY_B64_LEN + 1], ep[64];
+	char b64[KEY_B64_LEN + 1], ep[64], addr[INET6_ADDRSTRLEN];
+	struct ct_owner_stats os;
 
 	key_to_base64(b64, g->dev.keys.pub);
-	sbuf_printf(s, "interface=%s\npublic_key=%s\nlisten_port=%u\n", g->cfg.ifname, b64,
-		    g->port);
+	metrics_text(m, "interface", "%s", g->cfg.ifname);
+	metrics_text(m, "public_key", "%s", b64);
+	metric(m, &m_listen_port, NULL, g->port, "listen_port");
+	for (size_t i = 0; i < g->cfg.n_addresses; i++) {
+		const struct cidr *c = &g->cfg.addresses[i];
+
+		inet_ntop(c->family, c->addr, addr, sizeof(addr));
+		metrics_text(m, "address", "%s/%u", addr, c->prefix);
+	}
+	metric(m, &m_peers, NULL, g->dev.npeers, NULL);
 	for (size_t i = 0; i < g->dev.npeers; i++) {
 		struct wg_peer *p = g->dev.peers[i];
 
 		key_to_base64(b64, p->hs.remote_static);
-		sbuf_printf(s, "peer=%s\n", b64);
+		metrics_text(m, "peer", "%s", b64);
+		metrics_peer(m, b64);
 		if (p->endpoint.len) {
 			udp_endpoint_format(&p->endpoint, ep, sizeof(ep));
-			sbuf_printf(s, "endpoint=%s\n", ep);
+			metrics_text(m, "endpoint", "%s", ep);
 		}
-		allowedips_walk(&g->dev.aips, p, show_aip, s);
-		sbuf_printf(s, "latest_handshake=%llu\nrx_bytes=%llu\ntx_bytes=%llu\n"
-			       "persistent_keepalive=%u\nhandshakes_sent=%llu\n"
-			       "handshakes_completed=%llu\n",
-			    (unsigned long long)(p->last_handshake_wall / NSEC_PER_SEC),
-			    (unsigned long long)p->rx_bytes, (unsigned long long)p->tx_bytes,
-			    p->persistent_keepalive, (unsigned long long)p->handshakes_sent,
-			    (unsigned long long)p->handshakes_completed);
+		allowedips_walk(&g->dev.aips, p, show_aip, m);
+		metric(m, &m_peer_hs, NULL, p->last_handshake_wall / NSEC_PER_SEC, "latest_handshake");
+		metric(m, &m_peer_rx, NULL, p->rx_bytes, "rx_bytes");
+		metric(m, &m_peer_tx, NULL, p->tx_bytes, "tx_bytes");
+		metric(m, &m_peer_keepalive, NULL, p->persistent_keepalive, "persistent_keepalive");
+		metric(m, &m_peer_hs_sent, NULL, p->handshakes_sent, "handshakes_sent");
+		metric(m, &m_peer_hs_done, NULL, p->handshakes_completed, "handshakes_completed");
+		if (!dp_peer_ct(g, (uint16_t)(uintptr_t)p->user, &os)) {
+			metric(m, &m_peer_ct, NULL, os.count, "conntrack_entries");
+			metric(m, &m_peer_drops, "conntrack-limit", os.limit, "drop_conntrack-limit");
+		}
+		for (int d = 0; d < WG_DROP__COUNT; d++)
+			if (wg_drop_is_peers((enum wg_drop)d))
+				metric(m, &m_peer_drops, wg_drop_name((enum wg_drop)d), p->drops[d],
+				       "drop_%s", wg_drop_name((enum wg_drop)d));
 	}
+	metrics_peer(m, NULL);
 }
 
-static void ctl_stats(struct gw *g, struct sbuf *s)
+static void ctl_stats(struct gw *g, struct metrics *m)
 {
-	sbuf_printf(s, "rx_packets=%llu\ntx_packets=%llu\nhandshakes_received=%llu\n"
-		       "cookies_received=%llu\nunder_load=%d\n",
-		    (unsigned long long)g->dev.rx_packets, (unsigned long long)g->dev.tx_packets,
-		    (unsigned long long)g->dev.handshakes_received,
-		    (unsigned long long)g->dev.cookies_received, gw_mono() < g->under_load_until);
-	sbuf_printf(s, "udp_tx_waits=%llu\nudp_tx_dropped=%llu\n",
-		    (unsigned long long)g->tx_waits, (unsigned long long)g->tx_dropped);
-	sbuf_printf(s, "tun_offload=%d\ntun_rx_gso=%llu\ntun_rx_segments=%llu\n"
-		       "tun_rx_csum=%llu\ntun_rx_bad=%llu\n", g->tun_vnet,
-		    (unsigned long long)g->tun_rx_gso, (unsigned long long)g->tun_rx_segments,
-		    (unsigned long long)g->tun_rx_csum, (unsigned long long)g->tun_rx_bad);
-	sbuf_printf(s, "tun_tx_gso=%llu\ntun_tx_segments=%llu\n",
-		    (unsigned long long)g->tun_tx_gso, (unsigned long long)g->tun_tx_segments);
+	metric(m, &m_rx_packets, NULL, g->dev.rx_packets, "rx_packets");
+	metric(m, &m_tx_packets, NULL, g->dev.tx_packets, "tx_packets");
+	metric(m, &m_hs_received, NULL, g->dev.handshakes_received, "handshakes_received");
+	metric(m, &m_cookies, NULL, g->dev.cookies_received, "cookies_received");
+	metric(m, &m_under_load, NULL, gw_mono() < g->under_load_until, "under_load");
+	metric(m, &m_udp_waits, NULL, g->tx_waits, "udp_tx_waits");
+	metric(m, &m_udp_dropped, NULL, g->tx_dropped, "udp_tx_dropped");
+	metric(m, &m_tun_offload, NULL, (uint64_t)g->tun_vnet, "tun_offload");
+	metric(m, &m_tun_rx_gso, NULL, g->tun_rx_gso, "tun_rx_gso");
+	metric(m, &m_tun_rx_segs, NULL, g->tun_rx_segments, "tun_rx_segments");
+	metric(m, &m_tun_rx_csum, NULL, g->tun_rx_csum, "tun_rx_csum");
+	metric(m, &m_tun_rx_bad, NULL, g->tun_rx_bad, "tun_rx_bad");
+	metric(m, &m_tun_tx_gso, NULL, g->tun_tx_gso, "tun_tx_gso");
+	metric(m, &m_tun_tx_segs, NULL, g->tun_tx_segments, "tun_tx_segments");
 	for (int i = 0; i < WG_DROP__COUNT; i++)
-		sbuf_printf(s, "drop_%s=%llu\n", wg_drop_name((enum wg_drop)i),
-			    (unsigned long long)g->dev.drops[i]);
-	priv_stats(s);
-	dp_stats(g, s);
+		metric(m, &m_wg_drops, wg_drop_name((enum wg_drop)i), g->dev.drops[i], "drop_%s",
+		       wg_drop_name((enum wg_drop)i));
+	if (!m->prom)
+		priv_stats(m->out);
+	dp_stats(g, m);
+}
+
+/* "show", "stats" (key=value) or "metrics" (both, Prometheus). */
+static void ctl_metrics(struct gw *g, const char *req, struct sbuf *out)
+{
+	struct metrics m;
+	bool prom = !strcmp(req, "metrics");
+
+	metrics_init(&m, out, prom, g->cfg.ifname);
+	if (prom || !strcmp(req, "show"))
+		ctl_show(g, &m);
+	if (prom || !strcmp(req, "stats"))
+		ctl_stats(g, &m);
+	metrics_finish(&m);
 }
 
 static void ctl_error(struct sbuf *s, int err)
@@ -553,10 +626,8 @@ static void ctl_handle(void *arg, const char *req, const char *body, size_t blen
 	unsigned n;
 	int ret;
 
-	if (!strcmp(req, "show")) {
-		ctl_show(g, out);
-	} else if (!strcmp(req, "stats")) {
-		ctl_stats(g, out);
+	if (!strcmp(req, "show") || !strcmp(req, "stats") || !strcmp(req, "metrics")) {
+		ctl_metrics(g, req, out);
 	} else if (!strncmp(req, "rules-list ", 11)) {
 		ctl_rules_list(g, req + 11, out);
 	} else if (!strcmp(req, "rules-save")) {
@@ -576,8 +647,8 @@ static void ctl_handle(void *arg, const char *req, const char *body, size_t blen
 			sbuf_printf(out, "config=%s\nuplink_addr=%s\n",
 				    realpath(g->cfg.path, path) ? path : g->cfg.path, ua);
 		}
-	} else if (!strcmp(req, "ct-list")) {
-		if ((ret = dp_ct_list(g, out, &n)))
+	} else if (!strcmp(req, "ct-list") || !strcmp(req, "ct-list extended")) {
+		if ((ret = dp_ct_list(g, req[7] ? CT_FMT_L3 | CT_FMT_ACCT : 0, out, &n)))
 			ctl_error(out, ret);
 		else
 			sbuf_printf(out, "count=%u\n", n);

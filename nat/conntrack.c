@@ -9,6 +9,23 @@
  * used, so creating a big table touches no memory.  stats.count counts
  * unconfirmed entries too (as the kernel's count does).
  *
+ * Accounting (nf_conntrack_acct, always on).  Packets and bytes per entry
+ * and direction, in an array beside the pool (32 bytes an entry, so an entry
+ * stays two cache lines), added in ct_refresh as the kernel's
+ * nf_ct_refresh_acct does: two adds per packet the tracker accepts,
+ * unconfirmed entries included.  Measured on Linux 6.18 in a netns with
+ * nf_conntrack_acct=1 (conntrack-tools 1.4.7), through a MASQUERADE router:
+ * three UDP datagrams of 100 payload bytes count packets=3 bytes=384 (the
+ * whole IP packet, 20 + 8 + 100) and their 200-byte replies packets=3
+ * bytes=684; an ICMP echo with 32 data bytes packets=1 bytes=60 each way; a
+ * TCP exchange counts its SYN, ACKs and FINs; the ICMP port unreachable
+ * answering an unreplied datagram (RELATED) and INVALID packets are not
+ * counted (reply side packets=0 bytes=0).  `conntrack -L` prints
+ * "packets=N bytes=N" after each direction's tuple, the original's before
+ * [UNREPLIED]; `-o extended` starts the line with "ipv4     2 ".  gw cuts
+ * GSO super-packets into segments before conntrack, so each segment counts
+ * as one packet (a Linux router with GRO counts a coalesced packet once).
+ *
  * Hash.  SipHash-1-3 keyed from cfg->hash_seed over the tuple.  Each
  * confirmed entry is in the table twice, once per direction: a node id is
  * entry index * 2 + direction, chains are singly linked through hnext[].
@@ -385,6 +402,7 @@ static struct ct_entry *entry_alloc(struct ct_table *t, const struct ct_tuple *o
 	e->status = CT_S_ALLOCATED;
 	e->owner = owner;
 	t->owner_count[owner] += owner != 0;
+	memset(t->acct[idx], 0, sizeof(t->acct[idx]));
 	t->stats.count++;
 	return e;
 }
@@ -437,7 +455,9 @@ int ct_create(struct ct_table **out, const struct ct_config *cfg)
 	t->pool = big_alloc((size_t)cfg->max * sizeof(struct ct_entry));
 	t->buckets = big_alloc((size_t)nb * sizeof(uint32_t));
 	t->owner_count = calloc((size_t)cfg->owners + 1, sizeof(uint32_t));
-	if (!t->pool || !t->buckets || !t->owner_count) {
+	t->owner_limit = calloc((size_t)cfg->owners + 1, sizeof(uint64_t));
+	t->acct = big_alloc((size_t)cfg->max * sizeof(t->acct[0]));
+	if (!t->pool || !t->buckets || !t->owner_count || !t->owner_limit || !t->acct) {
 		ct_destroy(t);
 		return -ENOMEM;
 	}
@@ -460,12 +480,22 @@ void ct_destroy(struct ct_table *t)
 	free(t->pool);
 	free(t->buckets);
 	free(t->owner_count);
+	free(t->owner_limit);
+	free(t->acct);
 	free(t);
 }
 
 void ct_get_stats(const struct ct_table *t, struct ct_stats *st)
 {
 	*st = t->stats;
+}
+
+void ct_get_owner_stats(const struct ct_table *t, uint16_t owner, struct ct_owner_stats *st)
+{
+	bool ok = owner && owner <= t->cfg.owners;
+
+	st->count = ok ? t->owner_count[owner] : 0;
+	st->limit = ok ? t->owner_limit[owner] : 0;
 }
 
 size_t ct_entry_size(void)
@@ -475,8 +505,14 @@ size_t ct_entry_size(void)
 
 /* ------------------------------------------------- helpers for trackers */
 
+/* As nf_ct_refresh_acct: every caller holds the packet c->p, which counts
+ * in its direction (two adds; the counters sit beside the pool). */
 void ct_refresh(struct ct_ctx *c, struct ct_entry *e, uint32_t timeout)
 {
+	struct ct_acct *a = &c->t->acct[entry_index(c->t, e)][c->dir];
+
+	a->packets++;
+	a->bytes += c->p->outer.tot_len;
 	if (!(e->status & CT_S_CONFIRMED)) {
 		/* relative until ct_confirm, as the kernel's ct->timeout */
 		e->expires = timeout;
@@ -595,8 +631,10 @@ void ct_prefetch(const struct ct_table *t, const struct pkt *p)
 		return;
 	tuple_from_hdr(&tu, &p->outer);
 	n = t->buckets[tuple_hash(t, &tu) & t->mask];
-	if (n != CT_NIL)
+	if (n != CT_NIL) {
 		__builtin_prefetch(&t->pool[n >> 1]);
+		__builtin_prefetch(&t->acct[n >> 1], 1);  /* ct_refresh counts there */
+	}
 }
 
 int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
@@ -663,6 +701,7 @@ int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 			reap_expired(t, &rt, tuple_hash(t, &rt), c.now_u);
 			if (owner && t->cfg.owner_max && t->owner_count[owner] >= t->cfg.owner_max) {
 				t->stats.owner_limit++;
+				t->owner_limit[owner]++;
 				return -EDQUOT;
 			}
 			e = entry_alloc(t, &tu, &rt, hash, c.now_u, owner);
@@ -1004,18 +1043,45 @@ static void format_tuple(struct sbuf *out, const struct ct_tuple *tu)
 	}
 }
 
-void ct_format(const struct ct_entry *e, uint64_t now, struct sbuf *out)
+struct ct_acct ct_entry_acct(const struct ct_table *t, const struct ct_entry *e, enum ct_dir dir)
+{
+	return t->acct[entry_index(t, e)][dir];
+}
+
+static void format_acct(struct sbuf *out, const struct ct_table *t, const struct ct_entry *e,
+			enum ct_dir dir)
+{
+	struct ct_acct a = ct_entry_acct(t, e, dir);
+
+	sbuf_printf(out, "packets=%llu bytes=%llu ", (unsigned long long)a.packets,
+		    (unsigned long long)a.bytes);
+}
+
+void ct_format_ext(const struct ct_table *t, const struct ct_entry *e, uint64_t now,
+		   unsigned flags, struct sbuf *out)
 {
 	uint8_t proto = e->tuple[CT_DIR_ORIGINAL].proto;
+	bool acct = t && (flags & CT_FMT_ACCT);
 
+	if (flags & CT_FMT_L3)
+		sbuf_add(out, "ipv4     2 ");
 	sbuf_printf(out, "%-8s %u %u ", proto_name(proto), proto, ct_entry_timeout(e, now));
 	if (proto == PROTO_TCP)
 		sbuf_printf(out, "%s ", ct_tcp_state_name(e->proto.tcp.state));
 	format_tuple(out, &e->tuple[CT_DIR_ORIGINAL]);
+	if (acct)
+		format_acct(out, t, e, CT_DIR_ORIGINAL);
 	if (!(e->status & CT_S_SEEN_REPLY))
 		sbuf_add(out, "[UNREPLIED] ");
 	format_tuple(out, &e->tuple[CT_DIR_REPLY]);
+	if (acct)
+		format_acct(out, t, e, CT_DIR_REPLY);
 	if (e->status & CT_S_ASSURED)
 		sbuf_add(out, "[ASSURED] ");
 	sbuf_printf(out, "mark=%u use=1", e->mark);
+}
+
+void ct_format(const struct ct_entry *e, uint64_t now, struct sbuf *out)
+{
+	ct_format_ext(NULL, e, now, 0, out);
 }

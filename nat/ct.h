@@ -73,6 +73,14 @@ struct ct_table;
 int ct_create(struct ct_table **out, const struct ct_config *cfg);
 void ct_destroy(struct ct_table *t);
 
+/* One direction's counters of an entry (nf_conntrack_acct): the packets
+ * and bytes (whole IPv4 packets, header included) the protocol tracker
+ * accepted in that direction, counted where Linux's nf_ct_refresh_acct does
+ * (ct_refresh).  RELATED ICMP errors and INVALID packets are not counted. */
+struct ct_acct {
+	uint64_t packets, bytes;
+};
+
 /* Counters for gw stats / conntrack -S. */
 struct ct_stats {
 	uint64_t found, new_, invalid, insert_failed, drop, early_drop, expired;
@@ -81,6 +89,13 @@ struct ct_stats {
 	uint32_t count, max;
 };
 void ct_get_stats(const struct ct_table *t, struct ct_stats *st);
+/* One owner's share of the table (owner 1..cfg.owners; others read zero):
+ * its entries now, and the new entries refused because it had owner_max. */
+struct ct_owner_stats {
+	uint32_t count;
+	uint64_t limit;
+};
+void ct_get_owner_stats(const struct ct_table *t, uint16_t owner, struct ct_owner_stats *st);
 
 /*
  * Conntrack at PREROUTING / OUTPUT: find the packet's entry and direction, run
@@ -151,6 +166,8 @@ void ct_entry_set_status(struct ct_entry *e, uint32_t bits);
 uint32_t ct_entry_mark(const struct ct_entry *e);
 void ct_entry_set_mark(struct ct_entry *e, uint32_t mark);
 enum ct_tcp_state ct_entry_tcp_state(const struct ct_entry *e);
+/* The entry's counters in direction dir. */
+struct ct_acct ct_entry_acct(const struct ct_table *t, const struct ct_entry *e, enum ct_dir dir);
 /* Seconds until expiry at now (for conntrack -L). */
 uint32_t ct_entry_timeout(const struct ct_entry *e, uint64_t now);
 size_t ct_entry_size(void);
@@ -165,5 +182,12 @@ void ct_flush(struct ct_table *t);
  * "tcp      6 431999 ESTABLISHED src=... dst=... sport=... dport=... src=...
  *  dst=... sport=... dport=... [ASSURED] mark=0 use=1" */
 void ct_format(const struct ct_entry *e, uint64_t now, struct sbuf *out);
+/* The same with options, as `conntrack -L -o extended` prints it on a kernel
+ * with nf_conntrack_acct=1: CT_FMT_L3 starts the line with "ipv4     2 ",
+ * CT_FMT_ACCT puts "packets=N bytes=N " after each direction's tuple (before
+ * [UNREPLIED] for the original one). */
+enum { CT_FMT_L3 = 1 << 0, CT_FMT_ACCT = 1 << 1 };
+void ct_format_ext(const struct ct_table *t, const struct ct_entry *e, uint64_t now,
+		   unsigned flags, struct sbuf *out);
 
 #endif

@@ -113,6 +113,10 @@ struct ct_table {
 	uint32_t wheel[CT_WHEEL_LEVELS * CT_WHEEL_SLOTS];
 	struct ct_stats stats;
 	uint32_t *owner_count; /* [0..cfg.owners]: entries per owner */
+	uint64_t *owner_limit; /* [0..cfg.owners]: new entries refused by owner_max */
+	/* [entry index][dir]: kept beside the pool so an entry stays two
+	 * cache lines; 32 bytes, one line; zeroed by entry_alloc */
+	struct ct_acct (*acct)[2];
 };
 
 /* What a protocol tracker says about a packet. */

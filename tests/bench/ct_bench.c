@@ -87,6 +87,8 @@ static int measure(uint32_t n, struct run *r)
 		return -1;
 	r->n = n;
 	r->bytes_per_entry = (double)ct_entry_size() +
+		/* the accounting beside the pool: packets and bytes each way */
+		(double)(2 * sizeof(struct ct_acct)) +
 		/* default buckets: the power of two >= 2 * max, 4 bytes each */
 		4.0 * (double)(1u << (32 - __builtin_clz(2 * n - 1))) / n;
 

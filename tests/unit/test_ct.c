@@ -377,6 +377,22 @@ static void test_owner_limit(void **state)
 	ct_get_stats(t, &st);
 	assert_int_equal(st.owner_limit, 1);
 	assert_int_equal(st.count, 5);
+	/* per owner: owner 1 has 3 entries and one refusal, owner 2 one
+	 * entry, ids out of range read zero */
+	{
+		struct ct_owner_stats os;
+
+		ct_get_owner_stats(t, 1, &os);
+		assert_int_equal(os.count, 3);
+		assert_int_equal(os.limit, 1);
+		ct_get_owner_stats(t, 2, &os);
+		assert_int_equal(os.count, 1);
+		assert_int_equal(os.limit, 0);
+		ct_get_owner_stats(t, 0, &os);
+		assert_int_equal(os.count + os.limit, 0);
+		ct_get_owner_stats(t, 3, &os);
+		assert_int_equal(os.count + os.limit, 0);
+	}
 	ct_remove(t, first);
 	{
 		struct nf_ctx ctx = { .now = T0, .hook = NF_PREROUTING };
@@ -682,6 +698,74 @@ static char *fmt(struct ct_entry *e, uint64_t now, struct sbuf *sb)
 	return sb->buf;
 }
 
+static void check_acct(struct ct_table *t, struct ct_entry *e, enum ct_dir dir,
+		       uint64_t packets, uint64_t bytes)
+{
+	struct ct_acct a = ct_entry_acct(t, e, dir);
+
+	assert_int_equal(a.packets, packets);
+	assert_int_equal(a.bytes, bytes);
+}
+
+/* nf_conntrack_acct: what the kernel counted in the same exchange
+ * (conntrack.c's top comment): whole IP packets per direction, the first
+ * one too; a RELATED ICMP error and INVALID packets are not counted; a
+ * reused pool slot starts from zero. */
+static void test_acct(void **state)
+{
+	struct ct_table *t = mk(1, 0);
+	struct ct_entry *e, *e2;
+	struct tpkt q, r, err, bad;
+	struct sbuf sb;
+
+	(void)state;
+	sbuf_init(&sb);
+	tp_udp(&q, A, B, 40000, 5000, 100);
+	tp_udp(&r, B, A, 5000, 40000, 200);
+	assert_int_equal(tp_ct(t, &q, T0, &e, NULL), CT_NEW);
+	check_acct(t, e, CT_DIR_ORIGINAL, 1, 128);
+	check_acct(t, e, CT_DIR_REPLY, 0, 0);
+	for (int i = 1; i <= 2; i++) {
+		assert_int_equal(tp_ct(t, &r, T0 + (uint64_t)i * MS, &e2, NULL), CT_ESTABLISHED);
+		assert_int_equal(tp_ct(t, &q, T0 + (uint64_t)i * MS, &e2, NULL), CT_ESTABLISHED);
+		assert_ptr_equal(e, e2);
+	}
+	assert_int_equal(tp_ct(t, &r, T0 + 3 * MS, NULL, NULL), CT_ESTABLISHED);
+	check_acct(t, e, CT_DIR_ORIGINAL, 3, 384);
+	check_acct(t, e, CT_DIR_REPLY, 3, 684);
+	/* RELATED (a port unreachable about the datagram) and INVALID (a bad
+	 * checksum) leave the counters alone */
+	tp_icmp_err(&err, B, A, 3, 3, &q, 28);
+	assert_int_equal(tp_ct(t, &err, T0 + 4 * MS, NULL, NULL), CT_RELATED);
+	bad = r;
+	tp_corrupt(&bad);
+	assert_int_equal(tp_ct(t, &bad, T0 + 4 * MS, NULL, NULL), CT_INVALID);
+	check_acct(t, e, CT_DIR_ORIGINAL, 3, 384);
+	check_acct(t, e, CT_DIR_REPLY, 3, 684);
+	/* -o extended's line: counters after each tuple */
+	sbuf_reset(&sb);
+	ct_format_ext(t, e, T0 + 10 * MS, CT_FMT_L3 | CT_FMT_ACCT, &sb);
+	assert_string_equal(sb.buf,
+		"ipv4     2 udp      17 29 src=10.8.0.2 dst=203.0.113.5 sport=40000 dport=5000 "
+		"packets=3 bytes=384 src=203.0.113.5 dst=10.8.0.2 sport=5000 dport=40000 "
+		"packets=3 bytes=684 mark=0 use=1");
+	/* the table's one slot again, for an unreplied ICMP echo */
+	ct_flush(t);
+	ct_expire(t, T0 + 20 * MS, 10);
+	tp_icmp(&q, A, B, 8, 0, 7);
+	assert_int_equal(tp_ct(t, &q, T0 + 30 * MS, &e, NULL), CT_NEW);
+	check_acct(t, e, CT_DIR_ORIGINAL, 1, 36);
+	check_acct(t, e, CT_DIR_REPLY, 0, 0);
+	sbuf_reset(&sb);
+	ct_format_ext(t, e, T0 + 40 * MS, CT_FMT_ACCT, &sb);
+	assert_string_equal(sb.buf,
+		"icmp     1 29 src=10.8.0.2 dst=203.0.113.5 type=8 code=0 id=7 packets=1 bytes=36 "
+		"[UNREPLIED] src=203.0.113.5 dst=10.8.0.2 type=0 code=0 id=7 packets=0 bytes=0 "
+		"mark=0 use=1");
+	sbuf_free(&sb);
+	ct_destroy(t);
+}
+
 /* Lines as conntrack -L (conntrack-tools 1.4.7) prints them on Linux 6.18. */
 static void test_format(void **state)
 {
@@ -862,6 +946,7 @@ int main(void)
 		cmocka_unit_test(test_deadline),
 		cmocka_unit_test(test_expire_budget),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_acct),
 		cmocka_unit_test(test_owner_limit),
 		cmocka_unit_test(test_property),
 	};

@@ -344,14 +344,22 @@ static void test_replay(void **state)
 	assert_int_equal(rx.kind, WG_RX_DROP);
 	assert_int_equal(rx.drop, WG_DROP_REPLAY);
 	assert_int_equal(b->dev.drops[WG_DROP_REPLAY], 1);
+	/* a replay proves nothing of its sender: no peer's drop */
+	assert_int_equal(b->dev.peers[0]->drops[WG_DROP_REPLAY], 0);
 	assert_int_equal(b->delivered, 2);
 }
 
 static void test_allowed_ips_source(void **state)
 {
 	struct net *net = *state;
-	struct node *a = &net->n[0];
+	struct node *a = &net->n[0], *b = &net->n[1];
+	struct wg_tx tx;
 
+	/* b knows no endpoint of a yet: a drop of b's peer a */
+	tx = send_ip(1, 2, 1, 1);
+	assert_int_equal(tx.kind, WG_TX_DROP);
+	assert_int_equal(tx.drop, WG_DROP_NO_ENDPOINT);
+	assert_int_equal(b->dev.peers[0]->drops[WG_DROP_NO_ENDPOINT], 1);
 	establish();
 	/* b sends to a with a source outside its allowed IPs (10.0.0.2/32) */
 	assert_int_equal(send_ip(1, 9, 1, 1).kind, WG_TX_DATA);
@@ -360,6 +368,8 @@ static void test_allowed_ips_source(void **state)
 	assert_int_equal(rx.kind, WG_RX_DROP);
 	assert_int_equal(rx.drop, WG_DROP_ALLOWED_IPS);
 	assert_int_equal(a->dev.drops[WG_DROP_ALLOWED_IPS], 1);
+	/* authenticated: counted for the peer that sent it too */
+	assert_int_equal(a->dev.peers[0]->drops[WG_DROP_ALLOWED_IPS], 1);
 	assert_int_equal(a->delivered, 0);
 }
 
