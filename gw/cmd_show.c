@@ -4,9 +4,12 @@
  * socket (gw/ctl.h) and print, for show, the layout of `wg show`.  IFACE may
  * also be a socket path (containing '/'), for a ControlSocket elsewhere.
  * gw stats IFACE --json prints the same counters as one JSON object (numbers
- * stay numbers).
+ * stay numbers).  gw show IFACE conf prints the running config in gw run
+ * format (like wg showconf, with gw's own [Interface] keys; it holds the
+ * private key: the control socket is root's, mode 0600).
  */
 #include <dirent.h>
+#include <sodium.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -188,6 +191,26 @@ static int show_one(const char *iface)
 	return ret;
 }
 
+static int show_conf(const char *iface)
+{
+	struct sbuf s;
+	const char *e;
+	int ret;
+
+	sbuf_init(&s);
+	ret = ask(iface, "conf", &s);
+	if (!ret && (e = cmd_answer_error(&s))) {
+		fprintf(stderr, "gw: %s", e);
+		ret = 1;
+	} else if (!ret && s.len) {
+		fwrite(s.buf, 1, s.len, stdout);
+	}
+	if (s.buf)
+		sodium_memzero(s.buf, s.len);
+	sbuf_free(&s);
+	return ret ? 1 : 0;
+}
+
 int cmd_show(int argc, char **argv)
 {
 	struct dirent *de;
@@ -195,8 +218,10 @@ int cmd_show(int argc, char **argv)
 	int ret = 0;
 	bool first = true;
 
+	if (argc == 3 && !strcmp(argv[2], "conf") && argv[1][0] != '-')
+		return show_conf(argv[1]);
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		fprintf(stderr, "Usage: gw %s [IFACE]\n", argv[0]);
+		fprintf(stderr, "Usage: gw %s [IFACE [conf]]\n", argv[0]);
 		return 1;
 	}
 	if (argc == 2)

@@ -53,9 +53,11 @@
 
 /* The socket path for an interface ("/run/gw/IFACE.sock"). */
 void ctl_default_path(char *out, size_t len, const char *ifname);
-/* Listens on path (a stale socket is replaced; a live one is -EADDRINUSE).
+/* Listens on path, mode 0600 (a stale socket is replaced; a live one is
+ * -EADDRINUSE); missing directories are made with dir_mode (0700 for the
+ * control socket, 0755 for /var/run/wireguard as wireguard-go has it).
  * fd (non-blocking) or -errno. */
-int ctl_listen(const char *path);
+int ctl_listen(const char *path, unsigned dir_mode);
 
 /*
  * The server side inside the event loop: every client is a non-blocking
@@ -79,9 +81,17 @@ struct ctl_conn {
 	size_t line_len, sent;
 };
 
+/*
+ * UAPI framing (gw/uapi.h), when srv->uapi is set: the request is whole at
+ * its first empty line ("get=1\n\n", "set=1\n...\n\n") or at EOF, up to
+ * CTL_MAX_BODY bytes within CTL_BODY_S; handle() gets all of it as req
+ * (body NULL) and has_body is not used.  What the server refuses on its
+ * own is answered errno=-EBUSY / -EPROTO / -ENOMEM instead of error=....
+ */
 struct ctl_server {
 	struct ev_loop *loop;
 	int lfd;
+	bool uapi;
 	ev_io accept_w;
 	bool (*has_body)(const char *req);
 	void (*handle)(void *arg, const char *req, const char *body, size_t blen,

@@ -21,7 +21,9 @@
 #include "gw/dataplane.h"
 #include "gw/icmp6.h"
 #include "gw/log.h"
+#include "gw/peers.h"
 #include "gw/tun.h"
+#include "gw/uapi.h"
 #include "nat/gro.h"
 #include "nat/gso.h"
 #include "nat/pkt.h"
@@ -416,10 +418,16 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	ev_timer_start(loop, &g->timer_w);
 }
 
+/* SIGHUP: the config file's peers (as wg syncconf against it), then its
+ * Rules. */
 static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	struct gw *g = w->data;
+
 	(void)loop, (void)revents;
-	dp_reload(w->data);
+	peers_reload(g);
+	if (g->nf && g->cfg.rules_path)
+		dp_reload(g);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -575,7 +583,10 @@ static void ctl_handle(void *arg, const char *req, const char *body, size_t blen
 			inet_ntop(AF_INET, &a, ua, sizeof(ua));
 			sbuf_printf(out, "config=%s\nuplink_addr=%s\n",
 				    realpath(g->cfg.path, path) ? path : g->cfg.path, ua);
+			peers_trace_info(g, out);
 		}
+	} else if (!strcmp(req, "conf")) {
+		peers_conf(g, out);
 	} else if (!strcmp(req, "ct-list")) {
 		if ((ret = dp_ct_list(g, out, &n)))
 			ctl_error(out, ret);
@@ -596,6 +607,75 @@ static void ctl_handle(void *arg, const char *req, const char *body, size_t blen
 	}
 }
 
+/* --- the WireGuard UAPI (gw/uapi.h) -------------------------------------- */
+
+static void uapi_handle(void *arg, const char *req, const char *body, size_t blen,
+			struct sbuf *out)
+{
+	struct gw *g = arg;
+	struct uapi_set s;
+	char why[256] = "";
+	int ret;
+
+	(void)body, (void)blen;
+	if (!strcmp(req, "get=1\n\n")) {
+		peers_get(g, out);
+		sbuf_add(out, "errno=0\n\n");
+		return;
+	}
+	if (strncmp(req, "set=1\n", 6))
+		return; /* no operation: closed unanswered, as wireguard-go does */
+	ret = uapi_parse_set(&s, req + 6, strlen(req + 6));
+	if (ret) {
+		snprintf(why, sizeof(why), "%s", ret == -EPROTO ? "a line without '='" :
+			 ret == -ENOMEM ? strerror(ENOMEM) : "a bad key or value");
+	} else {
+		ret = peers_apply(g, &s, why, sizeof(why));
+		uapi_set_free(&s);
+	}
+	if (ret)
+		gw_log("%s: UAPI set refused, nothing changed: %s", g->cfg.ifname, why);
+	else
+		gw_log("%s: UAPI set: %s", g->cfg.ifname, why);
+	sbuf_printf(out, "errno=%d\n\n", ret);
+}
+
+static bool uapi_no_body(const char *req)
+{
+	(void)req;
+	return false;
+}
+
+/* The UAPI socket, before the privilege drop.  Only an explicit UapiSocket
+ * is needed to start: the default path is shared by every network
+ * namespace, and another instance of the same interface name may hold it. */
+static int uapi_listen(struct gw *g)
+{
+	int fd;
+
+	if (g->cfg.uapi_off)
+		return 0;
+	if (g->cfg.uapi_socket)
+		snprintf(g->uapi_path, sizeof(g->uapi_path), "%s", g->cfg.uapi_socket);
+	else
+		snprintf(g->uapi_path, sizeof(g->uapi_path), "/var/run/wireguard/%s.sock",
+			 g->cfg.ifname);
+	fd = ctl_listen(g->uapi_path, 0755);
+	if (fd < 0) {
+		gw_log("%s: UAPI socket %s: %s%s", g->cfg.ifname, g->uapi_path, strerror(-fd),
+		       g->cfg.uapi_socket ? "" : "; wg(8) cannot reach this gateway (another "
+		       "instance of this interface name holds it? UapiSocket sets another path)");
+		g->uapi_path[0] = 0;
+		return g->cfg.uapi_socket ? fd : 0;
+	}
+	g->uapi.uapi = true;
+	g->uapi.has_body = uapi_no_body;
+	g->uapi.handle = uapi_handle;
+	g->uapi.arg = g;
+	ctl_server_start(&g->uapi, g->loop, fd);
+	return 0;
+}
+
 /* --- setup and teardown ------------------------------------------------ */
 
 static int add_peers(struct gw *g)
@@ -612,7 +692,7 @@ static int add_peers(struct gw *g)
 			return err;
 		}
 		/* its conntrack owner id (PeerConntrackMax): 1.., 0 past 65535 */
-		p->user = (void *)(uintptr_t)(i < UINT16_MAX ? i + 1 : 0);
+		p->user = (void *)(uintptr_t)cp->owner;
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
 			const struct cidr *c = &cp->allowed_ips[j];
 
@@ -638,31 +718,90 @@ static int add_peers(struct gw *g)
 	return 0;
 }
 
+int gw_udp_mark(int fd, uint32_t mark)
+{
+	return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ? -errno : 0;
+}
+
+int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
+		uint16_t *bound)
+{
+	uint16_t port6;
+	int fd, ret;
+
+	*fd4 = *fd6 = -1;
+	fd = udp_open(AF_INET, port, bound);
+	if (fd < 0)
+		return fd;
+	*fd4 = fd;
+	fd = udp_open(AF_INET6, *bound, &port6);
+	if (fd < 0)
+		gw_log("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, *bound, strerror(-fd));
+	else
+		*fd6 = fd;
+	if (fwmark && ((ret = gw_udp_mark(*fd4, fwmark)) ||
+		       (*fd6 >= 0 && (ret = gw_udp_mark(*fd6, fwmark))))) {
+		close(*fd4);
+		if (*fd6 >= 0)
+			close(*fd6);
+		*fd4 = *fd6 = -1;
+		return ret;
+	}
+	return 0;
+}
+
+void gw_udp_swap(struct gw *g, int fd4, int fd6, uint16_t bound)
+{
+	flush(g);
+	ev_io_stop(g->loop, &g->udp4_w);
+	ev_io_stop(g->loop, &g->udp6_w);
+	ev_io_stop(g->loop, &g->udp4_tx_w);
+	ev_io_stop(g->loop, &g->udp6_tx_w);
+	if (g->tx_blocked) {
+		g->tx_blocked = 0;
+		inputs(g, true);
+	}
+	g->tx4.count = g->tx6.count = 0; /* what the old sockets did not take */
+	close(g->udp4);
+	if (g->udp6 >= 0)
+		close(g->udp6);
+	g->udp4 = fd4;
+	g->udp6 = fd6;
+	g->port = bound;
+	g->tx4.gso = udp_gso_supported(fd4);
+	udp_gro_enable(fd4);
+	ev_io_set(&g->udp4_w, fd4, EV_READ);
+	ev_io_start(g->loop, &g->udp4_w);
+	ev_io_set(&g->udp4_tx_w, fd4, EV_WRITE);
+	if (fd6 >= 0) {
+		g->tx6.gso = udp_gso_supported(fd6);
+		udp_gro_enable(fd6);
+		ev_io_set(&g->udp6_w, fd6, EV_READ);
+		ev_io_start(g->loop, &g->udp6_w);
+		ev_io_set(&g->udp6_tx_w, fd6, EV_WRITE);
+	}
+	gw_log("%s: listening on port %u now", g->cfg.ifname, bound);
+}
+
 /* The WireGuard sockets with their offloads, then the receive batch: its
  * slots hold a coalesced 64 KiB when GRO is on. */
 static int open_sockets(struct gw *g, size_t mtu)
 {
-	uint16_t port = g->cfg.listen_port, port6;
 	size_t slot = MSG_DATA_MIN_LEN + mtu + 256;
 	bool gro;
-	int fd;
+	int ret;
 
-	fd = udp_open(AF_INET, port, &g->port);
-	if (fd < 0) {
-		gw_log("%s: udp port %u: %s", g->cfg.ifname, port, strerror(-fd));
-		return fd;
+	ret = gw_udp_open(g, g->cfg.listen_port, g->cfg.fwmark, &g->udp4, &g->udp6, &g->port);
+	if (ret) {
+		gw_log("%s: udp port %u%s: %s", g->cfg.ifname, g->cfg.listen_port,
+		       g->cfg.fwmark ? " with FwMark" : "", strerror(-ret));
+		return ret;
 	}
-	g->udp4 = fd;
-	g->tx4.gso = udp_gso_supported(fd);
-	gro = udp_gro_enable(fd);
-	fd = udp_open(AF_INET6, g->port, &port6);
-	if (fd < 0) {
-		gw_log("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, g->port,
-		       strerror(-fd));
-	} else {
-		g->udp6 = fd;
-		g->tx6.gso = udp_gso_supported(fd);
-		gro |= udp_gro_enable(fd);
+	g->tx4.gso = udp_gso_supported(g->udp4);
+	gro = udp_gro_enable(g->udp4);
+	if (g->udp6 >= 0) {
+		g->tx6.gso = udp_gso_supported(g->udp6);
+		gro |= udp_gro_enable(g->udp6);
 	}
 	if (!g->tx4.gso)
 		gw_log("%s: no UDP GSO in this kernel: one send per datagram", g->cfg.ifname);
@@ -750,6 +889,7 @@ int gw_setup(struct gw *g, struct config *cfg)
 	g->dev_up = true;
 	/* the device holds its own copy now */
 	sodium_memzero(g->cfg.private_key, sizeof(g->cfg.private_key));
+	peers_normalize(&g->cfg);
 	ret = add_peers(g);
 	if (ret)
 		return ret;
@@ -776,11 +916,10 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ev_io_init(&g->udp4_w, udp_cb, g->udp4, EV_READ);
 	g->udp4_w.data = g;
 	ev_io_start(g->loop, &g->udp4_w);
-	if (g->udp6 >= 0) {
-		ev_io_init(&g->udp6_w, udp_cb, g->udp6, EV_READ);
-		g->udp6_w.data = g;
+	ev_io_init(&g->udp6_w, udp_cb, g->udp6, EV_READ);
+	g->udp6_w.data = g;
+	if (g->udp6 >= 0)
 		ev_io_start(g->loop, &g->udp6_w);
-	}
 	ev_io_init(&g->tun_w, tun_cb, g->tun, EV_READ);
 	ev_io_start(g->loop, &g->tun_w);
 	ev_io_init(&g->udp4_tx_w, udp_tx_cb, g->udp4, EV_WRITE);
@@ -807,7 +946,10 @@ int gw_setup(struct gw *g, struct config *cfg)
 		snprintf(g->ctl_path, sizeof(g->ctl_path), "%s", g->cfg.control_socket);
 	else
 		ctl_default_path(g->ctl_path, sizeof(g->ctl_path), g->cfg.ifname);
-	ret = ctl_listen(g->ctl_path);
+	ret = uapi_listen(g);
+	if (ret)
+		return ret;
+	ret = ctl_listen(g->ctl_path, 0700);
 	if (ret < 0) {
 		gw_log("%s: control socket %s: %s", g->cfg.ifname, g->ctl_path, strerror(-ret));
 		g->ctl_path[0] = 0;
@@ -825,8 +967,9 @@ void gw_run(struct gw *g)
 {
 	uint64_t now = gw_mono(), wl = gw_wall();
 
-	gw_log("%s: up, listening on port %u, %zu peer(s), mtu %zu, control %s", g->cfg.ifname,
-	       g->port, g->dev.npeers, g->dev.mtu, g->ctl_path);
+	gw_log("%s: up, listening on port %u, %zu peer(s), mtu %zu, control %s, uapi %s",
+	       g->cfg.ifname, g->port, g->dev.npeers, g->dev.mtu, g->ctl_path,
+	       g->uapi_path[0] ? g->uapi_path : "off");
 	for (size_t i = 0; i < g->dev.npeers; i++)
 		wg_peer_up(&g->dev, g->dev.peers[i], now, wl);
 	ev_run(g->loop, 0);
@@ -843,6 +986,10 @@ void gw_teardown(struct gw *g)
 {
 	dp_teardown(g);
 	ctl_server_stop(&g->ctl);
+	ctl_server_stop(&g->uapi);
+	if (g->uapi_path[0] && unlink(g->uapi_path) < 0 && errno != ENOENT)
+		gw_log("%s: UAPI socket %s stays: %s (the next gw run replaces it)",
+		       g->cfg.ifname, g->uapi_path, strerror(errno));
 	if (g->loop)
 		ev_loop_destroy(g->loop);
 	/* after a drop to User, its directory may not be ours to write */

@@ -102,6 +102,8 @@ struct gw {
 	int udp4, udp6, tun;
 	struct ctl_server ctl;	/* the control socket and its clients */
 	char ctl_path[108];
+	struct ctl_server uapi;	/* the WireGuard UAPI socket (gw/uapi.h) */
+	char uapi_path[108];	/* "" when none (off, or another instance holds it) */
 	uint32_t addr4; /* first IPv4 Address, host order: ICMP errors come from it */
 	uint8_t addr6[16]; /* first IPv6 Address, if has_addr6: ICMPv6 errors' source */
 	bool has_addr6;
@@ -170,6 +172,15 @@ void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d
 void gw_tun_write(struct gw *g, const uint8_t *p, size_t len);
 uint64_t gw_mono(void);
 uint64_t gw_wall(void);
+/* gw.c, for gw/peers.c: the WireGuard sockets on port (0: any) with fwmark
+ * (0: none), not yet in use: *fd4, *fd6 (-1: no IPv6), the port bound.  0
+ * or -errno (nothing left open). */
+int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
+		uint16_t *bound);
+/* They replace the sockets in use (closed); queued datagrams go out first. */
+void gw_udp_swap(struct gw *g, int fd4, int fd6, uint16_t bound);
+/* SO_MARK on fd.  0 or -errno. */
+int gw_udp_mark(int fd, uint32_t mark);
 
 /* Loads nothing: cfg must be parsed.  Takes ownership of cfg.  0 or -errno
  * (logged). */
