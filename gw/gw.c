@@ -625,11 +625,8 @@ static void uapi_handle(void *arg, const char *req, const char *body, size_t ble
 	}
 	if (strncmp(req, "set=1\n", 6))
 		return; /* no operation: closed unanswered, as wireguard-go does */
-	ret = uapi_parse_set(&s, req + 6, strlen(req + 6));
-	if (ret) {
-		snprintf(why, sizeof(why), "%s", ret == -EPROTO ? "a line without '='" :
-			 ret == -ENOMEM ? strerror(ENOMEM) : "a bad key or value");
-	} else {
+	ret = uapi_parse_set(&s, req + 6, strlen(req + 6), why, sizeof(why));
+	if (!ret) {
 		ret = peers_apply(g, &s, why, sizeof(why));
 		uapi_set_free(&s);
 	}

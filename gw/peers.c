@@ -383,7 +383,14 @@ static int prepare(struct gw *g, struct model *m, const struct uapi_set *s, stru
 		ret = gw_udp_mark(g->udp4, mark);
 		if (!ret && g->udp6 >= 0)
 			ret = gw_udp_mark(g->udp6, mark);
-		if (ret) {
+		if (ret == -EPERM) {
+			/* CAP_NET_ADMIN went with the privilege drop: taken and
+			 * reported, on the sockets from the next start */
+			gw_log("%s: fwmark %u: %s after the privilege drop: the sockets keep "
+			       "their mark until gw restarts with it (FwMark)", g->cfg.ifname, mark,
+			       strerror(EPERM));
+			ret = 0;
+		} else if (ret) {
 			snprintf(why, len, "fwmark %u: %s", mark, strerror(-ret));
 			goto fail;
 		}

@@ -275,12 +275,14 @@ static int new_peer(struct uapi_set *s, const char *v)
 	return 0;
 }
 
-int uapi_parse_set(struct uapi_set *s, const char *text, size_t len)
+int uapi_parse_set(struct uapi_set *s, const char *text, size_t len, char *why, size_t wlen)
 {
 	char line[LINE_MAX_LEN + 1];
 	size_t off = 0;
+	unsigned lineno = 1;
 	int ret = 0;
 
+	line[0] = 0;
 	memset(s, 0, sizeof(*s));
 	while (off < len && !ret) {
 		const char *nl = memchr(text + off, '\n', len - off);
@@ -289,7 +291,9 @@ int uapi_parse_set(struct uapi_set *s, const char *text, size_t len)
 
 		if (n == 0)
 			break; /* the empty line ends the operation */
+		lineno++;
 		if (n > LINE_MAX_LEN || memchr(text + off, 0, n)) {
+			snprintf(why, wlen, "line %u: too long or a NUL byte", lineno);
 			ret = -EINVAL;
 			break;
 		}
@@ -298,6 +302,7 @@ int uapi_parse_set(struct uapi_set *s, const char *text, size_t len)
 		off += n + 1;
 		eq = strchr(line, '=');
 		if (!eq) {
+			snprintf(why, wlen, "line %u: no '='", lineno);
 			ret = -EPROTO;
 			break;
 		}
@@ -309,6 +314,10 @@ int uapi_parse_set(struct uapi_set *s, const char *text, size_t len)
 		else
 			ret = peer_line(&s->peers[s->npeers - 1], s->peers[s->npeers - 1].remove,
 					line, eq + 1);
+		if (ret)
+			snprintf(why, wlen, "line %u: %.32s: %s", lineno, line,
+				 ret == -ENOMEM ? strerror(ENOMEM) : s->npeers ?
+				 "not a peer key, or a bad value" : "not a device key, or a bad value");
 	}
 	sodium_memzero(line, sizeof(line));
 	if (ret)

@@ -33,10 +33,12 @@
  *
  * errno values as wireguard-go's: -EINVAL (a bad key, value or line),
  * -EPROTO (no '=' on a line, an unknown operation: the connection closes),
- * -EADDRINUSE (the new listen_port cannot be bound), -ENOMEM; gw adds
- * -EPERM (fwmark without CAP_NET_ADMIN after the privilege drop) and
- * -EINVAL for an all-zero private_key (wireguard-go's "no key": gw always
- * has one).
+ * -EADDRINUSE (the new listen_port cannot be bound, a port below 1024
+ * after the privilege drop included), -ENOMEM; and -EINVAL for an all-zero
+ * private_key (wireguard-go's "no key": gw always has one).  fwmark is
+ * taken and reported always; it reaches the sockets at once while gw holds
+ * CAP_NET_ADMIN (not dropped, or kept for an Uplink), else at the next
+ * start (FwMark; logged).
  */
 #ifndef GW_UAPI_H
 #define GW_UAPI_H
@@ -81,8 +83,9 @@ struct uapi_set {
 };
 
 /* The lines of a set=1 after its first line, up to the empty line (or the
- * end of text).  0, -EINVAL, -EPROTO or -ENOMEM; on error *s is empty. */
-int uapi_parse_set(struct uapi_set *s, const char *text, size_t len);
+ * end of text).  0, -EINVAL, -EPROTO or -ENOMEM; on error *s is empty and
+ * why names the line and its key (never a value: it may be a key). */
+int uapi_parse_set(struct uapi_set *s, const char *text, size_t len, char *why, size_t wlen);
 /* Wipes the keys and frees everything. */
 void uapi_set_free(struct uapi_set *s);
 
