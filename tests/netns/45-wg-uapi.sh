@@ -23,7 +23,8 @@
 # into its per-peer blocks and those are sorted.  Everything else, allowed
 # IPs' order included, must be byte for byte the same.
 #
-# Also: a set that fails is all or nothing on gw (wireguard-go applies the
+# gw runs as User = nobody (the socket is made before the drop and serves
+# after it).  Also: a set that fails is all or nothing on gw (wireguard-go applies the
 # lines before the bad one), UAPI errors are errno=-22 on both, the socket is
 # 0600 in a 0755 directory, and the new listen-port is where gw listens.
 . "$(dirname "$0")/lib.sh"
@@ -60,6 +61,7 @@ EOP
 {
 	printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nControlSocket = %s\n' \
 		"$gw_priv" "$TMP/gw0.ctl"
+	echo "User = nobody"
 	peers
 } > "$TMP/gw0.conf"
 {
@@ -73,6 +75,10 @@ wg_go ref gw0
 ref_pid=$WG_PID
 wg_in "$ref_pid" setconf gw0 "$TMP/ref.conf"
 
+# gw serves every request below as nobody: the socket was made before the
+# privilege drop
+[ "$(awk '/^Uid:/ { print $3 }' "/proc/$gw_pid/status")" = "$(id -u nobody)" ] ||
+	fail "gw does not run as nobody"
 # the socket wg finds, as wireguard-go makes it
 perm=$(nsenter -t "$gw_pid" -m stat -c '%a %F' /var/run/wireguard/gw0.sock)
 [ "$perm" = "600 socket" ] || fail "UAPI socket: $perm"
