@@ -208,4 +208,7 @@ wg_in "$gw_pid" syncconf gw0 "$TMP/nokey.conf" 2>/dev/null && fail "gw took an a
 [ -z "$(uapi "$gw_pid" 'bogus=1\n\n')" ] || fail "gw answered an unknown operation"
 [ -z "$(uapi "$ref_pid" 'bogus=1\n\n')" ] || fail "wireguard-go answered an unknown operation"
 kill -0 "$gw_pid" || fail "gw died"
+# a clean exit (SAN=1: no leak, no sanitizer report)
+kill -TERM "$gw_pid"
+wait "$gw_pid" || fail "gw exited with $?"
 log "$n wg outputs identical to wireguard-go's"

@@ -115,4 +115,7 @@ strip() { sed 's/ \(packets\|bytes\|mark\|use\)=[0-9]*//g; s/\[[A-Z]*\] //g'; }
 [ "$(owner_ct 10.8.0.4)" -gt 0 ] || fail "client3 has no conntrack entry"
 [ "$gw_pid" = "$pid0" ] && [ "$(cat "/proc/$gw_pid/comm" 2> /dev/null)" = gw ] ||
 	fail "gw is not the process it was"
+# a clean exit (SAN=1: no leak, no sanitizer report)
+kill -TERM "$gw_pid"
+wait "$gw_pid" || fail "gw exited with $?"
 log "peers added, changed and removed at runtime: client kept its session, entry and NAT"
