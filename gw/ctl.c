@@ -2,6 +2,7 @@
 #include "gw/ctl.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -83,14 +84,22 @@ int ctl_listen(const char *path, unsigned dir_mode)
 
 enum conn_state { CONN_LINE, CONN_BODY, CONN_WRITE };
 
+/* Requests and answers may hold keys (UAPI set and get, conf): wiped. */
+static void wipe(struct sbuf *s)
+{
+	if (s->buf)
+		sodium_memzero(s->buf, s->cap);
+	sbuf_free(s);
+}
+
 static void conn_close(struct ctl_conn *c)
 {
 	ev_io_stop(c->srv->loop, &c->io);
 	ev_timer_stop(c->srv->loop, &c->timer);
 	close(c->fd);
 	c->fd = -1;
-	sbuf_free(&c->in);
-	sbuf_free(&c->out);
+	wipe(&c->in);
+	wipe(&c->out);
 }
 
 static void conn_wait(struct ctl_conn *c, int events, double seconds)
@@ -131,7 +140,7 @@ static void conn_answer(struct ctl_conn *c)
 		c->out.oom = false;
 		sbuf_add(&c->out, "error=out of memory\n");
 	}
-	sbuf_free(&c->in);
+	wipe(&c->in);
 	c->state = CONN_WRITE;
 	conn_wait(c, EV_WRITE, CTL_WRITE_S);
 	conn_write(c);
@@ -152,7 +161,7 @@ static const char *refusal(const struct ctl_server *srv, const char *msg)
 static void conn_error(struct ctl_conn *c, const char *msg)
 {
 	msg = refusal(c->srv, msg);
-	sbuf_free(&c->in);
+	wipe(&c->in);
 	sbuf_reset(&c->out);
 	sbuf_add(&c->out, msg);
 	c->state = CONN_WRITE;
@@ -235,7 +244,7 @@ static void conn_read_uapi(struct ctl_conn *c)
 		c->out.oom = false;
 		sbuf_add(&c->out, "errno=-12\n\n");
 	}
-	sbuf_free(&c->in);
+	wipe(&c->in);
 	c->state = CONN_WRITE;
 	conn_wait(c, EV_WRITE, CTL_WRITE_S);
 	conn_write(c);

@@ -5,7 +5,8 @@
  * A Unix stream socket (default /run/gw/IFACE.sock, mode 0600, in a 0700
  * directory gw creates).  One request per connection: the client writes one
  * line and shuts its side down; the server answers with "key=value" lines
- * and closes.  Keys never carry secrets.
+ * and closes.  Keys never carry secrets, but for conf (the socket is
+ * root's, 0600, as the UAPI socket that gives the same key away).
  *
  *   show    interface=NAME  public_key=B64  listen_port=N
  *           then per peer, starting with its key:
@@ -32,8 +33,12 @@
  *   ct-count count=N
  *   ct-flush flushed=N (the entries removed)
  *   trace-info
- *           config=PATH (absolute) uplink_addr=A.B.C.D: what gw trace IFACE
- *           needs besides the live rules (rules-save) to trace in the CLI
+ *           config=PATH (absolute) uplink_addr=A.B.C.D, then per live peer
+ *           peer_owner=N and its peer_allowed_ip=CIDR lines: what gw trace
+ *           IFACE needs besides the live rules (rules-save) to trace in the
+ *           CLI (the peers as they are now, changed at runtime or not)
+ *   conf    the running config in gw run format, private key included
+ *           (gw show IFACE conf; gw/peers.h)
  *   other   error=unknown request; any request may answer error=MESSAGE
  *           (one line) instead, e.g. when the gateway has no netfilter
  *   refused before the request is read: error=busy (CTL_MAX_CONNS clients

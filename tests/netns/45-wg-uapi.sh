@@ -204,6 +204,9 @@ bad="set=1\nreplace_peers=true\npublic_key=$hexkey\nallowed_ip=10.50.0.0/16\nlis
 printf '[Interface]\nListenPort = 51902\n' > "$TMP/nokey.conf"
 wg_in "$gw_pid" syncconf gw0 "$TMP/nokey.conf" 2>/dev/null && fail "gw took an all-zero private key"
 [ "$(wg_in "$gw_pid" show gw0 dump)" = "$before" ] || fail "a refused syncconf changed gw"
+# a port below 1024 after the drop to nobody: refused, gw stays where it is
+wg_in "$gw_pid" set gw0 listen-port 80 2>/dev/null && fail "gw as nobody took port 80"
+[ "$(wg_in "$gw_pid" show gw0 dump)" = "$before" ] || fail "a refused listen-port changed gw"
 # an operation that is neither get nor set: closed unanswered on both
 [ -z "$(uapi "$gw_pid" 'bogus=1\n\n')" ] || fail "gw answered an unknown operation"
 [ -z "$(uapi "$ref_pid" 'bogus=1\n\n')" ] || fail "wireguard-go answered an unknown operation"
