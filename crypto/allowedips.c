@@ -166,11 +166,21 @@ int allowedips_insert(struct allowedips *t, int family, const uint8_t *addr, uin
 	return 0;
 }
 
-/* Clears peer's prefixes below n and compacts; returns the new subtree. */
-static struct aip_node *prune(struct allowedips *t, struct aip_node *n, void *peer)
+/* Compacts n after its prefix went: returns what replaces it. */
+static struct aip_node *compact(struct aip_node *n)
 {
 	struct aip_node *only;
 
+	if (n->peer || (n->child[0] && n->child[1]))
+		return n;
+	only = n->child[0] ? n->child[0] : n->child[1];
+	free(n);
+	return only;
+}
+
+/* Clears peer's prefixes below n and compacts; returns the new subtree. */
+static struct aip_node *prune(struct allowedips *t, struct aip_node *n, void *peer)
+{
 	if (!n)
 		return NULL;
 	n->child[0] = prune(t, n->child[0], peer);
@@ -179,11 +189,40 @@ static struct aip_node *prune(struct allowedips *t, struct aip_node *n, void *pe
 		n->peer = NULL;
 		t->count--;
 	}
-	if (n->peer || (n->child[0] && n->child[1]))
-		return n;
-	only = n->child[0] ? n->child[0] : n->child[1];
-	free(n);
-	return only;
+	return compact(n);
+}
+
+int allowedips_remove(struct allowedips *t, int family, const uint8_t *addr, uint8_t cidr,
+		      void *peer)
+{
+	uint8_t key[16] = { 0 };
+	unsigned maxbits, depth = 0;
+	struct aip_node **root = root_of(t, family, &maxbits), **down;
+	struct aip_node **path[129];
+
+	if (!root || cidr > maxbits || !peer)
+		return -EINVAL;
+	mask(key, addr, cidr, maxbits / 8);
+	down = root;
+	while (*down && (*down)->cidr <= cidr && prefix_match(*down, key, maxbits)) {
+		path[depth++] = down;
+		if ((*down)->cidr == cidr)
+			break;
+		down = &(*down)->child[bit_at(key, (*down)->cidr)];
+	}
+	if (!depth || (*path[depth - 1])->cidr != cidr || (*path[depth - 1])->peer != peer)
+		return -ENOENT;
+	(*path[depth - 1])->peer = NULL;
+	t->count--;
+	/* the node, then a branching parent left with one child, go */
+	while (depth--) {
+		struct aip_node *n = *path[depth], *keep = compact(n);
+
+		*path[depth] = keep;
+		if (keep == n)
+			break;
+	}
+	return 0;
 }
 
 void allowedips_remove_peer(struct allowedips *t, void *peer)

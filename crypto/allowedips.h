@@ -9,8 +9,8 @@
  * descends to is chosen by the key's bit at the parent's cidr; a node without
  * a peer has two children (remove compacts the others away).
  *
- * Allocation happens only in insert (at most two nodes); lookup allocates
- * nothing and is O(address bits).  Not thread safe.
+ * Allocation happens only in insert (at most two nodes); removal frees and
+ * compacts what is left without a peer; lookup allocates nothing and is O(address bits).  Not thread safe.
  */
 #ifndef GW_CRYPTO_ALLOWEDIPS_H
 #define GW_CRYPTO_ALLOWEDIPS_H
@@ -33,6 +33,11 @@ void allowedips_destroy(struct allowedips *t);
  * prefix changes owner.  Bits of addr past cidr are ignored.  0, -EINVAL
  * (family, cidr) or -ENOMEM. */
 int allowedips_insert(struct allowedips *t, int family, const uint8_t *addr, uint8_t cidr,
+		      void *peer);
+/* Removes the one prefix family addr/cidr when peer holds it (bits of addr
+ * past cidr ignored).  0, -ENOENT (no such prefix, or another peer's) or
+ * -EINVAL. */
+int allowedips_remove(struct allowedips *t, int family, const uint8_t *addr, uint8_t cidr,
 		      void *peer);
 /* Removes every prefix of peer. */
 void allowedips_remove_peer(struct allowedips *t, void *peer);

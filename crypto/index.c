@@ -41,6 +41,20 @@ int index_table_add(struct index_table *t, void *ptr, uint32_t kind, uint32_t *i
 	}
 }
 
+int index_table_put(struct index_table *t, uint32_t index, void *ptr, uint32_t kind)
+{
+	uint32_t i;
+
+	if (t->count + 1 > (t->mask + 1) / 4 * 3)
+		return -ENOSPC;
+	i = probe(t, index);
+	if (t->slots[i].ptr)
+		return -EEXIST;
+	t->slots[i] = (struct index_entry){ .index = index, .kind = kind, .ptr = ptr };
+	t->count++;
+	return 0;
+}
+
 int index_table_replace(struct index_table *t, uint32_t index, void *ptr, uint32_t kind)
 {
 	uint32_t i = probe(t, index);

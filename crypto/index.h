@@ -26,6 +26,9 @@ struct index_table {
 void index_table_init(struct index_table *t, struct index_entry *slots, uint32_t nslots);
 /* A fresh random index not in use, mapped to (ptr, kind).  0 or -ENOSPC. */
 int index_table_add(struct index_table *t, void *ptr, uint32_t kind, uint32_t *index);
+/* Maps a given index not in use (moving entries to a bigger table).  0,
+ * -EEXIST or -ENOSPC. */
+int index_table_put(struct index_table *t, uint32_t index, void *ptr, uint32_t kind);
 /* Re-points an existing index (a handshake's index becoming its keypair's).
  * 0 or -ENOENT. */
 int index_table_replace(struct index_table *t, uint32_t index, void *ptr, uint32_t kind);

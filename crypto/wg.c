@@ -24,6 +24,8 @@
 
 enum { INDEX_HANDSHAKE = 1, INDEX_KEYPAIR = 2 };
 
+static void zero_keys(struct wg_device *dev, struct wg_peer *peer);
+
 static const char *const drop_names[WG_DROP__COUNT] = {
 	[WG_DROP_BAD_TYPE] = "bad-type",
 	[WG_DROP_BAD_LENGTH] = "bad-length",
@@ -155,18 +157,54 @@ struct wg_peer *wg_peer_find(struct wg_device *dev, const uint8_t pub[static NOI
 	return found;
 }
 
-struct wg_peer *wg_peer_add(struct wg_device *dev, const uint8_t pub[static NOISE_PUBLIC_KEY_LEN],
-			    const uint8_t *psk, uint16_t persistent_keepalive, int *err)
+int wg_device_reserve(struct wg_device *dev, size_t max_peers)
+{
+	struct wg_peer **peers;
+	struct index_entry *slots;
+	struct index_table t;
+	uint32_t nslots;
+
+	if (max_peers <= dev->max_peers)
+		return 0;
+	if (max_peers > (1u << 20))
+		return -ENOMEM;
+	nslots = pow2_at_least(max_peers * 4 * 4 / 3 + 1);
+	peers = calloc(max_peers, sizeof(*peers));
+	slots = nslots > dev->index.mask + 1 ? calloc(nslots, sizeof(*slots)) : NULL;
+	if (!peers || (nslots > dev->index.mask + 1 && !slots)) {
+		free(peers);
+		free(slots);
+		return -ENOMEM;
+	}
+	memcpy(peers, dev->peers, dev->npeers * sizeof(*peers));
+	free(dev->peers);
+	dev->peers = peers;
+	dev->max_peers = max_peers;
+	if (!slots)
+		return 0;
+	/* every live index moves to the bigger table, under the same number */
+	index_table_init(&t, slots, nslots);
+	for (uint32_t i = 0; i <= dev->index.mask; i++) {
+		const struct index_entry *e = &dev->index_slots[i];
+
+		if (e->ptr)
+			index_table_put(&t, e->index, e->ptr, e->kind);
+	}
+	sodium_memzero(dev->index_slots, (size_t)(dev->index.mask + 1) * sizeof(*slots));
+	free(dev->index_slots);
+	dev->index_slots = slots;
+	dev->index = t;
+	return 0;
+}
+
+struct wg_peer *wg_peer_create(struct wg_device *dev, const uint8_t pub[static NOISE_PUBLIC_KEY_LEN],
+			       const uint8_t *psk, uint16_t persistent_keepalive, int *err)
 {
 	struct wg_peer *peer;
 
 	if (wg_peer_find(dev, pub) ||
 	    sodium_memcmp(pub, dev->keys.pub, NOISE_PUBLIC_KEY_LEN) == 0) {
 		*err = -EEXIST;
-		return NULL;
-	}
-	if (dev->npeers == dev->max_peers) {
-		*err = -ENOSPC;
 		return NULL;
 	}
 	peer = calloc(1, sizeof(*peer));
@@ -181,8 +219,35 @@ struct wg_peer *wg_peer_add(struct wg_device *dev, const uint8_t pub[static NOIS
 	timers_init(&peer->timers, (uint64_t)persistent_keepalive * NSEC_PER_SEC);
 	cookie_maker_init(&peer->cookie, pub);
 	peer->persistent_keepalive = persistent_keepalive;
-	dev->peers[dev->npeers++] = peer;
 	*err = 0;
+	return peer;
+}
+
+int wg_peer_insert(struct wg_device *dev, struct wg_peer *peer)
+{
+	if (dev->npeers == dev->max_peers)
+		return -ENOSPC;
+	dev->peers[dev->npeers++] = peer;
+	return 0;
+}
+
+void wg_peer_free(struct wg_device *dev, struct wg_peer *peer)
+{
+	peer_free(peer, dev->slot_size);
+}
+
+struct wg_peer *wg_peer_add(struct wg_device *dev, const uint8_t pub[static NOISE_PUBLIC_KEY_LEN],
+			    const uint8_t *psk, uint16_t persistent_keepalive, int *err)
+{
+	struct wg_peer *peer;
+
+	if (dev->npeers == dev->max_peers && !wg_peer_find(dev, pub)) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	peer = wg_peer_create(dev, pub, psk, persistent_keepalive, err);
+	if (peer)
+		wg_peer_insert(dev, peer);
 	return peer;
 }
 
@@ -192,9 +257,22 @@ int wg_peer_allow(struct wg_device *dev, struct wg_peer *peer, int family, const
 	return allowedips_insert(&dev->aips, family, addr, cidr, peer);
 }
 
+int wg_peer_disallow(struct wg_device *dev, struct wg_peer *peer, int family, const uint8_t *addr,
+		     uint8_t cidr)
+{
+	return allowedips_remove(&dev->aips, family, addr, cidr, peer);
+}
+
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep)
 {
 	peer->endpoint = *ep;
+}
+
+void wg_device_swap_aips(struct wg_device *dev, struct allowedips *t)
+{
+	allowedips_destroy(&dev->aips);
+	dev->aips = *t;
+	allowedips_init(t);
 }
 
 /* Roaming: the endpoint follows the latest authenticated datagram. */
@@ -320,6 +398,64 @@ static void clear_staged(struct wg_device *dev, struct wg_peer *peer, bool count
 	}
 	sodium_memzero(peer->staged, dev->slot_size * WG_STAGED_MAX);
 	peer->staged_head = peer->staged_count = 0;
+}
+
+void wg_peer_remove(struct wg_device *dev, struct wg_peer *peer)
+{
+	size_t i;
+
+	for (i = 0; i < dev->npeers && dev->peers[i] != peer; i++)
+		;
+	if (i == dev->npeers)
+		return;
+	memmove(&dev->peers[i], &dev->peers[i + 1], (dev->npeers - i - 1) * sizeof(*dev->peers));
+	dev->peers[--dev->npeers] = NULL;
+	allowedips_remove_peer(&dev->aips, peer);
+	zero_keys(dev, peer); /* its receiver indices leave the table */
+	peer_free(peer, dev->slot_size);
+}
+
+void wg_peer_set_psk(struct wg_peer *peer, const uint8_t *psk)
+{
+	if (psk)
+		memcpy(peer->hs.psk, psk, sizeof(peer->hs.psk));
+	else
+		sodium_memzero(peer->hs.psk, sizeof(peer->hs.psk));
+}
+
+void wg_peer_set_keepalive(struct wg_device *dev, struct wg_peer *peer, uint16_t secs,
+			   uint64_t now, uint64_t wall)
+{
+	bool on = !peer->persistent_keepalive && secs;
+
+	peer->persistent_keepalive = secs;
+	peer->timers.persistent_interval = (uint64_t)secs * NSEC_PER_SEC;
+	if (!secs)
+		peer->timers.persistent = 0;
+	if (on)
+		wg_peer_up(dev, peer, now, wall);
+}
+
+int wg_device_set_private_key(struct wg_device *dev,
+			      const uint8_t priv[static NOISE_PUBLIC_KEY_LEN])
+{
+	struct noise_keys keys;
+	int ret = noise_keys_init(&keys, priv);
+
+	if (ret)
+		goto out;
+	if (sodium_memcmp(keys.priv, dev->keys.priv, sizeof(keys.priv)) == 0)
+		goto out; /* the same identity: nothing to redo */
+	for (size_t i = 0; i < dev->npeers; i++) {
+		zero_keys(dev, dev->peers[i]);
+		timers_stop(&dev->peers[i]->timers);
+	}
+	cookie_checker_destroy(&dev->checker);
+	dev->keys = keys;
+	cookie_checker_init(&dev->checker, dev->keys.pub);
+out:
+	sodium_memzero(&keys, sizeof(keys));
+	return ret;
 }
 
 void wg_peer_up(struct wg_device *dev, struct wg_peer *peer, uint64_t now, uint64_t wall)

@@ -22,8 +22,15 @@
  *
  * Pure (crypto/ rules): time is passed in (now: monotonic ns; wall: Unix ns
  * for TAI64N and "latest handshake"), no I/O.  Allocation happens in
- * wg_device_init and wg_peer_add/wg_peer_allow only; the packet path works
- * in the caller's buffers and the per-peer staging slots allocated up front.
+ * wg_device_init, wg_device_reserve and wg_peer_create/add/allow only; the
+ * packet path works in the caller's buffers and the per-peer staging slots
+ * allocated up front.
+ *
+ * Peers change at runtime in two steps, so a caller can make a change all
+ * or nothing: what can fail comes first (wg_device_reserve for room,
+ * wg_peer_create for each new peer, a new allowed-IPs table built aside),
+ * then what cannot (wg_peer_insert, wg_peer_remove, wg_device_swap_aips,
+ * wg_peer_set_*).  A peer left alone keeps its keypairs and timers.
  */
 #ifndef GW_CRYPTO_WG_H
 #define GW_CRYPTO_WG_H
@@ -174,9 +181,46 @@ void wg_device_destroy(struct wg_device *dev);
  * -ENOMEM via *err; returns NULL on error. */
 struct wg_peer *wg_peer_add(struct wg_device *dev, const uint8_t pub[static NOISE_PUBLIC_KEY_LEN],
 			    const uint8_t *psk, uint16_t persistent_keepalive, int *err);
+/* Room for max_peers peers (the peer list and the index table grow; a
+ * smaller number changes nothing).  0 or -ENOMEM (nothing changed). */
+int wg_device_reserve(struct wg_device *dev, size_t max_peers);
+/* A new peer, not yet part of dev (wg_peer_insert, or wg_peer_free to drop
+ * it); psk may be NULL.  NULL with -EEXIST (a peer of dev has this key, or
+ * it is our own) or -ENOMEM via *err. */
+struct wg_peer *wg_peer_create(struct wg_device *dev, const uint8_t pub[static NOISE_PUBLIC_KEY_LEN],
+			       const uint8_t *psk, uint16_t persistent_keepalive, int *err);
+/* Makes a created peer part of dev, last in dev->peers.  0 or -ENOSPC (no
+ * room: wg_device_reserve first). */
+int wg_peer_insert(struct wg_device *dev, struct wg_peer *peer);
+/* Wipes and frees a created peer that was never inserted. */
+void wg_peer_free(struct wg_device *dev, struct wg_peer *peer);
+/* Takes peer out of dev: its prefixes leave the allowed-IPs table, its
+ * receiver indices the index table, its keys and staged packets are wiped,
+ * and it is freed.  The other peers keep their order. */
+void wg_peer_remove(struct wg_device *dev, struct wg_peer *peer);
+/* psk NULL: none (all zero).  A new psk takes effect at the next handshake;
+ * the current keypairs stay. */
+void wg_peer_set_psk(struct wg_peer *peer, const uint8_t *psk);
+/* The persistent keepalive interval in seconds (0: off); turned on with an
+ * endpoint known, a keepalive goes now (as wg set does). */
+void wg_peer_set_keepalive(struct wg_device *dev, struct wg_peer *peer, uint16_t secs,
+			   uint64_t now, uint64_t wall);
+/* Our static key changes: every peer's keypairs, handshake in flight and
+ * staged packets go (they were made with the old identity), the cookie
+ * checker takes the new public key.  A peer with the new public key as its
+ * own is the caller's to remove first.  0 or -EINVAL (a key whose public
+ * key is a low-order point; nothing changed). */
+int wg_device_set_private_key(struct wg_device *dev,
+			      const uint8_t priv[static NOISE_PUBLIC_KEY_LEN]);
+/* The allowed-IPs table becomes *t (built aside with allowedips_insert,
+ * peers of dev only); the old one is freed.  *t is left empty. */
+void wg_device_swap_aips(struct wg_device *dev, struct allowedips *t);
 /* Adds an allowed prefix (family AF_INET / AF_INET6).  0 or -errno. */
 int wg_peer_allow(struct wg_device *dev, struct wg_peer *peer, int family, const uint8_t *addr,
 		  uint8_t cidr);
+/* Removes one allowed prefix of peer.  0, -ENOENT (not peer's) or -EINVAL. */
+int wg_peer_disallow(struct wg_device *dev, struct wg_peer *peer, int family, const uint8_t *addr,
+		     uint8_t cidr);
 void wg_peer_set_endpoint(struct wg_peer *peer, const struct wg_endpoint *ep);
 /* Brings a peer up: with a persistent keepalive and an endpoint, starts a
  * handshake now (as wg set does). */

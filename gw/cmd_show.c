@@ -17,8 +17,12 @@
  *       "drops": { REASON: N, ... } } ... ] }
  * Keys the gateway adds later pass through (numbers as numbers); a private
  * or preshared key is never printed, whatever the answer holds.
+ * gw show IFACE conf prints the running config in gw run format (like wg
+ * showconf, with gw's own [Interface] keys; it holds the private key: the
+ * control socket is root's, mode 0600).
  */
 #include <dirent.h>
+#include <sodium.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -364,6 +368,26 @@ static int show_json(const char *iface)
 	return ret;
 }
 
+static int show_conf(const char *iface)
+{
+	struct sbuf s;
+	const char *e;
+	int ret;
+
+	sbuf_init(&s);
+	ret = ask(iface, "conf", &s);
+	if (!ret && (e = cmd_answer_error(&s))) {
+		fprintf(stderr, "gw: %s", e);
+		ret = 1;
+	} else if (!ret && s.len) {
+		fwrite(s.buf, 1, s.len, stdout);
+	}
+	if (s.buf)
+		sodium_memzero(s.buf, s.len);
+	sbuf_free(&s);
+	return ret ? 1 : 0;
+}
+
 int cmd_show(int argc, char **argv)
 {
 	struct dirent *de;
@@ -373,8 +397,10 @@ int cmd_show(int argc, char **argv)
 
 	if (argc == 3 && argv[1][0] != '-' && !strcmp(argv[2], "--json"))
 		return show_json(argv[1]) ? 1 : 0;
+	if (argc == 3 && argv[1][0] != '-' && !strcmp(argv[2], "conf"))
+		return show_conf(argv[1]);
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		fprintf(stderr, "Usage: gw %s [IFACE [--json]]\n", argv[0]);
+		fprintf(stderr, "Usage: gw %s [IFACE [--json | conf]]\n", argv[0]);
 		return 1;
 	}
 	if (argc == 2)

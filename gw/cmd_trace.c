@@ -552,6 +552,47 @@ static int load_rules(struct tracer *t, struct rules **out, const struct sbuf *l
 	return 0;
 }
 
+/* A live gateway's peers (trace-info's peer_owner / peer_allowed_ip lines
+ * in text) replace the config file's: peers changed at runtime route and
+ * own packets as they do in the gateway.  0 or -ENOMEM / -EINVAL. */
+static int live_peers(struct config *c, char *text)
+{
+	char *line, *save = NULL;
+
+	for (size_t i = 0; i < c->n_peers; i++)
+		config_peer_free(&c->peers[i]);
+	c->n_peers = 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "peer_owner=", 11)) {
+			struct config_peer *grown = realloc(c->peers, (c->n_peers + 1) * sizeof(*grown));
+
+			if (!grown)
+				return -ENOMEM;
+			c->peers = grown;
+			memset(&c->peers[c->n_peers], 0, sizeof(*grown));
+			c->peers[c->n_peers++].owner = (uint16_t)strtoul(line + 11, NULL, 10);
+		} else if (!strncmp(line, "peer_allowed_ip=", 16) && c->n_peers) {
+			struct config_peer *p = &c->peers[c->n_peers - 1];
+			char *slash = strchr(line + 16, '/');
+			struct cidr x = { 0 }, *grown;
+
+			if (!slash)
+				return -EINVAL;
+			*slash = 0;
+			x.family = strchr(line + 16, ':') ? AF_INET6 : AF_INET;
+			if (inet_pton(x.family, line + 16, x.addr) != 1)
+				return -EINVAL;
+			x.prefix = (uint8_t)strtoul(slash + 1, NULL, 10);
+			grown = realloc(p->allowed_ips, (p->n_allowed_ips + 1) * sizeof(*grown));
+			if (!grown)
+				return -ENOMEM;
+			p->allowed_ips = grown;
+			p->allowed_ips[p->n_allowed_ips++] = x;
+		}
+	}
+	return 0;
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	struct tracer *t;
@@ -563,7 +604,7 @@ int cmd_trace(int argc, char **argv)
 	uint32_t uplink = 0;
 	struct stat st;
 	struct sbuf live, info;
-	char *cfgpath = NULL, *ua = NULL;
+	char *cfgpath = NULL, *ua = NULL, *peers_text = NULL;
 	bool is_live = false;
 	int i, ret = 1;
 
@@ -598,7 +639,9 @@ int cmd_trace(int argc, char **argv)
 		cfgpath += 7;
 		ua += 12;
 		cfgpath[strcspn(cfgpath, "\n")] = 0;
-		ua[strcspn(ua, "\n")] = 0;
+		peers_text = ua + strcspn(ua, "\n");
+		if (*peers_text)
+			*peers_text++ = 0;
 		if (inet_pton(AF_INET, ua, &a) == 1)
 			uplink = ntohl(a.s_addr);
 	}
@@ -617,6 +660,10 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (warn.len)
 		fputs(warn.buf, stderr);
+	if (is_live && live_peers(&t->cfg, peers_text)) {
+		fputs("gw: trace: unexpected answer\n", stderr);
+		goto out;
+	}
 	for (i = 2; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			t->json = true;

@@ -280,7 +280,7 @@ static int parse_endpoint(struct parser *p, const char *val, char **out)
 
 /* Keys of wg-quick (and wg) that gw reads but does not act on. */
 static const char *const unimplemented[] = {
-	"DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig", "FwMark",
+	"DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig",
 };
 
 enum {
@@ -289,7 +289,7 @@ enum {
 	K_IPV6 = 1 << 12,
 	K_PUBLIC = 1 << 8, K_PSK = 1 << 9, K_ENDPOINT = 1 << 10, K_KEEPALIVE = 1 << 11,
 	K_CTMAX = 1 << 13, K_PEERCTMAX = 1 << 14,
-	K_PRIVATE_FILE = 1 << 15, K_PSK_FILE = 1 << 16,
+	K_PRIVATE_FILE = 1 << 15, K_PSK_FILE = 1 << 16, K_UAPI = 1 << 17, K_FWMARK = 1 << 18,
 };
 
 static int once(struct parser *p, const char *key, uint32_t bit)
@@ -384,6 +384,34 @@ static int interface_key(struct parser *p, const char *key, char *val)
 		if (strcasecmp(val, "drop") && strcasecmp(val, "pass"))
 			return fail(p, "IPv6: '%s' is not drop or pass", val);
 		c->ipv6_pass = !strcasecmp(val, "pass");
+		return 0;
+	}
+	if (!strcasecmp(key, "UapiSocket")) {
+		if (once(p, key, K_UAPI))
+			return -EINVAL;
+		if (!strcasecmp(val, "off")) {
+			c->uapi_off = true;
+			return 0;
+		}
+		if (val[0] != '/')
+			return fail(p, "UapiSocket: '%s' is not off or an absolute path", val);
+		return dup_str(p, &c->uapi_socket, val);
+	}
+	if (!strcasecmp(key, "FwMark")) {
+		char *end;
+		unsigned long long v;
+
+		if (once(p, key, K_FWMARK))
+			return -EINVAL;
+		if (!strcasecmp(val, "off")) {
+			c->fwmark = 0;
+			return 0;
+		}
+		errno = 0;
+		v = isdigit((unsigned char)val[0]) ? strtoull(val, &end, 0) : ~0ull;
+		if (v == ~0ull || errno || *end || v > UINT32_MAX)
+			return fail(p, "FwMark: '%s' is not off or a 32-bit number", val);
+		c->fwmark = (uint32_t)v;
 		return 0;
 	}
 	if (!strcasecmp(key, "ControlSocket"))
@@ -481,7 +509,9 @@ static int start_section(struct parser *p, const char *name)
 			return fail(p, "out of memory");
 		c->peers = grown;
 		memset(&c->peers[c->n_peers], 0, sizeof(*grown));
-		c->peers[c->n_peers++].line = p->line;
+		c->peers[c->n_peers].line = p->line;
+		c->peers[c->n_peers].owner = c->n_peers < UINT16_MAX ? (uint16_t)(c->n_peers + 1) : 0;
+		c->n_peers++;
 		p->sec = SEC_PEER;
 		return 0;
 	}
@@ -700,21 +730,95 @@ int config_find(const char *arg, char *out, size_t len)
 	return 0;
 }
 
+void config_peer_free(struct config_peer *p)
+{
+	free(p->allowed_ips);
+	free(p->endpoint);
+	sodium_memzero(p, sizeof(*p));
+}
+
 void config_free(struct config *c)
 {
-	for (size_t i = 0; i < c->n_peers; i++) {
-		free(c->peers[i].allowed_ips);
-		free(c->peers[i].endpoint);
-	}
-	sodium_memzero(c->peers, c->n_peers * sizeof(*c->peers));
+	for (size_t i = 0; i < c->n_peers; i++)
+		config_peer_free(&c->peers[i]);
 	free(c->peers);
 	free(c->addresses);
 	free(c->rules_path);
 	free(c->user);
 	free(c->control_socket);
+	free(c->uapi_socket);
 	free(c->path);
 	for (size_t i = 0; i < c->n_key_files; i++)
 		free(c->key_files[i]);
 	free(c->key_files);
 	sodium_memzero(c, sizeof(*c));
+}
+
+static void format_key(struct sbuf *out, const char *name, const uint8_t key[static KEY_LEN])
+{
+	char b64[KEY_B64_LEN + 1];
+
+	key_to_base64(b64, key);
+	sbuf_printf(out, "%s = %s\n", name, b64);
+	sodium_memzero(b64, sizeof(b64));
+}
+
+static void format_cidrs(struct sbuf *out, const char *name, const struct cidr *list, size_t n)
+{
+	char text[INET6_ADDRSTRLEN + 8];
+
+	if (!n)
+		return;
+	sbuf_printf(out, "%s = ", name);
+	for (size_t i = 0; i < n; i++) {
+		cidr_format(&list[i], text, sizeof(text));
+		sbuf_printf(out, "%s%s", i ? ", " : "", text);
+	}
+	sbuf_add(out, "\n");
+}
+
+void config_format(const struct config *c, const uint8_t priv[static KEY_LEN], struct sbuf *out)
+{
+	sbuf_add(out, "[Interface]\n");
+	format_key(out, "PrivateKey", priv);
+	if (c->has_listen_port)
+		sbuf_printf(out, "ListenPort = %u\n", c->listen_port);
+	if (c->fwmark)
+		sbuf_printf(out, "FwMark = 0x%x\n", (unsigned)c->fwmark);
+	format_cidrs(out, "Address", c->addresses, c->n_addresses);
+	if (c->mtu)
+		sbuf_printf(out, "MTU = %u\n", c->mtu);
+	if (c->uplink[0])
+		sbuf_printf(out, "Uplink = %s\n", c->uplink);
+	if (c->rules_path)
+		sbuf_printf(out, "Rules = %s\n", c->rules_path);
+	if (c->nat_port_min != CONFIG_DEFAULT_NAT_MIN || c->nat_port_max != CONFIG_DEFAULT_NAT_MAX)
+		sbuf_printf(out, "NatPorts = %u-%u\n", c->nat_port_min, c->nat_port_max);
+	if (c->ct_max != CONFIG_DEFAULT_CT_MAX)
+		sbuf_printf(out, "ConntrackMax = %u\n", (unsigned)c->ct_max);
+	if (c->has_peer_ct_max)
+		sbuf_printf(out, "PeerConntrackMax = %u\n", (unsigned)c->peer_ct_max);
+	if (c->user)
+		sbuf_printf(out, "User = %s\n", c->user);
+	if (c->control_socket)
+		sbuf_printf(out, "ControlSocket = %s\n", c->control_socket);
+	if (c->uapi_off)
+		sbuf_add(out, "UapiSocket = off\n");
+	else if (c->uapi_socket)
+		sbuf_printf(out, "UapiSocket = %s\n", c->uapi_socket);
+	if (c->ipv6_pass)
+		sbuf_add(out, "IPv6 = pass\n");
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct config_peer *p = &c->peers[i];
+
+		sbuf_add(out, "\n[Peer]\n");
+		format_key(out, "PublicKey", p->public_key);
+		if (p->has_psk)
+			format_key(out, "PresharedKey", p->preshared_key);
+		format_cidrs(out, "AllowedIPs", p->allowed_ips, p->n_allowed_ips);
+		if (p->endpoint)
+			sbuf_printf(out, "Endpoint = %s\n", p->endpoint);
+		if (p->persistent_keepalive)
+			sbuf_printf(out, "PersistentKeepalive = %u\n", p->persistent_keepalive);
+	}
 }

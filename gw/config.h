@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * config — the gw config file: wg-quick's format plus Uplink, Rules,
- * NatPorts, User, ControlSocket and IPv6.  Errors are "file:line: message";
+ * NatPorts, User, ControlSocket, UapiSocket and IPv6.  Errors are "file:line: message";
  * wg-quick keys gw does not implement are reported by name as warnings.
  */
 #ifndef GW_CONFIG_H
@@ -29,7 +29,9 @@ struct config_peer {
 	size_t n_allowed_ips;
 	char *endpoint;              /* "host:port" / "[v6]:port" as written, or NULL */
 	uint16_t persistent_keepalive; /* seconds, 0 = off */
-	unsigned line;               /* where the [Peer] section starts */
+	unsigned line;               /* where the [Peer] section starts; 0: not from a file */
+	uint16_t owner;              /* its conntrack owner id (PeerConntrackMax): 1.. in
+	                              * file order, 0 past 65535; kept while the peer lives */
 };
 
 struct config {
@@ -51,6 +53,9 @@ struct config {
 	char *user;                  /* User, as written (gw/priv.h resolves it) */
 	unsigned user_line;
 	char *control_socket;
+	char *uapi_socket;           /* UapiSocket: NULL = /var/run/wireguard/IFACE.sock */
+	bool uapi_off;               /* UapiSocket = off */
+	uint32_t fwmark;             /* FwMark of the WireGuard sockets (0: none) */
 	bool ipv6_pass;              /* IPv6 = pass: gateway mode hands peers' IPv6
 	                              * to the host unfiltered (default drop) */
 	struct config_peer *peers;
@@ -97,6 +102,12 @@ bool config_world_accessible(const char *path, char *real, size_t len);
 void config_warn_access(const struct config *c, struct sbuf *warn);
 /* Zeroes the keys and frees everything. */
 void config_free(struct config *c);
+/* Frees what one peer holds (allowed IPs, endpoint) and wipes it. */
+void config_peer_free(struct config_peer *p);
+/* c as a config file gw run reads back to the same config: [Interface]
+ * with priv as its PrivateKey (the caller's: c's own is wiped once the
+ * device has it), then every [Peer]. */
+void config_format(const struct config *c, const uint8_t priv[static KEY_LEN], struct sbuf *out);
 
 /* Text of a CIDR ("10.8.0.1/24", "fd00::1/64"). */
 void cidr_format(const struct cidr *c, char *out, size_t len);

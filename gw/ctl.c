@@ -2,6 +2,7 @@
 #include "gw/ctl.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,8 +27,8 @@ static int sockaddr_of(struct sockaddr_un *sun, const char *path)
 	return 0;
 }
 
-/* mkdir -p of path's directory, 0700 for what is created. */
-static void make_parent(const char *path)
+/* mkdir -p of path's directory, mode for the last part (0755 above). */
+static void make_parent(const char *path, unsigned mode)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *slash;
@@ -44,10 +45,10 @@ static void make_parent(const char *path)
 		mkdir(dir, 0755);
 		*p = '/';
 	}
-	mkdir(dir, 0700);
+	mkdir(dir, (mode_t)mode);
 }
 
-int ctl_listen(const char *path)
+int ctl_listen(const char *path, unsigned dir_mode)
 {
 	struct sockaddr_un sun;
 	int fd, ret = sockaddr_of(&sun, path);
@@ -55,7 +56,7 @@ int ctl_listen(const char *path)
 
 	if (ret)
 		return ret;
-	make_parent(path);
+	make_parent(path, dir_mode);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -83,14 +84,22 @@ int ctl_listen(const char *path)
 
 enum conn_state { CONN_LINE, CONN_BODY, CONN_WRITE };
 
+/* Requests and answers may hold keys (UAPI set and get, conf): wiped. */
+static void wipe(struct sbuf *s)
+{
+	if (s->buf)
+		sodium_memzero(s->buf, s->cap);
+	sbuf_free(s);
+}
+
 static void conn_close(struct ctl_conn *c)
 {
 	ev_io_stop(c->srv->loop, &c->io);
 	ev_timer_stop(c->srv->loop, &c->timer);
 	close(c->fd);
 	c->fd = -1;
-	sbuf_free(&c->in);
-	sbuf_free(&c->out);
+	wipe(&c->in);
+	wipe(&c->out);
 }
 
 static void conn_wait(struct ctl_conn *c, int events, double seconds)
@@ -131,15 +140,28 @@ static void conn_answer(struct ctl_conn *c)
 		c->out.oom = false;
 		sbuf_add(&c->out, "error=out of memory\n");
 	}
-	sbuf_free(&c->in);
+	wipe(&c->in);
 	c->state = CONN_WRITE;
 	conn_wait(c, EV_WRITE, CTL_WRITE_S);
 	conn_write(c);
 }
 
+/* What the server answers on its own, in the framing of its protocol. */
+static const char *refusal(const struct ctl_server *srv, const char *msg)
+{
+	if (!srv->uapi)
+		return msg;
+	if (strstr(msg, "busy"))
+		return "errno=-16\n\n"; /* EBUSY */
+	if (strstr(msg, "memory"))
+		return "errno=-12\n\n"; /* ENOMEM */
+	return "errno=-71\n\n"; /* EPROTO */
+}
+
 static void conn_error(struct ctl_conn *c, const char *msg)
 {
-	sbuf_free(&c->in);
+	msg = refusal(c->srv, msg);
+	wipe(&c->in);
 	sbuf_reset(&c->out);
 	sbuf_add(&c->out, msg);
 	c->state = CONN_WRITE;
@@ -162,6 +184,70 @@ static void conn_got_line(struct ctl_conn *c, char *nl)
 		c->in.len = c->line_len + 1; /* whatever came after is ignored */
 		conn_answer(c);
 	}
+}
+
+/* UAPI: whole at the first empty line, or at EOF. */
+static void conn_read_uapi(struct ctl_conn *c)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(c->fd, buf, sizeof(buf));
+		size_t from = c->in.len ? c->in.len - 1 : 0;
+		char *end = NULL;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			if (n == 0 && c->in.len)
+				break; /* EOF ends the operation, as wireguard-go reads it */
+			conn_close(c);
+			return;
+		}
+		if (c->in.len + (size_t)n > CTL_MAX_BODY) {
+			conn_error(c, "error=request too large\n");
+			return;
+		}
+		sbuf_addn(&c->in, buf, (size_t)n);
+		if (c->in.oom) {
+			conn_error(c, "error=out of memory\n");
+			return;
+		}
+		if (c->in.buf[0] == '\n') {
+			end = c->in.buf;
+		} else {
+			for (size_t i = from; i + 1 < c->in.len && !end; i++)
+				if (c->in.buf[i] == '\n' && c->in.buf[i + 1] == '\n')
+					end = c->in.buf + i + 1;
+		}
+		if (end) {
+			c->in.len = (size_t)(end - c->in.buf) + 1; /* what follows is not read */
+			break;
+		}
+		if (c->state == CONN_LINE) {
+			c->state = CONN_BODY;
+			conn_wait(c, EV_READ, CTL_BODY_S);
+		}
+	}
+	sbuf_addn(&c->in, "", 1); /* NUL-terminated */
+	if (c->in.oom) {
+		conn_error(c, "error=out of memory\n");
+		return;
+	}
+	c->in.len--;
+	c->line_len = c->in.len;
+	c->srv->handle(c->srv->arg, c->in.buf, NULL, 0, &c->out);
+	if (c->out.oom) {
+		sbuf_reset(&c->out);
+		c->out.oom = false;
+		sbuf_add(&c->out, "errno=-12\n\n");
+	}
+	wipe(&c->in);
+	c->state = CONN_WRITE;
+	conn_wait(c, EV_WRITE, CTL_WRITE_S);
+	conn_write(c);
 }
 
 static void conn_read(struct ctl_conn *c)
@@ -223,6 +309,8 @@ static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)revents;
 	if (c->state == CONN_WRITE)
 		conn_write(c);
+	else if (c->srv->uapi)
+		conn_read_uapi(c);
 	else
 		conn_read(c);
 }
@@ -265,13 +353,13 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)revents;
 	for (;;) {
 		int fd = accept4(srv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		static const char busy[] = "error=busy\n";
+		const char *busy = refusal(srv, "error=busy\n");
 
 		if (fd < 0)
 			return; /* EAGAIN, or nothing gw can do about it */
 		if (ctl_server_adopt(srv, fd) == 0)
 			continue;
-		(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)!send(fd, busy, strlen(busy), MSG_NOSIGNAL | MSG_DONTWAIT);
 		close(fd);
 	}
 }

@@ -5,7 +5,8 @@
  * A Unix stream socket (default /run/gw/IFACE.sock, mode 0600, in a 0700
  * directory gw creates).  One request per connection: the client writes one
  * line and shuts its side down; the server answers with "key=value" lines
- * and closes.  Keys never carry secrets.
+ * and closes.  Keys never carry secrets, but for conf (the socket is
+ * root's, 0600, as the UAPI socket that gives the same key away).
  *
  *   show    interface=NAME  public_key=B64  listen_port=N  address=CIDR
  *           (repeated: Address) then per peer, starting with its key:
@@ -42,8 +43,12 @@
  *   ct-count count=N
  *   ct-flush flushed=N (the entries removed)
  *   trace-info
- *           config=PATH (absolute) uplink_addr=A.B.C.D: what gw trace IFACE
- *           needs besides the live rules (rules-save) to trace in the CLI
+ *           config=PATH (absolute) uplink_addr=A.B.C.D, then per live peer
+ *           peer_owner=N and its peer_allowed_ip=CIDR lines: what gw trace
+ *           IFACE needs besides the live rules (rules-save) to trace in the
+ *           CLI (the peers as they are now, changed at runtime or not)
+ *   conf    the running config in gw run format, private key included
+ *           (gw show IFACE conf; gw/peers.h)
  *   other   error=unknown request; any request may answer error=MESSAGE
  *           (one line) instead, e.g. when the gateway has no netfilter
  *   refused before the request is read: error=busy (CTL_MAX_CONNS clients
@@ -63,9 +68,11 @@
 
 /* The socket path for an interface ("/run/gw/IFACE.sock"). */
 void ctl_default_path(char *out, size_t len, const char *ifname);
-/* Listens on path (a stale socket is replaced; a live one is -EADDRINUSE).
+/* Listens on path, mode 0600 (a stale socket is replaced; a live one is
+ * -EADDRINUSE); missing directories are made with dir_mode (0700 for the
+ * control socket, 0755 for /var/run/wireguard as wireguard-go has it).
  * fd (non-blocking) or -errno. */
-int ctl_listen(const char *path);
+int ctl_listen(const char *path, unsigned dir_mode);
 
 /*
  * The server side inside the event loop: every client is a non-blocking
@@ -89,9 +96,17 @@ struct ctl_conn {
 	size_t line_len, sent;
 };
 
+/*
+ * UAPI framing (gw/uapi.h), when srv->uapi is set: the request is whole at
+ * its first empty line ("get=1\n\n", "set=1\n...\n\n") or at EOF, up to
+ * CTL_MAX_BODY bytes within CTL_BODY_S; handle() gets all of it as req
+ * (body NULL) and has_body is not used.  What the server refuses on its
+ * own is answered errno=-EBUSY / -EPROTO / -ENOMEM instead of error=....
+ */
 struct ctl_server {
 	struct ev_loop *loop;
 	int lfd;
+	bool uapi;
 	ev_io accept_w;
 	bool (*has_body)(const char *req);
 	void (*handle)(void *arg, const char *req, const char *body, size_t blen,

@@ -203,13 +203,13 @@ uint16_t dp_peer_owner(const struct config *c, uint32_t src)
 	uint16_t owner = 0;
 	int best = -1;
 
-	for (size_t i = 0; i < c->n_peers && i < UINT16_MAX; i++)
+	for (size_t i = 0; i < c->n_peers; i++)
 		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++) {
 			const struct cidr *a = &c->peers[i].allowed_ips[j];
 
 			if (a->family == AF_INET && a->prefix > best && cidr_contains4(a, src)) {
 				best = a->prefix;
-				owner = (uint16_t)(i + 1);
+				owner = c->peers[i].owner;
 			}
 		}
 	return owner;
@@ -882,7 +882,8 @@ int dp_setup(struct gw *g)
 		return ret;
 	}
 	ct_config_default(&nfc.ct, g->cfg.ct_max);
-	nfc.ct.owners = (uint16_t)(g->cfg.n_peers < UINT16_MAX ? g->cfg.n_peers : UINT16_MAX);
+	/* every owner id a peer may get, also peers added at runtime */
+	nfc.ct.owners = UINT16_MAX;
 	nfc.ct.owner_max = g->cfg.peer_ct_max;
 	nfc.ct.hash_seed = randombytes_random();
 	nfc.route = route_lookup;

@@ -22,7 +22,9 @@
 #include "gw/icmp6.h"
 #include "gw/log.h"
 #include "gw/metrics.h"
+#include "gw/peers.h"
 #include "gw/tun.h"
+#include "gw/uapi.h"
 #include "nat/ct.h"
 #include "nat/gro.h"
 #include "nat/gso.h"
@@ -418,10 +420,16 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	ev_timer_start(loop, &g->timer_w);
 }
 
+/* SIGHUP: the config file's peers (as wg syncconf against it), then its
+ * Rules. */
 static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
+	struct gw *g = w->data;
+
 	(void)loop, (void)revents;
-	dp_reload(w->data);
+	peers_reload(g);
+	if (g->nf && g->cfg.rules_path)
+		dp_reload(g);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -646,7 +654,10 @@ static void ctl_handle(void *arg, const char *req, const char *body, size_t blen
 			inet_ntop(AF_INET, &a, ua, sizeof(ua));
 			sbuf_printf(out, "config=%s\nuplink_addr=%s\n",
 				    realpath(g->cfg.path, path) ? path : g->cfg.path, ua);
+			peers_trace_info(g, out);
 		}
+	} else if (!strcmp(req, "conf")) {
+		peers_conf(g, out);
 	} else if (!strcmp(req, "ct-list") || !strcmp(req, "ct-list extended")) {
 		if ((ret = dp_ct_list(g, req[7] ? CT_FMT_L3 | CT_FMT_ACCT : 0, out, &n)))
 			ctl_error(out, ret);
@@ -665,6 +676,72 @@ static void ctl_handle(void *arg, const char *req, const char *body, size_t blen
 	} else {
 		sbuf_add(out, "error=unknown request\n");
 	}
+}
+
+/* --- the WireGuard UAPI (gw/uapi.h) -------------------------------------- */
+
+static void uapi_handle(void *arg, const char *req, const char *body, size_t blen,
+			struct sbuf *out)
+{
+	struct gw *g = arg;
+	struct uapi_set s;
+	char why[256] = "";
+	int ret;
+
+	(void)body, (void)blen;
+	if (!strcmp(req, "get=1\n\n")) {
+		peers_get(g, out);
+		sbuf_add(out, "errno=0\n\n");
+		return;
+	}
+	if (strncmp(req, "set=1\n", 6))
+		return; /* no operation: closed unanswered, as wireguard-go does */
+	ret = uapi_parse_set(&s, req + 6, strlen(req + 6), why, sizeof(why));
+	if (!ret) {
+		ret = peers_apply(g, &s, why, sizeof(why));
+		uapi_set_free(&s);
+	}
+	if (ret)
+		gw_log("%s: UAPI set refused, nothing changed: %s", g->cfg.ifname, why);
+	else
+		gw_log("%s: UAPI set: %s", g->cfg.ifname, why);
+	sbuf_printf(out, "errno=%d\n\n", ret);
+}
+
+static bool uapi_no_body(const char *req)
+{
+	(void)req;
+	return false;
+}
+
+/* The UAPI socket, before the privilege drop.  Only an explicit UapiSocket
+ * is needed to start: the default path is shared by every network
+ * namespace, and another instance of the same interface name may hold it. */
+static int uapi_listen(struct gw *g)
+{
+	int fd;
+
+	if (g->cfg.uapi_off)
+		return 0;
+	if (g->cfg.uapi_socket)
+		snprintf(g->uapi_path, sizeof(g->uapi_path), "%s", g->cfg.uapi_socket);
+	else
+		snprintf(g->uapi_path, sizeof(g->uapi_path), "/var/run/wireguard/%s.sock",
+			 g->cfg.ifname);
+	fd = ctl_listen(g->uapi_path, 0755);
+	if (fd < 0) {
+		gw_log("%s: UAPI socket %s: %s%s", g->cfg.ifname, g->uapi_path, strerror(-fd),
+		       g->cfg.uapi_socket ? "" : "; wg(8) cannot reach this gateway (another "
+		       "instance of this interface name holds it? UapiSocket sets another path)");
+		g->uapi_path[0] = 0;
+		return g->cfg.uapi_socket ? fd : 0;
+	}
+	g->uapi.uapi = true;
+	g->uapi.has_body = uapi_no_body;
+	g->uapi.handle = uapi_handle;
+	g->uapi.arg = g;
+	ctl_server_start(&g->uapi, g->loop, fd);
+	return 0;
 }
 
 /* --- setup and teardown ------------------------------------------------ */
@@ -700,42 +777,76 @@ static void dns_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	size_t n = 0;
 
 	(void)loop, (void)revents;
+	/* no job is out (dns_arm): the items may move */
+	if (g->dns_job_cap < g->n_dns) {
+		struct resolve_item *it = realloc(g->dns_job.items, g->n_dns * sizeof(*it));
+
+		if (!it) {
+			gw_log("%s: out of memory for Endpoint lookups", g->cfg.ifname);
+			for (size_t i = 0; i < g->n_dns; i++)
+				if (g->dns[i].next <= now)
+					g->dns[i].next = now + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
+			dns_arm(g);
+			return;
+		}
+		g->dns_job.items = it;
+		g->dns_job_cap = g->n_dns;
+	}
 	for (size_t i = 0; i < g->n_dns; i++) {
 		struct gw_dns *d = &g->dns[i];
+		const struct wg_peer *p = wg_peer_find(&g->dev, d->pub);
 
 		if (d->next > now)
 			continue;
-		if (d->resolved && handshake_fresh(d->peer, wall)) {
+		if (!p || (d->resolved && !d->changed && handshake_fresh(p, wall)) ||
+		    !(g->dns_job.items[n].text = strdup(d->text))) {
 			d->next = now + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
 			continue;
 		}
-		g->dns_job.items[n].text = d->cp->endpoint;
 		g->dns_job.items[n++].id = i;
 	}
 	g->dns_job.n = n;
+	g->dns_job_gen = g->dns_gen;
 	if (n && resolver_submit(&g->resolver, &g->dns_job) == 0)
 		return;
+	for (size_t i = 0; i < n; i++)
+		free(g->dns_job.items[i].text);
+	g->dns_job.n = 0;
 	dns_arm(g);
 }
 
+static void dns_job_free(struct resolve_job *job)
+{
+	for (size_t i = 0; i < job->n; i++) {
+		free(job->items[i].text);
+		job->items[i].text = NULL;
+	}
+	job->n = 0;
+}
+
 /* A lookup's answer on the loop: the endpoint is set when the name resolves
- * to another address and the peer has no fresh session. */
+ * to another address and the peer has no fresh session (or the name is new
+ * for the peer).  Answers for a list that changed meanwhile are dropped:
+ * the names still due are looked up again at once. */
 static void dns_done(struct resolver *r, struct resolve_job *job)
 {
 	struct gw *g = container_of(r, struct gw, resolver);
 	uint64_t now = gw_mono(), wall = gw_wall();
 
-	for (size_t i = 0; i < job->n; i++) {
+	for (size_t i = 0; i < job->n && g->dns_job_gen == g->dns_gen; i++) {
 		const struct resolve_item *it = &job->items[i];
 		struct gw_dns *d = &g->dns[it->id];
-		struct wg_peer *p = d->peer;
+		struct wg_peer *p = wg_peer_find(&g->dev, d->pub);
 		char was[64], is[64];
-		bool had = p->endpoint.len;
+		bool had;
 
+		if (!p)
+			continue;
+		had = p->endpoint.len;
 		if (it->err) {
 			if (d->resolved && !d->failing)
 				gw_log("%s:%u: Endpoint %s does not resolve now: keeping the endpoint",
-				       g->cfg.path, d->cp->line, d->cp->endpoint);
+				       g->cfg.path, d->line, d->text);
 			d->failing = true;
 			if (!d->resolved && (d->retry *= 2) > GW_DNS_INTERVAL)
 				d->retry = GW_DNS_INTERVAL;
@@ -745,72 +856,150 @@ static void dns_done(struct resolver *r, struct resolve_job *job)
 		d->resolved = true;
 		d->failing = false;
 		d->next = now + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
-		if ((had && p->endpoint.len == it->ep.len &&
-		     !memcmp(p->endpoint.addr, it->ep.addr, it->ep.len)) ||
-		    (had && handshake_fresh(p, wall)))
+		if (had && p->endpoint.len == it->ep.len &&
+		    !memcmp(p->endpoint.addr, it->ep.addr, it->ep.len)) {
+			d->changed = false;
 			continue;
+		}
+		if (had && !d->changed && handshake_fresh(p, wall))
+			continue;
+		d->changed = false;
 		udp_endpoint_format(&it->ep, is, sizeof(is));
 		if (had) {
 			udp_endpoint_format(&p->endpoint, was, sizeof(was));
 			gw_log("%s:%u: Endpoint %s now resolves to %s (was %s)", g->cfg.path,
-			       d->cp->line, d->cp->endpoint, is, was);
+			       d->line, d->text, is, was);
 		} else {
-			gw_log("%s:%u: Endpoint %s resolves to %s", g->cfg.path, d->cp->line,
-			       d->cp->endpoint, is);
+			gw_log("%s:%u: Endpoint %s resolves to %s", g->cfg.path, d->line, d->text,
+			       is);
 		}
 		wg_peer_set_endpoint(p, &it->ep);
 		if (!had)
 			wg_peer_up(&g->dev, p, now, wall);
 	}
+	dns_job_free(job);
 	dns_arm(g);
 }
 
-/* An Endpoint: an address is set now; a host name is looked up now (gw
- * has no loop yet), and kept for the resolver thread either way. */
+static void dns_start(struct gw *g)
+{
+	int err;
+
+	if (g->resolver.started || !g->n_dns)
+		return;
+	err = resolver_start(&g->resolver, g->loop, dns_done);
+	if (err)
+		gw_log("%s: no resolver thread (%s): Endpoint names stay as they resolved "
+		       "at start", g->cfg.ifname, strerror(-err));
+}
+
+static bool dns_text_in(const struct gw_dns *d, size_t n, const char *text)
+{
+	for (size_t i = 0; i < n; i++)
+		if (d[i].text == text)
+			return true;
+	return false;
+}
+
+int gw_dns_sync(struct gw *g)
+{
+	struct gw_dns *nd = calloc(g->cfg.n_peers ? g->cfg.n_peers : 1, sizeof(*nd));
+	uint64_t now = gw_mono();
+	size_t n = 0;
+
+	if (!nd)
+		goto oom;
+	for (size_t i = 0; i < g->cfg.n_peers; i++) {
+		const struct config_peer *cp = &g->cfg.peers[i];
+		struct gw_dns *d = &nd[n], *old = NULL;
+		struct wg_endpoint ep;
+
+		if (!cp->endpoint || udp_endpoint_numeric(&ep, cp->endpoint) != -ENOENT)
+			continue;
+		for (size_t j = 0; j < g->n_dns && !old; j++)
+			if (g->dns[j].text && !strcmp(g->dns[j].text, cp->endpoint) &&
+			    !sodium_memcmp(g->dns[j].pub, cp->public_key, KEY_LEN))
+				old = &g->dns[j];
+		if (old) {
+			*d = *old; /* its text too: freed with the old list unless kept */
+		} else {
+			if (!(d->text = strdup(cp->endpoint)))
+				goto oom;
+			memcpy(d->pub, cp->public_key, KEY_LEN);
+			d->retry = 1;
+			d->next = now;
+			/* a name that replaces another, or an address, for a peer */
+			d->changed = wg_peer_find(&g->dev, cp->public_key) != NULL;
+		}
+		d->line = cp->line;
+		n++;
+	}
+	for (size_t j = 0; j < g->n_dns; j++)
+		if (!dns_text_in(nd, n, g->dns[j].text))
+			free(g->dns[j].text);
+	free(g->dns);
+	g->dns = nd;
+	g->n_dns = n;
+	g->dns_gen++;
+	if (g->dns_live) {
+		dns_start(g);
+		dns_arm(g);
+	}
+	return 0;
+oom:
+	for (size_t j = 0; nd && j < n; j++)
+		if (!dns_text_in(g->dns, g->n_dns, nd[j].text))
+			free(nd[j].text);
+	gw_log("%s: out of memory: Endpoint names are not followed for this change",
+	       g->cfg.ifname);
+	free(nd);
+	return -ENOMEM;
+}
+
+/* At start (no loop yet): each name looked up once now; a failure is
+ * retried in the background. */
+static void dns_first(struct gw *g)
+{
+	for (size_t i = 0; i < g->n_dns; i++) {
+		struct gw_dns *d = &g->dns[i];
+		struct wg_peer *p = wg_peer_find(&g->dev, d->pub);
+		struct wg_endpoint ep;
+		char text[64];
+
+		d->changed = false;
+		if (!p)
+			continue;
+		if (udp_endpoint_resolve(&ep, d->text) == 0) {
+			udp_endpoint_format(&ep, text, sizeof(text));
+			gw_log("%s:%u: Endpoint %s resolves to %s", g->cfg.path, d->line, d->text,
+			       text);
+			wg_peer_set_endpoint(p, &ep);
+			d->resolved = true;
+			d->next = gw_mono() + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
+		} else {
+			gw_log("%s:%u: Endpoint %s does not resolve: trying again in the background",
+			       g->cfg.path, d->line, d->text);
+			d->failing = true;
+			d->next = gw_mono() + (uint64_t)d->retry * NSEC_PER_SEC;
+		}
+	}
+}
+
+/* An Endpoint address is set now; a host name waits for dns_first. */
 static int add_endpoint(struct gw *g, struct wg_peer *p, const struct config_peer *cp)
 {
 	struct wg_endpoint ep;
-	struct gw_dns *d;
-	char text[64];
 	int err = udp_endpoint_numeric(&ep, cp->endpoint);
 
-	if (!err) {
+	if (!err)
 		wg_peer_set_endpoint(p, &ep);
-		return 0;
-	}
-	if (err != -ENOENT) {
+	else if (err != -ENOENT)
 		gw_log("%s:%u: Endpoint %s: not host:port", g->cfg.path, cp->line, cp->endpoint);
-		return err;
-	}
-	d = &g->dns[g->n_dns++];
-	d->peer = p;
-	d->cp = cp;
-	d->retry = 1;
-	if (udp_endpoint_resolve(&ep, cp->endpoint) == 0) {
-		udp_endpoint_format(&ep, text, sizeof(text));
-		gw_log("%s:%u: Endpoint %s resolves to %s", g->cfg.path, cp->line, cp->endpoint,
-		       text);
-		wg_peer_set_endpoint(p, &ep);
-		d->resolved = true;
-		d->next = gw_mono() + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
-	} else {
-		gw_log("%s:%u: Endpoint %s does not resolve: trying again in the background",
-		       g->cfg.path, cp->line, cp->endpoint);
-		d->failing = true;
-		d->next = gw_mono() + (uint64_t)d->retry * NSEC_PER_SEC;
-	}
-	return 0;
+	return err == -ENOENT ? 0 : err;
 }
 
 static int add_peers(struct gw *g)
 {
-	g->dns = calloc(g->cfg.n_peers ? g->cfg.n_peers : 1, sizeof(*g->dns));
-	g->dns_job.items = calloc(g->cfg.n_peers ? g->cfg.n_peers : 1,
-				  sizeof(*g->dns_job.items));
-	if (!g->dns || !g->dns_job.items) {
-		gw_log("%s: out of memory", g->cfg.ifname);
-		return -ENOMEM;
-	}
 	for (size_t i = 0; i < g->cfg.n_peers; i++) {
 		const struct config_peer *cp = &g->cfg.peers[i];
 		struct wg_peer *p;
@@ -823,7 +1012,7 @@ static int add_peers(struct gw *g)
 			return err;
 		}
 		/* its conntrack owner id (PeerConntrackMax): 1.., 0 past 65535 */
-		p->user = (void *)(uintptr_t)(i < UINT16_MAX ? i + 1 : 0);
+		p->user = (void *)(uintptr_t)cp->owner;
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
 			const struct cidr *c = &cp->allowed_ips[j];
 
@@ -837,34 +1026,96 @@ static int add_peers(struct gw *g)
 		if (cp->endpoint && (err = add_endpoint(g, p, cp)))
 			return err;
 	}
+	if (gw_dns_sync(g))
+		return -ENOMEM;
+	dns_first(g);
 	return 0;
+}
+
+int gw_udp_mark(int fd, uint32_t mark)
+{
+	return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ? -errno : 0;
+}
+
+int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
+		uint16_t *bound)
+{
+	uint16_t port6;
+	int fd, ret;
+
+	*fd4 = *fd6 = -1;
+	fd = udp_open(AF_INET, port, bound);
+	if (fd < 0)
+		return fd;
+	*fd4 = fd;
+	fd = udp_open(AF_INET6, *bound, &port6);
+	if (fd < 0)
+		gw_log("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, *bound, strerror(-fd));
+	else
+		*fd6 = fd;
+	if (fwmark && ((ret = gw_udp_mark(*fd4, fwmark)) ||
+		       (*fd6 >= 0 && (ret = gw_udp_mark(*fd6, fwmark))))) {
+		close(*fd4);
+		if (*fd6 >= 0)
+			close(*fd6);
+		*fd4 = *fd6 = -1;
+		return ret;
+	}
+	return 0;
+}
+
+void gw_udp_swap(struct gw *g, int fd4, int fd6, uint16_t bound)
+{
+	flush(g);
+	ev_io_stop(g->loop, &g->udp4_w);
+	ev_io_stop(g->loop, &g->udp6_w);
+	ev_io_stop(g->loop, &g->udp4_tx_w);
+	ev_io_stop(g->loop, &g->udp6_tx_w);
+	if (g->tx_blocked) {
+		g->tx_blocked = 0;
+		inputs(g, true);
+	}
+	g->tx4.count = g->tx6.count = 0; /* what the old sockets did not take */
+	close(g->udp4);
+	if (g->udp6 >= 0)
+		close(g->udp6);
+	g->udp4 = fd4;
+	g->udp6 = fd6;
+	g->port = bound;
+	g->tx4.gso = udp_gso_supported(fd4);
+	udp_gro_enable(fd4);
+	ev_io_set(&g->udp4_w, fd4, EV_READ);
+	ev_io_start(g->loop, &g->udp4_w);
+	ev_io_set(&g->udp4_tx_w, fd4, EV_WRITE);
+	if (fd6 >= 0) {
+		g->tx6.gso = udp_gso_supported(fd6);
+		udp_gro_enable(fd6);
+		ev_io_set(&g->udp6_w, fd6, EV_READ);
+		ev_io_start(g->loop, &g->udp6_w);
+		ev_io_set(&g->udp6_tx_w, fd6, EV_WRITE);
+	}
+	gw_log("%s: listening on port %u now", g->cfg.ifname, bound);
 }
 
 /* The WireGuard sockets with their offloads, then the receive batch: its
  * slots hold a coalesced 64 KiB when GRO is on. */
 static int open_sockets(struct gw *g, size_t mtu)
 {
-	uint16_t port = g->cfg.listen_port, port6;
 	size_t slot = MSG_DATA_MIN_LEN + mtu + 256;
 	bool gro;
-	int fd;
+	int ret;
 
-	fd = udp_open(AF_INET, port, &g->port);
-	if (fd < 0) {
-		gw_log("%s: udp port %u: %s", g->cfg.ifname, port, strerror(-fd));
-		return fd;
+	ret = gw_udp_open(g, g->cfg.listen_port, g->cfg.fwmark, &g->udp4, &g->udp6, &g->port);
+	if (ret) {
+		gw_log("%s: udp port %u%s: %s", g->cfg.ifname, g->cfg.listen_port,
+		       g->cfg.fwmark ? " with FwMark" : "", strerror(-ret));
+		return ret;
 	}
-	g->udp4 = fd;
-	g->tx4.gso = udp_gso_supported(fd);
-	gro = udp_gro_enable(fd);
-	fd = udp_open(AF_INET6, g->port, &port6);
-	if (fd < 0) {
-		gw_log("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, g->port,
-		       strerror(-fd));
-	} else {
-		g->udp6 = fd;
-		g->tx6.gso = udp_gso_supported(fd);
-		gro |= udp_gro_enable(fd);
+	g->tx4.gso = udp_gso_supported(g->udp4);
+	gro = udp_gro_enable(g->udp4);
+	if (g->udp6 >= 0) {
+		g->tx6.gso = udp_gso_supported(g->udp6);
+		gro |= udp_gro_enable(g->udp6);
 	}
 	if (!g->tx4.gso)
 		gw_log("%s: no UDP GSO in this kernel: one send per datagram", g->cfg.ifname);
@@ -952,6 +1203,7 @@ int gw_setup(struct gw *g, struct config *cfg)
 	g->dev_up = true;
 	/* the device holds its own copy now */
 	sodium_memzero(g->cfg.private_key, sizeof(g->cfg.private_key));
+	peers_normalize(&g->cfg);
 	ret = add_peers(g);
 	if (ret)
 		return ret;
@@ -978,11 +1230,10 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ev_io_init(&g->udp4_w, udp_cb, g->udp4, EV_READ);
 	g->udp4_w.data = g;
 	ev_io_start(g->loop, &g->udp4_w);
-	if (g->udp6 >= 0) {
-		ev_io_init(&g->udp6_w, udp_cb, g->udp6, EV_READ);
-		g->udp6_w.data = g;
+	ev_io_init(&g->udp6_w, udp_cb, g->udp6, EV_READ);
+	g->udp6_w.data = g;
+	if (g->udp6 >= 0)
 		ev_io_start(g->loop, &g->udp6_w);
-	}
 	ev_io_init(&g->tun_w, tun_cb, g->tun, EV_READ);
 	ev_io_start(g->loop, &g->tun_w);
 	ev_io_init(&g->udp4_tx_w, udp_tx_cb, g->udp4, EV_WRITE);
@@ -1009,7 +1260,10 @@ int gw_setup(struct gw *g, struct config *cfg)
 		snprintf(g->ctl_path, sizeof(g->ctl_path), "%s", g->cfg.control_socket);
 	else
 		ctl_default_path(g->ctl_path, sizeof(g->ctl_path), g->cfg.ifname);
-	ret = ctl_listen(g->ctl_path);
+	ret = uapi_listen(g);
+	if (ret)
+		return ret;
+	ret = ctl_listen(g->ctl_path, 0700);
 	if (ret < 0) {
 		gw_log("%s: control socket %s: %s", g->cfg.ifname, g->ctl_path, strerror(-ret));
 		g->ctl_path[0] = 0;
@@ -1027,21 +1281,17 @@ void gw_run(struct gw *g)
 {
 	uint64_t now = gw_mono(), wl = gw_wall();
 
-	gw_log("%s: up, listening on port %u, %zu peer(s), mtu %zu, control %s", g->cfg.ifname,
-	       g->port, g->dev.npeers, g->dev.mtu, g->ctl_path);
+	gw_log("%s: up, listening on port %u, %zu peer(s), mtu %zu, control %s, uapi %s",
+	       g->cfg.ifname, g->port, g->dev.npeers, g->dev.mtu, g->ctl_path,
+	       g->uapi_path[0] ? g->uapi_path : "off");
 	for (size_t i = 0; i < g->dev.npeers; i++)
 		wg_peer_up(&g->dev, g->dev.peers[i], now, wl);
-	/* after priv_drop: the thread has only what the process kept */
-	if (g->n_dns) {
-		int err = resolver_start(&g->resolver, g->loop, dns_done);
-
-		ev_init(&g->dns_w, dns_cb);
-		if (err)
-			gw_log("%s: no resolver thread (%s): Endpoint names stay as they resolved "
-			       "at start", g->cfg.ifname, strerror(-err));
-		else
-			dns_arm(g);
-	}
+	/* after priv_drop: the thread has only what the process kept; names
+	 * that come later (UAPI set, SIGHUP) start it then */
+	ev_init(&g->dns_w, dns_cb);
+	g->dns_live = true;
+	dns_start(g);
+	dns_arm(g);
 	ev_run(g->loop, 0);
 }
 
@@ -1054,11 +1304,18 @@ static void batch_wipe(struct udp_batch *b)
 
 void gw_teardown(struct gw *g)
 {
-	resolver_stop(&g->resolver); /* its job is g->dns_job */
+	if (resolver_stop(&g->resolver)) /* its job is g->dns_job */
+		dns_job_free(&g->dns_job);
+	for (size_t i = 0; i < g->n_dns; i++)
+		free(g->dns[i].text);
 	free(g->dns);
 	free(g->dns_job.items);
 	dp_teardown(g);
 	ctl_server_stop(&g->ctl);
+	ctl_server_stop(&g->uapi);
+	if (g->uapi_path[0] && unlink(g->uapi_path) < 0 && errno != ENOENT)
+		gw_log("%s: UAPI socket %s stays: %s (the next gw run replaces it)",
+		       g->cfg.ifname, g->uapi_path, strerror(errno));
 	if (g->loop)
 		ev_loop_destroy(g->loop);
 	/* after a drop to User, its directory may not be ours to write */

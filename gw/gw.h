@@ -71,11 +71,14 @@ enum { GW_UNDER_LOAD_HANDSHAKES = 128 };
 enum { GW_DNS_INTERVAL = 120, GW_DNS_STALE = 135 };
 
 struct gw_dns {
-	struct wg_peer *peer;
-	const struct config_peer *cp;	/* its Endpoint text and line */
+	uint8_t pub[KEY_LEN];		/* the peer's (entries follow g->cfg.peers) */
+	char *text;			/* its Endpoint as written */
+	unsigned line;			/* where the file has it (0: set at runtime) */
 	uint64_t next;			/* gw_mono() of the next lookup */
 	unsigned retry;			/* seconds to the next try while never resolved */
 	bool resolved, failing;
+	bool changed;			/* a new name for a peer: its first answer is taken
+					 * even while the peer has a live session */
 };
 
 /* Conntrack entries (nf_conntrack_max) when Rules or Uplink are set. */
@@ -122,6 +125,8 @@ struct gw {
 	int udp4, udp6, tun;
 	struct ctl_server ctl;	/* the control socket and its clients */
 	char ctl_path[108];
+	struct ctl_server uapi;	/* the WireGuard UAPI socket (gw/uapi.h) */
+	char uapi_path[108];	/* "" when none (off, or another instance holds it) */
 	uint32_t addr4; /* first IPv4 Address, host order: ICMP errors come from it */
 	uint8_t addr6[16]; /* first IPv6 Address, if has_addr6: ICMPv6 errors' source */
 	bool has_addr6;
@@ -181,13 +186,23 @@ struct gw {
 	uint64_t tx_waits, tx_dropped;	/* times a socket was full; datagrams lost */
 	struct gw_dns *dns;	/* peers whose Endpoint is a host name */
 	size_t n_dns;
+	uint64_t dns_gen;	/* bumped when the list changes */
 	struct resolver resolver;
-	struct resolve_job dns_job;	/* its items: n_dns slots */
+	struct resolve_job dns_job;	/* its items: dns_job_cap slots, texts its own */
+	size_t dns_job_cap;
+	uint64_t dns_job_gen;	/* dns_gen when the job went out */
+	bool dns_live;		/* the loop runs: a new name starts the thread */
 	ev_timer dns_w;
 	ev_signal sigint_w, sigterm_w, sighup_w;
 	ev_timer timer_w;
 	ev_prepare prepare_w;
 };
+
+/* Makes g->dns follow g->cfg.peers after a change of peers (start, UAPI
+ * set, SIGHUP): one entry per peer whose Endpoint is a host name, state
+ * carried over for the same key and name.  0 or -ENOMEM (the old list
+ * stays: its entries name peers by key, so a stale one is harmless). */
+int gw_dns_sync(struct gw *g);
 
 /* gw.c, for gw/dataplane.c: queue a datagram to a peer's endpoint; write
  * one packet to the host TUN. */
@@ -195,6 +210,15 @@ void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d
 void gw_tun_write(struct gw *g, const uint8_t *p, size_t len);
 uint64_t gw_mono(void);
 uint64_t gw_wall(void);
+/* gw.c, for gw/peers.c: the WireGuard sockets on port (0: any) with fwmark
+ * (0: none), not yet in use: *fd4, *fd6 (-1: no IPv6), the port bound.  0
+ * or -errno (nothing left open). */
+int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
+		uint16_t *bound);
+/* They replace the sockets in use (closed); queued datagrams go out first. */
+void gw_udp_swap(struct gw *g, int fd4, int fd6, uint16_t bound);
+/* SO_MARK on fd.  0 or -errno. */
+int gw_udp_mark(int fd, uint32_t mark);
 
 /* Loads nothing: cfg must be parsed.  Takes ownership of cfg.  0 or -errno
  * (logged). */

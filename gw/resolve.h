@@ -25,7 +25,7 @@
 #include "crypto/wg.h"
 
 struct resolve_item {
-	const char *text;	/* "host:port", the caller's: lives until the job is back */
+	char *text;		/* "host:port", the caller's: lives until the job is back */
 	size_t id;		/* the caller's */
 	int err;		/* 0 and ep, or -ENOENT / -EINVAL */
 	struct wg_endpoint ep;

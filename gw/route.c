@@ -18,38 +18,50 @@ enum { DEFAULT_TUNNEL_MTU = 1420, ROUTE_DUMP_BUF = 32768 };
 /* What a prefix in the table means: the values stored in the trie. */
 static char route_own, route_tunnel;
 
-static int add_cidr(struct route_ctx *r, const struct cidr *c, uint8_t prefix, void *what)
+static int add_cidr(struct allowedips *t, const struct cidr *c, uint8_t prefix, void *what)
 {
 	if (c->family != AF_INET)
 		return 0;
-	return allowedips_insert(&r->table, AF_INET, c->addr, prefix, what);
+	return allowedips_insert(t, AF_INET, c->addr, prefix, what);
+}
+
+int route_table_build(struct allowedips *t, const struct config *cfg)
+{
+	int ret = 0;
+
+	allowedips_init(t);
+	/* peers' AllowedIPs and the Address subnets leave by the tunnel; gw's
+	 * own addresses, inserted last, win over an equal peer prefix */
+	for (size_t i = 0; i < cfg->n_peers && !ret; i++)
+		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips && !ret; j++)
+			ret = add_cidr(t, &cfg->peers[i].allowed_ips[j],
+				       cfg->peers[i].allowed_ips[j].prefix, &route_tunnel);
+	for (size_t i = 0; i < cfg->n_addresses && !ret; i++)
+		ret = add_cidr(t, &cfg->addresses[i], cfg->addresses[i].prefix, &route_tunnel);
+	for (size_t i = 0; i < cfg->n_addresses && !ret; i++)
+		ret = add_cidr(t, &cfg->addresses[i], 32, &route_own);
+	if (ret)
+		allowedips_destroy(t);
+	return ret;
+}
+
+void route_table_swap(struct route_ctx *r, struct allowedips *t)
+{
+	allowedips_destroy(&r->table);
+	r->table = *t;
+	allowedips_init(t);
 }
 
 int route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_addr,
 	       uint16_t uplink_mtu)
 {
-	int ret = 0;
-
 	r->cfg = cfg;
 	r->uplink_addr = uplink_addr;
 	r->local = NULL;
 	r->nlocal = 0;
 	r->tunnel_mtu = cfg->mtu ? cfg->mtu : DEFAULT_TUNNEL_MTU;
 	r->uplink_mtu = uplink_mtu;
-	allowedips_init(&r->table);
-	/* peers' AllowedIPs and the Address subnets leave by the tunnel; gw's
-	 * own addresses, inserted last, win over an equal peer prefix */
-	for (size_t i = 0; i < cfg->n_peers && !ret; i++)
-		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips && !ret; j++)
-			ret = add_cidr(r, &cfg->peers[i].allowed_ips[j],
-				       cfg->peers[i].allowed_ips[j].prefix, &route_tunnel);
-	for (size_t i = 0; i < cfg->n_addresses && !ret; i++)
-		ret = add_cidr(r, &cfg->addresses[i], cfg->addresses[i].prefix, &route_tunnel);
-	for (size_t i = 0; i < cfg->n_addresses && !ret; i++)
-		ret = add_cidr(r, &cfg->addresses[i], 32, &route_own);
-	if (ret)
-		allowedips_destroy(&r->table);
-	return ret;
+	return route_table_build(&r->table, cfg);
 }
 
 void route_free(struct route_ctx *r)

@@ -38,6 +38,11 @@ struct route_ctx {
 int route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_addr,
 	       uint16_t uplink_mtu);
 void route_free(struct route_ctx *r);
+/* The prefix table of cfg into *t (initialised here), for peers changed at
+ * runtime: built aside, then route_table_swap.  0 or -ENOMEM (t empty). */
+int route_table_build(struct allowedips *t, const struct config *cfg);
+/* r takes table t (the old one is freed; t is left empty). */
+void route_table_swap(struct route_ctx *r, struct allowedips *t);
 /* The host's addresses are now a[n] (any order; a is not kept).  0, or
  * -ENOMEM with the old set kept. */
 int route_set_local(struct route_ctx *r, const struct route_addr *a, unsigned n);

@@ -1001,6 +1001,25 @@ void ct_flush(struct ct_table *t)
 			entry_free(t, &t->pool[i]);
 }
 
+unsigned ct_flush_owner(struct ct_table *t, uint16_t owner)
+{
+	unsigned n = 0;
+
+	if (!owner)
+		return 0;
+	for (uint32_t i = 0; i < t->hiwat; i++)
+		if ((t->pool[i].status & CT_S_CONFIRMED) && t->pool[i].owner == owner) {
+			entry_free(t, &t->pool[i]);
+			n++;
+		}
+	return n;
+}
+
+uint16_t ct_entry_owner(const struct ct_entry *e)
+{
+	return e->owner;
+}
+
 /* libnetfilter_conntrack's names (conntrack -L). */
 static const char *proto_name(uint8_t proto)
 {

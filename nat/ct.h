@@ -177,6 +177,10 @@ int ct_foreach(struct ct_table *t, int (*fn)(struct ct_entry *e, void *arg), voi
 /* Remove an entry now (flush, MASQUERADE address change). */
 void ct_remove(struct ct_table *t, struct ct_entry *e);
 void ct_flush(struct ct_table *t);
+/* Remove every entry of owner (a peer that went); returns how many. */
+unsigned ct_flush_owner(struct ct_table *t, uint16_t owner);
+/* The owner id the entry was created with (0: none). */
+uint16_t ct_entry_owner(const struct ct_entry *e);
 
 /* One line in the conntrack -L format, without newline:
  * "tcp      6 431999 ESTABLISHED src=... dst=... sport=... dport=... src=...

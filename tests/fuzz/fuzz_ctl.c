@@ -7,8 +7,13 @@
  * at most CTL_MAX_LINE bytes, a body comes only with rules-restore, and the
  * answer goes back whole.
  *
+ * An input starting with byte 0x01 is served with the UAPI framing
+ * instead (gw/uapi.h): the handler gets the whole request, which holds no
+ * empty line but at its end, and no body.
+ *
  * Seeds: "show\n", "stats\n", "rules-list filter 3 FORWARD\n",
- * "rules-restore x\n*filter\nCOMMIT\n", "ct-list\n".
+ * "rules-restore x\n*filter\nCOMMIT\n", "ct-list\n", "\x01get=1\n\n",
+ * "\x01set=1\nlisten_port=1\n\n".
  */
 #include <ev.h>
 #include <stdint.h>
@@ -24,6 +29,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static unsigned handled;
+static bool uapi;
 
 static bool has_body(const char *req)
 {
@@ -33,7 +39,12 @@ static bool has_body(const char *req)
 static void handle(void *arg, const char *req, const char *body, size_t blen, struct sbuf *out)
 {
 	(void)arg;
-	if (strlen(req) > CTL_MAX_LINE || strchr(req, '\n') || (blen && !has_body(req)) ||
+	if (uapi) {
+		const char *end = strstr(req, "\n\n");
+
+		if (body || blen || (end && end[2]) || (req[0] == '\n' && req[1]))
+			abort();
+	} else if (strlen(req) > CTL_MAX_LINE || strchr(req, '\n') || (blen && !has_body(req)) ||
 	    (blen && !body))
 		abort();
 	handled++;
@@ -57,7 +68,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > (1u << 20) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
 		return 0;
+	uapi = size && data[0] == 1;
+	if (uapi) {
+		data++;
+		size--;
+	}
 	memset(&srv, 0, sizeof(srv));
+	srv.uapi = uapi;
 	srv.has_body = has_body;
 	srv.handle = handle;
 	ctl_server_start(&srv, loop, -1);

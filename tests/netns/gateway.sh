@@ -11,7 +11,9 @@
 # gateway_world [EXTRA]: builds it with contrib/examples/gw0.rules, or the
 # file GW_RULES names (copied to $TMP/gw0.rules), EXTRA appended to gw0.conf
 # (more [Peer] sections) and $GW_IFACE_EXTRA to its [Interface] section
-# (User = nobody), starts gw (gw_pid, control socket ctl) and the client
+# (User = nobody), starts gw (gw_pid, control socket ctl; with
+# GW_PRIVATE_RUN set, in a /run of its own: gw_ns, wg_in "$gw_pid" reaches
+# its UAPI socket) and the client
 # (client_pid, wgc) with its default route through the tunnel.  Sets SRV,
 # UPL, gw_pub, cl_pub.
 #
@@ -57,8 +59,13 @@ AllowedIPs = 10.8.0.2/32
 ${1:-}
 EOC
 
-	bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
-	gw_pid=$BG_PID
+	if [ -n "${GW_PRIVATE_RUN:-}" ]; then
+		gw_ns gateway "$TMP/gw0.conf" "$TMP/gw.log"
+		gw_pid=$GW_PID
+	else
+		bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw.log"
+		gw_pid=$BG_PID
+	fi
 	wait_udp gateway 51820
 	wait_for 10 test -S "$ctl"
 

@@ -93,6 +93,19 @@ wg_go() {
 }
 wg_in() { local p=$1; shift; nsenter -t "$p" -m -n wg "$@"; }
 
+# gw_ns HOST CONF [LOG]: gw run CONF in HOST with a private /run, as wg_go
+# does for wireguard-go (its UAPI socket /var/run/wireguard/IFACE.sock is
+# then the test's own); waits for that socket; sets GW_PID.  wg_in GW_PID
+# ARGS runs stock wg(8) against it.
+gw_ns() {
+	local h=$1 conf=$2 log=${3:-$TMP/gw.log} ifc
+	ifc=$(basename "$conf" .conf)
+	bg "$h" unshare -m sh -c "mount -t tmpfs none /run && exec \"\$0\" run \"\$1\"" \
+		"$GW" "$conf" 2>> "$log"
+	GW_PID=$BG_PID
+	wait_for 10 nsenter -t "$GW_PID" -m test -S "/var/run/wireguard/$ifc.sock"
+}
+
 # tunnel_gw HOST [PEER-LINES]: gw run in HOST as a plain tunnel (10.8.0.1/24,
 # port 51820) with one client peer (10.8.0.2/32, PEER-LINES added to its
 # [Peer]); new keys: gw_priv/gw_pub, cl_priv/cl_pub ($TMP/client.key); sets
@@ -232,7 +245,7 @@ _teardown() {
 	for h in "${_hosts[@]}"; do
 		ip netns del "$(ns "$h")" 2>/dev/null || true
 	done
-	rm -rf "$TMP"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 	exit "$rc"
 }
 trap _teardown EXIT

@@ -91,13 +91,28 @@ static void test_fixed(void **state)
 	ins(&t, 11, "172.16.255.255", 12);
 	assert_ptr_equal(look(&t, "172.31.0.1"), P(11));
 	assert_ptr_equal(look(&t, "172.32.0.1"), NULL);
-	/* bad arguments */
+	/* one prefix: a covering prefix and a longer one stay */
 	uint8_t a[16] = { 0 };
+
+	ins(&t, 12, "172.16.1.0", 24);
+	ins(&t, 13, "172.16.1.128", 25);
+	assert_int_equal(inet_pton(AF_INET, "172.16.1.77", a), 1);
+	assert_int_equal(allowedips_remove(&t, AF_INET, a, 24, P(13)), -ENOENT);
+	assert_int_equal(allowedips_remove(&t, AF_INET, a, 23, P(12)), -ENOENT);
+	assert_int_equal(allowedips_remove(&t, AF_INET, a, 24, P(12)), 0);
+	assert_ptr_equal(look(&t, "172.16.1.1"), P(11));
+	assert_ptr_equal(look(&t, "172.16.1.200"), P(13));
+	assert_int_equal(allowedips_remove(&t, AF_INET, a, 24, P(12)), -ENOENT);
+	assert_int_equal(t.count, 9);
+	memset(a, 0, sizeof(a));
+	/* bad arguments */
 
 	assert_int_equal(allowedips_insert(&t, AF_INET, a, 33, P(1)), -EINVAL);
 	assert_int_equal(allowedips_insert(&t, AF_INET6, a, 129, P(1)), -EINVAL);
 	assert_int_equal(allowedips_insert(&t, 99, a, 1, P(1)), -EINVAL);
 	assert_int_equal(allowedips_insert(&t, AF_INET, a, 1, NULL), -EINVAL);
+	assert_int_equal(allowedips_remove(&t, AF_INET, a, 33, P(1)), -EINVAL);
+	assert_int_equal(allowedips_remove(&t, 99, a, 1, P(1)), -EINVAL);
 	allowedips_destroy(&t);
 }
 
@@ -217,6 +232,23 @@ static void test_random(void **state)
 		for (size_t i = 0; i < n; i++)
 			if (refs[i].peer == gone)
 				refs[i].peer = NULL;
+
+		/* and single prefixes: a quarter of what is left, each first
+		 * asked of a peer that does not hold it */
+		for (size_t i = 0; i < n; i++) {
+			void *other;
+
+			if (!refs[i].peer || rnd(&r, 4))
+				continue;
+			other = refs[i].peer == P(0) ? P(1) : P(0);
+			assert_int_equal(allowedips_remove(&t, refs[i].fam, refs[i].addr,
+							   refs[i].cidr, other), -ENOENT);
+			assert_int_equal(allowedips_remove(&t, refs[i].fam, refs[i].addr,
+							   refs[i].cidr, refs[i].peer), 0);
+			assert_int_equal(allowedips_remove(&t, refs[i].fam, refs[i].addr,
+							   refs[i].cidr, refs[i].peer), -ENOENT);
+			refs[i].peer = NULL;
+		}
 
 		size_t live = 0;
 

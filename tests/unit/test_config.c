@@ -35,6 +35,8 @@ static const char good[] =
 	"User = nobody\n"
 	"ControlSocket = /run/gw/x.sock\n"
 	"IPv6 = Pass\n"
+	"UapiSocket = /run/x/uapi.sock\n"
+	"FwMark = 0x10\n"
 	"\n"
 	"[Peer]\n"
 	"PublicKey = " K2 "\n"
@@ -75,7 +77,12 @@ static void test_good(void **state)
 	assert_int_equal(c.peer_ct_max, 250);
 	assert_string_equal(c.control_socket, "/run/gw/x.sock");
 	assert_true(c.ipv6_pass);
+	assert_string_equal(c.uapi_socket, "/run/x/uapi.sock");
+	assert_false(c.uapi_off);
+	assert_int_equal(c.fwmark, 16);
 	assert_int_equal(c.n_peers, 2);
+	assert_int_equal(c.peers[0].owner, 1);
+	assert_int_equal(c.peers[1].owner, 2);
 	assert_true(c.peers[0].has_psk);
 	assert_int_equal(c.peers[0].n_allowed_ips, 2);
 	assert_string_equal(c.peers[0].endpoint, "192.0.2.7:51820");
@@ -174,6 +181,13 @@ static const struct {
 		   "gw0.conf:4: PeerConntrackMax is given twice" },
 	/* 29 */ { "[Interface]\nPrivateKey = " K1 "\nIPv6 = allow\n", "gw0.conf:3: IPv6: 'allow' is not drop or pass" },
 	/* 30 */ { "[Interface]\nPrivateKey = " K1 "\nIPv6 = pass\nIPv6 = drop\n", "gw0.conf:4: IPv6 is given twice" },
+	/* 31 */ { "[Interface]\nPrivateKey = " K1 "\nUapiSocket = run/x.sock\n",
+		   "gw0.conf:3: UapiSocket: 'run/x.sock' is not off or an absolute path" },
+	/* 32 */ { "[Interface]\nPrivateKey = " K1 "\nUapiSocket = off\nUapiSocket = /x\n",
+		   "gw0.conf:4: UapiSocket is given twice" },
+	/* 33 */ { "[Interface]\nPrivateKey = " K1 "\nFwMark = mark\n", "gw0.conf:3: FwMark" },
+	/* 34 */ { "[Interface]\nPrivateKey = " K1 "\nFwMark = 0x100000000\n", "gw0.conf:3: FwMark" },
+	/* 35 */ { "[Interface]\nPrivateKey = " K1 "\nFwMark = -1\n", "gw0.conf:3: FwMark" },
 };
 
 static void test_bad(void **state)
@@ -461,6 +475,43 @@ static void test_hooks(void **state)
 	}
 }
 
+/* config_format's text parses back to the same config, and formats to the
+ * same text again (gw show IFACE conf -> gw run). */
+static void test_format(void **state)
+{
+	static const char off[] = "[Interface]\nPrivateKey = " K1 "\nUapiSocket = off\n"
+				  "FwMark = off\n[Peer]\nPublicKey = " K2 "\n";
+	const char *texts[] = { good, off };
+	uint8_t key[32];
+
+	(void)state;
+	assert_int_equal(key_from_base64(key, K1, strlen(K1)), 0);
+	for (size_t t = 0; t < 2; t++) {
+		struct config c, d;
+		struct config_error err;
+		struct sbuf a, b;
+
+		sbuf_init(&a);
+		sbuf_init(&b);
+		assert_int_equal(config_parse(&c, "gw0.conf", texts[t], strlen(texts[t]), NULL, &err), 0);
+		config_format(&c, key, &a);
+		assert_non_null(a.buf);
+		if (config_parse(&d, "gw0.conf", a.buf, a.len, NULL, &err))
+			fail_msg("%s in:\n%s", err.message, a.buf);
+		config_format(&d, key, &b);
+		assert_string_equal(a.buf, b.buf);
+		assert_int_equal(d.n_peers, c.n_peers);
+		assert_int_equal(d.uapi_off, c.uapi_off);
+		assert_int_equal(d.fwmark, c.fwmark);
+		assert_memory_equal(d.private_key, key, 32);
+		assert_non_null(strstr(a.buf, "PrivateKey = " K1 "\n"));
+		config_free(&c);
+		config_free(&d);
+		sbuf_free(&a);
+		sbuf_free(&b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_key_files),
 		cmocka_unit_test(test_world_accessible),
 		cmocka_unit_test(test_hooks),
+		cmocka_unit_test(test_format),
 	};
 
 	if (sodium_init() < 0)

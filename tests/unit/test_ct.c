@@ -402,6 +402,23 @@ static void test_owner_limit(void **state)
 		ctx.pkt = &q.p;
 		assert_int_equal(ct_in(t, &ctx, true), 0);
 		assert_int_equal(ctx.ctstate, CT_NEW);
+		assert_int_equal(ct_confirm(t, ctx.ct, T0), 0);
+		assert_int_equal(ct_entry_owner(ctx.ct), 1);
+	}
+	/* the owner goes (a peer removed): its entries only, and its count */
+	assert_int_equal(ct_flush_owner(t, 0), 0);
+	assert_int_equal(ct_flush_owner(t, 1), 3);
+	ct_get_stats(t, &st);
+	assert_int_equal(st.count, 2);
+	assert_int_equal(ct_flush_owner(t, 1), 0);
+	for (uint16_t i = 0; i < 3; i++) {
+		struct nf_ctx ctx = { .now = T0, .hook = NF_PREROUTING };
+
+		tp_udp(&q, A, B, (uint16_t)(3000 + i), 53, 4);
+		q.p.owner = 1;
+		ctx.pkt = &q.p;
+		assert_int_equal(ct_in(t, &ctx, true), 0);
+		assert_int_equal(ct_confirm(t, ctx.ct, T0), 0);
 	}
 	ct_destroy(t);
 }

@@ -588,6 +588,181 @@ static void test_persistent_keepalive(void **state)
 	assert_int_equal(err, -EEXIST);
 }
 
+/* n[0] also talks to n[2] (10.0.0.3); removing that peer leaves n[1]'s
+ * session untouched and takes every trace of n[2] out of n[0]. */
+static void test_peer_remove(void **state)
+{
+	struct net *net = *state;
+	struct node *a = &net->n[0], *b = &net->n[1], *c = &net->n[2];
+	struct wg_peer *pab = a->dev.peers[0], *pac;
+	uint32_t idx_ab;
+	uint8_t pfx[4] = { 10, 0, 0, 3 };
+
+	establish();
+	idx_ab = a->dev.index.count;
+	pac = link_peer(a, c, 3, true);
+	link_peer(c, a, 1, false);
+	assert_int_equal(send_ip(0, 1, 3, 1).kind, WG_TX_STAGED);
+	run();
+	assert_int_equal(c->delivered, 1);
+	assert_true(a->dev.index.count > idx_ab);
+	/* one prefix first */
+	assert_int_equal(wg_peer_disallow(&a->dev, pab, AF_INET, pfx, 32), -ENOENT);
+	assert_int_equal(wg_peer_disallow(&a->dev, pac, AF_INET, pfx, 32), 0);
+	assert_int_equal(send_ip(0, 1, 3, 2).kind, WG_TX_DROP);
+	assert_int_equal(wg_peer_allow(&a->dev, pac, AF_INET, pfx, 32), 0);
+	/* then the peer */
+	uint64_t hs = pab->handshakes_completed;
+
+	wg_peer_remove(&a->dev, pac);
+	assert_int_equal(a->dev.npeers, 1);
+	assert_ptr_equal(a->dev.peers[0], pab);
+	assert_int_equal(a->dev.index.count, idx_ab);
+	assert_int_equal(a->dev.aips.count, 1);
+	assert_null(wg_peer_find(&a->dev, c->pub));
+	struct wg_tx tx = send_ip(0, 1, 3, 3);
+
+	assert_int_equal(tx.kind, WG_TX_DROP);
+	assert_int_equal(tx.drop, WG_DROP_NO_PEER);
+	/* c's data on the keypair a forgot: an unknown index */
+	uint64_t unknown = a->dev.drops[WG_DROP_UNKNOWN_INDEX];
+
+	assert_int_equal(send_ip(2, 3, 1, 4).kind, WG_TX_DATA);
+	run();
+	assert_int_equal(a->dev.drops[WG_DROP_UNKNOWN_INDEX], unknown + 1);
+	/* a and b go on without a new handshake */
+	assert_int_equal(send_ip(0, 1, 2, 5).kind, WG_TX_DATA);
+	assert_int_equal(send_ip(1, 2, 1, 6).kind, WG_TX_DATA);
+	run();
+	assert_int_equal(b->last[39], 5);
+	assert_int_equal(a->last[39], 6);
+	assert_int_equal(pab->handshakes_completed, hs);
+	/* removing what is not there changes nothing */
+	wg_peer_remove(&a->dev, pac == pab ? NULL : (struct wg_peer *)&hs);
+	assert_int_equal(a->dev.npeers, 1);
+	/* c comes back: a new handshake (past c's flood limit) */
+	net->now += NSEC_PER_SEC;
+	pac = link_peer(a, c, 3, true);
+	assert_int_equal(send_ip(0, 1, 3, 7).kind, WG_TX_STAGED);
+	run();
+	assert_int_equal(c->last[39], 7);
+}
+
+/* More peers than the device was made for: the index table grows under
+ * live sessions; a created peer joins only when inserted. */
+static void test_reserve(void **state)
+{
+	struct net *net = *state;
+	struct node *a = &net->n[0], *b = &net->n[1];
+	struct wg_peer *pab = a->dev.peers[0], *extra;
+	uint32_t mask = a->dev.index.mask, live;
+	uint8_t key[32];
+	int err;
+
+	establish();
+	live = a->dev.index.count;
+	assert_int_equal(wg_device_reserve(&a->dev, 4), 0); /* smaller: nothing */
+	assert_int_equal(a->dev.max_peers, 8);
+	assert_int_equal(wg_device_reserve(&a->dev, 300), 0);
+	assert_true(a->dev.index.mask > mask);
+	assert_int_equal(a->dev.index.count, live);
+	assert_int_equal(a->dev.max_peers, 300);
+	for (int i = 0; i < 299; i++) {
+		randombytes_buf(key, sizeof(key));
+		extra = wg_peer_create(&a->dev, key, NULL, 0, &err);
+		assert_non_null(extra);
+		assert_int_equal(wg_peer_insert(&a->dev, extra), 0);
+	}
+	extra = wg_peer_create(&a->dev, b->pub, NULL, 0, &err);
+	assert_null(extra);
+	assert_int_equal(err, -EEXIST);
+	randombytes_buf(key, sizeof(key));
+	extra = wg_peer_create(&a->dev, key, NULL, 0, &err);
+	assert_non_null(extra);
+	assert_int_equal(wg_peer_insert(&a->dev, extra), -ENOSPC);
+	wg_peer_free(&a->dev, extra);
+	assert_int_equal(a->dev.npeers, 300);
+	/* the session found its indices in the new table */
+	uint64_t hs = pab->handshakes_completed;
+
+	assert_int_equal(send_ip(1, 2, 1, 9).kind, WG_TX_DATA);
+	assert_int_equal(send_ip(0, 1, 2, 10).kind, WG_TX_DATA);
+	run();
+	assert_int_equal(a->last[39], 9);
+	assert_int_equal(b->last[39], 10);
+	assert_int_equal(pab->handshakes_completed, hs);
+	assert_int_equal(a->dev.drops[WG_DROP_UNKNOWN_INDEX], 0);
+}
+
+/* The same private key again changes nothing; a new one ends every
+ * session, and the peer (told the new public key) handshakes again. */
+static void test_set_private_key(void **state)
+{
+	struct net *net = *state;
+	struct node *a = &net->n[0], *b = &net->n[1];
+	struct wg_peer *pab = a->dev.peers[0];
+	uint8_t priv[32];
+	int err;
+
+	establish();
+	uint64_t hs = pab->handshakes_completed;
+
+	assert_int_equal(wg_device_set_private_key(&a->dev, a->priv), 0);
+	assert_int_equal(send_ip(0, 1, 2, 1).kind, WG_TX_DATA);
+	run();
+	assert_int_equal(pab->handshakes_completed, hs);
+	randombytes_buf(priv, sizeof(priv));
+	assert_int_equal(wg_device_set_private_key(&a->dev, priv), 0);
+	assert_int_equal(a->dev.index.count, 0);
+	assert_false(pab->session.current.valid);
+	assert_memory_not_equal(a->dev.keys.pub, a->pub, 32);
+	/* b still knows the old key: a's initiation is refused */
+	assert_int_equal(send_ip(0, 1, 2, 2).kind, WG_TX_STAGED);
+	run();
+	assert_int_equal(pab->handshakes_completed, hs);
+	/* b learns the new one */
+	wg_peer_remove(&b->dev, b->dev.peers[0]);
+	struct wg_peer *pba = wg_peer_add(&b->dev, a->dev.keys.pub, NULL, 0, &err);
+	uint8_t pfx[4] = { 10, 0, 0, 1 };
+
+	assert_non_null(pba);
+	assert_int_equal(wg_peer_allow(&b->dev, pba, AF_INET, pfx, 32), 0);
+	net->now += 6 * NSEC_PER_SEC; /* past REKEY_TIMEOUT */
+	assert_int_equal(send_ip(0, 1, 2, 3).kind, WG_TX_STAGED);
+	run();
+	assert_int_equal(pab->handshakes_completed, hs + 1);
+	assert_int_equal(b->last[39], 3);
+}
+
+/* Turning a persistent keepalive on sends one at once; psk changes apply
+ * at the next handshake. */
+static void test_peer_settings(void **state)
+{
+	struct net *net = *state;
+	struct node *a = &net->n[0], *b = &net->n[1];
+	struct wg_peer *pab = a->dev.peers[0];
+	uint8_t psk[32];
+
+	establish();
+	uint64_t rx = b->dev.peers[0]->rx_bytes;
+
+	wg_peer_set_keepalive(&a->dev, pab, 25, net->now, WALL0 + net->now);
+	run();
+	assert_true(b->dev.peers[0]->rx_bytes > rx);
+	assert_int_equal(pab->timers.persistent_interval, 25 * NSEC_PER_SEC);
+	wg_peer_set_keepalive(&a->dev, pab, 0, net->now, WALL0 + net->now);
+	assert_int_equal(pab->timers.persistent, 0);
+	randombytes_buf(psk, sizeof(psk));
+	wg_peer_set_psk(pab, psk);
+	assert_memory_equal(pab->hs.psk, psk, 32);
+	/* the session stays; the next handshake fails until b has it too */
+	assert_int_equal(send_ip(0, 1, 2, 4).kind, WG_TX_DATA);
+	wg_peer_set_psk(pab, NULL);
+	memset(psk, 0, sizeof(psk));
+	assert_memory_equal(pab->hs.psk, psk, 32);
+	run();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -600,6 +775,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cookie_under_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timers_hours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistent_keepalive, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reserve, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_private_key, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_settings, setup, teardown),
 	};
 
 	if (sodium_init() < 0)
