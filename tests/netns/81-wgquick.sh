@@ -58,6 +58,7 @@ PrivateKeyFile = ../keys/cl0.key
 ListenPort = 40000
 Address = 10.8.0.2/24
 ControlSocket = $TMP/cl0.sock
+UapiSocket = $TMP/cl0.uapi
 
 [Peer]
 PublicKey = $srv_pub
@@ -93,7 +94,7 @@ bg client unshare -m sh -c "mount --bind '$TMP/hosts' /etc/hosts &&
 cl_pid=$BG_PID
 wait_udp client 40000
 wait_for 10 test -S "$TMP/cl0.sock"
-grep -q "cl0.conf:7: Endpoint gwsrv.test:51820 does not resolve" "$TMP/cl.log" ||
+grep -q "cl0.conf:8: Endpoint gwsrv.test:51820 does not resolve" "$TMP/cl.log" ||
 	fail "no word of the unresolved name: $(cat "$TMP/cl.log")"
 grep -q "world accessible" "$TMP/cl.log" && fail "client warned: $(cat "$TMP/cl.log")"
 on client "$GW" show "$TMP/cl0.sock" | grep -q "latest handshake" &&
@@ -104,13 +105,35 @@ log "the name appears: gw resolves it and the handshake follows"
 printf '192.0.2.1 gwsrv.test\n' >> "$TMP/hosts"
 hs_done() { on server "$GW" show "$TMP/srv0.sock" | grep -q "latest handshake"; }
 wait_for 150 hs_done
-grep -q "cl0.conf:7: Endpoint gwsrv.test:51820 resolves to 192.0.2.1:51820" "$TMP/cl.log" ||
+grep -q "cl0.conf:8: Endpoint gwsrv.test:51820 resolves to 192.0.2.1:51820" "$TMP/cl.log" ||
 	fail "resolution not logged: $(cat "$TMP/cl.log")"
 kill -0 "$cl_pid" || fail "gw restarted or stopped"
 
 log "traffic through the tunnel (keys and preshared key from files)"
 head -c 200000 /dev/urandom > "$TMP/data"
 tcp_xfer client server 10.8.0.1 7000
+
+log "names follow runtime changes: SIGHUP adds a peer whose name resolves later, UAPI removes it"
+other_pub=$("$GW" genkey | "$GW" pubkey)
+cat >> "$TMP/etc/cl0.conf" <<EOF
+
+[Peer]
+PublicKey = $other_pub
+AllowedIPs = 10.9.0.0/24
+Endpoint = other.test:51821
+EOF
+kill -HUP "$cl_pid"
+wait_for 20 grep -q "SIGHUP: peers from .*1 peer(s) added" "$TMP/cl.log"
+printf '192.0.2.1 other.test\n' >> "$TMP/hosts"
+wait_for 30 grep -q "Endpoint other.test:51821 resolves to 192.0.2.1:51821" "$TMP/cl.log"
+on client "$GW" show "$TMP/cl0.sock" | grep -A1 "^peer: $other_pub" |
+	grep -q "endpoint: 192.0.2.1:51821" ||
+	fail "the new peer's endpoint: $(on client "$GW" show "$TMP/cl0.sock")"
+hex=$(printf '%s' "$other_pub" | base64 -d | od -An -tx1 | tr -d ' \n')
+printf 'set=1\npublic_key=%s\nremove=true\n\n' "$hex" | socat - UNIX-CONNECT:"$TMP/cl0.uapi" |
+	grep -qx 'errno=0' || fail "UAPI remove refused"
+on client "$GW" show "$TMP/cl0.sock" | grep -q "$other_pub" && fail "the peer is still there"
+tcp_xfer client server 10.8.0.1 7001
 
 log "clean exits (the client's resolver thread joined)"
 kill -TERM "$cl_pid"
