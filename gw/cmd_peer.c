@@ -157,7 +157,12 @@ static int conf_open(struct conf_file *f, const char *iface)
 		conf_close(f);
 		return -1;
 	}
-	snprintf(f->uapi, sizeof(f->uapi), "/var/run/wireguard/%s.sock", f->cfg.ifname);
+	if (f->cfg.uapi_off)
+		f->uapi[0] = 0; /* no way to the running gateway: the file only */
+	else if (f->cfg.uapi_socket)
+		snprintf(f->uapi, sizeof(f->uapi), "%s", f->cfg.uapi_socket);
+	else
+		snprintf(f->uapi, sizeof(f->uapi), "/var/run/wireguard/%s.sock", f->cfg.ifname);
 	return 0;
 }
 
@@ -240,6 +245,8 @@ static int live_get(const struct conf_file *f, struct live *l)
 	int ret;
 
 	memset(l, 0, sizeof(*l));
+	if (!f->uapi[0])
+		return 0;
 	sbuf_init(&s);
 	ret = uapi(f->uapi, "get=1", "\n", &s);
 	if (ret == -ENOENT || ret == -ECONNREFUSED) {
@@ -555,7 +562,7 @@ static int commit(const struct conf_file *f, const struct live *l, const char *t
 		}
 	} else {
 		fprintf(stderr, "gw: %s is not running (no %s): only %s changes\n", f->cfg.ifname,
-			f->uapi, f->path);
+			f->uapi[0] ? f->uapi : "UAPI socket", f->path);
 	}
 	if (rename(tmp, f->path)) {
 		fprintf(stderr, "gw: %s: %s\n", f->path, strerror(errno));
@@ -989,7 +996,7 @@ static int peer_list(int argc, char **argv)
 	}
 	if (!l.up)
 		fprintf(stderr, "gw: %s is not running (no %s): the config's peers only\n",
-			f.cfg.ifname, f.uapi);
+			f.cfg.ifname, f.uapi[0] ? f.uapi : "UAPI socket");
 	free(seen);
 	live_free(&l);
 	conf_close(&f);
