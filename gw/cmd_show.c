@@ -435,30 +435,14 @@ static void print_json(char *text)
 	putchar('{');
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *v = strchr(line, '=');
-		bool num;
 
 		if (!v)
 			continue;
 		*v++ = 0;
-		num = *v && strspn(v, "0123456789") == strlen(v) && (v[0] != '0' || !v[1]);
-		printf("%s\n  \"", first ? "" : ",");
-		for (const char *c = line; *c; c++)
-			printf(*c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
-		fputs("\": ", stdout);
-		if (num) {
-			fputs(v, stdout);
-		} else {
-			putchar('"');
-			for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
-				if (*c == '"' || *c == '\\')
-					printf("\\%c", *c);
-				else if (*c < 0x20)
-					printf("\\u%04x", *c);
-				else
-					putchar(*c);
-			}
-			putchar('"');
-		}
+		printf("%s\n  ", first ? "" : ",");
+		json_string(line);
+		fputs(": ", stdout);
+		json_value(v);
 		first = false;
 	}
 	puts(first ? "}" : "\n}");

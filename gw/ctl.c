@@ -129,21 +129,26 @@ static void conn_write(struct ctl_conn *c)
 	conn_close(c);
 }
 
-static void conn_answer(struct ctl_conn *c)
+/* Hands the request to the server's handler and starts writing its answer
+ * (oom: what to answer instead when the answer did not fit in memory). */
+static void conn_reply(struct ctl_conn *c, const char *body, size_t blen, const char *oom)
 {
-	struct ctl_server *srv = c->srv;
-	const char *body = c->in.buf + c->line_len + 1;
-
-	srv->handle(srv->arg, c->in.buf, body, c->in.len - c->line_len - 1, &c->out);
+	c->srv->handle(c->srv->arg, c->in.buf, body, blen, &c->out);
 	if (c->out.oom) {
 		sbuf_reset(&c->out);
 		c->out.oom = false;
-		sbuf_add(&c->out, "error=out of memory\n");
+		sbuf_add(&c->out, oom);
 	}
 	wipe(&c->in);
 	c->state = CONN_WRITE;
 	conn_wait(c, EV_WRITE, CTL_WRITE_S);
 	conn_write(c);
+}
+
+static void conn_answer(struct ctl_conn *c)
+{
+	conn_reply(c, c->in.buf + c->line_len + 1, c->in.len - c->line_len - 1,
+		   "error=out of memory\n");
 }
 
 /* What the server answers on its own, in the framing of its protocol. */
@@ -238,16 +243,7 @@ static void conn_read_uapi(struct ctl_conn *c)
 	}
 	c->in.len--;
 	c->line_len = c->in.len;
-	c->srv->handle(c->srv->arg, c->in.buf, NULL, 0, &c->out);
-	if (c->out.oom) {
-		sbuf_reset(&c->out);
-		c->out.oom = false;
-		sbuf_add(&c->out, "errno=-12\n\n");
-	}
-	wipe(&c->in);
-	c->state = CONN_WRITE;
-	conn_wait(c, EV_WRITE, CTL_WRITE_S);
-	conn_write(c);
+	conn_reply(c, NULL, 0, "errno=-12\n\n");
 }
 
 static void conn_read(struct ctl_conn *c)

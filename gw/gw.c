@@ -764,10 +764,10 @@ static void dns_arm(struct gw *g)
 	ev_timer_start(g->loop, &g->dns_w);
 }
 
-static bool handshake_fresh(const struct wg_peer *p, uint64_t wall)
+static bool handshake_fresh(const struct gw *g, const struct wg_peer *p, uint64_t wall)
 {
 	return p->last_handshake_wall &&
-	       wall - p->last_handshake_wall <= (uint64_t)GW_DNS_STALE * NSEC_PER_SEC;
+	       wall - p->last_handshake_wall <= (uint64_t)g->dns_stale * NSEC_PER_SEC;
 }
 
 static void dns_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -785,7 +785,7 @@ static void dns_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			gw_log("%s: out of memory for Endpoint lookups", g->cfg.ifname);
 			for (size_t i = 0; i < g->n_dns; i++)
 				if (g->dns[i].next <= now)
-					g->dns[i].next = now + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
+					g->dns[i].next = now + (uint64_t)g->dns_interval * NSEC_PER_SEC;
 			dns_arm(g);
 			return;
 		}
@@ -798,9 +798,9 @@ static void dns_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 		if (d->next > now)
 			continue;
-		if (!p || (d->resolved && !d->changed && handshake_fresh(p, wall)) ||
+		if (!p || (d->resolved && !d->changed && handshake_fresh(g, p, wall)) ||
 		    !(g->dns_job.items[n].text = strdup(d->text))) {
-			d->next = now + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
+			d->next = now + (uint64_t)g->dns_interval * NSEC_PER_SEC;
 			continue;
 		}
 		g->dns_job.items[n++].id = i;
@@ -848,20 +848,20 @@ static void dns_done(struct resolver *r, struct resolve_job *job)
 				gw_log("%s:%u: Endpoint %s does not resolve now: keeping the endpoint",
 				       g->cfg.path, d->line, d->text);
 			d->failing = true;
-			if (!d->resolved && (d->retry *= 2) > GW_DNS_INTERVAL)
-				d->retry = GW_DNS_INTERVAL;
-			d->next = now + (uint64_t)(d->resolved ? GW_DNS_INTERVAL : d->retry) * NSEC_PER_SEC;
+			if (!d->resolved && (d->retry *= 2) > g->dns_interval)
+				d->retry = g->dns_interval;
+			d->next = now + (uint64_t)(d->resolved ? g->dns_interval : d->retry) * NSEC_PER_SEC;
 			continue;
 		}
 		d->resolved = true;
 		d->failing = false;
-		d->next = now + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
+		d->next = now + (uint64_t)g->dns_interval * NSEC_PER_SEC;
 		if (had && p->endpoint.len == it->ep.len &&
 		    !memcmp(p->endpoint.addr, it->ep.addr, it->ep.len)) {
 			d->changed = false;
 			continue;
 		}
-		if (had && !d->changed && handshake_fresh(p, wall))
+		if (had && !d->changed && handshake_fresh(g, p, wall))
 			continue;
 		d->changed = false;
 		udp_endpoint_format(&it->ep, is, sizeof(is));
@@ -975,7 +975,7 @@ static void dns_first(struct gw *g)
 			       text);
 			wg_peer_set_endpoint(p, &ep);
 			d->resolved = true;
-			d->next = gw_mono() + (uint64_t)GW_DNS_INTERVAL * NSEC_PER_SEC;
+			d->next = gw_mono() + (uint64_t)g->dns_interval * NSEC_PER_SEC;
 		} else {
 			gw_log("%s:%u: Endpoint %s does not resolve: trying again in the background",
 			       g->cfg.path, d->line, d->text);
@@ -998,8 +998,30 @@ static int add_endpoint(struct gw *g, struct wg_peer *p, const struct config_pee
 	return err == -ENOENT ? 0 : err;
 }
 
+/* GW_DNS_INTERVAL=N in the environment: look names up every N seconds
+ * (1..3600), a session stale after 135/120 of that (the defaults' ratio). */
+static void dns_intervals(struct gw *g)
+{
+	const char *e = getenv("GW_DNS_INTERVAL");
+	char *end;
+	unsigned long v = e && *e ? strtoul(e, &end, 10) : 0;
+
+	g->dns_interval = GW_DNS_INTERVAL;
+	g->dns_stale = GW_DNS_STALE;
+	if (!e || !*e)
+		return;
+	if (*end || v < 1 || v > 3600) {
+		gw_log("%s: GW_DNS_INTERVAL=%s: not 1..3600 seconds; %u it is", g->cfg.ifname, e,
+		       g->dns_interval);
+		return;
+	}
+	g->dns_interval = (unsigned)v;
+	g->dns_stale = (unsigned)((v * GW_DNS_STALE + GW_DNS_INTERVAL - 1) / GW_DNS_INTERVAL);
+}
+
 static int add_peers(struct gw *g)
 {
+	dns_intervals(g);
 	for (size_t i = 0; i < g->cfg.n_peers; i++) {
 		const struct config_peer *cp = &g->cfg.peers[i];
 		struct wg_peer *p;

@@ -67,6 +67,7 @@ enum { GW_UNDER_LOAD_HANDSHAKES = 128 };
  * GW_DNS_INTERVAL seconds when the peer's last handshake is older than
  * GW_DNS_STALE seconds (reresolve-dns.sh's 135: a session that lives has
  * its endpoint from the peer's own packets, which roaming keeps).
+ * GW_DNS_INTERVAL=N in the environment makes them N and N * 135 / 120.
  */
 enum { GW_DNS_INTERVAL = 120, GW_DNS_STALE = 135 };
 
@@ -192,6 +193,7 @@ struct gw {
 	size_t dns_job_cap;
 	uint64_t dns_job_gen;	/* dns_gen when the job went out */
 	bool dns_live;		/* the loop runs: a new name starts the thread */
+	unsigned dns_interval, dns_stale; /* seconds: GW_DNS_INTERVAL, GW_DNS_STALE */
 	ev_timer dns_w;
 	ev_signal sigint_w, sigterm_w, sighup_w;
 	ev_timer timer_w;

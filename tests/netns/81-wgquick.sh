@@ -4,7 +4,10 @@
 # PrivateKeyFile / PresharedKeyFile; wg-quick's "world accessible" warning;
 # a PostUp running iptables gets the Rules lines it would be; and an
 # Endpoint host name that does not resolve at start is tried again until it
-# does, and the handshake follows without restarting gw.
+# does, and the handshake follows without restarting gw; names follow
+# peers changed at runtime; a name that moves is looked up again
+# (GW_DNS_INTERVAL=2: every 2 s once the session is 3 s old) and the
+# endpoint follows.
 #
 #   ┌────────────────────────────────┐  veth   ┌─────────────────────────┐
 #   │ client: gw run cl0             ├─────────┤ server: gw run srv0.conf│
@@ -90,7 +93,7 @@ grep -q "srv0.conf:7: warning: PostDown: .iptables -D FORWARD -i srv0 -j ACCEPT'
 log "client: gw run cl0, the Endpoint's name unknown yet"
 bg client unshare -m sh -c "mount --bind '$TMP/hosts' /etc/hosts &&
 	mount --bind '$TMP/nsswitch.conf' /etc/nsswitch.conf &&
-	exec env GW_CONFIG_DIR='$TMP/etc' '$GW' run cl0" 2> "$TMP/cl.log"
+	exec env GW_CONFIG_DIR='$TMP/etc' GW_DNS_INTERVAL=2 '$GW' run cl0" 2> "$TMP/cl.log"
 cl_pid=$BG_PID
 wait_udp client 40000
 wait_for 10 test -S "$TMP/cl0.sock"
@@ -134,6 +137,12 @@ printf 'set=1\npublic_key=%s\nremove=true\n\n' "$hex" | socat - UNIX-CONNECT:"$T
 	grep -qx 'errno=0' || fail "UAPI remove refused"
 on client "$GW" show "$TMP/cl0.sock" | grep -q "$other_pub" && fail "the peer is still there"
 tcp_xfer client server 10.8.0.1 7001
+
+log "the name moves: re-resolved (GW_DNS_INTERVAL=2) once the session is stale, endpoint replaced"
+on server ip addr add 192.0.2.3/24 dev eth0
+printf '127.0.0.1 localhost\n192.0.2.3 gwsrv.test\n192.0.2.1 other.test\n' > "$TMP/hosts"
+wait_for 60 grep -q "Endpoint gwsrv.test:51820 now resolves to 192.0.2.3:51820 (was 192.0.2.1:51820)" \
+	"$TMP/cl.log"
 
 log "clean exits (the client's resolver thread joined)"
 kill -TERM "$cl_pid"
