@@ -32,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "gw/cmd.h"
+#include "gw/forward.h"
 #include "gw/config.h"
 #include "gw/dataplane.h"
 #include "gw/route.h"
@@ -300,7 +301,8 @@ static void steps(struct sbuf *out, const struct rules *r, const struct nf_trace
 
 static void print_result(struct tracer *t, const char *arg, const uint8_t *in, size_t in_len,
 			 const struct pkt *p, const struct nf_result *res,
-			 const struct nf_trace *tr, const struct rules_trace *rt,
+			 const struct fwd_action *a, const struct nf_trace *tr,
+			 const struct rules_trace *rt,
 			 const char *reply, const struct nf_trace *rtr, size_t reply_len)
 {
 	const struct rules *r = nf_rules(t->nf);
@@ -336,6 +338,9 @@ static void print_result(struct tracer *t, const char *arg, const uint8_t *in, s
 		if (res->drop != NF_DROP_NONE && res->drop != NF_DROP_RULE && res->drop != NF_DROP_REJECT) {
 			sbuf_add(&out, ",\"drop\":");
 			json_str(&out, nf_drop_name(res->drop));
+		} else if (a->kind == FWD_DROP && !a->nf_drop) {
+			sbuf_add(&out, ",\"drop\":");
+			json_str(&out, gw_drop_name(a->drop));
 		}
 		sbuf_add(&out, ",\"hits\":");
 		json_hits(&out, r, rt);
@@ -366,8 +371,12 @@ static void print_result(struct tracer *t, const char *arg, const uint8_t *in, s
 			sbuf_printf(&out, " ct %s", ct);
 		if (res->drop != NF_DROP_NONE && res->drop != NF_DROP_RULE && res->drop != NF_DROP_REJECT)
 			sbuf_printf(&out, " (%s)", nf_drop_name(res->drop));
-		if (has_out && res->route.kind == NF_ROUTE_LOCAL)
+		else if (a->kind == FWD_DROP && !a->nf_drop)
+			sbuf_printf(&out, " (dropped by gw: %s)", gw_drop_name(a->drop));
+		if (a->kind == FWD_HOST)
 			sbuf_add(&out, " (to the host)");
+		if (a->cut)
+			sbuf_printf(&out, " (in fragments of at most %u bytes)", a->cut);
 		sbuf_add(&out, "\n");
 		if (reply) {
 			sbuf_printf(&out, "   answered with %s\n", reply);
@@ -392,10 +401,12 @@ static int list_entry(struct ct_entry *e, void *arg)
 	return 0;
 }
 
-/* What gw sends back for a packet it REJECTed or whose TTL ran out: built as
- * the kernel builds it, then sent through OUTPUT and POSTROUTING. */
+/* What gw sends back, as the forwarding decision a says (a REJECT's reply,
+ * time exceeded, fragmentation needed, host unreachable): built as the
+ * kernel builds it, then sent through OUTPUT and POSTROUTING. */
 static size_t answer(struct tracer *t, struct pkt *p, const struct nf_result *res,
-		     const char *in_iface, struct nf_trace *tr, struct sbuf *reply)
+		     const struct fwd_action *a, const char *in_iface, struct nf_trace *tr,
+		     struct sbuf *reply)
 {
 	uint8_t buf[TRACE_PKT_MAX];
 	uint32_t src = route_src_toward(&t->route, in_iface, p->outer.daddr);
@@ -403,10 +414,11 @@ static size_t answer(struct tracer *t, struct pkt *p, const struct nf_result *re
 	struct pkt rp;
 	size_t len;
 
-	if (res->verdict == NF_REJECT)
+	if (a->answer == FWD_ANSWER_REJECT)
 		len = reject_build(p, res->reject, src, t->ip_id++, buf, sizeof(buf));
 	else
-		len = icmp_error_build(p, 11, 0, 0, src, t->ip_id++, buf, sizeof(buf));
+		len = icmp_error_build(p, a->type, a->code, a->mtu, src, t->ip_id++, buf,
+				       sizeof(buf));
 	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
 		return 0;
 	nf_output(t->nf, &rp, NULL, 0, 0x5eed + t->ip_id, &rres, tr);
@@ -450,6 +462,9 @@ static int trace_one(struct tracer *t, const char *arg)
 	struct rules_trace rrt = { .hits = reply_hits, .max = TRACE_HITS };
 	struct nf_trace rtr = { .rules = &rrt };
 	size_t reply_len = 0;
+	struct fwd_env env = { t->cfg.ifname, t->cfg.uplink, t->cfg.uplink[0] != 0 };
+	struct fwd_action act;
+	enum fwd_from from;
 
 	if (expand_refs(t, arg, expanded, sizeof(expanded))) {
 		fprintf(stderr, "gw: trace: '%s': a reference @N.src|dst|sport|dport names no "
@@ -488,15 +503,22 @@ static int trace_one(struct tracer *t, const char *arg)
 	 * came from the host's TUN, made by the host or forwarded by it,
 	 * decided as gw run decides it */
 	if (!s.in[0] && !from_peer(t, s.src)) {
+		from = FWD_FROM_HOST;
 		nf_from_host(t->nf, &p, NULL, 0, 0x5eed + t->ip_id, &res, &tr);
 	} else {
+		from = strcmp(in_iface, t->cfg.ifname) ? FWD_FROM_UPLINK : FWD_FROM_PEER;
 		if (!strcmp(in_iface, t->cfg.ifname))
 			p.owner = dp_peer_owner(&t->cfg, s.src);
 		nf_input(t->nf, &p, in_iface, 0, 0x5eed + t->ip_id, &res, &tr);
 	}
+	/* what gw run does with it next (gw/forward.h), cryptokey routing
+	 * by the config's peers */
+	fwd_decide(&env, &p, &res, from, 0, &act);
+	if (act.kind == FWD_PEER && !config_peer_for4(&t->cfg, p.outer.daddr))
+		fwd_no_peer(from, &act);
 	sbuf_init(&reply);
-	if (res.verdict == NF_REJECT || res.drop == NF_DROP_TTL)
-		reply_len = answer(t, &p, &res, in_iface, &rtr, &reply);
+	if (act.answer != FWD_ANSWER_NONE)
+		reply_len = answer(t, &p, &res, &act, in_iface, &rtr, &reply);
 	if (s.proto == IPPROTO_TCP && res.verdict == NF_ACCEPT) {
 		if (!e) {
 			struct ct_tuple tuple;
@@ -515,7 +537,7 @@ static int trace_one(struct tracer *t, const char *arg)
 		t->after[t->n_packets].dport = p.outer.dport;
 		t->n_packets++;
 	}
-	print_result(t, arg, in_copy, len, &p, &res, &tr, &rt,
+	print_result(t, arg, in_copy, len, &p, &res, &act, &tr, &rt,
 		     reply.len ? reply.buf : NULL, &rtr, reply_len);
 	sbuf_free(&reply);
 	/* entries killed on the way (an RST, a reopen) are freed here */

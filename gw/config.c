@@ -730,6 +730,23 @@ int config_find(const char *arg, char *out, size_t len)
 	return 0;
 }
 
+const struct config_peer *config_peer_for4(const struct config *c, uint32_t addr)
+{
+	const struct config_peer *best = NULL;
+	int prefix = -1;
+
+	for (size_t i = 0; i < c->n_peers; i++)
+		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++) {
+			const struct cidr *a = &c->peers[i].allowed_ips[j];
+
+			if (a->family == AF_INET && a->prefix > prefix && cidr_contains4(a, addr)) {
+				prefix = a->prefix;
+				best = &c->peers[i];
+			}
+		}
+	return best;
+}
+
 void config_peer_free(struct config_peer *p)
 {
 	free(p->allowed_ips);

@@ -109,6 +109,9 @@ void config_peer_free(struct config_peer *p);
  * device has it), then every [Peer]. */
 void config_format(const struct config *c, const uint8_t priv[static KEY_LEN], struct sbuf *out);
 
+/* The peer whose AllowedIPs hold the IPv4 address addr (host order) most
+ * specifically (cryptokey routing), or NULL. */
+const struct config_peer *config_peer_for4(const struct config *c, uint32_t addr);
 /* Text of a CIDR ("10.8.0.1/24", "fd00::1/64"). */
 void cidr_format(const struct cidr *c, char *out, size_t len);
 /* True when the IPv4 address addr (host order) is inside c. */

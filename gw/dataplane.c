@@ -37,15 +37,7 @@
 enum {
 	UPLINK_BATCHES_PER_WAKE = 8,
 	CT_EXPIRE_BUDGET = 256,	/* removals per loop iteration */
-	ICMP_TTL_EXCEEDED = 11,
-	ICMP_DEST_UNREACH = 3,
-	ICMP_HOST_UNREACH = 1,
-	ICMP_FRAG_NEEDED = 4,
 };
-
-/* Where a packet came from: decides the path counters, and gw's own answers
- * are never answered. */
-enum from { FROM_PEER, FROM_UPLINK, FROM_HOST, FROM_GW };
 
 /* One wake-up's time, for the uplink callback. */
 struct rx_ctx {
@@ -70,14 +62,13 @@ static void count(struct gw *g, enum gw_path path, size_t len)
 }
 
 static void finish(struct gw *g, struct pkt *p, const struct nf_result *res, const char *in,
-		   enum from from, uint16_t fmax, uint64_t now, uint64_t wall);
+		   enum fwd_from from, unsigned fmax, uint64_t now, uint64_t wall);
 
-/* gw's answer to p (which came in on in): a REJECT reply when res says so,
- * else the ICMP error type/code (mtu for fragmentation needed); through
- * OUTPUT and POSTROUTING, then where its route says. */
+/* gw's answer to p (which came in on in), as a says: the REJECT reply res
+ * names or an ICMP error; through OUTPUT and POSTROUTING, then where its
+ * route says. */
 static void answer(struct gw *g, const struct pkt *p, const struct nf_result *res,
-		   const char *in, uint8_t type, uint8_t code, uint16_t mtu, uint64_t now,
-		   uint64_t wall)
+		   const struct fwd_action *a, const char *in, uint64_t now, uint64_t wall)
 {
 	uint8_t buf[REJECT_ICMP_QUOTE_MAX + 64];
 	uint32_t src = route_src_toward(&g->route, in, p->outer.daddr);
@@ -85,41 +76,32 @@ static void answer(struct gw *g, const struct pkt *p, const struct nf_result *re
 	struct pkt rp;
 	size_t len;
 
-	if (res && res->verdict == NF_REJECT)
+	if (a->answer == FWD_ANSWER_REJECT)
 		len = reject_build(p, res->reject, src, g->ip_id++, buf, sizeof(buf));
 	else
-		len = icmp_error_build(p, type, code, mtu, src, g->ip_id++, buf, sizeof(buf));
+		len = icmp_error_build(p, a->type, a->code, a->mtu, src, g->ip_id++, buf,
+				       sizeof(buf));
 	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
 		return;
 	nf_output(g->nf, &rp, NULL, now, rnd_next(g), &rres, NULL);
-	finish(g, &rp, &rres, g->cfg.ifname, FROM_GW, 0, now, wall);
+	finish(g, &rp, &rres, g->cfg.ifname, FWD_FROM_GW, 0, now, wall);
 }
 
-static void to_peer(struct gw *g, struct pkt *p, const char *in, enum from from, uint64_t now,
-		    uint64_t wall)
+/* Encrypted to the peer that owns the destination: false when none does. */
+static bool to_peer(struct gw *g, struct pkt *p, enum gw_path path, uint64_t now, uint64_t wall)
 {
-	static const enum gw_path path[] = {
-		[FROM_PEER] = GW_PATH_PEER_PEER, [FROM_UPLINK] = GW_PATH_UPLINK_PEER,
-		[FROM_HOST] = GW_PATH_HOST_PEER, [FROM_GW] = GW_PATH_ANSWER,
-	};
 	size_t len = p->outer.end;
 	struct wg_tx tx;
 
 	wg_send(&g->dev, now, wall, p->data, len, g->sendbuf, g->sendbuf_size, &tx);
 	if (tx.kind == WG_TX_DATA)
 		gw_queue_dgram(g, &tx.peer->endpoint, g->sendbuf, tx.len);
-	if (tx.kind != WG_TX_DROP) {
-		count(g, path[from], len);
-		return;
-	}
-	if (tx.drop != WG_DROP_NO_PEER)
-		return; /* counted by wg */
-	g->dp_drops[GW_DROP_NO_PEER]++;
-	if (from != FROM_GW)
-		answer(g, p, NULL, in, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0, now, wall);
+	if (tx.kind != WG_TX_DROP)
+		count(g, path, len);
+	return tx.kind != WG_TX_DROP || tx.drop != WG_DROP_NO_PEER; /* else counted by wg */
 }
 
-static void to_uplink(struct gw *g, const struct pkt *p, enum from from)
+static void to_uplink(struct gw *g, const struct pkt *p, enum gw_path path)
 {
 	size_t len = p->outer.end;
 	uint8_t *slot;
@@ -137,27 +119,49 @@ static void to_uplink(struct gw *g, const struct pkt *p, enum from from)
 		return;
 	memcpy(slot, p->data, len);
 	uplink_send_commit(&g->uplink, len);
-	count(g, from == FROM_PEER ? GW_PATH_PEER_UPLINK :
-		 from == FROM_HOST ? GW_PATH_HOST_UPLINK : GW_PATH_ANSWER, len);
+	count(g, path, len);
 }
 
-/* A packet that fits its route's MTU, out of the tunnel or the uplink. */
-static void send_out(struct gw *g, struct pkt *p, const struct nf_route *r, const char *in,
-		     enum from from, uint64_t now, uint64_t wall)
+/* Carries out a (a copy: a packet to no peer changes it) for one packet or
+ * fragment. */
+static void carry(struct gw *g, struct pkt *p, const struct nf_result *res,
+		  struct fwd_action a, const char *in, enum fwd_from from, uint64_t now,
+		  uint64_t wall)
 {
-	if (!strcmp(r->out, g->cfg.ifname))
-		to_peer(g, p, in, from, now, wall);
-	else if (g->uplink_on && !strcmp(r->out, g->cfg.uplink))
-		to_uplink(g, p, from);
-	else
-		g->dp_drops[GW_DROP_UPLINK_DOWN]++;
+	switch (a.kind) {
+	case FWD_PEER:
+		if (!to_peer(g, p, a.path, now, wall)) {
+			fwd_no_peer(from, &a);
+			g->dp_drops[a.drop]++;
+		}
+		break;
+	case FWD_UPLINK:
+		to_uplink(g, p, a.path);
+		break;
+	case FWD_HOST:
+		gw_tun_write(g, p->data, p->outer.end);
+		count(g, a.path, p->outer.end);
+		break;
+	case FWD_KERNEL:
+		count(g, a.path, p->outer.end);
+		break;
+	case FWD_DROP:
+		if (a.nf_drop)
+			g->nf_drops[res->drop]++;
+		else
+			g->dp_drops[a.drop]++;
+		break;
+	}
+	if (a.answer != FWD_ANSWER_NONE)
+		answer(g, p, res, &a, in, now, wall);
 }
 
 struct frag_out {
 	struct gw *g;
-	const struct nf_route *r;
+	const struct nf_result *res;
+	const struct fwd_action *a;
 	const char *in;
-	enum from from;
+	enum fwd_from from;
 	uint64_t now, wall;
 };
 
@@ -171,114 +175,49 @@ static void frag_emit(void *ctx, uint8_t *frag, size_t len)
 		return;
 	}
 	o->g->frag_created++;
-	send_out(o->g, &fp, o->r, o->in, o->from, o->now, o->wall);
+	carry(o->g, &fp, o->res, *o->a, o->in, o->from, o->now, o->wall);
 }
 
-/*
- * A packet off the uplink that is for the host: did the host's kernel get it
- * too?  Only when it is still to the uplink's address it came to (no DNAT to
- * another interface's address or gw's tunnel Address) and neither TCP nor
- * UDP: gw sees TCP and UDP to the host's addresses only on the ports the tc
- * filter hides (NatPorts, DNAT-ed), and all of it for a foreign address,
- * which the kernel does not take.  Otherwise gw has no way to hand it to
- * the host's stack — writing it to the TUN device would not do: the host's
- * reply would leave by its own route, never un-NAT-ed.  (An ICMP packet to
- * a foreign address DNAT-ed to the uplink's is taken for the kernel's.)
- */
-static bool kernel_has(const struct config *c, const struct pkt *p, const struct nf_route *r)
+static struct fwd_env fwd_env_of(const struct gw *g)
 {
-	return p->outer.proto != IPPROTO_TCP && p->outer.proto != IPPROTO_UDP &&
-	       !strcmp(r->out, c->uplink);
+	return (struct fwd_env){ g->cfg.ifname, g->cfg.uplink, g->uplink_on };
 }
 
 bool dp_host_gets(void *cfg, const struct pkt *p, const char *in, const struct nf_route *r)
 {
 	const struct config *c = cfg;
+	struct fwd_env e = { c->ifname, c->uplink, true };
 
-	return strcmp(in, c->uplink) || kernel_has(c, p, r);
+	return strcmp(in, c->uplink) || fwd_kernel_has(&e, p, r);
 }
 
 uint16_t dp_peer_owner(const struct config *c, uint32_t src)
 {
-	uint16_t owner = 0;
-	int best = -1;
+	const struct config_peer *p = config_peer_for4(c, src);
 
-	for (size_t i = 0; i < c->n_peers; i++)
-		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++) {
-			const struct cidr *a = &c->peers[i].allowed_ips[j];
-
-			if (a->family == AF_INET && a->prefix > best && cidr_contains4(a, src)) {
-				best = a->prefix;
-				owner = c->peers[i].owner;
-			}
-		}
-	return owner;
+	return p ? p->owner : 0;
 }
 
-/* An accepted packet, where its route says.  Over the route's MTU (or, for
- * a datagram gw reassembled, over its largest fragment, fmax) it is cut
- * into fragments as Linux's ip_fragment does; with DF set, or a reassembled
- * datagram whose fragments had DF and exceed the MTU, it gets
- * fragmentation needed instead. */
-static void deliver(struct gw *g, struct pkt *p, const struct nf_route *r, const char *in,
-		    enum from from, uint16_t fmax, uint64_t now, uint64_t wall)
-{
-	size_t len = p->outer.end;
-	unsigned mtu;
-
-	if (r->kind == NF_ROUTE_LOCAL) {
-		if (from == FROM_UPLINK) {
-			if (kernel_has(&g->cfg, p, r))
-				count(g, GW_PATH_UPLINK_LOCAL, len);
-			else
-				g->dp_drops[GW_DROP_UPLINK_HOST]++;
-			return;
-		}
-		gw_tun_write(g, p->data, len);
-		count(g, from == FROM_PEER ? GW_PATH_PEER_HOST : GW_PATH_ANSWER, len);
-		return;
-	}
-	switch (ip_out_decide(len, r->mtu, fmax, p->outer.flags & PKT_F_DF, &mtu)) {
-	case IP_OUT_SEND:
-		send_out(g, p, r, in, from, now, wall);
-		return;
-	case IP_OUT_TOO_BIG:
-		g->dp_drops[GW_DROP_TOO_BIG]++;
-		if (from != FROM_GW)
-			answer(g, p, NULL, in, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, r->mtu, now,
-			       wall);
-		return;
-	case IP_OUT_FRAGMENT: {
-		struct frag_out o = { g, r, in, from, now, wall };
-
-		if (ip_fragment(p->data, len, mtu, g->fragoutbuf, FRAG_MAX_DATAGRAM, frag_emit,
-				&o) < 0)
-			g->dp_drops[GW_DROP_TOO_BIG]++;
-		else
-			g->frag_oks++;
-		return;
-	}
-	}
-}
-
-/* fmax: the largest fragment of a datagram gw reassembled, else 0. */
+/* The packet's netfilter result carried out: gw/forward.h decides.  fmax:
+ * the largest fragment of a datagram gw reassembled, else 0. */
 static void finish(struct gw *g, struct pkt *p, const struct nf_result *res, const char *in,
-		   enum from from, uint16_t fmax, uint64_t now, uint64_t wall)
+		   enum fwd_from from, unsigned fmax, uint64_t now, uint64_t wall)
 {
-	struct nf_route r;
+	struct fwd_env e = fwd_env_of(g);
+	struct fwd_action a;
 
-	if (res->verdict == NF_ACCEPT) {
-		r = res->route;
-		deliver(g, p, &r, in, from, fmax, now, wall);
+	fwd_decide(&e, p, res, from, fmax, &a);
+	if (!a.cut) {
+		carry(g, p, res, a, in, from, now, wall);
 		return;
 	}
-	g->nf_drops[res->drop]++;
-	if (from == FROM_GW)
-		return;
-	if (res->verdict == NF_REJECT)
-		answer(g, p, res, in, 0, 0, 0, now, wall);
-	else if (res->drop == NF_DROP_TTL)
-		answer(g, p, NULL, in, ICMP_TTL_EXCEEDED, 0, 0, now, wall);
+	struct frag_out o = { g, res, &a, in, from, now, wall };
+
+	if (ip_fragment(p->data, p->outer.end, a.cut, g->fragoutbuf, FRAG_MAX_DATAGRAM,
+			frag_emit, &o) < 0)
+		g->dp_drops[GW_DROP_TOO_BIG]++;
+	else
+		g->frag_oks++;
 }
 
 /* The batch's packets through nf_input_batch (conntrack prefetched for all
@@ -296,13 +235,13 @@ void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall)
 	b->n = 0;
 	b->fragbuf_used = false;
 	for (unsigned i = 0; i < n; i++)
-		finish(g, &b->p[i], &b->res[i], b->in, (enum from)b->from, b->fmax[i], now, wall);
+		finish(g, &b->p[i], &b->res[i], b->in, (enum fwd_from)b->from, b->fmax[i], now, wall);
 }
 
 /* A packet that arrived on in joins the input batch, reassembled first if a
  * fragment.  The batch goes when full, when packets from elsewhere come, or
  * at dp_input_flush (the caller's buffers must stay until then). */
-static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum from from,
+static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum fwd_from from,
 		  uint16_t owner, uint64_t now, uint64_t wall)
 {
 	struct dp_batch *b = &g->inb;
@@ -376,7 +315,7 @@ void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64
 		gw_tun_write(g, pkt, len);
 		return;
 	}
-	input(g, pkt, len, g->cfg.ifname, FROM_PEER, owner, now, wall);
+	input(g, pkt, len, g->cfg.ifname, FWD_FROM_PEER, owner, now, wall);
 }
 
 void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
@@ -399,7 +338,7 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 		    sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
 	/* made by the host (OUTPUT), or forwarded by it into the TUN (FORWARD) */
 	nf_from_host(g->nf, &p, has_owner ? owner : NULL, now, rnd_next(g), &res, NULL);
-	finish(g, &p, &res, g->cfg.ifname, FROM_HOST, 0, now, wall);
+	finish(g, &p, &res, g->cfg.ifname, FWD_FROM_HOST, 0, now, wall);
 }
 
 static void uplink_rx(void *ctx, struct uplink_pkt *pkts, unsigned n)
@@ -407,7 +346,7 @@ static void uplink_rx(void *ctx, struct uplink_pkt *pkts, unsigned n)
 	struct rx_ctx *c = ctx;
 
 	for (unsigned i = 0; i < n; i++)
-		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FROM_UPLINK, 0, c->now,
+		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FWD_FROM_UPLINK, 0, c->now,
 		      c->wall);
 	dp_input_flush(c->g, c->now, c->wall); /* the views last for this call only */
 }
@@ -1149,20 +1088,6 @@ int dp_ct_flush(struct gw *g, unsigned *flushed)
 
 /* --- stats ---------------------------------------------------------------- */
 
-static const char *const path_names[GW_PATH__MAX] = {
-	[GW_PATH_PEER_UPLINK] = "peer_uplink", [GW_PATH_PEER_PEER] = "peer_peer",
-	[GW_PATH_PEER_HOST] = "peer_host",     [GW_PATH_UPLINK_PEER] = "uplink_peer",
-	[GW_PATH_UPLINK_LOCAL] = "uplink_local", [GW_PATH_HOST_PEER] = "host_peer",
-	[GW_PATH_HOST_UPLINK] = "host_uplink", [GW_PATH_ANSWER] = "answer",
-};
-
-static const char *const drop_names[GW_DROP__MAX] = {
-	[GW_DROP_PARSE] = "parse", [GW_DROP_TOO_BIG] = "too_big",
-	[GW_DROP_NO_PEER] = "no_peer", [GW_DROP_UPLINK_DOWN] = "uplink_down",
-	[GW_DROP_UPLINK_HOST] = "uplink_host", [GW_DROP_IPV6] = "ipv6",
-	[GW_DROP_MARTIAN] = "martian",
-};
-
 static const char *const uplink_drop_names[UPLINK_DROP__MAX] = {
 	[UPLINK_DROP_TRUNC] = "trunc", [UPLINK_DROP_NOT_IP] = "not_ip",
 	[UPLINK_DROP_BAD_IP] = "bad_ip", [UPLINK_DROP_GSO] = "gso",
@@ -1218,16 +1143,16 @@ void dp_stats(struct gw *g, struct metrics *m)
 		return;
 	}
 	for (int i = 0; i < GW_PATH__MAX; i++) {
-		metric(m, &m_path_pkts, path_names[i], g->path_pkts[i], "path_%s_packets",
-		       path_names[i]);
-		metric(m, &m_path_bytes, path_names[i], g->path_bytes[i], "path_%s_bytes",
-		       path_names[i]);
+		metric(m, &m_path_pkts, gw_path_name(i), g->path_pkts[i], "path_%s_packets",
+		       gw_path_name(i));
+		metric(m, &m_path_bytes, gw_path_name(i), g->path_bytes[i], "path_%s_bytes",
+		       gw_path_name(i));
 	}
 	for (int i = 1; i < NF_DROP_MAX; i++)
 		metric(m, &m_nf_drops, nf_drop_name((enum nf_drop)i), g->nf_drops[i], "nf_drop_%s",
 		       nf_drop_name((enum nf_drop)i));
 	for (int i = 0; i < GW_DROP__MAX; i++)
-		metric(m, &m_dp_drops, drop_names[i], g->dp_drops[i], "dp_drop_%s", drop_names[i]);
+		metric(m, &m_dp_drops, gw_drop_name(i), g->dp_drops[i], "dp_drop_%s", gw_drop_name(i));
 	ct_get_stats(nf_ct(g->nf), &cs);
 	metric(m, &m_ct_count, NULL, cs.count, "conntrack_count");
 	metric(m, &m_ct_max, NULL, cs.max, "conntrack_max");

@@ -28,6 +28,7 @@
 #include "gw/resolve.h"
 #include "gw/ctl.h"
 #include "gw/dataplane.h"
+#include "gw/forward.h"
 #include "gw/sockdiag.h"
 #include "gw/route.h"
 #include "gw/udp.h"
@@ -86,35 +87,6 @@ struct gw_dns {
 enum { GW_RND_POOL = 256 };
 /* seconds between looks for the end of connections a restore left */
 #define GW_LINGER_CHECK 5.
-
-/* Where a packet went through the netfilter pipeline (gw stats). */
-enum gw_path {
-	GW_PATH_PEER_UPLINK,	/* from a peer, out of the uplink */
-	GW_PATH_PEER_PEER,	/* from a peer, to a peer */
-	GW_PATH_PEER_HOST,	/* from a peer, to the host TUN */
-	GW_PATH_UPLINK_PEER,	/* off the uplink, to a peer */
-	GW_PATH_UPLINK_LOCAL,	/* off the uplink, for the host (the kernel has it too) */
-	GW_PATH_HOST_PEER,	/* from the host TUN, to a peer */
-	GW_PATH_HOST_UPLINK,	/* from the host TUN, out of the uplink */
-	GW_PATH_ANSWER,		/* made by gw: REJECT, TTL exceeded, frag needed */
-	GW_PATH__MAX
-};
-
-/* Why the data path dropped a packet outside the netfilter verdicts. */
-enum gw_drop {
-	GW_DROP_PARSE,		/* not a valid IPv4 packet */
-	GW_DROP_TOO_BIG,	/* larger than the path MTU (DF: frag needed sent) */
-	GW_DROP_NO_PEER,	/* routed to the tunnel, no peer owns it */
-	GW_DROP_UPLINK_DOWN,	/* routed to an uplink gw does not have */
-	GW_DROP_UPLINK_HOST,	/* off the uplink, for the host, which never got it (the
-				 * tc filter hid it, or DNAT sent it to another of the
-				 * host's addresses): gw cannot hand it to its stack */
-	GW_DROP_IPV6,		/* IPv6 between peers and the host in gateway mode
-				 * (IPv6 = drop): no rule would see it */
-	GW_DROP_MARTIAN,	/* plain mode: from a peer, with one of the host's
-				 * addresses as its source */
-	GW_DROP__MAX
-};
 
 struct gw {
 	struct ev_loop *loop;

@@ -152,6 +152,11 @@ int trace_spec_parse(struct trace_spec *s, const char *text, char *err, size_t e
 	for (i = 4; i < n; i += 2) {
 		const char *key = words[i], *val = i + 1 < n ? words[i + 1] : NULL;
 
+		if (!strcmp(key, "df")) {
+			s->df = true; /* a word without a value */
+			i--;
+			continue;
+		}
 		if (!val)
 			return bad(err, errlen, "\"%s\" needs a value", key);
 		if (!strcmp(key, "in")) {
@@ -216,6 +221,8 @@ size_t trace_build(const struct trace_spec *s, uint32_t seq, uint32_t ack, uint1
 	out[0] = 0x45;
 	be16_put(out + 2, (uint16_t)len);
 	be16_put(out + 4, ip_id);
+	if (s->df)
+		out[6] = 0x40;
 	out[8] = s->ttl ? s->ttl : 64;
 	out[9] = s->proto;
 	be32_put(out + 12, s->src);

@@ -29,6 +29,7 @@ struct trace_spec {
 	uint8_t icmp_type, icmp_code;
 	uint16_t len;             /* 0: the smallest packet */
 	uint8_t ttl;              /* 0: 64 */
+	bool df;                  /* "df": don't fragment */
 };
 
 /* Parse one packet argument.  Returns 0, or -EINVAL with a message naming

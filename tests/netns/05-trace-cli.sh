@@ -33,6 +33,22 @@ echo "$(line 4)" | grep -q '"filter/FORWARD/policy"' || fail "policy hit missing
 "$GW" trace "$conf" --json 'udp 10.8.0.2:5000 > 203.0.113.5:53' | grep -q '"drop":"nat_no_address"' ||
 	fail "no uplink address"
 
+# what gw run does after the verdict (gw/forward.h), shown as it does it:
+# a DF packet over the uplink's MTU is answered with fragmentation needed
+# and its MTU, one without DF goes in fragments, a packet the host sends
+# to a tunnel address no peer has is answered with host unreachable
+out=$("$GW" trace "$conf" --uplink-addr 192.0.2.1 --json \
+	'tcp 10.8.0.2:40000 > 203.0.113.5:443 flags S len 1600 df' \
+	'icmp 10.8.0.1 > 10.8.0.77')
+log "$out"
+echo "$(line 1)" | grep -q '"drop":"too_big"' || fail "a DF packet over the MTU: not dropped as too big"
+echo "$(line 1)" | grep -q '"reply":"icmp 10.8.0.1 > 10.8.0.2 icmp 3/4"' ||
+	fail "a DF packet over the MTU: no fragmentation needed"
+echo "$(line 2)" | grep -q '"drop":"no_peer"' || fail "to no peer: not dropped"
+echo "$(line 2)" | grep -q '"reply":"icmp 10.8.0.1 > 10.8.0.1 icmp 3/1"' || fail "to no peer: not answered"
+"$GW" trace "$conf" --uplink-addr 192.0.2.1 'udp 10.8.0.2:5000 > 203.0.113.5:53 len 1600' |
+	grep -q '(in fragments of at most 1500 bytes)' || fail "no fragments shown"
+
 # a peer's share of conntrack (PeerConntrackMax) as gw run keeps it: the
 # third new flow of the peer is dropped with its reason; an unsolicited ACK
 # off the uplink to a NatPort leaves no entry
