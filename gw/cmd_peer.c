@@ -61,7 +61,7 @@ struct conf_file {
 	int fd;              /* holds the flock */
 	struct stat st;
 	char *text;
-	size_t len;
+	size_t len, cap;
 	struct config cfg;
 	char uapi[108];      /* the gateway's UAPI socket */
 };
@@ -82,33 +82,32 @@ struct live {
 	size_t n;
 };
 
-static int read_all(int fd, char **text, size_t *len)
+static int read_all(int fd, char **text, size_t *len, size_t *cap)
 {
 	struct sbuf s;
 	char buf[4096];
 	ssize_t n;
 
-	sbuf_init(&s);
+	sbuf_init_secret(&s);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		sbuf_addn(&s, buf, (size_t)n);
 	sodium_memzero(buf, sizeof(buf));
 	if (n < 0 || s.oom) {
 		int e = n < 0 ? errno : ENOMEM;
 
-		if (s.buf)
-			sodium_memzero(s.buf, s.len);
 		sbuf_free(&s);
 		return -e;
 	}
 	*text = s.buf ? s.buf : strdup("");
 	*len = s.len;
+	*cap = s.buf ? s.cap : 1;
 	return *text ? 0 : -ENOMEM;
 }
 
 static void conf_close(struct conf_file *f)
 {
 	if (f->text) {
-		sodium_memzero(f->text, f->len);
+		sodium_memzero(f->text, f->cap);
 		free(f->text);
 		f->text = NULL;
 	}
@@ -147,7 +146,7 @@ static int conf_open(struct conf_file *f, const char *iface)
 			break;
 		close(f->fd);
 	}
-	if (read_all(f->fd, &f->text, &f->len)) {
+	if (read_all(f->fd, &f->text, &f->len, &f->cap)) {
 		fprintf(stderr, "gw: %s: %s\n", f->path, strerror(errno));
 		conf_close(f);
 		return -1;
@@ -211,9 +210,11 @@ static int parse_cidr_text(const char *s, struct cidr *c)
 }
 
 /* Sends one UAPI request (req: "get=1" or "set=1", body: its lines) and
- * returns the answer's errno (0 on success) or -errno when no gateway
- * answered. */
-static int uapi(const char *path, const char *req, const char *body, struct sbuf *out)
+ * reads the answer into out.  Returns 0 when the gateway answered (its
+ * errno=N into *answer: 0 for success, -errno from gw and wireguard-go), or
+ * -errno when no answer could be had (-ENOENT, -ECONNREFUSED: none runs). */
+static int uapi(const char *path, const char *req, const char *body, struct sbuf *out,
+		int *answer)
 {
 	const char *e;
 	int ret = ctl_request_body(path, req, body, body ? strlen(body) : 0, out);
@@ -225,7 +226,8 @@ static int uapi(const char *path, const char *req, const char *body, struct sbuf
 	e = out->buf ? strstr(out->buf, "errno=") : NULL;
 	if (!e || (e != out->buf && e[-1] != '\n'))
 		return -EPROTO;
-	return atoi(e + 6);
+	*answer = atoi(e + 6);
+	return 0;
 }
 
 static void live_free(struct live *l)
@@ -242,20 +244,21 @@ static int live_get(const struct conf_file *f, struct live *l)
 	struct sbuf s;
 	char *line, *save = NULL;
 	struct live_peer *p = NULL;
-	int ret;
+	bool ours = false;
+	int ret, answer;
 
 	memset(l, 0, sizeof(*l));
 	if (!f->uapi[0])
 		return 0;
-	sbuf_init(&s);
-	ret = uapi(f->uapi, "get=1", "\n", &s);
+	sbuf_init_secret(&s); /* get=1 carries the private key */
+	ret = uapi(f->uapi, "get=1", "\n", &s, &answer);
 	if (ret == -ENOENT || ret == -ECONNREFUSED) {
 		ret = 0;
 		goto out;
 	}
-	if (ret) {
-		fprintf(stderr, "gw: %s: %s\n", f->uapi,
-			strerror(ret < 0 ? -ret : ret));
+	if (ret || answer) {
+		fprintf(stderr, "gw: %s: %s\n", f->uapi, ret ? strerror(-ret) :
+			answer < 0 ? strerror(-answer) : "refused");
 		ret = -1;
 		goto out;
 	}
@@ -266,7 +269,13 @@ static int live_get(const struct conf_file *f, struct live *l)
 		if (!v)
 			continue;
 		*v++ = 0;
-		if (!strcmp(line, "listen_port")) {
+		if (!strcmp(line, "private_key")) {
+			uint8_t k[KEY_LEN];
+
+			ours = !hex_key(k, v) && !sodium_memcmp(k, f->cfg.private_key, KEY_LEN);
+			sodium_memzero(k, sizeof(k));
+			sodium_memzero(v, strlen(v));
+		} else if (!strcmp(line, "listen_port")) {
 			l->listen_port = (unsigned)atoi(v);
 		} else if (!strcmp(line, "public_key")) {
 			struct live_peer *np = realloc(l->peers, (l->n + 1) * sizeof(*np));
@@ -299,12 +308,18 @@ static int live_get(const struct conf_file *f, struct live *l)
 			p->tx = strtoull(v, NULL, 10);
 		}
 	}
-	if (ret)
+	if (ret) {
 		fprintf(stderr, "gw: out of memory\n");
+	} else if (!ours) {
+		/* the socket's path is shared by every network namespace */
+		fprintf(stderr, "gw: %s belongs to a gateway with another private key than %s's; "
+				"nothing changed\n", f->uapi, f->path);
+		ret = -1;
+	}
 out:
-	if (s.buf)
-		sodium_memzero(s.buf, s.len); /* get=1 carries the private key */
 	sbuf_free(&s);
+	if (ret)
+		live_free(l);
 	return ret;
 }
 
@@ -417,6 +432,17 @@ static int pick_addr(const struct conf_file *f, const struct live *l, const char
 			return -1;
 		}
 		*out = cidr_addr4(&c);
+		if (net) {
+			uint32_t m = ~0u << (32 - net->prefix), first = cidr_addr4(net) & m;
+
+			if ((*out & m) != first || *out == first || *out == (first | ~m)) {
+				char sn[64];
+
+				cidr_format(net, sn, sizeof(sn));
+				fprintf(stderr, "gw: --ip %s: not a host address of %s\n", want, sn);
+				return -1;
+			}
+		}
 		if (addr_taken(f, l, *out)) {
 			fprintf(stderr, "gw: --ip %s: the address is taken\n", want);
 			return -1;
@@ -548,14 +574,19 @@ static int commit(const struct conf_file *f, const struct live *l, const char *t
 		  const char *body, const char *undo)
 {
 	struct sbuf s;
-	int ret = 0;
+	int ret = 0, answer = 0;
 
-	sbuf_init(&s);
+	sbuf_init_secret(&s);
 	if (l->up) {
-		ret = uapi(f->uapi, "set=1", body, &s);
-		if (ret) {
-			fprintf(stderr, "gw: %s: the gateway refused the change: %s\n", f->uapi,
-				strerror(ret < 0 ? -ret : ret));
+		ret = uapi(f->uapi, "set=1", body, &s, &answer);
+		if (ret || answer) {
+			if (ret)
+				fprintf(stderr, "gw: %s: no answer from the gateway (%s): whether it "
+						"took the change is unknown; %s is unchanged\n",
+					f->uapi, strerror(-ret), f->path);
+			else
+				fprintf(stderr, "gw: %s: the gateway refused the change (%s); nothing "
+						"changed\n", f->uapi, strerror(answer < 0 ? -answer : answer));
 			unlink(tmp);
 			sbuf_free(&s);
 			return -1;
@@ -569,7 +600,9 @@ static int commit(const struct conf_file *f, const struct live *l, const char *t
 		unlink(tmp);
 		if (l->up) {
 			sbuf_reset(&s);
-			uapi(f->uapi, "set=1", undo, &s);
+			if (uapi(f->uapi, "set=1", undo, &s, &answer) || answer)
+				fprintf(stderr, "gw: %s: could not undo the change: the running gateway "
+						"and %s now differ\n", f->uapi, f->path);
 		}
 		ret = -1;
 	}
@@ -680,22 +713,24 @@ static int peer_add(int argc, char **argv)
 	if (c.dns) {
 		struct cidr d;
 
-		if (parse_cidr_text(c.dns, &d) || d.prefix != (d.family == AF_INET ? 32 : 128)) {
+		if (strchr(c.dns, '/') || parse_cidr_text(c.dns, &d)) {
 			fprintf(stderr, "gw: --dns %s: not an IP address\n", c.dns);
 			return 1;
 		}
 	}
-	if (endpoint && (!*endpoint || !strchr(endpoint, ':') || strpbrk(endpoint, " \t\n#"))) {
+	if (endpoint && (!*endpoint || !strchr(endpoint, ':') ||
+			 strspn(endpoint, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+					  "0123456789.-_:[]") != strlen(endpoint))) {
 		fprintf(stderr, "gw: --endpoint %s: give HOST:PORT\n", endpoint);
 		return 1;
 	}
 	snprintf(c.name, sizeof(c.name), "%s", argv[2]);
 	if (conf_open(&f, argv[1]))
 		return 1;
-	sbuf_init(&text);
-	sbuf_init(&body);
-	sbuf_init(&undo);
-	sbuf_init(&out);
+	sbuf_init_secret(&text);
+	sbuf_init_secret(&body);
+	sbuf_init_secret(&undo);
+	sbuf_init_secret(&out);
 	if (find_peer(&f, c.name) >= 0) {
 		fprintf(stderr, "gw: %s: a peer named '%s' exists\n", f.path, c.name);
 		goto out;
@@ -754,12 +789,6 @@ out:
 	sodium_memzero(&c, sizeof(c));
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(hexpsk, sizeof(hexpsk));
-	if (text.buf)
-		sodium_memzero(text.buf, text.len);
-	if (body.buf)
-		sodium_memzero(body.buf, body.len);
-	if (out.buf)
-		sodium_memzero(out.buf, out.len);
 	sbuf_free(&text);
 	sbuf_free(&body);
 	sbuf_free(&undo);
@@ -836,9 +865,9 @@ static int peer_remove(int argc, char **argv)
 		return usage();
 	if (conf_open(&f, argv[1]))
 		return 1;
-	sbuf_init(&text);
-	sbuf_init(&body);
-	sbuf_init(&undo);
+	sbuf_init_secret(&text);
+	sbuf_init_secret(&body);
+	sbuf_init_secret(&undo);
 	i = find_peer(&f, argv[2]);
 	if (i < 0) {
 		if (key_from_base64(key, argv[2], strlen(argv[2]))) {
@@ -858,11 +887,15 @@ static int peer_remove(int argc, char **argv)
 		}
 		sodium_bin2hex(hex, sizeof(hex), key, KEY_LEN);
 		sbuf_printf(&body, "public_key=%s\nremove=true\n\n", hex);
-		ret = uapi(f.uapi, "set=1", body.buf, &undo);
-		if (ret)
-			fprintf(stderr, "gw: %s: the gateway refused the change: %s\n", f.uapi,
-				strerror(ret < 0 ? -ret : ret));
-		ret = ret ? 1 : 0;
+		int answer = 0, r = body.oom ? -ENOMEM :
+				    uapi(f.uapi, "set=1", body.buf, &undo, &answer);
+
+		if (r || answer)
+			fprintf(stderr, "gw: %s: %s: %s\n", f.uapi,
+				r ? "no answer" : "the gateway refused the change",
+				strerror(r ? -r : answer < 0 ? -answer : answer));
+		else
+			ret = 0;
 		goto out;
 	}
 	memcpy(key, f.cfg.peers[i].public_key, KEY_LEN);
@@ -902,10 +935,6 @@ static int peer_remove(int argc, char **argv)
 	ret = 0;
 out:
 	sodium_memzero(hex, sizeof(hex));
-	if (text.buf)
-		sodium_memzero(text.buf, text.len);
-	if (undo.buf)
-		sodium_memzero(undo.buf, undo.len);
 	sbuf_free(&text);
 	sbuf_free(&body);
 	sbuf_free(&undo);

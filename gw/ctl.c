@@ -84,11 +84,10 @@ int ctl_listen(const char *path, unsigned dir_mode)
 
 enum conn_state { CONN_LINE, CONN_BODY, CONN_WRITE };
 
-/* Requests and answers may hold keys (UAPI set and get, conf): wiped. */
+/* Requests and answers may hold keys (UAPI set and get, conf): their
+ * buffers are secret (zeroed as they grow and when freed). */
 static void wipe(struct sbuf *s)
 {
-	if (s->buf)
-		sodium_memzero(s->buf, s->cap);
 	sbuf_free(s);
 }
 
@@ -191,13 +190,11 @@ static void conn_got_line(struct ctl_conn *c, char *nl)
 	}
 }
 
-/* UAPI: whole at the first empty line, or at EOF. */
-static void conn_read_uapi(struct ctl_conn *c)
+/* UAPI: whole at the first empty line, or at EOF.  buf: room to read into. */
+static void conn_read_uapi_into(struct ctl_conn *c, char *buf, size_t size)
 {
-	char buf[65536];
-
 	for (;;) {
-		ssize_t n = read(c->fd, buf, sizeof(buf));
+		ssize_t n = read(c->fd, buf, size);
 		size_t from = c->in.len ? c->in.len - 1 : 0;
 		char *end = NULL;
 
@@ -246,12 +243,19 @@ static void conn_read_uapi(struct ctl_conn *c)
 	conn_reply(c, NULL, 0, "errno=-12\n\n");
 }
 
-static void conn_read(struct ctl_conn *c)
+/* The read buffers on the stack are zeroed after use: requests hold keys. */
+static void conn_read_uapi(struct ctl_conn *c)
 {
 	char buf[65536];
 
+	conn_read_uapi_into(c, buf, sizeof(buf));
+	sodium_memzero(buf, sizeof(buf));
+}
+
+static void conn_read_into(struct ctl_conn *c, char *buf, size_t size)
+{
 	for (;;) {
-		ssize_t n = read(c->fd, buf, sizeof(buf));
+		ssize_t n = read(c->fd, buf, size);
 		size_t old = c->in.len;
 		char *nl;
 
@@ -298,6 +302,14 @@ static void conn_read(struct ctl_conn *c)
 	}
 }
 
+static void conn_read(struct ctl_conn *c)
+{
+	char buf[65536];
+
+	conn_read_into(c, buf, sizeof(buf));
+	sodium_memzero(buf, sizeof(buf));
+}
+
 static void conn_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ctl_conn *c = w->data;
@@ -327,8 +339,8 @@ static void adopt(struct ctl_conn *c, int fd)
 	c->fd = fd;
 	c->state = CONN_LINE;
 	c->sent = c->line_len = 0;
-	sbuf_init(&c->in);
-	sbuf_init(&c->out);
+	sbuf_init_secret(&c->in);
+	sbuf_init_secret(&c->out);
 	conn_wait(c, EV_READ, CTL_LINE_S);
 }
 
@@ -446,6 +458,7 @@ int ctl_request_body(const char *path, const char *request, const char *body, si
 		sbuf_addn(out, buf, (size_t)n);
 	if (n < 0)
 		ret = -errno;
+	sodium_memzero(buf, sizeof(buf)); /* an answer may hold keys */
 	/* closed with our request unread: the answer came first */
 	if (out->len && (ret == -EPIPE || ret == -ECONNRESET))
 		ret = 0;

@@ -928,8 +928,11 @@ int gw_dns_sync(struct gw *g)
 			memcpy(d->pub, cp->public_key, KEY_LEN);
 			d->retry = 1;
 			d->next = now;
-			/* a name that replaces another, or an address, for a peer */
-			d->changed = wg_peer_find(&g->dev, cp->public_key) != NULL;
+			/* a name that replaces another, or an address, for a peer
+			 * that has an endpoint (a new peer has none yet) */
+			const struct wg_peer *wp = wg_peer_find(&g->dev, cp->public_key);
+
+			d->changed = wp && wp->endpoint.len;
 		}
 		d->line = cp->line;
 		n++;
@@ -950,9 +953,27 @@ oom:
 	for (size_t j = 0; nd && j < n; j++)
 		if (!dns_text_in(g->dns, g->n_dns, nd[j].text))
 			free(nd[j].text);
-	gw_log("%s: out of memory: Endpoint names are not followed for this change",
-	       g->cfg.ifname);
 	free(nd);
+	/* without memory for the new list, the old one keeps only what still
+	 * holds: a name a peer no longer has must not come back over the
+	 * endpoint set instead */
+	n = 0;
+	for (size_t j = 0; j < g->n_dns; j++) {
+		bool kept = false;
+
+		for (size_t i = 0; i < g->cfg.n_peers && !kept; i++)
+			kept = g->cfg.peers[i].endpoint &&
+			       !strcmp(g->cfg.peers[i].endpoint, g->dns[j].text) &&
+			       !sodium_memcmp(g->cfg.peers[i].public_key, g->dns[j].pub, KEY_LEN);
+		if (kept)
+			g->dns[n++] = g->dns[j];
+		else
+			free(g->dns[j].text);
+	}
+	g->n_dns = n;
+	g->dns_gen++;
+	gw_log("%s: out of memory: new Endpoint names are not followed for this change",
+	       g->cfg.ifname);
 	return -ENOMEM;
 }
 

@@ -106,7 +106,8 @@ static long model_find(const struct model *m, const uint8_t pub[static KEY_LEN])
 
 static long model_add(struct model *m, const uint8_t pub[static KEY_LEN])
 {
-	struct mpeer *grown = realloc(m->p, (m->n + 1) * sizeof(*grown));
+	struct mpeer *grown = uapi_secret_grow(m->p, m->n * sizeof(*grown),
+					       (m->n + 1) * sizeof(*grown));
 
 	if (!grown)
 		return -ENOMEM;
@@ -121,6 +122,7 @@ static void model_del(struct model *m, size_t i)
 	mpeer_free(&m->p[i]);
 	memmove(&m->p[i], &m->p[i + 1], (m->n - i - 1) * sizeof(*m->p));
 	m->n--;
+	sodium_memzero(&m->p[m->n], sizeof(*m->p)); /* the copy the move left */
 }
 
 static void aip_drop(struct config_peer *p, const struct cidr *c)
@@ -364,6 +366,7 @@ static int prepare(struct gw *g, struct model *m, const struct uapi_set *s, stru
 			tmp.peers = cp;
 			tmp.n_peers = m->n;
 			ret = route_table_build(&pr->route, &tmp);
+			sodium_memzero(cp, (m->n ? m->n : 1) * sizeof(*cp));
 			free(cp);
 		}
 	}

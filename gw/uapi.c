@@ -259,6 +259,20 @@ static int peer_line(struct uapi_peer_op *op, bool dead, const char *k, const ch
 	return -EINVAL;
 }
 
+void *uapi_secret_grow(void *p, size_t old_size, size_t new_size)
+{
+	void *q = malloc(new_size);
+
+	if (!q)
+		return NULL;
+	if (p) {
+		memcpy(q, p, old_size < new_size ? old_size : new_size);
+		sodium_memzero(p, old_size);
+		free(p);
+	}
+	return q;
+}
+
 static int new_peer(struct uapi_set *s, const char *v)
 {
 	struct uapi_peer_op *grown;
@@ -266,7 +280,8 @@ static int new_peer(struct uapi_set *s, const char *v)
 
 	if (parse_hex_key(v, key))
 		return -EINVAL;
-	grown = realloc(s->peers, (s->npeers + 1) * sizeof(*grown));
+	grown = uapi_secret_grow(s->peers, s->npeers * sizeof(*grown),
+				 (s->npeers + 1) * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	s->peers = grown;

@@ -91,6 +91,10 @@ int uapi_parse_set(struct uapi_set *s, const char *text, size_t len, char *why, 
 /* Wipes the keys and frees everything. */
 void uapi_set_free(struct uapi_set *s);
 
+/* realloc for arrays that hold keys: the old block is zeroed before it is
+ * freed.  NULL (p untouched) when out of memory. */
+void *uapi_secret_grow(void *p, size_t old_size, size_t new_size);
+
 /* A CIDR masked to its prefix (what wg and wireguard-go report). */
 void uapi_cidr_mask(struct cidr *c);
 

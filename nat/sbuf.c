@@ -11,16 +11,27 @@ void sbuf_init(struct sbuf *s)
 	s->buf = NULL;
 	s->len = s->cap = 0;
 	s->oom = false;
+	s->secret = false;
+}
+
+void sbuf_init_secret(struct sbuf *s)
+{
+	sbuf_init(s);
+	s->secret = true;
 }
 
 void sbuf_free(struct sbuf *s)
 {
+	if (s->secret && s->buf)
+		explicit_bzero(s->buf, s->cap);
 	free(s->buf);
 	sbuf_init(s);
 }
 
 void sbuf_reset(struct sbuf *s)
 {
+	if (s->secret && s->buf)
+		explicit_bzero(s->buf, s->len);
 	s->len = 0;
 	if (s->buf)
 		s->buf[0] = '\0';
@@ -37,7 +48,17 @@ static bool grow(struct sbuf *s, size_t need)
 		return true;
 	while (cap < s->len + need + 1)
 		cap *= 2;
-	p = realloc(s->buf, cap);
+	if (s->secret) {
+		/* no copy of a secret stays behind in freed memory */
+		p = malloc(cap);
+		if (p && s->buf) {
+			memcpy(p, s->buf, s->len + 1);
+			explicit_bzero(s->buf, s->cap);
+			free(s->buf);
+		}
+	} else {
+		p = realloc(s->buf, cap);
+	}
 	if (!p) {
 		s->oom = true;
 		return false;

@@ -10,9 +10,12 @@ struct sbuf {
 	char *buf;      /* NUL-terminated when len > 0 or after sbuf_init */
 	size_t len, cap;
 	bool oom;       /* an allocation failed: the text is incomplete */
+	bool secret;    /* holds keys: zeroed when it grows, resets or is freed */
 };
 
 void sbuf_init(struct sbuf *s);
+/* The same for text that holds keys (control and UAPI requests, configs). */
+void sbuf_init_secret(struct sbuf *s);
 void sbuf_free(struct sbuf *s);
 void sbuf_reset(struct sbuf *s);
 void sbuf_add(struct sbuf *s, const char *str);

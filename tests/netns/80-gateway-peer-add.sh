@@ -16,8 +16,10 @@
 #     and loads again (gw trace reads it)
 #   gw peer list: phone with its address and a handshake
 #   refused with one line, nothing changed (the file's bytes, the gateway's
-#     peers): a name that exists, an address that is taken, a bad name, an
-#     unknown name to remove, a full subnet (a config of its own, /30)
+#     peers): a name that exists, an address that is taken or outside the
+#     subnet, a bad name or DNS, an unknown name to remove, a config whose
+#     UAPI socket a gateway with another key holds, a full subnet (a config
+#     of its own, /30)
 #   gw peer remove gw0.conf phone: gone from the gateway and the file; the
 #     first client still reaches the internet
 . "$(dirname "$0")/lib.sh"
@@ -98,6 +100,14 @@ refused "an address that is taken" add "$CONF" tablet --ip 10.8.0.2 --endpoint 1
 refused "the gateway's own address" add "$CONF" tablet --ip 10.8.0.1 --endpoint 10.101.0.1:51820
 refused "a bad name" add "$CONF" 'a b' --endpoint 10.101.0.1:51820
 refused "an unknown name" remove "$CONF" nobody
+refused "--ip outside the subnet" add "$CONF" tablet --ip 10.9.0.5 --endpoint 10.101.0.1:51820
+refused "--dns with a prefix" add "$CONF" tablet --dns 10.8.0.1/32 --endpoint 10.101.0.1:51820
+# a config whose UAPI socket another gateway holds (the path is shared by
+# every network namespace): that gateway is left alone
+sed "s|^PrivateKey = .*|PrivateKey = $("$GW" genkey)|" "$CONF" > "$TMP/other.conf"
+cp "$TMP/other.conf" "$TMP/other.before"
+refused "another gateway's socket" add "$TMP/other.conf" tablet --endpoint 10.101.0.1:51820
+cmp -s "$TMP/other.conf" "$TMP/other.before" || fail "another gateway's socket: its config changed"
 cat > "$TMP/small.conf" <<EOC
 [Interface]
 PrivateKey = $("$GW" genkey)
