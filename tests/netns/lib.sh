@@ -95,15 +95,18 @@ wg_in() { local p=$1; shift; nsenter -t "$p" -m -n wg "$@"; }
 
 # gw_ns HOST CONF [LOG]: gw run CONF in HOST with a private /run, as wg_go
 # does for wireguard-go (its UAPI socket /var/run/wireguard/IFACE.sock is
-# then the test's own); waits for that socket; sets GW_PID.  wg_in GW_PID
+# then the test's own); waits for it and the control socket; sets GW_PID.  wg_in GW_PID
 # ARGS runs stock wg(8) against it.
 gw_ns() {
-	local h=$1 conf=$2 log=${3:-$TMP/gw.log} ifc
+	local h=$1 conf=$2 log=${3:-$TMP/gw.log} ifc ctl
 	ifc=$(basename "$conf" .conf)
 	bg "$h" unshare -m sh -c "mount -t tmpfs none /run && exec \"\$0\" run \"\$1\"" \
 		"$GW" "$conf" 2>> "$log"
 	GW_PID=$BG_PID
 	wait_for 10 nsenter -t "$GW_PID" -m test -S "/var/run/wireguard/$ifc.sock"
+	# the control socket comes after the UAPI socket: wait for both
+	ctl=$(sed -n 's/^ControlSocket *= *//p' "$conf")
+	wait_for 10 nsenter -t "$GW_PID" -m test -S "${ctl:-/run/gw/$ifc.sock}"
 }
 
 # tunnel_gw HOST [PEER-LINES]: gw run in HOST as a plain tunnel (10.8.0.1/24,
