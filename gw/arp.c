@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "gw/bpf.h"
-#include "nat/be.h"
+#include "nat/pkt/be.h"
 
 /* RFC 826 over Ethernet (offsets from the Ethernet header). */
 enum {

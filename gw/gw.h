@@ -33,7 +33,7 @@
 #include "gw/udp.h"
 #include "gw/uplink.h"
 #include "gw/uplink_nat.h"
-#include "nat/gro.h"
+#include "nat/pkt/gro.h"
 #include "nat/hook.h"
 #include "nat/nat.h"
 

@@ -5,8 +5,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 
 enum {
 	IP6_HLEN = 40,

@@ -18,8 +18,8 @@
 
 #include "gw/arp.h"
 #include "gw/log.h"
-#include "nat/be.h"
-#include "nat/gso.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/gso.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23

@@ -56,13 +56,13 @@
 #include <sys/mman.h>
 #include <netinet/in.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 #include "nat/ct.h"
 #include "nat/ct_priv.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
-#include "nat/siphash.h"
+#include "nat/pkt/siphash.h"
 
 static_assert(sizeof(struct ct_entry) <= 128, "ct_entry must fit two cache lines");
 static_assert(sizeof(struct ct_tuple) == 16, "ct_tuple is hashed as two words");

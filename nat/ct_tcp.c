@@ -32,9 +32,9 @@
  */
 #include <string.h>
 
-#include "nat/be.h"
+#include "nat/pkt/be.h"
 #include "nat/ct_priv.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 
 enum { TCP_SYN_SET, TCP_SYNACK_SET, TCP_FIN_SET, TCP_ACK_SET, TCP_RST_SET,
 	TCP_NONE_SET, TCP_SETS };

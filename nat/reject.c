@@ -4,9 +4,9 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 
 enum { DEFAULT_TTL = 64, IPTOS_PREC_INTERNETCONTROL = 0xc0, IPTOS_TOS_MASK = 0x1e };
 

@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/gro.h"
-#include "nat/gso.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/gro.h"
+#include "nat/pkt/gso.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

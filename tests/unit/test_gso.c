@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "nat/be.h"
-#include "nat/gro.h"
-#include "nat/gso.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/gro.h"
+#include "nat/pkt/gso.h"
 #include "tests/unit/util_mutate.h"
 #include "tests/unit/util_refsum.h"
 #include "tests/unit/util_rng.h"

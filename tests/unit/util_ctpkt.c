@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 #include "nat/ct.h"
 #include "tests/unit/util_ctpkt.h"
 

@@ -17,9 +17,9 @@
  */
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 
 enum {
 	PROTO_ICMP = 1,

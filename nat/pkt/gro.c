@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-#include "nat/gro.h"
+#include "nat/pkt/gro.h"
 
 #include <netinet/in.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 
 enum {
 	IP4_HDR = 20, IP6_HDR = 40, TCP_HDR = 20,

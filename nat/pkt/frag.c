@@ -35,11 +35,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/frag.h"
-#include "nat/pkt.h"
-#include "nat/siphash.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/frag.h"
+#include "nat/pkt/pkt.h"
+#include "nat/pkt/siphash.h"
 
 enum {
 	BLOCK = 512,

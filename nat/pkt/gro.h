@@ -2,7 +2,7 @@
 /*
  * gro — joining consecutive in-order TCP segments of one flow into one
  * super-packet for a TUN write with a virtio_net_hdr (the reverse of
- * nat/gso.c): the kernel takes it as one packet and cuts it again as its own
+ * nat/pkt/gso.c): the kernel takes it as one packet and cuts it again as its own
  * GSO would.  Only segments that cut back byte for byte join: same addresses,
  * ports, IP and TCP header fields and options; contiguous sequence numbers;
  * IPv4 without options, DF set, IDs counting up; IPv6 without extension
@@ -10,14 +10,14 @@
  * valid; the same payload size except a shorter last one.  Pure: the caller
  * owns the buffer.
  */
-#ifndef GW_NAT_GRO_H
-#define GW_NAT_GRO_H
+#ifndef GW_PKT_GRO_H
+#define GW_PKT_GRO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nat/gso.h"
+#include "nat/pkt/gso.h"
 
 #define GRO_MAX 65535u /* an IPv4 total length; IPv6 payload length + 40 kept below it too */
 

@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/frag.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/frag.h"
 
 enum { IP_TOTLEN = 2, IP_FRAG = 6, IP_CSUM = 10, IP_HLEN_MIN = 20 };
 enum { IP_DF = 0x4000, IP_MF = 0x2000, IP_OFFSET = 0x1fff };

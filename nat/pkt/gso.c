@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#include "nat/gso.h"
+#include "nat/pkt/gso.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 
 enum { IP6_HDR = 40, TCP_FIN = 0x01, TCP_PSH = 0x08, TCP_CWR = 0x80 };
 

@@ -12,8 +12,8 @@
  * Offsets count from the start of the outer IP header (pkt->data).
  * Addresses, ports and ids are host byte order.
  */
-#ifndef GW_NAT_PKT_H
-#define GW_NAT_PKT_H
+#ifndef GW_PKT_PKT_H
+#define GW_PKT_PKT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -8,8 +8,8 @@
  */
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 
 enum {
 	CSUM_PROTO_TCP = 6,
