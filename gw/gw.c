@@ -29,14 +29,15 @@
 #include "nat/pkt/gro.h"
 #include "nat/pkt/gso.h"
 #include "nat/pkt/pkt.h"
-#include "nat/rules.h"
+#include "nat/pkt/proto.h"
 #include "nat/reject.h"
+#include "nat/rules.h"
 #include "nat/sbuf.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 enum { TUN_READS_PER_WAKE = UDP_BATCH, UDP_BATCHES_PER_WAKE = 8,
-       VNET = sizeof(struct virtio_net_hdr), TUN_READ_MAX = VNET + 65536 };
+       TUN_READ_MAX = VNET_HLEN + 65536 };
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -332,17 +333,17 @@ static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64
 static void from_tun_vnet(struct gw *g, uint8_t *buf, size_t n, uint64_t now, uint64_t wl)
 {
 	struct virtio_net_hdr vh;
-	uint8_t *ip = buf + VNET;
+	uint8_t *ip = buf + VNET_HLEN;
 	size_t len;
 	unsigned type;
 	struct gso s;
 
-	if (n <= VNET) {
+	if (n <= VNET_HLEN) {
 		g->tun_rx_bad++;
 		return;
 	}
-	len = n - VNET;
-	memcpy(&vh, buf, VNET);
+	len = n - VNET_HLEN;
+	memcpy(&vh, buf, VNET_HLEN);
 	type = vh.gso_type & (unsigned)~VIRTIO_NET_HDR_GSO_ECN;
 	if (type == VIRTIO_NET_HDR_GSO_NONE) {
 		if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "nat/pkt/pkt.h"
-#include "nat/rules.h"
 #include "nat/pkt/siphash.h"
+#include "nat/rules.h"
 
 #define CACHE_NS 1000000000ull
 

@@ -20,6 +20,7 @@
 #include "gw/log.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/gso.h"
+#include "nat/pkt/proto.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -28,8 +29,6 @@
 #ifndef VIRTIO_NET_HDR_GSO_UDP_L4
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5 /* linux 5.19 */
 #endif
-
-enum { VNET = sizeof(struct virtio_net_hdr), ETH = 14 };
 
 /* ---- ARP for foreign addresses ------------------------------------------ */
 
@@ -168,26 +167,26 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 	unsigned gso;
 
 	u->st.rx_frames++;
-	if (len < VNET + ETH + 20) {
+	if (len < VNET_HLEN + ETHH_LEN + IP4H_LEN) {
 		u->st.drop[UPLINK_DROP_TRUNC]++;
 		return;
 	}
-	memcpy(&vh, frame, VNET);
-	frame += VNET;
-	len -= VNET;
-	if (be16_get(frame + 12) == ETH_P_ARP) {
+	memcpy(&vh, frame, VNET_HLEN);
+	frame += VNET_HLEN;
+	len -= VNET_HLEN;
+	if (be16_get(frame + ETHH_TYPE) == ETYPE_ARP) {
 		arp_input(u, frame, len);
 		return;
 	}
-	if (be16_get(frame + 12) != ETH_P_IP) {
+	if (be16_get(frame + ETHH_TYPE) != ETYPE_IP) {
 		u->st.drop[UPLINK_DROP_NOT_IP]++;
 		return;
 	}
-	ip = frame + ETH;
-	len -= ETH;
+	ip = frame + ETHH_LEN;
+	len -= ETHH_LEN;
 	ihl = (size_t)(ip[0] & 0xf) * 4;
-	tot = be16_get(ip + 2);
-	if (ip[0] >> 4 != 4 || ihl < 20 || tot < ihl) {
+	tot = be16_get(ip + IP4H_TOTLEN);
+	if (ip[0] >> 4 != 4 || ihl < IP4H_LEN || tot < ihl) {
 		u->st.drop[UPLINK_DROP_BAD_IP]++;
 		return;
 	}
@@ -208,8 +207,8 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 	}
 	if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
 		/* csum_start counts from the Ethernet header */
-		if (vh.csum_start < ETH ||
-		    gso_csum_complete(ip, len, vh.csum_start - ETH, vh.csum_offset)) {
+		if (vh.csum_start < ETHH_LEN ||
+		    gso_csum_complete(ip, len, vh.csum_start - ETHH_LEN, vh.csum_offset)) {
 			u->st.drop[UPLINK_DROP_CSUM]++;
 			return;
 		}
@@ -274,12 +273,12 @@ void uplink_send_commit(struct uplink *u, size_t len)
 	unsigned i = u->tcount;
 	uint8_t *p = u->tbuf + (size_t)i * u->tx_slot;
 
-	if (i >= UPLINK_TX_BATCH || len < 20 || len > u->tx_slot) {
+	if (i >= UPLINK_TX_BATCH || len < IP4H_LEN || len > u->tx_slot) {
 		u->st.drop[UPLINK_DROP_TX]++;
 		return;
 	}
 	u->taddr[i] = (struct sockaddr_in){ .sin_family = AF_INET };
-	memcpy(&u->taddr[i].sin_addr, p + 16, 4);
+	memcpy(&u->taddr[i].sin_addr, p + IP4H_DADDR, 4);
 	u->tiov[i] = (struct iovec){ p, len };
 	u->tmsg[i].msg_hdr = (struct msghdr){
 		.msg_name = &u->taddr[i], .msg_namelen = sizeof(u->taddr[i]),

@@ -13,8 +13,8 @@
  * Everything else: 600 s, no L4 state.  SCTP, DCCP and UDP-Lite are
  * tracked this generic way (the kernel has trackers for some of them).
  */
-#include "nat/pkt/be.h"
 #include "nat/ct_priv.h"
+#include "nat/pkt/be.h"
 #include "nat/pkt/pkt.h"
 
 static const uint32_t udp_timeout_unreplied = CT_SECS(30);

@@ -21,8 +21,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nat/pkt/be.h"
 #include "nat/ext.h"
+#include "nat/pkt/be.h"
 #include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 

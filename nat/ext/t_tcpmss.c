@@ -14,9 +14,9 @@
  * SYN is accepted, as there; clamping is only valid in FORWARD, OUTPUT and
  * POSTROUTING.  Saved as "--set-mss N" or "--clamp-mss-to-pmtu".
  */
+#include "nat/ext.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/csum.h"
-#include "nat/ext.h"
 #include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "nat/ct.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/csum.h"
-#include "nat/ct.h"
 #include "nat/pkt/pkt.h"
 
 enum { NPKT = 8192, PKTLEN = 48, BATCH = 32 };

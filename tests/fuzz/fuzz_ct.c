@@ -12,9 +12,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "nat/ct.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/csum.h"
-#include "nat/ct.h"
 #include "nat/pkt/pkt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

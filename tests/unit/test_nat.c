@@ -12,10 +12,10 @@
 
 #include <cmocka.h>
 
-#include "nat/pkt/be.h"
-#include "nat/pkt/csum.h"
 #include "nat/ct.h"
 #include "nat/nat.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 #include "nat/pkt/pkt.h"
 #include "nat/trace.h"
 #include "tests/unit/util_ctpkt.h"

@@ -18,11 +18,11 @@
 
 #include <cmocka.h>
 
-#include "nat/pkt/be.h"
-#include "nat/pkt/csum.h"
 #include "nat/ct.h"
 #include "nat/ext.h"
 #include "nat/nf.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 #include "nat/pkt/pkt.h"
 #include "nat/rules.h"
 #include "nat/sbuf.h"
