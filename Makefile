@@ -132,7 +132,7 @@ PURE_FORBIDDEN := clock_gettime gettimeofday time socket bind connect \
 	send sendto sendmsg sendmmsg poll epoll_wait select printf fprintf puts \
 	perror stderr stdout exit abort syslog getrandom
 pure: $(LIBS)
-	$(call say,PURE,nat nat/pkt crypto)
+	$(call say,PURE,'nat nat/pkt crypto')
 	$(Q)bad=$$(nm -u $^ | awk '{print $$NF}' | sed 's/@.*//' | sort -u | \
 		grep -xF $(foreach s,$(PURE_FORBIDDEN),-e $(s))); \
 	if [ -n "$$bad" ]; then echo "nat/, nat/pkt/ or crypto/ calls I/O: $$bad" >&2; exit 1; fi

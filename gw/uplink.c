@@ -6,7 +6,6 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -21,13 +20,10 @@
 #include "nat/pkt/be.h"
 #include "nat/pkt/gso.h"
 #include "nat/pkt/proto.h"
+#include "nat/pkt/vnet.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
-#endif
-
-#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
-#define VIRTIO_NET_HDR_GSO_UDP_L4 5 /* linux 5.19 */
 #endif
 
 /* ---- ARP for foreign addresses ------------------------------------------ */
@@ -36,8 +32,9 @@
  * PACKET_VNET_HDR on, a (zero) virtio header goes first. */
 static int send_frame(struct uplink *u, const uint8_t *f, size_t len)
 {
-	struct virtio_net_hdr vh = { 0 };
-	struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)(uintptr_t)f, len } };
+	static const uint8_t vh[VNET_HLEN]; /* all zero: a plain frame */
+	struct iovec iov[2] = { { (void *)(uintptr_t)vh, sizeof(vh) },
+				{ (void *)(uintptr_t)f, len } };
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
 		.sll_ifindex = u->ifindex, .sll_halen = 6,
@@ -161,17 +158,17 @@ static int segment(struct uplink *u, uint8_t *ip, size_t len, enum gso_kind kind
 
 void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn *fn, void *ctx)
 {
-	struct virtio_net_hdr vh;
+	struct vnet_hdr vh;
 	uint8_t *ip;
 	size_t ihl, tot;
-	unsigned gso;
+	int vh_err;
 
 	u->st.rx_frames++;
 	if (len < VNET_HLEN + ETHH_LEN + IP4H_LEN) {
 		u->st.drop[UPLINK_DROP_TRUNC]++;
 		return;
 	}
-	memcpy(&vh, frame, VNET_HLEN);
+	vh_err = vnet_parse(&vh, frame);
 	frame += VNET_HLEN;
 	len -= VNET_HLEN;
 	if (be16_get(frame + ETHH_TYPE) == ETYPE_ARP) {
@@ -196,16 +193,14 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 	}
 	len = tot; /* without the Ethernet padding */
 
-	gso = vh.gso_type & (unsigned)~VIRTIO_NET_HDR_GSO_ECN;
-	if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+	if (vh_err || vh.kind) {
 		/* the header's hdr_len is only a hint: gso_init measures */
-		if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_UDP_L4) ||
-		    segment(u, ip, len, gso == VIRTIO_NET_HDR_GSO_TCPV4 ? GSO_TCP4 : GSO_UDP4,
-			    vh.gso_size, fn, ctx) < 0)
+		if (vh_err || vh.kind == GSO_TCP6 ||
+		    segment(u, ip, len, vh.kind, vh.gso_size, fn, ctx) < 0)
 			u->st.drop[UPLINK_DROP_GSO]++;
 		return;
 	}
-	if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+	if (vh.needs_csum) {
 		/* csum_start counts from the Ethernet header */
 		if (vh.csum_start < ETHH_LEN ||
 		    gso_csum_complete(ip, len, vh.csum_start - ETHH_LEN, vh.csum_offset)) {

@@ -102,12 +102,12 @@ enum gro_res gro_add(struct gro *g, const uint8_t *p, size_t len)
 	return GRO_HELD;
 }
 
-size_t gro_finish(struct gro *g, struct gro_hdr *h)
+size_t gro_finish(struct gro *g, struct vnet_hdr *h)
 {
 	size_t len = g->len, l4len = len - g->l3;
 	uint8_t *b = g->buf;
 
-	*h = (struct gro_hdr){ 0 };
+	*h = (struct vnet_hdr){ 0 };
 	g->len = 0;
 	if (!len || g->n == 1)
 		return len;
@@ -120,10 +120,11 @@ size_t gro_finish(struct gro *g, struct gro_hdr *h)
 		h->kind = GSO_TCP4;
 	}
 	/* the kernel sums from csum_start on and folds this in */
-	be16_put(b + g->l3 + 16, (uint16_t)~csum_fold(pseudo(b, g->l3, l4len)));
+	be16_put(b + g->l3 + TCPH_CSUM, (uint16_t)~csum_fold(pseudo(b, g->l3, l4len)));
+	h->needs_csum = true;
 	h->gso_size = (uint16_t)g->mss;
 	h->hdr_len = (uint16_t)g->hdrs;
 	h->csum_start = (uint16_t)g->l3;
-	h->csum_offset = 16;
+	h->csum_offset = TCPH_CSUM;
 	return len;
 }
