@@ -50,7 +50,8 @@ CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -Wshadow \
 DEPFLAGS := -MMD -MP
 LDFLAGS  += $(SANFLAGS)
 
-NAT_SRC    := $(sort $(wildcard nat/*.c))
+NAT_SRC    := $(sort $(wildcard nat/*.c nat/ext/*.c))
+PKT_SRC    := $(sort $(wildcard nat/pkt/*.c))
 CRYPTO_SRC := $(sort $(wildcard crypto/*.c))
 GW_SRC     := $(sort $(wildcard gw/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
@@ -61,9 +62,10 @@ FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 objs = $(patsubst %.c,$(B)/%.o,$(1))
 
 LIBNAT    := $(B)/nat/libnat.a
+LIBPKT    := $(B)/nat/pkt/libpkt.a
 LIBCRYPTO := $(B)/crypto/libgwcrypto.a
 LIBGW     := $(B)/gw/libgw.a
-LIBS      := $(LIBNAT) $(LIBCRYPTO)
+LIBS      := $(LIBNAT) $(LIBPKT) $(LIBCRYPTO)
 GW_MAIN   := gw/main.c
 GW_LIBSRC := $(filter-out $(GW_MAIN),$(GW_SRC))
 EXT_LIBS  := -lsodium -lb2
@@ -74,7 +76,7 @@ BENCH_BINS := $(patsubst %.c,$(B)/%,$(BENCH_SRC))
 FUZZ_BINS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 CONNRATE   := $(B)/tests/bench/connrate
 
-ALL_OBJ := $(call objs,$(NAT_SRC) $(CRYPTO_SRC) $(GW_SRC) $(UTIL_SRC)) \
+ALL_OBJ := $(call objs,$(NAT_SRC) $(PKT_SRC) $(CRYPTO_SRC) $(GW_SRC) $(UTIL_SRC)) \
 	$(UNIT_BINS:=.o) $(BENCH_BINS:=.o)
 
 .SECONDARY:
@@ -90,6 +92,11 @@ $(B)/%.o: %.c
 	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 $(LIBNAT): $(call objs,$(NAT_SRC))
+	@mkdir -p $(@D)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIBPKT): $(call objs,$(PKT_SRC))
 	@mkdir -p $(@D)
 	$(call say,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
@@ -119,16 +126,16 @@ $(B)/tests/bench/%_bench: $(B)/tests/bench/%_bench.o $(LIBS)
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBS) $(EXT_LIBS)
 
-# The libraries are pure: no clock, no sockets, no files, no stdio.
+# The libraries (nat/, its packet core nat/pkt/, crypto/) are pure: no clock, no sockets, no files, no stdio.
 PURE_FORBIDDEN := clock_gettime gettimeofday time socket bind connect \
 	open openat fopen read write close ioctl recv recvfrom recvmsg recvmmsg \
 	send sendto sendmsg sendmmsg poll epoll_wait select printf fprintf puts \
 	perror stderr stdout exit abort syslog getrandom
 pure: $(LIBS)
-	$(call say,PURE,nat crypto)
+	$(call say,PURE,'nat nat/pkt crypto')
 	$(Q)bad=$$(nm -u $^ | awk '{print $$NF}' | sed 's/@.*//' | sort -u | \
 		grep -xF $(foreach s,$(PURE_FORBIDDEN),-e $(s))); \
-	if [ -n "$$bad" ]; then echo "nat/ or crypto/ calls I/O: $$bad" >&2; exit 1; fi
+	if [ -n "$$bad" ]; then echo "nat/, nat/pkt/ or crypto/ calls I/O: $$bad" >&2; exit 1; fi
 
 unit: $(UNIT_BINS) pure
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
@@ -158,6 +165,7 @@ demo:
 # pulls in only what it uses.
 FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LIBNAT := build/fuzz/libnat.a
+FUZZ_LIBPKT := build/fuzz/libpkt.a
 FUZZ_LIBCRYPTO := build/fuzz/libgwcrypto.a
 FUZZ_LIBGW := build/fuzz/libgw.a
 
@@ -169,17 +177,20 @@ build/fuzz/obj/%.o: %.c
 $(FUZZ_LIBNAT): $(patsubst %.c,build/fuzz/obj/%.o,$(NAT_SRC))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+$(FUZZ_LIBPKT): $(patsubst %.c,build/fuzz/obj/%.o,$(PKT_SRC))
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
 $(FUZZ_LIBCRYPTO): $(patsubst %.c,build/fuzz/obj/%.o,$(CRYPTO_SRC))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(FUZZ_LIBGW): $(patsubst %.c,build/fuzz/obj/%.o,$(GW_LIBSRC))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBCRYPTO)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
 	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
-		$(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBCRYPTO) $(GW_LIBS)
+		$(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO) $(GW_LIBS)
 
 fuzz: $(FUZZ_BINS)
 

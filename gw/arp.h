@@ -13,9 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/pkt/proto.h"
+
 struct bpf_addr_range;
 
-enum { ARP_FRAME = 42 }; /* Ethernet header + ARP for IPv4 (unpadded) */
+enum { ARP_FRAME = ETHH_LEN + ARPH_LEN }; /* Ethernet header + ARP for IPv4 (unpadded) */
 
 /* The reply to frame[len] (from its Ethernet header) into out when it is an
  * Ethernet/IPv4 ARP request for an address in r[n] — a probe (sender

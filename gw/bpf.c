@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nat/pkt/proto.h"
+
 /*
  * A tiny assembler: jumps name labels, resolved when the program is done.
  * Label 0 is "the next instruction".  Classic BPF jumps go forward only and
@@ -109,15 +111,14 @@ static bool spec_ok(const struct bpf_nat_spec *s)
 
 /* Offsets from the Ethernet header. */
 enum {
-	O_ETHERTYPE = 12,
-	O_IP = 14,
-	O_IP_FRAG = O_IP + 6,
-	O_IP_PROTO = O_IP + 9,
-	O_IP_DST = O_IP + 16,
-	O_L4_DPORT = O_IP + 2, /* + the IP header length in X */
-	O_ARP_OP = O_IP + 6,
-	O_ARP_TPA = O_IP + 24,
-	ARP_REQUEST = 1,
+	O_ETHERTYPE = ETHH_TYPE,
+	O_IP = ETHH_LEN,
+	O_IP_FRAG = O_IP + IP4H_FRAG,
+	O_IP_PROTO = O_IP + IP4H_PROTO,
+	O_IP_DST = O_IP + IP4H_DADDR,
+	O_L4_DPORT = O_IP + TCPH_DPORT, /* + the IP header length in X (UDP: the same) */
+	O_ARP_OP = O_IP + ARPH_OP,
+	O_ARP_TPA = O_IP + ARPH_TPA,
 	/* NatPorts twice, then every DNAT-ed range */
 	MAX_KEYS = 2 + 2 * BPF_NAT_MAX_PORTS,
 };
@@ -268,7 +269,7 @@ int bpf_build_tc(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t 
 	shot = label(&a);
 
 	stmt(&a, BPF_LD | BPF_H | BPF_ABS, O_ETHERTYPE);
-	ret_unless(&a, 0x0800, (uint32_t)BPF_TC_UNSPEC);
+	ret_unless(&a, ETYPE_IP, (uint32_t)BPF_TC_UNSPEC);
 	stmt(&a, BPF_LD | BPF_W | BPF_ABS, O_IP_DST);
 	match_tunnel(&a, s, shot);
 	match_addr(&a, s, ip);
@@ -309,15 +310,15 @@ int bpf_build_sk(const struct bpf_nat_spec *s, struct sock_filter *prog, size_t 
 	stmt(&a, BPF_LD | BPF_H | BPF_ABS, O_ETHERTYPE);
 	if (s->nforeign) {
 		/* an ARP request for a foreign address */
-		emit(&a, BPF_JMP | BPF_JEQ | BPF_K, 0, ipv4, 0x0806);
+		emit(&a, BPF_JMP | BPF_JEQ | BPF_K, 0, ipv4, ETYPE_ARP);
 		stmt(&a, BPF_LD | BPF_H | BPF_ABS, O_ARP_OP);
-		ret_unless(&a, ARP_REQUEST, 0);
+		ret_unless(&a, ARP_OP_REQUEST, 0);
 		stmt(&a, BPF_LD | BPF_W | BPF_ABS, O_ARP_TPA);
 		ret_in_foreign(&a, s, BPF_SK_ACCEPT);
 		stmt(&a, BPF_RET | BPF_K, 0);
 	}
 	place(&a, ipv4);
-	ret_unless(&a, 0x0800, 0);
+	ret_unless(&a, ETYPE_IP, 0);
 	stmt(&a, BPF_LD | BPF_W | BPF_ABS, O_IP_DST);
 	match_tunnel(&a, s, keep);
 	match_addr(&a, s, ip);

@@ -39,7 +39,7 @@
 #include "gw/rulesfile.h"
 #include "nat/hook.h"
 #include "nat/nat.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/reject.h"
 #include "nat/rules.h"
 #include "nat/sbuf.h"

@@ -37,7 +37,7 @@
 #include <stdint.h>
 
 #include "nat/hook.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 
 struct config;
 struct ct_owner_stats;

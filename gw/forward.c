@@ -5,8 +5,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "nat/frag.h"
-#include "nat/pkt.h"
+#include "nat/pkt/frag.h"
+#include "nat/pkt/pkt.h"
 
 enum {
 	ICMP_DEST_UNREACH = 3,

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/virtio_net.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -26,17 +25,19 @@
 #include "gw/tun.h"
 #include "gw/uapi.h"
 #include "nat/ct.h"
-#include "nat/gro.h"
-#include "nat/gso.h"
-#include "nat/pkt.h"
-#include "nat/rules.h"
+#include "nat/pkt/gro.h"
+#include "nat/pkt/gso.h"
+#include "nat/pkt/pkt.h"
+#include "nat/pkt/proto.h"
+#include "nat/pkt/vnet.h"
 #include "nat/reject.h"
+#include "nat/rules.h"
 #include "nat/sbuf.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 enum { TUN_READS_PER_WAKE = UDP_BATCH, UDP_BATCHES_PER_WAKE = 8,
-       VNET = sizeof(struct virtio_net_hdr), TUN_READ_MAX = VNET + 65536 };
+       TUN_READ_MAX = VNET_HLEN + 65536 };
 
 static uint64_t clock_ns(clockid_t id)
 {
@@ -162,12 +163,18 @@ static bool under_load(struct gw *g, uint64_t now, const uint8_t *d, size_t len)
 	return now < g->under_load_until;
 }
 
-static void tun_writev(struct gw *g, const struct virtio_net_hdr *vh, const uint8_t *p,
-		       size_t len)
+static void tun_writev(struct gw *g, const struct vnet_hdr *h, const uint8_t *p, size_t len)
 {
-	struct iovec iov[2] = { { (void *)(uintptr_t)vh, sizeof(*vh) },
-				{ (void *)(uintptr_t)p, len } };
-	ssize_t n = g->tun_vnet ? writev(g->tun, iov, 2) : write(g->tun, p, len);
+	uint8_t vh[VNET_HLEN];
+	struct iovec iov[2] = { { vh, sizeof(vh) }, { (void *)(uintptr_t)p, len } };
+	ssize_t n;
+
+	if (g->tun_vnet) {
+		vnet_build(h, vh);
+		n = writev(g->tun, iov, 2);
+	} else {
+		n = write(g->tun, p, len);
+	}
 
 	/* the kernel takes it or drops it; a full TUN queue is not our error */
 	if (n < 0 && errno != EAGAIN)
@@ -179,25 +186,17 @@ static void tun_writev(struct gw *g, const struct virtio_net_hdr *vh, const uint
  * checksum from the pseudo-header sum gro left in it). */
 static void tun_flush(struct gw *g)
 {
-	struct virtio_net_hdr vh = { 0 };
 	unsigned segs = g->gro.n;
-	struct gro_hdr h;
+	struct vnet_hdr h;
 	size_t len = gro_finish(&g->gro, &h);
 
 	if (!len)
 		return;
 	if (h.kind) {
-		vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-		vh.gso_type = h.kind == GSO_TCP6 ? VIRTIO_NET_HDR_GSO_TCPV6
-						 : VIRTIO_NET_HDR_GSO_TCPV4;
-		vh.hdr_len = h.hdr_len;
-		vh.gso_size = h.gso_size;
-		vh.csum_start = h.csum_start;
-		vh.csum_offset = h.csum_offset;
 		g->tun_tx_gso++;
 		g->tun_tx_segments += segs;
 	}
-	tun_writev(g, &vh, g->grobuf, len);
+	tun_writev(g, &h, g->grobuf, len);
 }
 
 /* While a receive batch is handled (g->gro_on), TCP segments are held and
@@ -205,7 +204,7 @@ static void tun_flush(struct gw *g)
  * order. */
 void gw_tun_write(struct gw *g, const uint8_t *p, size_t len)
 {
-	struct virtio_net_hdr vh = { 0 }; /* no GSO, checksums complete */
+	static const struct vnet_hdr plain; /* no GSO, checksums complete */
 
 	if (g->gro_on) {
 		enum gro_res r = gro_add(&g->gro, p, len);
@@ -218,7 +217,7 @@ void gw_tun_write(struct gw *g, const uint8_t *p, size_t len)
 			return;
 		tun_flush(g);
 	}
-	tun_writev(g, &vh, p, len);
+	tun_writev(g, &plain, p, len);
 }
 
 /* One datagram from src, len bytes at buf. */
@@ -331,21 +330,18 @@ static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64
  * A bad header or length is a counted drop. */
 static void from_tun_vnet(struct gw *g, uint8_t *buf, size_t n, uint64_t now, uint64_t wl)
 {
-	struct virtio_net_hdr vh;
-	uint8_t *ip = buf + VNET;
+	struct vnet_hdr vh;
+	uint8_t *ip = buf + VNET_HLEN;
 	size_t len;
-	unsigned type;
 	struct gso s;
 
-	if (n <= VNET) {
+	if (n <= VNET_HLEN || vnet_parse(&vh, buf) < 0) {
 		g->tun_rx_bad++;
 		return;
 	}
-	len = n - VNET;
-	memcpy(&vh, buf, VNET);
-	type = vh.gso_type & (unsigned)~VIRTIO_NET_HDR_GSO_ECN;
-	if (type == VIRTIO_NET_HDR_GSO_NONE) {
-		if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+	len = n - VNET_HLEN;
+	if (!vh.kind) {
+		if (vh.needs_csum) {
 			if (gso_csum_complete(ip, len, vh.csum_start, vh.csum_offset)) {
 				g->tun_rx_bad++;
 				return;
@@ -356,9 +352,7 @@ static void from_tun_vnet(struct gw *g, uint8_t *buf, size_t n, uint64_t now, ui
 		return;
 	}
 	/* the segments' checksums are computed whole: csum_* are not needed */
-	if ((type != VIRTIO_NET_HDR_GSO_TCPV4 && type != VIRTIO_NET_HDR_GSO_TCPV6) ||
-	    gso_init(&s, ip, len, type == VIRTIO_NET_HDR_GSO_TCPV4 ? GSO_TCP4 : GSO_TCP6,
-		     vh.gso_size) ||
+	if (vh.kind == GSO_UDP4 || gso_init(&s, ip, len, vh.kind, vh.gso_size) ||
 	    gso_seg_len(&s, 0) > g->segbuf_size) {
 		g->tun_rx_bad++;
 		return;

@@ -24,19 +24,19 @@
 
 #include "crypto/wg.h"
 #include "gw/config.h"
-#include "gw/priv.h"
-#include "gw/resolve.h"
 #include "gw/ctl.h"
 #include "gw/dataplane.h"
 #include "gw/forward.h"
-#include "gw/sockdiag.h"
+#include "gw/priv.h"
+#include "gw/resolve.h"
 #include "gw/route.h"
+#include "gw/sockdiag.h"
 #include "gw/udp.h"
 #include "gw/uplink.h"
 #include "gw/uplink_nat.h"
-#include "nat/gro.h"
 #include "nat/hook.h"
 #include "nat/nat.h"
+#include "nat/pkt/gro.h"
 
 struct frag;
 struct mnl_socket;

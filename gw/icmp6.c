@@ -5,12 +5,11 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/proto.h"
 
 enum {
-	IP6_HLEN = 40,
-	ICMP6_HLEN = 8,
 	HOP_LIMIT = 64,
 	ICMP6_INFOMSG_MASK = 0x80, /* types 128..255 are informational */
 	ICMP6_REDIRECT = 137,
@@ -34,8 +33,8 @@ static bool multicast(const uint8_t *a)
  * kind: not an error (RFC 8200 4.5). */
 static bool is_icmp6_error(const uint8_t *pkt, size_t len)
 {
-	uint8_t next = pkt[6];
-	size_t off = IP6_HLEN;
+	uint8_t next = pkt[IP6H_NEXT];
+	size_t off = IP6H_LEN;
 
 	for (;;) {
 		const uint8_t *h = pkt + off;
@@ -75,11 +74,11 @@ static bool is_icmp6_error(const uint8_t *pkt, size_t len)
 size_t icmp6_error_build(const uint8_t *pkt, size_t len, uint8_t type, uint8_t code,
 			 uint32_t info, const uint8_t src[static 16], uint8_t *out, size_t cap)
 {
-	const uint8_t *psrc = pkt + 8, *pdst = pkt + 24;
+	const uint8_t *psrc = pkt + IP6H_SADDR, *pdst = pkt + IP6H_DADDR;
 	size_t quote, total;
 	uint32_t sum;
 
-	if (len < IP6_HLEN || pkt[0] >> 4 != 6)
+	if (len < IP6H_LEN || pkt[0] >> 4 != 6)
 		return 0;
 	if (unspecified(psrc) || multicast(psrc))
 		return 0;
@@ -88,26 +87,26 @@ size_t icmp6_error_build(const uint8_t *pkt, size_t len, uint8_t type, uint8_t c
 		return 0;
 	if (is_icmp6_error(pkt, len))
 		return 0;
-	quote = len < ICMP6_ERROR_MAX - IP6_HLEN - ICMP6_HLEN ? len :
-		ICMP6_ERROR_MAX - IP6_HLEN - ICMP6_HLEN;
-	total = IP6_HLEN + ICMP6_HLEN + quote;
+	quote = len < ICMP6_ERROR_MAX - IP6H_LEN - ICMP6H_LEN ? len :
+		ICMP6_ERROR_MAX - IP6H_LEN - ICMP6H_LEN;
+	total = IP6H_LEN + ICMP6H_LEN + quote;
 	if (cap < total)
 		return 0;
-	memmove(out + IP6_HLEN + ICMP6_HLEN, pkt, quote);
-	memset(out, 0, IP6_HLEN + ICMP6_HLEN);
+	memmove(out + IP6H_LEN + ICMP6H_LEN, pkt, quote);
+	memset(out, 0, IP6H_LEN + ICMP6H_LEN);
 	out[0] = 0x60;
-	be16_put(out + 4, (uint16_t)(ICMP6_HLEN + quote));
-	out[6] = IPPROTO_ICMPV6;
-	out[7] = HOP_LIMIT;
-	memcpy(out + 8, src, 16);
-	memmove(out + 24, out + IP6_HLEN + ICMP6_HLEN + 8, 16); /* the offender's source */
-	out[IP6_HLEN] = type;
-	out[IP6_HLEN + 1] = code;
-	be32_put(out + IP6_HLEN + 4, info);
+	be16_put(out + IP6H_PLEN, (uint16_t)(ICMP6H_LEN + quote));
+	out[IP6H_NEXT] = IPPROTO_ICMPV6;
+	out[IP6H_HLIM] = HOP_LIMIT;
+	memcpy(out + IP6H_SADDR, src, 16);
+	memmove(out + IP6H_DADDR, out + IP6H_LEN + ICMP6H_LEN + IP6H_SADDR, 16); /* the offender's source */
+	out[IP6H_LEN] = type;
+	out[IP6H_LEN + 1] = code;
+	be32_put(out + IP6H_LEN + 4, info);
 	/* pseudo-header (RFC 8200 8.1): addresses, upper-layer length, next header */
-	sum = csum_add(0, out + 8, 32);
-	sum += (uint32_t)(ICMP6_HLEN + quote) + IPPROTO_ICMPV6;
-	sum = csum_add(sum, out + IP6_HLEN, ICMP6_HLEN + quote);
-	be16_put(out + IP6_HLEN + 2, csum_fold(sum));
+	sum = csum_add(0, out + IP6H_SADDR, 32);
+	sum += (uint32_t)(ICMP6H_LEN + quote) + IPPROTO_ICMPV6;
+	sum = csum_add(sum, out + IP6H_LEN, ICMP6H_LEN + quote);
+	be16_put(out + IP6H_LEN + 2, csum_fold(sum));
 	return total;
 }

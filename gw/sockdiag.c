@@ -17,9 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
+#include "nat/pkt/siphash.h"
 #include "nat/rules.h"
-#include "nat/siphash.h"
 
 #define CACHE_NS 1000000000ull
 

@@ -6,7 +6,6 @@
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
-#include <linux/virtio_net.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -18,18 +17,14 @@
 
 #include "gw/arp.h"
 #include "gw/log.h"
-#include "nat/be.h"
-#include "nat/gso.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/gso.h"
+#include "nat/pkt/proto.h"
+#include "nat/pkt/vnet.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
 #endif
-
-#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
-#define VIRTIO_NET_HDR_GSO_UDP_L4 5 /* linux 5.19 */
-#endif
-
-enum { VNET = sizeof(struct virtio_net_hdr), ETH = 14 };
 
 /* ---- ARP for foreign addresses ------------------------------------------ */
 
@@ -37,8 +32,9 @@ enum { VNET = sizeof(struct virtio_net_hdr), ETH = 14 };
  * PACKET_VNET_HDR on, a (zero) virtio header goes first. */
 static int send_frame(struct uplink *u, const uint8_t *f, size_t len)
 {
-	struct virtio_net_hdr vh = { 0 };
-	struct iovec iov[2] = { { &vh, sizeof(vh) }, { (void *)(uintptr_t)f, len } };
+	static const uint8_t vh[VNET_HLEN]; /* all zero: a plain frame */
+	struct iovec iov[2] = { { (void *)(uintptr_t)vh, sizeof(vh) },
+				{ (void *)(uintptr_t)f, len } };
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
 		.sll_ifindex = u->ifindex, .sll_halen = 6,
@@ -162,32 +158,32 @@ static int segment(struct uplink *u, uint8_t *ip, size_t len, enum gso_kind kind
 
 void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn *fn, void *ctx)
 {
-	struct virtio_net_hdr vh;
+	struct vnet_hdr vh;
 	uint8_t *ip;
 	size_t ihl, tot;
-	unsigned gso;
+	int vh_err;
 
 	u->st.rx_frames++;
-	if (len < VNET + ETH + 20) {
+	if (len < VNET_HLEN + ETHH_LEN + IP4H_LEN) {
 		u->st.drop[UPLINK_DROP_TRUNC]++;
 		return;
 	}
-	memcpy(&vh, frame, VNET);
-	frame += VNET;
-	len -= VNET;
-	if (be16_get(frame + 12) == ETH_P_ARP) {
+	vh_err = vnet_parse(&vh, frame);
+	frame += VNET_HLEN;
+	len -= VNET_HLEN;
+	if (be16_get(frame + ETHH_TYPE) == ETYPE_ARP) {
 		arp_input(u, frame, len);
 		return;
 	}
-	if (be16_get(frame + 12) != ETH_P_IP) {
+	if (be16_get(frame + ETHH_TYPE) != ETYPE_IP) {
 		u->st.drop[UPLINK_DROP_NOT_IP]++;
 		return;
 	}
-	ip = frame + ETH;
-	len -= ETH;
+	ip = frame + ETHH_LEN;
+	len -= ETHH_LEN;
 	ihl = (size_t)(ip[0] & 0xf) * 4;
-	tot = be16_get(ip + 2);
-	if (ip[0] >> 4 != 4 || ihl < 20 || tot < ihl) {
+	tot = be16_get(ip + IP4H_TOTLEN);
+	if (ip[0] >> 4 != 4 || ihl < IP4H_LEN || tot < ihl) {
 		u->st.drop[UPLINK_DROP_BAD_IP]++;
 		return;
 	}
@@ -197,19 +193,17 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 	}
 	len = tot; /* without the Ethernet padding */
 
-	gso = vh.gso_type & (unsigned)~VIRTIO_NET_HDR_GSO_ECN;
-	if (gso != VIRTIO_NET_HDR_GSO_NONE) {
+	if (vh_err || vh.kind) {
 		/* the header's hdr_len is only a hint: gso_init measures */
-		if ((gso != VIRTIO_NET_HDR_GSO_TCPV4 && gso != VIRTIO_NET_HDR_GSO_UDP_L4) ||
-		    segment(u, ip, len, gso == VIRTIO_NET_HDR_GSO_TCPV4 ? GSO_TCP4 : GSO_UDP4,
-			    vh.gso_size, fn, ctx) < 0)
+		if (vh_err || vh.kind == GSO_TCP6 ||
+		    segment(u, ip, len, vh.kind, vh.gso_size, fn, ctx) < 0)
 			u->st.drop[UPLINK_DROP_GSO]++;
 		return;
 	}
-	if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+	if (vh.needs_csum) {
 		/* csum_start counts from the Ethernet header */
-		if (vh.csum_start < ETH ||
-		    gso_csum_complete(ip, len, vh.csum_start - ETH, vh.csum_offset)) {
+		if (vh.csum_start < ETHH_LEN ||
+		    gso_csum_complete(ip, len, vh.csum_start - ETHH_LEN, vh.csum_offset)) {
 			u->st.drop[UPLINK_DROP_CSUM]++;
 			return;
 		}
@@ -274,12 +268,12 @@ void uplink_send_commit(struct uplink *u, size_t len)
 	unsigned i = u->tcount;
 	uint8_t *p = u->tbuf + (size_t)i * u->tx_slot;
 
-	if (i >= UPLINK_TX_BATCH || len < 20 || len > u->tx_slot) {
+	if (i >= UPLINK_TX_BATCH || len < IP4H_LEN || len > u->tx_slot) {
 		u->st.drop[UPLINK_DROP_TX]++;
 		return;
 	}
 	u->taddr[i] = (struct sockaddr_in){ .sin_family = AF_INET };
-	memcpy(&u->taddr[i].sin_addr, p + 16, 4);
+	memcpy(&u->taddr[i].sin_addr, p + IP4H_DADDR, 4);
 	u->tiov[i] = (struct iovec){ p, len };
 	u->tmsg[i].msg_hdr = (struct msghdr){
 		.msg_name = &u->taddr[i], .msg_namelen = sizeof(u->taddr[i]),

@@ -56,25 +56,18 @@
 #include <sys/mman.h>
 #include <netinet/in.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
 #include "nat/ct.h"
 #include "nat/ct_priv.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
+#include "nat/pkt/siphash.h"
 #include "nat/sbuf.h"
-#include "nat/siphash.h"
 
 static_assert(sizeof(struct ct_entry) <= 128, "ct_entry must fit two cache lines");
 static_assert(sizeof(struct ct_tuple) == 16, "ct_tuple is hashed as two words");
 
 enum {
-	PROTO_ICMP = 1,
-	PROTO_TCP = 6,
-	PROTO_UDP = 17,
-	PROTO_DCCP = 33,
-	PROTO_GRE = 47,
-	PROTO_SCTP = 132,
-	PROTO_UDPLITE = 136,
 	NR_ICMP_TYPES = 18,
 	CT_MAX_ENTRIES = 1u << 30,
 	CT_MIN_BUCKETS = 1,
@@ -120,7 +113,7 @@ bool ct_tuple_invert(struct ct_tuple *inv, const struct ct_tuple *t)
 	inv->src = t->dst;
 	inv->dst = t->src;
 	inv->proto = t->proto;
-	if (t->proto == PROTO_ICMP) {
+	if (t->proto == IPPROTO_ICMP) {
 		unsigned type = t->dport >> 8;
 
 		if (type >= sizeof(icmp_invmap) || !icmp_invmap[type])
@@ -141,12 +134,12 @@ static void tuple_from_hdr(struct ct_tuple *tu, const struct pkt_hdr *h)
 	tu->dst = h->daddr;
 	tu->proto = h->proto;
 	switch (h->proto) {
-	case PROTO_TCP:
-	case PROTO_UDP:
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
 		tu->sport = h->sport;
 		tu->dport = h->dport;
 		break;
-	case PROTO_ICMP:
+	case IPPROTO_ICMP:
 		tu->sport = h->sport;  /* query id; zero for other types */
 		tu->dport = (uint16_t)(h->icmp_type << 8 | h->icmp_code);
 		break;
@@ -551,14 +544,14 @@ bool ct_l4_csum_ok(const struct pkt *p)
 	uint32_t sum;
 
 	switch (h->proto) {
-	case PROTO_UDP:
+	case IPPROTO_UDP:
 		if (!be16_get(l4 + 6))
 			return true;
 		/* fall through */
-	case PROTO_TCP:
+	case IPPROTO_TCP:
 		sum = csum_add(csum_pseudo(h->saddr, h->daddr, h->proto, len), l4, len);
 		return csum_fold(sum) == 0;
-	case PROTO_ICMP:
+	case IPPROTO_ICMP:
 		return csum_fold(csum_add(0, l4, len)) == 0;
 	default:
 		return true;
@@ -609,13 +602,13 @@ static enum icmp_res icmp_error(struct ct_ctx *c, struct nf_ctx *ctx, bool csum)
 static enum ct_verdict handle_packet(struct ct_ctx *c, struct ct_entry *e)
 {
 	switch (e->tuple[CT_DIR_ORIGINAL].proto) {
-	case PROTO_TCP:
+	case IPPROTO_TCP:
 		return ct_tcp_packet(c, e);
-	case PROTO_UDP:
+	case IPPROTO_UDP:
 		return ct_udp_packet(c, e);
-	case PROTO_ICMP:
+	case IPPROTO_ICMP:
 		return ct_icmp_packet(c, e);
-	case PROTO_GRE:
+	case IPPROTO_GRE:
 		return ct_gre_packet(c, e);
 	default:
 		return ct_generic_packet(c, e);
@@ -658,15 +651,15 @@ int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 	if (h->flags & PKT_F_FRAG)
 		goto invalid;
 	switch (h->proto) {
-	case PROTO_TCP:
+	case IPPROTO_TCP:
 		if (!(h->flags & PKT_F_L4) || ct_tcp_error(p, csum))
 			goto invalid;
 		break;
-	case PROTO_UDP:
+	case IPPROTO_UDP:
 		if (!(h->flags & PKT_F_L4) || ct_udp_error(p, csum))
 			goto invalid;
 		break;
-	case PROTO_ICMP:
+	case IPPROTO_ICMP:
 		if (!(h->flags & PKT_F_L4))
 			goto invalid;
 		switch (icmp_error(&c, ctx, csum)) {
@@ -711,7 +704,7 @@ int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 				return -ENOSPC;
 			}
 			c.dir = CT_DIR_ORIGINAL;
-			if (tu.proto == PROTO_TCP && !ct_tcp_new(&c, e)) {
+			if (tu.proto == IPPROTO_TCP && !ct_tcp_new(&c, e)) {
 				entry_free(t, e);
 				goto invalid;
 			}
@@ -957,7 +950,7 @@ void ct_entry_set_mark(struct ct_entry *e, uint32_t mark)
 
 enum ct_tcp_state ct_entry_tcp_state(const struct ct_entry *e)
 {
-	if (e->tuple[CT_DIR_ORIGINAL].proto != PROTO_TCP)
+	if (e->tuple[CT_DIR_ORIGINAL].proto != IPPROTO_TCP)
 		return CT_TCP_NONE;
 	return (enum ct_tcp_state)e->proto.tcp.state;
 }
@@ -1042,21 +1035,21 @@ static void format_tuple(struct sbuf *out, const struct ct_tuple *tu)
 		    tu->src >> 24, tu->src >> 16 & 0xff, tu->src >> 8 & 0xff, tu->src & 0xff,
 		    tu->dst >> 24, tu->dst >> 16 & 0xff, tu->dst >> 8 & 0xff, tu->dst & 0xff);
 	switch (tu->proto) {
-	case PROTO_TCP:
-	case PROTO_UDP:
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
 		sbuf_printf(out, "sport=%u dport=%u ", tu->sport, tu->dport);
 		break;
-	case PROTO_ICMP:
+	case IPPROTO_ICMP:
 		sbuf_printf(out, "type=%u code=%u id=%u ", tu->dport >> 8,
 			    tu->dport & 0xff, tu->sport);
 		break;
 	/* tracked generically here: the tool still prints their fields */
-	case PROTO_DCCP:
-	case PROTO_SCTP:
-	case PROTO_UDPLITE:
+	case IPPROTO_DCCP:
+	case IPPROTO_SCTP:
+	case IPPROTO_UDPLITE:
 		sbuf_add(out, "sport=0 dport=0 ");
 		break;
-	case PROTO_GRE:
+	case IPPROTO_GRE:
 		sbuf_add(out, "srckey=0x0 dstkey=0x0 ");
 		break;
 	}
@@ -1085,7 +1078,7 @@ void ct_format_ext(const struct ct_table *t, const struct ct_entry *e, uint64_t 
 	if (flags & CT_FMT_L3)
 		sbuf_add(out, "ipv4     2 ");
 	sbuf_printf(out, "%-8s %u %u ", proto_name(proto), proto, ct_entry_timeout(e, now));
-	if (proto == PROTO_TCP)
+	if (proto == IPPROTO_TCP)
 		sbuf_printf(out, "%s ", ct_tcp_state_name(e->proto.tcp.state));
 	format_tuple(out, &e->tuple[CT_DIR_ORIGINAL]);
 	if (acct)

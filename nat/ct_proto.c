@@ -13,9 +13,9 @@
  * Everything else: 600 s, no L4 state.  SCTP, DCCP and UDP-Lite are
  * tracked this generic way (the kernel has trackers for some of them).
  */
-#include "nat/be.h"
 #include "nat/ct_priv.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/pkt.h"
 
 static const uint32_t udp_timeout_unreplied = CT_SECS(30);
 static const uint32_t udp_timeout_stream = CT_SECS(120);

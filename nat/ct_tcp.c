@@ -32,9 +32,9 @@
  */
 #include <string.h>
 
-#include "nat/be.h"
 #include "nat/ct_priv.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/pkt.h"
 
 enum { TCP_SYN_SET, TCP_SYNACK_SET, TCP_FIN_SET, TCP_ACK_SET, TCP_RST_SET,
 	TCP_NONE_SET, TCP_SETS };
@@ -87,7 +87,6 @@ enum {
 	TCP_MAX_RETRANS = 3,       /* nf_conntrack_tcp_max_retrans */
 	TCP_MAX_WSCALE = 14,       /* RFC 7323 */
 	MAXACKWINCONST = 66000,
-	TCP_HLEN = 20,
 	TCPOPT_EOL = 0, TCPOPT_NOP = 1, TCPOPT_WINDOW = 3, TCPOPT_SACK_PERM = 4,
 	TCPOPT_SACK = 5,
 	TCPOLEN_WINDOW = 3, TCPOLEN_SACK_PERM = 2, TCPOLEN_SACK_BASE = 2,
@@ -195,8 +194,8 @@ static bool tcp_opt_next(const uint8_t **ptr, int *left, struct tcp_opt *o)
 /* Window scale and SACK-permitted options (tcp_options). */
 static void tcp_options(const struct seg *s, struct ct_tcp_side *side)
 {
-	const uint8_t *ptr = s->th + TCP_HLEN;
-	int left = (int)s->hlen - TCP_HLEN;
+	const uint8_t *ptr = s->th + TCPH_LEN;
+	int left = (int)s->hlen - TCPH_LEN;
 	struct tcp_opt o;
 
 	if (!left)
@@ -216,8 +215,8 @@ static void tcp_options(const struct seg *s, struct ct_tcp_side *side)
 /* The TSval of the segment's timestamps option (RFC 7323), if it has one. */
 static bool tcp_tsval(const struct seg *s, uint32_t *tsval)
 {
-	const uint8_t *ptr = s->th + TCP_HLEN;
-	int left = (int)s->hlen - TCP_HLEN;
+	const uint8_t *ptr = s->th + TCPH_LEN;
+	int left = (int)s->hlen - TCPH_LEN;
 	struct tcp_opt o;
 
 	if (left == TCPOLEN_TSTAMP_ALIGNED && be32_get(ptr) == TCP_TSTAMP_ONLY) {
@@ -237,7 +236,7 @@ static void note_tsval(struct ct_entry *e, const struct seg *s)
 {
 	uint32_t ts;
 
-	if (s->hlen > TCP_HLEN && tcp_tsval(s, &ts)) {
+	if (s->hlen > TCPH_LEN && tcp_tsval(s, &ts)) {
 		e->proto.tcp.seen[0].ts_half = (uint16_t)ts;
 		e->proto.tcp.seen[1].ts_half = (uint16_t)(ts >> 16);
 		e->status |= CT_S_TS_ORIG;
@@ -277,8 +276,8 @@ bool ct_tcp_may_take_over(const struct ct_entry *old, const struct ct_entry *new
 /* The highest right edge of the first SACK option, if above *sack. */
 static void tcp_sack(const struct seg *s, uint32_t *sack)
 {
-	const uint8_t *ptr = s->th + TCP_HLEN;
-	int left = (int)s->hlen - TCP_HLEN;
+	const uint8_t *ptr = s->th + TCPH_LEN;
+	int left = (int)s->hlen - TCPH_LEN;
 	struct tcp_opt o;
 
 	if (!left)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "nat/nat.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/rules.h"
 
 struct nf {

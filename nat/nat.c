@@ -56,7 +56,7 @@
 #include <netinet/in.h>
 
 #include "nat/ct.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 
 enum {
 	NAT_MAX_ATTEMPTS = 128, NAT_MIN_ATTEMPTS = 16, NAT_HARDER_THRESH = NAT_MAX_ATTEMPTS / 4,

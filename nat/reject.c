@@ -4,9 +4,9 @@
 #include <netinet/in.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 
 enum { DEFAULT_TTL = 64, IPTOS_PREC_INTERNETCONTROL = 0xc0, IPTOS_TOS_MASK = 0x1e };
 
@@ -18,17 +18,17 @@ static bool special_source(uint32_t a)
 static void ip_header(uint8_t *ip, uint8_t tos, uint16_t len, uint16_t id, bool df,
 		      uint8_t proto, uint32_t src, uint32_t dst)
 {
-	memset(ip, 0, 20);
+	memset(ip, 0, IP4H_LEN);
 	ip[0] = 0x45;
-	ip[1] = tos;
-	be16_put(ip + 2, len);
-	be16_put(ip + 4, id);
-	be16_put(ip + 6, df ? 0x4000 : 0);
-	ip[8] = DEFAULT_TTL;
-	ip[9] = proto;
-	be32_put(ip + 12, src);
-	be32_put(ip + 16, dst);
-	be16_put(ip + 10, csum_ip(ip, 20));
+	ip[IP4H_TOS] = tos;
+	be16_put(ip + IP4H_TOTLEN, len);
+	be16_put(ip + IP4H_ID, id);
+	be16_put(ip + IP4H_FRAG, df ? IP4_DF : 0);
+	ip[IP4H_TTL] = DEFAULT_TTL;
+	ip[IP4H_PROTO] = proto;
+	be32_put(ip + IP4H_SADDR, src);
+	be32_put(ip + IP4H_DADDR, dst);
+	be16_put(ip + IP4H_CSUM, csum_ip(ip, IP4H_LEN));
 }
 
 /* The checksum of p's L4 payload is right (the kernel checks it before

@@ -19,7 +19,7 @@
  */
 #include <string.h>
 
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/rules_int.h"
 
 struct frame {

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 
 static const char tcp_flag_letters[] = "FSRPAU"; /* bit order of the TCP header */

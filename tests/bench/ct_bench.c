@@ -11,10 +11,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
 #include "nat/ct.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 
 enum { NPKT = 8192, PKTLEN = 48, BATCH = 32 };
 

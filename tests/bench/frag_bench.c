@@ -14,10 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/frag.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/frag.h"
+#include "nat/pkt/pkt.h"
 
 #define MIN_NS 300e6
 

@@ -17,7 +17,7 @@
 
 #include "nat/ct.h"
 #include "nat/hook.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/rules.h"
 #include "nat/sbuf.h"
 #include "nat/trace.h"

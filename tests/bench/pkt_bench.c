@@ -11,9 +11,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 
 enum { BATCH = 1 << 14 };
 #define MIN_NS 300e6

@@ -12,10 +12,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
 #include "nat/ct.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

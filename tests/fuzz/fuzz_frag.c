@@ -28,10 +28,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/frag.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/frag.h"
+#include "nat/pkt/pkt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

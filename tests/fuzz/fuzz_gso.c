@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/gro.h"
-#include "nat/gso.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/gro.h"
+#include "nat/pkt/gso.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -138,7 +138,7 @@ static bool cut(const struct gso *s, const uint8_t *p, struct gro *g)
  * come out the same. */
 static void round_trip(const struct gso *s, struct gro *g)
 {
-	struct gro_hdr h;
+	struct vnet_hdr h;
 	size_t len = gro_finish(g, &h);
 	struct gso again;
 
@@ -212,13 +212,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (cut(&s, p, &g))
 			round_trip(&s, &g);
 		else
-			gro_finish(&g, &(struct gro_hdr){ 0 });
+			gro_finish(&g, &(struct vnet_hdr){ 0 });
 	}
 
 	/* the packet itself, twice: begun, then never joined to itself */
 	if (gro_add(&g, p, len) == GRO_HELD) {
 		CHECK(gro_add(&g, p, len) != GRO_HELD);
-		CHECK(gro_finish(&g, &(struct gro_hdr){ 0 }) == len && !memcmp(gbuf, p, len));
+		CHECK(gro_finish(&g, &(struct vnet_hdr){ 0 }) == len && !memcmp(gbuf, p, len));
 	}
 
 	csum(p, len, start, off);

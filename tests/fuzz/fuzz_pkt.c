@@ -7,7 +7,7 @@
  * so the fuzzer gets past them; the other bits pick rewrite values.
  * Properties: a parsed view stays inside the buffer (ASan watches an exact
  * heap copy); rewrites keep every checksum that verified before verifying
- * (checked with a sum independent of nat/csum.c); the result parses again
+ * (checked with a sum independent of nat/pkt/csum.c); the result parses again
  * to the view the rewrites kept up to date.
  */
 #include <stdbool.h>
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/pkt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -41,8 +41,8 @@
 #include <unistd.h>
 
 #include "gw/uplink.h"
-#include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 
 static struct uplink U;
 static uint32_t NAT, SERVER;

@@ -16,7 +16,7 @@
 
 #include "gw/arp.h"
 #include "gw/bpf.h"
-#include "nat/be.h"
+#include "nat/pkt/be.h"
 #include "tests/unit/util_mutate.h"
 
 static const uint8_t MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };

@@ -24,7 +24,7 @@
 #include <sys/socket.h>
 
 #include "gw/bpf.h"
-#include "nat/be.h"
+#include "nat/pkt/be.h"
 #include "tests/unit/util_rng.h"
 
 /* Returns the program's verdict; fails the test on an opcode it does not know. */

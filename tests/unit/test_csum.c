@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 #include "tests/unit/util_rng.h"
 
 /* The obvious RFC 1071 sum, one big-endian word at a time. */

@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/frag.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/frag.h"
+#include "nat/pkt/pkt.h"
 #include "tests/unit/util_mutate.h"
 #include "tests/unit/util_rng.h"
 

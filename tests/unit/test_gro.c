@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "nat/be.h"
-#include "nat/gro.h"
-#include "nat/gso.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/gro.h"
+#include "nat/pkt/gso.h"
 #include "tests/unit/util_refsum.h"
 #include "tests/unit/util_rng.h"
 
@@ -111,7 +111,7 @@ static void feed(struct gro *g, const struct run *r)
 /* The kernel's side: completes the checksum as NEEDS_CSUM asks, checks the
  * result verifies, cuts the super-packet with nat/gso and compares each
  * segment with the original. */
-static void check_super(uint8_t *p, size_t len, const struct gro_hdr *h, const struct run *r,
+static void check_super(uint8_t *p, size_t len, const struct vnet_hdr *h, const struct run *r,
 			bool v6, size_t hdrs, size_t mss)
 {
 	size_t l3 = v6 ? 40 : 20;
@@ -149,7 +149,7 @@ static void join_case(bool v6, size_t topt, unsigned n, size_t mss, size_t last_
 {
 	static struct run r;
 	struct gro g;
-	struct gro_hdr h;
+	struct vnet_hdr h;
 	size_t len, hdrs = (v6 ? 40 : 20) + 20 + topt;
 
 	make_run(&r, v6, topt, n, mss, last_len, last_flags);
@@ -181,7 +181,7 @@ static void test_single_plain(void **st)
 {
 	static struct run r;
 	struct gro g;
-	struct gro_hdr h;
+	struct vnet_hdr h;
 
 	(void)st;
 	for (int v6 = 0; v6 < 2; v6++) {
@@ -223,7 +223,7 @@ static void no_join(bool v6, const struct segspec *second, int at, uint8_t x)
 	size_t alen = build(a, &first), blen;
 	struct segspec s = *second;
 	struct gro g;
-	struct gro_hdr h;
+	struct vnet_hdr h;
 
 	s.v6 = v6;
 	blen = build(b, &s);
@@ -334,7 +334,7 @@ static void not_case(bool v6, uint8_t flags, int at, uint8_t x, bool fix, long d
 	static uint8_t a[SEGMAX], b[SEGMAX];
 	size_t na = build(a, &sa), nb = build(b, &sb);
 	struct gro g;
-	struct gro_hdr h;
+	struct vnet_hdr h;
 
 	if (at >= 0) {
 		b[at] ^= x;
@@ -405,7 +405,7 @@ static void test_size_limit(void **st)
 {
 	static struct run r;
 	struct gro g;
-	struct gro_hdr h;
+	struct vnet_hdr h;
 	size_t hdrs = 20 + 20 + 12, fits = (GRO_MAX - hdrs) / 1448;
 
 	(void)st;
@@ -430,7 +430,7 @@ static void test_random(void **st)
 	static uint8_t junk[SEGMAX];
 	struct rng rng = { test_seed() };
 	struct gro g;
-	struct gro_hdr h;
+	struct vnet_hdr h;
 
 	(void)st;
 	for (int k = 0; k < 3000; k++) {

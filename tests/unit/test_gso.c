@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "nat/be.h"
-#include "nat/gro.h"
-#include "nat/gso.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/gro.h"
+#include "nat/pkt/gso.h"
 #include "tests/unit/util_mutate.h"
 #include "tests/unit/util_refsum.h"
 #include "tests/unit/util_rng.h"
@@ -347,7 +347,7 @@ static void through_all(uint8_t *buf, size_t len)
 	static const unsigned mss[] = { 1, 8, 1000 };
 	uint8_t *gbuf = malloc(GRO_MAX);
 	struct gro g;
-	struct gro_hdr h;
+	struct vnet_hdr h;
 
 	for (int k = 0; k <= GSO_UDP4; k++) {
 		for (size_t m = 0; m < sizeof(mss) / sizeof(mss[0]); m++) {

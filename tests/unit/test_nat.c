@@ -12,11 +12,11 @@
 
 #include <cmocka.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
 #include "nat/ct.h"
 #include "nat/nat.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 #include "nat/trace.h"
 #include "tests/unit/util_ctpkt.h"
 

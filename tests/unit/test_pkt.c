@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 #include "tests/unit/util_mutate.h"
 #include "tests/unit/util_rng.h"
 

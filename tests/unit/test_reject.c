@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 #include "nat/reject.h"
 #include "nat/trace.h"
 

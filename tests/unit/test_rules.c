@@ -20,7 +20,7 @@
 #include <cmocka.h>
 
 #include "nat/nf.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/rules.h"
 #include "nat/sbuf.h"
 #include "tests/unit/util_ctpkt.h"

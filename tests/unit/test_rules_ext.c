@@ -18,12 +18,12 @@
 
 #include <cmocka.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
 #include "nat/ct.h"
 #include "nat/ext.h"
 #include "nat/nf.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 #include "nat/rules.h"
 #include "nat/sbuf.h"
 #include "tests/unit/util_ctpkt.h"

@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "nat/nf.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/rules.h"
 #include "nat/rules_uplink.h"
 #include "nat/sbuf.h"

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
 #include "nat/ct.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
 #include "tests/unit/util_ctpkt.h"
 
 enum { IPH = 20 };

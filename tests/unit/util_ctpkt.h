@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "nat/nf.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 
 struct ct_table;
 struct ct_entry;

@@ -12,12 +12,14 @@
  * Offsets count from the start of the outer IP header (pkt->data).
  * Addresses, ports and ids are host byte order.
  */
-#ifndef GW_NAT_PKT_H
-#define GW_NAT_PKT_H
+#ifndef GW_PKT_PKT_H
+#define GW_PKT_PKT_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "nat/pkt/proto.h"
 
 /* Why a buffer is not a packet we accept; indexes a drop counter. */
 enum pkt_error {
@@ -76,11 +78,6 @@ struct pkt {
 	uint16_t owner;       /* who sent it, for conntrack's per-owner limit (a
 	                       * peer's id); 0: none.  Set by the caller after
 	                       * pkt_parse, which zeroes it. */
-};
-
-enum {
-	TCP_FIN = 0x01, TCP_SYN = 0x02, TCP_RST = 0x04, TCP_PSH = 0x08,
-	TCP_ACK = 0x10, TCP_URG = 0x20, TCP_ECE = 0x40, TCP_CWR = 0x80,
 };
 
 /* Parse buf[0..len) as an IPv4 packet.  Returns PKT_OK and fills *p, or an

@@ -22,7 +22,7 @@
 #include <strings.h>
 
 #include "nat/ext.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 
 enum {

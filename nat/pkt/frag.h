@@ -20,8 +20,8 @@
  *     }
  *   arm the loop's timer at frag_next_deadline(f).
  */
-#ifndef GW_NAT_FRAG_H
-#define GW_NAT_FRAG_H
+#ifndef GW_PKT_FRAG_H
+#define GW_PKT_FRAG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -110,7 +110,7 @@ unsigned frag_expire(struct frag *f, uint64_t now, frag_timeout_fn *fn, void *ct
 /* The earliest queue deadline, or UINT64_MAX when no queue is open. */
 uint64_t frag_next_deadline(const struct frag *f);
 
-/* --- fragmenting on output (nat/fragment.c) ------------------------------ */
+/* --- fragmenting on output (nat/pkt/fragment.c) ------------------------------ */
 
 /* Receives each fragment ip_fragment makes; the bytes are valid during the
  * call only (the caller's out buffer, reused for the next fragment). */

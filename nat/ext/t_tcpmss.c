@@ -14,10 +14,10 @@
  * SYN is accepted, as there; clamping is only valid in FORWARD, OUTPUT and
  * POSTROUTING.  Saved as "--set-mss N" or "--clamp-mss-to-pmtu".
  */
-#include "nat/be.h"
-#include "nat/csum.h"
 #include "nat/ext.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 
 #include <string.h>

@@ -35,27 +35,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/frag.h"
-#include "nat/pkt.h"
-#include "nat/siphash.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/frag.h"
+#include "nat/pkt/pkt.h"
+#include "nat/pkt/proto.h"
+#include "nat/pkt/siphash.h"
 
 enum {
 	BLOCK = 512,
 	UNIT = 8,
 	UNITS = BLOCK / UNIT,                 /* 64: one uint64_t per bitmap */
 	NBLK = (FRAG_MAX_DATAGRAM + 1) / BLOCK, /* 128 blocks cover 65536 bytes */
-	IP_HMAX = 60,
 	MAX_QUEUES = 1 << 20,
 };
 #define NIL UINT32_MAX
 #define MAX_BYTES ((size_t)1 << 30)
 #define NS_PER_S 1000000000ULL
-
-/* RFC 791 fields used here. */
-enum { IP_TOS = 1, IP_TOTLEN = 2, IP_FRAG = 6, IP_CSUM = 10 };
-enum { IP_DF = 0x4000 };
 
 /* struct queue.flags */
 enum { Q_FIRST_IN = 1, Q_LAST_IN = 2 };
@@ -94,7 +90,7 @@ struct queue {
 	uint32_t hnext;       /* hash chain; free list when unused */
 	uint32_t older, newer; /* creation-order list */
 	uint64_t deadline;
-	uint8_t hdr[IP_HMAX]; /* first fragment's header as received */
+	uint8_t hdr[IP4H_MAX]; /* first fragment's header as received */
 	uint32_t blk[NBLK];   /* block holding payload [512 i, 512 i + 512), or NIL */
 };
 
@@ -412,11 +408,11 @@ static enum frag_result reassemble(struct frag *f, struct queue *q, uint8_t *out
 	if (total > FRAG_MAX_DATAGRAM || total > cap)
 		return kill_drop(f, q, FRAG_DROP_TOO_BIG, NULL);
 	memcpy(out, q->hdr, q->hlen);
-	out[IP_TOS] |= ecn;
-	be16_put(out + IP_TOTLEN, (uint16_t)total);
-	be16_put(out + IP_FRAG, q->max_df_size == q->max_size ? IP_DF : 0);
-	be16_put(out + IP_CSUM, 0);
-	be16_put(out + IP_CSUM, csum_ip(out, q->hlen));
+	out[IP4H_TOS] |= ecn;
+	be16_put(out + IP4H_TOTLEN, (uint16_t)total);
+	be16_put(out + IP4H_FRAG, q->max_df_size == q->max_size ? IP4_DF : 0);
+	be16_put(out + IP4H_CSUM, 0);
+	be16_put(out + IP4H_CSUM, csum_ip(out, q->hlen));
 	copy_out(f, q, out + q->hlen, q->len);
 	*out_len = total;
 	f->done_max_size = q->max_size;
@@ -491,7 +487,7 @@ enum frag_result frag_add(struct frag *f, uint64_t now, const struct pkt *p,
 	if (end > q->tail)
 		q->tail = (uint16_t)end;
 	q->meat += end - offset;
-	q->ecn |= ecn_seen[p->data[h->ip + IP_TOS] & 3];
+	q->ecn |= ecn_seen[p->data[h->ip + IP4H_TOS] & 3];
 	if (offset == 0) {
 		q->flags |= Q_FIRST_IN;
 		q->hlen = (uint8_t)hlen;

@@ -4,8 +4,8 @@
  * where function bodies live in a header: they are single expressions on the
  * packet path and must inline into every caller.
  */
-#ifndef GW_NAT_BE_H
-#define GW_NAT_BE_H
+#ifndef GW_PKT_BE_H
+#define GW_PKT_BE_H
 
 #include <stdint.h>
 

@@ -4,13 +4,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/frag.h"
-
-enum { IP_TOTLEN = 2, IP_FRAG = 6, IP_CSUM = 10, IP_HLEN_MIN = 20 };
-enum { IP_DF = 0x4000, IP_MF = 0x2000, IP_OFFSET = 0x1fff };
-enum { IPOPT_END = 0, IPOPT_NOOP = 1, IPOPT_COPIED = 0x80 };
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/frag.h"
+#include "nat/pkt/proto.h"
 
 /* The header of the fragments after the first: options that are not to be
  * copied into every fragment become NOPs; the header keeps its length. */
@@ -19,9 +16,9 @@ static void options_fragment(uint8_t *opt, size_t l)
 	while (l > 0) {
 		size_t optlen;
 
-		if (opt[0] == IPOPT_END)
+		if (opt[0] == IP4OPT_EOL)
 			return;
-		if (opt[0] == IPOPT_NOOP) {
+		if (opt[0] == IP4OPT_NOP) {
 			opt++, l--;
 			continue;
 		}
@@ -30,8 +27,8 @@ static void options_fragment(uint8_t *opt, size_t l)
 		optlen = opt[1];
 		if (optlen < 2 || optlen > l)
 			return;
-		if (!(opt[0] & IPOPT_COPIED))
-			memset(opt, IPOPT_NOOP, optlen);
+		if (!(opt[0] & IP4OPT_COPIED))
+			memset(opt, IP4OPT_NOP, optlen);
 		opt += optlen;
 		l -= optlen;
 	}
@@ -41,13 +38,13 @@ int ip_fragment(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size
 		frag_emit_fn *emit, void *ctx)
 {
 	size_t hlen = (size_t)(pkt[0] & 0x0f) * 4;
-	uint16_t frag = be16_get(pkt + IP_FRAG);
-	unsigned offset = (unsigned)(frag & IP_OFFSET) << 3;
-	uint16_t keep = frag & IP_DF, more = frag & IP_MF;
+	uint16_t frag = be16_get(pkt + IP4H_FRAG);
+	unsigned offset = (unsigned)(frag & IP4_OFFMASK) << 3;
+	uint16_t keep = frag & IP4_DF, more = frag & IP4_MF;
 	size_t room, pos = hlen, left = len - hlen;
 	int n = 0;
 
-	if (len < IP_HLEN_MIN || hlen < IP_HLEN_MIN || len < hlen || mtu > cap || mtu < hlen + 8)
+	if (len < IP4H_LEN || hlen < IP4H_LEN || len < hlen || mtu > cap || mtu < hlen + 8)
 		return -EMSGSIZE;
 	room = mtu - hlen;
 	while (left > 0) {
@@ -56,18 +53,18 @@ int ip_fragment(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size
 		/* the header again each time: emit may have written on out */
 		memcpy(out, pkt, hlen);
 		if (n)
-			options_fragment(out + IP_HLEN_MIN, hlen - IP_HLEN_MIN);
+			options_fragment(out + IP4H_LEN, hlen - IP4H_LEN);
 
 		if (dlen > room)
 			dlen = room & ~(size_t)7;
 		memcpy(out + hlen, pkt + pos, dlen);
 		pos += dlen;
 		left -= dlen;
-		be16_put(out + IP_TOTLEN, (uint16_t)(hlen + dlen));
-		be16_put(out + IP_FRAG, (uint16_t)(keep | (offset >> 3) |
-					     (left > 0 || more ? IP_MF : 0)));
-		be16_put(out + IP_CSUM, 0);
-		be16_put(out + IP_CSUM, csum_ip(out, hlen));
+		be16_put(out + IP4H_TOTLEN, (uint16_t)(hlen + dlen));
+		be16_put(out + IP4H_FRAG, (uint16_t)(keep | (offset >> 3) |
+					     (left > 0 || more ? IP4_MF : 0)));
+		be16_put(out + IP4H_CSUM, 0);
+		be16_put(out + IP4H_CSUM, csum_ip(out, hlen));
 		emit(ctx, out, hlen + dlen);
 		offset += (unsigned)dlen;
 		n++;

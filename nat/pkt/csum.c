@@ -6,19 +6,12 @@
  * big-endian order at the end (RFC 1071 §2(B): the one's-complement sum is
  * byte-order independent), so the loop has no per-word byte swap.
  */
+#include <netinet/in.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-
-enum {
-	CSUM_PROTO_TCP = 6,
-	CSUM_PROTO_UDP = 17,
-	CSUM_OFF_TCP = 16,
-	CSUM_OFF_UDP = 6,
-	CSUM_OFF_ICMP = 2,
-	CSUM_OFF_IP = 10,
-};
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/proto.h"
 
 /* Fold to 16 bits with end-around carry; not complemented. */
 static uint16_t fold16(uint64_t s)
@@ -88,7 +81,7 @@ static uint32_t sum_skip(const uint8_t *buf, size_t len, size_t off)
 
 uint16_t csum_ip(const uint8_t *hdr, size_t hlen)
 {
-	return csum_fold(sum_skip(hdr, hlen, CSUM_OFF_IP));
+	return csum_fold(sum_skip(hdr, hlen, IP4H_CSUM));
 }
 
 uint16_t csum_l4(uint32_t saddr, uint32_t daddr, uint8_t proto,
@@ -97,21 +90,21 @@ uint16_t csum_l4(uint32_t saddr, uint32_t daddr, uint8_t proto,
 	uint64_t sum = csum_pseudo(saddr, daddr, proto, (uint16_t)len);
 	uint16_t c;
 
-	if (proto == CSUM_PROTO_TCP)
-		sum += sum_skip(l4, len, CSUM_OFF_TCP);
-	else if (proto == CSUM_PROTO_UDP)
-		sum += sum_skip(l4, len, CSUM_OFF_UDP);
+	if (proto == IPPROTO_TCP)
+		sum += sum_skip(l4, len, TCPH_CSUM);
+	else if (proto == IPPROTO_UDP)
+		sum += sum_skip(l4, len, UDPH_CSUM);
 	else
 		sum += csum_add(0, l4, len);
 	c = (uint16_t)~fold16(sum);
-	if (proto == CSUM_PROTO_UDP && c == 0)
+	if (proto == IPPROTO_UDP && c == 0)
 		return 0xffff;
 	return c;
 }
 
 uint16_t csum_icmp(const uint8_t *icmp, size_t len)
 {
-	return csum_fold(sum_skip(icmp, len, CSUM_OFF_ICMP));
+	return csum_fold(sum_skip(icmp, len, ICMPH_CSUM));
 }
 
 /* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for one or two 16-bit words. */

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "nat/ext.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 
 enum { R_SRC = 1, R_DST = 2, R_SRC_INV = 0x10, R_DST_INV = 0x20 };

@@ -1,17 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-#include "nat/gro.h"
+#include "nat/pkt/gro.h"
 
 #include <netinet/in.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-
-enum {
-	IP4_HDR = 20, IP6_HDR = 40, TCP_HDR = 20,
-	TCP_PSH = 0x08, TCP_ACK = 0x10,
-	IP4_DF = 0x4000,
-};
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/proto.h"
 
 void gro_init(struct gro *g, uint8_t *buf, size_t cap)
 {
@@ -21,7 +16,7 @@ void gro_init(struct gro *g, uint8_t *buf, size_t cap)
 /* Sum of the pseudo-header (RFC 793 / RFC 8200 8.1) for l4len TCP bytes. */
 static uint32_t pseudo(const uint8_t *p, size_t l3, size_t l4len)
 {
-	if (l3 == IP6_HDR)
+	if (l3 == IP6H_LEN)
 		return csum_add(0, p + 8, 32) + (uint32_t)(l4len >> 16) +
 		       (uint32_t)(l4len & 0xffff) + IPPROTO_TCP;
 	return csum_pseudo(be32_get(p + 12), be32_get(p + 16), IPPROTO_TCP, (uint16_t)l4len);
@@ -33,29 +28,29 @@ static bool eligible(const uint8_t *p, size_t len, size_t *l3, size_t *hdrs)
 {
 	size_t tot, doff;
 
-	if (len < IP4_HDR)
+	if (len < IP4H_LEN)
 		return false;
 	if (p[0] == 0x45) {
 		tot = be16_get(p + 2);
 		/* DF, no MF, no offset: a whole packet the kernel's GSO may cut */
 		if (p[9] != IPPROTO_TCP || (be16_get(p + 6) & 0xbfff) != 0 ||
-		    !(be16_get(p + 6) & IP4_DF) || csum_fold(csum_add(0, p, IP4_HDR)))
+		    !(be16_get(p + 6) & IP4_DF) || csum_fold(csum_add(0, p, IP4H_LEN)))
 			return false;
-		*l3 = IP4_HDR;
+		*l3 = IP4H_LEN;
 	} else if (p[0] >> 4 == 6) {
-		if (len < IP6_HDR || p[6] != IPPROTO_TCP)
+		if (len < IP6H_LEN || p[6] != IPPROTO_TCP)
 			return false;
-		tot = IP6_HDR + (size_t)be16_get(p + 4);
-		*l3 = IP6_HDR;
+		tot = IP6H_LEN + (size_t)be16_get(p + 4);
+		*l3 = IP6H_LEN;
 	} else {
 		return false;
 	}
-	if (tot != len || *l3 + TCP_HDR > tot)
+	if (tot != len || *l3 + TCPH_LEN > tot)
 		return false;
 	doff = (size_t)(p[*l3 + 12] >> 4) * 4;
 	*hdrs = *l3 + doff;
 	/* ACK, maybe PSH, nothing else; no reserved bits; some payload */
-	if (doff < TCP_HDR || *hdrs >= tot || (p[*l3 + 12] & 0x0f) ||
+	if (doff < TCPH_LEN || *hdrs >= tot || (p[*l3 + 12] & 0x0f) ||
 	    (p[*l3 + 13] & (uint8_t)~TCP_PSH) != TCP_ACK)
 		return false;
 	return csum_fold(csum_add(pseudo(p, *l3, tot - *l3), p + *l3, tot - *l3)) == 0;
@@ -70,7 +65,7 @@ static bool joins(const struct gro *g, const uint8_t *p, size_t len, size_t l3, 
 	if (g->closed || l3 != g->l3 || hdrs != g->hdrs || plen > g->mss ||
 	    g->len + plen > GRO_MAX || g->len + plen > g->cap)
 		return false;
-	if (l3 == IP4_HDR) {
+	if (l3 == IP4H_LEN) {
 		/* version..TOS, flags, TTL, protocol, addresses; IDs count up */
 		if (memcmp(p, h, 2) || memcmp(p + 6, h + 6, 4) || memcmp(p + 12, h + 12, 8) ||
 		    be16_get(p + 4) != (uint16_t)(be16_get(h + 4) + g->n))
@@ -107,28 +102,29 @@ enum gro_res gro_add(struct gro *g, const uint8_t *p, size_t len)
 	return GRO_HELD;
 }
 
-size_t gro_finish(struct gro *g, struct gro_hdr *h)
+size_t gro_finish(struct gro *g, struct vnet_hdr *h)
 {
 	size_t len = g->len, l4len = len - g->l3;
 	uint8_t *b = g->buf;
 
-	*h = (struct gro_hdr){ 0 };
+	*h = (struct vnet_hdr){ 0 };
 	g->len = 0;
 	if (!len || g->n == 1)
 		return len;
-	if (g->l3 == IP6_HDR) {
+	if (g->l3 == IP6H_LEN) {
 		be16_put(b + 4, (uint16_t)l4len);
 		h->kind = GSO_TCP6;
 	} else {
 		be16_put(b + 2, (uint16_t)len);
-		be16_put(b + 10, csum_ip(b, IP4_HDR));
+		be16_put(b + 10, csum_ip(b, IP4H_LEN));
 		h->kind = GSO_TCP4;
 	}
 	/* the kernel sums from csum_start on and folds this in */
-	be16_put(b + g->l3 + 16, (uint16_t)~csum_fold(pseudo(b, g->l3, l4len)));
+	be16_put(b + g->l3 + TCPH_CSUM, (uint16_t)~csum_fold(pseudo(b, g->l3, l4len)));
+	h->needs_csum = true;
 	h->gso_size = (uint16_t)g->mss;
 	h->hdr_len = (uint16_t)g->hdrs;
 	h->csum_start = (uint16_t)g->l3;
-	h->csum_offset = 16;
+	h->csum_offset = TCPH_CSUM;
 	return len;
 }

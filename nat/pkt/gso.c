@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-#include "nat/gso.h"
+#include "nat/pkt/gso.h"
 
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-
-enum { IP6_HDR = 40, TCP_FIN = 0x01, TCP_PSH = 0x08, TCP_CWR = 0x80 };
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/proto.h"
 
 int gso_init(struct gso *s, const uint8_t *pkt, size_t len, enum gso_kind kind, unsigned mss)
 {
@@ -18,10 +17,10 @@ int gso_init(struct gso *s, const uint8_t *pkt, size_t len, enum gso_kind kind, 
 	if (len < 20)
 		return -EINVAL;
 	if (kind == GSO_TCP6) {
-		if (pkt[0] >> 4 != 6 || len < IP6_HDR || pkt[6] != proto)
+		if (pkt[0] >> 4 != 6 || len < IP6H_LEN || pkt[6] != proto)
 			return -EINVAL;
-		l3 = IP6_HDR;
-		tot = IP6_HDR + be16_get(pkt + 4); /* no jumbograms here */
+		l3 = IP6H_LEN;
+		tot = IP6H_LEN + be16_get(pkt + 4); /* no jumbograms here */
 	} else if (kind == GSO_TCP4 || kind == GSO_UDP4) {
 		l3 = (size_t)(pkt[0] & 0xf) * 4;
 		tot = be16_get(pkt + 2);
@@ -102,11 +101,11 @@ int gso_csum_complete(uint8_t *pkt, size_t len, size_t start, size_t off)
 
 	if (len < 20)
 		return -EINVAL;
-	l3 = pkt[0] >> 4 == 6 ? IP6_HDR : 20;
+	l3 = pkt[0] >> 4 == 6 ? IP6H_LEN : 20;
 	/* the field inside the packet past the IP header, no sum wrapping */
 	if (len < l3 || start < l3 || start > len || off > len - start || len - start - off < 2)
 		return -EINVAL;
-	proto = l3 == IP6_HDR ? pkt[6] : pkt[9];
+	proto = l3 == IP6H_LEN ? pkt[6] : pkt[9];
 	c = csum_fold(csum_add(0, pkt + start, len - start));
 	if (c == 0 && proto == IPPROTO_UDP)
 		c = 0xffff;

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "nat/ext.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 
 struct length_info {

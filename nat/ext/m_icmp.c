@@ -12,7 +12,7 @@
 #include <strings.h>
 
 #include "nat/ext.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 
 struct icmp_info {

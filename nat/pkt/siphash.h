@@ -2,11 +2,11 @@
 /*
  * SipHash-1-3 of two 64-bit words, for the keyed hash tables of conntrack and
  * reassembly (seeded per instance against collision floods), and splitmix64
- * to stretch a seed into keys.  Like nat/be.h, bodies live here: the hash
+ * to stretch a seed into keys.  Like nat/pkt/be.h, bodies live here: the hash
  * runs for every packet and must inline into its callers.
  */
-#ifndef GW_NAT_SIPHASH_H
-#define GW_NAT_SIPHASH_H
+#ifndef GW_PKT_SIPHASH_H
+#define GW_PKT_SIPHASH_H
 
 #include <stdint.h>
 

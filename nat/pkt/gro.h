@@ -2,7 +2,7 @@
 /*
  * gro — joining consecutive in-order TCP segments of one flow into one
  * super-packet for a TUN write with a virtio_net_hdr (the reverse of
- * nat/gso.c): the kernel takes it as one packet and cuts it again as its own
+ * nat/pkt/gso.c): the kernel takes it as one packet and cuts it again as its own
  * GSO would.  Only segments that cut back byte for byte join: same addresses,
  * ports, IP and TCP header fields and options; contiguous sequence numbers;
  * IPv4 without options, DF set, IDs counting up; IPv6 without extension
@@ -10,14 +10,15 @@
  * valid; the same payload size except a shorter last one.  Pure: the caller
  * owns the buffer.
  */
-#ifndef GW_NAT_GRO_H
-#define GW_NAT_GRO_H
+#ifndef GW_PKT_GRO_H
+#define GW_PKT_GRO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nat/gso.h"
+#include "nat/pkt/gso.h"
+#include "nat/pkt/vnet.h"
 
 #define GRO_MAX 65535u /* an IPv4 total length; IPv6 payload length + 40 kept below it too */
 
@@ -33,13 +34,6 @@ struct gro {
 	bool closed;	/* PSH or a short segment: nothing more joins */
 };
 
-/* What the kernel needs in the virtio_net_hdr (all zero: a plain packet
- * with its checksums whole). */
-struct gro_hdr {
-	enum gso_kind kind;	/* 0 for a plain packet */
-	uint16_t gso_size, hdr_len, csum_start, csum_offset;
-};
-
 enum gro_res {
 	GRO_HELD,	/* copied into the held super-packet (joined or begun) */
 	GRO_FLUSH,	/* could begin one but does not join: finish, then add again */
@@ -49,9 +43,9 @@ enum gro_res {
 void gro_init(struct gro *g, uint8_t *buf, size_t cap);
 enum gro_res gro_add(struct gro *g, const uint8_t *p, size_t len);
 /* Readies the held bytes (g->buf, return value bytes) for one write with
- * *h and empties g: one segment stays as it came (plain header); more get
+ * the virtio_net_hdr *h and empties g: one segment stays as it came (plain header); more get
  * their lengths, IPv4 header checksum and the TCP pseudo-header sum in the
  * checksum field for the kernel to complete.  0 when nothing is held. */
-size_t gro_finish(struct gro *g, struct gro_hdr *h);
+size_t gro_finish(struct gro *g, struct vnet_hdr *h);
 
 #endif

@@ -4,8 +4,8 @@
  * RFC 1624).  Checksum values are as stored in packets: big-endian 16-bit,
  * passed and returned here in host order.
  */
-#ifndef GW_NAT_CSUM_H
-#define GW_NAT_CSUM_H
+#ifndef GW_PKT_CSUM_H
+#define GW_PKT_CSUM_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -15,47 +15,15 @@
  * inside the embedded TCP checksum leaves that byte as it is: its new value
  * depends on the byte that is missing.
  */
+#include <netinet/in.h>
 #include <string.h>
 
-#include "nat/be.h"
-#include "nat/csum.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/csum.h"
+#include "nat/pkt/pkt.h"
 
-enum {
-	PROTO_ICMP = 1,
-	PROTO_TCP = 6,
-	PROTO_UDP = 17,
-};
-
-/* RFC 791 header layout. */
-enum {
-	IP_MIN = 20,
-	IP_TOTLEN = 2,
-	IP_ID = 4,
-	IP_FRAG = 6,
-	IP_TTL = 8,
-	IP_PROTO = 9,
-	IP_CSUM = 10,
-	IP_SADDR = 12,
-	IP_DADDR = 16,
-	IP_DF = 0x4000,
-	IP_MF = 0x2000,
-	IP_OFFMASK = 0x1fff,
-	IPOPT_EOL = 0,
-	IPOPT_NOP = 1,
-};
-
-enum {
-	TCP_MIN = 20,
-	TCP_CSUM = 16,
-	UDP_LEN = 8,
-	UDP_CSUM = 6,
-	ICMP_LEN = 8,
-	ICMP_CSUM = 2,
-	ICMP_ID = 4,
-	/* Bytes needed for ports, or ICMP type, code and id. */
-	L4_PORTS = 8,
-};
+/* Bytes needed for ports, or ICMP type, code and id. */
+enum { L4_PORTS = 8 };
 
 bool pkt_icmp_is_error(uint8_t type)
 {
@@ -92,12 +60,12 @@ const char *pkt_error_name(enum pkt_error e)
  * type, length (>= 2, counting both), value. */
 static bool options_ok(const uint8_t *ip, size_t hlen)
 {
-	size_t i = IP_MIN;
+	size_t i = IP4H_LEN;
 
 	while (i < hlen) {
-		if (ip[i] == IPOPT_EOL)
+		if (ip[i] == IP4OPT_EOL)
 			return true;
-		if (ip[i] == IPOPT_NOP) {
+		if (ip[i] == IP4OPT_NOP) {
 			i++;
 			continue;
 		}
@@ -113,20 +81,20 @@ static bool options_ok(const uint8_t *ip, size_t hlen)
 static void read_ip(struct pkt_hdr *h, const uint8_t *data, uint16_t off)
 {
 	const uint8_t *ip = data + off;
-	uint16_t frag = be16_get(ip + IP_FRAG);
+	uint16_t frag = be16_get(ip + IP4H_FRAG);
 
 	h->ip = off;
 	h->l4 = (uint16_t)(off + (ip[0] & 0x0f) * 4);
-	h->tot_len = be16_get(ip + IP_TOTLEN);
-	h->id = be16_get(ip + IP_ID);
-	h->frag_off = (uint16_t)((frag & IP_OFFMASK) * 8);
-	h->ttl = ip[IP_TTL];
-	h->proto = ip[IP_PROTO];
-	h->saddr = be32_get(ip + IP_SADDR);
-	h->daddr = be32_get(ip + IP_DADDR);
-	if (frag & IP_DF)
+	h->tot_len = be16_get(ip + IP4H_TOTLEN);
+	h->id = be16_get(ip + IP4H_ID);
+	h->frag_off = (uint16_t)((frag & IP4_OFFMASK) * 8);
+	h->ttl = ip[IP4H_TTL];
+	h->proto = ip[IP4H_PROTO];
+	h->saddr = be32_get(ip + IP4H_SADDR);
+	h->daddr = be32_get(ip + IP4H_DADDR);
+	if (frag & IP4_DF)
 		h->flags |= PKT_F_DF;
-	if (frag & IP_MF)
+	if (frag & IP4_MF)
 		h->flags |= PKT_F_MF;
 	if (h->flags & PKT_F_MF || h->frag_off)
 		h->flags |= PKT_F_FRAG;
@@ -137,11 +105,11 @@ static void read_ip(struct pkt_hdr *h, const uint8_t *data, uint16_t off)
 /* TCP/UDP ports, or the ICMP type, code and query id: needs L4_PORTS bytes. */
 static void read_ports(struct pkt_hdr *h, const uint8_t *l4)
 {
-	if (h->proto == PROTO_ICMP) {
+	if (h->proto == IPPROTO_ICMP) {
 		h->icmp_type = l4[0];
 		h->icmp_code = l4[1];
 		if (icmp_is_query(h->icmp_type))
-			h->sport = h->dport = be16_get(l4 + ICMP_ID);
+			h->sport = h->dport = be16_get(l4 + ICMPH_ID);
 	} else {
 		h->sport = be16_get(l4);
 		h->dport = be16_get(l4 + 2);
@@ -158,33 +126,33 @@ static enum pkt_error parse_l4(struct pkt_hdr *h, const uint8_t *data)
 	unsigned int hlen, ulen;
 
 	switch (h->proto) {
-	case PROTO_TCP:
-		if (n >= TCP_CSUM + 2)
-			h->csum = (uint16_t)(h->l4 + TCP_CSUM);
-		if (n < TCP_MIN)
+	case IPPROTO_TCP:
+		if (n >= TCPH_CSUM + 2)
+			h->csum = (uint16_t)(h->l4 + TCPH_CSUM);
+		if (n < TCPH_LEN)
 			return incomplete;
 		hlen = (unsigned int)(l4[12] >> 4) * 4;
-		if (hlen < TCP_MIN)
+		if (hlen < TCPH_LEN)
 			return PKT_E_L4;
 		if (hlen > n)
 			return incomplete;
 		h->tcp_flags = l4[13];
 		break;
-	case PROTO_UDP:
-		if (n < UDP_LEN)
+	case IPPROTO_UDP:
+		if (n < UDPH_LEN)
 			return incomplete;
 		ulen = be16_get(l4 + 4);
 		/* A first fragment carries only the start of the datagram. */
-		if (ulen < UDP_LEN || (!(h->flags & PKT_F_FRAG) && ulen > n))
+		if (ulen < UDPH_LEN || (!(h->flags & PKT_F_FRAG) && ulen > n))
 			return PKT_E_L4;
-		h->csum = (uint16_t)(h->l4 + UDP_CSUM);
-		hlen = UDP_LEN;
+		h->csum = (uint16_t)(h->l4 + UDPH_CSUM);
+		hlen = UDPH_LEN;
 		break;
-	case PROTO_ICMP:
-		if (n < ICMP_LEN)
+	case IPPROTO_ICMP:
+		if (n < ICMPH_LEN)
 			return incomplete;
-		h->csum = (uint16_t)(h->l4 + ICMP_CSUM);
-		hlen = ICMP_LEN;
+		h->csum = (uint16_t)(h->l4 + ICMPH_CSUM);
+		hlen = ICMPH_LEN;
 		break;
 	default:
 		return PKT_OK;
@@ -204,24 +172,24 @@ static void parse_inner_l4(struct pkt_hdr *h, const uint8_t *data)
 
 	read_ports(h, l4);
 	switch (h->proto) {
-	case PROTO_TCP:
-		if (n >= TCP_CSUM + 2)
-			h->csum = (uint16_t)(h->l4 + TCP_CSUM);
-		if (n >= TCP_MIN) {
+	case IPPROTO_TCP:
+		if (n >= TCPH_CSUM + 2)
+			h->csum = (uint16_t)(h->l4 + TCPH_CSUM);
+		if (n >= TCPH_LEN) {
 			hlen = (unsigned int)(l4[12] >> 4) * 4;
-			if (hlen < TCP_MIN || hlen > n)
+			if (hlen < TCPH_LEN || hlen > n)
 				hlen = 0;
 			else
 				h->tcp_flags = l4[13];
 		}
 		break;
-	case PROTO_UDP:
-		h->csum = (uint16_t)(h->l4 + UDP_CSUM);
-		hlen = UDP_LEN;
+	case IPPROTO_UDP:
+		h->csum = (uint16_t)(h->l4 + UDPH_CSUM);
+		hlen = UDPH_LEN;
 		break;
-	case PROTO_ICMP:
-		h->csum = (uint16_t)(h->l4 + ICMP_CSUM);
-		hlen = ICMP_LEN;
+	case IPPROTO_ICMP:
+		h->csum = (uint16_t)(h->l4 + ICMPH_CSUM);
+		hlen = ICMPH_LEN;
 		break;
 	}
 	if (hlen) {
@@ -236,16 +204,16 @@ static void parse_inner_l4(struct pkt_hdr *h, const uint8_t *data)
 static enum pkt_error parse_inner(struct pkt *p)
 {
 	struct pkt_hdr h = { 0 };
-	uint16_t off = (uint16_t)(p->outer.l4 + ICMP_LEN);
+	uint16_t off = (uint16_t)(p->outer.l4 + ICMPH_LEN);
 	size_t n = (size_t)(p->outer.end - off);
 	enum pkt_error cut = p->outer.flags & PKT_F_FRAG ? PKT_OK : PKT_E_INNER;
 	const uint8_t *ip = p->data + off;
 	size_t hlen;
 
-	if (n < IP_MIN)
+	if (n < IP4H_LEN)
 		return cut;
 	hlen = (size_t)(ip[0] & 0x0f) * 4;
-	if (ip[0] >> 4 != 4 || hlen < IP_MIN)
+	if (ip[0] >> 4 != 4 || hlen < IP4H_LEN)
 		return PKT_E_INNER;
 	if (hlen > n)
 		return cut;
@@ -253,8 +221,8 @@ static enum pkt_error parse_inner(struct pkt *p)
 	h.end = p->outer.end;
 	if (h.tot_len < hlen)
 		return PKT_E_INNER;
-	if (!(h.flags & PKT_F_LATER) && (h.proto == PROTO_TCP ||
-	    h.proto == PROTO_UDP || h.proto == PROTO_ICMP)) {
+	if (!(h.flags & PKT_F_LATER) && (h.proto == IPPROTO_TCP ||
+	    h.proto == IPPROTO_UDP || h.proto == IPPROTO_ICMP)) {
 		if (n - hlen < L4_PORTS)
 			return cut;
 		parse_inner_l4(&h, p->data);
@@ -273,16 +241,16 @@ enum pkt_error pkt_parse(struct pkt *p, uint8_t *buf, size_t len)
 	memset(p, 0, sizeof(*p));
 	p->data = buf;
 	p->buflen = len;
-	if (len < IP_MIN)
+	if (len < IP4H_LEN)
 		return PKT_E_SHORT;
 	if (buf[0] >> 4 != 4)
 		return PKT_E_VERSION;
 	hlen = (size_t)(buf[0] & 0x0f) * 4;
-	if (hlen < IP_MIN)
+	if (hlen < IP4H_LEN)
 		return PKT_E_IHL;
 	if (hlen > len)
 		return PKT_E_SHORT;
-	tot = be16_get(buf + IP_TOTLEN);
+	tot = be16_get(buf + IP4H_TOTLEN);
 	if (tot < hlen || tot > len)
 		return PKT_E_TOTLEN;
 	if (csum_fold(csum_add(0, buf, hlen)) != 0)
@@ -305,7 +273,7 @@ enum pkt_error pkt_parse(struct pkt *p, uint8_t *buf, size_t len)
 	err = parse_l4(h, buf);
 	if (err != PKT_OK)
 		return err;
-	if (h->proto == PROTO_ICMP && h->flags & PKT_F_L4 &&
+	if (h->proto == IPPROTO_ICMP && h->flags & PKT_F_L4 &&
 	    pkt_icmp_is_error(h->icmp_type))
 		return parse_inner(p);
 	return PKT_OK;
@@ -360,10 +328,10 @@ static void set_addr(struct pkt *p, struct pkt_hdr *h, unsigned int at,
 	be32_put(ip + at, addr);
 	if (oc)
 		csum_replace4(oc, old, addr);
-	update4(ip + IP_CSUM, old, addr, false, oc);
+	update4(ip + IP4H_CSUM, old, addr, false, oc);
 	/* h->csum is zero for later fragments: no L4 header there. */
-	if (h->csum && (h->proto == PROTO_TCP || h->proto == PROTO_UDP))
-		update4(p->data + h->csum, old, addr, h->proto == PROTO_UDP, oc);
+	if (h->csum && (h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP))
+		update4(p->data + h->csum, old, addr, h->proto == IPPROTO_UDP, oc);
 	*view = addr;
 }
 
@@ -375,7 +343,7 @@ static void set_port(struct pkt *p, struct pkt_hdr *h, unsigned int at,
 	uint16_t old;
 
 	if (!(h->flags & PKT_F_PORTS) ||
-	    (h->proto != PROTO_TCP && h->proto != PROTO_UDP))
+	    (h->proto != IPPROTO_TCP && h->proto != IPPROTO_UDP))
 		return;
 	old = be16_get(f);
 	if (old == port)
@@ -384,18 +352,18 @@ static void set_port(struct pkt *p, struct pkt_hdr *h, unsigned int at,
 	if (oc)
 		csum_replace2(oc, old, port);
 	if (h->csum)
-		update2(p->data + h->csum, old, port, h->proto == PROTO_UDP, oc);
+		update2(p->data + h->csum, old, port, h->proto == IPPROTO_UDP, oc);
 	*view = port;
 }
 
 void pkt_set_saddr(struct pkt *p, struct pkt_hdr *h, uint32_t addr)
 {
-	set_addr(p, h, IP_SADDR, &h->saddr, addr);
+	set_addr(p, h, IP4H_SADDR, &h->saddr, addr);
 }
 
 void pkt_set_daddr(struct pkt *p, struct pkt_hdr *h, uint32_t addr)
 {
-	set_addr(p, h, IP_DADDR, &h->daddr, addr);
+	set_addr(p, h, IP4H_DADDR, &h->daddr, addr);
 }
 
 void pkt_set_sport(struct pkt *p, struct pkt_hdr *h, uint16_t port)
@@ -419,29 +387,29 @@ static void icmp_zero_fix(struct pkt *p, const struct pkt_hdr *h)
 	uint8_t *msg = p->data + h->l4;
 	size_t len;
 
-	if (h->flags & PKT_F_FRAG || be16_get(msg + ICMP_CSUM))
+	if (h->flags & PKT_F_FRAG || be16_get(msg + ICMPH_CSUM))
 		return;
 	if (h == &p->outer)
 		len = (size_t)(h->end - h->l4);
 	else if (h->ip + h->tot_len <= h->end &&
-		 h->tot_len >= h->l4 - h->ip + ICMP_LEN)
+		 h->tot_len >= h->l4 - h->ip + ICMPH_LEN)
 		len = (size_t)(h->tot_len - (h->l4 - h->ip));
 	else
 		return;
 	for (size_t i = 0; i < len; i++)
 		if (msg[i])
 			return;
-	be16_put(msg + ICMP_CSUM, 0xffff);
+	be16_put(msg + ICMPH_CSUM, 0xffff);
 }
 
 void pkt_set_icmp_id(struct pkt *p, struct pkt_hdr *h, uint16_t id)
 {
 	uint8_t *oc = outer_icmp_csum(p, h);
-	uint8_t *f = p->data + h->l4 + ICMP_ID;
+	uint8_t *f = p->data + h->l4 + ICMPH_ID;
 	uint8_t *c = p->data + h->csum;
 	uint16_t old, before;
 
-	if (!(h->flags & PKT_F_PORTS) || h->proto != PROTO_ICMP ||
+	if (!(h->flags & PKT_F_PORTS) || h->proto != IPPROTO_ICMP ||
 	    !icmp_is_query(h->icmp_type))
 		return;
 	old = be16_get(f);
@@ -461,11 +429,11 @@ void pkt_set_icmp_id(struct pkt *p, struct pkt_hdr *h, uint16_t id)
 void pkt_set_ttl(struct pkt *p, uint8_t ttl)
 {
 	uint8_t *ip = p->data + p->outer.ip;
-	uint16_t old = be16_get(ip + IP_TTL);
+	uint16_t old = be16_get(ip + IP4H_TTL);
 
-	if (ip[IP_TTL] == ttl)
+	if (ip[IP4H_TTL] == ttl)
 		return;
-	ip[IP_TTL] = ttl;
-	csum_replace2(ip + IP_CSUM, old, be16_get(ip + IP_TTL));
+	ip[IP4H_TTL] = ttl;
+	csum_replace2(ip + IP4H_CSUM, old, be16_get(ip + IP4H_TTL));
 	p->outer.ttl = ttl;
 }

@@ -16,7 +16,7 @@
 #include <strings.h>
 
 #include "nat/ext.h"
-#include "nat/pkt.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 
 enum { INV_SRCPT = 0x01, INV_DSTPT = 0x02, INV_FLAGS = 0x04, INV_OPTION = 0x08 };

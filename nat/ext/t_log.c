@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nat/be.h"
 #include "nat/ext.h"
-#include "nat/pkt.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 
 enum { PREFIX_MAX = 30, LEVEL_DEFAULT = 4, LINE_MAX_ = 1024 };

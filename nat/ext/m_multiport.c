@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "nat/ext.h"
-#include "nat/pkt.h"
-#include "nat/be.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/pkt.h"
 #include "nat/sbuf.h"
 
 enum { MP_MAX = 15 };

@@ -6,8 +6,8 @@
  * checksum the kernel left partial (VIRTIO_NET_HDR_F_NEEDS_CSUM).  Pure: the
  * caller owns every buffer.
  */
-#ifndef GW_NAT_GSO_H
-#define GW_NAT_GSO_H
+#ifndef GW_PKT_GSO_H
+#define GW_PKT_GSO_H
 
 #include <stddef.h>
 #include <stdint.h>
