@@ -421,7 +421,7 @@ static size_t answer(struct tracer *t, struct pkt *p, const struct nf_result *re
 				       sizeof(buf));
 	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
 		return 0;
-	nf_output(t->nf, &rp, NULL, 0, 0x5eed + t->ip_id, &rres, tr);
+	nf_answer(t->nf, &rp, res, 0, 0x5eed + t->ip_id, &rres, tr);
 	if (rres.verdict == NF_ACCEPT)
 		trace_format(&rp, reply);
 	return len;
@@ -513,12 +513,13 @@ static int trace_one(struct tracer *t, const char *arg)
 	}
 	/* what gw run does with it next (gw/forward.h), cryptokey routing
 	 * by the config's peers */
-	fwd_decide(&env, &p, &res, from, 0, &act);
+	fwd_decide(&env, &p, &res, from, &act);
 	if (act.kind == FWD_PEER && !config_peer_for4(&t->cfg, p.outer.daddr))
 		fwd_no_peer(from, &act);
 	sbuf_init(&reply);
 	if (act.answer != FWD_ANSWER_NONE)
 		reply_len = answer(t, &p, &res, &act, in_iface, &rtr, &reply);
+	nf_release(t->nf, &res);
 	if (s.proto == IPPROTO_TCP && res.verdict == NF_ACCEPT) {
 		if (!e) {
 			struct ct_tuple tuple;

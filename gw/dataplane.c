@@ -61,8 +61,8 @@ static void count(struct gw *g, enum gw_path path, size_t len)
 	g->path_bytes[path] += len;
 }
 
-static void finish(struct gw *g, struct pkt *p, const struct nf_result *res, const char *in,
-		   enum fwd_from from, unsigned fmax, uint64_t now, uint64_t wall);
+static void finish(struct gw *g, struct pkt *p, struct nf_result *res, const char *in,
+		   enum fwd_from from, uint64_t now, uint64_t wall);
 
 /* gw's answer to p (which came in on in), as a says: the REJECT reply res
  * names or an ICMP error; through OUTPUT and POSTROUTING, then where its
@@ -83,8 +83,8 @@ static void answer(struct gw *g, const struct pkt *p, const struct nf_result *re
 				       sizeof(buf));
 	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
 		return;
-	nf_output(g->nf, &rp, NULL, now, rnd_next(g), &rres, NULL);
-	finish(g, &rp, &rres, g->cfg.ifname, FWD_FROM_GW, 0, now, wall);
+	nf_answer(g->nf, &rp, res, now, rnd_next(g), &rres, NULL);
+	finish(g, &rp, &rres, g->cfg.ifname, FWD_FROM_GW, now, wall);
 }
 
 /* Encrypted to the peer that owns the destination: false when none does. */
@@ -198,26 +198,27 @@ uint16_t dp_peer_owner(const struct config *c, uint32_t src)
 	return p ? p->owner : 0;
 }
 
-/* The packet's netfilter result carried out: gw/forward.h decides.  fmax:
- * the largest fragment of a datagram gw reassembled, else 0. */
-static void finish(struct gw *g, struct pkt *p, const struct nf_result *res, const char *in,
-		   enum fwd_from from, unsigned fmax, uint64_t now, uint64_t wall)
+/* The packet's netfilter result carried out (gw/forward.h decides), then
+ * released. */
+static void finish(struct gw *g, struct pkt *p, struct nf_result *res, const char *in,
+		   enum fwd_from from, uint64_t now, uint64_t wall)
 {
 	struct fwd_env e = fwd_env_of(g);
 	struct fwd_action a;
 
-	fwd_decide(&e, p, res, from, fmax, &a);
+	fwd_decide(&e, p, res, from, &a);
 	if (!a.cut) {
 		carry(g, p, res, a, in, from, now, wall);
-		return;
-	}
-	struct frag_out o = { g, res, &a, in, from, now, wall };
+	} else {
+		struct frag_out o = { g, res, &a, in, from, now, wall };
 
-	if (ip_fragment(p->data, p->outer.end, a.cut, g->fragoutbuf, FRAG_MAX_DATAGRAM,
-			frag_emit, &o) < 0)
-		g->dp_drops[GW_DROP_TOO_BIG]++;
-	else
-		g->frag_oks++;
+		if (ip_fragment(p->data, p->outer.end, a.cut, g->fragoutbuf, FRAG_MAX_DATAGRAM,
+				frag_emit, &o) < 0)
+			g->dp_drops[GW_DROP_TOO_BIG]++;
+		else
+			g->frag_oks++;
+	}
+	nf_release(g->nf, res);
 }
 
 /* The batch's packets through nf_input_batch (conntrack prefetched for all
@@ -235,7 +236,7 @@ void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall)
 	b->n = 0;
 	b->fragbuf_used = false;
 	for (unsigned i = 0; i < n; i++)
-		finish(g, &b->p[i], &b->res[i], b->in, (enum fwd_from)b->from, b->fmax[i], now, wall);
+		finish(g, &b->p[i], &b->res[i], b->in, (enum fwd_from)b->from, now, wall);
 }
 
 /* A packet that arrived on in joins the input batch, reassembled first if a
@@ -250,7 +251,6 @@ static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum f
 	if (b->n && (b->in != in || b->from != from))
 		dp_input_flush(g, now, wall);
 	p = &b->p[b->n];
-	b->fmax[b->n] = 0;
 	if (pkt_parse(p, buf, len) != PKT_OK) {
 		g->dp_drops[GW_DROP_PARSE]++;
 		return;
@@ -272,7 +272,7 @@ static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum f
 			return;
 		}
 		b->fragbuf_used = true;
-		b->fmax[b->n] = frag_max_size(g->frag);
+		p->frag_max = frag_max_size(g->frag);
 	}
 	p->owner = owner;
 	b->pp[b->n] = p;
@@ -338,7 +338,7 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 		    sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
 	/* made by the host (OUTPUT), or forwarded by it into the TUN (FORWARD) */
 	nf_from_host(g->nf, &p, has_owner ? owner : NULL, now, rnd_next(g), &res, NULL);
-	finish(g, &p, &res, g->cfg.ifname, FWD_FROM_HOST, 0, now, wall);
+	finish(g, &p, &res, g->cfg.ifname, FWD_FROM_HOST, now, wall);
 }
 
 static void uplink_rx(void *ctx, struct uplink_pkt *pkts, unsigned n)

@@ -53,7 +53,6 @@ struct dp_batch {
 	struct pkt *pp[DP_BATCH];
 	struct nf_result res[DP_BATCH];
 	uint32_t rnd[DP_BATCH];
-	uint16_t fmax[DP_BATCH];   /* a reassembled datagram's largest fragment */
 	unsigned n;
 	const char *in;
 	uint8_t from;

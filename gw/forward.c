@@ -100,7 +100,7 @@ static void send_out(const struct fwd_env *e, const struct nf_route *r, enum fwd
 }
 
 void fwd_decide(const struct fwd_env *e, const struct pkt *p, const struct nf_result *res,
-		enum fwd_from from, unsigned fmax, struct fwd_action *a)
+		enum fwd_from from, struct fwd_action *a)
 {
 	const struct nf_route *r = &res->route;
 	unsigned cut;
@@ -115,6 +115,8 @@ void fwd_decide(const struct fwd_env *e, const struct pkt *p, const struct nf_re
 			a->answer = FWD_ANSWER_REJECT;
 		else if (res->drop == NF_DROP_TTL)
 			answer_icmp(a, from, ICMP_TIME_EXCEEDED, 0, 0);
+		else if (res->drop == NF_DROP_TOO_BIG) /* before FORWARD, as ip_forward */
+			answer_icmp(a, from, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, res->route.mtu);
 		return;
 	}
 	if (r->kind == NF_ROUTE_LOCAL) {
@@ -129,7 +131,7 @@ void fwd_decide(const struct fwd_env *e, const struct pkt *p, const struct nf_re
 		}
 		return;
 	}
-	switch (ip_out_decide(p->outer.end, r->mtu, fmax, p->outer.flags & PKT_F_DF, &cut)) {
+	switch (ip_out_decide(p->outer.end, r->mtu, p->frag_max, p->outer.flags & PKT_F_DF, &cut)) {
 	case IP_OUT_SEND:
 		break;
 	case IP_OUT_TOO_BIG:

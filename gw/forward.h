@@ -96,10 +96,10 @@ struct fwd_env {
 	bool uplink_on;
 };
 
-/* The decision for p (its netfilter result res; fmax: the largest fragment
- * of a datagram gw reassembled, else 0). */
+/* The decision for p (its netfilter result res; p->frag_max: the largest
+ * fragment of a datagram gw reassembled, else 0). */
 void fwd_decide(const struct fwd_env *e, const struct pkt *p, const struct nf_result *res,
-		enum fwd_from from, unsigned fmax, struct fwd_action *a);
+		enum fwd_from from, struct fwd_action *a);
 /* FWD_PEER found no peer for the destination: a changes into the drop and
  * its answer. */
 void fwd_no_peer(enum fwd_from from, struct fwd_action *a);

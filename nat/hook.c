@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nat/nat.h"
+#include "nat/pkt/frag.h"
 #include "nat/pkt/pkt.h"
 #include "nat/rules.h"
 
@@ -238,7 +239,12 @@ static bool do_route(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 /* Conntrack: raw's NOTRACK, then classification. */
 static bool track(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, bool check_csum)
 {
-	if (ctx->notrack) {
+	if (ctx->attach) {
+		/* nf_ct_attach: the answer is RELATED, opposite to the packet */
+		ctx->ct = ctx->attach;
+		ctx->ctstate = CT_RELATED;
+		ctx->ctdir = ctx->attach_dir == CT_DIR_ORIGINAL ? CT_DIR_REPLY : CT_DIR_ORIGINAL;
+	} else if (ctx->notrack) {
 		ctx->ctstate = CT_UNTRACKED;
 		ctx->ct = NULL;
 	} else {
@@ -263,15 +269,33 @@ static bool post(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 	return nat_hook(nf, ctx, res, trace, rnd);
 }
 
+/* Refused in a way gw answers (gw/forward.h decides the answers; these
+ * are the ones before confirmation): the entry stays for it. */
+static bool answered(const struct nf_result *res)
+{
+	return res->verdict == NF_REJECT || res->drop == NF_DROP_TTL ||
+	       res->drop == NF_DROP_TOO_BIG;
+}
+
 static void finish(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, bool ok)
 {
 	struct ct_entry *e = ctx->ct;
 
-	if (!e)
-		return;
+	if (!e || ctx->attach)
+		return; /* an answer neither confirms nor frees what it is about */
 	if (!ok) {
-		if (!(ct_entry_status(e) & CT_S_CONFIRMED))
-			ct_abort(nf->ct, e);
+		if (ct_entry_status(e) & CT_S_CONFIRMED)
+			return;
+		if (answered(res)) {
+			/* out of the table, so nothing else frees it meanwhile;
+			 * a confirmed entry is found again by the answer's own
+			 * lookup (and may go before it: early drop) */
+			res->ct = e;
+			res->ctdir = ctx->ctdir;
+			res->ct_held = true;
+			return;
+		}
+		ct_abort(nf->ct, e);
 		return;
 	}
 	if (!(ct_entry_status(e) & CT_S_CONFIRMED) && ct_confirm(nf->ct, e, ctx->now))
@@ -400,6 +424,18 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		drop(res, NF_DROP_TTL, NF_DROP);
 		return false;
 	}
+	/* ip_forward: then the MTU (ip_exceeds_mtu, a reassembled datagram by
+	 * its largest fragment); Linux 6.18 counts such a packet in
+	 * PREROUTING only and confirms no entry (diff scenario 50) */
+	{
+		unsigned cut;
+
+		if (ip_out_decide(p->outer.end, res->route.mtu, p->frag_max,
+				  p->outer.flags & PKT_F_DF, &cut) == IP_OUT_TOO_BIG) {
+			drop(res, NF_DROP_TOO_BIG, NF_DROP);
+			return false;
+		}
+	}
 	pkt_set_ttl(p, (uint8_t)(p->outer.ttl - 1));
 	ctx->hook = NF_FORWARD;
 	if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx) ||
@@ -466,6 +502,27 @@ void nf_output(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t n
 	finish(nf, &ctx, res, output_path(nf, &ctx, res, trace, rnd));
 }
 
+void nf_answer(struct nf *nf, struct pkt *p, const struct nf_result *about, uint64_t now,
+	       uint32_t rnd, struct nf_result *res, struct nf_trace *trace)
+{
+	struct nf_ctx ctx;
+
+	memset(res, 0, sizeof(*res));
+	res->ctstate = CT_STATE_MAX;
+	ctx_init(nf, &ctx, p, NF_OUTPUT, NULL, now);
+	ctx.attach = about && about->ct_held ? about->ct : NULL;
+	ctx.attach_dir = about ? about->ctdir : CT_DIR_ORIGINAL;
+	finish(nf, &ctx, res, output_path(nf, &ctx, res, trace, rnd));
+}
+
+void nf_release(struct nf *nf, struct nf_result *res)
+{
+	if (res->ct_held)
+		ct_abort(nf->ct, res->ct);
+	res->ct_held = false;
+	res->ct = NULL;
+}
+
 void nf_from_host(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t now,
 		  uint32_t rnd, struct nf_result *res, struct nf_trace *trace)
 {
@@ -500,6 +557,7 @@ const char *nf_drop_name(enum nf_drop d)
 		[NF_DROP_CT_PEER_LIMIT] = "peer_conntrack_limit",
 		[NF_DROP_RP_FILTER] = "rp_filter",
 		[NF_DROP_LINK_LOCAL] = "link_local",
+		[NF_DROP_TOO_BIG] = "frag_needed",
 		[NF_DROP_UPLINK_TUNNEL] = "uplink_tunnel_addr",
 	};
 

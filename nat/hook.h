@@ -53,6 +53,9 @@ enum nf_drop {
 	                        * not come from a peer (strict rp_filter) */
 	NF_DROP_LINK_LOCAL,    /* 169.254.0.0/16 source or destination, to be
 	                        * forwarded (RFC 3927 2.7) */
+	NF_DROP_TOO_BIG,       /* forwarded, over the route's MTU, may not be
+	                        * fragmented: ip_forward drops it before FORWARD
+	                        * and answers fragmentation needed */
 	NF_DROP_UPLINK_TUNNEL, /* off the uplink to an address of the tunnel
 	                        * interface (gw's Address), INPUT accepted it:
 	                        * the host's answer would bypass gw */
@@ -113,6 +116,12 @@ struct nf_result {
 	                              * when the packet did not get that far */
 	enum reject_with reject;     /* verdict NF_REJECT: the reply to build */
 	uint8_t ttl_in;              /* NF_DROP_TTL: the TTL it came with */
+	struct ct_entry *ct;         /* refused before confirmation in a way gw
+	                              * answers (REJECT, TTL, fragmentation needed):
+	                              * its entry, kept for the answer to attach
+	                              * to (nf_answer); nf_release frees it */
+	enum ct_dir ctdir;
+	bool ct_held;
 };
 
 /* One line of a trace: a chain the packet crossed ("filter", "FORWARD"). */
@@ -164,6 +173,22 @@ void nf_output(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t n
  */
 void nf_from_host(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_t now,
 		  uint32_t rnd, struct nf_result *res, struct nf_trace *trace);
+/*
+ * gw's answer about a packet it refused or cannot deliver (a REJECT reply,
+ * time exceeded, fragmentation needed, host unreachable): OUTPUT and
+ * POSTROUTING with the packet's entry attached, as Linux's icmp_send and
+ * nf_send_reset do with nf_ct_attach: RELATED in the reply direction, so
+ * the nat table is not consulted, the entry translates it back (a DNAT-ed
+ * packet's quote gets its original address), and it is never confirmed.
+ * Linux 6.18 counts such an answer in OUTPUT as RELATED (diff scenarios 50, 51).
+ * About a packet whose entry is confirmed, or with none, the answer is
+ * classified afresh: the lookup finds the same entry, RELATED.
+ */
+void nf_answer(struct nf *nf, struct pkt *p, const struct nf_result *about, uint64_t now,
+	       uint32_t rnd, struct nf_result *res, struct nf_trace *trace);
+/* Done with res: an entry held for an answer (never confirmed) is freed. */
+void nf_release(struct nf *nf, struct nf_result *res);
+
 /* Whether a (host order) is in 169.254.0.0/16. */
 bool nf_link_local(uint32_t a);
 

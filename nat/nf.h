@@ -85,6 +85,9 @@ struct nf_ctx {
 	char in[NF_IFNAMSIZ];        /* "" when none (OUTPUT) */
 	char out[NF_IFNAMSIZ];       /* "" when none (PREROUTING, INPUT) */
 	struct ct_entry *ct;         /* NULL: no entry (INVALID or UNTRACKED) */
+	struct ct_entry *attach;     /* gw's answer about a packet: that packet's
+	                              * entry (nf_answer), else NULL */
+	enum ct_dir attach_dir;      /* the direction that packet had */
 	enum ct_state ctstate;
 	enum ct_dir ctdir;
 	uint32_t mark;               /* the packet's mark (skb->mark) */

@@ -78,6 +78,9 @@ struct pkt {
 	uint16_t owner;       /* who sent it, for conntrack's per-owner limit (a
 	                       * peer's id); 0: none.  Set by the caller after
 	                       * pkt_parse, which zeroes it. */
+	uint16_t frag_max;    /* a datagram the caller reassembled: its largest
+	                       * fragment (Linux's IPCB frag_max_size), else 0;
+	                       * set like owner */
 };
 
 /* Parse buf[0..len) as an IPv4 packet.  Returns PKT_OK and fills *p, or an

@@ -41,7 +41,7 @@ out=$("$GW" trace "$conf" --uplink-addr 192.0.2.1 --json \
 	'tcp 10.8.0.2:40000 > 203.0.113.5:443 flags S len 1600 df' \
 	'icmp 10.8.0.1 > 10.8.0.77')
 log "$out"
-echo "$(line 1)" | grep -q '"drop":"too_big"' || fail "a DF packet over the MTU: not dropped as too big"
+echo "$(line 1)" | grep -q '"verdict":"DROP".*"drop":"frag_needed"' || fail "a DF packet over the MTU: not dropped before FORWARD"
 echo "$(line 1)" | grep -q '"reply":"icmp 10.8.0.1 > 10.8.0.2 icmp 3/4"' ||
 	fail "a DF packet over the MTU: no fragmentation needed"
 echo "$(line 2)" | grep -q '"drop":"no_peer"' || fail "to no peer: not dropped"

@@ -44,6 +44,11 @@ for h in peer gw net; do
 done
 link_add peer peer0 gw gw0
 link_add gw eth0 net net0
+# the tunnel side takes packets over the uplink's MTU (1500), for the
+# fragmentation-needed scenarios; gw's own tunnel MTU (1420) is not
+# mirrored: no scenario sends a DF packet over 1420 toward the tunnel
+on peer ip link set peer0 mtu 9000
+on gw ip link set gw0 mtu 9000
 addr_add peer peer0 10.8.0.2/24
 addr_add peer peer0 10.8.0.3/24
 addr_add gw gw0 10.8.0.1/24

@@ -41,23 +41,23 @@ static void test_routes(void **state)
 	(void)state;
 	udp(&t, 100, false);
 	r = accepted(NF_ROUTE_FORWARD, "eth0", 1500);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_int_equal(a.kind, FWD_UPLINK);
 	assert_int_equal(a.path, GW_PATH_PEER_UPLINK);
 	assert_int_equal(a.answer, FWD_ANSWER_NONE);
 	assert_int_equal(a.cut, 0);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_HOST, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_HOST, &a);
 	assert_int_equal(a.path, GW_PATH_HOST_UPLINK);
 
 	r = accepted(NF_ROUTE_FORWARD, "gw0", 1420);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, &a);
 	assert_int_equal(a.kind, FWD_PEER);
 	assert_int_equal(a.path, GW_PATH_UPLINK_PEER);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_GW, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_GW, &a);
 	assert_int_equal(a.path, GW_PATH_ANSWER);
 
 	r = accepted(NF_ROUTE_LOCAL, "gw0", 1420);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_int_equal(a.kind, FWD_HOST);
 	assert_int_equal(a.path, GW_PATH_PEER_HOST);
 
@@ -66,7 +66,7 @@ static void test_routes(void **state)
 
 	down.uplink_on = false;
 	r = accepted(NF_ROUTE_FORWARD, "eth0", 1500);
-	fwd_decide(&down, &t.p, &r, FWD_FROM_PEER, 0, &a);
+	fwd_decide(&down, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_int_equal(a.kind, FWD_DROP);
 	assert_false(a.nf_drop);
 	assert_int_equal(a.drop, GW_DROP_UPLINK_DOWN);
@@ -83,16 +83,16 @@ static void test_uplink_local(void **state)
 
 	(void)state;
 	tp_icmp(&t, IP4(198, 51, 100, 2), IP4(198, 51, 100, 1), 8, 0, 7);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, &a);
 	assert_int_equal(a.kind, FWD_KERNEL);
 	assert_int_equal(a.path, GW_PATH_UPLINK_LOCAL);
 	udp(&t, 10, false);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, &a);
 	assert_int_equal(a.kind, FWD_DROP);
 	assert_int_equal(a.drop, GW_DROP_UPLINK_HOST);
 	r = accepted(NF_ROUTE_LOCAL, "gw0", 1420);
 	tp_icmp(&t, IP4(198, 51, 100, 2), IP4(10, 8, 0, 1), 8, 0, 7);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, &a);
 	assert_int_equal(a.drop, GW_DROP_UPLINK_HOST);
 }
 
@@ -107,29 +107,32 @@ static void test_mtu(void **state)
 
 	(void)state;
 	udp(&t, 1000, true);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_int_equal(a.kind, FWD_DROP);
 	assert_int_equal(a.drop, GW_DROP_TOO_BIG);
 	assert_int_equal(a.answer, FWD_ANSWER_ICMP);
 	assert_int_equal(a.type, 3);
 	assert_int_equal(a.code, 4);
 	assert_int_equal(a.mtu, 576);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_GW, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_GW, &a);
 	assert_int_equal(a.kind, FWD_DROP);
 	assert_int_equal(a.answer, FWD_ANSWER_NONE);
 
 	udp(&t, 1000, false);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_int_equal(a.kind, FWD_UPLINK);
 	assert_int_equal(a.cut, 576);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, 500, &a);
+	t.p.frag_max = 500;
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_int_equal(a.cut, 500);
 	/* reassembled with DF: too big only when its own fragments were */
 	udp(&t, 1000, true);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, 500, &a);
+	t.p.frag_max = 500;
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_int_equal(a.kind, FWD_UPLINK);
 	assert_int_equal(a.cut, 500);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, 600, &a);
+	t.p.frag_max = 600;
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_int_equal(a.drop, GW_DROP_TOO_BIG);
 }
 
@@ -144,26 +147,37 @@ static void test_refused(void **state)
 
 	(void)state;
 	udp(&t, 10, false);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_int_equal(a.kind, FWD_DROP);
 	assert_true(a.nf_drop);
 	assert_int_equal(a.answer, FWD_ANSWER_REJECT);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_GW, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_GW, &a);
 	assert_int_equal(a.answer, FWD_ANSWER_NONE);
 
 	r = (struct nf_result){ .verdict = NF_DROP, .drop = NF_DROP_TTL };
-	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_UPLINK, &a);
 	assert_int_equal(a.answer, FWD_ANSWER_ICMP);
 	assert_int_equal(a.type, 11);
 	assert_int_equal(a.code, 0);
 
+	/* over the MTU before FORWARD (netfilter's drop): fragmentation needed
+	 * with the route's MTU */
+	r = (struct nf_result){ .verdict = NF_DROP, .drop = NF_DROP_TOO_BIG };
+	r.route.mtu = 1400;
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
+	assert_true(a.nf_drop);
+	assert_int_equal(a.answer, FWD_ANSWER_ICMP);
+	assert_int_equal(a.type, 3);
+	assert_int_equal(a.code, 4);
+	assert_int_equal(a.mtu, 1400);
+
 	r = (struct nf_result){ .verdict = NF_DROP, .drop = NF_DROP_RULE };
-	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_PEER, &a);
 	assert_true(a.nf_drop);
 	assert_int_equal(a.answer, FWD_ANSWER_NONE);
 
 	r = accepted(NF_ROUTE_FORWARD, "gw0", 1420);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_HOST, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_HOST, &a);
 	fwd_no_peer(FWD_FROM_HOST, &a);
 	assert_int_equal(a.kind, FWD_DROP);
 	assert_false(a.nf_drop);
@@ -171,7 +185,7 @@ static void test_refused(void **state)
 	assert_int_equal(a.answer, FWD_ANSWER_ICMP);
 	assert_int_equal(a.type, 3);
 	assert_int_equal(a.code, 1);
-	fwd_decide(&env, &t.p, &r, FWD_FROM_GW, 0, &a);
+	fwd_decide(&env, &t.p, &r, FWD_FROM_GW, &a);
 	fwd_no_peer(FWD_FROM_GW, &a);
 	assert_int_equal(a.answer, FWD_ANSWER_NONE);
 }

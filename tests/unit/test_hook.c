@@ -262,6 +262,9 @@ static void test_reject_and_renat(void **state)
 	in(nf, &pk, "udp 203.0.113.5:7 > 10.8.0.2:9", "eth0", 0, 0, &res, &rt);
 	assert_int_equal(res.verdict, NF_REJECT);
 	assert_int_equal(res.reject, REJECT_ICMP_PORT_UNREACH);
+	/* the entry stays for the answer (nf_answer), out of the table */
+	assert_true(res.ct_held);
+	nf_release(nf, &res);
 	assert_int_equal(ct_count(nf), 0);
 	nf_destroy(nf);
 }
@@ -279,6 +282,8 @@ static void test_ttl(void **state)
 	assert_int_equal(res.verdict, NF_DROP);
 	assert_int_equal(res.drop, NF_DROP_TTL);
 	assert_int_equal(res.ttl_in, 1);
+	assert_true(res.ct_held);
+	nf_release(nf, &res);
 	assert_int_equal(ct_count(nf), 0);
 	/* TTL 2 leaves with 1 */
 	build(&pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", 0, 0);

@@ -593,7 +593,10 @@ class Run:
             kverdict = "ACCEPT"
         elif local:
             kto, kverdict = "host", "ACCEPT"
-        elif kreply is not None and not (kreply.proto == P.ICMP and kreply.icmp[0] == 11):
+        elif kreply is not None and not (kreply.proto == P.ICMP and
+                                         (kreply.icmp[0] == 11 or tuple(kreply.icmp[:2]) == (3, 4))):
+            # time exceeded and fragmentation needed answer a packet that
+            # was dropped, not REJECT-ed
             kverdict = "REJECT"
         else:
             kverdict = "DROP"

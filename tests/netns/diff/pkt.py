@@ -3,7 +3,7 @@
 way gw trace does (nat/trace.c), parse bytes back, patch fields, format.
 
   PROTO SRC[:PORT] > DST[:PORT] [in IFACE] [flags SAFRPU] [icmp TYPE[/CODE]]
-        [len N] [ttl N]
+        [len N] [ttl N] [df]
 
 "ttl" is this test's own word (gw trace builds TTL 64)."""
 
@@ -44,8 +44,13 @@ class Spec:
         self.icmp = (8, 0) if self.proto == ICMP else None
         self.len = 0
         self.ttl = None
+        self.df = False
         i = 4
         while i < len(w):
+            if w[i] == "df":  # a word without a value
+                self.df = True
+                i += 1
+                continue
             if i + 1 >= len(w):
                 raise ValueError("%r needs a value: %r" % (w[i], text))
             k, v = w[i], w[i + 1]
@@ -143,7 +148,8 @@ def build(spec, seq=0, ack=0, ip_id=0, quote=b""):
     l4 += b"\0" * (total - 20 - len(l4))
     if spec.proto == UDP:
         l4 = l4[:4] + struct.pack("!H", len(l4)) + l4[6:]
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, ip_id, 0, spec.ttl or 64, spec.proto, 0,
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, total, ip_id, 0x4000 if spec.df else 0,
+                     spec.ttl or 64, spec.proto, 0,
                      ipaddress.IPv4Address(spec.src).packed, ipaddress.IPv4Address(spec.dst).packed)
     return fix_checksums(ip + l4)
 
