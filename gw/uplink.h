@@ -4,7 +4,10 @@
  *
  * In:  an AF_PACKET/ETH_P_ALL SOCK_RAW socket bound to the uplink (it sees
  *      also what the tc filter shoots), PACKET_IGNORE_OUTGOING, the classic
- *      BPF socket filter of gw/bpf.h, PACKET_VNET_HDR, read with recvmmsg.
+ *      BPF socket filter of gw/bpf.h, PACKET_VNET_HDR, and a TPACKET_V3
+ *      receive ring (see "The receive ring" in uplink.c): frames are walked
+ *      in place in the mmap'ed blocks, each block given back to the kernel
+ *      once its packets have been handed on.
  *      Each frame becomes one or more IPv4 packet views whose checksums are
  *      complete: a GSO super-packet (TCP, UDP_L4) is cut into gso_size
  *      segments with their own IP and TCP/UDP headers and checksums, and a
@@ -43,8 +46,9 @@ struct iovec;
 struct sockaddr_in;
 
 enum {
-	UPLINK_RX_BATCH = 32,
-	UPLINK_RX_SLOT = 65536 + 256,	/* vnet header + Ethernet + a 64 KB super-packet */
+	UPLINK_RING_BLOCK = 1 << 18,	/* bytes per ring block: 4 super-packets of 64 KB */
+	UPLINK_RING_BLOCKS = 32,	/* blocks: an 8 MB ring */
+	UPLINK_RING_TOV_MS = 1,		/* a part-filled block is handed over after this */
 	UPLINK_SEG_ARENA = 4 * 65536,	/* segments of super-packets */
 	UPLINK_VIEWS = 128,		/* views per callback at most */
 	UPLINK_TX_BATCH = 64,
@@ -58,7 +62,7 @@ struct uplink_pkt {
 };
 
 enum uplink_drop {
-	UPLINK_DROP_TRUNC,	/* larger than a receive slot, or cut short */
+	UPLINK_DROP_TRUNC,	/* larger than a ring block, or cut short */
 	UPLINK_DROP_NOT_IP,	/* not an IPv4 Ethernet frame */
 	UPLINK_DROP_BAD_IP,	/* bad IPv4 header or lengths */
 	UPLINK_DROP_GSO,	/* a GSO type or layout gw cannot segment */
@@ -69,6 +73,7 @@ enum uplink_drop {
 };
 
 struct uplink_stats {
+	uint64_t rx_blocks;	/* ring blocks walked and given back */
 	uint64_t rx_frames;	/* frames read from the packet socket */
 	uint64_t rx_pkts;	/* IPv4 packets handed to the callback */
 	uint64_t rx_gso;	/* of the frames: GSO super-packets */
@@ -78,6 +83,10 @@ struct uplink_stats {
 	uint64_t arp_replies;	/* ARP requests for foreign addresses answered */
 	uint64_t arp_announced;	/* gratuitous ARPs sent */
 	uint64_t drop[UPLINK_DROP__MAX];
+	/* PACKET_STATISTICS, summed (the kernel resets them on each read):
+	 * what the socket filter passed, what found the ring full, and how
+	 * often the ring froze for want of a free block */
+	uint64_t ring_packets, ring_drops, ring_freezes;
 };
 
 struct uplink_conf {
@@ -85,6 +94,7 @@ struct uplink_conf {
 	struct bpf_nat_spec nat;	/* addresses, NatPorts, DNAT-ed ports, foreign */
 	bool host_owned;		/* tc filter (while nat.naddr) and NatPorts reserved */
 	uint16_t tc_pref;		/* 0: TC_GW_PREF */
+	unsigned ring_blocks;		/* 0: UPLINK_RING_BLOCKS (tests make it small) */
 };
 
 struct uplink {
@@ -102,10 +112,11 @@ struct uplink {
 	struct sysctl_ports ports;
 	struct uplink_stats st;
 
-	/* receive: UPLINK_RX_BATCH slots of UPLINK_RX_SLOT bytes */
-	struct mmsghdr *rmsg;
-	struct iovec *riov;
-	uint8_t *rbuf;
+	/* receive: the ring (nblocks blocks of UPLINK_RING_BLOCK bytes), the
+	 * next block to walk */
+	uint8_t *ring;
+	size_t ring_size;
+	unsigned nblocks, blk;
 	uint8_t *seg;		/* UPLINK_SEG_ARENA bytes */
 	size_t seg_used;
 	struct uplink_pkt *views;
@@ -153,9 +164,13 @@ void uplink_close(struct uplink *u);
 /* net.ipv4.conf.IFNAME.forwarding — what the kernel reads for a packet in
  * from ifname: 0, 1 or -errno. */
 int uplink_forwarding(const char *ifname);
-/* Reads one batch (non-blocking) and hands its packets to fn.  Returns the
- * number of frames read (0: none waiting) or -errno. */
+/* Walks the next ring block the kernel has handed over (non-blocking),
+ * hands its packets to fn and gives the block back.  Returns the number of
+ * frames in it (0: no block waiting). */
 int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx);
+/* Adds the kernel's PACKET_STATISTICS since the last call to st (control
+ * path: one getsockopt). */
+void uplink_ring_stats(struct uplink *u);
 /* One frame as read with PACKET_VNET_HDR (vnet header, then Ethernet): its
  * packets to fn via the view queue; exposed for tests.  Call
  * uplink_rx_flush after the last frame. */
