@@ -1200,8 +1200,8 @@ static const struct metric_def
 	m_frag_timeouts = C("frag_timeouts", "Reassemblies that timed out."),
 	m_frag_fragmented = C("frag_fragmented", "Packets fragmented on the way out."),
 	m_frag_created = C("frag_created", "Fragments created."),
-	m_up_blocks = C("uplink_rx_blocks", "Blocks of the uplink's receive ring walked."),
 	m_up_frames = C("uplink_rx_frames", "Frames read off the uplink's packet socket."),
+	m_up_copied = C("uplink_rx_copied", "Uplink frames too large for a ring slot, read from the queue."),
 	m_up_rx = C("uplink_rx_packets", "IPv4 packets taken off the uplink."),
 	m_up_gso = C("uplink_rx_gso", "GSO super-packets taken off the uplink."),
 	m_up_segs = C("uplink_rx_segments", "Segments cut from the uplink's GSO super-packets."),
@@ -1211,7 +1211,6 @@ static const struct metric_def
 	m_up_announced = C("uplink_arp_announced", "Gratuitous ARP announcements sent."),
 	m_up_ring_pkts = C("uplink_ring_packets", "Frames the uplink's socket filter passed to the ring."),
 	m_up_ring_drops = C("uplink_ring_drops", "Frames lost because the uplink's ring was full."),
-	m_up_ring_freezes = C("uplink_ring_freezes", "Times the uplink's ring ran out of free blocks."),
 	m_up_drops = CL("uplink_drops", "Uplink frames dropped, by reason.", "reason");
 
 void dp_stats(struct gw *g, struct metrics *m)
@@ -1255,8 +1254,8 @@ void dp_stats(struct gw *g, struct metrics *m)
 	if (!g->uplink_on)
 		return;
 	uplink_ring_stats(&g->uplink);
-	metric(m, &m_up_blocks, NULL, us->rx_blocks, "uplink_rx_blocks");
 	metric(m, &m_up_frames, NULL, us->rx_frames, "uplink_rx_frames");
+	metric(m, &m_up_copied, NULL, us->rx_copied, "uplink_rx_copied");
 	metric(m, &m_up_rx, NULL, us->rx_pkts, "uplink_rx_packets");
 	metric(m, &m_up_gso, NULL, us->rx_gso, "uplink_rx_gso");
 	metric(m, &m_up_segs, NULL, us->rx_segs, "uplink_rx_segments");
@@ -1266,7 +1265,6 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_up_announced, NULL, us->arp_announced, "uplink_arp_announced");
 	metric(m, &m_up_ring_pkts, NULL, us->ring_packets, "uplink_ring_packets");
 	metric(m, &m_up_ring_drops, NULL, us->ring_drops, "uplink_ring_drops");
-	metric(m, &m_up_ring_freezes, NULL, us->ring_freezes, "uplink_ring_freezes");
 	for (int i = 0; i < UPLINK_DROP__MAX; i++)
 		metric(m, &m_up_drops, uplink_drop_names[i], us->drop[i], "uplink_drop_%s",
 		       uplink_drop_names[i]);
