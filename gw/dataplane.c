@@ -35,7 +35,7 @@
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
 enum {
-	UPLINK_BATCHES_PER_WAKE = 8,
+	UPLINK_FRAMES_PER_WAKE = 256,	/* then the other sockets get their turn */
 	CT_EXPIRE_BUDGET = 256,	/* removals per loop iteration */
 };
 
@@ -357,9 +357,13 @@ static void uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct rx_ctx c = { g, gw_mono(), gw_wall() };
 
 	(void)loop, (void)revents;
-	for (int i = 0; i < UPLINK_BATCHES_PER_WAKE && !g->tx_blocked; i++)
-		if (uplink_recv_batch(&g->uplink, uplink_rx, &c) < UPLINK_RX_BATCH)
+	for (int n = 0; n < UPLINK_FRAMES_PER_WAKE && !g->tx_blocked;) {
+		int got = uplink_recv_batch(&g->uplink, uplink_rx, &c);
+
+		if (got <= 0)
 			break;
+		n += got;
+	}
 }
 
 void dp_flush(struct gw *g, uint64_t now)
@@ -1122,6 +1126,7 @@ static const struct metric_def
 	m_frag_fragmented = C("frag_fragmented", "Packets fragmented on the way out."),
 	m_frag_created = C("frag_created", "Fragments created."),
 	m_up_frames = C("uplink_rx_frames", "Frames read off the uplink's packet socket."),
+	m_up_copied = C("uplink_rx_copied", "Uplink frames too large for a ring slot, read from the queue."),
 	m_up_rx = C("uplink_rx_packets", "IPv4 packets taken off the uplink."),
 	m_up_gso = C("uplink_rx_gso", "GSO super-packets taken off the uplink."),
 	m_up_segs = C("uplink_rx_segments", "Segments cut from the uplink's GSO super-packets."),
@@ -1129,13 +1134,15 @@ static const struct metric_def
 	m_up_tx = C("uplink_tx_packets", "Packets sent out of the uplink."),
 	m_up_arp = C("uplink_arp_replies", "ARP replies sent for a NAT address."),
 	m_up_announced = C("uplink_arp_announced", "Gratuitous ARP announcements sent."),
+	m_up_ring_pkts = C("uplink_ring_packets", "Frames the uplink's socket filter passed to the ring."),
+	m_up_ring_drops = C("uplink_ring_drops", "Frames lost because the uplink's ring was full."),
 	m_up_drops = CL("uplink_drops", "Uplink frames dropped, by reason.", "reason");
 
 void dp_stats(struct gw *g, struct metrics *m)
 {
 	struct ct_stats cs;
 	struct frag_stats fs;
-	const struct uplink_stats *us = &g->uplink.st;
+	struct uplink_stats *us = &g->uplink.st;
 
 	if (!g->nf) {
 		/* plain: what it drops of peers' packets */
@@ -1171,7 +1178,9 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_frag_created, NULL, g->frag_created, "frag_created");
 	if (!g->uplink_on)
 		return;
+	uplink_ring_stats(&g->uplink);
 	metric(m, &m_up_frames, NULL, us->rx_frames, "uplink_rx_frames");
+	metric(m, &m_up_copied, NULL, us->rx_copied, "uplink_rx_copied");
 	metric(m, &m_up_rx, NULL, us->rx_pkts, "uplink_rx_packets");
 	metric(m, &m_up_gso, NULL, us->rx_gso, "uplink_rx_gso");
 	metric(m, &m_up_segs, NULL, us->rx_segs, "uplink_rx_segments");
@@ -1179,6 +1188,8 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_up_tx, NULL, us->tx_pkts, "uplink_tx_packets");
 	metric(m, &m_up_arp, NULL, us->arp_replies, "uplink_arp_replies");
 	metric(m, &m_up_announced, NULL, us->arp_announced, "uplink_arp_announced");
+	metric(m, &m_up_ring_pkts, NULL, us->ring_packets, "uplink_ring_packets");
+	metric(m, &m_up_ring_drops, NULL, us->ring_drops, "uplink_ring_drops");
 	for (int i = 0; i < UPLINK_DROP__MAX; i++)
 		metric(m, &m_up_drops, uplink_drop_names[i], us->drop[i], "uplink_drop_%s",
 		       uplink_drop_names[i]);

@@ -4,7 +4,11 @@
  *
  * In:  an AF_PACKET/ETH_P_ALL SOCK_RAW socket bound to the uplink (it sees
  *      also what the tc filter shoots), PACKET_IGNORE_OUTGOING, the classic
- *      BPF socket filter of gw/bpf.h, PACKET_VNET_HDR, read with recvmmsg.
+ *      BPF socket filter of gw/bpf.h, PACKET_VNET_HDR, and a TPACKET_V2
+ *      receive ring (see "The receive ring" in uplink.c for why not V3):
+ *      frames are walked in place in the mmap'ed slots, each slot given back
+ *      to the kernel once its packets have been handed on; a frame larger
+ *      than a slot (a GRO/GSO super-packet) is read from the socket's queue.
  *      Each frame becomes one or more IPv4 packet views whose checksums are
  *      complete: a GSO super-packet (TCP, UDP_L4) is cut into gso_size
  *      segments with their own IP and TCP/UDP headers and checksums, and a
@@ -43,8 +47,10 @@ struct iovec;
 struct sockaddr_in;
 
 enum {
-	UPLINK_RX_BATCH = 32,
-	UPLINK_RX_SLOT = 65536 + 256,	/* vnet header + Ethernet + a 64 KB super-packet */
+	UPLINK_RING_FRAMES = 4096,	/* ring slots (2 KB each for a 1500-byte MTU) */
+	UPLINK_RING_BYTES = 16 << 20,	/* at most, whatever the MTU */
+	UPLINK_RX_BATCH = 64,		/* slots walked before their views are used */
+	UPLINK_COPY_SLOT = 65536 + 256,	/* vnet header + Ethernet + a 64 KB super-packet */
 	UPLINK_SEG_ARENA = 4 * 65536,	/* segments of super-packets */
 	UPLINK_VIEWS = 128,		/* views per callback at most */
 	UPLINK_TX_BATCH = 64,
@@ -58,7 +64,7 @@ struct uplink_pkt {
 };
 
 enum uplink_drop {
-	UPLINK_DROP_TRUNC,	/* larger than a receive slot, or cut short */
+	UPLINK_DROP_TRUNC,	/* larger than a slot and not copied, or cut short */
 	UPLINK_DROP_NOT_IP,	/* not an IPv4 Ethernet frame */
 	UPLINK_DROP_BAD_IP,	/* bad IPv4 header or lengths */
 	UPLINK_DROP_GSO,	/* a GSO type or layout gw cannot segment */
@@ -70,6 +76,7 @@ enum uplink_drop {
 
 struct uplink_stats {
 	uint64_t rx_frames;	/* frames read from the packet socket */
+	uint64_t rx_copied;	/* of them: larger than a ring slot, read from the queue */
 	uint64_t rx_pkts;	/* IPv4 packets handed to the callback */
 	uint64_t rx_gso;	/* of the frames: GSO super-packets */
 	uint64_t rx_segs;	/* packets cut from them */
@@ -78,6 +85,9 @@ struct uplink_stats {
 	uint64_t arp_replies;	/* ARP requests for foreign addresses answered */
 	uint64_t arp_announced;	/* gratuitous ARPs sent */
 	uint64_t drop[UPLINK_DROP__MAX];
+	/* PACKET_STATISTICS, summed (the kernel resets them on each read):
+	 * what the socket filter passed, of it what found the ring full */
+	uint64_t ring_packets, ring_drops;
 };
 
 struct uplink_conf {
@@ -85,6 +95,7 @@ struct uplink_conf {
 	struct bpf_nat_spec nat;	/* addresses, NatPorts, DNAT-ed ports, foreign */
 	bool host_owned;		/* tc filter (while nat.naddr) and NatPorts reserved */
 	uint16_t tc_pref;		/* 0: TC_GW_PREF */
+	unsigned ring_frames;		/* 0: UPLINK_RING_FRAMES (tests make it small) */
 };
 
 struct uplink {
@@ -102,10 +113,13 @@ struct uplink {
 	struct sysctl_ports ports;
 	struct uplink_stats st;
 
-	/* receive: UPLINK_RX_BATCH slots of UPLINK_RX_SLOT bytes */
-	struct mmsghdr *rmsg;
-	struct iovec *riov;
-	uint8_t *rbuf;
+	/* receive: the ring (nframes slots of frame_size bytes, per_block
+	 * of them in each block of block_size), the next slot to walk; the
+	 * buffer for frames read from the queue (UPLINK_COPY_SLOT bytes) */
+	uint8_t *ring;
+	size_t ring_size;
+	unsigned nframes, frame_size, per_block, block_size, cur;
+	uint8_t *cbuf;
 	uint8_t *seg;		/* UPLINK_SEG_ARENA bytes */
 	size_t seg_used;
 	struct uplink_pkt *views;
@@ -153,9 +167,13 @@ void uplink_close(struct uplink *u);
 /* net.ipv4.conf.IFNAME.forwarding — what the kernel reads for a packet in
  * from ifname: 0, 1 or -errno. */
 int uplink_forwarding(const char *ifname);
-/* Reads one batch (non-blocking) and hands its packets to fn.  Returns the
- * number of frames read (0: none waiting) or -errno. */
+/* Walks up to UPLINK_RX_BATCH ring slots the kernel has filled
+ * (non-blocking), hands their packets to fn and gives the slots back.
+ * Returns the number of frames (0: none waiting). */
 int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx);
+/* Adds the kernel's PACKET_STATISTICS since the last call to st (control
+ * path: one getsockopt). */
+void uplink_ring_stats(struct uplink *u);
 /* One frame as read with PACKET_VNET_HDR (vnet header, then Ethernet): its
  * packets to fn via the view queue; exposed for tests.  Call
  * uplink_rx_flush after the last frame. */

@@ -3,11 +3,12 @@
 # gw/uplink on a host-owned NAT address: out through IPPROTO_RAW with source
 # 192.0.2.1:NatPorts, replies off the packet socket, the gateway's kernel
 # silent for the range (tc filter), the host's own connections unharmed
-# (reserved ports), GSO super-packets cut into checked segments; with veth
-# offloads on (the default) and off; all the while the host makes short
-# connections to the internet host as fast as they go (connrate, 32 in
-# flight: they must have run, how well is not asserted).  Everything removed
-# at exit.
+# (reserved ports), GSO super-packets (larger than a receive ring slot: read
+# from the socket's queue) cut into checked segments; with veth offloads on
+# (the default) and off; all the while the host makes short connections to
+# the internet host as fast as they go (connrate, 32 in flight: they must
+# have run, how well is not asserted); a flood round and over a small
+# receive ring.  Everything removed at exit.
 #
 #   ┌─────────┐ eth0 192.0.2.1/24        192.0.2.2/24 eth0 ┌──────────┐
 #   │ gateway ├──────────────────── veth ───────────────────┤ internet │
@@ -112,8 +113,11 @@ for mode in on off; do
 	grep -q 'checked .* 0 bad checksums, 0 over the MTU' "$out" || fail "offloads $mode: bad packets"
 	cmp -s "$TMP/big" "$TMP/got-$mode" || fail "offloads $mode: the stream differs"
 	segs=$(sed -n 's/.* gso \([0-9]*\) segs.*/\1/p' "$out")
+	copied=$(sed -n 's/.* copied \([0-9]*\) pkts.*/\1/p' "$out")
 	if [ $mode = on ]; then
 		[ "$segs" -gt 0 ] || fail "offloads on: no GSO super-packet reached the uplink"
+		# larger than a ring slot: read whole from the socket's queue
+		[ "$copied" -gt 0 ] || fail "offloads on: no super-packet came by the queue"
 	fi
 	[ "$(reserved)" = "$before" ] || fail "reserved ports after exit: '$(reserved)', was '$before'"
 	[ -z "$(tc_filters)" ] || fail "tc filter left behind: $(tc_filters)"
@@ -121,6 +125,14 @@ for mode in on off; do
 	log "offloads $mode: replies on the packet socket, kernel silent, host connections fine, $segs super-packets segmented, all removed"
 	log "  the host's load alongside: $(cat "$TMP/load-$mode")"
 done
+
+# The receive ring goes round, and over: a 64-slot ring, 2000 echoes read
+# as they come, then 2000 unread (the kernel drops what finds it full);
+# then it is read empty and takes the next echo.
+on gateway "$PROBE" run --ring 64 eth0 $NAT $LO $HI $SRV flood:7001:2000 udp:7001 \
+	> "$TMP/flood.out" 2>&1 || fail "ring flood: $(cat "$TMP/flood.out")"
+grep -q 'udp echo from 7001: ok' "$TMP/flood.out" || fail "ring flood: $(cat "$TMP/flood.out")"
+log "$(grep '^flood' "$TMP/flood.out" | paste -sd';')"
 
 # A clsact that was there before stays.
 on gateway tc qdisc add dev eth0 clsact

@@ -6,9 +6,10 @@
  *       tx checksum, scatter-gather, TSO, GSO and GRO of IF (SIOCETHTOOL).
  *   uplink_probe udp-echo PORT
  *       a UDP echo server that never misses a datagram (socat's fork does).
- *   uplink_probe run [--bare] IF NATADDR LO HI SERVER STEP...
- *       opens the uplink (--bare: no tc filter, no port reservation) and runs
- *       the steps in order, then prints the uplink's counters:
+ *   uplink_probe run [--bare] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...
+ *       opens the uplink (--bare: no tc filter, no port reservation;
+ *       --ring: a receive ring of SLOTS slots) and runs the steps in
+ *       order, then prints the uplink's counters:
  *     udp:PORT          a datagram from NATADDR:LO+1 to SERVER:PORT sent on the
  *                       raw socket; its echo must come back on the packet socket
  *     syn:PORT:SPORT    a TCP handshake from NATADDR:SPORT (a tiny TCP on the
@@ -19,6 +20,11 @@
  *     host:TPORT:UPORT:N  N TCP echoes to SERVER:TPORT and N UDP echoes to
  *                       SERVER:UPORT through the host's own stack; none may
  *                       fail, and no local port may fall in [LO, HI]
+ *     flood:PORT:N      the ring goes round: N datagrams of 1000 bytes to the
+ *                       UDP echo SERVER:PORT from NATADDR:LO+2, 16 at a time,
+ *                       their echoes read between; then N more, unread, so
+ *                       the ring fills and the kernel drops; then the ring
+ *                       must be read empty and take the next echoes again
  *     hold              print "holding" and wait for SIGTERM
  *   Every packet of the probe's flows that the uplink hands over must have
  *   correct IP and TCP/UDP checksums and fit the uplink's MTU.
@@ -61,8 +67,9 @@ static void stats(FILE *f)
 {
 	int d;
 
-	fprintf(f, "uplink: frames %llu pkts %llu gso %llu segs %llu csum %llu tx %llu drops",
-		(unsigned long long)U.st.rx_frames, (unsigned long long)U.st.rx_pkts,
+	fprintf(f, "uplink: frames %llu copied %llu pkts %llu gso %llu segs %llu csum %llu tx %llu drops",
+		(unsigned long long)U.st.rx_frames, (unsigned long long)U.st.rx_copied,
+		(unsigned long long)U.st.rx_pkts,
 		(unsigned long long)U.st.rx_gso, (unsigned long long)U.st.rx_segs,
 		(unsigned long long)U.st.rx_csum, (unsigned long long)U.st.tx_pkts);
 	for (d = 0; d < UPLINK_DROP__MAX; d++)
@@ -243,6 +250,81 @@ static void step_udp(uint16_t port)
 	printf("udp echo from %u: ok\n", port);
 }
 
+/* ---- flood: round the ring, and over it ---- */
+
+struct flood_st {
+	uint16_t sport, dport;
+	unsigned got;
+};
+
+static void flood_rx(void *v, const uint8_t *ip, size_t len)
+{
+	struct flood_st *s = v;
+	size_t ihl = (size_t)(ip[0] & 0xf) * 4;
+	const uint8_t *l4 = ip + ihl;
+
+	if (ip[9] == IPPROTO_UDP && be16_get(l4) == s->dport && be16_get(l4 + 2) == s->sport &&
+	    len == ihl + 8 + 1000)
+		s->got++;
+}
+
+/* Reads what waits without blocking; returns the frames read. */
+static unsigned drain(step_fn *fn, void *st)
+{
+	struct rx rx = { fn, st };
+	unsigned n = 0;
+	int got;
+
+	while ((got = uplink_recv_batch(&U, on_batch, &rx)) > 0)
+		n += (unsigned)got;
+	return n;
+}
+
+static void step_flood(uint16_t port, unsigned n)
+{
+	struct flood_st s = { (uint16_t)(LO + 2), port, 0 };
+	uint64_t frames0 = U.st.rx_frames, drops0;
+	uint8_t msg[1000];
+	double end;
+	unsigned i, got1;
+
+	memset(msg, 'f', sizeof(msg));
+	/* round: the ring must go round more than twice */
+	for (i = 0; i < n; i++) {
+		send_udp(s.sport, s.dport, msg, sizeof(msg));
+		if (i % 16 == 15)
+			pump(flood_rx, &s, 0.002);
+	}
+	for (end = now() + 10; s.got < n && now() < end;)
+		pump(flood_rx, &s, 0.1);
+	got1 = s.got;
+	printf("flood round: %u of %u echoes, %llu frames through a %u-slot ring\n", got1, n,
+	       (unsigned long long)(U.st.rx_frames - frames0), U.nframes);
+	if (U.st.rx_frames - frames0 <= 2 * U.nframes)
+		die("the ring did not go round twice");
+	if (got1 < n / 2)
+		die("most of the flood's echoes lost with the ring read all along");
+	/* over: unread, the ring fills; the kernel counts its drops */
+	uplink_ring_stats(&U);
+	drops0 = U.st.ring_drops;
+	for (i = 0; i < n; i++)
+		send_udp(s.sport, s.dport, msg, sizeof(msg));
+	for (end = now() + 10; U.st.ring_drops == drops0 && now() < end;) {
+		struct pollfd pfd = { .fd = -1 };
+
+		poll(&pfd, 0, 10);
+		uplink_ring_stats(&U);
+	}
+	if (U.st.ring_drops == drops0)
+		die("a flood larger than the ring, unread, and the kernel dropped nothing");
+	s.got = 0;
+	drain(flood_rx, &s);
+	printf("flood over: %u of %u echoes kept by a %u-slot ring, %llu dropped by the kernel\n",
+	       s.got, n, U.nframes, (unsigned long long)(U.st.ring_drops - drops0));
+	if (s.got == 0 || s.got > U.nframes)
+		die("a full ring kept none of the flood, or more than it holds");
+}
+
 /* ---- a tiny TCP client ---- */
 
 struct tcp_st {
@@ -412,6 +494,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct in_addr a;
 	bool bare = false;
+	unsigned ring = 0;
 	int i;
 
 	if (argc == 4 && !strcmp(argv[1], "offload"))
@@ -424,9 +507,15 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
+	if (argc > 3 && !strcmp(argv[2], "--ring")) { /* slots */
+		ring = (unsigned)atoi(argv[3]);
+		argv[3] = argv[1];
+		argv += 2;
+		argc -= 2;
+	}
 	if (argc < 7 || strcmp(argv[1], "run")) {
 		fprintf(stderr, "usage: uplink_probe offload IF on|off\n"
-				"       uplink_probe run [--bare] IF NATADDR LO HI SERVER STEP...\n");
+				"       uplink_probe run [--bare] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -442,6 +531,7 @@ int main(int argc, char **argv)
 	c.ifname = argv[2];
 	c.nat = (struct bpf_nat_spec){ .addr = { NAT }, .naddr = 1, .lo = LO, .hi = HI };
 	c.host_owned = !bare;
+	c.ring_frames = ring;
 	if (uplink_open_conf(&U, &c) < 0)
 		die("uplink_open");
 	sigaction(SIGTERM, &sa, NULL);
@@ -458,6 +548,8 @@ int main(int argc, char **argv)
 			step_tcp((uint16_t)p2, (uint16_t)p1, file);
 		} else if (sscanf(argv[i], "host:%u:%u:%u", &p1, &p2, &n) == 3) {
 			step_host((uint16_t)p1, (uint16_t)p2, n);
+		} else if (sscanf(argv[i], "flood:%u:%u", &p1, &n) == 2) {
+			step_flood((uint16_t)p1, n);
 		} else if (!strcmp(argv[i], "hold")) {
 			printf("holding\n");
 			while (!stopping)
