@@ -289,7 +289,7 @@ int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx)
 			break;
 		if (st & TP_STATUS_COPY) {
 			rx_copied(u, fn, ctx);
-		} else if (h->tp_mac < sizeof(*h) + VNET ||
+		} else if (h->tp_mac < sizeof(*h) + VNET_HLEN ||
 			   h->tp_snaplen > u->frame_size - h->tp_mac || h->tp_snaplen < h->tp_len) {
 			/* cut short and not queued whole (the queue was full) */
 			u->st.rx_frames++;
@@ -297,7 +297,7 @@ int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx)
 		} else {
 			uint8_t *f = (uint8_t *)h + h->tp_mac;
 
-			uplink_rx_frame(u, f - VNET, VNET + h->tp_snaplen, fn, ctx);
+			uplink_rx_frame(u, f - VNET_HLEN, VNET_HLEN + h->tp_snaplen, fn, ctx);
 		}
 		u->cur = u->cur + 1 == u->nframes ? 0 : u->cur + 1;
 	}
@@ -340,7 +340,7 @@ static int open_ring(struct uplink *u, unsigned nframes)
 	void *m;
 
 	/* header, sockaddr_ll, vnet header, Ethernet + VLAN tag, frame */
-	while (fs < TPACKET2_HDRLEN + 16 + VNET + ETH + 4 + u->mtu)
+	while (fs < TPACKET2_HDRLEN + 16 + VNET_HLEN + ETHH_LEN + 4 + u->mtu)
 		fs *= 2;
 	if ((size_t)nframes * fs > UPLINK_RING_BYTES)
 		nframes = UPLINK_RING_BYTES / fs;
