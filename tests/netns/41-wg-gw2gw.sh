@@ -37,6 +37,7 @@ PrivateKey = $srv_priv
 ListenPort = 51820
 Address = 10.8.0.1/24, fd00:8::1/64
 ControlSocket = $TMP/srv0.sock
+UapiSocket = $TMP/srv0.uapi
 
 [Peer]
 PublicKey = $cl_pub
@@ -48,6 +49,7 @@ PrivateKey = $cl_priv
 ListenPort = 40000
 Address = 10.8.0.2/24, 10.7.0.2/24, fd00:8::2/64
 ControlSocket = $TMP/cl0.sock
+UapiSocket = $TMP/cl0.uapi
 
 [Peer]
 PublicKey = $srv_pub

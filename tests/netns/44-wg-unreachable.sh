@@ -36,6 +36,7 @@ PrivateKey = $gw_priv
 ListenPort = 51820
 Address = 10.8.0.1/24, fd00:8::1/64
 ControlSocket = $ctl
+UapiSocket = $ctl.uapi
 
 [Peer]
 PublicKey = $peer_pub

@@ -181,7 +181,7 @@ log "(c) gw started as uid $NOBODY with ambient cap_net_admin,cap_net_raw (User 
 R=$TMP/c
 mkdir -m 0700 "$R"
 # (User = nobody stays: gw is that user already, nothing to switch)
-sed -e "s#^ControlSocket = .*#ControlSocket = $R/gw0.sock#" -e "s#^Rules = .*#Rules = $R/gw0.rules#" \
+sed -e "s#^ControlSocket = .*#ControlSocket = $R/gw0.sock#" -e "s#^UapiSocket = .*#UapiSocket = $R/gw0.uapi#" -e "s#^Rules = .*#Rules = $R/gw0.rules#" \
 	"$TMP/gw0.conf" > "$R/gw0.conf"
 grep -q "^User = nobody" "$R/gw0.conf" || fail "no User in $R/gw0.conf"
 cp "$TMP/gw0.rules" "$R/gw0.rules"
@@ -237,6 +237,7 @@ Uplink = eth0
 Rules = $R/gw0.rules
 NatPorts = 61000-61999
 ControlSocket = $R/gw0.sock
+UapiSocket = $R/gw0.uapi
 
 [Peer]
 PublicKey = $rcl_pub

@@ -199,6 +199,7 @@ Uplink = eth0
 Rules = $TMP/snat.rules
 NatPorts = 62000-62999
 ControlSocket = $TMP/gw1.sock
+UapiSocket = $TMP/gw1.uapi
 EOC
 on gateway timeout 20 "$GW" run "$TMP/gw1.conf" 2> "$TMP/gw1.log" && fail "gw started with forwarding on"
 grep -q "SNAT to $FOREIGN.*net.ipv4.conf.eth0.forwarding=0" "$TMP/gw1.log" ||

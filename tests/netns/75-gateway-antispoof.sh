@@ -145,6 +145,7 @@ $(grep '^PrivateKey' "$TMP/gw0.conf")
 ListenPort = 51820
 Address = 10.8.0.1/24
 ControlSocket = $TMP/plain.sock
+UapiSocket = $TMP/plain.uapi
 
 [Peer]
 PublicKey = $cl_pub

@@ -26,8 +26,7 @@
 . "$(dirname "$0")/gateway.sh"
 
 command -v zbarimg > /dev/null || fail "zbarimg is not installed (make deps)"
-GW_IFACE_EXTRA="UapiSocket = $TMP/gw0.uapi"
-gateway_world
+gateway_world  # its UAPI socket: $TMP/gw0.uapi (gateway.sh)
 CONF=$TMP/gw0.conf
 chmod 0640 "$CONF"
 G() { on gateway "$GW" "$@"; }

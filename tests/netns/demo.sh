@@ -51,6 +51,7 @@ ListenPort = 51820
 Address = 10.8.0.1/24
 Uplink = eth0
 ControlSocket = $TMP/gw0.sock
+UapiSocket = $TMP/gw0.uapi
 Rules = $TOP/contrib/examples/gw0.rules
 User = nobody
 [Peer]

@@ -51,6 +51,7 @@ Uplink = eth0
 Rules = $TMP/gw0.rules
 NatPorts = 61000-61999
 ControlSocket = $ctl
+$([ -n "${GW_PRIVATE_RUN:-}" ] || echo "UapiSocket = $TMP/gw0.uapi")
 ${GW_IFACE_EXTRA:-}
 
 [Peer]

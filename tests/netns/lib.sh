@@ -89,9 +89,17 @@ wg_go() {
 		"mount -t tmpfs none /run && mkdir -p /var/run/wireguard && exec wireguard-go -f $ifc" \
 		>> "$log" 2>&1
 	WG_PID=$BG_PID
-	wait_for 10 nsenter -t "$WG_PID" -m test -S "/var/run/wireguard/$ifc.sock"
+	wait_for 10 own_run "$WG_PID" "/var/run/wireguard/$ifc.sock"
 }
 wg_in() { local p=$1; shift; nsenter -t "$p" -m -n wg "$@"; }
+
+# own_run PID SOCKET: process PID is in a mount namespace of its own (its
+# private /run is up: before unshare it would see the host's /run, where
+# another instance's socket may be) and SOCKET exists there
+own_run() {
+	[ "$(readlink "/proc/$1/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ] &&
+		nsenter -t "$1" -m test -S "$2"
+}
 
 # gw_ns HOST CONF [LOG]: gw run CONF in HOST with a private /run, as wg_go
 # does for wireguard-go (its UAPI socket /var/run/wireguard/IFACE.sock is
@@ -103,10 +111,10 @@ gw_ns() {
 	bg "$h" unshare -m sh -c "mount -t tmpfs none /run && exec \"\$0\" run \"\$1\"" \
 		"$GW" "$conf" 2>> "$log"
 	GW_PID=$BG_PID
-	wait_for 10 nsenter -t "$GW_PID" -m test -S "/var/run/wireguard/$ifc.sock"
+	wait_for 10 own_run "$GW_PID" "/var/run/wireguard/$ifc.sock"
 	# the control socket comes after the UAPI socket: wait for both
 	ctl=$(sed -n 's/^ControlSocket *= *//p' "$conf")
-	wait_for 10 nsenter -t "$GW_PID" -m test -S "${ctl:-/run/gw/$ifc.sock}"
+	wait_for 10 own_run "$GW_PID" "${ctl:-/run/gw/$ifc.sock}"
 }
 
 # tunnel_gw HOST [PEER-LINES]: gw run in HOST as a plain tunnel (10.8.0.1/24,
@@ -125,6 +133,7 @@ PrivateKey = $gw_priv
 ListenPort = 51820
 Address = 10.8.0.1/24
 ControlSocket = $ctl
+UapiSocket = $ctl.uapi
 
 [Peer]
 PublicKey = $cl_pub
