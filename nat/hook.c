@@ -372,7 +372,11 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 	addr_types(nf, ctx, res, &pre);
 	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
 		return false;
-	if (!track(nf, ctx, res, true))
+	/* conntrack checks TCP/UDP/ICMP checksums in PREROUTING, except for
+	 * what a peer sent: the kernel's WireGuard marks a decrypted packet
+	 * CHECKSUM_UNNECESSARY at every level (the AEAD authenticated it), so
+	 * Linux never finds it INVALID for its checksum */
+	if (!track(nf, ctx, res, !from_peer))
 		return false;
 	if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx))
 		return false;

@@ -84,7 +84,8 @@ static struct rules *parse(const char *text)
 	return r;
 }
 
-static struct nf *gateway(const char *rules)
+/* named: gw0 and eth0 are the tunnel and the uplink (named_gateway) */
+static struct nf *gateway_as(const char *rules, bool named)
 {
 	struct nf_config cfg = {
 		.route = route,
@@ -95,10 +96,19 @@ static struct nf *gateway(const char *rules)
 	};
 	struct nf *nf;
 
+	if (named) {
+		strcpy(cfg.tunnel, "gw0");
+		strcpy(cfg.uplink, "eth0");
+	}
 	ct_config_default(&cfg.ct, 1024);
 	cfg.ct.hash_seed = 3;
 	assert_int_equal(nf_create(&nf, &cfg, rules ? parse(rules) : NULL), 0);
 	return nf;
+}
+
+static struct nf *gateway(const char *rules)
+{
+	return gateway_as(rules, false);
 }
 
 struct packet {
@@ -266,6 +276,28 @@ static void test_reject_and_renat(void **state)
 	assert_true(res.ct_held);
 	nf_release(nf, &res);
 	assert_int_equal(ct_count(nf), 0);
+	nf_destroy(nf);
+}
+
+/* A bad UDP checksum: INVALID off the uplink (conntrack checks it in
+ * PREROUTING); from a peer the AEAD vouched for the packet, as the kernel's
+ * WireGuard says with CHECKSUM_UNNECESSARY: NEW, forwarded as it is. */
+static void test_peer_checksum(void **state)
+{
+	struct nf *nf = gateway_as(road_warrior, true);
+	struct packet pk;
+	struct nf_result res;
+
+	(void)state;
+	build(&pk, "udp 10.8.0.2:5000 > 203.0.113.5:53 len 40", 0, 0);
+	pk.buf[pk.p.outer.end - 1] ^= 0x55;
+	nf_input(nf, &pk.p, "gw0", 1, 1, &res, NULL);
+	assert_int_equal(res.ctstate, CT_NEW);
+	assert_int_equal(res.verdict, NF_ACCEPT);
+	build(&pk, "udp 203.0.113.5:53 > 192.0.2.1:9999 len 40", 0, 0);
+	pk.buf[pk.p.outer.end - 1] ^= 0x55;
+	nf_input(nf, &pk.p, "eth0", 1, 1, &res, NULL);
+	assert_int_equal(res.ctstate, CT_INVALID);
 	nf_destroy(nf);
 }
 
@@ -487,21 +519,7 @@ static void test_batch(void **state)
  * uplink (rp_filter, nf_from_host, the tunnel's addresses). */
 static struct nf *named_gateway(const char *rules)
 {
-	struct nf_config cfg = {
-		.route = route,
-		.ifaddr = ifaddr,
-		.uplink_addr = UPLINK,
-		.nat_port_min = 61000,
-		.nat_port_max = 61999,
-		.tunnel = "gw0",
-		.uplink = "eth0",
-	};
-	struct nf *nf;
-
-	ct_config_default(&cfg.ct, 1024);
-	cfg.ct.hash_seed = 3;
-	assert_int_equal(nf_create(&nf, &cfg, rules ? parse(rules) : NULL), 0);
-	return nf;
+	return gateway_as(rules, true);
 }
 
 static const char accept_all[] =
@@ -678,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_unsolicited_to_nat_port),
 		cmocka_unit_test(test_reject_and_renat),
 		cmocka_unit_test(test_ttl),
+		cmocka_unit_test(test_peer_checksum),
 		cmocka_unit_test(test_dnat_port_forward),
 		cmocka_unit_test(test_masquerade_out_interface),
 		cmocka_unit_test(test_local_and_untracked),
