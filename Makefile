@@ -168,6 +168,8 @@ FUZZ_LIBNAT := build/fuzz/libnat.a
 FUZZ_LIBPKT := build/fuzz/libpkt.a
 FUZZ_LIBCRYPTO := build/fuzz/libgwcrypto.a
 FUZZ_LIBGW := build/fuzz/libgw.a
+# the tests' reference checksum, so harnesses do not write their own
+FUZZ_UTIL := build/fuzz/obj/tests/unit/util_refsum.o
 
 build/fuzz/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -186,10 +188,10 @@ $(FUZZ_LIBCRYPTO): $(patsubst %.c,build/fuzz/obj/%.o,$(CRYPTO_SRC))
 $(FUZZ_LIBGW): $(patsubst %.c,build/fuzz/obj/%.o,$(GW_LIBSRC))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_UTIL) $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_UTIL) \
 		$(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO) $(GW_LIBS)
 
 fuzz: $(FUZZ_BINS)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer: nat/gso segmentation, nat/gro joining and partial checksum
- * completion on what a TUN or packet-socket read may hand over.
+ * libFuzzer: nat/pkt's gso segmentation, gro joining, vnet headers and
+ * partial checksum completion on what a TUN or packet-socket read may hand
+ * over.
  *
  * Input: [mode, mss_hi, mss_lo, start_hi, start_lo, off_hi, off_lo], then
  * the packet.
@@ -9,14 +10,22 @@
  *   mode bit  2    repair: the IP length fields say the packet's length,
  *                  the IPv4 header checksum and the TCP/UDP checksum are
  *                  made right (so eligible segments reach nat/gro)
+ *   mode bits 3-7  where the packet itself goes among its segments on the
+ *                  way to nat/gro (past the last: nowhere)
  *   mss            gso_size; start, off: csum_start and csum_offset
+ * The input's first VNET_HLEN bytes are also read as a virtio_net_hdr.
  * Properties, on exact heap copies (ASan sees any access past them):
  *   - a packet gso_init takes is cut into segments whose payloads are the
  *     super-packet's, in order, each at most mss, with lengths and every
  *     checksum right (checked with a sum written here, not nat/csum);
- *   - when nat/gro joins all of a TCP super-packet's segments, the joined
- *     packet, its checksum completed as the kernel would, cuts again into
- *     the very same segments;
+ *   - the segments (and the packet itself among them) written to the TUN as
+ *     gw_tun_write does (nat/gro joins what it can, the rest flushes; each
+ *     write with its header through vnet_build), then read back as the
+ *     kernel would (vnet_parse; a super-packet cut with nat/gso by its
+ *     header, its partial checksum verifying once completed), are the very
+ *     packets written, in order, byte for byte;
+ *   - vnet_parse then vnet_build gives back the header's bytes but for the
+ *     flags and ECN bit gw does not keep, and parses again to the same;
  *   - a packet joins nothing it was not begun with: the same packet twice is
  *     never one super-packet;
  *   - gso_csum_complete takes only a field inside the packet past the IP
@@ -31,36 +40,24 @@
 #include "nat/pkt/be.h"
 #include "nat/pkt/gro.h"
 #include "nat/pkt/gso.h"
+#include "nat/pkt/vnet.h"
+#include "tests/unit/util_refsum.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHECK(c) do { if (!(c)) abort(); } while (0)
 
-enum { HDR = 7, P_TCP = 6, P_UDP = 17 };
+enum { HDR = 7, P_TCP = 6, P_UDP = 17, TRIP_SEGS = 256, TRIP_MAX = TRIP_SEGS + 1 };
 
 static uint32_t sum16(uint32_t s, const uint8_t *b, size_t n)
 {
-	uint64_t t = s;
-
-	for (size_t i = 0; i < n; i += 2)
-		t += (uint32_t)b[i] << 8 | (i + 1 < n ? b[i + 1] : 0);
-	while (t >> 16)
-		t = (t & 0xffff) + (t >> 16);
-	return (uint32_t)t;
-}
-
-/* The pseudo-header sum of IPv4/IPv6 packet p for l4len bytes of proto. */
-static uint32_t pseudo(const uint8_t *p, bool v6, uint8_t proto, size_t l4len)
-{
-	uint32_t s = sum16(0, p + (v6 ? 8 : 12), v6 ? 32 : 8);
-
-	return s + proto + (uint32_t)(l4len >> 16) + (uint32_t)(l4len & 0xffff);
+	return ref_fold(ref_sum(s, b, n));
 }
 
 /* Does the TCP/UDP checksum of p (l4 at l3, len bytes) verify? */
-static bool l4_ok(const uint8_t *p, size_t len, size_t l3, bool v6, uint8_t proto)
+static bool l4_ok(const uint8_t *p, size_t len, size_t l3, uint8_t proto)
 {
-	return sum16(pseudo(p, v6, proto, len - l3), p + l3, len - l3) == 0xffff;
+	return ref_l4_ok(p, len, l3, proto);
 }
 
 /* Mode bit 2: lengths, IPv4 header checksum and L4 checksum made right. */
@@ -87,7 +84,7 @@ static void repair(uint8_t *p, size_t len)
 	if (csum + 2 > len)
 		return;
 	be16_put(p + csum, 0);
-	be16_put(p + csum, (uint16_t)~sum16(pseudo(p, v6, proto, len - l3), p + l3, len - l3));
+	be16_put(p + csum, (uint16_t)~sum16(ref_pseudo(p, proto, len - l3), p + l3, len - l3));
 }
 
 /* Segment i of s in a fresh heap buffer of its exact length. */
@@ -125,7 +122,7 @@ static bool cut(const struct gso *s, const uint8_t *p, struct gro *g)
 		}
 		if (proto == P_UDP)
 			CHECK(be16_get(seg + s->l3 + 4) == n - s->l3);
-		CHECK(l4_ok(seg, n, s->l3, v6, proto));
+		CHECK(l4_ok(seg, n, s->l3, proto));
 		if (proto == P_TCP && all_held)
 			all_held = gro_add(g, seg, n) == GRO_HELD;
 		free(seg);
@@ -153,7 +150,7 @@ static void round_trip(const struct gso *s, struct gro *g)
 	CHECK(len == s->len && h.kind == s->kind && h.gso_size == s->mss);
 	CHECK(h.hdr_len == s->hdrs && h.csum_start == s->l3 && h.csum_offset == 16);
 	CHECK(gso_csum_complete(g->buf, len, h.csum_start, h.csum_offset) == 0);
-	CHECK(l4_ok(g->buf, len, s->l3, s->kind == GSO_TCP6, P_TCP));
+	CHECK(l4_ok(g->buf, len, s->l3, P_TCP));
 	CHECK(gso_init(&again, g->buf, len, h.kind, h.gso_size) == 0 && again.n == s->n);
 	for (unsigned i = 0; i < s->n; i++) {
 		size_t n, m;
@@ -163,6 +160,121 @@ static void round_trip(const struct gso *s, struct gro *g)
 		free(a);
 		free(b);
 	}
+}
+
+/* The packets of a TUN round trip: what gw writes, what it reads back. */
+struct seq {
+	uint8_t *p[TRIP_MAX];
+	size_t len[TRIP_MAX];
+	unsigned n;
+};
+
+static void seq_add(struct seq *q, const uint8_t *p, size_t len)
+{
+	CHECK(q->n < TRIP_MAX);
+	q->p[q->n] = malloc(len ? len : 1);
+	CHECK(q->p[q->n]);
+	memcpy(q->p[q->n], p, len);
+	q->len[q->n++] = len;
+}
+
+static void seq_free(struct seq *q)
+{
+	for (unsigned i = 0; i < q->n; i++)
+		free(q->p[i]);
+	q->n = 0;
+}
+
+/* One TUN write (the header as vnet_build makes it, then the packet), read
+ * as the kernel would: a super-packet cut by its header, else the packet as
+ * it is (its partial checksum completed). */
+static void tun_read(struct seq *back, const struct vnet_hdr *h, const uint8_t *p, size_t len)
+{
+	uint8_t raw[VNET_HLEN];
+	struct vnet_hdr r;
+	uint8_t *w;
+
+	vnet_build(h, raw);
+	CHECK(vnet_parse(&r, raw) == 0);
+	CHECK(r.kind == h->kind && r.needs_csum == h->needs_csum && r.gso_size == h->gso_size);
+	CHECK(r.hdr_len == h->hdr_len && r.csum_start == h->csum_start &&
+	      r.csum_offset == h->csum_offset);
+	w = malloc(len);
+	CHECK(w);
+	memcpy(w, p, len);
+	if (r.needs_csum) {
+		CHECK(gso_csum_complete(w, len, r.csum_start, r.csum_offset) == 0);
+		CHECK(!r.kind || l4_ok(w, len, r.csum_start, P_TCP));
+	}
+	if (r.kind) {
+		struct gso s;
+
+		CHECK(gso_init(&s, w, len, r.kind, r.gso_size) == 0 && s.len == len);
+		CHECK(r.hdr_len == s.hdrs && s.n > 1);
+		for (unsigned i = 0; i < s.n; i++) {
+			size_t n;
+			uint8_t *seg = seg_new(&s, i, &n);
+
+			seq_add(back, seg, n);
+			free(seg);
+		}
+	} else {
+		seq_add(back, w, len);
+	}
+	free(w);
+}
+
+static void tun_flush(struct gro *g, struct seq *back)
+{
+	struct vnet_hdr h;
+	size_t len = gro_finish(g, &h);
+
+	if (len)
+		tun_read(back, &h, g->buf, len);
+}
+
+/* The packets of q written one by one as gw_tun_write does with nat/gro
+ * on, and read back: the same packets, in order, byte for byte. */
+static void tun_trip(const struct seq *q, struct gro *g)
+{
+	static const struct vnet_hdr plain;
+	struct seq back = { .n = 0 };
+
+	for (unsigned i = 0; i < q->n; i++) {
+		enum gro_res r = gro_add(g, q->p[i], q->len[i]);
+
+		if (r == GRO_FLUSH) {
+			tun_flush(g, &back);
+			r = gro_add(g, q->p[i], q->len[i]);
+		}
+		if (r == GRO_HELD)
+			continue;
+		tun_flush(g, &back);
+		tun_read(&back, &plain, q->p[i], q->len[i]);
+	}
+	tun_flush(g, &back);
+	CHECK(back.n == q->n);
+	for (unsigned i = 0; i < q->n; i++)
+		CHECK(back.len[i] == q->len[i] && !memcmp(back.p[i], q->p[i], q->len[i]));
+	seq_free(&back);
+}
+
+/* The virtio_net_hdr in b: what gw reads it as, it writes back the same,
+ * but for the flags and the ECN bit it does not keep. */
+static void vnet(const uint8_t b[VNET_HLEN])
+{
+	struct vnet_hdr h, again;
+	uint8_t out[VNET_HLEN];
+
+	if (vnet_parse(&h, b))
+		return;
+	vnet_build(&h, out);
+	CHECK(out[0] == (b[0] & 1) && out[1] == (b[1] & 0x7f));
+	CHECK(!memcmp(out + 2, b + 2, VNET_HLEN - 2));
+	CHECK(vnet_parse(&again, out) == 0 && again.kind == h.kind);
+	CHECK(again.needs_csum == h.needs_csum && again.gso_size == h.gso_size);
+	CHECK(again.hdr_len == h.hdr_len && again.csum_start == h.csum_start &&
+	      again.csum_offset == h.csum_offset);
 }
 
 /* gso_csum_complete on p: accepted only inside the packet, then it sums
@@ -207,12 +319,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		repair(p, len);
 	gro_init(&g, gbuf, GRO_MAX);
 
+	if (size >= VNET_HLEN)
+		vnet(data);
 	if (gso_init(&s, p, len, kinds[mode & 3], mss) == 0) {
 		CHECK(s.n >= 1 && s.len <= len && s.hdrs < s.len);
 		if (cut(&s, p, &g))
 			round_trip(&s, &g);
 		else
 			gro_finish(&g, &(struct vnet_hdr){ 0 });
+		if (s.n <= TRIP_SEGS) {
+			struct seq q = { .n = 0 };
+
+			for (unsigned i = 0; i < s.n; i++) {
+				size_t n;
+				uint8_t *seg = seg_new(&s, i, &n);
+
+				if (i == mode >> 3)
+					seq_add(&q, p, len);
+				seq_add(&q, seg, n);
+				free(seg);
+			}
+			if (mode >> 3 == s.n)
+				seq_add(&q, p, len);
+			tun_trip(&q, &g);
+			seq_free(&q);
+		}
 	}
 
 	/* the packet itself, twice: begun, then never joined to itself */
