@@ -502,7 +502,8 @@ static void test_portset_cap(void **state)
 		memset(one, 0, sizeof(one));
 		for (p = rnd(&g, 1000); p <= UINT16_MAX && b.n < RULES_UPLINK_MAX_PORTS;
 		     p += 1 + rnd(&g, 4000)) {
-			uint32_t hi = p + rnd(&g, 10) > UINT16_MAX ? UINT16_MAX : p + rnd(&g, 10);
+			uint32_t end = p + rnd(&g, 10); /* drawn once: a range stays a range */
+			uint32_t hi = end > UINT16_MAX ? UINT16_MAX : end;
 
 			rules_portset_append(&b, (uint16_t)p, (uint16_t)hi);
 			memset(&one[p], 1, hi - p + 1);
