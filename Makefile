@@ -155,6 +155,8 @@ bench: $(BENCH_BINS) $(GWBIN) $(CONNRATE)
 	$(Q)GW=$(abspath $(GWBIN)) tests/bench/tunnel_bench.sh
 	@# and the connection rate through gw and through the kernel's NAT
 	$(Q)GW=$(abspath $(GWBIN)) CONNRATE=$(abspath $(CONNRATE)) tests/bench/connrate_bench.sh
+	@# and what the gateway costs per GB through its uplink (TCP through the NAT)
+	$(Q)GW=$(abspath $(GWBIN)) tests/bench/uplink_bench.sh
 
 demo:
 	$(Q)$(MAKE) --no-print-directory deps

@@ -51,6 +51,7 @@
 #include "gw/cmd.h"
 #include "gw/config.h"
 #include "gw/ctl.h"
+#include "gw/uapi.h"
 #include "nat/sbuf.h"
 
 enum { NAME_MAX_LEN = 64 };
@@ -167,48 +168,6 @@ static int conf_open(struct conf_file *f, const char *iface)
 
 /* ---- the running gateway, over UAPI ---- */
 
-static int hex_key(uint8_t out[KEY_LEN], const char *hex)
-{
-	size_t n;
-
-	if (strlen(hex) != 2 * KEY_LEN ||
-	    sodium_hex2bin(out, KEY_LEN, hex, 2 * KEY_LEN, NULL, &n, NULL) || n != KEY_LEN)
-		return -EINVAL;
-	return 0;
-}
-
-static int parse_cidr_text(const char *s, struct cidr *c)
-{
-	char addr[64];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	unsigned long prefix;
-	char *end;
-
-	if (n >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, s, n);
-	addr[n] = 0;
-	memset(c, 0, sizeof(*c));
-	if (inet_pton(AF_INET, addr, c->addr) == 1)
-		c->family = AF_INET;
-	else if (inet_pton(AF_INET6, addr, c->addr) == 1)
-		c->family = AF_INET6;
-	else
-		return -EINVAL;
-	prefix = c->family == AF_INET ? 32 : 128;
-	if (slash) {
-		errno = 0;
-		unsigned long p = strtoul(slash + 1, &end, 10);
-
-		if (errno || *end || end == slash + 1 || p > prefix)
-			return -EINVAL;
-		prefix = p;
-	}
-	c->prefix = (uint8_t)prefix;
-	return 0;
-}
-
 /* Sends one UAPI request (req: "get=1" or "set=1", body: its lines) and
  * reads the answer into out.  Returns 0 when the gateway answered (its
  * errno=N into *answer: 0 for success, -errno from gw and wireguard-go), or
@@ -272,7 +231,7 @@ static int live_get(const struct conf_file *f, struct live *l)
 		if (!strcmp(line, "private_key")) {
 			uint8_t k[KEY_LEN];
 
-			ours = !hex_key(k, v) && !sodium_memcmp(k, f->cfg.private_key, KEY_LEN);
+			ours = !uapi_key_from_hex(v, k) && !sodium_memcmp(k, f->cfg.private_key, KEY_LEN);
 			sodium_memzero(k, sizeof(k));
 			sodium_memzero(v, strlen(v));
 		} else if (!strcmp(line, "listen_port")) {
@@ -287,7 +246,7 @@ static int live_get(const struct conf_file *f, struct live *l)
 			l->peers = np;
 			p = &l->peers[l->n++];
 			memset(p, 0, sizeof(*p));
-			hex_key(p->pub, v); /* unreadable: stays zero */
+			uapi_key_from_hex(v, p->pub); /* unreadable: stays zero */
 		} else if (p && !strcmp(line, "allowed_ip")) {
 			struct cidr *na = realloc(p->aips, (p->n_aips + 1) * sizeof(*na));
 
@@ -296,7 +255,7 @@ static int live_get(const struct conf_file *f, struct live *l)
 				break;
 			}
 			p->aips = na;
-			if (!parse_cidr_text(v, &p->aips[p->n_aips]))
+			if (!cidr_parse(v, &p->aips[p->n_aips]))
 				p->n_aips++;
 		} else if (p && !strcmp(line, "endpoint")) {
 			snprintf(p->endpoint, sizeof(p->endpoint), "%s", v);
@@ -427,7 +386,7 @@ static int pick_addr(const struct conf_file *f, const struct live *l, const char
 	if (want) {
 		struct cidr c;
 
-		if (parse_cidr_text(want, &c) || c.family != AF_INET || c.prefix != 32) {
+		if (cidr_parse(want, &c) || c.family != AF_INET || c.prefix != 32) {
 			fprintf(stderr, "gw: --ip %s: give one IPv4 address\n", want);
 			return -1;
 		}
@@ -713,7 +672,7 @@ static int peer_add(int argc, char **argv)
 	if (c.dns) {
 		struct cidr d;
 
-		if (strchr(c.dns, '/') || parse_cidr_text(c.dns, &d)) {
+		if (strchr(c.dns, '/') || cidr_parse(c.dns, &d)) {
 			fprintf(stderr, "gw: --dns %s: not an IP address\n", c.dns);
 			return 1;
 		}

@@ -596,16 +596,10 @@ static int live_peers(struct config *c, char *text)
 			c->peers[c->n_peers++].owner = (uint16_t)strtoul(line + 11, NULL, 10);
 		} else if (!strncmp(line, "peer_allowed_ip=", 16) && c->n_peers) {
 			struct config_peer *p = &c->peers[c->n_peers - 1];
-			char *slash = strchr(line + 16, '/');
-			struct cidr x = { 0 }, *grown;
+			struct cidr x, *grown;
 
-			if (!slash)
+			if (cidr_parse(line + 16, &x))
 				return -EINVAL;
-			*slash = 0;
-			x.family = strchr(line + 16, ':') ? AF_INET6 : AF_INET;
-			if (inet_pton(x.family, line + 16, x.addr) != 1)
-				return -EINVAL;
-			x.prefix = (uint8_t)strtoul(slash + 1, NULL, 10);
 			grown = realloc(p->allowed_ips, (p->n_allowed_ips + 1) * sizeof(*grown));
 			if (!grown)
 				return -ENOMEM;

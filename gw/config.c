@@ -94,7 +94,7 @@ static int parse_u32(const char *s, uint32_t *out, uint32_t max)
 	return 0;
 }
 
-static int parse_cidr(const char *s, struct cidr *c)
+int cidr_parse(const char *s, struct cidr *c)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	char *slash;
@@ -161,7 +161,7 @@ static int add_cidrs(struct parser *p, const char *key, char *val,
 		tok = trim(tok);
 		if (!*tok)
 			continue;
-		if (parse_cidr(tok, &c))
+		if (cidr_parse(tok, &c))
 			return fail(p, "%s: '%s' is not an address or CIDR", key, tok);
 		grown = realloc(*list, (*n + 1) * sizeof(**list));
 		if (!grown)

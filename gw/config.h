@@ -112,6 +112,9 @@ void config_format(const struct config *c, const uint8_t priv[static KEY_LEN], s
 /* The peer whose AllowedIPs hold the IPv4 address addr (host order) most
  * specifically (cryptokey routing), or NULL. */
 const struct config_peer *config_peer_for4(const struct config *c, uint32_t addr);
+/* "ADDR[/PREFIX]" (IPv4 or IPv6; no prefix: the whole address).  0 or
+ * -EINVAL. */
+int cidr_parse(const char *s, struct cidr *c);
 /* Text of a CIDR ("10.8.0.1/24", "fd00::1/64"). */
 void cidr_format(const struct cidr *c, char *out, size_t len);
 /* True when the IPv4 address addr (host order) is inside c. */

@@ -27,7 +27,7 @@ void uapi_key_hex(struct sbuf *out, const char *name, const uint8_t key[static K
 }
 
 /* 64 hex digits, either case. */
-static int parse_hex_key(const char *v, uint8_t out[static KEY_LEN])
+int uapi_key_from_hex(const char *v, uint8_t out[static KEY_LEN])
 {
 	size_t n;
 	const char *end;
@@ -153,7 +153,7 @@ static int device_line(struct uapi_set *s, const char *k, const char *v)
 	unsigned long long n;
 
 	if (!strcmp(k, "private_key")) {
-		if (parse_hex_key(v, s->private_key))
+		if (uapi_key_from_hex(v, s->private_key))
 			return -EINVAL;
 		if (!sodium_memcmp(s->private_key, zero, KEY_LEN))
 			return -EINVAL; /* gw always has a key: see uapi.h */
@@ -211,7 +211,7 @@ static int peer_line(struct uapi_peer_op *op, bool dead, const char *k, const ch
 		return 0;
 	}
 	if (!strcmp(k, "preshared_key")) {
-		ret = parse_hex_key(v, key);
+		ret = uapi_key_from_hex(v, key);
 		if (!ret && !dead) {
 			memcpy(op->psk, key, KEY_LEN);
 			op->has_psk = true;
@@ -278,7 +278,7 @@ static int new_peer(struct uapi_set *s, const char *v)
 	struct uapi_peer_op *grown;
 	uint8_t key[KEY_LEN];
 
-	if (parse_hex_key(v, key))
+	if (uapi_key_from_hex(v, key))
 		return -EINVAL;
 	grown = uapi_secret_grow(s->peers, s->npeers * sizeof(*grown),
 				 (s->npeers + 1) * sizeof(*grown));

@@ -98,6 +98,10 @@ void *uapi_secret_grow(void *p, size_t old_size, size_t new_size);
 /* A CIDR masked to its prefix (what wg and wireguard-go report). */
 void uapi_cidr_mask(struct cidr *c);
 
+/* A key from its 64 hex digits (either case): 0, or -EINVAL with out
+ * zeroed. */
+int uapi_key_from_hex(const char *v, uint8_t out[static KEY_LEN]);
+
 /* Lower-case hex of a key, as wireguard-go prints it, to out. */
 void uapi_key_hex(struct sbuf *out, const char *name, const uint8_t key[static KEY_LEN]);
 

@@ -76,6 +76,7 @@ Address = 10.8.0.1/24
 Uplink = eth0
 Rules = $TOP/contrib/examples/gw0.rules
 ControlSocket = $d/gw0.sock
+UapiSocket = $d/gw0.uapi
 
 [Peer]
 PublicKey = $cl_pub
@@ -122,6 +123,7 @@ PrivateKey = $cl_priv
 ListenPort = 40000
 Address = 10.8.0.2/24
 ControlSocket = $d/wgc1.sock
+UapiSocket = $d/wgc1.uapi
 
 [Peer]
 PublicKey = $GW_PUB

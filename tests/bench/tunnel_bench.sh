@@ -48,7 +48,8 @@ side_up() {
 	if [ "$kind" = gw ]; then
 		{
 			printf '[Interface]\nPrivateKey = %s\nListenPort = %s\n' "$priv" "$port"
-			printf 'Address = %s\nControlSocket = %s\n\n' "$addr" "$TMP/$ifc.sock"
+			printf 'Address = %s\nControlSocket = %s\nUapiSocket = %s\n\n' "$addr" \
+				"$TMP/$ifc.sock" "$TMP/$ifc.uapi"
 			printf '[Peer]\nPublicKey = %s\nAllowedIPs = %s\n' "$pub" "$peer_allowed"
 			[ -z "$ep" ] || printf 'Endpoint = %s\n' "$ep"
 		} > "$TMP/$ifc.conf"

@@ -36,6 +36,7 @@ Address = 10.8.0.1/24
 Uplink = eth0
 Rules = $TOP/contrib/examples/gw0.rules
 ControlSocket = $TMP/gw0.sock
+UapiSocket = $TMP/gw0.uapi
 
 [Peer]
 PublicKey = $cl_pub
@@ -47,6 +48,7 @@ PrivateKey = $cl_priv
 ListenPort = 40000
 Address = 10.8.0.2/24
 ControlSocket = $TMP/wgc1.sock
+UapiSocket = $TMP/wgc1.uapi
 
 [Peer]
 PublicKey = $gw_pub
