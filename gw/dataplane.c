@@ -186,9 +186,8 @@ static struct fwd_env fwd_env_of(const struct gw *g)
 bool dp_host_gets(void *cfg, const struct pkt *p, const char *in, const struct nf_route *r)
 {
 	const struct config *c = cfg;
-	struct fwd_env e = { c->ifname, c->uplink, true };
 
-	return strcmp(in, c->uplink) || fwd_kernel_has(&e, p, r);
+	return fwd_host_gets(c->uplink, p, in, r);
 }
 
 uint16_t dp_peer_owner(const struct config *c, uint32_t src)

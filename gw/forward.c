@@ -49,10 +49,16 @@ const char *fwd_kind_name(enum fwd_kind k)
 	return k <= FWD_KERNEL ? kind_names[k] : "?";
 }
 
-bool fwd_kernel_has(const struct fwd_env *e, const struct pkt *p, const struct nf_route *r)
+bool fwd_kernel_has(const char *uplink, const struct pkt *p, const struct nf_route *r)
 {
 	return p->outer.proto != IPPROTO_TCP && p->outer.proto != IPPROTO_UDP &&
-	       !strcmp(r->out, e->uplink);
+	       !strcmp(r->out, uplink);
+}
+
+bool fwd_host_gets(const char *uplink, const struct pkt *p, const char *in,
+		   const struct nf_route *r)
+{
+	return strcmp(in, uplink) || fwd_kernel_has(uplink, p, r);
 }
 
 static void answer_icmp(struct fwd_action *a, enum fwd_from from, uint8_t type, uint8_t code,
@@ -123,7 +129,7 @@ void fwd_decide(const struct fwd_env *e, const struct pkt *p, const struct nf_re
 		if (from != FWD_FROM_UPLINK) {
 			a->kind = FWD_HOST;
 			a->path = from == FWD_FROM_PEER ? GW_PATH_PEER_HOST : GW_PATH_ANSWER;
-		} else if (fwd_kernel_has(e, p, r)) {
+		} else if (fwd_kernel_has(e->uplink, p, r)) {
 			a->kind = FWD_KERNEL;
 			a->path = GW_PATH_UPLINK_LOCAL;
 		} else {

@@ -106,7 +106,12 @@ void fwd_no_peer(enum fwd_from from, struct fwd_action *a);
 /* Off the uplink for the host: did the host's kernel get it too?  Only
  * ICMP and other protocols still to the uplink's address (gw sees TCP and
  * UDP to the host's addresses only on the ports its tc filter hides). */
-bool fwd_kernel_has(const struct fwd_env *e, const struct pkt *p, const struct nf_route *r);
+bool fwd_kernel_has(const char *uplink, const struct pkt *p, const struct nf_route *r);
+/* Does the host get p, which came in on in and routes to it locally?
+ * Always, but off the uplink only what fwd_kernel_has says (nf_config's
+ * local_gets). */
+bool fwd_host_gets(const char *uplink, const struct pkt *p, const char *in,
+		   const struct nf_route *r);
 
 const char *fwd_kind_name(enum fwd_kind k);
 const char *gw_path_name(enum gw_path p);

@@ -190,7 +190,7 @@ static const struct fwd_env env = { "gw0", "eth0", true };
 static bool local_gets(void *arg, const struct pkt *p, const char *in, const struct nf_route *r)
 {
 	(void)arg;
-	return strcmp(in, UP) || fwd_kernel_has(&env, p, r);
+	return fwd_host_gets(UP, p, in, r);
 }
 
 static uint32_t rnd_next(struct run *r)
