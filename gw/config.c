@@ -289,7 +289,7 @@ enum {
 	K_IPV6 = 1 << 12,
 	K_PUBLIC = 1 << 8, K_PSK = 1 << 9, K_ENDPOINT = 1 << 10, K_KEEPALIVE = 1 << 11,
 	K_CTMAX = 1 << 13, K_PEERCTMAX = 1 << 14,
-	K_PRIVATE_FILE = 1 << 15, K_PSK_FILE = 1 << 16, K_UAPI = 1 << 17, K_FWMARK = 1 << 18,
+	K_PRIVATE_FILE = 1 << 15, K_PSK_FILE = 1 << 16, K_UAPI = 1 << 17, K_FWMARK = 1 << 18, K_WORKERS = 1 << 19,
 };
 
 static int once(struct parser *p, const char *key, uint32_t bit)
@@ -370,6 +370,17 @@ static int interface_key(struct parser *p, const char *key, char *val)
 			return fail(p, "PeerConntrackMax: '%s' is not a number of entries "
 				    "(0 for no limit)", val);
 		c->has_peer_ct_max = true;
+		return 0;
+	}
+	if (!strcasecmp(key, "Workers")) {
+		uint32_t n;
+
+		if (once(p, key, K_WORKERS))
+			return -EINVAL;
+		if (parse_u32(val, &n, CONFIG_WORKERS_MAX) || !n)
+			return fail(p, "Workers: '%s' is not a number of threads (1-%u)", val,
+				    (unsigned)CONFIG_WORKERS_MAX);
+		c->workers = n;
 		return 0;
 	}
 	if (!strcasecmp(key, "User")) {
@@ -815,6 +826,8 @@ void config_format(const struct config *c, const uint8_t priv[static KEY_LEN], s
 		sbuf_printf(out, "ConntrackMax = %u\n", (unsigned)c->ct_max);
 	if (c->has_peer_ct_max)
 		sbuf_printf(out, "PeerConntrackMax = %u\n", (unsigned)c->peer_ct_max);
+	if (c->workers)
+		sbuf_printf(out, "Workers = %u\n", c->workers);
 	if (c->user)
 		sbuf_printf(out, "User = %s\n", c->user);
 	if (c->control_socket)

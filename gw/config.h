@@ -50,6 +50,7 @@ struct config {
 	uint32_t ct_max;             /* ConntrackMax */
 	uint32_t peer_ct_max;        /* PeerConntrackMax (0: no limit) */
 	bool has_peer_ct_max;
+	unsigned workers;            /* Workers: data-path threads (0: one per CPU) */
 	char *user;                  /* User, as written (gw/priv.h resolves it) */
 	unsigned user_line;
 	char *control_socket;
@@ -72,6 +73,7 @@ struct config_error {
 };
 
 enum {
+	CONFIG_WORKERS_MAX = 1024,
 	CONFIG_DEFAULT_NAT_MIN = 61000, CONFIG_DEFAULT_NAT_MAX = 65535,
 	CONFIG_DEFAULT_CT_MAX = 65536,   /* PeerConntrackMax: a quarter of it */
 	CONFIG_CT_MAX_LIMIT = 1 << 24,

@@ -353,12 +353,16 @@ static void uplink_rx(void *ctx, struct uplink_pkt *pkts, unsigned n)
 static void uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, uplink_w);
-	struct rx_ctx c = { g, gw_mono(), gw_wall() };
+	struct gw_io *io = &g->io[0];
 
 	(void)loop, (void)revents;
-	for (int n = 0; n < UPLINK_FRAMES_PER_WAKE && !g->tx_blocked;) {
-		int got = uplink_recv_batch(&g->uplink, uplink_rx, &c);
+	for (int n = 0; n < UPLINK_FRAMES_PER_WAKE && !io->tx_blocked;) {
+		struct rx_ctx c = { g, gw_mono(), gw_wall() };
+		int got;
 
+		gw_lock(g, io);
+		got = uplink_recv_batch(&g->uplink, uplink_rx, &c);
+		gw_batch_end(io, c.now);
 		if (got <= 0)
 			break;
 		n += got;
@@ -753,7 +757,7 @@ static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 		return ret;
 	g->uplink_on = true;
 	ev_io_init(&g->uplink_w, uplink_cb, g->uplink.pfd, EV_READ);
-	ev_io_start(g->loop, &g->uplink_w);
+	ev_io_start(g->io[0].loop, &g->uplink_w);
 	sbuf_init(&d);
 	uplink_nat_describe(spec, &d);
 	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
@@ -883,7 +887,7 @@ void dp_teardown(struct gw *g)
 	}
 	if (g->uplink_on) {
 		if (g->loop) {
-			ev_io_stop(g->loop, &g->uplink_w);
+			ev_io_stop(g->io[0].loop, &g->uplink_w);
 			ev_timer_stop(g->loop, &g->linger_w);
 		}
 		uplink_close(&g->uplink);

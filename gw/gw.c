@@ -58,77 +58,118 @@ uint64_t gw_wall(void)
 }
 
 
+void gw_lock(struct gw *g, struct gw_io *io)
+{
+	if (g->threaded)
+		pthread_mutex_lock(&g->lock);
+	g->cur = io;
+}
+
+void gw_unlock(struct gw *g)
+{
+	if (g->threaded)
+		pthread_mutex_unlock(&g->lock);
+}
+
+/* The control loop holds the lock except while it waits (libev's release
+ * and acquire callbacks). */
+static void ctl_release(struct ev_loop *loop)
+{
+	gw_unlock(ev_userdata(loop));
+}
+
+static void ctl_acquire(struct ev_loop *loop)
+{
+	struct gw *g = ev_userdata(loop);
+
+	gw_lock(g, g->cio);
+}
+
+static void stat_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
 /* Reading the TUN and the uplink stops while a UDP socket is full (their
  * packets would only be dropped at the send queue) and resumes when the
  * queue has gone out: the kernel's socket buffer paces gw, as a qdisc
  * paces a device. */
-static void inputs(struct gw *g, bool on)
+static void inputs(struct gw_io *io, bool on)
 {
+	struct gw *g = io->g;
+	bool uplink = g->uplink_on && io->id == 0 && io != &g->ctl_io;
+
+	if (io == &g->ctl_io)
+		return; /* it reads nothing */
 	if (on) {
-		ev_io_start(g->loop, &g->tun_w);
-		if (g->uplink_on)
-			ev_io_start(g->loop, &g->uplink_w);
+		ev_io_start(io->loop, &io->tun_w);
+		if (uplink)
+			ev_io_start(io->loop, &g->uplink_w);
 	} else {
-		ev_io_stop(g->loop, &g->tun_w);
-		if (g->uplink_on)
-			ev_io_stop(g->loop, &g->uplink_w);
+		ev_io_stop(io->loop, &io->tun_w);
+		if (uplink)
+			ev_io_stop(io->loop, &g->uplink_w);
 	}
 }
 
 /* Sends family's queue; when the socket is full, waits for room with a
  * write watcher and holds the inputs. */
-static void flush_one(struct gw *g, int fam)
+static void flush_one(struct gw_io *io, int fam)
 {
 	bool v6 = fam == AF_INET6;
-	struct udp_batch *q = v6 ? &g->tx6 : &g->tx4;
-	ev_io *w = v6 ? &g->udp6_tx_w : &g->udp4_tx_w;
+	struct udp_batch *q = v6 ? &io->tx6 : &io->tx4;
+	ev_io *w = v6 ? &io->udp6_tx_w : &io->udp4_tx_w;
 	unsigned bit = v6 ? 2 : 1;
 	bool gso = q->gso;
-	int ret = udp_flush(v6 ? g->udp6 : g->udp4, q, &g->tx_dropped);
+	uint64_t dropped = 0;
+	int ret = udp_flush(v6 ? io->udp6 : io->udp4, q, &dropped);
 
+	if (dropped)
+		stat_add(&io->tx_dropped, dropped);
 	if (gso && !q->gso)
 		gw_log("%s: UDP GSO refused on the IPv%c socket (%s): sending datagram by datagram",
-		       g->cfg.ifname, v6 ? '6' : '4', strerror(q->gso_err));
+		       io->g->cfg.ifname, v6 ? '6' : '4', strerror(q->gso_err));
 	if (ret == 0) {
-		if (!(g->tx_blocked & bit))
+		if (!(io->tx_blocked & bit))
 			return;
-		ev_io_stop(g->loop, w);
-		g->tx_blocked &= ~bit;
-		if (!g->tx_blocked)
-			inputs(g, true);
+		ev_io_stop(io->loop, w);
+		io->tx_blocked &= ~bit;
+		if (!io->tx_blocked)
+			inputs(io, true);
 		return;
 	}
-	if (g->tx_blocked & bit)
+	if (io->tx_blocked & bit)
 		return;
-	g->tx_waits++;
-	if (!g->tx_blocked)
-		inputs(g, false);
-	g->tx_blocked |= bit;
-	ev_io_start(g->loop, w);
+	stat_add(&io->tx_waits, 1);
+	if (!io->tx_blocked)
+		inputs(io, false);
+	io->tx_blocked |= bit;
+	ev_io_start(io->loop, w);
 }
 
 static void udp_tx_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct gw *g = w->data;
+	struct gw_io *io = w->data;
 
 	(void)loop, (void)revents;
-	flush_one(g, w == &g->udp6_tx_w ? AF_INET6 : AF_INET);
+	flush_one(io, w == &io->udp6_tx_w ? AF_INET6 : AF_INET);
 }
 
 /* Queues a datagram to ep on the socket of its family. */
 void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d,
 			size_t len)
 {
+	struct gw_io *io = g->cur;
 	int fam = udp_endpoint_family(ep);
-	struct udp_batch *q = fam == AF_INET6 ? &g->tx6 : &g->tx4;
-	int fd = fam == AF_INET6 ? g->udp6 : g->udp4;
+	struct udp_batch *q = fam == AF_INET6 ? &io->tx6 : &io->tx4;
+	int fd = fam == AF_INET6 ? io->udp6 : io->udp4;
 
 	if (!fam || fd < 0 || len > q->slot_size)
 		return;
 	if (q->count == UDP_BATCH)
-		flush_one(g, fam);
+		flush_one(io, fam);
 	if (!udp_queue_room(q)) {
-		g->tx_dropped++; /* all UDP_BATCH slots wait for a full socket */
+		stat_add(&io->tx_dropped, 1); /* all UDP_BATCH slots wait for a full socket */
 		return;
 	}
 	memcpy(udp_batch_slot(q, q->count), d, len);
@@ -142,12 +183,12 @@ static void on_emit(void *ctx, struct wg_peer *peer, const struct wg_endpoint *t
 	gw_queue_dgram(ctx, to, dgram, len);
 }
 
-static void flush(struct gw *g)
+static void flush(struct gw_io *io)
 {
-	if (g->tx4.count)
-		flush_one(g, AF_INET);
-	if (g->tx6.count)
-		flush_one(g, AF_INET6);
+	if (io->tx4.count)
+		flush_one(io, AF_INET);
+	if (io->tx6.count)
+		flush_one(io, AF_INET6);
 }
 
 static bool under_load(struct gw *g, uint64_t now, const uint8_t *d, size_t len)
@@ -163,61 +204,80 @@ static bool under_load(struct gw *g, uint64_t now, const uint8_t *d, size_t len)
 	return now < g->under_load_until;
 }
 
-static void tun_writev(struct gw *g, const struct vnet_hdr *h, const uint8_t *p, size_t len)
+static void tun_writev(struct gw_io *io, const struct vnet_hdr *h, const uint8_t *p, size_t len)
 {
 	uint8_t vh[VNET_HLEN];
 	struct iovec iov[2] = { { vh, sizeof(vh) }, { (void *)(uintptr_t)p, len } };
 	ssize_t n;
 
-	if (g->tun_vnet) {
+	if (io->g->tun_vnet) {
 		vnet_build(h, vh);
-		n = writev(g->tun, iov, 2);
+		n = writev(io->tun, iov, 2);
 	} else {
-		n = write(g->tun, p, len);
+		n = write(io->tun, p, len);
 	}
 
 	/* the kernel takes it or drops it; a full TUN queue is not our error */
 	if (n < 0 && errno != EAGAIN)
-		gw_log("%s: tun write: %s", g->cfg.ifname, strerror(errno));
+		gw_log("%s: tun write: %s", io->g->cfg.ifname, strerror(errno));
 }
 
-/* Writes the TCP segments held in g->gro, if any: one packet as it came,
+/* Writes the TCP segments held in io->gro, if any: one packet as it came,
  * more as one super-packet the kernel cuts again (it completes the TCP
  * checksum from the pseudo-header sum gro left in it). */
-static void tun_flush(struct gw *g)
+static void tun_flush(struct gw_io *io)
 {
-	unsigned segs = g->gro.n;
+	unsigned segs = io->gro.n;
 	struct vnet_hdr h;
-	size_t len = gro_finish(&g->gro, &h);
+	size_t len;
 
+	if (!io->grobuf)
+		return;
+	len = gro_finish(&io->gro, &h);
 	if (!len)
 		return;
 	if (h.kind) {
-		g->tun_tx_gso++;
-		g->tun_tx_segments += segs;
+		io->tun_tx_gso++;
+		io->tun_tx_segments += segs;
 	}
-	tun_writev(g, &h, g->grobuf, len);
+	tun_writev(io, &h, io->grobuf, len);
 }
 
-/* While a receive batch is handled (g->gro_on), TCP segments are held and
+/* While a receive batch is handled (io->gro_on), TCP segments are held and
  * joined; anything else first writes what is held, so each flow keeps its
  * order. */
 void gw_tun_write(struct gw *g, const uint8_t *p, size_t len)
 {
 	static const struct vnet_hdr plain; /* no GSO, checksums complete */
+	struct gw_io *io = g->cur;
 
-	if (g->gro_on) {
-		enum gro_res r = gro_add(&g->gro, p, len);
+	if (io->gro_on) {
+		enum gro_res r = gro_add(&io->gro, p, len);
 
 		if (r == GRO_FLUSH) {
-			tun_flush(g);
-			r = gro_add(&g->gro, p, len);
+			tun_flush(io);
+			r = gro_add(&io->gro, p, len);
 		}
 		if (r == GRO_HELD)
 			return;
-		tun_flush(g);
+		tun_flush(io);
 	}
-	tun_writev(g, &plain, p, len);
+	tun_writev(io, &plain, p, len);
+}
+
+/* The end of a batch under the lock: what it held for the TUN and queued
+ * for the uplink goes, conntrack reaps what it killed, and the lock is
+ * given back; then (outside it) the datagrams it queued to peers. */
+void gw_batch_end(struct gw_io *io, uint64_t now)
+{
+	struct gw *g = io->g;
+
+	tun_flush(io);
+	if (g->threaded) {
+		dp_flush(g, now);
+		gw_unlock(g);
+		flush(io);
+	}
 }
 
 /* One datagram from src, len bytes at buf. */
@@ -234,53 +294,65 @@ static void udp_receive(struct gw *g, uint64_t now, uint64_t wl, const struct wg
 }
 
 /* A datagram larger than any WireGuard message of our MTU (or cut short). */
-static void oversized(struct gw *g)
+static void oversized(struct gw_io *io)
 {
-	g->oversized++;
-	g->dev.drops[WG_DROP_BAD_LENGTH]++;
+	io->oversized++;
+	io->g->dev.drops[WG_DROP_BAD_LENGTH]++;
+}
+
+/* One recvmmsg batch, under the lock. */
+static void udp_batch(struct gw_io *io, int n, uint64_t now, uint64_t wl)
+{
+	struct gw *g = io->g;
+
+	for (int i = 0; i < n; i++) {
+		struct mmsghdr *m = &io->rx.msgs[i];
+		uint8_t *buf = udp_batch_slot(&io->rx, (unsigned)i);
+		struct wg_endpoint src;
+		size_t seg, len = udp_rx_segments(&io->rx, (unsigned)i, &seg), off = 0;
+
+		if (m->msg_hdr.msg_flags & MSG_TRUNC) {
+			oversized(io);
+			if (!len)
+				continue;
+		}
+		udp_endpoint_from_sa(&src, m->msg_hdr.msg_name, m->msg_hdr.msg_namelen);
+		if (!src.len)
+			continue;
+		/* a GRO buffer holds many: each is a message of its own */
+		do {
+			size_t dlen = len - off < seg ? len - off : seg;
+
+			if (dlen > io->rx.dgram_max)
+				oversized(io);
+			else
+				udp_receive(g, now, wl, &src, buf + off, dlen);
+			off += dlen;
+		} while (off < len);
+	}
+	dp_input_flush(g, now, wl); /* before the slots are read into again */
 }
 
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct gw *g = w->data;
-	uint64_t now = gw_mono(), wl = gw_wall();
+	struct gw_io *io = w->data;
+	struct gw *g = io->g;
 
 	(void)loop, (void)revents;
-	g->gro_on = g->grobuf != NULL;
 	for (int round = 0; round < UDP_BATCHES_PER_WAKE; round++) {
-		int n = udp_recv_batch(w->fd, &g->rx);
+		int n = udp_recv_batch(w->fd, &io->rx);
+		uint64_t now = gw_mono(), wl = gw_wall();
 
-		for (int i = 0; i < n; i++) {
-			struct mmsghdr *m = &g->rx.msgs[i];
-			uint8_t *buf = udp_batch_slot(&g->rx, (unsigned)i);
-			struct wg_endpoint src;
-			size_t seg, len = udp_rx_segments(&g->rx, (unsigned)i, &seg), off = 0;
-
-			if (m->msg_hdr.msg_flags & MSG_TRUNC) {
-				oversized(g);
-				if (!len)
-					continue;
-			}
-			udp_endpoint_from_sa(&src, m->msg_hdr.msg_name, m->msg_hdr.msg_namelen);
-			if (!src.len)
-				continue;
-			/* a GRO buffer holds many: each is a message of its own */
-			do {
-				size_t dlen = len - off < seg ? len - off : seg;
-
-				if (dlen > g->rx.dgram_max)
-					oversized(g);
-				else
-					udp_receive(g, now, wl, &src, buf + off, dlen);
-				off += dlen;
-			} while (off < len);
-		}
-		dp_input_flush(g, now, wl); /* before the slots are read into again */
-		tun_flush(g); /* nothing held past the batch */
+		if (n <= 0)
+			break;
+		gw_lock(g, io);
+		io->gro_on = io->grobuf != NULL;
+		udp_batch(io, n, now, wl);
+		io->gro_on = false;
+		gw_batch_end(io, now); /* nothing held past the batch */
 		if (n < UDP_BATCH)
 			break;
 	}
-	g->gro_on = false;
 }
 
 /* No peer for this packet from the host: destination unreachable back to
@@ -328,59 +400,65 @@ static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64
 /* One read with offloads on: a TCP super-packet goes on segment by segment
  * as the kernel would have cut it; a partial checksum is completed first.
  * A bad header or length is a counted drop. */
-static void from_tun_vnet(struct gw *g, uint8_t *buf, size_t n, uint64_t now, uint64_t wl)
+static void from_tun_vnet(struct gw_io *io, uint8_t *buf, size_t n, uint64_t now, uint64_t wl)
 {
+	struct gw *g = io->g;
 	struct vnet_hdr vh;
 	uint8_t *ip = buf + VNET_HLEN;
 	size_t len;
 	struct gso s;
 
 	if (n <= VNET_HLEN || vnet_parse(&vh, buf) < 0) {
-		g->tun_rx_bad++;
+		io->tun_rx_bad++;
 		return;
 	}
 	len = n - VNET_HLEN;
 	if (!vh.kind) {
 		if (vh.needs_csum) {
 			if (gso_csum_complete(ip, len, vh.csum_start, vh.csum_offset)) {
-				g->tun_rx_bad++;
+				io->tun_rx_bad++;
 				return;
 			}
-			g->tun_rx_csum++;
+			io->tun_rx_csum++;
 		}
 		from_host(g, ip, len, now, wl);
 		return;
 	}
 	/* the segments' checksums are computed whole: csum_* are not needed */
 	if (vh.kind == GSO_UDP4 || gso_init(&s, ip, len, vh.kind, vh.gso_size) ||
-	    gso_seg_len(&s, 0) > g->segbuf_size) {
-		g->tun_rx_bad++;
+	    gso_seg_len(&s, 0) > io->segbuf_size) {
+		io->tun_rx_bad++;
 		return;
 	}
-	g->tun_rx_gso++;
+	io->tun_rx_gso++;
 	for (unsigned i = 0; i < s.n; i++) {
-		gso_seg(&s, i, g->segbuf);
-		g->tun_rx_segments++;
-		from_host(g, g->segbuf, gso_seg_len(&s, i), now, wl);
+		gso_seg(&s, i, io->segbuf);
+		io->tun_rx_segments++;
+		from_host(g, io->segbuf, gso_seg_len(&s, i), now, wl);
 	}
 }
 
+/* The TUN queue's reads are made under the lock: what they carry is
+ * processed from the read buffer at once. */
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct gw *g = container_of(w, struct gw, tun_w);
+	struct gw_io *io = w->data;
+	struct gw *g = io->g;
 	uint64_t now = gw_mono(), wl = gw_wall();
 
 	(void)loop, (void)revents;
-	for (int i = 0; i < TUN_READS_PER_WAKE && !g->tx_blocked; i++) {
-		ssize_t n = read(g->tun, g->tunbuf, g->tunbuf_size);
+	gw_lock(g, io);
+	for (int i = 0; i < TUN_READS_PER_WAKE && !io->tx_blocked; i++) {
+		ssize_t n = read(io->tun, io->tunbuf, io->tunbuf_size);
 
 		if (n <= 0)
 			break;
 		if (g->tun_vnet)
-			from_tun_vnet(g, g->tunbuf, (size_t)n, now, wl);
+			from_tun_vnet(io, io->tunbuf, (size_t)n, now, wl);
 		else
-			from_host(g, g->tunbuf, (size_t)n, now, wl);
+			from_host(g, io->tunbuf, (size_t)n, now, wl);
 	}
+	gw_batch_end(io, now);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -394,24 +472,39 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	dp_tick(g, now);
 }
 
+/* With workers, the control thread does not see the timers their packets
+ * arm: it looks at least this often (seconds). */
+#define GW_TIMER_POLL 0.25
+
 static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, prepare_w);
 	uint64_t deadline, dp, now = gw_mono();
+	double in;
 
 	(void)revents;
 	dp_flush(g, now);
-	flush(g);
+	flush(g->cio);
 	deadline = wg_next_deadline(&g->dev);
 	dp = dp_next_deadline(g);
 	if (!deadline || dp < deadline)
 		deadline = dp;
 	ev_timer_stop(loop, &g->timer_w);
-	if (deadline == UINT64_MAX)
+	if (deadline == UINT64_MAX && !g->threaded)
 		return;
-	ev_timer_set(&g->timer_w, deadline > now ? (double)(deadline - now) / 1e9 + 0.0005 : 0.,
-		     0.);
+	in = deadline == UINT64_MAX ? GW_TIMER_POLL :
+	     deadline > now ? (double)(deadline - now) / 1e9 + 0.0005 : 0.;
+	if (g->threaded && in > GW_TIMER_POLL)
+		in = GW_TIMER_POLL;
+	ev_timer_set(&g->timer_w, in, 0.);
 	ev_timer_start(loop, &g->timer_w);
+}
+
+/* A worker's loop: before it waits, its queued datagrams go. */
+static void worker_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop, (void)revents;
+	flush(w->data);
 }
 
 /* SIGHUP: the config file's peers (as wg syncconf against it), then its
@@ -465,6 +558,7 @@ static const struct metric_def
 	m_hs_received = C("wg_handshakes_received", "Handshake initiations answered."),
 	m_cookies = C("wg_cookies_received", "Cookie replies received."),
 	m_under_load = G("wg_under_load", "1 while gw answers handshakes with cookies."),
+	m_workers = G("workers", "Data-path worker threads (Workers)."),
 	m_udp_waits = C("udp_tx_waits", "Times the UDP send queue was full."),
 	m_udp_dropped = C("udp_tx_dropped", "Datagrams dropped at a full UDP send queue."),
 	m_tun_offload = G("tun_offload", "1 when the TUN device has offloads (vnet headers)."),
@@ -533,15 +627,33 @@ static void ctl_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_hs_received, NULL, g->dev.handshakes_received, "handshakes_received");
 	metric(m, &m_cookies, NULL, g->dev.cookies_received, "cookies_received");
 	metric(m, &m_under_load, NULL, gw_mono() < g->under_load_until, "under_load");
-	metric(m, &m_udp_waits, NULL, g->tx_waits, "udp_tx_waits");
-	metric(m, &m_udp_dropped, NULL, g->tx_dropped, "udp_tx_dropped");
+	struct gw_io t = { 0 };
+
+	/* the workers' counters, summed (tx_* written outside the lock) */
+	for (unsigned i = 0; i <= g->nio; i++) {
+		const struct gw_io *io = i < g->nio ? &g->io[i] : &g->ctl_io;
+
+		if (io == &g->ctl_io && !g->threaded)
+			break;
+		t.tx_waits += __atomic_load_n(&io->tx_waits, __ATOMIC_RELAXED);
+		t.tx_dropped += __atomic_load_n(&io->tx_dropped, __ATOMIC_RELAXED);
+		t.tun_rx_gso += io->tun_rx_gso;
+		t.tun_rx_segments += io->tun_rx_segments;
+		t.tun_rx_csum += io->tun_rx_csum;
+		t.tun_rx_bad += io->tun_rx_bad;
+		t.tun_tx_gso += io->tun_tx_gso;
+		t.tun_tx_segments += io->tun_tx_segments;
+	}
+	metric(m, &m_workers, NULL, g->nio, "workers");
+	metric(m, &m_udp_waits, NULL, t.tx_waits, "udp_tx_waits");
+	metric(m, &m_udp_dropped, NULL, t.tx_dropped, "udp_tx_dropped");
 	metric(m, &m_tun_offload, NULL, (uint64_t)g->tun_vnet, "tun_offload");
-	metric(m, &m_tun_rx_gso, NULL, g->tun_rx_gso, "tun_rx_gso");
-	metric(m, &m_tun_rx_segs, NULL, g->tun_rx_segments, "tun_rx_segments");
-	metric(m, &m_tun_rx_csum, NULL, g->tun_rx_csum, "tun_rx_csum");
-	metric(m, &m_tun_rx_bad, NULL, g->tun_rx_bad, "tun_rx_bad");
-	metric(m, &m_tun_tx_gso, NULL, g->tun_tx_gso, "tun_tx_gso");
-	metric(m, &m_tun_tx_segs, NULL, g->tun_tx_segments, "tun_tx_segments");
+	metric(m, &m_tun_rx_gso, NULL, t.tun_rx_gso, "tun_rx_gso");
+	metric(m, &m_tun_rx_segs, NULL, t.tun_rx_segments, "tun_rx_segments");
+	metric(m, &m_tun_rx_csum, NULL, t.tun_rx_csum, "tun_rx_csum");
+	metric(m, &m_tun_rx_bad, NULL, t.tun_rx_bad, "tun_rx_bad");
+	metric(m, &m_tun_tx_gso, NULL, t.tun_tx_gso, "tun_tx_gso");
+	metric(m, &m_tun_tx_segs, NULL, t.tun_tx_segments, "tun_tx_segments");
 	for (int i = 0; i < WG_DROP__COUNT; i++)
 		metric(m, &m_wg_drops, wg_drop_name((enum wg_drop)i), g->dev.drops[i], "drop_%s",
 		       wg_drop_name((enum wg_drop)i));
@@ -1069,128 +1181,254 @@ static int add_peers(struct gw *g)
 	return 0;
 }
 
-int gw_udp_mark(int fd, uint32_t mark)
+static int mark_fd(int fd, uint32_t mark)
 {
 	return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ? -errno : 0;
 }
 
-int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
-		uint16_t *bound)
+int gw_udp_mark(struct gw *g, uint32_t mark)
+{
+	int ret = 0;
+
+	for (unsigned i = 0; i < g->nio && !ret; i++) {
+		ret = mark_fd(g->io[i].udp4, mark);
+		if (!ret && g->io[i].udp6 >= 0)
+			ret = mark_fd(g->io[i].udp6, mark);
+	}
+	return ret;
+}
+
+void gw_udp_close(struct gw *g, struct gw_socks *s)
+{
+	for (unsigned i = 0; i < g->nio && s->fd4; i++) {
+		if (s->fd4[i] >= 0)
+			close(s->fd4[i]);
+		if (s->fd6[i] >= 0)
+			close(s->fd6[i]);
+	}
+	free(s->fd4);
+	free(s->fd6);
+	s->fd4 = s->fd6 = NULL;
+}
+
+int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, struct gw_socks *s)
 {
 	uint16_t port6;
-	int fd, ret;
+	int ret;
 
-	*fd4 = *fd6 = -1;
-	fd = udp_open(AF_INET, port, bound);
-	if (fd < 0)
-		return fd;
-	*fd4 = fd;
-	fd = udp_open(AF_INET6, *bound, &port6);
-	if (fd < 0)
-		gw_log("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, *bound, strerror(-fd));
-	else
-		*fd6 = fd;
-	if (fwmark && ((ret = gw_udp_mark(*fd4, fwmark)) ||
-		       (*fd6 >= 0 && (ret = gw_udp_mark(*fd6, fwmark))))) {
-		close(*fd4);
-		if (*fd6 >= 0)
-			close(*fd6);
-		*fd4 = *fd6 = -1;
+	s->fd4 = malloc(g->nio * sizeof(int));
+	s->fd6 = malloc(g->nio * sizeof(int));
+	if (!s->fd4 || !s->fd6) {
+		free(s->fd4);
+		free(s->fd6);
+		s->fd4 = s->fd6 = NULL;
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < g->nio; i++)
+		s->fd4[i] = s->fd6[i] = -1;
+	ret = udp_open_group(AF_INET, port, s->fd4, g->nio, &s->port);
+	if (ret) {
+		gw_udp_close(g, s);
 		return ret;
 	}
+	ret = udp_open_group(AF_INET6, s->port, s->fd6, g->nio, &port6);
+	if (ret)
+		gw_log("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, s->port,
+		       strerror(-ret));
+	for (unsigned i = 0; fwmark && i < g->nio; i++)
+		if ((ret = mark_fd(s->fd4[i], fwmark)) ||
+		    (s->fd6[i] >= 0 && (ret = mark_fd(s->fd6[i], fwmark)))) {
+			gw_udp_close(g, s);
+			return ret;
+		}
 	return 0;
 }
 
-void gw_udp_swap(struct gw *g, int fd4, int fd6, uint16_t bound)
+/* A worker's sockets become fd4 and fd6 (the old ones closed): its own
+ * thread does it, under the lock (the control thread sends on worker 0's). */
+static void io_take_socks(struct gw_io *io, int fd4, int fd6)
 {
-	flush(g);
-	ev_io_stop(g->loop, &g->udp4_w);
-	ev_io_stop(g->loop, &g->udp6_w);
-	ev_io_stop(g->loop, &g->udp4_tx_w);
-	ev_io_stop(g->loop, &g->udp6_tx_w);
-	if (g->tx_blocked) {
-		g->tx_blocked = 0;
-		inputs(g, true);
+	struct gw *g = io->g;
+
+	flush(io);
+	ev_io_stop(io->loop, &io->udp4_w);
+	ev_io_stop(io->loop, &io->udp6_w);
+	ev_io_stop(io->loop, &io->udp4_tx_w);
+	ev_io_stop(io->loop, &io->udp6_tx_w);
+	if (io->tx_blocked) {
+		io->tx_blocked = 0;
+		inputs(io, true);
 	}
-	g->tx4.count = g->tx6.count = 0; /* what the old sockets did not take */
-	close(g->udp4);
-	if (g->udp6 >= 0)
-		close(g->udp6);
-	g->udp4 = fd4;
-	g->udp6 = fd6;
-	g->port = bound;
-	g->tx4.gso = udp_gso_supported(fd4);
+	io->tx4.count = io->tx6.count = 0; /* what the old sockets did not take */
+	close(io->udp4);
+	if (io->udp6 >= 0)
+		close(io->udp6);
+	io->udp4 = fd4;
+	io->udp6 = fd6;
+	io->tx4.gso = udp_gso_supported(fd4);
 	udp_gro_enable(fd4);
-	ev_io_set(&g->udp4_w, fd4, EV_READ);
-	ev_io_start(g->loop, &g->udp4_w);
-	ev_io_set(&g->udp4_tx_w, fd4, EV_WRITE);
+	ev_io_set(&io->udp4_w, fd4, EV_READ);
+	ev_io_start(io->loop, &io->udp4_w);
+	ev_io_set(&io->udp4_tx_w, fd4, EV_WRITE);
 	if (fd6 >= 0) {
-		g->tx6.gso = udp_gso_supported(fd6);
+		io->tx6.gso = udp_gso_supported(fd6);
 		udp_gro_enable(fd6);
-		ev_io_set(&g->udp6_w, fd6, EV_READ);
-		ev_io_start(g->loop, &g->udp6_w);
-		ev_io_set(&g->udp6_tx_w, fd6, EV_WRITE);
+		ev_io_set(&io->udp6_w, fd6, EV_READ);
+		ev_io_start(io->loop, &io->udp6_w);
+		ev_io_set(&io->udp6_tx_w, fd6, EV_WRITE);
 	}
-	gw_log("%s: listening on port %u now", g->cfg.ifname, bound);
+	if (io->id == 0 && g->threaded) {
+		/* the control thread's queue goes on the old ones first */
+		flush(&g->ctl_io);
+		g->ctl_io.tx4.count = g->ctl_io.tx6.count = 0;
+		g->ctl_io.udp4 = fd4;
+		g->ctl_io.udp6 = fd6;
+		g->ctl_io.tx4.gso = io->tx4.gso;
+		g->ctl_io.tx6.gso = io->tx6.gso;
+	}
 }
 
-/* The WireGuard sockets with their offloads, then the receive batch: its
- * slots hold a coalesced 64 KiB when GRO is on. */
+void gw_udp_swap(struct gw *g, struct gw_socks *s)
+{
+	for (unsigned i = 0; i < g->nio; i++) {
+		struct gw_io *io = &g->io[i];
+
+		if (!g->threaded) {
+			io_take_socks(io, s->fd4[i], s->fd6[i]);
+			continue;
+		}
+		if (io->swap) { /* a change before the last was taken */
+			close(io->new4);
+			if (io->new6 >= 0)
+				close(io->new6);
+		}
+		io->new4 = s->fd4[i];
+		io->new6 = s->fd6[i];
+		io->swap = true;
+		ev_async_send(io->loop, &io->wake_w);
+	}
+	g->port = s->port;
+	free(s->fd4);
+	free(s->fd6);
+	s->fd4 = s->fd6 = NULL;
+	gw_log("%s: listening on port %u now", g->cfg.ifname, g->port);
+}
+
+static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct gw_io *io = w->data;
+	struct gw *g = io->g;
+
+	(void)revents;
+	gw_lock(g, io);
+	if (io->swap) {
+		io->swap = false;
+		io_take_socks(io, io->new4, io->new6);
+	}
+	if (io->stop)
+		ev_break(loop, EVBREAK_ALL);
+	gw_unlock(g);
+}
+
+/* A worker's buffers and queues; sockets and TUN queue come later. */
+static int io_init(struct gw_io *io, size_t mtu)
+{
+	if (udp_batch_init(&io->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
+	    udp_batch_init(&io->tx6, MSG_DATA_MIN_LEN + mtu + 16))
+		return -ENOMEM;
+	if (io == &io->g->ctl_io)
+		return 0;
+	io->tunbuf_size = TUN_READ_MAX;
+	io->tunbuf = calloc(1, io->tunbuf_size);
+	io->segbuf_size = mtu + 64;
+	io->segbuf = calloc(1, io->segbuf_size);
+	return io->tunbuf && io->segbuf ? 0 : -ENOMEM;
+}
+
+/* The WireGuard sockets with their offloads, then each worker's receive
+ * batch: its slots hold a coalesced 64 KiB when GRO is on. */
 static int open_sockets(struct gw *g, size_t mtu)
 {
 	size_t slot = MSG_DATA_MIN_LEN + mtu + 256;
-	bool gro;
+	struct gw_socks s;
+	bool gro = false;
 	int ret;
 
-	ret = gw_udp_open(g, g->cfg.listen_port, g->cfg.fwmark, &g->udp4, &g->udp6, &g->port);
+	ret = gw_udp_open(g, g->cfg.listen_port, g->cfg.fwmark, &s);
 	if (ret) {
 		gw_log("%s: udp port %u%s: %s", g->cfg.ifname, g->cfg.listen_port,
 		       g->cfg.fwmark ? " with FwMark" : "", strerror(-ret));
 		return ret;
 	}
-	g->tx4.gso = udp_gso_supported(g->udp4);
-	gro = udp_gro_enable(g->udp4);
-	if (g->udp6 >= 0) {
-		g->tx6.gso = udp_gso_supported(g->udp6);
-		gro |= udp_gro_enable(g->udp6);
+	g->port = s.port;
+	for (unsigned i = 0; i < g->nio; i++) {
+		struct gw_io *io = &g->io[i];
+
+		io->udp4 = s.fd4[i];
+		io->udp6 = s.fd6[i];
+		io->tx4.gso = udp_gso_supported(io->udp4);
+		gro = udp_gro_enable(io->udp4);
+		if (io->udp6 >= 0) {
+			io->tx6.gso = udp_gso_supported(io->udp6);
+			gro |= udp_gro_enable(io->udp6);
+		}
+		if (udp_batch_init(&io->rx, gro && slot < UDP_GRO_SLOT ? UDP_GRO_SLOT : slot)) {
+			gw_log("%s: out of memory", g->cfg.ifname);
+			free(s.fd4);
+			free(s.fd6);
+			return -ENOMEM;
+		}
+		io->rx.dgram_max = slot; /* as without GRO */
 	}
-	if (!g->tx4.gso)
+	free(s.fd4);
+	free(s.fd6);
+	if (!g->io[0].tx4.gso)
 		gw_log("%s: no UDP GSO in this kernel: one send per datagram", g->cfg.ifname);
 	if (!gro)
 		gw_log("%s: no UDP GRO in this kernel: one receive per datagram", g->cfg.ifname);
-	if (udp_batch_init(&g->rx, gro && slot < UDP_GRO_SLOT ? UDP_GRO_SLOT : slot)) {
-		gw_log("%s: out of memory", g->cfg.ifname);
-		return -ENOMEM;
+	if (g->threaded) {
+		g->ctl_io.udp4 = g->io[0].udp4;
+		g->ctl_io.udp6 = g->io[0].udp6;
+		g->ctl_io.tx4.gso = g->io[0].tx4.gso;
+		g->ctl_io.tx6.gso = g->io[0].tx6.gso;
+		g->ctl_io.tun = -1;
 	}
-	g->rx.dgram_max = slot; /* as without GRO */
 	return 0;
 }
 
 static int open_tun(struct gw *g)
 {
 	uint16_t mtu = g->cfg.mtu ? g->cfg.mtu : WG_DEFAULT_MTU;
+	int *fds = calloc(g->nio, sizeof(int));
 	const char *what;
-	int ret;
+	int ret, offload_err;
 
-	int offload_err;
-
-	ret = tun_open(g->cfg.ifname, &offload_err);
+	if (!fds)
+		return -ENOMEM;
+	ret = tun_open(g->cfg.ifname, g->nio, fds, &offload_err);
 	if (ret < 0) {
 		gw_log("%s: /dev/net/tun: %s", g->cfg.ifname, strerror(-ret));
+		free(fds);
 		return ret;
 	}
-	g->tun = ret;
+	for (unsigned i = 0; i < g->nio; i++)
+		g->io[i].tun = fds[i];
+	free(fds);
 	g->tun_vnet = !offload_err;
 	if (offload_err) {
 		gw_log("%s: no TUN offloads in this kernel (%s): one read per packet",
 		       g->cfg.ifname, strerror(-offload_err));
 	} else {
-		g->grobuf = malloc(GRO_MAX);
-		if (!g->grobuf) {
-			gw_log("%s: out of memory", g->cfg.ifname);
-			return -ENOMEM;
+		for (unsigned i = 0; i < g->nio; i++) {
+			struct gw_io *io = &g->io[i];
+
+			io->grobuf = malloc(GRO_MAX);
+			if (!io->grobuf) {
+				gw_log("%s: out of memory", g->cfg.ifname);
+				return -ENOMEM;
+			}
+			gro_init(&io->gro, io->grobuf, GRO_MAX);
 		}
-		gro_init(&g->gro, g->grobuf, GRO_MAX);
 	}
 	ret = tun_configure(g->cfg.ifname, mtu, g->cfg.addresses, g->cfg.n_addresses, &what);
 	if (ret) {
@@ -1211,13 +1449,68 @@ static int open_tun(struct gw *g)
 	return 0;
 }
 
+/* Workers = N, else one per CPU. */
+static unsigned workers_wanted(const struct config *c)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (c->workers)
+		return c->workers;
+	return n < 1 ? 1 : n > CONFIG_WORKERS_MAX ? CONFIG_WORKERS_MAX : (unsigned)n;
+}
+
+/* The workers' loops and watchers (their threads start in gw_run). */
+static int io_watchers(struct gw *g)
+{
+	for (unsigned i = 0; i < g->nio; i++) {
+		struct gw_io *io = &g->io[i];
+
+		io->loop = g->threaded ? ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK) : g->loop;
+		if (!io->loop)
+			return -ENOMEM;
+		ev_io_init(&io->udp4_w, udp_cb, io->udp4, EV_READ);
+		io->udp4_w.data = io;
+		ev_io_start(io->loop, &io->udp4_w);
+		ev_io_init(&io->udp6_w, udp_cb, io->udp6, EV_READ);
+		io->udp6_w.data = io;
+		if (io->udp6 >= 0)
+			ev_io_start(io->loop, &io->udp6_w);
+		ev_io_init(&io->tun_w, tun_cb, io->tun, EV_READ);
+		io->tun_w.data = io;
+		ev_io_start(io->loop, &io->tun_w);
+		ev_io_init(&io->udp4_tx_w, udp_tx_cb, io->udp4, EV_WRITE);
+		io->udp4_tx_w.data = io;
+		ev_io_init(&io->udp6_tx_w, udp_tx_cb, io->udp6, EV_WRITE);
+		io->udp6_tx_w.data = io;
+		if (!g->threaded)
+			continue;
+		ev_prepare_init(&io->prepare_w, worker_prepare_cb);
+		io->prepare_w.data = io;
+		ev_prepare_start(io->loop, &io->prepare_w);
+		ev_async_init(&io->wake_w, wake_cb);
+		io->wake_w.data = io;
+		ev_async_start(io->loop, &io->wake_w);
+	}
+	if (g->threaded) {
+		struct gw_io *c = &g->ctl_io;
+
+		c->loop = g->loop;
+		ev_io_init(&c->udp4_tx_w, udp_tx_cb, c->udp4, EV_WRITE);
+		c->udp4_tx_w.data = c;
+		ev_io_init(&c->udp6_tx_w, udp_tx_cb, c->udp6, EV_WRITE);
+		c->udp6_tx_w.data = c;
+		ev_set_userdata(g->loop, g);
+		ev_set_loop_release_cb(g->loop, ctl_release, ctl_acquire);
+	}
+	return 0;
+}
+
 int gw_setup(struct gw *g, struct config *cfg)
 {
 	size_t mtu;
 	int ret;
 
 	memset(g, 0, sizeof(*g));
-	g->udp4 = g->udp6 = g->tun = -1;
 	g->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	if (!g->cfg.has_private_key) {
@@ -1244,17 +1537,29 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ret = add_peers(g);
 	if (ret)
 		return ret;
-	g->tunbuf_size = TUN_READ_MAX;
-	g->tunbuf = calloc(1, g->tunbuf_size);
-	g->segbuf_size = mtu + 64;
-	g->segbuf = calloc(1, g->segbuf_size);
+	g->nio = workers_wanted(&g->cfg);
+	g->threaded = g->nio > 1;
+	g->io = calloc(g->nio, sizeof(*g->io));
 	g->sendbuf_size = MSG_DATA_MIN_LEN + mtu + 16;
 	g->sendbuf = calloc(1, g->sendbuf_size);
-	if (!g->tunbuf || !g->segbuf || !g->sendbuf || udp_batch_init(&g->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
-	    udp_batch_init(&g->tx6, MSG_DATA_MIN_LEN + mtu + 16)) {
-		gw_log("%s: out of memory", g->cfg.ifname);
-		return -ENOMEM;
+	if (!g->io || !g->sendbuf)
+		goto oom;
+	for (unsigned i = 0; i <= g->nio; i++) {
+		struct gw_io *io = i < g->nio ? &g->io[i] : &g->ctl_io;
+
+		io->g = g;
+		io->id = i < g->nio ? i : 0;
+		io->udp4 = io->udp6 = io->tun = io->new4 = io->new6 = -1;
 	}
+	if (g->threaded)
+		pthread_mutex_init(&g->lock, NULL);
+	for (unsigned i = 0; i < g->nio; i++)
+		if (io_init(&g->io[i], mtu))
+			goto oom;
+	if (g->threaded && io_init(&g->ctl_io, mtu))
+		goto oom;
+	g->cio = g->threaded ? &g->ctl_io : &g->io[0];
+	g->cur = g->cio;
 	ret = open_sockets(g, mtu);
 	if (ret)
 		return ret;
@@ -1262,21 +1567,8 @@ int gw_setup(struct gw *g, struct config *cfg)
 	if (ret)
 		return ret;
 	g->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
-	if (!g->loop)
-		return -ENOMEM;
-	ev_io_init(&g->udp4_w, udp_cb, g->udp4, EV_READ);
-	g->udp4_w.data = g;
-	ev_io_start(g->loop, &g->udp4_w);
-	ev_io_init(&g->udp6_w, udp_cb, g->udp6, EV_READ);
-	g->udp6_w.data = g;
-	if (g->udp6 >= 0)
-		ev_io_start(g->loop, &g->udp6_w);
-	ev_io_init(&g->tun_w, tun_cb, g->tun, EV_READ);
-	ev_io_start(g->loop, &g->tun_w);
-	ev_io_init(&g->udp4_tx_w, udp_tx_cb, g->udp4, EV_WRITE);
-	g->udp4_tx_w.data = g;
-	ev_io_init(&g->udp6_tx_w, udp_tx_cb, g->udp6, EV_WRITE);
-	g->udp6_tx_w.data = g;
+	if (!g->loop || io_watchers(g))
+		goto oom;
 	ev_signal_init(&g->sigint_w, signal_cb, SIGINT);
 	g->sigint_w.data = g;
 	ev_signal_start(g->loop, &g->sigint_w);
@@ -1312,15 +1604,62 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ctl_server_start(&g->ctl, g->loop, ret);
 	/* everything privileged is done: keep only what the loop needs */
 	return priv_drop(g->cfg.ifname, &g->user, priv_needed(g));
+oom:
+	gw_log("%s: out of memory", g->cfg.ifname);
+	return -ENOMEM;
+}
+
+static void *worker_main(void *arg)
+{
+	struct gw_io *io = arg;
+
+	ev_run(io->loop, 0);
+	return NULL;
+}
+
+/* Worker threads, with every signal blocked (the control thread takes
+ * them).  0 or -errno: the ones started are stopped again. */
+static int workers_start(struct gw *g)
+{
+	sigset_t all, old;
+	int ret = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < g->nio && !ret; i++) {
+		ret = -pthread_create(&g->io[i].thread, NULL, worker_main, &g->io[i]);
+		g->io[i].thread_on = !ret;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
+/* With the lock held: each worker ends its loop; the lock goes meanwhile. */
+static void workers_stop(struct gw *g)
+{
+	for (unsigned i = 0; i < g->nio; i++) {
+		g->io[i].stop = true;
+		if (g->io[i].thread_on)
+			ev_async_send(g->io[i].loop, &g->io[i].wake_w);
+	}
+	gw_unlock(g);
+	for (unsigned i = 0; i < g->nio; i++)
+		if (g->io[i].thread_on) {
+			pthread_join(g->io[i].thread, NULL);
+			g->io[i].thread_on = false;
+		}
+	gw_lock(g, g->cio);
 }
 
 void gw_run(struct gw *g)
 {
 	uint64_t now = gw_mono(), wl = gw_wall();
+	int ret;
 
-	gw_log("%s: up, listening on port %u, %zu peer(s), mtu %zu, control %s, uapi %s",
-	       g->cfg.ifname, g->port, g->dev.npeers, g->dev.mtu, g->ctl_path,
-	       g->uapi_path[0] ? g->uapi_path : "off");
+	gw_log("%s: up, listening on port %u, %zu peer(s), mtu %zu, %u worker%s, control %s, "
+	       "uapi %s", g->cfg.ifname, g->port, g->dev.npeers, g->dev.mtu, g->nio,
+	       g->nio == 1 ? "" : "s", g->ctl_path, g->uapi_path[0] ? g->uapi_path : "off");
+	gw_lock(g, g->cio);
 	for (size_t i = 0; i < g->dev.npeers; i++)
 		wg_peer_up(&g->dev, g->dev.peers[i], now, wl);
 	/* after priv_drop: the thread has only what the process kept; names
@@ -1329,7 +1668,16 @@ void gw_run(struct gw *g)
 	g->dns_live = true;
 	dns_start(g);
 	dns_arm(g);
+	if (g->threaded && (ret = workers_start(g))) {
+		gw_log("%s: worker threads: %s", g->cfg.ifname, strerror(-ret));
+		workers_stop(g);
+		gw_unlock(g);
+		return;
+	}
 	ev_run(g->loop, 0);
+	if (g->threaded)
+		workers_stop(g);
+	gw_unlock(g);
 }
 
 static void batch_wipe(struct udp_batch *b)
@@ -1337,6 +1685,39 @@ static void batch_wipe(struct udp_batch *b)
 	if (b->bufs)
 		sodium_memzero(b->bufs, b->slot_size * UDP_BATCH);
 	udp_batch_free(b);
+}
+
+static void wipe_free(uint8_t *p, size_t len)
+{
+	if (p) {
+		sodium_memzero(p, len);
+		free(p);
+	}
+}
+
+static void io_free(struct gw_io *io, bool fds)
+{
+	if (io->loop && io->loop != io->g->loop)
+		ev_loop_destroy(io->loop);
+	if (fds) {
+		if (io->tun >= 0)
+			close(io->tun); /* the device goes with the last one */
+		if (io->udp6 >= 0)
+			close(io->udp6);
+		if (io->udp4 >= 0)
+			close(io->udp4);
+		if (io->swap) {
+			close(io->new4);
+			if (io->new6 >= 0)
+				close(io->new6);
+		}
+	}
+	batch_wipe(&io->rx);
+	batch_wipe(&io->tx4);
+	batch_wipe(&io->tx6);
+	wipe_free(io->tunbuf, io->tunbuf_size);
+	wipe_free(io->segbuf, io->segbuf_size);
+	wipe_free(io->grobuf, GRO_MAX);
 }
 
 void gw_teardown(struct gw *g)
@@ -1353,33 +1734,19 @@ void gw_teardown(struct gw *g)
 	if (g->uapi_path[0] && unlink(g->uapi_path) < 0 && errno != ENOENT)
 		gw_log("%s: UAPI socket %s stays: %s (the next gw run replaces it)",
 		       g->cfg.ifname, g->uapi_path, strerror(errno));
-	if (g->loop)
-		ev_loop_destroy(g->loop);
 	/* after a drop to User, its directory may not be ours to write */
 	if (g->ctl_path[0] && unlink(g->ctl_path) < 0 && errno != ENOENT)
 		gw_log("%s: control socket %s stays: %s (the next gw run replaces it)",
 		       g->cfg.ifname, g->ctl_path, strerror(errno));
-	if (g->tun >= 0)
-		close(g->tun); /* the device goes with it */
-	if (g->udp6 >= 0)
-		close(g->udp6);
-	if (g->udp4 >= 0)
-		close(g->udp4);
-	batch_wipe(&g->rx);
-	batch_wipe(&g->tx4);
-	batch_wipe(&g->tx6);
-	if (g->tunbuf) {
-		sodium_memzero(g->tunbuf, g->tunbuf_size);
-		free(g->tunbuf);
+	for (unsigned i = 0; g->io && i < g->nio; i++)
+		io_free(&g->io[i], true);
+	free(g->io);
+	if (g->threaded) {
+		io_free(&g->ctl_io, false); /* its sockets are worker 0's */
+		pthread_mutex_destroy(&g->lock);
 	}
-	if (g->segbuf) {
-		sodium_memzero(g->segbuf, g->segbuf_size);
-		free(g->segbuf);
-	}
-	if (g->grobuf) {
-		sodium_memzero(g->grobuf, GRO_MAX);
-		free(g->grobuf);
-	}
+	if (g->loop)
+		ev_loop_destroy(g->loop);
 	free(g->sendbuf);
 	if (g->dev_up)
 		wg_device_destroy(&g->dev);

@@ -19,6 +19,7 @@
 #define GW_GW_H
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -88,14 +89,80 @@ enum { GW_RND_POOL = 256 };
 /* seconds between looks for the end of connections a restore left */
 #define GW_LINGER_CHECK 5.
 
-struct gw {
+/*
+ * Workers (Workers = N, default one per CPU).  Each worker owns a struct
+ * gw_io: a libev loop on its own thread, its own WireGuard sockets (one
+ * SO_REUSEPORT group per family: the kernel hands a peer's datagrams, by
+ * source address and port, always to the same worker), its own queue of the
+ * multiqueue TUN device (the kernel hands each flow the host sends to one
+ * queue), its receive buffers and its send queues.  Worker 0 also reads the
+ * uplink.  The control thread (gw_run's) has the signals, the timers, the
+ * control and UAPI sockets, the host's addresses and the resolver's
+ * answers; it sends on worker 0's sockets from a queue of its own.
+ *
+ * What the packets share -- the WireGuard device (sessions, replay windows,
+ * timers), netfilter (rules, conntrack, NAT), reassembly, the uplink's send
+ * queue -- is guarded by one lock, taken once per batch (up to UDP_BATCH
+ * datagrams, UPLINK_RX_BATCH frames, TUN_READS_PER_WAKE reads), never per
+ * packet; the control thread holds it whenever its loop is not waiting.
+ * Outside the lock a worker does its system calls: recvmmsg, and the
+ * sendmmsg of what a batch queued to its peers.  Measured (make bench,
+ * tests/bench/pipeline_bench.c and tunnel_bench.sh; README "Performance"):
+ * the system calls are most of an end-to-end packet's cost, so they come
+ * first; the AEAD and conntrack under the lock are what still serializes.
+ *
+ * With one worker there is no thread and no lock: worker 0's watchers are
+ * on the control loop, as gw always ran.
+ */
+struct gw;
+
+struct gw_io {
+	struct gw *g;
+	unsigned id;
 	struct ev_loop *loop;
+	int udp4, udp6, tun;	/* the control thread's: worker 0's (it only sends) */
+	struct udp_batch rx, tx4, tx6;
+	uint8_t *tunbuf;	/* one read from TUN: a packet or a super-packet */
+	size_t tunbuf_size;
+	uint8_t *segbuf;	/* a super-packet's segment, cut one at a time */
+	size_t segbuf_size;
+	/* while a receive batch is handled (gro_on), TCP segments for the host
+	 * are joined in grobuf (GRO_MAX) and written as one */
+	struct gro gro;
+	uint8_t *grobuf;
+	bool gro_on;
+	ev_io udp4_w, udp6_w, tun_w;
+	ev_io udp4_tx_w, udp6_tx_w;	/* a full UDP socket: wait for room */
+	ev_prepare prepare_w;
+	ev_async wake_w;	/* a worker: stop, or take new sockets */
+	unsigned tx_blocked;	/* bit 0: IPv4 queue waits, bit 1: IPv6 */
+	/* counters (summed by gw stats): tx_* are written outside the lock by
+	 * the worker alone, read with __atomic */
+	uint64_t tx_waits, tx_dropped;	/* times a socket was full; datagrams lost */
+	uint64_t tun_rx_gso, tun_rx_segments, tun_rx_csum, tun_rx_bad;
+	uint64_t tun_tx_gso, tun_tx_segments;
+	uint64_t oversized;	/* datagrams gw could not hand to wg (truncated) */
+	/* ListenPort changed: the sockets to take (set under the lock) */
+	int new4, new6;
+	bool swap, stop;
+	pthread_t thread;
+	bool thread_on;
+};
+
+struct gw {
+	struct ev_loop *loop;	/* the control thread's */
 	struct config cfg;
 	struct priv_user user; /* User, resolved before setup */
 	struct wg_device dev;
 	bool dev_up;
 	uint16_t port;
-	int udp4, udp6, tun;
+	struct gw_io *io;	/* the workers */
+	unsigned nio;
+	struct gw_io *cio;	/* the control thread's: io[0] with one worker */
+	struct gw_io ctl_io;
+	struct gw_io *cur;	/* the lock holder's */
+	bool threaded;		/* more than one worker: threads and the lock */
+	pthread_mutex_t lock;
 	struct ctl_server ctl;	/* the control socket and its clients */
 	char ctl_path[108];
 	struct ctl_server uapi;	/* the WireGuard UAPI socket (gw/uapi.h) */
@@ -104,29 +171,15 @@ struct gw {
 	uint8_t addr6[16]; /* first IPv6 Address, if has_addr6: ICMPv6 errors' source */
 	bool has_addr6;
 	uint16_t ip_id;
-	struct udp_batch rx, tx4, tx6;
-	uint8_t *tunbuf; /* one read from TUN: a packet or a super-packet */
-	size_t tunbuf_size;
 	/* TUN offloads on: reads and writes carry a virtio_net_hdr, reads may be
-	 * TCP super-packets, cut one segment at a time into segbuf */
+	 * TCP super-packets */
 	bool tun_vnet;
-	uint8_t *segbuf;
-	size_t segbuf_size;
-	uint64_t tun_rx_gso, tun_rx_segments, tun_rx_csum, tun_rx_bad;
-	/* and writes: while a receive batch is handled (gro_on), TCP segments
-	 * for the host are joined in grobuf (GRO_MAX) and written as one */
-	struct gro gro;
-	uint8_t *grobuf;
-	bool gro_on;
-	uint64_t tun_tx_gso, tun_tx_segments;
 	uint8_t *sendbuf; /* its data message, before it joins the send queue */
 	size_t sendbuf_size;
 	/* under load (above): handshake messages counted in the window that
 	 * began at load_window; under load while now < under_load_until */
 	uint64_t load_window, under_load_until;
 	unsigned load_count;
-	/* datagrams gw could not hand to wg at all (truncated by the kernel) */
-	uint64_t oversized;
 	/* the netfilter pipeline (gw/dataplane.c): set when Rules or Uplink is */
 	struct nf *nf;
 	struct route_ctx route;
@@ -153,10 +206,7 @@ struct gw {
 	unsigned rnd_left;
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];
 	uint64_t nf_drops[NF_DROP_MAX], dp_drops[GW_DROP__MAX];
-	ev_io udp4_w, udp6_w, tun_w, uplink_w;
-	ev_io udp4_tx_w, udp6_tx_w;	/* a full UDP socket: wait for room */
-	unsigned tx_blocked;		/* bit 0: IPv4 queue waits, bit 1: IPv6 */
-	uint64_t tx_waits, tx_dropped;	/* times a socket was full; datagrams lost */
+	ev_io uplink_w;		/* on worker 0's loop */
 	struct gw_dns *dns;	/* peers whose Endpoint is a host name */
 	size_t n_dns;
 	uint64_t dns_gen;	/* bumped when the list changes */
@@ -172,6 +222,15 @@ struct gw {
 	ev_prepare prepare_w;
 };
 
+/* The shared state is the caller's (and g->cur is io) until gw_unlock;
+ * nothing happens with one worker. */
+void gw_lock(struct gw *g, struct gw_io *io);
+void gw_unlock(struct gw *g);
+/* The end of a worker's batch under the lock (gw_lock(g, io) before it):
+ * the TUN's held segments written; with workers, the uplink's queue sent,
+ * conntrack's dead reaped, the lock given back and io's datagrams sent. */
+void gw_batch_end(struct gw_io *io, uint64_t now);
+
 /* Makes g->dns follow g->cfg.peers after a change of peers (start, UAPI
  * set, SIGHUP): one entry per peer whose Endpoint is a host name, state
  * carried over for the same key and name.  0 or -ENOMEM (the old list
@@ -179,20 +238,25 @@ struct gw {
 int gw_dns_sync(struct gw *g);
 
 /* gw.c, for gw/dataplane.c: queue a datagram to a peer's endpoint; write
- * one packet to the host TUN. */
+ * one packet to the host TUN (both from the lock holder's worker). */
 void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d, size_t len);
 void gw_tun_write(struct gw *g, const uint8_t *p, size_t len);
 uint64_t gw_mono(void);
 uint64_t gw_wall(void);
-/* gw.c, for gw/peers.c: the WireGuard sockets on port (0: any) with fwmark
- * (0: none), not yet in use: *fd4, *fd6 (-1: no IPv6), the port bound.  0
+/* gw.c, for gw/peers.c: the WireGuard sockets, one pair per worker. */
+struct gw_socks {
+	int *fd4, *fd6;		/* g->nio each; fd6[i] -1: no IPv6 */
+	uint16_t port;
+};
+/* The sockets on port (0: any) with fwmark (0: none), not yet in use.  0
  * or -errno (nothing left open). */
-int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, int *fd4, int *fd6,
-		uint16_t *bound);
-/* They replace the sockets in use (closed); queued datagrams go out first. */
-void gw_udp_swap(struct gw *g, int fd4, int fd6, uint16_t bound);
-/* SO_MARK on fd.  0 or -errno. */
-int gw_udp_mark(int fd, uint32_t mark);
+int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, struct gw_socks *s);
+void gw_udp_close(struct gw *g, struct gw_socks *s);
+/* They replace the sockets in use (each worker closes its own; queued
+ * datagrams go out first); s is left empty. */
+void gw_udp_swap(struct gw *g, struct gw_socks *s);
+/* SO_MARK on every socket in use.  0 or -errno. */
+int gw_udp_mark(struct gw *g, uint32_t mark);
 
 /* Loads nothing: cfg must be parsed.  Takes ownership of cfg.  0 or -errno
  * (logged). */

@@ -298,8 +298,7 @@ static void mark_gone(struct gw *g, const struct model *m, bool *gone)
 struct prep {
 	struct allowedips aips, route;
 	struct config_peer *cfg;   /* the new g->cfg.peers */
-	int fd4, fd6;
-	uint16_t port;
+	struct gw_socks socks;
 	bool rebind, remark;
 };
 
@@ -314,15 +313,10 @@ static void prep_undo(struct gw *g, struct model *m, struct prep *pr)
 	allowedips_destroy(&pr->route);
 	free(pr->cfg);
 	pr->cfg = NULL;
-	if (pr->rebind) {
-		close(pr->fd4);
-		if (pr->fd6 >= 0)
-			close(pr->fd6);
-	} else if (pr->remark) {
-		gw_udp_mark(g->udp4, g->cfg.fwmark);
-		if (g->udp6 >= 0)
-			gw_udp_mark(g->udp6, g->cfg.fwmark);
-	}
+	if (pr->rebind)
+		gw_udp_close(g, &pr->socks);
+	else if (pr->remark)
+		gw_udp_mark(g, g->cfg.fwmark);
 }
 
 static int prepare(struct gw *g, struct model *m, const struct uapi_set *s, struct prep *pr,
@@ -332,7 +326,7 @@ static int prepare(struct gw *g, struct model *m, const struct uapi_set *s, stru
 	uint32_t mark = s->has_fwmark ? s->fwmark : g->cfg.fwmark;
 	int ret;
 
-	*pr = (struct prep){ .fd4 = -1, .fd6 = -1 };
+	*pr = (struct prep){ 0 };
 	allowedips_init(&pr->aips);
 	allowedips_init(&pr->route);
 	ret = wg_device_reserve(&g->dev, m->n);
@@ -375,7 +369,7 @@ static int prepare(struct gw *g, struct model *m, const struct uapi_set *s, stru
 		goto fail;
 	}
 	if (s->has_listen_port && s->listen_port != g->port) {
-		ret = gw_udp_open(g, s->listen_port, mark, &pr->fd4, &pr->fd6, &pr->port);
+		ret = gw_udp_open(g, s->listen_port, mark, &pr->socks);
 		if (ret) {
 			snprintf(why, len, "listen_port %u: %s", s->listen_port, strerror(-ret));
 			ret = ret == -EPERM || ret == -EACCES || ret == -EADDRINUSE ? -EADDRINUSE : ret;
@@ -384,9 +378,7 @@ static int prepare(struct gw *g, struct model *m, const struct uapi_set *s, stru
 		pr->rebind = true;
 	} else if (s->has_fwmark && s->fwmark != g->cfg.fwmark) {
 		pr->remark = true;
-		ret = gw_udp_mark(g->udp4, mark);
-		if (!ret && g->udp6 >= 0)
-			ret = gw_udp_mark(g->udp6, mark);
+		ret = gw_udp_mark(g, mark);
 		if (ret == -EPERM) {
 			/* CAP_NET_ADMIN went with the privilege drop: taken and
 			 * reported, on the sockets from the next start */
@@ -472,7 +464,7 @@ int peers_apply(struct gw *g, const struct uapi_set *s, char *why, size_t len)
 	wg_device_swap_aips(&g->dev, &pr.aips);
 	route_table_swap(&g->route, &pr.route);
 	if (pr.rebind)
-		gw_udp_swap(g, pr.fd4, pr.fd6, pr.port);
+		gw_udp_swap(g, &pr.socks);
 	if (s->has_listen_port) {
 		g->cfg.listen_port = s->listen_port;
 		g->cfg.has_listen_port = true;

@@ -39,9 +39,10 @@ static int open_dev(const char *name, short flags)
 	return fd;
 }
 
-int tun_open(const char *name, int *offload_err)
+/* One queue of the device: with offloads, each fd says so itself. */
+static int open_queue(const char *name, short flags, int *offload_err)
 {
-	int fd = open_dev(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+	int fd = open_dev(name, flags | IFF_VNET_HDR);
 	int hdr = sizeof(struct virtio_net_hdr);
 
 	if (fd < 0)
@@ -54,7 +55,37 @@ int tun_open(const char *name, int *offload_err)
 	/* an old kernel: the device goes with the fd; again without headers */
 	*offload_err = -errno;
 	close(fd);
-	return open_dev(name, IFF_TUN | IFF_NO_PI);
+	return open_dev(name, flags);
+}
+
+int tun_open(const char *name, unsigned queues, int *fds, int *offload_err)
+{
+	short flags = IFF_TUN | IFF_NO_PI | (queues > 1 ? IFF_MULTI_QUEUE : 0);
+	int fd = open_queue(name, flags, offload_err);
+
+	if (fd < 0)
+		return fd;
+	fds[0] = fd;
+	if (*offload_err)
+		flags &= (short)~IFF_VNET_HDR;
+	else
+		flags |= IFF_VNET_HDR;
+	for (unsigned i = 1; i < queues; i++) {
+		int hdr = sizeof(struct virtio_net_hdr);
+
+		fd = open_dev(name, flags);
+		if (fd >= 0 && !*offload_err && ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) {
+			close(fd);
+			fd = -errno;
+		}
+		if (fd < 0) {
+			while (i--)
+				close(fds[i]);
+			return fd;
+		}
+		fds[i] = fd;
+	}
+	return 0;
 }
 
 int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size_t n,

@@ -13,12 +13,15 @@
 
 struct cidr;
 
-/* Creates the device; fd (non-blocking) or -errno.  With the kernel's
- * offloads (IFF_VNET_HDR, TUNSETOFFLOAD checksum + TSO4/6: *offload_err = 0)
- * every read and write carries a struct virtio_net_hdr first and reads may be
- * TCP super-packets up to 64 KB; otherwise (*offload_err = -errno why not)
- * plain packets, one per read. */
-int tun_open(const char *name, int *offload_err);
+/* Creates the device with queues queues (IFF_MULTI_QUEUE when more than
+ * one: the kernel spreads what the host sends by flow, each flow to one
+ * queue), their fds (non-blocking) in fds[0..queues-1].  0 or -errno
+ * (nothing left open).  With the kernel's offloads (IFF_VNET_HDR,
+ * TUNSETOFFLOAD checksum + TSO4/6: *offload_err = 0) every read and write
+ * carries a struct virtio_net_hdr first and reads may be TCP super-packets
+ * up to 64 KB; otherwise (*offload_err = -errno why not) plain packets, one
+ * per read. */
+int tun_open(const char *name, unsigned queues, int *fds, int *offload_err);
 /* Sets mtu, adds the addresses and brings the link up.  0 or -errno; *what
  * names the step that failed. */
 int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size_t n,

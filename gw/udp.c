@@ -53,7 +53,7 @@ uint8_t *udp_batch_slot(struct udp_batch *b, unsigned i)
 	return b->bufs + (size_t)i * b->slot_size;
 }
 
-int udp_open(int family, uint16_t port, uint16_t *bound)
+static int udp_socket(int family, uint16_t port, bool reuse, uint16_t *bound)
 {
 	struct sockaddr_storage ss = { 0 };
 	socklen_t len;
@@ -86,6 +86,8 @@ int udp_open(int family, uint16_t port, uint16_t *bound)
 		if (setsockopt(fd, SOL_SOCKET, force, &size, sizeof(size)) < 0)
 			setsockopt(fd, SOL_SOCKET, plain, &size, sizeof(size));
 	}
+	if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0)
 		goto fail;
 	len = sizeof(ss);
@@ -99,6 +101,39 @@ fail:;
 
 	close(fd);
 	return err;
+}
+
+int udp_open(int family, uint16_t port, uint16_t *bound)
+{
+	return udp_socket(family, port, false, bound);
+}
+
+int udp_open_group(int family, uint16_t port, int *fds, unsigned n, uint16_t *bound)
+{
+	int one = 1, fd = udp_socket(family, port, false, bound);
+
+	if (fd < 0)
+		return fd;
+	fds[0] = fd;
+	if (n > 1 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		fd = -errno;
+		goto fail;
+	}
+	for (unsigned i = 1; i < n; i++) {
+		uint16_t same;
+
+		fd = udp_socket(family, *bound, true, &same);
+		if (fd < 0)
+			goto fail;
+		fds[i] = fd;
+	}
+	return 0;
+fail:
+	for (unsigned i = 0; i < n && fds[i] >= 0; i++) {
+		close(fds[i]);
+		fds[i] = -1;
+	}
+	return fd;
 }
 
 bool udp_gso_supported(int fd)

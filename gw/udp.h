@@ -64,6 +64,12 @@ uint8_t *udp_batch_slot(struct udp_batch *b, unsigned i);
 /* A UDP socket of family bound to port (0: any), non-blocking, IPv6 only for
  * AF_INET6.  Returns the fd or -errno; *bound set to the port. */
 int udp_open(int family, uint16_t port, uint16_t *bound);
+/* n sockets on one port (port 0: a free one, *bound), one per worker: the
+ * first is bound alone (so no other reuseport group can hold a port picked
+ * for us), then joins SO_REUSEPORT with the others, and the kernel hands each
+ * source address and port to one of them, always the same.  fds[] must be
+ * -1 on entry; 0 or -errno (nothing left open). */
+int udp_open_group(int family, uint16_t port, int *fds, unsigned n, uint16_t *bound);
 /* Whether the kernel segments for fd (UDP_SEGMENT known): set b->gso. */
 bool udp_gso_supported(int fd);
 /* Asks for coalesced receives on fd (UDP_GRO); false when the kernel has
