@@ -101,28 +101,27 @@ size_t session_data_len(size_t len, size_t mtu)
 	return MSG_DATA_HEADER_LEN + padded + NOISE_TAG_LEN;
 }
 
-int session_encrypt(struct session *s, uint64_t now, const uint8_t *payload, size_t len,
-		    size_t mtu, uint8_t *out, size_t *outlen, unsigned *flags)
+int session_seal_begin(struct session *s, uint64_t now, const uint8_t *payload, size_t len,
+		       size_t mtu, uint8_t *out, size_t *outlen, unsigned *flags,
+		       struct session_seal *seal)
 {
 	struct keypair *kp = &s->current;
 	struct msg_data *hdr = (struct msg_data *)out;
 	size_t total = session_data_len(len, mtu);
 	size_t padded = total - MSG_DATA_HEADER_LEN - NOISE_TAG_LEN;
-	uint64_t counter;
 
 	*flags = 0;
 	if (!session_can_send(s, now))
 		return -ENOKEY;
-	counter = kp->send_counter++;
+	seal->counter = kp->send_counter++;
+	memcpy(seal->key, kp->send_key, sizeof(seal->key));
 	memset(hdr, 0, sizeof(*hdr));
 	hdr->type[0] = MSG_DATA;
 	msg_put_le32(hdr->receiver, kp->remote_index);
-	msg_put_le64(hdr->counter, counter);
+	msg_put_le64(hdr->counter, seal->counter);
 	if (len)
 		memmove(out + MSG_DATA_HEADER_LEN, payload, len);
 	memset(out + MSG_DATA_HEADER_LEN + len, 0, padded - len);
-	prim_aead_encrypt(out + MSG_DATA_HEADER_LEN, out + MSG_DATA_HEADER_LEN, padded, NULL, 0,
-			  counter, kp->send_key);
 	*outlen = total;
 	if (kp->send_counter > REKEY_AFTER_MESSAGES ||
 	    (kp->initiator && now - kp->birth > REKEY_AFTER_TIME))
@@ -130,26 +129,67 @@ int session_encrypt(struct session *s, uint64_t now, const uint8_t *payload, siz
 	return 0;
 }
 
-int session_decrypt(struct session *s, uint64_t now, const uint8_t *msg, size_t len,
-		    uint8_t *out, struct session_rx *rx)
+void session_seal(struct session_seal *seal, uint8_t *out, size_t outlen)
+{
+	size_t padded = outlen - MSG_DATA_HEADER_LEN - NOISE_TAG_LEN;
+
+	prim_aead_encrypt(out + MSG_DATA_HEADER_LEN, out + MSG_DATA_HEADER_LEN, padded, NULL, 0,
+			  seal->counter, seal->key);
+	sodium_memzero(seal->key, sizeof(seal->key));
+}
+
+int session_encrypt(struct session *s, uint64_t now, const uint8_t *payload, size_t len,
+		    size_t mtu, uint8_t *out, size_t *outlen, unsigned *flags)
+{
+	struct session_seal seal;
+	int ret = session_seal_begin(s, now, payload, len, mtu, out, outlen, flags, &seal);
+
+	if (!ret)
+		session_seal(&seal, out, *outlen);
+	return ret;
+}
+
+int session_open_begin(struct session *s, uint64_t now, const uint8_t *msg, size_t len,
+		       struct session_open *op)
 {
 	const struct msg_data *hdr = (const struct msg_data *)msg;
 	struct keypair *kp;
-	uint64_t counter;
 
-	*rx = (struct session_rx){ 0 };
 	if (len < MSG_DATA_MIN_LEN)
 		return -EBADMSG;
 	kp = session_find(s, msg_get_le32(hdr->receiver));
 	if (!kp)
 		return -ENOKEY;
-	counter = msg_get_le64(hdr->counter);
-	if (!usable(kp, now) || counter >= REJECT_AFTER_MESSAGES)
+	op->counter = msg_get_le64(hdr->counter);
+	if (!usable(kp, now) || op->counter >= REJECT_AFTER_MESSAGES)
 		return -EKEYEXPIRED;
-	if (prim_aead_decrypt(out, msg + MSG_DATA_HEADER_LEN, len - MSG_DATA_HEADER_LEN, NULL, 0,
-			      counter, kp->recv_key) != 0)
-		return -EBADMSG;
-	if (!replay_check(&kp->replay, counter, REJECT_AFTER_MESSAGES))
+	op->local_index = kp->local_index;
+	op->birth = kp->birth;
+	memcpy(op->key, kp->recv_key, sizeof(op->key));
+	return 0;
+}
+
+int session_open_crypt(struct session_open *op, const uint8_t *msg, size_t len, uint8_t *out)
+{
+	int ret = prim_aead_decrypt(out, msg + MSG_DATA_HEADER_LEN, len - MSG_DATA_HEADER_LEN,
+				    NULL, 0, op->counter, op->key);
+
+	sodium_memzero(op->key, sizeof(op->key));
+	return ret ? -EBADMSG : 0;
+}
+
+int session_open_end(struct session *s, uint64_t now, const struct session_open *op, size_t len,
+		     struct session_rx *rx)
+{
+	struct keypair *kp = session_find(s, op->local_index);
+
+	*rx = (struct session_rx){ 0 };
+	/* the keypair may have gone meanwhile (a handshake, a removal) */
+	if (!kp || kp->birth != op->birth)
+		return -ENOKEY;
+	if (!usable(kp, now))
+		return -EKEYEXPIRED;
+	if (!replay_check(&kp->replay, op->counter, REJECT_AFTER_MESSAGES))
 		return -EALREADY;
 	rx->len = len - MSG_DATA_MIN_LEN;
 	if (rx->len == 0)
@@ -172,4 +212,19 @@ int session_decrypt(struct session *s, uint64_t now, const uint8_t *msg, size_t 
 	    now - kp->birth > REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT - REKEY_TIMEOUT)
 		rx->flags |= SESSION_REKEY_RECV;
 	return 0;
+}
+
+int session_decrypt(struct session *s, uint64_t now, const uint8_t *msg, size_t len,
+		    uint8_t *out, struct session_rx *rx)
+{
+	struct session_open op;
+	int ret;
+
+	*rx = (struct session_rx){ 0 };
+	ret = session_open_begin(s, now, msg, len, &op);
+	if (!ret)
+		ret = session_open_crypt(&op, msg, len, out);
+	if (!ret)
+		ret = session_open_end(s, now, &op, len, rx);
+	return ret;
 }

@@ -79,6 +79,44 @@ size_t session_data_len(size_t len, size_t mtu);
  * current keypair: expired, exhausted or none).  *flags: SESSION_WANT_REKEY. */
 int session_encrypt(struct session *s, uint64_t now, const uint8_t *payload, size_t len,
 		    size_t mtu, uint8_t *out, size_t *outlen, unsigned *flags);
+/*
+ * Opening a data message in three steps, so that the AEAD can run while the
+ * session is another thread's: begin (the session: find the keypair, check
+ * its limits, copy its receive key), crypt (no session: the AEAD with the
+ * copy, which is wiped), end (the session again: the same keypair still
+ * there and usable, the replay window, key confirmation).
+ */
+struct session_open {
+	uint32_t local_index;
+	uint64_t birth;		/* tells the keypair from a later one with its index */
+	uint64_t counter;
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+};
+/* 0, -EBADMSG (too short), -ENOKEY (unknown index) or -EKEYEXPIRED; on 0
+ * op holds a key: session_open_crypt wipes it. */
+int session_open_begin(struct session *s, uint64_t now, const uint8_t *msg, size_t len,
+		       struct session_open *op);
+/* Decrypts msg's payload into out (len - 32 bytes).  0 or -EBADMSG. */
+int session_open_crypt(struct session_open *op, const uint8_t *msg, size_t len, uint8_t *out);
+/* 0, -ENOKEY (the keypair went), -EKEYEXPIRED or -EALREADY (replayed); rx
+ * as session_decrypt's. */
+int session_open_end(struct session *s, uint64_t now, const struct session_open *op, size_t len,
+		     struct session_rx *rx);
+/*
+ * session_encrypt in two steps, for the same reason: begin (the session:
+ * the counter taken, the header and the padded payload written to out, the
+ * send key copied to seal), then session_seal (no session: the AEAD in
+ * place, the copy wiped) before the message leaves.
+ */
+struct session_seal {
+	uint64_t counter;
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+};
+int session_seal_begin(struct session *s, uint64_t now, const uint8_t *payload, size_t len,
+		       size_t mtu, uint8_t *out, size_t *outlen, unsigned *flags,
+		       struct session_seal *seal);
+/* out, outlen: the message session_seal_begin wrote. */
+void session_seal(struct session_seal *seal, uint8_t *out, size_t outlen);
 /* Decrypts a data message (classified MSG_DATA) into out (len - 32 bytes,
  * padding included: the caller trims by the inner IP length).  0, -ENOKEY
  * (unknown index), -EKEYEXPIRED, -EBADMSG or -EALREADY (replayed). */

@@ -330,12 +330,16 @@ static void send_initiation(struct wg_device *dev, struct wg_peer *peer, uint64_
 
 /* Encrypts len bytes at out + MSG_DATA_HEADER_LEN (or from payload) into
  * out; the timers and counters of a sent data message.  0 or -ENOKEY. */
-static int encrypt(struct wg_device *dev, struct wg_peer *peer, uint64_t now, uint64_t wall,
-		   const uint8_t *payload, size_t len, uint8_t *out, size_t *outlen)
+/* seal NULL: sealed here; else the caller seals (session_seal). */
+static int encrypt_to(struct wg_device *dev, struct wg_peer *peer, uint64_t now, uint64_t wall,
+		      const uint8_t *payload, size_t len, uint8_t *out, size_t *outlen,
+		      struct session_seal *seal)
 {
 	unsigned flags;
-	int ret = session_encrypt(&peer->session, now, payload, len, dev->mtu, out, outlen,
-				  &flags);
+	int ret = seal ? session_seal_begin(&peer->session, now, payload, len, dev->mtu, out,
+					    outlen, &flags, seal)
+		       : session_encrypt(&peer->session, now, payload, len, dev->mtu, out, outlen,
+					 &flags);
 
 	if (ret)
 		return ret;
@@ -349,6 +353,12 @@ static int encrypt(struct wg_device *dev, struct wg_peer *peer, uint64_t now, ui
 	if (flags & SESSION_WANT_REKEY)
 		send_initiation(dev, peer, now, wall, false);
 	return 0;
+}
+
+static int encrypt(struct wg_device *dev, struct wg_peer *peer, uint64_t now, uint64_t wall,
+		   const uint8_t *payload, size_t len, uint8_t *out, size_t *outlen)
+{
+	return encrypt_to(dev, peer, now, wall, payload, len, out, outlen, NULL);
 }
 
 static void send_keepalive(struct wg_device *dev, struct wg_peer *peer, uint64_t now,
@@ -675,27 +685,51 @@ static void receive_cookie(struct wg_device *dev, uint64_t now, uint8_t *buf,
 	rx->kind = WG_RX_NONE;
 }
 
-static void receive_data(struct wg_device *dev, uint64_t now, uint64_t wall,
-			 const struct wg_endpoint *src, uint8_t *buf, size_t len,
-			 struct wg_rx *rx)
+static enum wg_drop open_drop(int err)
+{
+	return err == -ENOKEY ? WG_DROP_UNKNOWN_INDEX : err == -EKEYEXPIRED ? WG_DROP_KEY_EXPIRED :
+	       err == -EALREADY ? WG_DROP_REPLAY : WG_DROP_DECRYPT;
+}
+
+bool wg_receive_begin(struct wg_device *dev, uint64_t now, const uint8_t *buf, size_t len,
+		      struct wg_open *o)
 {
 	const struct msg_data *msg = (const struct msg_data *)buf;
-	struct wg_peer *peer = peer_of_index(dev, msg_get_le32(msg->receiver), INDEX_KEYPAIR);
+	struct wg_peer *peer;
+
+	if (msg_classify(buf, len) != MSG_DATA)
+		return false;
+	peer = peer_of_index(dev, msg_get_le32(msg->receiver), INDEX_KEYPAIR);
+	if (!peer || session_open_begin(&peer->session, now, buf, len, &o->op))
+		return false; /* wg_receive drops it, counted */
+	o->err = 0;
+	return true;
+}
+
+void wg_open_crypt(struct wg_open *o, uint8_t *buf, size_t len)
+{
+	o->err = session_open_crypt(&o->op, buf, len, buf + MSG_DATA_HEADER_LEN);
+}
+
+void wg_receive_end(struct wg_device *dev, uint64_t now, uint64_t wall,
+		    const struct wg_endpoint *src, uint8_t *buf, size_t len,
+		    const struct wg_open *o, struct wg_rx *rx)
+{
+	struct wg_peer *peer = peer_of_index(dev, o->op.local_index, INDEX_KEYPAIR);
 	uint8_t *pt = buf + MSG_DATA_HEADER_LEN;
 	const uint8_t *isrc, *idst;
 	struct session_rx srx;
 	size_t ilen;
 	int family, ret;
 
+	*rx = (struct wg_rx){ .kind = WG_RX_NONE };
 	if (!peer) {
 		rx_drop(dev, rx, WG_DROP_UNKNOWN_INDEX);
 		return;
 	}
-	ret = session_decrypt(&peer->session, now, buf, len, pt, &srx);
+	ret = o->err ? o->err : session_open_end(&peer->session, now, &o->op, len, &srx);
 	if (ret) {
-		rx_drop(dev, rx, ret == -ENOKEY ? WG_DROP_UNKNOWN_INDEX :
-				 ret == -EKEYEXPIRED ? WG_DROP_KEY_EXPIRED :
-				 ret == -EALREADY ? WG_DROP_REPLAY : WG_DROP_DECRYPT);
+		rx_drop(dev, rx, open_drop(ret));
 		return;
 	}
 	rx->peer = peer;
@@ -730,6 +764,28 @@ static void receive_data(struct wg_device *dev, uint64_t now, uint64_t wall,
 	rx->kind = WG_RX_PACKET;
 	rx->data = pt;
 	rx->len = ilen;
+}
+
+static void receive_data(struct wg_device *dev, uint64_t now, uint64_t wall,
+			 const struct wg_endpoint *src, uint8_t *buf, size_t len,
+			 struct wg_rx *rx)
+{
+	const struct msg_data *msg = (const struct msg_data *)buf;
+	struct wg_peer *peer = peer_of_index(dev, msg_get_le32(msg->receiver), INDEX_KEYPAIR);
+	struct wg_open o;
+	int ret;
+
+	if (!peer) {
+		rx_drop(dev, rx, WG_DROP_UNKNOWN_INDEX);
+		return;
+	}
+	ret = session_open_begin(&peer->session, now, buf, len, &o.op);
+	if (ret) {
+		rx_drop(dev, rx, open_drop(ret));
+		return;
+	}
+	wg_open_crypt(&o, buf, len);
+	wg_receive_end(dev, now, wall, src, buf, len, &o, rx);
 }
 
 void wg_receive(struct wg_device *dev, uint64_t now, uint64_t wall,
@@ -772,6 +828,13 @@ static void tx_drop(struct wg_device *dev, struct wg_tx *tx, enum wg_drop why)
 void wg_send(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *pkt, size_t len,
 	     uint8_t *out, size_t cap, struct wg_tx *tx)
 {
+	wg_send_unsealed(dev, now, wall, pkt, len, out, cap, tx, NULL);
+}
+
+void wg_send_unsealed(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *pkt,
+		      size_t len, uint8_t *out, size_t cap, struct wg_tx *tx,
+		      struct session_seal *seal)
+{
 	const uint8_t *isrc, *idst;
 	struct wg_peer *peer;
 	int family;
@@ -800,7 +863,8 @@ void wg_send(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *
 	/* order: whatever waited goes first */
 	if (peer->staged_count)
 		flush_staged(dev, peer, now, wall);
-	if (!peer->staged_count && encrypt(dev, peer, now, wall, pkt, len, out, &tx->len) == 0) {
+	if (!peer->staged_count &&
+	    encrypt_to(dev, peer, now, wall, pkt, len, out, &tx->len, seal) == 0) {
 		tx->kind = WG_TX_DATA;
 		return;
 	}

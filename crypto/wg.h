@@ -234,10 +234,35 @@ struct wg_peer *wg_peer_find(struct wg_device *dev, const uint8_t pub[static NOI
 void wg_receive(struct wg_device *dev, uint64_t now, uint64_t wall,
 		const struct wg_endpoint *src, uint8_t *buf, size_t len, bool under_load,
 		struct wg_rx *rx);
+/*
+ * A data message in three steps, so that its AEAD runs while the device is
+ * another thread's (gw's workers: the device's lock is held for begin and
+ * end only).  begin: true when buf is a data message for a keypair that can
+ * take it (o holds a copy of its key); otherwise wg_receive it as usual.
+ * crypt: the AEAD alone, in place, touching no device state; the key copy
+ * is wiped.  end: what wg_receive would have made of it (rx), the keypair
+ * looked up again (gone meanwhile: dropped as an unknown index).
+ */
+struct wg_open {
+	struct session_open op;
+	int err;
+};
+bool wg_receive_begin(struct wg_device *dev, uint64_t now, const uint8_t *buf, size_t len,
+		      struct wg_open *o);
+void wg_open_crypt(struct wg_open *o, uint8_t *buf, size_t len);
+void wg_receive_end(struct wg_device *dev, uint64_t now, uint64_t wall,
+		    const struct wg_endpoint *src, uint8_t *buf, size_t len,
+		    const struct wg_open *o, struct wg_rx *rx);
 /* One IP packet from the host: routed by its destination, encrypted into
  * out (cap bytes; MSG_DATA_MIN_LEN + mtu suffices). */
 void wg_send(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *pkt, size_t len,
 	     uint8_t *out, size_t cap, struct wg_tx *tx);
+/* wg_send, but a WG_TX_DATA message in out is not sealed yet when seal is
+ * not NULL: session_seal(seal, out, tx->len) before it leaves (outside the
+ * device's lock, as the open steps above). */
+void wg_send_unsealed(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *pkt,
+		      size_t len, uint8_t *out, size_t cap, struct wg_tx *tx,
+		      struct session_seal *seal);
 /* Runs every peer's due timers. */
 void wg_tick(struct wg_device *dev, uint64_t now, uint64_t wall);
 /* The earliest timer deadline of any peer, or 0 when none is armed. */

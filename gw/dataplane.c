@@ -91,11 +91,12 @@ static void answer(struct gw *g, const struct pkt *p, const struct nf_result *re
 static bool to_peer(struct gw *g, struct pkt *p, enum gw_path path, uint64_t now, uint64_t wall)
 {
 	size_t len = p->outer.end;
+	struct session_seal seal;
 	struct wg_tx tx;
 
-	wg_send(&g->dev, now, wall, p->data, len, g->sendbuf, g->sendbuf_size, &tx);
+	wg_send_unsealed(&g->dev, now, wall, p->data, len, g->sendbuf, g->sendbuf_size, &tx, &seal);
 	if (tx.kind == WG_TX_DATA)
-		gw_queue_dgram(g, &tx.peer->endpoint, g->sendbuf, tx.len);
+		gw_queue_unsealed(g, &tx.peer->endpoint, g->sendbuf, tx.len, &seal);
 	if (tx.kind != WG_TX_DROP)
 		count(g, path, len);
 	return tx.kind != WG_TX_DROP || tx.drop != WG_DROP_NO_PEER; /* else counted by wg */

@@ -114,6 +114,15 @@ static void inputs(struct gw_io *io, bool on)
 
 /* Sends family's queue; when the socket is full, waits for room with a
  * write watcher and holds the inputs. */
+/* The AEAD of every data message queued unsealed (gw_queue_unsealed):
+ * with workers, outside the lock. */
+static void seal_all(struct gw_io *io)
+{
+	for (unsigned i = 0; i < io->nseals; i++)
+		session_seal(&io->seals[i].seal, io->seals[i].slot, io->seals[i].len);
+	io->nseals = 0;
+}
+
 static void flush_one(struct gw_io *io, int fam)
 {
 	bool v6 = fam == AF_INET6;
@@ -122,7 +131,10 @@ static void flush_one(struct gw_io *io, int fam)
 	unsigned bit = v6 ? 2 : 1;
 	bool gso = q->gso;
 	uint64_t dropped = 0;
-	int ret = udp_flush(v6 ? io->udp6 : io->udp4, q, &dropped);
+	int ret;
+
+	seal_all(io);
+	ret = udp_flush(v6 ? io->udp6 : io->udp4, q, &dropped);
 
 	if (dropped)
 		stat_add(&io->tx_dropped, dropped);
@@ -155,25 +167,49 @@ static void udp_tx_cb(struct ev_loop *loop, ev_io *w, int revents)
 	flush_one(io, w == &io->udp6_tx_w ? AF_INET6 : AF_INET);
 }
 
-/* Queues a datagram to ep on the socket of its family. */
-void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d,
-			size_t len)
+/* Queues a datagram to ep on the socket of its family: its slot, or NULL
+ * when it was dropped. */
+static uint8_t *queue(struct gw_io *io, const struct wg_endpoint *ep, const uint8_t *d,
+		      size_t len)
 {
-	struct gw_io *io = g->cur;
 	int fam = udp_endpoint_family(ep);
 	struct udp_batch *q = fam == AF_INET6 ? &io->tx6 : &io->tx4;
 	int fd = fam == AF_INET6 ? io->udp6 : io->udp4;
+	uint8_t *slot;
 
 	if (!fam || fd < 0 || len > q->slot_size)
-		return;
+		return NULL;
 	if (q->count == UDP_BATCH)
 		flush_one(io, fam);
 	if (!udp_queue_room(q)) {
 		stat_add(&io->tx_dropped, 1); /* all UDP_BATCH slots wait for a full socket */
-		return;
+		return NULL;
 	}
-	memcpy(udp_batch_slot(q, q->count), d, len);
+	slot = udp_batch_slot(q, q->count);
+	memcpy(slot, d, len);
 	udp_queue_commit(q, len, ep);
+	return slot;
+}
+
+void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d, size_t len)
+{
+	queue(g->cur, ep, d, len);
+}
+
+void gw_queue_unsealed(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d, size_t len,
+		       struct session_seal *seal)
+{
+	struct gw_io *io = g->cur;
+	uint8_t *slot = queue(io, ep, d, len);
+
+	if (slot) {
+		struct gw_seal_job *j = &io->seals[io->nseals++];
+
+		j->slot = slot;
+		j->len = len;
+		j->seal = *seal;
+	}
+	sodium_memzero(seal, sizeof(*seal));
 }
 
 static void on_emit(void *ctx, struct wg_peer *peer, const struct wg_endpoint *to,
@@ -280,17 +316,59 @@ void gw_batch_end(struct gw_io *io, uint64_t now)
 	}
 }
 
-/* One datagram from src, len bytes at buf. */
-static void udp_receive(struct gw *g, uint64_t now, uint64_t wl, const struct wg_endpoint *src,
-			uint8_t *buf, size_t len)
+static void rx_result(struct gw *g, uint64_t now, uint64_t wl, const struct wg_endpoint *src,
+		      const struct wg_rx *rx)
 {
+	if (rx->kind == WG_RX_PACKET)
+		dp_from_peer(g, rx->data, rx->len, (uint16_t)(uintptr_t)rx->peer->user, now, wl);
+	else if (rx->kind == WG_RX_REPLY)
+		gw_queue_dgram(g, src, rx->data, rx->len);
+}
+
+/* The data messages begun so far: their AEAD outside the lock (with
+ * workers), then each on its way; the input batch has gone when it
+ * returns, so nothing shared points into io's buffers. */
+static void open_jobs(struct gw_io *io, uint64_t now, uint64_t wl)
+{
+	struct gw *g = io->g;
+	unsigned n = io->njobs;
+
+	if (!n)
+		return;
+	gw_unlock(g);
+	for (unsigned i = 0; i < n; i++)
+		wg_open_crypt(&io->jobs[i].o, io->jobs[i].buf, io->jobs[i].len);
+	gw_lock(g, io);
+	for (unsigned i = 0; i < n; i++) {
+		struct gw_open_job *j = &io->jobs[i];
+		struct wg_rx rx;
+
+		wg_receive_end(&g->dev, now, wl, &j->src, j->buf, j->len, &j->o, &rx);
+		rx_result(g, now, wl, &j->src, &rx);
+	}
+	io->njobs = 0;
+	dp_input_flush(g, now, wl);
+}
+
+/* One datagram from src, len bytes at buf: a data message is begun (its
+ * AEAD waits for open_jobs), anything else handled at once. */
+static void udp_receive(struct gw_io *io, uint64_t now, uint64_t wl,
+			const struct wg_endpoint *src, uint8_t *buf, size_t len)
+{
+	struct gw *g = io->g;
+	struct gw_open_job *j = &io->jobs[io->njobs];
 	struct wg_rx rx;
 
+	if (wg_receive_begin(&g->dev, now, buf, len, &j->o)) {
+		j->buf = buf;
+		j->len = len;
+		j->src = *src;
+		if (++io->njobs == GW_OPEN_JOBS)
+			open_jobs(io, now, wl);
+		return;
+	}
 	wg_receive(&g->dev, now, wl, src, buf, len, under_load(g, now, buf, len), &rx);
-	if (rx.kind == WG_RX_PACKET)
-		dp_from_peer(g, rx.data, rx.len, (uint16_t)(uintptr_t)rx.peer->user, now, wl);
-	else if (rx.kind == WG_RX_REPLY)
-		gw_queue_dgram(g, src, rx.data, rx.len);
+	rx_result(g, now, wl, src, &rx);
 }
 
 /* A datagram larger than any WireGuard message of our MTU (or cut short). */
@@ -303,8 +381,6 @@ static void oversized(struct gw_io *io)
 /* One recvmmsg batch, under the lock. */
 static void udp_batch(struct gw_io *io, int n, uint64_t now, uint64_t wl)
 {
-	struct gw *g = io->g;
-
 	for (int i = 0; i < n; i++) {
 		struct mmsghdr *m = &io->rx.msgs[i];
 		uint8_t *buf = udp_batch_slot(&io->rx, (unsigned)i);
@@ -326,11 +402,12 @@ static void udp_batch(struct gw_io *io, int n, uint64_t now, uint64_t wl)
 			if (dlen > io->rx.dgram_max)
 				oversized(io);
 			else
-				udp_receive(g, now, wl, &src, buf + off, dlen);
+				udp_receive(io, now, wl, &src, buf + off, dlen);
 			off += dlen;
 		} while (off < len);
 	}
-	dp_input_flush(g, now, wl); /* before the slots are read into again */
+	open_jobs(io, now, wl); /* before the slots are read into again */
+	dp_input_flush(io->g, now, wl);
 }
 
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -380,6 +457,7 @@ static void unreachable(struct gw *g, uint8_t *pkt, size_t len)
  * its peer. */
 static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64_t wl)
 {
+	struct session_seal seal;
 	struct wg_tx tx;
 
 	if (g->nf && (p[0] >> 4) == 4) {
@@ -388,11 +466,11 @@ static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64
 	}
 	if (dp_ipv6_dropped(g, p))
 		return;
-	/* encrypted into out, then queued: wg_send may emit staged packets
-	 * into the queue itself first */
-	wg_send(&g->dev, now, wl, p, len, g->sendbuf, g->sendbuf_size, &tx);
+	/* into out, then queued, sealed when the queue goes: wg_send may emit
+	 * staged packets into the queue itself first */
+	wg_send_unsealed(&g->dev, now, wl, p, len, g->sendbuf, g->sendbuf_size, &tx, &seal);
 	if (tx.kind == WG_TX_DATA)
-		gw_queue_dgram(g, &tx.peer->endpoint, g->sendbuf, tx.len);
+		gw_queue_unsealed(g, &tx.peer->endpoint, g->sendbuf, tx.len, &seal);
 	else if (tx.kind == WG_TX_DROP && tx.drop == WG_DROP_NO_PEER)
 		unreachable(g, p, len);
 }
@@ -1245,10 +1323,11 @@ int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, struct gw_socks *s
 }
 
 /* A worker's sockets become fd4 and fd6 (the old ones closed): its own
- * thread does it, under the lock (the control thread sends on worker 0's). */
+ * thread does it, under the lock.  The control thread's queue takes worker
+ * 0's new sockets at once (reads nothing, closes nothing). */
 static void io_take_socks(struct gw_io *io, int fd4, int fd6)
 {
-	struct gw *g = io->g;
+	bool reads = io != &io->g->ctl_io;
 
 	flush(io);
 	ev_io_stop(io->loop, &io->udp4_w);
@@ -1260,36 +1339,35 @@ static void io_take_socks(struct gw_io *io, int fd4, int fd6)
 		inputs(io, true);
 	}
 	io->tx4.count = io->tx6.count = 0; /* what the old sockets did not take */
-	close(io->udp4);
-	if (io->udp6 >= 0)
-		close(io->udp6);
+	if (reads) {
+		close(io->udp4);
+		if (io->udp6 >= 0)
+			close(io->udp6);
+	}
 	io->udp4 = fd4;
 	io->udp6 = fd6;
 	io->tx4.gso = udp_gso_supported(fd4);
-	udp_gro_enable(fd4);
+	if (reads)
+		udp_gro_enable(fd4);
 	ev_io_set(&io->udp4_w, fd4, EV_READ);
-	ev_io_start(io->loop, &io->udp4_w);
+	if (reads)
+		ev_io_start(io->loop, &io->udp4_w);
 	ev_io_set(&io->udp4_tx_w, fd4, EV_WRITE);
 	if (fd6 >= 0) {
 		io->tx6.gso = udp_gso_supported(fd6);
-		udp_gro_enable(fd6);
+		if (reads)
+			udp_gro_enable(fd6);
 		ev_io_set(&io->udp6_w, fd6, EV_READ);
-		ev_io_start(io->loop, &io->udp6_w);
+		if (reads)
+			ev_io_start(io->loop, &io->udp6_w);
 		ev_io_set(&io->udp6_tx_w, fd6, EV_WRITE);
-	}
-	if (io->id == 0 && g->threaded) {
-		/* the control thread's queue goes on the old ones first */
-		flush(&g->ctl_io);
-		g->ctl_io.tx4.count = g->ctl_io.tx6.count = 0;
-		g->ctl_io.udp4 = fd4;
-		g->ctl_io.udp6 = fd6;
-		g->ctl_io.tx4.gso = io->tx4.gso;
-		g->ctl_io.tx6.gso = io->tx6.gso;
 	}
 }
 
 void gw_udp_swap(struct gw *g, struct gw_socks *s)
 {
+	if (g->threaded) /* the control thread's own, now: worker 0 closes the old */
+		io_take_socks(&g->ctl_io, s->fd4[0], s->fd6[0]);
 	for (unsigned i = 0; i < g->nio; i++) {
 		struct gw_io *io = &g->io[i];
 
@@ -1333,7 +1411,8 @@ static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
 /* A worker's buffers and queues; sockets and TUN queue come later. */
 static int io_init(struct gw_io *io, size_t mtu)
 {
-	if (udp_batch_init(&io->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
+	io->seals = calloc(2 * UDP_BATCH, sizeof(*io->seals));
+	if (!io->seals || udp_batch_init(&io->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
 	    udp_batch_init(&io->tx6, MSG_DATA_MIN_LEN + mtu + 16))
 		return -ENOMEM;
 	if (io == &io->g->ctl_io)
@@ -1342,7 +1421,8 @@ static int io_init(struct gw_io *io, size_t mtu)
 	io->tunbuf = calloc(1, io->tunbuf_size);
 	io->segbuf_size = mtu + 64;
 	io->segbuf = calloc(1, io->segbuf_size);
-	return io->tunbuf && io->segbuf ? 0 : -ENOMEM;
+	io->jobs = calloc(GW_OPEN_JOBS, sizeof(*io->jobs));
+	return io->tunbuf && io->segbuf && io->jobs ? 0 : -ENOMEM;
 }
 
 /* The WireGuard sockets with their offloads, then each worker's receive
@@ -1718,6 +1798,8 @@ static void io_free(struct gw_io *io, bool fds)
 	wipe_free(io->tunbuf, io->tunbuf_size);
 	wipe_free(io->segbuf, io->segbuf_size);
 	wipe_free(io->grobuf, GRO_MAX);
+	wipe_free((uint8_t *)io->jobs, io->jobs ? GW_OPEN_JOBS * sizeof(*io->jobs) : 0);
+	wipe_free((uint8_t *)io->seals, io->seals ? 2 * UDP_BATCH * sizeof(*io->seals) : 0);
 }
 
 void gw_teardown(struct gw *g)

@@ -116,14 +116,33 @@ enum { GW_RND_POOL = 256 };
  */
 struct gw;
 
+/* A data message whose AEAD waits for the lock to be given back. */
+struct gw_open_job {
+	uint8_t *buf;
+	size_t len;
+	struct wg_endpoint src;
+	struct wg_open o;
+};
+enum { GW_OPEN_JOBS = 128 };
+/* A data message queued whose AEAD waits for the queue to go. */
+struct gw_seal_job {
+	uint8_t *slot;
+	size_t len;
+	struct session_seal seal;
+};
+
 struct gw_io {
 	struct gw *g;
 	unsigned id;
 	struct ev_loop *loop;
 	int udp4, udp6, tun;	/* the control thread's: worker 0's (it only sends) */
 	struct udp_batch rx, tx4, tx6;
+	struct gw_seal_job *seals;	/* one per queued slot at most: 2 * UDP_BATCH */
+	unsigned nseals;
 	uint8_t *tunbuf;	/* one read from TUN: a packet or a super-packet */
 	size_t tunbuf_size;
+	struct gw_open_job *jobs;	/* GW_OPEN_JOBS; njobs begun */
+	unsigned njobs;
 	uint8_t *segbuf;	/* a super-packet's segment, cut one at a time */
 	size_t segbuf_size;
 	/* while a receive batch is handled (gro_on), TCP segments for the host
@@ -241,6 +260,10 @@ int gw_dns_sync(struct gw *g);
  * one packet to the host TUN (both from the lock holder's worker). */
 void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d, size_t len);
 void gw_tun_write(struct gw *g, const uint8_t *p, size_t len);
+/* A data message wg_send_unsealed wrote: queued, sealed before it leaves
+ * (outside the lock); *seal is wiped. */
+void gw_queue_unsealed(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d, size_t len,
+		       struct session_seal *seal);
 uint64_t gw_mono(void);
 uint64_t gw_wall(void);
 /* gw.c, for gw/peers.c: the WireGuard sockets, one pair per worker. */

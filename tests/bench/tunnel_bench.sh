@@ -48,8 +48,9 @@ side_up() {
 	if [ "$kind" = gw ]; then
 		{
 			printf '[Interface]\nPrivateKey = %s\nListenPort = %s\n' "$priv" "$port"
-			printf 'Address = %s\nControlSocket = %s\nUapiSocket = %s\n\n' "$addr" \
+			printf 'Address = %s\nControlSocket = %s\nUapiSocket = %s\n' "$addr" \
 				"$TMP/$ifc.sock" "$TMP/$ifc.uapi"
+			printf 'Workers = %s\n\n' "$WORKERS"
 			printf '[Peer]\nPublicKey = %s\nAllowedIPs = %s\n' "$pub" "$peer_allowed"
 			[ -z "$ep" ] || printf 'Endpoint = %s\n' "$ep"
 		} > "$TMP/$ifc.conf"
@@ -120,7 +121,13 @@ pairing() {
 
 : > "$TMP/rows"
 : > "$TMP/cpurows"
-pairing "gw ↔ gw" gw gw 1
+NCPU=$(nproc)
+WORKERS=1
+pairing "gw ↔ gw, 1 worker" gw gw 1
+if [ "$NCPU" -gt 1 ]; then
+	WORKERS=$NCPU
+	pairing "gw ↔ gw, $NCPU workers" gw gw 4
+fi
 pairing "wireguard-go ↔ gw" wggo gw 2
 pairing "wireguard-go ↔ wireguard-go" wggo wggo 3
 printf '== tunnel throughput: iperf3, 1 TCP stream, %s s, Mbit/s (informational)\n' "$T"
