@@ -140,8 +140,12 @@ pure: $(LIBS)
 unit: $(UNIT_BINS) pure
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 
+# The suite runs gw with Workers = 2; these again with one worker (no threads).
+NETNS_ONE_WORKER := 40-wg-interop.sh 46-gateway-runtime-peers.sh 60-gateway-masquerade.sh \
+	65-gateway-bulk.sh 70-gateway-frag.sh
 netns: $(GWBIN)
 	$(Q)GW=$(abspath $(GWBIN)) tests/netns/run.sh
+	$(Q)GW=$(abspath $(GWBIN)) GW_TEST_WORKERS=1 tests/netns/run.sh $(NETNS_ONE_WORKER)
 
 check: unit netns
 

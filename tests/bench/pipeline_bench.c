@@ -15,7 +15,15 @@
  * with the gateway's in memory; each round they encrypt fresh packets
  * (untimed), then the gateway's side is timed.  Informational: numbers are
  * printed, never judged.
+ *
+ * Then the workers' scaling (issue 11: N workers at least 0.9 x N x one
+ * worker's rate): the same path as gw's workers run it (gw/gw.h), with one
+ * lock around the shared state -- wg_receive_begin for a batch, then the
+ * AEAD outside the lock, then wg_receive_end, netfilter and the copy --
+ * on 1 and on every CPU's threads, each with its own peers (as SO_REUSEPORT
+ * gives each worker its own), on datagrams made before the clock starts.
  */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,6 +32,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "crypto/wg.h"
 #include "nat/hook.h"
@@ -329,6 +338,153 @@ static void measure(size_t size, struct result *res)
 	nf_destroy(nf);
 }
 
+/* --- workers ------------------------------------------------------------ */
+
+enum { SCALE_PKTS = 16384, SCALE_REPS = 6 };
+
+struct worker {
+	pthread_t th;
+	int id, nthreads;
+	size_t size;
+	struct dgram *in;	/* SCALE_PKTS of its peers' datagrams */
+	uint64_t now;
+	double busy;		/* ns from the start to its last packet */
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t start_line;
+static struct nf *scale_nf;
+static double scale_t0;
+
+/* Its peers' fresh datagrams, untimed (each thread its own clients). */
+static void scale_fill(struct worker *w)
+{
+	uint8_t pkt[1600];
+
+	for (int i = 0; i < SCALE_PKTS; i++) {
+		int c = w->id + w->nthreads * (i % (NPEERS / w->nthreads));
+		struct trace_spec s = { .proto = 17, .src = A(10, 8, 0, 2 + c),
+					.dst = A(198, 51, 100, 2), .dport = 53,
+					.sport = (uint16_t)(2000 + i % FLOWS), .len = (uint16_t)w->size };
+		size_t len = trace_build(&s, 0, 0, 1, NULL, 0, pkt, sizeof(pkt));
+		struct wg_tx tx;
+
+		wg_send(&clients[c].dev, w->now, WALL0 + w->now, pkt, len, w->in[i].buf,
+			sizeof(w->in[i].buf), &tx);
+		if (tx.kind != WG_TX_DATA)
+			die("a client could not encrypt");
+		w->in[i].len = tx.len;
+		w->in[i].peer = c;
+	}
+}
+
+static void *scale_run(void *arg)
+{
+	struct worker *w = arg;
+	static __thread uint8_t slots[BATCH][1600];
+	uint64_t now = w->now;
+
+	pthread_barrier_wait(&start_line);
+	for (int i = 0; i < SCALE_PKTS; i += BATCH) {
+		struct wg_open o[BATCH];
+		struct pkt p[BATCH], *pp[BATCH];
+		struct nf_result r[BATCH];
+		uint32_t rnd[BATCH];
+		unsigned n = 0;
+
+		pthread_mutex_lock(&lock);
+		for (int b = 0; b < BATCH; b++)
+			if (!wg_receive_begin(&gwdev, now, w->in[i + b].buf, w->in[i + b].len, &o[b]))
+				die("the gateway refused a data message");
+		pthread_mutex_unlock(&lock);
+		for (int b = 0; b < BATCH; b++)
+			wg_open_crypt(&o[b], w->in[i + b].buf, w->in[i + b].len);
+		pthread_mutex_lock(&lock);
+		for (int b = 0; b < BATCH; b++) {
+			struct dgram *d = &w->in[i + b];
+			struct wg_rx rx;
+
+			wg_receive_end(&gwdev, now, WALL0 + now, &clients[d->peer].addr, d->buf, d->len,
+				       &o[b], &rx);
+			if (rx.kind != WG_RX_PACKET || pkt_parse(&p[n], rx.data, rx.len) != PKT_OK)
+				die("the gateway refused a data message");
+			p[n].owner = (uint16_t)(uintptr_t)rx.peer->user;
+			rnd[n] = (uint32_t)(i + b);
+			pp[n] = &p[n];
+			n++;
+		}
+		nf_input_batch(scale_nf, pp, n, "gw0", now, rnd, r);
+		for (unsigned b = 0; b < n; b++) {
+			if (r[b].verdict != NF_ACCEPT)
+				die("a packet was not forwarded to the uplink");
+			memcpy(slots[b], p[b].data, p[b].outer.end);
+		}
+		pthread_mutex_unlock(&lock);
+	}
+	w->busy = now_ns() - scale_t0;
+	return NULL;
+}
+
+/* Packets per second through nthreads workers. */
+static double scale(size_t size, int nthreads, uint64_t *now)
+{
+	struct worker w[NPEERS];
+	double ns = 0;
+	unsigned pkts = 0;
+
+	for (int t = 0; t < nthreads; t++) {
+		w[t] = (struct worker){ .id = t, .nthreads = nthreads, .size = size };
+		w[t].in = malloc(SCALE_PKTS * sizeof(*w[t].in));
+		if (!w[t].in)
+			die("out of memory");
+	}
+	for (int rep = 0; rep < SCALE_REPS; rep++) {
+		double end = 0;
+
+		for (int t = 0; t < nthreads; t++) {
+			w[t].now = *now;
+			scale_fill(&w[t]);
+		}
+		pthread_barrier_init(&start_line, NULL, (unsigned)nthreads + 1);
+		for (int t = 0; t < nthreads; t++)
+			if (pthread_create(&w[t].th, NULL, scale_run, &w[t]))
+				die("pthread_create");
+		scale_t0 = now_ns();
+		pthread_barrier_wait(&start_line);
+		for (int t = 0; t < nthreads; t++) {
+			pthread_join(w[t].th, NULL);
+			if (w[t].busy > end)
+				end = w[t].busy;
+		}
+		pthread_barrier_destroy(&start_line);
+		ns += end;
+		pkts += (unsigned)nthreads * SCALE_PKTS;
+		*now += NSEC_PER_SEC / 100;
+	}
+	for (int t = 0; t < nthreads; t++)
+		free(w[t].in);
+	return pkts / ns * 1e9;
+}
+
+static void scaling(void)
+{
+	static const size_t sizes[] = { 64, 1420 };
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	int n = ncpu < 2 ? 2 : ncpu > NPEERS ? NPEERS : (int)ncpu;
+	uint64_t now = 1100 * NSEC_PER_SEC; /* the sessions are from 999 s */
+
+	scale_nf = gateway_nf();
+	printf("workers: the same path with one lock around the shared state, the AEAD outside "
+	       "it (packets/s; goal: %d workers >= 0.9 x %d x 1 worker)\n", n, n);
+	printf("%-6s %12s %12s %10s\n", "bytes", "1 worker", "workers", "ratio");
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		double one = scale(sizes[i], 1, &now), many = scale(sizes[i], n, &now);
+
+		printf("%-6zu %12.0f %9.0f/%-2d %10.2f\n", sizes[i], one, many, n, many / one);
+	}
+	nf_destroy(scale_nf);
+}
+
 int main(void)
 {
 	static const size_t sizes[] = { 64, 1420 };
@@ -350,6 +506,7 @@ int main(void)
 		printf("%-6zu %8.1f %12.1f %10.1f %8.1f %8.1f %10.2f %12.2f\n", sizes[i], r.aead,
 		       r.wg, r.nf, r.copy, total, total / r.aead, (total - r.aead) / r.aead);
 	}
+	scaling();
 	for (int i = 0; i < NPEERS; i++)
 		wg_device_destroy(&clients[i].dev);
 	wg_device_destroy(&gwdev);

@@ -50,6 +50,7 @@ Address = 10.8.0.1/24
 Uplink = eth0
 Rules = $TMP/gw0.rules
 NatPorts = 61000-61999
+Workers = ${GW_TEST_WORKERS:-2}
 ControlSocket = $ctl
 $([ -n "${GW_PRIVATE_RUN:-}" ] || echo "UapiSocket = $TMP/gw0.uapi")
 ${GW_IFACE_EXTRA:-}
@@ -69,6 +70,7 @@ EOC
 	fi
 	wait_udp gateway 51820
 	wait_for 10 test -S "$ctl"
+	check_workers gateway
 
 	wg_go client wgc0
 	client_pid=$WG_PID

@@ -134,6 +134,7 @@ ListenPort = 51820
 Address = 10.8.0.1/24
 ControlSocket = $ctl
 UapiSocket = $ctl.uapi
+Workers = ${GW_TEST_WORKERS:-2}
 
 [Peer]
 PublicKey = $cl_pub
@@ -144,6 +145,20 @@ EOC
 	gw_pid=$BG_PID
 	wait_udp "$h" 51820
 	wait_for 10 test -S "$ctl"
+	check_workers "$h"
+}
+
+# check_workers HOST: gw in HOST (control socket $ctl) runs the workers the
+# config asked for ($GW_TEST_WORKERS, else 2), a thread each beside its own
+check_workers() {
+	local want=${GW_TEST_WORKERS:-2} got threads
+	got=$(on "$1" "$GW" stats "$ctl" | sed -n 's/^workers=//p')
+	[ "$got" = "$want" ] || fail "gw runs $got workers, not $want"
+	threads=$(ls "/proc/$gw_pid/task" | wc -l)
+	# the control thread, a thread per worker when more than one; the
+	# resolver's only when an Endpoint is a name
+	[ "$want" = 1 ] && [ "$threads" -le 2 ] && return
+	[ "$threads" -ge $((want + 1)) ] || fail "gw has $threads threads for $want workers"
 }
 
 # tcp_xfer FROM TO ADDR PORT [slow]: $TMP/data from host FROM to a
