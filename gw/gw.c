@@ -36,7 +36,7 @@
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-enum { TUN_READS_PER_WAKE = UDP_BATCH, UDP_BATCHES_PER_WAKE = 8,
+enum { TUN_READS_PER_WAKE = UDP_BATCH, TUN_BATCH = 8, UDP_BATCHES_PER_WAKE = 8,
        TUN_READ_MAX = VNET_HLEN + 65536 };
 
 static uint64_t clock_ns(clockid_t id)
@@ -516,27 +516,43 @@ static void from_tun_vnet(struct gw_io *io, uint8_t *buf, size_t n, uint64_t now
 	}
 }
 
-/* The TUN queue's reads are made under the lock: what they carry is
- * processed from the read buffer at once. */
+/* The TUN queue's reads go in rounds of TUN_BATCH, read outside the lock
+ * into the worker's buffers, then carried under it. */
 static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw_io *io = w->data;
 	struct gw *g = io->g;
-	uint64_t now = gw_mono(), wl = gw_wall();
 
 	(void)loop, (void)revents;
-	gw_lock(g, io);
-	for (int i = 0; i < TUN_READS_PER_WAKE && !io->tx_blocked; i++) {
-		ssize_t n = read(io->tun, io->tunbuf, io->tunbuf_size);
+	for (int done = 0; done < TUN_READS_PER_WAKE && !io->tx_blocked;) {
+		size_t len[TUN_BATCH];
+		unsigned n = 0;
+		uint64_t now, wl;
 
-		if (n <= 0)
+		while (n < TUN_BATCH) {
+			ssize_t r = read(io->tun, io->tunbuf + n * io->tunbuf_size, io->tunbuf_size);
+
+			if (r <= 0)
+				break;
+			len[n++] = (size_t)r;
+		}
+		if (!n)
 			break;
-		if (g->tun_vnet)
-			from_tun_vnet(io, io->tunbuf, (size_t)n, now, wl);
-		else
-			from_host(g, io->tunbuf, (size_t)n, now, wl);
+		now = gw_mono(), wl = gw_wall();
+		gw_lock(g, io);
+		for (unsigned i = 0; i < n; i++) {
+			uint8_t *buf = io->tunbuf + i * io->tunbuf_size;
+
+			if (g->tun_vnet)
+				from_tun_vnet(io, buf, len[i], now, wl);
+			else
+				from_host(g, buf, len[i], now, wl);
+		}
+		gw_batch_end(io, now);
+		done += (int)n;
+		if (n < TUN_BATCH)
+			break;
 	}
-	gw_batch_end(io, now);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -1418,7 +1434,7 @@ static int io_init(struct gw_io *io, size_t mtu)
 	if (io == &io->g->ctl_io)
 		return 0;
 	io->tunbuf_size = TUN_READ_MAX;
-	io->tunbuf = calloc(1, io->tunbuf_size);
+	io->tunbuf = calloc(TUN_BATCH, io->tunbuf_size);
 	io->segbuf_size = mtu + 64;
 	io->segbuf = calloc(1, io->segbuf_size);
 	io->jobs = calloc(GW_OPEN_JOBS, sizeof(*io->jobs));
@@ -1795,7 +1811,7 @@ static void io_free(struct gw_io *io, bool fds)
 	batch_wipe(&io->rx);
 	batch_wipe(&io->tx4);
 	batch_wipe(&io->tx6);
-	wipe_free(io->tunbuf, io->tunbuf_size);
+	wipe_free(io->tunbuf, TUN_BATCH * io->tunbuf_size);
 	wipe_free(io->segbuf, io->segbuf_size);
 	wipe_free(io->grobuf, GRO_MAX);
 	wipe_free((uint8_t *)io->jobs, io->jobs ? GW_OPEN_JOBS * sizeof(*io->jobs) : 0);

@@ -106,7 +106,9 @@ enum { GW_RND_POOL = 256 };
  * datagrams, UPLINK_RX_BATCH frames, TUN_READS_PER_WAKE reads), never per
  * packet; the control thread holds it whenever its loop is not waiting.
  * Outside the lock a worker does its system calls: recvmmsg, and the
- * sendmmsg of what a batch queued to its peers.  Measured (make bench,
+ * sendmmsg of what a batch queued to its peers, the TUN reads, and the
+ * AEAD (data messages are opened and sealed with a copy of their key: see
+ * wg_receive_begin and wg_send_unsealed).  Measured (make bench,
  * tests/bench/pipeline_bench.c and tunnel_bench.sh; README "Performance"):
  * the system calls are most of an end-to-end packet's cost, so they come
  * first; the AEAD and conntrack under the lock are what still serializes.
@@ -139,7 +141,8 @@ struct gw_io {
 	struct udp_batch rx, tx4, tx6;
 	struct gw_seal_job *seals;	/* one per queued slot at most: 2 * UDP_BATCH */
 	unsigned nseals;
-	uint8_t *tunbuf;	/* one read from TUN: a packet or a super-packet */
+	uint8_t *tunbuf;	/* TUN_BATCH reads from TUN of tunbuf_size bytes each:
+				 * a packet or a super-packet */
 	size_t tunbuf_size;
 	struct gw_open_job *jobs;	/* GW_OPEN_JOBS; njobs begun */
 	unsigned njobs;
