@@ -174,37 +174,50 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Under lock: may the line pass l; the "suppressed" line first if due. */
-static bool limit_locked(struct log_limit *l, int prio)
+/* Under lock: may the line pass l at now; the "suppressed" line first if due. */
+static bool limit_locked(struct log_limit *l, uint64_t now, int prio)
 {
 	unsigned dropped;
 
-	if (!log_limit_pass(l, mono_ns(), &dropped))
+	if (!log_limit_pass(l, now, &dropped))
 		return false;
 	if (dropped)
 		emitf(prio, "gw: ", "suppressed %u messages like the next one", dropped);
 	return true;
 }
 
+static void limited(struct log_limit *l, uint64_t now, int prio, const char *fmt, va_list ap)
+{
+	if (!log_enabled(prio))
+		return;
+	pthread_mutex_lock(&lock);
+	if (limit_locked(l, now, prio))
+		emit(prio, "gw: ", fmt, ap);
+	pthread_mutex_unlock(&lock);
+}
+
 void gw_log_limited(struct log_limit *l, int prio, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!log_enabled(prio))
-		return;
-	pthread_mutex_lock(&lock);
-	if (limit_locked(l, prio)) {
-		va_start(ap, fmt);
-		emit(prio, "gw: ", fmt, ap);
-		va_end(ap);
-	}
-	pthread_mutex_unlock(&lock);
+	va_start(ap, fmt);
+	limited(l, mono_ns(), prio, fmt, ap);
+	va_end(ap);
+}
+
+void gw_log_limited_at(struct log_limit *l, uint64_t now, int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	limited(l, now, prio, fmt, ap);
+	va_end(ap);
 }
 
 void gw_log_rule(struct log_limit *l, int level, const char *prefix, const char *line)
 {
 	pthread_mutex_lock(&lock);
-	if (limit_locked(l, level))
+	if (limit_locked(l, mono_ns(), level))
 		emitf(level, "gw: ", "%s%s", prefix ? prefix : "", line);
 	pthread_mutex_unlock(&lock);
 }

@@ -74,6 +74,9 @@ bool log_limit_pass(struct log_limit *l, uint64_t now, unsigned *reported);
 
 __attribute__((format(printf, 3, 4)))
 void gw_log_limited(struct log_limit *l, int prio, const char *fmt, ...);
+/* The same at a given monotonic now (ns). */
+__attribute__((format(printf, 4, 5)))
+void gw_log_limited_at(struct log_limit *l, uint64_t now, int prio, const char *fmt, ...);
 /* A LOG target's line at its rule's level (0..7), under l, never filtered by
  * the LogLevel. */
 void gw_log_rule(struct log_limit *l, int level, const char *prefix, const char *line);

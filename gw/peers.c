@@ -632,6 +632,11 @@ int peers_reload(struct gw *g)
 		gw_err("%s: SIGHUP: %s; the peers stay", g->cfg.ifname, err.message);
 		return ret;
 	}
+	if (c.log_level != g->cfg.log_level) {
+		g->cfg.log_level = c.log_level;
+		log_set_level(c.log_level ? c.log_level : LOG_INFO);
+		gw_notice("%s: SIGHUP: LogLevel %s", g->cfg.ifname, log_level_name(log_level()));
+	}
 	peers_normalize(&c);
 	cap = c.n_peers + g->cfg.n_peers + 1;
 	s.peers = calloc(cap, sizeof(*s.peers));
