@@ -424,15 +424,18 @@ static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	struct gw *g = w->data;
 
 	(void)loop, (void)revents;
+	notify_reloading(g);
 	peers_reload(g);
 	if (g->nf && g->cfg.rules_path)
 		dp_reload(g);
+	notify_ready(g);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
 	gw_notice("%s: signal %d, shutting down", ((struct gw *)w->data)->cfg.ifname, w->signum);
+	notify_stopping(w->data);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -1332,6 +1335,7 @@ void gw_run(struct gw *g)
 	g->dns_live = true;
 	dns_start(g);
 	dns_arm(g);
+	notify_ready(g);
 	ev_run(g->loop, 0);
 }
 
