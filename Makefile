@@ -18,7 +18,7 @@ V       ?= 0
 
 # Debian packages: to build, then to run the tests, benchmarks and demo.
 DEB_BUILD := gcc make libc6-dev libsodium-dev libb2-dev libev-dev \
-	libcap-ng-dev libcmocka-dev libmnl-dev libqrencode-dev
+	libcap-ng-dev libcmocka-dev libmnl-dev libqrencode-dev libsystemd-dev
 DEB_TEST  := iproute2 procps python3 wireguard-tools wireguard-go iptables nftables \
 	conntrack socat tcpdump iperf3 clang zbar-tools
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
@@ -69,7 +69,7 @@ LIBS      := $(LIBNAT) $(LIBPKT) $(LIBCRYPTO)
 GW_MAIN   := gw/main.c
 GW_LIBSRC := $(filter-out $(GW_MAIN),$(GW_SRC))
 EXT_LIBS  := -lsodium -lb2
-GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lmnl -lqrencode
+GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lmnl -lqrencode -lsystemd
 
 UNIT_BINS  := $(patsubst %.c,$(B)/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst %.c,$(B)/%,$(BENCH_SRC))

@@ -8,6 +8,7 @@
 #include "gw/cmd.h"
 #include "gw/config.h"
 #include "gw/gw.h"
+#include "gw/log.h"
 #include "nat/sbuf.h"
 
 int cmd_run(int argc, char **argv)
@@ -32,11 +33,17 @@ int cmd_run(int argc, char **argv)
 	ret = config_load(&cfg, path, &warn, &err);
 	if (!ret)
 		config_warn_access(&cfg, &warn);
-	if (warn.len)
-		fputs(warn.buf, stderr);
+	if (!ret && cfg.log_level)
+		log_set_level(cfg.log_level);
+	for (char *line = warn.buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		gw_log_raw(LOG_WARNING, "%s", line);
+	}
 	sbuf_free(&warn);
 	if (ret) {
-		fprintf(stderr, "%s\n", err.message);
+		gw_log_raw(LOG_ERR, "%s", err.message);
 		return 1;
 	}
 	ret = gw_setup(&g, &cfg);

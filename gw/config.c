@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gw/log.h"
 #include "gw/wgquick.h"
 #include "nat/sbuf.h"
 
@@ -289,7 +290,9 @@ enum {
 	K_IPV6 = 1 << 12,
 	K_PUBLIC = 1 << 8, K_PSK = 1 << 9, K_ENDPOINT = 1 << 10, K_KEEPALIVE = 1 << 11,
 	K_CTMAX = 1 << 13, K_PEERCTMAX = 1 << 14,
-	K_PRIVATE_FILE = 1 << 15, K_PSK_FILE = 1 << 16, K_UAPI = 1 << 17, K_FWMARK = 1 << 18, K_WORKERS = 1 << 19,
+	K_PRIVATE_FILE = 1 << 15, K_PSK_FILE = 1 << 16, K_UAPI = 1 << 17, K_FWMARK = 1 << 18,
+	K_LOGLEVEL = 1 << 19,
+	K_WORKERS = 1 << 20,
 };
 
 static int once(struct parser *p, const char *key, uint32_t bit)
@@ -427,6 +430,17 @@ static int interface_key(struct parser *p, const char *key, char *val)
 	}
 	if (!strcasecmp(key, "ControlSocket"))
 		return once(p, key, K_CTL) ? -EINVAL : dup_str(p, &c->control_socket, val);
+	if (!strcasecmp(key, "LogLevel")) {
+		int level = log_level_parse(val);
+
+		if (once(p, key, K_LOGLEVEL))
+			return -EINVAL;
+		if (level < 0)
+			return fail(p, "LogLevel: '%s' is not error, warning, notice, info or debug",
+				    val);
+		c->log_level = level;
+		return 0;
+	}
 	return 1;
 }
 
@@ -838,6 +852,8 @@ void config_format(const struct config *c, const uint8_t priv[static KEY_LEN], s
 		sbuf_printf(out, "UapiSocket = %s\n", c->uapi_socket);
 	if (c->ipv6_pass)
 		sbuf_add(out, "IPv6 = pass\n");
+	if (c->log_level)
+		sbuf_printf(out, "LogLevel = %s\n", log_level_name(c->log_level));
 	for (size_t i = 0; i < c->n_peers; i++) {
 		const struct config_peer *p = &c->peers[i];
 

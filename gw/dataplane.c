@@ -415,7 +415,7 @@ static int load_rules(struct gw *g, struct rules **out, const struct rules *base
 		rp = path;
 	}
 	if (rulesfile_load(out, rp, base, false, err, sizeof(err))) {
-		gw_log("%s", err);
+		gw_err("%s", err);
 		return -EINVAL;
 	}
 	return 0;
@@ -430,15 +430,19 @@ static void rules_changed(struct gw *g)
 	/* the sock_diag socket when the rules first need it (no privilege
 	 * needed: it can come after the drop) */
 	if (g->owner_need && !sockdiag_is_open(&g->sd) && (ret = sockdiag_open(&g->sd)))
-		gw_log("%s: sock_diag: %s: -m owner sees no socket for any packet",
-		       g->cfg.ifname, strerror(-ret));
+		gw_warn("%s: sock_diag: %s: -m owner sees no socket for any packet",
+		        g->cfg.ifname, strerror(-ret));
 	priv_warn_missing(g->cfg.ifname, priv_needed(g));
 }
 
+/* LOG targets: at their --log-level, LOG_RULE_BURST lines per interval for
+ * all of them together (a LOG rule without -m limit logs every packet). */
 static void nf_log_line(void *arg, int level, const char *prefix, const char *line)
 {
-	(void)arg, (void)level;
-	gw_log("%s%s", prefix ? prefix : "", line);
+	static struct log_limit lim = { .burst = LOG_RULE_BURST };
+
+	(void)arg;
+	gw_log_rule(&lim, level, prefix, line);
 }
 
 static void addr_text(uint32_t addr, char *text, size_t len)
@@ -456,7 +460,7 @@ static int host_now(struct gw *g, struct uplink_host *h)
 	int n = route_host_addrs(&a);
 
 	if (n < 0) {
-		gw_log("%s: reading the host's IPv4 addresses: %s", g->cfg.ifname, strerror(-n));
+		gw_err("%s: reading the host's IPv4 addresses: %s", g->cfg.ifname, strerror(-n));
 		return n;
 	}
 	*h = (struct uplink_host){ a, (unsigned)n,
@@ -524,9 +528,9 @@ static void tunnel_addrs(const struct gw *g, const struct uplink_host *h,
 			over++;
 	}
 	if (over)
-		gw_log("%s: uplink %s: only the first %u IPv4 Addresses are taken off the uplink; "
-		       "traffic from the uplink to %u more reaches the host's kernel past gw's "
-		       "rules", g->cfg.ifname, g->cfg.uplink, (unsigned)BPF_NAT_MAX_TUNNEL, over);
+		gw_warn("%s: uplink %s: only the first %u IPv4 Addresses are taken off the uplink; "
+		        "traffic from the uplink to %u more reaches the host's kernel past gw's "
+		        "rules", g->cfg.ifname, g->cfg.uplink, (unsigned)BPF_NAT_MAX_TUNNEL, over);
 }
 
 /* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
@@ -621,9 +625,9 @@ static void masq_follow(struct gw *g, uint32_t addr)
 	nf_set_uplink_addr(g->nf, addr);
 	if (old)
 		flushed = nat_flush_addr(nf_ct(g->nf), old);
-	gw_log("%s: uplink %s address %s -> %s: %u conntrack entries NAT-ed to %s flushed%s",
-	       g->cfg.ifname, g->cfg.uplink, old ? o : "none", addr ? n : "none", flushed,
-	       old ? o : "none", addr ? "" : "; MASQUERADE drops until an address appears");
+	gw_notice("%s: uplink %s address %s -> %s: %u conntrack entries NAT-ed to %s flushed%s",
+	          g->cfg.ifname, g->cfg.uplink, old ? o : "none", addr ? n : "none", flushed,
+	          old ? o : "none", addr ? "" : "; MASQUERADE drops until an address appears");
 }
 
 /* The uplink's filters on host h: the live rules' spec, or when that is
@@ -640,7 +644,7 @@ static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 	sbuf_init(&note);
 	if (uplink_spec(g, nf_rules(g->nf), g->uplink_addr, h, &spec, &lg, &note, err,
 			sizeof(err))) {
-		gw_log("%s: uplink %s: ERROR: the live rules cannot be followed on the host's "
+		gw_err("%s: uplink %s: ERROR: the live rules cannot be followed on the host's "
 		       "addresses now: %s; the uplink's filters fall back to MASQUERADE's address "
 		       "and NatPorts: DNAT from the uplink and SNAT to addresses the host does not "
 		       "have stop working until the rules or the host change", g->cfg.ifname,
@@ -653,7 +657,7 @@ static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 	}
 	sbuf_free(&note);
 	if (uplink_follow(g, &spec, &lg))
-		gw_log("%s: uplink %s: ERROR: its filters could not follow the host's addresses "
+		gw_err("%s: uplink %s: ERROR: its filters could not follow the host's addresses "
 		       "and stay as they were", g->cfg.ifname, g->cfg.uplink);
 }
 
@@ -669,7 +673,7 @@ static void host_addrs_changed(struct gw *g)
 	if (host_now(g, &h))
 		return;
 	if (route_set_local(&g->route, h.addr, h.naddr))
-		gw_log("%s: out of memory: the host's new addresses are not local to gw's routing",
+		gw_err("%s: out of memory: the host's new addresses are not local to gw's routing",
 		       g->cfg.ifname);
 	if (g->uplink_on) {
 		masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
@@ -735,7 +739,7 @@ static int watch_addr(struct gw *g)
 	if (!g->addr_nl) {
 		int ret = -errno;
 
-		gw_log("%s: rtnetlink address events: %s", g->cfg.ifname, strerror(-ret));
+		gw_err("%s: rtnetlink address events: %s", g->cfg.ifname, strerror(-ret));
 		return ret;
 	}
 	fd = mnl_socket_get_fd(g->addr_nl);
@@ -784,13 +788,13 @@ static int setup_uplink(struct gw *g, const struct rules *rules, uint32_t *addr)
 	 * when one appears (host_addrs_changed) */
 	*addr = route_dev_addr(h.addr, h.naddr, g->cfg.uplink);
 	if (!*addr)
-		gw_log("%s: Uplink %s has no IPv4 address yet: MASQUERADE drops until one "
-		       "appears", g->cfg.ifname, g->cfg.uplink);
+		gw_warn("%s: Uplink %s has no IPv4 address yet: MASQUERADE drops until one "
+		        "appears", g->cfg.ifname, g->cfg.uplink);
 	sbuf_init(&note);
 	ret = uplink_spec(g, rules, *addr, &h, &spec, NULL, &note, err, sizeof(err));
 	free((void *)h.addr);
 	if (ret) {
-		gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);
+		gw_err("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);
 	} else {
 		log_notes(g, &note);
 		ret = open_uplink(g, &spec);
@@ -850,7 +854,7 @@ int dp_setup(struct gw *g)
 	g->fragoutbuf = malloc(FRAG_MAX_DATAGRAM);
 	if (!g->fragbuf || !g->fragoutbuf || frag_create(&g->frag, &fc) || nf_create(&g->nf, &nfc, rules)) {
 		rules_free(rules);
-		gw_log("%s: out of memory", g->cfg.ifname);
+		gw_err("%s: out of memory", g->cfg.ifname);
 		return -ENOMEM;
 	}
 	g->uplink_addr = addr;
@@ -873,8 +877,8 @@ int dp_setup(struct gw *g)
 	       g->uplink_on ? " " : "", g->uplink_on ? text : "", g->cfg.nat_port_min,
 	       g->cfg.nat_port_max, (unsigned)g->cfg.ct_max, per_peer);
 	if (!g->cfg.ipv6_pass)
-		gw_log("%s: IPv6 between peers and the host is dropped (IPv6 = drop: gw has no "
-		       "IPv6 rules yet; IPv6 = pass hands it to the host as it is)", g->cfg.ifname);
+		gw_notice("%s: IPv6 between peers and the host is dropped (IPv6 = drop: gw has no "
+		          "IPv6 rules yet; IPv6 = pass hands it to the host as it is)", g->cfg.ifname);
 	return 0;
 }
 
@@ -950,22 +954,22 @@ int dp_reload(struct gw *g)
 	char err[256];
 
 	if (!g->nf || !g->cfg.rules_path) {
-		gw_log("%s: SIGHUP: no Rules file to reload", g->cfg.ifname);
+		gw_warn("%s: SIGHUP: no Rules file to reload", g->cfg.ifname);
 		return -ENOENT;
 	}
 	if (load_rules(g, &r, nf_rules(g->nf))) {
-		gw_log("%s: SIGHUP: the old rules stay", g->cfg.ifname);
+		gw_err("%s: SIGHUP: the old rules stay", g->cfg.ifname);
 		return -EINVAL;
 	}
 	if (uplink_take(g, r, err, sizeof(err))) {
-		gw_log("%s: SIGHUP: %s: %s; the old rules stay", g->cfg.ifname, g->cfg.rules_path,
+		gw_err("%s: SIGHUP: %s: %s; the old rules stay", g->cfg.ifname, g->cfg.rules_path,
 		       err);
 		rules_free(r);
 		return -EINVAL;
 	}
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
-	gw_log("%s: SIGHUP: rules reloaded from %s", g->cfg.ifname, g->cfg.rules_path);
+	gw_notice("%s: SIGHUP: rules reloaded from %s", g->cfg.ifname, g->cfg.rules_path);
 	return 0;
 }
 
@@ -991,7 +995,7 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, boo
 	}
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
-	gw_log("%s: rules restored from %s", g->cfg.ifname, name);
+	gw_notice("%s: rules restored from %s", g->cfg.ifname, name);
 	return 0;
 }
 
@@ -1088,7 +1092,7 @@ int dp_ct_flush(struct gw *g, unsigned *flushed)
 	if (ret)
 		return ret;
 	ct_flush(nf_ct(g->nf));
-	gw_log("%s: conntrack table flushed (%u entries)", g->cfg.ifname, *flushed);
+	gw_notice("%s: conntrack table flushed (%u entries)", g->cfg.ifname, *flushed);
 	if (g->linger.ports || g->linger.addrs)
 		linger_cb(g->loop, &g->linger_w, 0); /* what they kept goes now */
 	return 0;

@@ -139,8 +139,8 @@ static void flush_one(struct gw_io *io, int fam)
 	if (dropped)
 		stat_add(&io->tx_dropped, dropped);
 	if (gso && !q->gso)
-		gw_log("%s: UDP GSO refused on the IPv%c socket (%s): sending datagram by datagram",
-		       io->g->cfg.ifname, v6 ? '6' : '4', strerror(q->gso_err));
+		gw_warn("%s: UDP GSO refused on the IPv%c socket (%s): sending datagram by datagram",
+		        io->g->cfg.ifname, v6 ? '6' : '4', strerror(q->gso_err));
 	if (ret == 0) {
 		if (!(io->tx_blocked & bit))
 			return;
@@ -254,8 +254,12 @@ static void tun_writev(struct gw_io *io, const struct vnet_hdr *h, const uint8_t
 	}
 
 	/* the kernel takes it or drops it; a full TUN queue is not our error */
-	if (n < 0 && errno != EAGAIN)
-		gw_log("%s: tun write: %s", io->g->cfg.ifname, strerror(errno));
+	if (n < 0 && errno != EAGAIN) {
+		static struct log_limit lim; /* once per packet: rate-limited */
+
+		gw_log_limited(&lim, LOG_ERR, "%s: tun write: %s", io->g->cfg.ifname,
+			       strerror(errno));
+	}
 }
 
 /* Writes the TCP segments held in io->gro, if any: one packet as it came,
@@ -608,15 +612,18 @@ static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	struct gw *g = w->data;
 
 	(void)loop, (void)revents;
+	notify_reloading(g);
 	peers_reload(g);
 	if (g->nf && g->cfg.rules_path)
 		dp_reload(g);
+	notify_ready(g);
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
-	gw_log("%s: signal %d, shutting down", ((struct gw *)w->data)->cfg.ifname, w->signum);
+	gw_notice("%s: signal %d, shutting down", ((struct gw *)w->data)->cfg.ifname, w->signum);
+	notify_stopping(w->data);
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -902,7 +909,7 @@ static void uapi_handle(void *arg, const char *req, const char *body, size_t ble
 		uapi_set_free(&s);
 	}
 	if (ret)
-		gw_log("%s: UAPI set refused, nothing changed: %s", g->cfg.ifname, why);
+		gw_warn("%s: UAPI set refused, nothing changed: %s", g->cfg.ifname, why);
 	else
 		gw_log("%s: UAPI set: %s", g->cfg.ifname, why);
 	sbuf_printf(out, "errno=%d\n\n", ret);
@@ -930,7 +937,7 @@ static int uapi_listen(struct gw *g)
 			 g->cfg.ifname);
 	fd = ctl_listen(g->uapi_path, 0755);
 	if (fd < 0) {
-		gw_log("%s: UAPI socket %s: %s%s", g->cfg.ifname, g->uapi_path, strerror(-fd),
+		gw_err("%s: UAPI socket %s: %s%s", g->cfg.ifname, g->uapi_path, strerror(-fd),
 		       g->cfg.uapi_socket ? "" : "; wg(8) cannot reach this gateway (another "
 		       "instance of this interface name holds it? UapiSocket sets another path)");
 		g->uapi_path[0] = 0;
@@ -982,7 +989,7 @@ static void dns_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		struct resolve_item *it = realloc(g->dns_job.items, g->n_dns * sizeof(*it));
 
 		if (!it) {
-			gw_log("%s: out of memory for Endpoint lookups", g->cfg.ifname);
+			gw_err("%s: out of memory for Endpoint lookups", g->cfg.ifname);
 			for (size_t i = 0; i < g->n_dns; i++)
 				if (g->dns[i].next <= now)
 					g->dns[i].next = now + (uint64_t)g->dns_interval * NSEC_PER_SEC;
@@ -1045,8 +1052,8 @@ static void dns_done(struct resolver *r, struct resolve_job *job)
 		had = p->endpoint.len;
 		if (it->err) {
 			if (d->resolved && !d->failing)
-				gw_log("%s:%u: Endpoint %s does not resolve now: keeping the endpoint",
-				       g->cfg.path, d->line, d->text);
+				gw_warn("%s:%u: Endpoint %s does not resolve now: keeping the endpoint",
+				        g->cfg.path, d->line, d->text);
 			d->failing = true;
 			if (!d->resolved && (d->retry *= 2) > g->dns_interval)
 				d->retry = g->dns_interval;
@@ -1067,8 +1074,8 @@ static void dns_done(struct resolver *r, struct resolve_job *job)
 		udp_endpoint_format(&it->ep, is, sizeof(is));
 		if (had) {
 			udp_endpoint_format(&p->endpoint, was, sizeof(was));
-			gw_log("%s:%u: Endpoint %s now resolves to %s (was %s)", g->cfg.path,
-			       d->line, d->text, is, was);
+			gw_notice("%s:%u: Endpoint %s now resolves to %s (was %s)", g->cfg.path,
+			          d->line, d->text, is, was);
 		} else {
 			gw_log("%s:%u: Endpoint %s resolves to %s", g->cfg.path, d->line, d->text,
 			       is);
@@ -1089,8 +1096,8 @@ static void dns_start(struct gw *g)
 		return;
 	err = resolver_start(&g->resolver, g->loop, dns_done);
 	if (err)
-		gw_log("%s: no resolver thread (%s): Endpoint names stay as they resolved "
-		       "at start", g->cfg.ifname, strerror(-err));
+		gw_warn("%s: no resolver thread (%s): Endpoint names stay as they resolved "
+		        "at start", g->cfg.ifname, strerror(-err));
 }
 
 static bool dns_text_in(const struct gw_dns *d, size_t n, const char *text)
@@ -1172,7 +1179,7 @@ oom:
 	}
 	g->n_dns = n;
 	g->dns_gen++;
-	gw_log("%s: out of memory: new Endpoint names are not followed for this change",
+	gw_err("%s: out of memory: new Endpoint names are not followed for this change",
 	       g->cfg.ifname);
 	return -ENOMEM;
 }
@@ -1198,8 +1205,8 @@ static void dns_first(struct gw *g)
 			d->resolved = true;
 			d->next = gw_mono() + (uint64_t)g->dns_interval * NSEC_PER_SEC;
 		} else {
-			gw_log("%s:%u: Endpoint %s does not resolve: trying again in the background",
-			       g->cfg.path, d->line, d->text);
+			gw_warn("%s:%u: Endpoint %s does not resolve: trying again in the background",
+			        g->cfg.path, d->line, d->text);
 			d->failing = true;
 			d->next = gw_mono() + (uint64_t)d->retry * NSEC_PER_SEC;
 		}
@@ -1215,7 +1222,7 @@ static int add_endpoint(struct gw *g, struct wg_peer *p, const struct config_pee
 	if (!err)
 		wg_peer_set_endpoint(p, &ep);
 	else if (err != -ENOENT)
-		gw_log("%s:%u: Endpoint %s: not host:port", g->cfg.path, cp->line, cp->endpoint);
+		gw_err("%s:%u: Endpoint %s: not host:port", g->cfg.path, cp->line, cp->endpoint);
 	return err == -ENOENT ? 0 : err;
 }
 
@@ -1232,8 +1239,8 @@ static void dns_intervals(struct gw *g)
 	if (!e || !*e)
 		return;
 	if (*end || v < 1 || v > 3600) {
-		gw_log("%s: GW_DNS_INTERVAL=%s: not 1..3600 seconds; %u it is", g->cfg.ifname, e,
-		       g->dns_interval);
+		gw_warn("%s: GW_DNS_INTERVAL=%s: not 1..3600 seconds; %u it is", g->cfg.ifname, e,
+		        g->dns_interval);
 		return;
 	}
 	g->dns_interval = (unsigned)v;
@@ -1251,7 +1258,7 @@ static int add_peers(struct gw *g)
 		p = wg_peer_add(&g->dev, cp->public_key, cp->has_psk ? cp->preshared_key : NULL,
 				cp->persistent_keepalive, &err);
 		if (!p) {
-			gw_log("%s:%u: peer: %s", g->cfg.path, cp->line, strerror(-err));
+			gw_err("%s:%u: peer: %s", g->cfg.path, cp->line, strerror(-err));
 			return err;
 		}
 		/* its conntrack owner id (PeerConntrackMax): 1.., 0 past 65535 */
@@ -1261,7 +1268,7 @@ static int add_peers(struct gw *g)
 
 			err = wg_peer_allow(&g->dev, p, c->family, c->addr, c->prefix);
 			if (err) {
-				gw_log("%s:%u: allowed ips: %s", g->cfg.path, cp->line,
+				gw_err("%s:%u: allowed ips: %s", g->cfg.path, cp->line,
 				       strerror(-err));
 				return err;
 			}
@@ -1327,7 +1334,7 @@ int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, struct gw_socks *s
 	}
 	ret = udp_open_group(AF_INET6, s->port, s->fd6, g->nio, &port6);
 	if (ret)
-		gw_log("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, s->port,
+		gw_warn("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, s->port,
 		       strerror(-ret));
 	for (unsigned i = 0; fwmark && i < g->nio; i++)
 		if ((ret = mark_fd(s->fd4[i], fwmark)) ||
@@ -1405,7 +1412,7 @@ void gw_udp_swap(struct gw *g, struct gw_socks *s)
 	free(s->fd4);
 	free(s->fd6);
 	s->fd4 = s->fd6 = NULL;
-	gw_log("%s: listening on port %u now", g->cfg.ifname, g->port);
+	gw_notice("%s: listening on port %u now", g->cfg.ifname, g->port);
 }
 
 static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
@@ -1452,7 +1459,7 @@ static int open_sockets(struct gw *g, size_t mtu)
 
 	ret = gw_udp_open(g, g->cfg.listen_port, g->cfg.fwmark, &s);
 	if (ret) {
-		gw_log("%s: udp port %u%s: %s", g->cfg.ifname, g->cfg.listen_port,
+		gw_err("%s: udp port %u%s: %s", g->cfg.ifname, g->cfg.listen_port,
 		       g->cfg.fwmark ? " with FwMark" : "", strerror(-ret));
 		return ret;
 	}
@@ -1469,7 +1476,7 @@ static int open_sockets(struct gw *g, size_t mtu)
 			gro |= udp_gro_enable(io->udp6);
 		}
 		if (udp_batch_init(&io->rx, gro && slot < UDP_GRO_SLOT ? UDP_GRO_SLOT : slot)) {
-			gw_log("%s: out of memory", g->cfg.ifname);
+			gw_err("%s: out of memory", g->cfg.ifname);
 			free(s.fd4);
 			free(s.fd6);
 			return -ENOMEM;
@@ -1479,9 +1486,9 @@ static int open_sockets(struct gw *g, size_t mtu)
 	free(s.fd4);
 	free(s.fd6);
 	if (!g->io[0].tx4.gso)
-		gw_log("%s: no UDP GSO in this kernel: one send per datagram", g->cfg.ifname);
+		gw_notice("%s: no UDP GSO in this kernel: one send per datagram", g->cfg.ifname);
 	if (!gro)
-		gw_log("%s: no UDP GRO in this kernel: one receive per datagram", g->cfg.ifname);
+		gw_notice("%s: no UDP GRO in this kernel: one receive per datagram", g->cfg.ifname);
 	if (g->threaded) {
 		g->ctl_io.udp4 = g->io[0].udp4;
 		g->ctl_io.udp6 = g->io[0].udp6;
@@ -1503,7 +1510,7 @@ static int open_tun(struct gw *g)
 		return -ENOMEM;
 	ret = tun_open(g->cfg.ifname, g->nio, fds, &offload_err);
 	if (ret < 0) {
-		gw_log("%s: /dev/net/tun: %s", g->cfg.ifname, strerror(-ret));
+		gw_err("%s: /dev/net/tun: %s", g->cfg.ifname, strerror(-ret));
 		free(fds);
 		return ret;
 	}
@@ -1512,15 +1519,15 @@ static int open_tun(struct gw *g)
 	free(fds);
 	g->tun_vnet = !offload_err;
 	if (offload_err) {
-		gw_log("%s: no TUN offloads in this kernel (%s): one read per packet",
-		       g->cfg.ifname, strerror(-offload_err));
+		gw_notice("%s: no TUN offloads in this kernel (%s): one read per packet",
+		          g->cfg.ifname, strerror(-offload_err));
 	} else {
 		for (unsigned i = 0; i < g->nio; i++) {
 			struct gw_io *io = &g->io[i];
 
 			io->grobuf = malloc(GRO_MAX);
 			if (!io->grobuf) {
-				gw_log("%s: out of memory", g->cfg.ifname);
+				gw_err("%s: out of memory", g->cfg.ifname);
 				return -ENOMEM;
 			}
 			gro_init(&io->gro, io->grobuf, GRO_MAX);
@@ -1528,15 +1535,15 @@ static int open_tun(struct gw *g)
 	}
 	ret = tun_configure(g->cfg.ifname, mtu, g->cfg.addresses, g->cfg.n_addresses, &what);
 	if (ret) {
-		gw_log("%s: %s: %s", g->cfg.ifname, what, strerror(-ret));
+		gw_err("%s: %s: %s", g->cfg.ifname, what, strerror(-ret));
 		return ret;
 	}
 	for (size_t i = 0; i < g->cfg.n_addresses && !g->addr4; i++)
 		if (g->cfg.addresses[i].family == AF_INET)
 			memcpy(&g->addr4, g->cfg.addresses[i].addr, 4), g->addr4 = ntohl(g->addr4);
 	if (g->addr4 && (ret = tun_accept_local(g->cfg.ifname)))
-		gw_log("%s: accept_local: %s (ICMP unreachable will not reach the host)",
-		       g->cfg.ifname, strerror(-ret));
+		gw_warn("%s: accept_local: %s (ICMP unreachable will not reach the host)",
+		        g->cfg.ifname, strerror(-ret));
 	for (size_t i = 0; i < g->cfg.n_addresses && !g->has_addr6; i++)
 		if (g->cfg.addresses[i].family == AF_INET6) {
 			memcpy(g->addr6, g->cfg.addresses[i].addr, 16);
@@ -1610,11 +1617,11 @@ int gw_setup(struct gw *g, struct config *cfg)
 	g->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	if (!g->cfg.has_private_key) {
-		gw_log("%s: no PrivateKey", g->cfg.path);
+		gw_err("%s: no PrivateKey", g->cfg.path);
 		return -EINVAL;
 	}
 	if (g->cfg.user && (ret = priv_user_lookup(g->cfg.user, &g->user))) {
-		gw_log("%s:%u: User: '%s': %s", g->cfg.path, g->cfg.user_line, g->cfg.user,
+		gw_err("%s:%u: User: '%s': %s", g->cfg.path, g->cfg.user_line, g->cfg.user,
 		       ret == -ENOENT ? "no such user" :
 		       ret == -EINVAL ? "not a user name or uid" : strerror(-ret));
 		return ret;
@@ -1623,7 +1630,7 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ret = wg_device_init(&g->dev, g->cfg.private_key, g->cfg.n_peers ? g->cfg.n_peers : 1, mtu,
 			     on_emit, g);
 	if (ret) {
-		gw_log("%s: PrivateKey: %s", g->cfg.path, strerror(-ret));
+		gw_err("%s: PrivateKey: %s", g->cfg.path, strerror(-ret));
 		return ret;
 	}
 	g->dev_up = true;
@@ -1690,7 +1697,7 @@ int gw_setup(struct gw *g, struct config *cfg)
 		return ret;
 	ret = ctl_listen(g->ctl_path, 0700);
 	if (ret < 0) {
-		gw_log("%s: control socket %s: %s", g->cfg.ifname, g->ctl_path, strerror(-ret));
+		gw_err("%s: control socket %s: %s", g->cfg.ifname, g->ctl_path, strerror(-ret));
 		g->ctl_path[0] = 0;
 		return ret;
 	}
@@ -1701,7 +1708,7 @@ int gw_setup(struct gw *g, struct config *cfg)
 	/* everything privileged is done: keep only what the loop needs */
 	return priv_drop(g->cfg.ifname, &g->user, priv_needed(g));
 oom:
-	gw_log("%s: out of memory", g->cfg.ifname);
+	gw_err("%s: out of memory", g->cfg.ifname);
 	return -ENOMEM;
 }
 
@@ -1752,8 +1759,8 @@ void gw_run(struct gw *g)
 	uint64_t now = gw_mono(), wl = gw_wall();
 	int ret;
 
-	gw_log("%s: up, listening on port %u, %zu peer(s), mtu %zu, %u worker%s, control %s, "
-	       "uapi %s", g->cfg.ifname, g->port, g->dev.npeers, g->dev.mtu, g->nio,
+	gw_notice("%s: up, listening on port %u, %zu peer(s), mtu %zu, %u worker%s, control %s, "
+		  "uapi %s", g->cfg.ifname, g->port, g->dev.npeers, g->dev.mtu, g->nio,
 	       g->nio == 1 ? "" : "s", g->ctl_path, g->uapi_path[0] ? g->uapi_path : "off");
 	gw_lock(g, g->cio);
 	for (size_t i = 0; i < g->dev.npeers; i++)
@@ -1765,11 +1772,12 @@ void gw_run(struct gw *g)
 	dns_start(g);
 	dns_arm(g);
 	if (g->threaded && (ret = workers_start(g))) {
-		gw_log("%s: worker threads: %s", g->cfg.ifname, strerror(-ret));
+		gw_err("%s: worker threads: %s", g->cfg.ifname, strerror(-ret));
 		workers_stop(g);
 		gw_unlock(g);
 		return;
 	}
+	notify_ready(g);
 	ev_run(g->loop, 0);
 	if (g->threaded)
 		workers_stop(g);
@@ -1830,12 +1838,12 @@ void gw_teardown(struct gw *g)
 	ctl_server_stop(&g->ctl);
 	ctl_server_stop(&g->uapi);
 	if (g->uapi_path[0] && unlink(g->uapi_path) < 0 && errno != ENOENT)
-		gw_log("%s: UAPI socket %s stays: %s (the next gw run replaces it)",
-		       g->cfg.ifname, g->uapi_path, strerror(errno));
+		gw_warn("%s: UAPI socket %s stays: %s (the next gw run replaces it)",
+		        g->cfg.ifname, g->uapi_path, strerror(errno));
 	/* after a drop to User, its directory may not be ours to write */
 	if (g->ctl_path[0] && unlink(g->ctl_path) < 0 && errno != ENOENT)
-		gw_log("%s: control socket %s stays: %s (the next gw run replaces it)",
-		       g->cfg.ifname, g->ctl_path, strerror(errno));
+		gw_warn("%s: control socket %s stays: %s (the next gw run replaces it)",
+		        g->cfg.ifname, g->ctl_path, strerror(errno));
 	for (unsigned i = 0; g->io && i < g->nio; i++)
 		io_free(&g->io[i], true);
 	free(g->io);

@@ -28,6 +28,7 @@
 #include "gw/ctl.h"
 #include "gw/dataplane.h"
 #include "gw/forward.h"
+#include "gw/notify.h"
 #include "gw/priv.h"
 #include "gw/resolve.h"
 #include "gw/route.h"
@@ -242,6 +243,7 @@ struct gw {
 	ev_signal sigint_w, sigterm_w, sighup_w;
 	ev_timer timer_w;
 	ev_prepare prepare_w;
+	struct gw_notify notify;	/* systemd: READY=1, STATUS=, WATCHDOG=1 */
 };
 
 /* The shared state is the caller's (and g->cur is io) until gw_unlock;

@@ -382,9 +382,9 @@ static int prepare(struct gw *g, struct model *m, const struct uapi_set *s, stru
 		if (ret == -EPERM) {
 			/* CAP_NET_ADMIN went with the privilege drop: taken and
 			 * reported, on the sockets from the next start */
-			gw_log("%s: fwmark %u: %s after the privilege drop: the sockets keep "
-			       "their mark until gw restarts with it (FwMark)", g->cfg.ifname, mark,
-			       strerror(EPERM));
+			gw_warn("%s: fwmark %u: %s after the privilege drop: the sockets keep "
+			        "their mark until gw restarts with it (FwMark)", g->cfg.ifname, mark,
+			        strerror(EPERM));
 			ret = 0;
 		} else if (ret) {
 			snprintf(why, len, "fwmark %u: %s", mark, strerror(-ret));
@@ -602,7 +602,7 @@ static int file_op(struct gw *g, const struct config_peer *p, struct uapi_peer_o
 	if (ret == -ENOENT) {
 		op->endpoint_later = true;
 	} else if (ret) {
-		gw_log("%s:%u: endpoint %s: not host:port", g->cfg.path, p->line, p->endpoint);
+		gw_err("%s:%u: endpoint %s: not host:port", g->cfg.path, p->line, p->endpoint);
 		return ret;
 	} else {
 		op->has_endpoint = true;
@@ -621,8 +621,13 @@ int peers_reload(struct gw *g)
 
 	ret = config_load(&c, g->cfg.path, NULL, &err);
 	if (ret) {
-		gw_log("%s: SIGHUP: %s; the peers stay", g->cfg.ifname, err.message);
+		gw_err("%s: SIGHUP: %s; the peers stay", g->cfg.ifname, err.message);
 		return ret;
+	}
+	if (c.log_level != g->cfg.log_level) {
+		g->cfg.log_level = c.log_level;
+		log_set_level(c.log_level ? c.log_level : LOG_INFO);
+		gw_notice("%s: SIGHUP: LogLevel %s", g->cfg.ifname, log_level_name(log_level()));
 	}
 	peers_normalize(&c);
 	cap = c.n_peers + g->cfg.n_peers + 1;
@@ -655,10 +660,10 @@ int peers_reload(struct gw *g)
 	if (!ret)
 		ret = peers_apply(g, &s, why, sizeof(why));
 	if (ret)
-		gw_log("%s: SIGHUP: peers from %s: %s; they stay as they were", g->cfg.ifname,
+		gw_err("%s: SIGHUP: peers from %s: %s; they stay as they were", g->cfg.ifname,
 		       g->cfg.path, why[0] ? why : strerror(-ret));
 	else
-		gw_log("%s: SIGHUP: peers from %s: %s", g->cfg.ifname, g->cfg.path, why);
+		gw_notice("%s: SIGHUP: peers from %s: %s", g->cfg.ifname, g->cfg.path, why);
 out:
 	/* the ops borrowed from c */
 	if (s.peers)

@@ -130,9 +130,9 @@ void priv_warn_missing(const char *what, uint64_t needed)
 	if (priv_read(&st) || !(needed & ~st.prm))
 		return;
 	priv_caps_format(needed & ~st.prm, miss, sizeof(miss));
-	gw_log("%s: warning: the rules now need %s, dropped at start (the rules then did not): "
-	       "--gid-owner cannot find the group of other users' sockets; restart gw to keep them",
-	       what, miss);
+	gw_warn("%s: warning: the rules now need %s, dropped at start (the rules then did not): "
+	        "--gid-owner cannot find the group of other users' sockets; restart gw to keep them",
+	        what, miss);
 }
 
 /* What capng_change_id's negative return says failed. */
@@ -167,7 +167,7 @@ static int check(const char *what, const struct priv_user *u, uint64_t keep, boo
 	int rc = priv_read(&st);
 
 	if (rc) {
-		gw_log("%s: privileges: reading them back: %s", what, strerror(-rc));
+		gw_err("%s: privileges: reading them back: %s", what, strerror(-rc));
 		return rc;
 	}
 	priv_caps_format(st.eff, eff, sizeof(eff));
@@ -175,7 +175,7 @@ static int check(const char *what, const struct priv_user *u, uint64_t keep, boo
 	if (st.eff != keep || st.prm != keep || (clear_bnd && st.bnd) ||
 	    (u->set && (st.uid != u->uid || st.euid != u->uid || st.gid != u->gid ||
 			st.egid != u->gid))) {
-		gw_log("%s: privileges: the drop did not take: uid %u gid %u, capabilities %s, "
+		gw_err("%s: privileges: the drop did not take: uid %u gid %u, capabilities %s, "
 		       "bounding set %s", what, (unsigned)st.euid, (unsigned)st.egid, eff, bnd);
 		return -EPERM;
 	}
@@ -204,7 +204,7 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 	errno = 0;
 	if (capng_get_caps_process() < 0) {
 		rc = errno ? -errno : -EIO;
-		gw_log("%s: privileges: reading them: %s", what, strerror(-rc));
+		gw_err("%s: privileges: reading them: %s", what, strerror(-rc));
 		return rc;
 	}
 	/* the bounding set can only be cleared holding CAP_SETPCAP */
@@ -213,14 +213,14 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 	for (unsigned c = 0; c < 64; c++) {
 		if ((keep & PRIV_CAP(c)) &&
 		    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, c) < 0) {
-			gw_log("%s: privileges: capability %u unknown to this kernel", what, c);
+			gw_warn("%s: privileges: capability %u unknown to this kernel", what, c);
 			return -EINVAL;
 		}
 	}
 	/* lowering permitted and inheritable would clear them too; explicitly */
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) {
 		rc = -errno;
-		gw_log("%s: privileges: clearing ambient capabilities: %s", what, strerror(-rc));
+		gw_err("%s: privileges: clearing ambient capabilities: %s", what, strerror(-rc));
 		return rc;
 	}
 	if (u->set && !already(u)) {
@@ -228,7 +228,7 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 		rc = capng_change_id((int)u->uid, (int)u->gid,
 				     CAPNG_DROP_SUPP_GRP | (setpcap ? CAPNG_CLEAR_BOUNDING : 0));
 		if (rc < 0) {
-			gw_log("%s: User: switching to uid %u gid %u: %s failed%s%s", what,
+			gw_err("%s: User: switching to uid %u gid %u: %s failed%s%s", what,
 			       (unsigned)u->uid, (unsigned)u->gid, change_id_step(rc),
 			       errno ? ": " : "", errno ? strerror(errno) : "");
 			return errno ? -errno : -EPERM;
@@ -238,14 +238,14 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 		if ((setpcap && capng_apply(CAPNG_SELECT_BOUNDS) < 0) ||
 		    capng_apply(CAPNG_SELECT_CAPS) < 0) {
 			rc = errno ? -errno : -EPERM;
-			gw_log("%s: privileges: dropping capabilities: %s", what, strerror(-rc));
+			gw_err("%s: privileges: dropping capabilities: %s", what, strerror(-rc));
 			return rc;
 		}
 	}
 	/* gw never executes anything; nothing may gain privileges if it did */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		rc = -errno;
-		gw_log("%s: privileges: no_new_privs: %s", what, strerror(-rc));
+		gw_err("%s: privileges: no_new_privs: %s", what, strerror(-rc));
 		return rc;
 	}
 	return check(what, u, keep, setpcap);

@@ -288,9 +288,9 @@ static int scan(const char *path, bool tcp, uint16_t lo, uint16_t hi)
 			continue;
 		if (port < lo || port > hi || (tcp && st != 0x0a))
 			continue;
-		gw_log("warning: a %s socket holds port %u in NatPorts %u-%u "
-		       "(reserved ports still allow bind()): NAT-ed flows on it break",
-		       path + sizeof("/proc/net/") - 1, port, lo, hi);
+		gw_warn("warning: a %s socket holds port %u in NatPorts %u-%u "
+		        "(reserved ports still allow bind()): NAT-ed flows on it break",
+		        path + sizeof("/proc/net/") - 1, port, lo, hi);
 		n++;
 	}
 	fclose(f);

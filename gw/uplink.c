@@ -541,13 +541,13 @@ static int set_reserved(struct uplink *u, const struct bpf_nat_spec *nat)
 		return -ENOMEM;
 	rc = sysctl_local_port_range(&elo, &ehi);
 	if (rc < 0)
-		gw_log("uplink: net.ipv4.ip_local_port_range: %s: DNAT-ed ports are not "
-		       "reserved", strerror(-rc));
+		gw_warn("uplink: net.ipv4.ip_local_port_range: %s: DNAT-ed ports are not "
+		        "reserved", strerror(-rc));
 	if (!uplink_reserve_map(nat, elo, ehi, want))
-		gw_log("uplink: the DNAT-ed ports cover more than half of "
-		       "net.ipv4.ip_local_port_range %u-%u: not reserved (the host would run "
-		       "short of ephemeral ports); a connection of the host's own from one of "
-		       "them to the uplink's addresses loses its replies to gw", elo, ehi);
+		gw_warn("uplink: the DNAT-ed ports cover more than half of "
+		        "net.ipv4.ip_local_port_range %u-%u: not reserved (the host would run "
+		        "short of ephemeral ports); a connection of the host's own from one of "
+		        "them to the uplink's addresses loses its replies to gw", elo, ehi);
 	rc = sysctl_ports_set(&u->ports, want);
 	free(want);
 	return rc;
@@ -625,7 +625,7 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 	announce(u, NULL, nat);
 	return 0;
 fail:
-	gw_log("uplink %s: %s: %s", c->ifname, step, strerror(-rc));
+	gw_err("uplink %s: %s: %s", c->ifname, step, strerror(-rc));
 	uplink_close(u);
 	return rc;
 }
@@ -678,7 +678,7 @@ static int set_tc(struct uplink *u, const struct bpf_nat_spec *nat)
 		rc = tc_remove(&u->tc);
 		u->tc_on = false;
 		if (rc < 0)
-			gw_log("uplink: removing the tc filter: %s", strerror(-rc));
+			gw_warn("uplink: removing the tc filter: %s", strerror(-rc));
 		return rc;
 	}
 	n = bpf_build_tc(nat, prog, BPF_PROG_MAX);
@@ -689,7 +689,7 @@ static int set_tc(struct uplink *u, const struct bpf_nat_spec *nat)
 	else
 		rc = tc_install(&u->tc, u->ifindex, u->tc_pref, prog, (unsigned)n);
 	if (rc < 0) {
-		gw_log("uplink: tc ingress filter: %s", strerror(-rc));
+		gw_err("uplink: tc ingress filter: %s", strerror(-rc));
 		return rc;
 	}
 	u->tc_on = true;
@@ -725,17 +725,17 @@ int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
 	if (rc >= 0 && u->host_owned && bpf_tc_needed(nat))
 		rc = bpf_build_tc(nat, prog, BPF_PROG_MAX);
 	if (rc < 0) {
-		gw_log("uplink: filters: %s", strerror(-rc));
+		gw_err("uplink: filters: %s", strerror(-rc));
 		return rc;
 	}
 	/* the ports first: the host must not pick one the filters hide */
 	if (u->host_owned && (rc = set_reserved(u, nat)) < 0) {
-		gw_log("uplink: net.ipv4.ip_local_reserved_ports: %s", strerror(-rc));
+		gw_err("uplink: net.ipv4.ip_local_reserved_ports: %s", strerror(-rc));
 		return rc;
 	}
 	rc = set_sk(u, nat);
 	if (rc < 0)
-		gw_log("uplink: socket filter: %s", strerror(-rc));
+		gw_err("uplink: socket filter: %s", strerror(-rc));
 	else
 		rc = set_tc(u, nat); /* logged; the old tc program stays on failure */
 	if (rc < 0) {
@@ -745,7 +745,7 @@ int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
 		if (u->host_owned)
 			(void)set_reserved(u, &old);
 		if (back < 0) {
-			gw_log("uplink: socket filter back to the old spec: %s", strerror(-back));
+			gw_err("uplink: socket filter back to the old spec: %s", strerror(-back));
 			u->nat = *nat;
 			u->stale = true; /* the next call tries again */
 		}
@@ -790,12 +790,12 @@ void uplink_close(struct uplink *u)
 	if (u->tc_on) {
 		rc = tc_remove(&u->tc);
 		if (rc < 0)
-			gw_log("uplink: removing the tc filter: %s", strerror(-rc));
+			gw_warn("uplink: removing the tc filter: %s", strerror(-rc));
 		u->tc_on = false;
 	}
 	rc = sysctl_ports_release(&u->ports);
 	if (rc < 0)
-		gw_log("uplink: restoring ip_local_reserved_ports: %s", strerror(-rc));
+		gw_warn("uplink: restoring ip_local_reserved_ports: %s", strerror(-rc));
 	free(u->seg);
 	free(u->cbuf);
 	free(u->views);

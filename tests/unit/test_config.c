@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "gw/config.h"
+#include "gw/log.h"
 #include "nat/sbuf.h"
 
 #define K1 "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
@@ -37,6 +38,7 @@ static const char good[] =
 	"IPv6 = Pass\n"
 	"UapiSocket = /run/x/uapi.sock\n"
 	"FwMark = 0x10\n"
+	"LogLevel = Warning\n"
 	"\n"
 	"[Peer]\n"
 	"PublicKey = " K2 "\n"
@@ -80,6 +82,7 @@ static void test_good(void **state)
 	assert_string_equal(c.uapi_socket, "/run/x/uapi.sock");
 	assert_false(c.uapi_off);
 	assert_int_equal(c.fwmark, 16);
+	assert_int_equal(c.log_level, LOG_WARNING);
 	assert_int_equal(c.n_peers, 2);
 	assert_int_equal(c.peers[0].owner, 1);
 	assert_int_equal(c.peers[1].owner, 2);
@@ -107,6 +110,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.peer_ct_max, 16384);
 	assert_null(c.rules_path);
 	assert_false(c.ipv6_pass); /* IPv6 = drop */
+	assert_int_equal(c.log_level, 0); /* unset: info */
 	assert_int_equal(c.n_peers, 0);
 	config_free(&c);
 }
@@ -188,6 +192,13 @@ static const struct {
 	/* 33 */ { "[Interface]\nPrivateKey = " K1 "\nFwMark = mark\n", "gw0.conf:3: FwMark" },
 	/* 34 */ { "[Interface]\nPrivateKey = " K1 "\nFwMark = 0x100000000\n", "gw0.conf:3: FwMark" },
 	/* 35 */ { "[Interface]\nPrivateKey = " K1 "\nFwMark = -1\n", "gw0.conf:3: FwMark" },
+	/* 36 */ { "[Interface]\nPrivateKey = " K1 "\nLogLevel = verbose\n",
+		   "gw0.conf:3: LogLevel: 'verbose' is not error, warning, notice, info or debug" },
+	/* 37 */ { "[Interface]\nPrivateKey = " K1 "\nLogLevel = 7\n", "gw0.conf:3: LogLevel: '7'" },
+	/* 38 */ { "[Interface]\nLogLevel = info\nPrivateKey = " K1 "\nLogLevel = debug\n",
+		   "gw0.conf:4: LogLevel is given twice" },
+	/* 39 */ { "[Interface]\nPrivateKey = " K1 "\n[Peer]\nPublicKey = " K2 "\nLogLevel = info\n",
+		   "gw0.conf:5: unknown key 'LogLevel' in [Peer]" },
 };
 
 static void test_bad(void **state)
@@ -503,6 +514,7 @@ static void test_format(void **state)
 		assert_int_equal(d.n_peers, c.n_peers);
 		assert_int_equal(d.uapi_off, c.uapi_off);
 		assert_int_equal(d.fwmark, c.fwmark);
+		assert_int_equal(d.log_level, c.log_level);
 		assert_memory_equal(d.private_key, key, 32);
 		assert_non_null(strstr(a.buf, "PrivateKey = " K1 "\n"));
 		config_free(&c);
