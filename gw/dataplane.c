@@ -1,402 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* The packet's way through gw when it has Rules or an Uplink: see dataplane.h. */
+/* The netfilter pipeline's life in gw run: see dataplane.h. */
 #include "gw/dataplane.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
-#include <libmnl/libmnl.h>
-#include <linux/rtnetlink.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <sodium.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
 
+#include "gw/follow.h"
 #include "gw/gw.h"
 #include "gw/log.h"
 #include "gw/metrics.h"
-#include "gw/nl.h"
 #include "gw/rulesfile.h"
-#include "gw/uplink_nat.h"
-#include "nat/ct.h"
-#include "nat/hook.h"
-#include "nat/nat.h"
-#include "nat/pkt/be.h"
 #include "nat/pkt/frag.h"
-#include "nat/pkt/pkt.h"
-#include "nat/reject.h"
 #include "nat/rules.h"
-#include "nat/sbuf.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
-
-enum {
-	UPLINK_FRAMES_PER_WAKE = 256,	/* then the other sockets get their turn */
-	CT_EXPIRE_BUDGET = 256,	/* removals per loop iteration */
-};
-
-/* One wake-up's time, for the uplink callback. */
-struct rx_ctx {
-	struct gw *g;
-	uint64_t now, wall;
-};
-
-static uint32_t rnd_next(struct gw *g)
-{
-	/* one getrandom for GW_RND_POOL packets */
-	if (!g->rnd_left) {
-		randombytes_buf(g->rnd, sizeof(g->rnd));
-		g->rnd_left = GW_RND_POOL;
-	}
-	return g->rnd[--g->rnd_left];
-}
-
-static void count(struct gw *g, enum gw_path path, size_t len)
-{
-	g->path_pkts[path]++;
-	g->path_bytes[path] += len;
-}
-
-static void finish(struct gw *g, struct pkt *p, struct nf_result *res, const char *in,
-		   enum fwd_from from, uint64_t now, uint64_t wall);
-
-/* gw's answer to p (which came in on in), as a says: the REJECT reply res
- * names or an ICMP error; through OUTPUT and POSTROUTING, then where its
- * route says. */
-static void answer(struct gw *g, const struct pkt *p, const struct nf_result *res,
-		   const struct fwd_action *a, const char *in, uint64_t now, uint64_t wall)
-{
-	uint8_t buf[REJECT_ICMP_QUOTE_MAX + 64];
-	uint32_t src = route_src_toward(&g->route, in, p->outer.daddr);
-	struct nf_result rres;
-	struct pkt rp;
-	size_t len;
-
-	if (a->answer == FWD_ANSWER_REJECT)
-		len = reject_build(p, res->reject, src, g->ip_id++, buf, sizeof(buf));
-	else
-		len = icmp_error_build(p, a->type, a->code, a->mtu, src, g->ip_id++, buf,
-				       sizeof(buf));
-	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
-		return;
-	nf_answer(g->nf, &rp, res, now, rnd_next(g), &rres, NULL);
-	finish(g, &rp, &rres, g->cfg.ifname, FWD_FROM_GW, now, wall);
-}
-
-/* Encrypted to the peer that owns the destination: false when none does. */
-static bool to_peer(struct gw *g, struct pkt *p, enum gw_path path, uint64_t now, uint64_t wall)
-{
-	size_t len = p->outer.end;
-	struct session_seal seal;
-	struct wg_tx tx;
-
-	wg_send_unsealed(&g->dev, now, wall, p->data, len, g->sendbuf, g->sendbuf_size, &tx, &seal);
-	if (tx.kind == WG_TX_DATA)
-		gw_queue_unsealed(g, &tx.peer->endpoint, g->sendbuf, tx.len, &seal);
-	if (tx.kind != WG_TX_DROP)
-		count(g, path, len);
-	return tx.kind != WG_TX_DROP || tx.drop != WG_DROP_NO_PEER; /* else counted by wg */
-}
-
-static void to_uplink(struct gw *g, const struct pkt *p, enum gw_path path)
-{
-	size_t len = p->outer.end;
-	uint8_t *slot;
-
-	if (len > g->uplink.tx_slot) {
-		g->dp_drops[GW_DROP_TOO_BIG]++;
-		return;
-	}
-	slot = uplink_send_slot(&g->uplink);
-	if (!slot) {
-		uplink_flush(&g->uplink);
-		slot = uplink_send_slot(&g->uplink);
-	}
-	if (!slot)
-		return;
-	memcpy(slot, p->data, len);
-	uplink_send_commit(&g->uplink, len);
-	count(g, path, len);
-}
-
-/* Carries out a (a copy: a packet to no peer changes it) for one packet or
- * fragment. */
-static void carry(struct gw *g, struct pkt *p, const struct nf_result *res,
-		  struct fwd_action a, const char *in, enum fwd_from from, uint64_t now,
-		  uint64_t wall)
-{
-	switch (a.kind) {
-	case FWD_PEER:
-		if (!to_peer(g, p, a.path, now, wall)) {
-			fwd_no_peer(from, &a);
-			g->dp_drops[a.drop]++;
-		}
-		break;
-	case FWD_UPLINK:
-		to_uplink(g, p, a.path);
-		break;
-	case FWD_HOST:
-		gw_tun_write(g, p->data, p->outer.end);
-		count(g, a.path, p->outer.end);
-		break;
-	case FWD_KERNEL:
-		count(g, a.path, p->outer.end);
-		break;
-	case FWD_DROP:
-		if (a.nf_drop)
-			g->nf_drops[res->drop]++;
-		else
-			g->dp_drops[a.drop]++;
-		break;
-	}
-	if (a.answer != FWD_ANSWER_NONE)
-		answer(g, p, res, &a, in, now, wall);
-}
-
-struct frag_out {
-	struct gw *g;
-	const struct nf_result *res;
-	const struct fwd_action *a;
-	const char *in;
-	enum fwd_from from;
-	uint64_t now, wall;
-};
-
-static void frag_emit(void *ctx, uint8_t *frag, size_t len)
-{
-	struct frag_out *o = ctx;
-	struct pkt fp;
-
-	if (pkt_parse(&fp, frag, len) != PKT_OK) {
-		o->g->dp_drops[GW_DROP_PARSE]++;
-		return;
-	}
-	o->g->frag_created++;
-	carry(o->g, &fp, o->res, *o->a, o->in, o->from, o->now, o->wall);
-}
-
-static struct fwd_env fwd_env_of(const struct gw *g)
-{
-	return (struct fwd_env){ g->cfg.ifname, g->cfg.uplink, g->uplink_on };
-}
-
-bool dp_host_gets(void *cfg, const struct pkt *p, const char *in, const struct nf_route *r)
-{
-	const struct config *c = cfg;
-
-	return fwd_host_gets(c->uplink, p, in, r);
-}
-
-uint16_t dp_peer_owner(const struct config *c, uint32_t src)
-{
-	const struct config_peer *p = config_peer_for4(c, src);
-
-	return p ? p->owner : 0;
-}
-
-/* The packet's netfilter result carried out (gw/forward.h decides), then
- * released. */
-static void finish(struct gw *g, struct pkt *p, struct nf_result *res, const char *in,
-		   enum fwd_from from, uint64_t now, uint64_t wall)
-{
-	struct fwd_env e = fwd_env_of(g);
-	struct fwd_action a;
-
-	fwd_decide(&e, p, res, from, &a);
-	if (!a.cut) {
-		carry(g, p, res, a, in, from, now, wall);
-	} else {
-		struct frag_out o = { g, res, &a, in, from, now, wall };
-
-		if (ip_fragment(p->data, p->outer.end, a.cut, g->fragoutbuf, FRAG_MAX_DATAGRAM,
-				frag_emit, &o) < 0)
-			g->dp_drops[GW_DROP_TOO_BIG]++;
-		else
-			g->frag_oks++;
-	}
-	nf_release(g->nf, res);
-}
-
-/* The batch's packets through nf_input_batch (conntrack prefetched for all
- * of them), then each where its verdict says. */
-void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall)
-{
-	struct dp_batch *b = &g->inb;
-	unsigned n = b->n;
-
-	if (!n)
-		return;
-	for (unsigned i = 0; i < n; i++)
-		b->rnd[i] = rnd_next(g);
-	nf_input_batch(g->nf, b->pp, n, b->in, now, b->rnd, b->res);
-	b->n = 0;
-	b->fragbuf_used = false;
-	for (unsigned i = 0; i < n; i++)
-		finish(g, &b->p[i], &b->res[i], b->in, (enum fwd_from)b->from, now, wall);
-}
-
-/* A packet that arrived on in joins the input batch, reassembled first if a
- * fragment.  The batch goes when full, when packets from elsewhere come, or
- * at dp_input_flush (the caller's buffers must stay until then). */
-static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum fwd_from from,
-		  uint16_t owner, uint64_t now, uint64_t wall)
-{
-	struct dp_batch *b = &g->inb;
-	struct pkt *p;
-
-	if (b->n && (b->in != in || b->from != from))
-		dp_input_flush(g, now, wall);
-	p = &b->p[b->n];
-	if (pkt_parse(p, buf, len) != PKT_OK) {
-		g->dp_drops[GW_DROP_PARSE]++;
-		return;
-	}
-	if (p->outer.flags & PKT_F_FRAG) {
-		size_t n;
-
-		/* one reassembly buffer: a datagram in it must go first */
-		if (b->fragbuf_used) {
-			dp_input_flush(g, now, wall);
-			p = &b->p[0];
-			if (pkt_parse(p, buf, len) != PKT_OK)
-				return;
-		}
-		if (frag_add(g->frag, now, p, g->fragbuf, FRAG_MAX_DATAGRAM, &n) != FRAG_DONE)
-			return; /* kept, or counted in the frag stats */
-		if (pkt_parse(p, g->fragbuf, n) != PKT_OK) {
-			g->dp_drops[GW_DROP_PARSE]++;
-			return;
-		}
-		b->fragbuf_used = true;
-		p->frag_max = frag_max_size(g->frag);
-	}
-	p->owner = owner;
-	b->pp[b->n] = p;
-	b->in = in;
-	b->from = (uint8_t)from;
-	if (++b->n == DP_BATCH)
-		dp_input_flush(g, now, wall);
-}
-
-/* Plain mode: is the IPv4 packet's source one of the host's addresses?  The
- * TUN has accept_local (gw's own ICMP errors come from its Address), so the
- * kernel would take it. */
-static bool host_source(struct gw *g, const uint8_t *pkt, size_t len)
-{
-	struct nf_route r;
-
-	if (len < 20 || (pkt[0] >> 4) != 4)
-		return false;
-	return !route_lookup(&g->route, be32_get(pkt + 12), &r) && r.kind == NF_ROUTE_LOCAL;
-}
-
-bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt)
-{
-	if (!g->nf || g->cfg.ipv6_pass || (pkt[0] >> 4) != 6)
-		return false;
-	g->dp_drops[GW_DROP_IPV6]++;
-	return true;
-}
-
-void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64_t now,
-		  uint64_t wall)
-{
-	if (dp_ipv6_dropped(g, pkt))
-		return;
-	if (!g->nf || (pkt[0] >> 4) != 4) {
-		if (!g->nf && host_source(g, pkt, len)) {
-			g->dp_drops[GW_DROP_MARTIAN]++;
-			return;
-		}
-		gw_tun_write(g, pkt, len);
-		return;
-	}
-	input(g, pkt, len, g->cfg.ifname, FWD_FROM_PEER, owner, now, wall);
-}
-
-void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
-{
-	struct nf_result res;
-	struct nf_route r;
-	struct pkt p;
-
-	uint32_t owner[2];
-	bool has_owner;
-
-	if (pkt_parse(&p, pkt, len) != PKT_OK) {
-		g->dp_drops[GW_DROP_PARSE]++;
-		return;
-	}
-	/* -m owner: the sending socket's, only when a rule asks and the host
-	 * made the packet (from one of its addresses: nf_from_host's test) */
-	has_owner = g->owner_need && !route_lookup(&g->route, p.outer.saddr, &r) &&
-		    r.kind == NF_ROUTE_LOCAL &&
-		    sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
-	/* made by the host (OUTPUT), or forwarded by it into the TUN (FORWARD) */
-	nf_from_host(g->nf, &p, has_owner ? owner : NULL, now, rnd_next(g), &res, NULL);
-	finish(g, &p, &res, g->cfg.ifname, FWD_FROM_HOST, now, wall);
-}
-
-static void uplink_rx(void *ctx, struct uplink_pkt *pkts, unsigned n)
-{
-	struct rx_ctx *c = ctx;
-
-	for (unsigned i = 0; i < n; i++)
-		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FWD_FROM_UPLINK, 0, c->now,
-		      c->wall);
-	dp_input_flush(c->g, c->now, c->wall); /* the views last for this call only */
-}
-
-static void uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct gw *g = container_of(w, struct gw, uplink_w);
-	struct gw_io *io = &g->io[0];
-
-	(void)loop, (void)revents;
-	for (int n = 0; n < UPLINK_FRAMES_PER_WAKE && !io->tx_blocked;) {
-		struct rx_ctx c = { g, gw_mono(), gw_wall() };
-		int got;
-
-		gw_lock(g, io);
-		got = uplink_recv_batch(&g->uplink, uplink_rx, &c);
-		gw_batch_end(io, c.now);
-		if (got <= 0)
-			break;
-		n += got;
-	}
-}
-
-void dp_flush(struct gw *g, uint64_t now)
-{
-	if (!g->nf)
-		return;
-	if (g->uplink_on && g->uplink.tcount)
-		uplink_flush(&g->uplink);
-	ct_expire(nf_ct(g->nf), now, CT_EXPIRE_BUDGET);
-}
-
-void dp_tick(struct gw *g, uint64_t now)
-{
-	if (!g->nf)
-		return;
-	ct_expire(nf_ct(g->nf), now, CT_EXPIRE_BUDGET);
-	frag_expire(g->frag, now, NULL, NULL);
-}
-
-uint64_t dp_next_deadline(const struct gw *g)
-{
-	uint64_t ct, fr;
-
-	if (!g->nf)
-		return UINT64_MAX;
-	ct = ct_next_deadline(nf_ct(g->nf));
-	fr = frag_next_deadline(g->frag);
-	return ct < fr ? ct : fr;
-}
 
 /* --- setup ---------------------------------------------------------------- */
 
@@ -445,364 +62,6 @@ static void nf_log_line(void *arg, int level, const char *prefix, const char *li
 	gw_log_rule(&lim, level, prefix, line);
 }
 
-static void addr_text(uint32_t addr, char *text, size_t len)
-{
-	struct in_addr a = { htonl(addr) };
-
-	inet_ntop(AF_INET, &a, text, (socklen_t)len);
-}
-
-/* The host's addresses now into *h (h->addr is the caller's to free).
- * 0 or -errno (logged). */
-static int host_now(struct gw *g, struct uplink_host *h)
-{
-	struct route_addr *a;
-	int n = route_host_addrs(&a);
-
-	if (n < 0) {
-		gw_err("%s: reading the host's IPv4 addresses: %s", g->cfg.ifname, strerror(-n));
-		return n;
-	}
-	*h = (struct uplink_host){ a, (unsigned)n,
-				   g->cfg.uplink[0] ? uplink_forwarding(g->cfg.uplink) : 0, NULL };
-	return 0;
-}
-
-static void log_notes(struct gw *g, struct sbuf *note)
-{
-	char *line, *next;
-
-	for (line = note->buf; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, line);
-	}
-}
-
-/* The live connections' needs that the uplink's filters hold now (the
- * ports of a hairpin DNAT from a peer, an SNAT out another interface were
- * never theirs), for the uplink's addresses own[n]. */
-static void live_needs(struct gw *g, const uint32_t *own, unsigned n, struct nat_live *live)
-{
-	const struct bpf_nat_spec *cur = &g->uplink.nat;
-	struct rules_portset within[2] = { { .n = cur->ntcp }, { .n = cur->nudp } };
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < cur->ntcp; i++)
-		within[0].lo[i] = cur->tcp[i].lo, within[0].hi[i] = cur->tcp[i].hi;
-	for (unsigned i = 0; i < cur->nudp; i++)
-		within[1].lo[i] = cur->udp[i].lo, within[1].hi[i] = cur->udp[i].hi;
-	nat_live(nf_ct(g->nf), own, n, within, live);
-	for (unsigned i = 0; i < live->nsnat; i++)
-		if (uplink_nat_foreign_has(cur, live->snat[i]))
-			live->snat[k++] = live->snat[i];
-	live->nsnat = k;
-}
-
-/* gw's tunnel Addresses into s: all IPv4 to them off the uplink is gw's
- * (hidden from the host's kernel), through INPUT and dropped
- * (NF_DROP_UPLINK_TUNNEL). */
-static void tunnel_addrs(const struct gw *g, const struct uplink_host *h,
-			 struct bpf_nat_spec *s)
-{
-	unsigned over = 0;
-
-	s->ntunnel = 0;
-	for (size_t i = 0; i < g->cfg.n_addresses; i++) {
-		uint32_t v = cidr_addr4(&g->cfg.addresses[i]);
-		bool elsewhere = false;
-
-		if (g->cfg.addresses[i].family != AF_INET)
-			continue;
-		/* an Address the host also has on another interface (the
-		 * uplink's own, say) stays the host's: hiding it would cut
-		 * the host off (ssh, DHCP, gw's own handshakes) */
-		for (unsigned j = 0; j < h->naddr && !elsewhere; j++)
-			elsewhere = h->addr[j].addr == v && strcmp(h->addr[j].dev, g->cfg.ifname);
-		if (elsewhere)
-			continue;
-		if (s->ntunnel < BPF_NAT_MAX_TUNNEL)
-			s->tunnel[s->ntunnel++] = v;
-		else
-			over++;
-	}
-	if (over)
-		gw_warn("%s: uplink %s: only the first %u IPv4 Addresses are taken off the uplink; "
-		        "traffic from the uplink to %u more reaches the host's kernel past gw's "
-		        "rules", g->cfg.ifname, g->cfg.uplink, (unsigned)BPF_NAT_MAX_TUNNEL, over);
-}
-
-/* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
- * on host h, and what the live connections need of what the filters hold
- * now (once there is a conntrack table); *lg counts what stays for them
- * only, remarks go to note.  0, or -errno with the reason in err. */
-static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
-		       const struct uplink_host *h, struct bpf_nat_spec *s, struct uplink_linger *lg,
-		       struct sbuf *note, char *err, size_t errlen)
-{
-	struct uplink_host hl = *h;
-	uint32_t own[RULES_UPLINK_MAX_ADDRS];
-	unsigned n = 0;
-	int ret;
-
-	if (addr)
-		own[n++] = addr; /* MASQUERADE's first, as the spec has them */
-	for (unsigned i = 0; i < h->naddr && n < RULES_UPLINK_MAX_ADDRS; i++)
-		if (!strcmp(h->addr[i].dev, g->cfg.uplink) && h->addr[i].addr != addr)
-			own[n++] = h->addr[i].addr;
-	if (g->nf && g->uplink_on) {
-		live_needs(g, own, n, &g->live);
-		hl.live = &g->live;
-	}
-	ret = uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
-			      &hl, s, lg, note, err, errlen);
-	if (!ret)
-		tunnel_addrs(g, h, s);
-	return ret;
-}
-
-/* While the filters keep something for live connections only, every
- * GW_LINGER_CHECK s the spec is worked out again: what their end freed goes
- * back to the host. */
-static void linger_track(struct gw *g, const struct uplink_linger *lg)
-{
-	g->linger = *lg;
-	if (!g->loop)
-		return;
-	if (lg->ports || lg->addrs) {
-		if (!ev_is_active(&g->linger_w))
-			ev_timer_start(g->loop, &g->linger_w);
-	} else if (ev_is_active(&g->linger_w)) {
-		ev_timer_stop(g->loop, &g->linger_w);
-	}
-}
-
-/* The uplink's filters take spec s, lg of it for live connections only
- * (logged when they change).  0 or -errno (logged). */
-static int uplink_follow(struct gw *g, const struct bpf_nat_spec *s, const struct uplink_linger *lg)
-{
-	struct sbuf d;
-	int ret;
-	bool same = uplink_nat_equal(s, &g->uplink.nat) && !g->uplink.stale;
-
-	if (!same) {
-		ret = uplink_set_nat(&g->uplink, s);
-		if (ret)
-			return ret; /* logged */
-	}
-	/* logged when they change, or when what they keep for live
-	 * connections only does (the same filters, now for other reasons) */
-	if (!same || lg->ports != g->linger.ports || lg->addrs != g->linger.addrs) {
-		sbuf_init(&d);
-		uplink_nat_describe(s, &d);
-		if (lg->ports || lg->addrs)
-			sbuf_printf(&d, "; kept for live connections only: %u port(s), %u "
-				    "address(es)", lg->ports, lg->addrs);
-		gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink,
-		       d.buf ? d.buf : "");
-		sbuf_free(&d);
-	}
-	linger_track(g, lg);
-	return 0;
-}
-
-/* The uplink's primary address is now addr (0: none).  MASQUERADE takes
- * it and the entries NAT-ed to the old one are flushed (as Linux does);
- * with no address MASQUERADE drops until one appears. */
-static void masq_follow(struct gw *g, uint32_t addr)
-{
-	uint32_t old = g->uplink_addr;
-	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
-	unsigned flushed = 0;
-
-	if (addr == old)
-		return;
-	addr_text(old, o, sizeof(o));
-	addr_text(addr, n, sizeof(n));
-	g->uplink_addr = addr;
-	g->route.uplink_addr = addr;
-	nf_set_uplink_addr(g->nf, addr);
-	if (old)
-		flushed = nat_flush_addr(nf_ct(g->nf), old);
-	gw_notice("%s: uplink %s address %s -> %s: %u conntrack entries NAT-ed to %s flushed%s",
-	          g->cfg.ifname, g->cfg.uplink, old ? o : "none", addr ? n : "none", flushed,
-	          old ? o : "none", addr ? "" : "; MASQUERADE drops until an address appears");
-}
-
-/* The uplink's filters on host h: the live rules' spec, or when that is
- * refused on these addresses (a cap, forwarding turned on meanwhile), the
- * fallback to MASQUERADE's address and NatPorts rather than filters that
- * stay on addresses the host no longer has. */
-static void uplink_refresh(struct gw *g, const struct uplink_host *h)
-{
-	struct bpf_nat_spec spec;
-	struct uplink_linger lg = { 0 };
-	struct sbuf note;
-	char err[256];
-
-	sbuf_init(&note);
-	if (uplink_spec(g, nf_rules(g->nf), g->uplink_addr, h, &spec, &lg, &note, err,
-			sizeof(err))) {
-		gw_err("%s: uplink %s: ERROR: the live rules cannot be followed on the host's "
-		       "addresses now: %s; the uplink's filters fall back to MASQUERADE's address "
-		       "and NatPorts: DNAT from the uplink and SNAT to addresses the host does not "
-		       "have stop working until the rules or the host change", g->cfg.ifname,
-		       g->cfg.uplink, err);
-		uplink_nat_base(g->uplink_addr, g->cfg.nat_port_min, g->cfg.nat_port_max, &spec);
-		tunnel_addrs(g, h, &spec);
-		lg = (struct uplink_linger){ 0 };
-	} else if (!uplink_nat_equal(&spec, &g->uplink.nat)) {
-		log_notes(g, &note); /* what the new spec implies */
-	}
-	sbuf_free(&note);
-	if (uplink_follow(g, &spec, &lg))
-		gw_err("%s: uplink %s: ERROR: its filters could not follow the host's addresses "
-		       "and stay as they were", g->cfg.ifname, g->cfg.uplink);
-}
-
-/* An IPv4 address of the host came or went (any interface), or events were
- * lost: routing knows every address of the host as local, MASQUERADE
- * follows the uplink's primary address, and the uplink's filters the
- * uplink's secondaries (DNAT narrowed by -d) and the other interfaces'
- * addresses (what is foreign). */
-static void host_addrs_changed(struct gw *g)
-{
-	struct uplink_host h;
-
-	if (host_now(g, &h))
-		return;
-	if (route_set_local(&g->route, h.addr, h.naddr))
-		gw_err("%s: out of memory: the host's new addresses are not local to gw's routing",
-		       g->cfg.ifname);
-	if (g->uplink_on) {
-		masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
-		uplink_refresh(g, &h);
-	}
-	free((void *)h.addr);
-}
-
-static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct gw *g = container_of(w, struct gw, linger_w);
-	struct uplink_host h;
-
-	(void)loop, (void)revents;
-	if (!g->uplink_on || host_now(g, &h))
-		return;
-	uplink_refresh(g, &h);
-	free((void *)h.addr);
-}
-
-static int addr_msg(const struct nlmsghdr *nlh, void *data)
-{
-	bool *hit = data;
-	const struct ifaddrmsg *ifa;
-
-	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
-		return MNL_CB_OK;
-	ifa = mnl_nlmsg_get_payload(nlh);
-	if (ifa->ifa_family == AF_INET)
-		*hit = true;
-	return MNL_CB_OK;
-}
-
-static void addr_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct gw *g = container_of(w, struct gw, addr_w);
-	char buf[8192] __attribute__((aligned(8)));
-	bool hit = false, overrun = false;
-	ssize_t n;
-
-	(void)loop, (void)revents;
-	for (;;) {
-		n = recv(mnl_socket_get_fd(g->addr_nl), buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == ENOBUFS)
-				overrun = true; /* events lost: read the addresses again */
-			if (errno == EINTR || errno == ENOBUFS)
-				continue;
-			break;
-		}
-		(void)mnl_cb_run(buf, (size_t)n, 0, 0, addr_msg, &hit);
-	}
-	if (hit || overrun)
-		host_addrs_changed(g);
-}
-
-/* rtnetlink IPv4 address events, watched by the loop.  0 or -errno. */
-static int watch_addr(struct gw *g)
-{
-	int fd;
-
-	g->addr_nl = nl_route_open(RTMGRP_IPV4_IFADDR, SOCK_NONBLOCK);
-	if (!g->addr_nl) {
-		int ret = -errno;
-
-		gw_err("%s: rtnetlink address events: %s", g->cfg.ifname, strerror(-ret));
-		return ret;
-	}
-	fd = mnl_socket_get_fd(g->addr_nl);
-	ev_io_init(&g->addr_w, addr_cb, fd, EV_READ);
-	ev_io_start(g->loop, &g->addr_w);
-	return 0;
-}
-
-static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
-{
-	struct uplink_conf c = { 0 };
-	struct sbuf d;
-	int ret;
-
-	c.ifname = g->cfg.uplink;
-	c.nat = *spec;
-	c.host_owned = true;
-	ret = uplink_open_conf(&g->uplink, &c);
-	if (ret)
-		return ret;
-	g->uplink_on = true;
-	ev_io_init(&g->uplink_w, uplink_cb, g->uplink.pfd, EV_READ);
-	ev_io_start(g->io[0].loop, &g->uplink_w);
-	sbuf_init(&d);
-	uplink_nat_describe(spec, &d);
-	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
-	sbuf_free(&d);
-	return 0;
-}
-
-/* The uplink opened with the filters rules ask for on the host as it is;
- * *addr is its primary address (0: none yet).  0 or -errno (logged: at
- * start a spec the rules cannot have is refused). */
-static int setup_uplink(struct gw *g, const struct rules *rules, uint32_t *addr)
-{
-	struct uplink_host h;
-	struct bpf_nat_spec spec;
-	struct sbuf note;
-	char err[256];
-	int ret;
-
-	ret = host_now(g, &h);
-	if (ret)
-		return ret;
-	/* none yet (DHCP still running): the filters and MASQUERADE follow
-	 * when one appears (host_addrs_changed) */
-	*addr = route_dev_addr(h.addr, h.naddr, g->cfg.uplink);
-	if (!*addr)
-		gw_warn("%s: Uplink %s has no IPv4 address yet: MASQUERADE drops until one "
-		        "appears", g->cfg.ifname, g->cfg.uplink);
-	sbuf_init(&note);
-	ret = uplink_spec(g, rules, *addr, &h, &spec, NULL, &note, err, sizeof(err));
-	free((void *)h.addr);
-	if (ret) {
-		gw_err("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);
-	} else {
-		log_notes(g, &note);
-		ret = open_uplink(g, &spec);
-	}
-	sbuf_free(&note);
-	return ret;
-}
-
 int dp_setup(struct gw *g)
 {
 	struct frag_config fc;
@@ -816,14 +75,14 @@ int dp_setup(struct gw *g)
 		/* plain: only the host's addresses, for peers' packets that
 		 * claim one (without the watch, only gw's Address: logged) */
 		ret = route_init(&g->route, &g->cfg, 0, 1500);
-		if (!ret && !watch_addr(g))
-			host_addrs_changed(g);
+		if (!ret && !follow_watch(g))
+			follow_host_changed(g);
 		return ret;
 	}
 	ret = load_rules(g, &rules, NULL);
 	if (ret)
 		return ret;
-	if (g->cfg.uplink[0] && (ret = setup_uplink(g, rules, &addr))) {
+	if (g->cfg.uplink[0] && (ret = follow_setup(g, rules, &addr))) {
 		rules_free(rules);
 		return ret;
 	}
@@ -859,14 +118,14 @@ int dp_setup(struct gw *g)
 	}
 	g->uplink_addr = addr;
 	rules_changed(g);
-	ev_timer_init(&g->linger_w, linger_cb, GW_LINGER_CHECK, GW_LINGER_CHECK);
-	ret = watch_addr(g);
+	ev_timer_init(&g->linger_w, follow_linger_cb, GW_LINGER_CHECK, GW_LINGER_CHECK);
+	ret = follow_watch(g);
 	if (ret)
 		return ret;
 	/* the host's addresses, and a change between the first read and the
 	 * watch */
-	host_addrs_changed(g);
-	addr_text(g->uplink_addr, text, sizeof(text));
+	follow_host_changed(g);
+	follow_addr_text(g->uplink_addr, text, sizeof(text));
 	if (g->cfg.peer_ct_max)
 		snprintf(per_peer, sizeof(per_peer), "%u per peer", (unsigned)g->cfg.peer_ct_max);
 	else
@@ -884,20 +143,7 @@ int dp_setup(struct gw *g)
 
 void dp_teardown(struct gw *g)
 {
-	if (g->addr_nl) {
-		if (g->loop)
-			ev_io_stop(g->loop, &g->addr_w);
-		mnl_socket_close(g->addr_nl);
-		g->addr_nl = NULL;
-	}
-	if (g->uplink_on) {
-		if (g->loop) {
-			ev_io_stop(g->io[0].loop, &g->uplink_w);
-			ev_timer_stop(g->loop, &g->linger_w);
-		}
-		uplink_close(&g->uplink);
-		g->uplink_on = false;
-	}
+	follow_teardown(g);
 	sockdiag_close(&g->sd);
 	if (g->nf)
 		nf_destroy(g->nf);
@@ -912,41 +158,7 @@ void dp_teardown(struct gw *g)
 	g->fragbuf = NULL;
 }
 
-/* --- control ------------------------------------------------------------ */
-
-/* The uplink's filters for new rules r, before r is swapped in — computed
- * as at start (with no address too: the caps and foreign SNAT with
- * forwarding on are checked all the same) and applied.  0, or -errno with
- * the reason in err: r is refused, the old filters stay. */
-static int uplink_take(struct gw *g, const struct rules *r, char *err, size_t errlen)
-{
-	struct uplink_linger lg = { 0 };
-	struct bpf_nat_spec spec;
-	struct uplink_host h;
-	struct sbuf note;
-	int ret;
-
-	if (!g->uplink_on)
-		return 0;
-	ret = host_now(g, &h);
-	if (ret) {
-		snprintf(err, errlen, "reading the host's addresses: %s", strerror(-ret));
-		return ret;
-	}
-	sbuf_init(&note);
-	ret = uplink_spec(g, r, g->uplink_addr, &h, &spec, &lg, &note, err, errlen);
-	free((void *)h.addr);
-	if (!ret) {
-		ret = uplink_follow(g, &spec, &lg);
-		if (ret)
-			snprintf(err, errlen, "the uplink's filters cannot take these rules: %s "
-				 "(gw's log says which)", strerror(-ret));
-		else
-			log_notes(g, &note);
-	}
-	sbuf_free(&note);
-	return ret;
-}
+/* --- rules ---------------------------------------------------------------- */
 
 int dp_reload(struct gw *g)
 {
@@ -961,7 +173,7 @@ int dp_reload(struct gw *g)
 		gw_err("%s: SIGHUP: the old rules stay", g->cfg.ifname);
 		return -EINVAL;
 	}
-	if (uplink_take(g, r, err, sizeof(err))) {
+	if (follow_rules(g, r, err, sizeof(err))) {
 		gw_err("%s: SIGHUP: %s: %s; the old rules stay", g->cfg.ifname, g->cfg.rules_path,
 		       err);
 		rules_free(r);
@@ -987,7 +199,7 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, boo
 	ret = rulesfile_parse(&r, name, text, len, nf_rules(g->nf), counters, err, errlen);
 	if (ret)
 		return ret;
-	ret = uplink_take(g, r, why, sizeof(why));
+	ret = follow_rules(g, r, why, sizeof(why));
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", name, why);
 		rules_free(r);
@@ -996,81 +208,6 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, boo
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
 	gw_notice("%s: rules restored from %s", g->cfg.ifname, name);
-	return 0;
-}
-
-/* The live rules, or an empty ruleset (ACCEPT policies) when there are none;
- * *tmp is what the caller frees. */
-static const struct rules *live_rules(struct gw *g, struct rules **tmp)
-{
-	struct rules_error e;
-
-	*tmp = NULL;
-	if (nf_rules(g->nf))
-		return nf_rules(g->nf);
-	if (rules_parse(tmp, "", 0, NULL, &e))
-		return NULL;
-	return *tmp;
-}
-
-/* The live rules' text: rules_list of table/chain, or with save
- * rules_save with counters. */
-static int live_text(struct gw *g, bool save, unsigned table, const char *chain,
-		     unsigned flags, struct sbuf *out)
-{
-	struct rules *tmp;
-	const struct rules *r;
-
-	if (!g->nf)
-		return -ENOENT;
-	r = live_rules(g, &tmp);
-	if (!r)
-		return -ENOMEM;
-	if (save)
-		rules_save(r, true, out);
-	else
-		rules_list(r, (enum nf_table)table, chain, flags, out);
-	rules_free(tmp);
-	return 0;
-}
-
-int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flags,
-		  struct sbuf *out)
-{
-	return live_text(g, false, table, chain, flags, out);
-}
-
-int dp_rules_save(struct gw *g, struct sbuf *out)
-{
-	return live_text(g, true, 0, NULL, 0, out);
-}
-
-struct ct_list_arg {
-	struct sbuf *out;
-	const struct ct_table *ct;
-	uint64_t now;
-	unsigned flags, n;
-};
-
-static int ct_list_one(struct ct_entry *e, void *arg)
-{
-	struct ct_list_arg *a = arg;
-
-	ct_format_ext(a->ct, e, a->now, a->flags, a->out);
-	sbuf_add(a->out, "\n");
-	a->n++;
-	return 0;
-}
-
-int dp_ct_list(struct gw *g, unsigned flags, struct sbuf *out, unsigned *count)
-{
-	struct ct_list_arg a = { out, NULL, gw_mono(), flags, 0 };
-
-	if (!g->nf)
-		return -ENOENT;
-	a.ct = nf_ct(g->nf);
-	ct_foreach(nf_ct(g->nf), ct_list_one, &a);
-	*count = a.n;
 	return 0;
 }
 
@@ -1085,18 +222,6 @@ int dp_ct_count(struct gw *g, unsigned *count)
 	return 0;
 }
 
-int dp_ct_flush(struct gw *g, unsigned *flushed)
-{
-	int ret = dp_ct_count(g, flushed);
-
-	if (ret)
-		return ret;
-	ct_flush(nf_ct(g->nf));
-	gw_notice("%s: conntrack table flushed (%u entries)", g->cfg.ifname, *flushed);
-	if (g->linger.ports || g->linger.addrs)
-		linger_cb(g->loop, &g->linger_w, 0); /* what they kept goes now */
-	return 0;
-}
 
 /* --- stats ---------------------------------------------------------------- */
 

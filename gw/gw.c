@@ -3,560 +3,30 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "crypto/key.h"
-#include "gw/ctl.h"
+#include "gw/ctl_ops.h"
 #include "gw/dataplane.h"
-#include "gw/icmp6.h"
 #include "gw/log.h"
-#include "gw/metrics.h"
 #include "gw/peers.h"
 #include "gw/tun.h"
 #include "gw/uapi.h"
-#include "nat/ct.h"
-#include "nat/pkt/gro.h"
-#include "nat/pkt/gso.h"
-#include "nat/pkt/pkt.h"
-#include "nat/pkt/proto.h"
-#include "nat/pkt/vnet.h"
-#include "nat/reject.h"
-#include "nat/rules.h"
-#include "nat/sbuf.h"
+#include "gw/worker.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
-enum { TUN_READS_PER_WAKE = UDP_BATCH, TUN_BATCH = 8, UDP_BATCHES_PER_WAKE = 8,
-       TUN_READ_MAX = VNET_HLEN + 65536 };
-
-static uint64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-uint64_t gw_mono(void)
-{
-	return clock_ns(CLOCK_MONOTONIC);
-}
-
-uint64_t gw_wall(void)
-{
-	return clock_ns(CLOCK_REALTIME);
-}
-
-
-void gw_lock(struct gw *g, struct gw_io *io)
-{
-	if (g->threaded)
-		pthread_mutex_lock(&g->lock);
-	g->cur = io;
-}
-
-void gw_unlock(struct gw *g)
-{
-	if (g->threaded)
-		pthread_mutex_unlock(&g->lock);
-}
-
-/* The control loop holds the lock except while it waits (libev's release
- * and acquire callbacks). */
-static void ctl_release(struct ev_loop *loop)
-{
-	gw_unlock(ev_userdata(loop));
-}
-
-static void ctl_acquire(struct ev_loop *loop)
-{
-	struct gw *g = ev_userdata(loop);
-
-	gw_lock(g, g->cio);
-}
-
-static void stat_add(uint64_t *c, uint64_t n)
-{
-	__atomic_store_n(c, __atomic_load_n(c, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
-}
-
-/* Reading the TUN and the uplink stops while a UDP socket is full (their
- * packets would only be dropped at the send queue) and resumes when the
- * queue has gone out: the kernel's socket buffer paces gw, as a qdisc
- * paces a device. */
-static void inputs(struct gw_io *io, bool on)
-{
-	struct gw *g = io->g;
-	bool uplink = g->uplink_on && io->id == 0 && io != &g->ctl_io;
-
-	if (io == &g->ctl_io)
-		return; /* it reads nothing */
-	if (on) {
-		ev_io_start(io->loop, &io->tun_w);
-		if (uplink)
-			ev_io_start(io->loop, &g->uplink_w);
-	} else {
-		ev_io_stop(io->loop, &io->tun_w);
-		if (uplink)
-			ev_io_stop(io->loop, &g->uplink_w);
-	}
-}
-
-/* Sends family's queue; when the socket is full, waits for room with a
- * write watcher and holds the inputs. */
-/* The AEAD of every data message queued unsealed (gw_queue_unsealed):
- * with workers, outside the lock. */
-static void seal_all(struct gw_io *io)
-{
-	for (unsigned i = 0; i < io->nseals; i++)
-		session_seal(&io->seals[i].seal, io->seals[i].slot, io->seals[i].len);
-	io->nseals = 0;
-}
-
-static void flush_one(struct gw_io *io, int fam)
-{
-	bool v6 = fam == AF_INET6;
-	struct udp_batch *q = v6 ? &io->tx6 : &io->tx4;
-	ev_io *w = v6 ? &io->udp6_tx_w : &io->udp4_tx_w;
-	unsigned bit = v6 ? 2 : 1;
-	bool gso = q->gso;
-	uint64_t dropped = 0;
-	int ret;
-
-	seal_all(io);
-	ret = udp_flush(v6 ? io->udp6 : io->udp4, q, &dropped);
-
-	if (dropped)
-		stat_add(&io->tx_dropped, dropped);
-	if (gso && !q->gso)
-		gw_warn("%s: UDP GSO refused on the IPv%c socket (%s): sending datagram by datagram",
-		        io->g->cfg.ifname, v6 ? '6' : '4', strerror(q->gso_err));
-	if (ret == 0) {
-		if (!(io->tx_blocked & bit))
-			return;
-		ev_io_stop(io->loop, w);
-		io->tx_blocked &= ~bit;
-		if (!io->tx_blocked)
-			inputs(io, true);
-		return;
-	}
-	if (io->tx_blocked & bit)
-		return;
-	stat_add(&io->tx_waits, 1);
-	if (!io->tx_blocked)
-		inputs(io, false);
-	io->tx_blocked |= bit;
-	ev_io_start(io->loop, w);
-}
-
-static void udp_tx_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct gw_io *io = w->data;
-
-	(void)loop, (void)revents;
-	flush_one(io, w == &io->udp6_tx_w ? AF_INET6 : AF_INET);
-}
-
-/* Queues a datagram to ep on the socket of its family: its slot, or NULL
- * when it was dropped. */
-static uint8_t *queue(struct gw_io *io, const struct wg_endpoint *ep, const uint8_t *d,
-		      size_t len)
-{
-	int fam = udp_endpoint_family(ep);
-	struct udp_batch *q = fam == AF_INET6 ? &io->tx6 : &io->tx4;
-	int fd = fam == AF_INET6 ? io->udp6 : io->udp4;
-	uint8_t *slot;
-
-	if (!fam || fd < 0 || len > q->slot_size)
-		return NULL;
-	if (q->count == UDP_BATCH)
-		flush_one(io, fam);
-	if (!udp_queue_room(q)) {
-		stat_add(&io->tx_dropped, 1); /* all UDP_BATCH slots wait for a full socket */
-		return NULL;
-	}
-	slot = udp_batch_slot(q, q->count);
-	memcpy(slot, d, len);
-	udp_queue_commit(q, len, ep);
-	return slot;
-}
-
-void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d, size_t len)
-{
-	queue(g->cur, ep, d, len);
-}
-
-void gw_queue_unsealed(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d, size_t len,
-		       struct session_seal *seal)
-{
-	struct gw_io *io = g->cur;
-	uint8_t *slot = queue(io, ep, d, len);
-
-	if (slot) {
-		struct gw_seal_job *j = &io->seals[io->nseals++];
-
-		j->slot = slot;
-		j->len = len;
-		j->seal = *seal;
-	}
-	sodium_memzero(seal, sizeof(*seal));
-}
 
 static void on_emit(void *ctx, struct wg_peer *peer, const struct wg_endpoint *to,
 		    const uint8_t *dgram, size_t len)
 {
 	(void)peer;
 	gw_queue_dgram(ctx, to, dgram, len);
-}
-
-static void flush(struct gw_io *io)
-{
-	if (io->tx4.count)
-		flush_one(io, AF_INET);
-	if (io->tx6.count)
-		flush_one(io, AF_INET6);
-}
-
-static bool under_load(struct gw *g, uint64_t now, const uint8_t *d, size_t len)
-{
-	if (len && (d[0] == MSG_INITIATION || d[0] == MSG_RESPONSE)) {
-		if (now - g->load_window > NSEC_PER_SEC) {
-			g->load_window = now;
-			g->load_count = 0;
-		}
-		if (++g->load_count > GW_UNDER_LOAD_HANDSHAKES)
-			g->under_load_until = now + NSEC_PER_SEC; /* sticks for 1 s */
-	}
-	return now < g->under_load_until;
-}
-
-static void tun_writev(struct gw_io *io, const struct vnet_hdr *h, const uint8_t *p, size_t len)
-{
-	uint8_t vh[VNET_HLEN];
-	struct iovec iov[2] = { { vh, sizeof(vh) }, { (void *)(uintptr_t)p, len } };
-	ssize_t n;
-
-	if (io->g->tun_vnet) {
-		vnet_build(h, vh);
-		n = writev(io->tun, iov, 2);
-	} else {
-		n = write(io->tun, p, len);
-	}
-
-	/* the kernel takes it or drops it; a full TUN queue is not our error */
-	if (n < 0 && errno != EAGAIN) {
-		static struct log_limit lim; /* once per packet: rate-limited */
-
-		gw_log_limited(&lim, LOG_ERR, "%s: tun write: %s", io->g->cfg.ifname,
-			       strerror(errno));
-	}
-}
-
-/* Writes the TCP segments held in io->gro, if any: one packet as it came,
- * more as one super-packet the kernel cuts again (it completes the TCP
- * checksum from the pseudo-header sum gro left in it). */
-static void tun_flush(struct gw_io *io)
-{
-	unsigned segs = io->gro.n;
-	struct vnet_hdr h;
-	size_t len;
-
-	if (!io->grobuf)
-		return;
-	len = gro_finish(&io->gro, &h);
-	if (!len)
-		return;
-	if (h.kind) {
-		io->tun_tx_gso++;
-		io->tun_tx_segments += segs;
-	}
-	tun_writev(io, &h, io->grobuf, len);
-}
-
-/* While a receive batch is handled (io->gro_on), TCP segments are held and
- * joined; anything else first writes what is held, so each flow keeps its
- * order. */
-void gw_tun_write(struct gw *g, const uint8_t *p, size_t len)
-{
-	static const struct vnet_hdr plain; /* no GSO, checksums complete */
-	struct gw_io *io = g->cur;
-
-	if (io->gro_on) {
-		enum gro_res r = gro_add(&io->gro, p, len);
-
-		if (r == GRO_FLUSH) {
-			tun_flush(io);
-			r = gro_add(&io->gro, p, len);
-		}
-		if (r == GRO_HELD)
-			return;
-		tun_flush(io);
-	}
-	tun_writev(io, &plain, p, len);
-}
-
-/* The end of a batch under the lock: what it held for the TUN and queued
- * for the uplink goes, conntrack reaps what it killed, and the lock is
- * given back; then (outside it) the datagrams it queued to peers. */
-void gw_batch_end(struct gw_io *io, uint64_t now)
-{
-	struct gw *g = io->g;
-
-	tun_flush(io);
-	if (g->threaded) {
-		dp_flush(g, now);
-		gw_unlock(g);
-		flush(io);
-	}
-}
-
-static void rx_result(struct gw *g, uint64_t now, uint64_t wl, const struct wg_endpoint *src,
-		      const struct wg_rx *rx)
-{
-	if (rx->kind == WG_RX_PACKET)
-		dp_from_peer(g, rx->data, rx->len, (uint16_t)(uintptr_t)rx->peer->user, now, wl);
-	else if (rx->kind == WG_RX_REPLY)
-		gw_queue_dgram(g, src, rx->data, rx->len);
-}
-
-/* The data messages begun so far: their AEAD outside the lock (with
- * workers), then each on its way; the input batch has gone when it
- * returns, so nothing shared points into io's buffers. */
-static void open_jobs(struct gw_io *io, uint64_t now, uint64_t wl)
-{
-	struct gw *g = io->g;
-	unsigned n = io->njobs;
-
-	if (!n)
-		return;
-	gw_unlock(g);
-	for (unsigned i = 0; i < n; i++)
-		wg_open_crypt(&io->jobs[i].o, io->jobs[i].buf, io->jobs[i].len);
-	gw_lock(g, io);
-	for (unsigned i = 0; i < n; i++) {
-		struct gw_open_job *j = &io->jobs[i];
-		struct wg_rx rx;
-
-		wg_receive_end(&g->dev, now, wl, &j->src, j->buf, j->len, &j->o, &rx);
-		rx_result(g, now, wl, &j->src, &rx);
-	}
-	io->njobs = 0;
-	dp_input_flush(g, now, wl);
-}
-
-/* One datagram from src, len bytes at buf: a data message is begun (its
- * AEAD waits for open_jobs), anything else handled at once. */
-static void udp_receive(struct gw_io *io, uint64_t now, uint64_t wl,
-			const struct wg_endpoint *src, uint8_t *buf, size_t len)
-{
-	struct gw *g = io->g;
-	struct gw_open_job *j = &io->jobs[io->njobs];
-	struct wg_rx rx;
-
-	if (wg_receive_begin(&g->dev, now, buf, len, &j->o)) {
-		j->buf = buf;
-		j->len = len;
-		j->src = *src;
-		if (++io->njobs == GW_OPEN_JOBS)
-			open_jobs(io, now, wl);
-		return;
-	}
-	wg_receive(&g->dev, now, wl, src, buf, len, under_load(g, now, buf, len), &rx);
-	rx_result(g, now, wl, src, &rx);
-}
-
-/* A datagram larger than any WireGuard message of our MTU (or cut short). */
-static void oversized(struct gw_io *io)
-{
-	io->oversized++;
-	io->g->dev.drops[WG_DROP_BAD_LENGTH]++;
-}
-
-/* One recvmmsg batch, under the lock. */
-static void udp_batch(struct gw_io *io, int n, uint64_t now, uint64_t wl)
-{
-	for (int i = 0; i < n; i++) {
-		struct mmsghdr *m = &io->rx.msgs[i];
-		uint8_t *buf = udp_batch_slot(&io->rx, (unsigned)i);
-		struct wg_endpoint src;
-		size_t seg, len = udp_rx_segments(&io->rx, (unsigned)i, &seg), off = 0;
-
-		if (m->msg_hdr.msg_flags & MSG_TRUNC) {
-			oversized(io);
-			if (!len)
-				continue;
-		}
-		udp_endpoint_from_sa(&src, m->msg_hdr.msg_name, m->msg_hdr.msg_namelen);
-		if (!src.len)
-			continue;
-		/* a GRO buffer holds many: each is a message of its own */
-		do {
-			size_t dlen = len - off < seg ? len - off : seg;
-
-			if (dlen > io->rx.dgram_max)
-				oversized(io);
-			else
-				udp_receive(io, now, wl, &src, buf + off, dlen);
-			off += dlen;
-		} while (off < len);
-	}
-	open_jobs(io, now, wl); /* before the slots are read into again */
-	dp_input_flush(io->g, now, wl);
-}
-
-static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct gw_io *io = w->data;
-	struct gw *g = io->g;
-
-	(void)loop, (void)revents;
-	for (int round = 0; round < UDP_BATCHES_PER_WAKE; round++) {
-		int n = udp_recv_batch(w->fd, &io->rx);
-		uint64_t now = gw_mono(), wl = gw_wall();
-
-		if (n <= 0)
-			break;
-		gw_lock(g, io);
-		io->gro_on = io->grobuf != NULL;
-		udp_batch(io, n, now, wl);
-		io->gro_on = false;
-		gw_batch_end(io, now); /* nothing held past the batch */
-		if (n < UDP_BATCH)
-			break;
-	}
-}
-
-/* No peer for this packet from the host: destination unreachable back to
- * it, from our Address of its family (none configured: nothing), with the
- * codes the kernel's WireGuard uses (host unreachable / address
- * unreachable). */
-static void unreachable(struct gw *g, uint8_t *pkt, size_t len)
-{
-	uint8_t out[ICMP6_ERROR_MAX];
-	struct pkt p;
-	size_t n = 0;
-
-	if ((pkt[0] >> 4) == 6) {
-		if (g->has_addr6)
-			n = icmp6_error_build(pkt, len, ICMP6_DST_UNREACH, ICMP6_UNREACH_ADDR, 0,
-					      g->addr6, out, sizeof(out));
-	} else if (g->addr4 && pkt_parse(&p, pkt, len) == PKT_OK) {
-		n = icmp_error_build(&p, 3, 1, 0, g->addr4, g->ip_id++, out, sizeof(out));
-	}
-	if (n)
-		gw_tun_write(g, out, n);
-}
-
-/* One packet from the host: through netfilter (IPv4, when on) or straight to
- * its peer. */
-static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64_t wl)
-{
-	struct session_seal seal;
-	struct wg_tx tx;
-
-	if (g->nf && (p[0] >> 4) == 4) {
-		dp_from_host(g, p, len, now, wl);
-		return;
-	}
-	if (dp_ipv6_dropped(g, p))
-		return;
-	/* into out, then queued, sealed when the queue goes: wg_send may emit
-	 * staged packets into the queue itself first */
-	wg_send_unsealed(&g->dev, now, wl, p, len, g->sendbuf, g->sendbuf_size, &tx, &seal);
-	if (tx.kind == WG_TX_DATA)
-		gw_queue_unsealed(g, &tx.peer->endpoint, g->sendbuf, tx.len, &seal);
-	else if (tx.kind == WG_TX_DROP && tx.drop == WG_DROP_NO_PEER)
-		unreachable(g, p, len);
-}
-
-/* One read with offloads on: a TCP super-packet goes on segment by segment
- * as the kernel would have cut it; a partial checksum is completed first.
- * A bad header or length is a counted drop. */
-static void from_tun_vnet(struct gw_io *io, uint8_t *buf, size_t n, uint64_t now, uint64_t wl)
-{
-	struct gw *g = io->g;
-	struct vnet_hdr vh;
-	uint8_t *ip = buf + VNET_HLEN;
-	size_t len;
-	struct gso s;
-
-	if (n <= VNET_HLEN || vnet_parse(&vh, buf) < 0) {
-		io->tun_rx_bad++;
-		return;
-	}
-	len = n - VNET_HLEN;
-	if (!vh.kind) {
-		if (vh.needs_csum) {
-			if (gso_csum_complete(ip, len, vh.csum_start, vh.csum_offset)) {
-				io->tun_rx_bad++;
-				return;
-			}
-			io->tun_rx_csum++;
-		}
-		from_host(g, ip, len, now, wl);
-		return;
-	}
-	/* the segments' checksums are computed whole: csum_* are not needed */
-	if (vh.kind == GSO_UDP4 || gso_init(&s, ip, len, vh.kind, vh.gso_size) ||
-	    gso_seg_len(&s, 0) > io->segbuf_size) {
-		io->tun_rx_bad++;
-		return;
-	}
-	io->tun_rx_gso++;
-	for (unsigned i = 0; i < s.n; i++) {
-		gso_seg(&s, i, io->segbuf);
-		io->tun_rx_segments++;
-		from_host(g, io->segbuf, gso_seg_len(&s, i), now, wl);
-	}
-}
-
-/* The TUN queue's reads go in rounds of TUN_BATCH, read outside the lock
- * into the worker's buffers, then carried under it. */
-static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct gw_io *io = w->data;
-	struct gw *g = io->g;
-
-	(void)loop, (void)revents;
-	for (int done = 0; done < TUN_READS_PER_WAKE && !io->tx_blocked;) {
-		size_t len[TUN_BATCH];
-		unsigned n = 0;
-		uint64_t now, wl;
-
-		while (n < TUN_BATCH) {
-			ssize_t r = read(io->tun, io->tunbuf + n * io->tunbuf_size, io->tunbuf_size);
-
-			if (r <= 0)
-				break;
-			len[n++] = (size_t)r;
-		}
-		if (!n)
-			break;
-		now = gw_mono(), wl = gw_wall();
-		gw_lock(g, io);
-		for (unsigned i = 0; i < n; i++) {
-			uint8_t *buf = io->tunbuf + i * io->tunbuf_size;
-
-			if (g->tun_vnet)
-				from_tun_vnet(io, buf, len[i], now, wl);
-			else
-				from_host(g, buf, len[i], now, wl);
-		}
-		gw_batch_end(io, now);
-		done += (int)n;
-		if (n < TUN_BATCH)
-			break;
-	}
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -582,7 +52,7 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 	(void)revents;
 	dp_flush(g, now);
-	flush(g->cio);
+	gw_io_flush(g->cio);
 	deadline = wg_next_deadline(&g->dev);
 	dp = dp_next_deadline(g);
 	if (!deadline || dp < deadline)
@@ -596,13 +66,6 @@ static void prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		in = GW_TIMER_POLL;
 	ev_timer_set(&g->timer_w, in, 0.);
 	ev_timer_start(loop, &g->timer_w);
-}
-
-/* A worker's loop: before it waits, its queued datagrams go. */
-static void worker_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	(void)loop, (void)revents;
-	flush(w->data);
 }
 
 /* SIGHUP: the config file's peers (as wg syncconf against it), then its
@@ -625,264 +88,6 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	gw_notice("%s: signal %d, shutting down", ((struct gw *)w->data)->cfg.ifname, w->signum);
 	notify_stopping(w->data);
 	ev_break(loop, EVBREAK_ALL);
-}
-
-/* --- control socket ---------------------------------------------------- */
-
-static void show_aip(void *ctx, int family, const uint8_t *addr, uint8_t cidr, void *peer)
-{
-	char text[INET6_ADDRSTRLEN];
-
-	(void)peer;
-	inet_ntop(family, addr, text, sizeof(text));
-	metrics_text(ctx, "allowed_ip", "%s/%u", text, cidr);
-}
-
-#define C(n, h) { n, METRIC_COUNTER, h, NULL }
-#define G(n, h) { n, METRIC_GAUGE, h, NULL }
-static const struct metric_def
-	m_peers = G("peers", "Peers configured."),
-	m_listen_port = G("listen_port", "The UDP port gw listens on."),
-	m_peer_rx = C("peer_receive_bytes", "Bytes of datagrams received from a peer (wg show)."),
-	m_peer_tx = C("peer_transmit_bytes", "Bytes of datagrams sent to a peer (wg show)."),
-	m_peer_hs = G("peer_latest_handshake_seconds",
-		      "Unix time of a peer's latest handshake, 0: never."),
-	m_peer_keepalive = G("peer_persistent_keepalive_seconds",
-			     "A peer's persistent keepalive interval, 0: off."),
-	m_peer_hs_sent = C("peer_handshakes_sent", "Handshake initiations sent to a peer."),
-	m_peer_hs_done = C("peer_handshakes_completed", "Handshakes completed with a peer."),
-	m_peer_ct = G("peer_conntrack_entries", "Conntrack entries a peer's packets created."),
-	m_peer_drops = { "peer_drops", METRIC_COUNTER,
-			 "Packets dropped that a peer accounts for, by reason.", "reason" },
-	m_rx_packets = C("wg_rx_packets", "Data messages received with a payload."),
-	m_tx_packets = C("wg_tx_packets", "Data messages sent with a payload."),
-	m_hs_received = C("wg_handshakes_received", "Handshake initiations answered."),
-	m_cookies = C("wg_cookies_received", "Cookie replies received."),
-	m_under_load = G("wg_under_load", "1 while gw answers handshakes with cookies."),
-	m_workers = G("workers", "Data-path worker threads (Workers)."),
-	m_udp_waits = C("udp_tx_waits", "Times the UDP send queue was full."),
-	m_udp_dropped = C("udp_tx_dropped", "Datagrams dropped at a full UDP send queue."),
-	m_tun_offload = G("tun_offload", "1 when the TUN device has offloads (vnet headers)."),
-	m_tun_rx_gso = C("tun_rx_gso", "GSO super-packets read from the TUN device."),
-	m_tun_rx_segs = C("tun_rx_segments", "Segments cut from the TUN device's super-packets."),
-	m_tun_rx_csum = C("tun_rx_csum", "TUN packets whose checksum gw completed."),
-	m_tun_rx_bad = C("tun_rx_bad", "TUN packets with a bad vnet header."),
-	m_tun_tx_gso = C("tun_tx_gso", "GSO super-packets written to the TUN device."),
-	m_tun_tx_segs = C("tun_tx_segments", "Segments coalesced into them."),
-	m_wg_drops = { "wg_drops", METRIC_COUNTER,
-		       "Datagrams and packets dropped by the WireGuard layer, by reason.", "reason" };
-#undef C
-#undef G
-
-/* show: the interface, then each peer (gw/ctl.h); with Prometheus, the
- * per-peer metrics. */
-static void ctl_show(struct gw *g, struct metrics *m)
-{
-	char b64[KEY_B64_LEN + 1], ep[64], addr[INET6_ADDRSTRLEN];
-	struct ct_owner_stats os;
-
-	key_to_base64(b64, g->dev.keys.pub);
-	metrics_text(m, "interface", "%s", g->cfg.ifname);
-	metrics_text(m, "public_key", "%s", b64);
-	metric(m, &m_listen_port, NULL, g->port, "listen_port");
-	for (size_t i = 0; i < g->cfg.n_addresses; i++) {
-		const struct cidr *c = &g->cfg.addresses[i];
-
-		inet_ntop(c->family, c->addr, addr, sizeof(addr));
-		metrics_text(m, "address", "%s/%u", addr, c->prefix);
-	}
-	metric(m, &m_peers, NULL, g->dev.npeers, NULL);
-	for (size_t i = 0; i < g->dev.npeers; i++) {
-		struct wg_peer *p = g->dev.peers[i];
-
-		key_to_base64(b64, p->hs.remote_static);
-		metrics_text(m, "peer", "%s", b64);
-		metrics_peer(m, b64);
-		if (p->endpoint.len) {
-			udp_endpoint_format(&p->endpoint, ep, sizeof(ep));
-			metrics_text(m, "endpoint", "%s", ep);
-		}
-		allowedips_walk(&g->dev.aips, p, show_aip, m);
-		metric(m, &m_peer_hs, NULL, p->last_handshake_wall / NSEC_PER_SEC, "latest_handshake");
-		metric(m, &m_peer_rx, NULL, p->rx_bytes, "rx_bytes");
-		metric(m, &m_peer_tx, NULL, p->tx_bytes, "tx_bytes");
-		metric(m, &m_peer_keepalive, NULL, p->persistent_keepalive, "persistent_keepalive");
-		metric(m, &m_peer_hs_sent, NULL, p->handshakes_sent, "handshakes_sent");
-		metric(m, &m_peer_hs_done, NULL, p->handshakes_completed, "handshakes_completed");
-		if (!dp_peer_ct(g, (uint16_t)(uintptr_t)p->user, &os)) {
-			metric(m, &m_peer_ct, NULL, os.count, "conntrack_entries");
-			metric(m, &m_peer_drops, "conntrack-limit", os.limit, "drop_conntrack-limit");
-		}
-		for (int d = 0; d < WG_DROP__COUNT; d++)
-			if (wg_drop_is_peers((enum wg_drop)d))
-				metric(m, &m_peer_drops, wg_drop_name((enum wg_drop)d), p->drops[d],
-				       "drop_%s", wg_drop_name((enum wg_drop)d));
-	}
-	metrics_peer(m, NULL);
-}
-
-static void ctl_stats(struct gw *g, struct metrics *m)
-{
-	metric(m, &m_rx_packets, NULL, g->dev.rx_packets, "rx_packets");
-	metric(m, &m_tx_packets, NULL, g->dev.tx_packets, "tx_packets");
-	metric(m, &m_hs_received, NULL, g->dev.handshakes_received, "handshakes_received");
-	metric(m, &m_cookies, NULL, g->dev.cookies_received, "cookies_received");
-	metric(m, &m_under_load, NULL, gw_mono() < g->under_load_until, "under_load");
-	struct gw_io t = { 0 };
-
-	/* the workers' counters, summed (tx_* written outside the lock) */
-	for (unsigned i = 0; i <= g->nio; i++) {
-		const struct gw_io *io = i < g->nio ? &g->io[i] : &g->ctl_io;
-
-		if (io == &g->ctl_io && !g->threaded)
-			break;
-		t.tx_waits += __atomic_load_n(&io->tx_waits, __ATOMIC_RELAXED);
-		t.tx_dropped += __atomic_load_n(&io->tx_dropped, __ATOMIC_RELAXED);
-		t.tun_rx_gso += io->tun_rx_gso;
-		t.tun_rx_segments += io->tun_rx_segments;
-		t.tun_rx_csum += io->tun_rx_csum;
-		t.tun_rx_bad += io->tun_rx_bad;
-		t.tun_tx_gso += io->tun_tx_gso;
-		t.tun_tx_segments += io->tun_tx_segments;
-	}
-	metric(m, &m_workers, NULL, g->nio, "workers");
-	metric(m, &m_udp_waits, NULL, t.tx_waits, "udp_tx_waits");
-	metric(m, &m_udp_dropped, NULL, t.tx_dropped, "udp_tx_dropped");
-	metric(m, &m_tun_offload, NULL, (uint64_t)g->tun_vnet, "tun_offload");
-	metric(m, &m_tun_rx_gso, NULL, t.tun_rx_gso, "tun_rx_gso");
-	metric(m, &m_tun_rx_segs, NULL, t.tun_rx_segments, "tun_rx_segments");
-	metric(m, &m_tun_rx_csum, NULL, t.tun_rx_csum, "tun_rx_csum");
-	metric(m, &m_tun_rx_bad, NULL, t.tun_rx_bad, "tun_rx_bad");
-	metric(m, &m_tun_tx_gso, NULL, t.tun_tx_gso, "tun_tx_gso");
-	metric(m, &m_tun_tx_segs, NULL, t.tun_tx_segments, "tun_tx_segments");
-	for (int i = 0; i < WG_DROP__COUNT; i++)
-		metric(m, &m_wg_drops, wg_drop_name((enum wg_drop)i), g->dev.drops[i], "drop_%s",
-		       wg_drop_name((enum wg_drop)i));
-	if (!m->prom)
-		priv_stats(m->out);
-	dp_stats(g, m);
-}
-
-/* "show", "stats" (key=value) or "metrics" (both, Prometheus). */
-static void ctl_metrics(struct gw *g, const char *req, struct sbuf *out)
-{
-	struct metrics m;
-	bool prom = !strcmp(req, "metrics");
-
-	metrics_init(&m, out, prom, g->cfg.ifname);
-	if (prom || !strcmp(req, "show"))
-		ctl_show(g, &m);
-	if (prom || !strcmp(req, "stats"))
-		ctl_stats(g, &m);
-	metrics_finish(&m);
-}
-
-static void ctl_error(struct sbuf *s, int err)
-{
-	if (err == -ENOENT)
-		sbuf_add(s, "error=no netfilter on this gateway (its config has no Rules and no Uplink)\n");
-	else
-		sbuf_printf(s, "error=%s\n", strerror(-err));
-}
-
-/* rules-list TABLE FLAGS [CHAIN] */
-static void ctl_rules_list(struct gw *g, const char *args, struct sbuf *s)
-{
-	char table[32], chain[64];
-	unsigned flags, t;
-	int n = sscanf(args, "%31s %u %63s", table, &flags, chain), ret;
-
-	if (n < 2) {
-		sbuf_add(s, "error=bad rules-list request\n");
-		return;
-	}
-	for (t = 0; t < NF_TABLE_MAX; t++)
-		if (!strcmp(rules_table_name((enum nf_table)t), table))
-			break;
-	if (t == NF_TABLE_MAX) {
-		sbuf_printf(s, "error=can't initialize iptables table `%s': Table does not exist\n",
-			    table);
-		return;
-	}
-	ret = dp_rules_list(g, t, n == 3 ? chain : NULL, flags, s);
-	if (ret)
-		ctl_error(s, ret);
-	else if (!s->len)
-		sbuf_add(s, "error=No chain/target/match by that name.\n");
-}
-
-/* "rules-restore [-c ]NAME": -c as iptables-restore -c. */
-static void ctl_restore(struct gw *g, const char *arg, const char *body, size_t blen,
-			struct sbuf *s)
-{
-	bool counters = !strncmp(arg, "-c ", 3);
-	char err[512];
-	int ret = dp_restore(g, arg + (counters ? 3 : 0), body, blen, counters, err,
-			     sizeof(err));
-
-	if (ret == -ENOENT)
-		ctl_error(s, ret);
-	else if (ret)
-		sbuf_printf(s, "error=%s\n", err);
-	else
-		sbuf_add(s, "ok=1\n");
-}
-
-static bool ctl_has_body(const char *req)
-{
-	return !strncmp(req, "rules-restore ", 14);
-}
-
-/* One control request (gw/ctl.h): req, its body for rules-restore. */
-static void ctl_handle(void *arg, const char *req, const char *body, size_t blen,
-		       struct sbuf *out)
-{
-	struct gw *g = arg;
-	unsigned n;
-	int ret;
-
-	if (!strcmp(req, "show") || !strcmp(req, "stats") || !strcmp(req, "metrics")) {
-		ctl_metrics(g, req, out);
-	} else if (!strncmp(req, "rules-list ", 11)) {
-		ctl_rules_list(g, req + 11, out);
-	} else if (!strcmp(req, "rules-save")) {
-		if ((ret = dp_rules_save(g, out)))
-			ctl_error(out, ret);
-	} else if (!strncmp(req, "rules-restore ", 14)) {
-		ctl_restore(g, req + 14, body, blen, out);
-	} else if (!strcmp(req, "trace-info")) {
-		char path[PATH_MAX];
-		struct in_addr a = { htonl(g->route.uplink_addr) };
-		char ua[INET_ADDRSTRLEN];
-
-		if (!g->nf) {
-			ctl_error(out, -ENOENT);
-		} else {
-			inet_ntop(AF_INET, &a, ua, sizeof(ua));
-			sbuf_printf(out, "config=%s\nuplink_addr=%s\n",
-				    realpath(g->cfg.path, path) ? path : g->cfg.path, ua);
-			peers_trace_info(g, out);
-		}
-	} else if (!strcmp(req, "conf")) {
-		peers_conf(g, out);
-	} else if (!strcmp(req, "ct-list") || !strcmp(req, "ct-list extended")) {
-		if ((ret = dp_ct_list(g, req[7] ? CT_FMT_L3 | CT_FMT_ACCT : 0, out, &n)))
-			ctl_error(out, ret);
-		else
-			sbuf_printf(out, "count=%u\n", n);
-	} else if (!strcmp(req, "ct-count")) {
-		if ((ret = dp_ct_count(g, &n)))
-			ctl_error(out, ret);
-		else
-			sbuf_printf(out, "count=%u\n", n);
-	} else if (!strcmp(req, "ct-flush")) {
-		if ((ret = dp_ct_flush(g, &n)))
-			ctl_error(out, ret);
-		else
-			sbuf_printf(out, "flushed=%u\n", n);
-	} else {
-		sbuf_add(out, "error=unknown request\n");
-	}
 }
 
 /* --- the WireGuard UAPI (gw/uapi.h) -------------------------------------- */
@@ -1282,172 +487,6 @@ static int add_peers(struct gw *g)
 	return 0;
 }
 
-static int mark_fd(int fd, uint32_t mark)
-{
-	return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) < 0 ? -errno : 0;
-}
-
-int gw_udp_mark(struct gw *g, uint32_t mark)
-{
-	int ret = 0;
-
-	for (unsigned i = 0; i < g->nio && !ret; i++) {
-		ret = mark_fd(g->io[i].udp4, mark);
-		if (!ret && g->io[i].udp6 >= 0)
-			ret = mark_fd(g->io[i].udp6, mark);
-	}
-	return ret;
-}
-
-void gw_udp_close(struct gw *g, struct gw_socks *s)
-{
-	for (unsigned i = 0; i < g->nio && s->fd4; i++) {
-		if (s->fd4[i] >= 0)
-			close(s->fd4[i]);
-		if (s->fd6[i] >= 0)
-			close(s->fd6[i]);
-	}
-	free(s->fd4);
-	free(s->fd6);
-	s->fd4 = s->fd6 = NULL;
-}
-
-int gw_udp_open(struct gw *g, uint16_t port, uint32_t fwmark, struct gw_socks *s)
-{
-	uint16_t port6;
-	int ret;
-
-	s->fd4 = malloc(g->nio * sizeof(int));
-	s->fd6 = malloc(g->nio * sizeof(int));
-	if (!s->fd4 || !s->fd6) {
-		free(s->fd4);
-		free(s->fd6);
-		s->fd4 = s->fd6 = NULL;
-		return -ENOMEM;
-	}
-	for (unsigned i = 0; i < g->nio; i++)
-		s->fd4[i] = s->fd6[i] = -1;
-	ret = udp_open_group(AF_INET, port, s->fd4, g->nio, &s->port);
-	if (ret) {
-		gw_udp_close(g, s);
-		return ret;
-	}
-	ret = udp_open_group(AF_INET6, s->port, s->fd6, g->nio, &port6);
-	if (ret)
-		gw_warn("%s: no IPv6 socket on port %u: %s", g->cfg.ifname, s->port,
-		       strerror(-ret));
-	for (unsigned i = 0; fwmark && i < g->nio; i++)
-		if ((ret = mark_fd(s->fd4[i], fwmark)) ||
-		    (s->fd6[i] >= 0 && (ret = mark_fd(s->fd6[i], fwmark)))) {
-			gw_udp_close(g, s);
-			return ret;
-		}
-	return 0;
-}
-
-/* A worker's sockets become fd4 and fd6 (the old ones closed): its own
- * thread does it, under the lock.  The control thread's queue takes worker
- * 0's new sockets at once (reads nothing, closes nothing). */
-static void io_take_socks(struct gw_io *io, int fd4, int fd6)
-{
-	bool reads = io != &io->g->ctl_io;
-
-	flush(io);
-	ev_io_stop(io->loop, &io->udp4_w);
-	ev_io_stop(io->loop, &io->udp6_w);
-	ev_io_stop(io->loop, &io->udp4_tx_w);
-	ev_io_stop(io->loop, &io->udp6_tx_w);
-	if (io->tx_blocked) {
-		io->tx_blocked = 0;
-		inputs(io, true);
-	}
-	io->tx4.count = io->tx6.count = 0; /* what the old sockets did not take */
-	if (reads) {
-		close(io->udp4);
-		if (io->udp6 >= 0)
-			close(io->udp6);
-	}
-	io->udp4 = fd4;
-	io->udp6 = fd6;
-	io->tx4.gso = udp_gso_supported(fd4);
-	if (reads)
-		udp_gro_enable(fd4);
-	ev_io_set(&io->udp4_w, fd4, EV_READ);
-	if (reads)
-		ev_io_start(io->loop, &io->udp4_w);
-	ev_io_set(&io->udp4_tx_w, fd4, EV_WRITE);
-	if (fd6 >= 0) {
-		io->tx6.gso = udp_gso_supported(fd6);
-		if (reads)
-			udp_gro_enable(fd6);
-		ev_io_set(&io->udp6_w, fd6, EV_READ);
-		if (reads)
-			ev_io_start(io->loop, &io->udp6_w);
-		ev_io_set(&io->udp6_tx_w, fd6, EV_WRITE);
-	}
-}
-
-void gw_udp_swap(struct gw *g, struct gw_socks *s)
-{
-	if (g->threaded) /* the control thread's own, now: worker 0 closes the old */
-		io_take_socks(&g->ctl_io, s->fd4[0], s->fd6[0]);
-	for (unsigned i = 0; i < g->nio; i++) {
-		struct gw_io *io = &g->io[i];
-
-		if (!g->threaded) {
-			io_take_socks(io, s->fd4[i], s->fd6[i]);
-			continue;
-		}
-		if (io->swap) { /* a change before the last was taken */
-			close(io->new4);
-			if (io->new6 >= 0)
-				close(io->new6);
-		}
-		io->new4 = s->fd4[i];
-		io->new6 = s->fd6[i];
-		io->swap = true;
-		ev_async_send(io->loop, &io->wake_w);
-	}
-	g->port = s->port;
-	free(s->fd4);
-	free(s->fd6);
-	s->fd4 = s->fd6 = NULL;
-	gw_notice("%s: listening on port %u now", g->cfg.ifname, g->port);
-}
-
-static void wake_cb(struct ev_loop *loop, ev_async *w, int revents)
-{
-	struct gw_io *io = w->data;
-	struct gw *g = io->g;
-
-	(void)revents;
-	gw_lock(g, io);
-	if (io->swap) {
-		io->swap = false;
-		io_take_socks(io, io->new4, io->new6);
-	}
-	if (io->stop)
-		ev_break(loop, EVBREAK_ALL);
-	gw_unlock(g);
-}
-
-/* A worker's buffers and queues; sockets and TUN queue come later. */
-static int io_init(struct gw_io *io, size_t mtu)
-{
-	io->seals = calloc(2 * UDP_BATCH, sizeof(*io->seals));
-	if (!io->seals || udp_batch_init(&io->tx4, MSG_DATA_MIN_LEN + mtu + 16) ||
-	    udp_batch_init(&io->tx6, MSG_DATA_MIN_LEN + mtu + 16))
-		return -ENOMEM;
-	if (io == &io->g->ctl_io)
-		return 0;
-	io->tunbuf_size = TUN_READ_MAX;
-	io->tunbuf = calloc(TUN_BATCH, io->tunbuf_size);
-	io->segbuf_size = mtu + 64;
-	io->segbuf = calloc(1, io->segbuf_size);
-	io->jobs = calloc(GW_OPEN_JOBS, sizeof(*io->jobs));
-	return io->tunbuf && io->segbuf && io->jobs ? 0 : -ENOMEM;
-}
-
 /* The WireGuard sockets with their offloads, then each worker's receive
  * batch: its slots hold a coalesced 64 KiB when GRO is on. */
 static int open_sockets(struct gw *g, size_t mtu)
@@ -1562,52 +601,6 @@ static unsigned workers_wanted(const struct config *c)
 	return n < 1 ? 1 : n > CONFIG_WORKERS_MAX ? CONFIG_WORKERS_MAX : (unsigned)n;
 }
 
-/* The workers' loops and watchers (their threads start in gw_run). */
-static int io_watchers(struct gw *g)
-{
-	for (unsigned i = 0; i < g->nio; i++) {
-		struct gw_io *io = &g->io[i];
-
-		io->loop = g->threaded ? ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK) : g->loop;
-		if (!io->loop)
-			return -ENOMEM;
-		ev_io_init(&io->udp4_w, udp_cb, io->udp4, EV_READ);
-		io->udp4_w.data = io;
-		ev_io_start(io->loop, &io->udp4_w);
-		ev_io_init(&io->udp6_w, udp_cb, io->udp6, EV_READ);
-		io->udp6_w.data = io;
-		if (io->udp6 >= 0)
-			ev_io_start(io->loop, &io->udp6_w);
-		ev_io_init(&io->tun_w, tun_cb, io->tun, EV_READ);
-		io->tun_w.data = io;
-		ev_io_start(io->loop, &io->tun_w);
-		ev_io_init(&io->udp4_tx_w, udp_tx_cb, io->udp4, EV_WRITE);
-		io->udp4_tx_w.data = io;
-		ev_io_init(&io->udp6_tx_w, udp_tx_cb, io->udp6, EV_WRITE);
-		io->udp6_tx_w.data = io;
-		if (!g->threaded)
-			continue;
-		ev_prepare_init(&io->prepare_w, worker_prepare_cb);
-		io->prepare_w.data = io;
-		ev_prepare_start(io->loop, &io->prepare_w);
-		ev_async_init(&io->wake_w, wake_cb);
-		io->wake_w.data = io;
-		ev_async_start(io->loop, &io->wake_w);
-	}
-	if (g->threaded) {
-		struct gw_io *c = &g->ctl_io;
-
-		c->loop = g->loop;
-		ev_io_init(&c->udp4_tx_w, udp_tx_cb, c->udp4, EV_WRITE);
-		c->udp4_tx_w.data = c;
-		ev_io_init(&c->udp6_tx_w, udp_tx_cb, c->udp6, EV_WRITE);
-		c->udp6_tx_w.data = c;
-		ev_set_userdata(g->loop, g);
-		ev_set_loop_release_cb(g->loop, ctl_release, ctl_acquire);
-	}
-	return 0;
-}
-
 int gw_setup(struct gw *g, struct config *cfg)
 {
 	size_t mtu;
@@ -1657,9 +650,9 @@ int gw_setup(struct gw *g, struct config *cfg)
 	if (g->threaded)
 		pthread_mutex_init(&g->lock, NULL);
 	for (unsigned i = 0; i < g->nio; i++)
-		if (io_init(&g->io[i], mtu))
+		if (gw_io_init(&g->io[i], mtu))
 			goto oom;
-	if (g->threaded && io_init(&g->ctl_io, mtu))
+	if (g->threaded && gw_io_init(&g->ctl_io, mtu))
 		goto oom;
 	g->cio = g->threaded ? &g->ctl_io : &g->io[0];
 	g->cur = g->cio;
@@ -1670,7 +663,7 @@ int gw_setup(struct gw *g, struct config *cfg)
 	if (ret)
 		return ret;
 	g->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK);
-	if (!g->loop || io_watchers(g))
+	if (!g->loop || gw_workers_watch(g))
 		goto oom;
 	ev_signal_init(&g->sigint_w, signal_cb, SIGINT);
 	g->sigint_w.data = g;
@@ -1701,8 +694,8 @@ int gw_setup(struct gw *g, struct config *cfg)
 		g->ctl_path[0] = 0;
 		return ret;
 	}
-	g->ctl.has_body = ctl_has_body;
-	g->ctl.handle = ctl_handle;
+	g->ctl.has_body = ctl_ops_has_body;
+	g->ctl.handle = ctl_ops_handle;
 	g->ctl.arg = g;
 	ctl_server_start(&g->ctl, g->loop, ret);
 	/* everything privileged is done: keep only what the loop needs */
@@ -1710,48 +703,6 @@ int gw_setup(struct gw *g, struct config *cfg)
 oom:
 	gw_err("%s: out of memory", g->cfg.ifname);
 	return -ENOMEM;
-}
-
-static void *worker_main(void *arg)
-{
-	struct gw_io *io = arg;
-
-	ev_run(io->loop, 0);
-	return NULL;
-}
-
-/* Worker threads, with every signal blocked (the control thread takes
- * them).  0 or -errno: the ones started are stopped again. */
-static int workers_start(struct gw *g)
-{
-	sigset_t all, old;
-	int ret = 0;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	for (unsigned i = 0; i < g->nio && !ret; i++) {
-		ret = -pthread_create(&g->io[i].thread, NULL, worker_main, &g->io[i]);
-		g->io[i].thread_on = !ret;
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return ret;
-}
-
-/* With the lock held: each worker ends its loop; the lock goes meanwhile. */
-static void workers_stop(struct gw *g)
-{
-	for (unsigned i = 0; i < g->nio; i++) {
-		g->io[i].stop = true;
-		if (g->io[i].thread_on)
-			ev_async_send(g->io[i].loop, &g->io[i].wake_w);
-	}
-	gw_unlock(g);
-	for (unsigned i = 0; i < g->nio; i++)
-		if (g->io[i].thread_on) {
-			pthread_join(g->io[i].thread, NULL);
-			g->io[i].thread_on = false;
-		}
-	gw_lock(g, g->cio);
 }
 
 void gw_run(struct gw *g)
@@ -1771,59 +722,17 @@ void gw_run(struct gw *g)
 	g->dns_live = true;
 	dns_start(g);
 	dns_arm(g);
-	if (g->threaded && (ret = workers_start(g))) {
+	if (g->threaded && (ret = gw_workers_start(g))) {
 		gw_err("%s: worker threads: %s", g->cfg.ifname, strerror(-ret));
-		workers_stop(g);
+		gw_workers_stop(g);
 		gw_unlock(g);
 		return;
 	}
 	notify_ready(g);
 	ev_run(g->loop, 0);
 	if (g->threaded)
-		workers_stop(g);
+		gw_workers_stop(g);
 	gw_unlock(g);
-}
-
-static void batch_wipe(struct udp_batch *b)
-{
-	if (b->bufs)
-		sodium_memzero(b->bufs, b->slot_size * UDP_BATCH);
-	udp_batch_free(b);
-}
-
-static void wipe_free(uint8_t *p, size_t len)
-{
-	if (p) {
-		sodium_memzero(p, len);
-		free(p);
-	}
-}
-
-static void io_free(struct gw_io *io, bool fds)
-{
-	if (io->loop && io->loop != io->g->loop)
-		ev_loop_destroy(io->loop);
-	if (fds) {
-		if (io->tun >= 0)
-			close(io->tun); /* the device goes with the last one */
-		if (io->udp6 >= 0)
-			close(io->udp6);
-		if (io->udp4 >= 0)
-			close(io->udp4);
-		if (io->swap) {
-			close(io->new4);
-			if (io->new6 >= 0)
-				close(io->new6);
-		}
-	}
-	batch_wipe(&io->rx);
-	batch_wipe(&io->tx4);
-	batch_wipe(&io->tx6);
-	wipe_free(io->tunbuf, TUN_BATCH * io->tunbuf_size);
-	wipe_free(io->segbuf, io->segbuf_size);
-	wipe_free(io->grobuf, GRO_MAX);
-	wipe_free((uint8_t *)io->jobs, io->jobs ? GW_OPEN_JOBS * sizeof(*io->jobs) : 0);
-	wipe_free((uint8_t *)io->seals, io->seals ? 2 * UDP_BATCH * sizeof(*io->seals) : 0);
 }
 
 void gw_teardown(struct gw *g)
@@ -1845,10 +754,10 @@ void gw_teardown(struct gw *g)
 		gw_warn("%s: control socket %s stays: %s (the next gw run replaces it)",
 		        g->cfg.ifname, g->ctl_path, strerror(errno));
 	for (unsigned i = 0; g->io && i < g->nio; i++)
-		io_free(&g->io[i], true);
+		gw_io_free(&g->io[i], true);
 	free(g->io);
 	if (g->threaded) {
-		io_free(&g->ctl_io, false); /* its sockets are worker 0's */
+		gw_io_free(&g->ctl_io, false); /* its sockets are worker 0's */
 		pthread_mutex_destroy(&g->lock);
 	}
 	if (g->loop)

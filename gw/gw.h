@@ -8,12 +8,22 @@
  * control socket) as an init ladder; gw_run() is the runtime loop;
  * gw_teardown() runs the ladder in reverse (TUN removed, keys wiped).
  *
- * Data path per wake-up: UDP readable -> recvmmsg batch -> wg_receive each
- * -> decrypted packets written to TUN, replies queued; TUN readable -> up to
- * a batch of reads -> wg_send each, encrypted straight into the UDP send
- * queue (or an ICMP/ICMPv6 unreachable back to TUN).  An ev_prepare watcher
- * flushes the send queues (sendmmsg) and re-arms the one protocol timer
- * from wg_next_deadline() before the loop blocks.
+ * The files: gw.c (setup, run, teardown, signals, timers, UAPI, Endpoint
+ * names), worker.c and io.c (the workers' input and output: gw/worker.h),
+ * path.c (a packet through netfilter and where it goes: gw/path.h),
+ * dataplane.c (netfilter's life: gw/dataplane.h), follow.c (the host's
+ * addresses and the uplink's filters: gw/follow.h), ctl_ops.c (the control
+ * socket's requests: gw/ctl_ops.h), peers.c (peers changed at runtime).
+ *
+ * Data path per wake-up of a worker: UDP readable -> recvmmsg batch ->
+ * wg_receive_begin each (under the lock) -> the AEAD (outside) ->
+ * wg_receive_end and the packet path (under the lock) -> decrypted packets
+ * to TUN, NAT-ed ones to the uplink's queue, replies queued; TUN readable
+ * -> a batch of reads -> wg_send_unsealed each into the UDP send queue (or
+ * an ICMP/ICMPv6 unreachable back to TUN).  The send queues are sealed and
+ * sent (sendmmsg) at the end of each batch (outside the lock) and before
+ * the loop blocks; the control thread re-arms the one protocol timer from
+ * wg_next_deadline() before its loop blocks.
  */
 #ifndef GW_GW_H
 #define GW_GW_H
@@ -261,7 +271,7 @@ void gw_batch_end(struct gw_io *io, uint64_t now);
  * stays: its entries name peers by key, so a stale one is harmless). */
 int gw_dns_sync(struct gw *g);
 
-/* gw.c, for gw/dataplane.c: queue a datagram to a peer's endpoint; write
+/* io.c, for gw/path.c: queue a datagram to a peer's endpoint; write
  * one packet to the host TUN (both from the lock holder's worker). */
 void gw_queue_dgram(struct gw *g, const struct wg_endpoint *ep, const uint8_t *d, size_t len);
 void gw_tun_write(struct gw *g, const uint8_t *p, size_t len);
@@ -271,7 +281,7 @@ void gw_queue_unsealed(struct gw *g, const struct wg_endpoint *ep, const uint8_t
 		       struct session_seal *seal);
 uint64_t gw_mono(void);
 uint64_t gw_wall(void);
-/* gw.c, for gw/peers.c: the WireGuard sockets, one pair per worker. */
+/* io.c, for gw/peers.c: the WireGuard sockets, one pair per worker. */
 struct gw_socks {
 	int *fd4, *fd6;		/* g->nio each; fd6[i] -1: no IPv6 */
 	uint16_t port;

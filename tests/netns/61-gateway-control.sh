@@ -20,9 +20,16 @@
 
 gateway_world
 
-# a request the control socket does not know gets an error answer
+# a request the control socket does not know gets an error answer: an
+# unknown word, arguments where none go, none where they must, bad ones
+for req in bogus "stats now" "rules-save x" rules-list "ct-list brief" "showx" ""; do
+	[[ $(printf '%s\n' "$req" | socat -t 3 - UNIX-CONNECT:"$ctl") == error=* ]] ||
+		fail "control request '$req' got no error answer"
+done
 [[ $(echo bogus | socat -t 3 - UNIX-CONNECT:"$ctl") == "error=unknown request" ]] ||
 	fail "an unknown control request got no error answer"
+[[ $(echo "ct-list brief" | socat -t 3 - UNIX-CONNECT:"$ctl") == "error=bad ct-list request" ]] ||
+	fail "ct-list with a bad argument"
 
 G() { on gateway "$GW" "$@"; }
 # closed PORT: the server's end of the flow to PORT is gone, so its last

@@ -1,0 +1,427 @@
+/* SPDX-License-Identifier: MIT */
+/* The host's addresses and the uplink's filters, following: see follow.h. */
+#include "gw/follow.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <stdlib.h>
+
+#include "gw/gw.h"
+#include "gw/log.h"
+#include "gw/nl.h"
+#include "gw/worker.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+void follow_addr_text(uint32_t addr, char *text, size_t len)
+{
+	struct in_addr a = { htonl(addr) };
+
+	inet_ntop(AF_INET, &a, text, (socklen_t)len);
+}
+
+/* The host's addresses now into *h (h->addr is the caller's to free).
+ * 0 or -errno (logged). */
+static int host_now(struct gw *g, struct uplink_host *h)
+{
+	struct route_addr *a;
+	int n = route_host_addrs(&a);
+
+	if (n < 0) {
+		gw_err("%s: reading the host's IPv4 addresses: %s", g->cfg.ifname, strerror(-n));
+		return n;
+	}
+	*h = (struct uplink_host){ a, (unsigned)n,
+				   g->cfg.uplink[0] ? uplink_forwarding(g->cfg.uplink) : 0, NULL };
+	return 0;
+}
+
+static void log_notes(struct gw *g, struct sbuf *note)
+{
+	char *line, *next;
+
+	for (line = note->buf; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		gw_log("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, line);
+	}
+}
+
+/* The live connections' needs that the uplink's filters hold now (the
+ * ports of a hairpin DNAT from a peer, an SNAT out another interface were
+ * never theirs), for the uplink's addresses own[n]. */
+static void live_needs(struct gw *g, const uint32_t *own, unsigned n, struct nat_live *live)
+{
+	const struct bpf_nat_spec *cur = &g->uplink.nat;
+	struct rules_portset within[2] = { { .n = cur->ntcp }, { .n = cur->nudp } };
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < cur->ntcp; i++)
+		within[0].lo[i] = cur->tcp[i].lo, within[0].hi[i] = cur->tcp[i].hi;
+	for (unsigned i = 0; i < cur->nudp; i++)
+		within[1].lo[i] = cur->udp[i].lo, within[1].hi[i] = cur->udp[i].hi;
+	nat_live(nf_ct(g->nf), own, n, within, live);
+	for (unsigned i = 0; i < live->nsnat; i++)
+		if (uplink_nat_foreign_has(cur, live->snat[i]))
+			live->snat[k++] = live->snat[i];
+	live->nsnat = k;
+}
+
+/* gw's tunnel Addresses into s: all IPv4 to them off the uplink is gw's
+ * (hidden from the host's kernel), through INPUT and dropped
+ * (NF_DROP_UPLINK_TUNNEL). */
+static void tunnel_addrs(const struct gw *g, const struct uplink_host *h,
+			 struct bpf_nat_spec *s)
+{
+	unsigned over = 0;
+
+	s->ntunnel = 0;
+	for (size_t i = 0; i < g->cfg.n_addresses; i++) {
+		uint32_t v = cidr_addr4(&g->cfg.addresses[i]);
+		bool elsewhere = false;
+
+		if (g->cfg.addresses[i].family != AF_INET)
+			continue;
+		/* an Address the host also has on another interface (the
+		 * uplink's own, say) stays the host's: hiding it would cut
+		 * the host off (ssh, DHCP, gw's own handshakes) */
+		for (unsigned j = 0; j < h->naddr && !elsewhere; j++)
+			elsewhere = h->addr[j].addr == v && strcmp(h->addr[j].dev, g->cfg.ifname);
+		if (elsewhere)
+			continue;
+		if (s->ntunnel < BPF_NAT_MAX_TUNNEL)
+			s->tunnel[s->ntunnel++] = v;
+		else
+			over++;
+	}
+	if (over)
+		gw_warn("%s: uplink %s: only the first %u IPv4 Addresses are taken off the uplink; "
+		        "traffic from the uplink to %u more reaches the host's kernel past gw's "
+		        "rules", g->cfg.ifname, g->cfg.uplink, (unsigned)BPF_NAT_MAX_TUNNEL, over);
+}
+
+/* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
+ * on host h, and what the live connections need of what the filters hold
+ * now (once there is a conntrack table); *lg counts what stays for them
+ * only, remarks go to note.  0, or -errno with the reason in err. */
+static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
+		       const struct uplink_host *h, struct bpf_nat_spec *s, struct uplink_linger *lg,
+		       struct sbuf *note, char *err, size_t errlen)
+{
+	struct uplink_host hl = *h;
+	uint32_t own[RULES_UPLINK_MAX_ADDRS];
+	unsigned n = 0;
+	int ret;
+
+	if (addr)
+		own[n++] = addr; /* MASQUERADE's first, as the spec has them */
+	for (unsigned i = 0; i < h->naddr && n < RULES_UPLINK_MAX_ADDRS; i++)
+		if (!strcmp(h->addr[i].dev, g->cfg.uplink) && h->addr[i].addr != addr)
+			own[n++] = h->addr[i].addr;
+	if (g->nf && g->uplink_on) {
+		live_needs(g, own, n, &g->live);
+		hl.live = &g->live;
+	}
+	ret = uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
+			      &hl, s, lg, note, err, errlen);
+	if (!ret)
+		tunnel_addrs(g, h, s);
+	return ret;
+}
+
+/* While the filters keep something for live connections only, every
+ * GW_LINGER_CHECK s the spec is worked out again: what their end freed goes
+ * back to the host. */
+static void linger_track(struct gw *g, const struct uplink_linger *lg)
+{
+	g->linger = *lg;
+	if (!g->loop)
+		return;
+	if (lg->ports || lg->addrs) {
+		if (!ev_is_active(&g->linger_w))
+			ev_timer_start(g->loop, &g->linger_w);
+	} else if (ev_is_active(&g->linger_w)) {
+		ev_timer_stop(g->loop, &g->linger_w);
+	}
+}
+
+/* The uplink's filters take spec s, lg of it for live connections only
+ * (logged when they change).  0 or -errno (logged). */
+static int uplink_follow(struct gw *g, const struct bpf_nat_spec *s, const struct uplink_linger *lg)
+{
+	struct sbuf d;
+	int ret;
+	bool same = uplink_nat_equal(s, &g->uplink.nat) && !g->uplink.stale;
+
+	if (!same) {
+		ret = uplink_set_nat(&g->uplink, s);
+		if (ret)
+			return ret; /* logged */
+	}
+	/* logged when they change, or when what they keep for live
+	 * connections only does (the same filters, now for other reasons) */
+	if (!same || lg->ports != g->linger.ports || lg->addrs != g->linger.addrs) {
+		sbuf_init(&d);
+		uplink_nat_describe(s, &d);
+		if (lg->ports || lg->addrs)
+			sbuf_printf(&d, "; kept for live connections only: %u port(s), %u "
+				    "address(es)", lg->ports, lg->addrs);
+		gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink,
+		       d.buf ? d.buf : "");
+		sbuf_free(&d);
+	}
+	linger_track(g, lg);
+	return 0;
+}
+
+/* The uplink's primary address is now addr (0: none).  MASQUERADE takes
+ * it and the entries NAT-ed to the old one are flushed (as Linux does);
+ * with no address MASQUERADE drops until one appears. */
+static void masq_follow(struct gw *g, uint32_t addr)
+{
+	uint32_t old = g->uplink_addr;
+	char o[INET_ADDRSTRLEN], n[INET_ADDRSTRLEN];
+	unsigned flushed = 0;
+
+	if (addr == old)
+		return;
+	follow_addr_text(old, o, sizeof(o));
+	follow_addr_text(addr, n, sizeof(n));
+	g->uplink_addr = addr;
+	g->route.uplink_addr = addr;
+	nf_set_uplink_addr(g->nf, addr);
+	if (old)
+		flushed = nat_flush_addr(nf_ct(g->nf), old);
+	gw_notice("%s: uplink %s address %s -> %s: %u conntrack entries NAT-ed to %s flushed%s",
+	          g->cfg.ifname, g->cfg.uplink, old ? o : "none", addr ? n : "none", flushed,
+	          old ? o : "none", addr ? "" : "; MASQUERADE drops until an address appears");
+}
+
+/* The uplink's filters on host h: the live rules' spec, or when that is
+ * refused on these addresses (a cap, forwarding turned on meanwhile), the
+ * fallback to MASQUERADE's address and NatPorts rather than filters that
+ * stay on addresses the host no longer has. */
+static void uplink_refresh(struct gw *g, const struct uplink_host *h)
+{
+	struct bpf_nat_spec spec;
+	struct uplink_linger lg = { 0 };
+	struct sbuf note;
+	char err[256];
+
+	sbuf_init(&note);
+	if (uplink_spec(g, nf_rules(g->nf), g->uplink_addr, h, &spec, &lg, &note, err,
+			sizeof(err))) {
+		gw_err("%s: uplink %s: ERROR: the live rules cannot be followed on the host's "
+		       "addresses now: %s; the uplink's filters fall back to MASQUERADE's address "
+		       "and NatPorts: DNAT from the uplink and SNAT to addresses the host does not "
+		       "have stop working until the rules or the host change", g->cfg.ifname,
+		       g->cfg.uplink, err);
+		uplink_nat_base(g->uplink_addr, g->cfg.nat_port_min, g->cfg.nat_port_max, &spec);
+		tunnel_addrs(g, h, &spec);
+		lg = (struct uplink_linger){ 0 };
+	} else if (!uplink_nat_equal(&spec, &g->uplink.nat)) {
+		log_notes(g, &note); /* what the new spec implies */
+	}
+	sbuf_free(&note);
+	if (uplink_follow(g, &spec, &lg))
+		gw_err("%s: uplink %s: ERROR: its filters could not follow the host's addresses "
+		       "and stay as they were", g->cfg.ifname, g->cfg.uplink);
+}
+
+/* An IPv4 address of the host came or went (any interface), or events were
+ * lost: routing knows every address of the host as local, MASQUERADE
+ * follows the uplink's primary address, and the uplink's filters the
+ * uplink's secondaries (DNAT narrowed by -d) and the other interfaces'
+ * addresses (what is foreign). */
+void follow_host_changed(struct gw *g)
+{
+	struct uplink_host h;
+
+	if (host_now(g, &h))
+		return;
+	if (route_set_local(&g->route, h.addr, h.naddr))
+		gw_err("%s: out of memory: the host's new addresses are not local to gw's routing",
+		       g->cfg.ifname);
+	if (g->uplink_on) {
+		masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
+		uplink_refresh(g, &h);
+	}
+	free((void *)h.addr);
+}
+
+void follow_linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, linger_w);
+	struct uplink_host h;
+
+	(void)loop, (void)revents;
+	if (!g->uplink_on || host_now(g, &h))
+		return;
+	uplink_refresh(g, &h);
+	free((void *)h.addr);
+}
+
+static int addr_msg(const struct nlmsghdr *nlh, void *data)
+{
+	bool *hit = data;
+	const struct ifaddrmsg *ifa;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
+		return MNL_CB_OK;
+	ifa = mnl_nlmsg_get_payload(nlh);
+	if (ifa->ifa_family == AF_INET)
+		*hit = true;
+	return MNL_CB_OK;
+}
+
+static void addr_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, addr_w);
+	char buf[8192] __attribute__((aligned(8)));
+	bool hit = false, overrun = false;
+	ssize_t n;
+
+	(void)loop, (void)revents;
+	for (;;) {
+		n = recv(mnl_socket_get_fd(g->addr_nl), buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == ENOBUFS)
+				overrun = true; /* events lost: read the addresses again */
+			if (errno == EINTR || errno == ENOBUFS)
+				continue;
+			break;
+		}
+		(void)mnl_cb_run(buf, (size_t)n, 0, 0, addr_msg, &hit);
+	}
+	if (hit || overrun)
+		follow_host_changed(g);
+}
+
+/* rtnetlink IPv4 address events, watched by the loop.  0 or -errno. */
+int follow_watch(struct gw *g)
+{
+	int fd;
+
+	g->addr_nl = nl_route_open(RTMGRP_IPV4_IFADDR, SOCK_NONBLOCK);
+	if (!g->addr_nl) {
+		int ret = -errno;
+
+		gw_err("%s: rtnetlink address events: %s", g->cfg.ifname, strerror(-ret));
+		return ret;
+	}
+	fd = mnl_socket_get_fd(g->addr_nl);
+	ev_io_init(&g->addr_w, addr_cb, fd, EV_READ);
+	ev_io_start(g->loop, &g->addr_w);
+	return 0;
+}
+
+static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
+{
+	struct uplink_conf c = { 0 };
+	struct sbuf d;
+	int ret;
+
+	c.ifname = g->cfg.uplink;
+	c.nat = *spec;
+	c.host_owned = true;
+	ret = uplink_open_conf(&g->uplink, &c);
+	if (ret)
+		return ret;
+	g->uplink_on = true;
+	ev_io_init(&g->uplink_w, gw_uplink_cb, g->uplink.pfd, EV_READ);
+	ev_io_start(g->io[0].loop, &g->uplink_w);
+	sbuf_init(&d);
+	uplink_nat_describe(spec, &d);
+	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
+	sbuf_free(&d);
+	return 0;
+}
+
+/* The uplink opened with the filters rules ask for on the host as it is;
+ * *addr is its primary address (0: none yet).  0 or -errno (logged: at
+ * start a spec the rules cannot have is refused). */
+int follow_setup(struct gw *g, const struct rules *rules, uint32_t *addr)
+{
+	struct uplink_host h;
+	struct bpf_nat_spec spec;
+	struct sbuf note;
+	char err[256];
+	int ret;
+
+	ret = host_now(g, &h);
+	if (ret)
+		return ret;
+	/* none yet (DHCP still running): the filters and MASQUERADE follow
+	 * when one appears (follow_host_changed) */
+	*addr = route_dev_addr(h.addr, h.naddr, g->cfg.uplink);
+	if (!*addr)
+		gw_warn("%s: Uplink %s has no IPv4 address yet: MASQUERADE drops until one "
+		        "appears", g->cfg.ifname, g->cfg.uplink);
+	sbuf_init(&note);
+	ret = uplink_spec(g, rules, *addr, &h, &spec, NULL, &note, err, sizeof(err));
+	free((void *)h.addr);
+	if (ret) {
+		gw_err("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);
+	} else {
+		log_notes(g, &note);
+		ret = open_uplink(g, &spec);
+	}
+	sbuf_free(&note);
+	return ret;
+}
+
+/* The uplink's filters for new rules r, before r is swapped in — computed
+ * as at start (with no address too: the caps and foreign SNAT with
+ * forwarding on are checked all the same) and applied.  0, or -errno with
+ * the reason in err: r is refused, the old filters stay. */
+int follow_rules(struct gw *g, const struct rules *r, char *err, size_t errlen)
+{
+	struct uplink_linger lg = { 0 };
+	struct bpf_nat_spec spec;
+	struct uplink_host h;
+	struct sbuf note;
+	int ret;
+
+	if (!g->uplink_on)
+		return 0;
+	ret = host_now(g, &h);
+	if (ret) {
+		snprintf(err, errlen, "reading the host's addresses: %s", strerror(-ret));
+		return ret;
+	}
+	sbuf_init(&note);
+	ret = uplink_spec(g, r, g->uplink_addr, &h, &spec, &lg, &note, err, errlen);
+	free((void *)h.addr);
+	if (!ret) {
+		ret = uplink_follow(g, &spec, &lg);
+		if (ret)
+			snprintf(err, errlen, "the uplink's filters cannot take these rules: %s "
+				 "(gw's log says which)", strerror(-ret));
+		else
+			log_notes(g, &note);
+	}
+	sbuf_free(&note);
+	return ret;
+}
+
+
+void follow_teardown(struct gw *g)
+{
+	if (g->addr_nl) {
+		if (g->loop)
+			ev_io_stop(g->loop, &g->addr_w);
+		mnl_socket_close(g->addr_nl);
+		g->addr_nl = NULL;
+	}
+	if (g->uplink_on) {
+		if (g->loop) {
+			ev_io_stop(g->io[0].loop, &g->uplink_w);
+			ev_timer_stop(g->loop, &g->linger_w);
+		}
+		uplink_close(&g->uplink);
+		g->uplink_on = false;
+	}
+}

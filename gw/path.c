@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: MIT */
+/* The packet's way through gw when it has Rules or an Uplink: see path.h. */
+#include "gw/path.h"
+
+#include <sodium.h>
+
+#include "gw/gw.h"
+#include "nat/pkt/be.h"
+#include "nat/pkt/frag.h"
+#include "nat/reject.h"
+
+enum { CT_EXPIRE_BUDGET = 256 };	/* removals per batch */
+
+static uint32_t rnd_next(struct gw *g)
+{
+	/* one getrandom for GW_RND_POOL packets */
+	if (!g->rnd_left) {
+		randombytes_buf(g->rnd, sizeof(g->rnd));
+		g->rnd_left = GW_RND_POOL;
+	}
+	return g->rnd[--g->rnd_left];
+}
+
+static void count(struct gw *g, enum gw_path path, size_t len)
+{
+	g->path_pkts[path]++;
+	g->path_bytes[path] += len;
+}
+
+static void finish(struct gw *g, struct pkt *p, struct nf_result *res, const char *in,
+		   enum fwd_from from, uint64_t now, uint64_t wall);
+
+/* gw's answer to p (which came in on in), as a says: the REJECT reply res
+ * names or an ICMP error; through OUTPUT and POSTROUTING, then where its
+ * route says. */
+static void answer(struct gw *g, const struct pkt *p, const struct nf_result *res,
+		   const struct fwd_action *a, const char *in, uint64_t now, uint64_t wall)
+{
+	uint8_t buf[REJECT_ICMP_QUOTE_MAX + 64];
+	uint32_t src = route_src_toward(&g->route, in, p->outer.daddr);
+	struct nf_result rres;
+	struct pkt rp;
+	size_t len;
+
+	if (a->answer == FWD_ANSWER_REJECT)
+		len = reject_build(p, res->reject, src, g->ip_id++, buf, sizeof(buf));
+	else
+		len = icmp_error_build(p, a->type, a->code, a->mtu, src, g->ip_id++, buf,
+				       sizeof(buf));
+	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
+		return;
+	nf_answer(g->nf, &rp, res, now, rnd_next(g), &rres, NULL);
+	finish(g, &rp, &rres, g->cfg.ifname, FWD_FROM_GW, now, wall);
+}
+
+/* Encrypted to the peer that owns the destination: false when none does. */
+static bool to_peer(struct gw *g, struct pkt *p, enum gw_path path, uint64_t now, uint64_t wall)
+{
+	size_t len = p->outer.end;
+	struct session_seal seal;
+	struct wg_tx tx;
+
+	wg_send_unsealed(&g->dev, now, wall, p->data, len, g->sendbuf, g->sendbuf_size, &tx, &seal);
+	if (tx.kind == WG_TX_DATA)
+		gw_queue_unsealed(g, &tx.peer->endpoint, g->sendbuf, tx.len, &seal);
+	if (tx.kind != WG_TX_DROP)
+		count(g, path, len);
+	return tx.kind != WG_TX_DROP || tx.drop != WG_DROP_NO_PEER; /* else counted by wg */
+}
+
+static void to_uplink(struct gw *g, const struct pkt *p, enum gw_path path)
+{
+	size_t len = p->outer.end;
+	uint8_t *slot;
+
+	if (len > g->uplink.tx_slot) {
+		g->dp_drops[GW_DROP_TOO_BIG]++;
+		return;
+	}
+	slot = uplink_send_slot(&g->uplink);
+	if (!slot) {
+		uplink_flush(&g->uplink);
+		slot = uplink_send_slot(&g->uplink);
+	}
+	if (!slot)
+		return;
+	memcpy(slot, p->data, len);
+	uplink_send_commit(&g->uplink, len);
+	count(g, path, len);
+}
+
+/* Carries out a (a copy: a packet to no peer changes it) for one packet or
+ * fragment. */
+static void carry(struct gw *g, struct pkt *p, const struct nf_result *res,
+		  struct fwd_action a, const char *in, enum fwd_from from, uint64_t now,
+		  uint64_t wall)
+{
+	switch (a.kind) {
+	case FWD_PEER:
+		if (!to_peer(g, p, a.path, now, wall)) {
+			fwd_no_peer(from, &a);
+			g->dp_drops[a.drop]++;
+		}
+		break;
+	case FWD_UPLINK:
+		to_uplink(g, p, a.path);
+		break;
+	case FWD_HOST:
+		gw_tun_write(g, p->data, p->outer.end);
+		count(g, a.path, p->outer.end);
+		break;
+	case FWD_KERNEL:
+		count(g, a.path, p->outer.end);
+		break;
+	case FWD_DROP:
+		if (a.nf_drop)
+			g->nf_drops[res->drop]++;
+		else
+			g->dp_drops[a.drop]++;
+		break;
+	}
+	if (a.answer != FWD_ANSWER_NONE)
+		answer(g, p, res, &a, in, now, wall);
+}
+
+struct frag_out {
+	struct gw *g;
+	const struct nf_result *res;
+	const struct fwd_action *a;
+	const char *in;
+	enum fwd_from from;
+	uint64_t now, wall;
+};
+
+static void frag_emit(void *ctx, uint8_t *frag, size_t len)
+{
+	struct frag_out *o = ctx;
+	struct pkt fp;
+
+	if (pkt_parse(&fp, frag, len) != PKT_OK) {
+		o->g->dp_drops[GW_DROP_PARSE]++;
+		return;
+	}
+	o->g->frag_created++;
+	carry(o->g, &fp, o->res, *o->a, o->in, o->from, o->now, o->wall);
+}
+
+static struct fwd_env fwd_env_of(const struct gw *g)
+{
+	return (struct fwd_env){ g->cfg.ifname, g->cfg.uplink, g->uplink_on };
+}
+
+bool dp_host_gets(void *cfg, const struct pkt *p, const char *in, const struct nf_route *r)
+{
+	const struct config *c = cfg;
+
+	return fwd_host_gets(c->uplink, p, in, r);
+}
+
+uint16_t dp_peer_owner(const struct config *c, uint32_t src)
+{
+	const struct config_peer *p = config_peer_for4(c, src);
+
+	return p ? p->owner : 0;
+}
+
+/* The packet's netfilter result carried out (gw/forward.h decides), then
+ * released. */
+static void finish(struct gw *g, struct pkt *p, struct nf_result *res, const char *in,
+		   enum fwd_from from, uint64_t now, uint64_t wall)
+{
+	struct fwd_env e = fwd_env_of(g);
+	struct fwd_action a;
+
+	fwd_decide(&e, p, res, from, &a);
+	if (!a.cut) {
+		carry(g, p, res, a, in, from, now, wall);
+	} else {
+		struct frag_out o = { g, res, &a, in, from, now, wall };
+
+		if (ip_fragment(p->data, p->outer.end, a.cut, g->fragoutbuf, FRAG_MAX_DATAGRAM,
+				frag_emit, &o) < 0)
+			g->dp_drops[GW_DROP_TOO_BIG]++;
+		else
+			g->frag_oks++;
+	}
+	nf_release(g->nf, res);
+}
+
+/* The batch's packets through nf_input_batch (conntrack prefetched for all
+ * of them), then each where its verdict says. */
+void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall)
+{
+	struct dp_batch *b = &g->inb;
+	unsigned n = b->n;
+
+	if (!n)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		b->rnd[i] = rnd_next(g);
+	nf_input_batch(g->nf, b->pp, n, b->in, now, b->rnd, b->res);
+	b->n = 0;
+	b->fragbuf_used = false;
+	for (unsigned i = 0; i < n; i++)
+		finish(g, &b->p[i], &b->res[i], b->in, (enum fwd_from)b->from, now, wall);
+}
+
+/* A packet that arrived on in joins the input batch, reassembled first if a
+ * fragment.  The batch goes when full, when packets from elsewhere come, or
+ * at dp_input_flush (the caller's buffers must stay until then). */
+static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum fwd_from from,
+		  uint16_t owner, uint64_t now, uint64_t wall)
+{
+	struct dp_batch *b = &g->inb;
+	struct pkt *p;
+
+	if (b->n && (b->in != in || b->from != from))
+		dp_input_flush(g, now, wall);
+	p = &b->p[b->n];
+	if (pkt_parse(p, buf, len) != PKT_OK) {
+		g->dp_drops[GW_DROP_PARSE]++;
+		return;
+	}
+	if (p->outer.flags & PKT_F_FRAG) {
+		size_t n;
+
+		/* one reassembly buffer: a datagram in it must go first */
+		if (b->fragbuf_used) {
+			dp_input_flush(g, now, wall);
+			p = &b->p[0];
+			if (pkt_parse(p, buf, len) != PKT_OK)
+				return;
+		}
+		if (frag_add(g->frag, now, p, g->fragbuf, FRAG_MAX_DATAGRAM, &n) != FRAG_DONE)
+			return; /* kept, or counted in the frag stats */
+		if (pkt_parse(p, g->fragbuf, n) != PKT_OK) {
+			g->dp_drops[GW_DROP_PARSE]++;
+			return;
+		}
+		b->fragbuf_used = true;
+		p->frag_max = frag_max_size(g->frag);
+	}
+	p->owner = owner;
+	b->pp[b->n] = p;
+	b->in = in;
+	b->from = (uint8_t)from;
+	if (++b->n == DP_BATCH)
+		dp_input_flush(g, now, wall);
+}
+
+/* Plain mode: is the IPv4 packet's source one of the host's addresses?  The
+ * TUN has accept_local (gw's own ICMP errors come from its Address), so the
+ * kernel would take it. */
+static bool host_source(struct gw *g, const uint8_t *pkt, size_t len)
+{
+	struct nf_route r;
+
+	if (len < 20 || (pkt[0] >> 4) != 4)
+		return false;
+	return !route_lookup(&g->route, be32_get(pkt + 12), &r) && r.kind == NF_ROUTE_LOCAL;
+}
+
+bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt)
+{
+	if (!g->nf || g->cfg.ipv6_pass || (pkt[0] >> 4) != 6)
+		return false;
+	g->dp_drops[GW_DROP_IPV6]++;
+	return true;
+}
+
+void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64_t now,
+		  uint64_t wall)
+{
+	if (dp_ipv6_dropped(g, pkt))
+		return;
+	if (!g->nf || (pkt[0] >> 4) != 4) {
+		if (!g->nf && host_source(g, pkt, len)) {
+			g->dp_drops[GW_DROP_MARTIAN]++;
+			return;
+		}
+		gw_tun_write(g, pkt, len);
+		return;
+	}
+	input(g, pkt, len, g->cfg.ifname, FWD_FROM_PEER, owner, now, wall);
+}
+
+void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
+{
+	struct nf_result res;
+	struct nf_route r;
+	struct pkt p;
+
+	uint32_t owner[2];
+	bool has_owner;
+
+	if (pkt_parse(&p, pkt, len) != PKT_OK) {
+		g->dp_drops[GW_DROP_PARSE]++;
+		return;
+	}
+	/* -m owner: the sending socket's, only when a rule asks and the host
+	 * made the packet (from one of its addresses: nf_from_host's test) */
+	has_owner = g->owner_need && !route_lookup(&g->route, p.outer.saddr, &r) &&
+		    r.kind == NF_ROUTE_LOCAL &&
+		    sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
+	/* made by the host (OUTPUT), or forwarded by it into the TUN (FORWARD) */
+	nf_from_host(g->nf, &p, has_owner ? owner : NULL, now, rnd_next(g), &res, NULL);
+	finish(g, &p, &res, g->cfg.ifname, FWD_FROM_HOST, now, wall);
+}
+
+void dp_from_uplink(void *ctx, struct uplink_pkt *pkts, unsigned n)
+{
+	struct dp_rx_ctx *c = ctx;
+
+	for (unsigned i = 0; i < n; i++)
+		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FWD_FROM_UPLINK, 0, c->now,
+		      c->wall);
+	dp_input_flush(c->g, c->now, c->wall); /* the views last for this call only */
+}
+
+void dp_flush(struct gw *g, uint64_t now)
+{
+	if (!g->nf)
+		return;
+	if (g->uplink_on && g->uplink.tcount)
+		uplink_flush(&g->uplink);
+	ct_expire(nf_ct(g->nf), now, CT_EXPIRE_BUDGET);
+}
+
+void dp_tick(struct gw *g, uint64_t now)
+{
+	if (!g->nf)
+		return;
+	ct_expire(nf_ct(g->nf), now, CT_EXPIRE_BUDGET);
+	frag_expire(g->frag, now, NULL, NULL);
+}
+
+uint64_t dp_next_deadline(const struct gw *g)
+{
+	uint64_t ct, fr;
+
+	if (!g->nf)
+		return UINT64_MAX;
+	ct = ct_next_deadline(nf_ct(g->nf));
+	fr = frag_next_deadline(g->frag);
+	return ct < fr ? ct : fr;
+}
+
