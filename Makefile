@@ -153,14 +153,22 @@ test:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory check
 
+# Each bench's output is kept in $(BENCH_OUT); goals.py reads them at the end.
+BENCH_OUT := $(B)/bench-out
 bench: $(BENCH_BINS) $(GWBIN) $(CONNRATE)
-	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+	$(Q)mkdir -p $(BENCH_OUT)
+	$(Q)for b in $(BENCH_BINS); do echo "== $$b"; o=$(BENCH_OUT)/$${b##*/}.txt; \
+		$$b > $$o; rc=$$?; cat $$o; [ $$rc = 0 ] || exit 1; done
 	@# then the tunnel between two namespaces (root; iperf3, wireguard-go)
-	$(Q)GW=$(abspath $(GWBIN)) tests/bench/tunnel_bench.sh
+	$(Q)GW=$(abspath $(GWBIN)) tests/bench/tunnel_bench.sh > $(BENCH_OUT)/tunnel_bench.txt; \
+		rc=$$?; cat $(BENCH_OUT)/tunnel_bench.txt; [ $$rc = 0 ]
 	@# and the connection rate through gw and through the kernel's NAT
 	$(Q)GW=$(abspath $(GWBIN)) CONNRATE=$(abspath $(CONNRATE)) tests/bench/connrate_bench.sh
 	@# and what the gateway costs per GB through its uplink (TCP through the NAT)
-	$(Q)GW=$(abspath $(GWBIN)) tests/bench/uplink_bench.sh
+	$(Q)GW=$(abspath $(GWBIN)) tests/bench/uplink_bench.sh > $(BENCH_OUT)/uplink_bench.txt; \
+		rc=$$?; cat $(BENCH_OUT)/uplink_bench.txt; [ $$rc = 0 ]
+	@# issue 11's goals against this run's numbers
+	$(Q)python3 tests/bench/goals.py $(BENCH_OUT)
 
 demo:
 	$(Q)$(MAKE) --no-print-directory deps
