@@ -106,19 +106,19 @@ static void to_uplink(struct gw *g, const struct pkt *p, enum gw_path path)
 	size_t len = p->outer.end;
 	uint8_t *slot;
 
-	if (len > g->uplink.tx_slot) {
+	if (len > g->uplink.tx.slot) {
 		g->dp_drops[GW_DROP_TOO_BIG]++;
 		return;
 	}
-	slot = uplink_send_slot(&g->uplink);
+	slot = uplink_send_slot(&g->uplink.tx);
 	if (!slot) {
-		uplink_flush(&g->uplink);
-		slot = uplink_send_slot(&g->uplink);
+		uplink_flush(&g->uplink.tx);
+		slot = uplink_send_slot(&g->uplink.tx);
 	}
 	if (!slot)
 		return;
 	memcpy(slot, p->data, len);
-	uplink_send_commit(&g->uplink, len);
+	uplink_send_commit(&g->uplink.tx, len);
 	count(g, path, len);
 }
 
@@ -365,12 +365,23 @@ static void uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/* The kernel's neighbour and route events, for the uplink's send queue. */
+static void uplink_nh_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, uplink_nh_w);
+	int rc = uplink_tx_neigh_read(&g->uplink.tx);
+
+	(void)loop, (void)revents;
+	if (rc < 0)
+		gw_log("%s: uplink neighbour events: %s", g->cfg.ifname, strerror(-rc));
+}
+
 void dp_flush(struct gw *g, uint64_t now)
 {
 	if (!g->nf)
 		return;
-	if (g->uplink_on && g->uplink.tcount)
-		uplink_flush(&g->uplink);
+	if (g->uplink_on && g->uplink.tx.count)
+		uplink_flush(&g->uplink.tx);
 	ct_expire(nf_ct(g->nf), now, CT_EXPIRE_BUDGET);
 }
 
@@ -754,6 +765,10 @@ static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 	g->uplink_on = true;
 	ev_io_init(&g->uplink_w, uplink_cb, g->uplink.pfd, EV_READ);
 	ev_io_start(g->loop, &g->uplink_w);
+	if (g->uplink.tx.nh.fd >= 0) {
+		ev_io_init(&g->uplink_nh_w, uplink_nh_cb, g->uplink.tx.nh.fd, EV_READ);
+		ev_io_start(g->loop, &g->uplink_nh_w);
+	}
 	sbuf_init(&d);
 	uplink_nat_describe(spec, &d);
 	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
@@ -884,6 +899,8 @@ void dp_teardown(struct gw *g)
 	if (g->uplink_on) {
 		if (g->loop) {
 			ev_io_stop(g->loop, &g->uplink_w);
+			if (g->uplink.tx.nh.fd >= 0)
+				ev_io_stop(g->loop, &g->uplink_nh_w);
 			ev_timer_stop(g->loop, &g->linger_w);
 		}
 		uplink_close(&g->uplink);
@@ -1094,8 +1111,7 @@ int dp_ct_flush(struct gw *g, unsigned *flushed)
 static const char *const uplink_drop_names[UPLINK_DROP__MAX] = {
 	[UPLINK_DROP_TRUNC] = "trunc", [UPLINK_DROP_NOT_IP] = "not_ip",
 	[UPLINK_DROP_BAD_IP] = "bad_ip", [UPLINK_DROP_GSO] = "gso",
-	[UPLINK_DROP_CSUM] = "csum",   [UPLINK_DROP_TX] = "tx",
-	[UPLINK_DROP_ARP] = "arp",
+	[UPLINK_DROP_CSUM] = "csum",   [UPLINK_DROP_ARP] = "arp",
 };
 
 #define C(n, h) { n, METRIC_COUNTER, h, NULL }
@@ -1131,6 +1147,15 @@ static const struct metric_def
 	m_up_segs = C("uplink_rx_segments", "Segments cut from the uplink's GSO super-packets."),
 	m_up_csum = C("uplink_rx_csum", "Uplink packets whose checksum gw completed."),
 	m_up_tx = C("uplink_tx_packets", "Packets sent out of the uplink."),
+	m_up_tx_packet = C("uplink_tx_packet",
+			   "Of them: Ethernet frames on the packet socket, to a known neighbour."),
+	m_up_tx_raw = C("uplink_tx_raw", "Of them: packets on the raw socket (the kernel routes)."),
+	m_up_tx_no_neigh = C("uplink_tx_no_neigh",
+			     "Packets queued on the raw socket for want of a neighbour entry."),
+	m_up_tx_confirm = C("uplink_tx_confirm",
+			    "Packets queued on the raw socket for the kernel to confirm a stale neighbour."),
+	m_up_neigh_resyncs = C("uplink_neigh_resyncs",
+			       "Neighbour and route tables dumped again after lost events."),
 	m_up_arp = C("uplink_arp_replies", "ARP replies sent for a NAT address."),
 	m_up_announced = C("uplink_arp_announced", "Gratuitous ARP announcements sent."),
 	m_up_ring_pkts = C("uplink_ring_packets", "Frames the uplink's socket filter passed to the ring."),
@@ -1142,6 +1167,7 @@ void dp_stats(struct gw *g, struct metrics *m)
 	struct ct_stats cs;
 	struct frag_stats fs;
 	struct uplink_stats *us = &g->uplink.st;
+	struct uplink_tx_stats *ts = &g->uplink.tx.st;
 
 	if (!g->nf) {
 		/* plain: what it drops of peers' packets */
@@ -1184,7 +1210,12 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_up_gso, NULL, us->rx_gso, "uplink_rx_gso");
 	metric(m, &m_up_segs, NULL, us->rx_segs, "uplink_rx_segments");
 	metric(m, &m_up_csum, NULL, us->rx_csum, "uplink_rx_csum");
-	metric(m, &m_up_tx, NULL, us->tx_pkts, "uplink_tx_packets");
+	metric(m, &m_up_tx, NULL, ts->packet + ts->raw, "uplink_tx_packets");
+	metric(m, &m_up_tx_packet, NULL, ts->packet, "uplink_tx_packet");
+	metric(m, &m_up_tx_raw, NULL, ts->raw, "uplink_tx_raw");
+	metric(m, &m_up_tx_no_neigh, NULL, ts->no_neigh, "uplink_tx_no_neigh");
+	metric(m, &m_up_tx_confirm, NULL, ts->confirm, "uplink_tx_confirm");
+	metric(m, &m_up_neigh_resyncs, NULL, g->uplink.tx.nh.resyncs, "uplink_neigh_resyncs");
 	metric(m, &m_up_arp, NULL, us->arp_replies, "uplink_arp_replies");
 	metric(m, &m_up_announced, NULL, us->arp_announced, "uplink_arp_announced");
 	metric(m, &m_up_ring_pkts, NULL, us->ring_packets, "uplink_ring_packets");
@@ -1192,6 +1223,7 @@ void dp_stats(struct gw *g, struct metrics *m)
 	for (int i = 0; i < UPLINK_DROP__MAX; i++)
 		metric(m, &m_up_drops, uplink_drop_names[i], us->drop[i], "uplink_drop_%s",
 		       uplink_drop_names[i]);
+	metric(m, &m_up_drops, "tx", ts->drop, "uplink_drop_tx");
 }
 
 int dp_peer_ct(struct gw *g, uint16_t owner, struct ct_owner_stats *os)

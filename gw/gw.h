@@ -154,6 +154,7 @@ struct gw {
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];
 	uint64_t nf_drops[NF_DROP_MAX], dp_drops[GW_DROP__MAX];
 	ev_io udp4_w, udp6_w, tun_w, uplink_w;
+	ev_io uplink_nh_w;	/* the uplink send queue's neighbour events (fd >= 0) */
 	ev_io udp4_tx_w, udp6_tx_w;	/* a full UDP socket: wait for room */
 	unsigned tx_blocked;		/* bit 0: IPv4 queue waits, bit 1: IPv6 */
 	uint64_t tx_waits, tx_dropped;	/* times a socket was full; datagrams lost */

@@ -10,8 +10,8 @@
  *       opens the uplink (--bare: no tc filter, no port reservation;
  *       --ring: a receive ring of SLOTS slots) and runs the steps in
  *       order, then prints the uplink's counters:
- *     udp:PORT          a datagram from NATADDR:LO+1 to SERVER:PORT sent on the
- *                       raw socket; its echo must come back on the packet socket
+ *     udp:PORT          a datagram from NATADDR:LO+1 to SERVER:PORT sent by the
+ *                       send queue; its echo must come back on the packet socket
  *     syn:PORT:SPORT    a TCP handshake from NATADDR:SPORT (a tiny TCP on the
  *                       raw and packet sockets), then an orderly close
  *     bulk:PORT:SPORT:FILE  the same, receiving the server's stream into FILE
@@ -20,6 +20,10 @@
  *     host:TPORT:UPORT:N  N TCP echoes to SERVER:TPORT and N UDP echoes to
  *                       SERVER:UPORT through the host's own stack; none may
  *                       fail, and no local port may fall in [LO, HI]
+ *     neigh:PORT        SERVER has no neighbour entry: a datagram to the UDP
+ *                       echo SERVER:PORT from NATADDR:LO+3 must leave by the
+ *                       raw socket, and once the kernel's entry is learned,
+ *                       the next ones as frames on the packet socket
  *     flood:PORT:N      the ring goes round: N datagrams of 1000 bytes to the
  *                       UDP echo SERVER:PORT from NATADDR:LO+2, 16 at a time,
  *                       their echoes read between; then N more, unread, so
@@ -67,13 +71,16 @@ static void stats(FILE *f)
 {
 	int d;
 
-	fprintf(f, "uplink: frames %llu copied %llu pkts %llu gso %llu segs %llu csum %llu tx %llu drops",
+	fprintf(f, "uplink: frames %llu copied %llu pkts %llu gso %llu segs %llu csum %llu "
+		"tx packet %llu raw %llu no_neigh %llu drops",
 		(unsigned long long)U.st.rx_frames, (unsigned long long)U.st.rx_copied,
 		(unsigned long long)U.st.rx_pkts,
 		(unsigned long long)U.st.rx_gso, (unsigned long long)U.st.rx_segs,
-		(unsigned long long)U.st.rx_csum, (unsigned long long)U.st.tx_pkts);
+		(unsigned long long)U.st.rx_csum, (unsigned long long)U.tx.st.packet,
+		(unsigned long long)U.tx.st.raw, (unsigned long long)U.tx.st.no_neigh);
 	for (d = 0; d < UPLINK_DROP__MAX; d++)
 		fprintf(f, " %llu", (unsigned long long)U.st.drop[d]);
+	fprintf(f, " tx %llu", (unsigned long long)U.tx.st.drop);
 	fprintf(f, "\nchecked %u packets: %u bad checksums, %u over the MTU\n", seen, bad_csum,
 		too_big);
 }
@@ -129,7 +136,7 @@ static size_t ip_header(uint8_t *p, uint8_t proto, uint16_t len)
 
 static void send_udp(uint16_t sport, uint16_t dport, const void *data, size_t len)
 {
-	uint8_t *p = uplink_send_slot(&U), *l4 = p + 20;
+	uint8_t *p = uplink_send_slot(&U.tx), *l4 = p + 20;
 
 	ip_header(p, IPPROTO_UDP, (uint16_t)(28 + len));
 	be16_put(l4, sport);
@@ -137,14 +144,14 @@ static void send_udp(uint16_t sport, uint16_t dport, const void *data, size_t le
 	be16_put(l4 + 4, (uint16_t)(8 + len));
 	memcpy(l4 + 8, data, len);
 	be16_put(l4 + 6, csum_l4(NAT, SERVER, IPPROTO_UDP, l4, 8 + len));
-	uplink_send_commit(&U, 28 + len);
-	if (uplink_flush(&U) != 1)
+	uplink_send_commit(&U.tx, 28 + len);
+	if (uplink_flush(&U.tx) != 1)
 		die("raw socket refused a UDP packet");
 }
 
 static void send_tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
 {
-	uint8_t *p = uplink_send_slot(&U), *l4 = p + 20;
+	uint8_t *p = uplink_send_slot(&U.tx), *l4 = p + 20;
 	size_t hl = flags & 0x02 ? 28 : 20;
 
 	ip_header(p, IPPROTO_TCP, (uint16_t)(20 + hl));
@@ -165,8 +172,8 @@ static void send_tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
 		memcpy(l4 + 20, opt, 8);
 	}
 	be16_put(l4 + 16, csum_l4(NAT, SERVER, IPPROTO_TCP, l4, hl));
-	uplink_send_commit(&U, 20 + hl);
-	if (uplink_flush(&U) != 1)
+	uplink_send_commit(&U.tx, 20 + hl);
+	if (uplink_flush(&U.tx) != 1)
 		die("raw socket refused a TCP packet");
 }
 
@@ -207,11 +214,15 @@ static void on_batch(void *ctx, struct uplink_pkt *pkts, unsigned n)
 static void pump(step_fn *fn, void *st, double t)
 {
 	struct rx rx = { fn, st };
-	struct pollfd pfd = { .fd = U.pfd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = U.pfd, .events = POLLIN },
+				 { .fd = U.tx.nh.fd, .events = POLLIN } };
 
-	if (poll(&pfd, 1, (int)(t * 1000)) > 0)
+	if (poll(pfd, 2, (int)(t * 1000)) > 0) {
 		while (uplink_recv_batch(&U, on_batch, &rx) > 0)
 			;
+		if (uplink_tx_neigh_read(&U.tx) < 0)
+			die("neighbour events");
+	}
 }
 
 /* ---- udp ---- */
@@ -248,6 +259,51 @@ static void step_udp(uint16_t port)
 	if (!s.got)
 		die("no UDP echo on the packet socket");
 	printf("udp echo from %u: ok\n", port);
+}
+
+/* ---- neigh: the first datagram by the raw socket, then frames ---- */
+
+/* One UDP echo; returns how the datagram left: 'p' packet socket, 'r' raw. */
+static char echo_once(uint16_t port)
+{
+	struct udp_st s = { (uint16_t)(LO + 3), port, "uplink probe neighbour", false };
+	uint64_t p0 = U.tx.st.packet, r0 = U.tx.st.raw;
+	double end = now() + 10;
+
+	send_udp(s.sport, s.dport, s.msg, strlen(s.msg));
+	while (!s.got && now() < end)
+		pump(udp_rx, &s, 0.1);
+	if (!s.got)
+		die("no UDP echo in the neighbour step");
+	if (U.tx.st.packet == p0 + 1 && U.tx.st.raw == r0)
+		return 'p';
+	if (U.tx.st.raw == r0 + 1 && U.tx.st.packet == p0)
+		return 'r';
+	die("the datagram left by neither socket, or by both");
+	return 0;
+}
+
+/* SERVER has no neighbour entry (the script flushed them): the first
+ * datagram goes by the raw socket and the kernel resolves SERVER; its
+ * event fills the cache, and the next datagrams go as frames. */
+static void step_neigh(uint16_t port)
+{
+	uint8_t mac[6];
+	double end = now() + 10;
+	unsigned frames = 0;
+
+	if (U.tx.xfd < 0)
+		die("no packet socket for sending");
+	if (echo_once(port) != 'r' || U.tx.st.no_neigh != 1)
+		die("the first datagram to a next hop without an entry did not go by the raw socket");
+	while (neigh_lookup(&U.tx.nh, SERVER, mac) != NEIGH_MAC && now() < end)
+		pump(udp_rx, &(struct udp_st){ .msg = "" }, 0.1);
+	for (int i = 0; i < 5; i++)
+		frames += echo_once(port) == 'p';
+	printf("neigh: the first datagram by the raw socket (no entry), then %u of 5 as frames\n",
+	       frames);
+	if (frames != 5)
+		die("with the neighbour's entry learned, datagrams still went by the raw socket");
 }
 
 /* ---- flood: round the ring, and over it ---- */
@@ -542,6 +598,8 @@ int main(int argc, char **argv)
 
 		if (sscanf(argv[i], "udp:%u", &p1) == 1) {
 			step_udp((uint16_t)p1);
+		} else if (sscanf(argv[i], "neigh:%u", &p1) == 1) {
+			step_neigh((uint16_t)p1);
 		} else if (sscanf(argv[i], "syn:%u:%u", &p1, &p2) == 2) {
 			step_tcp((uint16_t)p2, (uint16_t)p1, NULL);
 		} else if (sscanf(argv[i], "bulk:%u:%u:%255s", &p1, &p2, file) == 3) {
