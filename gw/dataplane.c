@@ -1154,6 +1154,8 @@ static const struct metric_def
 			     "Packets queued on the raw socket for want of a neighbour entry."),
 	m_up_tx_confirm = C("uplink_tx_confirm",
 			    "Packets queued on the raw socket for the kernel to confirm a stale neighbour."),
+	m_up_tx_gso = C("uplink_tx_gso", "TCP super-packets sent on the packet socket (GSO frames)."),
+	m_up_tx_gso_segs = C("uplink_tx_gso_segments", "The segments they carried."),
 	m_up_neigh_resyncs = C("uplink_neigh_resyncs",
 			       "Neighbour and route tables dumped again after lost events."),
 	m_up_arp = C("uplink_arp_replies", "ARP replies sent for a NAT address."),
@@ -1215,6 +1217,8 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_up_tx_raw, NULL, ts->raw, "uplink_tx_raw");
 	metric(m, &m_up_tx_no_neigh, NULL, ts->no_neigh, "uplink_tx_no_neigh");
 	metric(m, &m_up_tx_confirm, NULL, ts->confirm, "uplink_tx_confirm");
+	metric(m, &m_up_tx_gso, NULL, ts->gso, "uplink_tx_gso");
+	metric(m, &m_up_tx_gso_segs, NULL, ts->gso_segs, "uplink_tx_gso_segments");
 	metric(m, &m_up_neigh_resyncs, NULL, g->uplink.tx.nh.resyncs, "uplink_neigh_resyncs");
 	metric(m, &m_up_arp, NULL, us->arp_replies, "uplink_arp_replies");
 	metric(m, &m_up_announced, NULL, us->arp_announced, "uplink_arp_announced");

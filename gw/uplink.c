@@ -483,7 +483,7 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	u->pfd = u->tx.rfd = u->tx.xfd = -1;
+	u->pfd = u->tx.rfd = u->tx.xfd = u->tx.gfd = -1;
 	step = "interface";
 	u->ifindex = (int)if_nametoindex(c->ifname);
 	if (!u->ifindex) {

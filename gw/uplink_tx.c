@@ -22,6 +22,7 @@
 #include "nat/pkt/be.h"
 #include "nat/pkt/csum.h"
 #include "nat/pkt/proto.h"
+#include "nat/pkt/vnet.h"
 
 enum { TX_SNDBUF = 4 << 20 };
 
@@ -150,6 +151,72 @@ static unsigned send_run(struct uplink_tx *t, int fd, unsigned from, unsigned to
 	return sent;
 }
 
+/* The segments held in t->gro, messages [from, to) of the queue, as one
+ * frame: a GSO super-packet the kernel cuts again.  Fewer than two are
+ * left to go as they are (false).  Else the plain messages before them,
+ * [*plain, from), go first, and *plain moves past them. */
+static bool send_joined(struct uplink_tx *t, unsigned from, unsigned to, unsigned *plain,
+			unsigned *sent)
+{
+	unsigned n = t->gro.len ? t->gro.n : 0; /* n stays after a finish */
+	uint8_t vh[VNET_HLEN], *eth = t->grobuf;
+	struct vnet_hdr h;
+	size_t len = gro_finish(&t->gro, &h);
+	struct iovec iov[2] = { { vh, sizeof(vh) }, { eth, ETHH_LEN + len } };
+	struct msghdr m = {
+		.msg_name = t->ll, .msg_namelen = sizeof(*t->ll), .msg_iov = iov, .msg_iovlen = 2,
+	};
+
+	if (n < 2)
+		return false;
+	/* csum_start and hdr_len count from the Ethernet header here */
+	h.csum_start += ETHH_LEN;
+	h.hdr_len += ETHH_LEN;
+	vnet_build(&h, vh);
+	memcpy(eth, slot_at(t, from) - ETHH_LEN, ETHH_LEN);
+	*sent += send_run(t, t->xfd, *plain, from);
+	*plain = to;
+	for (;;) {
+		if (sendmsg(t->gfd, &m, MSG_DONTWAIT) >= 0) {
+			*sent += n;
+			t->st.gso++;
+			t->st.gso_segs += n;
+		} else if (errno == EINTR) {
+			continue;
+		} else {
+			t->st.drop += n;
+		}
+		return true;
+	}
+}
+
+/* Messages [from, to) on the packet socket, consecutive TCP segments of a
+ * flow joined into super-packets when the socket takes them (nat/pkt/gro
+ * checks that they cut back byte for byte). */
+static unsigned send_frames(struct uplink_tx *t, unsigned from, unsigned to)
+{
+	unsigned plain = from, held = from, sent = 0;
+
+	if (t->gfd < 0)
+		return send_run(t, t->xfd, from, to);
+	for (unsigned i = from; i < to; i++) {
+		const uint8_t *ip = slot_at(t, i);
+		size_t len = t->iov[i].iov_len - ETHH_LEN;
+		enum gro_res r = gro_add(&t->gro, ip, len);
+
+		if (r == GRO_HELD) {
+			if (t->gro.n == 1)
+				held = i;
+			continue;
+		}
+		(void)send_joined(t, held, i, &plain, &sent);
+		if (r == GRO_FLUSH && gro_add(&t->gro, ip, len) == GRO_HELD)
+			held = i;
+	}
+	(void)send_joined(t, held, to, &plain, &sent);
+	return sent + send_run(t, t->xfd, plain, to);
+}
+
 unsigned uplink_flush(struct uplink_tx *t)
 {
 	unsigned i = 0, sent = 0;
@@ -160,7 +227,7 @@ unsigned uplink_flush(struct uplink_tx *t)
 		while (end < t->count && t->way[end] == t->way[i])
 			end++;
 		if (t->way[i] == WAY_PACKET) {
-			n = send_run(t, t->xfd, i, end);
+			n = send_frames(t, i, end);
 			t->st.packet += n;
 		} else {
 			n = send_run(t, t->rfd, i, end);
@@ -253,6 +320,21 @@ static int open_packet(struct uplink_tx *t, int ifindex)
 	if (setsockopt(t->xfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
 		(void)setsockopt(t->xfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	(void)setsockopt(t->xfd, SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero));
+	/* super-packets through the device's queue: when the device cannot
+	 * segment them, the kernel's GSO does (a bypass would drop them) */
+	t->grobuf = malloc(ETHH_LEN + GRO_MAX);
+	t->gfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (!t->grobuf || t->gfd < 0 ||
+	    setsockopt(t->gfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
+		if (t->gfd >= 0)
+			close(t->gfd);
+		t->gfd = -1;
+	} else {
+		if (setsockopt(t->gfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+			(void)setsockopt(t->gfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+		(void)setsockopt(t->gfd, SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero));
+		gro_init(&t->gro, t->grobuf + ETHH_LEN, GRO_MAX);
+	}
 	*t->ll = (struct sockaddr_ll){
 		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = ifindex,
 	};
@@ -267,7 +349,7 @@ int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigne
 
 	memset(t, 0, sizeof(*t));
 	neigh_init(&t->nh, ifindex);
-	t->rfd = t->xfd = -1;
+	t->rfd = t->xfd = t->gfd = -1;
 	t->mtu = mtu;
 	t->slot = mtu < 1500 ? 1500 : mtu;
 	t->stride = (UPLINK_TX_HEAD + t->slot + 63) & ~(size_t)63;
@@ -300,7 +382,9 @@ int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigne
 		       strerror(-rc));
 		if (t->xfd >= 0)
 			close(t->xfd);
-		t->xfd = -1;
+		if (t->gfd >= 0)
+			close(t->gfd);
+		t->xfd = t->gfd = -1;
 	}
 	return 0;
 fail:
@@ -314,7 +398,9 @@ void uplink_tx_close(struct uplink_tx *t)
 		close(t->rfd);
 	if (t->xfd >= 0)
 		close(t->xfd);
-	t->rfd = t->xfd = -1;
+	if (t->gfd >= 0)
+		close(t->gfd);
+	t->rfd = t->xfd = t->gfd = -1;
 	neigh_close(&t->nh);
 	free(t->msg);
 	free(t->iov);
@@ -322,6 +408,8 @@ void uplink_tx_close(struct uplink_tx *t)
 	free(t->way);
 	free(t->ll);
 	free(t->buf);
+	free(t->grobuf);
+	t->grobuf = NULL;
 	t->msg = NULL;
 	t->iov = NULL;
 	t->addr = NULL;

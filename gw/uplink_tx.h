@@ -34,6 +34,7 @@
 #include <stdint.h>
 
 #include "gw/neigh.h"
+#include "nat/pkt/gro.h"
 
 struct mmsghdr;
 struct iovec;
@@ -53,6 +54,8 @@ struct uplink_tx_stats {
 	uint64_t no_neigh;	/* queued raw: no usable neighbour entry */
 	uint64_t confirm;	/* queued raw: a stale entry for the kernel to confirm */
 	uint64_t drop;		/* refused by the kernel, or not a packet */
+	uint64_t gso;		/* TCP super-packets sent on the packet socket */
+	uint64_t gso_segs;	/* the segments they carried (counted in packet too) */
 };
 
 struct uplink_tx {
@@ -64,6 +67,13 @@ struct uplink_tx {
 	uint8_t mac[6];
 	struct neigh nh;	/* watch nh.fd for reading: uplink_tx_neigh_read */
 	struct sockaddr_ll *ll;	/* the packet socket's destination */
+	/* TCP super-packets: consecutive segments of a flow in a run join in
+	 * gro (ETHH_LEN + GRO_MAX bytes of grobuf) into one frame with a
+	 * virtio header, sent on gfd (PACKET_VNET_HDR, through the device's
+	 * queue); -1: none */
+	int gfd;
+	struct gro gro;
+	uint8_t *grobuf;
 	/* the queue: count slots committed, way[i] 1 for the packet socket */
 	struct mmsghdr *msg;
 	struct iovec *iov;

@@ -109,6 +109,10 @@ r=$(ping $SRV 64) || fail "ping $SRV with the entry learned: $r"
 [ "$(stat uplink_tx_packet)" -gt "$pkt0" ] && [ "$(stat uplink_tx_raw)" = "$raw0" ] ||
 	fail "gw stats: with the entry learned the echo did not leave as a frame"
 log "  $(stat uplink_tx_packet) frames on the packet socket, $(stat uplink_tx_raw) by the raw socket ($(stat uplink_tx_no_neigh) for want of a neighbour entry)"
+# the uploads' segments joined into super-packets (with offloads off too:
+# the kernel's GSO cut them, and the streams compared intact)
+[ "$(stat uplink_tx_gso)" -gt 0 ] || fail "gw stats: no TCP super-packet sent to the uplink"
+log "  $(stat uplink_tx_gso) TCP super-packets to the uplink carried $(stat uplink_tx_gso_segments) segments"
 
 log "the internet cannot reach the client"
 route_add internet 10.8.0.0/24 via $UPL
