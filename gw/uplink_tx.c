@@ -26,7 +26,13 @@
 
 enum { TX_SNDBUF = 4 << 20 };
 
-enum tx_way { WAY_RAW, WAY_PACKET };
+/* raw socket; packet socket (bypass); packet socket with the virtio
+ * header, through the device's queue (TCP, so that a flow's segments and
+ * its super-packets keep their order) */
+enum tx_way { WAY_RAW, WAY_PACKET, WAY_QUEUE };
+
+/* The virtio header of a frame that is neither GSO nor partial. */
+static const uint8_t plain_vnet[VNET_HLEN];
 
 /* ---- the IP header ------------------------------------------------------ */
 
@@ -82,7 +88,7 @@ static enum tx_way way(struct uplink_tx *t, const uint8_t *ip, size_t len, uint8
 		return WAY_RAW;
 	switch (neigh_lookup(&t->nh, dst, mac)) {
 	case NEIGH_MAC:
-		return WAY_PACKET;
+		return t->gfd >= 0 && ip[IP4H_PROTO] == IPPROTO_TCP ? WAY_QUEUE : WAY_PACKET;
 	case NEIGH_CONFIRM:
 		t->st.confirm++;
 		return WAY_RAW;
@@ -104,25 +110,27 @@ void uplink_send_commit(struct uplink_tx *t, size_t len)
 	}
 	p = slot_at(t, i);
 	t->way[i] = (uint8_t)way(t, p, len, mac);
-	if (t->way[i] == WAY_PACKET) {
+	if (t->way[i] != WAY_RAW) {
 		uint8_t *eth = p - ETHH_LEN;
+		bool vh = t->way[i] == WAY_QUEUE;
 
 		uplink_tx_ip_fill(t, p, len);
 		memcpy(eth, mac, 6);
 		memcpy(eth + 6, t->mac, 6);
 		be16_put(eth + ETHH_TYPE, ETYPE_IP);
-		t->iov[i] = (struct iovec){ eth, ETHH_LEN + len };
+		t->iov[2 * i] = (struct iovec){ (void *)(uintptr_t)plain_vnet, VNET_HLEN };
+		t->iov[2 * i + 1] = (struct iovec){ eth, ETHH_LEN + len };
 		t->msg[i].msg_hdr = (struct msghdr){
 			.msg_name = t->ll, .msg_namelen = sizeof(*t->ll),
-			.msg_iov = &t->iov[i], .msg_iovlen = 1,
+			.msg_iov = &t->iov[2 * i + !vh], .msg_iovlen = vh ? 2 : 1,
 		};
 	} else {
 		t->addr[i] = (struct sockaddr_in){ .sin_family = AF_INET };
 		memcpy(&t->addr[i].sin_addr, p + IP4H_DADDR, 4);
-		t->iov[i] = (struct iovec){ p, len };
+		t->iov[2 * i] = (struct iovec){ p, len };
 		t->msg[i].msg_hdr = (struct msghdr){
 			.msg_name = &t->addr[i], .msg_namelen = sizeof(t->addr[i]),
-			.msg_iov = &t->iov[i], .msg_iovlen = 1,
+			.msg_iov = &t->iov[2 * i], .msg_iovlen = 1,
 		};
 	}
 	t->count++;
@@ -174,7 +182,7 @@ static bool send_joined(struct uplink_tx *t, unsigned from, unsigned to, unsigne
 	h.hdr_len += ETHH_LEN;
 	vnet_build(&h, vh);
 	memcpy(eth, slot_at(t, from) - ETHH_LEN, ETHH_LEN);
-	*sent += send_run(t, t->xfd, *plain, from);
+	*sent += send_run(t, t->gfd, *plain, from);
 	*plain = to;
 	for (;;) {
 		if (sendmsg(t->gfd, &m, MSG_DONTWAIT) >= 0) {
@@ -190,18 +198,16 @@ static bool send_joined(struct uplink_tx *t, unsigned from, unsigned to, unsigne
 	}
 }
 
-/* Messages [from, to) on the packet socket, consecutive TCP segments of a
- * flow joined into super-packets when the socket takes them (nat/pkt/gro
- * checks that they cut back byte for byte). */
-static unsigned send_frames(struct uplink_tx *t, unsigned from, unsigned to)
+/* TCP messages [from, to) on the queued packet socket, consecutive
+ * segments of a flow joined into super-packets (nat/pkt/gro checks that
+ * they cut back byte for byte). */
+static unsigned send_queued(struct uplink_tx *t, unsigned from, unsigned to)
 {
 	unsigned plain = from, held = from, sent = 0;
 
-	if (t->gfd < 0)
-		return send_run(t, t->xfd, from, to);
 	for (unsigned i = from; i < to; i++) {
 		const uint8_t *ip = slot_at(t, i);
-		size_t len = t->iov[i].iov_len - ETHH_LEN;
+		size_t len = t->iov[2 * i + 1].iov_len - ETHH_LEN;
 		enum gro_res r = gro_add(&t->gro, ip, len);
 
 		if (r == GRO_HELD) {
@@ -214,7 +220,7 @@ static unsigned send_frames(struct uplink_tx *t, unsigned from, unsigned to)
 			held = i;
 	}
 	(void)send_joined(t, held, to, &plain, &sent);
-	return sent + send_run(t, t->xfd, plain, to);
+	return sent + send_run(t, t->gfd, plain, to);
 }
 
 unsigned uplink_flush(struct uplink_tx *t)
@@ -227,7 +233,10 @@ unsigned uplink_flush(struct uplink_tx *t)
 		while (end < t->count && t->way[end] == t->way[i])
 			end++;
 		if (t->way[i] == WAY_PACKET) {
-			n = send_frames(t, i, end);
+			n = send_run(t, t->xfd, i, end);
+			t->st.packet += n;
+		} else if (t->way[i] == WAY_QUEUE) {
+			n = send_queued(t, i, end);
 			t->st.packet += n;
 		} else {
 			n = send_run(t, t->rfd, i, end);
@@ -355,7 +364,7 @@ int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigne
 	t->stride = (UPLINK_TX_HEAD + t->slot + 63) & ~(size_t)63;
 	memcpy(t->mac, mac, 6);
 	t->msg = calloc(UPLINK_TX_BATCH, sizeof(*t->msg));
-	t->iov = calloc(UPLINK_TX_BATCH, sizeof(*t->iov));
+	t->iov = calloc(2 * UPLINK_TX_BATCH, sizeof(*t->iov));
 	t->addr = calloc(UPLINK_TX_BATCH, sizeof(*t->addr));
 	t->way = calloc(UPLINK_TX_BATCH, 1);
 	t->ll = calloc(1, sizeof(*t->ll));

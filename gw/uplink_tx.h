@@ -25,6 +25,16 @@
  * room for the Ethernet header before the IP packet; uplink_flush sends
  * the queue in order, one sendmmsg per run of packets that take the same
  * way (so a flow is not reordered between the two).
+ * TCP super-packets: TCP frames go on a second packet socket with
+ * PACKET_VNET_HDR that goes through the device's queue, and consecutive
+ * segments of one flow in a run that cut back byte for byte (nat/pkt/gro)
+ * are joined into one frame with a virtio header (GSO TCPv4, partial
+ * checksum).  Not the bypass: it drops a super-packet the device cannot
+ * segment itself (__dev_direct_xmit), and the queue lets the kernel's GSO
+ * cut it; and all of a flow's frames, joined or not, take the same queue,
+ * so a lone segment never overtakes a super-packet waiting in a qdisc.
+ * The receiver takes one packet instead of dozens (on a veth, its TCP
+ * work runs on gw's time).  Other protocols keep the bypass.
  */
 #ifndef GW_UPLINK_TX_H
 #define GW_UPLINK_TX_H
@@ -67,14 +77,14 @@ struct uplink_tx {
 	uint8_t mac[6];
 	struct neigh nh;	/* watch nh.fd for reading: uplink_tx_neigh_read */
 	struct sockaddr_ll *ll;	/* the packet socket's destination */
-	/* TCP super-packets: consecutive segments of a flow in a run join in
-	 * gro (ETHH_LEN + GRO_MAX bytes of grobuf) into one frame with a
-	 * virtio header, sent on gfd (PACKET_VNET_HDR, through the device's
-	 * queue); -1: none */
+	/* TCP frames on gfd (PACKET_VNET_HDR, through the device's queue),
+	 * consecutive segments of a flow joined in gro (ETHH_LEN + GRO_MAX
+	 * bytes of grobuf) into one frame; -1: TCP takes the bypass too */
 	int gfd;
 	struct gro gro;
 	uint8_t *grobuf;
-	/* the queue: count slots committed, way[i] 1 for the packet socket */
+	/* the queue: count slots committed, the way each takes (uplink_tx.c);
+	 * message i uses iov[2i] and iov[2i + 1] */
 	struct mmsghdr *msg;
 	struct iovec *iov;
 	struct sockaddr_in *addr;
