@@ -6,9 +6,10 @@
  *       tx checksum, scatter-gather, TSO, GSO and GRO of IF (SIOCETHTOOL).
  *   uplink_probe udp-echo PORT
  *       a UDP echo server that never misses a datagram (socat's fork does).
- *   uplink_probe run [--bare] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...
+ *   uplink_probe run [--bare] [--raw] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...
  *       opens the uplink (--bare: no tc filter, no port reservation;
- *       --ring: a receive ring of SLOTS slots) and runs the steps in
+ *       --raw: send by the raw socket only; --ring: a receive ring of
+ *       SLOTS slots) and runs the steps in
  *       order, then prints the uplink's counters:
  *     udp:PORT          a datagram from NATADDR:LO+1 to SERVER:PORT sent by the
  *                       send queue; its echo must come back on the packet socket
@@ -24,6 +25,8 @@
  *                       echo SERVER:PORT from NATADDR:LO+3 must leave by the
  *                       raw socket, and once the kernel's entry is learned,
  *                       the next ones as frames on the packet socket
+ *     rate:PORT:N       N datagrams of 64 bytes to SERVER:PORT, 64 per flush:
+ *                       the CPU time per packet (informational)
  *     flood:PORT:N      the ring goes round: N datagrams of 1000 bytes to the
  *                       UDP echo SERVER:PORT from NATADDR:LO+2, 16 at a time,
  *                       their echoes read between; then N more, unread, so
@@ -134,10 +137,16 @@ static size_t ip_header(uint8_t *p, uint8_t proto, uint16_t len)
 	return 20;
 }
 
-static void send_udp(uint16_t sport, uint16_t dport, const void *data, size_t len)
+/* A UDP datagram from NAT:sport to SERVER:dport queued. */
+static void queue_udp(uint16_t sport, uint16_t dport, const void *data, size_t len)
 {
-	uint8_t *p = uplink_send_slot(&U.tx), *l4 = p + 20;
+	uint8_t *p = uplink_send_slot(&U.tx), *l4;
 
+	if (!p) {
+		uplink_flush(&U.tx);
+		p = uplink_send_slot(&U.tx);
+	}
+	l4 = p + 20;
 	ip_header(p, IPPROTO_UDP, (uint16_t)(28 + len));
 	be16_put(l4, sport);
 	be16_put(l4 + 2, dport);
@@ -145,6 +154,11 @@ static void send_udp(uint16_t sport, uint16_t dport, const void *data, size_t le
 	memcpy(l4 + 8, data, len);
 	be16_put(l4 + 6, csum_l4(NAT, SERVER, IPPROTO_UDP, l4, 8 + len));
 	uplink_send_commit(&U.tx, 28 + len);
+}
+
+static void send_udp(uint16_t sport, uint16_t dport, const void *data, size_t len)
+{
+	queue_udp(sport, dport, data, len);
 	if (uplink_flush(&U.tx) != 1)
 		die("raw socket refused a UDP packet");
 }
@@ -304,6 +318,36 @@ static void step_neigh(uint16_t port)
 	       frames);
 	if (frames != 5)
 		die("with the neighbour's entry learned, datagrams still went by the raw socket");
+}
+
+/* ---- rate: what sending costs ---- */
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* n datagrams of 64 bytes (IP) to SERVER:PORT, UPLINK_TX_BATCH per flush;
+ * the process's CPU time per packet (on a veth the receiver's work is in
+ * it too).  Informational. */
+static void step_rate(uint16_t port, unsigned n)
+{
+	uint8_t msg[36] = { 0 };
+	uint64_t p0 = U.tx.st.packet, r0 = U.tx.st.raw, d0 = U.tx.st.drop;
+	double c0 = cpu_now(), w0 = now(), c, w;
+
+	for (unsigned i = 0; i < n; i++)
+		queue_udp((uint16_t)(LO + 4), port, msg, sizeof(msg));
+	uplink_flush(&U.tx);
+	c = cpu_now() - c0;
+	w = now() - w0;
+	printf("rate: %u datagrams, %llu as frames, %llu raw, %llu dropped: %.0f ns CPU per "
+	       "packet, %.0f k/s\n", n, (unsigned long long)(U.tx.st.packet - p0),
+	       (unsigned long long)(U.tx.st.raw - r0), (unsigned long long)(U.tx.st.drop - d0),
+	       c * 1e9 / n, n / w / 1e3);
 }
 
 /* ---- flood: round the ring, and over it ---- */
@@ -549,7 +593,7 @@ int main(int argc, char **argv)
 	struct uplink_conf c = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct in_addr a;
-	bool bare = false;
+	bool bare = false, raw = false;
 	unsigned ring = 0;
 	int i;
 
@@ -563,6 +607,12 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
+	if (argc > 2 && !strcmp(argv[2], "--raw")) {
+		raw = true;
+		argv[2] = argv[1];
+		argv++;
+		argc--;
+	}
 	if (argc > 3 && !strcmp(argv[2], "--ring")) { /* slots */
 		ring = (unsigned)atoi(argv[3]);
 		argv[3] = argv[1];
@@ -571,7 +621,7 @@ int main(int argc, char **argv)
 	}
 	if (argc < 7 || strcmp(argv[1], "run")) {
 		fprintf(stderr, "usage: uplink_probe offload IF on|off\n"
-				"       uplink_probe run [--bare] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...\n");
+				"       uplink_probe run [--bare] [--raw] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -588,6 +638,7 @@ int main(int argc, char **argv)
 	c.nat = (struct bpf_nat_spec){ .addr = { NAT }, .naddr = 1, .lo = LO, .hi = HI };
 	c.host_owned = !bare;
 	c.ring_frames = ring;
+	c.raw_send = raw;
 	if (uplink_open_conf(&U, &c) < 0)
 		die("uplink_open");
 	sigaction(SIGTERM, &sa, NULL);
@@ -598,6 +649,8 @@ int main(int argc, char **argv)
 
 		if (sscanf(argv[i], "udp:%u", &p1) == 1) {
 			step_udp((uint16_t)p1);
+		} else if (sscanf(argv[i], "rate:%u:%u", &p1, &n) == 2) {
+			step_rate((uint16_t)p1, n);
 		} else if (sscanf(argv[i], "neigh:%u", &p1) == 1) {
 			step_neigh((uint16_t)p1);
 		} else if (sscanf(argv[i], "syn:%u:%u", &p1, &p2) == 2) {
