@@ -14,11 +14,13 @@
  *      segments with their own IP and TCP/UDP headers and checksums, and a
  *      packet whose checksum is still partial (CHECKSUM_PARTIAL from a local
  *      veth peer) gets it completed.  Fragments are passed on as they are.
- * Out: gw/uplink_tx.h, the send queue: Ethernet frames on an AF_PACKET
- *      socket with PACKET_QDISC_BYPASS to the next hop's MAC (gw/neigh.h,
- *      learned from the kernel's neighbour and route tables), the IP
- *      header's checksum and ID filled by gw; the IPPROTO_RAW socket bound
- *      to the uplink for what has no neighbour entry yet (the kernel
+ * Out: gw/uplink_tx.h, the send queue: Ethernet frames on AF_PACKET
+ *      sockets to the next hop's MAC (gw/neigh.h, learned from the
+ *      kernel's neighbour and route tables), the IP header's checksum and
+ *      ID filled by gw: PACKET_QDISC_BYPASS for all but TCP; TCP through
+ *      the device's queue with PACKET_VNET_HDR, a flow's consecutive
+ *      segments joined into GSO super-packets.  The IPPROTO_RAW socket
+ *      bound to the uplink for what has no neighbour entry yet (the kernel
  *      resolves it) and for uplinks without ARP.  sendmmsg batches from a
  *      preallocated arena.  One queue per owner thread: u->tx here.
  * Host-owned NAT address: uplink_open also installs the tc ingress filter
