@@ -228,8 +228,7 @@ int dp_ct_count(struct gw *g, unsigned *count)
 static const char *const uplink_drop_names[UPLINK_DROP__MAX] = {
 	[UPLINK_DROP_TRUNC] = "trunc", [UPLINK_DROP_NOT_IP] = "not_ip",
 	[UPLINK_DROP_BAD_IP] = "bad_ip", [UPLINK_DROP_GSO] = "gso",
-	[UPLINK_DROP_CSUM] = "csum",   [UPLINK_DROP_TX] = "tx",
-	[UPLINK_DROP_ARP] = "arp",
+	[UPLINK_DROP_CSUM] = "csum",   [UPLINK_DROP_ARP] = "arp",
 };
 
 #define C(n, h) { n, METRIC_COUNTER, h, NULL }
@@ -265,6 +264,17 @@ static const struct metric_def
 	m_up_segs = C("uplink_rx_segments", "Segments cut from the uplink's GSO super-packets."),
 	m_up_csum = C("uplink_rx_csum", "Uplink packets whose checksum gw completed."),
 	m_up_tx = C("uplink_tx_packets", "Packets sent out of the uplink."),
+	m_up_tx_packet = C("uplink_tx_packet",
+			   "Of them: Ethernet frames on the packet socket, to a known neighbour."),
+	m_up_tx_raw = C("uplink_tx_raw", "Of them: packets on the raw socket (the kernel routes)."),
+	m_up_tx_no_neigh = C("uplink_tx_no_neigh",
+			     "Packets queued on the raw socket for want of a neighbour entry."),
+	m_up_tx_confirm = C("uplink_tx_confirm",
+			    "Packets queued on the raw socket for the kernel to confirm a stale neighbour."),
+	m_up_tx_gso = C("uplink_tx_gso", "TCP super-packets sent on the packet socket (GSO frames)."),
+	m_up_tx_gso_segs = C("uplink_tx_gso_segments", "The segments they carried."),
+	m_up_neigh_resyncs = C("uplink_neigh_resyncs",
+			       "Neighbour and route tables dumped again after lost events."),
 	m_up_arp = C("uplink_arp_replies", "ARP replies sent for a NAT address."),
 	m_up_announced = C("uplink_arp_announced", "Gratuitous ARP announcements sent."),
 	m_up_ring_pkts = C("uplink_ring_packets", "Frames the uplink's socket filter passed to the ring."),
@@ -276,6 +286,7 @@ void dp_stats(struct gw *g, struct metrics *m)
 	struct ct_stats cs;
 	struct frag_stats fs;
 	struct uplink_stats *us = &g->uplink.st;
+	struct uplink_tx_stats *ts = &g->uplink.tx.st;
 
 	if (!g->nf) {
 		/* plain: what it drops of peers' packets */
@@ -318,7 +329,14 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_up_gso, NULL, us->rx_gso, "uplink_rx_gso");
 	metric(m, &m_up_segs, NULL, us->rx_segs, "uplink_rx_segments");
 	metric(m, &m_up_csum, NULL, us->rx_csum, "uplink_rx_csum");
-	metric(m, &m_up_tx, NULL, us->tx_pkts, "uplink_tx_packets");
+	metric(m, &m_up_tx, NULL, ts->packet + ts->raw, "uplink_tx_packets");
+	metric(m, &m_up_tx_packet, NULL, ts->packet, "uplink_tx_packet");
+	metric(m, &m_up_tx_raw, NULL, ts->raw, "uplink_tx_raw");
+	metric(m, &m_up_tx_no_neigh, NULL, ts->no_neigh, "uplink_tx_no_neigh");
+	metric(m, &m_up_tx_confirm, NULL, ts->confirm, "uplink_tx_confirm");
+	metric(m, &m_up_tx_gso, NULL, ts->gso, "uplink_tx_gso");
+	metric(m, &m_up_tx_gso_segs, NULL, ts->gso_segs, "uplink_tx_gso_segments");
+	metric(m, &m_up_neigh_resyncs, NULL, g->uplink.tx.nh.resyncs, "uplink_neigh_resyncs");
 	metric(m, &m_up_arp, NULL, us->arp_replies, "uplink_arp_replies");
 	metric(m, &m_up_announced, NULL, us->arp_announced, "uplink_arp_announced");
 	metric(m, &m_up_ring_pkts, NULL, us->ring_packets, "uplink_ring_packets");
@@ -326,6 +344,7 @@ void dp_stats(struct gw *g, struct metrics *m)
 	for (int i = 0; i < UPLINK_DROP__MAX; i++)
 		metric(m, &m_up_drops, uplink_drop_names[i], us->drop[i], "uplink_drop_%s",
 		       uplink_drop_names[i]);
+	metric(m, &m_up_drops, "tx", ts->drop, "uplink_drop_tx");
 }
 
 int dp_peer_ct(struct gw *g, uint16_t owner, struct ct_owner_stats *os)

@@ -318,6 +318,18 @@ int follow_watch(struct gw *g)
 	return 0;
 }
 
+/* The kernel's neighbour and route events, for the uplink's send queue
+ * (on the control loop, under the lock: the queue is shared). */
+static void uplink_nh_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw *g = container_of(w, struct gw, uplink_nh_w);
+	int rc = uplink_tx_neigh_read(&g->uplink.tx);
+
+	(void)loop, (void)revents;
+	if (rc < 0)
+		gw_warn("%s: uplink neighbour events: %s", g->cfg.ifname, strerror(-rc));
+}
+
 static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 {
 	struct uplink_conf c = { 0 };
@@ -333,6 +345,10 @@ static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 	g->uplink_on = true;
 	ev_io_init(&g->uplink_w, gw_uplink_cb, g->uplink.pfd, EV_READ);
 	ev_io_start(g->io[0].loop, &g->uplink_w);
+	if (g->uplink.tx.nh.fd >= 0) {
+		ev_io_init(&g->uplink_nh_w, uplink_nh_cb, g->uplink.tx.nh.fd, EV_READ);
+		ev_io_start(g->loop, &g->uplink_nh_w);
+	}
 	sbuf_init(&d);
 	uplink_nat_describe(spec, &d);
 	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
@@ -419,6 +435,8 @@ void follow_teardown(struct gw *g)
 	if (g->uplink_on) {
 		if (g->loop) {
 			ev_io_stop(g->io[0].loop, &g->uplink_w);
+			if (g->uplink.tx.nh.fd >= 0)
+				ev_io_stop(g->loop, &g->uplink_nh_w);
 			ev_timer_stop(g->loop, &g->linger_w);
 		}
 		uplink_close(&g->uplink);

@@ -240,6 +240,7 @@ struct gw {
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];
 	uint64_t nf_drops[NF_DROP_MAX], dp_drops[GW_DROP__MAX];
 	ev_io uplink_w;		/* on worker 0's loop */
+	ev_io uplink_nh_w;	/* the uplink send queue's neighbour events (fd >= 0) */
 	struct gw_dns *dns;	/* peers whose Endpoint is a host name */
 	size_t n_dns;
 	uint64_t dns_gen;	/* bumped when the list changes */

@@ -73,19 +73,19 @@ static void to_uplink(struct gw *g, const struct pkt *p, enum gw_path path)
 	size_t len = p->outer.end;
 	uint8_t *slot;
 
-	if (len > g->uplink.tx_slot) {
+	if (len > g->uplink.tx.slot) {
 		g->dp_drops[GW_DROP_TOO_BIG]++;
 		return;
 	}
-	slot = uplink_send_slot(&g->uplink);
+	slot = uplink_send_slot(&g->uplink.tx);
 	if (!slot) {
-		uplink_flush(&g->uplink);
-		slot = uplink_send_slot(&g->uplink);
+		uplink_flush(&g->uplink.tx);
+		slot = uplink_send_slot(&g->uplink.tx);
 	}
 	if (!slot)
 		return;
 	memcpy(slot, p->data, len);
-	uplink_send_commit(&g->uplink, len);
+	uplink_send_commit(&g->uplink.tx, len);
 	count(g, path, len);
 }
 
@@ -321,8 +321,8 @@ void dp_flush(struct gw *g, uint64_t now)
 {
 	if (!g->nf)
 		return;
-	if (g->uplink_on && g->uplink.tcount)
-		uplink_flush(&g->uplink);
+	if (g->uplink_on && g->uplink.tx.count)
+		uplink_flush(&g->uplink.tx);
 	ct_expire(nf_ct(g->nf), now, CT_EXPIRE_BUDGET);
 }
 

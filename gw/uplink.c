@@ -367,77 +367,6 @@ static int open_ring(struct uplink *u, unsigned nframes)
 	return 0;
 }
 
-/* ---- send ------------------------------------------------------------- */
-
-uint8_t *uplink_send_slot(struct uplink *u)
-{
-	return u->tcount < UPLINK_TX_BATCH ? u->tbuf + (size_t)u->tcount * u->tx_slot : NULL;
-}
-
-void uplink_send_commit(struct uplink *u, size_t len)
-{
-	unsigned i = u->tcount;
-	uint8_t *p = u->tbuf + (size_t)i * u->tx_slot;
-
-	if (i >= UPLINK_TX_BATCH || len < IP4H_LEN || len > u->tx_slot) {
-		u->st.drop[UPLINK_DROP_TX]++;
-		return;
-	}
-	u->taddr[i] = (struct sockaddr_in){ .sin_family = AF_INET };
-	memcpy(&u->taddr[i].sin_addr, p + IP4H_DADDR, 4);
-	u->tiov[i] = (struct iovec){ p, len };
-	u->tmsg[i].msg_hdr = (struct msghdr){
-		.msg_name = &u->taddr[i], .msg_namelen = sizeof(u->taddr[i]),
-		.msg_iov = &u->tiov[i], .msg_iovlen = 1,
-	};
-	u->tcount++;
-}
-
-unsigned uplink_flush(struct uplink *u)
-{
-	unsigned done = 0, sent = 0;
-
-	while (done < u->tcount) {
-		int n = sendmmsg(u->rfd, u->tmsg + done, u->tcount - done, MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			n = 0;
-		}
-		done += (unsigned)n;
-		sent += (unsigned)n;
-		if (done < u->tcount) { /* this one was refused: drop it, go on */
-			u->st.drop[UPLINK_DROP_TX]++;
-			done++;
-		}
-	}
-	u->st.tx_pkts += sent;
-	u->tcount = 0;
-	return sent;
-}
-
-unsigned uplink_send_batch(struct uplink *u, const struct uplink_pkt *pkts, unsigned n)
-{
-	unsigned i, sent = 0;
-
-	for (i = 0; i < n; i++) {
-		uint8_t *s = uplink_send_slot(u);
-
-		if (!s) {
-			sent += uplink_flush(u);
-			s = uplink_send_slot(u);
-		}
-		if (pkts[i].len > u->tx_slot) {
-			u->st.drop[UPLINK_DROP_TX]++;
-			continue;
-		}
-		memcpy(s, pkts[i].data, pkts[i].len);
-		uplink_send_commit(u, pkts[i].len);
-	}
-	return sent + uplink_flush(u);
-}
-
 /* ---- open / close ----------------------------------------------------- */
 
 static int open_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsigned nframes)
@@ -472,31 +401,6 @@ static int open_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsigne
 	if (bind(u->pfd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 		return -errno;
 	return 0;
-}
-
-static int open_raw(struct uplink *u, const char *ifname)
-{
-	int sndbuf = 4 << 20, zero = 0;
-
-	u->rfd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (u->rfd < 0)
-		return -errno;
-	if (setsockopt(u->rfd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0)
-		return -errno;
-	if (setsockopt(u->rfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
-		(void)setsockopt(u->rfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	(void)setsockopt(u->rfd, SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero));
-	return 0;
-}
-
-static int tx_init(struct uplink *u)
-{
-	u->tx_slot = u->mtu < 1500 ? 1500 : u->mtu;
-	u->tmsg = calloc(UPLINK_TX_BATCH, sizeof(*u->tmsg));
-	u->tiov = calloc(UPLINK_TX_BATCH, sizeof(*u->tiov));
-	u->taddr = calloc(UPLINK_TX_BATCH, sizeof(*u->taddr));
-	u->tbuf = malloc((size_t)UPLINK_TX_BATCH * u->tx_slot);
-	return u->tmsg && u->tiov && u->taddr && u->tbuf ? 0 : -ENOMEM;
 }
 
 /* ---- reserved ports ---------------------------------------------------- */
@@ -579,7 +483,7 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	u->pfd = u->rfd = -1;
+	u->pfd = u->tx.rfd = u->tx.xfd = u->tx.gfd = -1;
 	step = "interface";
 	u->ifindex = (int)if_nametoindex(c->ifname);
 	if (!u->ifindex) {
@@ -591,8 +495,6 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 	u->tc_pref = c->tc_pref;
 	step = "buffers";
 	rc = uplink_rx_init(u);
-	if (rc == 0)
-		rc = tx_init(u);
 	if (rc < 0)
 		goto fail;
 	if (c->host_owned && bpf_tc_needed(nat)) {
@@ -617,8 +519,8 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 	rc = open_packet(u, nat, c->ring_frames ? c->ring_frames : UPLINK_RING_FRAMES);
 	if (rc < 0)
 		goto fail;
-	step = "raw socket";
-	rc = open_raw(u, c->ifname);
+	step = "send sockets";
+	rc = uplink_tx_open(&u->tx, c->ifname, u->ifindex, u->mtu, u->mac, c->raw_send);
 	if (rc < 0)
 		goto fail;
 	u->nat = *nat;
@@ -784,9 +686,8 @@ void uplink_close(struct uplink *u)
 	u->ring = NULL;
 	if (u->pfd >= 0)
 		close(u->pfd);
-	if (u->rfd >= 0)
-		close(u->rfd);
-	u->pfd = u->rfd = -1;
+	u->pfd = -1;
+	uplink_tx_close(&u->tx);
 	if (u->tc_on) {
 		rc = tc_remove(&u->tc);
 		if (rc < 0)
@@ -799,13 +700,6 @@ void uplink_close(struct uplink *u)
 	free(u->seg);
 	free(u->cbuf);
 	free(u->views);
-	free(u->tmsg);
-	free(u->tiov);
-	free(u->taddr);
-	free(u->tbuf);
-	u->seg = u->tbuf = u->cbuf = NULL;
+	u->seg = u->cbuf = NULL;
 	u->views = NULL;
-	u->tmsg = NULL;
-	u->tiov = NULL;
-	u->taddr = NULL;
 }

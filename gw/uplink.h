@@ -14,9 +14,15 @@
  *      segments with their own IP and TCP/UDP headers and checksums, and a
  *      packet whose checksum is still partial (CHECKSUM_PARTIAL from a local
  *      veth peer) gets it completed.  Fragments are passed on as they are.
- * Out: an IPPROTO_RAW socket (the IP header is the caller's; the kernel fills
- *      the IP checksum and a zero ID) bound to the uplink, sendmmsg batches
- *      from a preallocated arena.
+ * Out: gw/uplink_tx.h, the send queue: Ethernet frames on AF_PACKET
+ *      sockets to the next hop's MAC (gw/neigh.h, learned from the
+ *      kernel's neighbour and route tables), the IP header's checksum and
+ *      ID filled by gw: PACKET_QDISC_BYPASS for all but TCP; TCP through
+ *      the device's queue with PACKET_VNET_HDR, a flow's consecutive
+ *      segments joined into GSO super-packets.  The IPPROTO_RAW socket
+ *      bound to the uplink for what has no neighbour entry yet (the kernel
+ *      resolves it) and for uplinks without ARP.  sendmmsg batches from a
+ *      preallocated arena.  One queue per owner thread: u->tx here.
  * Host-owned NAT address: uplink_open also installs the tc ingress filter
  *      (gw/tc.h) and reserves NatPorts and the DNAT-ed ports the kernel
  *      could hand out as ephemeral ports (gw/sysctl.h, uplink_reserve_map;
@@ -41,10 +47,7 @@
 #include "gw/bpf.h"
 #include "gw/sysctl.h"
 #include "gw/tc.h"
-
-struct mmsghdr;
-struct iovec;
-struct sockaddr_in;
+#include "gw/uplink_tx.h"
 
 enum {
 	UPLINK_RING_FRAMES = 4096,	/* ring slots (2 KB each for a 1500-byte MTU) */
@@ -53,7 +56,6 @@ enum {
 	UPLINK_COPY_SLOT = 65536 + 256,	/* vnet header + Ethernet + a 64 KB super-packet */
 	UPLINK_SEG_ARENA = 4 * 65536,	/* segments of super-packets */
 	UPLINK_VIEWS = 128,		/* views per callback at most */
-	UPLINK_TX_BATCH = 64,
 	UPLINK_ANNOUNCE_MAX = 16,
 };
 
@@ -69,7 +71,6 @@ enum uplink_drop {
 	UPLINK_DROP_BAD_IP,	/* bad IPv4 header or lengths */
 	UPLINK_DROP_GSO,	/* a GSO type or layout gw cannot segment */
 	UPLINK_DROP_CSUM,	/* partial checksum with offsets outside the packet */
-	UPLINK_DROP_TX,		/* the raw socket refused the packet */
 	UPLINK_DROP_ARP,	/* an ARP frame gw does not answer, or an answer refused */
 	UPLINK_DROP__MAX
 };
@@ -81,7 +82,6 @@ struct uplink_stats {
 	uint64_t rx_gso;	/* of the frames: GSO super-packets */
 	uint64_t rx_segs;	/* packets cut from them */
 	uint64_t rx_csum;	/* partial checksums completed */
-	uint64_t tx_pkts;
 	uint64_t arp_replies;	/* ARP requests for foreign addresses answered */
 	uint64_t arp_announced;	/* gratuitous ARPs sent */
 	uint64_t drop[UPLINK_DROP__MAX];
@@ -96,11 +96,11 @@ struct uplink_conf {
 	bool host_owned;		/* tc filter (while nat.naddr) and NatPorts reserved */
 	uint16_t tc_pref;		/* 0: TC_GW_PREF */
 	unsigned ring_frames;		/* 0: UPLINK_RING_FRAMES (tests make it small) */
+	bool raw_send;			/* send by the raw socket only (tests, benches) */
 };
 
 struct uplink {
 	int pfd;		/* packet socket: watch it for reading */
-	int rfd;		/* raw socket */
 	int ifindex;
 	unsigned mtu;
 	uint8_t mac[6];
@@ -125,13 +125,7 @@ struct uplink {
 	struct uplink_pkt *views;
 	unsigned nviews;
 
-	/* send: UPLINK_TX_BATCH slots of tx_slot bytes (>= the uplink's MTU) */
-	struct mmsghdr *tmsg;
-	struct iovec *tiov;
-	struct sockaddr_in *taddr;
-	uint8_t *tbuf;
-	size_t tx_slot;
-	unsigned tcount;
+	struct uplink_tx tx;	/* the send queue (its drops are its own) */
 };
 
 /* Called with up to UPLINK_VIEWS packets; they may be modified in place. */
@@ -181,16 +175,5 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 void uplink_rx_flush(struct uplink *u, uplink_rx_fn *fn, void *ctx);
 /* Just the receive arenas, for tests of uplink_rx_frame.  0 or -ENOMEM. */
 int uplink_rx_init(struct uplink *u);
-
-/* The next send slot (tx_slot bytes), or NULL when the queue is full. */
-uint8_t *uplink_send_slot(struct uplink *u);
-/* Queues the slot with len bytes of IPv4 packet in it. */
-void uplink_send_commit(struct uplink *u, size_t len);
-/* Sends what is queued (what the kernel refuses is counted and dropped).
- * Returns the number sent. */
-unsigned uplink_flush(struct uplink *u);
-/* Copies n packets into the queue, flushing as needed, then flushes.
- * Returns the number sent. */
-unsigned uplink_send_batch(struct uplink *u, const struct uplink_pkt *pkts, unsigned n);
 
 #endif

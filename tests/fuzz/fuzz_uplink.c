@@ -183,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* never freed: the arenas are reused, as in gw */
 		CHECK(uplink_rx_init(&up) == 0);
 		up.pfd = -1;
-		up.rfd = -1;
+		up.tx.rfd = up.tx.xfd = up.tx.gfd = -1;
 		memcpy(up.mac, "\x02\x00\x00\x00\x00\x01", 6);
 		up.nat.foreign[0].lo = 0xc0000232; /* 192.0.2.50-51 */
 		up.nat.foreign[0].hi = 0xc0000233;

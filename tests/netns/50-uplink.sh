@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# gw/uplink on a host-owned NAT address: out through IPPROTO_RAW with source
-# 192.0.2.1:NatPorts, replies off the packet socket, the gateway's kernel
+# gw/uplink on a host-owned NAT address: out as Ethernet frames on the send
+# packet socket (the first packet to a next hop without a neighbour entry
+# by IPPROTO_RAW) with source 192.0.2.1:NatPorts, replies off the packet socket, the gateway's kernel
 # silent for the range (tc filter), the host's own connections unharmed
 # (reserved ports), GSO super-packets (larger than a receive ring slot: read
 # from the socket's queue) cut into checked segments; with veth offloads on
@@ -112,6 +113,9 @@ for mode in on off; do
 	cat "$out" | sed "s/^/    [$mode] /"
 	grep -q 'checked .* 0 bad checksums, 0 over the MTU' "$out" || fail "offloads $mode: bad packets"
 	cmp -s "$TMP/big" "$TMP/got-$mode" || fail "offloads $mode: the stream differs"
+	# the probe's packets leave as frames on the packet socket
+	txp=$(sed -n 's/.* tx packet \([0-9]*\) raw.*/\1/p' "$out")
+	[ "${txp:-0}" -ge 10 ] || fail "offloads $mode: the probe's packets did not leave by the packet socket"
 	segs=$(sed -n 's/.* gso \([0-9]*\) segs.*/\1/p' "$out")
 	copied=$(sed -n 's/.* copied \([0-9]*\) pkts.*/\1/p' "$out")
 	if [ $mode = on ]; then
@@ -125,6 +129,15 @@ for mode in on off; do
 	log "offloads $mode: replies on the packet socket, kernel silent, host connections fine, $segs super-packets segmented, all removed"
 	log "  the host's load alongside: $(cat "$TMP/load-$mode")"
 done
+
+# The send queue: to a next hop without a neighbour entry the first packet
+# goes by the raw socket (the kernel resolves it); the entry is learned from
+# the kernel's event and the next ones leave as frames.
+on gateway ip neigh flush dev eth0
+on gateway ip neigh show dev eth0 | grep -q "^$SRV .*lladdr" && fail "neighbour entry for $SRV not flushed"
+on gateway "$PROBE" run eth0 $NAT $LO $HI $SRV neigh:7001 > "$TMP/neigh.out" 2>&1 ||
+	fail "neigh: $(cat "$TMP/neigh.out")"
+log "$(grep '^neigh' "$TMP/neigh.out")"
 
 # The receive ring goes round, and over: a 64-slot ring, 2000 echoes read
 # as they come, then 2000 unread (the kernel drops what finds it full);

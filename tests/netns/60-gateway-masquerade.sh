@@ -92,6 +92,27 @@ r=$(ping $SRV 1) || fail "TTL 1 to $SRV: $r"
 [ "$(stat path_peer_uplink_packets)" -gt 0 ] || fail "gw stats: nothing counted peer -> uplink"
 [ "$(stat path_uplink_peer_packets)" -gt 0 ] || fail "gw stats: nothing counted uplink -> peer"
 log "  uplink: $(stat uplink_rx_gso) GSO super-packets cut into $(stat uplink_rx_segments) segments"
+[ "$(stat uplink_tx_packet)" -gt "$(stat uplink_tx_raw)" ] ||
+	fail "gw stats: the uplink's packets did not leave by the packet socket: $(stat uplink_tx_packet) frames, $(stat uplink_tx_raw) raw"
+
+log "uplink send: no neighbour entry -> the raw socket, then frames"
+on gateway ip neigh flush dev eth0
+raw0=$(stat uplink_tx_raw) miss0=$(stat uplink_tx_no_neigh)
+r=$(ping $SRV 64) || fail "ping $SRV without a neighbour entry: $r"
+[ "$r" = "reply $SRV" ] || fail "ping $SRV without a neighbour entry: $r"
+[ "$(stat uplink_tx_no_neigh)" -gt "$miss0" ] && [ "$(stat uplink_tx_raw)" -gt "$raw0" ] ||
+	fail "gw stats: no packet went by the raw socket for want of a neighbour entry"
+learned() { on gateway ip neigh show dev eth0 | grep -q "^$SRV .*lladdr"; }
+wait_for 10 learned
+pkt0=$(stat uplink_tx_packet) raw0=$(stat uplink_tx_raw)
+r=$(ping $SRV 64) || fail "ping $SRV with the entry learned: $r"
+[ "$(stat uplink_tx_packet)" -gt "$pkt0" ] && [ "$(stat uplink_tx_raw)" = "$raw0" ] ||
+	fail "gw stats: with the entry learned the echo did not leave as a frame"
+log "  $(stat uplink_tx_packet) frames on the packet socket, $(stat uplink_tx_raw) by the raw socket ($(stat uplink_tx_no_neigh) for want of a neighbour entry)"
+# the uploads' segments joined into super-packets (with offloads off too:
+# the kernel's GSO cut them, and the streams compared intact)
+[ "$(stat uplink_tx_gso)" -gt 0 ] || fail "gw stats: no TCP super-packet sent to the uplink"
+log "  $(stat uplink_tx_gso) TCP super-packets to the uplink carried $(stat uplink_tx_gso_segments) segments"
 
 log "the internet cannot reach the client"
 route_add internet 10.8.0.0/24 via $UPL
@@ -114,7 +135,7 @@ no_netfilter
 
 log "gw show / gw stats"
 on gateway "$GW" show "$ctl" | sed 's/^/    /'
-on gateway "$GW" stats "$ctl" | grep -E '^(path_|nf_drop_rule|conntrack_count|uplink_rx_gso)' |
+on gateway "$GW" stats "$ctl" | grep -E '^(path_|nf_drop_rule|conntrack_count|uplink_rx_gso|uplink_tx_)' |
 	grep -v '=0$' | sed 's/^/    /'
 
 log "SIGTERM: tc filter, reserved ports and TUN removed"

@@ -6,12 +6,13 @@
  *       tx checksum, scatter-gather, TSO, GSO and GRO of IF (SIOCETHTOOL).
  *   uplink_probe udp-echo PORT
  *       a UDP echo server that never misses a datagram (socat's fork does).
- *   uplink_probe run [--bare] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...
+ *   uplink_probe run [--bare] [--raw] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...
  *       opens the uplink (--bare: no tc filter, no port reservation;
- *       --ring: a receive ring of SLOTS slots) and runs the steps in
+ *       --raw: send by the raw socket only; --ring: a receive ring of
+ *       SLOTS slots) and runs the steps in
  *       order, then prints the uplink's counters:
- *     udp:PORT          a datagram from NATADDR:LO+1 to SERVER:PORT sent on the
- *                       raw socket; its echo must come back on the packet socket
+ *     udp:PORT          a datagram from NATADDR:LO+1 to SERVER:PORT sent by the
+ *                       send queue; its echo must come back on the packet socket
  *     syn:PORT:SPORT    a TCP handshake from NATADDR:SPORT (a tiny TCP on the
  *                       raw and packet sockets), then an orderly close
  *     bulk:PORT:SPORT:FILE  the same, receiving the server's stream into FILE
@@ -20,6 +21,12 @@
  *     host:TPORT:UPORT:N  N TCP echoes to SERVER:TPORT and N UDP echoes to
  *                       SERVER:UPORT through the host's own stack; none may
  *                       fail, and no local port may fall in [LO, HI]
+ *     neigh:PORT        SERVER has no neighbour entry: a datagram to the UDP
+ *                       echo SERVER:PORT from NATADDR:LO+3 must leave by the
+ *                       raw socket, and once the kernel's entry is learned,
+ *                       the next ones as frames on the packet socket
+ *     rate:PORT:N       N datagrams of 64 bytes to SERVER:PORT, 64 per flush:
+ *                       the CPU time per packet (informational)
  *     flood:PORT:N      the ring goes round: N datagrams of 1000 bytes to the
  *                       UDP echo SERVER:PORT from NATADDR:LO+2, 16 at a time,
  *                       their echoes read between; then N more, unread, so
@@ -67,13 +74,16 @@ static void stats(FILE *f)
 {
 	int d;
 
-	fprintf(f, "uplink: frames %llu copied %llu pkts %llu gso %llu segs %llu csum %llu tx %llu drops",
+	fprintf(f, "uplink: frames %llu copied %llu pkts %llu gso %llu segs %llu csum %llu "
+		"tx packet %llu raw %llu no_neigh %llu drops",
 		(unsigned long long)U.st.rx_frames, (unsigned long long)U.st.rx_copied,
 		(unsigned long long)U.st.rx_pkts,
 		(unsigned long long)U.st.rx_gso, (unsigned long long)U.st.rx_segs,
-		(unsigned long long)U.st.rx_csum, (unsigned long long)U.st.tx_pkts);
+		(unsigned long long)U.st.rx_csum, (unsigned long long)U.tx.st.packet,
+		(unsigned long long)U.tx.st.raw, (unsigned long long)U.tx.st.no_neigh);
 	for (d = 0; d < UPLINK_DROP__MAX; d++)
 		fprintf(f, " %llu", (unsigned long long)U.st.drop[d]);
+	fprintf(f, " tx %llu", (unsigned long long)U.tx.st.drop);
 	fprintf(f, "\nchecked %u packets: %u bad checksums, %u over the MTU\n", seen, bad_csum,
 		too_big);
 }
@@ -127,24 +137,35 @@ static size_t ip_header(uint8_t *p, uint8_t proto, uint16_t len)
 	return 20;
 }
 
-static void send_udp(uint16_t sport, uint16_t dport, const void *data, size_t len)
+/* A UDP datagram from NAT:sport to SERVER:dport queued. */
+static void queue_udp(uint16_t sport, uint16_t dport, const void *data, size_t len)
 {
-	uint8_t *p = uplink_send_slot(&U), *l4 = p + 20;
+	uint8_t *p = uplink_send_slot(&U.tx), *l4;
 
+	if (!p) {
+		uplink_flush(&U.tx);
+		p = uplink_send_slot(&U.tx);
+	}
+	l4 = p + 20;
 	ip_header(p, IPPROTO_UDP, (uint16_t)(28 + len));
 	be16_put(l4, sport);
 	be16_put(l4 + 2, dport);
 	be16_put(l4 + 4, (uint16_t)(8 + len));
 	memcpy(l4 + 8, data, len);
 	be16_put(l4 + 6, csum_l4(NAT, SERVER, IPPROTO_UDP, l4, 8 + len));
-	uplink_send_commit(&U, 28 + len);
-	if (uplink_flush(&U) != 1)
+	uplink_send_commit(&U.tx, 28 + len);
+}
+
+static void send_udp(uint16_t sport, uint16_t dport, const void *data, size_t len)
+{
+	queue_udp(sport, dport, data, len);
+	if (uplink_flush(&U.tx) != 1)
 		die("raw socket refused a UDP packet");
 }
 
 static void send_tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
 {
-	uint8_t *p = uplink_send_slot(&U), *l4 = p + 20;
+	uint8_t *p = uplink_send_slot(&U.tx), *l4 = p + 20;
 	size_t hl = flags & 0x02 ? 28 : 20;
 
 	ip_header(p, IPPROTO_TCP, (uint16_t)(20 + hl));
@@ -165,8 +186,8 @@ static void send_tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack,
 		memcpy(l4 + 20, opt, 8);
 	}
 	be16_put(l4 + 16, csum_l4(NAT, SERVER, IPPROTO_TCP, l4, hl));
-	uplink_send_commit(&U, 20 + hl);
-	if (uplink_flush(&U) != 1)
+	uplink_send_commit(&U.tx, 20 + hl);
+	if (uplink_flush(&U.tx) != 1)
 		die("raw socket refused a TCP packet");
 }
 
@@ -207,11 +228,15 @@ static void on_batch(void *ctx, struct uplink_pkt *pkts, unsigned n)
 static void pump(step_fn *fn, void *st, double t)
 {
 	struct rx rx = { fn, st };
-	struct pollfd pfd = { .fd = U.pfd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = U.pfd, .events = POLLIN },
+				 { .fd = U.tx.nh.fd, .events = POLLIN } };
 
-	if (poll(&pfd, 1, (int)(t * 1000)) > 0)
+	if (poll(pfd, 2, (int)(t * 1000)) > 0) {
 		while (uplink_recv_batch(&U, on_batch, &rx) > 0)
 			;
+		if (uplink_tx_neigh_read(&U.tx) < 0)
+			die("neighbour events");
+	}
 }
 
 /* ---- udp ---- */
@@ -248,6 +273,81 @@ static void step_udp(uint16_t port)
 	if (!s.got)
 		die("no UDP echo on the packet socket");
 	printf("udp echo from %u: ok\n", port);
+}
+
+/* ---- neigh: the first datagram by the raw socket, then frames ---- */
+
+/* One UDP echo; returns how the datagram left: 'p' packet socket, 'r' raw. */
+static char echo_once(uint16_t port)
+{
+	struct udp_st s = { (uint16_t)(LO + 3), port, "uplink probe neighbour", false };
+	uint64_t p0 = U.tx.st.packet, r0 = U.tx.st.raw;
+	double end = now() + 10;
+
+	send_udp(s.sport, s.dport, s.msg, strlen(s.msg));
+	while (!s.got && now() < end)
+		pump(udp_rx, &s, 0.1);
+	if (!s.got)
+		die("no UDP echo in the neighbour step");
+	if (U.tx.st.packet == p0 + 1 && U.tx.st.raw == r0)
+		return 'p';
+	if (U.tx.st.raw == r0 + 1 && U.tx.st.packet == p0)
+		return 'r';
+	die("the datagram left by neither socket, or by both");
+	return 0;
+}
+
+/* SERVER has no neighbour entry (the script flushed them): the first
+ * datagram goes by the raw socket and the kernel resolves SERVER; its
+ * event fills the cache, and the next datagrams go as frames. */
+static void step_neigh(uint16_t port)
+{
+	uint8_t mac[6];
+	double end = now() + 10;
+	unsigned frames = 0;
+
+	if (U.tx.xfd < 0)
+		die("no packet socket for sending");
+	if (echo_once(port) != 'r' || U.tx.st.no_neigh != 1)
+		die("the first datagram to a next hop without an entry did not go by the raw socket");
+	while (neigh_lookup(&U.tx.nh, SERVER, mac) != NEIGH_MAC && now() < end)
+		pump(udp_rx, &(struct udp_st){ .msg = "" }, 0.1);
+	for (int i = 0; i < 5; i++)
+		frames += echo_once(port) == 'p';
+	printf("neigh: the first datagram by the raw socket (no entry), then %u of 5 as frames\n",
+	       frames);
+	if (frames != 5)
+		die("with the neighbour's entry learned, datagrams still went by the raw socket");
+}
+
+/* ---- rate: what sending costs ---- */
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* n datagrams of 64 bytes (IP) to SERVER:PORT, UPLINK_TX_BATCH per flush;
+ * the process's CPU time per packet (on a veth the receiver's work is in
+ * it too).  Informational. */
+static void step_rate(uint16_t port, unsigned n)
+{
+	uint8_t msg[36] = { 0 };
+	uint64_t p0 = U.tx.st.packet, r0 = U.tx.st.raw, d0 = U.tx.st.drop;
+	double c0 = cpu_now(), w0 = now(), c, w;
+
+	for (unsigned i = 0; i < n; i++)
+		queue_udp((uint16_t)(LO + 4), port, msg, sizeof(msg));
+	uplink_flush(&U.tx);
+	c = cpu_now() - c0;
+	w = now() - w0;
+	printf("rate: %u datagrams, %llu as frames, %llu raw, %llu dropped: %.0f ns CPU per "
+	       "packet, %.0f k/s\n", n, (unsigned long long)(U.tx.st.packet - p0),
+	       (unsigned long long)(U.tx.st.raw - r0), (unsigned long long)(U.tx.st.drop - d0),
+	       c * 1e9 / n, n / w / 1e3);
 }
 
 /* ---- flood: round the ring, and over it ---- */
@@ -493,7 +593,7 @@ int main(int argc, char **argv)
 	struct uplink_conf c = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct in_addr a;
-	bool bare = false;
+	bool bare = false, raw = false;
 	unsigned ring = 0;
 	int i;
 
@@ -507,6 +607,12 @@ int main(int argc, char **argv)
 		argv++;
 		argc--;
 	}
+	if (argc > 2 && !strcmp(argv[2], "--raw")) {
+		raw = true;
+		argv[2] = argv[1];
+		argv++;
+		argc--;
+	}
 	if (argc > 3 && !strcmp(argv[2], "--ring")) { /* slots */
 		ring = (unsigned)atoi(argv[3]);
 		argv[3] = argv[1];
@@ -515,7 +621,7 @@ int main(int argc, char **argv)
 	}
 	if (argc < 7 || strcmp(argv[1], "run")) {
 		fprintf(stderr, "usage: uplink_probe offload IF on|off\n"
-				"       uplink_probe run [--bare] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...\n");
+				"       uplink_probe run [--bare] [--raw] [--ring SLOTS] IF NATADDR LO HI SERVER STEP...\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -532,6 +638,7 @@ int main(int argc, char **argv)
 	c.nat = (struct bpf_nat_spec){ .addr = { NAT }, .naddr = 1, .lo = LO, .hi = HI };
 	c.host_owned = !bare;
 	c.ring_frames = ring;
+	c.raw_send = raw;
 	if (uplink_open_conf(&U, &c) < 0)
 		die("uplink_open");
 	sigaction(SIGTERM, &sa, NULL);
@@ -542,6 +649,10 @@ int main(int argc, char **argv)
 
 		if (sscanf(argv[i], "udp:%u", &p1) == 1) {
 			step_udp((uint16_t)p1);
+		} else if (sscanf(argv[i], "rate:%u:%u", &p1, &n) == 2) {
+			step_rate((uint16_t)p1, n);
+		} else if (sscanf(argv[i], "neigh:%u", &p1) == 1) {
+			step_neigh((uint16_t)p1);
 		} else if (sscanf(argv[i], "syn:%u:%u", &p1, &p2) == 2) {
 			step_tcp((uint16_t)p2, (uint16_t)p1, NULL);
 		} else if (sscanf(argv[i], "bulk:%u:%u:%255s", &p1, &p2, file) == 3) {
