@@ -286,7 +286,8 @@ void dp_stats(struct gw *g, struct metrics *m)
 	struct ct_stats cs;
 	struct frag_stats fs;
 	struct uplink_stats *us = &g->uplink.st;
-	struct uplink_tx_stats *ts = &g->uplink.tx.st;
+	struct uplink_tx_stats t = g->uplink.tx.st, *ts = &t;
+	uint64_t resyncs = g->uplink.tx.nh.resyncs;
 
 	if (!g->nf) {
 		/* plain: what it drops of peers' packets */
@@ -329,6 +330,23 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_up_gso, NULL, us->rx_gso, "uplink_rx_gso");
 	metric(m, &m_up_segs, NULL, us->rx_segs, "uplink_rx_segments");
 	metric(m, &m_up_csum, NULL, us->rx_csum, "uplink_rx_csum");
+	/* and the workers' own queues, as of their last batch */
+	for (unsigned i = 0; i < g->nio; i++) {
+		const struct gw_io *io = &g->io[i];
+
+		if (!io->utx_own)
+			continue;
+#define ADD(f) t.f += __atomic_load_n(&io->utx_st.f, __ATOMIC_RELAXED)
+		ADD(packet);
+		ADD(raw);
+		ADD(no_neigh);
+		ADD(confirm);
+		ADD(drop);
+		ADD(gso);
+		ADD(gso_segs);
+#undef ADD
+		resyncs += __atomic_load_n(&io->utx_resyncs, __ATOMIC_RELAXED);
+	}
 	metric(m, &m_up_tx, NULL, ts->packet + ts->raw, "uplink_tx_packets");
 	metric(m, &m_up_tx_packet, NULL, ts->packet, "uplink_tx_packet");
 	metric(m, &m_up_tx_raw, NULL, ts->raw, "uplink_tx_raw");
@@ -336,7 +354,7 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_up_tx_confirm, NULL, ts->confirm, "uplink_tx_confirm");
 	metric(m, &m_up_tx_gso, NULL, ts->gso, "uplink_tx_gso");
 	metric(m, &m_up_tx_gso_segs, NULL, ts->gso_segs, "uplink_tx_gso_segments");
-	metric(m, &m_up_neigh_resyncs, NULL, g->uplink.tx.nh.resyncs, "uplink_neigh_resyncs");
+	metric(m, &m_up_neigh_resyncs, NULL, resyncs, "uplink_neigh_resyncs");
 	metric(m, &m_up_arp, NULL, us->arp_replies, "uplink_arp_replies");
 	metric(m, &m_up_announced, NULL, us->arp_announced, "uplink_arp_announced");
 	metric(m, &m_up_ring_pkts, NULL, us->ring_packets, "uplink_ring_packets");

@@ -349,6 +349,7 @@ static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 		ev_io_init(&g->uplink_nh_w, uplink_nh_cb, g->uplink.tx.nh.fd, EV_READ);
 		ev_io_start(g->loop, &g->uplink_nh_w);
 	}
+	gw_io_uplink_open(g);
 	sbuf_init(&d);
 	uplink_nat_describe(spec, &d);
 	gw_log("%s: uplink %s filters: %s", g->cfg.ifname, g->cfg.uplink, d.buf ? d.buf : "");
@@ -432,6 +433,7 @@ void follow_teardown(struct gw *g)
 		mnl_socket_close(g->addr_nl);
 		g->addr_nl = NULL;
 	}
+	gw_io_uplink_close(g);
 	if (g->uplink_on) {
 		if (g->loop) {
 			ev_io_stop(g->io[0].loop, &g->uplink_w);

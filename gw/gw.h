@@ -46,6 +46,7 @@
 #include "gw/udp.h"
 #include "gw/uplink.h"
 #include "gw/uplink_nat.h"
+#include "gw/uplink_tx.h"
 #include "nat/hook.h"
 #include "nat/nat.h"
 #include "nat/pkt/gro.h"
@@ -175,6 +176,14 @@ struct gw_io {
 	uint64_t tun_rx_gso, tun_rx_segments, tun_rx_csum, tun_rx_bad;
 	uint64_t tun_tx_gso, tun_tx_segments;
 	uint64_t oversized;	/* datagrams gw could not hand to wg (truncated) */
+	/* its send queue to the uplink: a worker's own with threads (sent
+	 * outside the lock, its own neighbour cache watched by utx_nh_w), else
+	 * (and the control thread's) the uplink's, under the lock */
+	struct uplink_tx *utx;
+	bool utx_own;
+	ev_io utx_nh_w;
+	struct uplink_tx_stats utx_st;	/* its counters, published after each send */
+	uint64_t utx_resyncs;
 	/* ListenPort changed: the sockets to take (set under the lock) */
 	int new4, new6;
 	bool swap, stop;

@@ -432,3 +432,93 @@ void gw_io_free(struct gw_io *io, bool fds)
 	wipe_free((uint8_t *)io->seals, io->seals ? 2 * UDP_BATCH * sizeof(*io->seals) : 0);
 }
 
+
+/* Written by the worker alone, outside the lock: published field by field
+ * with __atomic stores (gw stats loads them so). */
+static void utx_publish(struct gw_io *io)
+{
+	const struct uplink_tx_stats *s = &io->utx->st;
+	struct uplink_tx_stats *p = &io->utx_st;
+
+	__atomic_store_n(&p->packet, s->packet, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->raw, s->raw, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->no_neigh, s->no_neigh, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->confirm, s->confirm, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->drop, s->drop, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->gso, s->gso, __ATOMIC_RELAXED);
+	__atomic_store_n(&p->gso_segs, s->gso_segs, __ATOMIC_RELAXED);
+	__atomic_store_n(&io->utx_resyncs, io->utx->nh.resyncs, __ATOMIC_RELAXED);
+}
+
+
+/* A worker's own uplink queue: the kernel's neighbour and route events for
+ * its cache, on its own loop. */
+static void utx_nh_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct gw_io *io = w->data;
+	int rc = uplink_tx_neigh_read(io->utx);
+
+	(void)loop, (void)revents;
+	utx_publish(io);
+	if (rc < 0)
+		gw_warn("%s: uplink neighbour events (worker %u): %s", io->g->cfg.ifname, io->id,
+			strerror(-rc));
+}
+
+void gw_io_uplink_open(struct gw *g)
+{
+	struct uplink *u = &g->uplink;
+
+	g->ctl_io.utx = &u->tx;
+	for (unsigned i = 0; i < g->nio; i++) {
+		struct gw_io *io = &g->io[i];
+		struct uplink_tx *t;
+		int ret;
+
+		io->utx = &u->tx;
+		if (!g->threaded)
+			continue;
+		t = calloc(1, sizeof(*t));
+		ret = t ? uplink_tx_open(t, g->cfg.uplink, u->ifindex, u->mtu, u->mac, u->tx.xfd < 0)
+			: -ENOMEM;
+		if (ret) {
+			free(t);
+			gw_warn("%s: worker %u sends to the uplink under the lock: %s", g->cfg.ifname, i,
+				strerror(-ret));
+			continue;
+		}
+		io->utx = t;
+		io->utx_own = true;
+		if (t->nh.fd >= 0) {
+			ev_io_init(&io->utx_nh_w, utx_nh_cb, t->nh.fd, EV_READ);
+			io->utx_nh_w.data = io;
+			ev_io_start(io->loop, &io->utx_nh_w);
+		}
+	}
+}
+
+void gw_io_uplink_close(struct gw *g)
+{
+	for (unsigned i = 0; g->io && i < g->nio; i++) {
+		struct gw_io *io = &g->io[i];
+
+		if (io->utx_own) {
+			if (io->utx->nh.fd >= 0)
+				ev_io_stop(io->loop, &io->utx_nh_w);
+			uplink_tx_close(io->utx);
+			free(io->utx);
+			io->utx_own = false;
+		}
+		io->utx = NULL;
+	}
+	g->ctl_io.utx = NULL;
+}
+
+void gw_io_uplink_flush(struct gw_io *io)
+{
+	if (!io->utx_own)
+		return;
+	if (io->utx->count)
+		uplink_flush(io->utx);
+	utx_publish(io);
+}

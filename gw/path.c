@@ -70,22 +70,23 @@ static bool to_peer(struct gw *g, struct pkt *p, enum gw_path path, uint64_t now
 
 static void to_uplink(struct gw *g, const struct pkt *p, enum gw_path path)
 {
+	struct uplink_tx *t = g->cur->utx; /* the worker's queue */
 	size_t len = p->outer.end;
 	uint8_t *slot;
 
-	if (len > g->uplink.tx.slot) {
+	if (len > t->slot) {
 		g->dp_drops[GW_DROP_TOO_BIG]++;
 		return;
 	}
-	slot = uplink_send_slot(&g->uplink.tx);
+	slot = uplink_send_slot(t);
 	if (!slot) {
-		uplink_flush(&g->uplink.tx);
-		slot = uplink_send_slot(&g->uplink.tx);
+		uplink_flush(t);
+		slot = uplink_send_slot(t);
 	}
 	if (!slot)
 		return;
 	memcpy(slot, p->data, len);
-	uplink_send_commit(&g->uplink.tx, len);
+	uplink_send_commit(t, len);
 	count(g, path, len);
 }
 

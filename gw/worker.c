@@ -50,6 +50,7 @@ void gw_batch_end(struct gw_io *io, uint64_t now)
 	if (g->threaded) {
 		dp_flush(g, now);
 		gw_unlock(g);
+		gw_io_uplink_flush(io);
 		gw_io_flush(io);
 	}
 }
@@ -297,6 +298,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void worker_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)loop, (void)revents;
+	gw_io_uplink_flush(w->data);
 	gw_io_flush(w->data);
 }
 

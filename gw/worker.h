@@ -59,6 +59,14 @@ void gw_io_inputs(struct gw_io *io, bool on);
  * queue only takes worker 0's new ones). */
 void gw_io_take_socks(struct gw_io *io, int fd4, int fd6);
 
+/* With the uplink open: each worker's send queue to it (with threads its
+ * own: sockets, neighbour cache, sent outside the lock; else the uplink's);
+ * closed again. */
+void gw_io_uplink_open(struct gw *g);
+void gw_io_uplink_close(struct gw *g);
+/* A worker's own uplink queue sent (outside the lock). */
+void gw_io_uplink_flush(struct gw_io *io);
+
 /* --- input (worker.c) --- */
 
 /* Each worker's watchers on its loop (its own with threads, else the
