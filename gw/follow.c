@@ -330,6 +330,33 @@ static void uplink_nh_cb(struct ev_loop *loop, ev_io *w, int revents)
 		gw_warn("%s: uplink neighbour events: %s", g->cfg.ifname, strerror(-rc));
 }
 
+/* Each worker reads the uplink: worker 0 its own socket, the others a
+ * reader each in its PACKET_FANOUT group (without them, worker 0 alone). */
+static void uplink_readers(struct gw *g)
+{
+	unsigned n = g->threaded ? g->nio - 1 : 0;
+
+	g->io[0].urx = &g->uplink;
+	if (n && (g->uplink_rx = calloc(n, sizeof(*g->uplink_rx))) &&
+	    uplink_fanout(&g->uplink, g->uplink_rx, n, 0) == 0) {
+		for (unsigned i = 1; i < g->nio; i++)
+			g->io[i].urx = &g->uplink_rx[i - 1];
+	} else if (n) {
+		free(g->uplink_rx);
+		g->uplink_rx = NULL;
+		gw_warn("%s: worker 0 alone reads the uplink", g->cfg.ifname);
+	}
+	for (unsigned i = 0; i < g->nio; i++) {
+		struct gw_io *io = &g->io[i];
+
+		if (!io->urx)
+			continue;
+		ev_io_init(&io->uplink_w, gw_uplink_cb, io->urx->pfd, EV_READ);
+		io->uplink_w.data = io;
+		ev_io_start(io->loop, &io->uplink_w);
+	}
+}
+
 static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 {
 	struct uplink_conf c = { 0 };
@@ -343,8 +370,7 @@ static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 	if (ret)
 		return ret;
 	g->uplink_on = true;
-	ev_io_init(&g->uplink_w, gw_uplink_cb, g->uplink.pfd, EV_READ);
-	ev_io_start(g->io[0].loop, &g->uplink_w);
+	uplink_readers(g);
 	if (g->uplink.tx.nh.fd >= 0) {
 		ev_io_init(&g->uplink_nh_w, uplink_nh_cb, g->uplink.tx.nh.fd, EV_READ);
 		ev_io_start(g->loop, &g->uplink_nh_w);
@@ -436,12 +462,18 @@ void follow_teardown(struct gw *g)
 	gw_io_uplink_close(g);
 	if (g->uplink_on) {
 		if (g->loop) {
-			ev_io_stop(g->io[0].loop, &g->uplink_w);
+			for (unsigned i = 0; i < g->nio; i++)
+				if (g->io[i].urx) {
+					ev_io_stop(g->io[i].loop, &g->io[i].uplink_w);
+					g->io[i].urx = NULL;
+				}
 			if (g->uplink.tx.nh.fd >= 0)
 				ev_io_stop(g->loop, &g->uplink_nh_w);
 			ev_timer_stop(g->loop, &g->linger_w);
 		}
-		uplink_close(&g->uplink);
+		uplink_close(&g->uplink); /* the readers too */
+		free(g->uplink_rx);
+		g->uplink_rx = NULL;
 		g->uplink_on = false;
 	}
 }

@@ -167,6 +167,9 @@ struct gw_io {
 	bool gro_on;
 	ev_io udp4_w, udp6_w, tun_w;
 	ev_io udp4_tx_w, udp6_tx_w;	/* a full UDP socket: wait for room */
+	struct uplink *urx;	/* its reader of the uplink (worker 0: the uplink's
+				 * own; the others: a PACKET_FANOUT member), or NULL */
+	ev_io uplink_w;
 	ev_prepare prepare_w;
 	ev_async wake_w;	/* a worker: stop, or take new sockets */
 	unsigned tx_blocked;	/* bit 0: IPv4 queue waits, bit 1: IPv6 */
@@ -248,7 +251,7 @@ struct gw {
 	unsigned rnd_left;
 	uint64_t path_pkts[GW_PATH__MAX], path_bytes[GW_PATH__MAX];
 	uint64_t nf_drops[NF_DROP_MAX], dp_drops[GW_DROP__MAX];
-	ev_io uplink_w;		/* on worker 0's loop */
+	struct uplink *uplink_rx;	/* the workers' readers beside uplink's own */
 	ev_io uplink_nh_w;	/* the uplink send queue's neighbour events (fd >= 0) */
 	struct gw_dns *dns;	/* peers whose Endpoint is a host name */
 	size_t n_dns;

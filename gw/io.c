@@ -51,19 +51,16 @@ static void stat_add(uint64_t *c, uint64_t n)
  * paces a device. */
 void gw_io_inputs(struct gw_io *io, bool on)
 {
-	struct gw *g = io->g;
-	bool uplink = g->uplink_on && io->id == 0 && io != &g->ctl_io;
-
-	if (io == &g->ctl_io)
+	if (io == &io->g->ctl_io)
 		return; /* it reads nothing */
 	if (on) {
 		ev_io_start(io->loop, &io->tun_w);
-		if (uplink)
-			ev_io_start(io->loop, &g->uplink_w);
+		if (io->urx)
+			ev_io_start(io->loop, &io->uplink_w);
 	} else {
 		ev_io_stop(io->loop, &io->tun_w);
-		if (uplink)
-			ev_io_stop(io->loop, &g->uplink_w);
+		if (io->urx)
+			ev_io_stop(io->loop, &io->uplink_w);
 	}
 }
 

@@ -611,6 +611,13 @@ static int set_sk(struct uplink *u, const struct bpf_nat_spec *nat)
 	fp = (struct sock_fprog){ .len = (unsigned short)n, .filter = prog };
 	if (setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0)
 		return -errno;
+	/* the fanout's other readers: the same filter (and foreign addresses
+	 * for their ARP answers) */
+	for (unsigned i = 0; i < u->nrx; i++) {
+		if (setsockopt(u->rx[i].pfd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0)
+			return -errno;
+		u->rx[i].nat = *nat;
+	}
 	return 0;
 }
 
@@ -677,10 +684,53 @@ int uplink_forwarding(const char *ifname)
 	return v < 0 ? -EIO : v != 0;
 }
 
+int uplink_fanout(struct uplink *u, struct uplink *rx, unsigned n, unsigned ring_frames)
+{
+	int val = (PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_UNIQUEID) << 16, rc;
+	socklen_t len = sizeof(val);
+
+	for (unsigned i = 0; i < n; i++) {
+		memset(&rx[i], 0, sizeof(rx[i]));
+		rx[i].pfd = rx[i].tx.rfd = rx[i].tx.xfd = rx[i].tx.gfd = -1;
+	}
+	if (setsockopt(u->pfd, SOL_PACKET, PACKET_FANOUT, &val, sizeof(val)) < 0 ||
+	    getsockopt(u->pfd, SOL_PACKET, PACKET_FANOUT, &val, &len) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	val = PACKET_FANOUT_HASH << 16 | (val & 0xffff);
+	for (unsigned i = 0; i < n; i++) {
+		struct uplink *c = &rx[i];
+
+		c->ifindex = u->ifindex;
+		c->mtu = u->mtu;
+		memcpy(c->mac, u->mac, sizeof(c->mac));
+		c->nat = u->nat;
+		if ((rc = uplink_rx_init(c)) < 0 ||
+		    (rc = open_packet(c, &u->nat, ring_frames ? ring_frames : UPLINK_RING_FRAMES)) < 0)
+			goto fail;
+		if (setsockopt(c->pfd, SOL_PACKET, PACKET_FANOUT, &val, sizeof(val)) < 0) {
+			rc = -errno;
+			goto fail;
+		}
+	}
+	u->rx = rx;
+	u->nrx = n;
+	return 0;
+fail:
+	gw_err("uplink: fanout to %u more readers: %s", n, strerror(-rc));
+	for (unsigned i = 0; i < n; i++)
+		uplink_close(&rx[i]);
+	return rc;
+}
+
 void uplink_close(struct uplink *u)
 {
 	int rc;
 
+	for (unsigned i = 0; i < u->nrx; i++)
+		uplink_close(&u->rx[i]);
+	u->nrx = 0;
 	if (u->ring)
 		munmap(u->ring, u->ring_size);
 	u->ring = NULL;

@@ -126,6 +126,11 @@ struct uplink {
 	unsigned nviews;
 
 	struct uplink_tx tx;	/* the send queue (its drops are its own) */
+
+	/* more readers in one PACKET_FANOUT group with pfd (uplink_fanout):
+	 * each a struct uplink of its own, receive only */
+	struct uplink *rx;
+	unsigned nrx;
 };
 
 /* Called with up to UPLINK_VIEWS packets; they may be modified in place. */
@@ -155,6 +160,15 @@ bool uplink_nat_equal(const struct bpf_nat_spec *a, const struct bpf_nat_spec *b
  * then the DNAT-ed ports are left out and it returns false. */
 bool uplink_reserve_map(const struct bpf_nat_spec *nat, uint16_t elo, uint16_t ehi,
 			uint8_t map[static SYSCTL_PORTMAP_BYTES]);
+/* n more readers of the uplink, rx[0..n-1] (the caller's memory): a packet
+ * socket and a ring each, with u's socket filter (uplink_set_nat keeps
+ * them all in step), in one PACKET_FANOUT_HASH group with u's socket (a
+ * group id of their own: PACKET_FANOUT_FLAG_UNIQUEID).  The kernel hands
+ * each flow -- by a hash of its addresses and ports, the same both ways;
+ * fragments by their addresses -- always to the same reader.  Each is
+ * read with uplink_recv_batch, by one thread; their counters are their
+ * own.  0 or -errno (logged; no reader added).  uplink_close closes them. */
+int uplink_fanout(struct uplink *u, struct uplink *rx, unsigned n, unsigned ring_frames);
 /* Removes the tc filter and the port reservation, closes and frees. */
 void uplink_close(struct uplink *u);
 

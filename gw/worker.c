@@ -409,8 +409,8 @@ void gw_workers_stop(struct gw *g)
 
 void gw_uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-	struct gw *g = container_of(w, struct gw, uplink_w);
-	struct gw_io *io = &g->io[0];
+	struct gw_io *io = w->data;
+	struct gw *g = io->g;
 
 	(void)loop, (void)revents;
 	for (int n = 0; n < UPLINK_FRAMES_PER_WAKE && !io->tx_blocked;) {
@@ -418,7 +418,7 @@ void gw_uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
 		int got;
 
 		gw_lock(g, io);
-		got = uplink_recv_batch(&g->uplink, dp_from_uplink, &c);
+		got = uplink_recv_batch(io->urx, dp_from_uplink, &c);
 		gw_batch_end(io, c.now);
 		if (got <= 0)
 			break;

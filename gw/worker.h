@@ -77,7 +77,7 @@ int gw_workers_watch(struct gw *g);
 int gw_workers_start(struct gw *g);
 /* With the lock held: each worker ends its loop; joined. */
 void gw_workers_stop(struct gw *g);
-/* The uplink's packet socket is readable (on worker 0's loop). */
+/* A worker's reader of the uplink is readable (w->data: the worker). */
 void gw_uplink_cb(struct ev_loop *loop, ev_io *w, int revents);
 
 #endif
