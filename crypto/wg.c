@@ -48,6 +48,7 @@ static const char *const drop_names[WG_DROP__COUNT] = {
 	[WG_DROP_TOO_BIG] = "too-big",
 	[WG_DROP_STAGED_OVERFLOW] = "staged-overflow",
 	[WG_DROP_GAVE_UP] = "gave-up",
+	[WG_DROP_HANDSHAKE_BUDGET] = "handshake-budget",
 };
 
 const char *wg_drop_name(enum wg_drop d)
@@ -552,36 +553,64 @@ static bool handshake_gate(struct wg_device *dev, uint64_t now, const struct wg_
 	return true;
 }
 
-static void receive_initiation(struct wg_device *dev, uint64_t now, uint64_t wall,
-			       const struct wg_endpoint *src, uint8_t *buf, size_t len,
-			       bool under_load, struct wg_rx *rx)
+bool wg_handshake_begin(struct wg_device *dev, uint64_t now, const struct wg_endpoint *src,
+			uint8_t *buf, size_t len, bool under_load, struct wg_handshake *h,
+			struct wg_rx *rx)
 {
 	const struct msg_initiation *msg = (const struct msg_initiation *)buf;
+
+	*rx = (struct wg_rx){ .kind = WG_RX_NONE };
+	if (msg_classify(buf, len) != MSG_INITIATION)
+		return false;
+	if (!handshake_gate(dev, now, src, buf, len, under_load, msg_get_le32(msg->sender), rx))
+		return false;
+	h->keys = dev->keys;
+	h->err = 0;
+	return true;
+}
+
+void wg_handshake_crypt(struct wg_handshake *h, const uint8_t *buf, size_t len)
+{
+	(void)len; /* classified as an initiation: exactly its length */
+	h->err = noise_consume_initiation(&h->keys, (const struct msg_initiation *)buf, &h->in);
+	sodium_memzero(h->keys.priv, sizeof(h->keys.priv));
+}
+
+void wg_handshake_drop(struct wg_device *dev, struct wg_handshake *h, enum wg_drop why,
+		       struct wg_rx *rx)
+{
+	sodium_memzero(h, sizeof(*h));
+	*rx = (struct wg_rx){ .kind = WG_RX_NONE };
+	rx_drop(dev, rx, why);
+}
+
+void wg_handshake_end(struct wg_device *dev, uint64_t now, uint64_t wall,
+		      const struct wg_endpoint *src, uint8_t *buf, size_t len,
+		      struct wg_handshake *h, struct wg_rx *rx)
+{
 	struct msg_response resp;
-	struct noise_initiation in;
-	struct noise_session_keys keys;
+	struct noise_session_keys keys = { 0 };
 	struct wg_peer *peer;
 	uint32_t idx, dropped[3];
 	int ret, n;
 
 	(void)wall;
-	if (!handshake_gate(dev, now, src, buf, len, under_load, msg_get_le32(msg->sender), rx))
-		return;
-	if (noise_consume_initiation(&dev->keys, msg, &in)) {
+	*rx = (struct wg_rx){ .kind = WG_RX_NONE };
+	/* our identity changed while it was computed: made for the old one */
+	if (h->err || sodium_memcmp(h->keys.pub, dev->keys.pub, sizeof(h->keys.pub))) {
 		rx_drop(dev, rx, WG_DROP_HANDSHAKE);
-		return;
+		goto out;
 	}
-	peer = wg_peer_find(dev, in.remote_static);
+	peer = wg_peer_find(dev, h->in.remote_static);
 	if (!peer) {
-		sodium_memzero(&in, sizeof(in));
 		rx_drop(dev, rx, WG_DROP_UNKNOWN_PEER);
-		return;
+		goto out;
 	}
-	ret = noise_accept_initiation(&peer->hs, &in, now); /* wipes in */
+	ret = noise_accept_initiation(&peer->hs, &h->in, now); /* wipes in */
 	if (ret) {
 		rx_drop(dev, rx, ret == -EALREADY ? WG_DROP_TIMESTAMP :
 				 ret == -EBUSY ? WG_DROP_FLOOD : WG_DROP_HANDSHAKE);
-		return;
+		goto out;
 	}
 	/* authenticated from here on */
 	rx->peer = peer;
@@ -591,7 +620,7 @@ static void receive_initiation(struct wg_device *dev, uint64_t now, uint64_t wal
 	if (index_table_add(&dev->index, peer, INDEX_KEYPAIR, &idx)) {
 		noise_handshake_clear(&peer->hs);
 		rx_drop(dev, rx, WG_DROP_HANDSHAKE);
-		return;
+		goto out;
 	}
 	if (noise_create_response(&peer->hs, idx, &resp) ||
 	    noise_derive_keys(&peer->hs, &keys)) {
@@ -615,6 +644,19 @@ static void receive_initiation(struct wg_device *dev, uint64_t now, uint64_t wal
 	rx->len = sizeof(resp);
 out:
 	sodium_memzero(&keys, sizeof(keys));
+	sodium_memzero(h, sizeof(*h));
+}
+
+static void receive_initiation(struct wg_device *dev, uint64_t now, uint64_t wall,
+			       const struct wg_endpoint *src, uint8_t *buf, size_t len,
+			       bool under_load, struct wg_rx *rx)
+{
+	struct wg_handshake h;
+
+	if (!wg_handshake_begin(dev, now, src, buf, len, under_load, &h, rx))
+		return;
+	wg_handshake_crypt(&h, buf, len);
+	wg_handshake_end(dev, now, wall, src, buf, len, &h, rx);
 }
 
 static struct wg_peer *peer_of_index(struct wg_device *dev, uint32_t index, uint32_t kind)

@@ -77,6 +77,7 @@ enum wg_drop {
 	WG_DROP_TOO_BIG,         /* send: larger than the MTU or the caller's buffer */
 	WG_DROP_STAGED_OVERFLOW, /* send: oldest staged packet pushed out */
 	WG_DROP_GAVE_UP,         /* staged packets dropped when handshakes gave up */
+	WG_DROP_HANDSHAKE_BUDGET, /* an initiation past the gate, over the caller's budget */
 	WG_DROP__COUNT,
 };
 
@@ -253,6 +254,35 @@ void wg_open_crypt(struct wg_open *o, uint8_t *buf, size_t len);
 void wg_receive_end(struct wg_device *dev, uint64_t now, uint64_t wall,
 		    const struct wg_endpoint *src, uint8_t *buf, size_t len,
 		    const struct wg_open *o, struct wg_rx *rx);
+/*
+ * An initiation in three steps, so that its Diffie-Hellman runs while the
+ * device is another thread's (as the data steps above), and so the caller
+ * can refuse the expensive part (a budget).  begin: true when buf is an
+ * initiation that passed the gate (mac1; under load mac2, else a cookie
+ * reply in rx; the per-source rate limiter) and now needs its Noise
+ * computation, h holding a copy of our static key; false: rx says what
+ * became of it (a drop, counted, or the cookie reply), or it is no
+ * initiation at all (rx->kind WG_RX_NONE: wg_receive it).  crypt: the Noise
+ * computation alone (two Diffie-Hellman), touching no device state; the key
+ * copy is wiped.  end: what wg_receive would have made of it (rx; our key
+ * changed meanwhile: dropped as a failed handshake); h is wiped.  A caller
+ * that refuses an initiation after begin calls wg_handshake_drop.
+ */
+struct wg_handshake {
+	struct noise_keys keys;
+	struct noise_initiation in;
+	int err;
+};
+bool wg_handshake_begin(struct wg_device *dev, uint64_t now, const struct wg_endpoint *src,
+			uint8_t *buf, size_t len, bool under_load, struct wg_handshake *h,
+			struct wg_rx *rx);
+void wg_handshake_crypt(struct wg_handshake *h, const uint8_t *buf, size_t len);
+void wg_handshake_end(struct wg_device *dev, uint64_t now, uint64_t wall,
+		      const struct wg_endpoint *src, uint8_t *buf, size_t len,
+		      struct wg_handshake *h, struct wg_rx *rx);
+/* Refuses a begun initiation: counted as why, h wiped. */
+void wg_handshake_drop(struct wg_device *dev, struct wg_handshake *h, enum wg_drop why,
+		       struct wg_rx *rx);
 /* One IP packet from the host: routed by its destination, encrypted into
  * out (cap bytes; MSG_DATA_MIN_LEN + mtu suffices). */
 void wg_send(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *pkt, size_t len,

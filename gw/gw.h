@@ -74,6 +74,41 @@ struct mnl_socket;
 enum { GW_UNDER_LOAD_HANDSHAKES = 128 };
 
 /*
+ * The handshake budget: handshakes run off the data path.  An initiation
+ * that passes the gate (mac1; under load mac2, else a cookie reply; the
+ * per-source rate limiter: crypto/wg.c, as wireguard-go) still costs two
+ * Diffie-Hellman computations before gw knows whether its static key is a
+ * peer's: 30-50 us each here (libsodium X25519, this 2-core machine).  The
+ * rate limiter lets 20 a second through per source, so 200 sources make
+ * 4000 initiations a second, 0.25-0.4 of a core; computed inline under the
+ * workers' lock that stopped every worker meanwhile.  Now:
+ *   - an initiation's Noise computation runs outside the lock, as the AEAD
+ *     of data messages (wg_handshake_begin / _crypt / _end; the response
+ *     and the keys under the lock: only a peer's initiation gets there);
+ *   - a receive batch begins at most GW_HS_PER_BATCH of them (< 1 ms of
+ *     Diffie-Hellman before its data goes on);
+ *   - all workers together at most GW_HS_PER_SECOND a second (a token
+ *     bucket of GW_HS_BURST), under 10% of a core: enough for a peer
+ *     rekeying every 2 minutes in 100000;
+ *   - the rest are dropped, counted as drop_handshake-budget in gw stats.
+ * Cookie replies (a BLAKE2s and an XChaCha20-Poly1305 of 16 bytes) and the
+ * rate limiter's refusals stay outside the budget: a flood of them costs
+ * little more than the datagrams' reception.  Responses (to our own
+ * initiations, found by an index the flood cannot guess) stay inline.
+ * A flood over the budget crowds peers' initiations out of it as much as
+ * wireguard-go's full handshake queue does; their data keeps flowing.
+ * Measured by tests/netns/42-wg-flood.sh (200 sources with valid cookies,
+ * 25 initiations a second each, iperf3 through gw from a wireguard-go
+ * client, with and without the flood alternating in one run): before,
+ * gw computed all 4000 a second (the test fails on that) and the client
+ * kept 53-104% of its throughput from run to run; now gw computes 1000 a
+ * second and the client keeps 82-95% (the sums of four alternations).
+ * On this 2-core machine the wireguard-go client, not gw, limits the
+ * throughput, so the old code's lock held for 0.3 core did not halve it.
+ */
+enum { GW_HS_PER_BATCH = 8, GW_HS_PER_SECOND = 1000, GW_HS_BURST = 100 };
+
+/*
  * Endpoint host names, as wireguard-tools' reresolve-dns.sh keeps them: a
  * name is looked up at start (before the loop; a failure does not stop gw),
  * then on the resolver thread (gw/resolve.h): while it has never resolved,
@@ -138,6 +173,14 @@ struct gw_open_job {
 	struct wg_open o;
 };
 enum { GW_OPEN_JOBS = 128 };
+/* An initiation whose Diffie-Hellman waits for the lock to be given back
+ * (the handshake budget, above). */
+struct gw_hs_job {
+	uint8_t *buf;
+	size_t len;
+	struct wg_endpoint src;
+	struct wg_handshake h;
+};
 /* A data message queued whose AEAD waits for the queue to go. */
 struct gw_seal_job {
 	uint8_t *slot;
@@ -158,6 +201,9 @@ struct gw_io {
 	size_t tunbuf_size;
 	struct gw_open_job *jobs;	/* GW_OPEN_JOBS; njobs begun */
 	unsigned njobs;
+	struct gw_hs_job *hs_jobs;	/* GW_HS_PER_BATCH; nhs begun */
+	unsigned nhs;
+	unsigned hs_batch;	/* initiations begun in this receive batch */
 	uint8_t *segbuf;	/* a super-packet's segment, cut one at a time */
 	size_t segbuf_size;
 	/* while a receive batch is handled (gro_on), TCP segments for the host
@@ -225,6 +271,9 @@ struct gw {
 	 * began at load_window; under load while now < under_load_until */
 	uint64_t load_window, under_load_until;
 	unsigned load_count;
+	/* the handshake budget's global bucket (above): credit in ns, at most
+	 * GW_HS_BURST handshakes' worth, as of hs_last */
+	uint64_t hs_credit, hs_last;
 	/* the netfilter pipeline (gw/dataplane.c): set when Rules or Uplink is */
 	struct nf *nf;
 	struct route_ctx route;

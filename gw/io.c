@@ -384,7 +384,8 @@ int gw_io_init(struct gw_io *io, size_t mtu)
 	io->segbuf_size = mtu + 64;
 	io->segbuf = calloc(1, io->segbuf_size);
 	io->jobs = calloc(GW_OPEN_JOBS, sizeof(*io->jobs));
-	return io->tunbuf && io->segbuf && io->jobs ? 0 : -ENOMEM;
+	io->hs_jobs = calloc(GW_HS_PER_BATCH, sizeof(*io->hs_jobs));
+	return io->tunbuf && io->segbuf && io->jobs && io->hs_jobs ? 0 : -ENOMEM;
 }
 
 static void batch_wipe(struct udp_batch *b)
@@ -426,6 +427,7 @@ void gw_io_free(struct gw_io *io, bool fds)
 	wipe_free(io->segbuf, io->segbuf_size);
 	wipe_free(io->grobuf, GRO_MAX);
 	wipe_free((uint8_t *)io->jobs, io->jobs ? GW_OPEN_JOBS * sizeof(*io->jobs) : 0);
+	wipe_free((uint8_t *)io->hs_jobs, io->hs_jobs ? GW_HS_PER_BATCH * sizeof(*io->hs_jobs) : 0);
 	wipe_free((uint8_t *)io->seals, io->seals ? 2 * UDP_BATCH * sizeof(*io->seals) : 0);
 }
 

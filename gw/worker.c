@@ -3,6 +3,11 @@
 #include "gw/worker.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stddef.h>
+#include <unistd.h>
 
 #include "gw/gw.h"
 #include "gw/icmp6.h"
@@ -64,19 +69,22 @@ static void rx_result(struct gw *g, uint64_t now, uint64_t wl, const struct wg_e
 		gw_queue_dgram(g, src, rx->data, rx->len);
 }
 
-/* The data messages begun so far: their AEAD outside the lock (with
- * workers), then each on its way; the input batch has gone when it
- * returns, so nothing shared points into io's buffers. */
+/* The data messages and initiations begun so far: their AEAD and
+ * Diffie-Hellman outside the lock (with workers), then each on its way; the
+ * input batch has gone when it returns, so nothing shared points into io's
+ * buffers. */
 static void open_jobs(struct gw_io *io, uint64_t now, uint64_t wl)
 {
 	struct gw *g = io->g;
-	unsigned n = io->njobs;
+	unsigned n = io->njobs, nhs = io->nhs;
 
-	if (!n)
+	if (!n && !nhs)
 		return;
 	gw_unlock(g);
 	for (unsigned i = 0; i < n; i++)
 		wg_open_crypt(&io->jobs[i].o, io->jobs[i].buf, io->jobs[i].len);
+	for (unsigned i = 0; i < nhs; i++)
+		wg_handshake_crypt(&io->hs_jobs[i].h, io->hs_jobs[i].buf, io->hs_jobs[i].len);
 	gw_lock(g, io);
 	for (unsigned i = 0; i < n; i++) {
 		struct gw_open_job *j = &io->jobs[i];
@@ -85,17 +93,46 @@ static void open_jobs(struct gw_io *io, uint64_t now, uint64_t wl)
 		wg_receive_end(&g->dev, now, wl, &j->src, j->buf, j->len, &j->o, &rx);
 		rx_result(g, now, wl, &j->src, &rx);
 	}
-	io->njobs = 0;
+	for (unsigned i = 0; i < nhs; i++) {
+		struct gw_hs_job *j = &io->hs_jobs[i];
+		struct wg_rx rx;
+
+		wg_handshake_end(&g->dev, now, wl, &j->src, j->buf, j->len, &j->h, &rx);
+		rx_result(g, now, wl, &j->src, &rx);
+	}
+	io->njobs = io->nhs = 0;
 	dp_input_flush(g, now, wl);
 }
 
+/* Whether the handshake budget (gw.h) takes one more initiation now: this
+ * batch's share, then the global bucket, charged. */
+static bool hs_budget(struct gw_io *io, uint64_t now)
+{
+	const uint64_t cost = NSEC_PER_SEC / GW_HS_PER_SECOND;
+	struct gw *g = io->g;
+	uint64_t credit = g->hs_credit + (now - g->hs_last);
+
+	if (io->hs_batch >= GW_HS_PER_BATCH)
+		return false;
+	g->hs_last = now;
+	g->hs_credit = credit > GW_HS_BURST * cost ? GW_HS_BURST * cost : credit;
+	if (g->hs_credit < cost)
+		return false;
+	g->hs_credit -= cost;
+	io->hs_batch++;
+	return true;
+}
+
 /* One datagram from src, len bytes at buf: a data message is begun (its
- * AEAD waits for open_jobs), anything else handled at once. */
+ * AEAD waits for open_jobs), an initiation past the gate too if the budget
+ * takes it (its Diffie-Hellman waits), anything else handled at once. */
 static void udp_receive(struct gw_io *io, uint64_t now, uint64_t wl,
 			const struct wg_endpoint *src, uint8_t *buf, size_t len)
 {
 	struct gw *g = io->g;
 	struct gw_open_job *j = &io->jobs[io->njobs];
+	bool load = under_load(g, now, buf, len);
+	struct wg_handshake h;
 	struct wg_rx rx;
 
 	if (wg_receive_begin(&g->dev, now, buf, len, &j->o)) {
@@ -106,7 +143,23 @@ static void udp_receive(struct gw_io *io, uint64_t now, uint64_t wl,
 			open_jobs(io, now, wl);
 		return;
 	}
-	wg_receive(&g->dev, now, wl, src, buf, len, under_load(g, now, buf, len), &rx);
+	if (wg_handshake_begin(&g->dev, now, src, buf, len, load, &h, &rx)) {
+		struct gw_hs_job *hj = &io->hs_jobs[io->nhs];
+
+		if (!hs_budget(io, now)) {
+			wg_handshake_drop(&g->dev, &h, WG_DROP_HANDSHAKE_BUDGET, &rx);
+			return;
+		}
+		hj->buf = buf;
+		hj->len = len;
+		hj->src = *src;
+		hj->h = h;
+		sodium_memzero(&h, sizeof(h));
+		io->nhs++; /* at most GW_HS_PER_BATCH: the budget's */
+		return;
+	}
+	if (rx.kind == WG_RX_NONE) /* not an initiation */
+		wg_receive(&g->dev, now, wl, src, buf, len, load, &rx);
 	rx_result(g, now, wl, src, &rx);
 }
 
@@ -120,6 +173,7 @@ static void oversized(struct gw_io *io)
 /* One recvmmsg batch, under the lock. */
 static void udp_batch(struct gw_io *io, int n, uint64_t now, uint64_t wl)
 {
+	io->hs_batch = 0;
 	for (int i = 0; i < n; i++) {
 		struct mmsghdr *m = &io->rx.msgs[i];
 		uint8_t *buf = udp_batch_slot(&io->rx, (unsigned)i);

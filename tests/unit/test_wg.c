@@ -502,6 +502,68 @@ static void test_cookie_under_load(void **state)
 	assert_true(limited > 0);
 }
 
+/* An initiation in the three steps gw's workers use (begin and end under
+ * their lock, the Diffie-Hellman between): the same result as wg_receive;
+ * refused after begin it is counted; made for a key that changed meanwhile
+ * it is dropped; anything else is not begun. */
+static void test_handshake_steps(void **state)
+{
+	struct net *net = *state;
+	struct node *a = &net->n[0], *b = &net->n[1];
+	struct wg_handshake h;
+	struct wg_rx rx;
+	struct dgram d;
+	uint8_t priv[32];
+
+	assert_int_equal(send_ip(0, 1, 2, 1).kind, WG_TX_STAGED);
+	assert_int_equal(net->count, 1);
+	d = net->q[net->head];
+	/* refused by the caller's budget */
+	assert_true(wg_handshake_begin(&b->dev, net->now, &d.from, d.buf, d.len, false, &h, &rx));
+	wg_handshake_drop(&b->dev, &h, WG_DROP_HANDSHAKE_BUDGET, &rx);
+	assert_int_equal(rx.kind, WG_RX_DROP);
+	assert_int_equal(b->dev.drops[WG_DROP_HANDSHAKE_BUDGET], 1);
+	assert_int_equal(b->dev.handshakes_received, 0);
+	/* b's key changes between crypt and end */
+	memcpy(priv, b->priv, sizeof(priv));
+	assert_true(wg_handshake_begin(&b->dev, net->now, &d.from, d.buf, d.len, false, &h, &rx));
+	wg_handshake_crypt(&h, d.buf, d.len);
+	randombytes_buf(b->priv, sizeof(b->priv));
+	assert_int_equal(wg_device_set_private_key(&b->dev, b->priv), 0);
+	wg_handshake_end(&b->dev, net->now, WALL0 + net->now, &d.from, d.buf, d.len, &h, &rx);
+	assert_int_equal(rx.kind, WG_RX_DROP);
+	assert_int_equal(rx.drop, WG_DROP_HANDSHAKE);
+	assert_int_equal(wg_device_set_private_key(&b->dev, priv), 0);
+	memcpy(b->priv, priv, sizeof(priv));
+	/* the three steps answer it as wg_receive does */
+	assert_true(wg_handshake_begin(&b->dev, net->now, &d.from, d.buf, d.len, false, &h, &rx));
+	wg_handshake_crypt(&h, d.buf, d.len);
+	wg_handshake_end(&b->dev, net->now, WALL0 + net->now, &d.from, d.buf, d.len, &h, &rx);
+	assert_int_equal(rx.kind, WG_RX_REPLY);
+	assert_int_equal(b->dev.handshakes_received, 1);
+	net->head = (net->head + 1) % MAXQ;
+	net->count--;
+	push(0, &b->addr, rx.data, rx.len);
+	run();
+	assert_int_equal(a->dev.peers[0]->handshakes_completed, 1);
+	assert_int_equal(b->delivered, 1);
+	/* a data message is not begun: rx says nothing happened */
+	assert_int_equal(send_ip(0, 1, 2, 2).kind, WG_TX_DATA);
+	d = net->q[net->head];
+	assert_false(wg_handshake_begin(&b->dev, net->now, &d.from, d.buf, d.len, false, &h, &rx));
+	assert_int_equal(rx.kind, WG_RX_NONE);
+	run();
+	assert_int_equal(b->delivered, 2);
+	/* under load, without mac2: the cookie reply, not begun */
+	a->dev.peers[0]->session.current.valid = false;
+	net->now += 6 * NSEC_PER_SEC;
+	assert_int_equal(send_ip(0, 1, 2, 3).kind, WG_TX_STAGED);
+	d = net->q[net->head];
+	assert_false(wg_handshake_begin(&b->dev, net->now, &d.from, d.buf, d.len, true, &h, &rx));
+	assert_int_equal(rx.kind, WG_RX_REPLY);
+	assert_int_equal(rx.drop, WG_DROP_COOKIE_SENT);
+}
+
 /* An hour of traffic every 10 s with the timers driving: rekeys happen,
  * nothing is lost, no keypair expires under use. */
 static void test_timers_hours(void **state)
@@ -773,6 +835,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_allowed_ips_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cookie_under_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_handshake_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timers_hours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_persistent_keepalive, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_remove, setup, teardown),
