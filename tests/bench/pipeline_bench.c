@@ -230,6 +230,19 @@ static struct nf *gateway_nf(void)
 	return nf;
 }
 
+/* A decrypted packet joins the batch for nf_input_batch (seq: its
+ * randomness). */
+static void batch_add(const struct wg_rx *rx, struct pkt *p, struct pkt **pp, uint32_t *rnd,
+		      unsigned *n, uint32_t seq)
+{
+	if (rx->kind != WG_RX_PACKET || pkt_parse(&p[*n], rx->data, rx->len) != PKT_OK)
+		die("the gateway refused a data message");
+	p[*n].owner = (uint16_t)(uintptr_t)rx->peer->user;
+	rnd[*n] = seq;
+	pp[*n] = &p[*n];
+	(*n)++;
+}
+
 struct result {
 	double aead, wg, nf, copy;
 };
@@ -304,12 +317,7 @@ static void measure(size_t size, struct result *res)
 
 				wg_receive(&gwdev, now, WALL0 + now, &clients[d->peer].addr, d->buf, d->len,
 					   false, &rx);
-				if (rx.kind != WG_RX_PACKET || pkt_parse(&p[n], rx.data, rx.len) != PKT_OK)
-					die("the gateway refused a data message");
-				p[n].owner = (uint16_t)(uintptr_t)rx.peer->user;
-				rnd[n] = (uint32_t)(i + b);
-				pp[n] = &p[n];
-				n++;
+				batch_add(&rx, p, pp, rnd, &n, (uint32_t)(i + b));
 			}
 			t2 = now_ns();
 			nf_input_batch(nf, pp, n, "gw0", now, rnd, r);
@@ -406,12 +414,7 @@ static void *scale_run(void *arg)
 
 			wg_receive_end(&gwdev, now, WALL0 + now, &clients[d->peer].addr, d->buf, d->len,
 				       &o[b], &rx);
-			if (rx.kind != WG_RX_PACKET || pkt_parse(&p[n], rx.data, rx.len) != PKT_OK)
-				die("the gateway refused a data message");
-			p[n].owner = (uint16_t)(uintptr_t)rx.peer->user;
-			rnd[n] = (uint32_t)(i + b);
-			pp[n] = &p[n];
-			n++;
+			batch_add(&rx, p, pp, rnd, &n, (uint32_t)(i + b));
 		}
 		nf_input_batch(scale_nf, pp, n, "gw0", now, rnd, r);
 		for (unsigned b = 0; b < n; b++) {
