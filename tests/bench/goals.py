@@ -68,7 +68,7 @@ for i, way in enumerate(("up", "down")):
 upl = read("uplink_bench.txt")
 aead_gb = aead["1420"][0] * 1e9 / 1420 / 1e6 if "1420" in aead else None
 for way in ("up", "down"):
-    m = re.search(rf"^{way}\s+Mbit/s\s+\S+\s+\(.*?\)\s+gateway CPU ms/GB\s+(\S+)", upl, re.M)
+    m = re.search(rf"^{way.upper()}\s+Mbit/s\s+\S+\s+\(.*?\)\s+gateway CPU ms/GB\s+(\S+)", upl, re.M)
     cpu = num(m.group(1)) if m else None
     r = cpu / aead_gb if cpu and aead_gb else None
     row(f"gateway CPU per GB / the AEAD's, TCP through tunnel + NAT ({way})",
