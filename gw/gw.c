@@ -570,6 +570,7 @@ static int open_tun(struct gw *g)
 				return -ENOMEM;
 			}
 			gro_init(&io->gro, io->grobuf, GRO_MAX);
+			io->gro.trusted = true; /* peers' packets, authenticated (gro.h) */
 		}
 	}
 	ret = tun_configure(g->cfg.ifname, mtu, g->cfg.addresses, g->cfg.n_addresses, &what);

@@ -207,10 +207,11 @@ void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall)
 }
 
 /* A packet that arrived on in joins the input batch, reassembled first if a
- * fragment.  The batch goes when full, when packets from elsewhere come, or
- * at dp_input_flush (the caller's buffers must stay until then). */
+ * fragment; csum_ok: its L4 checksum is known good (struct pkt).  The batch
+ * goes when full, when packets from elsewhere come, or at dp_input_flush
+ * (the caller's buffers must stay until then). */
 static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum fwd_from from,
-		  uint16_t owner, uint64_t now, uint64_t wall)
+		  uint16_t owner, bool csum_ok, uint64_t now, uint64_t wall)
 {
 	struct dp_batch *b = &g->inb;
 	struct pkt *p;
@@ -240,8 +241,10 @@ static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum f
 		}
 		b->fragbuf_used = true;
 		p->frag_max = frag_max_size(g->frag);
+		csum_ok = false;
 	}
 	p->owner = owner;
+	p->l4_csum_ok = csum_ok;
 	b->pp[b->n] = p;
 	b->in = in;
 	b->from = (uint8_t)from;
@@ -282,7 +285,7 @@ void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64
 		gw_tun_write(g, pkt, len);
 		return;
 	}
-	input(g, pkt, len, g->cfg.ifname, FWD_FROM_PEER, owner, now, wall);
+	input(g, pkt, len, g->cfg.ifname, FWD_FROM_PEER, owner, false, now, wall);
 }
 
 void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
@@ -313,8 +316,8 @@ void dp_from_uplink(void *ctx, struct uplink_pkt *pkts, unsigned n)
 	struct dp_rx_ctx *c = ctx;
 
 	for (unsigned i = 0; i < n; i++)
-		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FWD_FROM_UPLINK, 0, c->now,
-		      c->wall);
+		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FWD_FROM_UPLINK, 0,
+		      pkts[i].csum_ok, c->now, c->wall);
 	dp_input_flush(c->g, c->now, c->wall); /* the views last for this call only */
 }
 

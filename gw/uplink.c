@@ -113,9 +113,10 @@ void uplink_rx_flush(struct uplink *u, uplink_rx_fn *fn, void *ctx)
 	u->seg_used = 0;
 }
 
-static void view(struct uplink *u, uint8_t *ip, size_t len, uplink_rx_fn *fn, void *ctx)
+static void view(struct uplink *u, uint8_t *ip, size_t len, bool csum_ok, uplink_rx_fn *fn,
+		 void *ctx)
 {
-	u->views[u->nviews++] = (struct uplink_pkt){ ip, (uint32_t)len };
+	u->views[u->nviews++] = (struct uplink_pkt){ ip, (uint32_t)len, csum_ok };
 	if (u->nviews == UPLINK_VIEWS)
 		uplink_rx_flush(u, fn, ctx);
 }
@@ -152,7 +153,7 @@ static int segment(struct uplink *u, uint8_t *ip, size_t len, enum gso_kind kind
 			return -E2BIG;
 		gso_seg(&s, i, seg);
 		u->st.rx_segs++;
-		view(u, seg, n, fn, ctx);
+		view(u, seg, n, true, fn, ctx);
 	}
 	return 0;
 }
@@ -210,7 +211,7 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 		}
 		u->st.rx_csum++;
 	}
-	view(u, ip, len, fn, ctx);
+	view(u, ip, len, vh.needs_csum || vh.data_valid, fn, ctx);
 }
 
 /* ---- the receive ring --------------------------------------------------

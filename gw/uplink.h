@@ -63,6 +63,9 @@ enum {
 struct uplink_pkt {
 	uint8_t *data;
 	uint32_t len;
+	bool csum_ok;	/* its L4 checksum is known good: a segment gw cut or a
+			 * partial checksum gw completed, or the kernel said
+			 * so (VIRTIO_NET_HDR_F_DATA_VALID) */
 };
 
 enum uplink_drop {

@@ -343,6 +343,7 @@ static int open_packet(struct uplink_tx *t, int ifindex)
 			(void)setsockopt(t->gfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 		(void)setsockopt(t->gfd, SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero));
 		gro_init(&t->gro, t->grobuf + ETHH_LEN, GRO_MAX);
+		t->gro.trusted = true; /* peers' packets, authenticated (gro.h) */
 	}
 	*t->ll = (struct sockaddr_ll){
 		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = ifindex,

@@ -375,8 +375,10 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 	/* conntrack checks TCP/UDP/ICMP checksums in PREROUTING, except for
 	 * what a peer sent: the kernel's WireGuard marks a decrypted packet
 	 * CHECKSUM_UNNECESSARY at every level (the AEAD authenticated it), so
-	 * Linux never finds it INVALID for its checksum */
-	if (!track(nf, ctx, res, !from_peer))
+	 * Linux never finds it INVALID for its checksum; nor what the kernel
+	 * verified or gw computed itself (p->l4_csum_ok: Linux skips
+	 * CHECKSUM_UNNECESSARY and PARTIAL skbs too) */
+	if (!track(nf, ctx, res, !from_peer && !p->l4_csum_ok))
 		return false;
 	if (stopped(res, run(nf, NF_MANGLE, ctx, trace), ctx))
 		return false;

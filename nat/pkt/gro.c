@@ -24,7 +24,7 @@ static uint32_t pseudo(const uint8_t *p, size_t l3, size_t l4len)
 
 /* A segment that could be part of a super-packet: its IP header length,
  * headers length and payload length, or false. */
-static bool eligible(const uint8_t *p, size_t len, size_t *l3, size_t *hdrs)
+static bool eligible(const uint8_t *p, size_t len, bool trusted, size_t *l3, size_t *hdrs)
 {
 	size_t tot, doff;
 
@@ -53,7 +53,7 @@ static bool eligible(const uint8_t *p, size_t len, size_t *l3, size_t *hdrs)
 	if (doff < TCPH_LEN || *hdrs >= tot || (p[*l3 + 12] & 0x0f) ||
 	    (p[*l3 + 13] & (uint8_t)~TCP_PSH) != TCP_ACK)
 		return false;
-	return csum_fold(csum_add(pseudo(p, *l3, tot - *l3), p + *l3, tot - *l3)) == 0;
+	return trusted || csum_fold(csum_add(pseudo(p, *l3, tot - *l3), p + *l3, tot - *l3)) == 0;
 }
 
 /* Does segment p (l3, hdrs as eligible() found) continue the held one? */
@@ -84,7 +84,7 @@ enum gro_res gro_add(struct gro *g, const uint8_t *p, size_t len)
 {
 	size_t l3, hdrs;
 
-	if (len > g->cap || !eligible(p, len, &l3, &hdrs))
+	if (len > g->cap || !eligible(p, len, g->trusted, &l3, &hdrs))
 		return GRO_NOT;
 	if (g->len) {
 		if (!joins(g, p, len, l3, hdrs))
@@ -95,7 +95,7 @@ enum gro_res gro_add(struct gro *g, const uint8_t *p, size_t len)
 	} else {
 		memcpy(g->buf, p, len);
 		*g = (struct gro){ .buf = g->buf, .cap = g->cap, .len = len, .l3 = l3,
-				   .hdrs = hdrs, .mss = (unsigned)(len - hdrs) };
+				   .hdrs = hdrs, .mss = (unsigned)(len - hdrs), .trusted = g->trusted };
 	}
 	g->n++;
 	g->closed = (p[l3 + 13] & TCP_PSH) || len - hdrs < g->mss;

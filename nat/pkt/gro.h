@@ -7,7 +7,8 @@
  * ports, IP and TCP header fields and options; contiguous sequence numbers;
  * IPv4 without options, DF set, IDs counting up; IPv6 without extension
  * headers; flags ACK with PSH only on the last; every segment's checksums
- * valid; the same payload size except a shorter last one.  Pure: the caller
+ * valid (the TCP one unless trusted); the same payload size except a
+ * shorter last one.  Pure: the caller
  * owns the buffer.
  */
 #ifndef GW_PKT_GRO_H
@@ -32,6 +33,11 @@ struct gro {
 	unsigned mss;	/* the first segment's payload */
 	unsigned n;	/* segments held */
 	bool closed;	/* PSH or a short segment: nothing more joins */
+	/* the segments' TCP checksums are trusted, not verified: packets a peer
+	 * sent, authenticated by WireGuard's AEAD (the kernel's WireGuard marks
+	 * every packet it decrypted CHECKSUM_UNNECESSARY, and its GRO then
+	 * joins them unverified).  Set after gro_init; false: verified. */
+	bool trusted;
 };
 
 enum gro_res {

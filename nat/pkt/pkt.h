@@ -81,6 +81,10 @@ struct pkt {
 	uint16_t frag_max;    /* a datagram the caller reassembled: its largest
 	                       * fragment (Linux's IPCB frag_max_size), else 0;
 	                       * set like owner */
+	bool l4_csum_ok;      /* the L4 checksum is known good -- the caller
+	                       * computed it, or the kernel verified it (Linux's
+	                       * CHECKSUM_UNNECESSARY, or PARTIAL): conntrack does
+	                       * not verify it again; set like owner */
 };
 
 /* Parse buf[0..len) as an IPv4 packet.  Returns PKT_OK and fills *p, or an

@@ -19,6 +19,7 @@ int vnet_parse(struct vnet_hdr *h, const uint8_t buf[static VNET_HLEN])
 	memcpy(&vh, buf, sizeof(vh));
 	*h = (struct vnet_hdr){
 		.needs_csum = vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM,
+		.data_valid = vh.flags & VIRTIO_NET_HDR_F_DATA_VALID,
 		.gso_size = vh.gso_size, .hdr_len = vh.hdr_len,
 		.csum_start = vh.csum_start, .csum_offset = vh.csum_offset,
 	};

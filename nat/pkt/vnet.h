@@ -22,6 +22,8 @@ struct vnet_hdr {
 	bool needs_csum;	/* the L4 checksum is partial: complete it at
 				 * csum_start + csum_offset (from the header
 				 * that follows the virtio_net_hdr) */
+	bool data_valid;	/* read: the kernel verified the checksums
+				 * (CHECKSUM_UNNECESSARY) */
 	uint16_t gso_size, hdr_len, csum_start, csum_offset;
 };
 

@@ -350,6 +350,34 @@ static void not_case(bool v6, uint8_t flags, int at, uint8_t x, bool fix, long d
 	assert_memory_equal(gbuf, a, na);
 }
 
+/* Trusted (a peer's packets, authenticated): a segment with a bad TCP
+ * checksum joins all the same, as the kernel's GRO joins what WireGuard
+ * marked CHECKSUM_UNNECESSARY; a bad IP header checksum still does not. */
+static void test_trusted(void **st)
+{
+	(void)st;
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct segspec sa = { .v6 = v6, .topt = 12, .off = 0, .plen = 1000, .flags = ACK };
+		struct segspec sb = { .v6 = v6, .topt = 12, .off = 1000, .plen = 1000, .id = 1,
+				      .flags = ACK };
+		static uint8_t a[SEGMAX], b[SEGMAX];
+		size_t na = build(a, &sa), nb = build(b, &sb), l3 = v6 ? 40 : 20;
+		struct gro g;
+		struct vnet_hdr h;
+
+		b[l3 + 16] ^= 0x01; /* its TCP checksum */
+		gro_init(&g, gbuf, sizeof(gbuf));
+		g.trusted = true;
+		assert_int_equal(gro_add(&g, a, na), GRO_HELD);
+		assert_int_equal(gro_add(&g, b, nb), GRO_HELD);
+		assert_true(g.trusted); /* kept across the new held packet */
+		assert_int_equal(gro_finish(&g, &h), na + 1000);
+		gro_init(&g, gbuf, sizeof(gbuf));
+		assert_int_equal(gro_add(&g, a, na), GRO_HELD);
+		assert_int_equal(gro_add(&g, b, nb), GRO_NOT); /* untrusted: verified */
+	}
+}
+
 static void test_not(void **st)
 {
 	(void)st;
@@ -489,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_no_join),
 		cmocka_unit_test(test_closed),
 		cmocka_unit_test(test_not),
+		cmocka_unit_test(test_trusted),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_random),
 	};
