@@ -33,6 +33,7 @@ printf '%s\n' "$wgs_priv" > "$TMP/wgs.key"
 
 cat > "$TMP/srv0.conf" <<EOF
 [Interface]
+Workers = ${GW_TEST_WORKERS:-2}
 PrivateKey = $srv_priv
 ListenPort = 51820
 Address = 10.8.0.1/24, fd00:8::1/64
@@ -45,6 +46,7 @@ AllowedIPs = 10.8.0.2/32, fd00:8::2/128
 EOF
 cat > "$TMP/cl0.conf" <<EOF
 [Interface]
+Workers = ${GW_TEST_WORKERS:-2}
 PrivateKey = $cl_priv
 ListenPort = 40000
 Address = 10.8.0.2/24, 10.7.0.2/24, fd00:8::2/64

@@ -32,6 +32,7 @@ peer_pub=$("$GW" genkey | "$GW" pubkey)
 ctl=$TMP/gw0.sock
 cat > "$TMP/gw0.conf" <<EOF
 [Interface]
+Workers = ${GW_TEST_WORKERS:-2}
 PrivateKey = $gw_priv
 ListenPort = 51820
 Address = 10.8.0.1/24, fd00:8::1/64

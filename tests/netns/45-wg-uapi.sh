@@ -59,7 +59,7 @@ PublicKey = $c_pub
 EOP
 }
 {
-	printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nControlSocket = %s\n' \
+	printf '[Interface]\nWorkers = %s\nPrivateKey = %s\nListenPort = 51820\nControlSocket = %s\n' "${GW_TEST_WORKERS:-2}" \
 		"$gw_priv" "$TMP/gw0.ctl"
 	echo "User = nobody"
 	peers

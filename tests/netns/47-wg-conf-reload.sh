@@ -33,6 +33,7 @@ ctl=$TMP/gw0.ctl
 conf() { # conf CLIENT-ALLOWED-IPS [MORE PEER SECTIONS]
 	cat <<EOC
 [Interface]
+Workers = ${GW_TEST_WORKERS:-2}
 PrivateKey = $gw_priv
 ListenPort = 51820
 Address = 10.8.0.1/24

@@ -230,6 +230,7 @@ rcl_priv=$("$GW" genkey); rcl_pub=$(printf '%s\n' "$rcl_priv" | "$GW" pubkey)
 printf '%s\n' "$rcl_priv" > "$TMP/rclient.key"
 cat > "$R/gw0.conf" <<EOC
 [Interface]
+Workers = ${GW_TEST_WORKERS:-2}
 PrivateKey = $("$GW" genkey)
 ListenPort = 51820
 Address = 10.8.0.1/24

@@ -192,6 +192,7 @@ diff <(grep -v '^#' "$TMP/before") <(grep -v '^#' "$TMP/after") > /dev/null ||
 	fail "a refused restore or reload changed the rules"
 cat > "$TMP/gw1.conf" <<EOC
 [Interface]
+Workers = ${GW_TEST_WORKERS:-2}
 PrivateKey = $("$GW" genkey)
 ListenPort = 51821
 Address = 10.9.0.1/24

@@ -141,6 +141,7 @@ stop "$gw_pid"
 mkdir "$TMP/plain"
 cat > "$TMP/plain/gw0.conf" <<EOC
 [Interface]
+Workers = ${GW_TEST_WORKERS:-2}
 $(grep '^PrivateKey' "$TMP/gw0.conf")
 ListenPort = 51820
 Address = 10.8.0.1/24

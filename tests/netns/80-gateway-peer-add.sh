@@ -109,6 +109,7 @@ refused "another gateway's socket" add "$TMP/other.conf" tablet --endpoint 10.10
 cmp -s "$TMP/other.conf" "$TMP/other.before" || fail "another gateway's socket: its config changed"
 cat > "$TMP/small.conf" <<EOC
 [Interface]
+Workers = ${GW_TEST_WORKERS:-2}
 PrivateKey = $("$GW" genkey)
 Address = 10.9.0.1/30
 
