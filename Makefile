@@ -81,7 +81,7 @@ ALL_OBJ := $(call objs,$(NAT_SRC) $(PKT_SRC) $(CRYPTO_SRC) $(GW_SRC) $(UTIL_SRC)
 
 .SECONDARY:
 
-.PHONY: all test check unit netns pure bench demo fuzz deps install clean
+.PHONY: all test check unit netns tsan pure bench demo fuzz deps install clean
 .DEFAULT_GOAL := all
 
 all: $(GWBIN)
@@ -148,6 +148,17 @@ netns: $(GWBIN)
 	$(Q)GW=$(abspath $(GWBIN)) GW_TEST_WORKERS=1 tests/netns/run.sh $(NETNS_ONE_WORKER)
 
 check: unit netns
+
+# The workers under ThreadSanitizer (not in make test: a build of its own,
+# and slow): a data race aborts gw (halt_on_error), so these tests, which
+# drive the threads hardest, fail on one.
+TSAN_TESTS := 40-wg-interop.sh 42-wg-flood.sh 45-wg-uapi.sh 46-gateway-runtime-peers.sh \
+	60-gateway-masquerade.sh 61-gateway-control.sh 65-gateway-bulk.sh 70-gateway-frag.sh
+tsan: $(CONNRATE)
+	$(Q)$(MAKE) --no-print-directory B=build/tsan OPT='-O1 -g' SANFLAGS=-fsanitize=thread \
+		GWBIN=build/tsan/gw/gw build/tsan/gw/gw
+	$(Q)GW=$(abspath build/tsan/gw/gw) TSAN_OPTIONS=halt_on_error=1 \
+		tests/netns/run.sh $(TSAN_TESTS)
 
 test:
 	$(Q)$(MAKE) --no-print-directory deps
@@ -246,6 +257,7 @@ $(UPLINK_PROBE): $(B)/tests/netns/uplink_probe.o $(LIBGW) $(LIBS)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIBGW) $(LIBS) $(GW_LIBS)
 
 netns: $(UPLINK_PROBE)
+tsan: $(UPLINK_PROBE)
 
 -include $(B)/tests/netns/uplink_probe.d
 
