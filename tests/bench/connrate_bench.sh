@@ -19,7 +19,8 @@
 #
 #   connrate server 7200 on the server; connrate client on the client
 #
-# BENCH_SECONDS (default 5): the length of each case; CONNRATE: the
+# BENCH_SECONDS (default 5): the length of each case; WORKERS: the gw ends'
+# Workers (default: one per CPU); CONNRATE: the
 # connrate binary (make builds build/rel/tests/bench/connrate).
 . "$(dirname "$0")/../netns/lib.sh"
 
@@ -77,6 +78,7 @@ Uplink = eth0
 Rules = $TOP/contrib/examples/gw0.rules
 ControlSocket = $d/gw0.sock
 UapiSocket = $d/gw0.uapi
+Workers = ${WORKERS:-$(nproc)}
 
 [Peer]
 PublicKey = $cl_pub
@@ -124,6 +126,7 @@ ListenPort = 40000
 Address = 10.8.0.2/24
 ControlSocket = $d/wgc1.sock
 UapiSocket = $d/wgc1.uapi
+Workers = ${WORKERS:-$(nproc)}
 
 [Peer]
 PublicKey = $GW_PUB
