@@ -8,7 +8,8 @@
 #   make demo         the gateway on a throw-away netns topology
 #   make fuzz         libFuzzer harnesses (tests/fuzz), built with clang
 #   make install PREFIX=/usr/local DESTDIR=   gw, gw-userns, gw@.service,
-#                     gw-metrics@.service/.timer, examples
+#                     gw-metrics@.service/.timer, examples, gw(8), gw.conf(5),
+#                     bash completion
 #   V=1 shows the full command lines.
 
 PREFIX  ?= /usr/local
@@ -20,7 +21,7 @@ V       ?= 0
 DEB_BUILD := gcc make libc6-dev libsodium-dev libb2-dev libev-dev \
 	libcap-ng-dev libcmocka-dev libmnl-dev libqrencode-dev libsystemd-dev
 DEB_TEST  := iproute2 procps python3 wireguard-tools wireguard-go iptables nftables \
-	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography
+	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography groff-base
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 
 ifeq ($(SAN),1)
@@ -81,7 +82,7 @@ ALL_OBJ := $(call objs,$(NAT_SRC) $(PKT_SRC) $(CRYPTO_SRC) $(GW_SRC) $(UTIL_SRC)
 
 .SECONDARY:
 
-.PHONY: all test check unit netns tsan pure bench demo fuzz deps install clean
+.PHONY: all test check unit doc-check netns tsan pure bench demo fuzz deps install clean
 .DEFAULT_GOAL := all
 
 all: $(GWBIN)
@@ -137,8 +138,13 @@ pure: $(LIBS)
 		grep -xF $(foreach s,$(PURE_FORBIDDEN),-e $(s))); \
 	if [ -n "$$bad" ]; then echo "nat/, nat/pkt/ or crypto/ calls I/O: $$bad" >&2; exit 1; fi
 
-unit: $(UNIT_BINS) pure
+unit: $(UNIT_BINS) pure doc-check
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
+
+# The man pages (doc/) and the bash completion against gw --help and the
+# config parser's keys; groff -ww renders the pages without a warning.
+doc-check: $(GWBIN)
+	$(Q)tests/doc/check.sh $(GWBIN)
 
 # The suite runs gw with Workers = 2; these again with one worker (no threads).
 NETNS_ONE_WORKER := 40-wg-interop.sh 46-gateway-runtime-peers.sh 60-gateway-masquerade.sh \
@@ -243,6 +249,10 @@ install: $(GWBIN)
 			$(DESTDIR)$(PREFIX)/lib/systemd/system/$$u || exit 1; \
 	done
 	install -m 0755 contrib/container/gw-userns $(DESTDIR)$(PREFIX)/bin/gw-userns
+	install -D -m 0644 doc/gw.8 $(DESTDIR)$(PREFIX)/share/man/man8/gw.8
+	install -D -m 0644 doc/gw.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/gw.conf.5
+	install -D -m 0644 contrib/bash-completion/gw \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/gw
 
 clean:
 	rm -rf build gw/gw
