@@ -280,7 +280,7 @@ static int dump_one(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-int route_host_addrs(struct route_addr **out)
+static int host_addrs_once(struct route_addr **out)
 {
 	char buf[ROUTE_DUMP_BUF] __attribute__((aligned(8)));
 	struct dump d = { 0 };
@@ -325,6 +325,17 @@ out:
 	}
 	*out = d.a;
 	return (int)d.n;
+}
+
+/* A dump the host's addresses changed under (NLM_F_DUMP_INTR: libmnl says
+ * EINTR) is taken again: the change's event may have been read already. */
+int route_host_addrs(struct route_addr **out)
+{
+	int rc = -EINTR;
+
+	for (int i = 0; i < 5 && rc == -EINTR; i++)
+		rc = host_addrs_once(out);
+	return rc;
 }
 
 uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev)
