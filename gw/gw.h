@@ -274,6 +274,7 @@ struct gw {
 	/* the handshake budget's global bucket (above): credit in ns, at most
 	 * GW_HS_BURST handshakes' worth, as of hs_last */
 	uint64_t hs_credit, hs_last;
+	uint64_t mono_last;	/* gw_clock's latest */
 	/* the netfilter pipeline (gw/dataplane.c): set when Rules or Uplink is */
 	struct nf *nf;
 	struct route_ctx route;
@@ -322,6 +323,12 @@ struct gw {
  * nothing happens with one worker. */
 void gw_lock(struct gw *g, struct gw_io *io);
 void gw_unlock(struct gw *g);
+/* The time for what the lock holder does now (monotonic ns, and Unix ns):
+ * read under the lock, so it never goes back from one holder to the next
+ * (the shared state keeps times: rate limiters, keypairs' births, timers,
+ * the handshake budget, all computing now - then unsigned).  A worker that
+ * gave the lock back and took it again reads it again. */
+void gw_clock(struct gw *g, uint64_t *now, uint64_t *wall);
 /* The end of a worker's batch under the lock (gw_lock(g, io) before it):
  * the TUN's held segments written; with workers, the uplink's queue sent,
  * conntrack's dead reaped, the lock given back and io's datagrams sent. */

@@ -34,6 +34,17 @@ void gw_lock(struct gw *g, struct gw_io *io)
 	g->cur = io;
 }
 
+void gw_clock(struct gw *g, uint64_t *now, uint64_t *wall)
+{
+	uint64_t m = gw_mono();
+
+	if (m < g->mono_last)
+		m = g->mono_last;
+	g->mono_last = m;
+	*now = m;
+	*wall = gw_wall();
+}
+
 void gw_unlock(struct gw *g)
 {
 	if (g->threaded)
@@ -247,9 +258,17 @@ int gw_udp_mark(struct gw *g, uint32_t mark)
 	int ret = 0;
 
 	for (unsigned i = 0; i < g->nio && !ret; i++) {
-		ret = mark_fd(g->io[i].udp4, mark);
-		if (!ret && g->io[i].udp6 >= 0)
-			ret = mark_fd(g->io[i].udp6, mark);
+		const struct gw_io *io = &g->io[i];
+
+		ret = mark_fd(io->udp4, mark);
+		if (!ret && io->udp6 >= 0)
+			ret = mark_fd(io->udp6, mark);
+		/* the sockets a worker has yet to take (the control thread's
+		 * queue sends on worker 0's already) */
+		if (!ret && io->swap)
+			ret = mark_fd(io->new4, mark);
+		if (!ret && io->swap && io->new6 >= 0)
+			ret = mark_fd(io->new6, mark);
 	}
 	return ret;
 }
@@ -316,7 +335,8 @@ void gw_io_take_socks(struct gw_io *io, int fd4, int fd6)
 		io->tx_blocked = 0;
 		gw_io_inputs(io, true);
 	}
-	io->tx4.count = io->tx6.count = 0; /* what the old sockets did not take */
+	/* what the old sockets did not take */
+	stat_add(&io->tx_dropped, udp_queue_discard(&io->tx4) + udp_queue_discard(&io->tx6));
 	if (reads) {
 		close(io->udp4);
 		if (io->udp6 >= 0)

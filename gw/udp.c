@@ -314,6 +314,14 @@ int udp_flush(int fd, struct udp_batch *b, uint64_t *dropped)
 	return 0;
 }
 
+unsigned udp_queue_discard(struct udp_batch *b)
+{
+	unsigned n = b->count - b->head;
+
+	b->head = b->count = b->split = 0;
+	return n;
+}
+
 bool udp_queue_room(struct udp_batch *b)
 {
 	unsigned n = b->count - b->head;

@@ -92,6 +92,9 @@ void udp_queue_commit(struct udp_batch *b, size_t len, const struct wg_endpoint 
  * the end is reached and at least a quarter of the slots went.  False when
  * (nearly) all UDP_BATCH slots wait to be sent. */
 bool udp_queue_room(struct udp_batch *b);
+/* Empties the send queue (its socket is gone): the number of datagrams
+ * that were still waiting. */
+unsigned udp_queue_discard(struct udp_batch *b);
 /* The GSO train starting at queued slot i: how many slots (at least 1) go
  * as one message, with *seg their segment size.  A train is datagrams to
  * one endpoint, all *seg bytes but the last, which may be shorter; at most

@@ -73,10 +73,11 @@ static void rx_result(struct gw *g, uint64_t now, uint64_t wl, const struct wg_e
  * Diffie-Hellman outside the lock (with workers), then each on its way; the
  * input batch has gone when it returns, so nothing shared points into io's
  * buffers. */
-static void open_jobs(struct gw_io *io, uint64_t now, uint64_t wl)
+static void open_jobs(struct gw_io *io, uint64_t *nowp, uint64_t *wlp)
 {
 	struct gw *g = io->g;
 	unsigned n = io->njobs, nhs = io->nhs;
+	uint64_t now, wl;
 
 	if (!n && !nhs)
 		return;
@@ -86,6 +87,9 @@ static void open_jobs(struct gw_io *io, uint64_t now, uint64_t wl)
 	for (unsigned i = 0; i < nhs; i++)
 		wg_handshake_crypt(&io->hs_jobs[i].h, io->hs_jobs[i].buf, io->hs_jobs[i].len);
 	gw_lock(g, io);
+	gw_clock(g, nowp, wlp); /* what the lock's other holders did meanwhile is later */
+	now = *nowp;
+	wl = *wlp;
 	for (unsigned i = 0; i < n; i++) {
 		struct gw_open_job *j = &io->jobs[i];
 		struct wg_rx rx;
@@ -126,9 +130,10 @@ static bool hs_budget(struct gw_io *io, uint64_t now)
 /* One datagram from src, len bytes at buf: a data message is begun (its
  * AEAD waits for open_jobs), an initiation past the gate too if the budget
  * takes it (its Diffie-Hellman waits), anything else handled at once. */
-static void udp_receive(struct gw_io *io, uint64_t now, uint64_t wl,
+static void udp_receive(struct gw_io *io, uint64_t *nowp, uint64_t *wlp,
 			const struct wg_endpoint *src, uint8_t *buf, size_t len)
 {
+	uint64_t now = *nowp, wl = *wlp; /* open_jobs may move them on */
 	struct gw *g = io->g;
 	struct gw_open_job *j = &io->jobs[io->njobs];
 	bool load = under_load(g, now, buf, len);
@@ -140,7 +145,7 @@ static void udp_receive(struct gw_io *io, uint64_t now, uint64_t wl,
 		j->len = len;
 		j->src = *src;
 		if (++io->njobs == GW_OPEN_JOBS)
-			open_jobs(io, now, wl);
+			open_jobs(io, nowp, wlp);
 		return;
 	}
 	if (wg_handshake_begin(&g->dev, now, src, buf, len, load, &h, &rx)) {
@@ -171,7 +176,7 @@ static void oversized(struct gw_io *io)
 }
 
 /* One recvmmsg batch, under the lock. */
-static void udp_batch(struct gw_io *io, int n, uint64_t now, uint64_t wl)
+static void udp_batch(struct gw_io *io, int n, uint64_t *now, uint64_t *wl)
 {
 	io->hs_batch = 0;
 	for (int i = 0; i < n; i++) {
@@ -200,7 +205,7 @@ static void udp_batch(struct gw_io *io, int n, uint64_t now, uint64_t wl)
 		} while (off < len);
 	}
 	open_jobs(io, now, wl); /* before the slots are read into again */
-	dp_input_flush(io->g, now, wl);
+	dp_input_flush(io->g, *now, *wl);
 }
 
 static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -211,13 +216,14 @@ static void udp_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop, (void)revents;
 	for (int round = 0; round < UDP_BATCHES_PER_WAKE; round++) {
 		int n = udp_recv_batch(w->fd, &io->rx);
-		uint64_t now = gw_mono(), wl = gw_wall();
+		uint64_t now, wl;
 
 		if (n <= 0)
 			break;
 		gw_lock(g, io);
+		gw_clock(g, &now, &wl);
 		io->gro_on = io->grobuf != NULL;
-		udp_batch(io, n, now, wl);
+		udp_batch(io, n, &now, &wl);
 		io->gro_on = false;
 		gw_batch_end(io, now); /* nothing held past the batch */
 		if (n < UDP_BATCH)
@@ -331,8 +337,8 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (!n)
 			break;
-		now = gw_mono(), wl = gw_wall();
 		gw_lock(g, io);
+		gw_clock(g, &now, &wl);
 		for (unsigned i = 0; i < n; i++) {
 			uint8_t *buf = io->tunbuf + i * io->tunbuf_size;
 
@@ -468,10 +474,11 @@ void gw_uplink_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)loop, (void)revents;
 	for (int n = 0; n < UPLINK_FRAMES_PER_WAKE && !io->tx_blocked;) {
-		struct dp_rx_ctx c = { g, gw_mono(), gw_wall() };
+		struct dp_rx_ctx c = { g, 0, 0 };
 		int got;
 
 		gw_lock(g, io);
+		gw_clock(g, &c.now, &c.wall);
 		got = uplink_recv_batch(io->urx, dp_from_uplink, &c);
 		gw_batch_end(io, c.now);
 		if (got <= 0)
