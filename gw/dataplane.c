@@ -150,6 +150,11 @@ void dp_teardown(struct gw *g)
 	if (g->frag)
 		frag_destroy(g->frag);
 	route_free(&g->route);
+	/* plaintext of the last datagrams reassembled and cut */
+	if (g->fragbuf)
+		sodium_memzero(g->fragbuf, FRAG_MAX_DATAGRAM);
+	if (g->fragoutbuf)
+		sodium_memzero(g->fragoutbuf, FRAG_MAX_DATAGRAM);
 	free(g->fragbuf);
 	free(g->fragoutbuf);
 	g->fragoutbuf = NULL;

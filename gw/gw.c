@@ -763,6 +763,8 @@ void gw_teardown(struct gw *g)
 	}
 	if (g->loop)
 		ev_loop_destroy(g->loop);
+	if (g->sendbuf) /* plaintext of the last packet sent */
+		sodium_memzero(g->sendbuf, g->sendbuf_size);
 	free(g->sendbuf);
 	if (g->dev_up)
 		wg_device_destroy(&g->dev);
