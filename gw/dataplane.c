@@ -332,20 +332,8 @@ void dp_stats(struct gw *g, struct metrics *m)
 	uplink_ring_stats(&g->uplink);
 	sum = g->uplink.st;
 	for (unsigned i = 0; i < g->uplink.nrx; i++) {
-		const struct uplink_stats *r = &g->uplink.rx[i].st;
-
 		uplink_ring_stats(&g->uplink.rx[i]);
-		sum.rx_frames += r->rx_frames;
-		sum.rx_copied += r->rx_copied;
-		sum.rx_pkts += r->rx_pkts;
-		sum.rx_gso += r->rx_gso;
-		sum.rx_segs += r->rx_segs;
-		sum.rx_csum += r->rx_csum;
-		sum.arp_replies += r->arp_replies;
-		sum.ring_packets += r->ring_packets;
-		sum.ring_drops += r->ring_drops;
-		for (int d = 0; d < UPLINK_DROP__MAX; d++)
-			sum.drop[d] += r->drop[d];
+		uplink_stats_add(&sum, &g->uplink.rx[i].st);
 	}
 	metric(m, &m_up_frames, NULL, us->rx_frames, "uplink_rx_frames");
 	metric(m, &m_up_copied, NULL, us->rx_copied, "uplink_rx_copied");

@@ -308,6 +308,17 @@ int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx)
 	return (int)n;
 }
 
+void uplink_stats_add(struct uplink_stats *sum, const struct uplink_stats *s)
+{
+	const uint64_t *from = (const uint64_t *)s;
+	uint64_t *to = (uint64_t *)sum;
+
+	/* every field is a uint64_t counter (or an array of them) */
+	_Static_assert(sizeof(*s) % sizeof(uint64_t) == 0, "uplink_stats: counters only");
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		to[i] += from[i];
+}
+
 void uplink_ring_stats(struct uplink *u)
 {
 	struct tpacket_stats s = { 0 };

@@ -177,7 +177,7 @@ wait_tcp internet 7002
 { echo hello; while [ ! -e "$TMP/release" ] && [ -d "$TMP" ]; do sleep 0.05; done; } |
 	on client socat -u - TCP:$SRV:7002 &
 held=$!
-flow() { G conntrack "$ctl" -L 2> /dev/null | grep -c "dport=7002" > /dev/null; }
+flow() { ct_has "dport=7002"; }
 wait_for 5 flow
 G conntrack "$ctl" -L > "$TMP/ct" 2> "$TMP/cterr" || fail "gw conntrack -L"
 sed 's/^/    /' "$TMP/ct"

@@ -54,7 +54,7 @@ echo "late $RUN" > "$TMP/u"
 on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:7000 < "$TMP/u" > "$TMP/uback" ||
 	fail "UDP through the NAT after the address appeared"
 cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo differs: $(cat "$TMP/uback")"
-on gateway "$GW" conntrack "$ctl" -L | grep -c "dst=$UPL " > /dev/null || fail "no entry NAT-ed to $UPL"
+ct_has "dst=$UPL " || fail "no entry NAT-ed to $UPL"
 stop "$gw_pid"
 [[ $(on gateway tc filter show dev eth0 ingress) != *bpf* ]] || fail "tc filter left after SIGTERM"
 no_netfilter

@@ -137,3 +137,13 @@ expect() {
 		[[ " $line " == *" $kv "* ]] || fail "wanted $kv in: $line"
 	done
 }
+
+# ct_has PATTERN: the gateway's conntrack listing (gw conntrack -L) has a
+# line with PATTERN (fixed text).  The listing is read whole before it is
+# searched: grep -q on a pipe leaves at the first match, the listing (tens
+# of thousands of entries under load) then dies of SIGPIPE, and pipefail
+# takes that for a failure.
+ct_has() {
+	on gateway "$GW" conntrack "$ctl" -L > "$TMP/ct.list" 2> /dev/null &&
+		grep -qF -- "$1" "$TMP/ct.list"
+}

@@ -39,6 +39,7 @@ static const char good[] =
 	"UapiSocket = /run/x/uapi.sock\n"
 	"FwMark = 0x10\n"
 	"LogLevel = Warning\n"
+	"Workers = 3\n"
 	"\n"
 	"[Peer]\n"
 	"PublicKey = " K2 "\n"
@@ -83,6 +84,7 @@ static void test_good(void **state)
 	assert_false(c.uapi_off);
 	assert_int_equal(c.fwmark, 16);
 	assert_int_equal(c.log_level, LOG_WARNING);
+	assert_int_equal(c.workers, 3);
 	assert_int_equal(c.n_peers, 2);
 	assert_int_equal(c.peers[0].owner, 1);
 	assert_int_equal(c.peers[1].owner, 2);
@@ -111,6 +113,7 @@ static void test_defaults(void **state)
 	assert_null(c.rules_path);
 	assert_false(c.ipv6_pass); /* IPv6 = drop */
 	assert_int_equal(c.log_level, 0); /* unset: info */
+	assert_int_equal(c.workers, 0); /* unset: one per CPU */
 	assert_int_equal(c.n_peers, 0);
 	config_free(&c);
 }
@@ -199,6 +202,12 @@ static const struct {
 		   "gw0.conf:4: LogLevel is given twice" },
 	/* 39 */ { "[Interface]\nPrivateKey = " K1 "\n[Peer]\nPublicKey = " K2 "\nLogLevel = info\n",
 		   "gw0.conf:5: unknown key 'LogLevel' in [Peer]" },
+	/* 40 */ { "[Interface]\nPrivateKey = " K1 "\nWorkers = 0\n",
+		   "gw0.conf:3: Workers: '0' is not a number of threads (1-1024)" },
+	/* 41 */ { "[Interface]\nPrivateKey = " K1 "\nWorkers = 1025\n", "gw0.conf:3: Workers" },
+	/* 42 */ { "[Interface]\nPrivateKey = " K1 "\nWorkers = two\n", "gw0.conf:3: Workers" },
+	/* 43 */ { "[Interface]\nWorkers = 2\nPrivateKey = " K1 "\nWorkers = 2\n",
+		   "gw0.conf:4: Workers is given twice" },
 };
 
 static void test_bad(void **state)
@@ -515,6 +524,7 @@ static void test_format(void **state)
 		assert_int_equal(d.uapi_off, c.uapi_off);
 		assert_int_equal(d.fwmark, c.fwmark);
 		assert_int_equal(d.log_level, c.log_level);
+		assert_int_equal(d.workers, c.workers);
 		assert_memory_equal(d.private_key, key, 32);
 		assert_non_null(strstr(a.buf, "PrivateKey = " K1 "\n"));
 		config_free(&c);
