@@ -224,7 +224,6 @@ struct gw_io {
 	uint64_t tx_waits, tx_dropped;	/* times a socket was full; datagrams lost */
 	uint64_t tun_rx_gso, tun_rx_segments, tun_rx_csum, tun_rx_bad;
 	uint64_t tun_tx_gso, tun_tx_segments;
-	uint64_t oversized;	/* datagrams gw could not hand to wg (truncated) */
 	/* its send queue to the uplink: a worker's own with threads (sent
 	 * outside the lock, its own neighbour cache watched by utx_nh_w), else
 	 * (and the control thread's) the uplink's, under the lock */

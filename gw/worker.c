@@ -168,10 +168,10 @@ static void udp_receive(struct gw_io *io, uint64_t *nowp, uint64_t *wlp,
 	rx_result(g, now, wl, src, &rx);
 }
 
-/* A datagram larger than any WireGuard message of our MTU (or cut short). */
+/* A datagram larger than any WireGuard message of our MTU (or cut short):
+ * counted as a bad length (gw stats drop_bad-length). */
 static void oversized(struct gw_io *io)
 {
-	io->oversized++;
 	io->g->dev.drops[WG_DROP_BAD_LENGTH]++;
 }
 
