@@ -115,9 +115,10 @@ static struct flow *flow_add(struct tracer *t, const struct ct_entry *e, enum ct
 static void spec_tuple(const struct trace_spec *s, struct ct_tuple *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->src = s->src;
-	t->dst = s->dst;
+	t->src = nf_addr4(s->src);
+	t->dst = nf_addr4(s->dst);
 	t->proto = s->proto;
+	t->family = NF_V4;
 	if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP) {
 		t->sport = s->sport;
 		t->dport = s->dport;
@@ -182,7 +183,7 @@ static void remember(struct tracer *t, const struct pkt *p)
 		len = sizeof(s->buf);
 	memcpy(s->buf, p->data, len);
 	s->len = len;
-	s->saddr = p->outer.saddr;
+	s->saddr = p->outer.saddr.ip;
 }
 
 /* Replace @N.src, @N.dst, @N.sport, @N.dport (N from 1: an earlier packet
@@ -409,7 +410,7 @@ static size_t answer(struct tracer *t, struct pkt *p, const struct nf_result *re
 		     struct sbuf *reply)
 {
 	uint8_t buf[TRACE_PKT_MAX];
-	uint32_t src = route_src_toward(&t->route, in_iface, p->outer.daddr);
+	uint32_t src = route_src_toward(&t->route, in_iface, p->outer.daddr.ip);
 	struct nf_result rres;
 	struct pkt rp;
 	size_t len;
@@ -514,7 +515,7 @@ static int trace_one(struct tracer *t, const char *arg)
 	/* what gw run does with it next (gw/forward.h), cryptokey routing
 	 * by the config's peers */
 	fwd_decide(&env, &p, &res, from, &act);
-	if (act.kind == FWD_PEER && !config_peer_for4(&t->cfg, p.outer.daddr))
+	if (act.kind == FWD_PEER && !config_peer_for4(&t->cfg, p.outer.daddr.ip))
 		fwd_no_peer(from, &act);
 	sbuf_init(&reply);
 	if (act.answer != FWD_ANSWER_NONE)
@@ -532,8 +533,8 @@ static int trace_one(struct tracer *t, const char *arg)
 	if (res.verdict == NF_ACCEPT)
 		remember(t, &p);
 	if (t->n_packets < TRACE_PACKETS) {
-		t->after[t->n_packets].src = p.outer.saddr;
-		t->after[t->n_packets].dst = p.outer.daddr;
+		t->after[t->n_packets].src = p.outer.saddr.ip;
+		t->after[t->n_packets].dst = p.outer.daddr.ip;
 		t->after[t->n_packets].sport = p.outer.sport;
 		t->after[t->n_packets].dport = p.outer.dport;
 		t->n_packets++;

@@ -37,7 +37,7 @@ static void answer(struct gw *g, const struct pkt *p, const struct nf_result *re
 		   const struct fwd_action *a, const char *in, uint64_t now, uint64_t wall)
 {
 	uint8_t buf[REJECT_ICMP_QUOTE_MAX + 64];
-	uint32_t src = route_src_toward(&g->route, in, p->outer.daddr);
+	uint32_t src = route_src_toward(&g->route, in, p->outer.daddr.ip);
 	struct nf_result rres;
 	struct pkt rp;
 	size_t len;
@@ -303,7 +303,7 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 	}
 	/* -m owner: the sending socket's, only when a rule asks and the host
 	 * made the packet (from one of its addresses: nf_from_host's test) */
-	has_owner = g->owner_need && !route_lookup(&g->route, p.outer.saddr, &r) &&
+	has_owner = g->owner_need && !route_lookup(&g->route, p.outer.saddr.ip, &r) &&
 		    r.kind == NF_ROUTE_LOCAL &&
 		    sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
 	/* made by the host (OUTPUT), or forwarded by it into the TUN (FORWARD) */

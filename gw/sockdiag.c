@@ -109,7 +109,7 @@ static int lookup(struct sockdiag *sd, uint8_t proto, uint32_t laddr, uint16_t l
 /* The socket that sent h as xt_owner sees it (sockdiag.h). */
 static int sender(struct sockdiag *sd, const struct pkt_hdr *h, struct found *f)
 {
-	if (!lookup(sd, h->proto, h->saddr, h->sport, h->daddr, h->dport, f))
+	if (!lookup(sd, h->proto, h->saddr.ip, h->sport, h->daddr.ip, h->dport, f))
 		return 0;
 	if (h->proto != IPPROTO_TCP)
 		return 1;
@@ -117,7 +117,7 @@ static int sender(struct sockdiag *sd, const struct pkt_hdr *h, struct found *f)
 		return 0;
 	/* a request socket (inet_req_diag_fill: SYN_RECV, no inode) */
 	if (f->state == ST_NEW_SYN_RECV || (f->state == ST_SYN_RECV && !f->inode))
-		return lookup(sd, h->proto, h->saddr, h->sport, 0, 0, f) &&
+		return lookup(sd, h->proto, h->saddr.ip, h->sport, 0, 0, f) &&
 		       f->state == ST_LISTEN;
 	return 1;
 }
@@ -176,7 +176,7 @@ static int inode_gid(struct sockdiag *sd, uint32_t inode, uint32_t *gid)
 
 static bool same_flow(const struct sockdiag_entry *e, const struct pkt_hdr *h)
 {
-	return e->expires && e->saddr == h->saddr && e->daddr == h->daddr &&
+	return e->expires && e->saddr == h->saddr.ip && e->daddr == h->daddr.ip &&
 	       e->sport == h->sport && e->dport == h->dport && e->proto == h->proto;
 }
 
@@ -185,7 +185,7 @@ static bool same_flow(const struct sockdiag_entry *e, const struct pkt_hdr *h)
 static struct sockdiag_entry *slot(struct sockdiag *sd, const struct pkt_hdr *h)
 {
 	/* the cache only has to spread the host's own flows: a fixed key */
-	uint32_t set = siphash13_2u64((uint64_t)h->saddr << 32 | h->daddr,
+	uint32_t set = siphash13_2u64((uint64_t)h->saddr.ip << 32 | h->daddr.ip,
 				      (uint64_t)h->sport << 32 | (uint64_t)h->dport << 16 | h->proto,
 				      0x736f636b64696167ull, 0x6f776e6572736868ull) %
 		       SOCKDIAG_SETS;
@@ -216,7 +216,7 @@ int sockdiag_owner(struct sockdiag *sd, const struct pkt *p, unsigned need, uint
 
 		if (!found || !same_flow(e, h) || e->inode != f.inode)
 			e->has_gid = 0; /* another socket: its gid is not known yet */
-		e->saddr = h->saddr, e->daddr = h->daddr;
+		e->saddr = h->saddr.ip, e->daddr = h->daddr.ip;
 		e->sport = h->sport, e->dport = h->dport, e->proto = h->proto;
 		e->found = (uint8_t)found;
 		e->uid = found ? f.uid : 0;

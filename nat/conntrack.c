@@ -4,14 +4,14 @@
  * entry point ct_in() (nf_conntrack_core.c's nf_conntrack_in and
  * resolve_normal_ct, nf_conntrack_proto_icmp.c's error path).
  *
- * Pool.  cfg->max entries of 128 bytes, allocated once.  Free entries are
+ * Pool.  cfg->max entries of 192 bytes, allocated once.  Free entries are
  * chained through hnext[0]; entries above the high-water mark were never
  * used, so creating a big table touches no memory.  stats.count counts
  * unconfirmed entries too (as the kernel's count does).
  *
  * Accounting (nf_conntrack_acct, always on).  Packets and bytes per entry
  * and direction, in an array beside the pool (32 bytes an entry, so an entry
- * stays two cache lines), added in ct_refresh as the kernel's
+ * stays three cache lines), added in ct_refresh as the kernel's
  * nf_ct_refresh_acct does: two adds per packet the tracker accepts,
  * unconfirmed entries included.  Measured on Linux 6.18 in a netns with
  * nf_conntrack_acct=1 (conntrack-tools 1.4.7), through a MASQUERADE router:
@@ -54,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include "nat/ct.h"
@@ -64,8 +65,8 @@
 #include "nat/pkt/siphash.h"
 #include "nat/sbuf.h"
 
-static_assert(sizeof(struct ct_entry) <= 128, "ct_entry must fit two cache lines");
-static_assert(sizeof(struct ct_tuple) == 16, "ct_tuple is hashed as two words");
+static_assert(sizeof(struct ct_entry) <= 192, "ct_entry must fit three cache lines");
+static_assert(sizeof(struct ct_tuple) == 40, "ct_tuple is hashed as five words");
 
 enum {
 	NR_ICMP_TYPES = 18,
@@ -79,15 +80,21 @@ enum {
 
 static uint32_t tuple_hash(const struct ct_table *t, const struct ct_tuple *tu)
 {
-	return siphash13_2u64((uint64_t)tu->src << 32 | tu->dst,
-			      (uint64_t)tu->sport << 48 | (uint64_t)tu->dport << 32 | tu->proto,
-			      t->k0, t->k1);
+	if (tu->family == NF_V4)
+		return siphash13_2u64((uint64_t)tu->src.ip << 32 | tu->dst.ip,
+				      (uint64_t)tu->sport << 48 | (uint64_t)tu->dport << 32 | tu->proto,
+				      t->k0, t->k1);
+	uint64_t w[sizeof(*tu) / 8];
+
+	memcpy(w, tu, sizeof(w));  /* padding is zero (tuple_norm) */
+	return siphash13_u64s(w, sizeof(*tu) / 8, t->k0, t->k1);
 }
 
 static inline bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
 {
-	return a->src == b->src && a->dst == b->dst && a->sport == b->sport &&
-	       a->dport == b->dport && a->proto == b->proto;
+	return nf_addr_eq(&a->src, &b->src) && nf_addr_eq(&a->dst, &b->dst) &&
+	       a->sport == b->sport && a->dport == b->dport && a->proto == b->proto &&
+	       a->family == b->family;
 }
 
 /* A copy with the padding bytes zeroed. */
@@ -99,6 +106,7 @@ static void tuple_norm(struct ct_tuple *dst, const struct ct_tuple *src)
 	dst->sport = src->sport;
 	dst->dport = src->dport;
 	dst->proto = src->proto;
+	dst->family = src->family;
 }
 
 /* Add 1; zero: no inverse (nf_conntrack_proto_icmp.c invmap). */
@@ -113,6 +121,7 @@ bool ct_tuple_invert(struct ct_tuple *inv, const struct ct_tuple *t)
 	inv->src = t->dst;
 	inv->dst = t->src;
 	inv->proto = t->proto;
+	inv->family = t->family;
 	if (t->proto == IPPROTO_ICMP) {
 		unsigned type = t->dport >> 8;
 
@@ -133,6 +142,7 @@ static void tuple_from_hdr(struct ct_tuple *tu, const struct pkt_hdr *h)
 	tu->src = h->saddr;
 	tu->dst = h->daddr;
 	tu->proto = h->proto;
+	tu->family = NF_V4;
 	switch (h->proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
@@ -549,7 +559,7 @@ bool ct_l4_csum_ok(const struct pkt *p)
 			return true;
 		/* fall through */
 	case IPPROTO_TCP:
-		sum = csum_add(csum_pseudo(h->saddr, h->daddr, h->proto, len), l4, len);
+		sum = csum_add(csum_pseudo(h->saddr.ip, h->daddr.ip, h->proto, len), l4, len);
 		return csum_fold(sum) == 0;
 	case IPPROTO_ICMP:
 		return csum_fold(csum_add(0, l4, len)) == 0;
@@ -591,7 +601,7 @@ static enum icmp_res icmp_error(struct ct_ctx *c, struct nf_ctx *ctx, bool csum)
 	e = &c->t->pool[n >> 1];
 	dir = n & 1;
 	/* an error to a third host is not related to the connection */
-	if (h->daddr != e->tuple[dir].dst)
+	if (!nf_addr_eq(&h->daddr, &e->tuple[dir].dst))
 		return ICMP_INVALID;
 	ctx->ct = e;
 	ctx->ctstate = CT_RELATED;
@@ -1031,9 +1041,18 @@ static const char *proto_name(uint8_t proto)
 
 static void format_tuple(struct sbuf *out, const struct ct_tuple *tu)
 {
-	sbuf_printf(out, "src=%u.%u.%u.%u dst=%u.%u.%u.%u ",
-		    tu->src >> 24, tu->src >> 16 & 0xff, tu->src >> 8 & 0xff, tu->src & 0xff,
-		    tu->dst >> 24, tu->dst >> 16 & 0xff, tu->dst >> 8 & 0xff, tu->dst & 0xff);
+	char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];
+
+	if (tu->family == NF_V6) {
+		inet_ntop(AF_INET6, tu->src.b, s, sizeof(s));
+		inet_ntop(AF_INET6, tu->dst.b, d, sizeof(d));
+	} else {
+		uint32_t sa = htonl(tu->src.ip), da = htonl(tu->dst.ip);
+
+		inet_ntop(AF_INET, &sa, s, sizeof(s));
+		inet_ntop(AF_INET, &da, d, sizeof(d));
+	}
+	sbuf_printf(out, "src=%s dst=%s ", s, d);
 	switch (tu->proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:

@@ -18,20 +18,40 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "nat/nf.h"
+#include "nat/pkt/addr.h"
 
 struct sbuf;
 struct pkt;
 
-/* Host order.  TCP/UDP: ports.  ICMP: sport = id, dport = type << 8 | code
- * (the reply tuple carries the reply type: echo 8 <-> echo reply 0, ...).
- * Other protocols: ports zero. */
+/* Host order (IPv6 addresses as nat/pkt/addr.h keeps them).  TCP/UDP:
+ * ports.  ICMP: sport = id, dport = type << 8 | code (the reply tuple
+ * carries the reply type: echo 8 <-> echo reply 0, ...).  Other protocols:
+ * ports zero.  family: NF_V4 or NF_V6. */
 struct ct_tuple {
-	uint32_t src, dst;
+	union nf_addr src, dst;
 	uint16_t sport, dport;
 	uint8_t proto;
+	uint8_t family;
 };
+
+/* An IPv4 tuple (padding zero, as lookups need it). */
+static inline struct ct_tuple ct_tuple4(uint32_t src, uint32_t dst, uint16_t sport,
+					uint16_t dport, uint8_t proto)
+{
+	struct ct_tuple t;
+
+	memset(&t, 0, sizeof(t));
+	t.src = nf_addr4(src);
+	t.dst = nf_addr4(dst);
+	t.sport = sport;
+	t.dport = dport;
+	t.proto = proto;
+	t.family = NF_V4;
+	return t;
+}
 
 /* struct ct_entry.status */
 enum {
@@ -52,7 +72,7 @@ enum ct_tcp_state {
 	CT_TCP_CLOSE, CT_TCP_SYN_SENT2, CT_TCP_MAX
 };
 
-struct ct_entry;  /* opaque outside ct; <= 128 bytes (ct_entry_size()) */
+struct ct_entry;  /* opaque outside ct; <= 192 bytes (ct_entry_size()) */
 
 struct ct_config {
 	uint32_t max;            /* entries in the pool (nf_conntrack_max) */

@@ -65,7 +65,7 @@ struct ct_tcp_side {
 	uint8_t flags;        /* CT_TCPF_* */
 	uint16_t ts_half;     /* seen[0]: low, seen[1]: high half of the original
 	                       * direction's last TSval (CT_S_TS_ORIG; kept here
-	                       * so the entry stays two cache lines) */
+	                       * so the entry stays three cache lines) */
 };
 
 struct ct_tcp {
@@ -77,8 +77,9 @@ struct ct_tcp {
 };
 
 /*
- * One connection: two cache lines.  The first holds everything a lookup
- * and a refresh touch; the second the protocol state.
+ * One connection: three cache lines.  The first two hold everything a
+ * lookup and a refresh touch (two tuples of 40 bytes: IPv6 addresses fit);
+ * the rest is the protocol state.
  */
 struct ct_entry {
 	alignas(64) struct ct_tuple tuple[2]; /* padding bytes always zero */

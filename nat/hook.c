@@ -167,7 +167,7 @@ static bool nat_hook(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 			 * toward the next hop (gw's routes have no gateway
 			 * but the uplink's, whose address is the uplink's
 			 * whatever the next hop) */
-			env.masq_addr = nf->ifaddr(nf->route_arg, ctx->out, ctx->pkt->outer.daddr);
+			env.masq_addr = nf->ifaddr(nf->route_arg, ctx->out, ctx->pkt->outer.daddr.ip);
 		}
 		ret = nat_setup(nf->ct, e, m, &ctx->nat, &env);
 		if (ret == -EADDRNOTAVAIL) {
@@ -217,8 +217,8 @@ struct pre_route {
 static bool do_route(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		     const struct pre_route *pre)
 {
-	bool ok = pre->daddr == ctx->pkt->outer.daddr ? pre->ok :
-		  nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.daddr, &res->route);
+	bool ok = pre->daddr == ctx->pkt->outer.daddr.ip ? pre->ok :
+		  nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.daddr.ip, &res->route);
 
 	if (!ok) {
 		drop(res, NF_DROP_NO_ROUTE, NF_DROP);
@@ -309,12 +309,12 @@ static void finish(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, boo
 static void addr_types(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		       struct pre_route *pre)
 {
-	uint32_t d = ctx->pkt->outer.daddr;
+	uint32_t d = ctx->pkt->outer.daddr.ip;
 	struct nf_route sr;
 	bool s_ok;
 
 	memset(&sr, 0, sizeof(sr));
-	s_ok = nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.saddr, &sr);
+	s_ok = nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.saddr.ip, &sr);
 	ctx->src_local = s_ok && sr.kind == NF_ROUTE_LOCAL;
 	ctx->src_dev[0] = '\0';
 	if (ctx->src_local) {
@@ -338,7 +338,7 @@ static void addr_types(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
  * refuses from outside (rp_filter aside). */
 static bool martian(const struct nf_ctx *ctx)
 {
-	uint32_t s = ctx->pkt->outer.saddr, d = ctx->pkt->outer.daddr;
+	uint32_t s = ctx->pkt->outer.saddr.ip, d = ctx->pkt->outer.daddr.ip;
 
 	if ((s >> 28) == 0xe || s == 0xffffffff || (s >> 24) == 0 || (s >> 24) == 127)
 		return true;
@@ -420,7 +420,7 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 	/* RFC 3927 2.7: a router never forwards link-local (on every cloud
 	 * the instance metadata service, 169.254.169.254), whatever FORWARD
 	 * says */
-	if (nf_link_local(p->outer.saddr) || nf_link_local(p->outer.daddr)) {
+	if (nf_link_local(p->outer.saddr.ip) || nf_link_local(p->outer.daddr.ip)) {
 		drop(res, NF_DROP_LINK_LOCAL, NF_DROP);
 		return false;
 	}
@@ -535,7 +535,7 @@ void nf_from_host(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_
 	struct nf_ctx ctx;
 	struct nf_route r;
 
-	if (!nf->route || (!nf->route(nf->route_arg, p->outer.saddr, &r) &&
+	if (!nf->route || (!nf->route(nf->route_arg, p->outer.saddr.ip, &r) &&
 			   r.kind == NF_ROUTE_LOCAL)) {
 		nf_output(nf, p, owner, now, rnd, res, trace);
 		return;

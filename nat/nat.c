@@ -133,7 +133,8 @@ static bool has_ports(uint8_t proto)
 
 bool nat_tuple_invert(struct ct_tuple *out, const struct ct_tuple *in)
 {
-	struct ct_tuple t = { .src = in->dst, .dst = in->src, .proto = in->proto };
+	struct ct_tuple t = { .src = in->dst, .dst = in->src, .proto = in->proto,
+			      .family = in->family };
 
 	if (in->proto == IPPROTO_ICMP) {
 		int inv = icmp_inverse((uint8_t)(in->dport >> 8));
@@ -152,8 +153,9 @@ bool nat_tuple_invert(struct ct_tuple *out, const struct ct_tuple *in)
 
 static bool tuple_equal(const struct ct_tuple *a, const struct ct_tuple *b)
 {
-	return a->src == b->src && a->dst == b->dst && a->sport == b->sport &&
-	       a->dport == b->dport && a->proto == b->proto;
+	return nf_addr_eq(&a->src, &b->src) && nf_addr_eq(&a->dst, &b->dst) &&
+	       a->sport == b->sport && a->dport == b->dport && a->proto == b->proto &&
+	       a->family == b->family;
 }
 
 /* The port-like key a manip may change: TCP/UDP ports, the ICMP query id
@@ -170,10 +172,10 @@ static uint16_t *manip_key(struct ct_tuple *t, enum nat_manip m)
 static bool in_range(const struct ct_tuple *t, enum nat_manip m, const struct nat_range *r)
 {
 	struct ct_tuple copy = *t;
-	uint32_t addr = m == NAT_MANIP_SRC ? t->src : t->dst;
+	uint32_t addr = m == NAT_MANIP_SRC ? t->src.ip : t->dst.ip;
 	const uint16_t *key = manip_key(&copy, m);
 
-	if ((r->flags & NAT_F_MAP_IPS) && (addr < r->min_addr || addr > r->max_addr))
+	if ((r->flags & NAT_F_MAP_IPS) && (addr < r->min_addr.ip || addr > r->max_addr.ip))
 		return false;
 	if ((r->flags & NAT_F_PROTO_SPECIFIED) && key &&
 	    (*key < r->min_port || *key > r->max_port))
@@ -251,19 +253,19 @@ static uint32_t jhash_1word(uint32_t k, uint32_t initval)
  * 32-bit words they are in memory: htonl of our host-order values. */
 static void pick_addr(struct ct_tuple *t, enum nat_manip m, const struct nat_range *r)
 {
-	uint32_t *addr = m == NAT_MANIP_SRC ? &t->src : &t->dst;
+	uint32_t *addr = m == NAT_MANIP_SRC ? &t->src.ip : &t->dst.ip;
 	uint64_t dist;
 	uint32_t j;
 
 	if (!(r->flags & NAT_F_MAP_IPS))
 		return;
-	dist = (uint64_t)r->max_addr - r->min_addr + 1;
+	dist = (uint64_t)r->max_addr.ip - r->min_addr.ip + 1;
 	if (dist == 1) {
-		*addr = r->min_addr;
+		*addr = r->min_addr.ip;
 		return;
 	}
-	j = jhash_1word(htonl(t->src), (r->flags & NAT_F_PERSISTENT) ? 0 : htonl(t->dst));
-	*addr = r->min_addr + (uint32_t)(((uint64_t)j * dist) >> 32);
+	j = jhash_1word(htonl(t->src.ip), (r->flags & NAT_F_PERSISTENT) ? 0 : htonl(t->dst.ip));
+	*addr = r->min_addr.ip + (uint32_t)(((uint64_t)j * dist) >> 32);
 }
 
 /* nf_nat_l4proto_unique_tuple: probe the port range from a random offset,
@@ -352,13 +354,13 @@ static int effective_range(struct nat_range *r, const struct nat_request *req,
 		if (!env->masq_addr)
 			return -EADDRNOTAVAIL;
 		r->flags |= NAT_F_MAP_IPS;
-		r->min_addr = r->max_addr = env->masq_addr;
+		r->min_addr = r->max_addr = nf_addr4(env->masq_addr);
 		return 0;
 	case NAT_REDIRECT:
 		if (!env->redirect_addr)
 			return -EADDRNOTAVAIL;
 		r->flags |= NAT_F_MAP_IPS;
-		r->min_addr = r->max_addr = env->redirect_addr;
+		r->min_addr = r->max_addr = nf_addr4(env->redirect_addr);
 		return 0;
 	case NAT_SNAT:
 	case NAT_DNAT:
@@ -369,7 +371,7 @@ static int effective_range(struct nat_range *r, const struct nat_request *req,
 
 static struct srcmap_slot *srcmap_slot(struct nat_srcmap *m, const struct ct_tuple *t)
 {
-	uint32_t h = mix32(t->src ^ mix32((uint32_t)t->sport << 8 | t->proto));
+	uint32_t h = mix32(t->src.ip ^ mix32((uint32_t)t->sport << 8 | t->proto));
 
 	return &m->slot[h & m->mask];
 }
@@ -382,10 +384,11 @@ static bool srcmap_find(struct nat_srcmap *m, const struct ct_tuple *curr, struc
 	if (!m)
 		return false;
 	s = srcmap_slot(m, curr);
-	if (!s->used || s->src != curr->src || s->sport != curr->sport || s->proto != curr->proto)
+	if (!s->used || s->src != curr->src.ip || s->sport != curr->sport ||
+	    s->proto != curr->proto)
 		return false;
 	*out = *curr;
-	out->src = s->addr;
+	out->src = nf_addr4(s->addr);
 	out->sport = s->port;
 	return true;
 }
@@ -398,8 +401,8 @@ static void srcmap_note(struct nat_srcmap *m, const struct ct_tuple *curr,
 	if (!m || !has_ports(curr->proto))
 		return;
 	s = srcmap_slot(m, curr);
-	*s = (struct srcmap_slot){ .src = curr->src, .sport = curr->sport, .proto = curr->proto,
-				   .addr = new_->src, .port = new_->sport, .used = 1 };
+	*s = (struct srcmap_slot){ .src = curr->src.ip, .sport = curr->sport, .proto = curr->proto,
+				   .addr = new_->src.ip, .port = new_->sport, .used = 1 };
 }
 
 /* get_unique_tuple.  host_ports: the binding is SNAT/MASQUERADE, so the
@@ -414,7 +417,7 @@ static int unique_tuple(struct ct_table *t, struct ct_tuple *new_,
 	*new_ = *curr;
 	pick_addr(new_, m, r);
 	if (host_ports && has_ports(new_->proto) && env->uplink_addr &&
-	    new_->src == env->uplink_addr && !(r->flags & NAT_F_PROTO_SPECIFIED) &&
+	    new_->src.ip == env->uplink_addr && !(r->flags & NAT_F_PROTO_SPECIFIED) &&
 	    env->host_port_min) {
 		r->flags |= NAT_F_PROTO_SPECIFIED;
 		r->min_port = env->host_port_min;
@@ -477,10 +480,10 @@ static void manip(struct pkt *p, struct pkt_hdr *h, const struct ct_tuple *targe
 	bool icmp_query = h->proto == IPPROTO_ICMP && !pkt_icmp_is_error(h->icmp_type);
 
 	if (m == NAT_MANIP_SRC) {
-		if (h->saddr != target->src)
-			pkt_set_saddr(p, h, target->src);
-	} else if (h->daddr != target->dst) {
-		pkt_set_daddr(p, h, target->dst);
+		if (!nf_addr_eq(&h->saddr, &target->src))
+			pkt_set_saddr(p, h, &target->src);
+	} else if (!nf_addr_eq(&h->daddr, &target->dst)) {
+		pkt_set_daddr(p, h, &target->dst);
 	}
 	if (!(h->flags & PKT_F_PORTS))
 		return;
@@ -537,7 +540,7 @@ static int flush_one(struct ct_entry *e, void *arg)
 	struct flush_arg *f = arg;
 
 	if ((ct_entry_status(e) & CT_S_SRC_NAT) &&
-	    ct_entry_tuple(e, CT_DIR_REPLY)->dst == f->addr) {
+	    ct_entry_tuple(e, CT_DIR_REPLY)->dst.ip == f->addr) {
 		ct_remove(f->t, e);
 		f->n++;
 	}
@@ -592,14 +595,14 @@ static int live_one(struct ct_entry *e, void *arg)
 	bool found = false;
 
 	if (st & CT_S_SRC_NAT)
-		live_snat(l->out, ct_entry_tuple(e, CT_DIR_REPLY)->dst);
+		live_snat(l->out, ct_entry_tuple(e, CT_DIR_REPLY)->dst.ip);
 	if (!(st & CT_S_DST_NAT) || (o->proto != IPPROTO_TCP && o->proto != IPPROTO_UDP))
 		return 0;
 	if (o->proto == IPPROTO_TCP && (ct_entry_tcp_state(e) == CT_TCP_TIME_WAIT ||
 					ct_entry_tcp_state(e) == CT_TCP_CLOSE))
 		return 0;
 	for (unsigned i = 0; i < l->naddr && !found; i++)
-		found = l->addrs[i] == o->dst;
+		found = l->addrs[i] == o->dst.ip;
 	if (found && l->within && !in_portset(&l->within[o->proto == IPPROTO_UDP], o->dport))
 		found = false;
 	if (found) {

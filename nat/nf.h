@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nat/pkt/addr.h"
+
 struct pkt;
 struct ct_entry;
 
@@ -44,9 +46,10 @@ enum {
 	NAT_F_RANDOM_FULLY  = 1 << 4,
 };
 
-/* An inclusive address and port range (host order). */
+/* An inclusive address and port range (host order; addresses as
+ * nat/pkt/addr.h keeps them, of the ruleset's family). */
 struct nat_range {
-	uint32_t min_addr, max_addr;
+	union nf_addr min_addr, max_addr;
 	uint16_t min_port, max_port;
 	uint8_t flags;  /* NAT_F_* */
 };

@@ -44,7 +44,7 @@ static bool l4_sum_ok(const struct pkt *p)
 	if (h->proto == IPPROTO_UDP && !be16_get(l4 + 6))
 		return true;
 	if (h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP)
-		return csum_fold(csum_add(csum_pseudo(h->saddr, h->daddr, h->proto, (uint16_t)len),
+		return csum_fold(csum_add(csum_pseudo(h->saddr.ip, h->daddr.ip, h->proto, (uint16_t)len),
 					  l4, len)) == 0;
 	return true;
 }
@@ -55,7 +55,7 @@ size_t icmp_error_build(const struct pkt *p, uint8_t type, uint8_t code, uint16_
 	const struct pkt_hdr *h = &p->outer;
 	size_t quote = h->end - h->ip, len;
 
-	if (h->flags & PKT_F_LATER || special_source(h->saddr))
+	if (h->flags & PKT_F_LATER || special_source(h->saddr.ip))
 		return 0;
 	/* never an error about an ICMP error */
 	if (h->proto == IPPROTO_ICMP && (!(h->flags & PKT_F_PORTS) ||
@@ -67,7 +67,7 @@ size_t icmp_error_build(const struct pkt *p, uint8_t type, uint8_t code, uint16_
 	if (cap < len)
 		return 0;
 	ip_header(out, (uint8_t)((p->data[h->ip + 1] & IPTOS_TOS_MASK) | IPTOS_PREC_INTERNETCONTROL),
-		  (uint16_t)len, ip_id, false, IPPROTO_ICMP, src, h->saddr);
+		  (uint16_t)len, ip_id, false, IPPROTO_ICMP, src, h->saddr.ip);
 	memset(out + 20, 0, 8);
 	out[20] = type;
 	out[21] = code;
@@ -97,7 +97,7 @@ static size_t tcp_reset(const struct pkt *p, uint8_t *out, size_t cap)
 		      !!(h->tcp_flags & TCP_SYN) + !!(h->tcp_flags & TCP_FIN);
 		flags |= TCP_ACK;
 	}
-	ip_header(out, 0, 40, 0, true, IPPROTO_TCP, h->daddr, h->saddr);
+	ip_header(out, 0, 40, 0, true, IPPROTO_TCP, h->daddr.ip, h->saddr.ip);
 	memset(t, 0, 20);
 	be16_put(t, h->dport);
 	be16_put(t + 2, h->sport);
@@ -105,7 +105,7 @@ static size_t tcp_reset(const struct pkt *p, uint8_t *out, size_t cap)
 	be32_put(t + 8, ack);
 	t[12] = 5 << 4;
 	t[13] = flags;
-	be16_put(t + 16, csum_l4(h->daddr, h->saddr, IPPROTO_TCP, t, 20));
+	be16_put(t + 16, csum_l4(h->daddr.ip, h->saddr.ip, IPPROTO_TCP, t, 20));
 	return 40;
 }
 

@@ -43,8 +43,8 @@ static inline bool ip_match(const struct rule_ip *ip, const struct pkt_hdr *h,
 {
 	uint8_t inv = ip->invflags;
 
-	if (((h->saddr & ip->smsk) != ip->src) != !!(inv & IPINV_SRC) ||
-	    ((h->daddr & ip->dmsk) != ip->dst) != !!(inv & IPINV_DST))
+	if (((h->saddr.ip & ip->smsk) != ip->src) != !!(inv & IPINV_SRC) ||
+	    ((h->daddr.ip & ip->dmsk) != ip->dst) != !!(inv & IPINV_DST))
 		return false;
 	if (!iface_match(in, ip->iniface, ip->iniface_mask, inv & IPINV_VIA_IN) ||
 	    !iface_match(out, ip->outiface, ip->outiface_mask, inv & IPINV_VIA_OUT))

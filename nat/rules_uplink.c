@@ -240,18 +240,18 @@ static bool to_local(const struct walk *w, const struct rule *rl)
 	if (!(nr->flags & NAT_F_MAP_IPS))
 		return true;
 	for (unsigned i = 0; i < w->naddrs; i++)
-		if (w->addrs[i] >= nr->min_addr && w->addrs[i] <= nr->max_addr)
+		if (w->addrs[i] >= nr->min_addr.ip && w->addrs[i] <= nr->max_addr.ip)
 			return true;
 	/* the first host address >= min_addr */
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
 
-		if (w->host[mid] < nr->min_addr)
+		if (w->host[mid] < nr->min_addr.ip)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < w->nhost && w->host[lo] <= nr->max_addr;
+	return lo < w->nhost && w->host[lo] <= nr->max_addr.ip;
 }
 
 /* A DNAT or REDIRECT rule at the end of a path catches what c says. */
@@ -349,7 +349,7 @@ static void walk_snat(struct walk *w, uint32_t chain, uint8_t *seen)
 		if (rl->kind != RK_EXT || rl->target != &t_snat)
 			continue;
 		nr = ext_nat_range(rl->target, rl->tdata);
-		if (nr && (nr->flags & NAT_F_MAP_IPS) && add_snat(w->out, nr->min_addr, nr->max_addr))
+		if (nr && (nr->flags & NAT_F_MAP_IPS) && add_snat(w->out, nr->min_addr.ip, nr->max_addr.ip))
 			w->err = -E2BIG;
 	}
 }

@@ -277,12 +277,12 @@ void trace_format(const struct pkt *p, struct sbuf *out)
 	case IPPROTO_ICMP: sbuf_add(out, "icmp "); break;
 	default: sbuf_printf(out, "%u ", h->proto); break;
 	}
-	put_addr(out, h->saddr);
+	put_addr(out, h->saddr.ip);
 	if (ports || (h->proto == IPPROTO_ICMP && (h->flags & PKT_F_PORTS) &&
 		      !pkt_icmp_is_error(h->icmp_type)))
 		sbuf_printf(out, ":%u", h->sport);
 	sbuf_add(out, " > ");
-	put_addr(out, h->daddr);
+	put_addr(out, h->daddr.ip);
 	if (ports)
 		sbuf_printf(out, ":%u", h->dport);
 	if (h->proto == IPPROTO_TCP && (h->flags & PKT_F_L4)) {

@@ -157,10 +157,10 @@ static bool addrtype_match(void *data, struct ext_pkt *xp)
 		dev = ctx->in[0] ? ctx->in : NULL;
 	else if (a->flags & F_IFACE_OUT)
 		dev = ctx->out[0] ? ctx->out : NULL;
-	if (a->source && !!(a->source & classify(xp->h->saddr, ctx->src_local, ctx->src_dev,
+	if (a->source && !!(a->source & classify(xp->h->saddr.ip, ctx->src_local, ctx->src_dev,
 						  dev)) == !!(a->flags & F_INV_SRC))
 		return false;
-	if (a->dest && !!(a->dest & classify(xp->h->daddr, ctx->dst_local, ctx->dst_dev,
+	if (a->dest && !!(a->dest & classify(xp->h->daddr.ip, ctx->dst_local, ctx->dst_dev,
 					      dev)) == !!(a->flags & F_INV_DST))
 		return false;
 	return true;

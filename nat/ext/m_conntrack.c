@@ -360,7 +360,7 @@ static bool ct_match(void *data, struct ext_pkt *xp)
 	orig = ct_entry_tuple(ct, CT_DIR_ORIGINAL);
 	repl = ct_entry_tuple(ct, CT_DIR_REPLY);
 	{
-		const uint32_t addrs[4] = { orig->src, orig->dst, repl->src, repl->dst };
+		const uint32_t addrs[4] = { orig->src.ip, orig->dst.ip, repl->src.ip, repl->dst.ip };
 		const uint16_t ports[4] = { orig->sport, orig->dport, repl->sport, repl->dport };
 
 		for (int k = 0; k < 4; k++) {

@@ -70,10 +70,10 @@ static bool iprange_match(void *data, struct ext_pkt *xp)
 	const struct pkt_hdr *h = xp->h;
 
 	if ((r->flags & R_SRC) &&
-	    (h->saddr >= r->src[0] && h->saddr <= r->src[1]) == !!(r->flags & R_SRC_INV))
+	    (h->saddr.ip >= r->src[0] && h->saddr.ip <= r->src[1]) == !!(r->flags & R_SRC_INV))
 		return false;
 	if ((r->flags & R_DST) &&
-	    (h->daddr >= r->dst[0] && h->daddr <= r->dst[1]) == !!(r->flags & R_DST_INV))
+	    (h->daddr.ip >= r->dst[0] && h->daddr.ip <= r->dst[1]) == !!(r->flags & R_DST_INV))
 		return false;
 	return true;
 }

@@ -152,9 +152,9 @@ static int parse_to(char *arg, struct nat_range *r, struct ext_parse *pc)
 	dash = strchr(arg, '-');
 	if (dash)
 		*dash = '\0';
-	if (!ext_parse_ipaddr_strict(arg, &r->min_addr))
+	if (!ext_parse_ipaddr_strict(arg, &r->min_addr.ip))
 		rc = ext_fail(pc, arg, "Bad IP address \"%s\"", arg);
-	else if (dash && !ext_parse_ipaddr_strict(dash + 1, &r->max_addr))
+	else if (dash && !ext_parse_ipaddr_strict(dash + 1, &r->max_addr.ip))
 		rc = ext_fail(pc, dash + 1, "Bad IP address \"%s\"", dash + 1);
 	else if (!dash)
 		r->max_addr = r->min_addr;
@@ -253,10 +253,10 @@ static void put_range(struct sbuf *out, const char *opt, const struct nat_range 
 {
 	sbuf_printf(out, " %s ", opt);
 	if (r->flags & NAT_F_MAP_IPS) {
-		ext_put_addr(out, r->min_addr);
-		if (r->max_addr != r->min_addr) {
+		ext_put_addr(out, r->min_addr.ip);
+		if (r->max_addr.ip != r->min_addr.ip) {
 			sbuf_add(out, "-");
-			ext_put_addr(out, r->max_addr);
+			ext_put_addr(out, r->max_addr.ip);
 		}
 	}
 	if (r->flags & NAT_F_PROTO_SPECIFIED) {
@@ -323,10 +323,10 @@ static void nat_print(const void *data, const struct rule_ip *ip, bool numeric,
 	(void)numeric;
 	sbuf_add(out, " to:");
 	if (r->flags & NAT_F_MAP_IPS) {
-		ext_put_addr(out, r->min_addr);
-		if (r->max_addr != r->min_addr) {
+		ext_put_addr(out, r->min_addr.ip);
+		if (r->max_addr.ip != r->min_addr.ip) {
 			sbuf_add(out, "-");
-			ext_put_addr(out, r->max_addr);
+			ext_put_addr(out, r->max_addr.ip);
 		}
 	}
 	if (r->flags & NAT_F_PROTO_SPECIFIED) {

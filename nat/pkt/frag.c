@@ -207,7 +207,7 @@ static struct queue *find(struct frag *f, uint32_t *head, const struct pkt_hdr *
 	for (uint32_t i = *head; i != NIL; i = f->q[i].hnext) {
 		struct queue *q = &f->q[i];
 
-		if (q->src == h->saddr && q->dst == h->daddr && q->id == h->id &&
+		if (q->src == h->saddr.ip && q->dst == h->daddr.ip && q->id == h->id &&
 		    q->proto == h->proto)
 			return q;
 	}
@@ -262,8 +262,8 @@ static struct queue *queue_new(struct frag *f, uint32_t *head,
 	f->free_q = q->hnext;
 	memset(q, 0, offsetof(struct queue, hdr));
 	memset(q->blk, 0xff, sizeof(q->blk));
-	q->src = h->saddr;
-	q->dst = h->daddr;
+	q->src = h->saddr.ip;
+	q->dst = h->daddr.ip;
 	q->id = h->id;
 	q->proto = h->proto;
 	q->deadline = now + f->cfg.timeout_ns;
@@ -440,7 +440,7 @@ enum frag_result frag_add(struct frag *f, uint64_t now, const struct pkt *p,
 	if (end > FRAG_MAX_DATAGRAM)
 		return drop(f, FRAG_DROP_TOO_BIG);  /* pkt_parse refuses these */
 
-	head = bucket_of(f, h->saddr, h->daddr, h->id, h->proto);
+	head = bucket_of(f, h->saddr.ip, h->daddr.ip, h->id, h->proto);
 	q = find(f, head, h);
 	if (q && now >= q->deadline) {
 		queue_kill(f, q, &f->st.timeouts);

@@ -90,8 +90,8 @@ static void read_ip(struct pkt_hdr *h, const uint8_t *data, uint16_t off)
 	h->frag_off = (uint16_t)((frag & IP4_OFFMASK) * 8);
 	h->ttl = ip[IP4H_TTL];
 	h->proto = ip[IP4H_PROTO];
-	h->saddr = be32_get(ip + IP4H_SADDR);
-	h->daddr = be32_get(ip + IP4H_DADDR);
+	h->saddr = nf_addr4(be32_get(ip + IP4H_SADDR));
+	h->daddr = nf_addr4(be32_get(ip + IP4H_DADDR));
 	if (frag & IP4_DF)
 		h->flags |= PKT_F_DF;
 	if (frag & IP4_MF)
@@ -356,14 +356,14 @@ static void set_port(struct pkt *p, struct pkt_hdr *h, unsigned int at,
 	*view = port;
 }
 
-void pkt_set_saddr(struct pkt *p, struct pkt_hdr *h, uint32_t addr)
+void pkt_set_saddr(struct pkt *p, struct pkt_hdr *h, const union nf_addr *addr)
 {
-	set_addr(p, h, IP4H_SADDR, &h->saddr, addr);
+	set_addr(p, h, IP4H_SADDR, &h->saddr.ip, addr->ip);
 }
 
-void pkt_set_daddr(struct pkt *p, struct pkt_hdr *h, uint32_t addr)
+void pkt_set_daddr(struct pkt *p, struct pkt_hdr *h, const union nf_addr *addr)
 {
-	set_addr(p, h, IP4H_DADDR, &h->daddr, addr);
+	set_addr(p, h, IP4H_DADDR, &h->daddr.ip, addr->ip);
 }
 
 void pkt_set_sport(struct pkt *p, struct pkt_hdr *h, uint16_t port)

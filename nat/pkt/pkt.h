@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nat/pkt/addr.h"
 #include "nat/pkt/proto.h"
 
 /* Why a buffer is not a packet we accept; indexes a drop counter. */
@@ -49,7 +50,7 @@ enum {
 /* One IP header and what follows it: the outer packet, or the header
  * embedded in an ICMP error. */
 struct pkt_hdr {
-	uint32_t saddr, daddr;
+	union nf_addr saddr, daddr;
 	uint16_t ip;        /* offset of the IP header */
 	uint16_t l4;        /* offset of the L4 header (ip + header length) */
 	uint16_t end;       /* end of the bytes present (outer: ip + total length) */
@@ -107,8 +108,8 @@ const char *pkt_error_name(enum pkt_error e);
  * its field is present) are updated, and so is the outer ICMP checksum, which
  * covers the embedded bytes.
  */
-void pkt_set_saddr(struct pkt *p, struct pkt_hdr *h, uint32_t addr);
-void pkt_set_daddr(struct pkt *p, struct pkt_hdr *h, uint32_t addr);
+void pkt_set_saddr(struct pkt *p, struct pkt_hdr *h, const union nf_addr *addr);
+void pkt_set_daddr(struct pkt *p, struct pkt_hdr *h, const union nf_addr *addr);
 void pkt_set_sport(struct pkt *p, struct pkt_hdr *h, uint16_t port);
 void pkt_set_dport(struct pkt *p, struct pkt_hdr *h, uint16_t port);
 /* ICMP query id (echo, timestamp, ...): sets both sport and dport. */

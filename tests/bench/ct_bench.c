@@ -125,7 +125,7 @@ static int measure(uint32_t n, struct run *r)
 			build(bufs[k], src, dst, sport, 443);
 		if (pkt_parse(&pkts[k], bufs[k], PKTLEN) != PKT_OK)
 			return -1;
-		tuples[k] = (struct ct_tuple){ src, dst, sport, 443, 17 };
+		tuples[k] = ct_tuple4(src, dst, sport, 443, 17);
 	}
 	rounds = n >= 1000000 ? 200 : 400;
 	t0 = now_s();

@@ -96,7 +96,7 @@ static struct result bench_csum(const char *name, const uint8_t *b, size_t len)
  * every rewrite changes both fields and all checksums. */
 static struct result bench_snat(const char *name, uint8_t *b, size_t len)
 {
-	static const uint32_t addr[2] = { 0xcb007107, 0xcb007108 };
+	static const union nf_addr addr[2] = { { .ip6 = { 0xcb007107 } }, { .ip6 = { 0xcb007108 } } };
 	static const uint16_t port[2] = { 40000, 40001 };
 	double t0, t;
 	unsigned long n = 0;
@@ -107,7 +107,7 @@ static struct result bench_snat(const char *name, uint8_t *b, size_t len)
 	t0 = now_ns();
 	do {
 		for (int i = 0; i < BATCH; i++) {
-			pkt_set_saddr(&p, &p.outer, addr[i & 1]);
+			pkt_set_saddr(&p, &p.outer, &addr[i & 1]);
 			pkt_set_sport(&p, &p.outer, port[i & 1]);
 		}
 		n += BATCH;
@@ -115,7 +115,7 @@ static struct result bench_snat(const char *name, uint8_t *b, size_t len)
 	sink += be16_get(b + 36);
 	/* Still a valid packet with a right TCP checksum. */
 	if (pkt_parse(&p, b, len) != PKT_OK ||
-	    csum_l4(p.outer.saddr, p.outer.daddr, 6, b + 20, len - 20) != be16_get(b + 36))
+	    csum_l4(p.outer.saddr.ip, p.outer.daddr.ip, 6, b + 20, len - 20) != be16_get(b + 36))
 		abort();
 	return (struct result){ name, t / (double)n };
 }

@@ -423,7 +423,7 @@ static void check_out(struct pkt *p, const struct sums *before)
 
 	CHECK(ref_fold(ref_sum(0, b, l3)) == 0xffff);
 	CHECK(pkt_parse(&again, b, len) == PKT_OK);
-	CHECK(again.outer.saddr == p->outer.saddr && again.outer.daddr == p->outer.daddr);
+	CHECK(again.outer.saddr.ip == p->outer.saddr.ip && again.outer.daddr.ip == p->outer.daddr.ip);
 	CHECK(again.outer.sport == p->outer.sport && again.outer.dport == p->outer.dport);
 	if (!before->whole)
 		return;
@@ -475,7 +475,7 @@ static void answer(struct run *r, const struct pkt *p, const struct nf_result *r
 		   const struct fwd_action *a, const char *in, const uint8_t *arg, unsigned depth)
 {
 	uint8_t buf[REJECT_ICMP_QUOTE_MAX + 64];
-	uint32_t src = ifaddr(NULL, in, p->outer.saddr);
+	uint32_t src = ifaddr(NULL, in, p->outer.saddr.ip);
 	struct nf_result rres;
 	struct sums s;
 	struct pkt rp;

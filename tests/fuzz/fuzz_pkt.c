@@ -37,8 +37,8 @@ static uint32_t sum16(uint32_t s, const uint8_t *b, size_t n)
 
 static uint32_t pseudo(const struct pkt_hdr *h, uint8_t proto, size_t len)
 {
-	return (h->saddr >> 16) + (h->saddr & 0xffff) + (h->daddr >> 16) +
-	       (h->daddr & 0xffff) + proto + (uint32_t)len;
+	return (h->saddr.ip >> 16) + (h->saddr.ip & 0xffff) + (h->daddr.ip >> 16) +
+	       (h->daddr.ip & 0xffff) + proto + (uint32_t)len;
 }
 
 /* The L4 message of h when it is present whole: [l4, *end), and the
@@ -138,7 +138,7 @@ static void check_hdr(const struct pkt_hdr *h)
 
 static bool hdr_equal(const struct pkt_hdr *a, const struct pkt_hdr *b)
 {
-	return a->saddr == b->saddr && a->daddr == b->daddr && a->ip == b->ip &&
+	return a->saddr.ip == b->saddr.ip && a->daddr.ip == b->daddr.ip && a->ip == b->ip &&
 	       a->l4 == b->l4 && a->end == b->end && a->tot_len == b->tot_len &&
 	       a->frag_off == b->frag_off && a->id == b->id &&
 	       a->sport == b->sport && a->dport == b->dport && a->csum == b->csum &&
@@ -188,7 +188,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t v = mode & 4 ? k : mode & 8 ? 0 : 0xffffffff;
 
 		pkt_set_saddr(&p, h, v);
-		pkt_set_daddr(&p, h, h->daddr ^ (k >> 3));
+		pkt_set_daddr(&p, h, h->daddr.ip ^ (k >> 3));
 		pkt_set_sport(&p, h, (uint16_t)v);
 		pkt_set_dport(&p, h, (uint16_t)(k >> 16));
 		pkt_set_icmp_id(&p, h, (uint16_t)(mode & 16 ? 0 : k >> 8));

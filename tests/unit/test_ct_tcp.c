@@ -286,12 +286,13 @@ static void test_ack_before_synack(void **state)
 {
 	struct ct_table *t = mk(false, true);
 	struct conv c;
+	struct ct_tuple tu = ct_tuple4(C, S, CPORT, SPORT, 6);
 
 	(void)state;
 	conv_init(&c, t);
 	assert_int_equal(seg(&c, true, TCP_SYN, 0), CT_NEW);
 	assert_int_equal(seg(&c, true, TCP_ACK, 0), CT_INVALID);
-	assert_int_equal(ct_lookup(t, &(struct ct_tuple){ C, S, CPORT, SPORT, 6 }, NULL)
+	assert_int_equal(ct_lookup(t, &tu, NULL)
 			 ->proto.tcp.state, CT_TCP_SYN_SENT);
 	/* an ACK from the server then is ignored (half-open?), no change */
 	assert_int_equal(seg(&c, false, TCP_ACK, 0), CT_ESTABLISHED);

@@ -176,7 +176,7 @@ static void assert_whole(const struct dgram *d, uint8_t *out, size_t olen)
 	assert_int_equal(pkt_parse(&p, out, olen), PKT_OK);
 	assert_false(p.outer.flags & PKT_F_FRAG);
 	assert_true(p.outer.flags & PKT_F_L4);
-	assert_int_equal(csum_l4(p.outer.saddr, p.outer.daddr, P_UDP,
+	assert_int_equal(csum_l4(p.outer.saddr.ip, p.outer.daddr.ip, P_UDP,
 				 out + p.outer.l4, olen - p.outer.l4),
 			 be16_get(out + p.outer.l4 + 6));
 }

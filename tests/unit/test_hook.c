@@ -172,7 +172,7 @@ static void test_masquerade_roundtrip(void **state)
 	assert_int_equal(res.verdict, NF_ACCEPT);
 	assert_string_equal(res.route.out, "eth0");
 	assert_int_equal(res.ctstate, CT_NEW);
-	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_int_equal(pk.p.outer.saddr.ip, UPLINK);
 	natport = pk.p.outer.sport;
 	assert_true(natport >= 61000 && natport <= 61999);
 	assert_int_equal(pk.p.outer.ttl, 63);
@@ -186,7 +186,7 @@ static void test_masquerade_roundtrip(void **state)
 	assert_int_equal(res.verdict, NF_ACCEPT);
 	assert_string_equal(res.route.out, "gw0");
 	assert_int_equal(res.ctstate, CT_ESTABLISHED);
-	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 2));
+	assert_int_equal(pk.p.outer.daddr.ip, A(10, 8, 0, 2));
 	assert_int_equal(pk.p.outer.dport, 40000);
 	assert_true(HIT(NF_FILTER, "FORWARD", 1));
 	/* the nat table is not consulted again */
@@ -338,9 +338,9 @@ static void test_dnat_port_forward(void **state)
 	in(nf, &pk, "tcp 198.51.100.9:3333 > 192.0.2.1:8080 flags S", "eth0", 1000, 0, &res, &rt);
 	assert_int_equal(res.verdict, NF_ACCEPT);
 	assert_string_equal(res.route.out, "gw0");
-	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 2));
+	assert_int_equal(pk.p.outer.daddr.ip, A(10, 8, 0, 2));
 	assert_int_equal(pk.p.outer.dport, 80);
-	assert_int_equal(pk.p.outer.saddr, A(198, 51, 100, 9));
+	assert_int_equal(pk.p.outer.saddr.ip, A(198, 51, 100, 9));
 	assert_true(HIT(NF_NAT, "PREROUTING", 1));
 	assert_true(HIT(NF_FILTER, "FORWARD", 3));
 	/* the reply leaves from the uplink address and port 8080 */
@@ -348,7 +348,7 @@ static void test_dnat_port_forward(void **state)
 	in(nf, &pk, "tcp 10.8.0.2:80 > 198.51.100.9:3333 flags SA", "gw0", 5000, 1001, &res, &rt);
 	assert_int_equal(res.verdict, NF_ACCEPT);
 	assert_string_equal(res.route.out, "eth0");
-	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_int_equal(pk.p.outer.saddr.ip, UPLINK);
 	assert_int_equal(pk.p.outer.sport, 8080);
 	nf_destroy(nf);
 }
@@ -373,9 +373,9 @@ static void test_masquerade_out_interface(void **state)
 	assert_string_equal(res.route.out, "gw0");
 	assert_string_equal(ifaddr_asked, "gw0");
 	assert_int_equal(ifaddr_dst, A(10, 8, 0, 3));
-	assert_int_equal(pk.p.outer.saddr, GW_ADDR);
+	assert_int_equal(pk.p.outer.saddr.ip, GW_ADDR);
 	assert_int_equal(pk.p.outer.sport, 40000);
-	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 3));
+	assert_int_equal(pk.p.outer.daddr.ip, A(10, 8, 0, 3));
 	assert_int_equal(pk.p.outer.dport, 80);
 	/* the answer comes back to the tunnel address and leaves as what the
 	 * first peer asked for */
@@ -383,15 +383,15 @@ static void test_masquerade_out_interface(void **state)
 	assert_int_equal(res.verdict, NF_ACCEPT);
 	assert_int_equal(res.ctstate, CT_ESTABLISHED);
 	assert_string_equal(res.route.out, "gw0");
-	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_int_equal(pk.p.outer.saddr.ip, UPLINK);
 	assert_int_equal(pk.p.outer.sport, 8080);
-	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 2));
+	assert_int_equal(pk.p.outer.daddr.ip, A(10, 8, 0, 2));
 	assert_int_equal(pk.p.outer.dport, 40000);
 	/* out of the uplink: the uplink's address, a NatPorts port */
 	in(nf, &pk, "tcp 10.8.0.2:40001 > 203.0.113.5:443 flags S", "gw0", 1000, 0, &res, NULL);
 	assert_int_equal(res.verdict, NF_ACCEPT);
 	assert_string_equal(ifaddr_asked, "eth0");
-	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_int_equal(pk.p.outer.saddr.ip, UPLINK);
 	assert_true(pk.p.outer.sport >= 61000 && pk.p.outer.sport <= 61999);
 	nf_destroy(nf);
 }
@@ -415,7 +415,7 @@ static void test_local_and_untracked(void **state)
 	in(nf, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:5353", "gw0", 0, 0, &res, NULL);
 	assert_int_equal(res.verdict, NF_ACCEPT);
 	assert_int_equal(res.ctstate, CT_UNTRACKED);
-	assert_int_equal(pk.p.outer.saddr, A(10, 8, 0, 2));
+	assert_int_equal(pk.p.outer.saddr.ip, A(10, 8, 0, 2));
 	nf_destroy(nf);
 }
 
@@ -450,7 +450,7 @@ static void test_addrtype(void **state)
 	/* DNAT to gw0's address: INPUT sees the new destination */
 	in(nf, &pk, "udp 203.0.113.5:5000 > 192.0.2.1:2222", "eth0", 0, 0, &res, NULL);
 	assert_int_equal(res.verdict, NF_ACCEPT);
-	assert_int_equal(pk.p.outer.daddr, GW_ADDR);
+	assert_int_equal(pk.p.outer.daddr.ip, GW_ADDR);
 	/* --src-type on forwarded packets */
 	in(nf, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", "gw0", 0, 0, &res, NULL);
 	assert_int_equal(res.verdict, NF_DROP);
@@ -485,7 +485,7 @@ static void test_swap_keeps_flows(void **state)
 	in(nf, &pk, spec, "eth0", 0, 0, &res, NULL);
 	assert_int_equal(res.verdict, NF_ACCEPT);
 	assert_int_equal(res.ctstate, CT_ESTABLISHED);
-	assert_int_equal(pk.p.outer.daddr, A(10, 8, 0, 2));
+	assert_int_equal(pk.p.outer.daddr.ip, A(10, 8, 0, 2));
 	assert_int_equal(pk.p.outer.dport, 5000);
 	nf_destroy(nf);
 }
@@ -506,8 +506,8 @@ static void test_batch(void **state)
 	nf_input_batch(nf, pp, 3, "gw0", 1, rnd, res);
 	assert_int_equal(res[0].verdict, NF_ACCEPT);
 	assert_int_equal(res[1].verdict, NF_ACCEPT);
-	assert_int_equal(a.p.outer.saddr, UPLINK);
-	assert_int_equal(b.p.outer.saddr, UPLINK);
+	assert_int_equal(a.p.outer.saddr.ip, UPLINK);
+	assert_int_equal(b.p.outer.saddr.ip, UPLINK);
 	assert_int_not_equal(a.p.outer.sport, b.p.outer.sport);
 	/* in by gw0 to a peer: FORWARD -i gw0 -o eth0 does not match */
 	assert_int_equal(res[2].verdict, NF_DROP);

@@ -75,7 +75,7 @@ static void assert_sums(const struct pkt *p)
 		uint16_t stored = be16_get(l4 + (h->proto == IPPROTO_TCP ? 16 : 6));
 
 		if (h->proto == IPPROTO_TCP || stored)
-			assert_int_equal(csum_fold(csum_add(csum_pseudo(h->saddr, h->daddr, h->proto,
+			assert_int_equal(csum_fold(csum_add(csum_pseudo(h->saddr.ip, h->daddr.ip, h->proto,
 									(uint16_t)l4len), l4, l4len)), 0);
 	}
 	/* the rewritten packet still parses */
@@ -130,8 +130,8 @@ static struct nat_request snat(uint32_t lo, uint32_t hi, uint16_t plo, uint16_t 
 	struct nat_request r = { .kind = NAT_SNAT };
 
 	r.range.flags = NAT_F_MAP_IPS;
-	r.range.min_addr = lo;
-	r.range.max_addr = hi;
+	r.range.min_addr.ip = lo;
+	r.range.max_addr.ip = hi;
 	if (plo) {
 		r.range.flags |= NAT_F_PROTO_SPECIFIED;
 		r.range.min_port = plo;
@@ -142,18 +142,18 @@ static struct nat_request snat(uint32_t lo, uint32_t hi, uint16_t plo, uint16_t 
 
 static void test_invert(void **state)
 {
-	struct ct_tuple in = { .src = CLIENT1, .dst = SERVER, .sport = 7, .dport = 8 << 8, .proto = 1 };
+	struct ct_tuple in = ct_tuple4(CLIENT1, SERVER, 7, 8 << 8, 1);
 	struct ct_tuple out;
 
 	(void)state;
 	assert_true(nat_tuple_invert(&out, &in));
-	assert_int_equal(out.src, SERVER);
-	assert_int_equal(out.dst, CLIENT1);
+	assert_int_equal(out.src.ip, SERVER);
+	assert_int_equal(out.dst.ip, CLIENT1);
 	assert_int_equal(out.sport, 7);
 	assert_int_equal(out.dport, 0);
 	in.dport = 3 << 8; /* unreachable: no inverse */
 	assert_false(nat_tuple_invert(&out, &in));
-	in = (struct ct_tuple){ .src = CLIENT1, .dst = SERVER, .sport = 1, .dport = 2, .proto = 6 };
+	in = ct_tuple4(CLIENT1, SERVER, 1, 2, 6);
 	assert_true(nat_tuple_invert(&out, &in));
 	assert_int_equal(out.sport, 2);
 	assert_int_equal(out.dport, 1);
@@ -175,8 +175,8 @@ static void test_null_binding(void **state)
 	assert_int_equal(ct_entry_status(e) & (CT_S_SRC_NAT | CT_S_DST_NAT), 0);
 	assert_true(ct_entry_status(e) & CT_S_NAT_DONE_SRC);
 	assert_false(nat_needs_setup(e, NAT_MANIP_SRC));
-	assert_int_equal(pk.p.outer.saddr, CLIENT1);
-	assert_int_equal(ct_entry_tuple(e, CT_DIR_REPLY)->dst, CLIENT1);
+	assert_int_equal(pk.p.outer.saddr.ip, CLIENT1);
+	assert_int_equal(ct_entry_tuple(e, CT_DIR_REPLY)->dst.ip, CLIENT1);
 	ct_destroy(t);
 }
 
@@ -192,20 +192,20 @@ static void test_snat_keeps_port(void **state)
 	(void)state;
 	e = connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &r, &env_default, 0);
 	assert_true(ct_entry_status(e) & CT_S_SRC_NAT);
-	assert_int_equal(pk.p.outer.saddr, SNAT_ADDR);
+	assert_int_equal(pk.p.outer.saddr.ip, SNAT_ADDR);
 	assert_int_equal(pk.p.outer.sport, 5000);
 	build(&reply, "udp 203.0.113.5:53 > 198.51.100.7:5000", NULL, 0);
 	re = track(t, &reply, CT_ESTABLISHED, &dir);
 	assert_ptr_equal(re, e);
 	assert_int_equal(dir, CT_DIR_REPLY);
 	assert_int_equal(nat_packet(re, dir, NAT_MANIP_DST, &reply.p, false), 0);
-	assert_int_equal(reply.p.outer.daddr, CLIENT1);
+	assert_int_equal(reply.p.outer.daddr.ip, CLIENT1);
 	assert_int_equal(reply.p.outer.dport, 5000);
-	assert_int_equal(reply.p.outer.saddr, SERVER);
+	assert_int_equal(reply.p.outer.saddr.ip, SERVER);
 	assert_sums(&reply.p);
 	/* the reply at POSTROUTING (source manip) is left alone */
 	assert_int_equal(nat_packet(re, dir, NAT_MANIP_SRC, &reply.p, false), 0);
-	assert_int_equal(reply.p.outer.saddr, SERVER);
+	assert_int_equal(reply.p.outer.saddr.ip, SERVER);
 	ct_destroy(t);
 }
 
@@ -225,17 +225,17 @@ static void test_port_clash(void **state)
 	assert_int_equal(a.p.outer.sport, 40000);
 	assert_int_not_equal(b.p.outer.sport, 40000);
 	assert_true(b.p.outer.sport >= 1024);
-	assert_int_equal(b.p.outer.saddr, SNAT_ADDR);
+	assert_int_equal(b.p.outer.saddr.ip, SNAT_ADDR);
 	/* each SYN-ACK finds its own client */
 	build(&ra, "tcp 203.0.113.5:443 > 198.51.100.7:40000 flags SA", NULL, 0);
 	assert_ptr_equal(track(t, &ra, CT_ESTABLISHED, &dir), ea);
 	nat_packet(ea, dir, NAT_MANIP_DST, &ra.p, false);
-	assert_int_equal(ra.p.outer.daddr, CLIENT1);
+	assert_int_equal(ra.p.outer.daddr.ip, CLIENT1);
 	snprintf(spec, sizeof(spec), "tcp 203.0.113.5:443 > 198.51.100.7:%u flags SA", b.p.outer.sport);
 	build(&rb, spec, NULL, 0);
 	assert_ptr_equal(track(t, &rb, CT_ESTABLISHED, &dir), eb);
 	nat_packet(eb, dir, NAT_MANIP_DST, &rb.p, false);
-	assert_int_equal(rb.p.outer.daddr, CLIENT2);
+	assert_int_equal(rb.p.outer.daddr.ip, CLIENT2);
 	assert_int_equal(rb.p.outer.dport, 40000);
 	assert_sums(&rb.p);
 	ct_destroy(t);
@@ -251,7 +251,7 @@ static void test_masquerade_natports(void **state)
 
 	(void)state;
 	connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &m, &env_default, 0);
-	assert_int_equal(pk.p.outer.saddr, UPLINK);
+	assert_int_equal(pk.p.outer.saddr.ip, UPLINK);
 	assert_true(pk.p.outer.sport >= 61000);
 	/* no uplink address: the packet cannot be masqueraded */
 	struct nat_env none = env_default;
@@ -287,14 +287,13 @@ static void test_exhaustion(void **state)
 	/* the other destination port still has room */
 	connect_nat(t, &pk, "udp 10.8.0.99:5000 > 203.0.113.5:54", &r, &env_default, 0);
 	for (int i = 0; i < 4; i++) {
-		struct ct_tuple tu = { .src = SERVER, .dst = SNAT_ADDR, .sport = 53,
-				       .dport = (uint16_t)(7000 + i), .proto = IPPROTO_UDP };
+		struct ct_tuple tu = ct_tuple4(SERVER, SNAT_ADDR, 53, (uint16_t)(7000 + i), IPPROTO_UDP);
 		enum ct_dir dir;
 		struct ct_entry *e = ct_lookup(t, &tu, &dir);
 
 		assert_non_null(e);
 		assert_int_equal(dir, CT_DIR_REPLY);
-		assert_int_equal(ct_entry_tuple(e, CT_DIR_ORIGINAL)->src & 0xffffff00, A(10, 8, 0, 0));
+		assert_int_equal(ct_entry_tuple(e, CT_DIR_ORIGINAL)->src.ip & 0xffffff00, A(10, 8, 0, 0));
 	}
 	ct_destroy(t);
 }
@@ -410,8 +409,7 @@ static void reuse(bool rst)
 	assert_int_equal(st.count, 4);
 	assert_int_equal(st.nat_evicted, 1);
 	for (int i = 0; i < 4; i++) {
-		struct ct_tuple tu = { .src = CLIENT1, .dst = SERVER, .sport = (uint16_t)(40001 + i),
-				       .dport = 443, .proto = IPPROTO_TCP };
+		struct ct_tuple tu = ct_tuple4(CLIENT1, SERVER, (uint16_t)(40001 + i), 443, IPPROTO_TCP);
 
 		gone += !ct_lookup(t, &tu, NULL);
 	}
@@ -509,7 +507,7 @@ static void test_icmp_id(void **state)
 	build(&rb, spec, NULL, 0);
 	assert_ptr_equal(track(t, &rb, CT_ESTABLISHED, &dir), eb);
 	nat_packet(eb, dir, NAT_MANIP_DST, &rb.p, false);
-	assert_int_equal(rb.p.outer.daddr, CLIENT2);
+	assert_int_equal(rb.p.outer.daddr.ip, CLIENT2);
 	assert_int_equal(rb.p.outer.sport, 77);
 	assert_sums(&rb.p);
 	ct_destroy(t);
@@ -535,11 +533,11 @@ static void test_icmp_error_inner(void **state)
 	assert_ptr_equal(re, e);
 	assert_int_equal(dir, CT_DIR_REPLY);
 	assert_int_equal(nat_packet(re, dir, NAT_MANIP_DST, &err.p, true), 0);
-	assert_int_equal(err.p.outer.daddr, CLIENT1);
-	assert_int_equal(err.p.outer.saddr, SERVER);
-	assert_int_equal(err.p.inner.saddr, CLIENT1);
+	assert_int_equal(err.p.outer.daddr.ip, CLIENT1);
+	assert_int_equal(err.p.outer.saddr.ip, SERVER);
+	assert_int_equal(err.p.inner.saddr.ip, CLIENT1);
 	assert_int_equal(err.p.inner.sport, 5000);
-	assert_int_equal(err.p.inner.daddr, SERVER);
+	assert_int_equal(err.p.inner.daddr.ip, SERVER);
 	assert_int_equal(err.p.inner.dport, 53);
 	assert_int_not_equal(natport, 5000);
 	assert_sums(&err.p);
@@ -554,7 +552,7 @@ static void test_icmp_error_inner(void **state)
 	}
 	/* at the source-manip hook nothing more changes */
 	assert_int_equal(nat_packet(re, dir, NAT_MANIP_SRC, &err.p, true), 0);
-	assert_int_equal(err.p.outer.saddr, SERVER);
+	assert_int_equal(err.p.outer.saddr.ip, SERVER);
 	ct_destroy(t);
 }
 
@@ -593,17 +591,17 @@ static void test_hairpin(void **state)
 	(void)state;
 	tun.masq_addr = GW_ADDR;
 	d.range.flags = NAT_F_MAP_IPS | NAT_F_PROTO_SPECIFIED;
-	d.range.min_addr = d.range.max_addr = CLIENT1;
+	d.range.min_addr.ip = d.range.max_addr.ip = CLIENT1;
 	d.range.min_port = d.range.max_port = 80;
 	build(&pk, "tcp 10.8.0.3:40000 > 192.0.2.1:8080 flags S", NULL, 0);
 	e = track(t, &pk, CT_NEW, NULL);
 	assert_int_equal(nat_setup(t, e, NAT_MANIP_DST, &d, &tun), 0);
 	assert_int_equal(nat_packet(e, CT_DIR_ORIGINAL, NAT_MANIP_DST, &pk.p, false), 0);
-	assert_int_equal(pk.p.outer.daddr, CLIENT1);
+	assert_int_equal(pk.p.outer.daddr.ip, CLIENT1);
 	assert_int_equal(pk.p.outer.dport, 80);
 	assert_int_equal(nat_setup(t, e, NAT_MANIP_SRC, &m, &tun), 0);
 	assert_int_equal(nat_packet(e, CT_DIR_ORIGINAL, NAT_MANIP_SRC, &pk.p, false), 0);
-	assert_int_equal(pk.p.outer.saddr, GW_ADDR);
+	assert_int_equal(pk.p.outer.saddr.ip, GW_ADDR);
 	assert_int_equal(pk.p.outer.sport, 40000);
 	assert_int_equal(ct_confirm(t, e, 1000000000ull), 0);
 	assert_sums(&pk.p);
@@ -617,9 +615,9 @@ static void test_hairpin(void **state)
 	assert_ptr_equal(re, e);
 	nat_packet(re, dir, NAT_MANIP_DST, &reply.p, false);
 	nat_packet(re, dir, NAT_MANIP_SRC, &reply.p, false);
-	assert_int_equal(reply.p.outer.saddr, UPLINK);
+	assert_int_equal(reply.p.outer.saddr.ip, UPLINK);
 	assert_int_equal(reply.p.outer.sport, 8080);
-	assert_int_equal(reply.p.outer.daddr, CLIENT2);
+	assert_int_equal(reply.p.outer.daddr.ip, CLIENT2);
 	assert_int_equal(reply.p.outer.dport, 40000);
 	assert_sums(&reply.p);
 	ct_destroy(t);
@@ -679,7 +677,7 @@ static struct ct_entry *connect_dnat(struct ct_table *t, const char *spec)
 	struct ct_entry *e;
 
 	d.range.flags = NAT_F_MAP_IPS;
-	d.range.min_addr = d.range.max_addr = CLIENT1;
+	d.range.min_addr.ip = d.range.max_addr.ip = CLIENT1;
 	build(&pk, spec, NULL, 0);
 	e = track(t, &pk, CT_NEW, NULL);
 	assert_non_null(e);

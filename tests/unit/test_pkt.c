@@ -134,10 +134,10 @@ static void op_apply(struct pkt *p, const struct op *o)
 
 	switch (o->field) {
 	case OP_SADDR:
-		pkt_set_saddr(p, h, o->val);
+		pkt_set_saddr(p, h, &(union nf_addr){ .ip6 = { o->val } });
 		break;
 	case OP_DADDR:
-		pkt_set_daddr(p, h, o->val);
+		pkt_set_daddr(p, h, &(union nf_addr){ .ip6 = { o->val } });
 		break;
 	case OP_SPORT:
 		pkt_set_sport(p, h, (uint16_t)o->val);
@@ -200,8 +200,8 @@ static void check_bounds(const struct pkt *p, const uint8_t *buf, size_t len)
 
 static void check_hdr_equal(const struct pkt_hdr *a, const struct pkt_hdr *b)
 {
-	assert_int_equal(a->saddr, b->saddr);
-	assert_int_equal(a->daddr, b->daddr);
+	assert_int_equal(a->saddr.ip, b->saddr.ip);
+	assert_int_equal(a->daddr.ip, b->daddr.ip);
 	assert_int_equal(a->ip, b->ip);
 	assert_int_equal(a->l4, b->l4);
 	assert_int_equal(a->end, b->end);
@@ -252,13 +252,13 @@ static unsigned int sums_ok(const struct pkt *p)
 		len = end - h->l4;
 		switch (h->proto) {
 		case P_TCP:
-			if (ref_ok(ref_pseudo(h->saddr, h->daddr, P_TCP, len), d + h->l4, len))
+			if (ref_ok(ref_pseudo(h->saddr.ip, h->daddr.ip, P_TCP, len), d + h->l4, len))
 				ok |= 2u << (2 * i);
 			break;
 		case P_UDP:
 			ulen = be16_get(d + h->l4 + 4);
 			if (ulen >= 8 && ulen <= len && be16_get(d + h->csum) &&
-			    ref_ok(ref_pseudo(h->saddr, h->daddr, P_UDP, ulen), d + h->l4, ulen))
+			    ref_ok(ref_pseudo(h->saddr.ip, h->daddr.ip, P_UDP, ulen), d + h->l4, ulen))
 				ok |= 2u << (2 * i);
 			break;
 		case P_ICMP:
@@ -281,8 +281,8 @@ static void exercise(struct pkt *p, uint8_t *buf, size_t len)
 	for (int i = 0; i < (p->has_inner ? 2 : 1); i++) {
 		struct pkt_hdr *h = i ? &p->inner : &p->outer;
 
-		pkt_set_saddr(p, h, h->saddr ^ 0x0a0b0c0d);
-		pkt_set_daddr(p, h, ~h->daddr);
+		pkt_set_saddr(p, h, &(union nf_addr){ .ip6 = { h->saddr.ip ^ 0x0a0b0c0d } });
+		pkt_set_daddr(p, h, &(union nf_addr){ .ip6 = { ~h->daddr.ip } });
 		pkt_set_sport(p, h, (uint16_t)(h->sport + 1));
 		pkt_set_dport(p, h, 0);
 		pkt_set_icmp_id(p, h, (uint16_t)~h->sport);
@@ -396,8 +396,8 @@ static void test_kat_parse(void **state)
 		if (e != PKT_OK)
 			fail_msg("kat %zu (%s): %s", i + 1, k->name, pkt_error_name(e));
 		check_bounds(&p, buf, len);
-		assert_int_equal(p.outer.saddr, k->saddr);
-		assert_int_equal(p.outer.daddr, k->daddr);
+		assert_int_equal(p.outer.saddr.ip, k->saddr);
+		assert_int_equal(p.outer.daddr.ip, k->daddr);
 		assert_int_equal(p.outer.tot_len, k->tot_len);
 		assert_int_equal(p.outer.end, len);
 		assert_int_equal(p.outer.proto, k->proto);
@@ -440,8 +440,8 @@ static void test_kat_inner(void **state)
 	assert_int_equal(p.inner.l4, 48);
 	assert_int_equal(p.inner.end, 85);
 	assert_int_equal(p.inner.tot_len, 57);
-	assert_int_equal(p.inner.saddr, WAN);
-	assert_int_equal(p.inner.daddr, DNS);
+	assert_int_equal(p.inner.saddr.ip, WAN);
+	assert_int_equal(p.inner.daddr.ip, DNS);
 	assert_int_equal(p.inner.proto, P_UDP);
 	assert_int_equal(p.inner.ttl, 63);
 	assert_int_equal(p.inner.id, 0x1c46);
@@ -908,8 +908,8 @@ static void expect_hdr(const struct spec *s, const struct pkt_hdr *h, size_t pre
 	uint16_t csum = 0;
 	bool ports = false;
 
-	assert_int_equal(h->saddr, s->saddr);
-	assert_int_equal(h->daddr, s->daddr);
+	assert_int_equal(h->saddr.ip, s->saddr);
+	assert_int_equal(h->daddr.ip, s->daddr);
 	assert_int_equal(h->proto, s->proto);
 	assert_int_equal(h->ttl, s->ttl);
 	assert_int_equal(h->id, s->id);
@@ -1000,8 +1000,8 @@ static void model_apply(struct spec *s, const struct pkt *p, const struct op *o)
 
 static void check_model_view(const struct spec *s, const struct pkt_hdr *h)
 {
-	assert_int_equal(h->saddr, s->saddr);
-	assert_int_equal(h->daddr, s->daddr);
+	assert_int_equal(h->saddr.ip, s->saddr);
+	assert_int_equal(h->daddr.ip, s->daddr);
 	assert_int_equal(h->ttl, s->ttl);
 	if (!(h->flags & PKT_F_PORTS))
 		return;
@@ -1099,8 +1099,8 @@ static void test_property_rewrites(void **state)
 			o->inner = p.has_inner && o->field != OP_TTL && rnd(&r, 3);
 			h = o->inner ? &p.inner : &p.outer;
 			o->val = rnd_value(&r, o->field,
-					   o->field == OP_SADDR ? h->saddr :
-					   o->field == OP_DADDR ? h->daddr :
+					   o->field == OP_SADDR ? h->saddr.ip :
+					   o->field == OP_DADDR ? h->daddr.ip :
 					   o->field == OP_DPORT ? h->dport :
 					   o->field == OP_TTL ? h->ttl : h->sport);
 			model_apply(&s, &p, o);
@@ -1593,7 +1593,7 @@ static void test_fragments(void **state)
 	assert_int_equal(p.outer.sport, 0);
 	/* Rewrites touch the IP header only. */
 	memcpy(orig, b, n);
-	pkt_set_saddr(&p, &p.outer, WAN);
+	pkt_set_saddr(&p, &p.outer, &(union nf_addr){ .ip6 = { WAN } });
 	pkt_set_sport(&p, &p.outer, 9);
 	pkt_set_dport(&p, &p.outer, 9);
 	assert_memory_equal(b + 20, orig + 20, n - 20);
@@ -1742,8 +1742,8 @@ static void test_udp_zero_csum(void **state)
 	n = make(b, P_UDP, 13);
 	be16_put(b + 26, 0);
 	assert_int_equal(pkt_parse(&p, b, n), PKT_OK);
-	pkt_set_saddr(&p, &p.outer, WAN);
-	pkt_set_daddr(&p, &p.outer, DNS);
+	pkt_set_saddr(&p, &p.outer, &(union nf_addr){ .ip6 = { WAN } });
+	pkt_set_daddr(&p, &p.outer, &(union nf_addr){ .ip6 = { DNS } });
 	pkt_set_sport(&p, &p.outer, 4);
 	pkt_set_dport(&p, &p.outer, 5);
 	assert_int_equal(be16_get(b + 26), 0);
@@ -1759,8 +1759,8 @@ static void test_udp_zero_csum(void **state)
 	be16_put(b + 22, 0);
 	be16_put(b + 22, ref_csum(0, b + 20, n - 20));
 	assert_int_equal(pkt_parse(&p, b, n), PKT_OK);
-	pkt_set_saddr(&p, &p.inner, WAN);
-	pkt_set_daddr(&p, &p.inner, DNS);
+	pkt_set_saddr(&p, &p.inner, &(union nf_addr){ .ip6 = { WAN } });
+	pkt_set_daddr(&p, &p.inner, &(union nf_addr){ .ip6 = { DNS } });
 	pkt_set_sport(&p, &p.inner, 4);
 	pkt_set_dport(&p, &p.inner, 5);
 	assert_int_equal(be16_get(b + 54), 0);
@@ -1907,14 +1907,14 @@ static void test_rewrite_noops(void **state)
 			pkt_set_dport(&p, &p.outer, 7);
 		}
 		/* The same values again. */
-		pkt_set_saddr(&p, &p.outer, p.outer.saddr);
-		pkt_set_daddr(&p, &p.outer, p.outer.daddr);
+		pkt_set_saddr(&p, &p.outer, &(union nf_addr){ .ip6 = { p.outer.saddr.ip } });
+		pkt_set_daddr(&p, &p.outer, &(union nf_addr){ .ip6 = { p.outer.daddr.ip } });
 		pkt_set_sport(&p, &p.outer, p.outer.sport);
 		pkt_set_ttl(&p, p.outer.ttl);
 		if (p.has_inner) {
 			pkt_set_icmp_id(&p, &p.inner, 7);	/* UDP inside */
 			pkt_set_icmp_id(&p, &p.outer, 7);	/* an error, not a query */
-			pkt_set_daddr(&p, &p.inner, p.inner.daddr);
+			pkt_set_daddr(&p, &p.inner, &(union nf_addr){ .ip6 = { p.inner.daddr.ip } });
 		}
 		assert_memory_equal(b, orig, n);
 	}

@@ -48,12 +48,12 @@ static void test_port_unreachable(void **state)
 	assert_int_equal(r.outer.proto, IPPROTO_ICMP);
 	assert_int_equal(r.outer.icmp_type, 3);
 	assert_int_equal(r.outer.icmp_code, 3);
-	assert_int_equal(r.outer.saddr, 0x0a080001);
-	assert_int_equal(r.outer.daddr, 0x0a080002);
+	assert_int_equal(r.outer.saddr.ip, 0x0a080001);
+	assert_int_equal(r.outer.daddr.ip, 0x0a080002);
 	assert_int_equal(r.outer.ttl, 64);
 	assert_int_equal(out[1], 0xc0); /* precedence: internetwork control */
 	assert_true(r.has_inner);
-	assert_int_equal(r.inner.saddr, 0x0a080002);
+	assert_int_equal(r.inner.saddr.ip, 0x0a080002);
 	assert_int_equal(r.inner.sport, 5000);
 	assert_memory_equal(out + 28, in, 100);
 	assert_int_equal(csum_fold(csum_add(0, out + 20, n - 20)), 0);
@@ -97,15 +97,15 @@ static void test_tcp_reset(void **state)
 	n = reject_build(&p, REJECT_TCP_RESET, 0, 0, out, sizeof(out));
 	assert_int_equal(n, 40);
 	assert_int_equal(pkt_parse(&r, out, n), PKT_OK);
-	assert_int_equal(r.outer.saddr, 0xcb007105);
-	assert_int_equal(r.outer.daddr, 0x0a080002);
+	assert_int_equal(r.outer.saddr.ip, 0xcb007105);
+	assert_int_equal(r.outer.daddr.ip, 0x0a080002);
 	assert_int_equal(r.outer.sport, 443);
 	assert_int_equal(r.outer.dport, 40000);
 	assert_int_equal(r.outer.tcp_flags, TCP_RST | TCP_ACK);
 	assert_int_equal(be32_get(out + 24), 0);
 	assert_int_equal(be32_get(out + 28), 1001);
 	assert_int_equal(be16_get(out + 6), 0x4000); /* DF */
-	assert_int_equal(csum_fold(csum_add(csum_pseudo(r.outer.saddr, r.outer.daddr, 6, 20), out + 20, 20)), 0);
+	assert_int_equal(csum_fold(csum_add(csum_pseudo(r.outer.saddr.ip, r.outer.daddr.ip, 6, 20), out + 20, 20)), 0);
 	/* data with ACK: RST with seq = their ack */
 	build(in, &p, "tcp 10.8.0.2:40000 > 203.0.113.5:443 flags PA len 140", 5000, 777);
 	n = reject_build(&p, REJECT_TCP_RESET, 0, 0, out, sizeof(out));

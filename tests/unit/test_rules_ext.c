@@ -494,7 +494,7 @@ static struct ct_entry *snat_entry(struct ct_table *ct, struct tpkt *t, uint32_t
 	assert_non_null(ctx.ct);
 	assert_int_equal(ctx.ctstate, CT_NEW);
 	reply = *ct_entry_tuple(ctx.ct, CT_DIR_REPLY);
-	reply.dst = nat_addr;
+	reply.dst = nf_addr4(nat_addr);
 	reply.dport = nat_port;
 	ct_entry_set_reply(ctx.ct, &reply);
 	ct_entry_set_status(ctx.ct, CT_S_SRC_NAT);
@@ -994,8 +994,8 @@ static void test_target_notrack_nat(void **state)
 	init_ctx(&ctx, &t, NF_PREROUTING, "gw0", "");
 	assert_int_equal(rules_run(r, NF_NAT, &ctx, NULL), NF_ACCEPT);
 	assert_int_equal(ctx.nat.kind, NAT_DNAT);
-	assert_int_equal(ctx.nat.range.min_addr, IP4(10, 8, 0, 53));
-	assert_int_equal(ctx.nat.range.max_addr, IP4(10, 8, 0, 54));
+	assert_int_equal(ctx.nat.range.min_addr.ip, IP4(10, 8, 0, 53));
+	assert_int_equal(ctx.nat.range.max_addr.ip, IP4(10, 8, 0, 54));
 	assert_int_equal(ctx.nat.range.min_port, 5353);
 	assert_int_equal(ctx.nat.range.max_port, 5353);
 	assert_int_equal(ctx.nat.range.flags,
@@ -1012,7 +1012,7 @@ static void test_target_notrack_nat(void **state)
 	init_ctx(&ctx, &t, NF_POSTROUTING, "", "eth0");
 	assert_int_equal(rules_run(r, NF_NAT, &ctx, NULL), NF_ACCEPT);
 	assert_int_equal(ctx.nat.kind, NAT_SNAT);
-	assert_int_equal(ctx.nat.range.min_addr, IP4(192, 0, 2, 1));
+	assert_int_equal(ctx.nat.range.min_addr.ip, IP4(192, 0, 2, 1));
 	assert_int_equal(ctx.nat.range.flags, NAT_F_MAP_IPS | NAT_F_PERSISTENT);
 
 	init_ctx(&ctx, &t, NF_OUTPUT, "", "eth0");
