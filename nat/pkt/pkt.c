@@ -84,6 +84,7 @@ static void read_ip(struct pkt_hdr *h, const uint8_t *data, uint16_t off)
 	uint16_t frag = be16_get(ip + IP4H_FRAG);
 
 	h->ip = off;
+	h->family = NF_V4;
 	h->l4 = (uint16_t)(off + (ip[0] & 0x0f) * 4);
 	h->tot_len = be16_get(ip + IP4H_TOTLEN);
 	h->id = be16_get(ip + IP4H_ID);

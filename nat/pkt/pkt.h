@@ -51,17 +51,18 @@ enum {
  * embedded in an ICMP error. */
 struct pkt_hdr {
 	union nf_addr saddr, daddr;
+	uint32_t id;        /* IPv4 identification; IPv6: the fragment header's */
 	uint16_t ip;        /* offset of the IP header */
 	uint16_t l4;        /* offset of the L4 header (ip + header length) */
 	uint16_t end;       /* end of the bytes present (outer: ip + total length) */
 	uint16_t tot_len;   /* the total length field (inner: may exceed end - ip) */
 	uint16_t frag_off;  /* fragment offset in bytes */
-	uint16_t id;        /* IP identification */
 	uint16_t sport;     /* TCP/UDP source port; ICMP query: id */
 	uint16_t dport;     /* TCP/UDP destination port; ICMP query: id */
 	uint16_t csum;      /* offset of the L4 checksum field, 0 if none */
-	uint8_t proto;
-	uint8_t ttl;
+	uint8_t family;     /* NF_V4, NF_V6 (nat/pkt/addr.h) */
+	uint8_t proto;      /* IPv6: the upper layer, past extension headers */
+	uint8_t ttl;        /* IPv6: the hop limit */
 	uint8_t flags;      /* PKT_F_* */
 	uint8_t l4_hlen;    /* L4 header length: TCP data offset, 8 for UDP/ICMP */
 	uint8_t tcp_flags;  /* TCP: FIN SYN RST PSH ACK URG ECE CWR bits */
