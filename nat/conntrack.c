@@ -122,13 +122,22 @@ bool ct_tuple_invert(struct ct_tuple *inv, const struct ct_tuple *t)
 	inv->dst = t->src;
 	inv->proto = t->proto;
 	inv->family = t->family;
-	if (t->proto == IPPROTO_ICMP) {
+	if (t->proto == IPPROTO_ICMP && t->family == NF_V4) {
 		unsigned type = t->dport >> 8;
 
 		if (type >= sizeof(icmp_invmap) || !icmp_invmap[type])
 			return false;
 		inv->sport = t->sport;
 		inv->dport = (uint16_t)((icmp_invmap[type] - 1) << 8 | (t->dport & 0xff));
+		return true;
+	}
+	if (t->proto == IPPROTO_ICMPV6 && t->family == NF_V6) {
+		int type = ct_icmp6_inverse((uint8_t)(t->dport >> 8));
+
+		if (type < 0)
+			return false;
+		inv->sport = t->sport;
+		inv->dport = (uint16_t)(type << 8 | (t->dport & 0xff));
 		return true;
 	}
 	inv->sport = t->dport;
@@ -142,7 +151,7 @@ static void tuple_from_hdr(struct ct_tuple *tu, const struct pkt_hdr *h)
 	tu->src = h->saddr;
 	tu->dst = h->daddr;
 	tu->proto = h->proto;
-	tu->family = NF_V4;
+	tu->family = h->family;
 	switch (h->proto) {
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
@@ -150,6 +159,9 @@ static void tuple_from_hdr(struct ct_tuple *tu, const struct pkt_hdr *h)
 		tu->dport = h->dport;
 		break;
 	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if ((h->proto == IPPROTO_ICMP) != (h->family == NF_V4))
+			break;  /* ICMP over IPv6, ICMPv6 over IPv4: generic */
 		tu->sport = h->sport;  /* query id; zero for other types */
 		tu->dport = (uint16_t)(h->icmp_type << 8 | h->icmp_code);
 		break;
@@ -546,23 +558,33 @@ void ct_kill(struct ct_ctx *c, struct ct_entry *e)
 	}
 }
 
+/* The sum of h's pseudo-header for len bytes of upper layer (RFC 768,
+ * RFC 8200 8.1). */
+static uint32_t pseudo_sum(const struct pkt_hdr *h, uint16_t len)
+{
+	if (h->family == NF_V6)
+		return csum_add(csum_add((uint32_t)h->proto + len, h->saddr.b, 16), h->daddr.b, 16);
+	return csum_pseudo(h->saddr.ip, h->daddr.ip, h->proto, len);
+}
+
 bool ct_l4_csum_ok(const struct pkt *p)
 {
 	const struct pkt_hdr *h = &p->outer;
 	const uint8_t *l4 = p->data + h->l4;
 	uint16_t len = (uint16_t)(h->end - h->l4);
-	uint32_t sum;
 
 	switch (h->proto) {
 	case IPPROTO_UDP:
+		/* no checksum: as nf_conntrack_proto_udp.c, for IPv6 too */
 		if (!be16_get(l4 + 6))
 			return true;
 		/* fall through */
 	case IPPROTO_TCP:
-		sum = csum_add(csum_pseudo(h->saddr.ip, h->daddr.ip, h->proto, len), l4, len);
-		return csum_fold(sum) == 0;
+		return csum_fold(csum_add(pseudo_sum(h, len), l4, len)) == 0;
 	case IPPROTO_ICMP:
 		return csum_fold(csum_add(0, l4, len)) == 0;
+	case IPPROTO_ICMPV6:  /* over a pseudo-header, unlike ICMP */
+		return h->family != NF_V6 || csum_fold(csum_add(pseudo_sum(h, len), l4, len)) == 0;
 	default:
 		return true;
 	}
@@ -570,10 +592,11 @@ bool ct_l4_csum_ok(const struct pkt *p)
 
 /* ------------------------------------------------------------ the packet */
 
-enum icmp_res { ICMP_GO_ON, ICMP_RELATED, ICMP_INVALID };
+enum icmp_res { ICMP_GO_ON, ICMP_RELATED, ICMP_INVALID, ICMP_UNTRACKED };
 
-/* nf_conntrack_icmpv4_error + nf_conntrack_inet_error. */
-static enum icmp_res icmp_error(struct ct_ctx *c, struct nf_ctx *ctx, bool csum)
+/* nf_conntrack_inet_error: an ICMP or ICMPv6 error is RELATED to the
+ * connection of the packet it quotes. */
+static enum icmp_res inet_error(struct ct_ctx *c, struct nf_ctx *ctx)
 {
 	const struct pkt *p = c->p;
 	const struct pkt_hdr *h = &p->outer;
@@ -582,12 +605,6 @@ static enum icmp_res icmp_error(struct ct_ctx *c, struct nf_ctx *ctx, bool csum)
 	uint32_t n;
 	unsigned dir;
 
-	if (csum && !ct_l4_csum_ok(p))
-		return ICMP_INVALID;
-	if (h->icmp_type > NR_ICMP_TYPES)
-		return ICMP_INVALID;
-	if (!pkt_icmp_is_error(h->icmp_type))
-		return ICMP_GO_ON;
 	/* the quoted packet: not a later fragment, ports present */
 	if (!p->has_inner || p->inner.flags & PKT_F_LATER)
 		return ICMP_INVALID;
@@ -609,6 +626,41 @@ static enum icmp_res icmp_error(struct ct_ctx *c, struct nf_ctx *ctx, bool csum)
 	return ICMP_RELATED;
 }
 
+/* nf_conntrack_icmpv4_error. */
+static enum icmp_res icmp_error(struct ct_ctx *c, struct nf_ctx *ctx, bool csum)
+{
+	const struct pkt_hdr *h = &c->p->outer;
+
+	if (csum && !ct_l4_csum_ok(c->p))
+		return ICMP_INVALID;
+	if (h->icmp_type > NR_ICMP_TYPES)
+		return ICMP_INVALID;
+	if (!pkt_icmp_is_error(h->icmp_type))
+		return ICMP_GO_ON;
+	return inet_error(c, ctx);
+}
+
+/* nf_conntrack_icmpv6_error: Neighbor Discovery and Multicast Listener
+ * messages are never tracked (UNTRACKED, as NOTRACK would make them);
+ * informational types (128 and up) are tracked or refused by their
+ * tracker; errors go to inet_error. */
+static enum icmp_res icmp6_error(struct ct_ctx *c, struct nf_ctx *ctx, bool csum)
+{
+	/* MLD query, report, done; router and neighbour solicitation and
+	 * advertisement; MLDv2 report */
+	static const uint8_t noct[] = { [0] = 1, [1] = 1, [2] = 1, [3] = 1, [4] = 1,
+					[5] = 1, [6] = 1, [143 - 130] = 1 };
+	unsigned type = c->p->outer.icmp_type;
+
+	if (csum && !ct_l4_csum_ok(c->p))
+		return ICMP_INVALID;
+	if (type >= 130 && type - 130 < sizeof(noct) && noct[type - 130])
+		return ICMP_UNTRACKED;
+	if (type >= 128)
+		return ICMP_GO_ON;
+	return inet_error(c, ctx);
+}
+
 static enum ct_verdict handle_packet(struct ct_ctx *c, struct ct_entry *e)
 {
 	switch (e->tuple[CT_DIR_ORIGINAL].proto) {
@@ -617,7 +669,13 @@ static enum ct_verdict handle_packet(struct ct_ctx *c, struct ct_entry *e)
 	case IPPROTO_UDP:
 		return ct_udp_packet(c, e);
 	case IPPROTO_ICMP:
+		if (e->tuple[CT_DIR_ORIGINAL].family != NF_V4)
+			return ct_generic_packet(c, e);
 		return ct_icmp_packet(c, e);
+	case IPPROTO_ICMPV6:
+		if (e->tuple[CT_DIR_ORIGINAL].family != NF_V6)
+			return ct_generic_packet(c, e);
+		return ct_icmp6_packet(c, e);
 	case IPPROTO_GRE:
 		return ct_gre_packet(c, e);
 	default:
@@ -670,10 +728,16 @@ int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 			goto invalid;
 		break;
 	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if ((h->proto == IPPROTO_ICMP) != (h->family == NF_V4))
+			break;  /* tracked generically */
 		if (!(h->flags & PKT_F_L4))
 			goto invalid;
-		switch (icmp_error(&c, ctx, csum)) {
+		switch (h->family == NF_V4 ? icmp_error(&c, ctx, csum) : icmp6_error(&c, ctx, csum)) {
 		case ICMP_RELATED:
+			return 0;
+		case ICMP_UNTRACKED:
+			ctx->ctstate = CT_UNTRACKED;
 			return 0;
 		case ICMP_INVALID:
 			goto invalid;
@@ -1059,6 +1123,9 @@ static void format_tuple(struct sbuf *out, const struct ct_tuple *tu)
 		sbuf_printf(out, "sport=%u dport=%u ", tu->sport, tu->dport);
 		break;
 	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if ((tu->proto == IPPROTO_ICMP) != (tu->family == NF_V4))
+			break;
 		sbuf_printf(out, "type=%u code=%u id=%u ", tu->dport >> 8,
 			    tu->dport & 0xff, tu->sport);
 		break;
@@ -1095,7 +1162,7 @@ void ct_format_ext(const struct ct_table *t, const struct ct_entry *e, uint64_t 
 	bool acct = t && (flags & CT_FMT_ACCT);
 
 	if (flags & CT_FMT_L3)
-		sbuf_add(out, "ipv4     2 ");
+		sbuf_add(out, e->tuple[CT_DIR_ORIGINAL].family == NF_V6 ? "ipv6     10 " : "ipv4     2 ");
 	sbuf_printf(out, "%-8s %u %u ", proto_name(proto), proto, ct_entry_timeout(e, now));
 	if (proto == IPPROTO_TCP)
 		sbuf_printf(out, "%s ", ct_tcp_state_name(e->proto.tcp.state));

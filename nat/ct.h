@@ -53,6 +53,11 @@ static inline struct ct_tuple ct_tuple4(uint32_t src, uint32_t dst, uint16_t spo
 	return t;
 }
 
+/* The ICMPv6 type of the answer to an informational type that conntrack
+ * tracks (echo request 128 <-> reply 129, node information query 139 <->
+ * reply 140), or -1. */
+int ct_icmp6_inverse(uint8_t type);
+
 /* struct ct_entry.status */
 enum {
 	CT_S_SEEN_REPLY = 1 << 0,

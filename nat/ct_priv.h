@@ -171,6 +171,7 @@ const char *ct_tcp_state_name(unsigned state);
 bool ct_udp_error(const struct pkt *p, bool check_csum);
 enum ct_verdict ct_udp_packet(struct ct_ctx *c, struct ct_entry *e);
 enum ct_verdict ct_icmp_packet(struct ct_ctx *c, struct ct_entry *e);
+enum ct_verdict ct_icmp6_packet(struct ct_ctx *c, struct ct_entry *e);
 enum ct_verdict ct_gre_packet(struct ct_ctx *c, struct ct_entry *e);
 enum ct_verdict ct_generic_packet(struct ct_ctx *c, struct ct_entry *e);
 

@@ -7,7 +7,9 @@
  * the first one, 120 s and ASSURED (a "stream"), else 30 s again.
  * ICMP: only echo, timestamp, info and address-mask requests make
  * entries; 30 s, refreshed by every packet.  Errors never reach here (they
- * are RELATED, see conntrack.c).
+ * are RELATED, see conntrack.c).  ICMPv6 (nf_conntrack_proto_icmpv6.c):
+ * the same with echo requests and node information queries; Neighbor
+ * Discovery and MLD are UNTRACKED before they get here.
  * GRE: 30 s, 180 s and ASSURED once a reply was seen (keys are not
  * tracked: they only matter for PPTP).
  * Everything else: 600 s, no L4 state.  SCTP, DCCP and UDP-Lite are
@@ -61,6 +63,28 @@ enum ct_verdict ct_icmp_packet(struct ct_ctx *c, struct ct_entry *e)
 	unsigned type = e->tuple[CT_DIR_ORIGINAL].dport >> 8;
 
 	if (type >= sizeof(valid_new) || !valid_new[type])
+		return CT_V_INVALID;
+	ct_refresh(c, e, icmp_timeout);
+	return CT_V_ACCEPT;
+}
+
+int ct_icmp6_inverse(uint8_t type)
+{
+	switch (type) {
+	case 128: return 129;  /* echo request, reply */
+	case 129: return 128;
+	case 139: return 140;  /* node information query, reply */
+	case 140: return 139;
+	default: return -1;
+	}
+}
+
+enum ct_verdict ct_icmp6_packet(struct ct_ctx *c, struct ct_entry *e)
+{
+	unsigned type = e->tuple[CT_DIR_ORIGINAL].dport >> 8;
+
+	/* only echo requests and node information queries make entries */
+	if (!(e->status & CT_S_CONFIRMED) && type != 128 && type != 139)
 		return CT_V_INVALID;
 	ct_refresh(c, e, icmp_timeout);
 	return CT_V_ACCEPT;

@@ -230,42 +230,90 @@ static uint32_t rol32(uint32_t w, unsigned s)
 	return w << s | w >> (32 - s);
 }
 
-/* The kernel's jhash2() of one 32-bit word (jhash.h): same choice as Linux. */
-static uint32_t jhash_1word(uint32_t k, uint32_t initval)
+/* The kernel's jhash2() (jhash.h, Bob Jenkins' lookup3 over 32-bit words). */
+static uint32_t jhash2(const uint32_t *k, uint32_t len, uint32_t initval)
 {
 	uint32_t a, b, c;
 
-	a = b = c = 0xdeadbeef + (1 << 2) + initval;
-	a += k;
-	c ^= b; c -= rol32(b, 14);
-	a ^= c; a -= rol32(c, 11);
-	b ^= a; b -= rol32(a, 25);
-	c ^= b; c -= rol32(b, 16);
-	a ^= c; a -= rol32(c, 4);
-	b ^= a; b -= rol32(a, 14);
-	c ^= b; c -= rol32(b, 24);
+	a = b = c = 0xdeadbeef + (len << 2) + initval;
+	while (len > 3) {
+		a += k[0]; b += k[1]; c += k[2];
+		a -= c; a ^= rol32(c, 4); c += b;
+		b -= a; b ^= rol32(a, 6); a += c;
+		c -= b; c ^= rol32(b, 8); b += a;
+		a -= c; a ^= rol32(c, 16); c += b;
+		b -= a; b ^= rol32(a, 19); a += c;
+		c -= b; c ^= rol32(b, 4); b += a;
+		len -= 3;
+		k += 3;
+	}
+	switch (len) {
+	case 3: c += k[2]; /* fall through */
+	case 2: b += k[1]; /* fall through */
+	case 1: a += k[0];
+		c ^= b; c -= rol32(b, 14);
+		a ^= c; a -= rol32(c, 11);
+		b ^= a; b -= rol32(a, 25);
+		c ^= b; c -= rol32(b, 16);
+		a ^= c; a -= rol32(c, 4);
+		b ^= a; b -= rol32(a, 14);
+		c ^= b; c -= rol32(b, 24);
+		break;
+	}
 	return c;
+}
+
+/* An address as the kernel's union nf_inet_addr holds it: 32-bit words as
+ * they lie in memory (network order bytes). */
+static void wire_words(const union nf_addr *a, uint8_t family, uint32_t w[4])
+{
+	if (family == NF_V6) {
+		memcpy(w, a->b, 16);
+	} else {
+		w[0] = htonl(a->ip);
+		w[1] = w[2] = w[3] = 0;
+	}
 }
 
 /* find_best_ips_proto: one address of the range by a hash of the source,
  * seeded with the destination (unless --persistent), exactly as Linux picks
- * it so a client keeps its address.  The kernel hashes the addresses as the
- * 32-bit words they are in memory: htonl of our host-order values. */
+ * it so a client keeps its address: jhash2 over the source's four words
+ * (an IPv4 address and three zero words), then each word of the address
+ * picked within the range word by word, the hash stirred with the
+ * destination's word after each.  Measured against Linux 6.18 in
+ * tests/netns/diff/52-snat-addr-range.scn. */
 static void pick_addr(struct ct_tuple *t, enum nat_manip m, const struct nat_range *r)
 {
-	uint32_t *addr = m == NAT_MANIP_SRC ? &t->src.ip : &t->dst.ip;
-	uint64_t dist;
-	uint32_t j;
+	union nf_addr *addr = m == NAT_MANIP_SRC ? &t->src : &t->dst;
+	unsigned words = t->family == NF_V6 ? 4 : 1;
+	uint32_t src[4], dst[4], lo[4], hi[4], out[4], j;
+	bool full = false;
 
 	if (!(r->flags & NAT_F_MAP_IPS))
 		return;
-	dist = (uint64_t)r->max_addr.ip - r->min_addr.ip + 1;
-	if (dist == 1) {
-		*addr = r->min_addr.ip;
+	if (nf_addr_eq(&r->min_addr, &r->max_addr)) {
+		*addr = r->min_addr;
 		return;
 	}
-	j = jhash_1word(htonl(t->src.ip), (r->flags & NAT_F_PERSISTENT) ? 0 : htonl(t->dst.ip));
-	*addr = r->min_addr.ip + (uint32_t)(((uint64_t)j * dist) >> 32);
+	wire_words(&t->src, t->family, src);
+	wire_words(&t->dst, t->family, dst);
+	wire_words(&r->min_addr, t->family, lo);
+	wire_words(&r->max_addr, t->family, hi);
+	j = jhash2(src, 4, (r->flags & NAT_F_PERSISTENT) ? 0 : dst[words - 1]);
+	for (unsigned i = 0; i < words; i++) {
+		uint32_t min = full ? 0 : ntohl(lo[i]);
+		uint32_t dist = full ? ~0u : ntohl(hi[i]) - min + 1;
+
+		out[i] = htonl(min + (uint32_t)(((uint64_t)j * dist) >> 32));
+		if (out[i] != hi[i])
+			full = true;
+		if (!(r->flags & NAT_F_PERSISTENT))
+			j ^= dst[i];
+	}
+	if (t->family == NF_V6)
+		memcpy(addr->b, out, 16);
+	else
+		*addr = nf_addr4(ntohl(out[0]));
 }
 
 /* nf_nat_l4proto_unique_tuple: probe the port range from a random offset,
