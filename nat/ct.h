@@ -53,6 +53,10 @@ static inline struct ct_tuple ct_tuple4(uint32_t src, uint32_t dst, uint16_t spo
 	return t;
 }
 
+/* The tuple of the answer to t (ports swapped; ICMP and ICMPv6 queries
+ * their reply type): false for ICMP types that have none. */
+bool ct_tuple_invert(struct ct_tuple *inv, const struct ct_tuple *t);
+
 /* The ICMPv6 type of the answer to an informational type that conntrack
  * tracks (echo request 128 <-> reply 129, node information query 139 <->
  * reply 140), or -1. */

@@ -157,7 +157,6 @@ void ct_refresh(struct ct_ctx *c, struct ct_entry *e, uint32_t timeout);
 uint32_t ct_expires_in(const struct ct_ctx *c, const struct ct_entry *e);
 /* Remove e from lookups now; the memory stays valid until ct_expire. */
 void ct_kill(struct ct_ctx *c, struct ct_entry *e);
-bool ct_tuple_invert(struct ct_tuple *inv, const struct ct_tuple *t);
 /* The L4 checksum of the outer header is right (UDP 0: none, right). */
 bool ct_l4_csum_ok(const struct pkt *p);
 

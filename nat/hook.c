@@ -152,22 +152,23 @@ static bool nat_hook(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		if (stopped(res, v, ctx))
 			return false;
 		env.rnd = rnd;
-		env.redirect_addr = 0;
-		env.masq_addr = 0;
+		memset(&env.redirect_addr, 0, sizeof(env.redirect_addr));
+		memset(&env.masq_addr, 0, sizeof(env.masq_addr));
 		if (ctx->nat.kind == NAT_REDIRECT) {
 			/* nf_nat_redirect_ipv4: the primary address of the
 			 * incoming interface; locally made packets go to
 			 * 127.0.0.1 */
 			if (!ctx->in[0])
-				env.redirect_addr = 0x7f000001;
+				env.redirect_addr = nf_addr4(0x7f000001);
 			else if (nf->ifaddr)
-				env.redirect_addr = nf->ifaddr(nf->route_arg, ctx->in, 0);
+				env.redirect_addr = nf_addr4(nf->ifaddr(nf->route_arg, ctx->in, 0));
 		} else if (ctx->nat.kind == NAT_MASQUERADE && nf->ifaddr && ctx->out[0]) {
 			/* nf_nat_masquerade_ipv4: the out-interface's address
 			 * toward the next hop (gw's routes have no gateway
 			 * but the uplink's, whose address is the uplink's
 			 * whatever the next hop) */
-			env.masq_addr = nf->ifaddr(nf->route_arg, ctx->out, ctx->pkt->outer.daddr.ip);
+			env.masq_addr = nf_addr4(nf->ifaddr(nf->route_arg, ctx->out,
+							    ctx->pkt->outer.daddr.ip));
 		}
 		ret = nat_setup(nf->ct, e, m, &ctx->nat, &env);
 		if (ret == -EADDRNOTAVAIL) {

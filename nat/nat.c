@@ -65,9 +65,9 @@ enum {
 
 /* One remembered source mapping: (proto, src, sport) -> (addr, port). */
 struct srcmap_slot {
-	uint32_t src, addr;
+	union nf_addr src, addr;
 	uint16_t sport, port;
-	uint8_t proto, used;
+	uint8_t proto, family, used;
 };
 
 struct nat_srcmap {
@@ -110,45 +110,20 @@ bool nat_needs_setup(const struct ct_entry *e, enum nat_manip m)
 	return !(ct_entry_status(e) & done_bit(m));
 }
 
-/* ICMP query types and their answers; -1: not a query. */
-static int icmp_inverse(uint8_t type)
-{
-	switch (type) {
-	case 8: return 0;
-	case 0: return 8;
-	case 13: return 14;
-	case 14: return 13;
-	case 15: return 16;
-	case 16: return 15;
-	case 17: return 18;
-	case 18: return 17;
-	default: return -1;
-	}
-}
-
 static bool has_ports(uint8_t proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
 }
 
+/* An ICMP (ICMPv6) query's tuple: its id is the port-like key. */
+static bool icmp_query(const struct ct_tuple *t)
+{
+	return t->family == NF_V6 ? t->proto == IPPROTO_ICMPV6 : t->proto == IPPROTO_ICMP;
+}
+
 bool nat_tuple_invert(struct ct_tuple *out, const struct ct_tuple *in)
 {
-	struct ct_tuple t = { .src = in->dst, .dst = in->src, .proto = in->proto,
-			      .family = in->family };
-
-	if (in->proto == IPPROTO_ICMP) {
-		int inv = icmp_inverse((uint8_t)(in->dport >> 8));
-
-		if (inv < 0)
-			return false;
-		t.sport = in->sport;
-		t.dport = (uint16_t)(inv << 8 | (in->dport & 0xff));
-	} else if (has_ports(in->proto)) {
-		t.sport = in->dport;
-		t.dport = in->sport;
-	}
-	*out = t;
-	return true;
+	return ct_tuple_invert(out, in);
 }
 
 static bool tuple_equal(const struct ct_tuple *a, const struct ct_tuple *b)
@@ -162,7 +137,7 @@ static bool tuple_equal(const struct ct_tuple *a, const struct ct_tuple *b)
  * (one field for both directions, kept in sport). */
 static uint16_t *manip_key(struct ct_tuple *t, enum nat_manip m)
 {
-	if (t->proto == IPPROTO_ICMP)
+	if (icmp_query(t))
 		return &t->sport;
 	if (has_ports(t->proto))
 		return m == NAT_MANIP_SRC ? &t->sport : &t->dport;
@@ -172,11 +147,15 @@ static uint16_t *manip_key(struct ct_tuple *t, enum nat_manip m)
 static bool in_range(const struct ct_tuple *t, enum nat_manip m, const struct nat_range *r)
 {
 	struct ct_tuple copy = *t;
-	uint32_t addr = m == NAT_MANIP_SRC ? t->src.ip : t->dst.ip;
+	const union nf_addr *addr = m == NAT_MANIP_SRC ? &t->src : &t->dst;
 	const uint16_t *key = manip_key(&copy, m);
 
-	if ((r->flags & NAT_F_MAP_IPS) && (addr < r->min_addr.ip || addr > r->max_addr.ip))
-		return false;
+	if (r->flags & NAT_F_MAP_IPS) {
+		if (t->family == NF_V6 ? memcmp(addr->b, r->min_addr.b, 16) < 0 ||
+					 memcmp(addr->b, r->max_addr.b, 16) > 0 :
+		    addr->ip < r->min_addr.ip || addr->ip > r->max_addr.ip)
+			return false;
+	}
 	if ((r->flags & NAT_F_PROTO_SPECIFIED) && key &&
 	    (*key < r->min_port || *key > r->max_port))
 		return false;
@@ -329,7 +308,7 @@ static int unique_key(struct ct_table *t, struct ct_tuple *tuple, enum nat_manip
 	if (r->flags & NAT_F_PROTO_SPECIFIED) {
 		min = r->min_port;
 		size = (uint32_t)r->max_port - r->min_port + 1;
-	} else if (tuple->proto == IPPROTO_ICMP) {
+	} else if (icmp_query(tuple)) {
 		min = 0;
 		size = 65536;
 	} else if (m == NAT_MANIP_DST) {
@@ -399,16 +378,16 @@ static int effective_range(struct nat_range *r, const struct nat_request *req,
 		r->min_addr = r->max_addr = m == NAT_MANIP_SRC ? curr->src : curr->dst;
 		return 0;
 	case NAT_MASQUERADE:
-		if (!env->masq_addr)
+		if (nf_addr_is_zero(&env->masq_addr))
 			return -EADDRNOTAVAIL;
 		r->flags |= NAT_F_MAP_IPS;
-		r->min_addr = r->max_addr = nf_addr4(env->masq_addr);
+		r->min_addr = r->max_addr = env->masq_addr;
 		return 0;
 	case NAT_REDIRECT:
-		if (!env->redirect_addr)
+		if (nf_addr_is_zero(&env->redirect_addr))
 			return -EADDRNOTAVAIL;
 		r->flags |= NAT_F_MAP_IPS;
-		r->min_addr = r->max_addr = nf_addr4(env->redirect_addr);
+		r->min_addr = r->max_addr = env->redirect_addr;
 		return 0;
 	case NAT_SNAT:
 	case NAT_DNAT:
@@ -419,7 +398,8 @@ static int effective_range(struct nat_range *r, const struct nat_request *req,
 
 static struct srcmap_slot *srcmap_slot(struct nat_srcmap *m, const struct ct_tuple *t)
 {
-	uint32_t h = mix32(t->src.ip ^ mix32((uint32_t)t->sport << 8 | t->proto));
+	uint32_t h = mix32(t->src.ip6[0] ^ t->src.ip6[1] ^ t->src.ip6[2] ^ t->src.ip6[3] ^
+			   mix32((uint32_t)t->sport << 8 | t->proto));
 
 	return &m->slot[h & m->mask];
 }
@@ -432,11 +412,11 @@ static bool srcmap_find(struct nat_srcmap *m, const struct ct_tuple *curr, struc
 	if (!m)
 		return false;
 	s = srcmap_slot(m, curr);
-	if (!s->used || s->src != curr->src.ip || s->sport != curr->sport ||
-	    s->proto != curr->proto)
+	if (!s->used || !nf_addr_eq(&s->src, &curr->src) || s->sport != curr->sport ||
+	    s->proto != curr->proto || s->family != curr->family)
 		return false;
 	*out = *curr;
-	out->src = nf_addr4(s->addr);
+	out->src = s->addr;
 	out->sport = s->port;
 	return true;
 }
@@ -449,8 +429,9 @@ static void srcmap_note(struct nat_srcmap *m, const struct ct_tuple *curr,
 	if (!m || !has_ports(curr->proto))
 		return;
 	s = srcmap_slot(m, curr);
-	*s = (struct srcmap_slot){ .src = curr->src.ip, .sport = curr->sport, .proto = curr->proto,
-				   .addr = new_->src.ip, .port = new_->sport, .used = 1 };
+	*s = (struct srcmap_slot){ .src = curr->src, .sport = curr->sport, .proto = curr->proto,
+				   .family = curr->family, .addr = new_->src, .port = new_->sport,
+				   .used = 1 };
 }
 
 /* get_unique_tuple.  host_ports: the binding is SNAT/MASQUERADE, so the
@@ -461,11 +442,13 @@ static int unique_tuple(struct ct_table *t, struct ct_tuple *new_,
 			const struct nat_env *env, bool host_ports)
 {
 	bool random = r->flags & (NAT_F_RANDOM | NAT_F_RANDOM_FULLY);
+	union nf_addr uplink = curr->family == NF_V6 ? env->uplink_addr6 :
+			       nf_addr4(env->uplink_addr);
 
 	*new_ = *curr;
 	pick_addr(new_, m, r);
-	if (host_ports && has_ports(new_->proto) && env->uplink_addr &&
-	    new_->src.ip == env->uplink_addr && !(r->flags & NAT_F_PROTO_SPECIFIED) &&
+	if (host_ports && has_ports(new_->proto) && !nf_addr_is_zero(&uplink) &&
+	    nf_addr_eq(&new_->src, &uplink) && !(r->flags & NAT_F_PROTO_SPECIFIED) &&
 	    env->host_port_min) {
 		r->flags |= NAT_F_PROTO_SPECIFIED;
 		r->min_port = env->host_port_min;
@@ -525,7 +508,9 @@ int nat_setup(struct ct_table *t, struct ct_entry *e, enum nat_manip m,
 static void manip(struct pkt *p, struct pkt_hdr *h, const struct ct_tuple *target,
 		  enum nat_manip m)
 {
-	bool icmp_query = h->proto == IPPROTO_ICMP && !pkt_icmp_is_error(h->icmp_type);
+	bool query = h->family == NF_V6 ?
+		     h->proto == IPPROTO_ICMPV6 && h->icmp_type >= 128 :
+		     h->proto == IPPROTO_ICMP && !pkt_icmp_is_error(h->icmp_type);
 
 	if (m == NAT_MANIP_SRC) {
 		if (!nf_addr_eq(&h->saddr, &target->src))
@@ -535,7 +520,7 @@ static void manip(struct pkt *p, struct pkt_hdr *h, const struct ct_tuple *targe
 	}
 	if (!(h->flags & PKT_F_PORTS))
 		return;
-	if (icmp_query) {
+	if (query) {
 		if (h->sport != target->sport)
 			pkt_set_icmp_id(p, h, target->sport);
 	} else if (has_ports(h->proto)) {
@@ -558,7 +543,7 @@ int nat_packet(struct ct_entry *e, enum ct_dir dir, enum nat_manip m,
 		bit ^= CT_S_SRC_NAT | CT_S_DST_NAT;
 	if (related && p->has_inner) {
 		/* nf_nat_icmp_reply_translation */
-		if (p->outer.icmp_type == 5 /* redirect */ &&
+		if (p->outer.family == NF_V4 && p->outer.icmp_type == 5 /* redirect */ &&
 		    ((status & (CT_S_NAT_DONE_SRC | CT_S_NAT_DONE_DST)) !=
 			     (CT_S_NAT_DONE_SRC | CT_S_NAT_DONE_DST) ||
 		     (status & (CT_S_SRC_NAT | CT_S_DST_NAT))))

@@ -25,13 +25,16 @@ enum nat_manip { NAT_MANIP_SRC, NAT_MANIP_DST };
 
 /* What a binding decision needs from outside the rules. */
 struct nat_env {
-	uint32_t masq_addr;       /* MASQUERADE's address: the out-interface's
-	                           * toward the destination; 0: none, dropped */
+	/* addresses of the connection's family; all zero: none */
+	union nf_addr masq_addr;  /* MASQUERADE's address: the out-interface's
+	                           * toward the destination; none: dropped */
+	union nf_addr redirect_addr; /* REDIRECT: the primary address of the
+	                           * in-interface */
 	uint32_t uplink_addr;     /* the uplink's address, host-owned on an
 	                           * interface the host kernel also receives on */
+	union nf_addr uplink_addr6; /* the same for IPv6 (its global address) */
 	uint16_t host_port_min;   /* NatPorts: source ports used when NAT-ing to */
 	uint16_t host_port_max;   /*   the uplink's address (uplink_addr) */
-	uint32_t redirect_addr;   /* REDIRECT: the primary address of the in-interface */
 	uint32_t rnd;             /* fresh random bits for this decision */
 	struct nat_srcmap *srcmap; /* recent source mappings, or NULL */
 };

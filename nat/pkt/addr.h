@@ -30,6 +30,11 @@ static inline union nf_addr nf_addr4(uint32_t ip)
 	return (union nf_addr){ .ip6 = { ip, 0, 0, 0 } };  /* ip6[0] is ip */
 }
 
+static inline bool nf_addr_is_zero(const union nf_addr *a)
+{
+	return !(a->ip6[0] | a->ip6[1] | a->ip6[2] | a->ip6[3]);
+}
+
 static inline bool nf_addr_eq(const union nf_addr *a, const union nf_addr *b)
 {
 	return !memcmp(a, b, sizeof(*a));

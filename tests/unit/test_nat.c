@@ -96,7 +96,7 @@ static struct ct_entry *track(struct ct_table *t, struct packet *pk, enum ct_sta
 }
 
 static const struct nat_env env_default = {
-	.masq_addr = A(192, 0, 2, 1),
+	.masq_addr = { .ip6 = { A(192, 0, 2, 1) } },
 	.uplink_addr = A(192, 0, 2, 1),
 	.host_port_min = 61000,
 	.host_port_max = 65535,
@@ -256,7 +256,7 @@ static void test_masquerade_natports(void **state)
 	/* no uplink address: the packet cannot be masqueraded */
 	struct nat_env none = env_default;
 
-	none.masq_addr = 0;
+	memset(&none.masq_addr, 0, sizeof(none.masq_addr));
 	connect_nat(t, &pk, "udp 10.8.0.2:5001 > 203.0.113.5:53", &m, &none, -EADDRNOTAVAIL);
 	/* --to-ports is honoured as given */
 	m.range.flags = NAT_F_PROTO_SPECIFIED;
@@ -589,7 +589,7 @@ static void test_hairpin(void **state)
 	char spec[96];
 
 	(void)state;
-	tun.masq_addr = GW_ADDR;
+	tun.masq_addr = nf_addr4(GW_ADDR);
 	d.range.flags = NAT_F_MAP_IPS | NAT_F_PROTO_SPECIFIED;
 	d.range.min_addr.ip = d.range.max_addr.ip = CLIENT1;
 	d.range.min_port = d.range.max_port = 80;
