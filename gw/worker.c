@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "gw/gw.h"
-#include "gw/icmp6.h"
+#include "nat/icmp6.h"
 #include "nat/reject.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))

@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * IPv4 as nf_reject_ipv4.c and icmp_send(); IPv6 as nf_reject_ipv6.c: a
+ * TCP RST over IPv6 has hop limit 64, traffic class and flow label 0, as
+ * nf_reject_ip6hdr_put writes it; ICMPv6 errors come from nat/icmp6.h.
+ */
 #include "nat/reject.h"
 
 #include <netinet/in.h>
@@ -31,6 +36,12 @@ static void ip_header(uint8_t *ip, uint8_t tos, uint16_t len, uint16_t id, bool 
 	be16_put(ip + IP4H_CSUM, csum_ip(ip, IP4H_LEN));
 }
 
+/* The sum of the IPv6 pseudo-header (RFC 8200 8.1). */
+static uint32_t pseudo6(const uint8_t *src, const uint8_t *dst, uint8_t proto, uint32_t len)
+{
+	return csum_add(csum_add((len >> 16) + (len & 0xffff) + proto, src, 16), dst, 16);
+}
+
 /* The checksum of p's L4 payload is right (the kernel checks it before
  * answering TCP and UDP; UDP without a checksum passes). */
 static bool l4_sum_ok(const struct pkt *p)
@@ -43,10 +54,13 @@ static bool l4_sum_ok(const struct pkt *p)
 		return true; /* not checked on fragments */
 	if (h->proto == IPPROTO_UDP && !be16_get(l4 + 6))
 		return true;
-	if (h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP)
-		return csum_fold(csum_add(csum_pseudo(h->saddr.ip, h->daddr.ip, h->proto, (uint16_t)len),
+	if (h->proto != IPPROTO_TCP && h->proto != IPPROTO_UDP)
+		return true;
+	if (h->family == NF_V6)
+		return csum_fold(csum_add(pseudo6(h->saddr.b, h->daddr.b, h->proto, (uint32_t)len),
 					  l4, len)) == 0;
-	return true;
+	return csum_fold(csum_add(csum_pseudo(h->saddr.ip, h->daddr.ip, h->proto, (uint16_t)len),
+				  l4, len)) == 0;
 }
 
 size_t icmp_error_build(const struct pkt *p, uint8_t type, uint8_t code, uint16_t mtu,
@@ -78,16 +92,37 @@ size_t icmp_error_build(const struct pkt *p, uint8_t type, uint8_t code, uint16_
 	return len;
 }
 
+static void ip6_header(uint8_t *ip, uint16_t plen, uint8_t proto, const uint8_t *src,
+		       const uint8_t *dst)
+{
+	memset(ip, 0, IP6H_LEN);
+	ip[0] = 0x60;
+	be16_put(ip + IP6H_PLEN, plen);
+	ip[IP6H_NEXT] = proto;
+	ip[IP6H_HLIM] = DEFAULT_TTL;
+	memcpy(ip + IP6H_SADDR, src, 16);
+	memcpy(ip + IP6H_DADDR, dst, 16);
+}
+
+static bool multicast6(const union nf_addr *a)
+{
+	return a->b[0] == 0xff;
+}
+
 static size_t tcp_reset(const struct pkt *p, uint8_t *out, size_t cap)
 {
 	const struct pkt_hdr *h = &p->outer;
 	const uint8_t *th = p->data + h->l4;
-	uint8_t *t = out + 20;
+	bool v6 = h->family == NF_V6;
+	size_t iplen = v6 ? IP6H_LEN : IP4H_LEN;
+	uint8_t *t = out + iplen;
 	uint32_t seq, ack = 0;
 	uint8_t flags = TCP_RST;
 
 	if (!(h->flags & PKT_F_L4) || (h->flags & PKT_F_FRAG) || (h->tcp_flags & TCP_RST) ||
-	    cap < 40 || !l4_sum_ok(p))
+	    cap < iplen + TCPH_LEN || !l4_sum_ok(p))
+		return 0;
+	if (v6 && (multicast6(&h->daddr) || multicast6(&h->saddr)))
 		return 0;
 	if (h->tcp_flags & TCP_ACK) {
 		seq = be32_get(th + 8);
@@ -97,16 +132,24 @@ static size_t tcp_reset(const struct pkt *p, uint8_t *out, size_t cap)
 		      !!(h->tcp_flags & TCP_SYN) + !!(h->tcp_flags & TCP_FIN);
 		flags |= TCP_ACK;
 	}
-	ip_header(out, 0, 40, 0, true, IPPROTO_TCP, h->daddr.ip, h->saddr.ip);
-	memset(t, 0, 20);
+	if (v6)
+		ip6_header(out, TCPH_LEN, IPPROTO_TCP, h->daddr.b, h->saddr.b);
+	else
+		ip_header(out, 0, 40, 0, true, IPPROTO_TCP, h->daddr.ip, h->saddr.ip);
+	memset(t, 0, TCPH_LEN);
 	be16_put(t, h->dport);
 	be16_put(t + 2, h->sport);
 	be32_put(t + 4, seq);
 	be32_put(t + 8, ack);
 	t[12] = 5 << 4;
 	t[13] = flags;
-	be16_put(t + 16, csum_l4(h->daddr.ip, h->saddr.ip, IPPROTO_TCP, t, 20));
-	return 40;
+	if (v6)
+		be16_put(t + TCPH_CSUM,
+			 csum_fold(csum_add(pseudo6(h->daddr.b, h->saddr.b, IPPROTO_TCP, TCPH_LEN),
+					    t, TCPH_LEN)));
+	else
+		be16_put(t + TCPH_CSUM, csum_l4(h->daddr.ip, h->saddr.ip, IPPROTO_TCP, t, TCPH_LEN));
+	return iplen + TCPH_LEN;
 }
 
 size_t reject_build(const struct pkt *p, enum reject_with with, uint32_t icmp_src,
@@ -124,7 +167,8 @@ size_t reject_build(const struct pkt *p, enum reject_with with, uint32_t icmp_sr
 
 	if (with == REJECT_TCP_RESET)
 		return p->outer.proto == IPPROTO_TCP ? tcp_reset(p, out, cap) : 0;
-	if (with == REJECT_NONE || (unsigned)with >= sizeof(codes) || !l4_sum_ok(p))
+	if (with == REJECT_NONE || (unsigned)with >= sizeof(codes) || !l4_sum_ok(p) ||
+	    p->outer.family != NF_V4)
 		return 0;
 	return icmp_error_build(p, 3, codes[with], 0, icmp_src, ip_id, out, cap);
 }

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "gw/icmp6.h"
+#include "nat/icmp6.h"
 
 static const uint8_t gw6[16] = { 0xfd, 0, 0, 8, [15] = 1 };      /* fd00:8::1 */
 static const uint8_t host6[16] = { 0xfd, 0, 0, 8, [15] = 2 };    /* fd00:8::2 */

@@ -6,8 +6,8 @@
  * unreachable), as the kernel's WireGuard answers.  Pure: bytes in, bytes
  * out.
  */
-#ifndef GW_GW_ICMP6_H
-#define GW_GW_ICMP6_H
+#ifndef GW_NAT_ICMP6_H
+#define GW_NAT_ICMP6_H
 
 #include <stddef.h>
 #include <stdint.h>

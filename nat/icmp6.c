@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "gw/icmp6.h"
+#include "nat/icmp6.h"
 
 #include <netinet/in.h>
 #include <stdbool.h>
