@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 
 #include "nat/nat.h"
 #include "nat/pkt/frag.h"
@@ -12,10 +13,12 @@
 #include "nat/rules.h"
 
 struct nf {
-	struct rules *rules;
+	struct rules *rules, *rules6;
 	struct ct_table *ct;
 	nf_route_fn *route;
 	nf_ifaddr_fn *ifaddr;
+	nf_route6_fn *route6;
+	nf_ifaddr6_fn *ifaddr6;
 	void *route_arg;
 	struct nat_env env;
 	nf_log_fn *log;
@@ -46,6 +49,8 @@ int nf_create(struct nf **out, const struct nf_config *cfg, struct rules *rules)
 	nf->rules = rules;
 	nf->route = cfg->route;
 	nf->ifaddr = cfg->ifaddr;
+	nf->route6 = cfg->route6;
+	nf->ifaddr6 = cfg->ifaddr6;
 	nf->route_arg = cfg->route_arg;
 	nf->local_gets = cfg->local_gets;
 	nf->local_arg = cfg->local_arg;
@@ -69,6 +74,7 @@ void nf_destroy(struct nf *nf)
 	ct_destroy(nf->ct);
 	nat_srcmap_destroy(nf->env.srcmap);
 	rules_free(nf->rules);
+	rules_free(nf->rules6);
 	free(nf);
 }
 
@@ -85,6 +91,19 @@ struct rules *nf_rules(struct nf *nf)
 	return nf->rules;
 }
 
+struct rules *nf_set_rules6(struct nf *nf, struct rules *rules)
+{
+	struct rules *old = nf->rules6;
+
+	nf->rules6 = rules;
+	return old;
+}
+
+struct rules *nf_rules6(struct nf *nf)
+{
+	return nf->rules6;
+}
+
 struct ct_table *nf_ct(struct nf *nf)
 {
 	return nf->ct;
@@ -95,17 +114,31 @@ void nf_set_uplink_addr(struct nf *nf, uint32_t addr)
 	nf->env.uplink_addr = addr;
 }
 
+void nf_set_uplink_addr6(struct nf *nf, const union nf_addr *addr)
+{
+	nf->env.uplink_addr6 = *addr;
+}
+
+/* The route toward a of the packet's family. */
+static int route(struct nf *nf, uint8_t family, const union nf_addr *a, struct nf_route *r)
+{
+	if (family == NF_V6)
+		return nf->route6 ? nf->route6(nf->route_arg, a, r) : -ENETUNREACH;
+	return nf->route ? nf->route(nf->route_arg, a->ip, r) : -ENETUNREACH;
+}
+
 /* Run one table's chain for ctx->hook, recording the step. */
 static enum nf_verdict run(struct nf *nf, enum nf_table t, struct nf_ctx *ctx,
 			   struct nf_trace *trace)
 {
 	struct rules_trace *rt = trace ? trace->rules : NULL;
 	unsigned first = rt ? rt->n : 0;
+	struct rules *rules = ctx->pkt->outer.family == NF_V6 ? nf->rules6 : nf->rules;
 	enum nf_verdict v;
 
-	if (!nf->rules || !rules_has_chain(nf->rules, t, ctx->hook))
+	if (!rules || !rules_has_chain(rules, t, ctx->hook))
 		return NF_ACCEPT;
-	v = rules_run(nf->rules, t, ctx, rt);
+	v = rules_run(rules, t, ctx, rt);
 	if (trace && trace->n_steps < sizeof(trace->steps) / sizeof(trace->steps[0]))
 		trace->steps[trace->n_steps++] = (struct nf_step){
 			.table = (uint8_t)t, .hook = (uint8_t)ctx->hook, .verdict = (uint8_t)v,
@@ -131,6 +164,25 @@ static bool stopped(struct nf_result *res, enum nf_verdict v, const struct nf_ct
 	return true;
 }
 
+/* MASQUERADE's and REDIRECT's address for an IPv6 packet:
+ * nf_nat_masquerade_ipv6 (the out-interface's source address toward the
+ * destination), nf_nat_redirect_ipv6 (the in-interface's first address;
+ * locally made packets go to ::1). */
+static void nat_env_addr6(struct nf *nf, const struct nf_ctx *ctx, struct nat_env *env)
+{
+	if (ctx->nat.kind == NAT_REDIRECT) {
+		if (!ctx->in[0]) {
+			env->redirect_addr.b[15] = 1;
+		} else if (nf->ifaddr6 && !nf->ifaddr6(nf->route_arg, ctx->in, NULL,
+							&env->redirect_addr)) {
+			memset(&env->redirect_addr, 0, sizeof(env->redirect_addr));
+		}
+	} else if (ctx->nat.kind == NAT_MASQUERADE && nf->ifaddr6 && ctx->out[0] &&
+		   !nf->ifaddr6(nf->route_arg, ctx->out, &ctx->pkt->outer.daddr, &env->masq_addr)) {
+		memset(&env->masq_addr, 0, sizeof(env->masq_addr));
+	}
+}
+
 /* The nat table and the rewrite at one hook (nf_nat_inet_fn). */
 static bool nat_hook(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		     struct nf_trace *trace, uint32_t rnd)
@@ -154,7 +206,9 @@ static bool nat_hook(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		env.rnd = rnd;
 		memset(&env.redirect_addr, 0, sizeof(env.redirect_addr));
 		memset(&env.masq_addr, 0, sizeof(env.masq_addr));
-		if (ctx->nat.kind == NAT_REDIRECT) {
+		if (ctx->pkt->outer.family == NF_V6) {
+			nat_env_addr6(nf, ctx, &env);
+		} else if (ctx->nat.kind == NAT_REDIRECT) {
 			/* nf_nat_redirect_ipv4: the primary address of the
 			 * incoming interface; locally made packets go to
 			 * 127.0.0.1 */
@@ -180,7 +234,8 @@ static bool nat_hook(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 			return false;
 		}
 	}
-	if (related && ctx->pkt->outer.proto != 1 /* ICMP */)
+	if (related && ctx->pkt->outer.proto !=
+		       (ctx->pkt->outer.family == NF_V6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP))
 		return true;
 	if (nat_packet(e, ctx->ctdir, m, ctx->pkt, related)) {
 		drop(res, NF_DROP_NAT_REDIRECT, NF_DROP);
@@ -210,7 +265,7 @@ static void ctx_init(struct nf *nf, struct nf_ctx *ctx, struct pkt *p, enum nf_h
  * packet when nothing before routing changed the destination (addr_types
  * looked it up already: *pre), a second one after DNAT. */
 struct pre_route {
-	uint32_t daddr;
+	union nf_addr daddr;
 	bool ok;
 	bool src_tunnel;   /* the source routes back by the tunnel (rp_spoofed) */
 };
@@ -218,8 +273,9 @@ struct pre_route {
 static bool do_route(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		     const struct pre_route *pre)
 {
-	bool ok = pre->daddr == ctx->pkt->outer.daddr.ip ? pre->ok :
-		  nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.daddr.ip, &res->route);
+	const struct pkt_hdr *h = &ctx->pkt->outer;
+	bool ok = nf_addr_eq(&pre->daddr, &h->daddr) ? pre->ok :
+		  !route(nf, h->family, &h->daddr, &res->route);
 
 	if (!ok) {
 		drop(res, NF_DROP_NO_ROUTE, NF_DROP);
@@ -310,12 +366,12 @@ static void finish(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res, boo
 static void addr_types(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		       struct pre_route *pre)
 {
-	uint32_t d = ctx->pkt->outer.daddr.ip;
+	const struct pkt_hdr *h = &ctx->pkt->outer;
 	struct nf_route sr;
 	bool s_ok;
 
 	memset(&sr, 0, sizeof(sr));
-	s_ok = nf->route && !nf->route(nf->route_arg, ctx->pkt->outer.saddr.ip, &sr);
+	s_ok = !route(nf, h->family, &h->saddr, &sr);
 	ctx->src_local = s_ok && sr.kind == NF_ROUTE_LOCAL;
 	ctx->src_dev[0] = '\0';
 	if (ctx->src_local) {
@@ -325,8 +381,8 @@ static void addr_types(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 	pre->src_tunnel = s_ok && sr.kind == NF_ROUTE_FORWARD && nf->tunnel[0] &&
 			  !strncmp(sr.out, nf->tunnel, NF_IFNAMSIZ);
 	memset(&res->route, 0, sizeof(res->route));
-	pre->daddr = d;
-	pre->ok = nf->route && !nf->route(nf->route_arg, d, &res->route);
+	pre->daddr = h->daddr;
+	pre->ok = !route(nf, h->family, &h->daddr, &res->route);
 	ctx->dst_local = pre->ok && res->route.kind == NF_ROUTE_LOCAL;
 	ctx->dst_dev[0] = '\0';
 	if (ctx->dst_local) {
@@ -341,6 +397,8 @@ static bool martian(const struct nf_ctx *ctx)
 {
 	uint32_t s = ctx->pkt->outer.saddr.ip, d = ctx->pkt->outer.daddr.ip;
 
+	if (ctx->pkt->outer.family == NF_V6)
+		return false;  /* ip6_rcv_core refused them before PREROUTING */
 	if ((s >> 28) == 0xe || s == 0xffffffff || (s >> 24) == 0 || (s >> 24) == 127)
 		return true;
 	if ((d >> 24) == 0 || (d >> 24) == 127)
@@ -351,6 +409,30 @@ static bool martian(const struct nf_ctx *ctx)
 bool nf_link_local(uint32_t a)
 {
 	return (a >> 16) == 0xa9fe;
+}
+
+static bool loopback6(const union nf_addr *a)
+{
+	static const uint8_t one[16] = { [15] = 1 };
+
+	return !memcmp(a->b, one, 16);
+}
+
+/* ip6_rcv_core: what IPv6 refuses on arrival, before netfilter sees it (no
+ * PREROUTING counter moves): a multicast, loopback or IPv4-mapped source,
+ * a loopback or unspecified destination. */
+static bool martian6(const struct pkt_hdr *h)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	return h->saddr.b[0] == 0xff || loopback6(&h->saddr) || !memcmp(h->saddr.b, mapped, 12) ||
+	       loopback6(&h->daddr) || nf_addr_is_zero(&h->daddr);
+}
+
+/* fe80::/10 (RFC 4291 2.5.6): never forwarded. */
+static bool link_local6(const union nf_addr *a)
+{
+	return a->b[0] == 0xfe && (a->b[1] & 0xc0) == 0x80;
 }
 
 /* Strict rp_filter (fib_validate_source with rp_filter=1) for what gw can
@@ -368,8 +450,13 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		       struct nf_trace *trace, uint32_t rnd, bool from_peer)
 {
 	struct pkt *p = ctx->pkt;
+	bool v6 = p->outer.family == NF_V6;
 	struct pre_route pre;
 
+	if (v6 && martian6(&p->outer)) {
+		drop(res, NF_DROP_MARTIAN, NF_DROP);
+		return false;
+	}
 	addr_types(nf, ctx, res, &pre);
 	if (stopped(res, run(nf, NF_RAW, ctx, trace), ctx))
 		return false;
@@ -421,14 +508,21 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 	/* RFC 3927 2.7: a router never forwards link-local (on every cloud
 	 * the instance metadata service, 169.254.169.254), whatever FORWARD
 	 * says */
-	if (nf_link_local(p->outer.saddr.ip) || nf_link_local(p->outer.daddr.ip)) {
+	if (!v6 && (nf_link_local(p->outer.saddr.ip) || nf_link_local(p->outer.daddr.ip))) {
 		drop(res, NF_DROP_LINK_LOCAL, NF_DROP);
 		return false;
 	}
-	/* ip_forward: TTL checked and decremented before the FORWARD hook */
+	/* ip_forward, ip6_forward: TTL (hop limit) checked and decremented
+	 * before the FORWARD hook */
 	if (p->outer.ttl <= 1) {
 		res->ttl_in = p->outer.ttl;
 		drop(res, NF_DROP_TTL, NF_DROP);
+		return false;
+	}
+	/* ip6_forward, after the hop limit: a link-local source is never
+	 * forwarded, nor is a link-local destination routed off its link */
+	if (v6 && (link_local6(&p->outer.saddr) || link_local6(&p->outer.daddr))) {
+		drop(res, NF_DROP_LINK_LOCAL, NF_DROP);
 		return false;
 	}
 	/* ip_forward: then the MTU (ip_exceeds_mtu, a reassembled datagram by
@@ -437,8 +531,9 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 	{
 		unsigned cut;
 
+		/* IPv6 routers never fragment: as if DF were set */
 		if (ip_out_decide(p->outer.end, res->route.mtu, p->frag_max,
-				  p->outer.flags & PKT_F_DF, &cut) == IP_OUT_TOO_BIG) {
+				  v6 || (p->outer.flags & PKT_F_DF), &cut) == IP_OUT_TOO_BIG) {
 			drop(res, NF_DROP_TOO_BIG, NF_DROP);
 			return false;
 		}
@@ -536,8 +631,8 @@ void nf_from_host(struct nf *nf, struct pkt *p, const uint32_t owner[2], uint64_
 	struct nf_ctx ctx;
 	struct nf_route r;
 
-	if (!nf->route || (!nf->route(nf->route_arg, p->outer.saddr.ip, &r) &&
-			   r.kind == NF_ROUTE_LOCAL)) {
+	if ((p->outer.family == NF_V6 ? !nf->route6 : !nf->route) ||
+	    (!route(nf, p->outer.family, &p->outer.saddr, &r) && r.kind == NF_ROUTE_LOCAL)) {
 		nf_output(nf, p, owner, now, rnd, res, trace);
 		return;
 	}

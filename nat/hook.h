@@ -80,6 +80,12 @@ typedef int nf_route_fn(void *arg, uint32_t daddr, struct nf_route *r);
  * none.  MASQUERADE asks for the out-interface and the (post-DNAT)
  * destination, REDIRECT for the in-interface's primary address. */
 typedef uint32_t nf_ifaddr_fn(void *arg, const char *ifname, uint32_t dst);
+/* The same two for IPv6 packets: the route toward daddr; the address
+ * interface ifname gives a packet toward dst (Linux's ipv6_dev_get_saddr;
+ * dst NULL: its first global address) into *out, false when it has none. */
+typedef int nf_route6_fn(void *arg, const union nf_addr *daddr, struct nf_route *r);
+typedef bool nf_ifaddr6_fn(void *arg, const char *ifname, const union nf_addr *dst,
+			   union nf_addr *out);
 
 /* Whether the host's stack gets a packet that arrived on in for one of its
  * addresses (route r).  When it does not (gw hid it from the kernel and has
@@ -92,7 +98,9 @@ struct nf_config {
 	struct ct_config ct;
 	nf_route_fn *route;
 	nf_ifaddr_fn *ifaddr;         /* MASQUERADE and REDIRECT drop without it */
-	void *route_arg;              /* for route and ifaddr */
+	nf_route6_fn *route6;         /* IPv6: without it nothing routes */
+	nf_ifaddr6_fn *ifaddr6;
+	void *route_arg;              /* for route, ifaddr, route6, ifaddr6 */
 	uint32_t uplink_addr;         /* the uplink's address (0: none yet): NAT to
 	                               * it takes source ports from NatPorts */
 	uint16_t nat_port_min, nat_port_max; /* NatPorts */
@@ -146,8 +154,15 @@ void nf_destroy(struct nf *nf);
  * the old ones for the caller to free. */
 struct rules *nf_set_rules(struct nf *nf, struct rules *rules);
 struct rules *nf_rules(struct nf *nf);
+/* The same for the IPv6 ruleset (ip6tables; NULL: none, every chain
+ * accepts, as Linux without ip6tables rules).  IPv4 packets walk the
+ * IPv4 ruleset, IPv6 packets this one; conntrack is shared, as in Linux. */
+struct rules *nf_set_rules6(struct nf *nf, struct rules *rules);
+struct rules *nf_rules6(struct nf *nf);
 struct ct_table *nf_ct(struct nf *nf);
 void nf_set_uplink_addr(struct nf *nf, uint32_t addr);
+/* The uplink's IPv6 address (all zero: none): NAT to it takes NatPorts. */
+void nf_set_uplink_addr6(struct nf *nf, const union nf_addr *addr);
 
 /* A packet that arrived on interface in.  rnd: fresh random bits (NAT port
  * search).  trace may be NULL. */
