@@ -729,6 +729,8 @@ int cmd_trace(int argc, char **argv)
 	ct_config_default(&nfc.ct, TRACE_CT_MAX);
 	nfc.route = route_lookup;
 	nfc.ifaddr = route_ifaddr;
+	nfc.route6 = route_lookup6;
+	nfc.ifaddr6 = route_ifaddr6;
 	nfc.route_arg = &t->route;
 	nfc.uplink_addr = uplink;
 	nfc.nat_port_min = t->cfg.nat_port_min;

@@ -98,6 +98,8 @@ int dp_setup(struct gw *g)
 	nfc.ct.hash_seed = randombytes_random();
 	nfc.route = route_lookup;
 	nfc.ifaddr = route_ifaddr;
+	nfc.route6 = route_lookup6;
+	nfc.ifaddr6 = route_ifaddr6;
 	nfc.route_arg = &g->route;
 	nfc.uplink_addr = addr;
 	nfc.nat_port_min = g->cfg.nat_port_min;

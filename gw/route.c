@@ -20,9 +20,7 @@ static char route_own, route_tunnel;
 
 static int add_cidr(struct allowedips *t, const struct cidr *c, uint8_t prefix, void *what)
 {
-	if (c->family != AF_INET)
-		return 0;
-	return allowedips_insert(t, AF_INET, c->addr, prefix, what);
+	return allowedips_insert(t, c->family, c->addr, prefix, what);
 }
 
 int route_table_build(struct allowedips *t, const struct config *cfg)
@@ -39,7 +37,8 @@ int route_table_build(struct allowedips *t, const struct config *cfg)
 	for (size_t i = 0; i < cfg->n_addresses && !ret; i++)
 		ret = add_cidr(t, &cfg->addresses[i], cfg->addresses[i].prefix, &route_tunnel);
 	for (size_t i = 0; i < cfg->n_addresses && !ret; i++)
-		ret = add_cidr(t, &cfg->addresses[i], 32, &route_own);
+		ret = add_cidr(t, &cfg->addresses[i], cfg->addresses[i].family == AF_INET ? 32 : 128,
+			       &route_own);
 	if (ret)
 		allowedips_destroy(t);
 	return ret;
@@ -59,6 +58,7 @@ int route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_ad
 	r->uplink_addr = uplink_addr;
 	r->local = NULL;
 	r->nlocal = 0;
+	memset(&r->uplink_addr6, 0, sizeof(r->uplink_addr6));
 	r->tunnel_mtu = cfg->mtu ? cfg->mtu : DEFAULT_TUNNEL_MTU;
 	r->uplink_mtu = uplink_mtu;
 	return route_table_build(&r->table, cfg);
@@ -178,6 +178,83 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out)
 	memcpy(out->out, c->uplink, sizeof(out->out));
 	out->mtu = r->uplink_mtu;
 	return 0;
+}
+
+int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out)
+{
+	const struct route_ctx *r = arg;
+	const struct config *c = r->cfg;
+	const void *what;
+
+	memset(out, 0, sizeof(*out));
+	if (!nf_addr_is_zero(&r->uplink_addr6) && nf_addr_eq(daddr, &r->uplink_addr6)) {
+		out->kind = NF_ROUTE_LOCAL;
+		memcpy(out->out, c->uplink, sizeof(out->out));
+		return 0;
+	}
+	what = allowedips_lookup(&r->table, AF_INET6, daddr->b);
+	if (what == &route_own) {
+		out->kind = NF_ROUTE_LOCAL;
+		memcpy(out->out, c->ifname, sizeof(out->out));
+		return 0;
+	}
+	if (what == &route_tunnel) {
+		out_tunnel(r, out);
+		return 0;
+	}
+	if (!c->uplink[0] || nf_addr_is_zero(&r->uplink_addr6))
+		return -ENETUNREACH;  /* no IPv6 on the uplink: no default route */
+	out->kind = NF_ROUTE_FORWARD;
+	memcpy(out->out, c->uplink, sizeof(out->out));
+	out->mtu = r->uplink_mtu;
+	return 0;
+}
+
+/* The length of the prefix a and b share (0..128). */
+static unsigned common_prefix(const uint8_t *a, const uint8_t *b)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < 16; i++, n += 8) {
+		uint8_t x = a[i] ^ b[i];
+
+		if (x)
+			return n + (unsigned)__builtin_clz(x) - 24;
+	}
+	return n;
+}
+
+bool route_ifaddr6(void *arg, const char *ifname, const union nf_addr *dst, union nf_addr *out)
+{
+	const struct route_ctx *r = arg;
+
+	if (!strcmp(ifname, r->cfg->ifname)) {
+		unsigned best = 0;
+		bool found = false;
+
+		/* ipv6_dev_get_saddr, for what a tunnel has (global
+		 * Addresses): the one sharing the longest prefix with dst
+		 * (RFC 6724 rule 8), the first of equals */
+		for (size_t i = 0; i < r->cfg->n_addresses; i++) {
+			const struct cidr *c = &r->cfg->addresses[i];
+			unsigned len;
+
+			if (c->family != AF_INET6)
+				continue;
+			len = dst ? common_prefix(c->addr, dst->b) : 0;
+			if (!found || len > best) {
+				memcpy(out->b, c->addr, 16);
+				best = len;
+				found = true;
+			}
+		}
+		return found;
+	}
+	if (!strcmp(ifname, r->cfg->uplink) && !nf_addr_is_zero(&r->uplink_addr6)) {
+		*out = r->uplink_addr6;
+		return true;
+	}
+	return false;
 }
 
 /* Is a in the subnet of c (an IPv4 Address with its prefix)? */

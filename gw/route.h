@@ -25,6 +25,7 @@ struct route_ctx {
 	const struct config *cfg;
 	struct allowedips table; /* IPv4 prefixes -> ROUTE_* markers, built once */
 	uint32_t uplink_addr;    /* host order; 0 = unknown */
+	union nf_addr uplink_addr6; /* the uplink's IPv6 address; zero: none */
 	/* every IPv4 address of the host (route_set_local): local, as the
 	 * kernel's local table has them; sorted by addr, distinct */
 	struct route_addr *local;
@@ -52,6 +53,11 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out);
  * else its first Address (dst 0: the first); for the uplink, the uplink's
  * address. */
 uint32_t route_ifaddr(void *arg, const char *ifname, uint32_t dst);
+/* nf_route6_fn and nf_ifaddr6_fn: the same for IPv6 (the host's other
+ * IPv6 addresses are not local yet; without an IPv6 address on the uplink
+ * there is no IPv6 route out of it). */
+int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out);
+bool route_ifaddr6(void *arg, const char *ifname, const union nf_addr *dst, union nf_addr *out);
 /* The source gw answers from (ICMP errors) for a packet that came in on
  * ifname to daddr: daddr itself when it is local, else gw's address on that
  * interface. */
