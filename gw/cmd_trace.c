@@ -38,6 +38,7 @@
 #include "gw/route.h"
 #include "gw/rulesfile.h"
 #include "nat/hook.h"
+#include "nat/icmp6.h"
 #include "nat/nat.h"
 #include "nat/pkt/pkt.h"
 #include "nat/reject.h"
@@ -65,7 +66,8 @@ struct flow {
 struct sent {
 	uint8_t buf[TRACE_PKT_MAX];
 	size_t len;
-	uint32_t saddr;
+	uint8_t family;
+	union nf_addr saddr;
 };
 
 struct tracer {
@@ -81,7 +83,8 @@ struct tracer {
 	unsigned n_sent;
 	uint16_t ip_id;
 	/* each packet after gw, for @N.src / @N.dst / @N.sport / @N.dport */
-	struct { uint32_t src, dst; uint16_t sport, dport; } after[TRACE_PACKETS];
+	struct { uint8_t family; union nf_addr src, dst; uint16_t sport, dport; }
+		after[TRACE_PACKETS];
 	unsigned n_packets;
 };
 
@@ -115,14 +118,14 @@ static struct flow *flow_add(struct tracer *t, const struct ct_entry *e, enum ct
 static void spec_tuple(const struct trace_spec *s, struct ct_tuple *t)
 {
 	memset(t, 0, sizeof(*t));
-	t->src = nf_addr4(s->src);
-	t->dst = nf_addr4(s->dst);
+	t->src = s->src;
+	t->dst = s->dst;
 	t->proto = s->proto;
-	t->family = NF_V4;
+	t->family = s->family;
 	if (s->proto == IPPROTO_TCP || s->proto == IPPROTO_UDP) {
 		t->sport = s->sport;
 		t->dport = s->dport;
-	} else if (s->proto == IPPROTO_ICMP) {
+	} else if (s->proto == IPPROTO_ICMP || s->proto == IPPROTO_ICMPV6) {
 		t->sport = s->sport;
 		t->dport = (uint16_t)(s->icmp_type << 8 | s->icmp_code);
 	}
@@ -163,12 +166,13 @@ static void tcp_advance(struct tracer *t, const struct ct_entry *e, enum ct_dir 
 }
 
 /* The latest packet that left towards addr, for an ICMP error to quote. */
-static const struct sent *quote_for(const struct tracer *t, uint32_t addr)
+static const struct sent *quote_for(const struct tracer *t, uint8_t family,
+				    const union nf_addr *addr)
 {
 	for (unsigned i = 0; i < t->n_sent && i < TRACE_SENT; i++) {
 		const struct sent *s = &t->sent[(t->n_sent - 1 - i) % TRACE_SENT];
 
-		if (s->saddr == addr)
+		if (s->family == family && nf_addr_eq(&s->saddr, addr))
 			return s;
 	}
 	return NULL;
@@ -183,7 +187,8 @@ static void remember(struct tracer *t, const struct pkt *p)
 		len = sizeof(s->buf);
 	memcpy(s->buf, p->data, len);
 	s->len = len;
-	s->saddr = p->outer.saddr.ip;
+	s->family = p->outer.family;
+	s->saddr = p->outer.saddr;
 }
 
 /* Replace @N.src, @N.dst, @N.sport, @N.dport (N from 1: an earlier packet
@@ -198,6 +203,8 @@ static int expand_refs(const struct tracer *t, const char *arg, char *out, size_
 		unsigned long n;
 		size_t f, flen = 0;
 		uint32_t v = 0;
+		const union nf_addr *a = NULL;
+		char text[INET6_ADDRSTRLEN];
 		int w;
 
 		if (*arg != '@') {
@@ -217,14 +224,18 @@ static int expand_refs(const struct tracer *t, const char *arg, char *out, size_
 		if (f == 4)
 			return -EINVAL;
 		switch (f) {
-		case 0: v = t->after[n - 1].src; break;
-		case 1: v = t->after[n - 1].dst; break;
+		case 0: a = &t->after[n - 1].src; break;
+		case 1: a = &t->after[n - 1].dst; break;
 		case 2: v = t->after[n - 1].sport; break;
 		case 3: v = t->after[n - 1].dport; break;
 		}
-		if (f < 2)
-			w = snprintf(out + o, cap - o, "%u.%u.%u.%u", v >> 24, (v >> 16) & 0xff,
-				     (v >> 8) & 0xff, v & 0xff);
+		/* an IPv6 address bare: the packet writes [@1.src]:@1.sport */
+		if (a && t->after[n - 1].family == NF_V6)
+			w = snprintf(out + o, cap - o, "%s",
+				     inet_ntop(AF_INET6, a->b, text, sizeof(text)));
+		else if (a)
+			w = snprintf(out + o, cap - o, "%u.%u.%u.%u", a->ip >> 24,
+				     (a->ip >> 16) & 0xff, (a->ip >> 8) & 0xff, a->ip & 0xff);
 		else
 			w = snprintf(out + o, cap - o, "%u", v);
 		if (w < 0 || (size_t)w >= cap - o)
@@ -410,16 +421,10 @@ static size_t answer(struct tracer *t, struct pkt *p, const struct nf_result *re
 		     struct sbuf *reply)
 {
 	uint8_t buf[TRACE_PKT_MAX];
-	uint32_t src = route_src_toward(&t->route, in_iface, p->outer.daddr.ip);
 	struct nf_result rres;
 	struct pkt rp;
-	size_t len;
+	size_t len = dp_answer_build(&t->route, p, res, a, in_iface, t->ip_id++, buf, sizeof(buf));
 
-	if (a->answer == FWD_ANSWER_REJECT)
-		len = reject_build(p, res->reject, src, t->ip_id++, buf, sizeof(buf));
-	else
-		len = icmp_error_build(p, a->type, a->code, a->mtu, src, t->ip_id++, buf,
-				       sizeof(buf));
 	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
 		return 0;
 	nf_answer(t->nf, &rp, res, 0, 0x5eed + t->ip_id, &rres, tr);
@@ -429,14 +434,15 @@ static size_t answer(struct tracer *t, struct pkt *p, const struct nf_result *re
 }
 
 /* Whether a source is a peer's (routes back by the tunnel). */
-static bool from_peer(struct tracer *t, uint32_t src)
+static bool from_peer(struct tracer *t, uint8_t family, const union nf_addr *src)
 {
 	struct nf_route r;
+	int ret = family == NF_V6 ? route_lookup6(&t->route, src, &r) :
+				    route_lookup(&t->route, src->ip, &r);
 
 	/* any source that routes by the tunnel (the Address subnet included:
 	 * the kernel-differential scenarios send from addresses no peer has) */
-	return !route_lookup(&t->route, src, &r) && r.kind == NF_ROUTE_FORWARD &&
-	       !strcmp(r.out, t->cfg.ifname);
+	return !ret && r.kind == NF_ROUTE_FORWARD && !strcmp(r.out, t->cfg.ifname);
 }
 
 static int trace_one(struct tracer *t, const char *arg)
@@ -479,16 +485,23 @@ static int trace_one(struct tracer *t, const char *arg)
 	}
 	if (s.proto == IPPROTO_TCP)
 		tcp_numbers(t, &s, &seq, &ack, &e, &dir);
-	if (s.proto == IPPROTO_ICMP && pkt_icmp_is_error(s.icmp_type)) {
-		q = quote_for(t, s.dst);
+	if ((s.proto == IPPROTO_ICMP && s.family == NF_V4 && pkt_icmp_is_error(s.icmp_type)) ||
+	    (s.proto == IPPROTO_ICMPV6 && s.family == NF_V6 && s.icmp_type < 128)) {
+		q = quote_for(t, s.family, &s.dst);
 		if (!q) {
 			fprintf(stderr, "gw: trace: '%s': an ICMP error quotes a packet that left "
 				"towards %s, and none has\n", arg, strchr(arg, '>') + 2);
 			return -EINVAL;
 		}
 	}
-	len = trace_build(&s, seq, ack, t->ip_id++, q ? q->buf : NULL,
-			  q ? (q->len > 548 - 8 ? 548 - 8 : q->len) : 0, buf, TRACE_PKT_MAX);
+	{
+		/* as much as an error quotes: 576 bytes in all for ICMP,
+		 * 1280 for ICMPv6 */
+		size_t room = s.family == NF_V6 ? ICMP6_ERROR_MAX - 48 : 548 - 8;
+
+		len = trace_build(&s, seq, ack, t->ip_id++, q ? q->buf : NULL,
+				  q ? (q->len > room ? room : q->len) : 0, buf, TRACE_PKT_MAX);
+	}
 	if (!len) {
 		fprintf(stderr, "gw: trace: '%s': too long\n", arg);
 		return -EINVAL;
@@ -503,20 +516,22 @@ static int trace_one(struct tracer *t, const char *arg)
 	/* without "in": a peer's source comes from that peer; any other
 	 * came from the host's TUN, made by the host or forwarded by it,
 	 * decided as gw run decides it */
-	if (!s.in[0] && !from_peer(t, s.src)) {
+	if (!s.in[0] && !from_peer(t, s.family, &s.src)) {
 		from = FWD_FROM_HOST;
 		nf_from_host(t->nf, &p, NULL, 0, 0x5eed + t->ip_id, &res, &tr);
 	} else {
 		from = strcmp(in_iface, t->cfg.ifname) ? FWD_FROM_UPLINK : FWD_FROM_PEER;
 		if (!strcmp(in_iface, t->cfg.ifname))
-			p.owner = dp_peer_owner(&t->cfg, s.src);
+			p.owner = dp_peer_owner(&t->cfg, s.family, &s.src);
 		nf_input(t->nf, &p, in_iface, 0, 0x5eed + t->ip_id, &res, &tr);
 	}
 	/* what gw run does with it next (gw/forward.h), cryptokey routing
 	 * by the config's peers */
 	fwd_decide(&env, &p, &res, from, &act);
-	if (act.kind == FWD_PEER && !config_peer_for4(&t->cfg, p.outer.daddr.ip))
-		fwd_no_peer(from, &act);
+	if (act.kind == FWD_PEER &&
+	    !(p.outer.family == NF_V6 ? config_peer_for6(&t->cfg, p.outer.daddr.b) :
+				       config_peer_for4(&t->cfg, p.outer.daddr.ip)))
+		fwd_no_peer(from, &p, &act);
 	sbuf_init(&reply);
 	if (act.answer != FWD_ANSWER_NONE)
 		reply_len = answer(t, &p, &res, &act, in_iface, &rtr, &reply);
@@ -533,8 +548,9 @@ static int trace_one(struct tracer *t, const char *arg)
 	if (res.verdict == NF_ACCEPT)
 		remember(t, &p);
 	if (t->n_packets < TRACE_PACKETS) {
-		t->after[t->n_packets].src = p.outer.saddr.ip;
-		t->after[t->n_packets].dst = p.outer.daddr.ip;
+		t->after[t->n_packets].family = p.outer.family;
+		t->after[t->n_packets].src = p.outer.saddr;
+		t->after[t->n_packets].dst = p.outer.daddr;
 		t->after[t->n_packets].sport = p.outer.sport;
 		t->after[t->n_packets].dport = p.outer.dport;
 		t->n_packets++;
@@ -620,6 +636,7 @@ int cmd_trace(int argc, char **argv)
 	struct nf_config nfc = { 0 };
 	struct in_addr a;
 	uint32_t uplink = 0;
+	union nf_addr uplink6 = { 0 };
 	struct stat st;
 	struct sbuf live, info;
 	char *cfgpath = NULL, *ua = NULL, *peers_text = NULL;
@@ -690,11 +707,14 @@ int cmd_trace(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--conntrack")) {
 			t->conntrack = true;
 		} else if (!strcmp(argv[i], "--uplink-addr") && i + 1 < argc && !is_live) {
-			if (inet_pton(AF_INET, argv[++i], &a) != 1) {
-				fprintf(stderr, "gw: trace: --uplink-addr: '%s' is not an IPv4 address\n", argv[i]);
+			/* once for IPv4, once for IPv6 */
+			if (inet_pton(AF_INET, argv[++i], &a) == 1) {
+				uplink = ntohl(a.s_addr);
+			} else if (inet_pton(AF_INET6, argv[i], uplink6.b) != 1) {
+				fprintf(stderr, "gw: trace: --uplink-addr: '%s' is not an IPv4 or "
+					"IPv6 address\n", argv[i]);
 				goto out;
 			}
-			uplink = ntohl(a.s_addr);
 		} else {
 			usage();
 			goto out;
@@ -711,6 +731,7 @@ int cmd_trace(int argc, char **argv)
 		rules_free(rules);
 		goto out;
 	}
+	t->route.uplink_addr6 = uplink6;
 	if (is_live) {
 		/* as the live gateway routes: every address of the host (the
 		 * CLI runs on the gateway's host) is local */
@@ -748,6 +769,7 @@ int cmd_trace(int argc, char **argv)
 		rules_free(rules);
 		goto out;
 	}
+	nf_set_uplink_addr6(t->nf, &uplink6);
 	ret = 0;
 	for (; i < argc; i++)
 		if (trace_one(t, argv[i]))

@@ -755,6 +755,33 @@ int config_find(const char *arg, char *out, size_t len)
 	return 0;
 }
 
+/* Does c (IPv6) hold the 16 bytes a? */
+static bool cidr_contains6(const struct cidr *c, const uint8_t *a)
+{
+	unsigned full = c->prefix / 8, rest = c->prefix % 8;
+
+	if (c->family != AF_INET6 || memcmp(c->addr, a, full))
+		return false;
+	return !rest || !((c->addr[full] ^ a[full]) & (uint8_t)(0xff << (8 - rest)));
+}
+
+const struct config_peer *config_peer_for6(const struct config *c, const uint8_t *addr)
+{
+	const struct config_peer *best = NULL;
+	int prefix = -1;
+
+	for (size_t i = 0; i < c->n_peers; i++)
+		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++) {
+			const struct cidr *a = &c->peers[i].allowed_ips[j];
+
+			if (a->prefix > prefix && cidr_contains6(a, addr)) {
+				prefix = a->prefix;
+				best = &c->peers[i];
+			}
+		}
+	return best;
+}
+
 const struct config_peer *config_peer_for4(const struct config *c, uint32_t addr)
 {
 	const struct config_peer *best = NULL;

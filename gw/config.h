@@ -115,6 +115,8 @@ void config_format(const struct config *c, const uint8_t priv[static KEY_LEN], s
 /* The peer whose AllowedIPs hold the IPv4 address addr (host order) most
  * specifically (cryptokey routing), or NULL. */
 const struct config_peer *config_peer_for4(const struct config *c, uint32_t addr);
+/* The same for an IPv6 address (16 bytes, network order). */
+const struct config_peer *config_peer_for6(const struct config *c, const uint8_t *addr);
 /* "ADDR[/PREFIX]" (IPv4 or IPv6; no prefix: the whole address).  0 or
  * -EINVAL. */
 int cidr_parse(const char *s, struct cidr *c);

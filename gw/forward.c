@@ -13,6 +13,11 @@ enum {
 	ICMP_HOST_UNREACH = 1,
 	ICMP_FRAG_NEEDED = 4,
 	ICMP_TIME_EXCEEDED = 11,
+	/* ICMPv6 (RFC 4443) */
+	ICMP6_DEST_UNREACH = 1,
+	ICMP6_ADDR_UNREACH = 3,
+	ICMP6_TOO_BIG = 2,
+	ICMP6_TIME_EXCEEDED = 3,
 };
 
 static const char *const path_names[GW_PATH__MAX] = {
@@ -78,10 +83,37 @@ static void drop(struct fwd_action *a, enum gw_drop why)
 	a->drop = why;
 }
 
-void fwd_no_peer(enum fwd_from from, struct fwd_action *a)
+/* The errors of each family: no route (host / address unreachable, as the
+ * kernel's WireGuard answers), hop limit exceeded, too big. */
+static void answer_unreach(struct fwd_action *a, enum fwd_from from, const struct pkt *p)
+{
+	if (p->outer.family == NF_V6)
+		answer_icmp(a, from, ICMP6_DEST_UNREACH, ICMP6_ADDR_UNREACH, 0);
+	else
+		answer_icmp(a, from, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0);
+}
+
+static void answer_ttl(struct fwd_action *a, enum fwd_from from, const struct pkt *p)
+{
+	if (p->outer.family == NF_V6)
+		answer_icmp(a, from, ICMP6_TIME_EXCEEDED, 0, 0);
+	else
+		answer_icmp(a, from, ICMP_TIME_EXCEEDED, 0, 0);
+}
+
+static void answer_too_big(struct fwd_action *a, enum fwd_from from, const struct pkt *p,
+			   uint16_t mtu)
+{
+	if (p->outer.family == NF_V6)
+		answer_icmp(a, from, ICMP6_TOO_BIG, 0, mtu);
+	else
+		answer_icmp(a, from, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, mtu);
+}
+
+void fwd_no_peer(enum fwd_from from, const struct pkt *p, struct fwd_action *a)
 {
 	drop(a, GW_DROP_NO_PEER);
-	answer_icmp(a, from, ICMP_DEST_UNREACH, ICMP_HOST_UNREACH, 0);
+	answer_unreach(a, from, p);
 }
 
 /* Out of the route's interface: the tunnel or the uplink. */
@@ -120,9 +152,9 @@ void fwd_decide(const struct fwd_env *e, const struct pkt *p, const struct nf_re
 		if (res->verdict == NF_REJECT)
 			a->answer = FWD_ANSWER_REJECT;
 		else if (res->drop == NF_DROP_TTL)
-			answer_icmp(a, from, ICMP_TIME_EXCEEDED, 0, 0);
+			answer_ttl(a, from, p);
 		else if (res->drop == NF_DROP_TOO_BIG) /* before FORWARD, as ip_forward */
-			answer_icmp(a, from, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, res->route.mtu);
+			answer_too_big(a, from, p, res->route.mtu);
 		return;
 	}
 	if (r->kind == NF_ROUTE_LOCAL) {
@@ -137,12 +169,14 @@ void fwd_decide(const struct fwd_env *e, const struct pkt *p, const struct nf_re
 		}
 		return;
 	}
-	switch (ip_out_decide(p->outer.end, r->mtu, p->frag_max, p->outer.flags & PKT_F_DF, &cut)) {
+	/* IPv6 is never fragmented on the way: as if DF were set */
+	switch (ip_out_decide(p->outer.end, r->mtu, p->frag_max,
+			      p->outer.family == NF_V6 || (p->outer.flags & PKT_F_DF), &cut)) {
 	case IP_OUT_SEND:
 		break;
 	case IP_OUT_TOO_BIG:
 		drop(a, GW_DROP_TOO_BIG);
-		answer_icmp(a, from, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED, r->mtu);
+		answer_too_big(a, from, p, r->mtu);
 		return;
 	case IP_OUT_FRAGMENT:
 		a->cut = cut;

@@ -85,8 +85,9 @@ struct fwd_action {
 	unsigned cut;		/* > 0: cut into fragments of at most this many
 				 * bytes first; each goes as kind says */
 	enum fwd_answer answer;	/* gw's answer to the packet's sender */
-	uint8_t type, code;
-	uint16_t mtu;		/* fragmentation needed: the next hop's MTU */
+	uint8_t type, code;	/* ICMP, or ICMPv6 for an IPv6 packet */
+	uint16_t mtu;		/* fragmentation needed, packet too big: the
+				 * next hop's MTU */
 };
 
 /* Interface names of the model, and whether the uplink is there. */
@@ -102,7 +103,7 @@ void fwd_decide(const struct fwd_env *e, const struct pkt *p, const struct nf_re
 		enum fwd_from from, struct fwd_action *a);
 /* FWD_PEER found no peer for the destination: a changes into the drop and
  * its answer. */
-void fwd_no_peer(enum fwd_from from, struct fwd_action *a);
+void fwd_no_peer(enum fwd_from from, const struct pkt *p, struct fwd_action *a);
 /* Off the uplink for the host: did the host's kernel get it too?  Only
  * ICMP and other protocols still to the uplink's address (gw sees TCP and
  * UDP to the host's addresses only on the ports its tc filter hides). */

@@ -7,6 +7,7 @@
 #include "gw/gw.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/frag.h"
+#include "nat/icmp6.h"
 #include "nat/reject.h"
 
 enum { CT_EXPIRE_BUDGET = 256 };	/* removals per batch */
@@ -36,17 +37,11 @@ static void finish(struct gw *g, struct pkt *p, struct nf_result *res, const cha
 static void answer(struct gw *g, const struct pkt *p, const struct nf_result *res,
 		   const struct fwd_action *a, const char *in, uint64_t now, uint64_t wall)
 {
-	uint8_t buf[REJECT_ICMP_QUOTE_MAX + 64];
-	uint32_t src = route_src_toward(&g->route, in, p->outer.daddr.ip);
+	uint8_t buf[ICMP6_ERROR_MAX];
 	struct nf_result rres;
 	struct pkt rp;
-	size_t len;
+	size_t len = dp_answer_build(&g->route, p, res, a, in, g->ip_id++, buf, sizeof(buf));
 
-	if (a->answer == FWD_ANSWER_REJECT)
-		len = reject_build(p, res->reject, src, g->ip_id++, buf, sizeof(buf));
-	else
-		len = icmp_error_build(p, a->type, a->code, a->mtu, src, g->ip_id++, buf,
-				       sizeof(buf));
 	if (!len || pkt_parse(&rp, buf, len) != PKT_OK)
 		return;
 	nf_answer(g->nf, &rp, res, now, rnd_next(g), &rres, NULL);
@@ -99,7 +94,7 @@ static void carry(struct gw *g, struct pkt *p, const struct nf_result *res,
 	switch (a.kind) {
 	case FWD_PEER:
 		if (!to_peer(g, p, a.path, now, wall)) {
-			fwd_no_peer(from, &a);
+			fwd_no_peer(from, p, &a);
 			g->dp_drops[a.drop]++;
 		}
 		break;
@@ -158,11 +153,35 @@ bool dp_host_gets(void *cfg, const struct pkt *p, const char *in, const struct n
 	return fwd_host_gets(c->uplink, p, in, r);
 }
 
-uint16_t dp_peer_owner(const struct config *c, uint32_t src)
+uint16_t dp_peer_owner(const struct config *c, uint8_t family, const union nf_addr *src)
 {
-	const struct config_peer *p = config_peer_for4(c, src);
+	const struct config_peer *p = family == NF_V6 ? config_peer_for6(c, src->b) :
+				      config_peer_for4(c, src->ip);
 
 	return p ? p->owner : 0;
+}
+
+size_t dp_answer_build(const struct route_ctx *r, const struct pkt *p,
+		       const struct nf_result *res, const struct fwd_action *a, const char *in,
+		       uint16_t ip_id, uint8_t *buf, size_t cap)
+{
+	const struct pkt_hdr *h = &p->outer;
+
+	if (h->family == NF_V6) {
+		union nf_addr src;
+
+		if (!route_src_toward6(r, in, &h->daddr, &h->saddr, &src))
+			return 0;
+		if (a->answer == FWD_ANSWER_REJECT)
+			return reject6_build(p, res->reject, &src, buf, cap);
+		return icmp6_error_build(p->data + h->ip, h->end - h->ip, a->type, a->code, a->mtu,
+					 src.b, buf, cap);
+	}
+	if (a->answer == FWD_ANSWER_REJECT)
+		return reject_build(p, res->reject, route_src_toward(r, in, h->daddr.ip), ip_id,
+				    buf, cap);
+	return icmp_error_build(p, a->type, a->code, a->mtu, route_src_toward(r, in, h->daddr.ip),
+				ip_id, buf, cap);
 }
 
 /* The packet's netfilter result carried out (gw/forward.h decides), then

@@ -34,7 +34,9 @@
 #include "nat/pkt/pkt.h"
 
 struct config;
+struct fwd_action;
 struct gw;
+struct route_ctx;
 struct uplink_pkt;
 
 /* Packets from one source (the peers, or the uplink) on their way into
@@ -62,7 +64,14 @@ void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64
 bool dp_host_gets(void *cfg, const struct pkt *p, const char *in, const struct nf_route *r);
 /* The conntrack owner id of the peer whose AllowedIPs hold src (longest
  * prefix; as add_peers numbers them), 0 for none: for gw trace. */
-uint16_t dp_peer_owner(const struct config *c, uint32_t src);
+uint16_t dp_peer_owner(const struct config *c, uint8_t family, const union nf_addr *src);
+/* gw's answer to p, which came in on in, as a says (the REJECT reply res
+ * names, or a's ICMP/ICMPv6 error), into buf[0..cap): its length, or 0 when
+ * none is due.  From p's destination when that is local, else from gw's
+ * address on in (route_src_toward). */
+size_t dp_answer_build(const struct route_ctx *r, const struct pkt *p,
+		       const struct nf_result *res, const struct fwd_action *a, const char *in,
+		       uint16_t ip_id, uint8_t *buf, size_t cap);
 /* Gateway mode with IPv6 = drop: an IPv6 packet between peers and the host
  * is dropped (counted); true when it was. */
 bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt);

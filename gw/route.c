@@ -301,6 +301,18 @@ uint32_t route_src_toward(const struct route_ctx *r, const char *ifname, uint32_
 	return route_ifaddr((void *)r, ifname, 0);
 }
 
+bool route_src_toward6(const struct route_ctx *r, const char *ifname, const union nf_addr *daddr,
+		       const union nf_addr *to, union nf_addr *out)
+{
+	struct nf_route rt;
+
+	if (!route_lookup6((void *)r, daddr, &rt) && rt.kind == NF_ROUTE_LOCAL) {
+		*out = *daddr;
+		return true;
+	}
+	return route_ifaddr6((void *)r, ifname, to, out);
+}
+
 /* The addresses of one RTM_GETADDR dump into a growing array. */
 struct dump {
 	struct route_addr *a;

@@ -62,6 +62,10 @@ bool route_ifaddr6(void *arg, const char *ifname, const union nf_addr *dst, unio
  * ifname to daddr: daddr itself when it is local, else gw's address on that
  * interface. */
 uint32_t route_src_toward(const struct route_ctx *r, const char *ifname, uint32_t daddr);
+/* The same for IPv6: daddr when local, else gw's address on ifname toward
+ * to (the packet's source); false when it has none. */
+bool route_src_toward6(const struct route_ctx *r, const char *ifname, const union nf_addr *daddr,
+		       const union nf_addr *to, union nf_addr *out);
 /* True when addr is one of gw's own tunnel addresses. */
 bool route_is_own(const struct route_ctx *r, uint32_t addr);
 

@@ -172,3 +172,12 @@ size_t reject_build(const struct pkt *p, enum reject_with with, uint32_t icmp_sr
 		return 0;
 	return icmp_error_build(p, 3, codes[with], 0, icmp_src, ip_id, out, cap);
 }
+
+size_t reject6_build(const struct pkt *p, enum reject_with with, const union nf_addr *src,
+		     uint8_t *out, size_t cap)
+{
+	(void)src;
+	if (with == REJECT_TCP_RESET)
+		return p->outer.proto == IPPROTO_TCP ? tcp_reset(p, out, cap) : 0;
+	return 0;
+}

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "nat/nf.h"
+#include "nat/pkt/addr.h"
 
 struct pkt;
 
@@ -31,5 +32,11 @@ size_t reject_build(const struct pkt *p, enum reject_with with, uint32_t icmp_sr
  * with mtu), from src; the same rules on when none is due. */
 size_t icmp_error_build(const struct pkt *p, uint8_t type, uint8_t code, uint16_t mtu,
 			uint32_t src, uint16_t ip_id, uint8_t *out, size_t cap);
+
+/* The same for an IPv6 packet p: a TCP RST, or an ICMPv6 destination
+ * unreachable (nat/icmp6.h) from src.  REJECT's IPv6 codes come with the
+ * IPv6 ruleset; until then only tcp-reset answers. */
+size_t reject6_build(const struct pkt *p, enum reject_with with, const union nf_addr *src,
+		     uint8_t *out, size_t cap);
 
 #endif

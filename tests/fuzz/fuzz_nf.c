@@ -508,7 +508,7 @@ static void finish(struct run *r, struct pkt *p, struct nf_result *res, const ch
 	if (res->verdict == NF_ACCEPT)
 		check_out(p, before);
 	if (act.kind == FWD_PEER && (a[1] & 0x80))
-		fwd_no_peer(from, &act);
+		fwd_no_peer(from, p, &act);
 	if (from == FWD_FROM_GW)
 		CHECK(act.answer == FWD_ANSWER_NONE);
 	if (act.cut) {

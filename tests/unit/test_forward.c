@@ -178,7 +178,7 @@ static void test_refused(void **state)
 
 	r = accepted(NF_ROUTE_FORWARD, "gw0", 1420);
 	fwd_decide(&env, &t.p, &r, FWD_FROM_HOST, &a);
-	fwd_no_peer(FWD_FROM_HOST, &a);
+	fwd_no_peer(FWD_FROM_HOST, &t.p, &a);
 	assert_int_equal(a.kind, FWD_DROP);
 	assert_false(a.nf_drop);
 	assert_int_equal(a.drop, GW_DROP_NO_PEER);
@@ -186,7 +186,7 @@ static void test_refused(void **state)
 	assert_int_equal(a.type, 3);
 	assert_int_equal(a.code, 1);
 	fwd_decide(&env, &t.p, &r, FWD_FROM_GW, &a);
-	fwd_no_peer(FWD_FROM_GW, &a);
+	fwd_no_peer(FWD_FROM_GW, &t.p, &a);
 	assert_int_equal(a.answer, FWD_ANSWER_NONE);
 }
 
