@@ -23,6 +23,7 @@
 
 #include "nat/pkt/be.h"
 #include "nat/pkt/csum.h"
+#include "nat/pkt/frag.h"
 #include "nat/pkt/pkt.h"
 #include "tests/unit/util_mutate.h"
 #include "tests/unit/util_refsum.h"
@@ -1174,6 +1175,43 @@ static void test_v4_fields(void **state)
 	assert_false(p.outer.flags & PKT_F_L4);  /* ICMPv6 in IPv4: opaque */
 }
 
+/* IPv6 fragments are not reassembled yet: frag_add refuses them whole
+ * (a long unfragmentable part must not reach the IPv4 header copy). */
+static void test_frag_refuses_v6(void **state)
+{
+	static uint8_t out[FRAG_MAX_DATAGRAM];
+	struct frag_config cfg;
+	struct frag_stats st;
+	struct frag *f;
+	struct spec s;
+	uint8_t b[CAP];
+	size_t n, l4, olen;
+	struct pkt p;
+
+	(void)state;
+	frag_config_default(&cfg);
+	assert_int_equal(frag_create(&f, &cfg), 0);
+	for (int later_frag = 0; later_frag < 2; later_frag++) {
+		spec_init(&s, UDP);
+		add_ext(&s, HOP, 7);
+		add_ext(&s, DST, 7);
+		add_ext(&s, RT, 7);
+		add_ext(&s, FRAG, 0);
+		s.mf = true;
+		s.frag_off = later_frag ? 64 : 0;
+		s.data = later_frag ? 64 : 56;
+		n = build(b, &s, &l4);
+		assert_int_equal(pkt_parse(&p, b, n), PKT_OK);
+		assert_true(p.outer.flags & PKT_F_FRAG);
+		assert_int_equal(p.outer.frag_hdr, 40 + 3 * 64);
+		assert_int_equal(frag_add(f, 0, &p, out, sizeof(out), &olen), FRAG_DROP);
+	}
+	frag_get_stats(f, &st);
+	assert_int_equal(st.drop[FRAG_DROP_INVALID], 2);
+	assert_int_equal(st.queues, 0);
+	frag_destroy(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1185,6 +1223,7 @@ int main(void)
 		cmocka_unit_test(test_setters_full),
 		cmocka_unit_test(test_udp_zero),
 		cmocka_unit_test(test_v4_fields),
+		cmocka_unit_test(test_frag_refuses_v6),
 		cmocka_unit_test(test_property_rewrites),
 	};
 
