@@ -187,6 +187,12 @@ int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out)
 	const void *what;
 
 	memset(out, 0, sizeof(*out));
+	/* multicast (ff00::/8) is the host's, on the link it came by, as the
+	 * kernel's local multicast routes have it: never forwarded */
+	if (daddr->b[0] == 0xff) {
+		out->kind = NF_ROUTE_LOCAL;
+		return 0;
+	}
 	if (!nf_addr_is_zero(&r->uplink_addr6) && nf_addr_eq(daddr, &r->uplink_addr6)) {
 		out->kind = NF_ROUTE_LOCAL;
 		memcpy(out->out, c->uplink, sizeof(out->out));

@@ -419,14 +419,13 @@ static bool loopback6(const union nf_addr *a)
 }
 
 /* ip6_rcv_core: what IPv6 refuses on arrival, before netfilter sees it (no
- * PREROUTING counter moves): a multicast, loopback or IPv4-mapped source,
- * a loopback or unspecified destination. */
+ * PREROUTING counter moves): a multicast or loopback source, a loopback or
+ * unspecified destination.  IPv4-mapped addresses pass (Linux 6.18 tracks
+ * and forwards them: diff6 scenario 35). */
 static bool martian6(const struct pkt_hdr *h)
 {
-	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
-
-	return h->saddr.b[0] == 0xff || loopback6(&h->saddr) || !memcmp(h->saddr.b, mapped, 12) ||
-	       loopback6(&h->daddr) || nf_addr_is_zero(&h->daddr);
+	return h->saddr.b[0] == 0xff || loopback6(&h->saddr) || loopback6(&h->daddr) ||
+	       nf_addr_is_zero(&h->daddr);
 }
 
 /* fe80::/10 (RFC 4291 2.5.6): never forwarded. */
@@ -519,8 +518,14 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 		drop(res, NF_DROP_TTL, NF_DROP);
 		return false;
 	}
-	/* ip6_forward, after the hop limit: a link-local source is never
-	 * forwarded, nor is a link-local destination routed off its link */
+	/* ip6_forward, after the hop limit: an unspecified source is never
+	 * forwarded, nor a link-local one (Linux answers "beyond scope" from
+	 * its own link-local address; gw's tunnel has none), nor is a
+	 * link-local destination routed off its link */
+	if (v6 && nf_addr_is_zero(&p->outer.saddr)) {
+		drop(res, NF_DROP_MARTIAN, NF_DROP);
+		return false;
+	}
 	if (v6 && (link_local6(&p->outer.saddr) || link_local6(&p->outer.daddr))) {
 		drop(res, NF_DROP_LINK_LOCAL, NF_DROP);
 		return false;
