@@ -206,11 +206,11 @@ static bool narrow(struct walk *w, const struct rule *rl, struct cond *c)
 
 	if (!iface_ok(w->dev, ip->iniface, ip->iniface_mask, ip->invflags & IPINV_VIA_IN))
 		return false;
-	if (!w->addrs && (ip->dmsk || (ip->invflags & IPINV_DST)))
+	if (!w->addrs && (ip->dmsk.ip || (ip->invflags & IPINV_DST)))
 		return false; /* the address is not known: a -d may not match it */
 	for (unsigned i = 0; i < w->naddrs; i++)
 		if ((c->addrs >> i & 1) &&
-		    ((w->addrs[i] & ip->dmsk) == ip->dst) != !!(ip->invflags & IPINV_DST))
+		    ((w->addrs[i] & ip->dmsk.ip) == ip->dst.ip) != !!(ip->invflags & IPINV_DST))
 			keep |= (uint64_t)1 << i;
 	if (w->addrs)
 		c->addrs = keep;
