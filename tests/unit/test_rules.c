@@ -150,17 +150,16 @@ struct row {
 	unsigned int line;
 };
 
-static size_t read_table(struct row **rows)
+static size_t read_table(const char *path, struct row **rows)
 {
-	const char *path = getenv("RULES_CANON") ? getenv("RULES_CANON") :
-						   "tests/unit/rules_canon.txt";
 	FILE *f = fopen(path, "r");
 	char line[4096], table[16] = "filter";
 	size_t n = 0, cap = 0;
 	unsigned int lineno = 0;
 
 	if (!f)
-		fail_msg("cannot open %s (run from the top directory or set RULES_CANON)", path);
+		fail_msg("cannot open %s (run from the top directory or set RULES_CANON/RULES6_CANON)",
+			 path);
 	*rows = NULL;
 	while (fgets(line, sizeof(line), f)) {
 		char *status, *canon;
@@ -234,14 +233,18 @@ static int root_only(void *arg, const char *name, uint32_t *id)
 }
 
 static const struct rules_parse_opts canon_opts = { .user = root_only, .group = root_only };
+static const struct rules_parse_opts canon6_opts = { .user = root_only, .group = root_only,
+						     .family = NF_V6 };
 
-static void test_canon_table(void **state)
+/* Every row of a canonical table (name in messages) against gw parsed
+ * with opts; at least min rows. */
+static void check_canon(const char *path, const char *name, const struct rules_parse_opts *opts,
+			size_t min)
 {
 	struct row *rows;
-	size_t n = read_table(&rows), ok = 0, failed = 0, bad = 0;
+	size_t n = read_table(path, &rows), ok = 0, failed = 0, bad = 0;
 
-	(void)state;
-	assert_true(n >= 600);
+	assert_true(n >= min);
 	for (size_t i = 0; i < n; i++) {
 		char text[8192], body[4096];
 		struct rules *r = NULL, *r2 = NULL;
@@ -250,16 +253,16 @@ static void test_canon_table(void **state)
 
 		snprintf(text, sizeof(text), "*%s\n:U - [0:0]\n%s\nCOMMIT\n", rows[i].table,
 			 rows[i].rule);
-		rc = rules_parse_with(&r, text, strlen(text), NULL, &canon_opts, &err);
+		rc = rules_parse_with(&r, text, strlen(text), NULL, opts, &err);
 		if (!rows[i].ok) {
 			failed++;
 			if (rc == 0) {
-				print_error("rules_canon.txt:%u: gw accepts what iptables refuses: %s\n",
-					    rows[i].line, rows[i].rule);
+				print_error("%s:%u: gw accepts what iptables refuses: %s\n",
+					    name, rows[i].line, rows[i].rule);
 				bad++;
 				rules_free(r);
 			} else if (err.line != 3 || !err.message[0]) {
-				print_error("rules_canon.txt:%u: error at line %u (%s)\n", rows[i].line,
+				print_error("%s:%u: error at line %u (%s)\n", name, rows[i].line,
 					    err.line, err.message);
 				bad++;
 			}
@@ -267,7 +270,7 @@ static void test_canon_table(void **state)
 		}
 		ok++;
 		if (rc != 0) {
-			print_error("rules_canon.txt:%u: gw refuses %s: %s (%s)\n", rows[i].line,
+			print_error("%s:%u: gw refuses %s: %s (%s)\n", name, rows[i].line,
 				    rows[i].rule, err.message, err.token);
 			bad++;
 			continue;
@@ -276,8 +279,8 @@ static void test_canon_table(void **state)
 			char *got = rule_lines(r);
 
 			if (strcmp(got, rows[i].canon) != 0) {
-				print_error("rules_canon.txt:%u: %s\n  gw:       %s\n  iptables: %s\n",
-					    rows[i].line, rows[i].rule, got, rows[i].canon);
+				print_error("%s:%u: %s\n  gw:       %s\n  iptables: %s\n",
+					    name, rows[i].line, rows[i].rule, got, rows[i].canon);
 				bad++;
 			}
 			free(got);
@@ -285,16 +288,16 @@ static void test_canon_table(void **state)
 		/* the canonical text loads back to itself */
 		unescape_lines(body, rows[i].canon);
 		snprintf(text, sizeof(text), "*%s\n:U - [0:0]\n%s\nCOMMIT\n", rows[i].table, body);
-		rc = rules_parse_with(&r2, text, strlen(text), NULL, &canon_opts, &err);
+		rc = rules_parse_with(&r2, text, strlen(text), NULL, opts, &err);
 		if (rc != 0) {
-			print_error("rules_canon.txt:%u: canonical form refused: %s\n", rows[i].line,
+			print_error("%s:%u: canonical form refused: %s\n", name, rows[i].line,
 				    err.message);
 			bad++;
 		} else {
 			char *got = rule_lines(r2);
 
 			if (strcmp(got, rows[i].canon) != 0) {
-				print_error("rules_canon.txt:%u: not a fixed point: %s\n", rows[i].line,
+				print_error("%s:%u: not a fixed point: %s\n", name, rows[i].line,
 					    got);
 				bad++;
 			}
@@ -309,11 +312,31 @@ static void test_canon_table(void **state)
 	assert_int_equal(bad, 0);
 }
 
+static void test_canon_table(void **state)
+{
+	const char *path = getenv("RULES_CANON") ? getenv("RULES_CANON") :
+						   "tests/unit/rules_canon.txt";
+
+	(void)state;
+	check_canon(path, "rules_canon.txt", &canon_opts, 600);
+}
+
+/* The IPv6 table, produced by ip6tables 1.8.9 (tests/netns/24-rules6-canon.sh). */
+static void test_canon6_table(void **state)
+{
+	const char *path = getenv("RULES6_CANON") ? getenv("RULES6_CANON") :
+						    "tests/unit/rules6_canon.txt";
+
+	(void)state;
+	check_canon(path, "rules6_canon.txt", &canon6_opts, 200);
+}
+
 /* All OK rows of the table in one file per table: load, save, load, save. */
 static void test_canon_fixed_point_files(void **state)
 {
 	struct row *rows;
-	size_t n = read_table(&rows);
+	size_t n = read_table(getenv("RULES_CANON") ? getenv("RULES_CANON") :
+						      "tests/unit/rules_canon.txt", &rows);
 	static const char *const tables[] = { "raw", "mangle", "nat", "filter" };
 
 	(void)state;
@@ -1012,6 +1035,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canon_table),
+		cmocka_unit_test(test_canon6_table),
 		cmocka_unit_test(test_canon_fixed_point_files),
 		cmocka_unit_test(test_save_layout),
 		cmocka_unit_test(test_whole_file_fixed_point),
