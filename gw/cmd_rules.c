@@ -236,6 +236,11 @@ int cmd_rules(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "-f")) {
 		if (argc >= 2 && argv[1][0] != '-' && !load_counters && family == NF_V4)
 			return live(argc, argv);
+		if (argc >= 2 && argv[1][0] != '-' && family == NF_V6) {
+			fprintf(stderr, "gw: rules: %s: a running gateway has no IPv6 rules yet; "
+				"use gw rules -6 -f FILE\n", argv[1]);
+			return 1;
+		}
 		usage();
 		return 1;
 	}

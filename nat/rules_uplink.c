@@ -380,6 +380,13 @@ int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addr
 		err[0] = '\0';
 	if (!r)
 		return 0;
+	if (r->family != NF_V4) {
+		/* addresses here are IPv4's; an IPv6 ruleset's uplink needs are
+		 * not worked out yet */
+		if (err && errlen)
+			snprintf(err, errlen, "the uplink analysis takes IPv4 rules only");
+		return -EAFNOSUPPORT;
+	}
 	w.t = &r->t[NF_NAT];
 	strncpy((char *)w.dev, uplink, sizeof(w.dev) - 1);
 	w.naddrs = n < RULES_UPLINK_MAX_ADDRS ? n : RULES_UPLINK_MAX_ADDRS;
