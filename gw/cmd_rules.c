@@ -20,6 +20,11 @@
  *       A bad file changes nothing: "FILE:LINE: message" on stderr, exit 1;
  *       standard input is named "stdin" in that message.
  * IFACE may also be a control socket path (containing '/').
+ *
+ * -6 (first) reads the file as ip6tables-restore text and prints
+ * ip6tables-save / ip6tables -L; the offline -L lists a file's rules as the
+ * live form lists the running ones.  The live forms refuse -6 until the
+ * gateway keeps IPv6 rules (Rules6).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,12 +38,14 @@
 
 static void usage(void)
 {
-	fputs("Usage: gw rules [-c] -f FILE save [-c]\n"
+	fputs("Usage: gw rules [-6] [-c] -f FILE save [-c]\n"
+	      "       gw rules [-6] [-c] -f FILE [-t TABLE] -L [CHAIN] [-v] [-n] [-x] [--line-numbers]\n"
 	      "       gw rules IFACE [-t TABLE] [-L [CHAIN]] [-v] [-n] [-x] [--line-numbers]\n"
 	      "       gw rules IFACE save | restore [-c] [FILE] (default: stdin)\n"
 	      "  -c before -f or after restore: load the counters [packets:bytes] of the\n"
 	      "     text, as iptables-restore -c (without it chains and rules start at [0:0]);\n"
-	      "  -c after save (offline): print every rule's counters, as iptables-save -c\n",
+	      "  -c after save (offline): print every rule's counters, as iptables-save -c\n"
+	      "  -6: the file is ip6tables-restore text (IPv6 rules)\n",
 	      stderr);
 }
 
@@ -104,12 +111,70 @@ static int live_restore(const char *iface, const char *file, bool counters)
 	return ret;
 }
 
+/* iptables -L's options from argv[first..argc): 0, or 1 after usage. */
+static int list_opts(int argc, char **argv, int first, const char **table, const char **chain,
+		     unsigned *flags)
+{
+	for (int i = first; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-t") || !strcmp(a, "--table")) {
+			if (++i == argc) {
+				usage();
+				return 1;
+			}
+			*table = argv[i];
+		} else if (!strcmp(a, "-L") || !strcmp(a, "--list")) {
+			if (i + 1 < argc && argv[i + 1][0] != '-')
+				*chain = argv[++i];
+		} else if (!strcmp(a, "--line-numbers")) {
+			*flags |= RULES_LIST_LINE_NUMBERS;
+		} else if (!strcmp(a, "--verbose")) {
+			*flags |= RULES_LIST_VERBOSE;
+		} else if (!strcmp(a, "--numeric")) {
+			*flags |= RULES_LIST_NUMERIC;
+		} else if (!strcmp(a, "--exact")) {
+			*flags |= RULES_LIST_EXACT;
+		} else if (a[0] == '-' && a[1] && a[1] != '-') {
+			/* bundled short options: -nvL, -vnx, ... */
+			for (const char *c = a + 1; *c; c++) {
+				if (*c == 'v')
+					*flags |= RULES_LIST_VERBOSE;
+				else if (*c == 'n')
+					*flags |= RULES_LIST_NUMERIC;
+				else if (*c == 'x')
+					*flags |= RULES_LIST_EXACT;
+				else if (*c == 'L' && !c[1] && i + 1 < argc && argv[i + 1][0] != '-')
+					*chain = argv[++i];
+				else if (*c != 'L') {
+					fprintf(stderr, "gw: rules: unknown option -%c\n", *c);
+					usage();
+					return 1;
+				}
+			}
+		} else {
+			fprintf(stderr, "gw: rules: unexpected '%s'\n", a);
+			usage();
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int live(int argc, char **argv)
 {
 	const char *iface = argv[1], *table = "filter", *chain = NULL;
 	unsigned flags = 0;
 	struct sbuf s, req;
 	int ret;
+
+	for (int i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "-6") || !strcmp(argv[i], "--ipv6")) {
+			/* the dataplane keeps no IPv6 ruleset yet (Rules6) */
+			fprintf(stderr, "gw: rules: %s: a running gateway has no IPv6 rules yet; "
+				"use gw rules -6 -f FILE\n", iface);
+			return 1;
+		}
 
 	if (argc >= 3 && !strcmp(argv[2], "save")) {
 		if (argc != 3) {
@@ -132,49 +197,8 @@ static int live(int argc, char **argv)
 		return live_restore(iface, argc == f + 1 && strcmp(argv[f], "-") ? argv[f] : NULL,
 				    counters);
 	}
-	for (int i = 2; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "-t") || !strcmp(a, "--table")) {
-			if (++i == argc) {
-				usage();
-				return 1;
-			}
-			table = argv[i];
-		} else if (!strcmp(a, "-L") || !strcmp(a, "--list")) {
-			if (i + 1 < argc && argv[i + 1][0] != '-')
-				chain = argv[++i];
-		} else if (!strcmp(a, "--line-numbers")) {
-			flags |= RULES_LIST_LINE_NUMBERS;
-		} else if (!strcmp(a, "--verbose")) {
-			flags |= RULES_LIST_VERBOSE;
-		} else if (!strcmp(a, "--numeric")) {
-			flags |= RULES_LIST_NUMERIC;
-		} else if (!strcmp(a, "--exact")) {
-			flags |= RULES_LIST_EXACT;
-		} else if (a[0] == '-' && a[1] && a[1] != '-') {
-			/* bundled short options: -nvL, -vnx, ... */
-			for (const char *c = a + 1; *c; c++) {
-				if (*c == 'v')
-					flags |= RULES_LIST_VERBOSE;
-				else if (*c == 'n')
-					flags |= RULES_LIST_NUMERIC;
-				else if (*c == 'x')
-					flags |= RULES_LIST_EXACT;
-				else if (*c == 'L' && !c[1] && i + 1 < argc && argv[i + 1][0] != '-')
-					chain = argv[++i];
-				else if (*c != 'L') {
-					fprintf(stderr, "gw: rules: unknown option -%c\n", *c);
-					usage();
-					return 1;
-				}
-			}
-		} else {
-			fprintf(stderr, "gw: rules: unexpected '%s'\n", a);
-			usage();
-			return 1;
-		}
-	}
+	if (list_opts(argc, argv, 2, &table, &chain, &flags))
+		return 1;
 	sbuf_init(&s);
 	sbuf_init(&req);
 	sbuf_printf(&req, "rules-list %s %u%s%s", table, flags, chain ? " " : "", chain ? chain : "");
@@ -184,40 +208,83 @@ static int live(int argc, char **argv)
 	return ret;
 }
 
+/* Offline: gw rules [-6] [-c] -f FILE save [-c] | [-t TABLE] -L [CHAIN] ... */
 int cmd_rules(int argc, char **argv)
 {
 	struct rules *r;
 	struct sbuf out;
 	char err[512];
-	bool load_counters = false, counters = false;
+	bool load_counters = false, counters = false, list;
+	uint8_t family = NF_V4;
+	const char *table = "filter", *chain = NULL;
+	unsigned flags = 0;
+	int tbl = 0;
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage();
 		return 0;
 	}
-	if (argc >= 2 && (!strcmp(argv[1], "-c") || !strcmp(argv[1], "--counters"))) {
-		load_counters = true;
+	while (argc >= 2 && (!strcmp(argv[1], "-c") || !strcmp(argv[1], "--counters") ||
+			     !strcmp(argv[1], "-6") || !strcmp(argv[1], "--ipv6"))) {
+		if (argv[1][1] == 'c' || argv[1][2] == 'c')
+			load_counters = true;
+		else
+			family = NF_V6;
 		argc--;
 		argv++;
 	}
 	if (argc < 2 || strcmp(argv[1], "-f")) {
-		if (argc >= 2 && argv[1][0] != '-' && !load_counters)
+		if (argc >= 2 && argv[1][0] != '-' && !load_counters && family == NF_V4)
 			return live(argc, argv);
+		if (argc >= 2 && argv[1][0] != '-' && family == NF_V6) {
+			fprintf(stderr, "gw: rules: %s: a running gateway has no IPv6 rules yet; "
+				"use gw rules -6 -f FILE\n", argv[1]);
+			return 1;
+		}
 		usage();
 		return 1;
 	}
-	if (argc == 5 && !strcmp(argv[4], "-c"))
-		counters = true;
-	if (argc != 4 + counters || strcmp(argv[3], "save")) {
+	if (argc < 4) {
 		usage();
 		return 1;
 	}
-	if (rulesfile_load(&r, argv[2], NULL, load_counters, err, sizeof(err))) {
+	list = strcmp(argv[3], "save") != 0;
+	if (!list) {
+		if (argc == 5 && !strcmp(argv[4], "-c"))
+			counters = true;
+		if (argc != 4 + counters) {
+			usage();
+			return 1;
+		}
+	} else {
+		bool have_l = false;
+
+		for (int i = 3; i < argc; i++)
+			have_l = have_l || !strcmp(argv[i], "-L") || !strcmp(argv[i], "--list") ||
+				 (argv[i][0] == '-' && argv[i][1] != '-' && strchr(argv[i], 'L'));
+		if (!have_l || list_opts(argc, argv, 3, &table, &chain, &flags)) {
+			if (!have_l)
+				usage();
+			return 1;
+		}
+		tbl = -1;
+		for (int t = 0; t < NF_TABLE_MAX; t++)
+			if (!strcmp(rules_table_name((enum nf_table)t), table))
+				tbl = t;
+		if (tbl < 0) {
+			fprintf(stderr, "gw: rules: no table \"%s\"\n", table);
+			return 1;
+		}
+	}
+	if (rulesfile_load_as(&r, argv[2], NULL, load_counters, family, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
 	sbuf_init(&out);
-	rules_save(r, counters, &out);
+	if (list)
+		rules_list(r, (enum nf_table)tbl, chain, flags, &out);
+	else
+		rules_save(r, counters, &out);
 	if (out.oom) {
 		fputs("gw: rules: out of memory\n", stderr);
 		sbuf_free(&out);

@@ -96,8 +96,15 @@ static int group_id(void *arg, const char *name, uint32_t *id)
 int rulesfile_parse(struct rules **out, const char *name, const char *text, size_t len,
 		    const struct rules *base, bool counters, char *err, size_t errlen)
 {
+	return rulesfile_parse_as(out, name, text, len, base, counters, NF_V4, err, errlen);
+}
+
+int rulesfile_parse_as(struct rules **out, const char *name, const char *text, size_t len,
+		       const struct rules *base, bool counters, uint8_t family, char *err,
+		       size_t errlen)
+{
 	const struct rules_parse_opts opts = { .counters = counters, .user = user_id,
-					       .group = group_id };
+					       .group = group_id, .family = family };
 	struct rules_error e;
 	int ret = rules_parse_with(out, text, len, base, &opts, &e);
 
@@ -111,6 +118,12 @@ int rulesfile_parse(struct rules **out, const char *name, const char *text, size
 int rulesfile_load(struct rules **out, const char *path, const struct rules *base,
 		   bool counters, char *err, size_t errlen)
 {
+	return rulesfile_load_as(out, path, base, counters, NF_V4, err, errlen);
+}
+
+int rulesfile_load_as(struct rules **out, const char *path, const struct rules *base,
+		      bool counters, uint8_t family, char *err, size_t errlen)
+{
 	char *text;
 	size_t len;
 	int ret = rulesfile_read(path, &text, &len);
@@ -119,7 +132,7 @@ int rulesfile_load(struct rules **out, const char *path, const struct rules *bas
 		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
-	ret = rulesfile_parse(out, path, text, len, base, counters, err, errlen);
+	ret = rulesfile_parse_as(out, path, text, len, base, counters, family, err, errlen);
 	free(text);
 	return ret;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct rules;
 
@@ -17,6 +18,13 @@ int rulesfile_load(struct rules **out, const char *path, const struct rules *bas
 /* The same for text already read; name is used in messages. */
 int rulesfile_parse(struct rules **out, const char *name, const char *text, size_t len,
 		    const struct rules *base, bool counters, char *err, size_t errlen);
+/* The same for a family: NF_V4 (iptables-restore text, as the two above)
+ * or NF_V6 (ip6tables-restore text). */
+int rulesfile_load_as(struct rules **out, const char *path, const struct rules *base,
+		      bool counters, uint8_t family, char *err, size_t errlen);
+int rulesfile_parse_as(struct rules **out, const char *name, const char *text, size_t len,
+		       const struct rules *base, bool counters, uint8_t family, char *err,
+		       size_t errlen);
 /* Read a whole file (at most 16 MiB) into a NUL-terminated buffer. */
 int rulesfile_read(const char *path, char **text, size_t *len);
 

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "nat/nf.h"
+#include "nat/pkt/addr.h"
 
 struct sbuf;
 struct pkt_hdr;
@@ -40,11 +41,15 @@ enum {
 	IPINV_PROTO   = 1 << 6,
 };
 
-/* The part of a rule every packet is checked against first (struct ipt_ip).
- * Invariant: src & smsk == src, dst & dmsk == dst; interface masks cover the
- * name and its NUL, or only the prefix before a trailing '+'. */
+/* The part of a rule every packet is checked against first (struct ipt_ip,
+ * struct ip6t_ip6).  Addresses and masks are of the ruleset's family
+ * (nat/pkt/addr.h: IPv4 .ip in host order, the rest zero; IPv6 the wire
+ * bytes).  Invariant: src & smsk == src, dst & dmsk == dst; interface masks
+ * cover the name and its NUL, or only the prefix before a trailing '+'.
+ * IPv6: proto is the upper layer past the extension headers; IPF_FRAG is
+ * never set (ip6tables has no -f). */
 struct rule_ip {
-	uint32_t src, smsk, dst, dmsk;
+	union nf_addr src, smsk, dst, dmsk;
 	uint8_t iniface[EXT_IFNAMSIZ], iniface_mask[EXT_IFNAMSIZ];
 	uint8_t outiface[EXT_IFNAMSIZ], outiface_mask[EXT_IFNAMSIZ];
 	uint8_t proto;       /* 0: any */
@@ -68,6 +73,7 @@ enum {
 /* Where a parse or check failed: fills the error record, returns -1. */
 struct ext_parse {
 	const struct rule_ip *ip;     /* the rule's base part so far */
+	uint8_t family;               /* NF_V4 or NF_V6: the ruleset's */
 	const struct rules_parse_opts *opts; /* parse: never NULL; check: NULL */
 	struct rules_error *err;
 	const char *token;            /* the word being parsed */
@@ -76,6 +82,7 @@ struct ext_parse {
 /* What check() learns at load. */
 struct ext_check {
 	enum nf_table table;
+	uint8_t family;               /* NF_V4 or NF_V6 */
 	uint8_t hooks;                /* 1 << hook for every hook reaching the rule; 0: unreachable */
 	const struct rule_ip *ip;
 };
@@ -93,6 +100,8 @@ enum { EXT_CONTINUE = -1 };
 struct ext {
 	const char *name;
 	uint16_t size;                /* instance data bytes */
+	uint8_t family;               /* NF_V4 or NF_V6 only (iptables or
+				       * ip6tables has it); 0: both */
 	uint8_t tables;               /* 1 << table where allowed; 0: all */
 	uint8_t hooks;                /* 1 << hook where allowed; 0: all */
 	uint8_t proto;                /* needs -p PROTO; 0: any */
@@ -124,9 +133,10 @@ struct ext {
 
 enum { EXT_DPORTS_MAX = 15 };
 
-/* Registry (rules_ext.c). */
-const struct ext *ext_find_match(const char *name);
-const struct ext *ext_find_target(const char *name);
+/* Registry (rules_ext.c): the match or target of that name that exists
+ * for family (NF_V4, NF_V6), or NULL. */
+const struct ext *ext_find_match(const char *name, uint8_t family);
+const struct ext *ext_find_target(const char *name, uint8_t family);
 /* True for iptables targets gw does not implement (TRACE, QUEUE, ...). */
 bool ext_known_target(const char *name);
 
@@ -155,6 +165,27 @@ void ext_put_addr(struct sbuf *out, uint32_t addr);
 /* "/N" for a contiguous mask, "/a.b.c.d" otherwise; nothing for /32 when
  * omit32. */
 void ext_put_mask(struct sbuf *out, uint32_t mask, bool omit32);
+
+/* IPv6 (wire bytes in a union nf_addr).  ext_parse_ip6addr is inet_pton's
+ * (numeric only, as ip6tables' numeric_to_ip6addr); ext_parse_ip6mask a
+ * prefix length (base 0, 0..128) or a numeric IPv6 mask (any bits, as
+ * ip6tables' parse_ip6mask). */
+bool ext_parse_ip6addr(const char *s, union nf_addr *a);
+bool ext_parse_ip6mask(const char *s, union nf_addr *mask);
+void ext_prefix_mask6(unsigned int bits, union nf_addr *mask);
+/* Prefix length of a contiguous IPv6 mask, or -1. */
+int ext_mask_bits6(const union nf_addr *mask);
+/* inet_ntop's text, as ip6tables prints addresses (RFC 5952 compression). */
+void ext_put_addr6(struct sbuf *out, const union nf_addr *a);
+/* "/N" or "/MASK" as ip6tables-save; nothing for /128 when omit128. */
+void ext_put_mask6(struct sbuf *out, const union nf_addr *mask, bool omit128);
+/* Either family: addr of family (NF_V4 .ip, NF_V6 the bytes). */
+void ext_put_addr_fam(struct sbuf *out, uint8_t family, const union nf_addr *a);
+/* a & m into out, 128 bits (IPv4 has zeros past .ip). */
+void ext_addr_and(union nf_addr *out, const union nf_addr *a, const union nf_addr *m);
+/* (a & m) == want, 128 bits. */
+bool ext_addr_masked_eq(const union nf_addr *a, const union nf_addr *m,
+			const union nf_addr *want);
 
 /* A port number (base 0) or a service name for proto ("tcp", "udp", NULL
  * for any).  Returns -1 when neither. */
@@ -186,7 +217,7 @@ void ext_put_string(struct sbuf *out, const char *s);
 /* Descriptors (m_*.c, t_*.c). */
 extern const struct ext m_tcp, m_udp, m_icmp, m_multiport, m_conntrack, m_state,
 	m_iprange, m_limit, m_mark, m_connmark, m_comment, m_length, m_addrtype,
-	m_owner;
+	m_owner, m_icmp6;
 extern const struct ext t_reject, t_log, t_mark, t_connmark, t_tcpmss, t_notrack,
 	t_ct, t_snat, t_dnat, t_masquerade, t_redirect;
 

@@ -66,6 +66,11 @@ const char *rules_chain_name(const struct rules *r, enum nf_table t, unsigned ch
 	return r->t[t].chains[chain].name;
 }
 
+uint8_t rules_family(const struct rules *r)
+{
+	return r->family;
+}
+
 bool rules_has_chain(const struct rules *r, enum nf_table t, enum nf_hook hook)
 {
 	return r && (unsigned int)t < NF_TABLE_MAX && (unsigned int)hook < NF_HOOK_MAX &&

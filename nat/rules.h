@@ -53,11 +53,18 @@ struct rules_parse_opts {
 	int (*user)(void *arg, const char *name, uint32_t *id);
 	int (*group)(void *arg, const char *name, uint32_t *id);
 	void *arg;
+	/* NF_V4 (or 0): iptables-restore text; NF_V6: ip6tables-restore text
+	 * (IPv6 addresses, -6 lines taken and -4 lines skipped, the
+	 * extensions ip6tables has).  A base must be of the same family. */
+	uint8_t family;
 };
 int rules_parse_with(struct rules **out, const char *text, size_t len,
 		     const struct rules *base, const struct rules_parse_opts *opts,
 		     struct rules_error *err);
 void rules_free(struct rules *r);
+
+/* NF_V4 or NF_V6: the family r was parsed for. */
+uint8_t rules_family(const struct rules *r);
 
 /* The canonical iptables-save text of every table that has been loaded.
  * counters: prefix each rule with [packets:bytes] as iptables-save -c. */

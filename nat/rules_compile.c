@@ -31,6 +31,7 @@ struct graph {
 	uint8_t *height;            /* longest nesting below a chain */
 	uint8_t *hooks;             /* hooks reaching a chain */
 	struct rules_error *err;
+	uint8_t family;
 };
 
 static int cfail(struct rules_error *err, unsigned int line, const char *token,
@@ -134,8 +135,10 @@ static int check_ext(struct graph *g, enum nf_table table, uint8_t hooks,
 		     const void *data, bool target)
 {
 	const char *kind = target ? "target" : "match";
-	struct ext_check ck = { .table = table, .hooks = hooks, .ip = &r->ip };
-	struct ext_parse pc = { .ip = &r->ip, .err = g->err, .token = e->name };
+	struct ext_check ck = { .table = table, .family = g->family, .hooks = hooks,
+				.ip = &r->ip };
+	struct ext_parse pc = { .ip = &r->ip, .family = g->family, .err = g->err,
+				.token = e->name };
 
 	if (e->tables && !(e->tables & (1u << table)))
 		return cfail(g->err, line, e->name, "%s %s: only valid in the %s table",
@@ -195,7 +198,7 @@ int rules_compile(const struct ptable *src, struct rules_table *dst,
 {
 	struct pchain **order = NULL;
 	unsigned int *lines = NULL;
-	struct graph g = { .t = dst, .err = err };
+	struct graph g = { .t = dst, .err = err, .family = src->family };
 	size_t arena = 0, nrules = 0, nmatches = 0, off = 0;
 	unsigned int n = 0, ri = 0, mi = 0;
 	int rc = -ENOMEM;

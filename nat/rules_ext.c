@@ -5,6 +5,7 @@
  * is named after in its comment, so that gw accepts and prints what
  * iptables 1.8.9 accepts and prints.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@
 static const struct ext *const matches[] = {
 	&m_tcp, &m_udp, &m_icmp, &m_multiport, &m_conntrack, &m_state,
 	&m_iprange, &m_limit, &m_mark, &m_connmark, &m_comment, &m_length,
-	&m_addrtype, &m_owner,
+	&m_addrtype, &m_owner, &m_icmp6,
 };
 
 static const struct ext *const targets[] = {
@@ -35,18 +36,23 @@ static const char *const unsupported_targets[] = {
 	"TOS", "TPROXY", "TRACE", "TTL", "ULOG",
 };
 
-const struct ext *ext_find_match(const char *name)
+static bool for_family(const struct ext *e, uint8_t family)
+{
+	return !e->family || e->family == family;
+}
+
+const struct ext *ext_find_match(const char *name, uint8_t family)
 {
 	for (size_t i = 0; i < sizeof(matches) / sizeof(matches[0]); i++)
-		if (strcmp(matches[i]->name, name) == 0)
+		if (strcmp(matches[i]->name, name) == 0 && for_family(matches[i], family))
 			return matches[i];
 	return NULL;
 }
 
-const struct ext *ext_find_target(const char *name)
+const struct ext *ext_find_target(const char *name, uint8_t family)
 {
 	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++)
-		if (strcmp(targets[i]->name, name) == 0)
+		if (strcmp(targets[i]->name, name) == 0 && for_family(targets[i], family))
 			return targets[i];
 	return NULL;
 }
@@ -248,6 +254,109 @@ void ext_put_mask(struct sbuf *out, uint32_t mask, bool omit32)
 	} else if (bits != 32 || !omit32) {
 		sbuf_printf(out, "/%d", bits);
 	}
+}
+
+bool ext_parse_ip6addr(const char *s, union nf_addr *a)
+{
+	union nf_addr v;
+
+	if (inet_pton(AF_INET6, s, v.b) != 1)
+		return false;
+	*a = v;
+	return true;
+}
+
+void ext_prefix_mask6(unsigned int bits, union nf_addr *mask)
+{
+	memset(mask, 0, sizeof(*mask));
+	for (unsigned int i = 0; i < 16 && bits; i++) {
+		unsigned int n = bits < 8 ? bits : 8;
+
+		mask->b[i] = (uint8_t)(0xff00u >> n);
+		bits -= n;
+	}
+}
+
+/* parse_ip6mask: a numeric address first, then a prefix length */
+bool ext_parse_ip6mask(const char *s, union nf_addr *mask)
+{
+	uint32_t bits;
+
+	if (ext_parse_ip6addr(s, mask))
+		return true;
+	if (!ext_strtou32(s, 128, &bits))
+		return false;
+	ext_prefix_mask6(bits, mask);
+	return true;
+}
+
+/* xtables_ip6mask_to_cidr */
+int ext_mask_bits6(const union nf_addr *mask)
+{
+	int bits = 0;
+	unsigned int i = 0;
+
+	while (i < 16 && mask->b[i] == 0xff) {
+		bits += 8;
+		i++;
+	}
+	if (i < 16) {
+		uint8_t b = mask->b[i];
+
+		while (b & 0x80) {
+			b = (uint8_t)(b << 1);
+			bits++;
+		}
+		if (b)
+			return -1;
+		for (i++; i < 16; i++)
+			if (mask->b[i])
+				return -1;
+	}
+	return bits;
+}
+
+void ext_put_addr6(struct sbuf *out, const union nf_addr *a)
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	if (inet_ntop(AF_INET6, a->b, buf, sizeof(buf)))
+		sbuf_add(out, buf);
+}
+
+void ext_put_mask6(struct sbuf *out, const union nf_addr *mask, bool omit128)
+{
+	int bits = ext_mask_bits6(mask);
+
+	if (bits < 0) {
+		sbuf_add(out, "/");
+		ext_put_addr6(out, mask);
+	} else if (bits != 128 || !omit128) {
+		sbuf_printf(out, "/%d", bits);
+	}
+}
+
+void ext_put_addr_fam(struct sbuf *out, uint8_t family, const union nf_addr *a)
+{
+	if (family == NF_V6)
+		ext_put_addr6(out, a);
+	else
+		ext_put_addr(out, a->ip);
+}
+
+void ext_addr_and(union nf_addr *out, const union nf_addr *a, const union nf_addr *m)
+{
+	for (int i = 0; i < 4; i++)
+		out->ip6[i] = a->ip6[i] & m->ip6[i];
+}
+
+bool ext_addr_masked_eq(const union nf_addr *a, const union nf_addr *m,
+			const union nf_addr *want)
+{
+	return ((a->ip6[0] & m->ip6[0]) ^ want->ip6[0]) == 0 &&
+	       ((a->ip6[1] & m->ip6[1]) ^ want->ip6[1]) == 0 &&
+	       ((a->ip6[2] & m->ip6[2]) ^ want->ip6[2]) == 0 &&
+	       ((a->ip6[3] & m->ip6[3]) ^ want->ip6[3]) == 0;
 }
 
 /* xtables_parse_port */

@@ -81,6 +81,7 @@ struct rules_table {
 };
 
 struct rules {
+	uint8_t family;           /* NF_V4 or NF_V6 */
 	struct rules_table t[NF_TABLE_MAX];
 };
 
@@ -116,6 +117,7 @@ struct pchain {
 
 struct ptable {
 	enum nf_table table;
+	uint8_t family;           /* NF_V4 or NF_V6 */
 	struct pchain **chains;
 	unsigned int n, cap;
 };
@@ -127,7 +129,7 @@ struct pcmd {
 	const char *policy;       /* -P */
 	long rulenum;             /* -I, -D: 1-based; 0 none */
 	bool has_rule;            /* a rule specification was given */
-	bool skip;                /* -6: the line is not for IPv4 */
+	bool skip;                /* -6 (-4): the line is not for the family */
 	struct prule **rules;     /* -s/-d lists expand into several */
 	unsigned int nrules;
 };
@@ -162,8 +164,9 @@ int rules_compile(const struct ptable *src, struct rules_table *dst,
 void rules_table_free(struct rules_table *t);
 int rules_table_copy(struct rules_table *dst, const struct rules_table *src);
 
-/* The canonical text of one rule after "-A CHAIN" (no newline). */
-void rules_put_rule(struct sbuf *out, const char *chain, const struct rule_ip *ip,
+/* The canonical text of one rule after "-A CHAIN" (no newline), addresses
+ * of family. */
+void rules_put_rule(struct sbuf *out, uint8_t family, const char *chain, const struct rule_ip *ip,
 		    const struct rule_match *m, unsigned int nm, enum rule_kind kind,
 		    const char *jump, const struct ext *target, const void *tdata);
 

@@ -409,19 +409,25 @@ static void put_iface(struct sbuf *out, const uint8_t *name, const uint8_t *mask
 	sbuf_printf(out, "%-6s ", buf);
 }
 
-static void put_addr(struct sbuf *out, uint32_t addr, uint32_t mask, bool inv,
-		     unsigned int flags)
+static void put_addr(struct sbuf *out, uint8_t family, const union nf_addr *addr,
+		     const union nf_addr *mask, bool inv, unsigned int flags)
 {
+	static const union nf_addr any;
 	struct sbuf a;
 
 	sbuf_add(out, inv ? "!" : " ");
-	if (!mask && !(flags & F_NUMERIC)) {
+	if (nf_addr_eq(mask, &any) && !(flags & F_NUMERIC)) {
 		sbuf_printf(out, "%-19s ", "anywhere");
 		return;
 	}
 	sbuf_init(&a);
-	ext_put_addr(&a, addr);
-	ext_put_mask(&a, mask, true);
+	if (family == NF_V6) {
+		ext_put_addr6(&a, addr);
+		ext_put_mask6(&a, mask, true);
+	} else {
+		ext_put_addr(&a, addr->ip);
+		ext_put_mask(&a, mask->ip, true);
+	}
 	sbuf_printf(out, "%-19s ", a.oom ? "" : a.buf);
 	if (a.oom)
 		out->oom = true;
@@ -461,8 +467,8 @@ static const char *target_name(const struct rules_table *t, const struct rule *r
 	}
 }
 
-static void put_rule(struct sbuf *out, const struct rules_table *t, const struct rule *rl,
-		     unsigned int num, unsigned int flags)
+static void put_rule(struct sbuf *out, uint8_t family, const struct rules_table *t,
+		     const struct rule *rl, unsigned int num, unsigned int flags)
 {
 	const struct rule_ip *ip = &rl->ip;
 
@@ -482,8 +488,8 @@ static void put_rule(struct sbuf *out, const struct rules_table *t, const struct
 		put_iface(out, ip->outiface, ip->outiface_mask, ip->invflags & IPINV_VIA_OUT,
 			  flags);
 	}
-	put_addr(out, ip->src, ip->smsk, ip->invflags & IPINV_SRC, flags);
-	put_addr(out, ip->dst, ip->dmsk, ip->invflags & IPINV_DST, flags);
+	put_addr(out, family, &ip->src, &ip->smsk, ip->invflags & IPINV_SRC, flags);
+	put_addr(out, family, &ip->dst, &ip->dmsk, ip->invflags & IPINV_DST, flags);
 	if (rl->kind == RK_GOTO)
 		sbuf_add(out, "[goto] ");
 	for (uint32_t k = rl->match0; k < rl->match0 + rl->nmatch; k++) {
@@ -542,6 +548,6 @@ void rules_list(const struct rules *r, enum nf_table table, const char *chain,
 		first = false;
 		put_header(out, t, c, flags);
 		for (uint32_t i = 0; i < ch->n; i++)
-			put_rule(out, t, &t->rules[ch->first + i], i + 1, flags);
+			put_rule(out, r->family, t, &t->rules[ch->first + i], i + 1, flags);
 	}
 }

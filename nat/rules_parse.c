@@ -117,13 +117,14 @@ static struct pchain *ptable_add(struct ptable *t, const char *name)
 	return c;
 }
 
-static struct ptable *ptable_new(enum nf_table table)
+static struct ptable *ptable_new(enum nf_table table, uint8_t family)
 {
 	struct ptable *t = calloc(1, sizeof(*t));
 
 	if (!t)
 		return NULL;
 	t->table = table;
+	t->family = family;
 	for (int h = 0; h < NF_HOOK_MAX; h++) {
 		struct pchain *c;
 
@@ -308,9 +309,9 @@ static struct pchain *need_chain(struct parser *p, const char *name, const char 
 	return c;
 }
 
-static void put_prule(struct sbuf *sb, const struct prule *r)
+static void put_prule(struct sbuf *sb, uint8_t family, const struct prule *r)
 {
-	rules_put_rule(sb, "", &r->ip, r->m, r->nm, (enum rule_kind)r->kind,
+	rules_put_rule(sb, family, "", &r->ip, r->m, r->nm, (enum rule_kind)r->kind,
 		       r->jump ? r->jump->name : NULL, r->target, r->tdata);
 }
 
@@ -322,10 +323,10 @@ static int delete_rule(struct parser *p, struct pchain *c, const struct prule *r
 
 	sbuf_init(&want);
 	sbuf_init(&have);
-	put_prule(&want, r);
+	put_prule(&want, p->cur->family, r);
 	for (unsigned int i = 0; i < c->n && !want.oom; i++) {
 		sbuf_reset(&have);
-		put_prule(&have, c->rules[i]);
+		put_prule(&have, p->cur->family, c->rules[i]);
 		if (have.oom)
 			break;
 		if (strcmp(want.buf, have.buf) == 0) {
@@ -510,7 +511,7 @@ static int table_line(struct parser *p, char *line)
 	t = rules_table_by_name(name);
 	if (t < 0)
 		return perr(p, name, "table \"%s\" does not exist", name);
-	p->cur = ptable_new((enum nf_table)t);
+	p->cur = ptable_new((enum nf_table)t, p->out->family);
 	if (!p->cur)
 		return poom(p);
 	p->touched = false;
@@ -595,6 +596,12 @@ int rules_parse_with(struct rules **out, const char *text, size_t len,
 	p.out = calloc(1, sizeof(*p.out));
 	if (!p.out)
 		return poom(&p), -ENOMEM;
+	p.out->family = p.opts->family == NF_V6 ? NF_V6 : NF_V4;
+	if (base && base->family != p.out->family) {
+		perr(&p, "", "the current rules are IPv%u rules, not IPv%u",
+		     base->family, p.out->family);
+		goto fail;
+	}
 	for (int t = 0; t < NF_TABLE_MAX; t++) {
 		for (int h = 0; h < NF_HOOK_MAX; h++)
 			p.out->t[t].hook_chain[h] = -1;

@@ -75,6 +75,7 @@ struct state {
 	char *srcs, *dsts;                   /* -s / -d argument lists */
 	bool invert;
 	enum nf_table table;
+	uint8_t family;                      /* NF_V4 or NF_V6 */
 	struct pchain *(*find)(void *arg, const char *name);
 	void *find_arg;
 	struct ext_parse pc;
@@ -210,13 +211,14 @@ static int load_match(struct state *st, const struct ext *e, const char *word)
 	return 0;
 }
 
-/* The match iptables loads for -p when an option is unknown. */
-static const struct ext *proto_match(uint8_t proto)
+/* The match iptables (ip6tables) loads for -p when an option is unknown. */
+static const struct ext *proto_match(uint8_t proto, uint8_t family)
 {
 	switch (proto) {
 	case 6: return &m_tcp;
 	case 17: return &m_udp;
-	case 1: return &m_icmp;
+	case 1: return family == NF_V4 ? &m_icmp : NULL;
+	case 58: return family == NF_V6 ? &m_icmp6 : NULL;
 	default: return NULL;
 	}
 }
@@ -244,11 +246,45 @@ static int parse_iface(struct state *st, const char *arg, uint8_t *name, uint8_t
 	return 0;
 }
 
+/* One address[/mask] of an ip6tables -s/-d list (xtables_ip6parse_multiple):
+ * the mask after the last '/'; with a zero mask the address is not looked
+ * at ("any/0"). */
+static int parse_addr6_item(struct state *st, char *item, union nf_addr *addr,
+			    union nf_addr *mask)
+{
+	char *slash = strrchr(item, '/');
+	int rc = 0;
+
+	ext_prefix_mask6(128, mask);
+	if (slash) {
+		*slash = '\0';
+		if (!ext_parse_ip6mask(slash + 1, mask)) {
+			*slash = '/';
+			return fail(st, slash + 1, "invalid mask \"%s\" specified", slash + 1);
+		}
+	}
+	if (ext_mask_bits6(mask) == 0)
+		memset(addr, 0, sizeof(*addr));
+	else if (!ext_parse_ip6addr(item, addr))
+		rc = fail(st, item, "host/network \"%s\" not found (names are not resolved)",
+			  item);
+	if (slash)
+		*slash = '/';
+	if (rc == 0)
+		ext_addr_and(addr, addr, mask);
+	return rc;
+}
+
 /* One address[/mask] of a -s/-d list (xtables_ipparse_multiple). */
-static int parse_addr_item(struct state *st, char *item, uint32_t *addr, uint32_t *mask)
+static int parse_addr_item(struct state *st, char *item, union nf_addr *a, union nf_addr *m)
 {
 	char *slash = strchr(item, '/');
+	uint32_t *addr = &a->ip, *mask = &m->ip;
 
+	if (st->family == NF_V6)
+		return parse_addr6_item(st, item, a, m);
+	*a = nf_addr4(0);
+	*m = nf_addr4(0);
 	*mask = UINT32_MAX;
 	if (slash) {
 		*slash = '\0';
@@ -269,8 +305,8 @@ static int parse_addr_item(struct state *st, char *item, uint32_t *addr, uint32_
 	return 0;
 }
 
-static int parse_addrs(struct state *st, const char *list, uint32_t *addrs, uint32_t *masks,
-		       unsigned int *n)
+static int parse_addrs(struct state *st, const char *list, union nf_addr *addrs,
+		       union nf_addr *masks, unsigned int *n)
 {
 	char buf[4096], *p, *comma;
 
@@ -302,6 +338,7 @@ static int set_jump(struct state *st, const char *name, bool go)
 	st->base_seen |= base_bit('j');
 	if (!go) {
 		const struct ext *e;
+		const struct ext *other = ext_find_target(name, st->family == NF_V6 ? NF_V4 : NF_V6);
 
 		if (strcmp(name, "ACCEPT") == 0) {
 			st->r.kind = RK_ACCEPT;
@@ -317,7 +354,10 @@ static int set_jump(struct state *st, const char *name, bool go)
 			st->r.kind = RK_RETURN;
 			return 0;
 		}
-		e = ext_find_target(name);
+		e = ext_find_target(name, st->family);
+		if (!e && other && !st->find(st->find_arg, name))
+			return fail(st, name, "target \"%s\" does not exist in %s", name,
+				    st->family == NF_V6 ? "ip6tables" : "iptables");
 		if (e) {
 			st->r.kind = RK_EXT;
 			st->t.ext = e;
@@ -420,10 +460,14 @@ static int do_base(struct state *st, struct pcmd *cmd, const struct base_opt *o,
 		return fail(st, word, "the -t option cannot be used in a rules file");
 	case 'n': case 'x': case 'V': case 'h': case '0': case 'M': case 'w': case 'W':
 		return fail(st, word, "illegal option %s with this command", word);
-	case 'v': case '4':
+	case 'v':
 		return 0;
+	case '4':
 	case '6':
-		cmd->skip = true;
+		/* a line for the other family is skipped, as iptables-restore
+		 * skips -6 lines and ip6tables-restore -4 lines */
+		if ((o->id == '6') != (st->family == NF_V6))
+			cmd->skip = true;
 		return 0;
 	case 's':
 	case 'd': {
@@ -462,6 +506,8 @@ static int do_base(struct state *st, struct pcmd *cmd, const struct base_opt *o,
 			ip->invflags |= IPINV_VIA_OUT;
 		return parse_iface(st, arg, ip->outiface, ip->outiface_mask);
 	case 'f':
+		if (st->family == NF_V6)
+			return fail(st, word, "-f is not supported in IPv6, use -m frag instead");
 		ip->flags |= IPF_FRAG;
 		if (inv)
 			ip->invflags |= IPINV_FRAG;
@@ -470,8 +516,11 @@ static int do_base(struct state *st, struct pcmd *cmd, const struct base_opt *o,
 	case 'g':
 		return set_jump(st, arg, o->id == 'g');
 	case 'm': {
-		const struct ext *e = ext_find_match(arg);
+		const struct ext *e = ext_find_match(arg, st->family);
 
+		if (!e && ext_find_match(arg, st->family == NF_V6 ? NF_V4 : NF_V6))
+			return fail(st, arg, "match \"%s\" does not exist in %s", arg,
+				    st->family == NF_V6 ? "ip6tables" : "iptables");
 		if (!e)
 			return fail(st, arg, "unknown match \"%s\"", arg);
 		return load_match(st, e, arg);
@@ -513,6 +562,7 @@ static int do_ext(struct state *st, const struct ext *e, const struct ext_opt *o
 			    o->name);
 	in->seen |= 1u << o->id;
 	st->pc.ip = &st->r.ip;
+	st->pc.family = st->family;
 	st->pc.token = args[0] ? args[0] : word;
 	rc = e->parse(in->data, o->id, args, inv, &st->pc);
 	return rc < 0 ? -1 : 0;
@@ -535,7 +585,7 @@ static int do_option(struct state *st, struct pcmd *cmd, char *word, char **word
 		if (len == 0)
 			return fail(st, word, "unknown option \"%s\"", word);
 		if (lookup_long(st, name, len, &ref) < 0) {
-			const struct ext *pm = proto_match(st->r.ip.proto);
+			const struct ext *pm = proto_match(st->r.ip.proto, st->family);
 
 			if (!pm || type_loaded(st, pm) || st->nm == RULES_MAX_MATCHES)
 				return fail(st, word, "unknown option \"%s\"", word);
@@ -706,13 +756,13 @@ struct prule *rules_prule_dup(const struct prule *r)
 /* Expand the -s/-d lists of st->r into cmd->rules. */
 static int expand(struct state *st, struct pcmd *cmd)
 {
-	static const uint32_t any = 0;
-	uint32_t *sa = NULL, *sm = NULL, *da = NULL, *dm = NULL;
+	static const union nf_addr any;
+	union nf_addr *sa = NULL, *sm = NULL, *da = NULL, *dm = NULL;
 	unsigned int ns = 1, nd = 1, n = 0;
 	int rc = -1;
 
 	if (st->srcs) {
-		sa = malloc(2 * MAX_ADDRS * sizeof(uint32_t));
+		sa = malloc(2 * MAX_ADDRS * sizeof(*sa));
 		if (!sa)
 			goto oom;
 		sm = sa + MAX_ADDRS;
@@ -720,7 +770,7 @@ static int expand(struct state *st, struct pcmd *cmd)
 			goto out;
 	}
 	if (st->dsts) {
-		da = malloc(2 * MAX_ADDRS * sizeof(uint32_t));
+		da = malloc(2 * MAX_ADDRS * sizeof(*da));
 		if (!da)
 			goto oom;
 		dm = da + MAX_ADDRS;
@@ -732,10 +782,12 @@ static int expand(struct state *st, struct pcmd *cmd)
 		     "! not allowed with multiple source or destination IP addresses");
 		goto out;
 	}
-	if (((st->r.ip.invflags & IPINV_SRC) && sm && sm[0] == 0) ||
-	    ((st->r.ip.invflags & IPINV_DST) && dm && dm[0] == 0)) {
-		fail(st, (st->r.ip.invflags & IPINV_SRC) && sm && sm[0] == 0 ? st->srcs : st->dsts,
-		     "\"! 0.0.0.0/0\" never matches");
+	if (((st->r.ip.invflags & IPINV_SRC) && sm && nf_addr_eq(&sm[0], &any)) ||
+	    ((st->r.ip.invflags & IPINV_DST) && dm && nf_addr_eq(&dm[0], &any))) {
+		fail(st, (st->r.ip.invflags & IPINV_SRC) && sm && nf_addr_eq(&sm[0], &any) ?
+			     st->srcs : st->dsts,
+		     st->family == NF_V6 ? "\"! ::/0\" never matches" :
+					   "\"! 0.0.0.0/0\" never matches");
 		goto out;
 	}
 	if ((size_t)ns * nd > MAX_EXPANDED) {
@@ -792,11 +844,13 @@ int rules_parse_line(char **words, unsigned int nwords, enum nf_table t,
 		return -ENOMEM;
 	}
 	st->table = t;
+	st->family = opts->family == NF_V6 ? NF_V6 : NF_V4;
 	st->find = find;
 	st->find_arg = arg;
 	st->pc.err = err;
 	st->pc.ip = &st->r.ip;
 	st->pc.opts = opts;
+	st->pc.family = st->family;
 	st->r.line = line;
 	st->r.kind = RK_NONE;
 

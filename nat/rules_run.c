@@ -37,15 +37,27 @@ static inline bool iface_match(const uint64_t dev[2], const uint8_t *name,
 	return ((((dev[0] ^ n[0]) & m[0]) | ((dev[1] ^ n[1]) & m[1])) == 0) != inv;
 }
 
-/* ip_packet_match() */
+/* ip_packet_match(), ip6_packet_match(): the packet's family is the
+ * ruleset's (the caller runs IPv6 packets through IPv6 rules).  IPv4 keeps
+ * its one-word compare; IPv6 compares 128 bits (IPv4 would compare the same
+ * with zeros past .ip, one word is enough).  IPv6's proto is the upper
+ * layer past the extension headers (the IPv6 parser walks hop-by-hop,
+ * routing, fragment, AH and destination options as ipv6_find_hdr does), so
+ * a -p of one of those never matches a packet that carries it, as in the
+ * kernel. */
 static inline bool ip_match(const struct rule_ip *ip, const struct pkt_hdr *h,
-			    const uint64_t in[2], const uint64_t out[2])
+			    const uint64_t in[2], const uint64_t out[2], bool v6)
 {
 	uint8_t inv = ip->invflags;
 
-	if (((h->saddr.ip & ip->smsk) != ip->src) != !!(inv & IPINV_SRC) ||
-	    ((h->daddr.ip & ip->dmsk) != ip->dst) != !!(inv & IPINV_DST))
+	if (v6) {
+		if (!ext_addr_masked_eq(&h->saddr, &ip->smsk, &ip->src) != !!(inv & IPINV_SRC) ||
+		    !ext_addr_masked_eq(&h->daddr, &ip->dmsk, &ip->dst) != !!(inv & IPINV_DST))
+			return false;
+	} else if (((h->saddr.ip & ip->smsk.ip) != ip->src.ip) != !!(inv & IPINV_SRC) ||
+		   ((h->daddr.ip & ip->dmsk.ip) != ip->dst.ip) != !!(inv & IPINV_DST)) {
 		return false;
+	}
 	if (!iface_match(in, ip->iniface, ip->iniface_mask, inv & IPINV_VIA_IN) ||
 	    !iface_match(out, ip->outiface, ip->outiface_mask, inv & IPINV_VIA_OUT))
 		return false;
@@ -81,10 +93,12 @@ enum nf_verdict rules_run(struct rules *r, enum nf_table t, struct nf_ctx *ctx,
 	struct rules_chain *pol;
 	uint32_t c, i, end;
 	int32_t root;
+	bool v6;
 
 	if (!r || (unsigned int)t >= NF_TABLE_MAX || (unsigned int)ctx->hook >= NF_HOOK_MAX)
 		return NF_ACCEPT;
 	tb = &r->t[t];
+	v6 = r->family == NF_V6;
 	root = tb->hook_chain[ctx->hook];
 	if (root < 0)
 		return NF_ACCEPT;
@@ -113,7 +127,7 @@ enum nf_verdict rules_run(struct rules *r, enum nf_table t, struct nf_ctx *ctx,
 			continue;
 		}
 		rl = &tb->rules[i];
-		if (!ip_match(&rl->ip, xp.h, in, out)) {
+		if (!ip_match(&rl->ip, xp.h, in, out, v6)) {
 			i++;
 			continue;
 		}

@@ -18,13 +18,21 @@
 #include "nat/rules_int.h"
 #include "nat/sbuf.h"
 
-static void put_addr(struct sbuf *out, char letter, uint32_t addr, uint32_t mask, bool inv)
+static void put_addr(struct sbuf *out, char letter, uint8_t family, const union nf_addr *addr,
+		     const union nf_addr *mask, bool inv)
 {
-	if (!mask && !inv && !addr)
+	static const union nf_addr any;
+
+	if (nf_addr_eq(mask, &any) && !inv && nf_addr_eq(addr, &any))
 		return;
 	sbuf_printf(out, "%s -%c ", inv ? " !" : "", letter);
-	ext_put_addr(out, addr);
-	ext_put_mask(out, mask, false);
+	if (family == NF_V6) {
+		ext_put_addr6(out, addr);
+		ext_put_mask6(out, mask, false);
+	} else {
+		ext_put_addr(out, addr->ip);
+		ext_put_mask(out, mask->ip, false);
+	}
 }
 
 static void put_iface(struct sbuf *out, char letter, const uint8_t *name, const uint8_t *mask,
@@ -44,13 +52,13 @@ static void put_iface(struct sbuf *out, char letter, const uint8_t *name, const 
 	sbuf_printf(out, "%s -%c %s", inv ? " !" : "", letter, buf);
 }
 
-void rules_put_rule(struct sbuf *out, const char *chain, const struct rule_ip *ip,
+void rules_put_rule(struct sbuf *out, uint8_t family, const char *chain, const struct rule_ip *ip,
 		    const struct rule_match *m, unsigned int nm, enum rule_kind kind,
 		    const char *jump, const struct ext *target, const void *tdata)
 {
 	sbuf_printf(out, "-A %s", chain);
-	put_addr(out, 's', ip->src, ip->smsk, ip->invflags & IPINV_SRC);
-	put_addr(out, 'd', ip->dst, ip->dmsk, ip->invflags & IPINV_DST);
+	put_addr(out, 's', family, &ip->src, &ip->smsk, ip->invflags & IPINV_SRC);
+	put_addr(out, 'd', family, &ip->dst, &ip->dmsk, ip->invflags & IPINV_DST);
 	put_iface(out, 'i', ip->iniface, ip->iniface_mask, ip->invflags & IPINV_VIA_IN);
 	put_iface(out, 'o', ip->outiface, ip->outiface_mask, ip->invflags & IPINV_VIA_OUT);
 	if (ip->proto) {
@@ -126,7 +134,7 @@ void rules_save(const struct rules *r, bool counters, struct sbuf *out)
 					sbuf_printf(out, "[%llu:%llu] ",
 						    (unsigned long long)rl->pcnt,
 						    (unsigned long long)rl->bcnt);
-				rules_put_rule(out, ch->name, &rl->ip, &t->matches[rl->match0],
+				rules_put_rule(out, r->family, ch->name, &rl->ip, &t->matches[rl->match0],
 					       rl->nmatch, (enum rule_kind)rl->kind,
 					       rl->kind == RK_JUMP || rl->kind == RK_GOTO ?
 						       t->chains[rl->chain].name : NULL,

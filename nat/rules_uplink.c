@@ -206,11 +206,11 @@ static bool narrow(struct walk *w, const struct rule *rl, struct cond *c)
 
 	if (!iface_ok(w->dev, ip->iniface, ip->iniface_mask, ip->invflags & IPINV_VIA_IN))
 		return false;
-	if (!w->addrs && (ip->dmsk || (ip->invflags & IPINV_DST)))
+	if (!w->addrs && (ip->dmsk.ip || (ip->invflags & IPINV_DST)))
 		return false; /* the address is not known: a -d may not match it */
 	for (unsigned i = 0; i < w->naddrs; i++)
 		if ((c->addrs >> i & 1) &&
-		    ((w->addrs[i] & ip->dmsk) == ip->dst) != !!(ip->invflags & IPINV_DST))
+		    ((w->addrs[i] & ip->dmsk.ip) == ip->dst.ip) != !!(ip->invflags & IPINV_DST))
 			keep |= (uint64_t)1 << i;
 	if (w->addrs)
 		c->addrs = keep;
@@ -380,6 +380,13 @@ int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addr
 		err[0] = '\0';
 	if (!r)
 		return 0;
+	if (r->family != NF_V4) {
+		/* addresses here are IPv4's; an IPv6 ruleset's uplink needs are
+		 * not worked out yet */
+		if (err && errlen)
+			snprintf(err, errlen, "the uplink analysis takes IPv4 rules only");
+		return -EAFNOSUPPORT;
+	}
 	w.t = &r->t[NF_NAT];
 	strncpy((char *)w.dev, uplink, sizeof(w.dev) - 1);
 	w.naddrs = n < RULES_UPLINK_MAX_ADDRS ? n : RULES_UPLINK_MAX_ADDRS;

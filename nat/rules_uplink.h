@@ -70,7 +70,7 @@ struct rules_uplink {
  * is what any address it may get needs at least (a path with a -d, plain or
  * inverted, is taken to catch nothing), so a ruleset refused then is refused
  * whatever address comes.  0, or -E2BIG / -ELOOP with a one-line reason in
- * err.
+ * err; -EAFNOSUPPORT for an IPv6 ruleset (not worked out yet).
  */
 int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addrs, unsigned n,
 		 const uint32_t *host, unsigned nhost, struct rules_uplink *out, char *err,

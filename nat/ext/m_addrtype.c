@@ -17,6 +17,14 @@
  * case-insensitive prefix of a type name, the first in the kernel's order
  * winning ("U" is UNSPEC).  Saved as "[!] --src-type T,.. [!] --dst-type
  * T,.. [--limit-iface-in|out]", types in the kernel's order.
+ *
+ * IPv6 (ip6tables, match_type6()): BROADCAST, BLACKHOLE, PROHIBIT and the
+ * later types are refused at load, as the kernel refuses them.  The types
+ * of one option are not alternatives there: MULTICAST, UNICAST (anything
+ * but ::, ff00::/8 and ::ffff:0:0/96, as ipv6_addr_type) and UNSPEC (::)
+ * must all hold, then LOCAL, ANYCAST or UNREACHABLE if any is asked, from
+ * the route lookup: LOCAL as for IPv4 (::1 on lo), ANYCAST and UNREACHABLE
+ * never (gw has no such routes).
  */
 #include <string.h>
 #include <strings.h>
@@ -27,7 +35,8 @@
 
 enum {
 	T_UNSPEC = 1 << 0, T_UNICAST = 1 << 1, T_LOCAL = 1 << 2, T_BROADCAST = 1 << 3,
-	T_ANYCAST = 1 << 4, T_MULTICAST = 1 << 5,
+	T_ANYCAST = 1 << 4, T_MULTICAST = 1 << 5, T_BLACKHOLE = 1 << 6,
+	T_UNREACHABLE = 1 << 7, T_PROHIBIT = 1 << 8,
 };
 enum { F_INV_SRC = 1, F_INV_DST = 2, F_IFACE_IN = 4, F_IFACE_OUT = 8 };
 enum { O_SRC, O_DST, O_IN, O_OUT };
@@ -35,6 +44,7 @@ enum { O_SRC, O_DST, O_IN, O_OUT };
 struct addrtype_info {
 	uint16_t source, dest;
 	uint8_t flags;
+	uint8_t family;     /* NF_V4 or NF_V6 */
 };
 
 static const struct ext_opt addrtype_opts[] = {
@@ -79,6 +89,7 @@ static int addrtype_parse(void *data, unsigned int id, char *const *args, bool i
 {
 	struct addrtype_info *a = data;
 
+	a->family = pc->family;
 	switch (id) {
 	case O_SRC:
 		if (inv)
@@ -126,6 +137,17 @@ static int addrtype_check(const void *data, const struct ext_check *ck, struct e
 	if ((a->flags & F_IFACE_OUT) && (ck->hooks & ~out_ok))
 		return ext_fail(pc, "--limit-iface-out",
 				"addrtype: --limit-iface-out is only valid in POSTROUTING, OUTPUT and FORWARD");
+	if (ck->family == NF_V6) {
+		uint16_t all = a->source | a->dest;
+
+		if (all & T_BLACKHOLE)
+			return ext_fail(pc, "addrtype", "addrtype: ipv6 BLACKHOLE matching not supported");
+		if (all >= T_PROHIBIT)
+			return ext_fail(pc, "addrtype",
+					"addrtype: ipv6 PROHIBIT (THROW, NAT ..) matching not supported");
+		if (all & T_BROADCAST)
+			return ext_fail(pc, "addrtype", "addrtype: ipv6 does not support BROADCAST matching");
+	}
 	return 0;
 }
 
@@ -146,6 +168,32 @@ static uint16_t classify(uint32_t addr, bool local, const char *owner, const cha
 	return T_UNICAST;
 }
 
+/* match_type6() */
+static bool match6(const union nf_addr *addr, uint16_t mask, bool local, const char *owner,
+		   const char *dev)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	bool any = !(addr->ip6[0] | addr->ip6[1] | addr->ip6[2] | addr->ip6[3]);
+	bool multicast = addr->b[0] == 0xff;
+	bool unicast = !any && !multicast && memcmp(addr->b, mapped, sizeof(mapped)) != 0;
+	static const uint8_t loopback[16] = { [15] = 1 };
+
+	if ((mask & T_MULTICAST) && !multicast)
+		return false;
+	if ((mask & T_UNICAST) && !unicast)
+		return false;
+	if ((mask & T_UNSPEC) && !any)
+		return false;
+	if (mask & (T_LOCAL | T_ANYCAST | T_UNREACHABLE)) {
+		if (memcmp(addr->b, loopback, 16) == 0) {
+			local = true;
+			owner = "lo";
+		}
+		return (mask & T_LOCAL) && local && (!dev || strcmp(owner, dev) == 0);
+	}
+	return true;
+}
+
 static bool addrtype_match(void *data, struct ext_pkt *xp)
 {
 	const struct addrtype_info *a = data;
@@ -157,6 +205,15 @@ static bool addrtype_match(void *data, struct ext_pkt *xp)
 		dev = ctx->in[0] ? ctx->in : NULL;
 	else if (a->flags & F_IFACE_OUT)
 		dev = ctx->out[0] ? ctx->out : NULL;
+	if (a->family == NF_V6) {
+		if (a->source && match6(&xp->h->saddr, a->source, ctx->src_local, ctx->src_dev, dev) ==
+					 !!(a->flags & F_INV_SRC))
+			return false;
+		if (a->dest && match6(&xp->h->daddr, a->dest, ctx->dst_local, ctx->dst_dev, dev) ==
+				       !!(a->flags & F_INV_DST))
+			return false;
+		return true;
+	}
 	if (a->source && !!(a->source & classify(xp->h->saddr.ip, ctx->src_local, ctx->src_dev,
 						  dev)) == !!(a->flags & F_INV_SRC))
 		return false;

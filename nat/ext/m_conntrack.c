@@ -41,8 +41,10 @@ enum {
 	O_ORIGDSTPORT, O_REPLSRCPORT, O_REPLDSTPORT, O_STATUS, O_EXPIRE, O_DIR,
 };
 
+/* Of the ruleset's family (nat/pkt/addr.h), the address not masked (saved
+ * as given, as libxt_conntrack does). */
 struct ct_addr {
-	uint32_t addr, mask;
+	union nf_addr addr, mask;
 };
 
 struct ctm_info {
@@ -54,6 +56,7 @@ struct ctm_info {
 	uint8_t proto;
 	uint32_t expires[2];
 	bool alias;                 /* -m state */
+	uint8_t family;             /* NF_V4 or NF_V6: of the addresses */
 };
 
 static const struct ext_opt ct_opts[] = {
@@ -155,14 +158,46 @@ static int parse_status(struct ctm_info *ci, const char *arg, struct ext_parse *
 	}
 }
 
-/* XTTYPE_HOSTMASK: address[/prefix]; gw takes numeric addresses and
- * contiguous masks only. */
-static int parse_hostmask(struct ct_addr *a, char *arg, const char *opt, struct ext_parse *pc)
+/* XTTYPE_HOSTMASK for IPv6: a numeric address[/prefix or mask]; a mask
+ * that is not a prefix becomes /128, as ip6tables 1.8.9 makes it
+ * (xtopt_parse_mask's hlen -1). */
+static int parse_hostmask6(struct ct_addr *a, char *arg, const char *opt, struct ext_parse *pc)
 {
 	char *slash = strchr(arg, '/');
 	bool ok;
 
-	a->mask = UINT32_MAX;
+	ext_prefix_mask6(128, &a->mask);
+	if (slash) {
+		*slash = '\0';
+		ok = ext_parse_ip6mask(slash + 1, &a->mask);
+		*slash = '/';
+		if (!ok)
+			return ext_fail(pc, arg,
+					"conntrack: bad value for option \"--%s\", neither a valid network mask nor valid CIDR (0-128)",
+					opt);
+		if (ext_mask_bits6(&a->mask) < 0)
+			ext_prefix_mask6(128, &a->mask);
+		*slash = '\0';
+	}
+	ok = ext_parse_ip6addr(arg, &a->addr);
+	if (slash)
+		*slash = '/';
+	if (!ok)
+		return ext_fail(pc, arg, "conntrack: bad address \"%s\" for option \"--%s\"", arg,
+				opt);
+	return 0;
+}
+
+/* XTTYPE_HOSTMASK: address[/prefix]; gw takes numeric addresses and
+ * contiguous masks only. */
+static int parse_hostmask(struct ct_addr *ca, char *arg, const char *opt, struct ext_parse *pc)
+{
+	char *slash = strchr(arg, '/');
+	bool ok;
+	struct { uint32_t addr, mask; } v = { 0, UINT32_MAX }, *a = &v;
+
+	if (pc->family == NF_V6)
+		return parse_hostmask6(ca, arg, opt, pc);
 	if (slash) {
 		*slash = '\0';
 		ok = ext_parse_ipmask(slash + 1, &a->mask) && ext_mask_bits(a->mask) >= 0;
@@ -179,6 +214,8 @@ static int parse_hostmask(struct ct_addr *a, char *arg, const char *opt, struct 
 	if (!ok)
 		return ext_fail(pc, arg, "conntrack: bad address \"%s\" for option \"--%s\"", arg,
 				opt);
+	ca->addr = nf_addr4(v.addr);
+	ca->mask = nf_addr4(v.mask);
 	return 0;
 }
 
@@ -227,6 +264,7 @@ static int ct_parse_common(struct ctm_info *ci, unsigned int id, char *const *ar
 	}
 	case O_ORIGSRC: case O_ORIGDST: case O_REPLSRC: case O_REPLDST:
 		flag = addr_flag[id - O_ORIGSRC];
+		ci->family = pc->family;
 		rc = parse_hostmask(&ci->addr[id - O_ORIGSRC], args[0], addr_name[id - O_ORIGSRC],
 				    pc);
 		break;
@@ -302,9 +340,14 @@ static int ct_final(void *data, uint32_t seen, struct ext_parse *pc)
 	return 0;
 }
 
-static bool addr_ok(const struct ct_addr *a, uint32_t addr)
+/* Either family: IPv4 has zeros past .ip in the address and the mask. */
+static bool addr_ok(const struct ct_addr *a, const union nf_addr *addr)
 {
-	return ((addr ^ a->addr) & a->mask) == 0;
+	uint32_t d = 0;
+
+	for (int i = 0; i < 4; i++)
+		d |= (addr->ip6[i] ^ a->addr.ip6[i]) & a->mask.ip6[i];
+	return d == 0;
 }
 
 static bool ports_ok(const uint16_t *p, uint16_t port)
@@ -360,7 +403,7 @@ static bool ct_match(void *data, struct ext_pkt *xp)
 	orig = ct_entry_tuple(ct, CT_DIR_ORIGINAL);
 	repl = ct_entry_tuple(ct, CT_DIR_REPLY);
 	{
-		const uint32_t addrs[4] = { orig->src.ip, orig->dst.ip, repl->src.ip, repl->dst.ip };
+		const union nf_addr *addrs[4] = { &orig->src, &orig->dst, &repl->src, &repl->dst };
 		const uint16_t ports[4] = { orig->sport, orig->dport, repl->sport, repl->dport };
 
 		for (int k = 0; k < 4; k++) {
@@ -386,6 +429,17 @@ static bool ct_match(void *data, struct ext_pkt *xp)
 			return false;
 	}
 	return true;
+}
+
+static void put_addr(struct sbuf *out, uint8_t family, const struct ct_addr *a)
+{
+	if (family == NF_V6) {
+		ext_put_addr6(out, &a->addr);
+		ext_put_mask6(out, &a->mask, true);
+	} else {
+		ext_put_addr(out, a->addr.ip);
+		ext_put_mask(out, a->mask.ip, true);
+	}
 }
 
 static void put_inv(struct sbuf *out, const struct ctm_info *ci, uint16_t flag)
@@ -417,8 +471,7 @@ static void ct_save(const void *data, struct sbuf *out)
 		if (ci->flags & addr_flag[k]) {
 			put_inv(out, ci, addr_flag[k]);
 			sbuf_printf(out, " --%s ", addr_name[k]);
-			ext_put_addr(out, ci->addr[k].addr);
-			ext_put_mask(out, ci->addr[k].mask, true);
+			put_addr(out, ci->family, &ci->addr[k]);
 		}
 	for (int k = 0; k < 4; k++)
 		if (ci->flags & port_flag[k]) {
@@ -481,12 +534,11 @@ static void ct_print(const void *data, const struct rule_ip *ip, bool numeric,
 		if (ci->flags & addr_flag[k]) {
 			put_inv(out, ci, addr_flag[k]);
 			sbuf_printf(out, " %s ", addr_name[k]);
-			if (!numeric && !ci->addr[k].addr) {
+			if (!numeric && nf_addr_eq(&ci->addr[k].addr, &(union nf_addr){ 0 })) {
 				sbuf_add(out, "anywhere");
 				continue;
 			}
-			ext_put_addr(out, ci->addr[k].addr);
-			ext_put_mask(out, ci->addr[k].mask, true);
+			put_addr(out, ci->family, &ci->addr[k]);
 		}
 	for (int k = 0; k < 4; k++)
 		if (ci->flags & port_flag[k]) {

@@ -190,6 +190,7 @@ static void icmp_print(const void *data, const struct rule_ip *ip, bool numeric,
 const struct ext m_icmp = {
 	.name = "icmp",
 	.size = sizeof(struct icmp_info),
+	.family = NF_V4,
 	.proto = 1,
 	.opts = icmp_opts,
 	.parse = icmp_parse,

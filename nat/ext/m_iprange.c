@@ -3,7 +3,8 @@
  * m_iprange — the iprange match (revision 1): inclusive source and/or
  * destination address ranges.  Addresses in iptables' numeric form;
  * "a" alone is "a-a"; a reversed range is kept (it never matches).
- * Saved as "[!] --src-range a-b [!] --dst-range a-b".
+ * Saved as "[!] --src-range a-b [!] --dst-range a-b".  IPv6 (ip6tables):
+ * numeric IPv6 addresses (inet_pton), compared as 128-bit numbers.
  */
 #include <string.h>
 
@@ -14,8 +15,9 @@
 enum { R_SRC = 1, R_DST = 2, R_SRC_INV = 0x10, R_DST_INV = 0x20 };
 
 struct iprange_info {
-	uint32_t src[2], dst[2];
+	union nf_addr src[2], dst[2];   /* of family (nat/pkt/addr.h) */
 	uint8_t flags;
+	uint8_t family;                 /* NF_V4 or NF_V6 */
 };
 
 static const struct ext_opt iprange_opts[] = {
@@ -24,18 +26,31 @@ static const struct ext_opt iprange_opts[] = {
 	{ NULL, 0, 0, 0 },
 };
 
+static bool parse_addr(uint8_t family, const char *s, union nf_addr *a)
+{
+	uint32_t v;
+
+	if (family == NF_V6)
+		return ext_parse_ip6addr(s, a);
+	if (!ext_parse_ipaddr(s, &v))
+		return false;
+	*a = nf_addr4(v);
+	return true;
+}
+
 static int iprange_parse(void *data, unsigned int id, char *const *args, bool inv,
 			 struct ext_parse *pc)
 {
 	struct iprange_info *r = data;
-	uint32_t *range = id ? r->dst : r->src;
+	union nf_addr *range = id ? r->dst : r->src;
 	const char *opt = id ? "--dst-range" : "--src-range";
 	char *arg = args[0], *dash = strchr(arg, '-');
 	bool ok;
 
+	r->family = pc->family;
 	if (dash)
 		*dash = '\0';
-	ok = ext_parse_ipaddr(arg, &range[0]);
+	ok = parse_addr(r->family, arg, &range[0]);
 	if (!ok) {
 		if (dash)
 			*dash = '-';
@@ -45,7 +60,7 @@ static int iprange_parse(void *data, unsigned int id, char *const *args, bool in
 	range[1] = range[0];
 	if (dash) {
 		*dash = '-';
-		if (!ext_parse_ipaddr(dash + 1, &range[1]))
+		if (!parse_addr(r->family, dash + 1, &range[1]))
 			return ext_fail(pc, args[0], "iprange: Bad value for \"%s\" option: \"%s\"",
 					opt, dash + 1);
 	}
@@ -64,26 +79,35 @@ static int iprange_final(void *data, uint32_t seen, struct ext_parse *pc)
 	return 0;
 }
 
+/* IPv6 addresses in network order compare as big-endian numbers. */
+static bool in_range(uint8_t family, const union nf_addr *a, const union nf_addr *range)
+{
+	if (family == NF_V6)
+		return memcmp(a->b, range[0].b, 16) >= 0 && memcmp(a->b, range[1].b, 16) <= 0;
+	return a->ip >= range[0].ip && a->ip <= range[1].ip;
+}
+
 static bool iprange_match(void *data, struct ext_pkt *xp)
 {
 	const struct iprange_info *r = data;
 	const struct pkt_hdr *h = xp->h;
 
 	if ((r->flags & R_SRC) &&
-	    (h->saddr.ip >= r->src[0] && h->saddr.ip <= r->src[1]) == !!(r->flags & R_SRC_INV))
+	    in_range(r->family, &h->saddr, r->src) == !!(r->flags & R_SRC_INV))
 		return false;
 	if ((r->flags & R_DST) &&
-	    (h->daddr.ip >= r->dst[0] && h->daddr.ip <= r->dst[1]) == !!(r->flags & R_DST_INV))
+	    in_range(r->family, &h->daddr, r->dst) == !!(r->flags & R_DST_INV))
 		return false;
 	return true;
 }
 
-static void put_range(struct sbuf *out, const char *opt, const uint32_t *range, bool inv)
+static void put_range(struct sbuf *out, uint8_t family, const char *opt,
+		      const union nf_addr *range, bool inv)
 {
 	sbuf_printf(out, "%s %s ", inv ? " !" : "", opt);
-	ext_put_addr(out, range[0]);
+	ext_put_addr_fam(out, family, &range[0]);
 	sbuf_add(out, "-");
-	ext_put_addr(out, range[1]);
+	ext_put_addr_fam(out, family, &range[1]);
 }
 
 static void iprange_save(const void *data, struct sbuf *out)
@@ -91,18 +115,19 @@ static void iprange_save(const void *data, struct sbuf *out)
 	const struct iprange_info *r = data;
 
 	if (r->flags & R_SRC)
-		put_range(out, "--src-range", r->src, r->flags & R_SRC_INV);
+		put_range(out, r->family, "--src-range", r->src, r->flags & R_SRC_INV);
 	if (r->flags & R_DST)
-		put_range(out, "--dst-range", r->dst, r->flags & R_DST_INV);
+		put_range(out, r->family, "--dst-range", r->dst, r->flags & R_DST_INV);
 }
 
 /* libxt_iprange print(): always numeric. */
-static void print_range(struct sbuf *out, const char *what, const uint32_t *range, bool inv)
+static void print_range(struct sbuf *out, uint8_t family, const char *what,
+			const union nf_addr *range, bool inv)
 {
 	sbuf_printf(out, " %s IP range%s ", what, inv ? " !" : "");
-	ext_put_addr(out, range[0]);
+	ext_put_addr_fam(out, family, &range[0]);
 	sbuf_add(out, "-");
-	ext_put_addr(out, range[1]);
+	ext_put_addr_fam(out, family, &range[1]);
 }
 
 static void iprange_print(const void *data, const struct rule_ip *ip, bool numeric,
@@ -113,9 +138,9 @@ static void iprange_print(const void *data, const struct rule_ip *ip, bool numer
 	(void)ip;
 	(void)numeric;
 	if (r->flags & R_SRC)
-		print_range(out, "source", r->src, r->flags & R_SRC_INV);
+		print_range(out, r->family, "source", r->src, r->flags & R_SRC_INV);
 	if (r->flags & R_DST)
-		print_range(out, "destination", r->dst, r->flags & R_DST_INV);
+		print_range(out, r->family, "destination", r->dst, r->flags & R_DST_INV);
 }
 
 const struct ext m_iprange = {

@@ -10,6 +10,11 @@
  * need -p tcp, udp, sctp, dccp or icmp (checked when the option is read,
  * as libxt_NAT does).  Saved in libxt_NAT's order: the range, then
  * --random, --random-fully, --persistent.
+ *
+ * IPv6 (ip6tables): [a[-b]]:p[-q] with the addresses in brackets when ports
+ * follow; without brackets, one colon introduces ports and more make the
+ * whole an address (libxt_NAT parse_to); saved bracketed only when ports
+ * are printed.  The range's addresses are IPv6 wire bytes.
  */
 #include <string.h>
 
@@ -19,7 +24,8 @@
 enum { O_TO, O_RANDOM, O_RANDOM_FULLY, O_PERSISTENT };
 
 struct nat_tg {
-	struct nat_range range;
+	struct nat_range range;   /* addresses of family (nat/pkt/addr.h) */
+	uint8_t family;           /* NF_V4 or NF_V6 */
 };
 
 static const struct ext_opt snat_opts[] = {
@@ -165,14 +171,69 @@ static int parse_to(char *arg, struct nat_range *r, struct ext_parse *pc)
 	return rc;
 }
 
+/* libxt_NAT parse_to() for AF_INET6 */
+static int parse_to6(char *arg, struct nat_range *r, struct ext_parse *pc)
+{
+	char *start, *end = NULL, *colon, *dash;
+	int rc = 0;
+
+	start = strchr(arg, '[');
+	if (!start) {
+		start = arg;
+		colon = strchr(arg, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL;
+	} else {
+		start++;
+		end = strchr(start, ']');
+		if (!end)
+			return ext_fail(pc, arg, "Invalid address format");
+		*end = '\0';
+		colon = strchr(end + 1, ':');
+	}
+	if (colon) {
+		if (parse_ports(colon + 1, r, pc) < 0) {
+			if (end)
+				*end = ']';
+			return -1;
+		}
+		if (colon == arg || colon == arg + 2) {
+			if (end)
+				*end = ']';
+			return 0;
+		}
+		*colon = '\0';
+	}
+	r->flags |= NAT_F_MAP_IPS;
+	dash = strchr(start, '-');
+	if (dash)
+		*dash = '\0';
+	if (!ext_parse_ip6addr(start, &r->min_addr))
+		rc = ext_fail(pc, arg, "Bad IP address \"%s\"", start);
+	else if (dash && !ext_parse_ip6addr(dash + 1, &r->max_addr))
+		rc = ext_fail(pc, arg, "Bad IP address \"%s\"", dash + 1);
+	else if (!dash)
+		r->max_addr = r->min_addr;
+	if (dash)
+		*dash = '-';
+	if (colon)
+		*colon = ':';
+	if (end)
+		*end = ']';
+	return rc;
+}
+
 static int nat_parse(void *data, unsigned int id, char *const *args, bool inv,
 		     struct ext_parse *pc)
 {
 	struct nat_tg *n = data;
 
 	(void)inv;
+	n->family = pc->family;
 	switch (id) {
 	case O_TO:
+		if (pc->family == NF_V6)
+			return parse_to6(args[0], &n->range, pc);
 		return parse_to(args[0], &n->range, pc);
 	case O_RANDOM:
 		n->range.flags |= NAT_F_RANDOM;
@@ -249,20 +310,33 @@ static void put_ports(struct sbuf *out, const struct nat_range *r)
 		sbuf_printf(out, "-%u", r->max_port);
 }
 
-static void put_range(struct sbuf *out, const char *opt, const struct nat_range *r)
+/* libxt_NAT print_range() */
+static void put_to(struct sbuf *out, uint8_t family, const struct nat_range *r)
 {
-	sbuf_printf(out, " %s ", opt);
+	bool brackets = family == NF_V6 && (r->flags & NAT_F_PROTO_SPECIFIED);
+
 	if (r->flags & NAT_F_MAP_IPS) {
-		ext_put_addr(out, r->min_addr.ip);
-		if (r->max_addr.ip != r->min_addr.ip) {
+		if (brackets)
+			sbuf_add(out, "[");
+		ext_put_addr_fam(out, family, &r->min_addr);
+		if (!nf_addr_eq(&r->max_addr, &r->min_addr)) {
 			sbuf_add(out, "-");
-			ext_put_addr(out, r->max_addr.ip);
+			ext_put_addr_fam(out, family, &r->max_addr);
 		}
+		if (brackets)
+			sbuf_add(out, "]");
 	}
 	if (r->flags & NAT_F_PROTO_SPECIFIED) {
 		sbuf_add(out, ":");
 		put_ports(out, r);
 	}
+}
+
+static void put_range(struct sbuf *out, const char *opt, uint8_t family,
+		      const struct nat_range *r)
+{
+	sbuf_printf(out, " %s ", opt);
+	put_to(out, family, r);
 }
 
 static void put_flags(struct sbuf *out, uint8_t flags)
@@ -279,7 +353,7 @@ static void snat_save(const void *data, struct sbuf *out)
 {
 	const struct nat_tg *n = data;
 
-	put_range(out, "--to-source", &n->range);
+	put_range(out, "--to-source", n->family, &n->range);
 	put_flags(out, n->range.flags);
 }
 
@@ -287,7 +361,7 @@ static void dnat_save(const void *data, struct sbuf *out)
 {
 	const struct nat_tg *n = data;
 
-	put_range(out, "--to-destination", &n->range);
+	put_range(out, "--to-destination", n->family, &n->range);
 	put_flags(out, n->range.flags);
 }
 
@@ -322,17 +396,7 @@ static void nat_print(const void *data, const struct rule_ip *ip, bool numeric,
 	(void)ip;
 	(void)numeric;
 	sbuf_add(out, " to:");
-	if (r->flags & NAT_F_MAP_IPS) {
-		ext_put_addr(out, r->min_addr.ip);
-		if (r->max_addr.ip != r->min_addr.ip) {
-			sbuf_add(out, "-");
-			ext_put_addr(out, r->max_addr.ip);
-		}
-	}
-	if (r->flags & NAT_F_PROTO_SPECIFIED) {
-		sbuf_add(out, ":");
-		put_ports(out, r);
-	}
+	put_to(out, n->family, r);
 	print_flags(out, r->flags);
 }
 

@@ -3,7 +3,8 @@
  * libFuzzer: the rules parser.  The input is iptables-restore text.  When
  * rules_parse() accepts it, its save (with counters) must load again and
  * save to the same text (load -> save -> load -> save is a fixed point),
- * and a few packets walk every built-in chain of every table.
+ * and a few packets walk every built-in chain of every table.  The text is
+ * read twice: as iptables-restore text and as ip6tables-restore text.
  *
  * Seeds: the OK rows of tests/unit/rules_canon.txt make good ones, each
  * written as "*TABLE", the rule and "COMMIT" into a file of the corpus.
@@ -92,18 +93,18 @@ static void walk(struct rules *r, uint64_t now)
 			}
 }
 
-static const struct rules_parse_opts with_counters = { .counters = true };
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void one(const uint8_t *data, size_t size, uint8_t family)
 {
+	const struct rules_parse_opts opts = { .family = family };
+	const struct rules_parse_opts with_counters = { .counters = true, .family = family };
 	struct rules *r = NULL, *r2 = NULL;
 	struct rules_error err;
 	struct sbuf s1, s2;
 
-	if (rules_parse(&r, (const char *)data, size, NULL, &err) != 0) {
+	if (rules_parse_with(&r, (const char *)data, size, NULL, &opts, &err) != 0) {
 		if (r || !err.message[0])
 			abort();
-		return 0;
+		return;
 	}
 	walk(r, 1000000000ull);
 	sbuf_init(&s1);
@@ -121,5 +122,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sbuf_free(&s2);
 	rules_free(r);
 	rules_free(r2);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	one(data, size, NF_V4);
+	one(data, size, NF_V6);
 	return 0;
 }

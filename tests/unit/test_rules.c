@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "nat/nf.h"
 #include "nat/pkt/pkt.h"
 #include "nat/rules.h"
@@ -150,17 +152,16 @@ struct row {
 	unsigned int line;
 };
 
-static size_t read_table(struct row **rows)
+static size_t read_table(const char *path, struct row **rows)
 {
-	const char *path = getenv("RULES_CANON") ? getenv("RULES_CANON") :
-						   "tests/unit/rules_canon.txt";
 	FILE *f = fopen(path, "r");
 	char line[4096], table[16] = "filter";
 	size_t n = 0, cap = 0;
 	unsigned int lineno = 0;
 
 	if (!f)
-		fail_msg("cannot open %s (run from the top directory or set RULES_CANON)", path);
+		fail_msg("cannot open %s (run from the top directory or set RULES_CANON/RULES6_CANON)",
+			 path);
 	*rows = NULL;
 	while (fgets(line, sizeof(line), f)) {
 		char *status, *canon;
@@ -234,14 +235,18 @@ static int root_only(void *arg, const char *name, uint32_t *id)
 }
 
 static const struct rules_parse_opts canon_opts = { .user = root_only, .group = root_only };
+static const struct rules_parse_opts canon6_opts = { .user = root_only, .group = root_only,
+						     .family = NF_V6 };
 
-static void test_canon_table(void **state)
+/* Every row of a canonical table (name in messages) against gw parsed
+ * with opts; at least min rows. */
+static void check_canon(const char *path, const char *name, const struct rules_parse_opts *opts,
+			size_t min)
 {
 	struct row *rows;
-	size_t n = read_table(&rows), ok = 0, failed = 0, bad = 0;
+	size_t n = read_table(path, &rows), ok = 0, failed = 0, bad = 0;
 
-	(void)state;
-	assert_true(n >= 600);
+	assert_true(n >= min);
 	for (size_t i = 0; i < n; i++) {
 		char text[8192], body[4096];
 		struct rules *r = NULL, *r2 = NULL;
@@ -250,16 +255,16 @@ static void test_canon_table(void **state)
 
 		snprintf(text, sizeof(text), "*%s\n:U - [0:0]\n%s\nCOMMIT\n", rows[i].table,
 			 rows[i].rule);
-		rc = rules_parse_with(&r, text, strlen(text), NULL, &canon_opts, &err);
+		rc = rules_parse_with(&r, text, strlen(text), NULL, opts, &err);
 		if (!rows[i].ok) {
 			failed++;
 			if (rc == 0) {
-				print_error("rules_canon.txt:%u: gw accepts what iptables refuses: %s\n",
-					    rows[i].line, rows[i].rule);
+				print_error("%s:%u: gw accepts what iptables refuses: %s\n",
+					    name, rows[i].line, rows[i].rule);
 				bad++;
 				rules_free(r);
 			} else if (err.line != 3 || !err.message[0]) {
-				print_error("rules_canon.txt:%u: error at line %u (%s)\n", rows[i].line,
+				print_error("%s:%u: error at line %u (%s)\n", name, rows[i].line,
 					    err.line, err.message);
 				bad++;
 			}
@@ -267,7 +272,7 @@ static void test_canon_table(void **state)
 		}
 		ok++;
 		if (rc != 0) {
-			print_error("rules_canon.txt:%u: gw refuses %s: %s (%s)\n", rows[i].line,
+			print_error("%s:%u: gw refuses %s: %s (%s)\n", name, rows[i].line,
 				    rows[i].rule, err.message, err.token);
 			bad++;
 			continue;
@@ -276,8 +281,8 @@ static void test_canon_table(void **state)
 			char *got = rule_lines(r);
 
 			if (strcmp(got, rows[i].canon) != 0) {
-				print_error("rules_canon.txt:%u: %s\n  gw:       %s\n  iptables: %s\n",
-					    rows[i].line, rows[i].rule, got, rows[i].canon);
+				print_error("%s:%u: %s\n  gw:       %s\n  iptables: %s\n",
+					    name, rows[i].line, rows[i].rule, got, rows[i].canon);
 				bad++;
 			}
 			free(got);
@@ -285,16 +290,16 @@ static void test_canon_table(void **state)
 		/* the canonical text loads back to itself */
 		unescape_lines(body, rows[i].canon);
 		snprintf(text, sizeof(text), "*%s\n:U - [0:0]\n%s\nCOMMIT\n", rows[i].table, body);
-		rc = rules_parse_with(&r2, text, strlen(text), NULL, &canon_opts, &err);
+		rc = rules_parse_with(&r2, text, strlen(text), NULL, opts, &err);
 		if (rc != 0) {
-			print_error("rules_canon.txt:%u: canonical form refused: %s\n", rows[i].line,
+			print_error("%s:%u: canonical form refused: %s\n", name, rows[i].line,
 				    err.message);
 			bad++;
 		} else {
 			char *got = rule_lines(r2);
 
 			if (strcmp(got, rows[i].canon) != 0) {
-				print_error("rules_canon.txt:%u: not a fixed point: %s\n", rows[i].line,
+				print_error("%s:%u: not a fixed point: %s\n", name, rows[i].line,
 					    got);
 				bad++;
 			}
@@ -309,11 +314,31 @@ static void test_canon_table(void **state)
 	assert_int_equal(bad, 0);
 }
 
+static void test_canon_table(void **state)
+{
+	const char *path = getenv("RULES_CANON") ? getenv("RULES_CANON") :
+						   "tests/unit/rules_canon.txt";
+
+	(void)state;
+	check_canon(path, "rules_canon.txt", &canon_opts, 600);
+}
+
+/* The IPv6 table, produced by ip6tables 1.8.9 (tests/netns/24-rules6-canon.sh). */
+static void test_canon6_table(void **state)
+{
+	const char *path = getenv("RULES6_CANON") ? getenv("RULES6_CANON") :
+						    "tests/unit/rules6_canon.txt";
+
+	(void)state;
+	check_canon(path, "rules6_canon.txt", &canon6_opts, 200);
+}
+
 /* All OK rows of the table in one file per table: load, save, load, save. */
 static void test_canon_fixed_point_files(void **state)
 {
 	struct row *rows;
-	size_t n = read_table(&rows);
+	size_t n = read_table(getenv("RULES_CANON") ? getenv("RULES_CANON") :
+						      "tests/unit/rules_canon.txt", &rows);
 	static const char *const tables[] = { "raw", "mangle", "nat", "filter" };
 
 	(void)state;
@@ -1008,10 +1033,183 @@ static void test_counters_only_with_c(void **state)
 	assert_int_equal(err.line, 2);
 }
 
+
+/* ---- IPv6 rulesets: the base match and the IPv6 matches at run time,
+ * on hand-filled views (the IPv6 parser fills the same fields) ---- */
+
+static const struct rules_parse_opts v6_opts = { .family = NF_V6 };
+
+static union nf_addr a6(const char *s)
+{
+	union nf_addr a;
+
+	assert_int_equal(inet_pton(AF_INET6, s, a.b), 1);
+	return a;
+}
+
+struct v6pkt {
+	struct pkt p;
+	uint8_t buf[64];
+};
+
+static void v6_fill(struct v6pkt *t, const char *src, const char *dst, uint8_t proto,
+		    uint16_t dport, uint8_t type, uint8_t code)
+{
+	memset(t, 0, sizeof(*t));
+	t->p.data = t->buf;
+	t->p.buflen = sizeof(t->buf);
+	t->p.outer.family = NF_V6;
+	t->p.outer.saddr = a6(src);
+	t->p.outer.daddr = a6(dst);
+	t->p.outer.proto = proto;
+	t->p.outer.l4 = 40;
+	t->p.outer.end = 60;
+	t->p.outer.tot_len = 60;
+	t->p.outer.ttl = 64;
+	t->p.outer.flags = PKT_F_L4;
+	t->p.outer.sport = 40000;
+	t->p.outer.dport = dport;
+	t->p.outer.icmp_type = type;
+	t->p.outer.icmp_code = code;
+}
+
+/* The 1-based rules of FORWARD the packet hit, "policy" at the end. */
+static enum nf_verdict v6_walk(struct rules *r, struct v6pkt *t, char *hits, size_t len)
+{
+	struct rules_hit h[32];
+	struct rules_trace tr = { .hits = h, .max = 32 };
+	struct nf_ctx ctx;
+	enum nf_verdict v;
+	size_t n = 0;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.pkt = &t->p;
+	ctx.hook = NF_FORWARD;
+	ctx.ctstate = CT_NEW;
+	snprintf(ctx.in, sizeof(ctx.in), "gw0");
+	snprintf(ctx.out, sizeof(ctx.out), "eth0");
+	v = rules_run(r, NF_FILTER, &ctx, &tr);
+	hits[0] = '\0';
+	for (unsigned int i = 0; i < tr.n; i++) {
+		if (h[i].rule)
+			n += (size_t)snprintf(hits + n, len - n, "%s%u", n ? " " : "", h[i].rule);
+		else
+			n += (size_t)snprintf(hits + n, len - n, "%spolicy", n ? " " : "");
+	}
+	return v;
+}
+
+static void test_ipv6_run(void **state)
+{
+	struct rules *r = NULL;
+	struct rules_error err;
+	struct v6pkt t;
+	char hits[256];
+	static const char text[] =
+		"*filter\n:FORWARD DROP [0:0]\n"
+		"-A FORWARD -s 2001:db8:1::/48 -j ACCEPT\n"                      /* 1 */
+		"-A FORWARD -d 2001:db8::/ffff:ffff:0:0:ffff:: -j ACCEPT\n"      /* 2 */
+		"-A FORWARD ! -s fd00::/8 -p tcp --dport 443 -j ACCEPT\n"        /* 3 */
+		"-A FORWARD -p ipv6-icmp --icmpv6-type port-unreachable -j ACCEPT\n" /* 4 */
+		"-A FORWARD -p ipv6-icmp -m icmp6 ! --icmpv6-type 128 -j DROP\n" /* 5 */
+		"-A FORWARD -m iprange --src-range fd00::10-fd00::1:0 -j ACCEPT\n" /* 6 */
+		"-A FORWARD -m addrtype --dst-type MULTICAST -j DROP\n"          /* 7 */
+		"-A FORWARD -m addrtype --dst-type UNICAST,MULTICAST -j DROP\n"  /* 8 */
+		"-A FORWARD -s fd00::1 -j ACCEPT\n"                              /* 9 */
+		"-A FORWARD -4 -s 10.0.0.1 -j ACCEPT\n"                          /* skipped */
+		"-A FORWARD -6 -d 2001:db8:9:0:1::9 -j ACCEPT\n"                     /* 10 */
+		"COMMIT\n";
+
+	(void)state;
+	assert_int_equal(rules_parse_with(&r, text, sizeof(text) - 1, NULL, &v6_opts, &err), 0);
+	assert_int_equal(rules_family(r), NF_V6);
+	v6_fill(&t, "2001:db8:1:ffff::1", "2001:db8:99::1", 17, 53, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_ACCEPT);
+	assert_string_equal(hits, "1");
+	/* one bit outside the /48 */
+	v6_fill(&t, "2001:db8:0:ffff::1", "2001:db9::1", 17, 53, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_DROP);
+	assert_string_equal(hits, "policy");
+	/* the non-contiguous mask looks at words 0, 1 and 4 only */
+	v6_fill(&t, "fd00::2", "2001:db8:aaaa:bbbb:0:cccc:dddd:eeee", 17, 53, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_ACCEPT);
+	assert_string_equal(hits, "2");
+	v6_fill(&t, "fd00::2", "2001:db8:aaaa:bbbb:1:cccc:dddd:eeee", 17, 53, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_DROP);
+	/* ! -s fd00::/8 */
+	v6_fill(&t, "2001:db8:7::1", "2001:db9:8::1", 6, 443, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_ACCEPT);
+	assert_string_equal(hits, "3");
+	v6_fill(&t, "fd00::2", "2001:db9:8::1", 6, 443, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_DROP);
+	assert_string_equal(hits, "policy");
+	/* icmp6 type/code, and its inversion */
+	v6_fill(&t, "fd00::2", "2001:db9:8::1", 58, 0, 1, 4);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_ACCEPT);
+	assert_string_equal(hits, "4");
+	v6_fill(&t, "fd00::2", "2001:db9:8::1", 58, 0, 1, 3);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_DROP);
+	assert_string_equal(hits, "5");
+	v6_fill(&t, "fd00::2", "2001:db9:8::1", 58, 0, 128, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_DROP);
+	assert_string_equal(hits, "policy");
+	/* iprange compares 128-bit numbers */
+	v6_fill(&t, "fd00::ffff", "2001:db9:8::1", 17, 53, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_ACCEPT);
+	assert_string_equal(hits, "6");
+	v6_fill(&t, "fd00::1:1", "2001:db9:8::1", 17, 53, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_DROP);
+	assert_string_equal(hits, "policy");
+	/* addrtype: MULTICAST; UNICAST,MULTICAST must both hold (never) */
+	v6_fill(&t, "fd00::1", "ff02::1", 17, 53, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_DROP);
+	assert_string_equal(hits, "7");
+	v6_fill(&t, "fd00::1", "2001:db9:8::1", 17, 53, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_ACCEPT);
+	assert_string_equal(hits, "9");
+	/* the -4 line was skipped, the -6 one taken */
+	v6_fill(&t, "fd00::3", "2001:db8:9:0:1::9", 17, 53, 0, 0);
+	assert_int_equal(v6_walk(r, &t, hits, sizeof(hits)), NF_ACCEPT);
+	assert_string_equal(hits, "10");
+	{
+		char *all = save(r, false);
+
+		assert_non_null(strstr(all, "-A FORWARD -d 2001:db8:9:0:1::9/128 -j ACCEPT\n"));
+		assert_null(strstr(all, "10.0.0.1"));
+		free(all);
+	}
+	rules_free(r);
+}
+
+/* A base of the other family is refused; IPv4 text stays IPv4's. */
+static void test_ipv6_family(void **state)
+{
+	struct rules *r4 = load("*filter\n-A INPUT -s 10.0.0.1 -j ACCEPT\n-A INPUT -6 -j DROP\nCOMMIT\n");
+	struct rules *r6 = NULL;
+	struct rules_error err;
+	static const char t6[] = "*filter\n-A INPUT -s ::1 -j ACCEPT\nCOMMIT\n";
+	char *all;
+
+	(void)state;
+	assert_int_equal(rules_family(r4), NF_V4);
+	all = save(r4, false);
+	assert_null(strstr(all, "DROP"));
+	free(all);
+	assert_int_equal(rules_parse_with(&r6, t6, sizeof(t6) - 1, r4, &v6_opts, &err), -EINVAL);
+	assert_null(r6);
+	assert_int_equal(rules_parse(&r6, t6, sizeof(t6) - 1, NULL, &err), -EINVAL);
+	assert_int_equal(rules_parse_with(&r6, t6, sizeof(t6) - 1, NULL, &v6_opts, &err), 0);
+	rules_free(r6);
+	rules_free(r4);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canon_table),
+		cmocka_unit_test(test_canon6_table),
+		cmocka_unit_test(test_ipv6_run),
+		cmocka_unit_test(test_ipv6_family),
 		cmocka_unit_test(test_canon_fixed_point_files),
 		cmocka_unit_test(test_save_layout),
 		cmocka_unit_test(test_whole_file_fixed_point),

@@ -191,7 +191,7 @@ static void dump(const char *name, const struct section *s, const struct sbuf *o
 	fclose(f);
 }
 
-static void check_file(const char *name)
+static void check_file_as(const char *name, uint8_t family)
 {
 	struct file *f = calloc(1, sizeof(*f));
 	struct rules *r = NULL;
@@ -204,7 +204,8 @@ static void check_file(const char *name)
 	assert_string_equal(f->s[0].head, "rules");
 	/* as iptables-restore -c loads it */
 	if (rules_parse_with(&r, f->s[0].text, f->s[0].len, NULL,
-			     &(const struct rules_parse_opts){ .counters = true }, &err) != 0)
+			     &(const struct rules_parse_opts){ .counters = true, .family = family },
+			     &err) != 0)
 		fail_msg("%s: rules line %u: %s (%s)", name, err.line, err.message, err.token);
 	for (unsigned int i = 1; i < f->n; i++) {
 		struct section *s = &f->s[i];
@@ -231,6 +232,18 @@ static void check_file(const char *name)
 	free(f);
 	if (bad)
 		fail_msg("%s: %u of %u listings differ from iptables -L", name, bad, lists);
+}
+
+static void check_file(const char *name)
+{
+	check_file_as(name, NF_V4);
+}
+
+/* ip6tables -L (tests/netns/24-rules6-canon.sh keeps it ip6tables'). */
+static void test_canon6(void **state)
+{
+	(void)state;
+	check_file_as("rules6_list_canon.txt", NF_V6);
 }
 
 static void test_canon(void **state)
@@ -281,6 +294,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canon),
+		cmocka_unit_test(test_canon6),
 		cmocka_unit_test(test_canon_names),
 		cmocka_unit_test(test_chains),
 		cmocka_unit_test(test_names),
