@@ -564,12 +564,13 @@ static int trace_one(struct tracer *t, const char *arg)
 }
 
 /* Rules = relative paths are relative to the config's directory. */
-static int load_rules(struct tracer *t, struct rules **out, const struct sbuf *live)
+static int load_rules(struct tracer *t, struct rules **out, struct rules **out6,
+		      const struct sbuf *live)
 {
-	char path[PATH_MAX], dir[PATH_MAX], err[512];
-	const char *rp = t->cfg.rules_path;
+	char err[512];
 
 	*out = NULL;
+	*out6 = NULL;
 	if (live) {
 		if (rulesfile_parse(out, "live rules", live->buf ? live->buf : "", live->len, NULL,
 				    true, err, sizeof(err))) {
@@ -578,15 +579,13 @@ static int load_rules(struct tracer *t, struct rules **out, const struct sbuf *l
 		}
 		return 0;
 	}
-	if (!rp)
-		return 0;
-	if (rp[0] != '/') {
-		snprintf(dir, sizeof(dir), "%s", t->cfg.path);
-		snprintf(path, sizeof(path), "%s/%s", dirname(dir), rp);
-		rp = path;
-	}
-	if (rulesfile_load(out, rp, NULL, false, err, sizeof(err))) {
+	if ((t->cfg.rules_path && rulesfile_load_cfg(out, t->cfg.path, t->cfg.rules_path, NULL,
+						     NF_V4, err, sizeof(err))) ||
+	    (t->cfg.rules6_path && rulesfile_load_cfg(out6, t->cfg.path, t->cfg.rules6_path, NULL,
+						      NF_V6, err, sizeof(err)))) {
 		fprintf(stderr, "%s\n", err);
+		rules_free(*out);
+		*out = NULL;
 		return -EINVAL;
 	}
 	return 0;
@@ -632,7 +631,7 @@ int cmd_trace(int argc, char **argv)
 	struct tracer *t;
 	struct config_error cerr;
 	struct sbuf warn;
-	struct rules *rules = NULL;
+	struct rules *rules = NULL, *rules6 = NULL;
 	struct nf_config nfc = { 0 };
 	struct in_addr a;
 	uint32_t uplink = 0;
@@ -724,11 +723,12 @@ int cmd_trace(int argc, char **argv)
 		usage();
 		goto out;
 	}
-	if (load_rules(t, &rules, is_live ? &live : NULL))
+	if (load_rules(t, &rules, &rules6, is_live ? &live : NULL))
 		goto out;
 	if (route_init(&t->route, &t->cfg, uplink, UPLINK_MTU)) {
 		fprintf(stderr, "gw: trace: out of memory\n");
 		rules_free(rules);
+		rules_free(rules6);
 		goto out;
 	}
 	t->route.uplink_addr6 = uplink6;
@@ -767,9 +767,11 @@ int cmd_trace(int argc, char **argv)
 	if (nf_create(&t->nf, &nfc, rules)) {
 		fprintf(stderr, "gw: trace: out of memory\n");
 		rules_free(rules);
+		rules_free(rules6);
 		goto out;
 	}
 	nf_set_uplink_addr6(t->nf, &uplink6);
+	nf_set_rules6(t->nf, rules6);
 	ret = 0;
 	for (; i < argc; i++)
 		if (trace_one(t, argv[i]))

@@ -20,18 +20,13 @@
 /* Rules = relative paths are relative to the config's directory. */
 static int load_rules(struct gw *g, struct rules **out, const struct rules *base)
 {
-	char path[PATH_MAX], dir[PATH_MAX], err[512];
-	const char *rp = g->cfg.rules_path;
+	char err[512];
 
 	*out = NULL;
-	if (!rp)
+	if (!g->cfg.rules_path)
 		return 0;
-	if (rp[0] != '/') {
-		snprintf(dir, sizeof(dir), "%s", g->cfg.path);
-		snprintf(path, sizeof(path), "%s/%s", dirname(dir), rp);
-		rp = path;
-	}
-	if (rulesfile_load(out, rp, base, false, err, sizeof(err))) {
+	if (rulesfile_load_cfg(out, g->cfg.path, g->cfg.rules_path, base, NF_V4, err,
+			       sizeof(err))) {
 		gw_err("%s", err);
 		return -EINVAL;
 	}

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,4 +137,17 @@ int rulesfile_load_as(struct rules **out, const char *path, const struct rules *
 	ret = rulesfile_parse_as(out, path, text, len, base, counters, family, err, errlen);
 	free(text);
 	return ret;
+}
+
+int rulesfile_load_cfg(struct rules **out, const char *cfgpath, const char *path,
+		       const struct rules *base, uint8_t family, char *err, size_t errlen)
+{
+	char full[PATH_MAX], dir[PATH_MAX];
+
+	if (path[0] != '/') {
+		snprintf(dir, sizeof(dir), "%s", cfgpath);
+		snprintf(full, sizeof(full), "%s/%s", dirname(dir), path);
+		path = full;
+	}
+	return rulesfile_load_as(out, path, base, false, family, err, errlen);
 }

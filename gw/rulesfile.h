@@ -28,4 +28,10 @@ int rulesfile_parse_as(struct rules **out, const char *name, const char *text, s
 /* Read a whole file (at most 16 MiB) into a NUL-terminated buffer. */
 int rulesfile_read(const char *path, char **text, size_t *len);
 
+/* A Rules / Rules6 file named in the config at cfgpath: a relative path is
+ * relative to the config's directory.  As rulesfile_load_as, without
+ * counters. */
+int rulesfile_load_cfg(struct rules **out, const char *cfgpath, const char *path,
+		       const struct rules *base, uint8_t family, char *err, size_t errlen);
+
 #endif

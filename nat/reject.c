@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "nat/icmp6.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/csum.h"
 #include "nat/pkt/pkt.h"
@@ -170,8 +171,18 @@ size_t reject_build(const struct pkt *p, enum reject_with with, uint32_t icmp_sr
 size_t reject6_build(const struct pkt *p, enum reject_with with, const union nf_addr *src,
 		     uint8_t *out, size_t cap)
 {
-	(void)src;
+	/* nf_send_unreach6: destination unreachable with the code asked */
+	static const uint8_t codes[] = {
+		[REJECT_ICMP6_NO_ROUTE] = 0, [REJECT_ICMP6_ADM_PROHIBITED] = 1,
+		[REJECT_ICMP6_ADDR_UNREACH] = 3, [REJECT_ICMP6_PORT_UNREACH] = 4,
+		[REJECT_ICMP6_POLICY_FAIL] = 5, [REJECT_ICMP6_REJECT_ROUTE] = 6,
+	};
+	const struct pkt_hdr *h = &p->outer;
+
 	if (with == REJECT_TCP_RESET)
-		return p->outer.proto == IPPROTO_TCP ? tcp_reset(p, out, cap) : 0;
-	return 0;
+		return h->proto == IPPROTO_TCP ? tcp_reset(p, out, cap) : 0;
+	if (with < REJECT_ICMP6_NO_ROUTE || (unsigned)with >= sizeof(codes) || !l4_sum_ok(p))
+		return 0;
+	return icmp6_error_build(p->data + h->ip, h->end - h->ip, 1, codes[with], 0, src->b, out,
+				 cap);
 }

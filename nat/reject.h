@@ -34,8 +34,7 @@ size_t icmp_error_build(const struct pkt *p, uint8_t type, uint8_t code, uint16_
 			uint32_t src, uint16_t ip_id, uint8_t *out, size_t cap);
 
 /* The same for an IPv6 packet p: a TCP RST, or an ICMPv6 destination
- * unreachable (nat/icmp6.h) from src.  REJECT's IPv6 codes come with the
- * IPv6 ruleset; until then only tcp-reset answers. */
+ * unreachable (nat/icmp6.h) of REJECT_ICMP6_*'s code, from src. */
 size_t reject6_build(const struct pkt *p, enum reject_with with, const union nf_addr *src,
 		     uint8_t *out, size_t cap);
 
