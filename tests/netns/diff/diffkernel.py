@@ -206,12 +206,12 @@ class Side:
 
 
 def chatter(p):
-    """gw's IPv6 stack talking by itself (MLD, router and neighbour
-    discovery from a link-local or unspecified source): never a scenario's
-    result.  The probe table drops it at OUTPUT; this is the safety net for
-    what left before the table was loaded."""
+    """gw's IPv6 stack talking by itself (MLD reports, router
+    solicitations, from a link-local or unspecified source): never a
+    scenario's result.  The probe table drops it at OUTPUT; this is the
+    safety net for what left before the table was loaded."""
     return p.family == P.V6 and p.proto == P.ICMP6 and p.icmp is not None and \
-        130 <= p.icmp[0] <= 143 and (p.src == "::" or p.src.startswith("fe80:"))
+        p.icmp[0] in (130, 131, 132, 133, 143) and (p.src == "::" or p.src.startswith("fe80:"))
 
 
 def _mac(sock, ifname):

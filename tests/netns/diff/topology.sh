@@ -81,6 +81,12 @@ diff_topology() {
 		# redirects off as for IPv4, ICMPv6 errors without a rate limit
 		on gw sysctl -qw net.ipv6.conf.all.forwarding=1 \
 			net.ipv6.icmp.ratelimit=0 net.ipv6.icmp.ratemask=
+		# fixed link-local addresses (the kernel's answers to link-local
+		# senders come from them)
+		for i in gw0 eth0; do
+			ip -n "$(ns gw)" -6 addr flush dev $i scope link
+			ip -n "$(ns gw)" addr add fe80::1/64 dev $i nodad
+		done
 		ip -n "$(ns gw)" addr add fd00:8::1/64 dev gw0 nodad
 		ip -n "$(ns gw)" addr add 2001:db8:1::1/64 dev eth0 nodad
 		ip -n "$(ns gw)" -6 route add default via 2001:db8:1::fe dev eth0
