@@ -293,6 +293,7 @@ enum {
 	K_PRIVATE_FILE = 1 << 15, K_PSK_FILE = 1 << 16, K_UAPI = 1 << 17, K_FWMARK = 1 << 18,
 	K_LOGLEVEL = 1 << 19,
 	K_WORKERS = 1 << 20,
+	K_RULES6 = 1 << 21,
 };
 
 static int once(struct parser *p, const char *key, uint32_t bit)
@@ -343,6 +344,8 @@ static int interface_key(struct parser *p, const char *key, char *val)
 		return once(p, key, K_UPLINK) ? -EINVAL : parse_ifname(p, key, val, c->uplink);
 	if (!strcasecmp(key, "Rules"))
 		return once(p, key, K_RULES) ? -EINVAL : dup_str(p, &c->rules_path, val);
+	if (!strcasecmp(key, "Rules6"))
+		return once(p, key, K_RULES6) ? -EINVAL : dup_str(p, &c->rules6_path, val);
 	if (!strcasecmp(key, "NatPorts")) {
 		char *dash = strchr(val, '-');
 		uint16_t lo, hi;
@@ -813,6 +816,7 @@ void config_free(struct config *c)
 	free(c->peers);
 	free(c->addresses);
 	free(c->rules_path);
+	free(c->rules6_path);
 	free(c->user);
 	free(c->control_socket);
 	free(c->uapi_socket);
@@ -861,6 +865,8 @@ void config_format(const struct config *c, const uint8_t priv[static KEY_LEN], s
 		sbuf_printf(out, "Uplink = %s\n", c->uplink);
 	if (c->rules_path)
 		sbuf_printf(out, "Rules = %s\n", c->rules_path);
+	if (c->rules6_path)
+		sbuf_printf(out, "Rules6 = %s\n", c->rules6_path);
 	if (c->nat_port_min != CONFIG_DEFAULT_NAT_MIN || c->nat_port_max != CONFIG_DEFAULT_NAT_MAX)
 		sbuf_printf(out, "NatPorts = %u-%u\n", c->nat_port_min, c->nat_port_max);
 	if (c->ct_max != CONFIG_DEFAULT_CT_MAX)

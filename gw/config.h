@@ -46,6 +46,7 @@ struct config {
 	uint16_t mtu;                /* 0 = default (1420) */
 	char uplink[16];             /* "" = none */
 	char *rules_path;            /* NULL = no rules file */
+	char *rules6_path;           /* Rules6: ip6tables-restore; NULL = none */
 	uint16_t nat_port_min, nat_port_max; /* NatPorts */
 	uint32_t ct_max;             /* ConntrackMax */
 	uint32_t peer_ct_max;        /* PeerConntrackMax (0: no limit) */

@@ -236,6 +236,7 @@ static const char *const uplink_drop_names[UPLINK_DROP__MAX] = {
 	[UPLINK_DROP_TRUNC] = "trunc", [UPLINK_DROP_NOT_IP] = "not_ip",
 	[UPLINK_DROP_BAD_IP] = "bad_ip", [UPLINK_DROP_GSO] = "gso",
 	[UPLINK_DROP_CSUM] = "csum",   [UPLINK_DROP_ARP] = "arp",
+	[UPLINK_DROP_IPV6] = "ipv6",   [UPLINK_DROP_NDP] = "ndp",
 };
 
 #define C(n, h) { n, METRIC_COUNTER, h, NULL }
@@ -284,6 +285,8 @@ static const struct metric_def
 			       "Neighbour and route tables dumped again after lost events."),
 	m_up_arp = C("uplink_arp_replies", "ARP replies sent for a NAT address."),
 	m_up_announced = C("uplink_arp_announced", "Gratuitous ARP announcements sent."),
+	m_up_ndp = C("uplink_ndp_replies", "Neighbor Advertisements sent for a NAT address."),
+	m_up_ndp_announced = C("uplink_ndp_announced", "Unsolicited Neighbor Advertisements sent."),
 	m_up_ring_pkts = C("uplink_ring_packets", "Frames the uplink's socket filter passed to the ring."),
 	m_up_ring_drops = C("uplink_ring_drops", "Frames lost because the uplink's ring was full."),
 	m_up_drops = CL("uplink_drops", "Uplink frames dropped, by reason.", "reason");
@@ -370,6 +373,8 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_up_neigh_resyncs, NULL, resyncs, "uplink_neigh_resyncs");
 	metric(m, &m_up_arp, NULL, us->arp_replies, "uplink_arp_replies");
 	metric(m, &m_up_announced, NULL, us->arp_announced, "uplink_arp_announced");
+	metric(m, &m_up_ndp, NULL, us->ndp_replies, "uplink_ndp_replies");
+	metric(m, &m_up_ndp_announced, NULL, us->ndp_announced, "uplink_ndp_announced");
 	metric(m, &m_up_ring_pkts, NULL, us->ring_packets, "uplink_ring_packets");
 	metric(m, &m_up_ring_drops, NULL, us->ring_drops, "uplink_ring_drops");
 	for (int i = 0; i < UPLINK_DROP__MAX; i++)

@@ -10,6 +10,15 @@
  * takes out only what it added — a port reserved by someone else is never
  * touched.  Reserved ports still allow an explicit bind(), so gw also warns
  * about sockets that already hold a NatPort.
+ *
+ * IPv6: there is no IPv6 copy of either sysctl.  Linux's
+ * inet_is_local_reserved_port() and inet_get_local_port_range() serve
+ * AF_INET6 sockets too, so the one reservation covers NatPorts for both
+ * families.  Measured on this kernel (6.18) in a namespace with
+ * ip_local_port_range 61980-62019 and 61000-61999 reserved: bind(0) of
+ * IPv6-only UDP and TCP sockets and of dual-stack TCP sockets gets exactly
+ * the 20 ports 62000-62019, 40 without the reservation; connect() of TCPv6
+ * and UDPv6 the same (tests/netns/51-uplink6.sh).
  */
 #ifndef GW_SYSCTL_H
 #define GW_SYSCTL_H

@@ -68,7 +68,9 @@ static void filter_header(char *buf, const struct tc_filter *t, uint16_t type, u
 	struct tcmsg *tcm = tc_header(buf, type, flags, t->ifindex);
 
 	tcm->tcm_parent = TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS);
-	tcm->tcm_info = TC_H_MAKE((uint32_t)t->pref << 16, htons(ETH_P_IP));
+	/* every ethertype: the program tells IPv4 and IPv6 apart itself, and
+	 * the protocol of a filter cannot change on replace */
+	tcm->tcm_info = TC_H_MAKE((uint32_t)t->pref << 16, htons(ETH_P_ALL));
 	tcm->tcm_handle = TC_GW_HANDLE;
 	mnl_attr_put_strz((struct nlmsghdr *)buf, TCA_KIND, "bpf");
 }

@@ -2,7 +2,8 @@
 /*
  * tc — gw's one traffic-control object on the uplink: a cls_bpf filter in
  * direct-action mode on the clsact ingress hook, running a classic BPF
- * program (gw/bpf.h), installed and removed over rtnetlink.  The clsact
+ * program (gw/bpf.h) for every ethertype (protocol all: IPv4 and IPv6),
+ * installed and removed over rtnetlink.  The clsact
  * qdisc is created when absent and then removed with the filter; a qdisc
  * that was there before is left alone, and so is every other filter.  The
  * filter has a fixed preference and handle, so removal deletes exactly it.

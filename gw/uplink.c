@@ -18,6 +18,7 @@
 
 #include "gw/arp.h"
 #include "gw/log.h"
+#include "gw/ndp.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/gso.h"
 #include "nat/pkt/proto.h"
@@ -27,17 +28,17 @@
 #define PACKET_IGNORE_OUTGOING 23
 #endif
 
-/* ---- ARP for foreign addresses ------------------------------------------ */
+/* ---- ARP and Neighbor Discovery for foreign addresses -------------------- */
 
-/* One Ethernet frame out of the packet socket (rare: ARP only).  With
- * PACKET_VNET_HDR on, a (zero) virtio header goes first. */
+/* One Ethernet frame out of the packet socket (rare: ARP and NDP only).
+ * With PACKET_VNET_HDR on, a (zero) virtio header goes first. */
 static int send_frame(struct uplink *u, const uint8_t *f, size_t len)
 {
 	static const uint8_t vh[VNET_HLEN]; /* all zero: a plain frame */
 	struct iovec iov[2] = { { (void *)(uintptr_t)vh, sizeof(vh) },
 				{ (void *)(uintptr_t)f, len } };
 	struct sockaddr_ll sll = {
-		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ARP),
+		.sll_family = AF_PACKET, .sll_protocol = htons(be16_get(f + ETHH_TYPE)),
 		.sll_ifindex = u->ifindex, .sll_halen = 6,
 	};
 	struct msghdr m = {
@@ -60,6 +61,62 @@ static void arp_input(struct uplink *u, const uint8_t *frame, size_t len)
 		return;
 	}
 	u->st.arp_replies++;
+}
+
+static void ndp_input(struct uplink *u, const uint8_t *frame, size_t len)
+{
+	uint8_t out[NDP_FRAME];
+
+	if (!ndp_answer(frame, len, u->mac, u->nat.foreign6, u->nat.nforeign6, out) ||
+	    send_frame(u, out, sizeof(out)) < 0) {
+		u->st.drop[UPLINK_DROP_NDP]++;
+		return;
+	}
+	u->st.ndp_replies++;
+}
+
+static bool foreign6_has(const struct bpf_nat_spec *s, const union nf_addr *a)
+{
+	uint32_t last = be32_get(a->b + 12);
+
+	for (unsigned i = 0; s && i < s->nforeign6; i++)
+		if (!memcmp(a->b, s->foreign6[i].lo.b, 12) &&
+		    last >= be32_get(s->foreign6[i].lo.b + 12) &&
+		    last <= be32_get(s->foreign6[i].hi.b + 12))
+			return true;
+	return false;
+}
+
+/* An unsolicited NA for each foreign IPv6 address of nat that old lacked
+ * (the first UPLINK_ANNOUNCE_MAX). */
+static void announce6(struct uplink *u, const struct bpf_nat_spec *old,
+		      const struct bpf_nat_spec *nat)
+{
+	unsigned sent = 0;
+
+	for (unsigned i = 0; i < nat->nforeign6; i++) {
+		union nf_addr a = nat->foreign6[i].lo;
+		uint64_t k = be32_get(a.b + 12), end = be32_get(nat->foreign6[i].hi.b + 12);
+
+		if (end - k >= UPLINK_ANNOUNCE_MAX)
+			end = k + UPLINK_ANNOUNCE_MAX - 1;
+		for (; k <= end; k++) {
+			uint8_t f[NDP_FRAME];
+
+			if (sent == UPLINK_ANNOUNCE_MAX)
+				return;
+			be32_put(a.b + 12, (uint32_t)k);
+			if (foreign6_has(old, &a))
+				continue;
+			ndp_announce(u->mac, &a, f);
+			if (send_frame(u, f, sizeof(f)) < 0) {
+				u->st.drop[UPLINK_DROP_NDP]++;
+				return;
+			}
+			u->st.ndp_announced++;
+			sent++;
+		}
+	}
 }
 
 static bool foreign_has(const struct bpf_nat_spec *s, uint32_t a)
@@ -109,14 +166,16 @@ void uplink_rx_flush(struct uplink *u, uplink_rx_fn *fn, void *ctx)
 	if (u->nviews)
 		fn(ctx, u->views, u->nviews);
 	u->st.rx_pkts += u->nviews;
+	for (unsigned i = 0; i < u->nviews; i++)
+		u->st.rx_pkts6 += u->views[i].family == NF_V6;
 	u->nviews = 0;
 	u->seg_used = 0;
 }
 
-static void view(struct uplink *u, uint8_t *ip, size_t len, bool csum_ok, uplink_rx_fn *fn,
-		 void *ctx)
+static void view(struct uplink *u, uint8_t *ip, size_t len, bool csum_ok, uint8_t family,
+		 uplink_rx_fn *fn, void *ctx)
 {
-	u->views[u->nviews++] = (struct uplink_pkt){ ip, (uint32_t)len, csum_ok };
+	u->views[u->nviews++] = (struct uplink_pkt){ ip, (uint32_t)len, csum_ok, family };
 	if (u->nviews == UPLINK_VIEWS)
 		uplink_rx_flush(u, fn, ctx);
 }
@@ -153,9 +212,67 @@ static int segment(struct uplink *u, uint8_t *ip, size_t len, enum gso_kind kind
 			return -E2BIG;
 		gso_seg(&s, i, seg);
 		u->st.rx_segs++;
-		view(u, seg, n, true, fn, ctx);
+		view(u, seg, n, true, kind == GSO_TCP6 ? NF_V6 : NF_V4, fn, ctx);
 	}
 	return 0;
+}
+
+/* The offloads' work on an IP packet ip[len] of family, as the vnet header
+ * vh says, then its view(s). */
+static void offloads(struct uplink *u, const struct vnet_hdr *vh, int vh_err, uint8_t *ip,
+		     size_t len, uint8_t family, uplink_rx_fn *fn, void *ctx)
+{
+	if (vh_err || vh->kind) {
+		/* the header's hdr_len is only a hint: gso_init measures */
+		if (vh_err || (vh->kind == GSO_TCP6) != (family == NF_V6) ||
+		    segment(u, ip, len, vh->kind, vh->gso_size, fn, ctx) < 0)
+			u->st.drop[UPLINK_DROP_GSO]++;
+		return;
+	}
+	if (vh->needs_csum) {
+		/* csum_start counts from the Ethernet header */
+		if (vh->csum_start < ETHH_LEN ||
+		    gso_csum_complete(ip, len, vh->csum_start - ETHH_LEN, vh->csum_offset)) {
+			u->st.drop[UPLINK_DROP_CSUM]++;
+			return;
+		}
+		u->st.rx_csum++;
+	}
+	view(u, ip, len, vh->needs_csum || vh->data_valid, family, fn, ctx);
+}
+
+/* An IPv6 frame (from its Ethernet header): Neighbor Solicitations to NDP,
+ * the rest handed on when the caller takes IPv6. */
+static void rx6(struct uplink *u, uint8_t *frame, size_t len, const struct vnet_hdr *vh,
+		int vh_err, uplink_rx_fn *fn, void *ctx)
+{
+	uint8_t *ip = frame + ETHH_LEN;
+	size_t tot;
+
+	if (len < ETHH_LEN + IP6H_LEN || ip[0] >> 4 != 6) {
+		u->st.drop[UPLINK_DROP_BAD_IP]++;
+		return;
+	}
+	if (ip[IP6H_NEXT] == IPPROTO_ICMPV6 && len > ETHH_LEN + IP6H_LEN &&
+	    ip[IP6H_LEN] == ICMP6_NS_TYPE) {
+		ndp_input(u, frame, len);
+		return;
+	}
+	len -= ETHH_LEN;
+	tot = IP6H_LEN + (size_t)be16_get(ip + IP6H_PLEN);
+	if (tot == IP6H_LEN) {
+		u->st.drop[UPLINK_DROP_BAD_IP]++; /* no payload, or a jumbogram */
+		return;
+	}
+	if (tot > len) {
+		u->st.drop[UPLINK_DROP_TRUNC]++;
+		return;
+	}
+	if (!u->ipv6) {
+		u->st.drop[UPLINK_DROP_IPV6]++;
+		return;
+	}
+	offloads(u, vh, vh_err, ip, tot, NF_V6, fn, ctx); /* without the Ethernet padding */
 }
 
 void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn *fn, void *ctx)
@@ -177,6 +294,10 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 		arp_input(u, frame, len);
 		return;
 	}
+	if (be16_get(frame + ETHH_TYPE) == ETYPE_IPV6) {
+		rx6(u, frame, len, &vh, vh_err, fn, ctx);
+		return;
+	}
 	if (be16_get(frame + ETHH_TYPE) != ETYPE_IP) {
 		u->st.drop[UPLINK_DROP_NOT_IP]++;
 		return;
@@ -193,25 +314,7 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 		u->st.drop[UPLINK_DROP_TRUNC]++;
 		return;
 	}
-	len = tot; /* without the Ethernet padding */
-
-	if (vh_err || vh.kind) {
-		/* the header's hdr_len is only a hint: gso_init measures */
-		if (vh_err || vh.kind == GSO_TCP6 ||
-		    segment(u, ip, len, vh.kind, vh.gso_size, fn, ctx) < 0)
-			u->st.drop[UPLINK_DROP_GSO]++;
-		return;
-	}
-	if (vh.needs_csum) {
-		/* csum_start counts from the Ethernet header */
-		if (vh.csum_start < ETHH_LEN ||
-		    gso_csum_complete(ip, len, vh.csum_start - ETHH_LEN, vh.csum_offset)) {
-			u->st.drop[UPLINK_DROP_CSUM]++;
-			return;
-		}
-		u->st.rx_csum++;
-	}
-	view(u, ip, len, vh.needs_csum || vh.data_valid, fn, ctx);
+	offloads(u, &vh, vh_err, ip, tot, NF_V4, fn, ctx); /* without the Ethernet padding */
 }
 
 /* ---- the receive ring --------------------------------------------------
@@ -504,6 +607,7 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 	}
 	u->mtu = if_info(c->ifname, u->mac);
 	u->host_owned = c->host_owned;
+	u->ipv6 = c->ipv6;
 	u->tc_pref = c->tc_pref;
 	step = "buffers";
 	rc = uplink_rx_init(u);
@@ -537,6 +641,7 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 		goto fail;
 	u->nat = *nat;
 	announce(u, NULL, nat);
+	announce6(u, NULL, nat);
 	return 0;
 fail:
 	gw_err("uplink %s: %s: %s", c->ifname, step, strerror(-rc));
@@ -574,6 +679,11 @@ bool uplink_nat_equal(const struct bpf_nat_spec *a, const struct bpf_nat_spec *b
 	for (unsigned i = 0; i < a->nforeign; i++)
 		if (a->foreign[i].lo != b->foreign[i].lo || a->foreign[i].hi != b->foreign[i].hi)
 			return false;
+	if (a->naddr6 != b->naddr6 || a->nforeign6 != b->nforeign6 || a->ntunnel6 != b->ntunnel6 ||
+	    memcmp(a->addr6, b->addr6, a->naddr6 * sizeof(a->addr6[0])) ||
+	    memcmp(a->foreign6, b->foreign6, a->nforeign6 * sizeof(a->foreign6[0])) ||
+	    memcmp(a->tunnel6, b->tunnel6, a->ntunnel6 * sizeof(a->tunnel6[0])))
+		return false;
 	return true;
 }
 
@@ -675,6 +785,7 @@ int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
 	u->nat = *nat;
 	u->stale = false;
 	announce(u, &old, nat);
+	announce6(u, &old, nat);
 	return 0;
 }
 
@@ -715,6 +826,7 @@ int uplink_fanout(struct uplink *u, struct uplink *rx, unsigned n, unsigned ring
 		struct uplink *c = &rx[i];
 
 		c->ifindex = u->ifindex;
+		c->ipv6 = u->ipv6;
 		c->mtu = u->mtu;
 		memcpy(c->mac, u->mac, sizeof(c->mac));
 		c->nat = u->nat;

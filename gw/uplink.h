@@ -14,6 +14,14 @@
  *      segments with their own IP and TCP/UDP headers and checksums, and a
  *      packet whose checksum is still partial (CHECKSUM_PARTIAL from a local
  *      veth peer) gets it completed.  Fragments are passed on as they are.
+ *      IPv6 (ethertype 0x86dd) the same way, each view marked with its
+ *      family (struct uplink_pkt.family), when the caller takes IPv6
+ *      (uplink_conf.ipv6); else every IPv6 packet is counted
+ *      (UPLINK_DROP_IPV6) and dropped, so an IPv4-only caller never sees one.
+ *      IPv6 GSO super-packets: TCPv6 (TCP right after the fixed header) is
+ *      cut like TCPv4; UDP_L4 over IPv6 and TCPv6 behind extension headers
+ *      are counted (UPLINK_DROP_GSO) and dropped — nat/pkt/gso.c cuts
+ *      neither.  Neighbor Solicitations are never handed on (below).
  * Out: gw/uplink_tx.h, the send queue: Ethernet frames on AF_PACKET
  *      sockets to the next hop's MAC (gw/neigh.h, learned from the
  *      kernel's neighbour and route tables), the IP header's checksum and
@@ -33,7 +41,13 @@
  *      keeps all IPv4 to them and the ARP requests for them; uplink answers
  *      those itself on the packet socket (gw/arp.h) with the uplink's MAC,
  *      and announces each address once with a gratuitous ARP when it joins
- *      the spec (up to UPLINK_ANNOUNCE_MAX addresses per change).
+ *      the spec (up to UPLINK_ANNOUNCE_MAX addresses per change).  IPv6
+ *      (nat.foreign6): the same with Neighbor Solicitations and
+ *      Advertisements (gw/ndp.h), announced by an unsolicited NA.
+ * IPv6 ports: NatPorts and the DNAT-ed ports are reserved once for both
+ *      families: net.ipv4.ip_local_reserved_ports (and
+ *      ip_local_port_range) govern IPv6 and dual-stack sockets' ephemeral
+ *      ports too (gw/sysctl.h; Linux has no IPv6 copy of either).
  *
  * No allocation after uplink_open.  Views live until the callback returns.
  */
@@ -59,34 +73,41 @@ enum {
 	UPLINK_ANNOUNCE_MAX = 16,
 };
 
-/* One IPv4 packet: data[0] is the IP header; len is its total length. */
+/* One IP packet: data[0] is the IP header; len is its total length (IPv6:
+ * 40 + the payload length). */
 struct uplink_pkt {
 	uint8_t *data;
 	uint32_t len;
 	bool csum_ok;	/* its L4 checksum is known good: a segment gw cut or a
 			 * partial checksum gw completed, or the kernel said
 			 * so (VIRTIO_NET_HDR_F_DATA_VALID) */
+	uint8_t family;	/* NF_V4, or NF_V6 (only with uplink_conf.ipv6) */
 };
 
 enum uplink_drop {
 	UPLINK_DROP_TRUNC,	/* larger than a slot and not copied, or cut short */
-	UPLINK_DROP_NOT_IP,	/* not an IPv4 Ethernet frame */
-	UPLINK_DROP_BAD_IP,	/* bad IPv4 header or lengths */
+	UPLINK_DROP_NOT_IP,	/* not an IPv4 or IPv6 Ethernet frame */
+	UPLINK_DROP_BAD_IP,	/* bad IPv4/IPv6 header or lengths */
 	UPLINK_DROP_GSO,	/* a GSO type or layout gw cannot segment */
 	UPLINK_DROP_CSUM,	/* partial checksum with offsets outside the packet */
 	UPLINK_DROP_ARP,	/* an ARP frame gw does not answer, or an answer refused */
+	UPLINK_DROP_IPV6,	/* IPv6 while the caller takes none (uplink_conf.ipv6) */
+	UPLINK_DROP_NDP,	/* a Neighbor Solicitation gw does not answer, or an answer refused */
 	UPLINK_DROP__MAX
 };
 
 struct uplink_stats {
 	uint64_t rx_frames;	/* frames read from the packet socket */
 	uint64_t rx_copied;	/* of them: larger than a ring slot, read from the queue */
-	uint64_t rx_pkts;	/* IPv4 packets handed to the callback */
+	uint64_t rx_pkts;	/* IP packets handed to the callback */
+	uint64_t rx_pkts6;	/* of them IPv6 */
 	uint64_t rx_gso;	/* of the frames: GSO super-packets */
 	uint64_t rx_segs;	/* packets cut from them */
 	uint64_t rx_csum;	/* partial checksums completed */
 	uint64_t arp_replies;	/* ARP requests for foreign addresses answered */
 	uint64_t arp_announced;	/* gratuitous ARPs sent */
+	uint64_t ndp_replies;	/* Neighbor Solicitations for foreign IPv6 addresses answered */
+	uint64_t ndp_announced;	/* unsolicited Neighbor Advertisements sent */
 	uint64_t drop[UPLINK_DROP__MAX];
 	/* PACKET_STATISTICS, summed (the kernel resets them on each read):
 	 * what the socket filter passed, of it what found the ring full */
@@ -100,6 +121,7 @@ struct uplink_conf {
 	uint16_t tc_pref;		/* 0: TC_GW_PREF */
 	unsigned ring_frames;		/* 0: UPLINK_RING_FRAMES (tests make it small) */
 	bool raw_send;			/* send by the raw socket only (tests, benches) */
+	bool ipv6;			/* hand IPv6 packets on (family NF_V6) */
 };
 
 struct uplink {
@@ -108,6 +130,7 @@ struct uplink {
 	unsigned mtu;
 	uint8_t mac[6];
 	bool host_owned;
+	bool ipv6;		/* uplink_conf.ipv6 */
 	uint16_t tc_pref;
 	struct bpf_nat_spec nat;	/* what the filters are built from now */
 	bool stale;		/* the filters may not be nat's: retry */

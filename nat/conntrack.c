@@ -563,7 +563,7 @@ void ct_kill(struct ct_ctx *c, struct ct_entry *e)
 static uint32_t pseudo_sum(const struct pkt_hdr *h, uint16_t len)
 {
 	if (h->family == NF_V6)
-		return csum_add(csum_add((uint32_t)h->proto + len, h->saddr.b, 16), h->daddr.b, 16);
+		return csum_pseudo6(h->saddr.b, h->daddr.b, h->proto, len);
 	return csum_pseudo(h->saddr.ip, h->daddr.ip, h->proto, len);
 }
 

@@ -36,12 +36,6 @@ static void ip_header(uint8_t *ip, uint8_t tos, uint16_t len, uint16_t id, bool 
 	be16_put(ip + IP4H_CSUM, csum_ip(ip, IP4H_LEN));
 }
 
-/* The sum of the IPv6 pseudo-header (RFC 8200 8.1). */
-static uint32_t pseudo6(const uint8_t *src, const uint8_t *dst, uint8_t proto, uint32_t len)
-{
-	return csum_add(csum_add((len >> 16) + (len & 0xffff) + proto, src, 16), dst, 16);
-}
-
 /* The checksum of p's L4 payload is right (the kernel checks it before
  * answering TCP and UDP; UDP without a checksum passes). */
 static bool l4_sum_ok(const struct pkt *p)
@@ -57,7 +51,7 @@ static bool l4_sum_ok(const struct pkt *p)
 	if (h->proto != IPPROTO_TCP && h->proto != IPPROTO_UDP)
 		return true;
 	if (h->family == NF_V6)
-		return csum_fold(csum_add(pseudo6(h->saddr.b, h->daddr.b, h->proto, (uint32_t)len),
+		return csum_fold(csum_add(csum_pseudo6(h->saddr.b, h->daddr.b, h->proto, (uint32_t)len),
 					  l4, len)) == 0;
 	return csum_fold(csum_add(csum_pseudo(h->saddr.ip, h->daddr.ip, h->proto, (uint16_t)len),
 				  l4, len)) == 0;
@@ -145,7 +139,7 @@ static size_t tcp_reset(const struct pkt *p, uint8_t *out, size_t cap)
 	t[13] = flags;
 	if (v6)
 		be16_put(t + TCPH_CSUM,
-			 csum_fold(csum_add(pseudo6(h->daddr.b, h->saddr.b, IPPROTO_TCP, TCPH_LEN),
+			 csum_fold(csum_add(csum_pseudo6(h->daddr.b, h->saddr.b, IPPROTO_TCP, TCPH_LEN),
 					    t, TCPH_LEN)));
 	else
 		be16_put(t + TCPH_CSUM, csum_l4(h->daddr.ip, h->saddr.ip, IPPROTO_TCP, t, TCPH_LEN));

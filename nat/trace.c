@@ -317,7 +317,7 @@ static size_t build6(const struct trace_spec *s, uint32_t seq, uint32_t ack,
 	*next = s->proto;
 	l4 = out + off;
 	l4len = len - off;
-	sum = csum_add(csum_add((uint32_t)s->proto + (uint32_t)l4len, s->src.b, 16), s->dst.b, 16);
+	sum = csum_pseudo6(s->src.b, s->dst.b, s->proto, (uint32_t)l4len);
 	switch (s->proto) {
 	case IPPROTO_TCP:
 		be16_put(l4, s->sport);
@@ -419,9 +419,8 @@ size_t trace_build(const struct trace_spec *s, uint32_t seq, uint32_t ack, uint1
 	return len;
 }
 
-/* An address as the syntax has it: IPv6 in brackets when a port follows. */
-static void put_addr(struct sbuf *out, const struct pkt_hdr *h, const union nf_addr *a,
-		     bool port)
+/* An address as the syntax has it: IPv6 in brackets. */
+static void put_addr(struct sbuf *out, const struct pkt_hdr *h, const union nf_addr *a)
 {
 	char text[INET6_ADDRSTRLEN];
 
@@ -431,7 +430,7 @@ static void put_addr(struct sbuf *out, const struct pkt_hdr *h, const union nf_a
 		return;
 	}
 	inet_ntop(AF_INET6, a->b, text, sizeof(text));
-	sbuf_printf(out, port ? "[%s]" : "%s", text);
+	sbuf_printf(out, "[%s]", text);
 }
 
 void trace_format(const struct pkt *p, struct sbuf *out)
@@ -450,11 +449,11 @@ void trace_format(const struct pkt *p, struct sbuf *out)
 	case IPPROTO_ICMPV6: sbuf_add(out, icmp6 ? "icmp6 " : "58 "); break;
 	default: sbuf_printf(out, "%u ", h->proto); break;
 	}
-	put_addr(out, h, &h->saddr, ports || query);
+	put_addr(out, h, &h->saddr);
 	if (ports || query)
 		sbuf_printf(out, ":%u", h->sport);
 	sbuf_add(out, " > ");
-	put_addr(out, h, &h->daddr, ports);
+	put_addr(out, h, &h->daddr);
 	if (ports)
 		sbuf_printf(out, ":%u", h->dport);
 	if (h->proto == IPPROTO_TCP && (h->flags & PKT_F_L4)) {

@@ -71,6 +71,15 @@ uint32_t csum_pseudo(uint32_t saddr, uint32_t daddr, uint8_t proto, uint16_t len
 	       (daddr & 0xffff) + proto + len;
 }
 
+uint32_t csum_pseudo6(const uint8_t *saddr16, const uint8_t *daddr16, uint8_t proto,
+		      uint32_t len)
+{
+	uint64_t s = (uint64_t)csum_add(0, saddr16, 16) + csum_add(0, daddr16, 16) +
+		     (len >> 16) + (len & 0xffff) + proto;
+
+	return fold16(s);
+}
+
 /* Sum of len bytes with the 16-bit field at off (even) left out. */
 static uint32_t sum_skip(const uint8_t *buf, size_t len, size_t off)
 {
@@ -96,6 +105,24 @@ uint16_t csum_l4(uint32_t saddr, uint32_t daddr, uint8_t proto,
 		sum += sum_skip(l4, len, UDPH_CSUM);
 	else
 		sum += csum_add(0, l4, len);
+	c = (uint16_t)~fold16(sum);
+	if (proto == IPPROTO_UDP && c == 0)
+		return 0xffff;
+	return c;
+}
+
+uint16_t csum_l4_6(const uint8_t *saddr16, const uint8_t *daddr16, uint8_t proto,
+		   const uint8_t *l4, size_t len)
+{
+	uint64_t sum = csum_pseudo6(saddr16, daddr16, proto, (uint32_t)len);
+	uint16_t c;
+
+	if (proto == IPPROTO_TCP)
+		sum += sum_skip(l4, len, TCPH_CSUM);
+	else if (proto == IPPROTO_UDP)
+		sum += sum_skip(l4, len, UDPH_CSUM);
+	else
+		sum += sum_skip(l4, len, ICMPH_CSUM);  /* ICMPv6 */
 	c = (uint16_t)~fold16(sum);
 	if (proto == IPPROTO_UDP && c == 0)
 		return 0xffff;
@@ -140,6 +167,24 @@ void csum_replace4_udp(uint8_t *field, uint32_t old, uint32_t new_)
 	if (!be16_get(field))
 		return;
 	csum_replace4(field, old, new_);
+	if (!be16_get(field))
+		be16_put(field, 0xffff);
+}
+
+void csum_replace16(uint8_t *field, const uint8_t *old16, const uint8_t *new16)
+{
+	uint64_t s = (uint16_t)~be16_get(field);
+
+	for (int i = 0; i < 16; i += 2)
+		s += (uint16_t)~be16_get(old16 + i) + (uint64_t)be16_get(new16 + i);
+	be16_put(field, (uint16_t)~fold16(s));
+}
+
+void csum_replace16_udp(uint8_t *field, const uint8_t *old16, const uint8_t *new16)
+{
+	if (!be16_get(field))
+		return;
+	csum_replace16(field, old16, new16);
 	if (!be16_get(field))
 		be16_put(field, 0xffff);
 }

@@ -435,7 +435,8 @@ enum frag_result frag_add(struct frag *f, uint64_t now, const struct pkt *p,
 
 	*out_len = 0;
 	f->st.reqds++;
-	if (!(h->flags & PKT_F_FRAG))
+	/* IPv6 fragments are not reassembled here yet (frag.h) */
+	if (!(h->flags & PKT_F_FRAG) || h->family != NF_V4)
 		return drop(f, FRAG_DROP_INVALID);
 	if (end > FRAG_MAX_DATAGRAM)
 		return drop(f, FRAG_DROP_TOO_BIG);  /* pkt_parse refuses these */

@@ -82,7 +82,8 @@ struct frag_stats {
 void frag_get_stats(const struct frag *f, struct frag_stats *st);
 
 /* Add one fragment: p parsed by pkt_parse with PKT_F_FRAG set (the buffer is
- * not kept).  On FRAG_DONE out holds the datagram: the first fragment's
+ * not kept).  IPv4 only for now: an IPv6 fragment is dropped as
+ * FRAG_DROP_INVALID (IPv6 reassembly, RFC 8200 §4.5, is still to come).  On FRAG_DONE out holds the datagram: the first fragment's
  * header (options included) with total length, DF as Linux sets it, ECN
  * merged, offset and MF cleared and the header checksum recomputed; the L4
  * checksum is the sender's.  cap: room in out (FRAG_MAX_DATAGRAM always

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pkt — parse an IPv4 packet into a view; rewrite fields keeping every
- * checksum right.
+ * pkt — parse an IPv4 or IPv6 packet into a view; rewrite fields keeping
+ * every checksum right.
  *
  * Fragments: only the first one (offset 0) carries the L4 header; when it is
  * cut short the view simply lacks PKT_F_L4/PKT_F_PORTS, and reassembly
@@ -14,6 +14,24 @@
  * ICMP error quoted inside is read as a plain ICMP header.  A quote that ends
  * inside the embedded TCP checksum leaves that byte as it is: its new value
  * depends on the byte that is missing.
+ *
+ * IPv6 (RFC 8200): the extension header chain is walked as ipv6_skip_exthdr
+ * does, with hop-by-hop options accepted anywhere in it as there.  A later
+ * fragment stops the walk at its fragment header: proto is that header's
+ * next header (what ip6tables' -p sees, ipv6_find_hdr) and l4 the start of
+ * its fragment data.  Structure the kernel would refuse is refused: a chain
+ * running past the payload (also in a first fragment: RFC 7112), a second
+ * fragment header, a jumbogram (no IPv6 packet over 65535 bytes fits in a
+ * view), the IPv4 fragment rules (a non-last fragment a multiple of 8
+ * bytes, nothing past 65535, no empty fragment).  An atomic fragment
+ * (offset 0, no M flag) is a whole packet (RFC 6946), frag_hdr marking
+ * where its header is.  UDP with checksum 0 is accepted: RFC 8200 §8.1
+ * makes it invalid for the receiving host, but Linux's conntrack
+ * (udp_error: "packet with no checksum") and forwarding pass it for either
+ * family, and the rewrites leave a zero checksum zero.  The ICMPv6
+ * checksum covers a pseudo-header (unlike ICMP), so address rewrites update
+ * it; with that pseudo-header the sum never covers only zeros, so the
+ * ICMP all-zero fix below is not needed for ICMPv6.
  */
 #include <netinet/in.h>
 #include <string.h>
@@ -30,10 +48,37 @@ bool pkt_icmp_is_error(uint8_t type)
 	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12;
 }
 
+bool pkt_icmp6_is_error(uint8_t type)
+{
+	return type >= 1 && type <= 4;
+}
+
+bool pkt_is_icmp_error(const struct pkt_hdr *h)
+{
+	if (h->family == NF_V6)
+		return h->proto == IPPROTO_ICMPV6 && h->flags & PKT_F_L4 &&
+		       pkt_icmp6_is_error(h->icmp_type);
+	return h->proto == IPPROTO_ICMP && h->flags & PKT_F_L4 &&
+	       pkt_icmp_is_error(h->icmp_type);
+}
+
 /* ICMP queries carrying an identifier: echo, timestamp, info, address mask. */
 static bool icmp_is_query(uint8_t type)
 {
 	return type == 0 || type == 8 || (type >= 13 && type <= 18);
+}
+
+/* ICMPv6 queries carrying an identifier: echo request and reply. */
+static bool icmp6_is_query(uint8_t type)
+{
+	return type == ICMP6T_ECHO_REQ || type == ICMP6T_ECHO_REPLY;
+}
+
+/* An ICMP or ICMPv6 query of h's family (h->proto already checked). */
+static bool is_query(const struct pkt_hdr *h)
+{
+	return h->proto == IPPROTO_ICMPV6 ? icmp6_is_query(h->icmp_type)
+					  : icmp_is_query(h->icmp_type);
 }
 
 const char *pkt_error_name(enum pkt_error e)
@@ -49,6 +94,8 @@ const char *pkt_error_name(enum pkt_error e)
 		[PKT_E_FRAG] = "frag",
 		[PKT_E_L4] = "l4",
 		[PKT_E_INNER] = "inner",
+		[PKT_E_EXTHDR] = "exthdr",
+		[PKT_E_JUMBO] = "jumbo",
 	};
 
 	if ((unsigned int)e >= PKT_E_MAX)
@@ -106,10 +153,10 @@ static void read_ip(struct pkt_hdr *h, const uint8_t *data, uint16_t off)
 /* TCP/UDP ports, or the ICMP type, code and query id: needs L4_PORTS bytes. */
 static void read_ports(struct pkt_hdr *h, const uint8_t *l4)
 {
-	if (h->proto == IPPROTO_ICMP) {
+	if (h->proto == IPPROTO_ICMP || h->proto == IPPROTO_ICMPV6) {
 		h->icmp_type = l4[0];
 		h->icmp_code = l4[1];
-		if (icmp_is_query(h->icmp_type))
+		if (is_query(h))
 			h->sport = h->dport = be16_get(l4 + ICMPH_ID);
 	} else {
 		h->sport = be16_get(l4);
@@ -150,6 +197,9 @@ static enum pkt_error parse_l4(struct pkt_hdr *h, const uint8_t *data)
 		hlen = UDPH_LEN;
 		break;
 	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if ((h->proto == IPPROTO_ICMPV6) != (h->family == NF_V6))
+			return PKT_OK;  /* ICMP in IPv6, ICMPv6 in IPv4: opaque */
 		if (n < ICMPH_LEN)
 			return incomplete;
 		h->csum = (uint16_t)(h->l4 + ICMPH_CSUM);
@@ -189,6 +239,7 @@ static void parse_inner_l4(struct pkt_hdr *h, const uint8_t *data)
 		hlen = UDPH_LEN;
 		break;
 	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
 		h->csum = (uint16_t)(h->l4 + ICMPH_CSUM);
 		hlen = ICMPH_LEN;
 		break;
@@ -233,6 +284,143 @@ static enum pkt_error parse_inner(struct pkt *p)
 	return PKT_OK;
 }
 
+/*
+ * IPv6.  read_ip6 takes the fixed header at off (40 bytes present) and
+ * walks the extension headers within [off + 40, h->end), which the caller
+ * set.  Returns PKT_OK, PKT_E_EXTHDR (a header past h->end, a second
+ * fragment header) or PKT_E_JUMBO (payload length 0 with hop-by-hop first:
+ * a jumbogram; tot_len past 65535).
+ */
+static enum pkt_error read_ip6(struct pkt_hdr *h, const uint8_t *data, uint16_t off)
+{
+	const uint8_t *ip = data + off;
+	uint32_t plen = be16_get(ip + IP6H_PLEN);
+	uint8_t nh = ip[IP6H_NEXT];
+	size_t at = (size_t)off + IP6H_LEN, hlen;
+
+	h->ip = off;
+	h->family = NF_V6;
+	h->ttl = ip[IP6H_HLIM];
+	memcpy(h->saddr.b, ip + IP6H_SADDR, 16);
+	memcpy(h->daddr.b, ip + IP6H_DADDR, 16);
+	if ((!plen && nh == IPPROTO_HOPOPTS) || IP6H_LEN + plen > 0xffff)
+		return PKT_E_JUMBO;
+	h->tot_len = (uint16_t)(IP6H_LEN + plen);
+	for (;;) {
+		const uint8_t *x = data + at;
+
+		switch (nh) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+		case IPPROTO_AH:
+			if (at + 2 > h->end)
+				return PKT_E_EXTHDR;
+			hlen = nh == IPPROTO_AH ? ((size_t)x[IP6X_LEN] + 2) * 4
+						: ((size_t)x[IP6X_LEN] + 1) * 8;
+			h->exthdrs |= nh == IPPROTO_HOPOPTS ? PKT_X_HOP :
+				      nh == IPPROTO_ROUTING ? PKT_X_RT :
+				      nh == IPPROTO_DSTOPTS ? PKT_X_DST : PKT_X_AH;
+			break;
+		case IPPROTO_FRAGMENT: {
+			uint16_t fo;
+
+			if (at + IP6FH_LEN > h->end || h->frag_hdr)
+				return PKT_E_EXTHDR;
+			fo = be16_get(x + IP6FH_OFF);
+			h->frag_hdr = (uint16_t)at;
+			h->exthdrs |= PKT_X_FRAG;
+			h->id = be32_get(x + IP6FH_ID);
+			h->frag_off = fo & IP6F_OFFMASK;
+			if (fo & IP6F_MF)
+				h->flags |= PKT_F_MF | PKT_F_FRAG;
+			if (h->frag_off) {
+				/* a later fragment: no headers to walk past */
+				h->flags |= PKT_F_FRAG | PKT_F_LATER;
+				h->proto = x[IP6X_NEXT];
+				h->l4 = (uint16_t)(at + IP6FH_LEN);
+				return PKT_OK;
+			}
+			hlen = IP6FH_LEN;
+			break;
+		}
+		default:
+			/* an upper layer, ESP or no next header */
+			h->proto = nh;
+			h->l4 = (uint16_t)at;
+			return PKT_OK;
+		}
+		if (at + hlen > h->end)
+			return PKT_E_EXTHDR;
+		nh = x[IP6X_NEXT];
+		at += hlen;
+	}
+}
+
+/* The IPv6 header embedded in an ICMPv6 error, right after the 8-byte
+ * ICMPv6 header; as parse_inner. */
+static enum pkt_error parse_inner6(struct pkt *p)
+{
+	struct pkt_hdr h = { 0 };
+	uint16_t off = (uint16_t)(p->outer.l4 + ICMP6H_LEN);
+	size_t n = (size_t)(p->outer.end - off);
+	enum pkt_error cut = p->outer.flags & PKT_F_FRAG ? PKT_OK : PKT_E_INNER;
+	enum pkt_error err;
+
+	if (n < IP6H_LEN)
+		return cut;
+	if (p->data[off] >> 4 != 6)
+		return PKT_E_INNER;
+	h.end = p->outer.end;
+	err = read_ip6(&h, p->data, off);
+	if (err == PKT_E_EXTHDR)
+		return cut;
+	if (err != PKT_OK)
+		return PKT_E_INNER;
+	if (!(h.flags & PKT_F_LATER) && (h.proto == IPPROTO_TCP ||
+	    h.proto == IPPROTO_UDP || h.proto == IPPROTO_ICMPV6)) {
+		if ((size_t)(h.end - h.l4) < L4_PORTS)
+			return cut;
+		parse_inner_l4(&h, p->data);
+	}
+	p->inner = h;
+	p->has_inner = true;
+	return PKT_OK;
+}
+
+static enum pkt_error parse6(struct pkt *p, uint8_t *buf, size_t len)
+{
+	struct pkt_hdr *h = &p->outer;
+	size_t tot, payload;
+	enum pkt_error err;
+
+	if (len < IP6H_LEN)
+		return PKT_E_SHORT;
+	tot = IP6H_LEN + (size_t)be16_get(buf + IP6H_PLEN);
+	if (tot > len)
+		return PKT_E_TOTLEN;
+	h->end = (uint16_t)(tot > 0xffff ? 0xffff : tot);
+	err = read_ip6(h, buf, 0);
+	if (err != PKT_OK)
+		return err;
+	if (h->flags & PKT_F_FRAG) {
+		payload = (size_t)(h->end - h->frag_hdr - IP6FH_LEN);
+		if (h->frag_off + payload > IP6H_MAXPLEN || !payload)
+			return PKT_E_FRAG;
+		if (h->flags & PKT_F_MF && payload % 8)
+			return PKT_E_FRAG;
+		if (h->flags & PKT_F_LATER)
+			return PKT_OK;
+	}
+	err = parse_l4(h, buf);
+	if (err != PKT_OK)
+		return err;
+	if (h->proto == IPPROTO_ICMPV6 && h->flags & PKT_F_L4 &&
+	    pkt_icmp6_is_error(h->icmp_type))
+		return parse_inner6(p);
+	return PKT_OK;
+}
+
 enum pkt_error pkt_parse(struct pkt *p, uint8_t *buf, size_t len)
 {
 	struct pkt_hdr *h = &p->outer;
@@ -245,7 +433,7 @@ enum pkt_error pkt_parse(struct pkt *p, uint8_t *buf, size_t len)
 	if (len < IP4H_LEN)
 		return PKT_E_SHORT;
 	if (buf[0] >> 4 != 4)
-		return PKT_E_VERSION;
+		return buf[0] >> 4 == 6 ? parse6(p, buf, len) : PKT_E_VERSION;
 	hlen = (size_t)(buf[0] & 0x0f) * 4;
 	if (hlen < IP4H_LEN)
 		return PKT_E_IHL;
@@ -336,6 +524,36 @@ static void set_addr(struct pkt *p, struct pkt_hdr *h, unsigned int at,
 	*view = addr;
 }
 
+/* IPv6: no header checksum; TCP, UDP and ICMPv6 cover the addresses in
+ * their pseudo-header. */
+static void set_addr6(struct pkt *p, struct pkt_hdr *h, unsigned int at,
+		      union nf_addr *view, const union nf_addr *addr)
+{
+	uint8_t *f = p->data + h->ip + at;
+	uint8_t *oc = outer_icmp_csum(p, h);
+	uint8_t old[16];
+
+	if (!memcmp(f, addr->b, 16))
+		return;
+	memcpy(old, f, 16);
+	memcpy(f, addr->b, 16);
+	if (oc)
+		csum_replace16(oc, old, addr->b);
+	if (h->csum && (h->proto == IPPROTO_TCP || h->proto == IPPROTO_UDP ||
+			h->proto == IPPROTO_ICMPV6)) {
+		uint8_t *c = p->data + h->csum;
+		uint16_t before = be16_get(c);
+
+		if (h->proto == IPPROTO_UDP)
+			csum_replace16_udp(c, old, addr->b);
+		else
+			csum_replace16(c, old, addr->b);
+		if (oc)
+			csum_replace2(oc, before, be16_get(c));
+	}
+	*view = *addr;
+}
+
 static void set_port(struct pkt *p, struct pkt_hdr *h, unsigned int at,
 		     uint16_t *view, uint16_t port)
 {
@@ -359,12 +577,18 @@ static void set_port(struct pkt *p, struct pkt_hdr *h, unsigned int at,
 
 void pkt_set_saddr(struct pkt *p, struct pkt_hdr *h, const union nf_addr *addr)
 {
-	set_addr(p, h, IP4H_SADDR, &h->saddr.ip, addr->ip);
+	if (h->family == NF_V6)
+		set_addr6(p, h, IP6H_SADDR, &h->saddr, addr);
+	else
+		set_addr(p, h, IP4H_SADDR, &h->saddr.ip, addr->ip);
 }
 
 void pkt_set_daddr(struct pkt *p, struct pkt_hdr *h, const union nf_addr *addr)
 {
-	set_addr(p, h, IP4H_DADDR, &h->daddr.ip, addr->ip);
+	if (h->family == NF_V6)
+		set_addr6(p, h, IP6H_DADDR, &h->daddr, addr);
+	else
+		set_addr(p, h, IP4H_DADDR, &h->daddr.ip, addr->ip);
 }
 
 void pkt_set_sport(struct pkt *p, struct pkt_hdr *h, uint16_t port)
@@ -410,8 +634,9 @@ void pkt_set_icmp_id(struct pkt *p, struct pkt_hdr *h, uint16_t id)
 	uint8_t *c = p->data + h->csum;
 	uint16_t old, before;
 
-	if (!(h->flags & PKT_F_PORTS) || h->proto != IPPROTO_ICMP ||
-	    !icmp_is_query(h->icmp_type))
+	if (!(h->flags & PKT_F_PORTS) ||
+	    h->proto != (h->family == NF_V6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP) ||
+	    !is_query(h))
 		return;
 	old = be16_get(f);
 	if (old == id)
@@ -419,7 +644,8 @@ void pkt_set_icmp_id(struct pkt *p, struct pkt_hdr *h, uint16_t id)
 	be16_put(f, id);
 	before = be16_get(c);
 	csum_replace2(c, old, id);
-	icmp_zero_fix(p, h);
+	if (h->proto == IPPROTO_ICMP)
+		icmp_zero_fix(p, h);
 	if (oc) {
 		csum_replace2(oc, old, id);
 		csum_replace2(oc, before, be16_get(c));
@@ -432,6 +658,11 @@ void pkt_set_ttl(struct pkt *p, uint8_t ttl)
 	uint8_t *ip = p->data + p->outer.ip;
 	uint16_t old = be16_get(ip + IP4H_TTL);
 
+	if (p->outer.family == NF_V6) {
+		ip[IP6H_HLIM] = ttl;
+		p->outer.ttl = ttl;
+		return;
+	}
 	if (ip[IP4H_TTL] == ttl)
 		return;
 	ip[IP4H_TTL] = ttl;

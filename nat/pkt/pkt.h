@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pkt — an IPv4 packet parsed once into a view.
+ * pkt — an IPv4 or IPv6 packet parsed once into a view.
  *
  * pkt_parse() validates everything later stages rely on: version, header
  * length, total length against the buffer, header checksum, option layout,
@@ -9,8 +9,19 @@
  * successful parse, every offset in the view lies inside the buffer, so
  * later stages never re-check lengths.
  *
+ * IPv6 (family NF_V6): the extension headers are walked as the kernel's
+ * ipv6_skip_exthdr does (hop-by-hop, routing, fragment, destination
+ * options; AH by its own length rule) up to the upper layer: proto is that
+ * layer (TCP, UDP, ICMPv6, ESP, 59 "no next header", anything else) and l4
+ * its offset.  The chain must lie whole inside the packet (in a first
+ * fragment too, RFC 7112); ICMPv6 (RFC 4443) takes the place of ICMP, with
+ * echo request/reply ids as ICMP query ids and errors (types 1-4) carrying
+ * an embedded IPv6 header, its extension headers and 8 bytes of its upper
+ * layer.  IPv6 has no header checksum and no DF (routers never fragment).
+ *
  * Offsets count from the start of the outer IP header (pkt->data).
- * Addresses, ports and ids are host byte order.
+ * Ports and ids are host byte order; addresses as union nf_addr keeps them
+ * (IPv4 host order, IPv6 the wire bytes).
  */
 #ifndef GW_PKT_PKT_H
 #define GW_PKT_PKT_H
@@ -34,6 +45,10 @@ enum pkt_error {
 	PKT_E_FRAG,       /* impossible fragment (past 65535, empty, odd size) */
 	PKT_E_L4,         /* truncated or malformed TCP/UDP/ICMP header */
 	PKT_E_INNER,      /* ICMP error whose embedded header is unusable */
+	PKT_E_EXTHDR,     /* IPv6 extension headers: cut short, past the payload,
+	                   * or a second fragment header */
+	PKT_E_JUMBO,      /* IPv6 jumbogram (payload length 0, hop-by-hop
+	                   * header: RFC 2675), or longer than 65535 bytes */
 	PKT_E_MAX
 };
 
@@ -47,6 +62,16 @@ enum {
 	PKT_F_PORTS   = 1 << 5, /* sport/dport (or ICMP id) valid: first 8 L4 bytes present */
 };
 
+/* struct pkt_hdr.exthdrs: the IPv6 extension headers met on the way to the
+ * upper layer (for a later fragment: those up to its fragment header) */
+enum {
+	PKT_X_HOP  = 1 << 0, /* hop-by-hop options (0) */
+	PKT_X_RT   = 1 << 1, /* routing (43) */
+	PKT_X_FRAG = 1 << 2, /* fragment (44); also atomic: frag_hdr says where */
+	PKT_X_DST  = 1 << 3, /* destination options (60), before or after routing */
+	PKT_X_AH   = 1 << 4, /* authentication header (51) */
+};
+
 /* One IP header and what follows it: the outer packet, or the header
  * embedded in an ICMP error. */
 struct pkt_hdr {
@@ -55,8 +80,13 @@ struct pkt_hdr {
 	uint16_t ip;        /* offset of the IP header */
 	uint16_t l4;        /* offset of the L4 header (ip + header length) */
 	uint16_t end;       /* end of the bytes present (outer: ip + total length) */
-	uint16_t tot_len;   /* the total length field (inner: may exceed end - ip) */
+	uint16_t tot_len;   /* the total length field (inner: may exceed end - ip);
+	                     * IPv6: 40 + the payload length field */
 	uint16_t frag_off;  /* fragment offset in bytes */
+	uint16_t frag_hdr;  /* IPv6: offset of the fragment header, 0 if none.  Set
+	                     * for an atomic fragment (offset 0, no M flag: RFC
+	                     * 6946) too, which is not PKT_F_FRAG.  The
+	                     * fragmentable part starts at frag_hdr + 8. */
 	uint16_t sport;     /* TCP/UDP source port; ICMP query: id */
 	uint16_t dport;     /* TCP/UDP destination port; ICMP query: id */
 	uint16_t csum;      /* offset of the L4 checksum field, 0 if none */
@@ -66,8 +96,9 @@ struct pkt_hdr {
 	uint8_t flags;      /* PKT_F_* */
 	uint8_t l4_hlen;    /* L4 header length: TCP data offset, 8 for UDP/ICMP */
 	uint8_t tcp_flags;  /* TCP: FIN SYN RST PSH ACK URG ECE CWR bits */
-	uint8_t icmp_type;
+	uint8_t icmp_type;  /* ICMP or ICMPv6 */
 	uint8_t icmp_code;
+	uint8_t exthdrs;    /* IPv6: PKT_X_* seen; 0 for IPv4 */
 };
 
 /* A parsed packet.  The buffer is the caller's; the view points into it. */
@@ -89,13 +120,21 @@ struct pkt {
 	                       * not verify it again; set like owner */
 };
 
-/* Parse buf[0..len) as an IPv4 packet.  Returns PKT_OK and fills *p, or an
- * error; never reads outside the buffer. */
+/* Parse buf[0..len) as an IPv4 or IPv6 packet (the version nibble says which).
+ * Returns PKT_OK and fills *p, or an error; never reads outside the buffer.
+ * IPv6 packets longer than 65535 bytes are refused (PKT_E_JUMBO): offsets
+ * are 16 bits. */
 enum pkt_error pkt_parse(struct pkt *p, uint8_t *buf, size_t len);
 
 /* True for ICMP types that carry an embedded header (unreachable,
  * source quench, redirect, time exceeded, parameter problem). */
 bool pkt_icmp_is_error(uint8_t type);
+/* True for the ICMPv6 errors that carry an embedded header: destination
+ * unreachable, packet too big, time exceeded, parameter problem (1-4). */
+bool pkt_icmp6_is_error(uint8_t type);
+/* True when h is an ICMP or ICMPv6 error of its family (has_inner may still
+ * be false: a first fragment whose quote was cut). */
+bool pkt_is_icmp_error(const struct pkt_hdr *h);
 
 /* A short stable name for an error ("short", "version", ...). */
 const char *pkt_error_name(enum pkt_error e);
@@ -103,7 +142,9 @@ const char *pkt_error_name(enum pkt_error e);
 /*
  * Rewrites that keep every checksum right by incremental update (RFC 1624):
  * the IP header checksum, the L4 checksum over the pseudo-header (TCP, UDP
- * unless its checksum is zero) and, for ports and ICMP ids, the L4 checksum.
+ * unless its checksum is zero, and for IPv6 ICMPv6 too: its checksum covers
+ * a pseudo-header) and, for ports and ICMP ids, the L4 checksum.  IPv6 has
+ * no header checksum; addr is of h's family (IPv6: the wire bytes).
  * Later fragments carry no L4 header and get the IP checksum only.
  * On an inner header, the inner IP checksum and the inner L4 checksum (when
  * its field is present) are updated, and so is the outer ICMP checksum, which
@@ -113,8 +154,9 @@ void pkt_set_saddr(struct pkt *p, struct pkt_hdr *h, const union nf_addr *addr);
 void pkt_set_daddr(struct pkt *p, struct pkt_hdr *h, const union nf_addr *addr);
 void pkt_set_sport(struct pkt *p, struct pkt_hdr *h, uint16_t port);
 void pkt_set_dport(struct pkt *p, struct pkt_hdr *h, uint16_t port);
-/* ICMP query id (echo, timestamp, ...): sets both sport and dport. */
+/* ICMP query id (echo, timestamp, ...; ICMPv6 echo): sets both sport and dport. */
 void pkt_set_icmp_id(struct pkt *p, struct pkt_hdr *h, uint16_t id);
+/* The outer TTL, or the IPv6 hop limit (no checksum covers it). */
 void pkt_set_ttl(struct pkt *p, uint8_t ttl);
 
 #endif

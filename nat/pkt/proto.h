@@ -43,7 +43,18 @@ enum { IP4OPT_EOL = 0, IP4OPT_NOP = 1, IP4OPT_COPIED = 0x80 };
 enum {
 	IP6H_PLEN = 4, IP6H_NEXT = 6, IP6H_HLIM = 7, IP6H_SADDR = 8, IP6H_DADDR = 24,
 	IP6H_LEN = 40,
+	IP6H_MAXPLEN = 65535,	/* payload length without a jumbo option */
 };
+/* extension headers (RFC 8200 §4): next header, length, ...; the fragment
+ * header: next header, reserved, offset (13 bits, in 8-byte units) with
+ * the M flag in bit 0, identification */
+enum {
+	IP6X_NEXT = 0, IP6X_LEN = 1,
+	IP6FH_OFF = 2, IP6FH_ID = 4, IP6FH_LEN = 8,
+};
+enum { IP6F_OFFMASK = 0xfff8, IP6F_MF = 0x0001 };
+/* next header values that are not upper layers <netinet/in.h> spells */
+enum { IP6_NEXT_NONE = 59 };
 
 /* TCP (RFC 9293) */
 enum {
@@ -62,8 +73,9 @@ enum { UDPH_SPORT = 0, UDPH_DPORT = 2, UDPH_ULEN = 4, UDPH_CSUM = 6, UDPH_LEN = 
 /* ICMP (RFC 792): type, code, checksum, then the id of a query */
 enum { ICMPH_TYPE = 0, ICMPH_CODE = 1, ICMPH_CSUM = 2, ICMPH_ID = 4, ICMPH_LEN = 8 };
 
-/* ICMPv6 (RFC 4443) */
-enum { ICMP6H_LEN = 8 };
+/* ICMPv6 (RFC 4443): type, code, checksum as ICMP; echo id at 4 */
+enum { ICMP6H_CSUM = 2, ICMP6H_ID = 4, ICMP6H_LEN = 8 };
+enum { ICMP6T_ECHO_REQ = 128, ICMP6T_ECHO_REPLY = 129 };  /* types (T: not <netinet/icmp6.h>'s macros) */
 
 /* struct virtio_net_hdr (linux/virtio_net.h) before each packet of a TUN
  * device with IFF_VNET_HDR or a packet socket with PACKET_VNET_HDR */

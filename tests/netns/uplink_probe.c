@@ -33,6 +33,12 @@
  *                       the ring fills and the kernel drops; then the ring
  *                       must be read empty and take the next echoes again
  *     hold              print "holding" and wait for SIGTERM
+ *   uplink_probe hold6 [--bare] IF NAT6 FOREIGN6 LO HI
+ *       opens the uplink for the host's IPv6 address NAT6 with NatPorts
+ *       [LO, HI] (--bare: no tc filter, no port reservation) and the foreign
+ *       IPv6 address FOREIGN6, IPv6 handed on; prints "holding", reads the
+ *       uplink (answering Neighbor Solicitations) until SIGTERM, then
+ *       prints "ipv6: N to NatPorts, ndp replies R announced A".
  *   Every packet of the probe's flows that the uplink hands over must have
  *   correct IP and TCP/UDP checksums and fit the uplink's MTU.
  */
@@ -588,6 +594,63 @@ static void on_signal(int sig)
 	stopping = 1;
 }
 
+static unsigned v6_ours;
+
+static void on_batch6(void *ctx, struct uplink_pkt *pkts, unsigned n)
+{
+	const union nf_addr *nat6 = ctx;
+
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *ip = pkts[i].data;
+
+		if (pkts[i].family != NF_V6 || pkts[i].len < 44 ||
+		    memcmp(ip + 24, nat6->b, 16) ||
+		    (ip[6] != IPPROTO_TCP && ip[6] != IPPROTO_UDP))
+			continue;
+		if (be16_get(ip + 42) >= LO && be16_get(ip + 42) <= HI)
+			v6_ours++;
+	}
+}
+
+static int hold6(int argc, char **argv)
+{
+	struct uplink_conf c = { 0 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	union nf_addr nat6, foreign6;
+	bool bare = argc == 8;
+
+	if (bare)
+		argv++;
+	if (inet_pton(AF_INET6, argv[3], nat6.b) != 1 ||
+	    inet_pton(AF_INET6, argv[4], foreign6.b) != 1)
+		die("IPv6 address");
+	LO = (uint16_t)atoi(argv[5]);
+	HI = (uint16_t)atoi(argv[6]);
+	c.ifname = argv[2];
+	c.nat = (struct bpf_nat_spec){ .lo = LO, .hi = HI, .addr6 = { nat6 }, .naddr6 = 1,
+				       .foreign6 = { { foreign6, foreign6 } }, .nforeign6 = 1 };
+	c.host_owned = !bare;
+	c.ipv6 = true;
+	if (uplink_open_conf(&U, &c) < 0)
+		die("uplink_open");
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("holding\n");
+	while (!stopping) {
+		struct pollfd pfd = { .fd = U.pfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 100) > 0)
+			while (uplink_recv_batch(&U, on_batch6, &nat6) > 0)
+				;
+	}
+	printf("ipv6: %u to NatPorts, ndp replies %llu announced %llu\n", v6_ours,
+	       (unsigned long long)U.st.ndp_replies, (unsigned long long)U.st.ndp_announced);
+	stats(stdout);
+	uplink_close(&U);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct uplink_conf c = { 0 };
@@ -601,6 +664,8 @@ int main(int argc, char **argv)
 		return offload(argv[2], !strcmp(argv[3], "on"));
 	if (argc == 3 && !strcmp(argv[1], "udp-echo"))
 		udp_echo((uint16_t)atoi(argv[2]));
+	if ((argc == 7 || (argc == 8 && !strcmp(argv[2], "--bare"))) && !strcmp(argv[1], "hold6"))
+		return hold6(argc, argv);
 	if (argc > 2 && !strcmp(argv[2], "--bare")) {
 		bare = true;
 		argv[2] = argv[1];

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 #include <linux/filter.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -58,6 +59,21 @@ static uint32_t run(const struct sock_filter *p, int n, const uint8_t *pkt, size
 			if (at + 2 > len)
 				return 0;
 			A = be16_get(pkt + at);
+			break;
+		case BPF_LD | BPF_B | BPF_IND:
+			at = X + f->k;
+			if (at + 1 > len)
+				return 0;
+			A = pkt[at];
+			break;
+		case BPF_LDX | BPF_W | BPF_IMM:
+			X = f->k;
+			break;
+		case BPF_MISC | BPF_TXA:
+			A = X;
+			break;
+		case BPF_ALU | BPF_ADD | BPF_K:
+			A += f->k;
 			break;
 		case BPF_LDX | BPF_B | BPF_MSH:
 			if (f->k + 1 > len)
@@ -585,6 +601,545 @@ static void test_format(void **state)
 	assert_int_equal(bpf_format(p, 2, out, 8), -ENOSPC);
 }
 
+
+/* ---- IPv6 ----------------------------------------------------------------- */
+
+#define NAT6 "2001:db8::1"
+#define NAT6B "2001:db8:1::1"
+#define OTHER6 "2001:db8::9"
+#define FOREIGN6 "2001:db8:f::50"
+#define FRANGE6 "2001:db8:f::1:100" /* to 2001:db8:f::1:110 */
+#define TUNNEL6 "fd00:8::1"
+
+static union nf_addr a6(const char *t)
+{
+	union nf_addr a;
+
+	assert_int_equal(inet_pton(AF_INET6, t, a.b), 1);
+	return a;
+}
+
+static union nf_addr a6_plus(const char *t, uint32_t k)
+{
+	union nf_addr a = a6(t);
+
+	be32_put(a.b + 12, be32_get(a.b + 12) + k);
+	return a;
+}
+
+struct frame6 {
+	const char *dst;
+	uint8_t ext[4];		/* extension headers in order (0, 43, 60, 44, 50, ...) */
+	unsigned next;		/* how many */
+	uint16_t frag;		/* the fragment header's offset field */
+	uint8_t proto;		/* the upper layer */
+	uint16_t port;		/* TCP/UDP destination port; ICMPv6: the type */
+	uint8_t qproto;		/* an ICMPv6 error's quoted next header */
+	uint16_t qport;		/* and source port */
+	const char *target;	/* a Neighbor Solicitation's target */
+	size_t trunc;
+	union nf_addr dst_a, target_a; /* used when dst / target are NULL */
+};
+
+static size_t build6(const struct frame6 *f, uint8_t *b)
+{
+	union nf_addr dst = f->dst ? a6(f->dst) : f->dst_a;
+	uint8_t *nh = b + 20;
+	size_t off = 54, len;
+
+	memset(b, 0, 256);
+	memset(b, 0xaa, 12);
+	be16_put(b + 12, 0x86dd);
+	b[14] = 0x60;
+	b[21] = 64;
+	memcpy(b + 22, a6("2001:db8::2").b, 16);
+	memcpy(b + 38, dst.b, 16);
+	for (unsigned i = 0; i < f->next; i++) {
+		uint8_t *h = b + off;
+
+		*nh = f->ext[i];
+		nh = h;
+		if (f->ext[i] == IPPROTO_FRAGMENT) {
+			be16_put(h + 2, f->frag);
+			be32_put(h + 4, 77);
+			off += 8;
+		} else if (f->ext[i] == IPPROTO_HOPOPTS || f->ext[i] == IPPROTO_ROUTING ||
+			   f->ext[i] == IPPROTO_DSTOPTS) {
+			h[1] = (uint8_t)(i % 2); /* 8 or 16 bytes */
+			off += (h[1] + 1u) * 8;
+		} else {
+			off += 8;
+		}
+	}
+	*nh = f->proto;
+	if (f->proto == IPPROTO_ICMPV6) {
+		b[off] = (uint8_t)f->port;
+		len = off + 24;
+		if (f->port == 135)
+			memcpy(b + off + 8, (f->target ? a6(f->target) : f->target_a).b, 16);
+		if (f->port < 128) {
+			uint8_t *q = b + off + 8;
+
+			q[0] = 0x60;
+			q[6] = f->qproto;
+			memcpy(q + 8, dst.b, 16);
+			memcpy(q + 24, a6("2001:db8::2").b, 16);
+			be16_put(q + 40, f->qport);
+			be16_put(q + 42, 443);
+			len = off + 8 + 40 + 8;
+		}
+	} else {
+		be16_put(b + off, 0x1234);
+		be16_put(b + off + 2, f->port);
+		len = off + 20;
+	}
+	be16_put(b + 18, (uint16_t)(len - 54));
+	return f->trunc ? f->trunc : len;
+}
+
+static void add_v6(struct bpf_nat_spec *s)
+{
+	s->addr6[0] = a6(NAT6);
+	s->addr6[1] = a6(NAT6B);
+	s->naddr6 = 2;
+	s->foreign6[0] = (struct bpf_addr6_range){ a6(FOREIGN6), a6(FOREIGN6) };
+	s->foreign6[1] = (struct bpf_addr6_range){ a6(FRANGE6), a6_plus(FRANGE6, 0x10) };
+	s->nforeign6 = 2;
+	s->tunnel6[0] = a6(TUNNEL6);
+	s->ntunnel6 = 1;
+}
+
+enum { HOP = IPPROTO_HOPOPTS, RT = IPPROTO_ROUTING, DST = IPPROTO_DSTOPTS, FRAG = IPPROTO_FRAGMENT,
+       TCP = IPPROTO_TCP, UDP = IPPROTO_UDP, ICMP6 = IPPROTO_ICMPV6 };
+
+/* positional: the fields a case needs, the rest zero */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+static const struct {
+	struct frame6 f;
+	int tc, sk;
+	const char *what;
+} cases6[] = {
+	{ { NAT6, { 0 }, 0, 0, TCP, 61000 }, 1, 1, "tcp6 NatPort lo" },
+	{ { NAT6, { 0 }, 0, 0, UDP, 61999 }, 1, 1, "udp6 NatPort hi" },
+	{ { NAT6B, { 0 }, 0, 0, UDP, 61500 }, 1, 1, "second IPv6 address" },
+	{ { NAT6, { 0 }, 0, 0, TCP, 60999 }, 0, 0, "tcp6 below" },
+	{ { NAT6, { 0 }, 0, 0, TCP, 22 }, 0, 0, "tcp6 host ssh" },
+	{ { NAT6, { 0 }, 0, 0, TCP, 8080 }, 1, 1, "tcp6 dnat" },
+	{ { NAT6, { 0 }, 0, 0, UDP, 8080 }, 0, 0, "udp6 on a tcp dnat port" },
+	{ { NAT6, { 0 }, 0, 0, UDP, 62010 }, 1, 1, "udp6 dnat merged with NatPorts" },
+	{ { OTHER6, { 0 }, 0, 0, TCP, 61000 }, 0, 0, "other IPv6 address" },
+	{ { "2001:db8::1:1", { 0 }, 0, 0, TCP, 61000 }, 0, 0, "differs in the third word" },
+	{ { "2001:db9::1", { 0 }, 0, 0, TCP, 61000 }, 0, 0, "differs in the first word" },
+	{ { NAT6, { 0 }, 0, 0, 50, 61000 }, 0, 0, "esp" },
+	/* Neighbor Discovery and the rest of ICMPv6 for the host's own address */
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 135, 0, 0, NAT6 }, 0, 0, "NS for the host's address" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 136 }, 0, 0, "NA to the host's address" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 134 }, 0, 0, "RA to the host's address" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 143 }, 0, 0, "MLDv2 report" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 128 }, 0, 1, "echo request" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 129 }, 0, 1, "echo reply" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 1, UDP, 61500 }, 1, 1, "unreachable quoting a NAT-ed udp flow" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 2, TCP, 61000 }, 1, 1, "packet too big quoting a NAT-ed tcp flow" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 2, TCP, 8080 }, 1, 1, "packet too big quoting a dnat flow" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 2, TCP, 22 }, 0, 1, "packet too big quoting the host's ssh" },
+	{ { NAT6, { 0 }, 0, 0, ICMP6, 3, ICMP6, 61000 }, 0, 1, "time exceeded quoting icmpv6" },
+	/* extension headers */
+	{ { NAT6, { HOP }, 1, 0, TCP, 61000 }, 1, 1, "hop-by-hop, tcp6 NatPort" },
+	{ { NAT6, { HOP }, 1, 0, TCP, 22 }, 0, 0, "hop-by-hop, host port" },
+	{ { NAT6, { DST, RT }, 2, 0, UDP, 61000 }, 1, 1, "dst options + routing (16 bytes), udp6" },
+	{ { NAT6, { HOP, DST, RT }, 3, 0, TCP, 61000 }, 0, 1, "three headers: past the walk" },
+	{ { NAT6, { HOP, DST }, 2, 0, ICMP6, 2, UDP, 61000 }, 1, 1, "headers, then an error" },
+	{ { NAT6, { HOP }, 1, 0, ICMP6, 135, 0, 0, NAT6 }, 0, 0, "hop-by-hop, NS" },
+	/* fragments */
+	{ { NAT6, { FRAG }, 1, 0x0001, UDP, 61000 }, 1, 1, "first fragment" },
+	{ { NAT6, { FRAG }, 1, 0x0000, TCP, 61000 }, 1, 1, "atomic fragment" },
+	{ { NAT6, { FRAG }, 1, 0x0001, UDP, 22 }, 0, 1, "first fragment, host port" },
+	{ { NAT6, { FRAG }, 1, 0x0009, UDP, 61000 }, 0, 1, "middle fragment" },
+	{ { NAT6, { FRAG }, 1, 0x0010, UDP, 22 }, 0, 1, "last fragment" },
+	{ { NAT6, { HOP, FRAG }, 2, 0x0001, TCP, 61000 }, 1, 1, "hop-by-hop, first fragment" },
+	{ { NAT6, { HOP, DST, FRAG }, 3, 0x0001, TCP, 61000 }, 1, 1, "two headers, first fragment" },
+	{ { NAT6, { FRAG, DST }, 2, 0x0001, UDP, 61000 }, 0, 1, "first fragment, then dst options" },
+	{ { OTHER6, { FRAG }, 1, 0x0010, UDP, 61000 }, 0, 0, "fragment, other address" },
+	/* foreign addresses: all of it kept, none shot; their NS kept */
+	{ { FOREIGN6, { 0 }, 0, 0, TCP, 22 }, 0, 1, "foreign6 tcp, any port" },
+	{ { FOREIGN6, { 0 }, 0, 0, ICMP6, 135, 0, 0, FOREIGN6 }, 0, 1, "foreign6 unicast NS" },
+	{ { FRANGE6, { 0 }, 0, 0, UDP, 9 }, 0, 1, "foreign6 range lo" },
+	{ { "2001:db8:f::1:110", { 0 }, 0, 0, UDP, 9 }, 0, 1, "foreign6 range hi" },
+	{ { "2001:db8:f::1:111", { 0 }, 0, 0, UDP, 9 }, 0, 0, "above the foreign6 range" },
+	{ { "2001:db8:f::1:ff", { 0 }, 0, 0, UDP, 9 }, 0, 0, "below the foreign6 range" },
+	{ { "ff02::1:ff00:50", { 0 }, 0, 0, ICMP6, 135, 0, 0, FOREIGN6 }, 0, 1, "multicast NS for foreign6" },
+	{ { "ff02::1:ff01:105", { 0 }, 0, 0, ICMP6, 135, 0, 0, "2001:db8:f::1:105" }, 0, 1,
+	  "multicast NS in the foreign6 range" },
+	{ { "ff02::1:ff00:1", { 0 }, 0, 0, ICMP6, 135, 0, 0, NAT6 }, 0, 0, "multicast NS for the host's" },
+	{ { "ff02::1:ff00:9", { 0 }, 0, 0, ICMP6, 135, 0, 0, OTHER6 }, 0, 0, "multicast NS for another" },
+	{ { "ff02::1:ff00:50", { 0 }, 0, 0, ICMP6, 136, 0, 0, FOREIGN6 }, 0, 0, "NA, not NS" },
+	{ { "ff02::1", { 0 }, 0, 0, ICMP6, 134 }, 0, 0, "RA to all nodes" },
+	/* tunnel Addresses: all of it */
+	{ { TUNNEL6, { 0 }, 0, 0, TCP, 53 }, 1, 1, "tunnel6 tcp" },
+	{ { TUNNEL6, { 0 }, 0, 0, ICMP6, 128 }, 1, 1, "tunnel6 echo" },
+	{ { "fd00:8::2", { 0 }, 0, 0, TCP, 53 }, 0, 0, "next to the tunnel6 address" },
+	/* cut short: classic BPF returns 0 (tc: TC_ACT_OK, passes) */
+	{ { NAT6, { 0 }, 0, 0, TCP, 61000, 0, 0, NULL, 56 }, 0, 0, "truncated before the port" },
+	{ { NAT6, { 0 }, 0, 0, TCP, 61000, 0, 0, NULL, 40 }, 0, 0, "truncated in the address" },
+};
+#pragma GCC diagnostic pop
+
+static void verdicts(const struct sock_filter *tc, int ntc, const struct sock_filter *sk, int nsk,
+		     const uint8_t *b, size_t len, bool trunc, int *shot, int *kept, const char *what)
+{
+	uint32_t vtc = run(tc, ntc, b, len), vsk = run(sk, nsk, b, len);
+
+	*shot = vtc == (uint32_t)BPF_TC_SHOT;
+	if (!*shot && vtc != (uint32_t)BPF_TC_UNSPEC && !(trunc && vtc == 0))
+		fail_msg("%s: tc returned %u", what, vtc);
+	if (vsk && vsk != BPF_SK_ACCEPT)
+		fail_msg("%s: socket filter returned %u", what, vsk);
+	*kept = vsk != 0;
+}
+
+static void test_cases6(void **state)
+{
+	struct bpf_nat_spec s = spec();
+	struct sock_filter tc[BPF_PROG_MAX], sk[BPF_PROG_MAX];
+	int ntc, nsk, shot, kept;
+
+	(void)state;
+	add_v6(&s);
+	ntc = bpf_build_tc(&s, tc, BPF_PROG_MAX);
+	nsk = bpf_build_sk(&s, sk, BPF_PROG_MAX);
+	assert_true(ntc > 0);
+	assert_true(nsk > 0);
+	for (size_t i = 0; i < sizeof(cases6) / sizeof(cases6[0]); i++) {
+		uint8_t b[256];
+		size_t len = build6(&cases6[i].f, b);
+
+		verdicts(tc, ntc, sk, nsk, b, len, cases6[i].f.trunc, &shot, &kept, cases6[i].what);
+		if (shot != cases6[i].tc)
+			fail_msg("%s: tc %s", cases6[i].what, shot ? "shot" : "passed");
+		if (kept != cases6[i].sk)
+			fail_msg("%s: socket filter %s", cases6[i].what, kept ? "kept" : "dropped");
+	}
+	/* the IPv4 cases say the same with IPv6 in the spec */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t b[128];
+		size_t len = build(&cases[i].f, b);
+
+		verdicts(tc, ntc, sk, nsk, b, len, cases[i].f.trunc, &shot, &kept, cases[i].what);
+		if (shot != cases[i].tc || kept != cases[i].sk)
+			fail_msg("%s, IPv6 in the spec: tc %d sk %d", cases[i].what, shot, kept);
+	}
+}
+
+/* Without IPv6 entries the programs are the IPv4 ones as they were before
+ * IPv6 (instruction counts of that build); an IPv6-only spec works alone. */
+static void test_v6_shapes(void **state)
+{
+	struct bpf_nat_spec s = spec();
+	struct sock_filter p[BPF_PROG_MAX];
+	struct frame6 f = { .dst = NAT6, .proto = TCP, .port = 61000 };
+	uint8_t b[256];
+	size_t len;
+	int n;
+
+	(void)state;
+	assert_int_equal(bpf_build_tc(&s, p, BPF_PROG_MAX), 37);
+	assert_int_equal(bpf_build_sk(&s, p, BPF_PROG_MAX), 53);
+	s = spec_max();
+	assert_int_equal(bpf_build_tc(&s, p, BPF_PROG_MAX), 187);
+	assert_int_equal(bpf_build_sk(&s, p, BPF_PROG_MAX), 233);
+
+	s = (struct bpf_nat_spec){ .lo = 61000, .hi = 61999, .addr6 = { a6(NAT6) }, .naddr6 = 1 };
+	assert_true(bpf_tc_needed(&s));
+	len = build6(&f, b);
+	n = bpf_build_tc(&s, p, BPF_PROG_MAX);
+	assert_true(n > 0);
+	assert_int_equal(run(p, n, b, len), BPF_TC_SHOT);
+	n = bpf_build_sk(&s, p, BPF_PROG_MAX);
+	assert_true(n > 0);
+	assert_int_equal(run(p, n, b, len), BPF_SK_ACCEPT);
+	/* a foreign6 address alone: a socket filter, no tc program */
+	s = (struct bpf_nat_spec){ .lo = 1, .hi = 0, .nforeign6 = 1,
+				   .foreign6 = { { a6(FOREIGN6), a6(FOREIGN6) } } };
+	assert_false(bpf_tc_needed(&s));
+	assert_int_equal(bpf_build_tc(&s, p, BPF_PROG_MAX), -EINVAL);
+	n = bpf_build_sk(&s, p, BPF_PROG_MAX);
+	assert_true(n > 0);
+	f.dst = FOREIGN6;
+	len = build6(&f, b);
+	assert_int_equal(run(p, n, b, len), BPF_SK_ACCEPT);
+	/* ranges wider than the last 32 bits, reversed, too many */
+	s.foreign6[0].hi = a6("2001:db8:f::1:0:50");
+	assert_int_equal(bpf_build_sk(&s, p, BPF_PROG_MAX), -EINVAL);
+	s.foreign6[0] = (struct bpf_addr6_range){ a6_plus(FOREIGN6, 1), a6(FOREIGN6) };
+	assert_int_equal(bpf_build_sk(&s, p, BPF_PROG_MAX), -EINVAL);
+	s.foreign6[0] = (struct bpf_addr6_range){ a6(FOREIGN6), a6(FOREIGN6) };
+	s.naddr6 = BPF_NAT_MAX_ADDR6 + 1;
+	assert_int_equal(bpf_build_sk(&s, p, BPF_PROG_MAX), -EINVAL);
+	s.naddr6 = 0;
+	s.ntunnel6 = BPF_NAT_MAX_TUNNEL6 + 1;
+	assert_int_equal(bpf_build_tc(&s, p, BPF_PROG_MAX), -EINVAL);
+}
+
+static void add_v6_max(struct bpf_nat_spec *s)
+{
+	s->naddr6 = BPF_NAT_MAX_ADDR6;
+	for (unsigned i = 0; i < BPF_NAT_MAX_ADDR6; i++)
+		s->addr6[i] = a6_plus(NAT6, 2 * i);
+	s->nforeign6 = BPF_NAT_MAX_FOREIGN6;
+	for (unsigned i = 0; i < BPF_NAT_MAX_FOREIGN6; i++)
+		s->foreign6[i] = (struct bpf_addr6_range){ a6_plus(FRANGE6, 100 * i),
+							   a6_plus(FRANGE6, 100 * i + (i % 2) * 5) };
+	s->ntunnel6 = BPF_NAT_MAX_TUNNEL6;
+	for (unsigned i = 0; i < BPF_NAT_MAX_TUNNEL6; i++)
+		s->tunnel6[i] = a6_plus(TUNNEL6, 0x100 * i);
+}
+
+static bool eq6(const union nf_addr *a, const union nf_addr *b)
+{
+	return !memcmp(a->b, b->b, 16);
+}
+
+static int in_foreign6(const struct bpf_nat_spec *s, const union nf_addr *a)
+{
+	for (unsigned i = 0; i < s->nforeign6; i++)
+		if (!memcmp(a->b, s->foreign6[i].lo.b, 12) &&
+		    be32_get(a->b + 12) >= be32_get(s->foreign6[i].lo.b + 12) &&
+		    be32_get(a->b + 12) <= be32_get(s->foreign6[i].hi.b + 12))
+			return 1;
+	return 0;
+}
+
+static int port_ours(const struct bpf_nat_spec *s, uint8_t proto, uint16_t port)
+{
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	return (s->lo <= s->hi && port >= s->lo && port <= s->hi) ||
+	       (proto == IPPROTO_TCP ? in_ports(s->tcp, s->ntcp, port)
+				     : in_ports(s->udp, s->nudp, port));
+}
+
+static bool walkable(uint8_t t)
+{
+	return t == IPPROTO_HOPOPTS || t == IPPROTO_ROUTING || t == IPPROTO_DSTOPTS;
+}
+
+/* The model for IPv6 frames (untruncated), as bpf.h says it. */
+static void model6(const struct bpf_nat_spec *s, const struct frame6 *f, int *tc, int *sk)
+{
+	union nf_addr dst = f->dst ? a6(f->dst) : f->dst_a;
+	union nf_addr target = f->target ? a6(f->target) : f->target_a;
+	unsigned i = 0, own = 0;
+
+	*tc = *sk = 0;
+	for (unsigned k = 0; k < s->ntunnel6; k++)
+		if (eq6(&s->tunnel6[k], &dst)) {
+			*tc = *sk = 1;
+			return;
+		}
+	for (unsigned k = 0; k < s->naddr6; k++)
+		own |= eq6(&s->addr6[k], &dst);
+	if (!own) {
+		*sk = in_foreign6(s, &dst) ||
+		      (!f->next && f->proto == IPPROTO_ICMPV6 && f->port == 135 &&
+		       in_foreign6(s, &target));
+		return;
+	}
+	while (i < f->next && i < BPF_EXT6_WALK && walkable(f->ext[i]))
+		i++;
+	if (i < f->next && walkable(f->ext[i])) {
+		*sk = 1; /* past the walk */
+		return;
+	}
+	if (i < f->next && f->ext[i] == IPPROTO_FRAGMENT) {
+		uint8_t inner = i + 1 < f->next ? f->ext[i + 1] : f->proto;
+
+		*sk = 1;
+		*tc = !(f->frag & 0xfff8) && port_ours(s, inner, f->port);
+		return;
+	}
+	if (i < f->next)
+		return; /* ESP and the like */
+	if (f->proto == IPPROTO_ICMPV6) {
+		*sk = f->port < 130;
+		*tc = f->port < 128 && port_ours(s, f->qproto, f->qport);
+		return;
+	}
+	*tc = *sk = port_ours(s, f->proto, f->port);
+}
+
+static void check6(const struct bpf_nat_spec *s, const struct sock_filter *tc, int ntc,
+		   const struct sock_filter *sk, int nsk, const struct frame6 *f)
+{
+	uint8_t b[256];
+	size_t len = build6(f, b);
+	int shot, kept, wtc, wsk;
+	char d[64], t[64];
+
+	verdicts(tc, ntc, sk, nsk, b, len, false, &shot, &kept, "model6");
+	model6(s, f, &wtc, &wsk);
+	if (shot != wtc || kept != wsk) {
+		inet_ntop(AF_INET6, f->dst ? a6(f->dst).b : f->dst_a.b, d, sizeof(d));
+		inet_ntop(AF_INET6, f->target ? a6(f->target).b : f->target_a.b, t, sizeof(t));
+		fail_msg("dst %s ext %u [%u %u %u] frag %#x proto %u port %u q %u/%u target %s: "
+			 "tc %d sk %d, want %d %d", d, f->next, f->ext[0], f->ext[1], f->ext[2],
+			 f->frag, f->proto, f->port, f->qproto, f->qport, t, shot, kept, wtc, wsk);
+	}
+}
+
+static void test_maxima6(void **state)
+{
+	struct bpf_nat_spec s = spec_max();
+	struct sock_filter tc[BPF_PROG_MAX], sk[BPF_PROG_MAX];
+	int ntc, nsk;
+
+	(void)state;
+	add_v6_max(&s);
+	ntc = bpf_build_tc(&s, tc, BPF_PROG_MAX);
+	nsk = bpf_build_sk(&s, sk, BPF_PROG_MAX);
+	assert_true(ntc > 0);
+	assert_true(nsk > 0);
+	print_message("maxima with IPv6: tc %d, socket %d instructions\n", ntc, nsk);
+	for (unsigned i = 0; i < BPF_NAT_MAX_PORTS; i++) {
+		for (unsigned k = 0; k < 4; k++) {
+			const struct bpf_port_range *r = k < 2 ? &s.tcp[i] : &s.udp[i];
+			uint8_t proto = k < 2 ? IPPROTO_TCP : IPPROTO_UDP;
+			uint16_t edge[] = { (uint16_t)(r->lo - 1), r->lo, r->hi, (uint16_t)(r->hi + 1) };
+
+			for (unsigned e = 0; e < 4; e++) {
+				struct frame6 f = { .dst_a = s.addr6[(i + k) % BPF_NAT_MAX_ADDR6],
+						    .proto = proto, .port = edge[e] };
+				struct frame6 q = { .dst_a = f.dst_a, .proto = IPPROTO_ICMPV6,
+						    .port = 2, .qproto = proto, .qport = edge[e] };
+
+				check6(&s, tc, ntc, sk, nsk, &f);
+				check6(&s, tc, ntc, sk, nsk, &q);
+			}
+		}
+	}
+	for (unsigned i = 0; i < BPF_NAT_MAX_FOREIGN6; i++) {
+		union nf_addr lo = s.foreign6[i].lo, hi = s.foreign6[i].hi;
+		uint32_t l = be32_get(lo.b + 12), h = be32_get(hi.b + 12);
+		uint32_t edge[] = { l - 1, l, h, h + 1 };
+
+		for (unsigned k = 0; k < 4; k++) {
+			union nf_addr a = lo;
+			struct frame6 f = { .proto = IPPROTO_UDP, .port = 9 };
+			struct frame6 ns = { "ff02::1:ff00:1", .proto = IPPROTO_ICMPV6, .port = 135 };
+
+			be32_put(a.b + 12, edge[k]);
+			f.dst_a = a;
+			ns.target_a = a;
+			check6(&s, tc, ntc, sk, nsk, &f);
+			check6(&s, tc, ntc, sk, nsk, &ns);
+		}
+	}
+	for (unsigned i = 0; i < BPF_NAT_MAX_TUNNEL6; i++) {
+		struct frame6 t = { .dst_a = s.tunnel6[i], .proto = IPPROTO_ICMPV6, .port = 128 };
+		struct frame6 n = { .dst_a = a6_plus(TUNNEL6, 0x100 * i + 1), .proto = IPPROTO_TCP,
+				    .port = 61000 };
+
+		check6(&s, tc, ntc, sk, nsk, &t);
+		check6(&s, tc, ntc, sk, nsk, &n);
+	}
+}
+
+/* Random IPv6 specs and frames against the model. */
+static void test_property6(void **state)
+{
+	struct rng g = { test_seed() + 6 };
+	static const uint8_t exts[] = { IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_DSTOPTS,
+					IPPROTO_FRAGMENT, IPPROTO_FRAGMENT, 50 };
+	static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6,
+					  IPPROTO_ICMPV6, IPPROTO_GRE };
+	static const uint16_t types[] = { 1, 2, 3, 4, 128, 129, 133, 134, 135, 135, 136, 143 };
+
+	(void)state;
+	for (unsigned iter = 0; iter < 1000; iter++) {
+		struct bpf_nat_spec s = { 0 };
+		struct sock_filter tc[BPF_PROG_MAX], sk[BPF_PROG_MAX];
+		int ntc, nsk;
+
+		/* addresses that differ in any word: 2001:db8:W2::W3 */
+#define ADDR(x) a6_plus(rnd(&g, 2) ? "2001:db8::" : "2001:db8:0:1::", (uint32_t)(x))
+		s.naddr6 = 1 + rnd(&g, BPF_NAT_MAX_ADDR6);
+		for (unsigned i = 0; i < s.naddr6; i++)
+			s.addr6[i] = ADDR(rnd(&g, 16));
+		s.naddr = rnd(&g, 2);
+		s.addr[0] = NAT;
+		s.lo = (uint16_t)rnd_in(&g, 0, 300);
+		s.hi = (uint16_t)(s.lo + rnd(&g, 40) - 10);
+		s.ntcp = rnd(&g, 4);
+		s.nudp = rnd(&g, 4);
+		for (unsigned i = 0; i < 4; i++) {
+			uint16_t a = (uint16_t)rnd_in(&g, 0, 300);
+
+			s.tcp[i] = (struct bpf_port_range){ a, (uint16_t)(a + rnd(&g, 10)) };
+			a = (uint16_t)rnd_in(&g, 0, 300);
+			s.udp[i] = (struct bpf_port_range){ a, (uint16_t)(a + rnd(&g, 3)) };
+		}
+		s.nforeign6 = rnd(&g, BPF_NAT_MAX_FOREIGN6 + 1);
+		for (unsigned i = 0; i < s.nforeign6; i++) {
+			union nf_addr a = ADDR(rnd(&g, 32)), b = a;
+
+			be32_put(b.b + 12, be32_get(a.b + 12) + rnd(&g, 4));
+			s.foreign6[i] = (struct bpf_addr6_range){ a, b };
+		}
+		s.ntunnel6 = rnd(&g, BPF_NAT_MAX_TUNNEL6 + 1);
+		for (unsigned i = 0; i < s.ntunnel6; i++)
+			s.tunnel6[i] = ADDR(rnd(&g, 40));
+		ntc = bpf_build_tc(&s, tc, BPF_PROG_MAX);
+		nsk = bpf_build_sk(&s, sk, BPF_PROG_MAX);
+		if (ntc <= 0 || nsk <= 0)
+			fail_msg("iteration %u: build %d %d", iter, ntc, nsk);
+		for (unsigned k = 0; k < 64; k++) {
+			struct frame6 f = { .proto = protos[rnd(&g, 5)],
+					    .port = (uint16_t)rnd_in(&g, 0, 310) };
+
+			f.dst_a = rnd(&g, 8) ? ADDR(rnd(&g, 40)) : a6("ff02::1:ff00:1");
+			f.next = rnd(&g, 3) ? 0 : rnd(&g, 5);
+			for (unsigned i = 0; i < f.next; i++)
+				f.ext[i] = exts[rnd(&g, 6)];
+			f.frag = (uint16_t)(rnd(&g, 2) ? rnd(&g, 2) : rnd(&g, 0x10000));
+			if (f.proto == IPPROTO_ICMPV6) {
+				f.port = types[rnd(&g, 12)];
+				f.qproto = protos[rnd(&g, 5)];
+				f.qport = (uint16_t)rnd_in(&g, 0, 310);
+				f.target_a = ADDR(rnd(&g, 40));
+			}
+			check6(&s, tc, ntc, sk, nsk, &f);
+		}
+#undef ADDR
+	}
+}
+
+/* The kernel's validator takes the IPv6 programs (scratch memory, the
+ * walk), at the maxima too. */
+static void test_kernel_accepts6(void **state)
+{
+	struct sock_filter p[BPF_PROG_MAX];
+
+	(void)state;
+	for (int k = 0; k < 4; k++) {
+		struct bpf_nat_spec s = k < 2 ? spec() : spec_max();
+		struct sock_fprog fp;
+		int n, fd;
+
+		if (k < 2)
+			add_v6(&s);
+		else
+			add_v6_max(&s);
+		n = k % 2 ? bpf_build_sk(&s, p, BPF_PROG_MAX) : bpf_build_tc(&s, p, BPF_PROG_MAX);
+		assert_true(n > 0);
+		fp = (struct sock_fprog){ .len = (unsigned short)n, .filter = p };
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0)
+			skip();
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)), 0);
+		close(fd);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +1150,11 @@ int main(void)
 		cmocka_unit_test(test_property),
 		cmocka_unit_test(test_kernel_accepts),
 		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_cases6),
+		cmocka_unit_test(test_v6_shapes),
+		cmocka_unit_test(test_maxima6),
+		cmocka_unit_test(test_property6),
+		cmocka_unit_test(test_kernel_accepts6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1408,7 +1408,7 @@ static void test_errors(void **state)
 	b[0] = 0x4f;			/* 60-byte header in 40 bytes */
 	EXPECT(PKT_E_SHORT, n);
 	n = make(b, P_UDP, 12);
-	b[0] = 0x65;
+	b[0] = 0x55;				/* (6 is IPv6: test_pkt6.c) */
 	EXPECT(PKT_E_VERSION, n);
 	b[0] = 0x05;
 	EXPECT(PKT_E_VERSION, n);
@@ -1531,7 +1531,7 @@ static void test_errors(void **state)
 	EXPECT(PKT_OK, n);			/* beyond what is quoted: fine */
 
 	for (int e = PKT_OK; e < PKT_E_MAX; e++)
-		if (!seen[e])
+		if (!seen[e] && e != PKT_E_EXTHDR && e != PKT_E_JUMBO)  /* IPv6 only */
 			fail_msg("%s never reached", pkt_error_name((enum pkt_error)e));
 #undef EXPECT
 }
