@@ -41,7 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pkt as P  # noqa: E402
 
 CLONE_NEWNET = 0x40000000
-ETH_P_ALL, ETH_P_IP, ETH_P_ARP = 0x0003, 0x0800, 0x0806
+ETH_P_ALL, ETH_P_IP, ETH_P_ARP, ETH_P_IPV6 = 0x0003, 0x0800, 0x0806, 0x86DD
 PACKET_OUTGOING = 4
 STATES = ("UNTRACKED", "INVALID", "NEW", "ESTABLISHED", "RELATED")
 
@@ -49,7 +49,12 @@ STATES = ("UNTRACKED", "INVALID", "NEW", "ESTABLISHED", "RELATED")
 # conntrack (-200) and before mangle (-150), and whether it reached the host.
 # A table of its own, so the scenario's iptables counters never see it; its
 # ct expressions also switch conntrack on, as gw always tracks.
-PROBE = """table ip gwdiff {
+#
+# IPv6 (table ip6 gwdiff): gw's own IPv6 stack sends MLD reports when it
+# joins a group (and the kernel router joins all-routers); they are dropped
+# at OUTPUT before anything counts them (raw is -300), so no scenario's
+# counters or captures see that chatter.
+PROBE = """table %s gwdiff {
   chain pre { type filter hook prerouting priority -190; policy accept;
 %s  }
   chain out { type filter hook output priority -190; policy accept;
@@ -57,8 +62,20 @@ PROBE = """table ip gwdiff {
   chain local { type filter hook input priority 1000; policy accept;
     counter
   }
-}
-""" % tuple(["".join("    ct state %s counter\n" % s.lower() for s in STATES)] * 2)
+%s}
+"""
+PROBE_STATES = "".join("    ct state %s counter\n" % s.lower() for s in STATES)
+CHATTER = """  chain chatter { type filter hook output priority -450; policy accept;
+    icmpv6 type { mld-listener-query, mld-listener-report, mld-listener-done,
+                  mld2-listener-report, nd-router-solicit } drop
+  }
+"""
+
+
+def probe_text(family):
+    if family == P.V6:
+        return PROBE % ("ip6", PROBE_STATES, PROBE_STATES, CHATTER)
+    return PROBE % ("ip", PROBE_STATES, PROBE_STATES, "")
 
 CONFIG = """[Interface]
 PrivateKey = CH25jUd/VT8gP4Hcs8Pf75lJ8emgSMu05XhKGAuxYls=
@@ -76,6 +93,25 @@ AllowedIPs = 10.8.0.2/32
 PublicKey = 3dN8+uzIRzMZ/04W0PSW041xF0qvZ9qFexFTBFHCcRU=
 AllowedIPs = 10.8.0.3/32
 """
+# IPv6 scenarios: the IPv6 Address too, the rules as Rules6, peers with
+# their IPv6 addresses (the topology's fd00:8::/64)
+CONFIG6 = """[Interface]
+PrivateKey = CH25jUd/VT8gP4Hcs8Pf75lJ8emgSMu05XhKGAuxYls=
+ListenPort = 51820
+Address = 10.8.0.1/24, fd00:8::1/64
+Uplink = eth0
+Rules6 = rules
+NatPorts = 61000-65535
+
+[Peer]
+PublicKey = nhFHLv/Sr3ZREuitP6KA7swA/D0flgG8D+EpBbxgr1Q=
+AllowedIPs = 10.8.0.2/32, fd00:8::2/128
+
+[Peer]
+PublicKey = 3dN8+uzIRzMZ/04W0PSW041xF0qvZ9qFexFTBFHCcRU=
+AllowedIPs = 10.8.0.3/32, fd00:8::3/128
+"""
+UPLINK4, UPLINK6 = "192.0.2.1", "2001:db8:1::1"  # as diff/topology.sh configured them
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -118,10 +154,11 @@ class Side:
                 raise OSError(ctypes.get_errno(), "setns back")
             os.close(homefd)
         self.gw_mac = _ip_link_mac(gw_ifname)
-        self.seen = []  # IPv4 packets that arrived here, in order
+        self.seen = []  # IP packets that arrived here, in order
 
     def send(self, b):
-        self.sock.sendto(b, (self.ifname, ETH_P_IP, 0, 0, self.gw_mac))
+        self.sock.sendto(b, (self.ifname, ETH_P_IPV6 if b[0] >> 4 == 6 else ETH_P_IP, 0, 0,
+                             self.gw_mac))
 
     def _read(self, want_arp_reply):
         got = False
@@ -133,11 +170,13 @@ class Side:
             proto, pkttype = addr[1], addr[2]
             if pkttype == PACKET_OUTGOING:
                 continue
-            if proto == ETH_P_IP:
+            if proto in (ETH_P_IP, ETH_P_IPV6):
                 try:
-                    self.seen.append(P.Pkt(data))
+                    p = P.Pkt(data)
                 except ValueError:
-                    pass
+                    continue
+                if not chatter(p):
+                    self.seen.append(p)
             elif proto == ETH_P_ARP and want_arp_reply and len(data) >= 28:
                 op = struct.unpack("!H", data[6:8])[0]
                 spa, tpa = socket.inet_ntoa(data[14:18]), socket.inet_ntoa(data[24:28])
@@ -166,6 +205,15 @@ class Side:
         return out
 
 
+def chatter(p):
+    """gw's IPv6 stack talking by itself (MLD reports, router
+    solicitations, from a link-local or unspecified source): never a
+    scenario's result.  The probe table drops it at OUTPUT; this is the
+    safety net for what left before the table was loaded."""
+    return p.family == P.V6 and p.proto == P.ICMP6 and p.icmp is not None and \
+        p.icmp[0] in (130, 131, 132, 133, 143) and (p.src == "::" or p.src.startswith("fe80:"))
+
+
 def _mac(sock, ifname):
     import fcntl
     r = fcntl.ioctl(sock.fileno(), 0x8927, struct.pack("256s", ifname.encode()))  # SIOCGIFHWADDR
@@ -186,7 +234,8 @@ class Scenario:
         self.title = ""
         self.rules = []
         self.packets = []   # (line number, text, is_host)
-        self.uplink = "192.0.2.1"
+        self.uplink = UPLINK4
+        self.uplink6 = UPLINK6
         self.natport = None  # (gw range, kernel range or None)
         self.known = []      # (pattern, reason, line)
         section = None
@@ -209,7 +258,9 @@ class Scenario:
                 self.packets.append((n, s[5:].strip() if host else s, host))
             else:
                 w = s.split(None, 2)
-                if w[0] == "uplink":
+                if w[0] == "uplink" and ":" in w[1]:
+                    self.uplink6 = str(ipaddress.IPv6Address(w[1]))
+                elif w[0] == "uplink":
                     self.uplink = str(ipaddress.IPv4Address(w[1]))
                 elif w[0] == "natport":
                     rng = [tuple(map(int, r.split("-"))) for r in s.split()[1:3]]
@@ -222,6 +273,17 @@ class Scenario:
                     raise ValueError("%s:%d: unknown option %r" % (path, n, w[0]))
         if not self.packets:
             raise ValueError("%s: no [packets]" % path)
+        # the family: of the packets' addresses ([rules] are ip6tables-restore
+        # text for IPv6, iptables-restore text for IPv4)
+        fams = set()
+        for n, text, _ in self.packets:
+            w = text.split()
+            if len(w) < 4:
+                raise ValueError("%s:%d: expected 'PROTO SRC[:PORT] > DST[:PORT] ...'" % (path, n))
+            fams.add(P._family(w[1]))
+        if len(fams) != 1:
+            raise ValueError("%s: IPv4 and IPv6 packets in one scenario" % path)
+        self.family = fams.pop()
 
 
 REF = re.compile(r"@(\d+)\.(src|dst|sport|dport|id)")
@@ -241,13 +303,15 @@ def resolve(text, outs):
 # ---------------------------------------------------------------- gw side
 
 class GwRun:
-    def __init__(self, gw, confdir, uplink):
-        self.gw, self.conf, self.uplink = gw, os.path.join(confdir, "gw0.conf"), uplink
+    def __init__(self, gw, confdir, uplinks):
+        self.gw, self.conf, self.uplinks = gw, os.path.join(confdir, "gw0.conf"), uplinks
         self.ttl_unsupported = False
 
     def run(self, texts):
-        args = [self.gw, "trace", self.conf, "--uplink-addr", self.uplink, "--json", "--hex",
-                "--conntrack"]
+        args = [self.gw, "trace", self.conf]
+        for u in self.uplinks:
+            args += ["--uplink-addr", u]
+        args += ["--json", "--hex", "--conntrack"]
         if self.ttl_unsupported:
             texts = [P.Spec(t).without_ttl() for t in texts]
         r = subprocess.run(args + texts, capture_output=True, text=True)
@@ -294,12 +358,14 @@ def gw_side(sc, gwrun):
 class Kernel:
     def __init__(self, peer, net):
         self.peer, self.net = peer, net
-        self.uplink = "192.0.2.1"  # as 30-diff-kernel.sh configured it
+        self.uplink, self.uplink6 = UPLINK4, UPLINK6
+        self.family = P.V4
 
     def reset(self, sc):
+        self.family = sc.family
         sh("nft", "flush", "ruleset")
         sh("conntrack", "-F", check=False)
-        sh("nft", "-f", "-", stdin=PROBE)
+        sh("nft", "-f", "-", stdin=probe_text(sc.family))
         if sc.uplink != self.uplink:
             # add before deleting: removing an interface's last address
             # flushes its neighbours, permanent ones too
@@ -307,10 +373,16 @@ class Kernel:
             sh("ip", "addr", "del", self.uplink + "/24", "dev", "eth0")
             sh("ip", "route", "replace", "default", "via", "192.0.2.254", "dev", "eth0")
             self.uplink = sc.uplink
-        r = sh("iptables-restore", stdin="".join(sc.rules), check=False)
+        if sc.family == P.V6 and sc.uplink6 != self.uplink6:
+            sh("ip", "addr", "add", sc.uplink6 + "/64", "dev", "eth0", "nodad")
+            sh("ip", "addr", "del", self.uplink6 + "/64", "dev", "eth0")
+            sh("ip", "-6", "route", "replace", "default", "via", "2001:db8:1::fe", "dev", "eth0")
+            self.uplink6 = sc.uplink6
+        restore = "ip6tables-restore" if sc.family == P.V6 else "iptables-restore"
+        r = sh(restore, stdin="".join(sc.rules), check=False)
         if r.returncode:
-            raise RuntimeError("iptables-restore refused the rules: " + r.stderr.strip())
-        if conntrack_list():
+            raise RuntimeError("%s refused the rules: %s" % (restore, r.stderr.strip()))
+        if conntrack_list(sc.family):
             sh("conntrack", "-F", check=False)
         for s in (self.peer, self.net):
             s.take()
@@ -328,10 +400,11 @@ class Kernel:
         return [("peer", p) for p in self.peer.take()] + [("uplink", p) for p in self.net.take()]
 
 
-def counters():
-    """iptables-save -c as {"table/CHAIN/N" or "table/CHAIN/policy": (pkts, bytes)}."""
+def counters(family):
+    """iptables-save -c (ip6tables-save -c) as {"table/CHAIN/N" or
+    "table/CHAIN/policy": (pkts, bytes)}."""
     out, table, idx = {}, None, {}
-    for line in sh("iptables-save", "-c").stdout.splitlines():
+    for line in sh("ip6tables-save" if family == P.V6 else "iptables-save", "-c").stdout.splitlines():
         if line.startswith("*"):
             table, idx = line[1:], {}
         elif line.startswith(":"):
@@ -347,16 +420,17 @@ def counters():
     return out
 
 
-def probe():
+def probe(family):
     """{("pre"|"out", STATE): packets, ("local", None): packets}"""
     out, chain = {}, None
-    for line in sh("nft", "list", "table", "ip", "gwdiff").stdout.splitlines():
+    for line in sh("nft", "list", "table", "ip6" if family == P.V6 else "ip",
+                   "gwdiff").stdout.splitlines():
         m = re.match(r"\s*chain (\S+)", line)
         if m:
             chain = m.group(1)
             continue
         m = re.match(r"\s*(?:ct state (\S+) )?counter packets (\d+)", line)
-        if m:
+        if m and chain in ("pre", "out", "local"):
             out[(chain, m.group(1).upper() if m.group(1) else None)] = int(m.group(2))
     return out
 
@@ -373,8 +447,8 @@ def delta(new, old):
     return d
 
 
-def conntrack_list():
-    r = sh("conntrack", "-L", check=False)
+def conntrack_list(family=P.V4):
+    r = sh("conntrack", "-L", "-f", "ipv6" if family == P.V6 else "ipv4", check=False)
     return [l for l in r.stdout.splitlines() if l.strip()]
 
 
@@ -420,7 +494,7 @@ def same_packet(sc, gwp, kp, portmap, orig_sport=None):
     g, k = P.fields(gwp), P.fields(kp)
     if g == k:
         return True
-    if sc.natport and g["proto"] in (P.TCP, P.UDP, P.ICMP):
+    if sc.natport and g["proto"] in (P.TCP, P.UDP, P.ICMP, P.ICMP6):
         g2, k2 = dict(g), dict(k)
         g2["sport"] = k2["sport"] = 0
         if g2 == k2 and in_range(g["sport"], sc.natport[0]) and in_range(k["sport"], sc.natport[1]) \
@@ -435,10 +509,20 @@ def is_reply_to(p, spec):
     error or a TCP RST."""
     if p.dst != spec.src:
         return False
-    if p.proto == P.ICMP and p.icmp and p.icmp[0] in P.ICMP_ERRORS:
+    if P.is_error(p):
         return True
     return p.proto == P.TCP and p.flags is not None and p.flags & P.FLAG_BITS["R"] and \
         spec.proto == P.TCP and p.dport == spec.sport
+
+
+def dropped_answer(p):
+    """The kernel's answer to a packet it dropped, not REJECT-ed: time
+    exceeded and fragmentation needed; for IPv6 time exceeded, packet too
+    big and destination unreachable "beyond scope of source address" (a
+    link-local source leaving its link)."""
+    if p.proto == P.ICMP:
+        return p.icmp[0] == 11 or tuple(p.icmp[:2]) == (3, 4)
+    return p.proto == P.ICMP6 and (p.icmp[0] in (2, 3) or tuple(p.icmp[:2]) == (1, 2))
 
 
 def ct_one(d, chain):
@@ -459,10 +543,11 @@ class Run:
         self.confdir = os.path.join(tmp, sc.name)
         os.makedirs(self.confdir, exist_ok=True)
         with open(os.path.join(self.confdir, "gw0.conf"), "w") as f:
-            f.write(CONFIG)
+            f.write(CONFIG6 if sc.family == P.V6 else CONFIG)
         with open(os.path.join(self.confdir, "rules"), "w") as f:
             f.write("".join(sc.rules))
-        self.gwrun = GwRun(gwbin, self.confdir, sc.uplink)
+        self.gwrun = GwRun(gwbin, self.confdir,
+                           [sc.uplink, sc.uplink6] if sc.family == P.V6 else [sc.uplink])
         self.diffs, self.notes, self.lines = [], [], []
         self.gw_texts, self.gw_res, self.gw_ct = None, None, []
         self.k_out = {}      # step -> what it became in the kernel (Pkt)
@@ -481,7 +566,8 @@ class Run:
             if self.gwrun.ttl_unsupported:
                 self.notes.append("gw trace has no 'ttl' word: gw traced those packets with TTL 64")
         self.kernel.reset(self.sc)
-        c0, p0 = counters(), probe()
+        fam = self.sc.family
+        c0, p0 = counters(fam), probe(fam)
         steps = self.sc.packets
         i = 0
         while i < len(steps):
@@ -495,7 +581,7 @@ class Run:
             kspec = P.Spec(resolve(steps[i][1], self.k_out))
             b, note = self.kernel_bytes(i, kspec)
             got = self.kernel.send(kspec.iface or "gw0", b)
-            c1, p1 = counters(), probe()
+            c1, p1 = counters(fam), probe(fam)
             dc, dp = delta(c1, c0), delta(p1, p0)
             c0, p0 = c1, p1
             self.sent_all.extend(p for _, p in got)
@@ -514,7 +600,7 @@ class Run:
         if self.kernel_only:
             seq, ack = self.flows.numbers(kspec)
             b = P.build(kspec, seq, ack, ip_id=i)
-            if kspec.proto == P.ICMP and kspec.icmp[0] in P.ICMP_ERRORS:
+            if P.is_error(kspec):
                 q = latest_to(self.sent_all, kspec.dst)
                 if q is None:
                     raise ValueError("%s:%d: an ICMP error quotes a packet that left towards %s, "
@@ -531,7 +617,7 @@ class Run:
         if ch:
             b = P.patch(b, **ch)
             note = " (kernel: %s)" % ", ".join("%s %s" % kv for kv in ch.items())
-        if kspec.proto == P.ICMP and kspec.icmp[0] in P.ICMP_ERRORS:
+        if P.is_error(kspec):
             q = latest_to(self.sent_all, kspec.dst)
             inner = P.Pkt(b).inner
             if q is not None and (inner is None or inner.tuple() != q.tuple()):
@@ -593,10 +679,7 @@ class Run:
             kverdict = "ACCEPT"
         elif local:
             kto, kverdict = "host", "ACCEPT"
-        elif kreply is not None and not (kreply.proto == P.ICMP and
-                                         (kreply.icmp[0] == 11 or tuple(kreply.icmp[:2]) == (3, 4))):
-            # time exceeded and fragmentation needed answer a packet that
-            # was dropped, not REJECT-ed
+        elif kreply is not None and not dropped_answer(kreply):
             kverdict = "REJECT"
         else:
             kverdict = "DROP"
@@ -666,7 +749,7 @@ class Run:
             self.lines.append("    DIFF %s: %s" % (d.key, d.text))
 
     def compare_conntrack(self):
-        kct = conntrack_list()
+        kct = conntrack_list(self.sc.family)
         if self.kernel_only:
             self.lines.append("    conntrack (kernel):")
             self.lines.extend("      " + ct_norm(l) for l in sorted(kct))
@@ -771,7 +854,7 @@ class Flows:
                 (spec.dst, spec.dport, spec.src, spec.sport)
             c = [t, r, None, None]
             self.conns.append(c)
-        payload = xin.len - 20 - 20
+        payload = xin.len - xin.l4off - 20
         c[2 + d] = xin.seq + payload + bool(spec.flags & 2) + bool(spec.flags & 1)
 
 
