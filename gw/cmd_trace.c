@@ -317,7 +317,7 @@ static void print_result(struct tracer *t, const char *arg, const uint8_t *in, s
 			 const struct rules_trace *rt,
 			 const char *reply, const struct nf_trace *rtr, size_t reply_len)
 {
-	const struct rules *r = nf_rules(t->nf);
+	const struct rules *r = p->outer.family == NF_V6 ? nf_rules6(t->nf) : nf_rules(t->nf);
 	struct sbuf out, pkt;
 	const char *ct = res->ctstate < CT_STATE_MAX ? nf_ctstate_name(res->ctstate) : NULL;
 	bool has_out = res->verdict == NF_ACCEPT;

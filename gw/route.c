@@ -180,6 +180,31 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out)
 	return 0;
 }
 
+/* The groups a forwarding IPv6 host is in (Linux: all nodes and all
+ * routers at interface- and link-local scope, all routers at site scope,
+ * and the solicited-node group of each of its addresses, ff02::1:ffXX:XXXX
+ * with the address's last 24 bits). */
+static bool joined6(const struct route_ctx *r, const union nf_addr *g)
+{
+	static const uint8_t sol[13] = { 0xff, 0x02, [11] = 0x01, [12] = 0xff };
+	const uint8_t *b = g->b;
+
+	if (!memcmp(b + 2, (const uint8_t[13]){ 0 }, 13) &&
+	    ((b[1] == 0x01 || b[1] == 0x02) ? b[15] == 1 || b[15] == 2 : b[1] == 0x05 && b[15] == 2))
+		return true;
+	if (memcmp(b, sol, 13))
+		return false;
+	if (!nf_addr_is_zero(&r->uplink_addr6) && !memcmp(r->uplink_addr6.b + 13, b + 13, 3))
+		return true;
+	for (size_t i = 0; i < r->cfg->n_addresses; i++) {
+		const struct cidr *c = &r->cfg->addresses[i];
+
+		if (c->family == AF_INET6 && !memcmp(c->addr + 13, b + 13, 3))
+			return true;
+	}
+	return false;
+}
+
 int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out)
 {
 	const struct route_ctx *r = arg;
@@ -187,9 +212,11 @@ int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out)
 	const void *what;
 
 	memset(out, 0, sizeof(*out));
-	/* multicast (ff00::/8) is the host's, on the link it came by, as the
-	 * kernel's local multicast routes have it: never forwarded */
+	/* multicast (ff00::/8) is never forwarded: the host's when it is in
+	 * the group, else dropped (ip6_mc_input) */
 	if (daddr->b[0] == 0xff) {
+		if (!joined6(r, daddr))
+			return -ENETUNREACH;
 		out->kind = NF_ROUTE_LOCAL;
 		return 0;
 	}
