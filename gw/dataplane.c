@@ -18,15 +18,16 @@
 /* --- setup ---------------------------------------------------------------- */
 
 /* Rules = relative paths are relative to the config's directory. */
-static int load_rules(struct gw *g, struct rules **out, const struct rules *base)
+static int load_rules(struct gw *g, struct rules **out, const struct rules *base,
+		      uint8_t family)
 {
+	const char *path = family == NF_V6 ? g->cfg.rules6_path : g->cfg.rules_path;
 	char err[512];
 
 	*out = NULL;
-	if (!g->cfg.rules_path)
+	if (!path)
 		return 0;
-	if (rulesfile_load_cfg(out, g->cfg.path, g->cfg.rules_path, base, NF_V4, err,
-			       sizeof(err))) {
+	if (rulesfile_load_cfg(out, g->cfg.path, path, base, family, err, sizeof(err))) {
 		gw_err("%s", err);
 		return -EINVAL;
 	}
@@ -61,12 +62,12 @@ int dp_setup(struct gw *g)
 {
 	struct frag_config fc;
 	struct nf_config nfc = { 0 };
-	struct rules *rules;
+	struct rules *rules, *rules6;
 	uint32_t addr = 0;
 	char text[INET_ADDRSTRLEN], per_peer[32];
 	int ret;
 
-	if (!g->cfg.rules_path && !g->cfg.uplink[0]) {
+	if (!g->cfg.rules_path && !g->cfg.rules6_path && !g->cfg.uplink[0]) {
 		/* plain: only the host's addresses, for peers' packets that
 		 * claim one (without the watch, only gw's Address: logged) */
 		ret = route_init(&g->route, &g->cfg, 0, 1500);
@@ -74,16 +75,24 @@ int dp_setup(struct gw *g)
 			follow_host_changed(g);
 		return ret;
 	}
-	ret = load_rules(g, &rules, NULL);
+	ret = load_rules(g, &rules, NULL, NF_V4);
 	if (ret)
 		return ret;
+	ret = load_rules(g, &rules6, NULL, NF_V6);
+	if (ret) {
+		rules_free(rules);
+		return ret;
+	}
+	g->ipv6_rules = rules6 != NULL;
 	if (g->cfg.uplink[0] && (ret = follow_setup(g, rules, &addr))) {
 		rules_free(rules);
+		rules_free(rules6);
 		return ret;
 	}
 	ret = route_init(&g->route, &g->cfg, addr, (uint16_t)(g->uplink_on ? g->uplink.mtu : 1500));
 	if (ret) {
 		rules_free(rules);
+		rules_free(rules6);
 		return ret;
 	}
 	ct_config_default(&nfc.ct, g->cfg.ct_max);
@@ -110,9 +119,11 @@ int dp_setup(struct gw *g)
 	g->fragoutbuf = malloc(FRAG_MAX_DATAGRAM);
 	if (!g->fragbuf || !g->fragoutbuf || frag_create(&g->frag, &fc) || nf_create(&g->nf, &nfc, rules)) {
 		rules_free(rules);
+		rules_free(rules6);
 		gw_err("%s: out of memory", g->cfg.ifname);
 		return -ENOMEM;
 	}
+	nf_set_rules6(g->nf, rules6);
 	g->uplink_addr = addr;
 	rules_changed(g);
 	ev_timer_init(&g->linger_w, follow_linger_cb, GW_LINGER_CHECK, GW_LINGER_CHECK);
@@ -132,9 +143,11 @@ int dp_setup(struct gw *g)
 	       g->cfg.rules_path ? g->cfg.rules_path : "", g->uplink_on ? g->cfg.uplink : "none",
 	       g->uplink_on ? " " : "", g->uplink_on ? text : "", g->cfg.nat_port_min,
 	       g->cfg.nat_port_max, (unsigned)g->cfg.ct_max, per_peer);
-	if (!g->cfg.ipv6_pass)
-		gw_notice("%s: IPv6 between peers and the host is dropped (IPv6 = drop: gw has no "
-		          "IPv6 rules yet; IPv6 = pass hands it to the host as it is)", g->cfg.ifname);
+	if (g->ipv6_rules)
+		gw_log("%s: IPv6 through netfilter, rules %s", g->cfg.ifname, g->cfg.rules6_path);
+	else if (!g->cfg.ipv6_pass)
+		gw_notice("%s: IPv6 between peers and the host is dropped (IPv6 = drop: no Rules6; "
+		          "IPv6 = pass hands it to the host as it is)", g->cfg.ifname);
 	return 0;
 }
 
@@ -162,16 +175,36 @@ void dp_teardown(struct gw *g)
 
 /* --- rules ---------------------------------------------------------------- */
 
+/* Rules6 again (SIGHUP): the IPv6 ruleset asks nothing of the uplink's
+ * filters beyond its address. */
+static int reload6(struct gw *g)
+{
+	struct rules *r;
+
+	if (load_rules(g, &r, nf_rules6(g->nf), NF_V6)) {
+		gw_err("%s: SIGHUP: the old IPv6 rules stay", g->cfg.ifname);
+		return -EINVAL;
+	}
+	rules_free(nf_set_rules6(g->nf, r));
+	gw_notice("%s: SIGHUP: IPv6 rules reloaded from %s", g->cfg.ifname, g->cfg.rules6_path);
+	return 0;
+}
+
 int dp_reload(struct gw *g)
 {
 	struct rules *r;
 	char err[256];
+	int ret6 = 0;
 
-	if (!g->nf || !g->cfg.rules_path) {
+	if (!g->nf || (!g->cfg.rules_path && !g->ipv6_rules)) {
 		gw_warn("%s: SIGHUP: no Rules file to reload", g->cfg.ifname);
 		return -ENOENT;
 	}
-	if (load_rules(g, &r, nf_rules(g->nf))) {
+	if (g->ipv6_rules)
+		ret6 = reload6(g);
+	if (!g->cfg.rules_path)
+		return ret6;
+	if (load_rules(g, &r, nf_rules(g->nf), NF_V4)) {
 		gw_err("%s: SIGHUP: the old rules stay", g->cfg.ifname);
 		return -EINVAL;
 	}
@@ -184,7 +217,7 @@ int dp_reload(struct gw *g)
 	rules_free(nf_set_rules(g->nf, r));
 	rules_changed(g);
 	gw_notice("%s: SIGHUP: rules reloaded from %s", g->cfg.ifname, g->cfg.rules_path);
-	return 0;
+	return ret6;
 }
 
 int dp_restore(struct gw *g, const char *name, const char *text, size_t len, bool counters,

@@ -103,6 +103,8 @@ static void tunnel_addrs(const struct gw *g, const struct uplink_host *h,
 		        "rules", g->cfg.ifname, g->cfg.uplink, (unsigned)BPF_NAT_MAX_TUNNEL, over);
 }
 
+static void uplink_spec6(const struct gw *g, struct bpf_nat_spec *s);
+
 /* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
  * on host h, and what the live connections need of what the filters hold
  * now (once there is a conntrack table); *lg counts what stays for them
@@ -127,9 +129,27 @@ static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
 	}
 	ret = uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
 			      &hl, s, lg, note, err, errlen);
-	if (!ret)
+	if (!ret) {
 		tunnel_addrs(g, h, s);
+		uplink_spec6(g, s);
+	}
 	return ret;
+}
+
+/* With Rules6: the uplink's IPv6 address takes NatPorts and the DNAT-ed
+ * ports as its IPv4 addresses do (MASQUERADE to it), and all IPv6 to gw's
+ * tunnel IPv6 Addresses off the uplink is gw's. */
+static void uplink_spec6(const struct gw *g, struct bpf_nat_spec *s)
+{
+	s->naddr6 = 0;
+	s->ntunnel6 = 0;
+	if (!g->ipv6_rules)
+		return;
+	if (!nf_addr_is_zero(&g->uplink_addr6))
+		s->addr6[s->naddr6++] = g->uplink_addr6;
+	for (size_t i = 0; i < g->cfg.n_addresses && s->ntunnel6 < BPF_NAT_MAX_TUNNEL6; i++)
+		if (g->cfg.addresses[i].family == AF_INET6)
+			memcpy(s->tunnel6[s->ntunnel6++].b, g->cfg.addresses[i].addr, 16);
 }
 
 /* While the filters keep something for live connections only, every
@@ -200,6 +220,29 @@ static void masq_follow(struct gw *g, uint32_t addr)
 	          old ? o : "none", addr ? "" : "; MASQUERADE drops until an address appears");
 }
 
+/* The uplink's IPv6 address is now addr (all zero: none): MASQUERADE (to
+ * IPv6) takes it; entries source-NAT-ed to the old one are flushed. */
+static void masq6_follow(struct gw *g, const union nf_addr *addr)
+{
+	char o[INET6_ADDRSTRLEN], n[INET6_ADDRSTRLEN];
+	union nf_addr old = g->uplink_addr6;
+	unsigned flushed = 0;
+
+	if (nf_addr_eq(addr, &old))
+		return;
+	inet_ntop(AF_INET6, old.b, o, sizeof(o));
+	inet_ntop(AF_INET6, addr->b, n, sizeof(n));
+	g->uplink_addr6 = *addr;
+	g->route.uplink_addr6 = *addr;
+	nf_set_uplink_addr6(g->nf, addr);
+	if (!nf_addr_is_zero(&old))
+		flushed = nat_flush_addr6(nf_ct(g->nf), &old);
+	gw_notice("%s: uplink %s IPv6 address %s -> %s: %u conntrack entries NAT-ed to the old "
+		  "one flushed%s", g->cfg.ifname, g->cfg.uplink, nf_addr_is_zero(&old) ? "none" : o,
+		  nf_addr_is_zero(addr) ? "none" : n, flushed,
+		  nf_addr_is_zero(addr) ? "; IPv6 MASQUERADE drops until an address appears" : "");
+}
+
 /* The uplink's filters on host h: the live rules' spec, or when that is
  * refused on these addresses (a cap, forwarding turned on meanwhile), the
  * fallback to MASQUERADE's address and NatPorts rather than filters that
@@ -221,6 +264,7 @@ static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 		       g->cfg.uplink, err);
 		uplink_nat_base(g->uplink_addr, g->cfg.nat_port_min, g->cfg.nat_port_max, &spec);
 		tunnel_addrs(g, h, &spec);
+		uplink_spec6(g, &spec);
 		lg = (struct uplink_linger){ 0 };
 	} else if (!uplink_nat_equal(&spec, &g->uplink.nat)) {
 		log_notes(g, &note); /* what the new spec implies */
@@ -247,6 +291,16 @@ void follow_host_changed(struct gw *g)
 		       g->cfg.ifname);
 	if (g->uplink_on) {
 		masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
+		if (g->ipv6_rules) {
+			union nf_addr a6;
+			int rc = route_dev_addr6(g->cfg.uplink, &a6);
+
+			if (rc < 0)
+				gw_err("%s: reading the uplink's IPv6 address: %s", g->cfg.ifname,
+				       strerror(-rc));
+			else
+				masq6_follow(g, &a6);
+		}
 		uplink_refresh(g, &h);
 	}
 	free((void *)h.addr);
@@ -272,7 +326,7 @@ static int addr_msg(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
 		return MNL_CB_OK;
 	ifa = mnl_nlmsg_get_payload(nlh);
-	if (ifa->ifa_family == AF_INET)
+	if (ifa->ifa_family == AF_INET || ifa->ifa_family == AF_INET6)
 		*hit = true;
 	return MNL_CB_OK;
 }
@@ -300,12 +354,13 @@ static void addr_cb(struct ev_loop *loop, ev_io *w, int revents)
 		follow_host_changed(g);
 }
 
-/* rtnetlink IPv4 address events, watched by the loop.  0 or -errno. */
+/* rtnetlink IPv4 and IPv6 address events, watched by the loop.  0 or
+ * -errno. */
 int follow_watch(struct gw *g)
 {
 	int fd;
 
-	g->addr_nl = nl_route_open(RTMGRP_IPV4_IFADDR, SOCK_NONBLOCK);
+	g->addr_nl = nl_route_open(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, SOCK_NONBLOCK);
 	if (!g->addr_nl) {
 		int ret = -errno;
 
@@ -366,6 +421,7 @@ static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 	c.ifname = g->cfg.uplink;
 	c.nat = *spec;
 	c.host_owned = true;
+	c.ipv6 = g->ipv6_rules;
 	ret = uplink_open_conf(&g->uplink, &c);
 	if (ret)
 		return ret;

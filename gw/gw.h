@@ -260,6 +260,8 @@ struct gw {
 	uint32_t addr4; /* first IPv4 Address, host order: ICMP errors come from it */
 	uint8_t addr6[16]; /* first IPv6 Address, if has_addr6: ICMPv6 errors' source */
 	bool has_addr6;
+	bool ipv6_rules;   /* Rules6: peers' and the uplink's IPv6 go through nf */
+	union nf_addr uplink_addr6; /* the uplink's IPv6 address (zero: none) */
 	uint16_t ip_id;
 	/* TUN offloads on: reads and writes carry a virtio_net_hdr, reads may be
 	 * TCP super-packets */

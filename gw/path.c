@@ -69,6 +69,10 @@ static void to_uplink(struct gw *g, const struct pkt *p, enum gw_path path)
 	size_t len = p->outer.end;
 	uint8_t *slot;
 
+	if (p->outer.family != NF_V4) {
+		g->dp_drops[GW_DROP_IPV6]++;  /* no IPv6 send queue yet */
+		return;
+	}
 	if (len > t->slot) {
 		g->dp_drops[GW_DROP_TOO_BIG]++;
 		return;
@@ -283,9 +287,14 @@ static bool host_source(struct gw *g, const uint8_t *pkt, size_t len)
 	return !route_lookup(&g->route, be32_get(pkt + 12), &r) && r.kind == NF_ROUTE_LOCAL;
 }
 
+bool dp_filtered(const struct gw *g, const uint8_t *pkt)
+{
+	return g->nf && ((pkt[0] >> 4) == 4 || (g->ipv6_rules && (pkt[0] >> 4) == 6));
+}
+
 bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt)
 {
-	if (!g->nf || g->cfg.ipv6_pass || (pkt[0] >> 4) != 6)
+	if (!g->nf || g->cfg.ipv6_pass || g->ipv6_rules || (pkt[0] >> 4) != 6)
 		return false;
 	g->dp_drops[GW_DROP_IPV6]++;
 	return true;
@@ -296,7 +305,7 @@ void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64
 {
 	if (dp_ipv6_dropped(g, pkt))
 		return;
-	if (!g->nf || (pkt[0] >> 4) != 4) {
+	if (!dp_filtered(g, pkt)) {
 		if (!g->nf && host_source(g, pkt, len)) {
 			g->dp_drops[GW_DROP_MARTIAN]++;
 			return;

@@ -75,6 +75,9 @@ size_t dp_answer_build(const struct route_ctx *r, const struct pkt *p,
 /* Gateway mode with IPv6 = drop: an IPv6 packet between peers and the host
  * is dropped (counted); true when it was. */
 bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt);
+/* Does the packet (from a peer or the host) go through netfilter: IPv4 in
+ * gateway mode, IPv6 too with Rules6. */
+bool dp_filtered(const struct gw *g, const uint8_t *pkt);
 /* The batched packets' way on: call before their buffers are reused. */
 void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall);
 /* A packet the host wrote to the TUN device. */

@@ -467,3 +467,90 @@ uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev)
 			return a[i].addr;
 	return 0;
 }
+
+/* One RTM_GETADDR dump for IPv6: the first usable global address of one
+ * interface. */
+struct dump6 {
+	unsigned index;
+	union nf_addr *out;
+	bool found;
+};
+
+static int dump6_one(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct dump6 *d = data;
+	const struct nlattr *at, *use = NULL;
+	uint32_t flags = ifa->ifa_flags;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6 || d->found ||
+	    ifa->ifa_index != d->index || ifa->ifa_scope != RT_SCOPE_UNIVERSE)
+		return MNL_CB_OK;
+	mnl_attr_for_each(at, nlh, sizeof(*ifa)) {
+		if (mnl_attr_get_type(at) == IFA_FLAGS && mnl_attr_get_payload_len(at) == 4)
+			flags = mnl_attr_get_u32(at);
+		else if ((mnl_attr_get_type(at) == IFA_LOCAL || mnl_attr_get_type(at) == IFA_ADDRESS) &&
+			 mnl_attr_get_payload_len(at) == 16 && !use)
+			use = at;
+	}
+	/* not yet (or no longer) the host's to send from */
+	if (!use || (flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)))
+		return MNL_CB_OK;
+	memcpy(d->out->b, mnl_attr_get_payload(use), 16);
+	d->found = true;
+	return MNL_CB_OK;
+}
+
+static int dev_addr6_once(unsigned index, union nf_addr *out)
+{
+	char buf[ROUTE_DUMP_BUF] __attribute__((aligned(8)));
+	struct dump6 d = { .index = index, .out = out };
+	struct mnl_socket *nl;
+	struct nlmsghdr *nlh;
+	struct rtgenmsg *rt;
+	unsigned portid, seq = 1;
+	ssize_t n;
+	int rc;
+
+	nl = nl_route_open(0, 0);
+	if (!nl)
+		return -errno;
+	portid = mnl_socket_get_portid(nl);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	rt->rtgen_family = AF_INET6;
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		rc = mnl_cb_run(buf, (size_t)n, seq, portid, dump6_one, &d);
+		if (rc <= MNL_CB_STOP)
+			break;
+	}
+	rc = rc < 0 ? -errno : d.found;
+out:
+	mnl_socket_close(nl);
+	return rc;
+}
+
+int route_dev_addr6(const char *dev, union nf_addr *out)
+{
+	unsigned index = if_nametoindex(dev);
+	int rc = -EINTR;
+
+	memset(out, 0, sizeof(*out));
+	if (!index)
+		return 0;
+	for (int i = 0; i < 5 && rc == -EINTR; i++)
+		rc = dev_addr6_once(index, out);
+	return rc;
+}

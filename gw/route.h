@@ -75,5 +75,9 @@ bool route_is_own(const struct route_ctx *r, uint32_t addr);
 int route_host_addrs(struct route_addr **out);
 /* The first address of dev in a[n] (its primary), 0 when it has none. */
 uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev);
+/* The first global IPv6 address of dev the host may send from (not
+ * tentative, deprecated or failed DAD) into *out: 1, 0 when it has none
+ * (*out zeroed), or -errno. */
+int route_dev_addr6(const char *dev, union nf_addr *out);
 
 #endif

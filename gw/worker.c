@@ -252,14 +252,14 @@ static void unreachable(struct gw *g, uint8_t *pkt, size_t len)
 		gw_tun_write(g, out, n);
 }
 
-/* One packet from the host: through netfilter (IPv4, when on) or straight to
- * its peer. */
+/* One packet from the host: through netfilter (IPv4 when on, IPv6 with
+ * Rules6) or straight to its peer. */
 static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64_t wl)
 {
 	struct session_seal seal;
 	struct wg_tx tx;
 
-	if (g->nf && (p[0] >> 4) == 4) {
+	if (dp_filtered(g, p)) {
 		dp_from_host(g, p, len, now, wl);
 		return;
 	}

@@ -564,7 +564,8 @@ int nat_packet(struct ct_entry *e, enum ct_dir dir, enum nat_manip m,
 
 struct flush_arg {
 	struct ct_table *t;
-	uint32_t addr;
+	union nf_addr addr;
+	uint8_t family;
 	unsigned n;
 };
 
@@ -573,7 +574,8 @@ static int flush_one(struct ct_entry *e, void *arg)
 	struct flush_arg *f = arg;
 
 	if ((ct_entry_status(e) & CT_S_SRC_NAT) &&
-	    ct_entry_tuple(e, CT_DIR_REPLY)->dst.ip == f->addr) {
+	    ct_entry_tuple(e, CT_DIR_REPLY)->family == f->family &&
+	    nf_addr_eq(&ct_entry_tuple(e, CT_DIR_REPLY)->dst, &f->addr)) {
 		ct_remove(f->t, e);
 		f->n++;
 	}
@@ -582,7 +584,15 @@ static int flush_one(struct ct_entry *e, void *arg)
 
 unsigned nat_flush_addr(struct ct_table *t, uint32_t addr)
 {
-	struct flush_arg f = { .t = t, .addr = addr };
+	struct flush_arg f = { .t = t, .addr = nf_addr4(addr), .family = NF_V4 };
+
+	ct_foreach(t, flush_one, &f);
+	return f.n;
+}
+
+unsigned nat_flush_addr6(struct ct_table *t, const union nf_addr *addr)
+{
+	struct flush_arg f = { .t = t, .addr = *addr, .family = NF_V6 };
 
 	ct_foreach(t, flush_one, &f);
 	return f.n;
@@ -627,6 +637,8 @@ static int live_one(struct ct_entry *e, void *arg)
 	const struct ct_tuple *o = ct_entry_tuple(e, CT_DIR_ORIGINAL);
 	bool found = false;
 
+	if (o->family != NF_V4)
+		return 0;  /* the uplink's IPv4 filters only */
 	if (st & CT_S_SRC_NAT)
 		live_snat(l->out, ct_entry_tuple(e, CT_DIR_REPLY)->dst.ip);
 	if (!(st & CT_S_DST_NAT) || (o->proto != IPPROTO_TCP && o->proto != IPPROTO_UDP))

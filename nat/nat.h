@@ -86,6 +86,8 @@ bool nat_tuple_invert(struct ct_tuple *out, const struct ct_tuple *in);
 /* An address went away (MASQUERADE): remove every entry source-NAT-ed to it,
  * as Linux does.  Returns how many were removed. */
 unsigned nat_flush_addr(struct ct_table *t, uint32_t addr);
+/* The same for an IPv6 address. */
+unsigned nat_flush_addr6(struct ct_table *t, const union nf_addr *addr);
 
 /*
  * What live connections still need of the uplink, whatever the rules are
