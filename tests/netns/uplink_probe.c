@@ -819,7 +819,8 @@ static void tcp6_queue(struct tcp_st *s, uint32_t seq, uint8_t flags, const uint
 		static const uint8_t opt[8] = { 2, 4, 0x05, 0xa0, 1, 3, 3, 2 }; /* MSS 1440 */
 		memcpy(l4 + 20, opt, 8);
 	}
-	memcpy(l4 + hl, data, n);
+	if (n)
+		memcpy(l4 + hl, data, n);
 	queue6(IPPROTO_TCP, l4, hl + n, 16);
 }
 
