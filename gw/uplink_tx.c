@@ -137,8 +137,14 @@ static void raw_msg(struct uplink_tx *t, unsigned i, uint8_t *p, size_t len, boo
 	union uplink_tx_addr *a = &t->addr[i];
 
 	if (v6) {
+		const uint8_t *d = p + IP6H_DADDR;
+
 		a->v6 = (struct sockaddr_in6){ .sin6_family = AF_INET6 };
-		memcpy(&a->v6.sin6_addr, p + IP6H_DADDR, 16);
+		memcpy(&a->v6.sin6_addr, d, 16);
+		/* link-local and link-scope multicast: the uplink's (the bound
+		 * device would be taken anyway) */
+		if ((d[0] == 0xfe && (d[1] & 0xc0) == 0x80) || (d[0] == 0xff && (d[1] & 0xf) == 2))
+			a->v6.sin6_scope_id = (uint32_t)t->nh.ifindex;
 	} else {
 		a->v4 = (struct sockaddr_in){ .sin_family = AF_INET };
 		memcpy(&a->v4.sin_addr, p + IP4H_DADDR, 4);

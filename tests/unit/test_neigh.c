@@ -593,6 +593,7 @@ static void expect_raw6(const struct uplink_tx *t, unsigned i, const char *dst, 
 	assert_int_equal(m->msg_namelen, sizeof(*a));
 	assert_int_equal(a->sin6_family, AF_INET6);
 	assert_int_equal(a->sin6_port, 0);
+	assert_int_equal(a->sin6_scope_id, strncmp(dst, "ff02:", 5) ? 0 : UPLINK);
 	assert_memory_equal(&a->sin6_addr, ip6(dst).b, 16);
 	assert_int_equal(m->msg_iovlen, 1);
 	assert_int_equal(m->msg_iov[0].iov_len, len);
