@@ -4,20 +4,30 @@
  * tables, so gw can send Ethernet frames on a packet socket (gw/uplink.h).
  * One per owner (a worker's send queue): no globals, no locks.
  *
- * Routes: the main table's IPv4 routes whose device is the uplink
- * (RTM_NEWROUTE / RTM_DELROUTE), up to NEIGH_ROUTES.  A destination's next
- * hop is the gateway of the longest route that holds it (the lowest metric
- * among equals), or the destination itself when none does: what the
- * kernel's output lookup does for the raw socket bound to the uplink (with
- * an oif, a destination no route of that device holds is on the link).
+ * Routes: the main table's IPv4 and IPv6 routes whose device is the
+ * uplink (RTM_NEWROUTE / RTM_DELROUTE), up to NEIGH_ROUTES of each family.
+ * A destination's next hop is the gateway of the longest route that holds
+ * it (the lowest metric among equals), or the destination itself when
+ * that route has no gateway: what the kernel's output lookup does for the
+ * raw socket bound to the uplink.  When no route holds it, IPv4 takes the
+ * destination itself (with an oif, a destination no route of that device
+ * holds is on the link); IPv6 goes by the raw socket (a socket bound to a
+ * device looks up that device's routes only, and without one the kernel
+ * refuses: ENETUNREACH).  An IPv6 gateway is most often link-local
+ * (fe80::, an RA's default route): the next hop is that address on the
+ * uplink.  IPv6 routes of equal prefix and metric via different gateways
+ * (several routers) are the kernel's choice (router reachability, round
+ * robin): their destinations go by the raw socket.
  * Routes gw does not follow (multipath, a nexthop object, a gateway of
  * another family, unreachable / blackhole / prohibit on any device) hold
- * their destinations for the raw socket, and so does everything while the
- * table is full: the kernel decides those as before.
+ * their destinations for the raw socket, and so does everything of a
+ * family while its table is full: the kernel decides those as before.
  *
- * Neighbours: the kernel's ARP entries on the uplink (RTM_NEWNEIGH /
- * RTM_DELNEIGH), an open-addressed table of NEIGH_SLOTS, filled to 3/4 at
- * most (a next hop with no room is sent by the raw socket).  By state:
+ * Neighbours: the kernel's ARP and NDP entries on the uplink (RTM_NEWNEIGH
+ * / RTM_DELNEIGH of AF_INET and AF_INET6), one open-addressed table of
+ * NEIGH_SLOTS for both, keyed by (family, address): a lookup is one hash
+ * probe run; filled to 3/4 at most (a next hop with no room is sent by
+ * the raw socket).  By state:
  *   REACHABLE, DELAY, PROBE, PERMANENT, NOARP: frames to its MAC.
  *   STALE: frames to its MAC, but the first packet after the entry went
  *     stale goes by the raw socket: the kernel uses the entry, so it
@@ -29,13 +39,16 @@
  *
  * Events arrive on this cache's own netlink socket (fd: watch it for
  * reading, then neigh_read).  Lost events (ENOBUFS) empty the cache and
- * dump both tables again.  neigh_msg and neigh_lookup are the pure part.
+ * dump all the tables again.  neigh_msg and neigh_lookup[6] are the pure
+ * part.
  */
 #ifndef GW_NEIGH_H
 #define GW_NEIGH_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "nat/pkt/addr.h"
 
 struct mnl_socket;
 struct nlmsghdr;
@@ -52,10 +65,18 @@ struct neigh_route {
 	bool raw;		/* its destinations go by the raw socket */
 };
 
+struct neigh_route6 {
+	union nf_addr dst, gw;	/* network order; gw all zero: on the link */
+	uint32_t prio;		/* metric */
+	uint8_t len;
+	bool raw;		/* its destinations go by the raw socket */
+};
+
 struct neigh_entry {
-	uint32_t addr;		/* host order; 0: free slot */
+	union nf_addr addr;	/* IPv4: .ip, host order; IPv6: network order */
 	uint8_t mac[6];
 	uint16_t state;		/* NUD_* */
+	uint8_t family;		/* NF_V4, NF_V6; 0: free slot */
 	bool confirm;		/* stale: the next packet goes by the raw socket */
 };
 
@@ -67,6 +88,9 @@ struct neigh {
 	struct neigh_route route[NEIGH_ROUTES];
 	unsigned nroute;
 	bool route_full;	/* a route had no room: all by the raw socket */
+	struct neigh_route6 route6[NEIGH_ROUTES];
+	unsigned nroute6;
+	bool route6_full;	/* the same for IPv6 */
 	struct neigh_entry slot[NEIGH_SLOTS];
 	unsigned nentry;
 	uint64_t resyncs;	/* dumps after lost events */
@@ -80,8 +104,8 @@ enum neigh_verdict {
 
 /* An empty cache for ifindex, no socket. */
 void neigh_init(struct neigh *n, int ifindex);
-/* neigh_init, a netlink socket subscribed to neighbour and IPv4 route
- * events, and both tables dumped into the cache.  0 or -errno (logged by
+/* neigh_init, a netlink socket subscribed to neighbour, IPv4 and IPv6
+ * route events, and the tables of both families dumped into the cache.  0 or -errno (logged by
  * the caller); nothing left open on failure. */
 int neigh_open(struct neigh *n, int ifindex);
 void neigh_close(struct neigh *n);
@@ -94,5 +118,8 @@ void neigh_msg(struct neigh *n, const struct nlmsghdr *nlh);
  * the verdict is NEIGH_MAC.  NEIGH_CONFIRM is returned once per stale
  * period. */
 enum neigh_verdict neigh_lookup(struct neigh *n, uint32_t daddr, uint8_t mac[static 6]);
+/* The same for the IPv6 destination daddr (network order). */
+enum neigh_verdict neigh_lookup6(struct neigh *n, const union nf_addr *daddr,
+				 uint8_t mac[static 6]);
 
 #endif

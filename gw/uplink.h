@@ -29,7 +29,10 @@
  *      the device's queue with PACKET_VNET_HDR, a flow's consecutive
  *      segments joined into GSO super-packets.  The IPPROTO_RAW socket
  *      bound to the uplink for what has no neighbour entry yet (the kernel
- *      resolves it) and for uplinks without ARP.  sendmmsg batches from a
+ *      resolves it) and for uplinks without ARP.  IPv6 the same way
+ *      (ethertype 0x86dd, next hops from the IPv6 routes -- a link-local
+ *      gateway as a rule -- and NDP entries, TCPv6 joined, an AF_INET6
+ *      IPPROTO_RAW socket as the fallback).  sendmmsg batches from a
  *      preallocated arena.  One queue per owner thread: u->tx here.
  * Host-owned NAT address: uplink_open also installs the tc ingress filter
  *      (gw/tc.h) and reserves NatPorts and the DNAT-ed ports the kernel

@@ -28,8 +28,14 @@ enum { TX_SNDBUF = 4 << 20 };
 
 /* raw socket; packet socket (bypass); packet socket with the virtio
  * header, through the device's queue (TCP, so that a flow's segments and
- * its super-packets keep their order) */
-enum tx_way { WAY_RAW, WAY_PACKET, WAY_QUEUE };
+ * its super-packets keep their order); the IPv6 raw socket */
+enum tx_way { WAY_RAW, WAY_PACKET, WAY_QUEUE, WAY_RAW6 };
+
+/* A raw socket's destination, either family. */
+union uplink_tx_addr {
+	struct sockaddr_in v4;
+	struct sockaddr_in6 v6;
+};
 
 /* The virtio header of a frame that is neither GSO nor partial. */
 static const uint8_t plain_vnet[VNET_HLEN];
@@ -75,7 +81,7 @@ uint8_t *uplink_send_slot(struct uplink_tx *t)
 
 /* The packet socket when it can send p as the raw socket would, with the
  * next hop's MAC in mac. */
-static enum tx_way way(struct uplink_tx *t, const uint8_t *ip, size_t len, uint8_t mac[6])
+static enum tx_way way4(struct uplink_tx *t, const uint8_t *ip, size_t len, uint8_t mac[6])
 {
 	size_t ihl = (size_t)(ip[0] & 0xf) * 4;
 	uint32_t src = be32_get(ip + IP4H_SADDR), dst = be32_get(ip + IP4H_DADDR);
@@ -83,8 +89,7 @@ static enum tx_way way(struct uplink_tx *t, const uint8_t *ip, size_t len, uint8
 	if (t->xfd < 0)
 		return WAY_RAW;
 	/* what the kernel decides: refuse, fill in, or send to no neighbour */
-	if (ip[0] >> 4 != 4 || ihl < IP4H_LEN || ihl > len || len > t->mtu || !src ||
-	    dst >= 0xe0000000u)
+	if (ihl < IP4H_LEN || ihl > len || len > t->mtu || !src || dst >= 0xe0000000u)
 		return WAY_RAW;
 	switch (neigh_lookup(&t->nh, dst, mac)) {
 	case NEIGH_MAC:
@@ -99,39 +104,100 @@ static enum tx_way way(struct uplink_tx *t, const uint8_t *ip, size_t len, uint8
 	return WAY_RAW;
 }
 
+/* The same for IPv6.  TCP right after the fixed header takes the queue
+ * (gro joins only that); behind extension headers it takes the bypass. */
+static enum tx_way way6(struct uplink_tx *t, const uint8_t *ip, size_t len, uint8_t mac[6])
+{
+	union nf_addr dst;
+	static const uint8_t any[16];
+
+	if (t->xfd < 0)
+		return WAY_RAW6;
+	memcpy(dst.b, ip + IP6H_DADDR, 16);
+	/* what the kernel decides: refuse, or send to no neighbour
+	 * (multicast; an unspecified source) */
+	if (len > t->mtu || dst.b[0] == 0xff || !memcmp(ip + IP6H_SADDR, any, 16))
+		return WAY_RAW6;
+	switch (neigh_lookup6(&t->nh, &dst, mac)) {
+	case NEIGH_MAC:
+		return t->gfd >= 0 && ip[IP6H_NEXT] == IPPROTO_TCP ? WAY_QUEUE : WAY_PACKET;
+	case NEIGH_CONFIRM:
+		t->st.confirm++;
+		return WAY_RAW6;
+	case NEIGH_RAW:
+		break;
+	}
+	t->st.no_neigh++;
+	return WAY_RAW6;
+}
+
+/* The raw sockets' message i: the packet at p, to its destination. */
+static void raw_msg(struct uplink_tx *t, unsigned i, uint8_t *p, size_t len, bool v6)
+{
+	union uplink_tx_addr *a = &t->addr[i];
+
+	if (v6) {
+		const uint8_t *d = p + IP6H_DADDR;
+
+		a->v6 = (struct sockaddr_in6){ .sin6_family = AF_INET6 };
+		memcpy(&a->v6.sin6_addr, d, 16);
+		/* link-local and link-scope multicast: the uplink's (the bound
+		 * device would be taken anyway) */
+		if ((d[0] == 0xfe && (d[1] & 0xc0) == 0x80) || (d[0] == 0xff && (d[1] & 0xf) == 2))
+			a->v6.sin6_scope_id = (uint32_t)t->nh.ifindex;
+	} else {
+		a->v4 = (struct sockaddr_in){ .sin_family = AF_INET };
+		memcpy(&a->v4.sin_addr, p + IP4H_DADDR, 4);
+	}
+	t->iov[2 * i] = (struct iovec){ p, len };
+	t->msg[i].msg_hdr = (struct msghdr){
+		.msg_name = a, .msg_namelen = v6 ? sizeof(a->v6) : sizeof(a->v4),
+		.msg_iov = &t->iov[2 * i], .msg_iovlen = 1,
+	};
+}
+
 void uplink_send_commit(struct uplink_tx *t, size_t len)
 {
 	unsigned i = t->count;
 	uint8_t *p, mac[6];
+	bool v6;
 
 	if (i >= UPLINK_TX_BATCH || len < IP4H_LEN || len > t->slot) {
 		t->st.drop++;
 		return;
 	}
 	p = slot_at(t, i);
-	t->way[i] = (uint8_t)way(t, p, len, mac);
-	if (t->way[i] != WAY_RAW) {
+	v6 = p[0] >> 4 == 6;
+	if (v6) {
+		/* the payload length as the IPv4 total length: from len */
+		if (len < IP6H_LEN || len - IP6H_LEN > IP6H_MAXPLEN || t->rfd6 < 0) {
+			t->st.drop++;
+			return;
+		}
+		be16_put(p + IP6H_PLEN, (uint16_t)(len - IP6H_LEN));
+		t->way[i] = (uint8_t)way6(t, p, len, mac);
+	} else if (p[0] >> 4 == 4) {
+		t->way[i] = (uint8_t)way4(t, p, len, mac);
+	} else {
+		t->way[i] = WAY_RAW; /* the kernel refuses it, as before */
+	}
+	if (t->way[i] == WAY_PACKET || t->way[i] == WAY_QUEUE) {
 		uint8_t *eth = p - ETHH_LEN;
 		bool vh = t->way[i] == WAY_QUEUE;
 
-		uplink_tx_ip_fill(t, p, len);
+		if (!v6)
+			uplink_tx_ip_fill(t, p, len);
 		memcpy(eth, mac, 6);
 		memcpy(eth + 6, t->mac, 6);
-		be16_put(eth + ETHH_TYPE, ETYPE_IP);
+		be16_put(eth + ETHH_TYPE, v6 ? ETYPE_IPV6 : ETYPE_IP);
 		t->iov[2 * i] = (struct iovec){ (void *)(uintptr_t)plain_vnet, VNET_HLEN };
 		t->iov[2 * i + 1] = (struct iovec){ eth, ETHH_LEN + len };
 		t->msg[i].msg_hdr = (struct msghdr){
-			.msg_name = t->ll, .msg_namelen = sizeof(*t->ll),
+			.msg_name = &t->ll[v6], .msg_namelen = sizeof(*t->ll),
 			.msg_iov = &t->iov[2 * i + !vh], .msg_iovlen = vh ? 2 : 1,
 		};
 	} else {
-		t->addr[i] = (struct sockaddr_in){ .sin_family = AF_INET };
-		memcpy(&t->addr[i].sin_addr, p + IP4H_DADDR, 4);
-		t->iov[2 * i] = (struct iovec){ p, len };
-		t->msg[i].msg_hdr = (struct msghdr){
-			.msg_name = &t->addr[i], .msg_namelen = sizeof(t->addr[i]),
-			.msg_iov = &t->iov[2 * i], .msg_iovlen = 1,
-		};
+		raw_msg(t, i, p, len, v6);
 	}
 	t->count++;
 }
@@ -171,12 +237,11 @@ static bool send_joined(struct uplink_tx *t, unsigned from, unsigned to, unsigne
 	struct vnet_hdr h;
 	size_t len = gro_finish(&t->gro, &h);
 	struct iovec iov[2] = { { vh, sizeof(vh) }, { eth, ETHH_LEN + len } };
-	struct msghdr m = {
-		.msg_name = t->ll, .msg_namelen = sizeof(*t->ll), .msg_iov = iov, .msg_iovlen = 2,
-	};
+	struct msghdr m = { .msg_namelen = sizeof(*t->ll), .msg_iov = iov, .msg_iovlen = 2 };
 
 	if (n < 2)
 		return false;
+	m.msg_name = t->msg[from].msg_hdr.msg_name; /* the family's destination */
 	/* csum_start and hdr_len count from the Ethernet header here */
 	h.csum_start += ETHH_LEN;
 	h.hdr_len += ETHH_LEN;
@@ -239,7 +304,7 @@ unsigned uplink_flush(struct uplink_tx *t)
 			n = send_queued(t, i, end);
 			t->st.packet += n;
 		} else {
-			n = send_run(t, t->rfd, i, end);
+			n = send_run(t, t->way[i] == WAY_RAW6 ? t->rfd6 : t->rfd, i, end);
 			t->st.raw += n;
 		}
 		sent += n;
@@ -277,18 +342,21 @@ int uplink_tx_neigh_read(struct uplink_tx *t)
 
 /* ---- open / close ------------------------------------------------------- */
 
-static int open_raw(struct uplink_tx *t, const char *ifname)
+/* A raw socket of family af bound to the uplink into *fd.  IPPROTO_RAW
+ * implies the header included, for IPv6 too (IPV6_HDRINCL): the kernel
+ * sends the IPv6 header as it is. */
+static int open_raw(int *fd, int af, const char *ifname)
 {
 	int sndbuf = TX_SNDBUF, zero = 0;
 
-	t->rfd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
-	if (t->rfd < 0)
+	*fd = socket(af, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
+	if (*fd < 0)
 		return -errno;
-	if (setsockopt(t->rfd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0)
+	if (setsockopt(*fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, (socklen_t)strlen(ifname)) < 0)
 		return -errno;
-	if (setsockopt(t->rfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
-		(void)setsockopt(t->rfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	(void)setsockopt(t->rfd, SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero));
+	if (setsockopt(*fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+		(void)setsockopt(*fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	(void)setsockopt(*fd, SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero));
 	return 0;
 }
 
@@ -317,7 +385,7 @@ static const char *no_arp(const char *ifname, const uint8_t mac[6])
 
 /* The packet socket, not bound to a protocol (it receives nothing), frames
  * straight to the driver. */
-static int open_packet(struct uplink_tx *t, int ifindex)
+static int open_packet(struct uplink_tx *t)
 {
 	int one = 1, sndbuf = TX_SNDBUF, zero = 0;
 
@@ -345,21 +413,14 @@ static int open_packet(struct uplink_tx *t, int ifindex)
 		gro_init(&t->gro, t->grobuf + ETHH_LEN, GRO_MAX);
 		t->gro.trusted = true; /* peers' packets, authenticated (gro.h) */
 	}
-	*t->ll = (struct sockaddr_ll){
-		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = ifindex,
-	};
 	return 0;
 }
 
-int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigned mtu,
-		   const uint8_t mac[static 6], bool raw_only)
+int uplink_tx_init(struct uplink_tx *t, int ifindex, unsigned mtu, const uint8_t mac[static 6])
 {
-	const char *why = raw_only ? "RawSend" : no_arp(ifname, mac);
-	int rc;
-
 	memset(t, 0, sizeof(*t));
 	neigh_init(&t->nh, ifindex);
-	t->rfd = t->xfd = t->gfd = -1;
+	t->rfd = t->rfd6 = t->xfd = t->gfd = -1;
 	t->mtu = mtu;
 	t->slot = mtu < 1500 ? 1500 : mtu;
 	t->stride = (UPLINK_TX_HEAD + t->slot + 63) & ~(size_t)63;
@@ -368,23 +429,50 @@ int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigne
 	t->iov = calloc(2 * UPLINK_TX_BATCH, sizeof(*t->iov));
 	t->addr = calloc(UPLINK_TX_BATCH, sizeof(*t->addr));
 	t->way = calloc(UPLINK_TX_BATCH, 1);
-	t->ll = calloc(1, sizeof(*t->ll));
+	t->ll = calloc(2, sizeof(*t->ll));
 	t->buf = aligned_alloc(64, (size_t)UPLINK_TX_BATCH * t->stride);
 	if (!t->msg || !t->iov || !t->addr || !t->way || !t->ll || !t->buf) {
-		rc = -ENOMEM;
-		goto fail;
+		uplink_tx_close(t);
+		return -ENOMEM;
 	}
+	/* the frame's protocol (skb->protocol): the kernel's GSO and the
+	 * virtio header's gso_type are checked against it */
+	t->ll[0] = (struct sockaddr_ll){
+		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = ifindex,
+	};
+	t->ll[1] = (struct sockaddr_ll){
+		.sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IPV6), .sll_ifindex = ifindex,
+	};
 	randombytes_buf(t->id, sizeof(t->id));
 	randombytes_buf(t->id_key, sizeof(t->id_key));
-	rc = open_raw(t, ifname);
+	return 0;
+}
+
+int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigned mtu,
+		   const uint8_t mac[static 6], bool raw_only)
+{
+	const char *why = raw_only ? "RawSend" : no_arp(ifname, mac);
+	int rc = uplink_tx_init(t, ifindex, mtu, mac);
+
+	if (rc < 0)
+		return rc;
+	rc = open_raw(&t->rfd, AF_INET, ifname);
 	if (rc < 0)
 		goto fail;
+	rc = open_raw(&t->rfd6, AF_INET6, ifname);
+	if (rc < 0) { /* IPv6 off in the kernel: IPv6 packets are dropped */
+		gw_log("uplink %s: IPv6 raw socket: %s: IPv6 packets will be dropped", ifname,
+		       strerror(-rc));
+		if (t->rfd6 >= 0)
+			close(t->rfd6);
+		t->rfd6 = -1;
+	}
 	if (why) {
 		if (!raw_only)
 			gw_log("uplink %s: %s: sending by the raw socket only", ifname, why);
 		return 0;
 	}
-	rc = open_packet(t, ifindex);
+	rc = open_packet(t);
 	if (rc == 0)
 		rc = neigh_open(&t->nh, ifindex);
 	if (rc < 0) {
@@ -406,11 +494,13 @@ void uplink_tx_close(struct uplink_tx *t)
 {
 	if (t->rfd >= 0)
 		close(t->rfd);
+	if (t->rfd6 >= 0)
+		close(t->rfd6);
 	if (t->xfd >= 0)
 		close(t->xfd);
 	if (t->gfd >= 0)
 		close(t->gfd);
-	t->rfd = t->xfd = t->gfd = -1;
+	t->rfd = t->rfd6 = t->xfd = t->gfd = -1;
 	neigh_close(&t->nh);
 	free(t->msg);
 	free(t->iov);

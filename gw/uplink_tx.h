@@ -21,6 +21,18 @@
  *     the MTU, no source, multicast or broadcast, routes neigh.h does not
  *     follow), and for every packet of an uplink without ARP (IFF_NOARP,
  *     not Ethernet, point-to-point).
+ * IPv6 (a packet whose version field says 6) the same ways: frames of
+ *   ethertype 0x86dd to the next hop neigh_lookup6 finds (NDP entries; a
+ *   link-local gateway is the usual default route), with nothing to fill
+ *   but the payload length (no header checksum, no ID; set from the
+ *   length for both ways, as IPv4's total length); and an AF_INET6
+ *   IPPROTO_RAW socket bound to the uplink (the header included, as for
+ *   IPv4: Linux implies IPV6_HDRINCL; a sockaddr_in6 destination) when
+ *   there is no usable entry, once per stale period, for multicast, an
+ *   unspecified source, over the MTU, and on uplinks without ARP/NDP.  The
+ *   kernel leaves that header as it is (no hop limit, flow label or length
+ *   filled).  Without IPv6 in the kernel (no AF_INET6 raw socket) IPv6
+ *   packets are counted in drop.
  * Both from one preallocated arena of UPLINK_TX_BATCH slots, each with
  * room for the Ethernet header before the IP packet; uplink_flush sends
  * the queue in order, one sendmmsg per run of packets that take the same
@@ -28,8 +40,9 @@
  * TCP super-packets: TCP frames go on a second packet socket with
  * PACKET_VNET_HDR that goes through the device's queue, and consecutive
  * segments of one flow in a run that cut back byte for byte (nat/pkt/gro)
- * are joined into one frame with a virtio header (GSO TCPv4, partial
- * checksum).  Not the bypass: it drops a super-packet the device cannot
+ * are joined into one frame with a virtio header (GSO TCPv4 or TCPv6 --
+ * TCP right after the fixed IPv6 header; behind extension headers TCPv6
+ * takes the bypass, unjoined -- partial checksum).  Not the bypass: it drops a super-packet the device cannot
  * segment itself (__dev_direct_xmit), and the queue lets the kernel's GSO
  * cut it; and all of a flow's frames, joined or not, take the same queue,
  * so a lone segment never overtakes a super-packet waiting in a qdisc.
@@ -48,9 +61,9 @@
 
 struct mmsghdr;
 struct iovec;
-struct sockaddr_in;
 struct sockaddr_ll;
 struct uplink_pkt;
+union uplink_tx_addr;
 
 enum {
 	UPLINK_TX_BATCH = 64,
@@ -70,13 +83,14 @@ struct uplink_tx_stats {
 
 struct uplink_tx {
 	int rfd;		/* raw socket */
+	int rfd6;		/* IPv6 raw socket; -1: IPv6 packets dropped */
 	int xfd;		/* packet socket; -1: the raw socket only */
 	unsigned mtu;
 	size_t slot;		/* bytes of IP packet a slot holds (>= mtu) */
 	size_t stride;
 	uint8_t mac[6];
 	struct neigh nh;	/* watch nh.fd for reading: uplink_tx_neigh_read */
-	struct sockaddr_ll *ll;	/* the packet socket's destination */
+	struct sockaddr_ll *ll;	/* the packet socket's destinations: [0] IPv4, [1] IPv6 */
 	/* TCP frames on gfd (PACKET_VNET_HDR, through the device's queue),
 	 * consecutive segments of a flow joined in gro (ETHH_LEN + GRO_MAX
 	 * bytes of grobuf) into one frame; -1: TCP takes the bypass too */
@@ -87,7 +101,7 @@ struct uplink_tx {
 	 * message i uses iov[2i] and iov[2i + 1] */
 	struct mmsghdr *msg;
 	struct iovec *iov;
-	struct sockaddr_in *addr;
+	union uplink_tx_addr *addr;	/* the raw sockets' destinations */
 	uint8_t *buf, *way;
 	unsigned count;
 	uint16_t id[UPLINK_TX_IDS];
@@ -102,6 +116,9 @@ struct uplink_tx {
 int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigned mtu,
 		   const uint8_t mac[static 6], bool raw_only);
 void uplink_tx_close(struct uplink_tx *t);
+/* Just the queue's arenas, no socket (all fds -1), for tests of the
+ * frames uplink_send_commit builds.  0 or -ENOMEM. */
+int uplink_tx_init(struct uplink_tx *t, int ifindex, unsigned mtu, const uint8_t mac[static 6]);
 /* Neighbour and route events waiting on nh.fd into the cache.  0 or -errno. */
 int uplink_tx_neigh_read(struct uplink_tx *t);
 /* The IP header of the packet at ip as the raw socket would send it: total
@@ -111,7 +128,9 @@ void uplink_tx_ip_fill(struct uplink_tx *t, uint8_t *ip, size_t len);
 
 /* The next send slot (slot bytes), or NULL when the queue is full. */
 uint8_t *uplink_send_slot(struct uplink_tx *t);
-/* Queues the slot with len bytes of IPv4 packet in it, deciding its way. */
+/* Queues the slot with len bytes of IPv4 or IPv6 packet in it (told
+ * apart by the version field), deciding its way.  IPv6: the payload
+ * length is set from len; dropped (counted) without an IPv6 raw socket. */
 void uplink_send_commit(struct uplink_tx *t, size_t len);
 /* Sends what is queued (what the kernel refuses is counted and dropped).
  * Returns the number sent. */

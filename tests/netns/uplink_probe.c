@@ -39,6 +39,23 @@
  *       IPv6 address FOREIGN6, IPv6 handed on; prints "holding", reads the
  *       uplink (answering Neighbor Solicitations) until SIGTERM, then
  *       prints "ipv6: N to NatPorts, ndp replies R announced A".
+ *   uplink_probe udp-echo6 PORT
+ *       udp-echo on [::]:PORT.
+ *   uplink_probe send6 IF NAT6 LO HI STEP...
+ *       opens the uplink for the host's IPv6 address NAT6 and NatPorts
+ *       [LO, HI], IPv6 handed on, and sends IPv6 by its send queue:
+ *     neigh6,ADDR,PORT,MAC  ADDR's next hop has no neighbour entry (the script
+ *                       flushed them): a datagram from NAT6:LO+3 to the UDP
+ *                       echo ADDR:PORT leaves by the IPv6 raw socket and its
+ *                       echo comes back; once the kernel's entry is learned
+ *                       (neigh_lookup6 gives MAC), 5 more leave as frames
+ *                       on the packet socket, each echoed
+ *     up6,ADDR,PORT,SPORT,N,FILE  a TCPv6 handshake from NAT6:SPORT, then N
+ *                       segments of 1000 bytes (N < 60) queued and flushed
+ *                       at once -- consecutive segments of one flow: GSO
+ *                       TCPv6 super-packets -- their bytes written to FILE
+ *                       too, then a FIN; every byte and the FIN acked, the
+ *                       server's FIN acked
  *   Every packet of the probe's flows that the uplink hands over must have
  *   correct IP and TCP/UDP checksums and fit the uplink's MTU.
  */
@@ -651,6 +668,318 @@ static int hold6(int argc, char **argv)
 	return 0;
 }
 
+/* ---- IPv6 out of the send queue ---- */
+
+static union nf_addr NAT6, PEER6;
+
+/* An IPv6 packet from NAT6 to PEER6 queued: proto, l4 bytes at l4 (its
+ * checksum field filled here at csum_at). */
+static void queue6(uint8_t proto, const uint8_t *l4, size_t len, size_t csum_at)
+{
+	uint8_t *p = uplink_send_slot(&U.tx);
+
+	if (!p) {
+		uplink_flush(&U.tx);
+		p = uplink_send_slot(&U.tx);
+	}
+	memset(p, 0, 40);
+	p[0] = 0x60;
+	be16_put(p + 4, (uint16_t)len);
+	p[6] = proto;
+	p[7] = 64;
+	memcpy(p + 8, NAT6.b, 16);
+	memcpy(p + 24, PEER6.b, 16);
+	memcpy(p + 40, l4, len);
+	be16_put(p + 40 + csum_at, 0);
+	be16_put(p + 40 + csum_at, csum_l4_6(NAT6.b, PEER6.b, proto, p + 40, len));
+	uplink_send_commit(&U.tx, 40 + len);
+}
+
+static void send_udp6(uint16_t sport, uint16_t dport, const char *msg)
+{
+	uint8_t l4[256];
+	size_t n = strlen(msg);
+
+	be16_put(l4, sport);
+	be16_put(l4 + 2, dport);
+	be16_put(l4 + 4, (uint16_t)(8 + n));
+	memcpy(l4 + 8, msg, n);
+	queue6(IPPROTO_UDP, l4, 8 + n, 6);
+	if (uplink_flush(&U.tx) != 1)
+		die("a UDPv6 datagram refused");
+}
+
+static void on_batch6_step(void *ctx, struct uplink_pkt *pkts, unsigned n)
+{
+	struct rx *rx = ctx;
+
+	for (unsigned i = 0; i < n; i++) {
+		const uint8_t *ip = pkts[i].data;
+		size_t len = pkts[i].len;
+
+		if (pkts[i].family != NF_V6 || len < 48 || memcmp(ip + 8, PEER6.b, 16) ||
+		    memcmp(ip + 24, NAT6.b, 16) || (ip[6] != IPPROTO_TCP && ip[6] != IPPROTO_UDP))
+			continue;
+		seen++;
+		if (len > U.mtu)
+			too_big++;
+		if (csum_l4_6(PEER6.b, NAT6.b, ip[6], ip + 40, len - 40) !=
+		    be16_get(ip + 40 + (ip[6] == IPPROTO_TCP ? 16 : 6)))
+			bad_csum++;
+		rx->fn(rx->st, ip, len);
+	}
+}
+
+static void pump6(step_fn *fn, void *st, double t)
+{
+	struct rx rx = { fn, st };
+	struct pollfd pfd[2] = { { .fd = U.pfd, .events = POLLIN },
+				 { .fd = U.tx.nh.fd, .events = POLLIN } };
+
+	if (poll(pfd, 2, (int)(t * 1000)) > 0) {
+		while (uplink_recv_batch(&U, on_batch6_step, &rx) > 0)
+			;
+		if (uplink_tx_neigh_read(&U.tx) < 0)
+			die("neighbour events");
+	}
+}
+
+static void udp6_rx(void *v, const uint8_t *ip, size_t len)
+{
+	struct udp_st *s = v;
+	const uint8_t *l4 = ip + 40;
+
+	if (ip[6] == IPPROTO_UDP && be16_get(l4) == s->dport && be16_get(l4 + 2) == s->sport &&
+	    len - 48 == strlen(s->msg) && !memcmp(l4 + 8, s->msg, strlen(s->msg)))
+		s->got = true;
+}
+
+/* One UDPv6 echo; how the datagram left: 'p' packet socket, 'r' raw. */
+static char echo6_once(uint16_t port)
+{
+	struct udp_st s = { (uint16_t)(LO + 3), port, "uplink probe IPv6 neighbour", false };
+	uint64_t p0 = U.tx.st.packet, r0 = U.tx.st.raw;
+	double end = now() + 10;
+
+	send_udp6(s.sport, s.dport, s.msg);
+	while (!s.got && now() < end)
+		pump6(udp6_rx, &s, 0.1);
+	if (!s.got)
+		die("no UDPv6 echo");
+	if (U.tx.st.packet == p0 + 1 && U.tx.st.raw == r0)
+		return 'p';
+	if (U.tx.st.raw == r0 + 1 && U.tx.st.packet == p0)
+		return 'r';
+	die("the IPv6 datagram left by neither socket, or by both");
+	return 0;
+}
+
+static void step_neigh6(uint16_t port, const uint8_t want[6])
+{
+	uint8_t mac[6];
+	double end = now() + 10;
+	unsigned frames = 0;
+	uint64_t miss0 = U.tx.st.no_neigh;
+
+	if (U.tx.xfd < 0 || U.tx.rfd6 < 0)
+		die("no packet socket or no IPv6 raw socket for sending");
+	if (neigh_lookup6(&U.tx.nh, &PEER6, mac) != NEIGH_RAW)
+		die("a next hop already known before the first IPv6 datagram");
+	if (echo6_once(port) != 'r' || U.tx.st.no_neigh != miss0 + 1)
+		die("the first IPv6 datagram to a next hop without an entry did not go by the raw socket");
+	while (neigh_lookup6(&U.tx.nh, &PEER6, mac) != NEIGH_MAC && now() < end)
+		pump6(udp6_rx, &(struct udp_st){ .msg = "" }, 0.1);
+	if (memcmp(mac, want, 6))
+		die("the next hop's MAC learned is not the one expected");
+	for (int i = 0; i < 5; i++)
+		frames += echo6_once(port) == 'p';
+	printf("neigh6 %u: the first datagram by the IPv6 raw socket (no entry), then %u of 5 as "
+	       "frames to %02x:%02x:%02x:%02x:%02x:%02x\n", port, frames, mac[0], mac[1], mac[2],
+	       mac[3], mac[4], mac[5]);
+	if (frames != 5)
+		die("with the neighbour's entry learned, IPv6 datagrams still went by the raw socket");
+}
+
+/* TCPv6: the handshake, n segments at once, FIN. */
+static void tcp6_queue(struct tcp_st *s, uint32_t seq, uint8_t flags, const uint8_t *data,
+		       size_t n)
+{
+	uint8_t l4[28 + 1000];
+	size_t hl = flags & 0x02 ? 28 : 20;
+
+	memset(l4, 0, hl);
+	be16_put(l4, s->sport);
+	be16_put(l4 + 2, s->dport);
+	be32_put(l4 + 4, seq);
+	be32_put(l4 + 8, flags & 0x10 ? s->rcv_nxt : 0);
+	l4[12] = (uint8_t)(hl / 4) << 4;
+	l4[13] = flags;
+	be16_put(l4 + 14, 65535);
+	if (hl == 28) {
+		static const uint8_t opt[8] = { 2, 4, 0x05, 0xa0, 1, 3, 3, 2 }; /* MSS 1440 */
+		memcpy(l4 + 20, opt, 8);
+	}
+	if (n)
+		memcpy(l4 + hl, data, n);
+	queue6(IPPROTO_TCP, l4, hl + n, 16);
+}
+
+static void tcp6_rx(void *v, const uint8_t *ip, size_t len)
+{
+	struct tcp_st *s = v;
+	const uint8_t *l4 = ip + 40;
+	uint32_t seq, ack;
+	uint8_t fl;
+	size_t thl;
+
+	if (ip[6] != IPPROTO_TCP || be16_get(l4) != s->dport || be16_get(l4 + 2) != s->sport)
+		return;
+	thl = (size_t)(l4[12] >> 4) * 4;
+	seq = be32_get(l4 + 4);
+	ack = be32_get(l4 + 8);
+	fl = l4[13];
+	if (fl & 0x04)
+		die("RST from the IPv6 server");
+	if (!s->established) {
+		if ((fl & 0x12) == 0x12 && ack == s->iss + 1) {
+			s->established = true;
+			s->rcv_nxt = seq + 1;
+			s->snd_nxt = s->iss + 1;
+			s->need_ack = true;
+		}
+		return;
+	}
+	if (fl & 0x10 && ack - s->snd_nxt < 0x80000000u)
+		s->bytes = ack - s->iss - 1; /* acked so far (the FIN counts 1) */
+	if (fl & 0x10 && s->our_fin_sent && ack == s->snd_nxt)
+		s->our_fin_acked = true;
+	if (seq == s->rcv_nxt && (fl & 0x01) && len == 40 + thl && !s->their_fin) {
+		s->their_fin = true;
+		s->rcv_nxt++;
+		s->need_ack = true;
+	}
+}
+
+static void step_up6(uint16_t dport, uint16_t sport, unsigned n, const char *file)
+{
+	struct tcp_st s = { .sport = sport, .dport = dport, .iss = (uint32_t)random() };
+	uint8_t data[1000];
+	uint64_t gso0 = U.tx.st.gso, segs0 = U.tx.st.gso_segs, q0, r0;
+	double end = now() + 30, last = 0;
+	FILE *f = fopen(file, "w");
+
+	if (!f || n == 0 || n >= 60)
+		die("up6: output file, or N");
+	while (!s.established && now() < end) {
+		if (now() - last > 0.5) {
+			last = now();
+			tcp6_queue(&s, s.iss, 0x02, NULL, 0);
+			uplink_flush(&U.tx);
+		}
+		pump6(tcp6_rx, &s, 0.05);
+	}
+	if (!s.established)
+		die("no TCPv6 SYN-ACK");
+	/* all the data and the FIN in one flush */
+	q0 = U.tx.st.packet;
+	r0 = U.tx.st.raw;
+	for (unsigned i = 0; i < n; i++) {
+		for (unsigned j = 0; j < sizeof(data); j++)
+			data[j] = (uint8_t)((i * 1000 + j) % 251);
+		if (fwrite(data, 1, sizeof(data), f) != sizeof(data))
+			die("write");
+		tcp6_queue(&s, s.snd_nxt, 0x10, data, sizeof(data));
+		s.snd_nxt += sizeof(data);
+	}
+	fclose(f);
+	tcp6_queue(&s, s.snd_nxt, 0x11, NULL, 0);
+	s.snd_nxt++;
+	s.our_fin_sent = true;
+	s.need_ack = false;
+	if (uplink_flush(&U.tx) != n + 1)
+		die("TCPv6 segments refused");
+	while (!(s.our_fin_acked && s.their_fin) && now() < end) {
+		pump6(tcp6_rx, &s, 0.05);
+		if (s.need_ack) {
+			tcp6_queue(&s, s.snd_nxt, 0x10, NULL, 0);
+			uplink_flush(&U.tx);
+			s.need_ack = false;
+		}
+	}
+	printf("up6 %u -> %u: %u segments, %llu bytes acked, %llu of them in %llu TCPv6 "
+	       "super-packets, %llu frames after the handshake\n", sport, dport, n,
+	       (unsigned long long)s.bytes,
+	       (unsigned long long)(U.tx.st.gso_segs - segs0),
+	       (unsigned long long)(U.tx.st.gso - gso0), (unsigned long long)(U.tx.st.packet - q0));
+	if (!s.our_fin_acked || !s.their_fin)
+		die("the TCPv6 upload was not all acked, or the server did not close");
+	/* one run of one flow, under GRO_MAX: all the data joined, the FIN
+	 * and the ACKs as frames of their own */
+	if (U.tx.st.gso - gso0 != 1 || U.tx.st.gso_segs - segs0 != n || U.tx.st.raw != r0)
+		die("the TCPv6 segments did not leave as frames joined into one super-packet");
+}
+
+static _Noreturn void udp_echo6(uint16_t port)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	uint8_t buf[2048];
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die("udp-echo6 bind");
+	for (;;) {
+		struct sockaddr_in6 from;
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+
+		if (n >= 0)
+			sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static int send6(int argc, char **argv)
+{
+	struct uplink_conf c = { 0 };
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	srandom((unsigned)getpid());
+	if (inet_pton(AF_INET6, argv[3], NAT6.b) != 1)
+		die("NAT6");
+	LO = (uint16_t)atoi(argv[4]);
+	HI = (uint16_t)atoi(argv[5]);
+	c.ifname = argv[2];
+	c.nat = (struct bpf_nat_spec){ .lo = LO, .hi = HI, .addr6 = { NAT6 }, .naddr6 = 1 };
+	c.host_owned = true;
+	c.ipv6 = true;
+	if (uplink_open_conf(&U, &c) < 0)
+		die("uplink_open");
+	for (int i = 6; i < argc; i++) {
+		char addr[64], file[256];
+		unsigned port, sport, n, m[6];
+
+		if (sscanf(argv[i], "neigh6,%63[^,],%u,%x:%x:%x:%x:%x:%x", addr, &port, &m[0], &m[1],
+			   &m[2], &m[3], &m[4], &m[5]) == 8) {
+			uint8_t mac[6];
+
+			for (int k = 0; k < 6; k++)
+				mac[k] = (uint8_t)m[k];
+			if (inet_pton(AF_INET6, addr, PEER6.b) != 1)
+				die(argv[i]);
+			step_neigh6((uint16_t)port, mac);
+		} else if (sscanf(argv[i], "up6,%63[^,],%u,%u,%u,%255s", addr, &port, &sport, &n,
+				  file) == 5) {
+			if (inet_pton(AF_INET6, addr, PEER6.b) != 1)
+				die(argv[i]);
+			step_up6((uint16_t)port, (uint16_t)sport, n, file);
+		} else {
+			die(argv[i]);
+		}
+	}
+	stats(stdout);
+	uplink_close(&U);
+	return bad_csum || too_big ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct uplink_conf c = { 0 };
@@ -664,6 +993,10 @@ int main(int argc, char **argv)
 		return offload(argv[2], !strcmp(argv[3], "on"));
 	if (argc == 3 && !strcmp(argv[1], "udp-echo"))
 		udp_echo((uint16_t)atoi(argv[2]));
+	if (argc == 3 && !strcmp(argv[1], "udp-echo6"))
+		udp_echo6((uint16_t)atoi(argv[2]));
+	if (argc >= 6 && !strcmp(argv[1], "send6"))
+		return send6(argc, argv);
 	if ((argc == 7 || (argc == 8 && !strcmp(argv[2], "--bare"))) && !strcmp(argv[1], "hold6"))
 		return hold6(argc, argv);
 	if (argc > 2 && !strcmp(argv[2], "--bare")) {

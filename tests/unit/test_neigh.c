@@ -5,8 +5,14 @@
  * devices and tables ignored, routes gw does not follow and a full table
  * sending by the raw socket); neighbour states (usable, stale confirmed once
  * per stale period, failed and deleted gone, proxies ignored); the open
- * table under seeded inserts and deletes; and uplink_tx_ip_fill's IP header
- * (ID as the raw socket gives it with DF set and unset, checksum, length).
+ * table under seeded inserts and deletes of both families; IPv6 routes
+ * (a link-local default gateway, no route meaning the raw socket, several
+ * routers of one metric left to the kernel, NLM_F_REPLACE) and NDP states;
+ * uplink_tx_ip_fill's IP header (ID as the raw socket gives it with DF set
+ * and unset, checksum, length); and the messages uplink_send_commit
+ * queues for IPv6 and IPv4 (frames with the next hop's MAC, ethertype and
+ * destination protocol; the vnet header for TCP; the IPv6 raw socket's
+ * sockaddr_in6).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +23,12 @@
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <libmnl/libmnl.h>
 #include <linux/neighbour.h>
@@ -26,12 +38,14 @@
 #include "gw/uplink_tx.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/csum.h"
+#include "nat/pkt/vnet.h"
 #include "tests/unit/util_rng.h"
 
 enum { UPLINK = 3, OTHER = 4 };
 
 static const uint8_t MAC_A[6] = { 2, 0, 0, 0, 0, 0xa };
 static const uint8_t MAC_B[6] = { 2, 0, 0, 0, 0, 0xb };
+static const uint8_t MAC_C[6] = { 2, 0, 0, 0, 0, 0xc };
 
 static uint32_t ip(const char *s)
 {
@@ -41,19 +55,32 @@ static uint32_t ip(const char *s)
 	return ntohl(a.s_addr);
 }
 
+static union nf_addr ip6(const char *s)
+{
+	union nf_addr a;
+
+	assert_int_equal(inet_pton(AF_INET6, s, a.b), 1);
+	return a;
+}
+
+/* An address with ':' is IPv6 (the message's family follows). */
 static void neigh_ev(struct neigh *n, uint16_t type, int ifindex, const char *addr,
 		     const uint8_t *mac, uint16_t state, uint8_t flags)
 {
 	char buf[256] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ndmsg *nd = mnl_nlmsg_put_extra_header(nlh, sizeof(*nd));
+	bool v6 = strchr(addr, ':');
 
 	nlh->nlmsg_type = type;
-	nd->ndm_family = AF_INET;
+	nd->ndm_family = v6 ? AF_INET6 : AF_INET;
 	nd->ndm_ifindex = ifindex;
 	nd->ndm_state = state;
 	nd->ndm_flags = flags;
-	mnl_attr_put_u32(nlh, NDA_DST, htonl(ip(addr)));
+	if (v6)
+		mnl_attr_put(nlh, NDA_DST, 16, ip6(addr).b);
+	else
+		mnl_attr_put_u32(nlh, NDA_DST, htonl(ip(addr)));
 	if (mac)
 		mnl_attr_put(nlh, NDA_LLADDR, 6, mac);
 	neigh_msg(n, nlh);
@@ -70,21 +97,28 @@ struct rt {
 	bool multipath_here;
 };
 
-static void route_ev(struct neigh *n, uint16_t type, const struct rt *r)
+/* A dst with ':' is an IPv6 route; flags: nlmsg_flags (NLM_F_REPLACE). */
+static void route_ev_flags(struct neigh *n, uint16_t type, uint16_t flags, const struct rt *r)
 {
 	char buf[512] __attribute__((aligned(8)));
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	bool v6 = strchr(r->dst, ':');
 
 	nlh->nlmsg_type = type;
-	rt->rtm_family = AF_INET;
+	nlh->nlmsg_flags = flags;
+	rt->rtm_family = v6 ? AF_INET6 : AF_INET;
 	rt->rtm_dst_len = r->len;
 	rt->rtm_table = RT_TABLE_MAIN;
 	rt->rtm_type = r->type ? r->type : RTN_UNICAST;
 	mnl_attr_put_u32(nlh, RTA_TABLE, r->table ? r->table : RT_TABLE_MAIN);
-	if (r->len)
+	if (r->len && v6)
+		mnl_attr_put(nlh, RTA_DST, 16, ip6(r->dst).b);
+	else if (r->len)
 		mnl_attr_put_u32(nlh, RTA_DST, htonl(ip(r->dst)));
-	if (r->gw)
+	if (r->gw && v6)
+		mnl_attr_put(nlh, RTA_GATEWAY, 16, ip6(r->gw).b);
+	else if (r->gw)
 		mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(ip(r->gw)));
 	if (r->oif)
 		mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)r->oif);
@@ -103,10 +137,23 @@ static void route_ev(struct neigh *n, uint16_t type, const struct rt *r)
 	neigh_msg(n, nlh);
 }
 
+static void route_ev(struct neigh *n, uint16_t type, const struct rt *r)
+{
+	route_ev_flags(n, type, 0, r);
+}
+
 static void expect(struct neigh *n, const char *dst, enum neigh_verdict v, const uint8_t *mac)
 {
 	uint8_t got[6] = { 0 };
-	enum neigh_verdict was = neigh_lookup(n, ip(dst), got);
+	enum neigh_verdict was;
+
+	if (strchr(dst, ':')) {
+		union nf_addr a = ip6(dst);
+
+		was = neigh_lookup6(n, &a, got);
+	} else {
+		was = neigh_lookup(n, ip(dst), got);
+	}
 
 	if (was != v)
 		print_message("%s: verdict %d, not %d\n", dst, was, v);
@@ -228,9 +275,163 @@ static void test_states(void **state)
 	assert_int_equal(n.nentry, 1); /* .253 */
 }
 
+/* 2001:db8:1::/64 and fe80::/64 on the link, default via fe80::1 (A) as
+ * an RA gives it; 2001:db8:1::5 is B. */
+static void lan6(struct neigh *n)
+{
+	neigh_init(n, UPLINK);
+	route_ev(n, RTM_NEWROUTE, &(struct rt){ "2001:db8:1::", 64, NULL, UPLINK, 256, 0, 0, false });
+	route_ev(n, RTM_NEWROUTE, &(struct rt){ "fe80::", 64, NULL, UPLINK, 256, 0, 0, false });
+	route_ev(n, RTM_NEWROUTE, &(struct rt){ "::", 0, "fe80::1", UPLINK, 1024, 0, 0, false });
+	neigh_ev(n, RTM_NEWNEIGH, UPLINK, "fe80::1", MAC_A, NUD_REACHABLE, 0);
+	neigh_ev(n, RTM_NEWNEIGH, UPLINK, "2001:db8:1::5", MAC_B, NUD_REACHABLE, 0);
+}
+
+static void test_routes6(void **state)
+{
+	struct neigh n;
+
+	(void)state;
+	lan6(&n);
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);	/* the link-local gateway */
+	expect(&n, "2001:db8:1::5", NEIGH_MAC, MAC_B);		/* on the link: itself */
+	expect(&n, "fe80::1", NEIGH_MAC, MAC_A);
+	expect(&n, "2001:db8:1::7", NEIGH_RAW, NULL);		/* no entry: the kernel resolves */
+	/* the IPv4 table is another: no IPv4 route or entry answers IPv6 */
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "0.0.0.0", 0, "192.0.2.254", UPLINK, 0, 0, 0, false });
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "192.0.2.254", MAC_C, NUD_REACHABLE, 0);
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	expect(&n, "8.8.8.8", NEIGH_MAC, MAC_C);
+	/* other devices' and tables' routes ignored; a longer prefix via a
+	 * global gateway wins; the lower metric among equals */
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8:99::", 48, "2001:db8:1::5", OTHER, 0, 0, 0,
+						  false });
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8:99::", 48, "2001:db8:1::5", UPLINK, 0, 0,
+						  100, false });
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8:99::", 48, "2001:db8:1::5", UPLINK, 1024, 0,
+						  0, false });
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_B);
+	expect(&n, "2001:db8:9a::1", NEIGH_MAC, MAC_A);
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8:99::", 48, "fe80::1", UPLINK, 512, 0, 0,
+						  false });
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	route_ev(&n, RTM_DELROUTE, &(struct rt){ "2001:db8:99::", 48, "fe80::1", UPLINK, 512, 0, 0,
+						  false });
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_B);
+	route_ev(&n, RTM_DELROUTE, &(struct rt){ "2001:db8:99::", 48, "2001:db8:1::5", UPLINK, 1024, 0,
+						  0, false });
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	/* a second router of the same metric: the kernel chooses between
+	 * them; one gone, the other is the next hop */
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "fe80::2", MAC_B, NUD_REACHABLE, 0);
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "::", 0, "fe80::2", UPLINK, 1024, 0, 0, false });
+	expect(&n, "2001:db8:99::1", NEIGH_RAW, NULL);
+	route_ev(&n, RTM_DELROUTE, &(struct rt){ "::", 0, "fe80::1", UPLINK, 1024, 0, 0, false });
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_B);
+	/* replaced: the new gateway only */
+	route_ev_flags(&n, RTM_NEWROUTE, NLM_F_REPLACE,
+		       &(struct rt){ "::", 0, "fe80::1", UPLINK, 1024, 0, 0, false });
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	assert_int_equal(n.nroute6, 3);
+	/* what gw does not follow: the raw socket */
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8:dead::", 48, NULL, 0, 0, RTN_UNREACHABLE, 0,
+						  false });
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8:beef::", 48, NULL, 0, 0, 0, 0, true });
+	expect(&n, "2001:db8:dead::1", NEIGH_RAW, NULL);
+	expect(&n, "2001:db8:beef::1", NEIGH_RAW, NULL);
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	/* the default route moves to another device: no route on the uplink
+	 * is no next hop (a bound socket's lookup keeps to its device), even
+	 * with an entry for the destination itself */
+	route_ev_flags(&n, RTM_NEWROUTE, NLM_F_REPLACE,
+		       &(struct rt){ "::", 0, "fe80::1", OTHER, 1024, 0, 0, false });
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "2001:db8:99::1", MAC_C, NUD_REACHABLE, 0);
+	expect(&n, "2001:db8:99::1", NEIGH_RAW, NULL);
+	expect(&n, "2001:db8:1::5", NEIGH_MAC, MAC_B);
+	/* a /128 on the link */
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8:99::1", 128, NULL, UPLINK, 0, 0, 0, false });
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_C);
+	expect(&n, "2001:db8:99::2", NEIGH_RAW, NULL);
+}
+
+static void test_routes6_full(void **state)
+{
+	struct neigh n;
+	char dst[48];
+
+	(void)state;
+	lan6(&n);
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "192.0.2.0", 24, NULL, UPLINK, 0, 0, 0, false });
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "192.0.2.253", MAC_B, NUD_REACHABLE, 0);
+	for (unsigned i = 0; i < NEIGH_ROUTES - 3; i++) {
+		snprintf(dst, sizeof(dst), "2001:db8:%x::", 0x100 + i);
+		route_ev(&n, RTM_NEWROUTE, &(struct rt){ dst, 48, "2001:db8:1::5", UPLINK, 0, 0, 0,
+							  false });
+	}
+	expect(&n, "2001:db8:103::1", NEIGH_MAC, MAC_B);
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8:ffff::", 48, "fe80::1", UPLINK, 0, 0, 0,
+						  false });
+	expect(&n, "2001:db8:99::1", NEIGH_RAW, NULL);
+	expect(&n, "2001:db8:103::1", NEIGH_RAW, NULL);
+	expect(&n, "192.0.2.253", NEIGH_MAC, MAC_B);	/* IPv4's table is not full */
+}
+
+static void test_states6(void **state)
+{
+	struct neigh n;
+	union nf_addr a4 = ip6("2001:db8::");
+	char s4[INET_ADDRSTRLEN];
+	struct in_addr in;
+
+	(void)state;
+	lan6(&n);
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "fe80::1", MAC_A, NUD_STALE, 0);
+	expect(&n, "2001:db8:99::1", NEIGH_CONFIRM, NULL);
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "fe80::1", MAC_A, NUD_PROBE, 0);
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "fe80::1", MAC_B, NUD_REACHABLE, 0);
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_B);
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "fe80::1", MAC_B, NUD_FAILED, 0);
+	expect(&n, "2001:db8:99::1", NEIGH_RAW, NULL);
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "fe80::1", NULL, NUD_INCOMPLETE, 0);
+	expect(&n, "2001:db8:99::1", NEIGH_RAW, NULL);
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "fe80::1", MAC_A, NUD_REACHABLE, 0);
+	neigh_ev(&n, RTM_NEWNEIGH, OTHER, "fe80::1", MAC_B, NUD_REACHABLE, 0);
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "fe80::1", MAC_B, NUD_REACHABLE, NTF_PROXY);
+	expect(&n, "2001:db8:99::1", NEIGH_MAC, MAC_A);
+	neigh_ev(&n, RTM_DELNEIGH, UPLINK, "fe80::1", MAC_A, NUD_REACHABLE, 0);
+	expect(&n, "2001:db8:99::1", NEIGH_RAW, NULL);
+	/* an IPv4 address whose union bytes equal an IPv6 one's is another key */
+	memcpy(&in.s_addr, a4.b, 4);
+	in.s_addr = htonl(in.s_addr); /* .ip (host order) holds the same bytes */
+	assert_non_null(inet_ntop(AF_INET, &in, s4, sizeof(s4)));
+	assert_int_equal(ip(s4), a4.ip);
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8::", 64, NULL, UPLINK, 0, 0, 0, false });
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, s4, MAC_C, NUD_REACHABLE, 0);
+	expect(&n, s4, NEIGH_MAC, MAC_C);
+	expect(&n, "2001:db8::", NEIGH_RAW, NULL);
+	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "2001:db8::", MAC_B, NUD_REACHABLE, 0);
+	expect(&n, "2001:db8::", NEIGH_MAC, MAC_B);
+	expect(&n, s4, NEIGH_MAC, MAC_C);
+	neigh_ev(&n, RTM_DELNEIGH, UPLINK, s4, NULL, 0, 0);
+	expect(&n, "2001:db8::", NEIGH_MAC, MAC_B);
+	expect(&n, s4, NEIGH_RAW, NULL);
+}
+
 /* Seeded inserts and deletes of 400 addresses (more than the table
- * takes): every one kept is found with its MAC, every one deleted or
- * refused is not, the table never over 3/4. */
+ * takes), the odd ones IPv6: every one kept is found with its MAC, every
+ * one deleted or refused is not, the table never over 3/4. */
+static void key_addr(unsigned k, char *s, size_t size)
+{
+	if (k & 1)
+		snprintf(s, size, "2001:db8::%x:%x", k * 7919 & 0xffff, k);
+	else
+		snprintf(s, size, "10.0.%u.%u", k >> 8, k & 255);
+}
+
 static void test_table(void **state)
 {
 	enum { N = 400 };
@@ -241,14 +442,14 @@ static void test_table(void **state)
 
 	(void)state;
 	neigh_init(&n, UPLINK);
+	route_ev(&n, RTM_NEWROUTE, &(struct rt){ "2001:db8::", 64, NULL, UPLINK, 0, 0, 0, false });
 	for (unsigned round = 0; round < 50000; round++) {
 		unsigned k = rnd(&r, N), before = n.nentry;
-		uint32_t a = 0x0a000000u | k;
 		uint8_t mac[6] = { 2, 1, 0, (uint8_t)(k >> 8), (uint8_t)k, (uint8_t)round };
-		char s[32];
+		char s[64];
 		bool add = rnd(&r, 3) != 0;
 
-		snprintf(s, sizeof(s), "10.0.%u.%u", k >> 8, k & 255);
+		key_addr(k, s, sizeof(s));
 		neigh_ev(&n, add ? RTM_NEWNEIGH : RTM_DELNEIGH, UPLINK, s, mac, NUD_REACHABLE, 0);
 		if (!add && in[k]) {
 			in[k] = false;
@@ -259,18 +460,22 @@ static void test_table(void **state)
 		}
 		assert_int_equal(n.nentry, count);
 		assert_true(4 * n.nentry <= 3 * NEIGH_SLOTS);
-		if (add && in[k]) {
-			uint8_t got[6];
-
-			assert_int_equal(neigh_lookup(&n, a, got), NEIGH_MAC);
-			assert_memory_equal(got, mac, 6);
-		}
+		if (add && in[k])
+			expect(&n, s, NEIGH_MAC, mac);
 		if (round % 1000 == 0) {
 			for (unsigned j = 0; j < N; j++) {
 				uint8_t got[6];
+				enum neigh_verdict v;
 
-				assert_int_equal(neigh_lookup(&n, 0x0a000000u | j, got),
-						 in[j] ? NEIGH_MAC : NEIGH_RAW);
+				key_addr(j, s, sizeof(s));
+				if (j & 1) {
+					union nf_addr a = ip6(s);
+
+					v = neigh_lookup6(&n, &a, got);
+				} else {
+					v = neigh_lookup(&n, ip(s), got);
+				}
+				assert_int_equal(v, in[j] ? NEIGH_MAC : NEIGH_RAW);
 				if (in[j])
 					assert_int_equal(got[4], (uint8_t)j);
 			}
@@ -322,14 +527,168 @@ static void test_ip_fill(void **state)
 	assert_int_equal(be16_get(p + 4), (uint16_t)(a + 2));
 }
 
+/* A packet of proto from src to dst (either family) with plen bytes of
+ * L4 in slot; its length.  The IPv6 payload length is left wrong: commit
+ * sets it. */
+static size_t put_pkt(uint8_t *slot, const char *src, const char *dst, uint8_t proto, size_t plen)
+{
+	if (strchr(dst, ':')) {
+		memset(slot, 0, 40 + plen);
+		slot[0] = 0x60;
+		slot[6] = proto;
+		slot[7] = 64;
+		memcpy(slot + 8, ip6(src).b, 16);
+		memcpy(slot + 24, ip6(dst).b, 16);
+		return 40 + plen;
+	}
+	memset(slot, 0, 20 + plen);
+	slot[0] = 0x45;
+	be16_put(slot + 6, 0x4000);
+	slot[8] = 64;
+	slot[9] = proto;
+	be32_put(slot + 12, ip(src));
+	be32_put(slot + 16, ip(dst));
+	return 20 + plen;
+}
+
+/* Message i is a frame to mac of ethertype type for a packet of len
+ * bytes, with (TCP) or without the virtio header before it. */
+static void expect_frame(const struct uplink_tx *t, unsigned i, const uint8_t *mac,
+			 uint16_t type, size_t len, bool vh)
+{
+	const struct msghdr *m = &t->msg[i].msg_hdr;
+	const struct sockaddr_ll *ll = m->msg_name;
+	const struct iovec *f = &m->msg_iov[m->msg_iovlen - 1];
+	const uint8_t *eth = f->iov_base;
+
+	assert_int_equal(m->msg_namelen, sizeof(*ll));
+	assert_ptr_equal(ll, &t->ll[type == 0x86dd]);
+	assert_int_equal(ll->sll_family, AF_PACKET);
+	assert_int_equal(ll->sll_protocol, htons(type == 0x86dd ? ETH_P_IPV6 : ETH_P_IP));
+	assert_int_equal(ll->sll_ifindex, UPLINK);
+	assert_int_equal(m->msg_iovlen, vh ? 2 : 1);
+	if (vh) {
+		static const uint8_t plain[VNET_HLEN];
+
+		assert_int_equal(m->msg_iov[0].iov_len, VNET_HLEN);
+		assert_memory_equal(m->msg_iov[0].iov_base, plain, VNET_HLEN);
+	}
+	assert_int_equal(f->iov_len, 14 + len);
+	assert_memory_equal(eth, mac, 6);
+	assert_memory_equal(eth + 6, MAC_C, 6);
+	assert_int_equal(be16_get(eth + 12), type);
+	if (type == 0x86dd)
+		assert_int_equal(be16_get(eth + 14 + 4), len - 40);
+	else
+		assert_int_equal(be16_get(eth + 14 + 2), len);
+}
+
+/* Message i goes by the IPv6 raw socket to dst, the packet as it is. */
+static void expect_raw6(const struct uplink_tx *t, unsigned i, const char *dst, size_t len)
+{
+	const struct msghdr *m = &t->msg[i].msg_hdr;
+	const struct sockaddr_in6 *a = m->msg_name;
+	const uint8_t *p = m->msg_iov[0].iov_base;
+
+	assert_int_equal(m->msg_namelen, sizeof(*a));
+	assert_int_equal(a->sin6_family, AF_INET6);
+	assert_int_equal(a->sin6_port, 0);
+	assert_int_equal(a->sin6_scope_id, strncmp(dst, "ff02:", 5) ? 0 : UPLINK);
+	assert_memory_equal(&a->sin6_addr, ip6(dst).b, 16);
+	assert_int_equal(m->msg_iovlen, 1);
+	assert_int_equal(m->msg_iov[0].iov_len, len);
+	assert_int_equal(p[0] >> 4, 6);
+	assert_int_equal(be16_get(p + 4), len - 40);
+}
+
+/* What uplink_send_commit queues, no socket touched: the queue's fds
+ * stand for sockets (never written: nothing is flushed). */
+static void test_frames(void **state)
+{
+	struct uplink_tx t;
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	size_t len[16];
+	unsigned i = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(uplink_tx_init(&t, UPLINK, 1500, MAC_C), 0);
+	t.xfd = t.gfd = t.rfd6 = fd;
+	lan6(&t.nh);
+	route_ev(&t.nh, RTM_NEWROUTE, &(struct rt){ "0.0.0.0", 0, "192.0.2.254", UPLINK, 0, 0, 0,
+						     false });
+	neigh_ev(&t.nh, RTM_NEWNEIGH, UPLINK, "192.0.2.254", MAC_B, NUD_REACHABLE, 0);
+	/* 0: UDPv6 via the link-local gateway: a frame, the bypass */
+	len[0] = put_pkt(uplink_send_slot(&t), "2001:db8:1::1", "2001:db8:99::1", IPPROTO_UDP, 30);
+	uplink_send_commit(&t, len[0]);
+	/* 1: TCPv6 on the link: a frame behind the plain virtio header */
+	len[1] = put_pkt(uplink_send_slot(&t), "2001:db8:1::1", "2001:db8:1::5", IPPROTO_TCP, 20);
+	uplink_send_commit(&t, len[1]);
+	/* 2: no entry; 3: multicast; 4: no route: the IPv6 raw socket */
+	len[2] = put_pkt(uplink_send_slot(&t), "2001:db8:1::1", "2001:db8:1::7", IPPROTO_UDP, 8);
+	uplink_send_commit(&t, len[2]);
+	len[3] = put_pkt(uplink_send_slot(&t), "fe80::9", "ff02::1", IPPROTO_UDP, 8);
+	uplink_send_commit(&t, len[3]);
+	route_ev(&t.nh, RTM_DELROUTE, &(struct rt){ "::", 0, "fe80::1", UPLINK, 1024, 0, 0, false });
+	len[4] = put_pkt(uplink_send_slot(&t), "2001:db8:1::1", "2001:db8:99::1", IPPROTO_UDP, 8);
+	uplink_send_commit(&t, len[4]);
+	/* 5: IPv4 as before: a frame of its own type to its own next hop */
+	len[5] = put_pkt(uplink_send_slot(&t), "192.0.2.1", "198.51.100.2", IPPROTO_UDP, 8);
+	uplink_send_commit(&t, len[5]);
+	/* 6: stale: once by the raw socket (the kernel confirms), 7: then frames */
+	neigh_ev(&t.nh, RTM_NEWNEIGH, UPLINK, "2001:db8:1::5", MAC_B, NUD_STALE, 0);
+	for (i = 6; i < 8; i++) {
+		len[i] = put_pkt(uplink_send_slot(&t), "2001:db8:1::1", "2001:db8:1::5", IPPROTO_UDP,
+				 8);
+		uplink_send_commit(&t, len[i]);
+	}
+	assert_int_equal(t.count, 8);
+	expect_frame(&t, 0, MAC_A, 0x86dd, len[0], false);
+	expect_frame(&t, 1, MAC_B, 0x86dd, len[1], true);
+	expect_raw6(&t, 2, "2001:db8:1::7", len[2]);
+	expect_raw6(&t, 3, "ff02::1", len[3]);
+	expect_raw6(&t, 4, "2001:db8:99::1", len[4]);
+	expect_frame(&t, 5, MAC_B, 0x0800, len[5], false);
+	{ /* the IPv4 header filled as before */
+		const uint8_t *p4 = (const uint8_t *)t.msg[5].msg_hdr.msg_iov[0].iov_base + 14;
+
+		assert_int_equal(csum_ip(p4, 20), be16_get(p4 + 10));
+	}
+	expect_raw6(&t, 6, "2001:db8:1::5", len[6]);
+	expect_frame(&t, 7, MAC_B, 0x86dd, len[7], false);
+	assert_int_equal(t.st.no_neigh, 2);	/* 2, 4 (multicast is not a miss) */
+	assert_int_equal(t.st.confirm, 1);
+	/* no IPv6 raw socket: IPv6 counted and dropped, IPv4 queued */
+	t.count = 0;
+	t.rfd6 = -1;
+	uplink_send_commit(&t, put_pkt(uplink_send_slot(&t), "2001:db8:1::1", "2001:db8:1::5",
+				       IPPROTO_UDP, 8));
+	assert_int_equal(t.count, 0);
+	assert_int_equal(t.st.drop, 1);
+	/* too short for an IPv6 header */
+	t.rfd6 = fd;
+	put_pkt(uplink_send_slot(&t), "2001:db8:1::1", "2001:db8:1::5", IPPROTO_UDP, 8);
+	uplink_send_commit(&t, 39);
+	assert_int_equal(t.count, 0);
+	assert_int_equal(t.st.drop, 2);
+	t.count = 0;
+	t.xfd = t.gfd = t.rfd6 = -1;
+	uplink_tx_close(&t);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_routes_full),
 		cmocka_unit_test(test_states),
+		cmocka_unit_test(test_routes6),
+		cmocka_unit_test(test_routes6_full),
+		cmocka_unit_test(test_states6),
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_ip_fill),
+		cmocka_unit_test(test_frames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
