@@ -69,10 +69,6 @@ static void to_uplink(struct gw *g, const struct pkt *p, enum gw_path path)
 	size_t len = p->outer.end;
 	uint8_t *slot;
 
-	if (p->outer.family != NF_V4) {
-		g->dp_drops[GW_DROP_IPV6]++;  /* no IPv6 send queue yet */
-		return;
-	}
 	if (len > t->slot) {
 		g->dp_drops[GW_DROP_TOO_BIG]++;
 		return;
