@@ -11,6 +11,8 @@
  *   -o extended   with -L: the lines as `conntrack -L -o extended` prints them
  *                 on a kernel with nf_conntrack_acct=1 ("ipv4     2 " first,
  *                 packets=N bytes=N after each direction's tuple)
+ *   -f ipv4|ipv6  with -L: only that family's entries (conntrack-tools 1.4.7
+ *                 lists both without it)
  * One command at most; options in any order, as conntrack's.  IFACE may also
  * be a control socket path (containing '/').
  */
@@ -23,12 +25,13 @@
 
 static void usage(void)
 {
-	fputs("Usage: gw conntrack IFACE [-L [-o extended] | -C | -F]\n", stderr);
+	fputs("Usage: gw conntrack IFACE [-L [-o extended] [-f ipv4|ipv6] | -C | -F]\n", stderr);
 }
 
 int cmd_conntrack(int argc, char **argv)
 {
-	const char *req = NULL, *output = NULL;
+	const char *req = NULL, *output = NULL, *family = NULL;
+	char ask[64];
 	struct sbuf s;
 	const char *e, *count;
 	int ret;
@@ -52,6 +55,12 @@ int cmd_conntrack(int argc, char **argv)
 				return 1;
 			}
 			req = cmd;
+		} else if (!strcmp(a, "-f") || !strcmp(a, "--family")) {
+			if (i + 1 == argc || (strcmp(argv[i + 1], "ipv4") && strcmp(argv[i + 1], "ipv6"))) {
+				fprintf(stderr, "gw conntrack: %s needs a family (ipv4 or ipv6)\n", a);
+				return 1;
+			}
+			family = argv[++i];
 		} else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
 			if (i + 1 == argc) {
 				fprintf(stderr, "gw conntrack: %s needs a format (extended)\n", a);
@@ -70,12 +79,14 @@ int cmd_conntrack(int argc, char **argv)
 	}
 	if (!req)
 		req = "ct-list";
-	if (output && strcmp(req, "ct-list")) {
-		fprintf(stderr, "gw conntrack: -o goes with -L only\n");
+	if ((output || family) && strcmp(req, "ct-list")) {
+		fprintf(stderr, "gw conntrack: %s goes with -L only\n", output ? "-o" : "-f");
 		return 1;
 	}
+	snprintf(ask, sizeof(ask), "%s%s%s%s", req, output ? " extended" : "", family ? " " : "",
+		 family ? family : "");
 	sbuf_init(&s);
-	ret = cmd_ask(argv[1], output ? "ct-list extended" : req, NULL, 0, &s);
+	ret = cmd_ask(argv[1], ask, NULL, 0, &s);
 	if (ret) {
 		sbuf_free(&s);
 		return 1;

@@ -68,21 +68,25 @@ struct ct_list_arg {
 	const struct ct_table *ct;
 	uint64_t now;
 	unsigned flags, n;
+	uint8_t family;  /* 0: both */
 };
 
 static int ct_list_one(struct ct_entry *e, void *arg)
 {
 	struct ct_list_arg *a = arg;
 
+	if (a->family && ct_entry_tuple(e, CT_DIR_ORIGINAL)->family != a->family)
+		return 0;
 	ct_format_ext(a->ct, e, a->now, a->flags, a->out);
 	sbuf_add(a->out, "\n");
 	a->n++;
 	return 0;
 }
 
-static int dp_ct_list(struct gw *g, unsigned flags, struct sbuf *out, unsigned *count)
+static int dp_ct_list(struct gw *g, unsigned flags, uint8_t family, struct sbuf *out,
+		      unsigned *count)
 {
-	struct ct_list_arg a = { out, NULL, gw_mono(), flags, 0 };
+	struct ct_list_arg a = { out, NULL, gw_mono(), flags, 0, family };
 
 	if (!g->nf)
 		return -ENOENT;
@@ -364,20 +368,22 @@ static void op_conf(struct gw *g, const char *req, const char *args, const char 
 	peers_conf(g, out);
 }
 
-/* ct-list [extended] */
+/* ct-list [extended] [ipv4|ipv6] */
 static void op_ct_list(struct gw *g, const char *req, const char *args, const char *body,
 		       size_t blen, struct sbuf *out)
 {
-	bool ext = !strcmp(args, "extended");
+	bool ext = !strncmp(args, "extended", 8) && (!args[8] || args[8] == ' ');
+	const char *fam = ext ? args + 8 + !!args[8] : args;
+	uint8_t family = !strcmp(fam, "ipv4") ? NF_V4 : !strcmp(fam, "ipv6") ? NF_V6 : 0;
 	unsigned n;
 	int ret;
 
 	(void)req, (void)body, (void)blen;
-	if (*args && !ext) {
+	if (*fam && !family) {
 		sbuf_add(out, "error=bad ct-list request\n");
 		return;
 	}
-	if ((ret = dp_ct_list(g, ext ? CT_FMT_L3 | CT_FMT_ACCT : 0, out, &n)))
+	if ((ret = dp_ct_list(g, ext ? CT_FMT_L3 | CT_FMT_ACCT : 0, family, out, &n)))
 		ctl_error(out, ret);
 	else
 		sbuf_printf(out, "count=%u\n", n);

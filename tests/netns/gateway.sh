@@ -17,6 +17,15 @@
 # (client_pid, wgc) with its default route through the tunnel.  Sets SRV,
 # UPL, gw_pub, cl_pub.
 #
+# GW_IPV6=1: IPv6 beside IPv4 everywhere, no DAD: the client's wgc0
+# fd00:8::2/64 (default ::/0 dev wgc0), gw's Address fd00:8::1/64 and
+# Rules6 contrib/examples/gw0.rules6 (or GW_RULES6), the uplink
+# 2001:db8:1::1/64 and the internet host 2001:db8:1::2/64 (SRV6, UPL6); with
+# GW_UNDERLAY6=1 also the client's eth0 2001:db8:2::2/64 and the gateway's
+# lan0 2001:db8:2::1/64, for an endpoint of [2001:db8:2::1]:51820 (the
+# client's endpoint starts as IPv4).  GW_UPLINK_MTU=N: the uplink link's
+# MTU, set before gw starts.
+#
 # More clients: gateway_peer NAME ADDR before gateway_world prints the [Peer]
 # section for EXTRA; gateway_client NAME ADDR N after it builds host NAME on
 # its own link lanN (10.(100+N).0.0/24) with stock wireguard-go wgc0 (WG_PID).
@@ -36,6 +45,24 @@ gateway_world() {
 	addr_add gateway lan0 192.0.2.1/24
 	addr_add gateway eth0 $UPL/24
 	addr_add internet eth0 $SRV/24
+	local v6conf="" v6peer="" endpoint=192.0.2.1:51820
+	if [ -n "${GW_UPLINK_MTU:-}" ]; then
+		on gateway ip link set eth0 mtu "$GW_UPLINK_MTU"
+		on internet ip link set eth0 mtu "$GW_UPLINK_MTU"
+	fi
+	if [ -n "${GW_IPV6:-}" ]; then
+		SRV6=2001:db8:1::2 UPL6=2001:db8:1::1
+		on gateway ip -6 addr add $UPL6/64 dev eth0 nodad
+		on internet ip -6 addr add $SRV6/64 dev eth0 nodad
+		cp "${GW_RULES6:-$TOP/contrib/examples/gw0.rules6}" "$TMP/gw0.rules6"
+		v6conf="Address = fd00:8::1/64
+Rules6 = $TMP/gw0.rules6"
+		v6peer="AllowedIPs = fd00:8::2/128"
+		if [ -n "${GW_UNDERLAY6:-}" ]; then
+			on client ip -6 addr add 2001:db8:2::2/64 dev eth0 nodad
+			on gateway ip -6 addr add 2001:db8:2::1/64 dev lan0 nodad
+		fi
+	fi
 
 	gw_priv=$("$GW" genkey); gw_pub=$(printf '%s\n' "$gw_priv" | "$GW" pubkey)
 	cl_priv=$("$GW" genkey); cl_pub=$(printf '%s\n' "$cl_priv" | "$GW" pubkey)
@@ -54,10 +81,12 @@ Workers = ${GW_TEST_WORKERS:-2}
 ControlSocket = $ctl
 $([ -n "${GW_PRIVATE_RUN:-}" ] || echo "UapiSocket = $TMP/gw0.uapi")
 ${GW_IFACE_EXTRA:-}
+$v6conf
 
 [Peer]
 PublicKey = $cl_pub
 AllowedIPs = 10.8.0.2/32
+$v6peer
 ${1:-}
 EOC
 
@@ -74,11 +103,13 @@ EOC
 
 	wg_go client wgc0
 	client_pid=$WG_PID
-	wgc set wgc0 private-key "$TMP/client.key" peer "$gw_pub" endpoint 192.0.2.1:51820 \
-		allowed-ips 0.0.0.0/0
+	wgc set wgc0 private-key "$TMP/client.key" peer "$gw_pub" endpoint "$endpoint" \
+		allowed-ips 0.0.0.0/0,::/0
 	on client ip addr add 10.8.0.2/24 dev wgc0
+	[ -z "${GW_IPV6:-}" ] || on client ip -6 addr add fd00:8::2/64 dev wgc0 nodad
 	on client ip link set wgc0 up
 	on client ip route add default dev wgc0
+	[ -z "${GW_IPV6:-}" ] || on client ip -6 route add default dev wgc0
 }
 wgc() { wg_in "$client_pid" "$@"; }
 

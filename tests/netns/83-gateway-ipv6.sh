@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# IPv6 through the gateway end to end (issue 12): a stock WireGuard client
+# with a ULA inside the tunnel reaches an IPv6 internet host through gw's
+# Rules6 (contrib/examples/gw0.rules6: NAT66 MASQUERADE to the uplink's
+# address), gw taking the replies off the uplink itself.  No ip6tables or
+# nftables rule anywhere; the gateway's kernel forwards no IPv6.
+#
+#   ┌───────────────────────┐ eth0             lan0 ┌─────────────────────────┐ eth0                eth0 ┌─────────────────┐
+#   │ client                │ 192.0.2.2   192.0.2.1 │ gateway                 │ 2001:db8:1::1            │ internet        │
+#   │  wireguard-go wgc0    ├──────── veth ─────────┤  gw run gw0.conf        ├──────── veth ────────────┤  2001:db8:1::2   │
+#   │   fd00:8::2/64        │ (2001:db8:2::2/::1    │   TUN gw0 fd00:8::1/64  │  MTU 1280 both ends      │  socat          │
+#   │   default ::/0 wgc0   │  when underlay6)      │   Rules6, MASQUERADE    │                          │                 │
+#   └───────────────────────┘                       └─────────────────────────┘                          └─────────────────┘
+#
+# Checks, over an IPv4 underlay and then an IPv6 one (the client's
+# endpoint [2001:db8:2::1]:51820): TCP client -> server and server ->
+# client (20 MB each, compared) with the server seeing the uplink's
+# address and a NatPort; UDP both ways; ICMPv6 echo; the uplink's MTU is
+# 1280, below the tunnel's, so a 1300-byte echo gets a Packet Too Big from
+# gw (the TCP transfers go through path MTU discovery the same way);
+# gw conntrack -f ipv6 lists the NAT66 entries; no ip6tables/nft rule in any
+# namespace and net.ipv6.conf.all.forwarding=0 on the gateway.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/gateway.sh"
+
+head -c 20000000 /dev/urandom > "$TMP/data"
+
+GW_IPV6=1 GW_UNDERLAY6=1 GW_UPLINK_MTU=1280 gateway_world
+[ "$(on gateway sysctl -n net.ipv6.conf.all.forwarding)" = 0 ] ||
+	fail "the gateway's kernel forwards IPv6"
+
+# transfers PORT: both ways, 20 MB each, compared; the server sees UPL6
+transfers() {
+	local port=$1
+	log "TCP client -> [$SRV6]:$port through NAT66"
+	bg internet socat -d -d -u TCP6-LISTEN:$port,reuseaddr - > "$TMP/recv" 2> "$TMP/srv0.log"
+	local rx=$BG_PID
+	wait_tcp internet $port
+	on client timeout 120 socat -u - "TCP6:[$SRV6]:$port" < "$TMP/data" ||
+		fail "client -> server: socat"
+	wait "$rx" || true
+	cmp -s "$TMP/data" "$TMP/recv" ||
+		fail "TCP client -> server: $(wc -c < "$TMP/recv") of 20000000 bytes arrived intact"
+	# (socat prints addresses in full)
+	grep -Eq "accepting connection from AF=10 \[2001:0db8:0001:0000:0000:0000:0000:0001\]:61[0-9]{3}( |$)" \
+		"$TMP/srv0.log" ||
+		fail "the server did not see [$UPL6]:NatPorts: $(grep accepting "$TMP/srv0.log")"
+	log "  server saw: $(grep -o "from AF=10 [^ ]*" "$TMP/srv0.log")"
+
+	log "TCP [$SRV6] -> client (download)"
+	bg internet socat -u OPEN:"$TMP/data" TCP6-LISTEN:$((port + 1)),reuseaddr
+	local tx=$BG_PID
+	wait_tcp internet $((port + 1))
+	on client timeout 120 socat -u "TCP6:[$SRV6]:$((port + 1))" - > "$TMP/recv2" ||
+		fail "server -> client: socat"
+	wait "$tx" || true
+	cmp -s "$TMP/data" "$TMP/recv2" ||
+		fail "TCP server -> client: $(wc -c < "$TMP/recv2") of 20000000 bytes arrived intact"
+
+	log "UDP both ways"
+	bg internet socat -u UDP6-RECV:$((port + 2)),reuseaddr - > "$TMP/udp.in"
+	wait_udp internet $((port + 2))
+	echo "hello over IPv6 $RUN" | on client socat -u - "UDP6-SENDTO:[$SRV6]:$((port + 2))"
+	wait_for 10 grep -q "hello over IPv6 $RUN" "$TMP/udp.in" || fail "UDP client -> server"
+	# the reply comes back to the NAT-ed source: UDP6-DATAGRAM answers
+	bg internet socat UDP6-RECVFROM:$((port + 3)),reuseaddr SYSTEM:"echo pong $RUN"
+	wait_udp internet $((port + 3))
+	on client timeout 10 socat -T 5 - "UDP6:[$SRV6]:$((port + 3))" <<< "ping" > "$TMP/udp.out" ||
+		true
+	grep -q "pong $RUN" "$TMP/udp.out" || fail "UDP server -> client (the reply) did not arrive"
+
+	log "ICMPv6 echo, and Packet Too Big from gw (uplink MTU 1280)"
+	local r
+	r=$(on client python3 "$TOP/tests/netns/ping6.py" $SRV6) || fail "no echo reply: $r"
+	[[ $r == "reply $SRV6" ]] || fail "echo: $r"
+	# (the path MTU an earlier round learned is forgotten first)
+	on client ip -6 route flush cache
+	r=$(on client python3 "$TOP/tests/netns/ping6.py" $SRV6 1300) || fail "no answer: $r"
+	[[ $r == "too-big fd00:8::1 mtu=1280" ]] || fail "big echo: $r"
+	log "  a 1300-byte echo: $r"
+
+	log "conntrack: NAT66 entries"
+	on gateway "$GW" conntrack "$ctl" -L -f ipv6 > "$TMP/ct6" || fail "gw conntrack -f ipv6"
+	grep -Eq "^tcp .*src=fd00:8::2 dst=$SRV6 .* src=$SRV6 dst=$UPL6 sport=$port dport=61[0-9]{3}" \
+		"$TMP/ct6" || fail "no NAT66 TCP entry: $(head -3 "$TMP/ct6")"
+	! grep -q "src=10\.8\." "$TMP/ct6" || fail "-f ipv6 listed IPv4 entries"
+}
+
+log "underlay: IPv4 (endpoint 192.0.2.1:51820)"
+transfers 7000
+log "underlay: IPv6 (the client roams to [2001:db8:2::1]:51820)"
+wgc set wgc0 peer "$gw_pub" endpoint "[2001:db8:2::1]:51820"
+transfers 7100
+on gateway "$GW" show "$ctl" > "$TMP/show" || fail "gw show"
+grep -q "endpoint: \[2001:db8:2::2\]:" "$TMP/show" ||
+	fail "gw does not see the client at its IPv6 endpoint: $(grep endpoint "$TMP/show")"
+no_netfilter
+log "ok"
