@@ -220,8 +220,8 @@ int dp_reload(struct gw *g)
 	return ret6;
 }
 
-int dp_restore(struct gw *g, const char *name, const char *text, size_t len, bool counters,
-	       char *err, size_t errlen)
+int dp_restore(struct gw *g, uint8_t family, const char *name, const char *text, size_t len,
+	       bool counters, char *err, size_t errlen)
 {
 	struct rules *r;
 	char why[256];
@@ -230,6 +230,15 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, boo
 	if (!g->nf) {
 		snprintf(err, errlen, "%s has no netfilter (no Rules and no Uplink)", g->cfg.ifname);
 		return -ENOENT;
+	}
+	if (family == NF_V6) {
+		ret = rulesfile_parse_as(&r, name, text, len, nf_rules6(g->nf), counters, NF_V6, err,
+					 errlen);
+		if (ret)
+			return ret;
+		rules_free(nf_set_rules6(g->nf, r));
+		gw_notice("%s: IPv6 rules restored from %s", g->cfg.ifname, name);
+		return 0;
 	}
 	ret = rulesfile_parse(&r, name, text, len, nf_rules(g->nf), counters, err, errlen);
 	if (ret)

@@ -19,8 +19,12 @@
 # address and a NatPort; UDP both ways; ICMPv6 echo; the uplink's MTU is
 # 1280, below the tunnel's, so a 1300-byte echo gets a Packet Too Big from
 # gw (the TCP transfers go through path MTU discovery the same way);
-# gw conntrack -f ipv6 lists the NAT66 entries; no ip6tables/nft rule in any
-# namespace and net.ipv6.conf.all.forwarding=0 on the gateway.
+# gw conntrack -f ipv6 lists the NAT66 entries; the live IPv6 rules: gw rules
+# -6 -L -v shows the MASQUERADE rule's counters, -6 save / restore (a
+# REJECT put in front refuses the next connection with a RST, then it goes
+# again), gw trace IFACE runs an IPv6 packet through them, SIGHUP reads
+# Rules6 again; no ip6tables/nft
+# rule in any namespace and net.ipv6.conf.all.forwarding=0 on the gateway.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 
@@ -89,6 +93,39 @@ transfers() {
 
 log "underlay: IPv4 (endpoint 192.0.2.1:51820)"
 transfers 7000
+log "live IPv6 rules"
+on gateway "$GW" rules "$ctl" -6 -t nat -L POSTROUTING -v -n -x > "$TMP/l6" || fail "gw rules -6 -L"
+awk '/MASQUERADE/ { if ($1 > 0) ok = 1 } END { exit !ok }' "$TMP/l6" ||
+	fail "the MASQUERADE rule counted nothing: $(cat "$TMP/l6")"
+on gateway "$GW" rules "$ctl" -6 save > "$TMP/s6" || fail "gw rules -6 save"
+grep -q -- "-A POSTROUTING -s fd00:8::/64 -o eth0 -j MASQUERADE" "$TMP/s6" ||
+	fail "gw rules -6 save: $(cat "$TMP/s6")"
+! on gateway "$GW" rules "$ctl" save | grep -q fd00: || fail "IPv6 rules in the IPv4 save"
+sed 's|^-A FORWARD -i gw0 -o eth0 -j ACCEPT|-A FORWARD -p tcp --dport 7200 -j REJECT --reject-with tcp-reset\n&|' \
+	"$TMP/gw0.rules6" > "$TMP/r6"
+on gateway "$GW" rules "$ctl" -6 restore "$TMP/r6" || fail "gw rules -6 restore"
+bg internet socat -u TCP6-LISTEN:7200,reuseaddr /dev/null
+wait_tcp internet 7200
+on client timeout 10 socat -u /dev/null "TCP6:[$SRV6]:7200" 2> "$TMP/rej" &&
+	fail "a connection past the restored REJECT"
+grep -q "Connection refused" "$TMP/rej" || fail "no RST from the REJECT: $(cat "$TMP/rej")"
+on gateway "$GW" trace "$ctl" "tcp [fd00:8::2]:40000 > [$SRV6]:7200 flags S" > "$TMP/tr6" ||
+	fail "gw trace IFACE with an IPv6 packet"
+grep -q "REJECT" "$TMP/tr6" || fail "gw trace does not see the live IPv6 REJECT: $(cat "$TMP/tr6")"
+on gateway "$GW" rules "$ctl" -6 restore "$TMP/gw0.rules6" || fail "gw rules -6 restore (back)"
+on gateway "$GW" trace "$ctl" "tcp [fd00:8::2]:40000 > [$SRV6]:7200 flags S" > "$TMP/tr6" ||
+	fail "gw trace IFACE with an IPv6 packet"
+grep -q "$UPL6" "$TMP/tr6" || fail "gw trace: no MASQUERADE to [$UPL6]: $(cat "$TMP/tr6")"
+# SIGHUP reads Rules6 again
+cp "$TMP/gw0.rules6" "$TMP/orig6"
+cp "$TMP/r6" "$TMP/gw0.rules6"
+kill -HUP "$gw_pid"
+saved6() { on gateway "$GW" rules "$ctl" -6 save | grep -q -- "--dport 7200 -j REJECT"; }
+wait_for 10 saved6 || fail "SIGHUP did not reload Rules6"
+cp "$TMP/orig6" "$TMP/gw0.rules6"
+kill -HUP "$gw_pid"
+wait_for 10 eval '! saved6' || fail "SIGHUP did not reload Rules6 (back)"
+
 log "underlay: IPv6 (the client roams to [2001:db8:2::1]:51820)"
 wgc set wgc0 peer "$gw_pub" endpoint "[2001:db8:2::1]:51820"
 transfers 7100
