@@ -9,16 +9,18 @@
 #   ┌───────────────────────┐ eth0             lan0 ┌─────────────────────────┐ eth0                eth0 ┌─────────────────┐
 #   │ client                │ 192.0.2.2   192.0.2.1 │ gateway                 │ 2001:db8:1::1            │ internet        │
 #   │  wireguard-go wgc0    ├──────── veth ─────────┤  gw run gw0.conf        ├──────── veth ────────────┤  2001:db8:1::2   │
-#   │   fd00:8::2/64        │ (2001:db8:2::2/::1    │   TUN gw0 fd00:8::1/64  │  MTU 1280 both ends      │  socat          │
+#   │   fd00:8::2/64        │ (2001:db8:2::2/::1    │   TUN gw0 fd00:8::1/64  │  MTU 1400 both ends      │  socat; routes  │
 #   │   default ::/0 wgc0   │  when underlay6)      │   Rules6, MASQUERADE    │                          │                 │
-#   └───────────────────────┘                       └─────────────────────────┘                          └─────────────────┘
+#   └───────────────────────┘                       └─────────────────────────┘                          └────────┬────────┘
+#                                                                               far 2001:db8:3::2 ── MTU 1280 ──────┘
 #
 # Checks, over an IPv4 underlay and then an IPv6 one (the client's
 # endpoint [2001:db8:2::1]:51820): TCP client -> server and server ->
 # client (20 MB each, compared) with the server seeing the uplink's
 # address and a NatPort; UDP both ways; ICMPv6 echo; the uplink's MTU is
-# 1280, below the tunnel's, so a 1300-byte echo gets a Packet Too Big from
-# gw (the TCP transfers go through path MTU discovery the same way);
+# 1400, below the tunnel's, so a 1370-byte echo gets a Packet Too Big from
+# gw, and a 1300-byte one to far (2001:db8:3::2, behind the internet host
+# over a 1280 link) gets the router's, translated back through NAT66;
 # gw conntrack -f ipv6 lists the NAT66 entries; the live IPv6 rules: gw rules
 # -6 -L -v shows the MASQUERADE rule's counters, -6 save / restore (a
 # REJECT put in front refuses the next connection with a RST, then it goes
@@ -30,9 +32,20 @@
 
 head -c 20000000 /dev/urandom > "$TMP/data"
 
-GW_IPV6=1 GW_UNDERLAY6=1 GW_UPLINK_MTU=1280 gateway_world
+GW_IPV6=1 GW_UNDERLAY6=1 GW_UPLINK_MTU=1400 gateway_world
 [ "$(on gateway sysctl -n net.ipv6.conf.all.forwarding)" = 0 ] ||
 	fail "the gateway's kernel forwards IPv6"
+# far: behind the internet host, which routes IPv6 to it over a 1280 link
+FAR6=2001:db8:3::2
+host_add far
+link_add internet eth1 far eth0
+on internet ip link set eth1 mtu 1280
+on far ip link set eth0 mtu 1280
+on internet ip -6 addr add 2001:db8:3::1/64 dev eth1 nodad
+on far ip -6 addr add $FAR6/64 dev eth0 nodad
+on far ip -6 route add default via 2001:db8:3::1
+on internet sysctl -qw net.ipv6.conf.all.forwarding=1
+on gateway ip -6 route add 2001:db8:3::/64 via $SRV6
 
 # transfers PORT: both ways, 20 MB each, compared; the server sees UPL6
 transfers() {
@@ -74,15 +87,22 @@ transfers() {
 		true
 	grep -q "pong $RUN" "$TMP/udp.out" || fail "UDP server -> client (the reply) did not arrive"
 
-	log "ICMPv6 echo, and Packet Too Big from gw (uplink MTU 1280)"
+	log "ICMPv6 echo; Packet Too Big from gw (uplink MTU 1400) and from a router beyond"
 	local r
 	r=$(on client python3 "$TOP/tests/netns/ping6.py" $SRV6) || fail "no echo reply: $r"
 	[[ $r == "reply $SRV6" ]] || fail "echo: $r"
-	# (the path MTU an earlier round learned is forgotten first)
+	# (the path MTUs an earlier round learned are forgotten first)
 	on client ip -6 route flush cache
-	r=$(on client python3 "$TOP/tests/netns/ping6.py" $SRV6 1300) || fail "no answer: $r"
-	[[ $r == "too-big fd00:8::1 mtu=1280" ]] || fail "big echo: $r"
-	log "  a 1300-byte echo: $r"
+	r=$(on client python3 "$TOP/tests/netns/ping6.py" $SRV6 1370) || fail "no answer: $r"
+	[[ $r == "too-big fd00:8::1 mtu=1400" ]] || fail "1370-byte echo: $r"
+	log "  a 1370-byte echo: $r"
+	# the router's Packet Too Big to the uplink's address: RELATED to the
+	# NAT66 flow, translated back to the client
+	r=$(on client python3 "$TOP/tests/netns/ping6.py" $FAR6 1300) || fail "no answer: $r"
+	[[ $r == "too-big $SRV6 mtu=1280" ]] || fail "1300-byte echo to $FAR6: $r"
+	log "  a 1300-byte echo to $FAR6: $r"
+	r=$(on client python3 "$TOP/tests/netns/ping6.py" $FAR6 1200) || fail "no echo reply: $r"
+	[[ $r == "reply $FAR6" ]] || fail "echo to $FAR6: $r"
 
 	log "conntrack: NAT66 entries"
 	on gateway "$GW" conntrack "$ctl" -L -f ipv6 > "$TMP/ct6" || fail "gw conntrack -f ipv6"
