@@ -39,7 +39,7 @@ static void rules_changed(struct gw *g)
 {
 	int ret;
 
-	g->owner_need = rules_owner_needs(nf_rules(g->nf));
+	g->owner_need = rules_owner_needs(nf_rules(g->nf)) | rules_owner_needs(nf_rules6(g->nf));
 	/* the sock_diag socket when the rules first need it (no privilege
 	 * needed: it can come after the drop) */
 	if (g->owner_need && !sockdiag_is_open(&g->sd) && (ret = sockdiag_open(&g->sd)))
@@ -186,6 +186,7 @@ static int reload6(struct gw *g)
 		return -EINVAL;
 	}
 	rules_free(nf_set_rules6(g->nf, r));
+	rules_changed(g);
 	gw_notice("%s: SIGHUP: IPv6 rules reloaded from %s", g->cfg.ifname, g->cfg.rules6_path);
 	return 0;
 }
@@ -237,6 +238,7 @@ int dp_restore(struct gw *g, uint8_t family, const char *name, const char *text,
 		if (ret)
 			return ret;
 		rules_free(nf_set_rules6(g->nf, r));
+		rules_changed(g);
 		gw_notice("%s: IPv6 rules restored from %s", g->cfg.ifname, name);
 		return 0;
 	}

@@ -292,14 +292,16 @@ void follow_host_changed(struct gw *g)
 	if (g->uplink_on) {
 		masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
 		if (g->ipv6_rules) {
-			union nf_addr a6;
-			int rc = route_dev_addr6(g->cfg.uplink, &a6);
+			union nf_addr a6, *all;
+			int rc = route_host_addrs6(g->cfg.uplink, &a6, &all);
 
-			if (rc < 0)
-				gw_err("%s: reading the uplink's IPv6 address: %s", g->cfg.ifname,
+			if (rc < 0) {
+				gw_err("%s: reading the host's IPv6 addresses: %s", g->cfg.ifname,
 				       strerror(-rc));
-			else
+			} else {
+				route_set_local6(&g->route, all, (unsigned)rc);
 				masq6_follow(g, &a6);
+			}
 		}
 		uplink_refresh(g, &h);
 	}

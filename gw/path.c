@@ -327,7 +327,9 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 	}
 	/* -m owner: the sending socket's, only when a rule asks and the host
 	 * made the packet (from one of its addresses: nf_from_host's test) */
-	has_owner = g->owner_need && !route_lookup(&g->route, p.outer.saddr.ip, &r) &&
+	has_owner = g->owner_need &&
+		    !(p.outer.family == NF_V6 ? route_lookup6(&g->route, &p.outer.saddr, &r) :
+						route_lookup(&g->route, p.outer.saddr.ip, &r)) &&
 		    r.kind == NF_ROUTE_LOCAL &&
 		    sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
 	/* made by the host (OUTPUT), or forwarded by it into the TUN (FORWARD) */
