@@ -21,7 +21,9 @@
 # 1400, below the tunnel's, so a 1370-byte echo gets a Packet Too Big from
 # gw, and a 1300-byte one to far (2001:db8:3::2, behind the internet host
 # over a 1280 link) gets the router's, translated back through NAT66;
-# gw conntrack -f ipv6 lists the NAT66 entries; the live IPv6 rules: gw rules
+# gw conntrack -f ipv6 lists the NAT66 entries; the gateway host and the
+# client reach each other over IPv6 (echo both ways, 2 MB of TCP from the
+# host's TUN: super-packets cut by gw); the live IPv6 rules: gw rules
 # -6 -L -v shows the MASQUERADE rule's counters, -6 save / restore (a
 # REJECT put in front refuses the next connection with a RST, then it goes
 # again), gw trace IFACE runs an IPv6 packet through them, SIGHUP reads
@@ -113,6 +115,21 @@ transfers() {
 
 log "underlay: IPv4 (endpoint 192.0.2.1:51820)"
 transfers 7000
+log "the gateway host and the client over IPv6 (INPUT, OUTPUT)"
+r=$(on client python3 "$TOP/tests/netns/ping6.py" fd00:8::1) || fail "client -> gw: $r"
+[[ $r == "reply fd00:8::1" ]] || fail "client -> gw's Address: $r"
+r=$(on gateway python3 "$TOP/tests/netns/ping6.py" fd00:8::2) || fail "gw host -> client: $r"
+[[ $r == "reply fd00:8::2" ]] || fail "gateway host -> client: $r"
+bg client socat -u TCP6-LISTEN:7300,reuseaddr - > "$TMP/hostrecv"
+hrx=$BG_PID
+wait_tcp client 7300
+head -c 2000000 "$TMP/data" | on gateway timeout 60 socat -u - "TCP6:[fd00:8::2]:7300" ||
+	fail "gateway host -> client TCP"
+wait "$hrx" || true  # the listener ends at the sender's FIN
+[ "$(wc -c < "$TMP/hostrecv")" -eq 2000000 ] ||
+	fail "gateway host -> client: $(wc -c < "$TMP/hostrecv") of 2000000 bytes"
+cmp -s <(head -c 2000000 "$TMP/data") "$TMP/hostrecv" || fail "gateway host -> client: corrupted"
+
 log "live IPv6 rules"
 on gateway "$GW" rules "$ctl" -6 -t nat -L POSTROUTING -v -n -x > "$TMP/l6" || fail "gw rules -6 -L"
 awk '/MASQUERADE/ { if ($1 > 0) ok = 1 } END { exit !ok }' "$TMP/l6" ||
