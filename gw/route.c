@@ -426,10 +426,12 @@ static int dump_one(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int host_addrs_once(struct route_addr **out)
+/* One RTM_GETADDR dump of family's addresses through cb (data its
+ * argument; *err its own error, if it set one).  0 or -errno (-EINTR: the
+ * dump was interrupted, NLM_F_DUMP_INTR). */
+static int addr_dump(int family, mnl_cb_t cb, void *data, const int *err)
 {
 	char buf[ROUTE_DUMP_BUF] __attribute__((aligned(8)));
-	struct dump d = { 0 };
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct rtgenmsg *rt;
@@ -437,7 +439,6 @@ static int host_addrs_once(struct route_addr **out)
 	ssize_t n;
 	int rc;
 
-	*out = NULL;
 	nl = nl_route_open(0, 0);
 	if (!nl)
 		return -errno;
@@ -447,7 +448,7 @@ static int host_addrs_once(struct route_addr **out)
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = seq;
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-	rt->rtgen_family = AF_INET;
+	rt->rtgen_family = (unsigned char)family;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 		rc = -errno;
 		goto out;
@@ -458,13 +459,22 @@ static int host_addrs_once(struct route_addr **out)
 			rc = -errno;
 			goto out;
 		}
-		rc = mnl_cb_run(buf, (size_t)n, seq, portid, dump_one, &d);
+		rc = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
 		if (rc <= MNL_CB_STOP)
 			break;
 	}
-	rc = rc < 0 ? (d.err ? d.err : -errno) : 0;
+	rc = rc < 0 ? (*err ? *err : -errno) : 0;
 out:
 	mnl_socket_close(nl);
+	return rc;
+}
+
+static int host_addrs_once(struct route_addr **out)
+{
+	struct dump d = { 0 };
+	int rc = addr_dump(AF_INET, dump_one, &d, &d.err);
+
+	*out = NULL;
 	if (rc < 0) {
 		free(d.a);
 		return rc;
@@ -558,46 +568,6 @@ static int keep6(struct dump6 *d, const void *addr)
 	return MNL_CB_OK;
 }
 
-static int addrs6_once(struct dump6 *d)
-{
-	char buf[ROUTE_DUMP_BUF] __attribute__((aligned(8)));
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
-	struct rtgenmsg *rt;
-	unsigned portid, seq = 1;
-	ssize_t n;
-	int rc;
-
-	nl = nl_route_open(0, 0);
-	if (!nl)
-		return -errno;
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETADDR;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-	rt->rtgen_family = AF_INET6;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	for (;;) {
-		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		rc = mnl_cb_run(buf, (size_t)n, seq, portid, dump6_one, d);
-		if (rc <= MNL_CB_STOP)
-			break;
-	}
-	rc = rc < 0 ? (d->err ? d->err : -errno) : 0;
-out:
-	mnl_socket_close(nl);
-	return rc;
-}
-
 int route_host_addrs6(const char *dev, union nf_addr *dev_addr, union nf_addr **all)
 {
 	struct dump6 d;
@@ -606,7 +576,7 @@ int route_host_addrs6(const char *dev, union nf_addr *dev_addr, union nf_addr **
 	for (int i = 0; i < 5 && rc == -EINTR; i++) {
 		d = (struct dump6){ .index = dev ? if_nametoindex(dev) : 0, .out = dev_addr };
 		memset(dev_addr, 0, sizeof(*dev_addr));
-		rc = addrs6_once(&d);
+		rc = addr_dump(AF_INET6, dump6_one, &d, &d.err);
 		if (rc)
 			free(d.all);
 	}
