@@ -171,4 +171,53 @@ enum ip_out {
 };
 enum ip_out ip_out_decide(size_t len, unsigned mtu, unsigned fmax, bool df, unsigned *cut);
 
+/*
+ * IPv6 on output.  Routers never fragment IPv6 (RFC 8200 §5): a packet over
+ * the route's MTU gets Packet Too Big.  The exception is a datagram gw
+ * reassembled itself (fmax = frag_max_size, as conntrack's defrag sets
+ * IP6CB frag_max_size and ignore_df): Linux sends it on in fragments again,
+ * so that reassembly before conntrack stays invisible on the wire.
+ *
+ * ip6_out_decide (ip6_forward's ip6_pkt_too_big, then __ip6_finish_output
+ * and ip6_fragment), for a datagram of len bytes toward a route of mtu
+ * (0: no limit):
+ *   fmax == 0                      len <= mtu: IP_OUT_SEND; else TOO_BIG
+ *   len > mtu and fmax > mtu       IP_OUT_TOO_BIG (its own fragments do not
+ *                                  fit: Packet Too Big with the mtu)
+ *   len <= mtu and len <= fmax     IP_OUT_SEND (one fragment held it all)
+ *   otherwise                      IP_OUT_FRAGMENT, *cut = fmax: also when
+ *                                  the whole fits the mtu (Linux
+ *                                  refragments whenever len > frag_max_size)
+ * *cut is the mtu (the Packet Too Big value) in the other cases.  Linux's
+ * ip6_fragment keeps the received fragments as they were when it can (the
+ * fast path over the reassembled skb's frag_list) and cuts at
+ * max(frag_max_size, 1280) otherwise; cutting at fmax gives the received
+ * pieces back whenever the sender made every non-last fragment the same
+ * size, which is what senders do, and never sends pieces larger than those
+ * received.  The route's mtu is not raised to 1280 here (ip6_forward
+ * does: an IPv6 link has at least that).
+ *
+ * ip6_fragment (ip6_fragment's slow path) splits the IPv6 datagram
+ * pkt[0 .. len) into fragments of at most mtu bytes: each carries the
+ * unfragmentable part (the IPv6 header, hop-by-hop, routing, and the
+ * destination options not after a routing header: ip6_find_1stfragopt)
+ * with the next-header byte that ended it set to 44, then a fragment header
+ * (its next header the one that byte had, offset, M on all but the last,
+ * identification id), then the next piece of the rest: a multiple of 8
+ * bytes in all but the last.  The payload length is fixed; nothing else
+ * changes (no checksum covers the IPv6 header).  Linux takes a new id for
+ * the refragmented datagram (ipv6_select_ident over the addresses it
+ * leaves with, after NAT), not the received one: the caller chooses (a
+ * random one, like Linux's; the received id would collide when NAT66 maps
+ * two sources that picked the same id to one address).  Returns the number
+ * of fragments, -EMSGSIZE when mtu cannot hold the unfragmentable part,
+ * the fragment header and 8 data bytes or exceeds cap, -EINVAL when pkt is
+ * not a whole IPv6 datagram (its extension headers run past len, it has a
+ * fragment header already, or nothing follows the unfragmentable part);
+ * nothing is emitted then.
+ */
+enum ip_out ip6_out_decide(size_t len, unsigned mtu, unsigned fmax, unsigned *cut);
+int ip6_fragment(const uint8_t *pkt, size_t len, unsigned mtu, uint32_t id, uint8_t *out,
+		 size_t cap, frag_emit_fn *emit, void *ctx);
+
 #endif
