@@ -153,8 +153,9 @@ typedef void frag_emit_fn(void *ctx, uint8_t *frag, size_t len);
  * (ip_options_fragment); the ID and DF are kept; MF is set on all but the
  * last, and on the last too when pkt is itself a non-last fragment; offsets
  * continue pkt's own.  Each fragment is built in out (cap bytes, at least
- * mtu) and handed to emit.  Returns the number of fragments, or -EMSGSIZE
- * when mtu cannot hold the header and 8 data bytes (nothing is emitted).
+ * mtu) and handed to emit.  Returns the number of fragments, -EMSGSIZE
+ * when mtu cannot hold the header and 8 data bytes, or -EINVAL when pkt is
+ * not IPv4 (nothing is emitted then).
  * The DF check (fragmentation needed) is the caller's.
  */
 int ip_fragment(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size_t cap,

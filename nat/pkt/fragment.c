@@ -48,7 +48,9 @@ int ip_fragment(const uint8_t *pkt, size_t len, unsigned mtu, uint8_t *out, size
 	size_t room, pos = hlen, left = len - hlen;
 	int n = 0;
 
-	if (len < IP4H_LEN || hlen < IP4H_LEN || len < hlen || mtu > cap || mtu < hlen + 8)
+	if (len < IP4H_LEN || pkt[0] >> 4 != 4)
+		return -EINVAL;  /* IPv6 is ip6_fragment's */
+	if (hlen < IP4H_LEN || len < hlen || mtu > cap || mtu < hlen + 8)
 		return -EMSGSIZE;
 	room = mtu - hlen;
 	while (left > 0) {

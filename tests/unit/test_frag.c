@@ -1898,6 +1898,8 @@ static void test6_fragment_errors(void **state)
 		dgram6_free(&small);
 	}
 	pieces_free(&ps);
+	/* not ip_fragment's */
+	assert_int_equal(ip_fragment(d.b, d.len, 1280, buf, sizeof(buf), collect, &ps), -EINVAL);
 	/* a fragment header already: refused */
 	b = dgram6_frag(&d, 0, 208, false, &len);
 	assert_int_equal(ip6_fragment(b, len, 100, 1, buf, sizeof(buf), collect, &ps), -EINVAL);
