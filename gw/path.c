@@ -197,9 +197,14 @@ static void finish(struct gw *g, struct pkt *p, struct nf_result *res, const cha
 		carry(g, p, res, a, in, from, now, wall);
 	} else {
 		struct frag_out o = { g, res, &a, in, from, now, wall };
+		int ret = p->outer.family == NF_V6 ?
+			  /* a fresh id, as ipv6_select_ident after NAT */
+			  ip6_fragment(p->data, p->outer.end, a.cut, randombytes_random(),
+				       g->fragoutbuf, FRAG_MAX_DATAGRAM, frag_emit, &o) :
+			  ip_fragment(p->data, p->outer.end, a.cut, g->fragoutbuf,
+				      FRAG_MAX_DATAGRAM, frag_emit, &o);
 
-		if (ip_fragment(p->data, p->outer.end, a.cut, g->fragoutbuf, FRAG_MAX_DATAGRAM,
-				frag_emit, &o) < 0)
+		if (ret < 0)
 			g->dp_drops[GW_DROP_TOO_BIG]++;
 		else
 			g->frag_oks++;

@@ -20,7 +20,10 @@
 # address and a NatPort; UDP both ways; ICMPv6 echo; the uplink's MTU is
 # 1400, below the tunnel's, so a 1370-byte echo gets a Packet Too Big from
 # gw, and a 1300-byte one to far (2001:db8:3::2, behind the internet host
-# over a 1280 link) gets the router's, translated back through NAT66;
+# over a 1280 link) gets the router's, translated back through NAT66; a
+# 3000-byte UDP datagram goes there and back in IPv6 fragments (the
+# client's cut at 1300, the server's at 1400), reassembled by gw before its
+# rules and cut again as it came;
 # gw conntrack -f ipv6 lists the NAT66 entries; the gateway host and the
 # client reach each other over IPv6 (echo both ways, 2 MB of TCP from the
 # host's TUN: super-packets cut by gw); the live IPv6 rules: gw rules
@@ -48,6 +51,8 @@ on far ip -6 addr add $FAR6/64 dev eth0 nodad
 on far ip -6 route add default via 2001:db8:3::1
 on internet sysctl -qw net.ipv6.conf.all.forwarding=1
 on gateway ip -6 route add 2001:db8:3::/64 via $SRV6
+
+stat_of() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
 
 # transfers PORT: both ways, 20 MB each, compared; the server sees UPL6
 transfers() {
@@ -88,6 +93,21 @@ transfers() {
 	on client timeout 10 socat -T 5 - "UDP6:[$SRV6]:$((port + 3))" <<< "ping" > "$TMP/udp.out" ||
 		true
 	grep -q "pong $RUN" "$TMP/udp.out" || fail "UDP server -> client (the reply) did not arrive"
+
+	log "a UDP datagram of 3000 bytes each way, in IPv6 fragments (gw reassembles, cuts again)"
+	on client ip -6 route replace $SRV6 dev wgc0 mtu 1300
+	local re0 fr0
+	re0=$(stat_of frag_reassembled) fr0=$(stat_of frag_fragmented)
+	bg internet socat -T 5 UDP6-RECVFROM:$((port + 4)),reuseaddr SYSTEM:cat
+	wait_udp internet $((port + 4))
+	head -c 3000 "$TMP/data" > "$TMP/d3000"
+	on client timeout 10 socat -T 5 -b 8192 - "UDP6:[$SRV6]:$((port + 4))" < "$TMP/d3000" \
+		> "$TMP/d3000.back" || true
+	cmp -s "$TMP/d3000" "$TMP/d3000.back" ||
+		fail "the fragmented datagram: $(wc -c < "$TMP/d3000.back") of 3000 bytes came back"
+	on client ip -6 route del $SRV6 dev wgc0
+	[ "$(stat_of frag_reassembled)" -ge $((re0 + 2)) ] && [ "$(stat_of frag_fragmented)" -ge $((fr0 + 2)) ] ||
+		fail "gw did not reassemble and cut both datagrams: $(on gateway "$GW" stats "$ctl" | grep ^frag_)"
 
 	log "ICMPv6 echo; Packet Too Big from gw (uplink MTU 1400) and from a router beyond"
 	local r
