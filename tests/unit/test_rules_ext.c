@@ -1095,6 +1095,34 @@ static void test_target_log6(void **state)
 		"FLOWLBL=703710 PROTO=TCP SPT=40000 DPT=443 WINDOW=1000 RES=0x00 ACK PSH "
 		"URGP=0 ] MTU=1280 MARK=0x2a ");
 
+	/* every byte of every packet above set to values that steer the walk
+	 * (extension header types, lengths, "no next header"): whatever the
+	 * parser takes is printed without reading past the packet (SAN=1) and
+	 * the line is whole */
+	for (size_t i = 0; i < sizeof(kernel_log6) / sizeof(kernel_log6[0]); i++) {
+		static const uint8_t vals[] = { 0, 1, 2, 4, 6, 17, 43, 44, 50, 51, 58, 59, 60,
+						0x80, 0xff };
+		char line[1024];
+
+		tp_hex(&t, kernel_log6[i].hex);
+		for (size_t at = 0; at < t.len; at++)
+			for (size_t v = 0; v < sizeof(vals); v++) {
+				struct tpkt m = t;
+
+				m.buf[at] = vals[v];
+				if (pkt_parse(&m.p, m.buf, m.len) != PKT_OK)
+					continue;
+				init_ctx(&ctx, &m, NF_PREROUTING, "r0", "");
+				for (unsigned int f = 0; f < 2; f++) {
+					size_t n = ext_log_format(&ctx, f ? 0x0f : 0, line,
+								  sizeof(line));
+
+					assert_true(n < sizeof(line));
+					assert_int_equal(strlen(line), n);
+				}
+			}
+	}
+
 	/* a datagram of a local socket (uid 1000, gid 100): filter OUTPUT -p udp
 	 * -j LOG --log-uid --log-level 6 */
 	tp_hex(&t, "600ee985000b114020010db800020000000000000000000120010db80002000000000000"
