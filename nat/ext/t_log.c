@@ -1,12 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * t_log — the LOG target: one line in the kernel's format (nf_log_syslog.c
- * dump_ipv4_packet() and friends) built in a stack buffer and handed to
- * ctx->log with the level and prefix; non-terminating.
+ * dump_ipv4_packet(), dump_ipv6_packet() and friends, as Linux 6.18 prints
+ * them) built in a stack buffer and handed to ctx->log with the level and
+ * prefix; non-terminating.
  *
  *   IN=gw0 OUT=eth0 MAC= SRC=10.8.0.2 DST=203.0.113.5 LEN=60 TOS=0x00
  *   PREC=0x00 TTL=63 ID=4711 DF PROTO=TCP SPT=40000 DPT=443 WINDOW=64240
  *   RES=0x00 SYN URGP=0
+ *
+ * IPv6 (nf_log_ipv6): addresses in full (%pI6: eight groups of four hex
+ * digits), LEN is 40 + the payload length, then TC= HOPLIMIT= FLOWLBL= in
+ * decimal.  The extension headers are walked as the kernel walks them:
+ * a fragment header prints "FRAG:<byte offset> [INCOMPLETE ]ID:<hex> "
+ * always; with --log-ip-options each header is "OPT ( ... ) " (empty for
+ * hop-by-hop, routing and destination options; "AH SPI=0x.. " inside for
+ * AH; ESP ends the line "OPT ( ESP SPI=0x.. )", and without the flag ESP
+ * ends it after FLOWLBL=).  A later fragment prints its upper layer's name
+ * only, and stops at an options header after its fragment header.  ICMPv6
+ * errors quote the embedded packet in brackets (one level; MTU= after it
+ * for Packet Too Big, POINTER= before it for Parameter Problem).
  *
  * "MAC=" is printed empty for every input interface: gw's view has no
  * link-layer header (the kernel prints the same for tunnel devices).
@@ -17,6 +30,7 @@
  * --log-ip-options, --log-uid, --log-macdecode.  Saved in the order
  * prefix, level (when not 4), then the flags.
  */
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -145,6 +159,14 @@ static void add_hex(struct lbuf *b, const uint8_t *p, size_t n)
 	add(b, ") ");
 }
 
+/* The kernel's "skb->len - offset" of an INCOMPLETE [N bytes]: unsigned,
+ * so an offset past the end (an extension header longer than what is
+ * left of a quote) wraps as there. */
+static unsigned int left(size_t end, size_t off)
+{
+	return (unsigned int)end - (unsigned int)off;
+}
+
 /* nf_log_dump_tcp_header(): 1 when the header is cut short */
 static int dump_tcp(struct lbuf *b, const uint8_t *d, size_t off, size_t end, bool frag,
 		    unsigned int logflags)
@@ -156,14 +178,16 @@ static int dump_tcp(struct lbuf *b, const uint8_t *d, size_t off, size_t end, bo
 	if (frag)
 		return 0;
 	if (end < off + 20) {
-		add(b, "INCOMPLETE [%zu bytes] ", end > off ? end - off : 0);
+		add(b, "INCOMPLETE [%u bytes] ", left(end, off));
 		return 1;
 	}
 	add(b, "SPT=%u DPT=%u ", be16_get(th), be16_get(th + 2));
 	if (logflags & EXT_LOG_TCPSEQ)
 		add(b, "SEQ=%u ACK=%u ", be32_get(th + 4), be32_get(th + 8));
 	add(b, "WINDOW=%u ", be16_get(th + 14));
-	add(b, "RES=0x%02x ", (th[12] & 0x0f) << 2);
+	/* TCP_RESERVED_BITS: the three bits left of AE (AccECN, RFC 9768) */
+	add(b, "RES=0x%02x ", (th[12] & 0x0e) << 2);
+	if (th[12] & 0x01) add(b, "AE ");
 	if (th[13] & 0x80) add(b, "CWR ");
 	if (th[13] & 0x40) add(b, "ECE ");
 	if (th[13] & 0x20) add(b, "URG ");
@@ -193,7 +217,7 @@ static int dump_udp(struct lbuf *b, const uint8_t *d, size_t off, size_t end, bo
 	if (frag)
 		return 0;
 	if (end < off + 8) {
-		add(b, "INCOMPLETE [%zu bytes] ", end > off ? end - off : 0);
+		add(b, "INCOMPLETE [%u bytes] ", left(end, off));
 		return 1;
 	}
 	add(b, "SPT=%u DPT=%u LEN=%u ", be16_get(uh), be16_get(uh + 2), be16_get(uh + 4));
@@ -216,8 +240,8 @@ static void dump_icmp(struct lbuf *b, const struct nf_ctx *ctx, size_t ipoff, si
 	add(b, "PROTO=ICMP ");
 	if (frag)
 		return;
-	if (have < 8) {
-		add(b, "INCOMPLETE [%zu bytes] ", have);
+	if (end < off + 8) {
+		add(b, "INCOMPLETE [%u bytes] ", left(end, off));
 		return;
 	}
 	add(b, "TYPE=%u CODE=%u ", ic[0], ic[1]);
@@ -304,7 +328,7 @@ static void dump_ipv4(struct lbuf *b, const struct nf_ctx *ctx, size_t ipoff,
 		if (fragment)
 			break;
 		if (end < off + 12) {
-			add(b, "INCOMPLETE [%zu bytes] ", end > off ? end - off : 0);
+			add(b, "INCOMPLETE [%u bytes] ", left(end, off));
 			break;
 		}
 		add(b, "SPI=0x%x ", be32_get(d + off + 4));
@@ -314,7 +338,7 @@ static void dump_ipv4(struct lbuf *b, const struct nf_ctx *ctx, size_t ipoff,
 		if (fragment)
 			break;
 		if (end < off + 8) {
-			add(b, "INCOMPLETE [%zu bytes] ", end > off ? end - off : 0);
+			add(b, "INCOMPLETE [%u bytes] ", left(end, off));
 			break;
 		}
 		add(b, "SPI=0x%x ", be32_get(d + off));
@@ -325,6 +349,161 @@ static void dump_ipv4(struct lbuf *b, const struct nf_ctx *ctx, size_t ipoff,
 	if ((logflags & EXT_LOG_UID) && ipoff == 0 && ctx->has_owner)
 		add(b, "UID=%u GID=%u ", ctx->uid, ctx->gid);
 	if (ipoff == 0 && ctx->mark)
+		add(b, "MARK=0x%x ", ctx->mark);
+}
+
+static void add_addr6(struct lbuf *b, const char *name, const uint8_t *a)
+{
+	add(b, "%s=", name);
+	for (unsigned int i = 0; i < 16; i += 2)
+		add(b, "%02x%02x%s", a[i], a[i + 1], i < 14 ? ":" : " ");
+}
+
+/* dump_ipv6_packet(): the header at ipoff; bytes end at the packet's end.
+ * recurse: the outer packet (quotes an ICMPv6 error's packet, prints the
+ * owner and the mark). */
+static void dump_ipv6(struct lbuf *b, const struct nf_ctx *ctx, size_t ipoff, bool recurse,
+		      unsigned int logflags)
+{
+	const uint8_t *d = ctx->pkt->data, *ih = d + ipoff, *ic;
+	size_t end = ctx->pkt->outer.end, ptr, hlen = 0;
+	bool opt = logflags & EXT_LOG_IPOPT, fragment = false;
+	uint32_t w;
+	uint8_t cur;
+
+	if (end < ipoff + 40) {
+		add(b, "TRUNCATED");
+		return;
+	}
+	w = be32_get(ih);
+	add_addr6(b, "SRC", ih + 8);
+	add_addr6(b, "DST", ih + 24);
+	add(b, "LEN=%u TC=%u HOPLIMIT=%u FLOWLBL=%u ", be16_get(ih + 4) + 40u,
+	    (w >> 20) & 0xff, ih[7], w & 0xfffff);
+	ptr = ipoff + 40;
+	cur = ih[6];
+	/* nf_ip6_ext_hdr(), "no next header" aside */
+	while (cur == IPPROTO_HOPOPTS || cur == IPPROTO_ROUTING || cur == IPPROTO_FRAGMENT ||
+	       cur == IPPROTO_ESP || cur == IPPROTO_AH || cur == IPPROTO_DSTOPTS) {
+		const uint8_t *hp;
+		uint16_t fo;
+
+		if (end < ptr + 2) {
+			add(b, "TRUNCATED");
+			return;
+		}
+		hp = d + ptr;
+		if (opt)
+			add(b, "OPT ( ");
+		switch (cur) {
+		case IPPROTO_FRAGMENT:
+			add(b, "FRAG:");
+			if (end < ptr + 8) {
+				add(b, "TRUNCATED ");
+				return;
+			}
+			fo = be16_get(hp + 2);
+			add(b, "%u ", fo & 0xfff8);
+			if (fo & 1)
+				add(b, "INCOMPLETE ");
+			add(b, "ID:%08x ", be32_get(hp + 4));
+			if (fo & 0xfff8)
+				fragment = true;
+			hlen = 8;
+			break;
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			if (fragment) {
+				if (opt)
+					add(b, ")");
+				return;
+			}
+			hlen = ((size_t)hp[1] + 1) * 8;
+			break;
+		case IPPROTO_AH:
+			if (opt) {
+				add(b, "AH ");
+				if (fragment) {
+					add(b, ")");
+					return;
+				}
+				if (end < ptr + 12) {
+					add(b, "INCOMPLETE [%u bytes] )", left(end, ptr));
+					return;
+				}
+				add(b, "SPI=0x%x ", be32_get(hp + 4));
+			}
+			hlen = ((size_t)hp[1] + 2) * 4;
+			break;
+		case IPPROTO_ESP:
+			if (opt) {
+				add(b, "ESP ");
+				if (fragment) {
+					add(b, ")");
+					return;
+				}
+				if (end < ptr + 8) {
+					add(b, "INCOMPLETE [%u bytes] )", left(end, ptr));
+					return;
+				}
+				add(b, "SPI=0x%x )", be32_get(hp));
+			}
+			return;
+		}
+		if (opt)
+			add(b, ") ");
+		cur = hp[0];
+		ptr += hlen;
+	}
+
+	switch (cur) {
+	case IPPROTO_TCP:
+		if (dump_tcp(b, d, ptr, end, fragment, logflags))
+			return;
+		break;
+	case IPPROTO_UDP:
+	case IPPROTO_UDPLITE:
+		if (dump_udp(b, d, ptr, end, fragment, cur))
+			return;
+		break;
+	case IPPROTO_ICMPV6:
+		add(b, "PROTO=ICMPv6 ");
+		if (fragment)
+			break;
+		if (end < ptr + 8) {
+			add(b, "INCOMPLETE [%u bytes] ", left(end, ptr));
+			return;
+		}
+		ic = d + ptr;
+		add(b, "TYPE=%u CODE=%u ", ic[0], ic[1]);
+		switch (ic[0]) {
+		case 128:  /* echo request, reply */
+		case 129:
+			add(b, "ID=%u SEQ=%u ", be16_get(ic + 4), be16_get(ic + 6));
+			break;
+		case 4:    /* parameter problem */
+			add(b, "POINTER=%08x ", be32_get(ic + 4));
+			/* fall through */
+		case 1:    /* destination unreachable, packet too big, time exceeded */
+		case 2:
+		case 3:
+			if (recurse) {
+				add(b, "[");
+				dump_ipv6(b, ctx, ptr + 8, false, logflags);
+				add(b, "] ");
+			}
+			if (ic[0] == 2)
+				add(b, "MTU=%u ", be32_get(ic + 4));
+			break;
+		}
+		break;
+	default:
+		add(b, "PROTO=%u ", cur);
+	}
+	if ((logflags & EXT_LOG_UID) && recurse && ctx->has_owner)
+		add(b, "UID=%u GID=%u ", ctx->uid, ctx->gid);
+	if (recurse && ctx->mark)
 		add(b, "MARK=0x%x ", ctx->mark);
 }
 
@@ -347,7 +526,10 @@ size_t ext_log_format(const struct nf_ctx *ctx, unsigned int logflags, char *buf
 	add_iface(&b, "OUT", ctx->out);
 	if (ctx->in[0])
 		add(&b, "MAC= ");
-	dump_ipv4(&b, ctx, ctx->pkt->outer.ip, logflags);
+	if (ctx->pkt->outer.family == NF_V6)
+		dump_ipv6(&b, ctx, ctx->pkt->outer.ip, true, logflags);
+	else
+		dump_ipv4(&b, ctx, ctx->pkt->outer.ip, logflags);
 	return b.pos;
 }
 

@@ -1,20 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * t_tcpmss — the TCPMSS target: lower the MSS option of a TCP segment to
- * --set-mss N or, with --clamp-mss-to-pmtu, to ctx->pmtu - 40 (a path MTU
- * of 40 or less drops the packet); never raise it.  A segment without an
- * MSS option and without payload gets one, of min(536, target) (RFC 1122
- * §4.2.2.6: the peer assumes 536 without it), at the start of the
- * options, when its header has room (< 60 bytes) and ctx->pkt_room allows
- * 4 more bytes; checksums are updated incrementally and the view is
- * parsed again.  Non-terminating.  As tcpmss_mangle_packet().
+ * --set-mss N or, with --clamp-mss-to-pmtu, to ctx->pmtu - 40 (IPv6: - 60,
+ * the fixed headers of both; a path MTU at or below that drops the
+ * packet); never raise it.  A segment without an MSS option and without
+ * payload gets one, of min(536, target) (RFC 1122 §4.2.2.6: the peer
+ * assumes 536 without it; IPv6: min(1220, target), the 1280-byte minimum
+ * MTU less 60), at the start of the options, when its header has room
+ * (< 60 bytes) and ctx->pkt_room allows 4 more bytes; the IPv4 total
+ * length or the IPv6 payload length grows by 4, checksums are updated
+ * incrementally (the TCP length in the pseudo-header too) and the view is
+ * parsed again.  IPv6 extension headers stay in front of the TCP header.
+ * Later fragments are left alone.  Non-terminating.  As
+ * tcpmss_mangle_packet(), tcpmss_tg4() and tcpmss_tg6().
  *
  * Needs -p tcp.  Under iptables-nft the kernel skips the "only for SYN
  * packets" load check (nft_compat), so a rule without --tcp-flags SYN,RST
  * SYN is accepted, as there; clamping is only valid in FORWARD, OUTPUT and
  * POSTROUTING.  Saved as "--set-mss N" or "--clamp-mss-to-pmtu".
- * ip6tables: --set-mss at most 65495; the IPv6 packet rewrite is not here
- * yet (the target leaves IPv6 packets alone).
+ * ip6tables: --set-mss at most 65495.
  */
 #include "nat/ext.h"
 #include "nat/pkt/be.h"
@@ -24,7 +28,11 @@
 
 #include <string.h>
 
-enum { CLAMP = 0xffff, TCPOPT_MSS = 2, TCPOLEN_MSS = 4, MSS_DEFAULT = 536 };
+enum {
+	CLAMP = 0xffff, TCPOPT_MSS = 2, TCPOLEN_MSS = 4,
+	MSS_DEFAULT = 536,   /* IPv4: RFC 1122 */
+	MSS_DEFAULT6 = 1220, /* IPv6: 1280 - 40 - 20 */
+};
 
 struct tcpmss_info {
 	uint16_t mss;    /* CLAMP: from the path MTU */
@@ -82,19 +90,22 @@ static int tcpmss_target(void *data, struct ext_pkt *xp)
 	struct pkt *p = ctx->pkt;
 	const struct pkt_hdr *h = &p->outer;
 	uint8_t *ip = p->data + h->ip, *th = p->data + h->l4;
+	bool v6 = h->family == NF_V6;
+	/* the smallest IP and TCP headers: what the path MTU leaves for the MSS */
+	unsigned int minlen = v6 ? 40 + 20 : 20 + 20;
 	unsigned int hlen, len, i;
 	uint16_t newmss, old, tot, w12;
 
-	if (h->frag_off || h->family == NF_V6)
-		return EXT_CONTINUE;  /* IPv6: the rewrite is the dataplane's to add */
+	if (h->frag_off || (h->flags & PKT_F_LATER))
+		return EXT_CONTINUE;
 	if (!(h->flags & PKT_F_L4))
 		return NF_DROP;
 	hlen = h->l4_hlen;
 	len = (unsigned int)(h->end - h->l4);
 	if (t->mss == CLAMP) {
-		if (ctx->pmtu <= 40)
+		if (ctx->pmtu <= minlen)
 			return NF_DROP;  /* "unknown or invalid path-MTU" */
-		newmss = (uint16_t)(ctx->pmtu - 40);
+		newmss = (uint16_t)(ctx->pmtu - minlen);
 	} else {
 		newmss = t->mss;
 	}
@@ -114,8 +125,8 @@ static int tcpmss_target(void *data, struct ext_pkt *xp)
 	if (len > hlen || hlen >= 60 || ctx->pkt_room < TCPOLEN_MSS ||
 	    p->buflen < (size_t)h->end)
 		return EXT_CONTINUE;
-	if (newmss > MSS_DEFAULT)
-		newmss = MSS_DEFAULT;
+	if (newmss > (v6 ? MSS_DEFAULT6 : MSS_DEFAULT))
+		newmss = v6 ? MSS_DEFAULT6 : MSS_DEFAULT;
 	memmove(th + 20 + TCPOLEN_MSS, th + 20, hlen - 20);
 	csum_replace2(th + 16, (uint16_t)len, (uint16_t)(len + TCPOLEN_MSS));
 	th[20] = TCPOPT_MSS;
@@ -125,9 +136,15 @@ static int tcpmss_target(void *data, struct ext_pkt *xp)
 	w12 = be16_get(th + 12);
 	th[12] = (uint8_t)(th[12] + (TCPOLEN_MSS / 4 << 4));
 	csum_replace2(th + 16, w12, be16_get(th + 12));
-	tot = be16_get(ip + 2);
-	be16_put(ip + 2, (uint16_t)(tot + TCPOLEN_MSS));
-	csum_replace2(ip + 10, tot, (uint16_t)(tot + TCPOLEN_MSS));
+	if (v6) {
+		/* the payload length; no header checksum */
+		tot = be16_get(ip + 4);
+		be16_put(ip + 4, (uint16_t)(tot + TCPOLEN_MSS));
+	} else {
+		tot = be16_get(ip + 2);
+		be16_put(ip + 2, (uint16_t)(tot + TCPOLEN_MSS));
+		csum_replace2(ip + 10, tot, (uint16_t)(tot + TCPOLEN_MSS));
+	}
 	ctx->pkt_room = (uint16_t)(ctx->pkt_room - TCPOLEN_MSS);
 	ctx->pkt_changed = true;
 	if (pkt_parse(p, p->data, (size_t)h->end + TCPOLEN_MSS) != PKT_OK)
