@@ -210,6 +210,18 @@ int ext_service_port(const char *name, const char *proto);
  * or NULL (rules_list.c). */
 const char *ext_port_name(uint16_t port, const char *proto);
 
+/* An ICMP or ICMPv6 type name as iptables / ip6tables spell them, with
+ * the codes it stands for. */
+struct ext_icmp_name {
+	const char *name;
+	uint8_t type, code_min, code_max;
+};
+/* --icmp-type / --icmpv6-type's argument: a name of names[n] (a unique
+ * prefix, any case) or TYPE[/CODE]; kind ("ICMP", "ICMPv6") names it in
+ * errors.  0 and *type, code[0..1] (code[1] 0xFF: any code), or -1. */
+int ext_parse_icmp_type(const struct ext_icmp_name *names, size_t n, const char *kind,
+			const char *arg, uint8_t *type, uint8_t code[2], struct ext_parse *pc);
+
 /* Quoting as xtables_save_string: bare when only [A-Za-z0-9_-], else in
  * double quotes with " \ ' escaped.  Prints a leading space. */
 void ext_put_string(struct sbuf *out, const char *s);

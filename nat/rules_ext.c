@@ -477,3 +477,44 @@ void ext_put_string(struct sbuf *out, const char *s)
 	}
 	sbuf_add(out, "\"");
 }
+
+int ext_parse_icmp_type(const struct ext_icmp_name *names, size_t n, const char *kind,
+			const char *arg, uint8_t *type, uint8_t code[2], struct ext_parse *pc)
+{
+	size_t len = strlen(arg), match = n;
+	char buf[32], *slash;
+	uint32_t v;
+
+	for (size_t i = 0; i < n; i++) {
+		if (strncasecmp(names[i].name, arg, len) != 0)
+			continue;
+		if (match != n)
+			return ext_fail(pc, arg, "Ambiguous %s type \"%s\": \"%s\" or \"%s\"?",
+					kind, arg, names[match].name, names[i].name);
+		match = i;
+	}
+	if (match != n && len > 0) {
+		*type = names[match].type;
+		code[0] = names[match].code_min;
+		code[1] = names[match].code_max;
+		return 0;
+	}
+	if (len >= sizeof(buf))
+		return ext_fail(pc, arg, "Unknown %s type \"%s\"", kind, arg);
+	strcpy(buf, arg);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (!ext_strtou32(buf, 255, &v))
+		return ext_fail(pc, arg, "Unknown %s type \"%s\"", kind, arg);
+	*type = (uint8_t)v;
+	if (!slash) {
+		code[0] = 0;
+		code[1] = 0xFF;
+		return 0;
+	}
+	if (!ext_strtou32(slash + 1, 255, &v))
+		return ext_fail(pc, arg, "Unknown %s code \"%s\"", kind, arg);
+	code[0] = code[1] = (uint8_t)v;
+	return 0;
+}

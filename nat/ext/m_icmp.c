@@ -26,10 +26,7 @@ static const struct ext_opt icmp_opts[] = {
 	{ NULL, 0, 0, 0 },
 };
 
-static const struct {
-	const char *name;
-	uint8_t type, code_min, code_max;
-} icmp_codes[] = {
+static const struct ext_icmp_name icmp_codes[] = {
 	{ "any", 0xFF, 0, 0xFF },
 	{ "echo-reply", 0, 0, 0xFF },
 	{ "pong", 0, 0, 0xFF },
@@ -78,45 +75,10 @@ static int icmp_parse(void *data, unsigned int id, char *const *args, bool inv,
 		      struct ext_parse *pc)
 {
 	struct icmp_info *ic = data;
-	const char *arg = args[0];
-	size_t len = strlen(arg), match = NCODES;
-	char buf[32], *slash;
-	uint32_t v;
 
 	(void)id;
-	for (size_t i = 0; i < NCODES; i++) {
-		if (strncasecmp(icmp_codes[i].name, arg, len) != 0)
-			continue;
-		if (match != NCODES)
-			return ext_fail(pc, arg, "Ambiguous ICMP type \"%s\": \"%s\" or \"%s\"?",
-					arg, icmp_codes[match].name, icmp_codes[i].name);
-		match = i;
-	}
 	ic->inv = inv;
-	if (match != NCODES) {
-		ic->type = icmp_codes[match].type;
-		ic->code[0] = icmp_codes[match].code_min;
-		ic->code[1] = icmp_codes[match].code_max;
-		return 0;
-	}
-	if (len >= sizeof(buf))
-		return ext_fail(pc, arg, "Unknown ICMP type \"%s\"", arg);
-	strcpy(buf, arg);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (!ext_strtou32(buf, 255, &v))
-		return ext_fail(pc, arg, "Unknown ICMP type \"%s\"", arg);
-	ic->type = (uint8_t)v;
-	if (!slash) {
-		ic->code[0] = 0;
-		ic->code[1] = 0xFF;
-		return 0;
-	}
-	if (!ext_strtou32(slash + 1, 255, &v))
-		return ext_fail(pc, arg, "Unknown ICMP code \"%s\"", arg);
-	ic->code[0] = ic->code[1] = (uint8_t)v;
-	return 0;
+	return ext_parse_icmp_type(icmp_codes, NCODES, "ICMP", args[0], &ic->type, ic->code, pc);
 }
 
 static int icmp_final(void *data, uint32_t seen, struct ext_parse *pc)

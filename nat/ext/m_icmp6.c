@@ -28,10 +28,7 @@ static const struct ext_opt icmp6_opts[] = {
 	{ NULL, 0, 0, 0 },
 };
 
-static const struct {
-	const char *name;
-	uint8_t type, code_min, code_max;
-} icmp6_codes[] = {
+static const struct ext_icmp_name icmp6_codes[] = {
 	{ "destination-unreachable", 1, 0, 0xFF },
 	{ "no-route", 1, 0, 0 },
 	{ "communication-prohibited", 1, 1, 1 },
@@ -68,45 +65,10 @@ static int icmp6_parse(void *data, unsigned int id, char *const *args, bool inv,
 		       struct ext_parse *pc)
 {
 	struct icmp6_info *ic = data;
-	const char *arg = args[0];
-	size_t len = strlen(arg), match = NCODES;
-	char buf[32], *slash;
-	uint32_t v;
 
 	(void)id;
-	for (size_t i = 0; i < NCODES; i++) {
-		if (strncasecmp(icmp6_codes[i].name, arg, len) != 0)
-			continue;
-		if (match != NCODES)
-			return ext_fail(pc, arg, "Ambiguous ICMPv6 type \"%s\": \"%s\" or \"%s\"?",
-					arg, icmp6_codes[match].name, icmp6_codes[i].name);
-		match = i;
-	}
 	ic->inv = inv;
-	if (match != NCODES && len > 0) {
-		ic->type = icmp6_codes[match].type;
-		ic->code[0] = icmp6_codes[match].code_min;
-		ic->code[1] = icmp6_codes[match].code_max;
-		return 0;
-	}
-	if (len >= sizeof(buf))
-		return ext_fail(pc, arg, "Unknown ICMPv6 type \"%s\"", arg);
-	strcpy(buf, arg);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash = '\0';
-	if (!ext_strtou32(buf, 255, &v))
-		return ext_fail(pc, arg, "Unknown ICMPv6 type \"%s\"", arg);
-	ic->type = (uint8_t)v;
-	if (!slash) {
-		ic->code[0] = 0;
-		ic->code[1] = 0xFF;
-		return 0;
-	}
-	if (!ext_strtou32(slash + 1, 255, &v))
-		return ext_fail(pc, arg, "Unknown ICMPv6 code \"%s\"", arg);
-	ic->code[0] = ic->code[1] = (uint8_t)v;
-	return 0;
+	return ext_parse_icmp_type(icmp6_codes, NCODES, "ICMPv6", args[0], &ic->type, ic->code, pc);
 }
 
 static int icmp6_final(void *data, uint32_t seen, struct ext_parse *pc)
