@@ -402,10 +402,11 @@ static int dump_one(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int host_addrs_once(struct route_addr **out)
+/* One RTM_GETADDR dump of family, each message to cb(data).  0 or -errno
+ * (-EINTR: the dump was interrupted by a change, NLM_F_DUMP_INTR). */
+static int addr_dump(uint8_t family, mnl_cb_t cb, void *data)
 {
 	char buf[ROUTE_DUMP_BUF] __attribute__((aligned(8)));
-	struct dump d = { 0 };
 	struct mnl_socket *nl;
 	struct nlmsghdr *nlh;
 	struct rtgenmsg *rt;
@@ -413,7 +414,6 @@ static int host_addrs_once(struct route_addr **out)
 	ssize_t n;
 	int rc;
 
-	*out = NULL;
 	nl = nl_route_open(0, 0);
 	if (!nl)
 		return -errno;
@@ -423,7 +423,7 @@ static int host_addrs_once(struct route_addr **out)
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = seq;
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-	rt->rtgen_family = AF_INET;
+	rt->rtgen_family = family;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 		rc = -errno;
 		goto out;
@@ -434,16 +434,25 @@ static int host_addrs_once(struct route_addr **out)
 			rc = -errno;
 			goto out;
 		}
-		rc = mnl_cb_run(buf, (size_t)n, seq, portid, dump_one, &d);
+		rc = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
 		if (rc <= MNL_CB_STOP)
 			break;
 	}
-	rc = rc < 0 ? (d.err ? d.err : -errno) : 0;
+	rc = rc < 0 ? -errno : 0;
 out:
 	mnl_socket_close(nl);
-	if (rc < 0) {
+	return rc;
+}
+
+static int host_addrs_once(struct route_addr **out)
+{
+	struct dump d = { 0 };
+	int rc = addr_dump(AF_INET, dump_one, &d);
+
+	*out = NULL;
+	if (rc < 0 || d.err) {
 		free(d.a);
-		return rc;
+		return d.err ? d.err : rc;
 	}
 	*out = d.a;
 	return (int)d.n;
@@ -503,43 +512,10 @@ static int dump6_one(const struct nlmsghdr *nlh, void *data)
 
 static int dev_addr6_once(unsigned index, union nf_addr *out)
 {
-	char buf[ROUTE_DUMP_BUF] __attribute__((aligned(8)));
 	struct dump6 d = { .index = index, .out = out };
-	struct mnl_socket *nl;
-	struct nlmsghdr *nlh;
-	struct rtgenmsg *rt;
-	unsigned portid, seq = 1;
-	ssize_t n;
-	int rc;
+	int rc = addr_dump(AF_INET6, dump6_one, &d);
 
-	nl = nl_route_open(0, 0);
-	if (!nl)
-		return -errno;
-	portid = mnl_socket_get_portid(nl);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETADDR;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-	rt->rtgen_family = AF_INET6;
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-		rc = -errno;
-		goto out;
-	}
-	for (;;) {
-		n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		rc = mnl_cb_run(buf, (size_t)n, seq, portid, dump6_one, &d);
-		if (rc <= MNL_CB_STOP)
-			break;
-	}
-	rc = rc < 0 ? -errno : d.found;
-out:
-	mnl_socket_close(nl);
-	return rc;
+	return rc < 0 ? rc : d.found;
 }
 
 int route_dev_addr6(const char *dev, union nf_addr *out)
@@ -552,5 +528,68 @@ int route_dev_addr6(const char *dev, union nf_addr *out)
 		return 0;
 	for (int i = 0; i < 5 && rc == -EINTR; i++)
 		rc = dev_addr6_once(index, out);
+	return rc;
+}
+
+/* Every IPv6 address of the host into a growing array. */
+struct dump6all {
+	struct route_addr6 *a;
+	unsigned n, cap;
+	int err;
+};
+
+static int dump6all_one(const struct nlmsghdr *nlh, void *data)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct dump6all *d = data;
+	const struct nlattr *at, *use = NULL;
+	struct route_addr6 *ra;
+
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6)
+		return MNL_CB_OK;
+	mnl_attr_for_each(at, nlh, sizeof(*ifa))
+		if ((mnl_attr_get_type(at) == IFA_LOCAL || mnl_attr_get_type(at) == IFA_ADDRESS) &&
+		    mnl_attr_get_payload_len(at) == 16 && !use)
+			use = at;
+	if (!use)
+		return MNL_CB_OK;
+	if (d->n == d->cap) {
+		unsigned cap = d->cap ? 2 * d->cap : 16;
+		struct route_addr6 *na = realloc(d->a, cap * sizeof(*na));
+
+		if (!na) {
+			d->err = -ENOMEM;
+			return MNL_CB_ERROR;
+		}
+		d->a = na;
+		d->cap = cap;
+	}
+	ra = &d->a[d->n];
+	memset(ra, 0, sizeof(*ra));
+	memcpy(ra->addr.b, mnl_attr_get_payload(use), 16);
+	ra->scope = ifa->ifa_scope;
+	if (!if_indextoname(ifa->ifa_index, ra->dev))
+		return MNL_CB_OK; /* the interface went meanwhile */
+	d->n++;
+	return MNL_CB_OK;
+}
+
+int route_host_addrs6(struct route_addr6 **out)
+{
+	int rc = -EINTR;
+
+	*out = NULL;
+	for (int i = 0; i < 5 && rc == -EINTR; i++) {
+		struct dump6all d = { 0 };
+
+		rc = addr_dump(AF_INET6, dump6all_one, &d);
+		if (rc < 0 || d.err) {
+			free(d.a);
+			rc = d.err ? d.err : rc;
+			continue;
+		}
+		*out = d.a;
+		rc = (int)d.n;
+	}
 	return rc;
 }

@@ -21,6 +21,13 @@ struct route_addr {
 	char dev[NF_IFNAMSIZ];
 };
 
+/* One IPv6 address of the host and the interface it is on. */
+struct route_addr6 {
+	union nf_addr addr;		/* network order */
+	char dev[NF_IFNAMSIZ];
+	uint8_t scope;			/* RT_SCOPE_*: RT_SCOPE_UNIVERSE (0) is global */
+};
+
 struct route_ctx {
 	const struct config *cfg;
 	struct allowedips table; /* IPv4 prefixes -> ROUTE_* markers, built once */
@@ -79,5 +86,9 @@ uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev)
  * tentative, deprecated or failed DAD) into *out: 1, 0 when it has none
  * (*out zeroed), or -errno. */
 int route_dev_addr6(const char *dev, union nf_addr *out);
+/* Every IPv6 address of the host now (any interface, scope and state):
+ * *out (the caller frees it; NULL when there are none) and their count, or
+ * -errno. */
+int route_host_addrs6(struct route_addr6 **out);
 
 #endif

@@ -26,6 +26,8 @@
 #include "tests/unit/util_rng.h"
 
 static const uint32_t UPL = IP4(198, 51, 100, 1), UPL2 = IP4(198, 51, 100, 7);
+/* the uplink's address as rules_uplink takes it */
+static const union nf_addr UPLA = { .ip6 = { IP4(198, 51, 100, 1), 0, 0, 0 } };
 
 static struct rules *load(const char *text)
 {
@@ -57,7 +59,7 @@ static void put_addrs(char *out, size_t len, const struct rules_uplink *u)
 
 	out[0] = '\0';
 	for (unsigned i = 0; i < u->nsnat && at < len; i++) {
-		uint32_t a = u->snat_lo[i], b = u->snat_hi[i];
+		uint32_t a = u->snat_lo[i].ip, b = u->snat_hi[i].ip;
 
 		at += (size_t)snprintf(out + at, len - at, "%s%u.%u.%u.%u", i ? "," : "",
 				       a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
@@ -167,8 +169,8 @@ static const struct {
 
 static void test_cases(void **state)
 {
-	static const uint32_t addrs[] = { UPL, UPL2 };
-	static const uint32_t host[] = { IP4(10, 8, 0, 1), IP4(192, 0, 2, 1) };
+	const union nf_addr addrs[] = { nf_addr4(UPL), nf_addr4(UPL2) };
+	const union nf_addr host[] = { nf_addr4(IP4(10, 8, 0, 1)), nf_addr4(IP4(192, 0, 2, 1)) };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -199,7 +201,7 @@ static void test_no_rules(void **state)
 	char err[64];
 
 	(void)state;
-	assert_int_equal(rules_uplink(NULL, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), 0);
+	assert_int_equal(rules_uplink(NULL, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)), 0);
 	assert_int_equal(u.tcp.n + u.udp.n + u.ndnat + u.nsnat, 0);
 }
 
@@ -221,10 +223,10 @@ static void test_caps(void **state)
 		sbuf_add(&s, "COMMIT\n");
 		r = load(s.buf);
 		if (!extra) {
-			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), 0);
+			assert_int_equal(rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)), 0);
 			assert_int_equal(u.udp.n, RULES_UPLINK_MAX_PORTS);
 		} else {
-			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)),
+			assert_int_equal(rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)),
 					 -E2BIG);
 			assert_non_null(strstr(err, "port ranges"));
 		}
@@ -238,7 +240,7 @@ static void test_caps(void **state)
 		sbuf_printf(&s, "-A POSTROUTING -j SNAT --to-source 203.0.113.%u\n", 2 * i + 1);
 	sbuf_add(&s, "COMMIT\n");
 	r = load(s.buf);
-	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), -E2BIG);
+	assert_int_equal(rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)), -E2BIG);
 	assert_non_null(strstr(err, "address ranges"));
 	rules_free(r);
 	sbuf_free(&s);
@@ -253,7 +255,7 @@ static void test_caps(void **state)
 			    i, i + 1);
 	sbuf_add(&s, "-A C14 -p tcp --dport 80" TO "\nCOMMIT\n");
 	r = load(s.buf);
-	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), -ELOOP);
+	assert_int_equal(rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)), -ELOOP);
 	assert_non_null(strstr(err, "too many"));
 	rules_free(r);
 	sbuf_free(&s);
@@ -372,7 +374,7 @@ static void test_property(void **state)
 		}
 		sbuf_add(&s, "COMMIT\n");
 		r = load(s.buf);
-		if (rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)) != 0)
+		if (rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)) != 0)
 			fail_msg("%s\n%s", err, s.buf);
 		for (unsigned p = 0; p < 2; p++) {
 			for (uint32_t port = 0; port < 260; port++) {

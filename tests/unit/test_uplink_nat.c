@@ -69,12 +69,12 @@ static void test_own(void **state)
 		"COMMIT\n");
 	struct route_addr a[] = { ra(IP4(127, 0, 0, 1), "lo"), ra(UPL2, "eth0"),
 				  ra(UPL, "eth0"), ra(IP4(192, 0, 2, 1), "lan0") };
-	struct uplink_host h = { a, 4, 0, NULL };
+	struct uplink_host h = { .addr = a, .naddr = 4, .live = NULL };
 	struct bpf_nat_spec s;
 	char err[256];
 
 	(void)state;
-	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, &h, &s, NULL, NULL, err,
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, NULL, &h, &s, NULL, NULL, err,
 					 sizeof(err)), 0);
 	assert_string_equal(describe(&s), "addresses 198.51.100.1,198.51.100.7; DNAT-ed tcp 80 "
 					  "udp none");
@@ -82,7 +82,7 @@ static void test_own(void **state)
 	assert_int_equal(s.hi, 61999);
 	/* without the secondary, -d 198.51.100.7 catches nothing */
 	h.naddr = 1;
-	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, &h, &s, NULL, NULL, err,
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, NULL, &h, &s, NULL, NULL, err,
 					 sizeof(err)), 0);
 	assert_string_equal(describe(&s), "addresses 198.51.100.1; DNAT-ed tcp none udp none");
 	rules_free(r);
@@ -96,18 +96,18 @@ static void test_no_address(void **state)
 		"-A POSTROUTING -o eth0 -j SNAT --to-source 198.51.100.50\n"
 		"COMMIT\n");
 	struct route_addr a[] = { ra(IP4(192, 0, 2, 1), "lan0") };
-	struct uplink_host h = { a, 1, 0, NULL };
+	struct uplink_host h = { .addr = a, .naddr = 1, .live = NULL };
 	struct bpf_nat_spec s;
 	char err[256];
 
 	(void)state;
-	assert_int_equal(uplink_nat_spec("eth0", 0, 61000, 61999, r, &h, &s, NULL, NULL, err,
+	assert_int_equal(uplink_nat_spec("eth0", 0, 61000, 61999, r, NULL, &h, &s, NULL, NULL, err,
 					 sizeof(err)), 0);
 	assert_int_equal(s.naddr, 0);
 	assert_string_equal(describe(&s), "addresses ; DNAT-ed tcp none udp none; not the host's "
 					  "(gw answers ARP) 198.51.100.50");
 	h.forwarding = 1;
-	assert_int_equal(uplink_nat_spec("eth0", 0, 61000, 61999, r, &h, &s, NULL, NULL, err,
+	assert_int_equal(uplink_nat_spec("eth0", 0, 61000, 61999, r, NULL, &h, &s, NULL, NULL, err,
 					 sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "net.ipv4.conf.eth0.forwarding=0"));
 	rules_free(r);
@@ -122,7 +122,7 @@ static void test_many_host_addrs(void **state)
 		"-A POSTROUTING -o eth0 -j SNAT --to-source 10.77.3.200-10.77.4.10\n"
 		"COMMIT\n");
 	struct route_addr *a = calloc(N + 1, sizeof(*a));
-	struct uplink_host h = { a, N + 1, 0, NULL };
+	struct uplink_host h = { .addr = a, .naddr = N + 1, .live = NULL };
 	struct bpf_nat_spec s;
 	struct sbuf note;
 	char err[256];
@@ -134,7 +134,7 @@ static void test_many_host_addrs(void **state)
 	for (unsigned i = 0; i < N; i++)
 		a[1 + i] = ra(IP4(10, 77, 0, 0) + N - i, "lan0");
 	sbuf_init(&note);
-	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, &h, &s, NULL, &note, err,
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, NULL, &h, &s, NULL, &note, err,
 					 sizeof(err)), 0);
 	assert_string_equal(describe(&s), "addresses 198.51.100.1; DNAT-ed tcp none udp none; "
 					  "not the host's (gw answers ARP) 10.77.3.233-10.77.4.10");
@@ -169,7 +169,7 @@ static void test_live(void **state)
 		"COMMIT\n");
 	struct route_addr a[] = { ra(UPL, "eth0"), ra(IP4(192, 0, 2, 1), "lan0") };
 	struct nat_live live = { 0 };
-	struct uplink_host h = { a, 2, 0, &live };
+	struct uplink_host h = { .addr = a, .naddr = 2, .live = &live };
 	struct uplink_linger lg;
 	struct bpf_nat_spec s;
 	struct sbuf note;
@@ -182,7 +182,7 @@ static void test_live(void **state)
 	live.snat[0] = IP4(192, 0, 2, 1);	/* the host's (lan0) */
 	live.snat[1] = UPL;			/* MASQUERADE's */
 	live.snat[2] = IP4(203, 0, 113, 7);	/* foreign: an SNAT rule gone */
-	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, &h, &s, &lg, NULL, err,
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, NULL, &h, &s, &lg, NULL, err,
 					 sizeof(err)), 0);
 	assert_string_equal(describe(&s), "addresses 198.51.100.1; DNAT-ed tcp 80,8080-8081 udp "
 					  "5353; not the host's (gw answers ARP) 203.0.113.7");
@@ -192,7 +192,7 @@ static void test_live(void **state)
 	/* forwarding on: the foreign address is left out, and said so */
 	h.forwarding = 1;
 	sbuf_init(&note);
-	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, &h, &s, &lg, &note, err,
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, NULL, &h, &s, &lg, &note, err,
 					 sizeof(err)), 0);
 	assert_string_equal(describe(&s), "addresses 198.51.100.1; DNAT-ed tcp 80,8080-8081 udp "
 					  "5353");
@@ -204,7 +204,7 @@ static void test_live(void **state)
 	h.forwarding = 0;
 	live = (struct nat_live){ 0 };
 	live.tcp = (struct rules_portset){ 1, { 80 }, { 80 } };
-	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, &h, &s, &lg, NULL, err,
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, NULL, &h, &s, &lg, NULL, err,
 					 sizeof(err)), 0);
 	assert_int_equal(lg.ports + lg.addrs, 0);
 	rules_free(r);
