@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "gw/bpf.h"
 #include "gw/route.h"
 #include "gw/uplink_nat.h"
@@ -210,6 +212,134 @@ static void test_live(void **state)
 	rules_free(r);
 }
 
+/* ---- IPv6 (Rules6) ----------------------------------------------------- */
+
+static struct rules *load6(const char *text)
+{
+	struct rules_parse_opts o = { .family = NF_V6 };
+	struct rules *r = NULL;
+	struct rules_error err;
+
+	if (rules_parse_with(&r, text, strlen(text), NULL, &o, &err) != 0)
+		fail_msg("line %u: %s (%s)\n%s", err.line, err.message, err.token, text);
+	return r;
+}
+
+static struct route_addr6 ra6(const char *a, const char *dev, uint8_t scope)
+{
+	struct route_addr6 r = { .scope = scope };
+
+	assert_int_equal(inet_pton(AF_INET6, a, r.addr.b), 1);
+	strncpy(r.dev, dev, sizeof(r.dev) - 1);
+	return r;
+}
+
+/* Both rulesets: the uplink's global IPv6 addresses (MASQUERADE's first,
+ * not its link-local one) are addr6 and narrow Rules6's -d; the DNAT-ed
+ * ports of both go into the one list; IPv6 SNAT ranges minus the host's
+ * IPv6 addresses are foreign6, cut where their upper 96 bits change;
+ * forwarding of IPv6 refuses them; together past the port cap: refused. */
+static void test_v6(void **state)
+{
+	struct rules *r = load(NAT_HEAD
+		"-A PREROUTING -i eth0 -p tcp --dport 8080 -j DNAT --to-destination 10.8.0.2:80\n"
+		"COMMIT\n");
+	struct rules *r6 = load6(NAT_HEAD
+		"-A PREROUTING -i eth0 -d 2001:db8:1::7 -p tcp --dport 8081 -j DNAT --to-destination fd00:8::2\n"
+		"-A PREROUTING -i eth0 -d 2001:db8:1::9 -p tcp --dport 8082 -j DNAT --to-destination fd00:8::2\n"
+		"-A PREROUTING -i eth0 -p udp --dport 5353 -j DNAT --to-destination fd00:8::2\n"
+		"-A POSTROUTING -o eth0 -j SNAT --to-source 2001:db8:1::50-2001:db8:1::52\n"
+		"-A POSTROUTING -o eth0 -j SNAT --to-source 2001:db8:5::ffff:fffe-2001:db8:5::1:0:1\n"
+		"COMMIT\n");
+	struct route_addr a[] = { ra(UPL, "eth0") };
+	struct route_addr6 a6[] = { ra6("fe80::1", "eth0", 253), ra6("2001:db8:1::7", "eth0", 0),
+				    ra6("2001:db8:1::1", "eth0", 0), ra6("2001:db8:1::51", "lan0", 0),
+				    ra6("::1", "lo", 254) };
+	struct uplink_host h = { .addr = a, .naddr = 1, .ipv6 = true, .addr6 = a6, .naddr6 = 5 };
+	struct bpf_nat_spec s;
+	struct sbuf note;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(inet_pton(AF_INET6, "2001:db8:1::1", h.masq6.b), 1);
+	sbuf_init(&note);
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, &note, err,
+					 sizeof(err)), 0);
+	assert_string_equal(describe(&s), "addresses 198.51.100.1; IPv6 addresses 2001:db8:1::1,"
+		"2001:db8:1::7; DNAT-ed tcp 8080-8081 udp 5353; not the host's (gw answers NDP) "
+		"2001:db8:1::50,2001:db8:1::52,2001:db8:5::ffff:fffe-2001:db8:5::ffff:ffff,"
+		"2001:db8:5::1:0:0-2001:db8:5::1:0:1");
+	assert_non_null(strstr(note.buf, "SNAT to 2001:db8:1::51, an IPv6 address of this host"));
+	sbuf_free(&note);
+	/* without Rules6 the spec has no IPv6 */
+	h.ipv6 = false;
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, NULL, err,
+					 sizeof(err)), 0);
+	assert_string_equal(describe(&s), "addresses 198.51.100.1; DNAT-ed tcp 8080 udp none");
+	/* IPv6 forwarding on: refused, as for IPv4 */
+	h.ipv6 = true;
+	h.forwarding6 = 1;
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, NULL, err,
+					 sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "SNAT to 2001:db8:1::50, an IPv6 address this host does not "
+				    "have, needs IPv6 forwarding off"));
+	assert_non_null(strstr(err, "net.ipv6.conf.eth0.forwarding=0"));
+	/* ... but only with foreign IPv6 SNAT: IPv4's forwarding is its own */
+	h.forwarding6 = 0;
+	h.forwarding = 1;
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, NULL, err,
+					 sizeof(err)), 0);
+	/* no IPv6 address on the uplink: no IPv6 port is DNAT-ed */
+	h.naddr6 = 1;
+	memset(&h.masq6, 0, sizeof(h.masq6));
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, NULL, err,
+					 sizeof(err)), 0);
+	assert_int_equal(s.naddr6, 0);
+	assert_int_equal(s.ntcp, 1);
+	assert_int_equal(s.nudp, 0);
+	rules_free(r6);
+	/* a range over more /96s than the filters hold */
+	h.naddr6 = 5;
+	r6 = load6(NAT_HEAD "-A POSTROUTING -j SNAT --to-source 2001:db8:5::-2001:db8:5::9:0:0\n"
+		   "COMMIT\n");
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, NULL, err,
+					 sizeof(err)), -E2BIG);
+	assert_non_null(strstr(err, "IPv6 SNAT addresses"));
+	rules_free(r6);
+	rules_free(r);
+	/* 20 + 20 separate port ranges: each ruleset fits, together they do
+	 * not */
+	{
+		struct sbuf t4, t6;
+
+		sbuf_init(&t4);
+		sbuf_init(&t6);
+		sbuf_add(&t4, NAT_HEAD);
+		sbuf_add(&t6, NAT_HEAD);
+		for (unsigned i = 0; i < 20; i++) {
+			sbuf_printf(&t4, "-A PREROUTING -p udp --dport %u -j DNAT "
+				    "--to-destination 10.8.0.2\n", 1000 + 4 * i);
+			sbuf_printf(&t6, "-A PREROUTING -p udp --dport %u -j DNAT "
+				    "--to-destination fd00:8::2\n", 1002 + 4 * i);
+		}
+		sbuf_add(&t4, "COMMIT\n");
+		sbuf_add(&t6, "COMMIT\n");
+		r = load(t4.buf);
+		r6 = load6(t6.buf);
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1::1", h.masq6.b), 1);
+		assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, NULL,
+						 err, sizeof(err)), -E2BIG);
+		assert_non_null(strstr(err, "Rules and Rules6 for eth0 together need more than 32"));
+		assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, NULL, &h, &s, NULL,
+						 NULL, err, sizeof(err)), 0);
+		assert_int_equal(s.nudp, 20);
+		rules_free(r);
+		rules_free(r6);
+		sbuf_free(&t4);
+		sbuf_free(&t6);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -218,6 +348,7 @@ int main(void)
 		cmocka_unit_test(test_many_host_addrs),
 		cmocka_unit_test(test_base),
 		cmocka_unit_test(test_live),
+		cmocka_unit_test(test_v6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
