@@ -23,8 +23,8 @@
  *
  * -6 (first) reads the file as ip6tables-restore text and prints
  * ip6tables-save / ip6tables -L; the offline -L lists a file's rules as the
- * live form lists the running ones.  The live forms refuse -6 until the
- * gateway keeps IPv6 rules (Rules6).
+ * live form lists the running ones.  In the live forms -6 (anywhere) means
+ * the gateway's IPv6 rules (Rules6; refused when its config has none).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -40,12 +40,12 @@ static void usage(void)
 {
 	fputs("Usage: gw rules [-6] [-c] -f FILE save [-c]\n"
 	      "       gw rules [-6] [-c] -f FILE [-t TABLE] -L [CHAIN] [-v] [-n] [-x] [--line-numbers]\n"
-	      "       gw rules IFACE [-t TABLE] [-L [CHAIN]] [-v] [-n] [-x] [--line-numbers]\n"
-	      "       gw rules IFACE save | restore [-c] [FILE] (default: stdin)\n"
+	      "       gw rules IFACE [-6] [-t TABLE] [-L [CHAIN]] [-v] [-n] [-x] [--line-numbers]\n"
+	      "       gw rules IFACE [-6] save | restore [-c] [FILE] (default: stdin)\n"
 	      "  -c before -f or after restore: load the counters [packets:bytes] of the\n"
 	      "     text, as iptables-restore -c (without it chains and rules start at [0:0]);\n"
 	      "  -c after save (offline): print every rule's counters, as iptables-save -c\n"
-	      "  -6: the file is ip6tables-restore text (IPv6 rules)\n",
+	      "  -6: the file is ip6tables-restore text (IPv6 rules); live: the gateway's Rules6\n",
 	      stderr);
 }
 
@@ -67,7 +67,7 @@ static int print_answer(struct sbuf *s, int ret, bool raw)
 	return 0;
 }
 
-static int live_restore(const char *iface, const char *file, bool counters)
+static int live_restore(const char *iface, const char *pre, const char *file, bool counters)
 {
 	struct sbuf s, req;
 	char *text = NULL;
@@ -98,7 +98,7 @@ static int live_restore(const char *iface, const char *file, bool counters)
 	}
 	sbuf_init(&s);
 	sbuf_init(&req);
-	sbuf_printf(&req, "rules-restore %s%s", counters ? "-c " : "", file ? file : "stdin");
+	sbuf_printf(&req, "%s-restore %s%s", pre, counters ? "-c " : "", file ? file : "stdin");
 	ret = cmd_ask(iface, req.buf, text ? text : "", len, &s);
 	ret = print_answer(&s, ret, true);
 	if (!ret && strncmp(s.buf ? s.buf : "", "ok=1", 4)) {
@@ -163,18 +163,20 @@ static int list_opts(int argc, char **argv, int first, const char **table, const
 
 static int live(int argc, char **argv)
 {
-	const char *iface = argv[1], *table = "filter", *chain = NULL;
+	const char *iface = argv[1], *table = "filter", *chain = NULL, *pre = "rules";
 	unsigned flags = 0;
 	struct sbuf s, req;
-	int ret;
+	char ask[32];
+	int ret, k = 2;
 
-	for (int i = 2; i < argc; i++)
-		if (!strcmp(argv[i], "-6") || !strcmp(argv[i], "--ipv6")) {
-			/* the dataplane keeps no IPv6 ruleset yet (Rules6) */
-			fprintf(stderr, "gw: rules: %s: a running gateway has no IPv6 rules yet; "
-				"use gw rules -6 -f FILE\n", iface);
-			return 1;
-		}
+	/* -6 anywhere: the IPv6 rules (Rules6); dropped from argv */
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "-6") || !strcmp(argv[i], "--ipv6"))
+			pre = "rules6";
+		else
+			argv[k++] = argv[i];
+	}
+	argc = k;
 
 	if (argc >= 3 && !strcmp(argv[2], "save")) {
 		if (argc != 3) {
@@ -182,7 +184,8 @@ static int live(int argc, char **argv)
 			return 1;
 		}
 		sbuf_init(&s);
-		ret = print_answer(&s, cmd_ask(iface, "rules-save", NULL, 0, &s), false);
+		snprintf(ask, sizeof(ask), "%s-save", pre);
+		ret = print_answer(&s, cmd_ask(iface, ask, NULL, 0, &s), false);
 		sbuf_free(&s);
 		return ret;
 	}
@@ -194,14 +197,15 @@ static int live(int argc, char **argv)
 			usage();
 			return 1;
 		}
-		return live_restore(iface, argc == f + 1 && strcmp(argv[f], "-") ? argv[f] : NULL,
+		return live_restore(iface, pre, argc == f + 1 && strcmp(argv[f], "-") ? argv[f] : NULL,
 				    counters);
 	}
 	if (list_opts(argc, argv, 2, &table, &chain, &flags))
 		return 1;
 	sbuf_init(&s);
 	sbuf_init(&req);
-	sbuf_printf(&req, "rules-list %s %u%s%s", table, flags, chain ? " " : "", chain ? chain : "");
+	sbuf_printf(&req, "%s-list %s %u%s%s", pre, table, flags, chain ? " " : "",
+		    chain ? chain : "");
 	ret = print_answer(&s, cmd_ask(iface, req.buf, NULL, 0, &s), false);
 	sbuf_free(&req);
 	sbuf_free(&s);

@@ -565,7 +565,7 @@ static int trace_one(struct tracer *t, const char *arg)
 
 /* Rules = relative paths are relative to the config's directory. */
 static int load_rules(struct tracer *t, struct rules **out, struct rules **out6,
-		      const struct sbuf *live)
+		      const struct sbuf *live, const struct sbuf *live6)
 {
 	char err[512];
 
@@ -573,8 +573,12 @@ static int load_rules(struct tracer *t, struct rules **out, struct rules **out6,
 	*out6 = NULL;
 	if (live) {
 		if (rulesfile_parse(out, "live rules", live->buf ? live->buf : "", live->len, NULL,
-				    true, err, sizeof(err))) {
+				    true, err, sizeof(err)) ||
+		    (live6 && rulesfile_parse_as(out6, "live IPv6 rules", live6->buf ? live6->buf : "",
+						 live6->len, NULL, true, NF_V6, err, sizeof(err)))) {
 			fprintf(stderr, "gw: trace: %s\n", err);
+			rules_free(*out);
+			*out = NULL;
 			return -EINVAL;
 		}
 		return 0;
@@ -637,7 +641,8 @@ int cmd_trace(int argc, char **argv)
 	uint32_t uplink = 0;
 	union nf_addr uplink6 = { 0 };
 	struct stat st;
-	struct sbuf live, info;
+	struct sbuf live, live6, info;
+	bool has_live6 = false;
 	char *cfgpath = NULL, *ua = NULL, *peers_text = NULL;
 	bool is_live = false;
 	int i, ret = 1;
@@ -647,6 +652,7 @@ int cmd_trace(int argc, char **argv)
 		return argc < 2 ? 1 : 0;
 	}
 	sbuf_init(&live);
+	sbuf_init(&live6);
 	sbuf_init(&info);
 	if ((stat(argv[1], &st) && !strchr(argv[1], '/') && !strstr(argv[1], ".conf")) ||
 	    (!stat(argv[1], &st) && S_ISSOCK(st.st_mode))) {
@@ -678,6 +684,18 @@ int cmd_trace(int argc, char **argv)
 			*peers_text++ = 0;
 		if (inet_pton(AF_INET, ua, &a) == 1)
 			uplink = ntohl(a.s_addr);
+		if (!strncmp(peers_text, "uplink_addr6=", 13)) {
+			char *v = peers_text + 13;
+
+			peers_text = v + strcspn(v, "\n");
+			if (*peers_text)
+				*peers_text++ = 0;
+			if (inet_pton(AF_INET6, v, uplink6.b) != 1)
+				memset(&uplink6, 0, sizeof(uplink6));
+		}
+		/* the IPv6 rules, when the gateway has them (Rules6) */
+		has_live6 = !cmd_ask(argv[1], "rules6-save", NULL, 0, &live6) &&
+			    !cmd_answer_error(&live6);
 	}
 	t = calloc(1, sizeof(*t));
 	if (!t) {
@@ -723,7 +741,7 @@ int cmd_trace(int argc, char **argv)
 		usage();
 		goto out;
 	}
-	if (load_rules(t, &rules, &rules6, is_live ? &live : NULL))
+	if (load_rules(t, &rules, &rules6, is_live ? &live : NULL, has_live6 ? &live6 : NULL))
 		goto out;
 	if (route_init(&t->route, &t->cfg, uplink, UPLINK_MTU)) {
 		fprintf(stderr, "gw: trace: out of memory\n");
@@ -786,6 +804,7 @@ out:
 	free(t);
 out_live:
 	sbuf_free(&live);
+	sbuf_free(&live6);
 	sbuf_free(&info);
 	return ret;
 }

@@ -17,31 +17,42 @@
 
 /* --- netfilter's live state ----------------------------------------------- */
 
-/* The live rules, or an empty ruleset (ACCEPT policies) when there are none;
- * *tmp is what the caller frees. */
-static const struct rules *live_rules(struct gw *g, struct rules **tmp)
+/* The live rules of a family, or an empty ruleset (ACCEPT policies) when
+ * there are none; *tmp is what the caller frees. */
+static const struct rules *live_rules(struct gw *g, uint8_t family, struct rules **tmp)
 {
+	const struct rules_parse_opts o = { .family = family };
+	const struct rules *r = family == NF_V6 ? nf_rules6(g->nf) : nf_rules(g->nf);
 	struct rules_error e;
 
 	*tmp = NULL;
-	if (nf_rules(g->nf))
-		return nf_rules(g->nf);
-	if (rules_parse(tmp, "", 0, NULL, &e))
+	if (r)
+		return r;
+	if (rules_parse_with(tmp, "", 0, NULL, &o, &e))
 		return NULL;
 	return *tmp;
 }
 
+/* -EPROTONOSUPPORT: IPv6 rules asked of a gateway without Rules6. */
+static int live_family(const struct gw *g, uint8_t family)
+{
+	if (!g->nf)
+		return -ENOENT;
+	return family == NF_V6 && !g->ipv6_rules ? -EPROTONOSUPPORT : 0;
+}
+
 /* The live rules' text: rules_list of table/chain, or with save
  * rules_save with counters. */
-static int live_text(struct gw *g, bool save, unsigned table, const char *chain,
+static int live_text(struct gw *g, uint8_t family, bool save, unsigned table, const char *chain,
 		     unsigned flags, struct sbuf *out)
 {
 	struct rules *tmp;
 	const struct rules *r;
+	int ret = live_family(g, family);
 
-	if (!g->nf)
-		return -ENOENT;
-	r = live_rules(g, &tmp);
+	if (ret)
+		return ret;
+	r = live_rules(g, family, &tmp);
 	if (!r)
 		return -ENOMEM;
 	if (save)
@@ -52,15 +63,21 @@ static int live_text(struct gw *g, bool save, unsigned table, const char *chain,
 	return 0;
 }
 
-static int dp_rules_list(struct gw *g, unsigned table, const char *chain, unsigned flags,
-		  struct sbuf *out)
+static int dp_rules_list(struct gw *g, uint8_t family, unsigned table, const char *chain,
+			 unsigned flags, struct sbuf *out)
 {
-	return live_text(g, false, table, chain, flags, out);
+	return live_text(g, family, false, table, chain, flags, out);
 }
 
-static int dp_rules_save(struct gw *g, struct sbuf *out)
+static int dp_rules_save(struct gw *g, uint8_t family, struct sbuf *out)
 {
-	return live_text(g, true, 0, NULL, 0, out);
+	return live_text(g, family, true, 0, NULL, 0, out);
+}
+
+/* The family a rules request is for: rules6-* asks for IPv6. */
+static uint8_t req_family(const char *req)
+{
+	return !strncmp(req, "rules6-", 7) ? NF_V6 : NF_V4;
 }
 
 struct ct_list_arg {
@@ -264,12 +281,14 @@ static void ctl_error(struct sbuf *s, int err)
 {
 	if (err == -ENOENT)
 		sbuf_add(s, "error=no netfilter on this gateway (its config has no Rules and no Uplink)\n");
+	else if (err == -EPROTONOSUPPORT)
+		sbuf_add(s, "error=no IPv6 rules on this gateway (its config has no Rules6)\n");
 	else
 		sbuf_printf(s, "error=%s\n", strerror(-err));
 }
 
-/* rules-list TABLE FLAGS [CHAIN] */
-static void ctl_rules_list(struct gw *g, const char *args, struct sbuf *s)
+/* rules-list TABLE FLAGS [CHAIN] (rules6-list: the IPv6 rules) */
+static void ctl_rules_list(struct gw *g, uint8_t family, const char *args, struct sbuf *s)
 {
 	char table[32], chain[64];
 	unsigned flags, t;
@@ -287,23 +306,26 @@ static void ctl_rules_list(struct gw *g, const char *args, struct sbuf *s)
 			    table);
 		return;
 	}
-	ret = dp_rules_list(g, t, n == 3 ? chain : NULL, flags, s);
+	ret = dp_rules_list(g, family, t, n == 3 ? chain : NULL, flags, s);
 	if (ret)
 		ctl_error(s, ret);
 	else if (!s->len)
 		sbuf_add(s, "error=No chain/target/match by that name.\n");
 }
 
-/* "rules-restore [-c ]NAME": -c as iptables-restore -c. */
-static void ctl_restore(struct gw *g, const char *arg, const char *body, size_t blen,
-			struct sbuf *s)
+/* "rules-restore [-c ]NAME": -c as iptables-restore -c (rules6-restore:
+ * the IPv6 rules). */
+static void ctl_restore(struct gw *g, uint8_t family, const char *arg, const char *body,
+			size_t blen, struct sbuf *s)
 {
 	bool counters = !strncmp(arg, "-c ", 3);
 	char err[512];
-	int ret = dp_restore(g, arg + (counters ? 3 : 0), body, blen, counters, err,
-			     sizeof(err));
+	int ret = live_family(g, family);
 
-	if (ret == -ENOENT)
+	if (!ret)
+		ret = dp_restore(g, family, arg + (counters ? 3 : 0), body, blen, counters, err,
+				 sizeof(err));
+	if (ret == -ENOENT || ret == -EPROTONOSUPPORT)
 		ctl_error(s, ret);
 	else if (ret)
 		sbuf_printf(s, "error=%s\n", err);
@@ -323,16 +345,16 @@ static void op_metrics(struct gw *g, const char *req, const char *args, const ch
 static void op_rules_list(struct gw *g, const char *req, const char *args, const char *body,
 			  size_t blen, struct sbuf *out)
 {
-	(void)req, (void)body, (void)blen;
-	ctl_rules_list(g, args, out);
+	(void)body, (void)blen;
+	ctl_rules_list(g, req_family(req), args, out);
 }
 
 static void op_rules_save(struct gw *g, const char *req, const char *args, const char *body,
 			  size_t blen, struct sbuf *out)
 {
-	int ret = dp_rules_save(g, out);
+	int ret = dp_rules_save(g, req_family(req), out);
 
-	(void)req, (void)args, (void)body, (void)blen;
+	(void)args, (void)body, (void)blen;
 	if (ret)
 		ctl_error(out, ret);
 }
@@ -340,8 +362,7 @@ static void op_rules_save(struct gw *g, const char *req, const char *args, const
 static void op_restore(struct gw *g, const char *req, const char *args, const char *body,
 		       size_t blen, struct sbuf *out)
 {
-	(void)req;
-	ctl_restore(g, args, body, blen, out);
+	ctl_restore(g, req_family(req), args, body, blen, out);
 }
 
 static void op_trace_info(struct gw *g, const char *req, const char *args, const char *body,
@@ -358,6 +379,12 @@ static void op_trace_info(struct gw *g, const char *req, const char *args, const
 	inet_ntop(AF_INET, &a, ua, sizeof(ua));
 	sbuf_printf(out, "config=%s\nuplink_addr=%s\n",
 		    realpath(g->cfg.path, path) ? path : g->cfg.path, ua);
+	if (!nf_addr_is_zero(&g->uplink_addr6)) {
+		char ua6[INET6_ADDRSTRLEN];
+
+		sbuf_printf(out, "uplink_addr6=%s\n",
+			    inet_ntop(AF_INET6, g->uplink_addr6.b, ua6, sizeof(ua6)));
+	}
 	peers_trace_info(g, out);
 }
 
@@ -432,6 +459,9 @@ static const struct ctl_op {
 	{ "rules-list", ARGS_REQUIRED, false, op_rules_list },
 	{ "rules-save", ARGS_NONE, false, op_rules_save },
 	{ "rules-restore", ARGS_REQUIRED, true, op_restore },
+	{ "rules6-list", ARGS_REQUIRED, false, op_rules_list },
+	{ "rules6-save", ARGS_NONE, false, op_rules_save },
+	{ "rules6-restore", ARGS_REQUIRED, true, op_restore },
 	{ "trace-info", ARGS_NONE, false, op_trace_info },
 	{ "conf", ARGS_NONE, false, op_conf },
 	{ "ct-list", ARGS_OPTIONAL, false, op_ct_list },

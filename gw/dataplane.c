@@ -39,7 +39,7 @@ static void rules_changed(struct gw *g)
 {
 	int ret;
 
-	g->owner_need = rules_owner_needs(nf_rules(g->nf));
+	g->owner_need = rules_owner_needs(nf_rules(g->nf)) | rules_owner_needs(nf_rules6(g->nf));
 	/* the sock_diag socket when the rules first need it (no privilege
 	 * needed: it can come after the drop) */
 	if (g->owner_need && !sockdiag_is_open(&g->sd) && (ret = sockdiag_open(&g->sd)))
@@ -193,6 +193,7 @@ static int reload6(struct gw *g)
 		return -EINVAL;
 	}
 	rules_free(nf_set_rules6(g->nf, r));
+	rules_changed(g);
 	gw_notice("%s: SIGHUP: IPv6 rules reloaded from %s", g->cfg.ifname, g->cfg.rules6_path);
 	return 0;
 }
@@ -227,8 +228,8 @@ int dp_reload(struct gw *g)
 	return ret6;
 }
 
-int dp_restore(struct gw *g, const char *name, const char *text, size_t len, bool counters,
-	       char *err, size_t errlen)
+int dp_restore(struct gw *g, uint8_t family, const char *name, const char *text, size_t len,
+	       bool counters, char *err, size_t errlen)
 {
 	struct rules *r;
 	char why[256];
@@ -237,6 +238,22 @@ int dp_restore(struct gw *g, const char *name, const char *text, size_t len, boo
 	if (!g->nf) {
 		snprintf(err, errlen, "%s has no netfilter (no Rules and no Uplink)", g->cfg.ifname);
 		return -ENOENT;
+	}
+	if (family == NF_V6) {
+		ret = rulesfile_parse_as(&r, name, text, len, nf_rules6(g->nf), counters, NF_V6, err,
+					 errlen);
+		if (ret)
+			return ret;
+		ret = follow_rules(g, nf_rules(g->nf), r, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "%s: %s", name, why);
+			rules_free(r);
+			return ret;
+		}
+		rules_free(nf_set_rules6(g->nf, r));
+		rules_changed(g);
+		gw_notice("%s: IPv6 rules restored from %s", g->cfg.ifname, name);
+		return 0;
 	}
 	ret = rulesfile_parse(&r, name, text, len, nf_rules(g->nf), counters, err, errlen);
 	if (ret)

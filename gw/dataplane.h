@@ -45,10 +45,11 @@ int dp_ct_count(struct gw *g, unsigned *count);
  * in at once (conntrack and NAT bindings stay); on error the old rules stay
  * (logged). */
 int dp_reload(struct gw *g);
-/* Rules text on top of the live rules, swapped in at once; counters: take
- * its [packets:bytes] (iptables-restore -c).  On error nothing changes and
- * err has "NAME:LINE: message". */
-int dp_restore(struct gw *g, const char *name, const char *text, size_t len, bool counters,
-	       char *err, size_t errlen);
+/* Rules text (of family: ip6tables-restore text for NF_V6) on top of the
+ * live rules of that family, swapped in at once; counters: take its
+ * [packets:bytes] (iptables-restore -c).  On error nothing changes and err
+ * has "NAME:LINE: message". */
+int dp_restore(struct gw *g, uint8_t family, const char *name, const char *text, size_t len,
+	       bool counters, char *err, size_t errlen);
 
 #endif

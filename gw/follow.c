@@ -27,7 +27,7 @@ void follow_addr_text(uint32_t addr, char *text, size_t len)
 static int host_now(struct gw *g, struct uplink_host *h)
 {
 	struct route_addr *a;
-	struct route_addr6 *a6 = NULL;
+	union nf_addr *a6 = NULL, dev6;
 	int n = route_host_addrs(&a), n6 = 0;
 
 	if (n < 0) {
@@ -35,7 +35,8 @@ static int host_now(struct gw *g, struct uplink_host *h)
 		return n;
 	}
 	/* with Rules6, the IPv6 ones for the uplink's IPv6 filters */
-	if (g->ipv6_rules && g->cfg.uplink[0] && (n6 = route_host_addrs6(&a6)) < 0) {
+	if (g->ipv6_rules && g->cfg.uplink[0] &&
+	    (n6 = route_host_addrs6(g->cfg.uplink, &dev6, &a6)) < 0) {
 		gw_err("%s: reading the host's IPv6 addresses: %s", g->cfg.ifname, strerror(-n6));
 		free(a);
 		return n6;
@@ -313,14 +314,16 @@ void follow_host_changed(struct gw *g)
 	if (g->uplink_on) {
 		masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
 		if (g->ipv6_rules) {
-			union nf_addr a6;
-			int rc = route_dev_addr6(g->cfg.uplink, &a6);
+			union nf_addr a6, *all;
+			int rc = route_host_addrs6(g->cfg.uplink, &a6, &all);
 
-			if (rc < 0)
-				gw_err("%s: reading the uplink's IPv6 address: %s", g->cfg.ifname,
+			if (rc < 0) {
+				gw_err("%s: reading the host's IPv6 addresses: %s", g->cfg.ifname,
 				       strerror(-rc));
-			else
+			} else {
+				route_set_local6(&g->route, all, (unsigned)rc);
 				masq6_follow(g, &a6);
+			}
 		}
 		/* (h was read before the IPv6 address was followed) */
 		h.masq6 = g->uplink_addr6;

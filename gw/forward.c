@@ -169,9 +169,10 @@ void fwd_decide(const struct fwd_env *e, const struct pkt *p, const struct nf_re
 		}
 		return;
 	}
-	/* IPv6 is never fragmented on the way: as if DF were set */
-	switch (ip_out_decide(p->outer.end, r->mtu, p->frag_max,
-			      p->outer.family == NF_V6 || (p->outer.flags & PKT_F_DF), &cut)) {
+	/* IPv6 is never fragmented on the way, but a datagram gw reassembled
+	 * goes in pieces again as it came (ip6_out_decide) */
+	switch (p->outer.family == NF_V6 ? ip6_out_decide(p->outer.end, r->mtu, p->frag_max, &cut) :
+		ip_out_decide(p->outer.end, r->mtu, p->frag_max, p->outer.flags & PKT_F_DF, &cut)) {
 	case IP_OUT_SEND:
 		break;
 	case IP_OUT_TOO_BIG:

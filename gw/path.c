@@ -197,9 +197,14 @@ static void finish(struct gw *g, struct pkt *p, struct nf_result *res, const cha
 		carry(g, p, res, a, in, from, now, wall);
 	} else {
 		struct frag_out o = { g, res, &a, in, from, now, wall };
+		int ret = p->outer.family == NF_V6 ?
+			  /* a fresh id, as ipv6_select_ident after NAT */
+			  ip6_fragment(p->data, p->outer.end, a.cut, randombytes_random(),
+				       g->fragoutbuf, FRAG_MAX_DATAGRAM, frag_emit, &o) :
+			  ip_fragment(p->data, p->outer.end, a.cut, g->fragoutbuf,
+				      FRAG_MAX_DATAGRAM, frag_emit, &o);
 
-		if (ip_fragment(p->data, p->outer.end, a.cut, g->fragoutbuf, FRAG_MAX_DATAGRAM,
-				frag_emit, &o) < 0)
+		if (ret < 0)
 			g->dp_drops[GW_DROP_TOO_BIG]++;
 		else
 			g->frag_oks++;
@@ -327,7 +332,9 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 	}
 	/* -m owner: the sending socket's, only when a rule asks and the host
 	 * made the packet (from one of its addresses: nf_from_host's test) */
-	has_owner = g->owner_need && !route_lookup(&g->route, p.outer.saddr.ip, &r) &&
+	has_owner = g->owner_need &&
+		    !(p.outer.family == NF_V6 ? route_lookup6(&g->route, &p.outer.saddr, &r) :
+						route_lookup(&g->route, p.outer.saddr.ip, &r)) &&
 		    r.kind == NF_ROUTE_LOCAL &&
 		    sockdiag_owner(&g->sd, &p, g->owner_need, now, owner) > 0;
 	/* made by the host (OUTPUT), or forwarded by it into the TUN (FORWARD) */

@@ -59,6 +59,8 @@ int route_init(struct route_ctx *r, const struct config *cfg, uint32_t uplink_ad
 	r->local = NULL;
 	r->nlocal = 0;
 	memset(&r->uplink_addr6, 0, sizeof(r->uplink_addr6));
+	r->local6 = NULL;
+	r->nlocal6 = 0;
 	r->tunnel_mtu = cfg->mtu ? cfg->mtu : DEFAULT_TUNNEL_MTU;
 	r->uplink_mtu = uplink_mtu;
 	return route_table_build(&r->table, cfg);
@@ -70,6 +72,16 @@ void route_free(struct route_ctx *r)
 	free(r->local);
 	r->local = NULL;
 	r->nlocal = 0;
+	free(r->local6);
+	r->local6 = NULL;
+	r->nlocal6 = 0;
+}
+
+void route_set_local6(struct route_ctx *r, union nf_addr *a, unsigned n)
+{
+	free(r->local6);
+	r->local6 = a;
+	r->nlocal6 = n;
 }
 
 static int cmp_addr(const void *a, const void *b)
@@ -205,6 +217,12 @@ static bool joined6(const struct route_ctx *r, const union nf_addr *g)
 	return false;
 }
 
+/* One of gw's own tunnel Addresses (the trie says where it is). */
+static bool route_own_addr6(const struct route_ctx *r, const union nf_addr *a)
+{
+	return allowedips_lookup(&r->table, AF_INET6, a->b) == &route_own;
+}
+
 int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out)
 {
 	const struct route_ctx *r = arg;
@@ -225,6 +243,12 @@ int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out)
 		memcpy(out->out, c->uplink, sizeof(out->out));
 		return 0;
 	}
+	/* the host's other addresses (a handful: scanned) */
+	for (unsigned i = 0; i < r->nlocal6; i++)
+		if (nf_addr_eq(daddr, &r->local6[i]) && !route_own_addr6(r, daddr)) {
+			out->kind = NF_ROUTE_LOCAL;
+			return 0;
+		}
 	what = allowedips_lookup(&r->table, AF_INET6, daddr->b);
 	if (what == &route_own) {
 		out->kind = NF_ROUTE_LOCAL;
@@ -402,9 +426,10 @@ static int dump_one(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* One RTM_GETADDR dump of family, each message to cb(data).  0 or -errno
- * (-EINTR: the dump was interrupted by a change, NLM_F_DUMP_INTR). */
-static int addr_dump(uint8_t family, mnl_cb_t cb, void *data)
+/* One RTM_GETADDR dump of family's addresses through cb (data its
+ * argument; *err its own error, if it set one).  0 or -errno (-EINTR: the
+ * dump was interrupted, NLM_F_DUMP_INTR). */
+static int addr_dump(int family, mnl_cb_t cb, void *data, const int *err)
 {
 	char buf[ROUTE_DUMP_BUF] __attribute__((aligned(8)));
 	struct mnl_socket *nl;
@@ -423,7 +448,7 @@ static int addr_dump(uint8_t family, mnl_cb_t cb, void *data)
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = seq;
 	rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
-	rt->rtgen_family = family;
+	rt->rtgen_family = (unsigned char)family;
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
 		rc = -errno;
 		goto out;
@@ -438,7 +463,7 @@ static int addr_dump(uint8_t family, mnl_cb_t cb, void *data)
 		if (rc <= MNL_CB_STOP)
 			break;
 	}
-	rc = rc < 0 ? -errno : 0;
+	rc = rc < 0 ? (*err ? *err : -errno) : 0;
 out:
 	mnl_socket_close(nl);
 	return rc;
@@ -447,12 +472,12 @@ out:
 static int host_addrs_once(struct route_addr **out)
 {
 	struct dump d = { 0 };
-	int rc = addr_dump(AF_INET, dump_one, &d);
+	int rc = addr_dump(AF_INET, dump_one, &d, &d.err);
 
 	*out = NULL;
-	if (rc < 0 || d.err) {
+	if (rc < 0) {
 		free(d.a);
-		return d.err ? d.err : rc;
+		return rc;
 	}
 	*out = d.a;
 	return (int)d.n;
@@ -477,12 +502,18 @@ uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev)
 	return 0;
 }
 
-/* One RTM_GETADDR dump for IPv6: the first usable global address of one
- * interface. */
+struct dump6;
+static int keep6(struct dump6 *d, const void *addr);
+
+/* One RTM_GETADDR dump for IPv6: every address of the host, and the first
+ * usable global address of one interface (index). */
 struct dump6 {
 	unsigned index;
 	union nf_addr *out;
 	bool found;
+	union nf_addr *all;
+	unsigned n, cap;
+	int err;
 };
 
 static int dump6_one(const struct nlmsghdr *nlh, void *data)
@@ -492,9 +523,16 @@ static int dump6_one(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *at, *use = NULL;
 	uint32_t flags = ifa->ifa_flags;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6 || d->found ||
-	    ifa->ifa_index != d->index || ifa->ifa_scope != RT_SCOPE_UNIVERSE)
+	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6)
 		return MNL_CB_OK;
+	if (d->found || ifa->ifa_index != d->index || ifa->ifa_scope != RT_SCOPE_UNIVERSE) {
+		mnl_attr_for_each(at, nlh, sizeof(*ifa))
+			if ((mnl_attr_get_type(at) == IFA_LOCAL ||
+			     mnl_attr_get_type(at) == IFA_ADDRESS) &&
+			    mnl_attr_get_payload_len(at) == 16 && !use)
+				use = at;
+		return use ? keep6(d, mnl_attr_get_payload(use)) : MNL_CB_OK;
+	}
 	mnl_attr_for_each(at, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(at) == IFA_FLAGS && mnl_attr_get_payload_len(at) == 4)
 			flags = mnl_attr_get_u32(at);
@@ -502,94 +540,48 @@ static int dump6_one(const struct nlmsghdr *nlh, void *data)
 			 mnl_attr_get_payload_len(at) == 16 && !use)
 			use = at;
 	}
-	/* not yet (or no longer) the host's to send from */
-	if (!use || (flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED)))
-		return MNL_CB_OK;
-	memcpy(d->out->b, mnl_attr_get_payload(use), 16);
-	d->found = true;
-	return MNL_CB_OK;
-}
-
-static int dev_addr6_once(unsigned index, union nf_addr *out)
-{
-	struct dump6 d = { .index = index, .out = out };
-	int rc = addr_dump(AF_INET6, dump6_one, &d);
-
-	return rc < 0 ? rc : d.found;
-}
-
-int route_dev_addr6(const char *dev, union nf_addr *out)
-{
-	unsigned index = if_nametoindex(dev);
-	int rc = -EINTR;
-
-	memset(out, 0, sizeof(*out));
-	if (!index)
-		return 0;
-	for (int i = 0; i < 5 && rc == -EINTR; i++)
-		rc = dev_addr6_once(index, out);
-	return rc;
-}
-
-/* Every IPv6 address of the host into a growing array. */
-struct dump6all {
-	struct route_addr6 *a;
-	unsigned n, cap;
-	int err;
-};
-
-static int dump6all_one(const struct nlmsghdr *nlh, void *data)
-{
-	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	struct dump6all *d = data;
-	const struct nlattr *at, *use = NULL;
-	struct route_addr6 *ra;
-
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6)
-		return MNL_CB_OK;
-	mnl_attr_for_each(at, nlh, sizeof(*ifa))
-		if ((mnl_attr_get_type(at) == IFA_LOCAL || mnl_attr_get_type(at) == IFA_ADDRESS) &&
-		    mnl_attr_get_payload_len(at) == 16 && !use)
-			use = at;
 	if (!use)
 		return MNL_CB_OK;
+	/* not yet (or no longer) the host's to send from */
+	if (!(flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED))) {
+		memcpy(d->out->b, mnl_attr_get_payload(use), 16);
+		d->found = true;
+	}
+	return keep6(d, mnl_attr_get_payload(use));
+}
+
+/* Every address into d->all (the kernel's local table has them all). */
+static int keep6(struct dump6 *d, const void *addr)
+{
 	if (d->n == d->cap) {
 		unsigned cap = d->cap ? 2 * d->cap : 16;
-		struct route_addr6 *na = realloc(d->a, cap * sizeof(*na));
+		union nf_addr *na = realloc(d->all, cap * sizeof(*na));
 
 		if (!na) {
 			d->err = -ENOMEM;
 			return MNL_CB_ERROR;
 		}
-		d->a = na;
+		d->all = na;
 		d->cap = cap;
 	}
-	ra = &d->a[d->n];
-	memset(ra, 0, sizeof(*ra));
-	memcpy(ra->addr.b, mnl_attr_get_payload(use), 16);
-	ra->scope = ifa->ifa_scope;
-	if (!if_indextoname(ifa->ifa_index, ra->dev))
-		return MNL_CB_OK; /* the interface went meanwhile */
-	d->n++;
+	memcpy(d->all[d->n++].b, addr, 16);
 	return MNL_CB_OK;
 }
 
-int route_host_addrs6(struct route_addr6 **out)
+int route_host_addrs6(const char *dev, union nf_addr *dev_addr, union nf_addr **all)
 {
+	struct dump6 d;
 	int rc = -EINTR;
 
-	*out = NULL;
 	for (int i = 0; i < 5 && rc == -EINTR; i++) {
-		struct dump6all d = { 0 };
-
-		rc = addr_dump(AF_INET6, dump6all_one, &d);
-		if (rc < 0 || d.err) {
-			free(d.a);
-			rc = d.err ? d.err : rc;
-			continue;
-		}
-		*out = d.a;
-		rc = (int)d.n;
+		d = (struct dump6){ .index = dev ? if_nametoindex(dev) : 0, .out = dev_addr };
+		memset(dev_addr, 0, sizeof(*dev_addr));
+		rc = addr_dump(AF_INET6, dump6_one, &d, &d.err);
+		if (rc)
+			free(d.all);
 	}
-	return rc;
+	if (rc < 0)
+		return rc;
+	*all = d.all;
+	return (int)d.n;
 }

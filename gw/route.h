@@ -21,18 +21,13 @@ struct route_addr {
 	char dev[NF_IFNAMSIZ];
 };
 
-/* One IPv6 address of the host and the interface it is on. */
-struct route_addr6 {
-	union nf_addr addr;		/* network order */
-	char dev[NF_IFNAMSIZ];
-	uint8_t scope;			/* RT_SCOPE_*: RT_SCOPE_UNIVERSE (0) is global */
-};
-
 struct route_ctx {
 	const struct config *cfg;
 	struct allowedips table; /* IPv4 prefixes -> ROUTE_* markers, built once */
 	uint32_t uplink_addr;    /* host order; 0 = unknown */
 	union nf_addr uplink_addr6; /* the uplink's IPv6 address; zero: none */
+	union nf_addr *local6;   /* every IPv6 address of the host (route_set_local6) */
+	unsigned nlocal6;
 	/* every IPv4 address of the host (route_set_local): local, as the
 	 * kernel's local table has them; sorted by addr, distinct */
 	struct route_addr *local;
@@ -60,9 +55,10 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out);
  * else its first Address (dst 0: the first); for the uplink, the uplink's
  * address. */
 uint32_t route_ifaddr(void *arg, const char *ifname, uint32_t dst);
-/* nf_route6_fn and nf_ifaddr6_fn: the same for IPv6 (the host's other
- * IPv6 addresses are not local yet; without an IPv6 address on the uplink
- * there is no IPv6 route out of it). */
+/* The host's IPv6 addresses are now a[n] (taken over: r frees it). */
+void route_set_local6(struct route_ctx *r, union nf_addr *a, unsigned n);
+/* nf_route6_fn and nf_ifaddr6_fn: the same for IPv6 (without an IPv6
+ * address on the uplink there is no IPv6 route out of it). */
 int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out);
 bool route_ifaddr6(void *arg, const char *ifname, const union nf_addr *dst, union nf_addr *out);
 /* The source gw answers from (ICMP errors) for a packet that came in on
@@ -82,13 +78,10 @@ bool route_is_own(const struct route_ctx *r, uint32_t addr);
 int route_host_addrs(struct route_addr **out);
 /* The first address of dev in a[n] (its primary), 0 when it has none. */
 uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev);
-/* The first global IPv6 address of dev the host may send from (not
- * tentative, deprecated or failed DAD) into *out: 1, 0 when it has none
- * (*out zeroed), or -errno. */
-int route_dev_addr6(const char *dev, union nf_addr *out);
-/* Every IPv6 address of the host now (any interface, scope and state):
- * *out (the caller frees it; NULL when there are none) and their count, or
- * -errno. */
-int route_host_addrs6(struct route_addr6 **out);
+/* Every IPv6 address of the host into *all (the caller's to free), and
+ * the first global address of dev (NULL: none) the host may send from (not
+ * tentative, deprecated or failed DAD) into *dev_addr (zero: none): the
+ * count, or -errno. */
+int route_host_addrs6(const char *dev, union nf_addr *dev_addr, union nf_addr **all);
 
 #endif

@@ -50,10 +50,21 @@ struct found {
 	uint8_t state;
 };
 
+/* An address as inet_diag_sockid holds it: four words as on the wire. */
+static void diag_addr(uint32_t out[4], uint8_t family, const union nf_addr *a)
+{
+	if (family == NF_V6) {
+		memcpy(out, a->b, 16);
+	} else {
+		out[0] = htonl(a->ip);
+		out[1] = out[2] = out[3] = 0;
+	}
+}
+
 /* One exact inet_diag lookup of the socket with local address/port l and
- * remote r (r 0:0: TCP's listener on l): 1 and what it says, 0 when none. */
-static int lookup(struct sockdiag *sd, uint8_t proto, uint32_t laddr, uint16_t lport,
-		  uint32_t raddr, uint16_t rport, struct found *f)
+ * remote r (r NULL: TCP's listener on l): 1 and what it says, 0 when none. */
+static int lookup(struct sockdiag *sd, uint8_t proto, uint8_t family, const union nf_addr *laddr,
+		  uint16_t lport, const union nf_addr *raddr, uint16_t rport, struct found *f)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -64,26 +75,29 @@ static int lookup(struct sockdiag *sd, uint8_t proto, uint32_t laddr, uint16_t l
 		char buf[512];
 	} a;
 	const struct inet_diag_msg *m;
-	uint32_t local = htonl(laddr), remote = htonl(raddr);
+	const union nf_addr any = { 0 };
+	uint32_t local[4], remote[4];
 	ssize_t n;
 
+	diag_addr(local, family, laddr);
+	diag_addr(remote, family, raddr ? raddr : &any);
 	memset(&q, 0, sizeof(q));
 	q.nlh.nlmsg_len = sizeof(q);
 	q.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
 	q.nlh.nlmsg_flags = NLM_F_REQUEST;
 	q.nlh.nlmsg_seq = ++sd->seq;
-	q.req.sdiag_family = AF_INET;
+	q.req.sdiag_family = family == NF_V6 ? AF_INET6 : AF_INET;
 	q.req.sdiag_protocol = proto;
 	q.req.idiag_states = ~0u;
 	q.req.id.idiag_cookie[0] = q.req.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
 	if (proto == IPPROTO_UDP) {
 		/* udp_dump_one looks up as for a packet from src to dst:
 		 * the socket's own address goes in dst (historical) */
-		q.req.id.idiag_src[0] = remote, q.req.id.idiag_sport = htons(rport);
-		q.req.id.idiag_dst[0] = local, q.req.id.idiag_dport = htons(lport);
+		memcpy(q.req.id.idiag_src, remote, 16), q.req.id.idiag_sport = htons(rport);
+		memcpy(q.req.id.idiag_dst, local, 16), q.req.id.idiag_dport = htons(lport);
 	} else {
-		q.req.id.idiag_src[0] = local, q.req.id.idiag_sport = htons(lport);
-		q.req.id.idiag_dst[0] = remote, q.req.id.idiag_dport = htons(rport);
+		memcpy(q.req.id.idiag_src, local, 16), q.req.id.idiag_sport = htons(lport);
+		memcpy(q.req.id.idiag_dst, remote, 16), q.req.id.idiag_dport = htons(rport);
 	}
 	sd->lookups++;
 	if (send(sd->fd, &q, sizeof(q), 0) < 0)
@@ -109,7 +123,7 @@ static int lookup(struct sockdiag *sd, uint8_t proto, uint32_t laddr, uint16_t l
 /* The socket that sent h as xt_owner sees it (sockdiag.h). */
 static int sender(struct sockdiag *sd, const struct pkt_hdr *h, struct found *f)
 {
-	if (!lookup(sd, h->proto, h->saddr.ip, h->sport, h->daddr.ip, h->dport, f))
+	if (!lookup(sd, h->proto, h->family, &h->saddr, h->sport, &h->daddr, h->dport, f))
 		return 0;
 	if (h->proto != IPPROTO_TCP)
 		return 1;
@@ -117,7 +131,7 @@ static int sender(struct sockdiag *sd, const struct pkt_hdr *h, struct found *f)
 		return 0;
 	/* a request socket (inet_req_diag_fill: SYN_RECV, no inode) */
 	if (f->state == ST_NEW_SYN_RECV || (f->state == ST_SYN_RECV && !f->inode))
-		return lookup(sd, h->proto, h->saddr.ip, h->sport, 0, 0, f) &&
+		return lookup(sd, h->proto, h->family, &h->saddr, h->sport, NULL, 0, f) &&
 		       f->state == ST_LISTEN;
 	return 1;
 }
@@ -176,8 +190,9 @@ static int inode_gid(struct sockdiag *sd, uint32_t inode, uint32_t *gid)
 
 static bool same_flow(const struct sockdiag_entry *e, const struct pkt_hdr *h)
 {
-	return e->expires && e->saddr == h->saddr.ip && e->daddr == h->daddr.ip &&
-	       e->sport == h->sport && e->dport == h->dport && e->proto == h->proto;
+	return e->expires && nf_addr_eq(&e->saddr, &h->saddr) && nf_addr_eq(&e->daddr, &h->daddr) &&
+	       e->sport == h->sport && e->dport == h->dport && e->proto == h->proto &&
+	       e->family == h->family;
 }
 
 /* h's entry: its own (maybe expired) when cached, else the set's empty or
@@ -185,7 +200,8 @@ static bool same_flow(const struct sockdiag_entry *e, const struct pkt_hdr *h)
 static struct sockdiag_entry *slot(struct sockdiag *sd, const struct pkt_hdr *h)
 {
 	/* the cache only has to spread the host's own flows: a fixed key */
-	uint32_t set = siphash13_2u64((uint64_t)h->saddr.ip << 32 | h->daddr.ip,
+	uint32_t set = siphash13_2u64((uint64_t)(h->saddr.ip6[0] ^ h->saddr.ip6[3]) << 32 |
+				      (h->daddr.ip6[0] ^ h->daddr.ip6[3]),
 				      (uint64_t)h->sport << 32 | (uint64_t)h->dport << 16 | h->proto,
 				      0x736f636b64696167ull, 0x6f776e6572736868ull) %
 		       SOCKDIAG_SETS;
@@ -216,7 +232,7 @@ int sockdiag_owner(struct sockdiag *sd, const struct pkt *p, unsigned need, uint
 
 		if (!found || !same_flow(e, h) || e->inode != f.inode)
 			e->has_gid = 0; /* another socket: its gid is not known yet */
-		e->saddr = h->saddr.ip, e->daddr = h->daddr.ip;
+		e->saddr = h->saddr, e->daddr = h->daddr, e->family = h->family;
 		e->sport = h->sport, e->dport = h->dport, e->proto = h->proto;
 		e->found = (uint8_t)found;
 		e->uid = found ? f.uid : 0;

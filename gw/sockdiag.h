@@ -17,6 +17,8 @@
  * has gid SOCKDIAG_GID_UNKNOWN, which no --gid-owner range below 2^32 - 1
  * holds).
  *
+ * IPv4 and IPv6 (an AF_INET6 lookup; a dual-stack socket's IPv4 flows are
+ * found by the AF_INET one, as the kernel lists them).
  * Known differences from Linux: ICMP (ping and raw sockets), other
  * protocols and fragments after the first have no owner here (Linux knows
  * the sending socket of each).
@@ -32,15 +34,18 @@
 
 #include <stdint.h>
 
+#include "nat/pkt/addr.h"
+
 struct pkt;
 
 enum { SOCKDIAG_WAYS = 4, SOCKDIAG_SETS = 256 };
 #define SOCKDIAG_GID_UNKNOWN UINT32_MAX
 
 struct sockdiag_entry {
-	uint32_t saddr, daddr, uid, gid, inode;
+	union nf_addr saddr, daddr;
+	uint32_t uid, gid, inode;
 	uint16_t sport, dport;
-	uint8_t proto, found, has_gid;
+	uint8_t proto, family, found, has_gid;
 	uint64_t expires;     /* ns, monotonic; 0: empty */
 };
 

@@ -118,7 +118,7 @@ static int host_sorted(const struct uplink_host *h, bool v6, union nf_addr **out
 	if (!a)
 		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++)
-		a[i] = v6 ? h->addr6[i].addr : nf_addr4(h->addr[i].addr);
+		a[i] = v6 ? h->addr6[i] : nf_addr4(h->addr[i].addr);
 	qsort(a, n, sizeof(*a), cmp);
 	for (unsigned i = 0; i < n; i++)
 		if (!k || cmp(&a[i], &a[k - 1]))
@@ -206,33 +206,6 @@ void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spe
 
 /* ---- IPv6 ---------------------------------------------------------------- */
 
-/* The uplink's global IPv6 addresses, masq6 first (when not zero).  Returns
- * how many there are (out holds at most max). */
-static unsigned uplink_own6(const char *uplink, const struct uplink_host *h, union nf_addr *out,
-			    unsigned max)
-{
-	unsigned k = 0;
-
-	if (!nf_addr_is_zero(&h->masq6))
-		out[k++] = h->masq6;
-	for (unsigned i = 0; i < h->naddr6; i++) {
-		const struct route_addr6 *a = &h->addr6[i];
-		bool seen = false;
-
-		/* (link-local and host-scope addresses are no NAT addresses) */
-		if (strcmp(a->dev, uplink) || a->scope != 0)
-			continue;
-		for (unsigned j = 0; j < k && j < max && !seen; j++)
-			seen = nf_addr_eq(&out[j], &a->addr);
-		if (seen)
-			continue;
-		if (k < max)
-			out[k] = a->addr;
-		k++;
-	}
-	return k;
-}
-
 /* Adds the IPv6 addresses pfx[0..11] | [lo, hi] to the foreign6 list;
  * -E2BIG beyond its cap. */
 static int add_foreign6(struct bpf_nat_spec *s, const union nf_addr *pfx, uint32_t lo,
@@ -291,23 +264,19 @@ static int foreign6_range(struct bpf_nat_spec *s, const union nf_addr *lo, const
 	}
 }
 
-/* The IPv6 half of the spec: the uplink's IPv6 addresses into addr6, what
+/* The IPv6 half of the spec: the uplink's IPv6 address into addr6, what
  * r6 asks into *ru6 (ports zeroed without an address: nothing is DNAT-ed
  * to none), its foreign SNAT ranges into foreign6.  0 or -errno with err. */
 static int spec6(const char *uplink, const struct rules *r6, const struct uplink_host *h,
 		 struct bpf_nat_spec *out, struct rules_uplink *ru6, struct sbuf *note, char *err,
 		 size_t errlen)
 {
-	union nf_addr own[RULES_UPLINK_MAX_ADDRS], *host;
-	unsigned nown = uplink_own6(uplink, h, own, RULES_UPLINK_MAX_ADDRS);
+	union nf_addr *host;
 	int nhost, rc;
 
-	out->naddr6 = nown < BPF_NAT_MAX_ADDR6 ? nown : BPF_NAT_MAX_ADDR6;
-	memcpy(out->addr6, own, out->naddr6 * sizeof(own[0]));
-	if (nown > BPF_NAT_MAX_ADDR6 && note)
-		sbuf_printf(note, "%s has more than %u global IPv6 addresses: gw takes NAT-ed and "
-			    "DNAT-ed IPv6 to the first %u only\n", uplink,
-			    (unsigned)BPF_NAT_MAX_ADDR6, (unsigned)BPF_NAT_MAX_ADDR6);
+	out->naddr6 = 0;
+	if (!nf_addr_is_zero(&h->masq6))
+		out->addr6[out->naddr6++] = h->masq6;
 	/* every IPv6 address of the host: one missing here would be taken for
 	 * foreign (NDP answered by gw for the host's own address) */
 	nhost = host_sorted(h, true, &host);
@@ -315,7 +284,7 @@ static int spec6(const char *uplink, const struct rules *r6, const struct uplink
 		snprintf(err, errlen, "out of memory");
 		return nhost;
 	}
-	rc = rules_uplink(r6, uplink, out->naddr6 ? own : NULL, out->naddr6, host,
+	rc = rules_uplink(r6, uplink, out->naddr6 ? out->addr6 : NULL, out->naddr6, host,
 			  (unsigned)nhost, ru6, err, errlen);
 	if (rc)
 		goto out;

@@ -16,8 +16,10 @@
  *    the kernel reads for packets in from the uplink).
  *
  * With Rules6 (uplink_host.ipv6) the same for IPv6, from the IPv6 ruleset:
- * the uplink's global IPv6 addresses (MASQUERADE's first) are host-owned
- * NAT addresses (addr6) and narrow the IPv6 rules' -d; the IPv6 SNAT
+ * the uplink's IPv6 MASQUERADE address (its first global one) is the
+ * host-owned IPv6 NAT address (addr6) and narrows the IPv6 rules' -d (the
+ * uplink's other global IPv6 addresses are not NAT addresses: a DNAT
+ * narrowed to one of them by -d catches nothing from the uplink); the IPv6 SNAT
  * ranges minus the host's IPv6 addresses are foreign6 (gw answers Neighbor
  * Solicitations for them), refused while the kernel forwards IPv6 in from
  * the uplink (uplink_forwarding6).  The filters have one list of DNAT-ed
@@ -46,7 +48,6 @@
 struct bpf_nat_spec;
 struct nat_live;
 struct route_addr;
-struct route_addr6;
 struct rules;
 struct sbuf;
 
@@ -61,10 +62,10 @@ struct uplink_host {
 					 * for the uplink's addresses); NULL: none */
 	/* IPv6, taken only with ipv6 (Rules6; else the spec has no IPv6) */
 	bool ipv6;
-	const struct route_addr6 *addr6; /* every IPv6 address of the host */
+	const union nf_addr *addr6;	/* every IPv6 address of the host */
 	unsigned naddr6;
-	union nf_addr masq6;		/* the uplink's IPv6 MASQUERADE address;
-					 * zero: none */
+	union nf_addr masq6;		/* the uplink's IPv6 MASQUERADE address
+					 * (its one IPv6 NAT address); zero: none */
 	int forwarding6;		/* uplink_forwarding6: 0, 1 or -errno */
 };
 

@@ -536,9 +536,11 @@ static bool input_path(struct nf *nf, struct nf_ctx *ctx, struct nf_result *res,
 	{
 		unsigned cut;
 
-		/* IPv6 routers never fragment: as if DF were set */
-		if (ip_out_decide(p->outer.end, res->route.mtu, p->frag_max,
-				  v6 || (p->outer.flags & PKT_F_DF), &cut) == IP_OUT_TOO_BIG) {
+		/* IPv6 routers never fragment (ip6_pkt_too_big), but a
+		 * datagram gw reassembled goes in pieces again as it came */
+		if ((v6 ? ip6_out_decide(p->outer.end, res->route.mtu, p->frag_max, &cut) :
+			  ip_out_decide(p->outer.end, res->route.mtu, p->frag_max,
+					p->outer.flags & PKT_F_DF, &cut)) == IP_OUT_TOO_BIG) {
 			drop(res, NF_DROP_TOO_BIG, NF_DROP);
 			return false;
 		}

@@ -6,6 +6,9 @@
  *   tiny flood 8-byte fragments at random offsets into 4096 random keys,
  *              never completing: a budget of 4 MB, so the oldest queues are
  *              evicted all the time (the attack the budget is for)
+ *   pair v6    a 2000-byte IPv6 UDP datagram in two fragments (1280 and the
+ *              rest), in order
+ *   tiny v6    the tiny flood with IPv6 fragments
  * Each case runs until at least MIN_NS have passed on CLOCK_MONOTONIC.
  */
 #include <stdint.h>
@@ -61,6 +64,31 @@ static size_t mkfrag(uint8_t *b, uint32_t src, uint16_t id, unsigned off,
 		be16_put(b + 26, 0);
 	}
 	return 20 + n;
+}
+
+/* An IPv6 UDP fragment: data [off, off + n) of a fragmentable part of
+ * plen bytes (UDP header first), behind a 40-byte header. */
+static size_t mkfrag6(uint8_t *b, uint32_t src, uint32_t id, unsigned off, unsigned n,
+		      unsigned plen)
+{
+	memset(b, 0, 48);
+	b[0] = 0x60;
+	be16_put(b + 4, (uint16_t)(8 + n));
+	b[6] = 44;
+	b[7] = 64;
+	be32_put(b + 8, 0x20010db8);
+	be32_put(b + 20, src);
+	be32_put(b + 24, 0x20010db8);
+	be32_put(b + 36, 1);
+	b[40] = 17;
+	be16_put(b + 42, (uint16_t)(off | (off + n < plen ? 1 : 0)));
+	be32_put(b + 44, id);
+	memset(b + 48, 0x5a, n);
+	if (!off) {
+		be16_put(b + 52, (uint16_t)plen);
+		be16_put(b + 54, 0);
+	}
+	return 48 + n;
 }
 
 struct frg {
@@ -156,6 +184,26 @@ int main(void)
 	f = mk();
 	t = run(f, tiny, TINY, &c, &now);
 	report("tiny flood", f, t, c);
+	frag_destroy(f);
+
+	for (unsigned i = 0; i < 2; i++)
+		pair[i].len = mkfrag6(pair[i].b, 1, 7, i * 1232, i ? 768 : 1232, 2000);
+	f = mk();
+	t = run(f, pair, 2, &c, &now);
+	report("pair v6", f, t, c);
+	frag_destroy(f);
+
+	for (unsigned i = 0; i < TINY; i++) {
+		unsigned off = 8 + (unsigned)(rnd(&s) % 8000) * 8;
+
+		free(tiny[i].b);
+		tiny[i].b = malloc(56);
+		tiny[i].len = mkfrag6(tiny[i].b, (uint32_t)(rnd(&s) % 4096), (uint32_t)rnd(&s),
+				      off, 8, 65000);
+	}
+	f = mk();
+	t = run(f, tiny, TINY, &c, &now);
+	report("tiny v6", f, t, c);
 	frag_destroy(f);
 
 	for (unsigned i = 0; i < 2; i++)

@@ -9,26 +9,50 @@
 #   ┌───────────────────────┐ eth0             lan0 ┌─────────────────────────┐ eth0                eth0 ┌─────────────────┐
 #   │ client                │ 192.0.2.2   192.0.2.1 │ gateway                 │ 2001:db8:1::1            │ internet        │
 #   │  wireguard-go wgc0    ├──────── veth ─────────┤  gw run gw0.conf        ├──────── veth ────────────┤  2001:db8:1::2   │
-#   │   fd00:8::2/64        │ (2001:db8:2::2/::1    │   TUN gw0 fd00:8::1/64  │  MTU 1280 both ends      │  socat          │
+#   │   fd00:8::2/64        │ (2001:db8:2::2/::1    │   TUN gw0 fd00:8::1/64  │  MTU 1400 both ends      │  socat; routes  │
 #   │   default ::/0 wgc0   │  when underlay6)      │   Rules6, MASQUERADE    │                          │                 │
-#   └───────────────────────┘                       └─────────────────────────┘                          └─────────────────┘
+#   └───────────────────────┘                       └─────────────────────────┘                          └────────┬────────┘
+#                                                                               far 2001:db8:3::2 ── MTU 1280 ──────┘
 #
 # Checks, over an IPv4 underlay and then an IPv6 one (the client's
 # endpoint [2001:db8:2::1]:51820): TCP client -> server and server ->
 # client (20 MB each, compared) with the server seeing the uplink's
 # address and a NatPort; UDP both ways; ICMPv6 echo; the uplink's MTU is
-# 1280, below the tunnel's, so a 1300-byte echo gets a Packet Too Big from
-# gw (the TCP transfers go through path MTU discovery the same way);
-# gw conntrack -f ipv6 lists the NAT66 entries; no ip6tables/nft rule in any
-# namespace and net.ipv6.conf.all.forwarding=0 on the gateway.
+# 1400, below the tunnel's, so a 1370-byte echo gets a Packet Too Big from
+# gw, and a 1300-byte one to far (2001:db8:3::2, behind the internet host
+# over a 1280 link) gets the router's, translated back through NAT66; a
+# 3000-byte UDP datagram goes there and back in IPv6 fragments (the
+# client's cut at 1300, the server's at 1400), reassembled by gw before its
+# rules and cut again as it came;
+# gw conntrack -f ipv6 lists the NAT66 entries; the gateway host and the
+# client reach each other over IPv6 (echo both ways, 2 MB of TCP from the
+# host's TUN: super-packets cut by gw); the live IPv6 rules: gw rules
+# -6 -L -v shows the MASQUERADE rule's counters, -6 save / restore (a
+# REJECT put in front refuses the next connection with a RST, then it goes
+# again), gw trace IFACE runs an IPv6 packet through them, SIGHUP reads
+# Rules6 again; no ip6tables/nft
+# rule in any namespace and net.ipv6.conf.all.forwarding=0 on the gateway.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 
 head -c 20000000 /dev/urandom > "$TMP/data"
 
-GW_IPV6=1 GW_UNDERLAY6=1 GW_UPLINK_MTU=1280 gateway_world
+GW_IPV6=1 GW_UNDERLAY6=1 GW_UPLINK_MTU=1400 gateway_world
 [ "$(on gateway sysctl -n net.ipv6.conf.all.forwarding)" = 0 ] ||
 	fail "the gateway's kernel forwards IPv6"
+# far: behind the internet host, which routes IPv6 to it over a 1280 link
+FAR6=2001:db8:3::2
+host_add far
+link_add internet eth1 far eth0
+on internet ip link set eth1 mtu 1280
+on far ip link set eth0 mtu 1280
+on internet ip -6 addr add 2001:db8:3::1/64 dev eth1 nodad
+on far ip -6 addr add $FAR6/64 dev eth0 nodad
+on far ip -6 route add default via 2001:db8:3::1
+on internet sysctl -qw net.ipv6.conf.all.forwarding=1
+on gateway ip -6 route add 2001:db8:3::/64 via $SRV6
+
+stat_of() { on gateway "$GW" stats "$ctl" | sed -n "s/^$1=//p"; }
 
 # transfers PORT: both ways, 20 MB each, compared; the server sees UPL6
 transfers() {
@@ -70,15 +94,37 @@ transfers() {
 		true
 	grep -q "pong $RUN" "$TMP/udp.out" || fail "UDP server -> client (the reply) did not arrive"
 
-	log "ICMPv6 echo, and Packet Too Big from gw (uplink MTU 1280)"
+	log "a UDP datagram of 3000 bytes each way, in IPv6 fragments (gw reassembles, cuts again)"
+	on client ip -6 route replace $SRV6 dev wgc0 mtu 1300
+	local re0 fr0
+	re0=$(stat_of frag_reassembled) fr0=$(stat_of frag_fragmented)
+	bg internet socat -T 5 UDP6-RECVFROM:$((port + 4)),reuseaddr SYSTEM:cat
+	wait_udp internet $((port + 4))
+	head -c 3000 "$TMP/data" > "$TMP/d3000"
+	on client timeout 10 socat -T 5 -b 8192 - "UDP6:[$SRV6]:$((port + 4))" < "$TMP/d3000" \
+		> "$TMP/d3000.back" || true
+	cmp -s "$TMP/d3000" "$TMP/d3000.back" ||
+		fail "the fragmented datagram: $(wc -c < "$TMP/d3000.back") of 3000 bytes came back"
+	on client ip -6 route del $SRV6 dev wgc0
+	[ "$(stat_of frag_reassembled)" -ge $((re0 + 2)) ] && [ "$(stat_of frag_fragmented)" -ge $((fr0 + 2)) ] ||
+		fail "gw did not reassemble and cut both datagrams: $(on gateway "$GW" stats "$ctl" | grep ^frag_)"
+
+	log "ICMPv6 echo; Packet Too Big from gw (uplink MTU 1400) and from a router beyond"
 	local r
 	r=$(on client python3 "$TOP/tests/netns/ping6.py" $SRV6) || fail "no echo reply: $r"
 	[[ $r == "reply $SRV6" ]] || fail "echo: $r"
-	# (the path MTU an earlier round learned is forgotten first)
+	# (the path MTUs an earlier round learned are forgotten first)
 	on client ip -6 route flush cache
-	r=$(on client python3 "$TOP/tests/netns/ping6.py" $SRV6 1300) || fail "no answer: $r"
-	[[ $r == "too-big fd00:8::1 mtu=1280" ]] || fail "big echo: $r"
-	log "  a 1300-byte echo: $r"
+	r=$(on client python3 "$TOP/tests/netns/ping6.py" $SRV6 1370) || fail "no answer: $r"
+	[[ $r == "too-big fd00:8::1 mtu=1400" ]] || fail "1370-byte echo: $r"
+	log "  a 1370-byte echo: $r"
+	# the router's Packet Too Big to the uplink's address: RELATED to the
+	# NAT66 flow, translated back to the client
+	r=$(on client python3 "$TOP/tests/netns/ping6.py" $FAR6 1300) || fail "no answer: $r"
+	[[ $r == "too-big $SRV6 mtu=1280" ]] || fail "1300-byte echo to $FAR6: $r"
+	log "  a 1300-byte echo to $FAR6: $r"
+	r=$(on client python3 "$TOP/tests/netns/ping6.py" $FAR6 1200) || fail "no echo reply: $r"
+	[[ $r == "reply $FAR6" ]] || fail "echo to $FAR6: $r"
 
 	log "conntrack: NAT66 entries"
 	on gateway "$GW" conntrack "$ctl" -L -f ipv6 > "$TMP/ct6" || fail "gw conntrack -f ipv6"
@@ -89,6 +135,54 @@ transfers() {
 
 log "underlay: IPv4 (endpoint 192.0.2.1:51820)"
 transfers 7000
+log "the gateway host and the client over IPv6 (INPUT, OUTPUT)"
+r=$(on client python3 "$TOP/tests/netns/ping6.py" fd00:8::1) || fail "client -> gw: $r"
+[[ $r == "reply fd00:8::1" ]] || fail "client -> gw's Address: $r"
+r=$(on gateway python3 "$TOP/tests/netns/ping6.py" fd00:8::2) || fail "gw host -> client: $r"
+[[ $r == "reply fd00:8::2" ]] || fail "gateway host -> client: $r"
+bg client socat -u TCP6-LISTEN:7300,reuseaddr - > "$TMP/hostrecv"
+hrx=$BG_PID
+wait_tcp client 7300
+head -c 2000000 "$TMP/data" | on gateway timeout 60 socat -u - "TCP6:[fd00:8::2]:7300" ||
+	fail "gateway host -> client TCP"
+wait "$hrx" || true  # the listener ends at the sender's FIN
+[ "$(wc -c < "$TMP/hostrecv")" -eq 2000000 ] ||
+	fail "gateway host -> client: $(wc -c < "$TMP/hostrecv") of 2000000 bytes"
+cmp -s <(head -c 2000000 "$TMP/data") "$TMP/hostrecv" || fail "gateway host -> client: corrupted"
+
+log "live IPv6 rules"
+on gateway "$GW" rules "$ctl" -6 -t nat -L POSTROUTING -v -n -x > "$TMP/l6" || fail "gw rules -6 -L"
+awk '/MASQUERADE/ { if ($1 > 0) ok = 1 } END { exit !ok }' "$TMP/l6" ||
+	fail "the MASQUERADE rule counted nothing: $(cat "$TMP/l6")"
+on gateway "$GW" rules "$ctl" -6 save > "$TMP/s6" || fail "gw rules -6 save"
+grep -q -- "-A POSTROUTING -s fd00:8::/64 -o eth0 -j MASQUERADE" "$TMP/s6" ||
+	fail "gw rules -6 save: $(cat "$TMP/s6")"
+! on gateway "$GW" rules "$ctl" save | grep -q fd00: || fail "IPv6 rules in the IPv4 save"
+sed 's|^-A FORWARD -i gw0 -o eth0 -j ACCEPT|-A FORWARD -p tcp --dport 7200 -j REJECT --reject-with tcp-reset\n&|' \
+	"$TMP/gw0.rules6" > "$TMP/r6"
+on gateway "$GW" rules "$ctl" -6 restore "$TMP/r6" || fail "gw rules -6 restore"
+bg internet socat -u TCP6-LISTEN:7200,reuseaddr /dev/null
+wait_tcp internet 7200
+on client timeout 10 socat -u /dev/null "TCP6:[$SRV6]:7200" 2> "$TMP/rej" &&
+	fail "a connection past the restored REJECT"
+grep -q "Connection refused" "$TMP/rej" || fail "no RST from the REJECT: $(cat "$TMP/rej")"
+on gateway "$GW" trace "$ctl" "tcp [fd00:8::2]:40000 > [$SRV6]:7200 flags S" > "$TMP/tr6" ||
+	fail "gw trace IFACE with an IPv6 packet"
+grep -q "REJECT" "$TMP/tr6" || fail "gw trace does not see the live IPv6 REJECT: $(cat "$TMP/tr6")"
+on gateway "$GW" rules "$ctl" -6 restore "$TMP/gw0.rules6" || fail "gw rules -6 restore (back)"
+on gateway "$GW" trace "$ctl" "tcp [fd00:8::2]:40000 > [$SRV6]:7200 flags S" > "$TMP/tr6" ||
+	fail "gw trace IFACE with an IPv6 packet"
+grep -q "$UPL6" "$TMP/tr6" || fail "gw trace: no MASQUERADE to [$UPL6]: $(cat "$TMP/tr6")"
+# SIGHUP reads Rules6 again
+cp "$TMP/gw0.rules6" "$TMP/orig6"
+cp "$TMP/r6" "$TMP/gw0.rules6"
+kill -HUP "$gw_pid"
+saved6() { on gateway "$GW" rules "$ctl" -6 save | grep -q -- "--dport 7200 -j REJECT"; }
+wait_for 10 saved6 || fail "SIGHUP did not reload Rules6"
+cp "$TMP/orig6" "$TMP/gw0.rules6"
+kill -HUP "$gw_pid"
+wait_for 10 eval '! saved6' || fail "SIGHUP did not reload Rules6 (back)"
+
 log "underlay: IPv6 (the client roams to [2001:db8:2::1]:51820)"
 wgc set wgc0 peer "$gw_pub" endpoint "[2001:db8:2::1]:51820"
 transfers 7100

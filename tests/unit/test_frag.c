@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * nat/frag: IPv4 reassembly.
+ * nat/frag: IPv4 and IPv6 reassembly, fragmenting on output.
  *
  * Datagrams are built whole (UDP with a valid checksum, optional IP options)
  * and cut into fragments the way a sender does: the first carries the whole
  * header, later ones a 20-byte header (options here are not "copied" ones).
  * A reassembled datagram must equal the original byte for byte and parse.
  * Property loops are seeded (GW_TEST_SEED) and print their seed.
+ *
+ * IPv6 datagrams (second half) are built the same way with extension
+ * headers before the fragment header (the unfragmentable part, copied into
+ * every fragment) and after it (the start of the fragmentable part), and
+ * cut by a sender written here, independently of ip6_fragment.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -202,7 +207,7 @@ static struct frag_stats stats(const struct frag *f)
 	return st;
 }
 
-static uint8_t out[65536];
+static uint8_t out[FRAG_MAX_DATAGRAM6 + 1];
 
 /* ---- basic orders ------------------------------------------------------- */
 
@@ -1026,6 +1031,918 @@ static void test_out_decide(void **state)
 	}
 }
 
+/* ---- IPv6 --------------------------------------------------------------- */
+
+enum { NH_HOP = 0, NH_TCP = 6, NH_UDP = 17, NH_RT = 43, NH_FRAG = 44, NH_NONE = 59,
+       NH_DST = 60 };
+enum { T6 = 60 };  /* the IPv6 timeout by default, seconds */
+
+static const uint8_t SRC6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2 };
+static const uint8_t DST6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5 };
+
+/* One extension header: type and length in bytes (a multiple of 8). */
+struct ext {
+	uint8_t type;
+	unsigned len;
+};
+
+/* A whole IPv6 datagram: header, pre (the unfragmentable extension
+ * headers), post (the fragmentable ones), UDP of plen bytes. */
+struct dgram6 {
+	uint8_t *b;
+	size_t len;
+	size_t unfrag;  /* IPv6 header and pre */
+	size_t nhoff;   /* the next-header byte naming what follows pre */
+	size_t l4;      /* the UDP header */
+	uint32_t id;
+};
+
+static void dgram6_build(struct dgram6 *d, const struct ext *pre, unsigned npre,
+			 const struct ext *post, unsigned npost, size_t plen, uint32_t id,
+			 uint8_t tclass, uint8_t salt)
+{
+	size_t at = 40, prevnh = 6, ext = 0;
+	uint8_t *b;
+
+	for (unsigned i = 0; i < npre + npost; i++)
+		ext += i < npre ? pre[i].len : post[i - npre].len;
+	assert_true(plen >= 8 && plen <= 65535 && ext + plen <= 65535 + 8);
+	d->len = 40 + ext + plen;
+	d->id = id;
+	d->b = b = xmalloc(d->len);
+	memset(b, 0, d->len);
+	b[0] = (uint8_t)(0x60 | tclass >> 4);
+	b[1] = (uint8_t)(tclass << 4);
+	be16_put(b + 4, (uint16_t)(d->len - 40));  /* wrong past 65535: the fragments fix it */
+	b[7] = 64;
+	memcpy(b + 8, SRC6, 16);
+	memcpy(b + 24, DST6, 16);
+	d->unfrag = 40;
+	d->nhoff = 6;
+	for (unsigned i = 0; i < npre + npost; i++) {
+		const struct ext *x = i < npre ? &pre[i] : &post[i - npre];
+
+		assert_true(x->len >= 8 && x->len % 8 == 0 && x->len <= 2048);
+		b[prevnh] = x->type;
+		b[at + 1] = (uint8_t)(x->len / 8 - 1);
+		if (x->type == NH_RT) {
+			b[at + 2] = 253;  /* experimental type, segments left 0 */
+		} else {
+			b[at + 2] = 1;  /* PadN over the rest */
+			b[at + 3] = (uint8_t)(x->len - 4);
+		}
+		prevnh = at;
+		at += x->len;
+		if (i + 1 == npre) {
+			d->unfrag = at;
+			d->nhoff = prevnh;
+		}
+	}
+	b[prevnh] = NH_UDP;
+	d->l4 = at;
+	for (size_t i = at; i < d->len; i++)
+		b[i] = (uint8_t)((i - at) * 131 + salt + (i - at) / 251);
+	be16_put(b + at, 40000);
+	be16_put(b + at + 2, 53);
+	be16_put(b + at + 4, (uint16_t)plen);
+	be16_put(b + at + 6, 0);
+	be16_put(b + at + 6, csum_l4_6(SRC6, DST6, NH_UDP, b + at, plen));
+}
+
+static size_t dgram6_flen(const struct dgram6 *d)
+{
+	return d->len - d->unfrag;
+}
+
+/* The fragment [off, off + n) of the fragmentable part as a sender cuts it
+ * (M unless it ends the datagram, or forced). */
+static uint8_t *dgram6_frag(const struct dgram6 *d, unsigned off, unsigned n, bool mf,
+			    size_t *len)
+{
+	uint8_t *b, *fh;
+
+	assert_true(off + n <= dgram6_flen(d) && off % 8 == 0);
+	*len = d->unfrag + 8 + n;
+	b = xmalloc(*len);
+	memcpy(b, d->b, d->unfrag);
+	b[d->nhoff] = NH_FRAG;
+	fh = b + d->unfrag;
+	fh[0] = d->b[d->nhoff];
+	fh[1] = 0;
+	be16_put(fh + 2, (uint16_t)(off | (mf || off + n < dgram6_flen(d) ? 1 : 0)));
+	be32_put(fh + 4, d->id);
+	memcpy(fh + 8, d->b + d->unfrag + off, n);
+	be16_put(b + 4, (uint16_t)(*len - 40));
+	return b;
+}
+
+static enum frag_result add6_cap(struct frag *f, uint64_t now, const struct dgram6 *d,
+				 unsigned off, unsigned n, size_t cap, size_t *olen)
+{
+	size_t len;
+	uint8_t *b = dgram6_frag(d, off, n, false, &len);
+	enum frag_result r = add_buf(f, now, b, len, out, cap, olen);
+
+	free(b);
+	return r;
+}
+
+static enum frag_result add6(struct frag *f, uint64_t now, const struct dgram6 *d,
+			     unsigned off, unsigned n, size_t *olen)
+{
+	return add6_cap(f, now, d, off, n, sizeof(out), olen);
+}
+
+/* out holds d again: the fragment header gone, and a whole UDP datagram. */
+static void assert_whole6(const struct dgram6 *d, const uint8_t *o, size_t olen)
+{
+	struct pkt p;
+	uint8_t *copy;
+
+	assert_int_equal(olen, d->len);
+	assert_memory_equal(o, d->b, d->len);
+	copy = xmalloc(olen);
+	memcpy(copy, o, olen);
+	assert_int_equal(pkt_parse(&p, copy, olen), PKT_OK);
+	assert_int_equal(p.outer.family, NF_V6);
+	assert_false(p.outer.flags & PKT_F_FRAG);
+	assert_int_equal(p.outer.frag_hdr, 0);
+	assert_true(p.outer.flags & PKT_F_L4);
+	assert_int_equal(p.outer.l4, d->l4);
+	assert_int_equal(csum_l4_6(SRC6, DST6, NH_UDP, copy + d->l4, olen - d->l4),
+			 be16_get(copy + d->l4 + 6));
+	free(copy);
+}
+
+static void dgram6_free(struct dgram6 *d)
+{
+	free(d->b);
+}
+
+static void test6_in_order(void **state)
+{
+	struct frag *f = mk(16, 1 << 20);
+	struct frag_config cfg;
+	struct dgram6 d;
+	size_t olen = 1;
+	struct frag_stats st;
+
+	(void)state;
+	frag_config_default(&cfg);
+	assert_int_equal(cfg.timeout6_ns, 60 * SEC);
+	dgram6_build(&d, NULL, 0, NULL, 0, 3000, 0x89abcdef, 0, 1);
+	assert_int_equal(add6(f, T0 * SEC, &d, 0, 1232, &olen), FRAG_PENDING);
+	assert_int_equal(olen, 0);
+	assert_int_equal(frag_next_deadline(f), (T0 + T6) * SEC);
+	assert_int_equal(add6(f, T0 * SEC, &d, 1232, 1232, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, T0 * SEC + 1, &d, 2464, 536, &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	assert_int_equal(frag_max_size(f), 1280);
+	st = stats(f);
+	assert_int_equal(st.reqds, 3);
+	assert_int_equal(st.oks, 1);
+	assert_int_equal(st.fails, 0);
+	assert_int_equal(st.queues, 0);
+	assert_int_equal(st.bytes, 0);
+	/* reverse order, and the protocol is no part of the key: a later
+	 * fragment names ICMPv6, the first UDP */
+	assert_int_equal(add6(f, T0 * SEC, &d, 2464, 536, &olen), FRAG_PENDING);
+	{
+		size_t len;
+		uint8_t *b = dgram6_frag(&d, 1232, 1232, false, &len);
+
+		b[40] = 58;
+		assert_int_equal(add_buf(f, T0 * SEC, b, len, out, sizeof(out), &olen),
+				 FRAG_PENDING);
+		free(b);
+	}
+	assert_int_equal(add6(f, T0 * SEC, &d, 0, 1232, &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	assert_int_equal(stats(f).queues, 0);
+	/* the same id from another source is another datagram */
+	{
+		size_t len;
+		uint8_t *b = dgram6_frag(&d, 0, 1232, false, &len);
+
+		b[23] ^= 1;
+		assert_int_equal(add_buf(f, T0 * SEC, b, len, out, sizeof(out), &olen),
+				 FRAG_PENDING);
+		free(b);
+	}
+	assert_int_equal(add6(f, T0 * SEC, &d, 1232, 1768, &olen), FRAG_PENDING);
+	assert_int_equal(stats(f).queues, 2);
+	dgram6_free(&d);
+	frag_destroy(f);
+}
+
+/* Random extension headers, sizes, orders, duplicates; several datagrams
+ * interleaved, some sharing the id (other sources). */
+static void random_exts(struct rng *r, struct ext *pre, unsigned *npre, struct ext *post,
+			unsigned *npost)
+{
+	static const uint8_t pre_types[] = { NH_HOP, NH_DST, NH_RT };
+
+	*npre = rnd(r, 4);
+	for (unsigned i = 0; i < *npre; i++) {
+		pre[i].type = i == 0 && rnd(r, 2) ? NH_HOP : pre_types[1 + rnd(r, 2)];
+		pre[i].len = 8 * (1 + rnd(r, i == 1 ? 40 : 3));
+	}
+	*npost = rnd(r, 3);
+	for (unsigned i = 0; i < *npost; i++) {
+		post[i].type = NH_DST;
+		post[i].len = 8 * (1 + rnd(r, 4));
+	}
+}
+
+static void test6_orders(void **state)
+{
+	struct rng r = { test_seed() };
+	struct frag *f = mk(64, 16u << 20);
+
+	(void)state;
+	for (int round = 0; round < 300; round++) {
+		struct ext pre[4], post[3];
+		unsigned npre, npost, post_len = 0, nd = 1 + rnd(&r, 3), done = 0;
+		struct dgram6 d[3];
+		struct { uint8_t dg; unsigned off, n; } seq[3 * 80];
+		unsigned nseq = 0;
+
+		random_exts(&r, pre, &npre, post, &npost);
+		for (unsigned i = 0; i < npost; i++)
+			post_len += post[i].len;
+		for (unsigned k = 0; k < nd; k++) {
+			size_t plen = 16 + rnd(&r, round % 10 ? 5000 : 60000);
+			unsigned flen, unit;
+
+			dgram6_build(&d[k], pre, npre, post, npost, plen, (uint32_t)round * 7 + 1,
+				     0, (uint8_t)(round + k));
+			d[k].b[23] = (uint8_t)k;  /* sources differ: the ids may not */
+			be16_put(d[k].b + d[k].l4 + 6, 0);
+			be16_put(d[k].b + d[k].l4 + 6, csum_l4_6(d[k].b + 8, DST6, NH_UDP,
+						d[k].b + d[k].l4, plen));
+			flen = (unsigned)dgram6_flen(&d[k]);
+			/* the first fragment holds the chain and the UDP header */
+			unit = (post_len + 8 + 7 + rnd(&r, 1500)) & ~7u;
+			if (unit >= flen)  /* two pieces at least: no atomic fragment */
+				unit = (flen - 1) & ~7u;
+			if (flen / unit > 70)
+				unit = (flen / 70 + 8) & ~7u;
+			for (unsigned off = 0; off < flen; off += unit) {
+				seq[nseq].dg = (uint8_t)k;
+				seq[nseq].off = off;
+				seq[nseq++].n = flen - off < unit ? flen - off : unit;
+			}
+		}
+		for (unsigned i = nseq - 1; i > 0; i--) {
+			unsigned j = rnd(&r, i + 1);
+			__typeof__(seq[0]) t = seq[i];
+
+			seq[i] = seq[j];
+			seq[j] = t;
+		}
+		for (unsigned i = 0; i < nseq; i++) {
+			size_t olen;
+			enum frag_result fr = add6(f, T0 * SEC, &d[seq[i].dg], seq[i].off, seq[i].n,
+						   &olen);
+
+			if (fr == FRAG_DONE) {
+				struct pkt p;
+
+				assert_int_equal(olen, d[seq[i].dg].len);
+				assert_memory_equal(out, d[seq[i].dg].b, olen);
+				if (olen <= 65535)
+					assert_int_equal(pkt_parse(&p, out, olen), PKT_OK);
+				done++;
+			} else {
+				assert_int_equal(fr, FRAG_PENDING);
+			}
+			/* an exact duplicate now and then: ignored */
+			if (fr == FRAG_PENDING && !rnd(&r, 8))
+				assert_int_equal(add6(f, T0 * SEC, &d[seq[i].dg], seq[i].off,
+						      seq[i].n, &olen), FRAG_DROP);
+		}
+		assert_int_equal(done, nd);
+		assert_int_equal(stats(f).queues, 0);
+		assert_int_equal(stats(f).bytes, 0);
+		for (unsigned k = 0; k < nd; k++)
+			dgram6_free(&d[k]);
+	}
+	assert_int_equal(stats(f).fails, 0);
+	frag_destroy(f);
+}
+
+/* The unfragmentable part comes from the first fragment (later ones may
+ * differ), the next header that named the fragment header is restored
+ * wherever it is, and a long one spills into the budget. */
+static void test6_ext_headers(void **state)
+{
+	static const struct ext pre[] = { { NH_HOP, 8 }, { NH_DST, 16 }, { NH_RT, 24 } };
+	static const struct ext post[] = { { NH_DST, 8 } };
+	static const struct ext big[] = { { NH_HOP, 2048 }, { NH_RT, 1024 } };
+	struct frag *f = mk(16, 1 << 20);
+	struct dgram6 d, e;
+	size_t olen, len;
+	uint8_t *b;
+
+	(void)state;
+	dgram6_build(&d, pre, 3, post, 1, 2000, 5, 0, 2);
+	assert_int_equal(d.unfrag, 88);
+	assert_int_equal(d.nhoff, 64);
+	/* later fragments with only the IPv6 header: what they carry is not kept */
+	dgram6_build(&e, NULL, 0, post, 1, 2000, 5, 0, 2);
+	assert_int_equal(add6(f, 0, &e, 1000, 1008, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &d, 0, 1000, &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	/* and the other way round: the first fragment decides */
+	assert_int_equal(add6(f, 0, &d, 1000, 1008, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &e, 0, 1000, &olen), FRAG_DONE);
+	assert_whole6(&e, out, olen);
+	dgram6_free(&d);
+
+	/* 3072 bytes of extension headers: six blocks past the queue's own */
+	dgram6_build(&d, big, 2, post, 1, 4000, 6, 0, 3);
+	assert_int_equal(add6(f, 0, &d, 2008, 2000, &olen), FRAG_PENDING);
+	assert_int_equal(stats(f).bytes, 5 * 512);
+	b = dgram6_frag(&d, 0, 2008, false, &len);
+	assert_int_equal(add_buf(f, 0, b, len, out, sizeof(out), &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	assert_int_equal(frag_max_size(f), len);
+	free(b);
+	assert_int_equal(stats(f).bytes, 0);
+	/* a budget without room for them: no memory */
+	frag_destroy(f);
+	f = mk(4, 8 * 512);
+	assert_int_equal(add6(f, 0, &d, 2008, 2000, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &d, 0, 2008, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_NOMEM], 1);
+	assert_int_equal(stats(f).bytes, 0);
+	assert_int_equal(stats(f).queues, 0);
+	dgram6_free(&d);
+	dgram6_free(&e);
+	frag_destroy(f);
+}
+
+static void test6_duplicates(void **state)
+{
+	struct frag *f = mk(16, 1 << 20);
+	struct dgram6 d, other;
+	size_t olen;
+
+	(void)state;
+	dgram6_build(&d, NULL, 0, NULL, 0, 2000, 77, 0, 4);
+	dgram6_build(&other, NULL, 0, NULL, 0, 2000, 77, 0, 99);  /* same key, other bytes */
+	assert_int_equal(add6(f, 0, &d, 0, 800, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &d, 0, 800, &olen), FRAG_DROP);  /* exact */
+	assert_int_equal(add6(f, 0, &d, 800, 800, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &other, 400, 800, &olen), FRAG_DROP);  /* inside the run */
+	assert_int_equal(add6(f, 0, &other, 0, 800, &olen), FRAG_DROP);   /* first again */
+	assert_int_equal(stats(f).drop[FRAG_DROP_DUP], 3);
+	assert_int_equal(stats(f).queues, 1);
+	assert_int_equal(add6(f, 0, &d, 1600, 400, &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	assert_int_equal(add6(f, 0, &d, 1600, 400, &olen), FRAG_PENDING);  /* a new queue */
+	assert_int_equal(add6(f, 0, &d, 1600, 400, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_DUP], 4);
+	assert_int_equal(stats(f).fails, 0);
+	dgram6_free(&d);
+	dgram6_free(&other);
+	frag_destroy(f);
+}
+
+static void test6_overlaps(void **state)
+{
+	struct dgram6 d;
+
+	(void)state;
+	dgram6_build(&d, NULL, 0, NULL, 0, 4000, 5, 0, 5);
+	for (size_t i = 0; i < ARRAY_SIZE(overlap_cases); i++) {
+		const struct overlap_case *c = &overlap_cases[i];
+		struct frag *f = mk(4, 1 << 20);
+		enum frag_result r = FRAG_DROP;
+		size_t olen;
+
+		for (unsigned k = 0; k < c->n; k++) {
+			r = add6(f, 0, &d, c->piece[k].off, c->piece[k].len, &olen);
+			if (k + 1 < c->n && r != FRAG_PENDING)
+				fail_msg("case %zu (%s): piece %u not kept", i + 1, c->name, k);
+		}
+		if (r != c->last)
+			fail_msg("case %zu (%s): result %d", i + 1, c->name, r);
+		if (r == FRAG_DROP && stats(f).drop[c->why] != 1)
+			fail_msg("case %zu (%s): wrong reason", i + 1, c->name);
+		if (c->why == FRAG_DROP_OVERLAP && r == FRAG_DROP) {
+			/* RFC 5722: the whole datagram goes; the rest starts anew */
+			assert_int_equal(stats(f).queues, 0);
+			assert_int_equal(stats(f).overlaps, 1);
+			assert_int_equal(stats(f).bytes, 0);
+			assert_int_equal(add6(f, 0, &d, 8, 8, &olen), FRAG_PENDING);
+			assert_int_equal(stats(f).queues, 1);
+		}
+		frag_destroy(f);
+	}
+	dgram6_free(&d);
+}
+
+/* Where IPv4 drops the queue, nf_ct_frag6_queue drops the fragment. */
+static void test6_end_rules(void **state)
+{
+	struct dgram6 d, e;
+	struct frag *f = mk(4, 1 << 20);
+	size_t olen;
+
+	(void)state;
+	dgram6_build(&d, NULL, 0, NULL, 0, 100, 6, 0, 6);
+	dgram6_build(&e, NULL, 0, NULL, 0, 200, 6, 0, 6);  /* same key, longer */
+	/* two last fragments that disagree */
+	assert_int_equal(add6(f, 0, &d, 96, 4, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &e, 192, 8, &olen), FRAG_DROP);
+	/* data past the last fragment */
+	assert_int_equal(add6(f, 0, &e, 96, 8, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 2);
+	assert_int_equal(stats(f).fails, 0);
+	assert_int_equal(stats(f).queues, 1);
+	assert_int_equal(add6(f, 0, &d, 0, 96, &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	/* a last fragment ending before data already queued */
+	assert_int_equal(add6(f, 0, &e, 96, 8, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &d, 96, 4, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).queues, 1);
+	assert_int_equal(add6(f, 0, &e, 0, 96, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &e, 104, 96, &olen), FRAG_DONE);
+	assert_whole6(&e, out, olen);
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 3);
+	assert_int_equal(stats(f).fails, 0);
+	dgram6_free(&d);
+	dgram6_free(&e);
+	frag_destroy(f);
+}
+
+/* RFC 8200 §4.5: a first fragment must hold the upper-layer header
+ * (ipv6frag_thdr_truncated); such a one is refused before any queue. */
+static void test6_truncated_first(void **state)
+{
+	static const struct ext post[] = { { NH_DST, 16 } };
+	struct frag *f = mk(4, 1 << 20);
+	struct dgram6 d;
+	size_t olen, len;
+	uint8_t *b;
+	struct pkt p;
+
+	(void)state;
+	dgram6_build(&d, NULL, 0, post, 1, 100, 8, 0, 8);
+	/* the options header whole, no UDP header: pkt_parse takes it */
+	b = dgram6_frag(&d, 0, 16, false, &len);
+	assert_int_equal(pkt_parse(&p, b, len), PKT_OK);
+	assert_false(p.outer.flags & PKT_F_L4);
+	assert_int_equal(frag_add(f, 0, &p, out, sizeof(out), &olen), FRAG_DROP);
+	free(b);
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 1);
+	assert_int_equal(stats(f).queues, 0);
+	/* with it: kept */
+	assert_int_equal(add6(f, 0, &d, 0, 24, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &d, 24, 92, &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	/* TCP: 20 bytes, 16 are not enough; "no next header" needs none */
+	dgram6_free(&d);
+	dgram6_build(&d, NULL, 0, NULL, 0, 100, 9, 0, 8);
+	for (int k = 0; k < 3; k++) {
+		uint8_t nh = k == 2 ? NH_NONE : NH_TCP;
+
+		b = dgram6_frag(&d, 0, k == 1 ? 24 : 16, false, &len);
+		b[40] = nh;
+		be32_put(b + 44, 100 + (uint32_t)k);
+		b[48 + 12] = 0x50;  /* a TCP data offset of 20 */
+		assert_int_equal(pkt_parse(&p, b, len), PKT_OK);
+		assert_int_equal(p.outer.proto, nh);
+		assert_int_equal(frag_add(f, 0, &p, out, sizeof(out), &olen),
+				 k ? FRAG_PENDING : FRAG_DROP);
+		free(b);
+	}
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 2);
+	assert_int_equal(stats(f).queues, 2);
+	dgram6_free(&d);
+	frag_destroy(f);
+}
+
+/* RFC 6946: offset 0 and no M flag is a whole packet, never queued. */
+static void test6_atomic(void **state)
+{
+	struct frag *f = mk(4, 1 << 20);
+	struct dgram6 d;
+	size_t olen, len;
+	uint8_t *b;
+	struct pkt p;
+
+	(void)state;
+	dgram6_build(&d, NULL, 0, NULL, 0, 200, 9, 0, 9);
+	assert_int_equal(add6(f, 0, &d, 8, 192, &olen), FRAG_PENDING);
+	b = dgram6_frag(&d, 0, 200, false, &len);
+	assert_int_equal(pkt_parse(&p, b, len), PKT_OK);
+	assert_false(p.outer.flags & PKT_F_FRAG);
+	assert_int_equal(p.outer.frag_hdr, 40);
+	assert_true(p.outer.flags & PKT_F_L4);
+	assert_int_equal(frag_add(f, 0, &p, out, sizeof(out), &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 1);
+	free(b);
+	/* the queue with the same id is untouched */
+	assert_int_equal(stats(f).queues, 1);
+	assert_int_equal(add6(f, 0, &d, 0, 8, &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	dgram6_free(&d);
+	frag_destroy(f);
+}
+
+struct quotes6 {
+	unsigned n;
+	size_t len;
+	uint8_t b[FRAG_QUOTE_MAX6];
+};
+
+static void on_timeout6(void *ctx, const uint8_t *first, size_t len)
+{
+	struct quotes6 *q = ctx;
+
+	assert_true(len <= FRAG_QUOTE_MAX6);
+	q->n++;
+	q->len = len;
+	memcpy(q->b, first, len);
+}
+
+static void test6_timeout(void **state)
+{
+	static const struct ext big[] = { { NH_HOP, 1024 }, { NH_RT, 512 } };
+	struct frag *f = mk(16, 1 << 20);
+	struct frag_config cfg;
+	struct dgram6 d, e;
+	struct dgram v4;
+	struct quotes6 qs = { 0 };
+	size_t olen, flen;
+	uint64_t t = T0 * SEC;
+	uint8_t *first;
+
+	(void)state;
+	dgram6_build(&d, NULL, 0, NULL, 0, 3000, 1, 0, 7);
+	dgram_build(&v4, 20, 3000, 1, SRC, 0, 8);
+	/* IPv6 lives 60 s, IPv4 30 s: the IPv4 queue made later is due first */
+	assert_int_equal(add6(f, t, &d, 0, 1400, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, t + 10 * SEC, &v4, 0, 1480, 0, out, &olen), FRAG_PENDING);
+	assert_int_equal(frag_next_deadline(f), t + 40 * SEC);
+	assert_int_equal(frag_expire(f, t + 40 * SEC, on_timeout6, &qs), 1);
+	assert_int_equal(qs.n, 1);
+	assert_int_equal(qs.len, FRAG_QUOTE_MAX);  /* the IPv4 quote */
+	assert_int_equal(frag_next_deadline(f), t + T6 * SEC);
+	assert_int_equal(add6(f, t + T6 * SEC - 1, &d, 1400, 1400, &olen), FRAG_PENDING);
+	assert_int_equal(frag_expire(f, t + T6 * SEC - 1, on_timeout6, &qs), 0);
+	assert_int_equal(frag_expire(f, t + T6 * SEC, on_timeout6, &qs), 1);
+	/* the first fragment as received, cut to what ICMPv6 quotes */
+	first = dgram6_frag(&d, 0, 1400, false, &flen);
+	assert_int_equal(qs.n, 2);
+	assert_int_equal(qs.len, FRAG_QUOTE_MAX6);
+	assert_memory_equal(qs.b, first, FRAG_QUOTE_MAX6);
+	free(first);
+	assert_int_equal(stats(f).timeouts, 2);
+	/* past its deadline without frag_expire: not joined */
+	assert_int_equal(add6(f, t, &d, 1400, 1400, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, t + T6 * SEC, &d, 0, 1400, &olen), FRAG_PENDING);
+	assert_int_equal(stats(f).timeouts, 3);
+	assert_int_equal(add6(f, t + T6 * SEC, &d, 1400, 1600, &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	/* no first fragment: no callback; a short one is quoted whole */
+	assert_int_equal(add6(f, t, &d, 1400, 1400, &olen), FRAG_PENDING);
+	assert_int_equal(frag_expire(f, UINT64_MAX, on_timeout6, &qs), 1);
+	assert_int_equal(qs.n, 2);
+	assert_int_equal(add6(f, t, &d, 0, 64, &olen), FRAG_PENDING);
+	assert_int_equal(frag_expire(f, UINT64_MAX, on_timeout6, &qs), 1);
+	first = dgram6_frag(&d, 0, 64, false, &flen);
+	assert_int_equal(qs.len, flen);
+	assert_memory_equal(qs.b, first, flen);
+	free(first);
+	/* headers longer than the quote: the quote is their start */
+	dgram6_build(&e, big, 2, NULL, 0, 3000, 2, 0, 7);
+	assert_int_equal(add6(f, t, &e, 0, 1400, &olen), FRAG_PENDING);
+	assert_int_equal(frag_expire(f, UINT64_MAX, on_timeout6, &qs), 1);
+	first = dgram6_frag(&e, 0, 1400, false, &flen);
+	assert_int_equal(qs.len, FRAG_QUOTE_MAX6);
+	assert_memory_equal(qs.b, first, FRAG_QUOTE_MAX6);
+	free(first);
+	assert_int_equal(stats(f).bytes, 0);
+	frag_destroy(f);
+
+	/* timeout6_ns 0: the IPv4 timeout */
+	frag_config_default(&cfg);
+	cfg.timeout6_ns = 0;
+	assert_int_equal(frag_create(&f, &cfg), 0);
+	assert_int_equal(add6(f, t, &d, 0, 1400, &olen), FRAG_PENDING);
+	assert_int_equal(frag_next_deadline(f), t + 30 * SEC);
+	frag_destroy(f);
+	dgram6_free(&d);
+	dgram6_free(&e);
+	dgram_free(&v4);
+}
+
+/* One budget and one queue table for both families; the oldest queue goes
+ * whichever its family. */
+static void test6_budget(void **state)
+{
+	struct frag *f = mk(64, 16 * 512);
+	struct rng r = { test_seed() };
+	struct dgram6 d[8];
+	struct dgram v4;
+	size_t olen;
+	struct frag_stats st;
+
+	(void)state;
+	dgram_build(&v4, 20, 2000, 100, SRC, 0, 1);
+	for (unsigned i = 0; i < 8; i++)
+		dgram6_build(&d[i], NULL, 0, NULL, 0, 3000, 200 + i, 0, (uint8_t)i);
+	/* IPv6 at T0 (due T0 + 60), IPv4 at T0 + 1 (due T0 + 31): the IPv6
+	 * one was made first and is evicted first.  Three blocks each. */
+	assert_int_equal(add6(f, T0 * SEC, &d[0], 0, 1480, &olen), FRAG_PENDING);
+	assert_int_equal(add(f, (T0 + 1) * SEC, &v4, 0, 1480, 0, out, &olen), FRAG_PENDING);
+	for (unsigned i = 1; i < 5; i++)
+		assert_int_equal(add6(f, (T0 + 1 + i) * SEC, &d[i], 0, 1480, &olen),
+				 FRAG_PENDING);
+	st = stats(f);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.queues, 5);
+	assert_int_equal(st.bytes, 15 * 512);
+	/* IPv4 is still there (one block more: no eviction), d[0] is not */
+	assert_int_equal(add(f, (T0 + 9) * SEC, &v4, 1480, 520, 0, out, &olen), FRAG_DONE);
+	assert_int_equal(add6(f, (T0 + 9) * SEC, &d[0], 1480, 1520, &olen), FRAG_PENDING);
+	assert_int_equal(stats(f).evicted, 1);
+	assert_int_equal(add6(f, (T0 + 9) * SEC, &d[1], 1480, 1520, &olen), FRAG_DONE);
+	assert_int_equal(frag_expire(f, UINT64_MAX, NULL, NULL), stats(f).queues);
+	/* a flood of tiny fragments into many keys never goes past the budget */
+	frag_destroy(f);
+	f = mk(256, 64 * 512);
+	for (unsigned i = 0; i < 20000; i++) {
+		struct dgram6 *x = &d[rnd(&r, 8)];
+		size_t len;
+		uint8_t *b = dgram6_frag(x, 8 + 8 * rnd(&r, 300), 8, true, &len);
+
+		be32_put(b + 44, rnd(&r, 4096));
+		assert_int_not_equal(add_buf(f, T0 * SEC + i, b, len, out, sizeof(out), &olen),
+				     FRAG_DONE);
+		free(b);
+		st = stats(f);
+		assert_true(st.bytes <= st.max_bytes && st.queues <= st.max_queues);
+	}
+	assert_true(stats(f).evicted > 0);
+	for (unsigned i = 0; i < 8; i++)
+		dgram6_free(&d[i]);
+	dgram_free(&v4);
+	frag_destroy(f);
+}
+
+/* A payload of 65535 after the IPv6 header; past it, too big. */
+static void test6_limit(void **state)
+{
+	static const struct ext hop[] = { { NH_HOP, 8 } };
+	struct frag *f = mk(4, 1 << 20);
+	struct dgram6 d;
+	size_t olen;
+	enum frag_result r = FRAG_DROP;
+
+	(void)state;
+	dgram6_build(&d, NULL, 0, NULL, 0, 65535, 11, 0, 1);
+	assert_int_equal(d.len, FRAG_MAX_DATAGRAM6);
+	for (unsigned off = 0; off < 65535; off += 8192) {
+		unsigned n = 65535 - off < 8192 ? 65535 - off : 8192;
+
+		r = add6(f, 0, &d, off, n, &olen);
+		assert_int_equal(r, off + n < 65535 ? FRAG_PENDING : FRAG_DONE);
+	}
+	assert_int_equal(olen, FRAG_MAX_DATAGRAM6);
+	assert_memory_equal(out, d.b, olen);
+	assert_int_equal(be16_get(out + 4), 65535);
+	/* into 65535 bytes, it does not fit */
+	for (unsigned off = 0; off < 65535; off += 8192) {
+		unsigned n = 65535 - off < 8192 ? 65535 - off : 8192;
+
+		r = add6_cap(f, 0, &d, off, n, FRAG_MAX_DATAGRAM, &olen);
+	}
+	assert_int_equal(r, FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_TOO_BIG], 1);
+	dgram6_free(&d);
+	/* 8 bytes of hop-by-hop: a payload of 65543 */
+	dgram6_build(&d, hop, 1, NULL, 0, 65535, 12, 0, 1);
+	for (unsigned off = 0; off < 65535; off += 8192) {
+		unsigned n = 65535 - off < 8192 ? 65535 - off : 8192;
+
+		r = add6(f, 0, &d, off, n, &olen);
+	}
+	assert_int_equal(r, FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_TOO_BIG], 2);
+	assert_int_equal(stats(f).queues, 0);
+	assert_int_equal(stats(f).bytes, 0);
+	dgram6_free(&d);
+	frag_destroy(f);
+}
+
+static void test6_ecn_max_size(void **state)
+{
+	struct frag *f = mk(4, 1 << 20);
+	struct dgram6 d, ce, notect;
+	size_t olen;
+
+	(void)state;
+	dgram6_build(&d, NULL, 0, NULL, 0, 100, 1, 0xb8 | 2, 1);  /* EF, ECT(0) */
+	dgram6_build(&ce, NULL, 0, NULL, 0, 100, 1, 0xb8 | 3, 1);
+	dgram6_build(&notect, NULL, 0, NULL, 0, 100, 1, 0xb8, 1);
+	assert_int_equal(add6(f, 0, &d, 0, 48, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &ce, 48, 52, &olen), FRAG_DONE);
+	assert_int_equal(out[0], 0x6b);
+	assert_int_equal(out[1], 0x80 | 3 << 4);
+	assert_memory_equal(out + 2, d.b + 2, d.len - 2);
+	assert_int_equal(frag_max_size(f), 40 + 8 + 52);
+	assert_int_equal(add6(f, 0, &notect, 0, 48, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &ce, 48, 52, &olen), FRAG_DROP);
+	assert_int_equal(stats(f).drop[FRAG_DROP_INVALID], 1);
+	assert_int_equal(stats(f).queues, 0);
+	assert_int_equal(add6(f, 0, &d, 0, 64, &olen), FRAG_PENDING);
+	assert_int_equal(add6(f, 0, &d, 64, 36, &olen), FRAG_DONE);
+	assert_whole6(&d, out, olen);
+	assert_int_equal(frag_max_size(f), 40 + 8 + 64);
+	dgram6_free(&d);
+	dgram6_free(&ce);
+	dgram6_free(&notect);
+	frag_destroy(f);
+}
+
+/* ip6_fragment then reassembly gives the datagram back byte for byte; the
+ * pieces carry what ip6_find_1stfragopt leaves unfragmentable. */
+static void test6_fragment_roundtrip(void **state)
+{
+	static const struct { struct ext pre[3]; unsigned npre; struct ext post[2];
+			      unsigned npost; } shapes[] = {
+		{ .npre = 0 },
+		{ { { NH_HOP, 8 } }, 1, .npost = 0 },
+		{ { { NH_HOP, 16 }, { NH_DST, 8 } }, 2, .npost = 0 },  /* DST, no routing */
+		{ { { NH_RT, 24 } }, 1, { { NH_DST, 16 } }, 1 },        /* DST after routing */
+		{ { { NH_HOP, 8 }, { NH_DST, 8 }, { NH_RT, 40 } }, 3, { { NH_DST, 8 } }, 1 },
+		{ { { NH_HOP, 1032 } }, 1, .npost = 0 },
+	};
+	struct rng r = { test_seed() };
+	struct frag *f = mk(16, 16u << 20);
+	uint8_t *buf = xmalloc(FRAG_MAX_DATAGRAM6);
+
+	(void)state;
+	for (int round = 0; round < 300; round++) {
+		unsigned s = (unsigned)round % ARRAY_SIZE(shapes);
+		size_t plen = 17 + rnd(&r, round % 7 ? 5000 : 60000);
+		struct pieces ps = { .n = 0 };
+		struct dgram6 d;
+		unsigned mtu, off = 0, perm[64];
+		uint32_t id = (uint32_t)rnd64(&r);
+		size_t olen = 0;
+		int n;
+
+		dgram6_build(&d, shapes[s].pre, shapes[s].npre, shapes[s].post, shapes[s].npost,
+			     plen, 0, 0, (uint8_t)round);
+		/* below the datagram's length, at most 63 pieces; the first holds
+		 * the headers after the fragment header and UDP's (RFC 7112) */
+		mtu = (unsigned)(d.l4 + 16 + rnd(&r, 1500));
+		if (mtu >= d.len)
+			mtu = (unsigned)d.len - 1;
+		if (dgram6_flen(&d) / ((mtu - d.unfrag - 8) & ~7u) > 60)
+			mtu = (unsigned)(d.unfrag + 8 + ((dgram6_flen(&d) / 60 + 8) & ~7u));
+		n = ip6_fragment(d.b, d.len, mtu, id, buf, FRAG_MAX_DATAGRAM6, collect, &ps);
+		assert_int_equal(n, (int)ps.n);
+		assert_true(ps.n >= 2 && ps.n <= 64);
+		for (unsigned i = 0; i < ps.n; i++) {
+			struct pkt p;
+			size_t data;
+
+			assert_true(ps.len[i] <= mtu);
+			assert_int_equal(pkt_parse(&p, ps.b[i], ps.len[i]), PKT_OK);
+			assert_true(p.outer.flags & PKT_F_FRAG);
+			assert_int_equal(p.outer.id, id);
+			assert_int_equal(p.outer.frag_hdr, d.unfrag);
+			assert_int_equal(p.outer.frag_off, off);
+			assert_int_equal(be16_get(ps.b[i] + 4), ps.len[i] - 40);
+			assert_memory_equal(ps.b[i], d.b, 4);
+			assert_int_equal(ps.b[i][d.nhoff], NH_FRAG);
+			assert_int_equal(ps.b[i][d.unfrag], d.b[d.nhoff]);
+			assert_memory_equal(ps.b[i] + 6, d.b + 6, d.nhoff - 6);
+			assert_memory_equal(ps.b[i] + d.nhoff + 1, d.b + d.nhoff + 1,
+					    d.unfrag - d.nhoff - 1);
+			data = ps.len[i] - d.unfrag - 8;
+			if (i + 1 < ps.n)
+				assert_int_equal(data % 8, 0);
+			assert_int_equal(!!(p.outer.flags & PKT_F_MF), i + 1 < ps.n);
+			assert_memory_equal(ps.b[i] + d.unfrag + 8, d.b + d.unfrag + off, data);
+			off += (unsigned)data;
+			perm[i] = i;
+		}
+		assert_int_equal(off, dgram6_flen(&d));
+		/* the receiver's reassembly gives the datagram back, any order */
+		for (unsigned i = ps.n - 1; i > 0; i--) {
+			unsigned j = rnd(&r, i + 1), t = perm[i];
+
+			perm[i] = perm[j];
+			perm[j] = t;
+		}
+		for (unsigned i = 0; i < ps.n; i++) {
+			struct pkt p;
+
+			assert_int_equal(pkt_parse(&p, ps.b[perm[i]], ps.len[perm[i]]), PKT_OK);
+			assert_int_equal(frag_add(f, T0 * SEC, &p, out, sizeof(out), &olen),
+					 i + 1 < ps.n ? FRAG_PENDING : FRAG_DONE);
+		}
+		assert_int_equal(olen, d.len);
+		assert_memory_equal(out, d.b, d.len);
+		/* and cut again at its largest fragment, the same pieces */
+		if (frag_max_size(f) < d.len) {
+			struct pieces again = { .n = 0 };
+			unsigned cut;
+
+			assert_int_equal(ip6_out_decide(d.len, 9000, frag_max_size(f), &cut),
+					 IP_OUT_FRAGMENT);
+			assert_int_equal(ip6_fragment(out, olen, cut, id, buf, FRAG_MAX_DATAGRAM6,
+						      collect, &again), (int)ps.n);
+			for (unsigned i = 0; i < ps.n; i++) {
+				assert_int_equal(again.len[i], ps.len[i]);
+				assert_memory_equal(again.b[i], ps.b[i], ps.len[i]);
+			}
+			pieces_free(&again);
+		}
+		pieces_free(&ps);
+		dgram6_free(&d);
+	}
+	assert_int_equal(stats(f).queues, 0);
+	free(buf);
+	frag_destroy(f);
+}
+
+static void test6_fragment_errors(void **state)
+{
+	static const struct ext hop[] = { { NH_HOP, 16 } };
+	struct pieces ps = { .n = 0 };
+	struct dgram6 d;
+	uint8_t buf[1500], *b;
+	size_t len;
+
+	(void)state;
+	dgram6_build(&d, hop, 1, NULL, 0, 2000, 0, 0, 1);
+	/* room for the headers and 8 bytes: 56 + 8 + 8 */
+	assert_int_equal(ip6_fragment(d.b, d.len, 71, 1, buf, sizeof(buf), collect, &ps),
+			 -EMSGSIZE);
+	assert_int_equal(ip6_fragment(d.b, d.len, 1280, 1, buf, 1279, collect, &ps), -EMSGSIZE);
+	assert_int_equal(ps.n, 0);
+	{
+		struct dgram6 small;
+
+		dgram6_build(&small, hop, 1, NULL, 0, 40, 0, 0, 1);
+		assert_int_equal(ip6_fragment(small.b, small.len, 72, 1, buf, sizeof(buf),
+					      collect, &ps), 5);
+		dgram6_free(&small);
+	}
+	pieces_free(&ps);
+	/* not ip_fragment's */
+	assert_int_equal(ip_fragment(d.b, d.len, 1280, buf, sizeof(buf), collect, &ps), -EINVAL);
+	/* a fragment header already: refused */
+	b = dgram6_frag(&d, 0, 208, false, &len);
+	assert_int_equal(ip6_fragment(b, len, 100, 1, buf, sizeof(buf), collect, &ps), -EINVAL);
+	free(b);
+	/* an extension header running past the end, or nothing after them */
+	assert_int_equal(ip6_fragment(d.b, 50, 1280, 1, buf, sizeof(buf), collect, &ps), -EINVAL);
+	assert_int_equal(ip6_fragment(d.b, 56, 1280, 1, buf, sizeof(buf), collect, &ps), -EINVAL);
+	assert_int_equal(ip6_fragment(d.b, 39, 1280, 1, buf, sizeof(buf), collect, &ps), -EINVAL);
+	assert_int_equal(ps.n, 0);
+	dgram6_free(&d);
+}
+
+/* ip6_forward and __ip6_finish_output's choice. */
+static void test6_out_decide(void **state)
+{
+	static const struct {
+		size_t len;
+		unsigned mtu, fmax;
+		enum ip_out want;
+		unsigned cut;
+	} cases[] = {
+		{ 1500, 1500, 0, IP_OUT_SEND, 1500 },         /* fits */
+		{ 9000, 0, 0, IP_OUT_SEND, 0 },               /* no limit */
+		{ 1501, 1500, 0, IP_OUT_TOO_BIG, 1500 },      /* routers never fragment */
+		{ 4000, 1420, 1280, IP_OUT_FRAGMENT, 1280 },  /* reassembled: its own size */
+		{ 4000, 1420, 1420, IP_OUT_FRAGMENT, 1420 },
+		{ 4000, 1420, 1500, IP_OUT_TOO_BIG, 1420 },   /* its fragments too big */
+		{ 1400, 1500, 1000, IP_OUT_FRAGMENT, 1000 },  /* fits, still cut back */
+		{ 1400, 0, 1000, IP_OUT_FRAGMENT, 1000 },
+		{ 1000, 1500, 1008, IP_OUT_SEND, 1500 },      /* one fragment held it all */
+		{ 1000, 900, 1008, IP_OUT_TOO_BIG, 900 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		unsigned cut = 7;
+
+		assert_int_equal(ip6_out_decide(cases[i].len, cases[i].mtu, cases[i].fmax, &cut),
+				 cases[i].want);
+		assert_int_equal(cut, cases[i].cut);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1047,6 +1964,21 @@ int main(void)
 		cmocka_unit_test(test_fragment_roundtrip),
 		cmocka_unit_test(test_fragment_options_and_flags),
 		cmocka_unit_test(test_out_decide),
+		cmocka_unit_test(test6_in_order),
+		cmocka_unit_test(test6_orders),
+		cmocka_unit_test(test6_ext_headers),
+		cmocka_unit_test(test6_duplicates),
+		cmocka_unit_test(test6_overlaps),
+		cmocka_unit_test(test6_end_rules),
+		cmocka_unit_test(test6_truncated_first),
+		cmocka_unit_test(test6_atomic),
+		cmocka_unit_test(test6_timeout),
+		cmocka_unit_test(test6_budget),
+		cmocka_unit_test(test6_limit),
+		cmocka_unit_test(test6_ecn_max_size),
+		cmocka_unit_test(test6_fragment_roundtrip),
+		cmocka_unit_test(test6_fragment_errors),
+		cmocka_unit_test(test6_out_decide),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

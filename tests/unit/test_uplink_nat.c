@@ -225,17 +225,16 @@ static struct rules *load6(const char *text)
 	return r;
 }
 
-static struct route_addr6 ra6(const char *a, const char *dev, uint8_t scope)
+static union nf_addr a6(const char *s)
 {
-	struct route_addr6 r = { .scope = scope };
+	union nf_addr a;
 
-	assert_int_equal(inet_pton(AF_INET6, a, r.addr.b), 1);
-	strncpy(r.dev, dev, sizeof(r.dev) - 1);
-	return r;
+	assert_int_equal(inet_pton(AF_INET6, s, a.b), 1);
+	return a;
 }
 
-/* Both rulesets: the uplink's global IPv6 addresses (MASQUERADE's first,
- * not its link-local one) are addr6 and narrow Rules6's -d; the DNAT-ed
+/* Both rulesets: the uplink's IPv6 MASQUERADE address is addr6 and
+ * narrows Rules6's -d (its other addresses are not NAT addresses); the DNAT-ed
  * ports of both go into the one list; IPv6 SNAT ranges minus the host's
  * IPv6 addresses are foreign6, cut where their upper 96 bits change;
  * forwarding of IPv6 refuses them; together past the port cap: refused. */
@@ -245,17 +244,16 @@ static void test_v6(void **state)
 		"-A PREROUTING -i eth0 -p tcp --dport 8080 -j DNAT --to-destination 10.8.0.2:80\n"
 		"COMMIT\n");
 	struct rules *r6 = load6(NAT_HEAD
-		"-A PREROUTING -i eth0 -d 2001:db8:1::7 -p tcp --dport 8081 -j DNAT --to-destination fd00:8::2\n"
+		"-A PREROUTING -i eth0 -d 2001:db8:1::1 -p tcp --dport 8081 -j DNAT --to-destination fd00:8::2\n"
 		"-A PREROUTING -i eth0 -d 2001:db8:1::9 -p tcp --dport 8082 -j DNAT --to-destination fd00:8::2\n"
 		"-A PREROUTING -i eth0 -p udp --dport 5353 -j DNAT --to-destination fd00:8::2\n"
 		"-A POSTROUTING -o eth0 -j SNAT --to-source 2001:db8:1::50-2001:db8:1::52\n"
 		"-A POSTROUTING -o eth0 -j SNAT --to-source 2001:db8:5::ffff:fffe-2001:db8:5::1:0:1\n"
 		"COMMIT\n");
 	struct route_addr a[] = { ra(UPL, "eth0") };
-	struct route_addr6 a6[] = { ra6("fe80::1", "eth0", 253), ra6("2001:db8:1::7", "eth0", 0),
-				    ra6("2001:db8:1::1", "eth0", 0), ra6("2001:db8:1::51", "lan0", 0),
-				    ra6("::1", "lo", 254) };
-	struct uplink_host h = { .addr = a, .naddr = 1, .ipv6 = true, .addr6 = a6, .naddr6 = 5 };
+	union nf_addr h6[] = { a6("2001:db8:1::1"), a6("fe80::1"), a6("2001:db8:1::7"),
+			       a6("2001:db8:1::51"), a6("::1") };
+	struct uplink_host h = { .addr = a, .naddr = 1, .ipv6 = true, .addr6 = h6, .naddr6 = 5 };
 	struct bpf_nat_spec s;
 	struct sbuf note;
 	char err[256];
@@ -265,8 +263,8 @@ static void test_v6(void **state)
 	sbuf_init(&note);
 	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, &note, err,
 					 sizeof(err)), 0);
-	assert_string_equal(describe(&s), "addresses 198.51.100.1; IPv6 addresses 2001:db8:1::1,"
-		"2001:db8:1::7; DNAT-ed tcp 8080-8081 udp 5353; not the host's (gw answers NDP) "
+	assert_string_equal(describe(&s), "addresses 198.51.100.1; IPv6 addresses 2001:db8:1::1; "
+		"DNAT-ed tcp 8080-8081 udp 5353; not the host's (gw answers NDP) "
 		"2001:db8:1::50,2001:db8:1::52,2001:db8:5::ffff:fffe-2001:db8:5::ffff:ffff,"
 		"2001:db8:5::1:0:0-2001:db8:5::1:0:1");
 	assert_non_null(strstr(note.buf, "SNAT to 2001:db8:1::51, an IPv6 address of this host"));
