@@ -84,7 +84,7 @@ int dp_setup(struct gw *g)
 		return ret;
 	}
 	g->ipv6_rules = rules6 != NULL;
-	if (g->cfg.uplink[0] && (ret = follow_setup(g, rules, &addr))) {
+	if (g->cfg.uplink[0] && (ret = follow_setup(g, rules, rules6, &addr))) {
 		rules_free(rules);
 		rules_free(rules6);
 		return ret;
@@ -175,14 +175,21 @@ void dp_teardown(struct gw *g)
 
 /* --- rules ---------------------------------------------------------------- */
 
-/* Rules6 again (SIGHUP): the IPv6 ruleset asks nothing of the uplink's
- * filters beyond its address. */
+/* Rules6 again (SIGHUP): the uplink's filters follow what it asks (its
+ * DNAT-ed ports, its SNAT addresses) before it is swapped in. */
 static int reload6(struct gw *g)
 {
 	struct rules *r;
+	char err[256];
 
 	if (load_rules(g, &r, nf_rules6(g->nf), NF_V6)) {
 		gw_err("%s: SIGHUP: the old IPv6 rules stay", g->cfg.ifname);
+		return -EINVAL;
+	}
+	if (follow_rules(g, nf_rules(g->nf), r, err, sizeof(err))) {
+		gw_err("%s: SIGHUP: %s: %s; the old IPv6 rules stay", g->cfg.ifname,
+		       g->cfg.rules6_path, err);
+		rules_free(r);
 		return -EINVAL;
 	}
 	rules_free(nf_set_rules6(g->nf, r));
@@ -209,7 +216,7 @@ int dp_reload(struct gw *g)
 		gw_err("%s: SIGHUP: the old rules stay", g->cfg.ifname);
 		return -EINVAL;
 	}
-	if (follow_rules(g, r, err, sizeof(err))) {
+	if (follow_rules(g, r, nf_rules6(g->nf), err, sizeof(err))) {
 		gw_err("%s: SIGHUP: %s: %s; the old rules stay", g->cfg.ifname, g->cfg.rules_path,
 		       err);
 		rules_free(r);
@@ -237,6 +244,12 @@ int dp_restore(struct gw *g, uint8_t family, const char *name, const char *text,
 					 errlen);
 		if (ret)
 			return ret;
+		ret = follow_rules(g, nf_rules(g->nf), r, why, sizeof(why));
+		if (ret) {
+			snprintf(err, errlen, "%s: %s", name, why);
+			rules_free(r);
+			return ret;
+		}
 		rules_free(nf_set_rules6(g->nf, r));
 		rules_changed(g);
 		gw_notice("%s: IPv6 rules restored from %s", g->cfg.ifname, name);
@@ -245,7 +258,7 @@ int dp_restore(struct gw *g, uint8_t family, const char *name, const char *text,
 	ret = rulesfile_parse(&r, name, text, len, nf_rules(g->nf), counters, err, errlen);
 	if (ret)
 		return ret;
-	ret = follow_rules(g, r, why, sizeof(why));
+	ret = follow_rules(g, r, nf_rules6(g->nf), why, sizeof(why));
 	if (ret) {
 		snprintf(err, errlen, "%s: %s", name, why);
 		rules_free(r);

@@ -27,15 +27,37 @@ void follow_addr_text(uint32_t addr, char *text, size_t len)
 static int host_now(struct gw *g, struct uplink_host *h)
 {
 	struct route_addr *a;
-	int n = route_host_addrs(&a);
+	union nf_addr *a6 = NULL, dev6;
+	int n = route_host_addrs(&a), n6 = 0;
 
 	if (n < 0) {
 		gw_err("%s: reading the host's IPv4 addresses: %s", g->cfg.ifname, strerror(-n));
 		return n;
 	}
-	*h = (struct uplink_host){ a, (unsigned)n,
-				   g->cfg.uplink[0] ? uplink_forwarding(g->cfg.uplink) : 0, NULL };
+	/* with Rules6, the IPv6 ones for the uplink's IPv6 filters */
+	if (g->ipv6_rules && g->cfg.uplink[0] &&
+	    (n6 = route_host_addrs6(g->cfg.uplink, &dev6, &a6)) < 0) {
+		gw_err("%s: reading the host's IPv6 addresses: %s", g->cfg.ifname, strerror(-n6));
+		free(a);
+		return n6;
+	}
+	*h = (struct uplink_host){ .addr = a, .naddr = (unsigned)n,
+				   .forwarding = g->cfg.uplink[0] ? uplink_forwarding(g->cfg.uplink) : 0 };
+	if (g->ipv6_rules && g->cfg.uplink[0]) {
+		h->ipv6 = true;
+		h->addr6 = a6;
+		h->naddr6 = (unsigned)n6;
+		h->masq6 = g->uplink_addr6;
+		h->forwarding6 = uplink_forwarding6(g->cfg.uplink);
+	}
 	return 0;
+}
+
+/* What host_now allocated. */
+static void host_free(struct uplink_host *h)
+{
+	free((void *)h->addr);
+	free((void *)h->addr6);
 }
 
 static void log_notes(struct gw *g, struct sbuf *note)
@@ -103,13 +125,14 @@ static void tunnel_addrs(const struct gw *g, const struct uplink_host *h,
 		        "rules", g->cfg.ifname, g->cfg.uplink, (unsigned)BPF_NAT_MAX_TUNNEL, over);
 }
 
-static void uplink_spec6(const struct gw *g, struct bpf_nat_spec *s);
+static void tunnel6_addrs(const struct gw *g, struct bpf_nat_spec *s);
 
-/* The uplink's filter spec for rules r with MASQUERADE at addr (0: none)
+/* The uplink's filter spec for rules r and IPv6 rules r6 (read with
+ * Rules6 only) with MASQUERADE at addr (0: none)
  * on host h, and what the live connections need of what the filters hold
  * now (once there is a conntrack table); *lg counts what stays for them
  * only, remarks go to note.  0, or -errno with the reason in err. */
-static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
+static int uplink_spec(struct gw *g, const struct rules *r, const struct rules *r6, uint32_t addr,
 		       const struct uplink_host *h, struct bpf_nat_spec *s, struct uplink_linger *lg,
 		       struct sbuf *note, char *err, size_t errlen)
 {
@@ -128,25 +151,22 @@ static int uplink_spec(struct gw *g, const struct rules *r, uint32_t addr,
 		hl.live = &g->live;
 	}
 	ret = uplink_nat_spec(g->cfg.uplink, addr, g->cfg.nat_port_min, g->cfg.nat_port_max, r,
-			      &hl, s, lg, note, err, errlen);
+			      r6, &hl, s, lg, note, err, errlen);
 	if (!ret) {
 		tunnel_addrs(g, h, s);
-		uplink_spec6(g, s);
+		tunnel6_addrs(g, s);
 	}
 	return ret;
 }
 
-/* With Rules6: the uplink's IPv6 address takes NatPorts and the DNAT-ed
- * ports as its IPv4 addresses do (MASQUERADE to it), and all IPv6 to gw's
- * tunnel IPv6 Addresses off the uplink is gw's. */
-static void uplink_spec6(const struct gw *g, struct bpf_nat_spec *s)
+/* With Rules6, all IPv6 to gw's tunnel IPv6 Addresses off the uplink is
+ * gw's (the uplink's IPv6 addresses, with NatPorts and the DNAT-ed ports,
+ * come from uplink_nat_spec). */
+static void tunnel6_addrs(const struct gw *g, struct bpf_nat_spec *s)
 {
-	s->naddr6 = 0;
 	s->ntunnel6 = 0;
 	if (!g->ipv6_rules)
 		return;
-	if (!nf_addr_is_zero(&g->uplink_addr6))
-		s->addr6[s->naddr6++] = g->uplink_addr6;
 	for (size_t i = 0; i < g->cfg.n_addresses && s->ntunnel6 < BPF_NAT_MAX_TUNNEL6; i++)
 		if (g->cfg.addresses[i].family == AF_INET6)
 			memcpy(s->tunnel6[s->ntunnel6++].b, g->cfg.addresses[i].addr, 16);
@@ -255,8 +275,8 @@ static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 	char err[256];
 
 	sbuf_init(&note);
-	if (uplink_spec(g, nf_rules(g->nf), g->uplink_addr, h, &spec, &lg, &note, err,
-			sizeof(err))) {
+	if (uplink_spec(g, nf_rules(g->nf), nf_rules6(g->nf), g->uplink_addr, h, &spec, &lg, &note,
+			err, sizeof(err))) {
 		gw_err("%s: uplink %s: ERROR: the live rules cannot be followed on the host's "
 		       "addresses now: %s; the uplink's filters fall back to MASQUERADE's address "
 		       "and NatPorts: DNAT from the uplink and SNAT to addresses the host does not "
@@ -264,7 +284,9 @@ static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 		       g->cfg.uplink, err);
 		uplink_nat_base(g->uplink_addr, g->cfg.nat_port_min, g->cfg.nat_port_max, &spec);
 		tunnel_addrs(g, h, &spec);
-		uplink_spec6(g, &spec);
+		if (g->ipv6_rules && !nf_addr_is_zero(&g->uplink_addr6))
+			spec.addr6[spec.naddr6++] = g->uplink_addr6;
+		tunnel6_addrs(g, &spec);
 		lg = (struct uplink_linger){ 0 };
 	} else if (!uplink_nat_equal(&spec, &g->uplink.nat)) {
 		log_notes(g, &note); /* what the new spec implies */
@@ -303,9 +325,11 @@ void follow_host_changed(struct gw *g)
 				masq6_follow(g, &a6);
 			}
 		}
+		/* (h was read before the IPv6 address was followed) */
+		h.masq6 = g->uplink_addr6;
 		uplink_refresh(g, &h);
 	}
-	free((void *)h.addr);
+	host_free(&h);
 }
 
 void follow_linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -317,7 +341,7 @@ void follow_linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!g->uplink_on || host_now(g, &h))
 		return;
 	uplink_refresh(g, &h);
-	free((void *)h.addr);
+	host_free(&h);
 }
 
 static int addr_msg(const struct nlmsghdr *nlh, void *data)
@@ -444,7 +468,8 @@ static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 /* The uplink opened with the filters rules ask for on the host as it is;
  * *addr is its primary address (0: none yet).  0 or -errno (logged: at
  * start a spec the rules cannot have is refused). */
-int follow_setup(struct gw *g, const struct rules *rules, uint32_t *addr)
+int follow_setup(struct gw *g, const struct rules *rules, const struct rules *rules6,
+		 uint32_t *addr)
 {
 	struct uplink_host h;
 	struct bpf_nat_spec spec;
@@ -462,8 +487,8 @@ int follow_setup(struct gw *g, const struct rules *rules, uint32_t *addr)
 		gw_warn("%s: Uplink %s has no IPv4 address yet: MASQUERADE drops until one "
 		        "appears", g->cfg.ifname, g->cfg.uplink);
 	sbuf_init(&note);
-	ret = uplink_spec(g, rules, *addr, &h, &spec, NULL, &note, err, sizeof(err));
-	free((void *)h.addr);
+	ret = uplink_spec(g, rules, rules6, *addr, &h, &spec, NULL, &note, err, sizeof(err));
+	host_free(&h);
 	if (ret) {
 		gw_err("%s: uplink %s: %s", g->cfg.ifname, g->cfg.uplink, err);
 	} else {
@@ -474,11 +499,13 @@ int follow_setup(struct gw *g, const struct rules *rules, uint32_t *addr)
 	return ret;
 }
 
-/* The uplink's filters for new rules r, before r is swapped in — computed
- * as at start (with no address too: the caps and foreign SNAT with
- * forwarding on are checked all the same) and applied.  0, or -errno with
- * the reason in err: r is refused, the old filters stay. */
-int follow_rules(struct gw *g, const struct rules *r, char *err, size_t errlen)
+/* The uplink's filters for new rules r and r6 (either may be the live
+ * one), before they are swapped in — computed as at start (with no address
+ * too: the caps and foreign SNAT with forwarding on are checked all the
+ * same) and applied.  0, or -errno with the reason in err: the new rules
+ * are refused, the old filters stay. */
+int follow_rules(struct gw *g, const struct rules *r, const struct rules *r6, char *err,
+		 size_t errlen)
 {
 	struct uplink_linger lg = { 0 };
 	struct bpf_nat_spec spec;
@@ -494,8 +521,8 @@ int follow_rules(struct gw *g, const struct rules *r, char *err, size_t errlen)
 		return ret;
 	}
 	sbuf_init(&note);
-	ret = uplink_spec(g, r, g->uplink_addr, &h, &spec, &lg, &note, err, errlen);
-	free((void *)h.addr);
+	ret = uplink_spec(g, r, r6, g->uplink_addr, &h, &spec, &lg, &note, err, errlen);
+	host_free(&h);
 	if (!ret) {
 		ret = uplink_follow(g, &spec, &lg);
 		if (ret)

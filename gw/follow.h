@@ -29,16 +29,21 @@
 struct gw;
 struct rules;
 
-/* The uplink opened for rules (its filters, the tc filter, NatPorts
- * reserved); *addr its address now (0: none yet).  0 or -errno (logged). */
-int follow_setup(struct gw *g, const struct rules *rules, uint32_t *addr);
+/* The uplink opened for rules and (with Rules6) rules6 (its filters, the tc
+ * filter, NatPorts reserved); *addr its address now (0: none yet).  0 or
+ * -errno (logged). */
+int follow_setup(struct gw *g, const struct rules *rules, const struct rules *rules6,
+		 uint32_t *addr);
 /* The rtnetlink watch of the host's addresses.  0 or -errno (logged). */
 int follow_watch(struct gw *g);
 /* The host's addresses read again and everything that follows them. */
 void follow_host_changed(struct gw *g);
-/* The uplink's filters for new rules r, before r is swapped in.  0, or
- * -errno with the reason in err: r is refused, the old filters stay. */
-int follow_rules(struct gw *g, const struct rules *r, char *err, size_t errlen);
+/* The uplink's filters for new rules r and IPv6 rules r6 (either may be
+ * the live one; r6 is read with Rules6 only), before they are swapped in.
+ * 0, or -errno with the reason in err: they are refused, the old filters
+ * stay. */
+int follow_rules(struct gw *g, const struct rules *r, const struct rules *r6, char *err,
+		 size_t errlen);
 /* The linger timer (g->linger_w): what the filters kept for connections
  * that are over goes. */
 void follow_linger_cb(struct ev_loop *loop, ev_timer *w, int revents);

@@ -789,22 +789,51 @@ int uplink_set_nat(struct uplink *u, const struct bpf_nat_spec *nat)
 	return 0;
 }
 
-int uplink_forwarding(const char *ifname)
+/* A forwarding sysctl: 0, 1 or -errno. */
+static int forwarding_read(const char *path)
 {
-	char path[128], buf[16];
-	FILE *f;
+	char buf[16];
+	FILE *f = fopen(path, "re");
 	int v = -1;
 
-	if (strchr(ifname, '/') || strlen(ifname) >= IFNAMSIZ)
-		return -EINVAL;
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
-	f = fopen(path, "re");
 	if (!f)
 		return -errno;
 	if (fgets(buf, sizeof(buf), f))
 		v = atoi(buf);
 	fclose(f);
 	return v < 0 ? -EIO : v != 0;
+}
+
+int uplink_forwarding(const char *ifname)
+{
+	char path[128];
+
+	if (strchr(ifname, '/') || strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/forwarding", ifname);
+	return forwarding_read(path);
+}
+
+int uplink_forwarding6(const char *ifname)
+{
+	static const char *const name[] = { "forwarding", "forwarding", "force_forwarding" };
+	char path[128];
+	int v = 0;
+
+	if (strchr(ifname, '/') || strlen(ifname) >= IFNAMSIZ)
+		return -EINVAL;
+	for (unsigned i = 0; i < 3 && v != 1; i++) {
+		int r;
+
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/%s", i ? ifname : "all",
+			 name[i]);
+		r = forwarding_read(path);
+		if (r == -ENOENT && i == 2)
+			r = 0; /* force_forwarding came with Linux 6.17 */
+		if (r != 0)
+			v = r;
+	}
+	return v;
 }
 
 int uplink_fanout(struct uplink *u, struct uplink *rx, unsigned n, unsigned ring_frames)

@@ -204,6 +204,11 @@ void uplink_close(struct uplink *u);
 /* net.ipv4.conf.IFNAME.forwarding — what the kernel reads for a packet in
  * from ifname: 0, 1 or -errno. */
 int uplink_forwarding(const char *ifname);
+/* Whether the kernel forwards IPv6 in from ifname: 1 when any of
+ * net.ipv6.conf.all.forwarding (what ip6_forward reads),
+ * net.ipv6.conf.IFNAME.forwarding and net.ipv6.conf.IFNAME.force_forwarding
+ * (Linux 6.17; absent: 0) is 1, else 0, or -errno when one cannot be read. */
+int uplink_forwarding6(const char *ifname);
 /* Walks up to UPLINK_RX_BATCH ring slots the kernel has filled
  * (non-blocking), hands their packets to fn and gives the slots back.
  * Returns the number of frames (0: none waiting). */

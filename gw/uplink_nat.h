@@ -15,6 +15,19 @@
  *    spec is refused while net.ipv4.conf.UPLINK.forwarding is 1 (the value
  *    the kernel reads for packets in from the uplink).
  *
+ * With Rules6 (uplink_host.ipv6) the same for IPv6, from the IPv6 ruleset:
+ * the uplink's IPv6 MASQUERADE address (its first global one) is the
+ * host-owned IPv6 NAT address (addr6) and narrows the IPv6 rules' -d (the
+ * uplink's other global IPv6 addresses are not NAT addresses: a DNAT
+ * narrowed to one of them by -d catches nothing from the uplink); the IPv6 SNAT
+ * ranges minus the host's IPv6 addresses are foreign6 (gw answers Neighbor
+ * Solicitations for them), refused while the kernel forwards IPv6 in from
+ * the uplink (uplink_forwarding6).  The filters have one list of DNAT-ed
+ * ports per protocol for the host-owned addresses of both families: the
+ * DNAT-ed ports of both rulesets go into it, so a port DNAT-ed for one
+ * family is hidden from the host's kernel for the other family too (and,
+ * past the caps together, the rules are refused).
+ *
  * What the spec implies that a user may not expect goes into a note for the
  * log: a DNAT rule not limited to TCP/UDP (all TCP and UDP to the uplink's
  * addresses go to gw, the host's own TCP/UDP there stops working; other
@@ -29,6 +42,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "nat/pkt/addr.h"
 
 struct bpf_nat_spec;
 struct nat_live;
@@ -45,6 +60,13 @@ struct uplink_host {
 					 * or -errno when it could not be read */
 	const struct nat_live *live;	/* what live connections need (nat_live
 					 * for the uplink's addresses); NULL: none */
+	/* IPv6, taken only with ipv6 (Rules6; else the spec has no IPv6) */
+	bool ipv6;
+	const union nf_addr *addr6;	/* every IPv6 address of the host */
+	unsigned naddr6;
+	union nf_addr masq6;		/* the uplink's IPv6 MASQUERADE address
+					 * (its one IPv6 NAT address); zero: none */
+	int forwarding6;		/* uplink_forwarding6: 0, 1 or -errno */
 };
 
 /* What the spec keeps for live connections only, beyond the rules. */
@@ -53,7 +75,8 @@ struct uplink_linger {
 	unsigned addrs;		/* foreign SNAT addresses */
 };
 
-/* The spec for ruleset r (NULL: none) on uplink, whose MASQUERADE address
+/* The spec for ruleset r and IPv6 ruleset r6 (NULL: none; r6 is read only
+ * with h->ipv6) on uplink, whose MASQUERADE address
  * is masq (host order; 0: none yet), with NatPorts [lo, hi], on host h.
  * With h->live, what live connections need stays too (ports merged across
  * the smallest gaps to fit the filters, foreign addresses beyond their cap
@@ -65,7 +88,7 @@ struct uplink_linger {
  * forwarding on with a foreign address); note (may be NULL) gets one line
  * per remark. */
 int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
-		    const struct rules *r, const struct uplink_host *h, struct bpf_nat_spec *out,
+		    const struct rules *r, const struct rules *r6, const struct uplink_host *h, struct bpf_nat_spec *out,
 		    struct uplink_linger *lg, struct sbuf *note, char *err, size_t errlen);
 /* What the filters fall back to when the full spec is refused: masq (none
  * when 0) with NatPorts, nothing for the rules. */
@@ -74,8 +97,10 @@ void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spe
 /* Whether a (host order) is in one of s's foreign address ranges. */
 bool uplink_nat_foreign_has(const struct bpf_nat_spec *s, uint32_t a);
 
-/* One line for the log: "addresses A; tunnel (all IPv4) T; DNAT-ed tcp 8080,9000-9010 udp
- * none; not the host's (gw answers ARP) 198.51.100.50". */
+/* One line for the log: "addresses A; tunnel (all IPv4) T; IPv6 addresses A6;
+ * tunnel (all IPv6) T6; DNAT-ed tcp 8080,9000-9010 udp none; not the host's
+ * (gw answers ARP) 198.51.100.50; not the host's (gw answers NDP)
+ * 2001:db8:1::50" (the IPv6 parts when there are any). */
 void uplink_nat_describe(const struct bpf_nat_spec *s, struct sbuf *out);
 
 #endif

@@ -29,16 +29,37 @@ struct cond {
 
 struct walk {
 	const struct rules_table *t;
+	uint8_t family;		/* the ruleset's: NF_V4 or NF_V6 */
 	uint8_t dev[EXT_IFNAMSIZ];	/* the uplink's name, NUL-padded */
-	const uint32_t *addrs;
+	const union nf_addr *addrs;
 	unsigned naddrs;
-	const uint32_t *host;	/* sorted */
+	const union nf_addr *host;	/* sorted (rules_uplink_addr_cmp) */
 	unsigned nhost;
 	unsigned steps;
 	int err;
 	struct pset tcp, udp;
 	struct rules_uplink *out;
 };
+
+/* ---- addresses ---------------------------------------------------------- */
+
+int rules_uplink_addr_cmp(uint8_t family, const union nf_addr *a, const union nf_addr *b)
+{
+	if (family == NF_V6)
+		return memcmp(a->b, b->b, sizeof(a->b));
+	return a->ip < b->ip ? -1 : a->ip > b->ip;
+}
+
+/* *a + 1 in its family; false when a is the family's last address. */
+static bool addr_next(uint8_t family, union nf_addr *a)
+{
+	if (family != NF_V6)
+		return ++a->ip != 0;
+	for (int i = 15; i >= 0; i--)
+		if (++a->b[i])
+			return true;
+	return false;
+}
 
 /* ---- port sets ---------------------------------------------------------- */
 
@@ -206,11 +227,14 @@ static bool narrow(struct walk *w, const struct rule *rl, struct cond *c)
 
 	if (!iface_ok(w->dev, ip->iniface, ip->iniface_mask, ip->invflags & IPINV_VIA_IN))
 		return false;
-	if (!w->addrs && (ip->dmsk.ip || (ip->invflags & IPINV_DST)))
+	if (!w->addrs && (!nf_addr_is_zero(&ip->dmsk) || (ip->invflags & IPINV_DST)))
 		return false; /* the address is not known: a -d may not match it */
+	/* (an IPv4 address has zeros past .ip, as its mask has: one compare
+	 * for both families) */
 	for (unsigned i = 0; i < w->naddrs; i++)
 		if ((c->addrs >> i & 1) &&
-		    ((w->addrs[i] & ip->dmsk.ip) == ip->dst.ip) != !!(ip->invflags & IPINV_DST))
+		    ext_addr_masked_eq(&w->addrs[i], &ip->dmsk, &ip->dst) !=
+			    !!(ip->invflags & IPINV_DST))
 			keep |= (uint64_t)1 << i;
 	if (w->addrs)
 		c->addrs = keep;
@@ -240,18 +264,19 @@ static bool to_local(const struct walk *w, const struct rule *rl)
 	if (!(nr->flags & NAT_F_MAP_IPS))
 		return true;
 	for (unsigned i = 0; i < w->naddrs; i++)
-		if (w->addrs[i] >= nr->min_addr.ip && w->addrs[i] <= nr->max_addr.ip)
+		if (rules_uplink_addr_cmp(w->family, &w->addrs[i], &nr->min_addr) >= 0 &&
+		    rules_uplink_addr_cmp(w->family, &w->addrs[i], &nr->max_addr) <= 0)
 			return true;
 	/* the first host address >= min_addr */
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
 
-		if (w->host[mid] < nr->min_addr.ip)
+		if (rules_uplink_addr_cmp(w->family, &w->host[mid], &nr->min_addr) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < w->nhost && w->host[lo] <= nr->max_addr.ip;
+	return lo < w->nhost && rules_uplink_addr_cmp(w->family, &w->host[lo], &nr->max_addr) <= 0;
 }
 
 /* A DNAT or REDIRECT rule at the end of a path catches what c says. */
@@ -294,17 +319,17 @@ static void walk_dnat(struct walk *w, uint32_t chain, const struct cond *c)
 
 /* ---- SNAT addresses ----------------------------------------------------- */
 
-static int add_snat(struct rules_uplink *out, uint32_t lo, uint32_t hi)
+static int add_snat(struct rules_uplink *out, uint8_t family, union nf_addr lo, union nf_addr hi)
 {
 	unsigned i, j;
 
-	if (lo > hi) {
-		uint32_t t = lo;
+	if (rules_uplink_addr_cmp(family, &lo, &hi) > 0) {
+		union nf_addr t = lo;
 
 		lo = hi;
 		hi = t;
 	}
-	for (i = 0; i < out->nsnat && out->snat_lo[i] < lo; i++)
+	for (i = 0; i < out->nsnat && rules_uplink_addr_cmp(family, &out->snat_lo[i], &lo) < 0; i++)
 		;
 	if (out->nsnat == RULES_UPLINK_MAX_SNAT)
 		return -E2BIG;
@@ -315,10 +340,17 @@ static int add_snat(struct rules_uplink *out, uint32_t lo, uint32_t hi)
 	out->nsnat++;
 	/* merge what overlaps or touches */
 	for (i = j = 0; i < out->nsnat; i++) {
-		if (j && (uint64_t)out->snat_lo[i] <= (uint64_t)out->snat_hi[j - 1] + 1) {
-			if (out->snat_hi[i] > out->snat_hi[j - 1])
-				out->snat_hi[j - 1] = out->snat_hi[i];
-			continue;
+		if (j) {
+			union nf_addr next = out->snat_hi[j - 1];
+
+			/* (the last address touches nothing after it: none is) */
+			if (!addr_next(family, &next) ||
+			    rules_uplink_addr_cmp(family, &out->snat_lo[i], &next) <= 0) {
+				if (rules_uplink_addr_cmp(family, &out->snat_hi[i],
+							  &out->snat_hi[j - 1]) > 0)
+					out->snat_hi[j - 1] = out->snat_hi[i];
+				continue;
+			}
 		}
 		out->snat_lo[j] = out->snat_lo[i];
 		out->snat_hi[j] = out->snat_hi[i];
@@ -349,7 +381,8 @@ static void walk_snat(struct walk *w, uint32_t chain, uint8_t *seen)
 		if (rl->kind != RK_EXT || rl->target != &t_snat)
 			continue;
 		nr = ext_nat_range(rl->target, rl->tdata);
-		if (nr && (nr->flags & NAT_F_MAP_IPS) && add_snat(w->out, nr->min_addr.ip, nr->max_addr.ip))
+		if (nr && (nr->flags & NAT_F_MAP_IPS) &&
+		    add_snat(w->out, w->family, nr->min_addr, nr->max_addr))
 			w->err = -E2BIG;
 	}
 }
@@ -366,13 +399,14 @@ static int export(struct rules_portset *dst, const struct pset *src)
 	return 0;
 }
 
-int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addrs, unsigned n,
-		 const uint32_t *host, unsigned nhost, struct rules_uplink *out, char *err,
+int rules_uplink(const struct rules *r, const char *uplink, const union nf_addr *addrs,
+		 unsigned n, const union nf_addr *host, unsigned nhost, struct rules_uplink *out, char *err,
 		 size_t errlen)
 {
 	struct walk w = { .addrs = addrs, .host = host, .nhost = host ? nhost : 0, .out = out };
 	uint8_t seen[(UINT16_MAX + 1) / 8];
 	struct cond c = { .protos = P_ALL };
+	const char *v6;
 	int32_t root;
 
 	memset(out, 0, sizeof(*out));
@@ -380,13 +414,8 @@ int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addr
 		err[0] = '\0';
 	if (!r)
 		return 0;
-	if (r->family != NF_V4) {
-		/* addresses here are IPv4's; an IPv6 ruleset's uplink needs are
-		 * not worked out yet */
-		if (err && errlen)
-			snprintf(err, errlen, "the uplink analysis takes IPv4 rules only");
-		return -EAFNOSUPPORT;
-	}
+	w.family = r->family;
+	v6 = r->family == NF_V6 ? "IPv6 " : "";
 	w.t = &r->t[NF_NAT];
 	strncpy((char *)w.dev, uplink, sizeof(w.dev) - 1);
 	w.naddrs = n < RULES_UPLINK_MAX_ADDRS ? n : RULES_UPLINK_MAX_ADDRS;
@@ -399,14 +428,14 @@ int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addr
 	if (root >= 0 && c.addrs)
 		walk_dnat(&w, (uint32_t)root, &c);
 	if (w.err == -ELOOP) {
-		snprintf(err, errlen, "nat PREROUTING has more than %u rules on its paths to "
-			 "DNAT rules: too many to work out the uplink's DNAT-ed ports",
+		snprintf(err, errlen, "%snat PREROUTING has more than %u rules on its paths to "
+			 "DNAT rules: too many to work out the uplink's DNAT-ed ports", v6,
 			 (unsigned)RULES_UPLINK_MAX_STEPS);
 		return w.err;
 	}
 	if (w.err || export(&out->tcp, &w.tcp) || export(&out->udp, &w.udp)) {
-		snprintf(err, errlen, "DNAT and REDIRECT rules for %s need more than %u port "
-			 "ranges per protocol (tcp %u, udp %u after merging)", uplink,
+		snprintf(err, errlen, "%sDNAT and REDIRECT rules for %s need more than %u port "
+			 "ranges per protocol (tcp %u, udp %u after merging)", v6, uplink,
 			 (unsigned)RULES_UPLINK_MAX_PORTS, w.tcp.n, w.udp.n);
 		return -E2BIG;
 	}
@@ -416,7 +445,8 @@ int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addr
 	if (root >= 0)
 		walk_snat(&w, (uint32_t)root, seen);
 	if (w.err) {
-		snprintf(err, errlen, "SNAT rules for %s need more than %u address ranges", uplink,
+		snprintf(err, errlen, "%sSNAT rules for %s need more than %u address ranges", v6,
+			 uplink,
 			 (unsigned)RULES_UPLINK_MAX_SNAT);
 		return w.err;
 	}

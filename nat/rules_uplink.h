@@ -24,6 +24,9 @@
  *  - SNAT addresses: the --to-source address ranges of SNAT rules reachable
  *    from nat POSTROUTING by a path whose -o can match the uplink.
  *
+ * A ruleset of either family: an IPv6 one (Rules6) is read the same way,
+ * with IPv6 addresses for -d, the host's and the SNAT ranges.
+ *
  * Port ranges and address ranges come sorted, merged when they overlap or
  * touch, and capped: beyond the cap the ruleset is refused (-E2BIG), as is
  * one with more paths to walk than RULES_UPLINK_MAX_STEPS (-ELOOP).
@@ -34,6 +37,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "nat/pkt/addr.h"
 
 struct rules;
 
@@ -56,25 +61,29 @@ struct rules_uplink {
 	unsigned nother;	/* of those: not limited to TCP or UDP by -p */
 	unsigned nlocal;	/* of those: to this host (REDIRECT, DNAT to its address or
 				 * to a port only) */
-	/* SNAT --to-source ranges (host order, inclusive), sorted and merged */
+	/* SNAT --to-source ranges (inclusive, of the ruleset's family as
+	 * nat/pkt/addr.h keeps it), sorted and merged */
 	unsigned nsnat;
-	uint32_t snat_lo[RULES_UPLINK_MAX_SNAT], snat_hi[RULES_UPLINK_MAX_SNAT];
+	union nf_addr snat_lo[RULES_UPLINK_MAX_SNAT], snat_hi[RULES_UPLINK_MAX_SNAT];
 };
 
 /*
  * Fills out for ruleset r (NULL: no rules), the uplink interface uplink and
- * its addresses addrs[n] (host order; beyond RULES_UPLINK_MAX_ADDRS they are
- * not looked at), the host having the addresses host[nhost] besides (any
- * interface, gw's tunnel Address among them; sorted, host order; for
- * nlocal).  addrs NULL: the uplink has no address yet, and the result
- * is what any address it may get needs at least (a path with a -d, plain or
- * inverted, is taken to catch nothing), so a ruleset refused then is refused
- * whatever address comes.  0, or -E2BIG / -ELOOP with a one-line reason in
- * err; -EAFNOSUPPORT for an IPv6 ruleset (not worked out yet).
+ * its addresses addrs[n] (of r's family, nat/pkt/addr.h; beyond
+ * RULES_UPLINK_MAX_ADDRS they are not looked at), the host having the
+ * addresses host[nhost] of r's family besides (any interface, gw's tunnel
+ * Address among them; sorted by rules_uplink_addr_cmp; for nlocal).  addrs
+ * NULL: the uplink has no address yet, and the result is what any address
+ * it may get needs at least (a path with a -d, plain or inverted, is taken
+ * to catch nothing), so a ruleset refused then is refused whatever address
+ * comes.  0, or -E2BIG / -ELOOP with a one-line reason in err.
  */
-int rules_uplink(const struct rules *r, const char *uplink, const uint32_t *addrs, unsigned n,
-		 const uint32_t *host, unsigned nhost, struct rules_uplink *out, char *err,
-		 size_t errlen);
+int rules_uplink(const struct rules *r, const char *uplink, const union nf_addr *addrs,
+		 unsigned n, const union nf_addr *host, unsigned nhost, struct rules_uplink *out,
+		 char *err, size_t errlen);
+/* Address order within family (NF_V4: .ip as a number; NF_V6: the bytes):
+ * <0, 0, >0 as memcmp. */
+int rules_uplink_addr_cmp(uint8_t family, const union nf_addr *a, const union nf_addr *b);
 
 /*
  * Port sets grown one range at a time, kept within the cap by merging: a

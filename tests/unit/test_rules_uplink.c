@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
 #include "nat/nf.h"
 #include "nat/pkt/pkt.h"
 #include "nat/rules.h"
@@ -26,6 +28,8 @@
 #include "tests/unit/util_rng.h"
 
 static const uint32_t UPL = IP4(198, 51, 100, 1), UPL2 = IP4(198, 51, 100, 7);
+/* the uplink's address as rules_uplink takes it */
+static const union nf_addr UPLA = { .ip6 = { IP4(198, 51, 100, 1), 0, 0, 0 } };
 
 static struct rules *load(const char *text)
 {
@@ -57,7 +61,7 @@ static void put_addrs(char *out, size_t len, const struct rules_uplink *u)
 
 	out[0] = '\0';
 	for (unsigned i = 0; i < u->nsnat && at < len; i++) {
-		uint32_t a = u->snat_lo[i], b = u->snat_hi[i];
+		uint32_t a = u->snat_lo[i].ip, b = u->snat_hi[i].ip;
 
 		at += (size_t)snprintf(out + at, len - at, "%s%u.%u.%u.%u", i ? "," : "",
 				       a >> 24, a >> 16 & 255, a >> 8 & 255, a & 255);
@@ -167,8 +171,8 @@ static const struct {
 
 static void test_cases(void **state)
 {
-	static const uint32_t addrs[] = { UPL, UPL2 };
-	static const uint32_t host[] = { IP4(10, 8, 0, 1), IP4(192, 0, 2, 1) };
+	const union nf_addr addrs[] = { nf_addr4(UPL), nf_addr4(UPL2) };
+	const union nf_addr host[] = { nf_addr4(IP4(10, 8, 0, 1)), nf_addr4(IP4(192, 0, 2, 1)) };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -193,13 +197,199 @@ static void test_cases(void **state)
 	}
 }
 
+/* ---- IPv6 rulesets (Rules6) -------------------------------------------- */
+
+static struct rules *load6(const char *text)
+{
+	struct rules_parse_opts o = { .family = NF_V6 };
+	struct rules *r = NULL;
+	struct rules_error err;
+
+	if (rules_parse_with(&r, text, strlen(text), NULL, &o, &err) != 0)
+		fail_msg("line %u: %s (%s)\n%s", err.line, err.message, err.token, text);
+	return r;
+}
+
+static union nf_addr a6(const char *s)
+{
+	union nf_addr a;
+
+	if (inet_pton(AF_INET6, s, a.b) != 1)
+		fail_msg("bad address %s", s);
+	return a;
+}
+
+static void put_addrs6(char *out, size_t len, const struct rules_uplink *u)
+{
+	size_t at = 0;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < u->nsnat && at < len; i++) {
+		char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+
+		inet_ntop(AF_INET6, u->snat_lo[i].b, a, sizeof(a));
+		inet_ntop(AF_INET6, u->snat_hi[i].b, b, sizeof(b));
+		at += (size_t)snprintf(out + at, len - at, "%s%s", i ? "," : "", a);
+		if (!nf_addr_eq(&u->snat_lo[i], &u->snat_hi[i]))
+			at += (size_t)snprintf(out + at, len - at, "-%s", b);
+	}
+}
+
+#define TO6 " -j DNAT --to-destination fd00:8::2"
+
+/* The uplink's IPv6 addresses are 2001:db8:1::1 and 2001:db8:1::7; the
+ * host has fd00:8::1 (gw's tunnel Address) and 2001:db8:2::1 besides. */
+static const struct {
+	const char *rules;
+	const char *tcp, *udp;
+	unsigned ndnat, nother;
+	const char *snat;
+	unsigned nlocal;
+} cases6[] = {
+	{ "", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING -i eth0 -p tcp --dport 8080 -j DNAT --to-destination [fd00:8::2]:80\n",
+	  "8080", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -i eth0 -p udp -m udp --dport 5353" TO6 "\n", "", "5353", 1, 0, "", 0 },
+	{ "-A PREROUTING -i gw0 -p tcp --dport 53" TO6 "\n", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING ! -i eth0 -p tcp --dport 53" TO6 "\n", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING -i eth+ -p tcp -m multiport --dports 80,443,1000:2000" TO6 "\n",
+	  "80,443,1000-2000", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -p tcp ! --dport 22" TO6 "\n", "0-21,23-65535", "", 1, 0, "", 0 },
+	/* no protocol; ICMPv6 (other protocols) */
+	{ "-A PREROUTING -i eth0" TO6 "\n", "0-65535", "0-65535", 1, 1, "", 0 },
+	{ "-A PREROUTING -p ipv6-icmp" TO6 "\n", "", "", 1, 1, "", 0 },
+	/* -d with IPv6 addresses and prefixes */
+	{ "-A PREROUTING -d 2001:db8:1::1 -p tcp --dport 80" TO6 "\n", "80", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -d 2001:db8:1::7/128 -p tcp --dport 80" TO6 "\n", "80", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -d 2001:db8:1::9 -p tcp --dport 80" TO6 "\n", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING -d 2001:db8:1::/64 -p tcp --dport 80" TO6 "\n", "80", "", 1, 0, "", 0 },
+	{ "-A PREROUTING -d 2001:db8:9::/48 -p tcp --dport 80" TO6 "\n", "", "", 0, 0, "", 0 },
+	{ "-A PREROUTING ! -d 2001:db8:1::1 -p tcp --dport 80" TO6 "\n", "80", "", 1, 0, "", 0 },
+	{ "-A PREROUTING ! -d 2001:db8:1::/125 -p tcp --dport 80" TO6 "\n", "", "", 0, 0, "", 0 },
+	/* the same address's bytes in the wrong half are another address */
+	{ "-A PREROUTING -d ::1:0:0:0:1 -p tcp --dport 80" TO6 "\n", "", "", 0, 0, "", 0 },
+	/* to the host: REDIRECT, a port only, the uplink's address, gw's
+	 * tunnel Address, another interface's, ranges holding one */
+	{ "-A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080\n", "80", "", 1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination :22\n", "80", "", 1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination [2001:db8:1::7]:22\n", "80",
+	  "", 1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination fd00:8::1\n", "80", "", 1, 0,
+	  "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 2001:db8:2::1\n", "80", "", 1,
+	  0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination fd00:8::-fd00:8::5\n", "80", "",
+	  1, 0, "", 1 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination fd00:8::2-fd00:8::5\n", "80", "",
+	  1, 0, "", 0 },
+	{ "-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 2001:db8:2::2-2001:db8:2::ff\n",
+	  "80", "", 1, 0, "", 0 },
+	/* user chains narrow */
+	{ ":FWD - [0:0]\n-A PREROUTING -i eth0 -d 2001:db8:1::7 -p tcp --dport 8000:9000 -j FWD\n"
+	  "-A FWD -p tcp --dport 8500:9500" TO6 "\n", "8500-9000", "", 1, 0, "", 0 },
+	{ ":FWD - [0:0]\n-A PREROUTING -d 2001:db8:1::9 -g FWD\n-A FWD -p tcp" TO6 "\n",
+	  "", "", 0, 0, "", 0 },
+	/* SNAT: IPv6 ranges for the uplink, sorted and merged (also across a
+	 * byte carry); other interfaces, MASQUERADE, ports only: none */
+	{ "-A POSTROUTING -s fd00:8::/64 -o eth0 -j SNAT --to-source 2001:db8:1::50\n",
+	  "", "", 0, 0, "2001:db8:1::50", 0 },
+	{ "-A POSTROUTING -o gw0 -j SNAT --to-source fd00:8::1\n", "", "", 0, 0, "", 0 },
+	{ "-A POSTROUTING -j MASQUERADE\n", "", "", 0, 0, "", 0 },
+	{ "-A POSTROUTING -p tcp -j SNAT --to-source :1000-2000\n", "", "", 0, 0, "", 0 },
+	{ "-A POSTROUTING -j SNAT --to-source 2001:db8:1::50-2001:db8:1::59\n"
+	  "-A POSTROUTING -p udp -j SNAT --to-source [2001:db8:1::5a]:1000\n"
+	  "-A POSTROUTING -j SNAT --to-source 2001:db8:1::70\n"
+	  "-A POSTROUTING -j SNAT --to-source 2001:db8:1::1:0\n"
+	  "-A POSTROUTING -j SNAT --to-source 2001:db8:1::ff-2001:db8:1::ffff\n",
+	  "", "", 0, 0, "2001:db8:1::50-2001:db8:1::5a,2001:db8:1::70,2001:db8:1::ff-2001:db8:1::1:0",
+	  0 },
+	{ "-A POSTROUTING -j SNAT --to-source ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0-"
+	  "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\n"
+	  "-A POSTROUTING -j SNAT --to-source ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff\n",
+	  "", "", 0, 0, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fff0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+	  0 },
+};
+
+static void test_cases6(void **state)
+{
+	const union nf_addr addrs[] = { a6("2001:db8:1::1"), a6("2001:db8:1::7") };
+	/* sorted */
+	const union nf_addr host[] = { a6("2001:db8:2::1"), a6("fd00:8::1") };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases6) / sizeof(cases6[0]); i++) {
+		char text[2048], tcp[512], udp[512], snat[512], err[256];
+		struct rules_uplink u;
+		struct rules *r;
+
+		snprintf(text, sizeof(text), NAT_HEAD "%sCOMMIT\n", cases6[i].rules);
+		r = load6(text);
+		if (rules_uplink(r, "eth0", addrs, 2, host, 2, &u, err, sizeof(err)) != 0)
+			fail_msg("case %zu: %s", i, err);
+		put_ports(tcp, sizeof(tcp), &u.tcp);
+		put_ports(udp, sizeof(udp), &u.udp);
+		put_addrs6(snat, sizeof(snat), &u);
+		if (strcmp(tcp, cases6[i].tcp) || strcmp(udp, cases6[i].udp) ||
+		    strcmp(snat, cases6[i].snat) || u.ndnat != cases6[i].ndnat ||
+		    u.nother != cases6[i].nother || u.nlocal != cases6[i].nlocal)
+			fail_msg("case %zu: tcp \"%s\" udp \"%s\" snat \"%s\" ndnat %u nother %u "
+				 "nlocal %u\n%s", i, tcp, udp, snat, u.ndnat, u.nother, u.nlocal,
+				 cases6[i].rules);
+		rules_free(r);
+	}
+}
+
+/* IPv6 without an address on the uplink (a -d catches nothing), and the
+ * caps with the IPv6 wording. */
+static void test_v6_no_address_caps(void **state)
+{
+	struct rules_uplink u;
+	struct rules *r;
+	struct sbuf s;
+	char err[256], tcp[256];
+
+	(void)state;
+	r = load6(NAT_HEAD
+		  "-A PREROUTING -i eth0 -p tcp --dport 80" TO6 "\n"
+		  "-A PREROUTING -i eth0 -d 2001:db8:1::1 -p tcp --dport 81" TO6 "\n"
+		  "-A PREROUTING -i eth0 ! -d 2001:db8:1::9 -p tcp --dport 82" TO6 "\n"
+		  "COMMIT\n");
+	assert_int_equal(rules_uplink(r, "eth0", NULL, 0, NULL, 0, &u, err, sizeof(err)), 0);
+	put_ports(tcp, sizeof(tcp), &u.tcp);
+	assert_string_equal(tcp, "80");
+	rules_free(r);
+
+	sbuf_init(&s);
+	sbuf_add(&s, NAT_HEAD);
+	for (unsigned i = 0; i <= RULES_UPLINK_MAX_PORTS; i++)
+		sbuf_printf(&s, "-A PREROUTING -i eth0 -p udp --dport %u" TO6 "\n", 1000 + 2 * i);
+	for (unsigned i = 0; i <= RULES_UPLINK_MAX_SNAT; i++)
+		sbuf_printf(&s, "-A POSTROUTING -j SNAT --to-source 2001:db8:1::%x\n", 2 * i + 0x51);
+	sbuf_add(&s, "COMMIT\n");
+	r = load6(s.buf);
+	assert_int_equal(rules_uplink(r, "eth0", NULL, 0, NULL, 0, &u, err, sizeof(err)), -E2BIG);
+	assert_non_null(strstr(err, "IPv6 DNAT and REDIRECT rules for eth0 need more than 32"));
+	rules_free(r);
+	sbuf_free(&s);
+	sbuf_init(&s);
+	sbuf_add(&s, NAT_HEAD);
+	for (unsigned i = 0; i <= RULES_UPLINK_MAX_SNAT; i++)
+		sbuf_printf(&s, "-A POSTROUTING -j SNAT --to-source 2001:db8:1::%x\n", 2 * i + 0x51);
+	sbuf_add(&s, "COMMIT\n");
+	r = load6(s.buf);
+	assert_int_equal(rules_uplink(r, "eth0", NULL, 0, NULL, 0, &u, err, sizeof(err)), -E2BIG);
+	assert_non_null(strstr(err, "IPv6 SNAT rules for eth0 need more than"));
+	rules_free(r);
+	sbuf_free(&s);
+}
+
 static void test_no_rules(void **state)
 {
 	struct rules_uplink u;
 	char err[64];
 
 	(void)state;
-	assert_int_equal(rules_uplink(NULL, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), 0);
+	assert_int_equal(rules_uplink(NULL, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)), 0);
 	assert_int_equal(u.tcp.n + u.udp.n + u.ndnat + u.nsnat, 0);
 }
 
@@ -221,10 +411,10 @@ static void test_caps(void **state)
 		sbuf_add(&s, "COMMIT\n");
 		r = load(s.buf);
 		if (!extra) {
-			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), 0);
+			assert_int_equal(rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)), 0);
 			assert_int_equal(u.udp.n, RULES_UPLINK_MAX_PORTS);
 		} else {
-			assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)),
+			assert_int_equal(rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)),
 					 -E2BIG);
 			assert_non_null(strstr(err, "port ranges"));
 		}
@@ -238,7 +428,7 @@ static void test_caps(void **state)
 		sbuf_printf(&s, "-A POSTROUTING -j SNAT --to-source 203.0.113.%u\n", 2 * i + 1);
 	sbuf_add(&s, "COMMIT\n");
 	r = load(s.buf);
-	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), -E2BIG);
+	assert_int_equal(rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)), -E2BIG);
 	assert_non_null(strstr(err, "address ranges"));
 	rules_free(r);
 	sbuf_free(&s);
@@ -253,7 +443,7 @@ static void test_caps(void **state)
 			    i, i + 1);
 	sbuf_add(&s, "-A C14 -p tcp --dport 80" TO "\nCOMMIT\n");
 	r = load(s.buf);
-	assert_int_equal(rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)), -ELOOP);
+	assert_int_equal(rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)), -ELOOP);
 	assert_non_null(strstr(err, "too many"));
 	rules_free(r);
 	sbuf_free(&s);
@@ -372,7 +562,7 @@ static void test_property(void **state)
 		}
 		sbuf_add(&s, "COMMIT\n");
 		r = load(s.buf);
-		if (rules_uplink(r, "eth0", &UPL, 1, NULL, 0, &u, err, sizeof(err)) != 0)
+		if (rules_uplink(r, "eth0", &UPLA, 1, NULL, 0, &u, err, sizeof(err)) != 0)
 			fail_msg("%s\n%s", err, s.buf);
 		for (unsigned p = 0; p < 2; p++) {
 			for (uint32_t port = 0; port < 260; port++) {
@@ -547,6 +737,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_cases6),
+		cmocka_unit_test(test_v6_no_address_caps),
 		cmocka_unit_test(test_no_rules),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_no_address),
