@@ -22,21 +22,25 @@ void follow_addr_text(uint32_t addr, char *text, size_t len)
 	inet_ntop(AF_INET, &a, text, (socklen_t)len);
 }
 
-/* The host's addresses now into *h (h->addr is the caller's to free).
+/* The host's addresses now into *h (host_free), and with Rules6 the
+ * uplink's first usable global IPv6 address into *dev6 (may be NULL).
  * 0 or -errno (logged). */
-static int host_now(struct gw *g, struct uplink_host *h)
+static int host_now(struct gw *g, struct uplink_host *h, union nf_addr *dev6)
 {
 	struct route_addr *a;
-	union nf_addr *a6 = NULL, dev6;
+	union nf_addr *a6 = NULL, unused;
 	int n = route_host_addrs(&a), n6 = 0;
 
+	if (!dev6)
+		dev6 = &unused;
+	memset(dev6, 0, sizeof(*dev6));
 	if (n < 0) {
 		gw_err("%s: reading the host's IPv4 addresses: %s", g->cfg.ifname, strerror(-n));
 		return n;
 	}
 	/* with Rules6, the IPv6 ones for the uplink's IPv6 filters */
 	if (g->ipv6_rules && g->cfg.uplink[0] &&
-	    (n6 = route_host_addrs6(g->cfg.uplink, &dev6, &a6)) < 0) {
+	    (n6 = route_host_addrs6(g->cfg.uplink, dev6, &a6)) < 0) {
 		gw_err("%s: reading the host's IPv6 addresses: %s", g->cfg.ifname, strerror(-n6));
 		free(a);
 		return n6;
@@ -305,25 +309,26 @@ static void uplink_refresh(struct gw *g, const struct uplink_host *h)
 void follow_host_changed(struct gw *g)
 {
 	struct uplink_host h;
+	union nf_addr dev6;
 
-	if (host_now(g, &h))
+	if (host_now(g, &h, &dev6))
 		return;
 	if (route_set_local(&g->route, h.addr, h.naddr))
 		gw_err("%s: out of memory: the host's new addresses are not local to gw's routing",
 		       g->cfg.ifname);
 	if (g->uplink_on) {
 		masq_follow(g, route_dev_addr(h.addr, h.naddr, g->cfg.uplink));
-		if (g->ipv6_rules) {
-			union nf_addr a6, *all;
-			int rc = route_host_addrs6(g->cfg.uplink, &a6, &all);
+		if (h.ipv6) {
+			union nf_addr *all = malloc((h.naddr6 ? h.naddr6 : 1) * sizeof(*all));
 
-			if (rc < 0) {
-				gw_err("%s: reading the host's IPv6 addresses: %s", g->cfg.ifname,
-				       strerror(-rc));
+			if (all) {
+				memcpy(all, h.addr6, h.naddr6 * sizeof(*all));
+				route_set_local6(&g->route, all, h.naddr6);
 			} else {
-				route_set_local6(&g->route, all, (unsigned)rc);
-				masq6_follow(g, &a6);
+				gw_err("%s: out of memory: the host's new IPv6 addresses are not "
+				       "local to gw's routing", g->cfg.ifname);
 			}
+			masq6_follow(g, &dev6);
 		}
 		/* (h was read before the IPv6 address was followed) */
 		h.masq6 = g->uplink_addr6;
@@ -338,7 +343,7 @@ void follow_linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct uplink_host h;
 
 	(void)loop, (void)revents;
-	if (!g->uplink_on || host_now(g, &h))
+	if (!g->uplink_on || host_now(g, &h, NULL))
 		return;
 	uplink_refresh(g, &h);
 	host_free(&h);
@@ -477,7 +482,7 @@ int follow_setup(struct gw *g, const struct rules *rules, const struct rules *ru
 	char err[256];
 	int ret;
 
-	ret = host_now(g, &h);
+	ret = host_now(g, &h, NULL);
 	if (ret)
 		return ret;
 	/* none yet (DHCP still running): the filters and MASQUERADE follow
@@ -515,7 +520,7 @@ int follow_rules(struct gw *g, const struct rules *r, const struct rules *r6, ch
 
 	if (!g->uplink_on)
 		return 0;
-	ret = host_now(g, &h);
+	ret = host_now(g, &h, NULL);
 	if (ret) {
 		snprintf(err, errlen, "reading the host's addresses: %s", strerror(-ret));
 		return ret;
