@@ -21,7 +21,8 @@ V       ?= 0
 DEB_BUILD := gcc make libc6-dev libsodium-dev libb2-dev libev-dev \
 	libcap-ng-dev libcmocka-dev libmnl-dev libqrencode-dev libsystemd-dev
 DEB_TEST  := iproute2 procps python3 wireguard-tools wireguard-go iptables nftables \
-	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography groff-base
+	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography groff-base \
+	passt
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 
 ifeq ($(SAN),1)
