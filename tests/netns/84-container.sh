@@ -40,7 +40,7 @@ P() {
 		--cgroup-manager cgroupfs --runtime runc --events-backend file "$@"
 }
 # containers first (gw gets SIGTERM), then lib.sh's teardown with our status
-trap 'rc=$?; P rm -af -t 5 > /dev/null 2>&1; (exit $rc); _teardown' EXIT
+trap 'rc=$?; set +e; P rm -af -t 5 > /dev/null 2>&1; (exit $rc); _teardown' EXIT
 UID_GW=51820
 SRV=198.51.100.2 UPL=198.51.100.1
 
