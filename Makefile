@@ -7,6 +7,9 @@
 #   make bench        benchmarks (tests/bench), never part of make test
 #   make demo         the gateway on a throw-away netns topology
 #   make fuzz         libFuzzer harnesses (tests/fuzz), built with clang
+#   make container    the real contrib/container/Containerfile built with podman
+#                     (on a Debian bookworm base made by mmdebstrap) and netns
+#                     test 84 run on that image; slow, not part of make test
 #   make install PREFIX=/usr/local DESTDIR=   gw, gw-userns, gw@.service,
 #                     gw-metrics@.service/.timer, examples, gw(8), gw.conf(5),
 #                     bash completion
@@ -21,7 +24,8 @@ V       ?= 0
 DEB_BUILD := gcc make libc6-dev libsodium-dev libb2-dev libev-dev \
 	libcap-ng-dev libcmocka-dev libmnl-dev libqrencode-dev libsystemd-dev
 DEB_TEST  := iproute2 procps python3 wireguard-tools wireguard-go iptables nftables \
-	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography groff-base
+	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography groff-base \
+	passt podman runc
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 
 ifeq ($(SAN),1)
@@ -82,7 +86,7 @@ ALL_OBJ := $(call objs,$(NAT_SRC) $(PKT_SRC) $(CRYPTO_SRC) $(GW_SRC) $(UTIL_SRC)
 
 .SECONDARY:
 
-.PHONY: all test check unit doc-check netns tsan pure bench demo fuzz deps install clean
+.PHONY: all test check unit doc-check netns tsan pure bench demo fuzz deps install clean container
 .DEFAULT_GOAL := all
 
 all: $(GWBIN)
@@ -226,6 +230,27 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_UTIL) $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LI
 		$(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO) $(GW_LIBS)
 
 fuzz: $(FUZZ_BINS)
+
+# The real image: a bookworm base from Debian's packages (mmdebstrap, where
+# no image registry is reachable), the Containerfile's two stages (gw
+# compiled in the first), then test 84 on it.  Everything podman keeps is
+# under build/container (make clean removes it).
+CONTAINER_DIR := $(abspath build/container)
+PODMAN := podman --root $(CONTAINER_DIR)/storage --runroot $(CONTAINER_DIR)/run \
+	--storage-driver vfs --cgroup-manager cgroupfs --runtime runc --events-backend file
+container: $(GWBIN)
+	$(Q)command -v mmdebstrap > /dev/null || DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends mmdebstrap
+	$(Q)mkdir -p $(CONTAINER_DIR)
+	$(Q)$(PODMAN) image exists localhost/debian:bookworm || { \
+		mmdebstrap --variant=minbase bookworm $(CONTAINER_DIR)/bookworm.tar && \
+		$(PODMAN) import $(CONTAINER_DIR)/bookworm.tar localhost/debian:bookworm && \
+		rm -f $(CONTAINER_DIR)/bookworm.tar; }
+	$(Q)$(PODMAN) build --network host --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 \
+		--build-arg BASE=localhost/debian:bookworm -f contrib/container/Containerfile \
+		-t localhost/gw .
+	$(Q)GW=$(abspath $(GWBIN)) GW_IMAGE=localhost/gw GW_PODMAN_ROOT=$(CONTAINER_DIR) \
+		tests/netns/run.sh 84-container.sh
 
 # Installs exactly what is missing; runs apt-get update at most once.
 deps:

@@ -582,7 +582,8 @@ static int open_tun(struct gw *g)
 		if (g->cfg.addresses[i].family == AF_INET)
 			memcpy(&g->addr4, g->cfg.addresses[i].addr, 4), g->addr4 = ntohl(g->addr4);
 	if (g->addr4 && (ret = tun_accept_local(g->cfg.ifname)))
-		gw_warn("%s: accept_local: %s (ICMP unreachable will not reach the host)",
+		gw_warn("%s: accept_local: %s (ICMP unreachable will not reach the host; "
+		        "where /proc/sys is read-only, preset net.ipv4.conf.all.accept_local=1)",
 		        g->cfg.ifname, strerror(-ret));
 	for (size_t i = 0; i < g->cfg.n_addresses && !g->has_addr6; i++)
 		if (g->cfg.addresses[i].family == AF_INET6) {

@@ -206,20 +206,53 @@ bool sysctl_ports_merge(uint8_t map[static SYSCTL_PORTMAP_BYTES],
 	return changed;
 }
 
+/* The sysctl could not be written (a container runtime mounts /proc/sys
+ * read-only; gw without CAP_NET_ADMIN over the namespace): says which ports
+ * it lacks and the whole value to preset, so that gw needs no write. */
+static void explain_unwritable(const uint8_t *before, const uint8_t *after, int err)
+{
+	size_t cap = 65536 * 7;
+	uint8_t *lack = calloc(1, SYSCTL_PORTMAP_BYTES);
+	char *miss = malloc(cap), *all = malloc(cap);
+
+	if (!lack || !miss || !all)
+		goto out;
+	for (unsigned i = 0; i < SYSCTL_PORTMAP_BYTES; i++)
+		lack[i] = after[i] & (uint8_t)~before[i];
+	if (sysctl_ports_format(lack, miss, cap) < 0 || sysctl_ports_format(after, all, cap) < 0)
+		goto out;
+	gw_err("net.ipv4.ip_local_reserved_ports cannot be written here (%s) and lacks "
+	       "ports %s that gw reserves: preset it before gw starts, in gw's network "
+	       "namespace: net.ipv4.ip_local_reserved_ports=%s (podman/docker run --sysctl, "
+	       "compose sysctls:, quadlet Sysctl=, or sysctl -w)",
+	       strerror(-err), miss, all);
+out:
+	free(lack);
+	free(miss);
+	free(all);
+}
+
 int sysctl_ports_set(struct sysctl_ports *s, const uint8_t want[static SYSCTL_PORTMAP_BYTES])
 {
 	uint8_t *map = malloc(SYSCTL_PORTMAP_BYTES), *ours = calloc(1, SYSCTL_PORTMAP_BYTES);
+	uint8_t *before = malloc(SYSCTL_PORTMAP_BYTES);
 	int rc;
 
-	if (!map || !ours) {
+	if (!map || !ours || !before) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	if (s->ours)
 		memcpy(ours, s->ours, SYSCTL_PORTMAP_BYTES);
 	rc = load(map);
-	if (rc == 0 && sysctl_ports_merge(map, ours, want))
+	if (rc == 0)
+		memcpy(before, map, SYSCTL_PORTMAP_BYTES);
+	/* nothing to add (preset, as in a container) writes nothing */
+	if (rc == 0 && sysctl_ports_merge(map, ours, want)) {
 		rc = store(map);
+		if (rc == -EROFS || rc == -EACCES || rc == -EPERM)
+			explain_unwritable(before, map, rc);
+	}
 	if (rc == 0) {
 		free(s->ours);
 		s->ours = ours;
@@ -228,6 +261,7 @@ int sysctl_ports_set(struct sysctl_ports *s, const uint8_t want[static SYSCTL_PO
 out:
 	free(map);
 	free(ours);
+	free(before);
 	return rc;
 }
 

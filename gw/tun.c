@@ -9,6 +9,7 @@
 #include <linux/if_tun.h>
 #include <linux/virtio_net.h>
 #include <linux/rtnetlink.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -147,17 +148,38 @@ out:
 	return ret;
 }
 
+/* A net.ipv4.conf boolean: true when it reads 1. */
+static bool conf_on(const char *path)
+{
+	char c = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (read(fd, &c, 1) != 1)
+		c = 0;
+	close(fd);
+	return c == '1';
+}
+
 int tun_accept_local(const char *name)
 {
 	char path[64 + IFNAMSIZ];
 	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local", name);
+	if (conf_on(path))
+		return 0;
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
-	if (write(fd, "1\n", 2) != 2)
 		ret = -errno;
-	close(fd);
+	else if (write(fd, "1\n", 2) != 2)
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	/* a read-only /proc/sys (containers): the kernel ORs all's value
+	 * with the device's, and default's is the new device's own */
+	if (ret && conf_on("/proc/sys/net/ipv4/conf/all/accept_local"))
+		ret = 0;
 	return ret;
 }

@@ -29,7 +29,9 @@ int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size
 /* net.ipv4.conf.NAME.accept_local = 1: the kernel takes packets from the
  * device whose source is one of its own addresses, as gw's ICMP errors are
  * (from the device's Address); without it they are dropped as martians.
- * The setting goes with the device.  0 or -errno. */
+ * The setting goes with the device.  Where /proc/sys is read-only (a
+ * container), presetting net.ipv4.conf.all.accept_local=1 (or .default.,
+ * which the new device copies) does: nothing to write then.  0 or -errno. */
 int tun_accept_local(const char *name);
 
 #endif
