@@ -233,7 +233,7 @@ fuzz: $(FUZZ_BINS)
 
 # The real image: a bookworm base from Debian's packages (mmdebstrap, where
 # no image registry is reachable), the Containerfile's two stages (gw
-# compiled in the first), then test 84 on it.  Everything podman keeps is
+# compiled in the first), then test 86 on it.  Everything podman keeps is
 # under build/container (make clean removes it).
 CONTAINER_DIR := $(abspath build/container)
 PODMAN := podman --root $(CONTAINER_DIR)/storage --runroot $(CONTAINER_DIR)/run \
@@ -250,7 +250,7 @@ container: $(GWBIN)
 		--build-arg BASE=localhost/debian:bookworm -f contrib/container/Containerfile \
 		-t localhost/gw .
 	$(Q)GW=$(abspath $(GWBIN)) GW_IMAGE=localhost/gw GW_PODMAN_ROOT=$(CONTAINER_DIR) \
-		tests/netns/run.sh 84-container.sh
+		tests/netns/run.sh 86-container.sh
 
 # Installs exactly what is missing; runs apt-get update at most once.
 deps:
