@@ -469,6 +469,20 @@ out:
 	return rc;
 }
 
+int route_addrs_parse(const void *buf, size_t len, struct route_addr **out)
+{
+	struct dump d = { 0 };
+	int rc = mnl_cb_run(buf, len, 0, 0, dump_one, &d);
+
+	*out = NULL;
+	if (rc < 0) {
+		free(d.a);
+		return d.err ? d.err : -EINVAL;
+	}
+	*out = d.a;
+	return (int)d.n;
+}
+
 static int host_addrs_once(struct route_addr **out)
 {
 	struct dump d = { 0 };
@@ -566,6 +580,23 @@ static int keep6(struct dump6 *d, const void *addr)
 	}
 	memcpy(d->all[d->n++].b, addr, 16);
 	return MNL_CB_OK;
+}
+
+int route_addrs6_parse(const void *buf, size_t len, unsigned index, union nf_addr *dev_addr,
+		       union nf_addr **all)
+{
+	struct dump6 d = { .index = index, .out = dev_addr };
+	int rc;
+
+	memset(dev_addr, 0, sizeof(*dev_addr));
+	rc = mnl_cb_run(buf, len, 0, 0, dump6_one, &d);
+	*all = NULL;
+	if (rc < 0) {
+		free(d.all);
+		return d.err ? d.err : -EINVAL;
+	}
+	*all = d.all;
+	return (int)d.n;
 }
 
 int route_host_addrs6(const char *dev, union nf_addr *dev_addr, union nf_addr **all)
