@@ -6,8 +6,8 @@
  *
  * Input: [mode, mtu_hi, mtu_lo, id], then the datagram.
  *   mode bit 0  repair: the length field(s) say the input's length and the
- *               IPv4 header checksum is right (a well-formed header, as
- *               pkt_parse leaves it: ip_fragment's precondition)
+ *               IPv4 header checksum is right; an IPv4 datagram goes to
+ *               ip_fragment only when pkt_parse takes it (its precondition)
  *   mode bit 1  IPv6 (version 6), else IPv4
  *   mode bit 2  a small output buffer (the mtu), else 64 KB
  * Properties, on an exact heap copy of the datagram:
@@ -29,6 +29,7 @@
 
 #include "nat/pkt/be.h"
 #include "nat/pkt/frag.h"
+#include "nat/pkt/pkt.h"
 #include "tests/unit/util_refsum.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -138,6 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static uint8_t big[65536];
 	uint8_t mode, *pkt, *copy, *out;
 	struct cut c;
+	struct pkt p;
 	size_t cap;
 	int n;
 
@@ -181,6 +183,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		c.hlen = size >= 20 ? (size_t)(pkt[0] & 0xf) * 4 : 0;
 		c.off0 = size >= 20 ? (uint16_t)((be16_get(pkt + 6) & 0x1fff) * 8) : 0;
 		c.mf0 = size >= 20 && (be16_get(pkt + 6) & 0x2000);
+		/* ip_fragment's precondition: a datagram pkt_parse took (its
+		 * fragment, if it is one, ends within 65535) */
+		if (pkt_parse(&p, pkt, size) != PKT_OK)
+			goto out;
 		n = ip_fragment(pkt, size, c.mtu, out, cap, emit4, &c);
 	} else {
 		c.nhoff = 6;
@@ -191,8 +197,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(n == -EINVAL || n == -EMSGSIZE);
 		CHECK(c.n == 0);
 	} else {
-		CHECK((unsigned)n == c.n && c.last && c.next == c.len - c.hlen);
+		/* (a datagram of no data: no fragment) */
+		CHECK((unsigned)n == c.n && (c.last || !n) && c.next == c.len - c.hlen);
 	}
+out:
 	CHECK(!memcmp(pkt, copy, size));
 	if (out != big)
 		free(out);
