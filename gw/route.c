@@ -387,7 +387,8 @@ static int dump_one(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *use;
 	struct route_addr *ra;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET)
+	if (nlh->nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
+	    ifa->ifa_family != AF_INET)
 		return MNL_CB_OK;
 	mnl_attr_for_each(at, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(at) == IFA_LOCAL && mnl_attr_get_payload_len(at) == 4)
@@ -535,10 +536,12 @@ static int dump6_one(const struct nlmsghdr *nlh, void *data)
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	struct dump6 *d = data;
 	const struct nlattr *at, *use = NULL;
-	uint32_t flags = ifa->ifa_flags;
+	uint32_t flags;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6)
+	if (nlh->nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
+	    ifa->ifa_family != AF_INET6)
 		return MNL_CB_OK;
+	flags = ifa->ifa_flags;
 	if (d->found || ifa->ifa_index != d->index || ifa->ifa_scope != RT_SCOPE_UNIVERSE) {
 		mnl_attr_for_each(at, nlh, sizeof(*ifa))
 			if ((mnl_attr_get_type(at) == IFA_LOCAL ||
