@@ -115,8 +115,8 @@ static size_t unfrag6(const uint8_t *p, size_t len, uint8_t *nh, size_t *nhoff)
 	for (;;) {
 		size_t hl;
 
-		if (h != 0 && h != 43 && h != 60)
-			break;
+		if ((h != 0 && h != 43 && h != 60) || (h == 60 && routing))
+			break; /* destination options after a routing header: fragmentable */
 		if (at + 8 > len)
 			return 0;
 		hl = ((size_t)p[at + 1] + 1) * 8;
@@ -124,8 +124,6 @@ static size_t unfrag6(const uint8_t *p, size_t len, uint8_t *nh, size_t *nhoff)
 			return 0;
 		if (h == 43)
 			routing = true;
-		if (h == 60 && routing) /* destination options after a routing header */
-			break;
 		*nhoff = at;
 		h = p[at];
 		at += hl;
