@@ -45,7 +45,7 @@ for n in "${names[@]}"; do
 	llvm-cov report -show-functions "$B/$n" -instr-profile="$B/prof/$n.profdata" \
 		"${srcs[@]}" > "$B/report/$n.func" 2>/dev/null
 	# the functions never entered in the files the harness reaches
-	awk '/^File /{f=$2} / 0\.00%/ && f && $0 !~ /^File/ { split($0, a, " "); print f ": " a[1] }' \
+	awk '/^File /{f=$2} f && $0 !~ /^File/ && $4 == "0.00%" { print f " " $1 }' \
 		"$B/report/$n.func" > "$B/report/$n.miss"
 	echo "== $n ($(ls "${dirs[@]}" 2>/dev/null | grep -vc ':$') inputs)"
 	# the files it reaches: name, lines covered / lines, percent
