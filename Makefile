@@ -9,7 +9,9 @@
 #   make fuzz         libFuzzer harnesses (tests/fuzz), built with clang
 #   make container    the real contrib/container/Containerfile built with podman
 #                     (on a Debian bookworm base made by mmdebstrap) and netns
-#                     test 84 run on that image; slow, not part of make test
+#                     test 86 run on that image; slow, not part of make test
+#   make fuzz-long FUZZ_SECONDS=N   every harness for N s on its kept corpus
+#   make fuzz-cov     each harness's source coverage over that corpus (llvm-cov)
 #   make install PREFIX=/usr/local DESTDIR=   gw, gw-userns, gw@.service,
 #                     gw-metrics@.service/.timer, examples, gw(8), gw.conf(5),
 #                     bash completion
@@ -78,7 +80,6 @@ GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lmnl -lqrencode -lsystemd
 
 UNIT_BINS  := $(patsubst %.c,$(B)/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst %.c,$(B)/%,$(BENCH_SRC))
-FUZZ_BINS  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 CONNRATE   := $(B)/tests/bench/connrate
 
 ALL_OBJ := $(call objs,$(NAT_SRC) $(PKT_SRC) $(CRYPTO_SRC) $(GW_SRC) $(UTIL_SRC)) \
@@ -86,7 +87,7 @@ ALL_OBJ := $(call objs,$(NAT_SRC) $(PKT_SRC) $(CRYPTO_SRC) $(GW_SRC) $(UTIL_SRC)
 
 .SECONDARY:
 
-.PHONY: all test check unit doc-check netns tsan pure bench demo fuzz deps install clean container
+.PHONY: all test check unit doc-check netns tsan pure bench demo fuzz fuzz-long fuzz-cov deps install clean container
 .DEFAULT_GOAL := all
 
 all: $(GWBIN)
@@ -197,33 +198,37 @@ demo:
 	$(Q)GW=$(abspath $(GWBIN)) tests/netns/demo.sh
 
 # Fuzzers: clang with libFuzzer; the libraries as archives so each harness
-# pulls in only what it uses.
-FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined
-FUZZ_LIBNAT := build/fuzz/libnat.a
-FUZZ_LIBPKT := build/fuzz/libpkt.a
-FUZZ_LIBCRYPTO := build/fuzz/libgwcrypto.a
-FUZZ_LIBGW := build/fuzz/libgw.a
+# pulls in only what it uses.  FUZZ_B and FUZZ_EXTRA let tests/fuzz/cov.sh
+# build the same harnesses with clang's source coverage in a tree of its own.
+FUZZ_B     ?= build/fuzz
+FUZZ_EXTRA ?=
+FUZZ_CFLAGS := -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(FUZZ_EXTRA)
+FUZZ_LIBNAT := $(FUZZ_B)/libnat.a
+FUZZ_LIBPKT := $(FUZZ_B)/libpkt.a
+FUZZ_LIBCRYPTO := $(FUZZ_B)/libgwcrypto.a
+FUZZ_LIBGW := $(FUZZ_B)/libgw.a
+FUZZ_BINS  := $(patsubst tests/fuzz/%.c,$(FUZZ_B)/%,$(FUZZ_SRC))
 # the tests' reference checksum, so harnesses do not write their own
-FUZZ_UTIL := build/fuzz/obj/tests/unit/util_refsum.o
+FUZZ_UTIL := $(FUZZ_B)/obj/tests/unit/util_refsum.o
 
-build/fuzz/obj/%.o: %.c
+$(FUZZ_B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CLANG,$<)
 	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
-$(FUZZ_LIBNAT): $(patsubst %.c,build/fuzz/obj/%.o,$(NAT_SRC))
+$(FUZZ_LIBNAT): $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(NAT_SRC))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(FUZZ_LIBPKT): $(patsubst %.c,build/fuzz/obj/%.o,$(PKT_SRC))
+$(FUZZ_LIBPKT): $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(PKT_SRC))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(FUZZ_LIBCRYPTO): $(patsubst %.c,build/fuzz/obj/%.o,$(CRYPTO_SRC))
+$(FUZZ_LIBCRYPTO): $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(CRYPTO_SRC))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(FUZZ_LIBGW): $(patsubst %.c,build/fuzz/obj/%.o,$(GW_LIBSRC))
+$(FUZZ_LIBGW): $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(GW_LIBSRC))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_UTIL) $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO)
+$(FUZZ_B)/%: tests/fuzz/%.c $(FUZZ_UTIL) $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
 	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_UTIL) \
@@ -251,6 +256,19 @@ container: $(GWBIN)
 		-t localhost/gw .
 	$(Q)GW=$(abspath $(GWBIN)) GW_IMAGE=localhost/gw GW_PODMAN_ROOT=$(CONTAINER_DIR) \
 		tests/netns/run.sh 86-container.sh
+
+# Every harness for FUZZ_SECONDS (FUZZERS: some of them), each on its kept
+# corpus: the committed seeds (tests/fuzz/corpus/NAME) and what earlier runs
+# found (build/fuzz/corpus/NAME); crashes in build/fuzz/crash/.  Not in
+# make test.  fuzz-cov: source coverage of each harness over its kept
+# corpus (llvm-cov; tests/fuzz/cov.sh), after a fuzz-long.
+FUZZ_SECONDS ?= 60
+FUZZERS ?= $(notdir $(FUZZ_BINS))
+fuzz-long: $(addprefix $(FUZZ_B)/,$(FUZZERS))
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+fuzz-cov:
+	$(Q)tests/fuzz/cov.sh $(FUZZERS)
 
 # Installs exactly what is missing; runs apt-get update at most once.
 deps:

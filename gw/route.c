@@ -387,7 +387,8 @@ static int dump_one(const struct nlmsghdr *nlh, void *data)
 	const struct nlattr *use;
 	struct route_addr *ra;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET)
+	if (nlh->nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
+	    ifa->ifa_family != AF_INET)
 		return MNL_CB_OK;
 	mnl_attr_for_each(at, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(at) == IFA_LOCAL && mnl_attr_get_payload_len(at) == 4)
@@ -469,6 +470,20 @@ out:
 	return rc;
 }
 
+int route_addrs_parse(const void *buf, size_t len, struct route_addr **out)
+{
+	struct dump d = { 0 };
+	int rc = mnl_cb_run(buf, len, 0, 0, dump_one, &d);
+
+	*out = NULL;
+	if (rc < 0) {
+		free(d.a);
+		return d.err ? d.err : -EINVAL;
+	}
+	*out = d.a;
+	return (int)d.n;
+}
+
 static int host_addrs_once(struct route_addr **out)
 {
 	struct dump d = { 0 };
@@ -521,10 +536,12 @@ static int dump6_one(const struct nlmsghdr *nlh, void *data)
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
 	struct dump6 *d = data;
 	const struct nlattr *at, *use = NULL;
-	uint32_t flags = ifa->ifa_flags;
+	uint32_t flags;
 
-	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != AF_INET6)
+	if (nlh->nlmsg_type != RTM_NEWADDR || mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifa) ||
+	    ifa->ifa_family != AF_INET6)
 		return MNL_CB_OK;
+	flags = ifa->ifa_flags;
 	if (d->found || ifa->ifa_index != d->index || ifa->ifa_scope != RT_SCOPE_UNIVERSE) {
 		mnl_attr_for_each(at, nlh, sizeof(*ifa))
 			if ((mnl_attr_get_type(at) == IFA_LOCAL ||
@@ -566,6 +583,23 @@ static int keep6(struct dump6 *d, const void *addr)
 	}
 	memcpy(d->all[d->n++].b, addr, 16);
 	return MNL_CB_OK;
+}
+
+int route_addrs6_parse(const void *buf, size_t len, unsigned index, union nf_addr *dev_addr,
+		       union nf_addr **all)
+{
+	struct dump6 d = { .index = index, .out = dev_addr };
+	int rc;
+
+	memset(dev_addr, 0, sizeof(*dev_addr));
+	rc = mnl_cb_run(buf, len, 0, 0, dump6_one, &d);
+	*all = NULL;
+	if (rc < 0) {
+		free(d.all);
+		return d.err ? d.err : -EINVAL;
+	}
+	*all = d.all;
+	return (int)d.n;
 }
 
 int route_host_addrs6(const char *dev, union nf_addr *dev_addr, union nf_addr **all)

@@ -8,6 +8,7 @@
 #ifndef GW_ROUTE_H
 #define GW_ROUTE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "crypto/allowedips.h"
@@ -76,6 +77,15 @@ bool route_is_own(const struct route_ctx *r, uint32_t addr);
  * (an interface's primary address before its secondaries): *out (the
  * caller frees it; NULL when there are none) and their count, or -errno. */
 int route_host_addrs(struct route_addr **out);
+/* What route_host_addrs and route_host_addrs6 make of one read of their
+ * RTM_GETADDR dump, buf[0..len) as recvfrom gave it (no sequence or port
+ * check): the addresses into *out / *all (the caller frees them) and their
+ * count, or -errno (an NLMSG_ERROR's, -EINVAL for a malformed message,
+ * -ENOMEM); route_addrs6_parse looks for dev_addr on interface index.
+ * For the fuzz harness (tests/fuzz/fuzz_netlink.c). */
+int route_addrs_parse(const void *buf, size_t len, struct route_addr **out);
+int route_addrs6_parse(const void *buf, size_t len, unsigned index, union nf_addr *dev_addr,
+		       union nf_addr **all);
 /* The first address of dev in a[n] (its primary), 0 when it has none. */
 uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev);
 /* Every IPv6 address of the host into *all (the caller's to free), and

@@ -5,6 +5,11 @@
  * save to the same text (load -> save -> load -> save is a fixed point),
  * and a few packets walk every built-in chain of every table.  The text is
  * read twice: as iptables-restore text and as ip6tables-restore text.
+ * The packets go through conntrack first (ctx.ct set, so conntrack and
+ * connmark matches and CONNMARK/CT targets see an entry), LOG targets
+ * format their line (ext_log_format, into a sink that checks it is one
+ * NUL-terminated line), and every table is listed as iptables -L prints it
+ * (rules_list with each flag combination, all chains and each chain).
  *
  * Seeds: the OK rows of tests/unit/rules_canon.txt make good ones, each
  * written as "*TABLE", the rule and "COMMIT" into a file of the corpus.
@@ -12,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nat/ct.h"
 #include "nat/nf.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/csum.h"
@@ -63,8 +69,22 @@ static size_t make_packet(uint8_t *b, size_t room, int kind)
 	return tot;
 }
 
+/* LOG's sink: one line, NUL-terminated, within the kernel's length. */
+static void log_sink(void *arg, int level, const char *prefix, const char *line)
+{
+	(void)arg;
+	if (level < 0 || level > 7 || !prefix || strlen(line) >= 1024 || strchr(line, '\n'))
+		abort();
+}
+
 static void walk(struct rules *r, uint64_t now)
 {
+	struct ct_config cfg;
+	struct ct_table *ct;
+
+	ct_config_default(&cfg, 16);
+	if (ct_create(&ct, &cfg))
+		abort();
 	static const char *const ifs[] = { "gw0", "eth0", "" };
 
 	for (int kind = 0; kind < 4; kind++)
@@ -89,8 +109,36 @@ static void walk(struct rules *r, uint64_t now)
 				ctx.has_owner = kind & 1;
 				strcpy(ctx.in, ifs[h == NF_OUTPUT || h == NF_POSTROUTING ? 2 : kind % 2]);
 				strcpy(ctx.out, ifs[h == NF_PREROUTING || h == NF_INPUT ? 2 : 1]);
+				ctx.log = log_sink;
+				ct_in(ct, &ctx, false);
 				(void)rules_run(r, (enum nf_table)t, &ctx, NULL);
+				if (ctx.ct && !(ct_entry_status(ctx.ct) & CT_S_CONFIRMED))
+					ct_confirm(ct, ctx.ct, now);
 			}
+	ct_destroy(ct);
+}
+
+/* iptables -L of every table, every flag combination; all chains, then
+ * each built-in chain, and a chain no table has. */
+static void list(const struct rules *r)
+{
+	static const char *const chains[] = {
+		"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING", "nosuch",
+	};
+
+	for (int t = 0; t < NF_TABLE_MAX; t++)
+		for (unsigned flags = 0; flags < 16; flags++) {
+			struct sbuf out;
+
+			sbuf_init(&out);
+			rules_list(r, (enum nf_table)t, NULL, flags, &out);
+			for (size_t c = 0; c < sizeof(chains) / sizeof(chains[0]) && flags % 5 == 0; c++)
+				rules_list(r, (enum nf_table)t, chains[c], flags, &out);
+			if (out.oom || (out.len && (strlen(out.buf) != out.len ||
+						    out.buf[out.len - 1] != '\n')))
+				abort();
+			sbuf_free(&out);
+		}
 }
 
 static void one(const uint8_t *data, size_t size, uint8_t family)
@@ -107,6 +155,7 @@ static void one(const uint8_t *data, size_t size, uint8_t family)
 		return;
 	}
 	walk(r, 1000000000ull);
+	list(r);
 	sbuf_init(&s1);
 	sbuf_init(&s2);
 	rules_save(r, true, &s1);

@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <libmnl/libmnl.h>
+#include <linux/rtnetlink.h>
+#include <stdlib.h>
 #include <sodium.h>
 
 #include "gw/config.h"
@@ -185,6 +188,50 @@ static void test_local(void **state)
 	config_free(&c);
 }
 
+/* One read of an RTM_GETADDR dump, parsed as route_host_addrs[6] parse
+ * it: a message too short for its ifaddrmsg is skipped, never read past
+ * (found by tests/fuzz/fuzz_netlink; under SAN=1 the read past the exact
+ * heap copy is an error), and a whole one after it still counts. */
+static void test_addr_dump_short(void **state)
+{
+	struct {
+		struct nlmsghdr h;
+		struct ifaddrmsg ifa;
+		struct nlattr a;
+		uint8_t addr[4];
+	} good = {
+		{ sizeof(good), RTM_NEWADDR, NLM_F_MULTI, 0, 0 },
+		{ AF_INET, 8, 0, RT_SCOPE_HOST, 1 },
+		{ sizeof(struct nlattr) + 4, IFA_LOCAL },
+		{ 127, 0, 0, 1 },
+	};
+	struct nlmsghdr shortm = { sizeof(shortm), RTM_NEWADDR, NLM_F_MULTI, 0, 0 };
+	struct route_addr *a;
+	union nf_addr dev, *all;
+	uint8_t *buf;
+
+	(void)state;
+	/* the short message alone, as the end of the read */
+	buf = malloc(sizeof(shortm));
+	assert_non_null(buf);
+	memcpy(buf, &shortm, sizeof(shortm));
+	assert_int_equal(route_addrs_parse(buf, sizeof(shortm), &a), 0);
+	assert_null(a);
+	assert_int_equal(route_addrs6_parse(buf, sizeof(shortm), 1, &dev, &all), 0);
+	assert_null(all);
+	assert_true(nf_addr_is_zero(&dev));
+	free(buf);
+	/* then before a whole one */
+	buf = malloc(sizeof(shortm) + sizeof(good));
+	assert_non_null(buf);
+	memcpy(buf, &shortm, sizeof(shortm));
+	memcpy(buf + sizeof(shortm), &good, sizeof(good));
+	assert_int_equal(route_addrs_parse(buf, sizeof(shortm) + sizeof(good), &a), 1);
+	assert_int_equal(a[0].addr, 0x7f000001);
+	free(a);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +239,7 @@ int main(void)
 		cmocka_unit_test(test_ifaddr_toward),
 		cmocka_unit_test(test_no_uplink),
 		cmocka_unit_test(test_local),
+		cmocka_unit_test(test_addr_dump_short),
 	};
 
 	if (sodium_init() < 0)
