@@ -240,10 +240,21 @@ int cmd_rules(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "-f")) {
 		if (argc >= 2 && argv[1][0] != '-' && !load_counters && family == NF_V4)
 			return live(argc, argv);
-		if (argc >= 2 && argv[1][0] != '-' && family == NF_V6) {
-			fprintf(stderr, "gw: rules: %s: a running gateway has no IPv6 rules yet; "
-				"use gw rules -6 -f FILE\n", argv[1]);
-			return 1;
+		if (argc >= 2 && argv[1][0] != '-' && !load_counters && family == NF_V6) {
+			/* gw rules -6 IFACE ...: as gw rules IFACE -6 ... */
+			char **av = calloc((size_t)argc + 2, sizeof(*av));
+			int ret;
+
+			if (!av)
+				return 1;
+			av[0] = argv[0];
+			av[1] = argv[1];
+			av[2] = (char *)"-6";
+			for (int i = 2; i < argc; i++)
+				av[i + 1] = argv[i];
+			ret = live(argc + 1, av);
+			free(av);
+			return ret;
 		}
 		usage();
 		return 1;

@@ -762,6 +762,7 @@ int cmd_trace(int argc, char **argv)
 		if (n < 0) {
 			fprintf(stderr, "gw: trace: the host's addresses: %s\n", strerror(-n));
 			rules_free(rules);
+			rules_free(rules6);
 			goto out;
 		}
 	}

@@ -322,7 +322,8 @@ void follow_host_changed(struct gw *g)
 			union nf_addr *all = malloc((h.naddr6 ? h.naddr6 : 1) * sizeof(*all));
 
 			if (all) {
-				memcpy(all, h.addr6, h.naddr6 * sizeof(*all));
+				if (h.naddr6)
+					memcpy(all, h.addr6, h.naddr6 * sizeof(*all));
 				route_set_local6(&g->route, all, h.naddr6);
 			} else {
 				gw_err("%s: out of memory: the host's new IPv6 addresses are not "

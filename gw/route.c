@@ -193,7 +193,8 @@ int route_lookup(void *arg, uint32_t daddr, struct nf_route *out)
 }
 
 /* The groups a forwarding IPv6 host is in (Linux: all nodes and all
- * routers at interface- and link-local scope, all routers at site scope,
+ * routers at link-local scope (interface-local ones never arrive:
+ * martian6), all routers at site scope,
  * and the solicited-node group of each of its addresses, ff02::1:ffXX:XXXX
  * with the address's last 24 bits). */
 static bool joined6(const struct route_ctx *r, const union nf_addr *g)
@@ -202,7 +203,7 @@ static bool joined6(const struct route_ctx *r, const union nf_addr *g)
 	const uint8_t *b = g->b;
 
 	if (!memcmp(b + 2, (const uint8_t[13]){ 0 }, 13) &&
-	    ((b[1] == 0x01 || b[1] == 0x02) ? b[15] == 1 || b[15] == 2 : b[1] == 0x05 && b[15] == 2))
+	    (b[1] == 0x02 ? b[15] == 1 || b[15] == 2 : b[1] == 0x05 && b[15] == 2))
 		return true;
 	if (memcmp(b, sol, 13))
 		return false;
@@ -257,13 +258,16 @@ int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out)
 	}
 	if (what == &route_tunnel) {
 		out_tunnel(r, out);
-		return 0;
+	} else {
+		if (!c->uplink[0] || nf_addr_is_zero(&r->uplink_addr6))
+			return -ENETUNREACH;  /* no IPv6 on the uplink: no default route */
+		out->kind = NF_ROUTE_FORWARD;
+		memcpy(out->out, c->uplink, sizeof(out->out));
+		out->mtu = r->uplink_mtu;
 	}
-	if (!c->uplink[0] || nf_addr_is_zero(&r->uplink_addr6))
-		return -ENETUNREACH;  /* no IPv6 on the uplink: no default route */
-	out->kind = NF_ROUTE_FORWARD;
-	memcpy(out->out, c->uplink, sizeof(out->out));
-	out->mtu = r->uplink_mtu;
+	/* ip6_forward: an IPv6 path's MTU is never below 1280 */
+	if (out->mtu < 1280)
+		out->mtu = 1280;
 	return 0;
 }
 
@@ -305,7 +309,20 @@ bool route_ifaddr6(void *arg, const char *ifname, const union nf_addr *dst, unio
 				found = true;
 			}
 		}
-		return found;
+		if (found)
+			return true;
+		/* no IPv6 Address: as ipv6_dev_get_saddr, a global address of
+		 * another interface (the uplink's first) */
+		if (!nf_addr_is_zero(&r->uplink_addr6)) {
+			*out = r->uplink_addr6;
+			return true;
+		}
+		for (unsigned i = 0; i < r->nlocal6; i++)
+			if ((r->local6[i].b[0] & 0xe0) == 0x20 || (r->local6[i].b[0] & 0xfe) == 0xfc) {
+				*out = r->local6[i];
+				return true;
+			}
+		return false;
 	}
 	if (!strcmp(ifname, r->cfg->uplink) && !nf_addr_is_zero(&r->uplink_addr6)) {
 		*out = r->uplink_addr6;

@@ -668,13 +668,15 @@ static enum ct_verdict handle_packet(struct ct_ctx *c, struct ct_entry *e)
 		return ct_tcp_packet(c, e);
 	case IPPROTO_UDP:
 		return ct_udp_packet(c, e);
+	/* ICMP over IPv6 and ICMPv6 over IPv4: the trackers refuse the
+	 * family (nf_conntrack_icmp_packet, nf_conntrack_icmpv6_packet) */
 	case IPPROTO_ICMP:
 		if (e->tuple[CT_DIR_ORIGINAL].family != NF_V4)
-			return ct_generic_packet(c, e);
+			return CT_V_INVALID;
 		return ct_icmp_packet(c, e);
 	case IPPROTO_ICMPV6:
 		if (e->tuple[CT_DIR_ORIGINAL].family != NF_V6)
-			return ct_generic_packet(c, e);
+			return CT_V_INVALID;
 		return ct_icmp6_packet(c, e);
 	case IPPROTO_GRE:
 		return ct_gre_packet(c, e);
@@ -730,7 +732,7 @@ int ct_in(struct ct_table *t, struct nf_ctx *ctx, bool check_csum)
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
 		if ((h->proto == IPPROTO_ICMP) != (h->family == NF_V4))
-			break;  /* tracked generically */
+			break;  /* refused by handle_packet */
 		if (!(h->flags & PKT_F_L4))
 			goto invalid;
 		switch (h->family == NF_V4 ? icmp_error(&c, ctx, csum) : icmp6_error(&c, ctx, csum)) {

@@ -420,12 +420,14 @@ static bool loopback6(const union nf_addr *a)
 
 /* ip6_rcv_core: what IPv6 refuses on arrival, before netfilter sees it (no
  * PREROUTING counter moves): a multicast or loopback source, a loopback or
- * unspecified destination.  IPv4-mapped addresses pass (Linux 6.18 tracks
- * and forwards them: diff6 scenario 35). */
+ * unspecified destination, multicast of scope 0 or of interface-local
+ * scope (ff00::/16, ff01::/16: RFC 4291, erratum 3480).  IPv4-mapped
+ * addresses pass (Linux 6.18 tracks and forwards them: diff6 scenario 35). */
 static bool martian6(const struct pkt_hdr *h)
 {
 	return h->saddr.b[0] == 0xff || loopback6(&h->saddr) || loopback6(&h->daddr) ||
-	       nf_addr_is_zero(&h->daddr);
+	       nf_addr_is_zero(&h->daddr) ||
+	       (h->daddr.b[0] == 0xff && (h->daddr.b[1] & 0x0f) <= 1);
 }
 
 /* fe80::/10 (RFC 4291 2.5.6): never forwarded. */

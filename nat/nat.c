@@ -286,8 +286,10 @@ static void pick_addr(struct ct_tuple *t, enum nat_manip m, const struct nat_ran
 		out[i] = htonl(min + (uint32_t)(((uint64_t)j * dist) >> 32));
 		if (out[i] != hi[i])
 			full = true;
+		/* Linux XORs in tuple->dst's word after writing it: the new
+		 * one when the destination is what is picked (DNAT) */
 		if (!(r->flags & NAT_F_PERSISTENT))
-			j ^= dst[i];
+			j ^= m == NAT_MANIP_DST ? out[i] : dst[i];
 	}
 	if (t->family == NF_V6)
 		memcpy(addr->b, out, 16);

@@ -38,7 +38,8 @@ static void ip_header(uint8_t *ip, uint8_t tos, uint16_t len, uint16_t id, bool 
 }
 
 /* The checksum of p's L4 payload is right (the kernel checks it before
- * answering TCP and UDP; UDP without a checksum passes). */
+ * answering TCP and UDP, and ICMPv6 over IPv6 (nf_reject_verify_csum);
+ * UDP without a checksum passes). */
 static bool l4_sum_ok(const struct pkt *p)
 {
 	const struct pkt_hdr *h = &p->outer;
@@ -49,7 +50,8 @@ static bool l4_sum_ok(const struct pkt *p)
 		return true; /* not checked on fragments */
 	if (h->proto == IPPROTO_UDP && !be16_get(l4 + 6))
 		return true;
-	if (h->proto != IPPROTO_TCP && h->proto != IPPROTO_UDP)
+	if (h->proto != IPPROTO_TCP && h->proto != IPPROTO_UDP &&
+	    !(h->family == NF_V6 && h->proto == IPPROTO_ICMPV6))
 		return true;
 	if (h->family == NF_V6)
 		return csum_fold(csum_add(csum_pseudo6(h->saddr.b, h->daddr.b, h->proto, (uint32_t)len),
@@ -117,7 +119,9 @@ static size_t tcp_reset(const struct pkt *p, uint8_t *out, size_t cap)
 	if (!(h->flags & PKT_F_L4) || (h->flags & PKT_F_FRAG) || (h->tcp_flags & TCP_RST) ||
 	    cap < iplen + TCPH_LEN || !l4_sum_ok(p))
 		return 0;
-	if (v6 && (multicast6(&h->daddr) || multicast6(&h->saddr)))
+	/* nf_send_reset6: unicast addresses only */
+	if (v6 && (multicast6(&h->daddr) || multicast6(&h->saddr) ||
+		   nf_addr_is_zero(&h->saddr) || nf_addr_is_zero(&h->daddr)))
 		return 0;
 	if (h->tcp_flags & TCP_ACK) {
 		seq = be32_get(th + 8);

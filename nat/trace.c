@@ -249,7 +249,7 @@ int trace_spec_parse(struct trace_spec *s, const char *text, char *err, size_t e
 			if (parse_icmp6(s, val))
 				return bad(err, errlen, "bad ICMPv6 type \"%s\"", val);
 		} else if (!strcmp(key, "mtu")) {
-			if (s->family != NF_V6 || parse_num(val, 0xffffffffUL, &v) || v < 68)
+			if (s->family != NF_V6 || parse_num(val, 0xffffffffUL, &v) || v < 1280)
 				return bad(err, errlen, "bad MTU \"%s\" (IPv6 Packet Too Big)", val);
 			s->mtu = (uint32_t)v;
 		} else if (!strcmp(key, "ext")) {
