@@ -937,6 +937,32 @@ static void zero_keys(struct wg_device *dev, struct wg_peer *peer)
 	clear_staged(dev, peer, false);
 }
 
+unsigned wg_peer_adopt_session(struct wg_device *dev, struct wg_peer *peer)
+{
+	struct keypair *slots[3] = { &peer->session.current, &peer->session.previous,
+				     &peer->session.next };
+	uint64_t newest = 0;
+	unsigned kept = 0;
+
+	for (unsigned i = 0; i < 3; i++) {
+		struct keypair *kp = slots[i];
+
+		if (!kp->valid)
+			continue;
+		if (index_table_put(&dev->index, kp->local_index, peer, INDEX_KEYPAIR)) {
+			sodium_memzero(kp, sizeof(*kp));
+			continue;
+		}
+		if (!kept++ || kp->birth > newest)
+			newest = kp->birth;
+	}
+	if (kept)
+		timers_session_derived(&peer->timers, newest);
+	if (peer->session.current.valid)
+		peer->timers.last_handshake = peer->session.current.birth;
+	return kept;
+}
+
 void wg_tick(struct wg_device *dev, uint64_t now, uint64_t wall)
 {
 	for (size_t i = 0; i < dev->npeers; i++) {

@@ -293,6 +293,12 @@ void wg_send(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *
 void wg_send_unsealed(struct wg_device *dev, uint64_t now, uint64_t wall, const uint8_t *pkt,
 		      size_t len, uint8_t *out, size_t cap, struct wg_tx *tx,
 		      struct session_seal *seal);
+/* KeepState (gw/keep.h): peer->session's slots were filled from a saved
+ * state, births in this run's clock.  Their local indices join the index
+ * table (a keypair whose index is taken is wiped), key zeroing runs from
+ * the newest birth, the handshake time from current's.  Returns the number
+ * of keypairs kept. */
+unsigned wg_peer_adopt_session(struct wg_device *dev, struct wg_peer *peer);
 /* Runs every peer's due timers. */
 void wg_tick(struct wg_device *dev, uint64_t now, uint64_t wall);
 /* The earliest timer deadline of any peer, or 0 when none is armed. */

@@ -294,6 +294,7 @@ enum {
 	K_LOGLEVEL = 1 << 19,
 	K_WORKERS = 1 << 20,
 	K_RULES6 = 1 << 21,
+	K_KEEPSTATE = 1 << 22,
 };
 
 static int once(struct parser *p, const char *key, uint32_t bit)
@@ -433,6 +434,13 @@ static int interface_key(struct parser *p, const char *key, char *val)
 	}
 	if (!strcasecmp(key, "ControlSocket"))
 		return once(p, key, K_CTL) ? -EINVAL : dup_str(p, &c->control_socket, val);
+	if (!strcasecmp(key, "KeepState")) {
+		if (once(p, key, K_KEEPSTATE))
+			return -EINVAL;
+		if (val[0] != '/')
+			return fail(p, "KeepState: '%s' is not an absolute path", val);
+		return dup_str(p, &c->keep_state, val);
+	}
 	if (!strcasecmp(key, "LogLevel")) {
 		int level = log_level_parse(val);
 
@@ -820,6 +828,7 @@ void config_free(struct config *c)
 	free(c->user);
 	free(c->control_socket);
 	free(c->uapi_socket);
+	free(c->keep_state);
 	free(c->path);
 	for (size_t i = 0; i < c->n_key_files; i++)
 		free(c->key_files[i]);
@@ -879,6 +888,8 @@ void config_format(const struct config *c, const uint8_t priv[static KEY_LEN], s
 		sbuf_printf(out, "User = %s\n", c->user);
 	if (c->control_socket)
 		sbuf_printf(out, "ControlSocket = %s\n", c->control_socket);
+	if (c->keep_state)
+		sbuf_printf(out, "KeepState = %s\n", c->keep_state);
 	if (c->uapi_off)
 		sbuf_add(out, "UapiSocket = off\n");
 	else if (c->uapi_socket)

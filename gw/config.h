@@ -57,6 +57,7 @@ struct config {
 	char *control_socket;
 	char *uapi_socket;           /* UapiSocket: NULL = /var/run/wireguard/IFACE.sock */
 	bool uapi_off;               /* UapiSocket = off */
+	char *keep_state;            /* KeepState: the state file SIGTERM writes; NULL = none */
 	uint32_t fwmark;             /* FwMark of the WireGuard sockets (0: none) */
 	int log_level;               /* LogLevel: LOG_ERR..LOG_DEBUG (syslog.h); 0 = unset (info) */
 	bool ipv6_pass;              /* IPv6 = pass: gateway mode hands peers' IPv6

@@ -9,6 +9,7 @@
 
 #include "gw/follow.h"
 #include "gw/gw.h"
+#include "gw/keep.h"
 #include "gw/log.h"
 #include "gw/metrics.h"
 #include "gw/rulesfile.h"
@@ -124,6 +125,8 @@ int dp_setup(struct gw *g)
 		return -ENOMEM;
 	}
 	nf_set_rules6(g->nf, rules6);
+	/* a restart's connections, before anything looks at the table */
+	keep_ct(g);
 	g->uplink_addr = addr;
 	rules_changed(g);
 	ev_timer_init(&g->linger_w, follow_linger_cb, GW_LINGER_CHECK, GW_LINGER_CHECK);

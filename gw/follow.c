@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "gw/gw.h"
+#include "gw/keep.h"
 #include "gw/log.h"
 #include "gw/nl.h"
 #include "gw/worker.h"
@@ -454,6 +455,19 @@ static int open_uplink(struct gw *g, const struct bpf_nat_spec *spec)
 	c.nat = *spec;
 	c.host_owned = true;
 	c.ipv6 = g->ipv6_rules;
+	if (g->cfg.keep_state) {
+		const struct keep_host *kh = keep_host(g);
+
+		/* a filter a previous run left is taken over even when its
+		 * state file was refused: the next exit removes it or keeps it */
+		c.adopt = true;
+		if (kh && !strcmp(kh->uplink, g->cfg.uplink)) {
+			c.adopt_qdisc = kh->qdisc_ours;
+			c.adopt_ports = kh->ports;
+		} else if (kh) {
+			c.adopt_ports = kh->ports;
+		}
+	}
 	ret = uplink_open_conf(&g->uplink, &c);
 	if (ret)
 		return ret;

@@ -13,6 +13,7 @@
 
 #include "gw/ctl_ops.h"
 #include "gw/dataplane.h"
+#include "gw/keep.h"
 #include "gw/log.h"
 #include "gw/peers.h"
 #include "gw/tun.h"
@@ -86,6 +87,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
 	gw_notice("%s: signal %d, shutting down", ((struct gw *)w->data)->cfg.ifname, w->signum);
+	((struct gw *)w->data)->stop_signal = w->signum;
 	notify_stopping(w->data);
 	ev_break(loop, EVBREAK_ALL);
 }
@@ -635,6 +637,10 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ret = add_peers(g);
 	if (ret)
 		return ret;
+	/* the sessions of a restart's state file, before anything is sent */
+	ret = keep_load(g);
+	if (ret)
+		goto oom;
 	g->nio = workers_wanted(&g->cfg);
 	g->threaded = g->nio > 1;
 	g->io = calloc(g->nio, sizeof(*g->io));
@@ -700,6 +706,7 @@ int gw_setup(struct gw *g, struct config *cfg)
 	g->ctl.handle = ctl_ops_handle;
 	g->ctl.arg = g;
 	ctl_server_start(&g->ctl, g->loop, ret);
+	keep_done(g);
 	/* everything privileged is done: keep only what the loop needs */
 	return priv_drop(g->cfg.ifname, &g->user, priv_needed(g));
 oom:
@@ -734,6 +741,10 @@ void gw_run(struct gw *g)
 	ev_run(g->loop, 0);
 	if (g->threaded)
 		gw_workers_stop(g);
+	/* SIGTERM with KeepState: the state for the next start, and the
+	 * uplink's filters and ports left for it (gw/keep.h) */
+	if (g->cfg.keep_state && g->stop_signal == SIGTERM && keep_save(g) == 0 && g->uplink_on)
+		uplink_keep(&g->uplink);
 	gw_unlock(g);
 }
 
@@ -745,6 +756,7 @@ void gw_teardown(struct gw *g)
 		free(g->dns[i].text);
 	free(g->dns);
 	free(g->dns_job.items);
+	keep_done(g);
 	dp_teardown(g);
 	ctl_server_stop(&g->ctl);
 	ctl_server_stop(&g->uapi);

@@ -52,6 +52,7 @@
 #include "nat/pkt/gro.h"
 
 struct frag;
+struct keep;
 struct mnl_socket;
 
 /*
@@ -318,6 +319,8 @@ struct gw {
 	ev_timer timer_w;
 	ev_prepare prepare_w;
 	struct gw_notify notify;	/* systemd: READY=1, STATUS=, WATCHDOG=1 */
+	int stop_signal;	/* what ended the loop (SIGTERM: KeepState writes) */
+	struct keep *keep;	/* KeepState read at start, until setup ends (gw/keep.h) */
 };
 
 /* The shared state is the caller's (and g->cur is io) until gw_unlock;

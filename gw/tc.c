@@ -118,6 +118,24 @@ int tc_install(struct tc_filter *t, int ifindex, uint16_t pref,
 	return 0;
 }
 
+int tc_adopt(struct tc_filter *t, int ifindex, uint16_t pref, const struct sock_filter *prog,
+	     unsigned n, bool qdisc_ours)
+{
+	int rc = tc_install(t, ifindex, pref, prog, n);
+
+	if (rc != -EEXIST)
+		return rc;
+	/* tc_install left the qdisc (it found one) and added nothing */
+	t->ifindex = ifindex;
+	t->pref = pref ? pref : TC_GW_PREF;
+	rc = put_filter(t, NLM_F_CREATE | NLM_F_REPLACE, prog, n);
+	if (rc < 0)
+		return rc;
+	t->filter_added = true;
+	t->qdisc_added = qdisc_ours;
+	return 0;
+}
+
 int tc_replace(struct tc_filter *t, const struct sock_filter *prog, unsigned n)
 {
 	if (!t->filter_added)

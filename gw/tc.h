@@ -31,6 +31,12 @@ struct tc_filter {
  * on failure. */
 int tc_install(struct tc_filter *t, int ifindex, uint16_t pref,
 	       const struct sock_filter *prog, unsigned n);
+/* tc_install for a restart that takes over what a previous gw left
+ * (KeepState): a filter already at pref is replaced in one step, not
+ * refused.  qdisc_ours: the previous gw created the clsact qdisc (it goes
+ * with the filter at a clean exit).  0 or -errno. */
+int tc_adopt(struct tc_filter *t, int ifindex, uint16_t pref, const struct sock_filter *prog,
+	     unsigned n, bool qdisc_ours);
 /* Swaps the program of the installed filter in one step (no moment
  * without a filter).  0 or -errno; the old program stays on failure. */
 int tc_replace(struct tc_filter *t, const struct sock_filter *prog, unsigned n);

@@ -618,13 +618,23 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 		int n = bpf_build_tc(nat, prog, BPF_PROG_MAX);
 
 		step = "tc ingress filter";
-		rc = n < 0 ? n : tc_install(&u->tc, u->ifindex, c->tc_pref, prog, (unsigned)n);
+		rc = n < 0 ? n : c->adopt ?
+		     tc_adopt(&u->tc, u->ifindex, c->tc_pref, prog, (unsigned)n, c->adopt_qdisc) :
+		     tc_install(&u->tc, u->ifindex, c->tc_pref, prog, (unsigned)n);
 		if (rc < 0)
 			goto fail;
 		u->tc_on = true;
 	}
 	if (c->host_owned) {
 		step = "net.ipv4.ip_local_reserved_ports";
+		if (c->adopt_ports) {
+			/* a previous gw's ports: released below if no longer wanted */
+			u->ports.ours = malloc(SYSCTL_PORTMAP_BYTES);
+			rc = -ENOMEM;
+			if (!u->ports.ours)
+				goto fail;
+			memcpy(u->ports.ours, c->adopt_ports, SYSCTL_PORTMAP_BYTES);
+		}
 		rc = set_reserved(u, nat);
 		if (rc < 0)
 			goto fail;
@@ -877,6 +887,11 @@ fail:
 	return rc;
 }
 
+void uplink_keep(struct uplink *u)
+{
+	u->keep = true;
+}
+
 void uplink_close(struct uplink *u)
 {
 	int rc;
@@ -891,6 +906,12 @@ void uplink_close(struct uplink *u)
 		close(u->pfd);
 	u->pfd = -1;
 	uplink_tx_close(&u->tx);
+	if (u->keep) {
+		/* the next gw takes them over */
+		u->tc_on = false;
+		free(u->ports.ours);
+		u->ports.ours = NULL;
+	}
 	if (u->tc_on) {
 		rc = tc_remove(&u->tc);
 		if (rc < 0)

@@ -125,6 +125,13 @@ struct uplink_conf {
 	unsigned ring_frames;		/* 0: UPLINK_RING_FRAMES (tests make it small) */
 	bool raw_send;			/* send by the raw socket only (tests, benches) */
 	bool ipv6;			/* hand IPv6 packets on (family NF_V6) */
+	/* KeepState: take over what a previous gw left (gw/keep.h): a tc
+	 * filter at tc_pref is replaced, not refused; adopt_qdisc: it had
+	 * created the clsact qdisc; adopt_ports (SYSCTL_PORTMAP_BYTES, or
+	 * NULL): the ports it had reserved, now gw's own */
+	bool adopt;
+	bool adopt_qdisc;
+	const uint8_t *adopt_ports;
 };
 
 struct uplink {
@@ -137,6 +144,7 @@ struct uplink {
 	uint16_t tc_pref;
 	struct bpf_nat_spec nat;	/* what the filters are built from now */
 	bool stale;		/* the filters may not be nat's: retry */
+	bool keep;		/* uplink_close leaves the tc filter and the ports */
 	bool tc_on;
 	struct tc_filter tc;
 	struct sysctl_ports ports;
@@ -198,8 +206,12 @@ bool uplink_reserve_map(const struct bpf_nat_spec *nat, uint16_t elo, uint16_t e
  * read with uplink_recv_batch, by one thread; their counters are their
  * own.  0 or -errno (logged; no reader added).  uplink_close closes them. */
 int uplink_fanout(struct uplink *u, struct uplink *rx, unsigned n, unsigned ring_frames);
-/* Removes the tc filter and the port reservation, closes and frees. */
+/* Removes the tc filter and the port reservation (unless uplink_keep),
+ * closes and frees. */
 void uplink_close(struct uplink *u);
+/* KeepState's exit: uplink_close leaves the tc filter and the reserved
+ * ports for the next gw to take over (uplink_conf.adopt). */
+void uplink_keep(struct uplink *u);
 
 /* net.ipv4.conf.IFNAME.forwarding — what the kernel reads for a packet in
  * from ifname: 0, 1 or -errno. */

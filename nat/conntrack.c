@@ -842,6 +842,45 @@ int ct_confirm(struct ct_table *t, struct ct_entry *e, uint64_t now)
 	return 0;
 }
 
+int ct_insert_saved(struct ct_table *t, const struct ct_entry *from, const struct ct_acct acct[2],
+		    uint64_t now, uint32_t left)
+{
+	struct ct_tuple orig, repl;
+	uint32_t now_u = ct_units(now), h0, h1;
+	uint16_t owner = from->owner <= t->cfg.owners ? from->owner : 0;
+	struct ct_entry *e;
+
+	tuple_norm(&orig, &from->tuple[CT_DIR_ORIGINAL]);
+	tuple_norm(&repl, &from->tuple[CT_DIR_REPLY]);
+	h0 = tuple_hash(t, &orig);
+	h1 = tuple_hash(t, &repl);
+	reap_expired(t, &orig, h0, now_u);
+	reap_expired(t, &repl, h1, now_u);
+	if (find_node(t, &orig, h0, true, now_u) != CT_NIL ||
+	    find_node(t, &repl, h1, true, now_u) != CT_NIL)
+		return -EEXIST;
+	if (owner && t->cfg.owner_max && t->owner_count[owner] >= t->cfg.owner_max)
+		return -EDQUOT;
+	/* no early drop: what the table holds already stays */
+	if (t->stats.count >= t->cfg.max)
+		return -ENOSPC;
+	e = entry_alloc(t, &orig, &repl, h0, now_u, owner);
+	if (!e)
+		return -ENOSPC;
+	e->mark = from->mark;
+	e->proto = from->proto;
+	e->status |= from->status & (CT_S_PUBLIC | CT_S_TS_ORIG) & ~(CT_S_CONFIRMED | CT_S_DYING);
+	memcpy(t->acct[entry_index(t, e)], acct, sizeof(t->acct[0]));
+	e->expires = now_u + left;
+	hash_link(t, e, CT_DIR_ORIGINAL);
+	hash_link(t, e, CT_DIR_REPLY);
+	e->status |= CT_S_CONFIRMED;
+	if (wheel_empty(t) && t->clk < now >> CT_TICK_SHIFT)
+		t->clk = now >> CT_TICK_SHIFT;
+	wheel_link(t, e, due_tick(now, e->expires));
+	return 0;
+}
+
 void ct_abort(struct ct_table *t, struct ct_entry *e)
 {
 	if (e && !(e->status & CT_S_CONFIRMED))

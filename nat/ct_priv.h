@@ -160,6 +160,12 @@ void ct_kill(struct ct_ctx *c, struct ct_entry *e);
 /* The L4 checksum of the outer header is right (UDP 0: none, right). */
 bool ct_l4_csum_ok(const struct pkt *p);
 
+/* conntrack.c, for ct_save.c: a confirmed entry made from from's tuples,
+ * status, mark, owner and protocol state, with counters acct, expiring left
+ * units after now.  0, -EEXIST, -EDQUOT or -ENOSPC (ct_save.h). */
+int ct_insert_saved(struct ct_table *t, const struct ct_entry *from, const struct ct_acct acct[2],
+		    uint64_t now, uint32_t left);
+
 /* ct_tcp.c */
 bool ct_tcp_error(const struct pkt *p, bool check_csum);
 bool ct_tcp_new(struct ct_ctx *c, struct ct_entry *e);
