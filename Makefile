@@ -19,7 +19,7 @@ V       ?= 0
 
 # Debian packages: to build, then to run the tests, benchmarks and demo.
 DEB_BUILD := gcc make libc6-dev libsodium-dev libb2-dev libev-dev \
-	libcap-ng-dev libcmocka-dev libmnl-dev libqrencode-dev libsystemd-dev
+	libcap-ng-dev libseccomp-dev libcmocka-dev libmnl-dev libqrencode-dev libsystemd-dev
 DEB_TEST  := iproute2 procps python3 wireguard-tools wireguard-go iptables nftables \
 	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography groff-base
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
@@ -70,7 +70,7 @@ LIBS      := $(LIBNAT) $(LIBPKT) $(LIBCRYPTO)
 GW_MAIN   := gw/main.c
 GW_LIBSRC := $(filter-out $(GW_MAIN),$(GW_SRC))
 EXT_LIBS  := -lsodium -lb2
-GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lmnl -lqrencode -lsystemd
+GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lseccomp -lmnl -lqrencode -lsystemd
 
 UNIT_BINS  := $(patsubst %.c,$(B)/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst %.c,$(B)/%,$(BENCH_SRC))

@@ -242,6 +242,13 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 			return rc;
 		}
 	}
+	/* not dumpable, switched or not: no core file with the keys, and no
+	 * other process of the same uid may ptrace gw or read its memory */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		rc = -errno;
+		gw_err("%s: privileges: PR_SET_DUMPABLE: %s", what, strerror(-rc));
+		return rc;
+	}
 	/* gw never executes anything; nothing may gain privileges if it did */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		rc = -errno;
