@@ -21,7 +21,8 @@ V       ?= 0
 DEB_BUILD := gcc make libc6-dev libsodium-dev libb2-dev libev-dev \
 	libcap-ng-dev libseccomp-dev libcmocka-dev libmnl-dev libqrencode-dev libsystemd-dev
 DEB_TEST  := iproute2 procps python3 wireguard-tools wireguard-go iptables nftables \
-	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography groff-base
+	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography groff-base \
+	systemd
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 
 ifeq ($(SAN),1)
@@ -279,3 +280,14 @@ $(CONNRATE): $(B)/tests/bench/connrate.o
 netns: $(CONNRATE)
 
 -include $(B)/tests/bench/connrate.d
+
+# ---- tests/netns/syscall_filter: systemd's SystemCallFilter= in 84 ----------
+SYSCALL_FILTER := $(B)/tests/netns/syscall_filter
+
+$(SYSCALL_FILTER): $(B)/tests/netns/syscall_filter.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< -lseccomp
+
+netns: $(SYSCALL_FILTER)
+
+-include $(B)/tests/netns/syscall_filter.d
