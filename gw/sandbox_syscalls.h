@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The system calls the running gateway may make (gw/sandbox.h), one
- * SANDBOX_SYSCALL(name) each, libseccomp's names.  Found by running the
- * netns suite with GW_SECCOMP=log (the kernel logs each call the filter
- * would refuse) and under strace -f after the "privileges:" line, then
- * grouped by who makes them.  tests/netns/84-sandbox.sh reads this file:
+ * SANDBOX_SYSCALL(name) each, libseccomp's names, grouped by who makes
+ * them: taken from what gw and its libraries call after setup, then checked
+ * by running the netns suite with GW_SECCOMP=log (the kernel logs each call
+ * the filter would refuse: none was).  Some entries are there for paths
+ * the suite does not take (rename/fsync for files written at exit, the
+ * x86_64 legacy open/stat).  tests/netns/84-sandbox.sh reads this file:
  * every name must be in systemd's @system-service set or in its list of
  * extras (contrib/systemd/gw@.service's SystemCallFilter= line).
  *
