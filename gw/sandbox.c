@@ -22,10 +22,10 @@ const size_t sandbox_n = sizeof(sandbox_syscalls) / sizeof(sandbox_syscalls[0]);
 
 /* What the sanitizers' runtimes add (SAN=1 and TSan builds only): the leak
  * check at exit stops the threads with ptrace from a clone of its own, and
- * reports are symbolized by a helper process. */
+ * walks /proc/self/task with getdents (found with GW_SECCOMP=log). */
 static const char *const sanitizer_syscalls[] = {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	"ptrace", "wait4", "waitid", "getppid", "sched_getparam",
+	"ptrace", "wait4", "waitid", "getppid", "getdents", "sched_getparam",
 	"sched_getscheduler", "getrlimit", "prlimit64", "sysinfo",
 #endif
 	NULL
