@@ -26,7 +26,7 @@ const size_t sandbox_n = sizeof(sandbox_syscalls) / sizeof(sandbox_syscalls[0]);
 static const char *const sanitizer_syscalls[] = {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	"ptrace", "wait4", "waitid", "getppid", "getdents", "sched_getparam",
-	"sched_getscheduler", "getrlimit", "prlimit64", "sysinfo",
+	"sched_getscheduler", "getrlimit", "prlimit64",
 #endif
 	NULL
 };
