@@ -24,10 +24,10 @@ V       ?= 0
 
 # Debian packages: to build, then to run the tests, benchmarks and demo.
 DEB_BUILD := gcc make libc6-dev libsodium-dev libb2-dev libev-dev \
-	libcap-ng-dev libcmocka-dev libmnl-dev libqrencode-dev libsystemd-dev
+	libcap-ng-dev libseccomp-dev libcmocka-dev libmnl-dev libqrencode-dev libsystemd-dev
 DEB_TEST  := iproute2 procps python3 wireguard-tools wireguard-go iptables nftables \
 	conntrack socat tcpdump iperf3 clang zbar-tools python3-cryptography groff-base \
-	passt podman runc
+	passt podman runc systemd
 DEB_PKGS  := $(DEB_BUILD) $(DEB_TEST)
 
 ifeq ($(SAN),1)
@@ -76,7 +76,7 @@ LIBS      := $(LIBNAT) $(LIBPKT) $(LIBCRYPTO)
 GW_MAIN   := gw/main.c
 GW_LIBSRC := $(filter-out $(GW_MAIN),$(GW_SRC))
 EXT_LIBS  := -lsodium -lb2
-GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lmnl -lqrencode -lsystemd
+GW_LIBS   := $(EXT_LIBS) -lev -lcap-ng -lseccomp -lmnl -lqrencode -lsystemd
 
 UNIT_BINS  := $(patsubst %.c,$(B)/%,$(UNIT_SRC))
 BENCH_BINS := $(patsubst %.c,$(B)/%,$(BENCH_SRC))
@@ -322,3 +322,14 @@ $(CONNRATE): $(B)/tests/bench/connrate.o
 netns: $(CONNRATE)
 
 -include $(B)/tests/bench/connrate.d
+
+# ---- tests/netns/syscall_filter: systemd's SystemCallFilter= in 84 ----------
+SYSCALL_FILTER := $(B)/tests/netns/syscall_filter
+
+$(SYSCALL_FILTER): $(B)/tests/netns/syscall_filter.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< -lseccomp
+
+netns: $(SYSCALL_FILTER)
+
+-include $(B)/tests/netns/syscall_filter.d

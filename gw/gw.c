@@ -16,6 +16,7 @@
 #include "gw/keep.h"
 #include "gw/log.h"
 #include "gw/peers.h"
+#include "gw/sandbox.h"
 #include "gw/tun.h"
 #include "gw/uapi.h"
 #include "gw/worker.h"
@@ -707,8 +708,12 @@ int gw_setup(struct gw *g, struct config *cfg)
 	g->ctl.arg = g;
 	ctl_server_start(&g->ctl, g->loop, ret);
 	keep_done(g);
-	/* everything privileged is done: keep only what the loop needs */
-	return priv_drop(g->cfg.ifname, &g->user, priv_needed(g));
+	/* everything privileged is done: keep only what the loop needs, then
+	 * allow only the system calls it makes */
+	ret = priv_drop(g->cfg.ifname, &g->user, priv_needed(g));
+	if (ret)
+		return ret;
+	return sandbox_enter(g->cfg.ifname, sandbox_mode_env());
 oom:
 	gw_err("%s: out of memory", g->cfg.ifname);
 	return -ENOMEM;

@@ -89,6 +89,18 @@ void log_open(void)
 	pthread_mutex_unlock(&lock);
 }
 
+bool log_prefixed(void)
+{
+	int p;
+
+	pthread_mutex_lock(&lock);
+	if (use_prefix < 0)
+		use_prefix = decide_prefix();
+	p = use_prefix;
+	pthread_mutex_unlock(&lock);
+	return p;
+}
+
 /* One line, written whole; the caller holds lock. */
 static void emit(int prio, const char *gw, const char *fmt, va_list ap)
 {

@@ -55,6 +55,8 @@ const char *log_level_name(int prio);
 /* Decide the "<N>" prefix again from the environment and fd 2 (done once
  * on the first line; again when stderr has changed). */
 void log_open(void);
+/* Is the "<N>" prefix written (deciding it now if not yet)? */
+bool log_prefixed(void);
 
 /* One call site's budget.  Zero-initialised: LOG_LIMIT_BURST lines per
  * LOG_LIMIT_INTERVAL_NS. */

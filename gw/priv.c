@@ -207,6 +207,21 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 		gw_err("%s: privileges: reading them: %s", what, strerror(-rc));
 		return rc;
 	}
+	/* what the loop needs must be there to keep: say which is missing
+	 * (the kernel's EPERM from capset would not) */
+	for (unsigned c = 0; c < 64; c++) {
+		char name[CAPS_TEXT];
+
+		if (!(keep & PRIV_CAP(c)) || capng_have_capability(CAPNG_PERMITTED, c) == 1)
+			continue;
+		priv_caps_format(PRIV_CAP(c), name, sizeof(name));
+		gw_err("%s: privileges: the running gateway needs %s%s, and gw was started "
+		       "without it", what, name,
+		       c == CAP_SYS_PTRACE || c == CAP_DAC_READ_SEARCH ?
+		       " (rules with --gid-owner read other users' /proc/PID/fd; under systemd: "
+		       "AmbientCapabilities=, CapabilityBoundingSet=, ProtectProc=default)" : "");
+		return -EPERM;
+	}
 	/* the bounding set can only be cleared holding CAP_SETPCAP */
 	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP) == 1;
 	capng_clear(CAPNG_SELECT_BOTH);
@@ -241,6 +256,13 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 			gw_err("%s: privileges: dropping capabilities: %s", what, strerror(-rc));
 			return rc;
 		}
+	}
+	/* not dumpable, switched or not: no core file with the keys, and no
+	 * other process of the same uid may ptrace gw or read its memory */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		rc = -errno;
+		gw_err("%s: privileges: PR_SET_DUMPABLE: %s", what, strerror(-rc));
+		return rc;
 	}
 	/* gw never executes anything; nothing may gain privileges if it did */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {

@@ -16,8 +16,18 @@
  *                  only when the rules at start compare gids (-m owner
  *                  --gid-owner): the socket's group comes from walking
  *                  /proc/PID/fd of other users' processes (gw/sockdiag.h).
- *                  Rules restored later that need them find them gone:
- *                  priv_warn_missing says so.
+ *                  There is no other way to it: sock_diag gives the
+ *                  socket's uid and inode, not its group (the creator's
+ *                  fsgid, xt_owner's), and only an fd of the socket does
+ *                  (fstat); listing another user's /proc/PID/fd needs
+ *                  CAP_DAC_READ_SEARCH, following its links ptrace access,
+ *                  so CAP_SYS_PTRACE (the owning process's gid in
+ *                  /proc/PID/status is not the socket's, and finding that
+ *                  PID is the same walk).  Started without them, priv_drop
+ *                  refuses to start, naming them; the seccomp filter
+ *                  refuses ptrace(2) and process_vm_readv(2) whatever the
+ *                  capabilities.  Rules restored later that need them find
+ *                  them gone: priv_warn_missing says so.
  *   nothing else   every socket and the TUN device are open (closing the TUN
  *                  removes it), the control socket already listens, the
  *                  packet socket's filter is swapped and ARP is answered on
@@ -27,9 +37,10 @@
  * empty; the bounding set empty when CAP_SETPCAP allows clearing it (started
  * without it, e.g. as a user with ambient capabilities, the bounding set is
  * what the starter gave: systemd's CapabilityBoundingSet=); no_new_privs.
- * With User: uid and gid switched, supplementary groups cleared.  Changing
- * credentials makes the process non-dumpable, so other processes of User
- * cannot ptrace it or read its memory (the keys).
+ * With User: uid and gid switched, supplementary groups cleared.  Not
+ * dumpable (PR_SET_DUMPABLE 0), switched or not: other processes of the
+ * same uid cannot ptrace it or read its memory (the keys), and it leaves
+ * no core file.  Then gw/sandbox.h's seccomp filter.
  */
 #ifndef GW_PRIV_H
 #define GW_PRIV_H

@@ -53,6 +53,16 @@
  *      ports too (gw/sysctl.h; Linux has no IPv6 copy of either).
  *
  * No allocation after uplink_open.  Views live until the callback returns.
+ *
+ * Not SO_LOCK_FILTER: uplink_set_nat replaces the packet sockets' filter
+ *      while gw runs (MASQUERADE following the uplink's address, a rules
+ *      restore, SIGHUP), and a locked filter cannot be replaced.  Opening
+ *      new packet sockets instead would need CAP_NET_RAW after the drop
+ *      (gw/priv.h keeps it only during setup), and would lose the ring and
+ *      the fanout group's flows in flight.  What a locked filter would
+ *      protect against — code running inside gw widening the filter — can
+ *      read every packet on the TUN and the UDP sockets anyway; the seccomp
+ *      filter (gw/sandbox.h) refuses new packet sockets.
  */
 #ifndef GW_UPLINK_H
 #define GW_UPLINK_H

@@ -12,7 +12,8 @@
 #
 #     /proc/PID/status: uid/gid 65534, no groups, CapEff = CapPrm =
 #     cap_net_admin, CapBnd/CapInh/CapAmb empty, NoNewPrivs; gw stats says
-#     the same; TCP and ICMP echo through the NAT; SIGHUP reloads the rules
+#     the same, Seccomp 2 (gw's filter) on every thread; TCP and ICMP echo
+#     through the NAT; SIGHUP reloads the rules
 #     (readable by nobody); a restore with --gid-owner is warned about (its
 #     capabilities are gone); the uplink address changes and the dropped gw
 #     moves the tc filter (no error, TCP on the new address works); SIGTERM
@@ -21,7 +22,8 @@
 #     bounding set, no_new_privs and a read-only / (what
 #     contrib/systemd/gw@.service does), the config still saying User =
 #     nobody (itself), in the same gateway: CAP_NET_RAW dropped after setup,
-#     the bounding set left as given (no CAP_SETPCAP), traffic, and on
+#     the bounding set left as given (no CAP_SETPCAP), not dumpable all the
+#     same, traffic, and on
 #     SIGTERM the filter, the ports and the control socket (in a directory
 #     uid 65534 owns) removed.
 # (b) rootless: contrib/container/gw-userns (`unshare --user --map-root-user
@@ -70,7 +72,12 @@ check_status() {
 		[ "$(status "$pid" $f)" = 0000000000000000 ] || fail "$f: $(status "$pid" $f)"
 	done
 	[ "$(status "$pid" NoNewPrivs)" = 1 ] || fail "NoNewPrivs: $(status "$pid" NoNewPrivs)"
-	log "  /proc/$pid/status: Uid $uid, CapEff $eff, CapBnd $bnd, NoNewPrivs 1"
+	# gw's own seccomp filter (gw/sandbox.h), on every thread
+	[ "$(status "$pid" Seccomp)" = 2 ] || fail "Seccomp: $(status "$pid" Seccomp), expected 2 (filter)"
+	for f in /proc/"$pid"/task/*/status; do
+		grep -q '^Seccomp:[[:space:]]*2$' "$f" || fail "$f: $(grep ^Seccomp: "$f")"
+	done
+	log "  /proc/$pid/status: Uid $uid, CapEff $eff, CapBnd $bnd, NoNewPrivs 1, Seccomp 2"
 }
 
 # check_stats STATS-TEXT KEY=VALUE...
@@ -202,6 +209,8 @@ wait_for 10 G stats "$R/gw0.sock"
 check_status "$gw_pid" $NOBODY $CAP_NET_ADMIN $CAP_NET_ADMIN_RAW
 check_stats "$(G stats "$R/gw0.sock")" user=nobody uid=$NOBODY caps=cap_net_admin \
 	caps_bounding=cap_net_admin,cap_net_raw
+# not switched, yet not dumpable (PR_SET_DUMPABLE): /proc/PID is root's
+[ "$(stat -c %u "/proc/$gw_pid/status")" = 0 ] || fail "gw is dumpable without a user switch"
 # a new gw: the client's session is gone, so it handshakes again now
 wgc set wgc0 peer "$gw_pub" remove
 wgc set wgc0 peer "$gw_pub" endpoint 192.0.2.1:51820 allowed-ips 0.0.0.0/0
