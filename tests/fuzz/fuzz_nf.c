@@ -31,7 +31,9 @@
  *   op bits 5-7  time passing before it (0 to 2 hours), ct_expire runs
  * and in 8-byte records the IPv6 byte x:
  *   x bit  0     a new packet is IPv6 (TCP, UDP, ICMPv6 echo or, when
- *                the ICMP type bit says so, ND, MLD, router messages...)
+ *                the ICMP type bit says so, ND, MLD, router messages...;
+ *                in the fourth protocol's place GRE, ESP, no next header
+ *                or SCTP)
  *   x bits 1-2   its extension headers: none, hop-by-hop, destination
  *                options, hop-by-hop + routing (no segments left) +
  *                destination options
@@ -43,6 +45,8 @@
  *                host's)
  *   IPv6 errors are ICMPv6 destination unreachable, packet too big, time
  *   exceeded, parameter problem.
+ * Packets in on gw0 and eth0 go through nf_input, or nf_input_batch (one
+ * at a time, as gw/path.c does) with 8-byte records.
  * Each result goes on as gw/forward.h decides (fwd_decide, the no-peer
  * answer when an argument bit says no peer owns the destination, cutting
  * into fragments); every answer gw owes (REJECT, time exceeded,
@@ -264,6 +268,7 @@ struct run {
 	uint16_t ip_id;
 	uint16_t mtu;
 	bool no_uplink_addr;
+	bool batch;             /* nf_input_batch (8-byte records), else nf_input */
 	struct seen ring[RING];
 	unsigned nring;
 	uint8_t fragout[PKT_CAP];
@@ -508,6 +513,8 @@ static size_t build_reply(uint8_t *b, const struct seen *s, const uint8_t *a)
 	} else if (b[9] == P_ICMP && l3 + 8 <= len) {
 		b[l3] = b[l3] == 8 ? 0 : b[l3] == 0 ? 8 : b[l3];
 	}
+	for (size_t i = s->out_len; i < len; i++) /* a longer reply's payload */
+		b[i] = (uint8_t)i;
 	be16_put(b + 2, (uint16_t)len);
 	ipv4_csum(b);
 	if (!(a[3] & 0x80))
@@ -576,11 +583,13 @@ static void ext_push(uint8_t *b, size_t *off, size_t *nhp, uint8_t nh, size_t n)
  * comment). */
 static size_t build_new6(uint8_t *b, const uint8_t *a, uint8_t x)
 {
-	static const uint8_t protos[4] = { P_TCP, P_UDP, P_ICMP6, P_TCP };
+	static const uint8_t protos[4] = { P_TCP, P_UDP, P_ICMP6, 0 };
+	/* the fourth: GRE, ESP, no next header, SCTP (a[2] & 3) */
+	static const uint8_t others[4] = { 47, 50, 59, 132 };
 	static const uint8_t types[16] = {
 		128, 129, 133, 134, 135, 136, 130, 131, 132, 143, 137, 1, 2, 3, 4, 200,
 	};
-	uint8_t proto = protos[a[0] & 3];
+	uint8_t proto = (a[0] & 3) == 3 ? others[a[2] & 3] : protos[a[0] & 3];
 	size_t pl = payloads[a[3] & 7], l4h, len, off = 40, nhp = 6, l4;
 	bool mss = a[3] & 8;
 	unsigned ext = x >> 1 & 3;
@@ -627,7 +636,7 @@ static size_t build_new6(uint8_t *b, const uint8_t *a, uint8_t x)
 		be16_put(b + l4, ports[a[1] & 15]);
 		be16_put(b + l4 + 2, ports[a[1] >> 4]);
 		be16_put(b + l4 + 4, (uint16_t)(8 + pl));
-	} else {
+	} else if (proto == P_ICMP6) {
 		/* echo request or reply, or another type the fuzzer picks */
 		b[l4] = a[2] & 0x80 ? types[a[2] & 15] : (a[2] & 1 ? 129 : 128);
 		b[l4 + 1] = a[2] & 0x80 ? a[2] >> 5 & 3 : 0;
@@ -961,7 +970,14 @@ static void one(struct run *r, uint8_t op, const uint8_t *a, uint8_t x)
 	switch (path) {
 	case 0:
 	case 1:
-		nf_input(r->nf, &p, ins[path], r->now, rnd_next(r), &res, NULL);
+		if (r->batch) { /* as gw's data path does */
+			struct pkt *pp = &p;
+			uint32_t rnd = rnd_next(r);
+
+			nf_input_batch(r->nf, &pp, 1, ins[path], r->now, &rnd, &res);
+		} else {
+			nf_input(r->nf, &p, ins[path], r->now, rnd_next(r), &res, NULL);
+		}
 		break;
 	case 2:
 		nf_from_host(r->nf, &p, a[4] & 1 ? uid : NULL, r->now, rnd_next(r), &res, NULL);
@@ -1066,6 +1082,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	run.rnd = 7;
 	run.mtu = (uint16_t)(576 + (data[0] >> 5) * 128);
 	run.no_uplink_addr = data[0] & 2;
+	run.batch = v6;
 	rt.tunnel_mtu = run.mtu;
 	if (!run.no_uplink_addr)
 		memcpy(up6.b, UPLINK6, 16);
