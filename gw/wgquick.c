@@ -2,7 +2,8 @@
 /*
  * A wg-quick hook line is shell: commands separated by ';', '&&', '||', '&'
  * or newlines, %i replaced by the interface name before the shell sees it.
- * Each iptables command is read as iptables(8) reads its arguments:
+ * Each iptables (ip6tables) command is read as iptables(8) reads its
+ * arguments, into the Rules (Rules6) file's suggestion:
  *   -A/-I CHAIN ...   becomes that line of the table's *TABLE block;
  *   -N CHAIN          ":CHAIN - [0:0]";   -P CHAIN POLICY   ":CHAIN POLICY [0:0]";
  *   -D / -C           the undo / a test of a rule: nothing to add;
@@ -24,10 +25,11 @@
 
 enum { WQ_TOKENS = 64, WQ_ENTRIES = 32, WQ_TABLE = 16 };
 
-/* One line of the suggestion: a rule or a chain line of table. */
+/* One line of the suggestion: a rule or a chain line of table, for the
+ * Rules file or (v6) the Rules6 one. */
 struct entry {
 	char table[WQ_TABLE];
-	bool chain;
+	bool chain, v6;
 	char *text;
 };
 
@@ -115,7 +117,8 @@ static void note(struct hook *h, const char *cmd, const char *fmt, ...)
 
 /* Loads line (a rule or a chain line) in table, after the chain lines the
  * hook has so far: 0, or the parser's message in err. */
-static int check(struct hook *h, const char *table, const char *line, char *err, size_t len)
+static int check(struct hook *h, bool v6, const char *table, const char *line, char *err,
+		 size_t len)
 {
 	struct rules *r = NULL;
 	struct sbuf t;
@@ -124,10 +127,11 @@ static int check(struct hook *h, const char *table, const char *line, char *err,
 	sbuf_init(&t);
 	sbuf_printf(&t, "*%s\n", table);
 	for (size_t i = 0; i < h->n; i++)
-		if (h->e[i].chain && !strcmp(h->e[i].table, table))
+		if (h->e[i].chain && h->e[i].v6 == v6 && !strcmp(h->e[i].table, table))
 			sbuf_printf(&t, "%s\n", h->e[i].text);
 	sbuf_printf(&t, "%s\nCOMMIT\n", line);
-	ret = rulesfile_parse(&r, "rule", t.buf, t.len, NULL, false, err, len);
+	ret = rulesfile_parse_as(&r, "rule", t.buf, t.len, NULL, false, v6 ? NF_V6 : NF_V4, err,
+				 len);
 	rules_free(r);
 	sbuf_free(&t);
 	if (ret && !strncmp(err, "rule:", 5)) {
@@ -140,7 +144,7 @@ static int check(struct hook *h, const char *table, const char *line, char *err,
 	return ret;
 }
 
-static void add_entry(struct hook *h, const char *cmd, const char *table, bool chain,
+static void add_entry(struct hook *h, const char *cmd, bool v6, const char *table, bool chain,
 		      const char *line)
 {
 	char err[256];
@@ -149,7 +153,7 @@ static void add_entry(struct hook *h, const char *cmd, const char *table, bool c
 		note(h, cmd, "is one rule too many for this warning: not translated");
 		return;
 	}
-	if (check(h, table, line, err, sizeof(err))) {
+	if (check(h, v6, table, line, err, sizeof(err))) {
 		note(h, cmd, "would be `%s' in *%s, which gw's rules refuse (%s): not suggested",
 		     line, table, err);
 		return;
@@ -158,6 +162,7 @@ static void add_entry(struct hook *h, const char *cmd, const char *table, bool c
 	if (!h->e[h->n].text)
 		return;
 	snprintf(h->e[h->n].table, WQ_TABLE, "%s", table);
+	h->e[h->n].v6 = v6;
 	h->e[h->n++].chain = chain;
 }
 
@@ -182,8 +187,8 @@ static char command_letter(const char *w)
 	return 0;
 }
 
-/* One iptables command, its words w[0..n). */
-static void iptables(struct hook *h, const char *cmd, char **w, size_t n)
+/* One iptables (v6: ip6tables) command, its words w[0..n). */
+static void iptables(struct hook *h, const char *cmd, bool v6, char **w, size_t n)
 {
 	const char *table = "filter", *chain = NULL, *arg = NULL;
 	char op = 0;
@@ -228,19 +233,20 @@ static void iptables(struct hook *h, const char *cmd, char **w, size_t n)
 	    (op == 'N' && rest.len) || strlen(table) >= WQ_TABLE) {
 		note(h, cmd, "is not one rule to add: not translated");
 	} else if (op == 'D') {
-		note(h, cmd, "deletes a rule: nothing to undo once the rule is in the Rules file");
+		note(h, cmd, "deletes a rule: nothing to undo once the rule is in the %s file",
+		     v6 ? "Rules6" : "Rules");
 	} else if (op == 'C') {
-		note(h, cmd, "tests for a rule: not needed with the Rules file");
+		note(h, cmd, "tests for a rule: not needed with the %s file", v6 ? "Rules6" : "Rules");
 	} else if (op == 'N' || op == 'P') {
 		sbuf_printf(&line, ":%s %s [0:0]", chain, op == 'N' ? "-" : arg);
-		add_entry(h, cmd, table, true, line.buf);
+		add_entry(h, cmd, v6, table, true, line.buf);
 	} else {
 		sbuf_printf(&line, "-%c %s", op, chain);
 		if (arg)
 			sbuf_printf(&line, " %s", arg);
 		if (rest.len)
 			sbuf_printf(&line, " %s", rest.buf);
-		add_entry(h, cmd, table, false, line.buf);
+		add_entry(h, cmd, v6, table, false, line.buf);
 	}
 	sbuf_free(&rest);
 	sbuf_free(&line);
@@ -266,11 +272,12 @@ static void command(struct hook *h, char *cmd)
 	if (!strcmp(prog, "iptables") || !strcmp(prog, "iptables-nft") ||
 	    !strcmp(prog, "iptables-legacy")) {
 		h->iptables = true;
-		iptables(h, cmd, w, n);
-	} else if (!strncmp(prog, "ip6tables", 9)) {
+		iptables(h, cmd, false, w, n);
+	} else if (!strcmp(prog, "ip6tables") || !strcmp(prog, "ip6tables-nft") ||
+		   !strcmp(prog, "ip6tables-legacy")) {
 		h->iptables = true;
-		note(h, cmd, "is IPv6: gw has no IPv6 rules (IPv6 = drop or pass): not translated");
-	} else if (!strncmp(prog, "iptables", 8)) {
+		iptables(h, cmd, true, w, n);
+	} else if (!strncmp(prog, "iptables", 8) || !strncmp(prog, "ip6tables", 9)) {
 		h->iptables = true;
 		note(h, cmd, "is not one rule to add: not translated");
 	} else {
@@ -312,6 +319,36 @@ static char *trim(char *s)
 	return s;
 }
 
+/* The suggested Rules (v6: Rules6) file, one block per table. */
+static void suggest(struct hook *h, bool v6)
+{
+	bool header = false;
+
+	for (size_t i = 0; i < h->n; i++) {
+		bool first = h->e[i].v6 == v6;
+
+		for (size_t j = 0; j < i && first; j++)
+			first = h->e[j].v6 != v6 || strcmp(h->e[j].table, h->e[i].table);
+		if (!first)
+			continue;
+		if (!header)
+			sbuf_printf(h->warn, "%s: warning: %s is not run by gw, and its %s rules would "
+				    "not see the tunnel's packets: gw's own rules do.  Put them into "
+				    "the %s file (%s = FILE in [Interface], %s format):\n",
+				    h->where, h->key, v6 ? "ip6tables" : "iptables",
+				    v6 ? "Rules6" : "Rules", v6 ? "Rules6" : "Rules",
+				    v6 ? "ip6tables-restore" : "iptables-restore");
+		header = true;
+		sbuf_printf(h->warn, "    *%s\n", h->e[i].table);
+		for (int chains = 1; chains >= 0; chains--)
+			for (size_t j = i; j < h->n; j++)
+				if (h->e[j].v6 == v6 && !strcmp(h->e[j].table, h->e[i].table) &&
+				    h->e[j].chain == chains)
+					sbuf_printf(h->warn, "    %s\n", h->e[j].text);
+		sbuf_add(h->warn, "    COMMIT\n");
+	}
+}
+
 bool wgquick_hook(const char *where, const char *ifname, const char *key, const char *val,
 		  struct sbuf *warn)
 {
@@ -351,26 +388,9 @@ bool wgquick_hook(const char *where, const char *ifname, const char *key, const 
 		}
 	}
 	any = h.iptables;
-	if (any && h.n) {
-		sbuf_printf(warn, "%s: warning: %s is not run by gw, and its iptables rules would not "
-			    "see the tunnel's packets: gw's own rules do.  Put them into the Rules "
-			    "file (Rules = FILE in [Interface], iptables-restore format):\n",
-			    where, key);
-		for (size_t i = 0; i < h.n; i++) {
-			bool first = true;
-
-			for (size_t j = 0; j < i; j++)
-				first &= !!strcmp(h.e[j].table, h.e[i].table);
-			if (!first)
-				continue;
-			sbuf_printf(warn, "    *%s\n", h.e[i].table);
-			for (int chains = 1; chains >= 0; chains--)
-				for (size_t j = i; j < h.n; j++)
-					if (!strcmp(h.e[j].table, h.e[i].table) && h.e[j].chain == chains)
-						sbuf_printf(warn, "    %s\n", h.e[j].text);
-			sbuf_add(warn, "    COMMIT\n");
-		}
-	} else if (any) {
+	for (int v6 = 0; any && v6 <= 1; v6++)
+		suggest(&h, v6);
+	if (any && !h.n) {
 		sbuf_printf(warn, "%s: warning: %s is not run by gw, and its iptables rules would not "
 			    "see the tunnel's packets: gw's own rules (Rules = FILE) do\n", where, key);
 	}

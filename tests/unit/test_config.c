@@ -461,8 +461,14 @@ static const struct {
 		    "    *mangle\n    -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n" }, NULL },
 	/* 8 */ { "PostUp", "iptables -t nat -A POSTROUTING -o $(ip route | awk '/default/{print $5}') -j MASQUERADE; echo hi",
 		  { "needs a shell: not translated", "`echo hi' is not run by gw: ignored" }, "COMMIT" },
-	/* 9 */ { "PostUp", "ip6tables -A FORWARD -i %i -j ACCEPT",
-		  { "`ip6tables -A FORWARD -i gw0 -j ACCEPT' is IPv6" }, "COMMIT" },
+	/* 9: ip6tables into the Rules6 file, beside iptables into Rules */
+	/* 9 */ { "PostUp", "ip6tables -A FORWARD -i %i -j ACCEPT; ip6tables -t nat -A POSTROUTING -o eth0 -j MASQUERADE; iptables -A FORWARD -o %i -j ACCEPT",
+		  { "Put them into the Rules file (Rules = FILE in [Interface], iptables-restore format):\n"
+		    "    *filter\n    -A FORWARD -o gw0 -j ACCEPT\n    COMMIT\n",
+		    "its ip6tables rules would not see the tunnel's packets: gw's own rules do.  Put them "
+		    "into the Rules6 file (Rules6 = FILE in [Interface], ip6tables-restore format):\n"
+		    "    *filter\n    -A FORWARD -i gw0 -j ACCEPT\n    COMMIT\n"
+		    "    *nat\n    -A POSTROUTING -o eth0 -j MASQUERADE\n    COMMIT\n" }, "%i" },
 	/* 10 */ { "PostUp", "iptables -F; iptables -A",
 		  { "`iptables -F' is not one rule to add", "`iptables -A' is not one rule to add" }, "COMMIT" },
 	/* 11: a target that needs a chain the line does not make */
