@@ -41,7 +41,7 @@ static int host_now(struct gw *g, struct uplink_host *h, union nf_addr *dev6)
 	}
 	/* with Rules6, the IPv6 ones for the uplink's IPv6 filters */
 	if (g->ipv6_rules && g->cfg.uplink[0] &&
-	    (n6 = route_host_addrs6(g->cfg.uplink, dev6, &a6)) < 0) {
+	    (n6 = route_host_addrs6(g->cfg.uplink, &g->uplink_addr6, dev6, &a6)) < 0) {
 		gw_err("%s: reading the host's IPv6 addresses: %s", g->cfg.ifname, strerror(-n6));
 		free(a);
 		return n6;

@@ -542,6 +542,7 @@ static int keep6(struct dump6 *d, const void *addr);
 struct dump6 {
 	unsigned index;
 	union nf_addr *out;
+	const union nf_addr *keep;  /* preferred while it stays usable, or NULL */
 	bool found;
 	union nf_addr *all;
 	unsigned n, cap;
@@ -559,7 +560,7 @@ static int dump6_one(const struct nlmsghdr *nlh, void *data)
 	    ifa->ifa_family != AF_INET6)
 		return MNL_CB_OK;
 	flags = ifa->ifa_flags;
-	if (d->found || ifa->ifa_index != d->index || ifa->ifa_scope != RT_SCOPE_UNIVERSE) {
+	if (ifa->ifa_index != d->index || ifa->ifa_scope != RT_SCOPE_UNIVERSE) {
 		mnl_attr_for_each(at, nlh, sizeof(*ifa))
 			if ((mnl_attr_get_type(at) == IFA_LOCAL ||
 			     mnl_attr_get_type(at) == IFA_ADDRESS) &&
@@ -576,8 +577,12 @@ static int dump6_one(const struct nlmsghdr *nlh, void *data)
 	}
 	if (!use)
 		return MNL_CB_OK;
-	/* not yet (or no longer) the host's to send from */
-	if (!(flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED))) {
+	/* not yet (or no longer) the host's to send from, or a temporary
+	 * (privacy) address that comes and goes: not MASQUERADE's; the first
+	 * usable one, or the one MASQUERADE has while it stays usable (a new
+	 * address would flush every NAT66 entry) */
+	if (!(flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED | IFA_F_DEPRECATED | IFA_F_TEMPORARY)) &&
+	    (!d->found || (d->keep && !memcmp(d->keep->b, mnl_attr_get_payload(use), 16)))) {
 		memcpy(d->out->b, mnl_attr_get_payload(use), 16);
 		d->found = true;
 	}
@@ -602,10 +607,10 @@ static int keep6(struct dump6 *d, const void *addr)
 	return MNL_CB_OK;
 }
 
-int route_addrs6_parse(const void *buf, size_t len, unsigned index, union nf_addr *dev_addr,
-		       union nf_addr **all)
+int route_addrs6_parse(const void *buf, size_t len, unsigned index, const union nf_addr *keep,
+		       union nf_addr *dev_addr, union nf_addr **all)
 {
-	struct dump6 d = { .index = index, .out = dev_addr };
+	struct dump6 d = { .index = index, .out = dev_addr, .keep = keep };
 	int rc;
 
 	memset(dev_addr, 0, sizeof(*dev_addr));
@@ -619,13 +624,15 @@ int route_addrs6_parse(const void *buf, size_t len, unsigned index, union nf_add
 	return (int)d.n;
 }
 
-int route_host_addrs6(const char *dev, union nf_addr *dev_addr, union nf_addr **all)
+int route_host_addrs6(const char *dev, const union nf_addr *keep, union nf_addr *dev_addr,
+		      union nf_addr **all)
 {
 	struct dump6 d;
 	int rc = -EINTR;
 
 	for (int i = 0; i < 5 && rc == -EINTR; i++) {
-		d = (struct dump6){ .index = dev ? if_nametoindex(dev) : 0, .out = dev_addr };
+		d = (struct dump6){ .index = dev ? if_nametoindex(dev) : 0, .out = dev_addr,
+				    .keep = keep };
 		memset(dev_addr, 0, sizeof(*dev_addr));
 		rc = addr_dump(AF_INET6, dump6_one, &d, &d.err);
 		if (rc)

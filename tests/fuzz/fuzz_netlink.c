@@ -191,7 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		union nf_addr dev, *all;
 		bool in = false;
 
-		rc = route_addrs6_parse(buf, len, mode >> 4, &dev, &all);
+		rc = route_addrs6_parse(buf, len, mode >> 4, NULL, &dev, &all);
 		CHECK(rc >= 0 || !all);
 		for (int i = 0; i < rc && !in; i++)
 			in = nf_addr_eq(&all[i], &dev);

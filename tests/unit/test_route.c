@@ -217,7 +217,7 @@ static void test_addr_dump_short(void **state)
 	memcpy(buf, &shortm, sizeof(shortm));
 	assert_int_equal(route_addrs_parse(buf, sizeof(shortm), &a), 0);
 	assert_null(a);
-	assert_int_equal(route_addrs6_parse(buf, sizeof(shortm), 1, &dev, &all), 0);
+	assert_int_equal(route_addrs6_parse(buf, sizeof(shortm), 1, NULL, &dev, &all), 0);
 	assert_null(all);
 	assert_true(nf_addr_is_zero(&dev));
 	free(buf);
@@ -232,6 +232,63 @@ static void test_addr_dump_short(void **state)
 	free(buf);
 }
 
+/* One RTM_NEWADDR of an IPv6 address on interface 2, with its flags. */
+struct msg6 {
+	struct nlmsghdr h;
+	struct ifaddrmsg ifa;
+	struct nlattr a;
+	uint8_t addr[16];
+	struct nlattr f;
+	uint32_t flags;
+};
+
+static struct msg6 msg6(uint8_t last, uint32_t flags, uint8_t scope)
+{
+	struct msg6 m = {
+		{ sizeof(m), RTM_NEWADDR, NLM_F_MULTI, 0, 0 },
+		{ AF_INET6, 64, 0, scope, 2 },
+		{ sizeof(struct nlattr) + 16, IFA_ADDRESS },
+		{ 0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = last },
+		{ sizeof(struct nlattr) + 4, IFA_FLAGS },
+		flags,
+	};
+
+	return m;
+}
+
+/* MASQUERADE's IPv6 address: the first usable global one of the uplink,
+ * never a temporary, tentative or deprecated one, and the one it has while
+ * that stays usable. */
+static void test_addr6_choice(void **state)
+{
+	struct msg6 m[5] = {
+		msg6(1, IFA_F_TENTATIVE, RT_SCOPE_UNIVERSE),
+		msg6(2, IFA_F_TEMPORARY, RT_SCOPE_UNIVERSE),
+		msg6(3, 0, RT_SCOPE_LINK),
+		msg6(4, 0, RT_SCOPE_UNIVERSE),
+		msg6(5, 0, RT_SCOPE_UNIVERSE),
+	};
+	union nf_addr dev, keep, *all;
+
+	(void)state;
+	assert_int_equal(route_addrs6_parse(m, sizeof(m), 2, NULL, &dev, &all), 5);
+	free(all);
+	assert_int_equal(dev.b[15], 4);
+	keep = dev;
+	keep.b[15] = 5;
+	assert_int_equal(route_addrs6_parse(m, sizeof(m), 2, &keep, &dev, &all), 5);
+	free(all);
+	assert_int_equal(dev.b[15], 5);
+	keep.b[15] = 2; /* a temporary one is not kept */
+	assert_int_equal(route_addrs6_parse(m, sizeof(m), 2, &keep, &dev, &all), 5);
+	free(all);
+	assert_int_equal(dev.b[15], 4);
+	/* on another interface: none */
+	assert_int_equal(route_addrs6_parse(m, sizeof(m), 3, NULL, &dev, &all), 5);
+	free(all);
+	assert_true(nf_addr_is_zero(&dev));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +297,7 @@ int main(void)
 		cmocka_unit_test(test_no_uplink),
 		cmocka_unit_test(test_local),
 		cmocka_unit_test(test_addr_dump_short),
+		cmocka_unit_test(test_addr6_choice),
 	};
 
 	if (sodium_init() < 0)
