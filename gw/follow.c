@@ -90,7 +90,8 @@ static void live_needs(struct gw *g, const uint32_t *own, unsigned n, struct nat
 		within[0].lo[i] = cur->tcp[i].lo, within[0].hi[i] = cur->tcp[i].hi;
 	for (unsigned i = 0; i < cur->nudp; i++)
 		within[1].lo[i] = cur->udp[i].lo, within[1].hi[i] = cur->udp[i].hi;
-	nat_live(nf_ct(g->nf), own, n, within, live);
+	nat_live6(nf_ct(g->nf), own, n, &g->uplink_addr6, !nf_addr_is_zero(&g->uplink_addr6),
+		  within, live);
 	for (unsigned i = 0; i < live->nsnat; i++)
 		if (uplink_nat_foreign_has(cur, live->snat[i]))
 			live->snat[k++] = live->snat[i];

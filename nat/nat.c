@@ -603,6 +603,8 @@ unsigned nat_flush_addr6(struct ct_table *t, const union nf_addr *addr)
 struct live_arg {
 	const uint32_t *addrs;
 	unsigned naddr;
+	const union nf_addr *addrs6;
+	unsigned naddr6;
 	const struct rules_portset *within;
 	struct nat_live *out;
 };
@@ -639,17 +641,21 @@ static int live_one(struct ct_entry *e, void *arg)
 	const struct ct_tuple *o = ct_entry_tuple(e, CT_DIR_ORIGINAL);
 	bool found = false;
 
-	if (o->family != NF_V4)
-		return 0;  /* the uplink's IPv4 filters only */
-	if (st & CT_S_SRC_NAT)
+	/* (foreign IPv6 SNAT addresses are not kept for live connections) */
+	if ((st & CT_S_SRC_NAT) && o->family == NF_V4)
 		live_snat(l->out, ct_entry_tuple(e, CT_DIR_REPLY)->dst.ip);
 	if (!(st & CT_S_DST_NAT) || (o->proto != IPPROTO_TCP && o->proto != IPPROTO_UDP))
 		return 0;
 	if (o->proto == IPPROTO_TCP && (ct_entry_tcp_state(e) == CT_TCP_TIME_WAIT ||
 					ct_entry_tcp_state(e) == CT_TCP_CLOSE))
 		return 0;
-	for (unsigned i = 0; i < l->naddr && !found; i++)
-		found = l->addrs[i] == o->dst.ip;
+	if (o->family == NF_V6) {
+		for (unsigned i = 0; i < l->naddr6 && !found; i++)
+			found = nf_addr_eq(&l->addrs6[i], &o->dst);
+	} else {
+		for (unsigned i = 0; i < l->naddr && !found; i++)
+			found = l->addrs[i] == o->dst.ip;
+	}
 	if (found && l->within && !in_portset(&l->within[o->proto == IPPROTO_UDP], o->dport))
 		found = false;
 	if (found) {
@@ -689,7 +695,14 @@ static unsigned bits_ports(const uint64_t *bits, struct rules_portset *s)
 void nat_live(struct ct_table *t, const uint32_t *addrs, unsigned naddr,
 	      const struct rules_portset *within, struct nat_live *out)
 {
-	struct live_arg l = { addrs, naddr, within, out };
+	nat_live6(t, addrs, naddr, NULL, 0, within, out);
+}
+
+void nat_live6(struct ct_table *t, const uint32_t *addrs, unsigned naddr,
+	       const union nf_addr *addrs6, unsigned naddr6, const struct rules_portset *within,
+	       struct nat_live *out)
+{
+	struct live_arg l = { addrs, naddr, addrs6, naddr6, within, out };
 
 	memset(out, 0, sizeof(*out));
 	ct_foreach(t, live_one, &l);

@@ -117,5 +117,11 @@ struct nat_live {
  * uplink's filters never held) out. */
 void nat_live(struct ct_table *t, const uint32_t *addrs, unsigned naddr,
 	      const struct rules_portset *within, struct nat_live *out);
+/* The same with the uplink's IPv6 addresses addrs6[naddr6] too: DNAT-ed
+ * IPv6 connections to them keep their ports (the port lists are shared by
+ * both families).  Foreign IPv6 SNAT addresses are not listed. */
+void nat_live6(struct ct_table *t, const uint32_t *addrs, unsigned naddr,
+	       const union nf_addr *addrs6, unsigned naddr6, const struct rules_portset *within,
+	       struct nat_live *out);
 
 #endif

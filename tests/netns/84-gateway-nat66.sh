@@ -14,7 +14,9 @@
 #
 # (a) DNAT66: the internet host reaches the client's TCP server through
 #     [2001:db8:1::1]:8080 (1 MB both ways, compared; the client sees the
-#     internet host's address) and its UDP echo through :5353; the
+#     internet host's address), a download survives a restore that removes
+#     its rule half-way (the port stays gw's while the connection lives),
+#     and its UDP echo through :5353; the
 #     gateway's kernel sends no RST and no ICMPv6 unreachable meanwhile (its
 #     counters), so the ports are hidden from it; the host's own listener
 #     on [2001:db8:1::1]:2222 keeps working over IPv6 and :8081 is refused
@@ -96,6 +98,21 @@ on internet timeout 30 socat -u "TCP6:[$UPL6]:8080" - > "$TMP/down" ||
 	fail "[$UPL6]:8080 download: socat"
 wait "$tx" || true
 cmp -s "$TMP/data" "$TMP/down" || fail "download: $(wc -c < "$TMP/down") of 1000000 bytes intact"
+
+log "(a) a DNAT66 connection outlives its rule (restore -6 without it, mid-download)"
+gated "$TMP/go" "$TMP/data" | on client socat -u - TCP6-LISTEN:80,reuseaddr &
+_pids+=($!)
+wait_tcp client 80
+on internet timeout 60 socat -u "TCP6:[$UPL6]:8080" - > "$TMP/down2" &
+dl=$!
+half() { [ "$(wc -c < "$TMP/down2")" -ge 500000 ]; }
+wait_for 20 half || fail "the download did not reach half-way"
+grep -v -- "--dport 8080" "$TMP/nat66.rules6" > "$TMP/nodnat.rules6"
+on gateway "$GW" rules "$ctl" -6 restore "$TMP/nodnat.rules6" || fail "restore -6 without DNAT"
+touch "$TMP/go"
+wait "$dl" || fail "the download died when its DNAT66 rule went"
+cmp -s "$TMP/data" "$TMP/down2" || fail "download across the restore: $(wc -c < "$TMP/down2") bytes"
+on gateway "$GW" rules "$ctl" -6 restore "$TMP/nat66.rules6" || fail "restore -6 back"
 
 log "(a) DNAT66: UDP echo through [$UPL6]:5353"
 bg client socat UDP6-LISTEN:5353,reuseaddr PIPE
