@@ -222,6 +222,13 @@ struct ext_icmp_name {
 int ext_parse_icmp_type(const struct ext_icmp_name *names, size_t n, const char *kind,
 			const char *arg, uint8_t *type, uint8_t code[2], struct ext_parse *pc);
 
+/* libipt_icmp / libip6t_icmp6 print(): " WORD" (icmp, ipv6-icmp), then the
+ * first name of names[n] for the type and code range unless numeric, else
+ * "type T", " code C" or " codes A-B". */
+void ext_print_icmp_type(const struct ext_icmp_name *names, size_t n, const char *word,
+			 uint8_t type, const uint8_t code[2], bool inv, bool numeric,
+			 struct sbuf *out);
+
 /* Quoting as xtables_save_string: bare when only [A-Za-z0-9_-], else in
  * double quotes with " \ ' escaped.  Prints a leading space. */
 void ext_put_string(struct sbuf *out, const char *s);

@@ -518,3 +518,24 @@ int ext_parse_icmp_type(const struct ext_icmp_name *names, size_t n, const char 
 	code[0] = code[1] = (uint8_t)v;
 	return 0;
 }
+
+void ext_print_icmp_type(const struct ext_icmp_name *names, size_t n, const char *word,
+			 uint8_t type, const uint8_t code[2], bool inv, bool numeric,
+			 struct sbuf *out)
+{
+	sbuf_printf(out, " %s", word);
+	if (!numeric)
+		for (size_t i = 0; i < n; i++)
+			if (names[i].type == type && names[i].code_min == code[0] &&
+			    names[i].code_max == code[1]) {
+				sbuf_printf(out, " %s%s", inv ? "!" : "", names[i].name);
+				return;
+			}
+	if (inv)
+		sbuf_add(out, " !");
+	sbuf_printf(out, "type %u", type);
+	if (code[0] == code[1])
+		sbuf_printf(out, " code %u", code[0]);
+	else if (code[0] != 0 || code[1] != 0xFF)
+		sbuf_printf(out, " codes %u-%u", code[0], code[1]);
+}

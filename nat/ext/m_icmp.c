@@ -131,22 +131,8 @@ static void icmp_print(const void *data, const struct rule_ip *ip, bool numeric,
 	const struct icmp_info *ic = data;
 
 	(void)ip;
-	sbuf_add(out, " icmp");
-	if (!numeric)
-		for (size_t i = 0; i < NCODES; i++)
-			if (icmp_codes[i].type == ic->type &&
-			    icmp_codes[i].code_min == ic->code[0] &&
-			    icmp_codes[i].code_max == ic->code[1]) {
-				sbuf_printf(out, " %s%s", ic->inv ? "!" : "", icmp_codes[i].name);
-				return;
-			}
-	if (ic->inv)
-		sbuf_add(out, " !");
-	sbuf_printf(out, "type %u", ic->type);
-	if (ic->code[0] == ic->code[1])
-		sbuf_printf(out, " code %u", ic->code[0]);
-	else if (ic->code[0] != 0 || ic->code[1] != 0xFF)
-		sbuf_printf(out, " codes %u-%u", ic->code[0], ic->code[1]);
+	ext_print_icmp_type(icmp_codes, NCODES, "icmp", ic->type, ic->code, ic->inv,
+			    numeric, out);
 }
 
 const struct ext m_icmp = {
