@@ -87,24 +87,21 @@ transfers() {
 	wait_udp internet $((port + 2))
 	echo "hello over IPv6 $RUN" | on client socat -u - "UDP6-SENDTO:[$SRV6]:$((port + 2))"
 	wait_for 10 grep -q "hello over IPv6 $RUN" "$TMP/udp.in" || fail "UDP client -> server"
-	# the reply comes back to the NAT-ed source: UDP6-DATAGRAM answers
-	bg internet socat UDP6-RECVFROM:$((port + 3)),reuseaddr SYSTEM:"echo pong $RUN"
+	# replies back to the NAT-ed source: an echo server, requests resent
+	# until answered (a reply's arrival is not raced against a timeout)
+	bg internet python3 "$TOP/tests/netns/gw_e2e.py" udp-echo $((port + 3)) > /dev/null
 	wait_udp internet $((port + 3))
-	on client timeout 10 socat -T 5 - "UDP6:[$SRV6]:$((port + 3))" <<< "ping" > "$TMP/udp.out" ||
-		true
-	grep -q "pong $RUN" "$TMP/udp.out" || fail "UDP server -> client (the reply) did not arrive"
+	on client python3 "$TOP/tests/netns/gw_e2e.py" udp-ping $SRV6 $((port + 3)) 20 > /dev/null ||
+		fail "UDP server -> client: echoes did not come back"
 
 	log "a UDP datagram of 3000 bytes each way, in IPv6 fragments (gw reassembles, cuts again)"
 	on client ip -6 route replace $SRV6 dev wgc0 mtu 1300
 	local re0 fr0
 	re0=$(stat_of frag_reassembled) fr0=$(stat_of frag_fragmented)
-	bg internet socat -T 5 UDP6-RECVFROM:$((port + 4)),reuseaddr SYSTEM:cat
+	bg internet python3 "$TOP/tests/netns/gw_e2e.py" udp-echo $((port + 4)) > /dev/null
 	wait_udp internet $((port + 4))
-	head -c 3000 "$TMP/data" > "$TMP/d3000"
-	on client timeout 10 socat -T 5 -b 8192 - "UDP6:[$SRV6]:$((port + 4))" < "$TMP/d3000" \
-		> "$TMP/d3000.back" || true
-	cmp -s "$TMP/d3000" "$TMP/d3000.back" ||
-		fail "the fragmented datagram: $(wc -c < "$TMP/d3000.back") of 3000 bytes came back"
+	on client python3 "$TOP/tests/netns/gw_e2e.py" udp-ping $SRV6 $((port + 4)) 2 0 3000 \
+		> /dev/null || fail "the fragmented 3000-byte datagrams did not come back"
 	on client ip -6 route del $SRV6 dev wgc0
 	[ "$(stat_of frag_reassembled)" -ge $((re0 + 2)) ] && [ "$(stat_of frag_fragmented)" -ge $((fr0 + 2)) ] ||
 		fail "gw did not reassemble and cut both datagrams: $(on gateway "$GW" stats "$ctl" | grep ^frag_)"

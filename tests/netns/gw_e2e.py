@@ -3,10 +3,12 @@
 """Probes for the gateway's end-to-end tests (65-...), run inside a namespace.
 
     gw_e2e.py udp-echo PORT
-        a UDP echo server; prints each datagram's source as ADDR:PORT
-    gw_e2e.py udp-ping DST PORT COUNT [SPORT]
-        COUNT request/answer exchanges from one socket (bound to SPORT); each
-        request is sent again up to 5 times; fails if one is never answered
+        a UDP echo server (IPv4 and IPv6); prints each datagram's source as
+        ADDR:PORT
+    gw_e2e.py udp-ping DST PORT COUNT [SPORT [SIZE]]
+        COUNT request/answer exchanges from one socket (bound to SPORT; DST
+        IPv4 or IPv6), each request SIZE bytes (default 70); each is sent
+        again up to 5 times; fails if one is never answered
     gw_e2e.py tcp-sink PORT COUNT DIR
         accepts COUNT connections at once, stores each one's bytes in
         DIR/ADDR:PORT, prints each peer as ADDR:PORT when it is accepted
@@ -92,22 +94,27 @@ class Ip:
 # ---- servers ----
 
 def udp_echo(port):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
     while True:
         d, a = s.recvfrom(65535)
-        print("%s:%d" % a, flush=True)
+        host = a[0][7:] if a[0].startswith("::ffff:") else a[0]
+        print("%s:%d" % (host, a[1]), flush=True)
         s.sendto(d, a)
 
 
-def udp_ping(dst, port, count, sport=0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+def udp_ping(dst, port, count, sport=0, size=0):
+    v6 = ":" in dst
+    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", sport))
+    s.bind(("::" if v6 else "0.0.0.0", sport))
     s.settimeout(1)
     for i in range(count):
         msg = b"ping %d %d " % (os.getpid(), i) + os.urandom(32).hex().encode()
+        if size > len(msg):
+            msg += os.urandom((size - len(msg)) // 2 + 1).hex().encode()[:size - len(msg)]
         for _ in range(6):
             s.sendto(msg, (dst, port))
             try:
@@ -355,8 +362,9 @@ def main():
     a = sys.argv[1:]
     if a[:1] == ["udp-echo"] and len(a) == 2:
         udp_echo(int(a[1]))
-    elif a[:1] == ["udp-ping"] and len(a) in (4, 5):
-        udp_ping(a[1], int(a[2]), int(a[3]), int(a[4]) if len(a) == 5 else 0)
+    elif a[:1] == ["udp-ping"] and len(a) in (4, 5, 6):
+        udp_ping(a[1], int(a[2]), int(a[3]), int(a[4]) if len(a) >= 5 else 0,
+                 int(a[5]) if len(a) == 6 else 0)
     elif a[:1] == ["tcp-sink"] and len(a) == 4:
         tcp_sink(int(a[1]), int(a[2]), a[3])
     elif a[:1] == ["probe"] and len(a) in (6, 7, 8):
