@@ -305,8 +305,11 @@ static int unique_key(struct ct_table *t, struct ct_tuple *tuple, enum nat_manip
 	uint16_t *key = manip_key(tuple, m);
 	uint32_t min, size, attempts, off;
 
+	/* nothing to vary (GRE, ESP, ...): the mapped addresses alone, as
+	 * Linux keeps them, when no other connection holds them (--random
+	 * comes here with them untried) */
 	if (!key)
-		return -ENOSPC;
+		return used(t, tuple, e) ? -ENOSPC : 0;
 	if (r->flags & NAT_F_PROTO_SPECIFIED) {
 		min = r->min_port;
 		size = (uint32_t)r->max_port - r->min_port + 1;

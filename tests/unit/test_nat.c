@@ -668,6 +668,27 @@ static void test_source_mapping_kept(void **state)
 	ct_destroy(t);
 }
 
+/* --random on a protocol without ports (GRE): the address is mapped as
+ * Linux maps it (nf_nat_l4proto_unique_tuple has no key to change), not
+ * refused; a second source to the same destination clashes, and only
+ * then is the packet dropped (-ENOSPC).  Found by fuzz_nat. */
+static void test_random_keyless(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet a, b;
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 0, 0);
+
+	(void)state;
+	r.range.flags |= NAT_F_RANDOM;
+	connect_nat(t, &a, "47 10.8.0.2 > 203.0.113.5", &r, &env_default, 0);
+	assert_int_equal(a.p.outer.saddr.ip, SNAT_ADDR);
+	r.range.flags ^= NAT_F_RANDOM | NAT_F_RANDOM_FULLY;
+	connect_nat(t, &b, "47 10.8.0.3 > 203.0.113.6", &r, &env_default, 0);
+	assert_int_equal(b.p.outer.saddr.ip, SNAT_ADDR);
+	connect_nat(t, &b, "47 10.8.0.3 > 203.0.113.5", &r, &env_default, -ENOSPC);
+	ct_destroy(t);
+}
+
 /* A DNAT-ed connection from the internet to addr:port (to CLIENT1), tracked
  * and confirmed. */
 static struct ct_entry *connect_dnat(struct ct_table *t, const char *spec)
@@ -781,6 +802,7 @@ int main(void)
 		cmocka_unit_test(test_hairpin),
 		cmocka_unit_test(test_flush_addr),
 		cmocka_unit_test(test_source_mapping_kept),
+		cmocka_unit_test(test_random_keyless),
 		cmocka_unit_test(test_live),
 	};
 
