@@ -115,10 +115,16 @@ static bool has_ports(uint8_t proto)
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
 }
 
-/* An ICMP (ICMPv6) query's tuple: its id is the port-like key. */
+/* An ICMP (ICMPv6) query's tuple whose packets carry an id: the id is the
+ * port-like key.  Of the ICMPv6 types conntrack tracks only echo has one
+ * (a Node Information query's tuple id is zero, nothing nat_packet could
+ * rewrite); every ICMP type it tracks has. */
 static bool icmp_query(const struct ct_tuple *t)
 {
-	return t->family == NF_V6 ? t->proto == IPPROTO_ICMPV6 : t->proto == IPPROTO_ICMP;
+	if (t->family == NF_V6)
+		return t->proto == IPPROTO_ICMPV6 &&
+		       (t->dport >> 8 == ICMP6T_ECHO_REQ || t->dport >> 8 == ICMP6T_ECHO_REPLY);
+	return t->proto == IPPROTO_ICMP;
 }
 
 bool nat_tuple_invert(struct ct_tuple *out, const struct ct_tuple *in)
