@@ -31,8 +31,8 @@
  *     address only with NatPorts when no ports were asked;
  *   - the entry then confirms (its tuples are unique);
  *   - a packet rewritten at both hooks is the inverse of the other
- *     direction's tuple (addresses, ports or ICMP id); an error's quote is
- *     that tuple;
+ *     direction's tuple (addresses, ports or ICMP query id); an error's
+ *     quote is that tuple;
  *   - the rewritten packet parses again, and each checksum that verified
  *     (IPv4 header, TCP/UDP/ICMP/ICMPv6, the quoted IPv4 header) still does;
  *   - at the end, the clock far ahead, the table is empty.
@@ -129,9 +129,16 @@ static unsigned sums(const struct pkt *p)
 /* Header h carries tuple t (as a packet of that direction). */
 static void check_is(const struct pkt_hdr *h, const struct ct_tuple *t)
 {
+	bool query = h->family == NF_V6 ? h->proto == IPPROTO_ICMPV6 && h->icmp_type >= 128 :
+		     h->proto == IPPROTO_ICMP && !pkt_icmp_is_error(h->icmp_type);
+
 	CHECK(nf_addr_eq(&h->saddr, &t->src) && nf_addr_eq(&h->daddr, &t->dst));
-	if (has_ports(h->proto) && (h->flags & PKT_F_PORTS))
+	if (!(h->flags & PKT_F_PORTS))
+		return;
+	if (has_ports(h->proto))
 		CHECK(h->sport == t->sport && h->dport == t->dport);
+	else if (query)
+		CHECK(h->sport == t->sport); /* the ICMP id */
 }
 
 /* The header of a record's request for manip m of a family. */
