@@ -115,10 +115,16 @@ static bool has_ports(uint8_t proto)
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP;
 }
 
-/* An ICMP (ICMPv6) query's tuple: its id is the port-like key. */
+/* An ICMP (ICMPv6) query's tuple whose packets carry an id: the id is the
+ * port-like key.  Of the ICMPv6 types conntrack tracks only echo has one
+ * (a Node Information query's tuple id is zero, nothing nat_packet could
+ * rewrite); every ICMP type it tracks has. */
 static bool icmp_query(const struct ct_tuple *t)
 {
-	return t->family == NF_V6 ? t->proto == IPPROTO_ICMPV6 : t->proto == IPPROTO_ICMP;
+	if (t->family == NF_V6)
+		return t->proto == IPPROTO_ICMPV6 &&
+		       (t->dport >> 8 == ICMP6T_ECHO_REQ || t->dport >> 8 == ICMP6T_ECHO_REPLY);
+	return t->proto == IPPROTO_ICMP;
 }
 
 bool nat_tuple_invert(struct ct_tuple *out, const struct ct_tuple *in)
@@ -305,8 +311,11 @@ static int unique_key(struct ct_table *t, struct ct_tuple *tuple, enum nat_manip
 	uint16_t *key = manip_key(tuple, m);
 	uint32_t min, size, attempts, off;
 
+	/* nothing to vary (GRE, ESP, ...): the mapped addresses alone, as
+	 * Linux keeps them, when no other connection holds them (--random
+	 * comes here with them untried) */
 	if (!key)
-		return -ENOSPC;
+		return used(t, tuple, e) ? -ENOSPC : 0;
 	if (r->flags & NAT_F_PROTO_SPECIFIED) {
 		min = r->min_port;
 		size = (uint32_t)r->max_port - r->min_port + 1;

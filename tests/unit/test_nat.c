@@ -668,6 +668,71 @@ static void test_source_mapping_kept(void **state)
 	ct_destroy(t);
 }
 
+/* --random on a protocol without ports (GRE): the address is mapped as
+ * Linux maps it (nf_nat_l4proto_unique_tuple has no key to change), not
+ * refused; a second source to the same destination clashes, and only
+ * then is the packet dropped (-ENOSPC).  Found by fuzz_nat. */
+static void test_random_keyless(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet a, b;
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 0, 0);
+
+	(void)state;
+	r.range.flags |= NAT_F_RANDOM;
+	connect_nat(t, &a, "47 10.8.0.2 > 203.0.113.5", &r, &env_default, 0);
+	assert_int_equal(a.p.outer.saddr.ip, SNAT_ADDR);
+	r.range.flags ^= NAT_F_RANDOM | NAT_F_RANDOM_FULLY;
+	connect_nat(t, &b, "47 10.8.0.3 > 203.0.113.6", &r, &env_default, 0);
+	assert_int_equal(b.p.outer.saddr.ip, SNAT_ADDR);
+	connect_nat(t, &b, "47 10.8.0.3 > 203.0.113.5", &r, &env_default, -ENOSPC);
+	ct_destroy(t);
+}
+
+/* An ICMPv6 Node Information query (139) carries no identifier that NAT
+ * could rewrite (only echo does): its binding never changes the tuple's id,
+ * so the reply (140) finds the connection; where only another id would
+ * make the tuple unique, the query is dropped (-ENOSPC).  Found by
+ * fuzz_nat: with --random the binding took a random id the packet never
+ * carried, and the reply matched nothing. */
+static void test_icmp6_node_info(void **state)
+{
+	struct ct_table *t = table(64);
+	struct packet q, rep, q2;
+	struct nat_request none = { .kind = NAT_NONE }, r = { .kind = NAT_SNAT };
+	struct ct_entry *e;
+	enum ct_dir dir;
+	char err[64];
+	struct trace_spec s;
+
+	(void)state;
+	assert_int_equal(trace_spec_parse(&s, "icmp6 2001:db8:ff::7 > 2001:db8:ff::7", err,
+					  sizeof(err)), 0);
+	r.range.flags = NAT_F_MAP_IPS | NAT_F_RANDOM;
+	r.range.min_addr = r.range.max_addr = s.src;
+	build(&q, "icmp6 2001:db8:1::2 > 2001:db8:2::5 icmp6 139", NULL, 0);
+	e = track(t, &q, CT_NEW, NULL);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_DST, &none, &env_default), 0);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_SRC, &r, &env_default), 0);
+	assert_int_equal(nat_packet(e, CT_DIR_ORIGINAL, NAT_MANIP_SRC, &q.p, false), 0);
+	assert_int_equal(ct_confirm(t, e, 1000000000ull), 0);
+	assert_memory_equal(q.p.outer.saddr.b, s.src.b, 16);
+	build(&rep, "icmp6 2001:db8:2::5 > 2001:db8:ff::7 icmp6 140", NULL, 0);
+	assert_ptr_equal(track(t, &rep, CT_ESTABLISHED, &dir), e);
+	assert_int_equal(dir, CT_DIR_REPLY);
+	assert_int_equal(nat_packet(e, dir, NAT_MANIP_DST, &rep.p, false), 0);
+	assert_int_equal(rep.p.outer.daddr.b[5], 1);
+	assert_int_equal(rep.p.outer.daddr.b[15], 2);
+	/* another client's query to the same server: only an id would differ */
+	r.range.flags = NAT_F_MAP_IPS;
+	build(&q2, "icmp6 2001:db8:1::3 > 2001:db8:2::5 icmp6 139", NULL, 0);
+	e = track(t, &q2, CT_NEW, NULL);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_DST, &none, &env_default), 0);
+	assert_int_equal(nat_setup(t, e, NAT_MANIP_SRC, &r, &env_default), -ENOSPC);
+	ct_abort(t, e);
+	ct_destroy(t);
+}
+
 /* A DNAT-ed connection from the internet to addr:port (to CLIENT1), tracked
  * and confirmed. */
 static struct ct_entry *connect_dnat(struct ct_table *t, const char *spec)
@@ -781,6 +846,8 @@ int main(void)
 		cmocka_unit_test(test_hairpin),
 		cmocka_unit_test(test_flush_addr),
 		cmocka_unit_test(test_source_mapping_kept),
+		cmocka_unit_test(test_random_keyless),
+		cmocka_unit_test(test_icmp6_node_info),
 		cmocka_unit_test(test_live),
 	};
 
