@@ -26,7 +26,8 @@
 # rules and cut again as it came;
 # gw conntrack -f ipv6 lists the NAT66 entries; the gateway host and the
 # client reach each other over IPv6 (echo both ways, 2 MB of TCP from the
-# host's TUN: super-packets cut by gw); the live IPv6 rules: gw rules
+# host's TUN: super-packets cut by gw, let through by an -m owner rule: the
+# host's IPv6 socket found by sock_diag); the live IPv6 rules: gw rules
 # -6 -L -v shows the MASQUERADE rule's counters, -6 save / restore (a
 # REJECT put in front refuses the next connection with a RST, then it goes
 # again), gw trace IFACE runs an IPv6 packet through them, SIGHUP reads
@@ -137,6 +138,11 @@ r=$(on client python3 "$TOP/tests/netns/ping6.py" fd00:8::1) || fail "client -> 
 [[ $r == "reply fd00:8::1" ]] || fail "client -> gw's Address: $r"
 r=$(on gateway python3 "$TOP/tests/netns/ping6.py" fd00:8::2) || fail "gw host -> client: $r"
 [[ $r == "reply fd00:8::2" ]] || fail "gateway host -> client: $r"
+# -m owner over IPv6: root's SYN is let through, anybody else's dropped
+# (the filter table alone is restored: nat's counters stay)
+sed -n '/^\*filter/,/^COMMIT/{s|^:OUTPUT ACCEPT \[0:0\]$|&\n-A OUTPUT -d fd00:8::2 -p tcp --dport 7300 -m owner --uid-owner 0 -j ACCEPT\n-A OUTPUT -d fd00:8::2 -p tcp --dport 7300 --syn -j DROP|;p}' \
+	"$TMP/gw0.rules6" > "$TMP/own6"
+on gateway "$GW" rules "$ctl" -6 restore "$TMP/own6" || fail "restore -6 with -m owner"
 bg client socat -u TCP6-LISTEN:7300,reuseaddr - > "$TMP/hostrecv"
 hrx=$BG_PID
 wait_tcp client 7300
@@ -146,6 +152,11 @@ wait "$hrx" || true  # the listener ends at the sender's FIN
 [ "$(wc -c < "$TMP/hostrecv")" -eq 2000000 ] ||
 	fail "gateway host -> client: $(wc -c < "$TMP/hostrecv") of 2000000 bytes"
 cmp -s <(head -c 2000000 "$TMP/data") "$TMP/hostrecv" || fail "gateway host -> client: corrupted"
+on gateway "$GW" rules "$ctl" -6 -L OUTPUT -v -n -x > "$TMP/own6.l"
+awk '/owner UID match 0/ { if ($1 > 0) ok = 1 } END { exit !ok }' "$TMP/own6.l" ||
+	fail "the -m owner rule counted nothing: $(cat "$TMP/own6.l")"
+sed -n '/^\*filter/,/^COMMIT/p' "$TMP/gw0.rules6" > "$TMP/filter6"
+on gateway "$GW" rules "$ctl" -6 restore "$TMP/filter6" || fail "restore -6 back"
 
 log "live IPv6 rules"
 on gateway "$GW" rules "$ctl" -6 -t nat -L POSTROUTING -v -n -x > "$TMP/l6" || fail "gw rules -6 -L"
