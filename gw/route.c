@@ -77,8 +77,16 @@ void route_free(struct route_ctx *r)
 	r->nlocal6 = 0;
 }
 
+static int cmp_addr6(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(union nf_addr));
+}
+
 void route_set_local6(struct route_ctx *r, union nf_addr *a, unsigned n)
 {
+	/* sorted once here, so a packet's lookup is a binary search */
+	if (n > 1)
+		qsort(a, n, sizeof(*a), cmp_addr6);
 	free(r->local6);
 	r->local6 = a;
 	r->nlocal6 = n;
@@ -218,12 +226,6 @@ static bool joined6(const struct route_ctx *r, const union nf_addr *g)
 	return false;
 }
 
-/* One of gw's own tunnel Addresses (the trie says where it is). */
-static bool route_own_addr6(const struct route_ctx *r, const union nf_addr *a)
-{
-	return allowedips_lookup(&r->table, AF_INET6, a->b) == &route_own;
-}
-
 int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out)
 {
 	const struct route_ctx *r = arg;
@@ -244,13 +246,13 @@ int route_lookup6(void *arg, const union nf_addr *daddr, struct nf_route *out)
 		memcpy(out->out, c->uplink, sizeof(out->out));
 		return 0;
 	}
-	/* the host's other addresses (a handful: scanned) */
-	for (unsigned i = 0; i < r->nlocal6; i++)
-		if (nf_addr_eq(daddr, &r->local6[i]) && !route_own_addr6(r, daddr)) {
-			out->kind = NF_ROUTE_LOCAL;
-			return 0;
-		}
 	what = allowedips_lookup(&r->table, AF_INET6, daddr->b);
+	/* the host's other addresses (sorted: route_set_local6) */
+	if (what != &route_own && r->nlocal6 &&
+	    bsearch(daddr, r->local6, r->nlocal6, sizeof(*r->local6), cmp_addr6)) {
+		out->kind = NF_ROUTE_LOCAL;
+		return 0;
+	}
 	if (what == &route_own) {
 		out->kind = NF_ROUTE_LOCAL;
 		memcpy(out->out, c->ifname, sizeof(out->out));
