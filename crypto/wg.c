@@ -806,6 +806,7 @@ void wg_receive_end(struct wg_device *dev, uint64_t now, uint64_t wall,
 	rx->kind = WG_RX_PACKET;
 	rx->data = pt;
 	rx->len = ilen;
+	rx->room = srx.len - ilen + NOISE_TAG_LEN;
 }
 
 static void receive_data(struct wg_device *dev, uint64_t now, uint64_t wall,

@@ -156,6 +156,8 @@ struct wg_rx {
 	struct wg_peer *peer; /* the authenticated sender, when known */
 	uint8_t *data;
 	size_t len;
+	size_t room;          /* WG_RX_PACKET: bytes writable after data[len] in
+	                       * the message (its padding and spent tag) */
 };
 
 enum wg_tx_kind {

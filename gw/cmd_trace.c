@@ -293,6 +293,15 @@ static void json_hits(struct sbuf *out, const struct rules *r, const struct rule
 	sbuf_add(out, "]");
 }
 
+/* The bytes each hit counted, in json_hits' order. */
+static void json_hit_bytes(struct sbuf *out, const struct rules_trace *rt)
+{
+	sbuf_add(out, "[");
+	for (unsigned i = 0; rt && i < rt->n && i < rt->max; i++)
+		sbuf_printf(out, "%s%u", i ? "," : "", rt->hits[i].bytes);
+	sbuf_add(out, "]");
+}
+
 static void steps(struct sbuf *out, const struct rules *r, const struct nf_trace *tr,
 		  const char *indent)
 {
@@ -356,6 +365,8 @@ static void print_result(struct tracer *t, const char *arg, const uint8_t *in, s
 		}
 		sbuf_add(&out, ",\"hits\":");
 		json_hits(&out, r, rt);
+		sbuf_add(&out, ",\"hit_bytes\":");
+		json_hit_bytes(&out, rt);
 		if (reply_len) {
 			sbuf_add(&out, ",\"reply_hits\":");
 			json_hits(&out, r, rtr->rules);
@@ -512,6 +523,7 @@ static int trace_one(struct tracer *t, const char *arg)
 		fprintf(stderr, "gw: trace: '%s': not a valid packet (%s)\n", arg, pkt_error_name(pe));
 		return -EINVAL;
 	}
+	p.room = pkt_room_of(sizeof(buf) - len); /* as gw run's buffers (TCPMSS) */
 	in_iface = s.in[0] ? s.in : t->cfg.ifname;
 	/* without "in": a peer's source comes from that peer; any other
 	 * came from the host's TUN, made by the host or forwarded by it,

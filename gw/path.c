@@ -234,8 +234,8 @@ void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall)
  * fragment; csum_ok: its L4 checksum is known good (struct pkt).  The batch
  * goes when full, when packets from elsewhere come, or at dp_input_flush
  * (the caller's buffers must stay until then). */
-static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum fwd_from from,
-		  uint16_t owner, bool csum_ok, uint64_t now, uint64_t wall)
+static void input(struct gw *g, uint8_t *buf, size_t len, size_t room, const char *in,
+		  enum fwd_from from, uint16_t owner, bool csum_ok, uint64_t now, uint64_t wall)
 {
 	struct dp_batch *b = &g->inb;
 	struct pkt *p;
@@ -266,9 +266,11 @@ static void input(struct gw *g, uint8_t *buf, size_t len, const char *in, enum f
 		b->fragbuf_used = true;
 		p->frag_max = frag_max_size(g->frag);
 		csum_ok = false;
+		room = FRAG_MAX_DATAGRAM - n;
 	}
 	p->owner = owner;
 	p->l4_csum_ok = csum_ok;
+	p->room = pkt_room_of(room);
 	b->pp[b->n] = p;
 	b->in = in;
 	b->from = (uint8_t)from;
@@ -301,8 +303,8 @@ bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt)
 	return true;
 }
 
-void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64_t now,
-		  uint64_t wall)
+void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, size_t room, uint16_t owner,
+		  uint64_t now, uint64_t wall)
 {
 	if (dp_ipv6_dropped(g, pkt))
 		return;
@@ -314,10 +316,11 @@ void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64
 		gw_tun_write(g, pkt, len);
 		return;
 	}
-	input(g, pkt, len, g->cfg.ifname, FWD_FROM_PEER, owner, false, now, wall);
+	input(g, pkt, len, room, g->cfg.ifname, FWD_FROM_PEER, owner, false, now, wall);
 }
 
-void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall)
+void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, size_t room, uint64_t now,
+		  uint64_t wall)
 {
 	struct nf_result res;
 	struct nf_route r;
@@ -330,6 +333,7 @@ void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t
 		g->dp_drops[GW_DROP_PARSE]++;
 		return;
 	}
+	p.room = pkt_room_of(room);
 	/* -m owner: the sending socket's, only when a rule asks and the host
 	 * made the packet (from one of its addresses: nf_from_host's test) */
 	has_owner = g->owner_need &&
@@ -347,8 +351,8 @@ void dp_from_uplink(void *ctx, struct uplink_pkt *pkts, unsigned n)
 	struct dp_rx_ctx *c = ctx;
 
 	for (unsigned i = 0; i < n; i++)
-		input(c->g, pkts[i].data, pkts[i].len, c->g->cfg.uplink, FWD_FROM_UPLINK, 0,
-		      pkts[i].csum_ok, c->now, c->wall);
+		input(c->g, pkts[i].data, pkts[i].len, pkts[i].room, c->g->cfg.uplink,
+		      FWD_FROM_UPLINK, 0, pkts[i].csum_ok, c->now, c->wall);
 	dp_input_flush(c->g, c->now, c->wall); /* the views last for this call only */
 }
 

@@ -54,10 +54,11 @@ struct dp_batch {
 };
 
 /* A decrypted packet from a peer (owner: its conntrack owner id, see
- * add_peers); pkt is gw's to rewrite, and must stay until dp_input_flush
- * (packets are batched into nf_input_batch). */
-void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, uint16_t owner, uint64_t now,
-		  uint64_t wall);
+ * add_peers); pkt is gw's to rewrite, with room more bytes writable after
+ * it (struct pkt), and must stay until dp_input_flush (packets are batched
+ * into nf_input_batch). */
+void dp_from_peer(struct gw *g, uint8_t *pkt, size_t len, size_t room, uint16_t owner,
+		  uint64_t now, uint64_t wall);
 /* nf_local_fn for a config (cfg: struct config): whether the host's kernel
  * gets what gw routes to it -- not TCP or UDP off the uplink (the tc filter
  * hid it), nor anything off the uplink that gw does not send on by it. */
@@ -80,8 +81,10 @@ bool dp_ipv6_dropped(struct gw *g, const uint8_t *pkt);
 bool dp_filtered(const struct gw *g, const uint8_t *pkt);
 /* The batched packets' way on: call before their buffers are reused. */
 void dp_input_flush(struct gw *g, uint64_t now, uint64_t wall);
-/* A packet the host wrote to the TUN device. */
-void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, uint64_t now, uint64_t wall);
+/* A packet the host wrote to the TUN device, with room more bytes writable
+ * after it. */
+void dp_from_host(struct gw *g, uint8_t *pkt, size_t len, size_t room, uint64_t now,
+		  uint64_t wall);
 /* One wake-up's time, for the uplink's receive callback. */
 struct dp_rx_ctx {
 	struct gw *g;

@@ -21,6 +21,7 @@
 #include "gw/ndp.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/gso.h"
+#include "nat/pkt/pkt.h"
 #include "nat/pkt/proto.h"
 #include "nat/pkt/vnet.h"
 
@@ -172,10 +173,11 @@ void uplink_rx_flush(struct uplink *u, uplink_rx_fn *fn, void *ctx)
 	u->seg_used = 0;
 }
 
-static void view(struct uplink *u, uint8_t *ip, size_t len, bool csum_ok, uint8_t family,
-		 uplink_rx_fn *fn, void *ctx)
+static void view(struct uplink *u, uint8_t *ip, size_t len, size_t room, bool csum_ok,
+		 uint8_t family, uplink_rx_fn *fn, void *ctx)
 {
-	u->views[u->nviews++] = (struct uplink_pkt){ ip, (uint32_t)len, csum_ok, family };
+	u->views[u->nviews++] = (struct uplink_pkt){ ip, (uint32_t)len, csum_ok, family,
+						     pkt_room_of(room) };
 	if (u->nviews == UPLINK_VIEWS)
 		uplink_rx_flush(u, fn, ctx);
 }
@@ -212,15 +214,15 @@ static int segment(struct uplink *u, uint8_t *ip, size_t len, enum gso_kind kind
 			return -E2BIG;
 		gso_seg(&s, i, seg);
 		u->st.rx_segs++;
-		view(u, seg, n, true, kind == GSO_TCP6 ? NF_V6 : NF_V4, fn, ctx);
+		view(u, seg, n, 0, true, kind == GSO_TCP6 ? NF_V6 : NF_V4, fn, ctx);
 	}
 	return 0;
 }
 
 /* The offloads' work on an IP packet ip[len] of family, as the vnet header
- * vh says, then its view(s). */
+ * vh says, then its view(s); ip[0..cap) is writable. */
 static void offloads(struct uplink *u, const struct vnet_hdr *vh, int vh_err, uint8_t *ip,
-		     size_t len, uint8_t family, uplink_rx_fn *fn, void *ctx)
+		     size_t len, size_t cap, uint8_t family, uplink_rx_fn *fn, void *ctx)
 {
 	if (vh_err || vh->kind) {
 		/* the header's hdr_len is only a hint: gso_init measures */
@@ -238,13 +240,13 @@ static void offloads(struct uplink *u, const struct vnet_hdr *vh, int vh_err, ui
 		}
 		u->st.rx_csum++;
 	}
-	view(u, ip, len, vh->needs_csum || vh->data_valid, family, fn, ctx);
+	view(u, ip, len, cap - len, vh->needs_csum || vh->data_valid, family, fn, ctx);
 }
 
 /* An IPv6 frame (from its Ethernet header): Neighbor Solicitations to NDP,
  * the rest handed on when the caller takes IPv6. */
-static void rx6(struct uplink *u, uint8_t *frame, size_t len, const struct vnet_hdr *vh,
-		int vh_err, uplink_rx_fn *fn, void *ctx)
+static void rx6(struct uplink *u, uint8_t *frame, size_t len, size_t cap,
+		const struct vnet_hdr *vh, int vh_err, uplink_rx_fn *fn, void *ctx)
 {
 	uint8_t *ip = frame + ETHH_LEN;
 	size_t tot;
@@ -272,10 +274,12 @@ static void rx6(struct uplink *u, uint8_t *frame, size_t len, const struct vnet_
 		u->st.drop[UPLINK_DROP_IPV6]++;
 		return;
 	}
-	offloads(u, vh, vh_err, ip, tot, NF_V6, fn, ctx); /* without the Ethernet padding */
+	/* without the Ethernet padding */
+	offloads(u, vh, vh_err, ip, tot, cap - ETHH_LEN, NF_V6, fn, ctx);
 }
 
-void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn *fn, void *ctx)
+void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, size_t cap,
+		     uplink_rx_fn *fn, void *ctx)
 {
 	struct vnet_hdr vh;
 	uint8_t *ip;
@@ -290,12 +294,13 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 	vh_err = vnet_parse(&vh, frame);
 	frame += VNET_HLEN;
 	len -= VNET_HLEN;
+	cap = (cap < len + VNET_HLEN ? len + VNET_HLEN : cap) - VNET_HLEN;
 	if (be16_get(frame + ETHH_TYPE) == ETYPE_ARP) {
 		arp_input(u, frame, len);
 		return;
 	}
 	if (be16_get(frame + ETHH_TYPE) == ETYPE_IPV6) {
-		rx6(u, frame, len, &vh, vh_err, fn, ctx);
+		rx6(u, frame, len, cap, &vh, vh_err, fn, ctx);
 		return;
 	}
 	if (be16_get(frame + ETHH_TYPE) != ETYPE_IP) {
@@ -304,6 +309,7 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 	}
 	ip = frame + ETHH_LEN;
 	len -= ETHH_LEN;
+	cap -= ETHH_LEN;
 	ihl = (size_t)(ip[0] & 0xf) * 4;
 	tot = be16_get(ip + IP4H_TOTLEN);
 	if (ip[0] >> 4 != 4 || ihl < IP4H_LEN || tot < ihl) {
@@ -314,7 +320,7 @@ void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn 
 		u->st.drop[UPLINK_DROP_TRUNC]++;
 		return;
 	}
-	offloads(u, &vh, vh_err, ip, tot, NF_V4, fn, ctx); /* without the Ethernet padding */
+	offloads(u, &vh, vh_err, ip, tot, cap, NF_V4, fn, ctx); /* without the Ethernet padding */
 }
 
 /* ---- the receive ring --------------------------------------------------
@@ -375,7 +381,7 @@ static void rx_copied(struct uplink *u, uplink_rx_fn *fn, void *ctx)
 		return;
 	}
 	u->st.rx_copied++;
-	uplink_rx_frame(u, u->cbuf, (size_t)n, fn, ctx);
+	uplink_rx_frame(u, u->cbuf, (size_t)n, UPLINK_COPY_SLOT, fn, ctx);
 	uplink_rx_flush(u, fn, ctx);
 }
 
@@ -401,7 +407,8 @@ int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx)
 		} else {
 			uint8_t *f = (uint8_t *)h + h->tp_mac;
 
-			uplink_rx_frame(u, f - VNET_HLEN, VNET_HLEN + h->tp_snaplen, fn, ctx);
+			uplink_rx_frame(u, f - VNET_HLEN, VNET_HLEN + h->tp_snaplen,
+					VNET_HLEN + u->frame_size - h->tp_mac, fn, ctx);
 		}
 		u->cur = u->cur + 1 == u->nframes ? 0 : u->cur + 1;
 	}

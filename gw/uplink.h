@@ -95,6 +95,8 @@ struct uplink_pkt {
 			 * partial checksum gw completed, or the kernel said
 			 * so (VIRTIO_NET_HDR_F_DATA_VALID) */
 	uint8_t family;	/* NF_V4, or NF_V6 (only with uplink_conf.ipv6) */
+	uint16_t room;	/* bytes writable after data[len] (the rest of its ring
+			 * slot or receive buffer; 0 for a segment gw cut) */
 };
 
 enum uplink_drop {
@@ -240,10 +242,12 @@ void uplink_stats_add(struct uplink_stats *sum, const struct uplink_stats *s);
 /* Adds the kernel's PACKET_STATISTICS since the last call to st (control
  * path: one getsockopt). */
 void uplink_ring_stats(struct uplink *u);
-/* One frame as read with PACKET_VNET_HDR (vnet header, then Ethernet): its
- * packets to fn via the view queue; exposed for tests.  Call
- * uplink_rx_flush after the last frame. */
-void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, uplink_rx_fn *fn, void *ctx);
+/* One frame as read with PACKET_VNET_HDR (vnet header, then Ethernet),
+ * frame[0..cap) writable (cap >= len; the views' room): its packets to fn
+ * via the view queue; exposed for tests.  Call uplink_rx_flush after the
+ * last frame. */
+void uplink_rx_frame(struct uplink *u, uint8_t *frame, size_t len, size_t cap,
+		     uplink_rx_fn *fn, void *ctx);
 void uplink_rx_flush(struct uplink *u, uplink_rx_fn *fn, void *ctx);
 /* Just the receive arenas, for tests of uplink_rx_frame.  0 or -ENOMEM. */
 int uplink_rx_init(struct uplink *u);

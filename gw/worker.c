@@ -64,7 +64,8 @@ static void rx_result(struct gw *g, uint64_t now, uint64_t wl, const struct wg_e
 		      const struct wg_rx *rx)
 {
 	if (rx->kind == WG_RX_PACKET)
-		dp_from_peer(g, rx->data, rx->len, (uint16_t)(uintptr_t)rx->peer->user, now, wl);
+		dp_from_peer(g, rx->data, rx->len, rx->room, (uint16_t)(uintptr_t)rx->peer->user,
+			     now, wl);
 	else if (rx->kind == WG_RX_REPLY)
 		gw_queue_dgram(g, src, rx->data, rx->len);
 }
@@ -252,15 +253,16 @@ static void unreachable(struct gw *g, uint8_t *pkt, size_t len)
 		gw_tun_write(g, out, n);
 }
 
-/* One packet from the host: through netfilter (IPv4 when on, IPv6 with
- * Rules6) or straight to its peer. */
-static void from_host(struct gw *g, uint8_t *p, size_t len, uint64_t now, uint64_t wl)
+/* One packet from the host (room: bytes writable after it): through
+ * netfilter (IPv4 when on, IPv6 with Rules6) or straight to its peer. */
+static void from_host(struct gw *g, uint8_t *p, size_t len, size_t room, uint64_t now,
+		      uint64_t wl)
 {
 	struct session_seal seal;
 	struct wg_tx tx;
 
 	if (dp_filtered(g, p)) {
-		dp_from_host(g, p, len, now, wl);
+		dp_from_host(g, p, len, room, now, wl);
 		return;
 	}
 	if (dp_ipv6_dropped(g, p))
@@ -298,7 +300,7 @@ static void from_tun_vnet(struct gw_io *io, uint8_t *buf, size_t n, uint64_t now
 			}
 			io->tun_rx_csum++;
 		}
-		from_host(g, ip, len, now, wl);
+		from_host(g, ip, len, io->tunbuf_size - n, now, wl);
 		return;
 	}
 	/* the segments' checksums are computed whole: csum_* are not needed */
@@ -311,7 +313,8 @@ static void from_tun_vnet(struct gw_io *io, uint8_t *buf, size_t n, uint64_t now
 	for (unsigned i = 0; i < s.n; i++) {
 		gso_seg(&s, i, io->segbuf);
 		io->tun_rx_segments++;
-		from_host(g, io->segbuf, gso_seg_len(&s, i), now, wl);
+		from_host(g, io->segbuf, gso_seg_len(&s, i), io->segbuf_size - gso_seg_len(&s, i),
+			  now, wl);
 	}
 }
 
@@ -345,7 +348,7 @@ static void tun_cb(struct ev_loop *loop, ev_io *w, int revents)
 			if (g->tun_vnet)
 				from_tun_vnet(io, buf, len[i], now, wl);
 			else
-				from_host(g, buf, len[i], now, wl);
+				from_host(g, buf, len[i], io->tunbuf_size - len[i], now, wl);
 		}
 		gw_batch_end(io, now);
 		done += (int)n;

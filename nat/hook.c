@@ -257,6 +257,7 @@ static void ctx_init(struct nf *nf, struct nf_ctx *ctx, struct pkt *p, enum nf_h
 		memcpy(ctx->in, in, n); /* ctx is zeroed: terminated */
 	}
 	ctx->ctstate = CT_INVALID;
+	ctx->pkt_room = p->room;
 	ctx->log = nf->log;
 	ctx->log_arg = nf->log_arg;
 }

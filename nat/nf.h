@@ -104,7 +104,8 @@ struct nf_ctx {
 	uint32_t mark;               /* the packet's mark (skb->mark) */
 	uint16_t pmtu;               /* path MTU toward out (TCPMSS --clamp-mss-to-pmtu) */
 	uint16_t pkt_room;           /* bytes writable after the packet's end (TCPMSS
-	                              * inserting an option grows the packet) */
+	                              * inserting an option grows the packet):
+	                              * pkt->room at the start */
 	/* the addresses of gw/the host (the local table), for -m addrtype:
 	 * whether the source (destination) is one, and the interface it is
 	 * on ("" when not local or not known) */

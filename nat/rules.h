@@ -96,6 +96,8 @@ struct rules_hit {
 	uint8_t table;    /* enum nf_table */
 	uint16_t chain;   /* chain index in the table, see rules_chain_name() */
 	uint16_t rule;    /* 1-based position in the chain; 0 = the policy */
+	uint16_t bytes;   /* the bytes it counted (the IP total length then:
+	                   * TCPMSS may have grown the packet) */
 };
 
 /* Optional recording of a walk for gw trace; hits beyond max are counted in

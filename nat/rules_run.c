@@ -69,13 +69,14 @@ static inline bool ip_match(const struct rule_ip *ip, const struct pkt_hdr *h,
 }
 
 static inline void hit(struct rules_trace *tr, enum nf_table t, uint32_t chain,
-		       uint32_t rule)
+		       uint32_t rule, uint16_t bytes)
 {
 	if (!tr)
 		return;
 	if (tr->n < tr->max)
 		tr->hits[tr->n++] = (struct rules_hit){
 			.table = (uint8_t)t, .chain = (uint16_t)chain, .rule = (uint16_t)rule,
+			.bytes = bytes,
 		};
 	else
 		tr->dropped++;
@@ -145,7 +146,7 @@ enum nf_verdict rules_run(struct rules *r, enum nf_table t, struct nf_ctx *ctx,
 		}
 		rl->pcnt++;
 		rl->bcnt += xp.h->tot_len;
-		hit(trace, t, c, i - tb->chains[c].first + 1);
+		hit(trace, t, c, i - tb->chains[c].first + 1, xp.h->tot_len);
 		switch (rl->kind) {
 		case RK_NONE:
 			i++;
@@ -183,6 +184,6 @@ enum nf_verdict rules_run(struct rules *r, enum nf_table t, struct nf_ctx *ctx,
 	pol = &tb->chains[root];
 	pol->pcnt++;
 	pol->bcnt += xp.h->tot_len;
-	hit(trace, t, (uint32_t)root, 0);
+	hit(trace, t, (uint32_t)root, 0, xp.h->tot_len);
 	return (enum nf_verdict)pol->policy;
 }

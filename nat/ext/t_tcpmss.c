@@ -147,8 +147,17 @@ static int tcpmss_target(void *data, struct ext_pkt *xp)
 	}
 	ctx->pkt_room = (uint16_t)(ctx->pkt_room - TCPOLEN_MSS);
 	ctx->pkt_changed = true;
-	if (pkt_parse(p, p->data, (size_t)h->end + TCPOLEN_MSS) != PKT_OK)
-		return NF_DROP;
+	{
+		/* parsed again: what the caller set after pkt_parse stays */
+		struct pkt keep = *p;
+
+		if (pkt_parse(p, p->data, (size_t)h->end + TCPOLEN_MSS) != PKT_OK)
+			return NF_DROP;
+		p->owner = keep.owner;
+		p->frag_max = keep.frag_max;
+		p->l4_csum_ok = keep.l4_csum_ok;
+		p->room = ctx->pkt_room;
+	}
 	return EXT_CONTINUE;
 }
 

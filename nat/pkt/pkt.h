@@ -118,7 +118,16 @@ struct pkt {
 	                       * computed it, or the kernel verified it (Linux's
 	                       * CHECKSUM_UNNECESSARY, or PARTIAL): conntrack does
 	                       * not verify it again; set like owner */
+	uint16_t room;        /* bytes the packet may grow by in its buffer
+	                       * (writable after data[buflen]: TCPMSS adds an MSS
+	                       * option to a SYN without one); set like owner */
 };
+
+/* A buffer's spare bytes as struct pkt's room (at most 65535). */
+static inline uint16_t pkt_room_of(size_t spare)
+{
+	return spare > UINT16_MAX ? UINT16_MAX : (uint16_t)spare;
+}
 
 /* Parse buf[0..len) as an IPv4 or IPv6 packet (the version nibble says which).
  * Returns PKT_OK and fills *p, or an error; never reads outside the buffer.

@@ -231,7 +231,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		 * when the queue fills on the way */
 		first = up.nviews;
 		fl = flushes;
-		uplink_rx_frame(&up, f, len, rx_view, NULL);
+		uplink_rx_frame(&up, f, len, len, rx_view, NULL);
 		CHECK(up.st.rx_frames == frames_before + 1);
 		if (flushes != fl)
 			first = 0; /* flushed on the way: rx_view checked those */

@@ -1287,9 +1287,17 @@ static void test_target_tcpmss(void **state)
 	/* a SYN without MSS option gets min(536, target), after its options */
 	tcp(&t, 1, 2, TCP_SYN, wscale, sizeof(wscale), 0);
 	memset(t.buf + t.len, 0xee, 8);
+	/* what the caller set after pkt_parse survives the parse again */
+	t.p.owner = 7;
+	t.p.frag_max = 1000;
+	t.p.l4_csum_ok = true;
 	assert_int_equal(mss_run("--set-mss 1400", &t, 0, 8, &ctx), NF_ACCEPT);
 	assert_true(ctx.pkt_changed);
 	assert_int_equal(ctx.pkt_room, 4);
+	assert_int_equal(t.p.room, 4);
+	assert_int_equal(t.p.owner, 7);
+	assert_int_equal(t.p.frag_max, 1000);
+	assert_true(t.p.l4_csum_ok);
 	t.len += 4;
 	assert_int_equal(t.p.outer.tot_len, 48);
 	assert_int_equal(t.p.outer.l4_hlen, 28);

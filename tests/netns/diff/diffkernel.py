@@ -713,14 +713,15 @@ class Run:
             if gs != ks:
                 bad.append(Diff("%d.ct" % (hosts[0] + 1), "the host's answers' ct: gw %s, kernel %s" %
                                 (gs, ks)))
-        # counters: gw's hits in the group (one packet, the IP total length,
-        # per hit) against what iptables-save -c moved
+        # counters: gw's hits in the group (one packet per hit, the IP total
+        # length it had there: TCPMSS grows a SYN) against what
+        # iptables-save -c moved
         gc = {}
         for h in [i] + hosts:
-            ln = len(self.gw_res[h]["in_hex"]) // 2
-            for hit in self.gw_res[h].get("hits", []):
+            hits = self.gw_res[h].get("hits", [])
+            for hit, b in zip(hits, self.gw_res[h]["hit_bytes"]):
                 p_, b_ = gc.get(hit, (0, 0))
-                gc[hit] = (p_ + 1, b_ + ln)
+                gc[hit] = (p_ + 1, b_ + b)
             # the answer gw sent (REJECT, time exceeded) crossed OUTPUT
             for hit in self.gw_res[h].get("reply_hits", []):
                 p_, b_ = gc.get(hit, (0, 0))
