@@ -14,13 +14,11 @@ addr_add a eth0 192.0.2.1/24
 addr_add b eth0 192.0.2.2/24
 
 tcp_echo_server b 7000 > /dev/null
-bg b socat UDP-LISTEN:7001,reuseaddr,fork PIPE
+bg b python3 "$TOP/tests/netns/gw_e2e.py" udp-echo 7001 > /dev/null
 wait_udp b 7001
 
 head -c 1000000 /dev/urandom > "$TMP/data"
 tcp_echo a 192.0.2.2 7000 "$TMP/data"
 
-echo "hello over udp $RUN" > "$TMP/u"
-on a socat -t 2 -T 3 - UDP:192.0.2.2:7001 < "$TMP/u" > "$TMP/uback"
-cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo"
+on a python3 "$TOP/tests/netns/gw_e2e.py" udp-ping 192.0.2.2 7001 3 > /dev/null || fail "UDP echo"
 log "TCP and UDP echo between two namespaces"

@@ -75,11 +75,10 @@ for mode in on off; do
 		fail "the server did not see $UPL:NatPorts (download)"
 
 	log "UDP echo"
-	bg internet socat UDP-LISTEN:$((port + 2)),reuseaddr PIPE
+	bg internet python3 "$TOP/tests/netns/gw_e2e.py" udp-echo $((port + 2)) > /dev/null
 	wait_udp internet $((port + 2))
-	echo "hello through the NAT $RUN" > "$TMP/u"
-	on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:$((port + 2)) < "$TMP/u" > "$TMP/uback"
-	cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo through the tunnel and NAT"
+	on client python3 "$TOP/tests/netns/gw_e2e.py" udp-ping $SRV $((port + 2)) 3 > /dev/null ||
+		fail "UDP echo through the tunnel and NAT"
 	port=$((port + 10))
 done
 

@@ -31,9 +31,7 @@ while True:
 wait_udp internet 7000
 
 udp_echo() {
-	echo "hello $1 $RUN" > "$TMP/u"
-	on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:7000 < "$TMP/u" > "$TMP/uback"
-	cmp -s "$TMP/u" "$TMP/uback"
+	on client python3 "$TOP/tests/netns/gw_e2e.py" udp-ping $SRV 7000 1 > /dev/null
 }
 
 log "a UDP flow through MASQUERADE to $UPL"

@@ -88,11 +88,9 @@ wait "$tx" || true
 cmp -s "$TMP/data" "$TMP/down" || fail "download: $(wc -c < "$TMP/down") of 1000000 bytes intact"
 
 log "(a) DNAT: UDP echo through $UPL:5353"
-bg client socat UDP-LISTEN:5353,reuseaddr PIPE
+bg client python3 "$TOP/tests/netns/gw_e2e.py" udp-echo 5353 > /dev/null
 wait_udp client 5353
-echo "udp through DNAT $RUN" > "$TMP/u"
-on internet timeout 10 socat -t 2 -T 3 - UDP:$UPL:5353 < "$TMP/u" > "$TMP/uback"
-cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo through $UPL:5353: $(cat "$TMP/uback")"
+on internet python3 "$TOP/tests/netns/gw_e2e.py" udp-ping $UPL 5353 3 > /dev/null || fail "UDP echo through $UPL:5353"
 [ "$(stat path_uplink_peer_packets)" -gt 0 ] || fail "gw stats: nothing counted uplink -> peer"
 
 log "(a) the host's own ports stay the kernel's"
@@ -173,10 +171,9 @@ n=$(on internet ip -4 neigh show $FOREIGN dev eth0)
 [ "$(stat uplink_arp_announced)" = 1 ] || fail "gw stats: $(stat uplink_arp_announced) gratuitous ARPs"
 r=$(ping $SRV) || fail "ping $SRV via $FOREIGN: $r"
 [ "$r" = "reply $SRV" ] || fail "ping $SRV via $FOREIGN: $r"
-bg internet socat UDP-LISTEN:7101,reuseaddr PIPE
+bg internet python3 "$TOP/tests/netns/gw_e2e.py" udp-echo 7101 > /dev/null
 wait_udp internet 7101
-on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:7101 < "$TMP/u" > "$TMP/uback2"
-cmp -s "$TMP/u" "$TMP/uback2" || fail "UDP echo via $FOREIGN"
+on client python3 "$TOP/tests/netns/gw_e2e.py" udp-ping $SRV 7101 3 > /dev/null || fail "UDP echo via $FOREIGN"
 
 log "(c) forwarding on: SNAT to $FOREIGN is refused"
 G rules "$ctl" restore < "$PLAIN" || fail "restore $PLAIN"
