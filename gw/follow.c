@@ -352,24 +352,86 @@ void follow_linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	host_free(&h);
 }
 
+/* What one read of the events says. */
+struct host_events {
+	int uplink;		/* the uplink's ifindex (0: none) */
+	bool addr;		/* an IPv4 or IPv6 address came or went */
+	unsigned mtu;		/* the uplink's MTU in its last link event, or 0 */
+};
+
+/* IFLA_MTU of a link message, or 0. */
+static unsigned link_mtu(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg))
+		if (mnl_attr_get_type(a) == IFLA_MTU && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			return mnl_attr_get_u32(a);
+	return 0;
+}
+
 static int addr_msg(const struct nlmsghdr *nlh, void *data)
 {
-	bool *hit = data;
-	const struct ifaddrmsg *ifa;
+	struct host_events *ev = data;
 
+	if (nlh->nlmsg_type == RTM_NEWLINK) {
+		const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+
+		if (mnl_nlmsg_get_payload_len(nlh) >= sizeof(*ifi) && ev->uplink &&
+		    ifi->ifi_index == ev->uplink) {
+			unsigned mtu = link_mtu(nlh);
+
+			if (mtu)
+				ev->mtu = mtu;
+		}
+		return MNL_CB_OK;
+	}
 	if (nlh->nlmsg_type != RTM_NEWADDR && nlh->nlmsg_type != RTM_DELADDR)
 		return MNL_CB_OK;
-	ifa = mnl_nlmsg_get_payload(nlh);
-	if (ifa->ifa_family == AF_INET || ifa->ifa_family == AF_INET6)
-		*hit = true;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct ifaddrmsg))
+		return MNL_CB_OK;
+	switch (((const struct ifaddrmsg *)mnl_nlmsg_get_payload(nlh))->ifa_family) {
+	case AF_INET:
+	case AF_INET6:
+		ev->addr = true;
+		break;
+	}
 	return MNL_CB_OK;
+}
+
+/* The uplink's MTU changed to mtu: routing's path MTU out of it (what a
+ * packet too big for it gets: fragmentation needed, fragments, packet too
+ * big) and every send queue's, at most what a send slot holds (sized at
+ * start: more takes a restart). */
+static void follow_mtu(struct gw *g, unsigned mtu)
+{
+	unsigned use = mtu > g->uplink.tx.slot ? (unsigned)g->uplink.tx.slot : mtu;
+
+	if (use < 576)
+		use = 576; /* the IPv4 minimum; IPv6 routes floor theirs at 1280 */
+	if (use == g->route.uplink_mtu)
+		return;
+	if (use < mtu)
+		gw_warn("%s: uplink %s: MTU %u -> %u; gw's send slots hold %u bytes: packets are "
+			"kept to that until gw restarts", g->cfg.ifname, g->cfg.uplink,
+			g->route.uplink_mtu, mtu, use);
+	else
+		gw_notice("%s: uplink %s: MTU %u -> %u", g->cfg.ifname, g->cfg.uplink,
+			  g->route.uplink_mtu, mtu);
+	g->uplink.mtu = mtu;
+	g->route.uplink_mtu = (uint16_t)use;
+	uplink_tx_set_mtu(&g->uplink.tx, use);
+	for (unsigned i = 0; i < g->nio; i++)
+		if (g->io[i].utx_own)
+			uplink_tx_set_mtu(g->io[i].utx, use);
 }
 
 static void addr_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, addr_w);
 	char buf[8192] __attribute__((aligned(8)));
-	bool hit = false, overrun = false;
+	struct host_events ev = { .uplink = g->uplink_on ? g->uplink.ifindex : 0 };
+	bool overrun = false;
 	ssize_t n;
 
 	(void)loop, (void)revents;
@@ -382,19 +444,24 @@ static void addr_cb(struct ev_loop *loop, ev_io *w, int revents)
 				continue;
 			break;
 		}
-		(void)mnl_cb_run(buf, (size_t)n, 0, 0, addr_msg, &hit);
+		(void)mnl_cb_run(buf, (size_t)n, 0, 0, addr_msg, &ev);
 	}
-	if (hit || overrun)
+	if (overrun && ev.uplink)
+		ev.mtu = uplink_mtu_now(g->cfg.uplink);
+	if (ev.mtu)
+		follow_mtu(g, ev.mtu);
+	if (ev.addr || overrun)
 		follow_host_changed(g);
 }
 
-/* rtnetlink IPv4 and IPv6 address events, watched by the loop.  0 or
- * -errno. */
+/* rtnetlink IPv4 and IPv6 address events and link events (the uplink's
+ * MTU), watched by the loop.  0 or -errno. */
 int follow_watch(struct gw *g)
 {
 	int fd;
 
-	g->addr_nl = nl_route_open(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR, SOCK_NONBLOCK);
+	g->addr_nl = nl_route_open(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_LINK,
+				   SOCK_NONBLOCK);
 	if (!g->addr_nl) {
 		int ret = -errno;
 

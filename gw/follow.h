@@ -8,6 +8,9 @@
  *     take the new one and the entries NAT-ed to the old one are flushed
  *     (nat_flush_addr, as Linux does, logged); with no address MASQUERADE
  *     drops until one appears.
+ *   - the uplink's MTU, over the same socket's RTMGRP_LINK events: routing's
+ *     path MTU out of the uplink and the send queues' (at most a send slot,
+ *     sized at start: max(1500, the MTU then)).
  *   - the uplink's filters (gw/uplink_nat.h): on every address event and
  *     every new ruleset the filter spec is computed again from the live
  *     rules and the host's addresses (the uplink's secondaries, what is

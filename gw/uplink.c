@@ -579,6 +579,21 @@ static int set_reserved(struct uplink *u, const struct bpf_nat_spec *nat)
 	return rc;
 }
 
+unsigned uplink_mtu_now(const char *ifname)
+{
+	struct ifreq ifr = { 0 };
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	unsigned mtu = 0;
+
+	if (fd < 0)
+		return 0;
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
+		mtu = (unsigned)ifr.ifr_mtu;
+	close(fd);
+	return mtu;
+}
+
 /* The uplink's MTU (1500 when unknown) and MAC (zero when it has none). */
 static unsigned if_info(const char *ifname, uint8_t mac[6])
 {

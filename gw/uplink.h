@@ -237,6 +237,8 @@ int uplink_forwarding6(const char *ifname);
  * (non-blocking), hands their packets to fn and gives the slots back.
  * Returns the number of frames (0: none waiting). */
 int uplink_recv_batch(struct uplink *u, uplink_rx_fn *fn, void *ctx);
+/* ifname's MTU now, or 0 when it cannot be read. */
+unsigned uplink_mtu_now(const char *ifname);
 /* sum += s, counter by counter (the fanout's readers, for gw stats). */
 void uplink_stats_add(struct uplink_stats *sum, const struct uplink_stats *s);
 /* Adds the kernel's PACKET_STATISTICS since the last call to st (control

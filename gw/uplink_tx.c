@@ -89,7 +89,7 @@ static enum tx_way way4(struct uplink_tx *t, const uint8_t *ip, size_t len, uint
 	if (t->xfd < 0)
 		return WAY_RAW;
 	/* what the kernel decides: refuse, fill in, or send to no neighbour */
-	if (ihl < IP4H_LEN || ihl > len || len > t->mtu || !src || dst >= 0xe0000000u)
+	if (ihl < IP4H_LEN || ihl > len || len > uplink_tx_mtu(t) || !src || dst >= 0xe0000000u)
 		return WAY_RAW;
 	switch (neigh_lookup(&t->nh, dst, mac)) {
 	case NEIGH_MAC:
@@ -116,7 +116,7 @@ static enum tx_way way6(struct uplink_tx *t, const uint8_t *ip, size_t len, uint
 	memcpy(dst.b, ip + IP6H_DADDR, 16);
 	/* what the kernel decides: refuse, or send to no neighbour
 	 * (multicast; an unspecified source) */
-	if (len > t->mtu || dst.b[0] == 0xff || !memcmp(ip + IP6H_SADDR, any, 16))
+	if (len > uplink_tx_mtu(t) || dst.b[0] == 0xff || !memcmp(ip + IP6H_SADDR, any, 16))
 		return WAY_RAW6;
 	switch (neigh_lookup6(&t->nh, &dst, mac)) {
 	case NEIGH_MAC:

@@ -85,7 +85,8 @@ struct uplink_tx {
 	int rfd;		/* raw socket */
 	int rfd6;		/* IPv6 raw socket; -1: IPv6 packets dropped */
 	int xfd;		/* packet socket; -1: the raw socket only */
-	unsigned mtu;
+	unsigned mtu;		/* the uplink's MTU, at most slot: the control
+				 * thread follows a change (uplink_tx_set_mtu) */
 	size_t slot;		/* bytes of IP packet a slot holds (>= mtu) */
 	size_t stride;
 	uint8_t mac[6];
@@ -125,6 +126,18 @@ int uplink_tx_neigh_read(struct uplink_tx *t);
  * length len, an ID when it has none and no DF, the checksum.  For the
  * packet socket's frames; exposed for tests. */
 void uplink_tx_ip_fill(struct uplink_tx *t, uint8_t *ip, size_t len);
+
+/* The MTU t sends at, and a new one (any thread: the control thread
+ * follows the uplink's while a worker sends on t). */
+static inline unsigned uplink_tx_mtu(const struct uplink_tx *t)
+{
+	return __atomic_load_n(&t->mtu, __ATOMIC_RELAXED);
+}
+
+static inline void uplink_tx_set_mtu(struct uplink_tx *t, unsigned mtu)
+{
+	__atomic_store_n(&t->mtu, mtu, __ATOMIC_RELAXED);
+}
 
 /* The next send slot (slot bytes), or NULL when the queue is full. */
 uint8_t *uplink_send_slot(struct uplink_tx *t);

@@ -8,6 +8,9 @@
 #   gw conntrack gw0 -L      no entry NAT-ed to the old address any more
 #   new UDP and TCP flows    the server sees 198.51.100.3:NatPorts, echo works
 #   the uplink filters       still there (tc + reserved ports), for the new one
+#   the uplink's MTU         lowered to 1300: a DF datagram of 1350 bytes
+#                            gets fragmentation needed (mtu 1300) from gw;
+#                            back to 1500: it passes
 #   no iptables/nftables rule; SIGTERM removes the tc filter
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
@@ -76,6 +79,26 @@ wait "$rx" || true
 cmp -s "$TMP/data" "$TMP/recv" || fail "TCP client -> server after the change"
 grep -Eq "accepting connection from AF=2 $NEW:61[0-9]{3}( |$)" "$TMP/srv.log" ||
 	fail "the server did not see $NEW:NatPorts: $(grep accepting "$TMP/srv.log")"
+
+log "the uplink's MTU is followed: 1500 -> 1300 -> 1500"
+mtu_to() {
+	on gateway ip link set eth0 mtu "$1"
+	on internet ip link set eth0 mtu "$1"
+	wait_for 10 grep -q "uplink eth0: MTU [0-9]* -> $1\$" "$TMP/gw.log"
+}
+probe() { on client python3 "$TOP/tests/netns/gw_e2e.py" probe wgc0 "$@"; }
+mtu_to 1300
+# a DF datagram of 1350 bytes: too big for the uplink now (before, gw sent
+# it as before and the uplink's driver dropped it without a word)
+r=$(probe udp $SRV 7000 64 40100 1322) || fail "$r"
+[[ " $r " == *" answer=icmp type=3 code=4 "* && " $r " == *" mtu=1300 "* ]] ||
+	fail "1350 bytes over an uplink of MTU 1300: $r"
+log "  $r"
+r=$(probe udp $SRV 7000 64 40101 1272) || fail "$r"
+[[ " $r " == *" answer=udp "* ]] || fail "1300 bytes over an uplink of MTU 1300: $r"
+mtu_to 1500
+r=$(probe udp $SRV 7000 64 40102 1322) || fail "$r"
+[[ " $r " == *" answer=udp "* ]] || fail "1350 bytes over an uplink of MTU 1500 again: $r"
 
 log "no iptables or nftables rule in any namespace"
 no_netfilter

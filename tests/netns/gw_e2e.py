@@ -24,7 +24,8 @@
         exactly as it was sent but for the TTL and the header checksum
         (addresses, ports, echo identifier, IP id, L4 checksum, as far as
         quoted).  Prints one line of key=value: answer=icmp|rst|synack|udp|
-        none, src, dst, type, code, an echo reply's id, the quote's qsrc,
+        none, src, dst, type, code, an echo reply's id, a fragmentation
+        needed's mtu, the quote's qsrc,
         qdst, qttl, qsport, qlen (bytes quoted), the probe's own lport, and
         the socket's view (err=ECONNREFUSED..., errqueue=TYPE/CODE@OFFENDER,
         ERRNO).  Exits 1 with a message on the first wrong header.
@@ -217,6 +218,8 @@ def check_answer(a, sent):
         out += ["answer=icmp", "type=%d" % t, "code=%d" % c]
         if t == 0:
             out.append("id=%d" % struct.unpack_from("!H", a.l4, 4)[0])
+        if (t, c) == (3, 4):
+            out.append("mtu=%d" % struct.unpack_from("!H", a.l4, 6)[0])
         if t in ICMP_ERRORS:
             q = Ip(a.l4[8:])
             out += ["qsrc=%s" % q.src, "qdst=%s" % q.dst, "qttl=%d" % q.ttl,
