@@ -96,6 +96,11 @@ static void live_needs(struct gw *g, const uint32_t *own, unsigned n, struct nat
 		if (uplink_nat_foreign_has(cur, live->snat[i]))
 			live->snat[k++] = live->snat[i];
 	live->nsnat = k;
+	k = 0;
+	for (unsigned i = 0; i < live->nsnat6; i++)
+		if (uplink_nat_foreign6_has(cur, &live->snat6[i]))
+			live->snat6[k++] = live->snat6[i];
+	live->nsnat6 = k;
 }
 
 /* gw's tunnel Addresses into s: all IPv4 to them off the uplink is gw's

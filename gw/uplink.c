@@ -19,6 +19,7 @@
 #include "gw/arp.h"
 #include "gw/log.h"
 #include "gw/ndp.h"
+#include "gw/uplink_nat.h"
 #include "nat/pkt/be.h"
 #include "nat/pkt/gso.h"
 #include "nat/pkt/pkt.h"
@@ -76,18 +77,6 @@ static void ndp_input(struct uplink *u, const uint8_t *frame, size_t len)
 	u->st.ndp_replies++;
 }
 
-static bool foreign6_has(const struct bpf_nat_spec *s, const union nf_addr *a)
-{
-	uint32_t last = be32_get(a->b + 12);
-
-	for (unsigned i = 0; s && i < s->nforeign6; i++)
-		if (!memcmp(a->b, s->foreign6[i].lo.b, 12) &&
-		    last >= be32_get(s->foreign6[i].lo.b + 12) &&
-		    last <= be32_get(s->foreign6[i].hi.b + 12))
-			return true;
-	return false;
-}
-
 /* An unsolicited NA for each foreign IPv6 address of nat that old lacked
  * (the first UPLINK_ANNOUNCE_MAX). */
 static void announce6(struct uplink *u, const struct bpf_nat_spec *old,
@@ -107,7 +96,7 @@ static void announce6(struct uplink *u, const struct bpf_nat_spec *old,
 			if (sent == UPLINK_ANNOUNCE_MAX)
 				return;
 			be32_put(a.b + 12, (uint32_t)k);
-			if (foreign6_has(old, &a))
+			if (uplink_nat_foreign6_has(old, &a))
 				continue;
 			ndp_announce(u->mac, &a, f);
 			if (send_frame(u, f, sizeof(f)) < 0) {

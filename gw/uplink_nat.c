@@ -183,7 +183,7 @@ static void linger_addrs(struct bpf_nat_spec *out, const struct nat_live *live, 
 		n++;
 	}
 	if (lg)
-		lg->addrs = n;
+		lg->addrs += n;
 	if (left && note)
 		sbuf_printf(note, "%u SNAT address(es) of live connections this host does not have "
 			    "are not taken (%s%s%s): their replies are lost\n", left,
@@ -220,6 +220,54 @@ static int add_foreign6(struct bpf_nat_spec *s, const union nf_addr *pfx, uint32
 	be32_put(r->lo.b + 12, lo);
 	be32_put(r->hi.b + 12, hi);
 	return 0;
+}
+
+bool uplink_nat_foreign6_has(const struct bpf_nat_spec *s, const union nf_addr *a)
+{
+	uint32_t last = be32_get(a->b + 12);
+
+	for (unsigned i = 0; s && i < s->nforeign6; i++)
+		if (!memcmp(a->b, s->foreign6[i].lo.b, 12) &&
+		    last >= be32_get(s->foreign6[i].lo.b + 12) &&
+		    last <= be32_get(s->foreign6[i].hi.b + 12))
+			return true;
+	return false;
+}
+
+/* linger_addrs for IPv6: the live connections' foreign IPv6 SNAT addresses
+ * join the rules' (not with IPv6 forwarding on, unless the rules need it
+ * off anyway). */
+static void linger_addrs6(struct bpf_nat_spec *out, const struct nat_live *live,
+			  const char *uplink, int forwarding6, const union nf_addr *host,
+			  unsigned nhost, struct uplink_linger *lg, struct sbuf *note)
+{
+	unsigned left = 0, n = 0;
+	bool fwd = forwarding6 == 1 && !out->nforeign6;
+
+	for (unsigned i = 0; i < live->nsnat6; i++) {
+		const union nf_addr *a = &live->snat6[i];
+		uint32_t last = be32_get(a->b + 12);
+
+		if (uplink_nat_foreign6_has(out, a) ||
+		    bsearch(a, host, nhost, sizeof(*host), cmp_addr6))
+			continue;
+		if (fwd || add_foreign6(out, a, last, last) < 0) {
+			left++;
+			continue;
+		}
+		n++;
+	}
+	if (lg)
+		lg->addrs += n;
+	if (left && note)
+		sbuf_printf(note, "%u IPv6 SNAT address(es) of live connections this host does not "
+			    "have are not taken (%s%s%s): their replies are lost\n", left,
+			    fwd ? "net.ipv6.conf." : "more than the filters hold", fwd ? uplink : "",
+			    fwd ? ".forwarding is 1" : "");
+	if (live->snat6_over && note)
+		sbuf_printf(note, "live connections are SNAT-ed to more than %u IPv6 addresses: "
+			    "those beyond stay gw's only where the rules still name them\n",
+			    (unsigned)NAT_LIVE_MAX_SNAT);
 }
 
 /* The IPv6 SNAT range [lo, hi] into foreign6: cut where its upper 96 bits
@@ -268,8 +316,8 @@ static int foreign6_range(struct bpf_nat_spec *s, const union nf_addr *lo, const
  * r6 asks into *ru6 (ports zeroed without an address: nothing is DNAT-ed
  * to none), its foreign SNAT ranges into foreign6.  0 or -errno with err. */
 static int spec6(const char *uplink, const struct rules *r6, const struct uplink_host *h,
-		 struct bpf_nat_spec *out, struct rules_uplink *ru6, struct sbuf *note, char *err,
-		 size_t errlen)
+		 struct bpf_nat_spec *out, struct rules_uplink *ru6, struct uplink_linger *lg,
+		 struct sbuf *note, char *err, size_t errlen)
 {
 	union nf_addr *host;
 	int nhost, rc;
@@ -298,6 +346,8 @@ static int spec6(const char *uplink, const struct rules *r6, const struct uplink
 			 "%u ranges (each within one /96)", (unsigned)BPF_NAT_MAX_FOREIGN6);
 		goto out;
 	}
+	if (h->live)
+		linger_addrs6(out, h->live, uplink, h->forwarding6, host, (unsigned)nhost, lg, note);
 	if (out->nforeign6 && h->forwarding6 == 1) {
 		struct sbuf a;
 
@@ -359,8 +409,10 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 		goto out;
 	if (!out->naddr)
 		ru.tcp.n = ru.udp.n = 0;
+	if (lg)
+		*lg = (struct uplink_linger){ 0 };
 	if (h->ipv6) {
-		rc = spec6(uplink, r6, h, out, &ru6, note, err, errlen);
+		rc = spec6(uplink, r6, h, out, &ru6, lg, note, err, errlen);
 		if (rc)
 			goto out;
 		/* The filters hold one list of DNAT-ed ports per protocol for
@@ -375,8 +427,6 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 			goto out;
 		}
 	}
-	if (lg)
-		*lg = (struct uplink_linger){ 0 };
 	if (h->live && out->naddr)
 		linger_ports(&ru, h->live, lg, note);
 	out->ntcp = ru.tcp.n;

@@ -96,6 +96,8 @@ void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spe
 
 /* Whether a (host order) is in one of s's foreign address ranges. */
 bool uplink_nat_foreign_has(const struct bpf_nat_spec *s, uint32_t a);
+/* Whether a is in one of s's foreign IPv6 ranges (s may be NULL). */
+bool uplink_nat_foreign6_has(const struct bpf_nat_spec *s, const union nf_addr *a);
 
 /* One line for the log: "addresses A; tunnel (all IPv4) T; IPv6 addresses A6;
  * tunnel (all IPv6) T6; DNAT-ed tcp 8080,9000-9010 udp none; not the host's

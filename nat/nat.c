@@ -643,6 +643,24 @@ static void live_snat(struct nat_live *o, uint32_t a)
 	o->nsnat++;
 }
 
+static void live_snat6(struct nat_live *o, const union nf_addr *a)
+{
+	unsigned i = 0;
+	int c = 1;
+
+	while (i < o->nsnat6 && (c = memcmp(o->snat6[i].b, a->b, 16)) < 0)
+		i++;
+	if (i < o->nsnat6 && c == 0)
+		return;
+	if (o->nsnat6 == NAT_LIVE_MAX_SNAT) {
+		o->snat6_over++;
+		return;
+	}
+	memmove(&o->snat6[i + 1], &o->snat6[i], (o->nsnat6 - i) * sizeof(o->snat6[0]));
+	o->snat6[i] = *a;
+	o->nsnat6++;
+}
+
 static int live_one(struct ct_entry *e, void *arg)
 {
 	struct live_arg *l = arg;
@@ -650,9 +668,10 @@ static int live_one(struct ct_entry *e, void *arg)
 	const struct ct_tuple *o = ct_entry_tuple(e, CT_DIR_ORIGINAL);
 	bool found = false;
 
-	/* (foreign IPv6 SNAT addresses are not kept for live connections) */
 	if ((st & CT_S_SRC_NAT) && o->family == NF_V4)
 		live_snat(l->out, ct_entry_tuple(e, CT_DIR_REPLY)->dst.ip);
+	else if (st & CT_S_SRC_NAT)
+		live_snat6(l->out, &ct_entry_tuple(e, CT_DIR_REPLY)->dst);
 	if (!(st & CT_S_DST_NAT) || (o->proto != IPPROTO_TCP && o->proto != IPPROTO_UDP))
 		return 0;
 	if (o->proto == IPPROTO_TCP && (ct_entry_tcp_state(e) == CT_TCP_TIME_WAIT ||

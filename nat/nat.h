@@ -107,6 +107,9 @@ struct nat_live {
 	 * in snat_over */
 	uint32_t snat[NAT_LIVE_MAX_SNAT];
 	unsigned nsnat, snat_over;
+	/* the same for IPv6 (sorted by their bytes) */
+	union nf_addr snat6[NAT_LIVE_MAX_SNAT];
+	unsigned nsnat6, snat6_over;
 	uint64_t bits[2 * 1024]; /* nat_live's own: tcp, then udp ports */
 };
 
@@ -119,7 +122,7 @@ void nat_live(struct ct_table *t, const uint32_t *addrs, unsigned naddr,
 	      const struct rules_portset *within, struct nat_live *out);
 /* The same with the uplink's IPv6 addresses addrs6[naddr6] too: DNAT-ed
  * IPv6 connections to them keep their ports (the port lists are shared by
- * both families).  Foreign IPv6 SNAT addresses are not listed. */
+ * both families), and live IPv6 SNAT addresses are listed in snat6. */
 void nat_live6(struct ct_table *t, const uint32_t *addrs, unsigned naddr,
 	       const union nf_addr *addrs6, unsigned naddr6, const struct rules_portset *within,
 	       struct nat_live *out);

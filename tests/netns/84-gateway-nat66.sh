@@ -24,7 +24,8 @@
 # (b) SNAT66 --to-source 2001:db8:1::50, an address no interface has
 #     (SIGHUP reload of Rules6): gw answers Neighbor Solicitations for it
 #     with the uplink's MAC; TCP (the server sees ::50), UDP and ICMPv6 echo
-#     work.
+#     work; a download outlives a restore that removes its rule half-way
+#     (the address stays gw's while the connection lives).
 # (c) with net.ipv6.conf.eth0.forwarding=1: a SIGHUP with an SNAT66 rule to
 #     another foreign address is refused, the old IPv6 rules stay.
 # No ip6tables or nftables rule in any namespace.
@@ -164,6 +165,19 @@ grep -q "^$FOREIGN6:" "$TMP/udp7101.log" || fail "UDP came from $(head -1 "$TMP/
 on gateway "$GW" conntrack "$ctl" -L -f ipv6 > "$TMP/ct6" || fail "gw conntrack -f ipv6"
 grep -q "src=$SRV6 dst=$FOREIGN6 sport=7100" "$TMP/ct6" ||
 	fail "no SNAT66 entry: $(grep 7100 "$TMP/ct6")"
+
+log "(b) an SNAT66 connection outlives its rule (restore -6 to MASQUERADE, mid-download)"
+gated "$TMP/go3" "$TMP/data" | on internet socat -u - TCP6-LISTEN:7102,reuseaddr &
+_pids+=($!)
+wait_tcp internet 7102
+on client timeout 60 socat -u "TCP6:[$SRV6]:7102" - > "$TMP/down3" &
+dl=$!
+half3() { [ "$(wc -c < "$TMP/down3")" -ge 500000 ]; }
+wait_for 20 half3 || fail "the download via $FOREIGN6 did not reach half-way"
+on gateway "$GW" rules "$ctl" -6 restore "$TMP/nat66.rules6" || fail "restore -6 without SNAT66"
+touch "$TMP/go3"
+wait "$dl" || fail "the download died when its SNAT66 rule went"
+cmp -s "$TMP/data" "$TMP/down3" || fail "download via $FOREIGN6 across the restore: $(wc -c < "$TMP/down3") bytes"
 
 log "(c) IPv6 forwarding on: SNAT66 to another foreign address is refused"
 on gateway sysctl -qw net.ipv6.conf.eth0.forwarding=1

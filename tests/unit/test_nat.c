@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* nat/nat: bindings, port allocation, clashes, exhaustion, ICMP id and error
  * translation, hairpin, address flush — on a real conntrack. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -767,6 +768,30 @@ static void test_live(void **state)
 	(void)state;
 	connect_nat(t, &pk, "udp 10.8.0.2:5000 > 203.0.113.5:53", &m, &env_default, 0);
 	connect_nat(t, &pk, "udp 10.8.0.4:5000 > 203.0.113.5:53", &s, &env_default, 0);
+	{
+		/* IPv6 SNAT: its address listed apart */
+		struct nat_request s6 = { .kind = NAT_SNAT };
+
+		s6.range.flags = NAT_F_MAP_IPS;
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1::60", s6.range.min_addr.b), 1);
+		s6.range.max_addr = s6.range.min_addr;
+		static const char *const from6[] = {
+			"udp [fd00:8::2]:5000 > [2001:db8:2::5]:53",
+			"udp [fd00:8::3]:5000 > [2001:db8:2::5]:53",
+		};
+
+		for (unsigned i = 0; i < 2; i++) {
+			struct ct_entry *e;
+
+			build(&pk, from6[i], NULL, 0);
+			e = track(t, &pk, CT_NEW, NULL);
+			assert_non_null(e);
+			assert_int_equal(nat_setup(t, e, NAT_MANIP_DST,
+						   &(struct nat_request){ NAT_NONE }, &env_default), 0);
+			assert_int_equal(nat_setup(t, e, NAT_MANIP_SRC, &s6, &env_default), 0);
+			assert_int_equal(ct_confirm(t, e, 1000000000ull), 0);
+		}
+	}
 	connect_dnat(t, "udp 203.0.113.5:4000 > 192.0.2.1:5353");
 	connect_dnat(t, "tcp 203.0.113.5:4000 > 192.0.2.9:8080 flags S");
 	connect_dnat(t, "tcp 203.0.113.5:4001 > 192.0.2.1:8081 flags S");
@@ -799,6 +824,13 @@ static void test_live(void **state)
 	assert_int_equal(l.snat[0], UPLINK);
 	assert_int_equal(l.snat[1], SNAT_ADDR);
 	assert_int_equal(l.snat_over, 0);
+	assert_int_equal(l.nsnat6, 1);
+	{
+		uint8_t want[16];
+
+		assert_int_equal(inet_pton(AF_INET6, "2001:db8:1::60", want), 1);
+		assert_memory_equal(l.snat6[0].b, want, 16);
+	}
 	/* only the ports the uplink's filters hold: 8080 and 8081 (within
 	 * 8000-8085), not 5353 once UDP holds none */
 	within[1].n = 0;

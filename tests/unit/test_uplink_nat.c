@@ -233,6 +233,57 @@ static union nf_addr a6(const char *s)
 	return a;
 }
 
+/* Live IPv6 connections SNAT-ed to an address no rule names any more (a
+ * restore removed it) keep it foreign (NDP answered, replies taken), the
+ * host's own and what the rules hold already are not counted; not with
+ * IPv6 forwarding on (said so). */
+static void test_live6(void **state)
+{
+	struct rules *r = load(NAT_HEAD "COMMIT\n");
+	struct rules *r6 = load6(NAT_HEAD
+		"-A POSTROUTING -o eth0 -j SNAT --to-source 2001:db8:1::50\n"
+		"COMMIT\n");
+	struct route_addr a[] = { ra(UPL, "eth0") };
+	union nf_addr h6[] = { a6("2001:db8:1::1"), a6("2001:db8:1::7") };
+	static struct nat_live live;
+	struct uplink_host h = { .addr = a, .naddr = 1, .ipv6 = true, .addr6 = h6, .naddr6 = 2,
+				 .live = &live };
+	struct uplink_linger lg;
+	struct bpf_nat_spec s;
+	struct sbuf note;
+	char err[256];
+
+	(void)state;
+	h.masq6 = h6[0];
+	live.nsnat6 = 4;
+	live.snat6[0] = a6("2001:db8:1::7");	/* the host's */
+	live.snat6[1] = a6("2001:db8:1::50");	/* the rules' */
+	live.snat6[2] = a6("2001:db8:1::60");	/* an SNAT rule gone */
+	live.snat6[3] = a6("2001:db8:9::60");	/* another /96 */
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, &lg, NULL, err,
+					 sizeof(err)), 0);
+	assert_string_equal(describe(&s), "addresses 198.51.100.1; IPv6 addresses 2001:db8:1::1; "
+		"DNAT-ed tcp none udp none; not the host's (gw answers NDP) "
+		"2001:db8:1::50,2001:db8:1::60,2001:db8:9::60");
+	assert_int_equal(lg.addrs, 2);
+	assert_int_equal(lg.ports, 0);
+
+	/* IPv6 forwarding on and no rule needing it off: left out, said so */
+	rules_free(r6);
+	r6 = load6(NAT_HEAD "COMMIT\n");
+	h.forwarding6 = 1;
+	sbuf_init(&note);
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, &lg, &note, err,
+					 sizeof(err)), 0);
+	assert_int_equal(s.nforeign6, 0);
+	assert_int_equal(lg.addrs, 0);
+	assert_non_null(strstr(note.buf, "3 IPv6 SNAT address(es) of live connections"));
+	assert_non_null(strstr(note.buf, "net.ipv6.conf.eth0.forwarding is 1"));
+	sbuf_free(&note);
+	rules_free(r6);
+	rules_free(r);
+}
+
 /* Both rulesets: the uplink's IPv6 MASQUERADE address is addr6 and
  * narrows Rules6's -d (its other addresses are not NAT addresses); the DNAT-ed
  * ports of both go into the one list; IPv6 SNAT ranges minus the host's
@@ -347,6 +398,7 @@ int main(void)
 		cmocka_unit_test(test_base),
 		cmocka_unit_test(test_live),
 		cmocka_unit_test(test_v6),
+		cmocka_unit_test(test_live6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
