@@ -31,6 +31,7 @@ static int host_now(struct gw *g, struct uplink_host *h, union nf_addr *dev6)
 	struct route_addr *a;
 	union nf_addr *a6 = NULL, unused;
 	int n = route_host_addrs(&a), n6 = 0;
+	unsigned ndev6 = 0;
 
 	if (!dev6)
 		dev6 = &unused;
@@ -41,7 +42,7 @@ static int host_now(struct gw *g, struct uplink_host *h, union nf_addr *dev6)
 	}
 	/* with Rules6, the IPv6 ones for the uplink's IPv6 filters */
 	if (g->ipv6_rules && g->cfg.uplink[0] &&
-	    (n6 = route_host_addrs6(g->cfg.uplink, &g->uplink_addr6, dev6, &a6)) < 0) {
+	    (n6 = route_host_addrs6(g->cfg.uplink, &g->uplink_addr6, dev6, &a6, &ndev6)) < 0) {
 		gw_err("%s: reading the host's IPv6 addresses: %s", g->cfg.ifname, strerror(-n6));
 		free(a);
 		return n6;
@@ -52,6 +53,7 @@ static int host_now(struct gw *g, struct uplink_host *h, union nf_addr *dev6)
 		h->ipv6 = true;
 		h->addr6 = a6;
 		h->naddr6 = (unsigned)n6;
+		h->ndev6 = ndev6;
 		h->masq6 = g->uplink_addr6;
 		h->forwarding6 = uplink_forwarding6(g->cfg.uplink);
 	}
@@ -90,8 +92,7 @@ static void live_needs(struct gw *g, const uint32_t *own, unsigned n, struct nat
 		within[0].lo[i] = cur->tcp[i].lo, within[0].hi[i] = cur->tcp[i].hi;
 	for (unsigned i = 0; i < cur->nudp; i++)
 		within[1].lo[i] = cur->udp[i].lo, within[1].hi[i] = cur->udp[i].hi;
-	nat_live6(nf_ct(g->nf), own, n, &g->uplink_addr6, !nf_addr_is_zero(&g->uplink_addr6),
-		  within, live);
+	nat_live6(nf_ct(g->nf), own, n, cur->addr6, cur->naddr6, within, live);
 	for (unsigned i = 0; i < live->nsnat; i++)
 		if (uplink_nat_foreign_has(cur, live->snat[i]))
 			live->snat[k++] = live->snat[i];

@@ -537,7 +537,7 @@ uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev)
 }
 
 struct dump6;
-static int keep6(struct dump6 *d, const void *addr);
+static int keep6(struct dump6 *d, const void *addr, bool dev);
 
 /* One RTM_GETADDR dump for IPv6: every address of the host, and the first
  * usable global address of one interface (index). */
@@ -548,6 +548,7 @@ struct dump6 {
 	bool found;
 	union nf_addr *all;
 	unsigned n, cap;
+	unsigned ndev;              /* all[0..ndev): index's global addresses */
 	int err;
 };
 
@@ -568,7 +569,7 @@ static int dump6_one(const struct nlmsghdr *nlh, void *data)
 			     mnl_attr_get_type(at) == IFA_ADDRESS) &&
 			    mnl_attr_get_payload_len(at) == 16 && !use)
 				use = at;
-		return use ? keep6(d, mnl_attr_get_payload(use)) : MNL_CB_OK;
+		return use ? keep6(d, mnl_attr_get_payload(use), false) : MNL_CB_OK;
 	}
 	mnl_attr_for_each(at, nlh, sizeof(*ifa)) {
 		if (mnl_attr_get_type(at) == IFA_FLAGS && mnl_attr_get_payload_len(at) == 4)
@@ -588,11 +589,15 @@ static int dump6_one(const struct nlmsghdr *nlh, void *data)
 		memcpy(d->out->b, mnl_attr_get_payload(use), 16);
 		d->found = true;
 	}
-	return keep6(d, mnl_attr_get_payload(use));
+	/* any the kernel takes as its own (temporary and deprecated ones
+	 * too) is the interface's: DNAT66 -d may name it */
+	return keep6(d, mnl_attr_get_payload(use),
+		     !(flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)));
 }
 
-/* Every address into d->all (the kernel's local table has them all). */
-static int keep6(struct dump6 *d, const void *addr)
+/* Every address into d->all (the kernel's local table has them all); the
+ * interface's own (dev) go first, in dump order. */
+static int keep6(struct dump6 *d, const void *addr, bool dev)
 {
 	if (d->n == d->cap) {
 		unsigned cap = d->cap ? 2 * d->cap : 16;
@@ -605,12 +610,18 @@ static int keep6(struct dump6 *d, const void *addr)
 		d->all = na;
 		d->cap = cap;
 	}
-	memcpy(d->all[d->n++].b, addr, 16);
+	if (dev) {
+		memmove(&d->all[d->ndev + 1], &d->all[d->ndev], (d->n - d->ndev) * sizeof(*d->all));
+		memcpy(d->all[d->ndev++].b, addr, 16);
+		d->n++;
+	} else {
+		memcpy(d->all[d->n++].b, addr, 16);
+	}
 	return MNL_CB_OK;
 }
 
 int route_addrs6_parse(const void *buf, size_t len, unsigned index, const union nf_addr *keep,
-		       union nf_addr *dev_addr, union nf_addr **all)
+		       union nf_addr *dev_addr, union nf_addr **all, unsigned *ndev)
 {
 	struct dump6 d = { .index = index, .out = dev_addr, .keep = keep };
 	int rc;
@@ -618,16 +629,18 @@ int route_addrs6_parse(const void *buf, size_t len, unsigned index, const union 
 	memset(dev_addr, 0, sizeof(*dev_addr));
 	rc = mnl_cb_run(buf, len, 0, 0, dump6_one, &d);
 	*all = NULL;
+	*ndev = 0;
 	if (rc < 0) {
 		free(d.all);
 		return d.err ? d.err : -EINVAL;
 	}
 	*all = d.all;
+	*ndev = d.ndev;
 	return (int)d.n;
 }
 
 int route_host_addrs6(const char *dev, const union nf_addr *keep, union nf_addr *dev_addr,
-		      union nf_addr **all)
+		      union nf_addr **all, unsigned *ndev)
 {
 	struct dump6 d;
 	int rc = -EINTR;
@@ -643,5 +656,6 @@ int route_host_addrs6(const char *dev, const union nf_addr *keep, union nf_addr 
 	if (rc < 0)
 		return rc;
 	*all = d.all;
+	*ndev = d.ndev;
 	return (int)d.n;
 }

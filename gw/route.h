@@ -81,20 +81,21 @@ int route_host_addrs(struct route_addr **out);
  * RTM_GETADDR dump, buf[0..len) as recvfrom gave it (no sequence or port
  * check): the addresses into *out / *all (the caller frees them) and their
  * count, or -errno (an NLMSG_ERROR's, -EINVAL for a malformed message,
- * -ENOMEM); route_addrs6_parse looks for dev_addr on interface index
- * (keeping keep, as route_host_addrs6).
+ * -ENOMEM); route_addrs6_parse looks for dev_addr and the *ndev addresses
+ * of interface index (keeping keep, as route_host_addrs6).
  * For the fuzz harness (tests/fuzz/fuzz_netlink.c). */
 int route_addrs_parse(const void *buf, size_t len, struct route_addr **out);
 int route_addrs6_parse(const void *buf, size_t len, unsigned index, const union nf_addr *keep,
-		       union nf_addr *dev_addr, union nf_addr **all);
+		       union nf_addr *dev_addr, union nf_addr **all, unsigned *ndev);
 /* The first address of dev in a[n] (its primary), 0 when it has none. */
 uint32_t route_dev_addr(const struct route_addr *a, unsigned n, const char *dev);
 /* Every IPv6 address of the host into *all (the caller's to free), and
  * the first global address of dev (NULL: none) the host may send from (not
  * tentative, deprecated, failed DAD or temporary) into *dev_addr (zero:
- * none) — keep instead while it is one of them (keep may be NULL): the
- * count, or -errno. */
+ * none) — keep instead while it is one of them (keep may be NULL); dev's
+ * global addresses (but tentative or failed DAD ones) first in *all, *ndev
+ * of them: the count, or -errno. */
 int route_host_addrs6(const char *dev, const union nf_addr *keep, union nf_addr *dev_addr,
-		      union nf_addr **all);
+		      union nf_addr **all, unsigned *ndev);
 
 #endif

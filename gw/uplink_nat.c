@@ -323,8 +323,26 @@ static int spec6(const char *uplink, const struct rules *r6, const struct uplink
 	int nhost, rc;
 
 	out->naddr6 = 0;
-	if (!nf_addr_is_zero(&h->masq6))
+	if (!nf_addr_is_zero(&h->masq6)) {
+		unsigned over = 0;
+
+		/* MASQUERADE's first, then the uplink's other global
+		 * addresses: DNAT66 -d may name them, and NatPorts to them
+		 * are gw's too (as IPv4's secondaries) */
 		out->addr6[out->naddr6++] = h->masq6;
+		for (unsigned i = 0; i < h->ndev6 && i < h->naddr6; i++) {
+			if (nf_addr_eq(&h->addr6[i], &h->masq6))
+				continue;
+			if (out->naddr6 == BPF_NAT_MAX_ADDR6)
+				over++;
+			else
+				out->addr6[out->naddr6++] = h->addr6[i];
+		}
+		if (over && note)
+			sbuf_printf(note, "%s has more than %u global IPv6 addresses: gw takes "
+				    "NAT-ed and DNAT-ed traffic to the first %u only\n", uplink,
+				    (unsigned)BPF_NAT_MAX_ADDR6, (unsigned)BPF_NAT_MAX_ADDR6);
+	}
 	/* every IPv6 address of the host: one missing here would be taken for
 	 * foreign (NDP answered by gw for the host's own address) */
 	nhost = host_sorted(h, true, &host);

@@ -62,8 +62,10 @@ struct uplink_host {
 					 * for the uplink's addresses); NULL: none */
 	/* IPv6, taken only with ipv6 (Rules6; else the spec has no IPv6) */
 	bool ipv6;
-	const union nf_addr *addr6;	/* every IPv6 address of the host */
+	const union nf_addr *addr6;	/* every IPv6 address of the host, the
+					 * uplink's global ones first */
 	unsigned naddr6;
+	unsigned ndev6;			/* addr6[0..ndev6): the uplink's */
 	union nf_addr masq6;		/* the uplink's IPv6 MASQUERADE address
 					 * (its one IPv6 NAT address); zero: none */
 	int forwarding6;		/* uplink_forwarding6: 0, 1 or -errno */

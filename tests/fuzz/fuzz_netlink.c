@@ -189,9 +189,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 1: {
 		union nf_addr dev, *all;
+		unsigned ndev;
 		bool in = false;
 
-		rc = route_addrs6_parse(buf, len, mode >> 4, NULL, &dev, &all);
+		rc = route_addrs6_parse(buf, len, mode >> 4, NULL, &dev, &all, &ndev);
+		CHECK(rc < 0 ? ndev == 0 : ndev <= (unsigned)rc);
 		CHECK(rc >= 0 || !all);
 		for (int i = 0; i < rc && !in; i++)
 			in = nf_addr_eq(&all[i], &dev);

@@ -20,7 +20,8 @@
 #     gateway's kernel sends no RST and no ICMPv6 unreachable meanwhile (its
 #     counters), so the ports are hidden from it; the host's own listener
 #     on [2001:db8:1::1]:2222 keeps working over IPv6 and :8081 is refused
-#     by the kernel.
+#     by the kernel; an address the uplink gets later takes a DNAT66 rule
+#     with -d naming it (:8082).
 # (b) SNAT66 --to-source 2001:db8:1::50, an address no interface has
 #     (SIGHUP reload of Rules6): gw answers Neighbor Solicitations for it
 #     with the uplink's MAC; TCP (the server sees ::50), UDP and ICMPv6 echo
@@ -40,6 +41,7 @@ cat > "$TMP/nat66.rules6" <<'EOF'
 :POSTROUTING ACCEPT [0:0]
 -A PREROUTING -i eth0 -p tcp -m tcp --dport 8080 -j DNAT --to-destination [fd00:8::2]:80
 -A PREROUTING -i eth0 -p udp -m udp --dport 5353 -j DNAT --to-destination fd00:8::2
+-A PREROUTING -d 2001:db8:1::9/128 -i eth0 -p tcp -m tcp --dport 8082 -j DNAT --to-destination [fd00:8::2]:80
 -A POSTROUTING -s fd00:8::/64 -o eth0 -j MASQUERADE
 COMMIT
 *filter
@@ -51,7 +53,7 @@ COMMIT
 -A FORWARD -i eth0 -o gw0 -m conntrack --ctstate DNAT -j ACCEPT
 COMMIT
 EOF
-FOREIGN6=2001:db8:1::50
+FOREIGN6=2001:db8:1::50 SEC6=2001:db8:1::9
 GW_IPV6=1 GW_RULES6=$TMP/nat66.rules6 gateway_world
 
 # the gateway kernel's count of RSTs sent and ICMPv6 destination unreachables
@@ -120,6 +122,18 @@ bg client python3 "$TOP/tests/netns/gw_e2e.py" udp-echo 5353 > /dev/null
 wait_udp client 5353
 on internet python3 "$TOP/tests/netns/gw_e2e.py" udp-ping $UPL6 5353 5 > /dev/null ||
 	fail "UDP echo through [$UPL6]:5353: no answer"
+
+log "(a) DNAT66 to a secondary address of the uplink: [$SEC6]:8082 -> client :80"
+on gateway ip -6 addr add $SEC6/64 dev eth0 nodad
+wait_for 10 grep -q "filters: .*IPv6 addresses $UPL6,$SEC6;.*DNAT-ed tcp 8080,8082 " "$TMP/gw.log"
+echo "through $SEC6 $RUN" > "$TMP/sec.line"
+bg client socat -u OPEN:"$TMP/sec.line" TCP6-LISTEN:80,reuseaddr
+tx=$BG_PID
+wait_tcp client 80
+on internet timeout 30 socat -u "TCP6:[$SEC6]:8082" - > "$TMP/sec.got" ||
+	fail "[$SEC6]:8082: socat"
+wait "$tx" || true
+cmp -s "$TMP/sec.line" "$TMP/sec.got" || fail "[$SEC6]:8082: got \"$(cat "$TMP/sec.got")\""
 
 log "(a) the gateway's kernel answered none of it"
 [ "$(rsts)" = "$rst0" ] || fail "the gateway's kernel sent $(($(rsts) - rst0)) RST(s)"

@@ -208,6 +208,7 @@ static void test_addr_dump_short(void **state)
 	struct nlmsghdr shortm = { sizeof(shortm), RTM_NEWADDR, NLM_F_MULTI, 0, 0 };
 	struct route_addr *a;
 	union nf_addr dev, *all;
+	unsigned ndev;
 	uint8_t *buf;
 
 	(void)state;
@@ -217,7 +218,7 @@ static void test_addr_dump_short(void **state)
 	memcpy(buf, &shortm, sizeof(shortm));
 	assert_int_equal(route_addrs_parse(buf, sizeof(shortm), &a), 0);
 	assert_null(a);
-	assert_int_equal(route_addrs6_parse(buf, sizeof(shortm), 1, NULL, &dev, &all), 0);
+	assert_int_equal(route_addrs6_parse(buf, sizeof(shortm), 1, NULL, &dev, &all, &ndev), 0);
 	assert_null(all);
 	assert_true(nf_addr_is_zero(&dev));
 	free(buf);
@@ -269,24 +270,34 @@ static void test_addr6_choice(void **state)
 		msg6(5, 0, RT_SCOPE_UNIVERSE),
 	};
 	union nf_addr dev, keep, *all;
+	unsigned ndev;
 
 	(void)state;
-	assert_int_equal(route_addrs6_parse(m, sizeof(m), 2, NULL, &dev, &all), 5);
+	assert_int_equal(route_addrs6_parse(m, sizeof(m), 2, NULL, &dev, &all, &ndev), 5);
+	/* the interface's own first: every global one the kernel took (a
+	 * temporary one too), then the rest in dump order */
+	assert_int_equal(ndev, 3);
+	assert_int_equal(all[0].b[15], 2);
+	assert_int_equal(all[1].b[15], 4);
+	assert_int_equal(all[2].b[15], 5);
+	assert_int_equal(all[3].b[15], 1);
+	assert_int_equal(all[4].b[15], 3);
 	free(all);
 	assert_int_equal(dev.b[15], 4);
 	keep = dev;
 	keep.b[15] = 5;
-	assert_int_equal(route_addrs6_parse(m, sizeof(m), 2, &keep, &dev, &all), 5);
+	assert_int_equal(route_addrs6_parse(m, sizeof(m), 2, &keep, &dev, &all, &ndev), 5);
 	free(all);
 	assert_int_equal(dev.b[15], 5);
 	keep.b[15] = 2; /* a temporary one is not kept */
-	assert_int_equal(route_addrs6_parse(m, sizeof(m), 2, &keep, &dev, &all), 5);
+	assert_int_equal(route_addrs6_parse(m, sizeof(m), 2, &keep, &dev, &all, &ndev), 5);
 	free(all);
 	assert_int_equal(dev.b[15], 4);
 	/* on another interface: none */
-	assert_int_equal(route_addrs6_parse(m, sizeof(m), 3, NULL, &dev, &all), 5);
+	assert_int_equal(route_addrs6_parse(m, sizeof(m), 3, NULL, &dev, &all, &ndev), 5);
 	free(all);
 	assert_true(nf_addr_is_zero(&dev));
+	assert_int_equal(ndev, 0);
 }
 
 int main(void)

@@ -284,6 +284,40 @@ static void test_live6(void **state)
 	rules_free(r);
 }
 
+/* The uplink's other global IPv6 addresses join MASQUERADE's in addr6:
+ * DNAT66 -d naming one of them takes its port (as IPv4's secondaries);
+ * another interface's address stays out. */
+static void test_v6_secondary(void **state)
+{
+	struct rules *r = load(NAT_HEAD "COMMIT\n");
+	struct rules *r6 = load6(NAT_HEAD
+		"-A PREROUTING -i eth0 -d 2001:db8:1::9 -p tcp --dport 8082 -j DNAT --to-destination fd00:8::2\n"
+		"-A PREROUTING -i eth0 -d 2001:db8:7::1 -p tcp --dport 8083 -j DNAT --to-destination fd00:8::2\n"
+		"COMMIT\n");
+	struct route_addr a[] = { ra(UPL, "eth0") };
+	/* the uplink's first (ndev6 = 2), then lan0's */
+	union nf_addr h6[] = { a6("2001:db8:1::9"), a6("2001:db8:1::1"), a6("2001:db8:7::1") };
+	struct uplink_host h = { .addr = a, .naddr = 1, .ipv6 = true, .addr6 = h6, .naddr6 = 3,
+				 .ndev6 = 2 };
+	struct bpf_nat_spec s;
+	char err[256];
+
+	(void)state;
+	h.masq6 = h6[1];
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, NULL, err,
+					 sizeof(err)), 0);
+	assert_string_equal(describe(&s), "addresses 198.51.100.1; IPv6 addresses 2001:db8:1::1,"
+		"2001:db8:1::9; DNAT-ed tcp 8082 udp none");
+	/* only MASQUERADE's known: ::9 is not the uplink's */
+	h.ndev6 = 0;
+	assert_int_equal(uplink_nat_spec("eth0", UPL, 61000, 61999, r, r6, &h, &s, NULL, NULL, err,
+					 sizeof(err)), 0);
+	assert_string_equal(describe(&s), "addresses 198.51.100.1; IPv6 addresses 2001:db8:1::1; "
+		"DNAT-ed tcp none udp none");
+	rules_free(r6);
+	rules_free(r);
+}
+
 /* Both rulesets: the uplink's IPv6 MASQUERADE address is addr6 and
  * narrows Rules6's -d (its other addresses are not NAT addresses); the DNAT-ed
  * ports of both go into the one list; IPv6 SNAT ranges minus the host's
@@ -399,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_live),
 		cmocka_unit_test(test_v6),
 		cmocka_unit_test(test_live6),
+		cmocka_unit_test(test_v6_secondary),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
