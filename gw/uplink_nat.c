@@ -160,41 +160,6 @@ bool uplink_nat_foreign_has(const struct bpf_nat_spec *s, uint32_t a)
 	return false;
 }
 
-/* The live connections' foreign SNAT addresses join the rules' ones (not
- * with forwarding on, unless the rules need it off anyway: a restore is
- * not refused for connections it leaves). */
-static void linger_addrs(struct bpf_nat_spec *out, const struct nat_live *live, const char *uplink,
-			 int forwarding, const union nf_addr *host, unsigned nhost,
-			 struct uplink_linger *lg, struct sbuf *note)
-{
-	unsigned left = 0, n = 0;
-	bool fwd = forwarding == 1 && !out->nforeign;
-
-	for (unsigned i = 0; i < live->nsnat; i++) {
-		union nf_addr a = nf_addr4(live->snat[i]);
-
-		if (uplink_nat_foreign_has(out, live->snat[i]) ||
-		    bsearch(&a, host, nhost, sizeof(*host), cmp_addr4))
-			continue;
-		if (fwd || add_foreign(out, live->snat[i], live->snat[i]) < 0) {
-			left++;
-			continue;
-		}
-		n++;
-	}
-	if (lg)
-		lg->addrs += n;
-	if (left && note)
-		sbuf_printf(note, "%u SNAT address(es) of live connections this host does not have "
-			    "are not taken (%s%s%s): their replies are lost\n", left,
-			    fwd ? "net.ipv4.conf." : "more than the filters hold", fwd ? uplink : "",
-			    fwd ? ".forwarding is 1" : "");
-	if (live->snat_over && note)
-		sbuf_printf(note, "live connections are SNAT-ed to more than %u addresses: those "
-			    "beyond stay gw's only where the rules still name them\n",
-			    (unsigned)NAT_LIVE_MAX_SNAT);
-}
-
 void uplink_nat_base(uint32_t masq, uint16_t lo, uint16_t hi, struct bpf_nat_spec *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -234,24 +199,25 @@ bool uplink_nat_foreign6_has(const struct bpf_nat_spec *s, const union nf_addr *
 	return false;
 }
 
-/* linger_addrs for IPv6: the live connections' foreign IPv6 SNAT addresses
- * join the rules' (not with IPv6 forwarding on, unless the rules need it
- * off anyway). */
-static void linger_addrs6(struct bpf_nat_spec *out, const struct nat_live *live,
-			  const char *uplink, int forwarding6, const union nf_addr *host,
-			  unsigned nhost, struct uplink_linger *lg, struct sbuf *note)
+/* The live connections' foreign SNAT addresses of one family (v6) join the
+ * rules' ones (not with that family's forwarding on, unless the rules need
+ * it off anyway: a restore is not refused for connections it leaves); host
+ * is the host's addresses of that family, sorted. */
+static void linger_addrs(struct bpf_nat_spec *out, const struct nat_live *live, bool v6,
+			 const char *uplink, int forwarding, const union nf_addr *host,
+			 unsigned nhost, struct uplink_linger *lg, struct sbuf *note)
 {
-	unsigned left = 0, n = 0;
-	bool fwd = forwarding6 == 1 && !out->nforeign6;
+	unsigned left = 0, n = 0, count = v6 ? live->nsnat6 : live->nsnat;
+	bool fwd = forwarding == 1 && !(v6 ? out->nforeign6 : out->nforeign);
 
-	for (unsigned i = 0; i < live->nsnat6; i++) {
-		const union nf_addr *a = &live->snat6[i];
-		uint32_t last = be32_get(a->b + 12);
+	for (unsigned i = 0; i < count; i++) {
+		union nf_addr a = v6 ? live->snat6[i] : nf_addr4(live->snat[i]);
+		uint32_t last = v6 ? be32_get(a.b + 12) : a.ip;
 
-		if (uplink_nat_foreign6_has(out, a) ||
-		    bsearch(a, host, nhost, sizeof(*host), cmp_addr6))
+		if ((v6 ? uplink_nat_foreign6_has(out, &a) : uplink_nat_foreign_has(out, a.ip)) ||
+		    bsearch(&a, host, nhost, sizeof(*host), v6 ? cmp_addr6 : cmp_addr4))
 			continue;
-		if (fwd || add_foreign6(out, a, last, last) < 0) {
+		if (fwd || (v6 ? add_foreign6(out, &a, last, last) : add_foreign(out, last, last)) < 0) {
 			left++;
 			continue;
 		}
@@ -260,14 +226,15 @@ static void linger_addrs6(struct bpf_nat_spec *out, const struct nat_live *live,
 	if (lg)
 		lg->addrs += n;
 	if (left && note)
-		sbuf_printf(note, "%u IPv6 SNAT address(es) of live connections this host does not "
+		sbuf_printf(note, "%u %sSNAT address(es) of live connections this host does not "
 			    "have are not taken (%s%s%s): their replies are lost\n", left,
-			    fwd ? "net.ipv6.conf." : "more than the filters hold", fwd ? uplink : "",
+			    v6 ? "IPv6 " : "", !fwd ? "more than the filters hold" :
+			    v6 ? "net.ipv6.conf." : "net.ipv4.conf.", fwd ? uplink : "",
 			    fwd ? ".forwarding is 1" : "");
-	if (live->snat6_over && note)
-		sbuf_printf(note, "live connections are SNAT-ed to more than %u IPv6 addresses: "
+	if ((v6 ? live->snat6_over : live->snat_over) && note)
+		sbuf_printf(note, "live connections are SNAT-ed to more than %u %saddresses: "
 			    "those beyond stay gw's only where the rules still name them\n",
-			    (unsigned)NAT_LIVE_MAX_SNAT);
+			    (unsigned)NAT_LIVE_MAX_SNAT, v6 ? "IPv6 " : "");
 }
 
 /* The IPv6 SNAT range [lo, hi] into foreign6: cut where its upper 96 bits
@@ -365,7 +332,8 @@ static int spec6(const char *uplink, const struct rules *r6, const struct uplink
 		goto out;
 	}
 	if (h->live)
-		linger_addrs6(out, h->live, uplink, h->forwarding6, host, (unsigned)nhost, lg, note);
+		linger_addrs(out, h->live, true, uplink, h->forwarding6, host, (unsigned)nhost, lg,
+			     note);
 	if (out->nforeign6 && h->forwarding6 == 1) {
 		struct sbuf a;
 
@@ -471,7 +439,8 @@ int uplink_nat_spec(const char *uplink, uint32_t masq, uint16_t lo, uint16_t hi,
 		goto out;
 	}
 	if (h->live)
-		linger_addrs(out, h->live, uplink, h->forwarding, host, (unsigned)nhost, lg, note);
+		linger_addrs(out, h->live, false, uplink, h->forwarding, host, (unsigned)nhost, lg,
+			     note);
 	if (!out->nforeign)
 		goto out;
 	if (h->forwarding == 1) {

@@ -12,22 +12,17 @@ header verifies, or bad).  Creates READYFILE once the socket listens, so
 the caller can start sending.  Exits 1 after SECONDS (default 20) without
 one.
 """
+import os
 import select
 import socket
 import struct
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gw_e2e import csum  # noqa: E402
+
 ETH_P_IP, PACKET_OUTGOING = 0x0800, 4
-
-
-def csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s >> 16) + (s & 0xFFFF)
-    return s
 
 
 def describe(pkt):
@@ -49,7 +44,7 @@ def describe(pkt):
             mss = str(struct.unpack_from("!H", th, i + 2)[0])
         i += th[i + 1]
     ph = pkt[12:20] + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(th))
-    ok = csum(ph + th) == 0xFFFF
+    ok = csum(ph + th) == 0
     flags = "".join(c for c, b in zip("FSRPAU", (1, 2, 4, 8, 16, 32)) if th[13] & b)
     sp, dp = struct.unpack_from("!HH", th)
     return "sport=%d dport=%d flags=%s hlen=%d tot=%d mss=%s csum=%s" % (
