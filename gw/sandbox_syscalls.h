@@ -131,3 +131,9 @@ SANDBOX_SYSCALL(prctl)
 SANDBOX_SYSCALL(getrandom)
 SANDBOX_SYSCALL(uname)
 SANDBOX_SYSCALL(tgkill)
+
+/* KeepState only (gw/sandbox.h): SIGUSR2's re-exec of gw, and what the new
+ * image's start makes under the inherited filter, the loader's and
+ * libc's start-up, the capabilities set again.  Without KeepState execve
+ * stays forbidden: nothing in gw runs another program. */
+SANDBOX_SYSCALL_EXEC(execve)

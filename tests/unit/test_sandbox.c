@@ -109,7 +109,7 @@ static int child(enum what what, char *err, size_t len)
 
 		dup2(fds[1], STDERR_FILENO);
 		close(fds[0]);
-		if (sandbox_enter("t", SANDBOX_ON))
+		if (sandbox_enter("t", SANDBOX_ON, false, false))
 			_exit(100);
 		switch (what) {
 		case ALLOWED:
