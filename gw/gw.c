@@ -89,13 +89,27 @@ static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct gw *g = w->data;
+	struct config_error err;
+	struct config c;
+	struct sbuf warn;
+	int ret;
 
 	(void)revents;
 	if (!g->cfg.keep_state) {
 		gw_warn("%s: SIGUSR2 refused: an in-place upgrade needs KeepState", g->cfg.ifname);
 		return;
 	}
-	gw_notice("%s: SIGUSR2: handing over to %s", g->cfg.ifname, "the binary gw started from");
+	/* the new image reads the config as User: one it cannot read or
+	 * parse would end gw, so that is checked before anything stops */
+	sbuf_init(&warn);
+	ret = config_load(&c, g->cfg.path, &warn, &err);
+	sbuf_free(&warn);
+	if (ret) {
+		gw_err("%s: SIGUSR2 refused, running on: %s", g->cfg.ifname, err.message);
+		return;
+	}
+	config_free(&c);
+	gw_notice("%s: SIGUSR2: handing over to a new image", g->cfg.ifname);
 	g->stop_signal = SIGUSR2;
 	ev_break(loop, EVBREAK_ALL);
 }

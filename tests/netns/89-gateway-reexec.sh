@@ -28,9 +28,10 @@ chmod 0700 "$TMP/state"
 STATE=$TMP/state/gw0.state
 BIN=$TMP/gw-bin
 cp "$GW" "$BIN"
+GW_BUILT=$GW
 GW=$BIN GW_IFACE_EXTRA="User = nobody
 KeepState = $STATE" gateway_world
-GW=$TOP/gw/gw
+GW=$GW_BUILT
 sha() { sha256sum < "$1" | cut -d' ' -f1; }
 handshake() { wgc show wgc0 latest-handshakes | awk '{print $2}'; }
 status() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$gw_pid/status"; }
