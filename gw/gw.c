@@ -85,6 +85,8 @@ static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	notify_ready(g);
 }
 
+static unsigned workers_wanted(const struct config *c);
+
 /* SIGUSR2: the in-place upgrade (gw/handover.h), with KeepState only. */
 static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -100,7 +102,9 @@ static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		return;
 	}
 	/* the new image reads the config as User: one it cannot read or
-	 * parse would end gw, so that is checked before anything stops */
+	 * parse would end gw, so that is checked before anything stops; so
+	 * are more workers than queues and sockets to hand over (a new TUN
+	 * queue or packet socket needs privilege the new image lacks) */
 	sbuf_init(&warn);
 	ret = config_load(&c, g->cfg.path, &warn, &err);
 	sbuf_free(&warn);
@@ -108,7 +112,13 @@ static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		gw_err("%s: SIGUSR2 refused, running on: %s", g->cfg.ifname, err.message);
 		return;
 	}
+	ret = workers_wanted(&c) > g->nio;
 	config_free(&c);
+	if (ret) {
+		gw_err("%s: SIGUSR2 refused, running on: the config asks for more than %u workers "
+		       "(restart gw for more)", g->cfg.ifname, g->nio);
+		return;
+	}
 	gw_notice("%s: SIGUSR2: handing over to a new image", g->cfg.ifname);
 	g->stop_signal = SIGUSR2;
 	ev_break(loop, EVBREAK_ALL);
@@ -548,7 +558,6 @@ static int handover_udp(struct gw *g, struct gw_socks *s)
 	s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 	for (unsigned i = 1; i < g->nio; i++)
 		if (s->fd4[i] < 0) {
-			/* Workers grew: SO_REUSEPORT members of the port need no privilege */
 			gw_err("%s: handover: no UDP socket for worker %u", g->cfg.ifname, i);
 			gw_udp_close(g, s);
 			return -EINVAL;

@@ -15,7 +15,8 @@
 #      handshake, gw show answers, Seccomp 2, NoNewPrivs 1 and the same
 #      CapEff as before, and the state file is gone
 #   2. SIGUSR2 with the binary's path removed: the failure is logged, no
-#      state file is left, gw runs on (same PID) and forwards a new connection
+#      state file is left, gw runs on (same PID) and forwards a new
+#      connection; with a config asking for more Workers: refused, runs on
 #   3. without KeepState: SIGUSR2 is refused with a log line, gw runs on
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
@@ -127,6 +128,17 @@ head -c 1000000 /dev/urandom > "$TMP/data"
 tcp_xfer client internet "$SRV" 7002
 on gateway "$GW" show "$ctl" > /dev/null || fail "gw show: no answer after the failed upgrade"
 log "  logged, no state file, a new connection through the NAT"
+# more workers than there are queues and sockets to hand over: refused
+cp "$GW" "$BIN"
+cp "$TMP/gw0.conf" "$TMP/gw0.conf.orig"
+sed -i 's/^Workers = .*/Workers = 64/' "$TMP/gw0.conf"
+kill -USR2 "$gw_pid"
+more() { grep -q 'SIGUSR2 refused, running on: the config asks for more than' "$TMP/gw.log"; }
+wait_for 10 more
+cp "$TMP/gw0.conf.orig" "$TMP/gw0.conf"
+[ "$(ups)" = 2 ] || fail "gw started again with Workers = 64"
+kill -0 "$gw_pid" || fail "gw is gone after SIGUSR2 with more Workers"
+log "  more Workers: refused, running on"
 
 # --- 3. without KeepState -----------------------------------------------------
 log "3. without KeepState: SIGUSR2 refused"
