@@ -18,6 +18,9 @@
 #      state file is left, gw runs on (same PID) and forwards a new
 #      connection; with a config asking for more Workers: refused, runs on
 #   3. without KeepState: SIGUSR2 is refused with a log line, gw runs on
+#   4. as the systemd unit runs it (uid nobody from the start, ambient
+#      CAP_NET_ADMIN and CAP_NET_RAW, that bounding set, no_new_privs):
+#      SIGUSR2 into a new binary keeps CapEff and CapBnd, gw forwards
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 
@@ -155,4 +158,44 @@ wait_for 10 refused
 kill -0 "$gw_pid" || fail "gw is gone after a refused SIGUSR2"
 on gateway "$GW" show "$ctl" > /dev/null || fail "gw show: no answer after a refused SIGUSR2"
 tcp_xfer client internet "$SRV" 7003
+
+# --- 4. as the systemd unit runs gw -------------------------------------------
+log "4. started as nobody with ambient cap_net_admin,cap_net_raw (the unit): SIGUSR2"
+kill -INT "$gw_pid"
+wait "$gw_pid" 2> /dev/null || true
+mkdir -m 0700 "$TMP/n"
+chown nobody "$TMP/n"
+ctl=$TMP/n/gw0.sock
+sed -i -e "s#^ControlSocket = .*#ControlSocket = $ctl#" \
+	-e "s#^UapiSocket = .*#UapiSocket = $TMP/n/gw0.uapi#" -e "/^User = nobody/a KeepState = $STATE" \
+	"$TMP/gw0.conf"
+cp "$GW" "$BIN"
+# /dev/net/tun for uid nobody: a 0666 node bound over it (as test 63 does)
+# in a mount namespace of gw's own, unless nobody can open it already
+setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c ': < /dev/net/tun' 2> /dev/null ||
+	mknod -m 0666 "$TMP/n/tun" c 10 200
+caps=-all,+net_admin,+net_raw
+bg gateway unshare -m sh -c '
+	if [ -e "$0/n/tun" ]; then mount --bind "$0/n/tun" /dev/net/tun || exit 1; fi
+	exec setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps='$caps' \
+		--ambient-caps='$caps' --bounding-set='$caps' --no-new-privs -- \
+		"$0/gw-bin" run "$0/gw0.conf"' "$TMP" 2> "$TMP/gw4.log"
+gw_pid=$BG_PID
+wait_for 10 grep -q ': up, listening on port' "$TMP/gw4.log"
+wait_for 10 test -S "$ctl"
+cap1=$(status CapEff) bnd1=$(status CapBnd)
+cp "$GW" "$BIN.new"
+mv "$BIN.new" "$BIN"
+ino_new=$(stat -c %i "$BIN")
+kill -USR2 "$gw_pid"
+ups4() { [ "$(grep -c ': up, listening on port' "$TMP/gw4.log")" = 2 ]; }
+wait_for 20 ups4
+[ "$(stat -L -c %i "/proc/$gw_pid/exe")" = "$ino_new" ] || fail "gw runs the old binary"
+[ "$(status CapEff)" = "$cap1" ] || fail "CapEff $(status CapEff) after the upgrade, was $cap1"
+[ "$(status CapBnd)" = "$bnd1" ] || fail "CapBnd $(status CapBnd) after the upgrade, was $bnd1"
+[ "$(status NoNewPrivs)" = 1 ] || fail "NoNewPrivs $(status NoNewPrivs) after the upgrade"
+[ "$(status Seccomp)" = 2 ] || fail "Seccomp $(status Seccomp) after the upgrade"
+on gateway "$GW" show "$ctl" > /dev/null || fail "gw show: no answer after the upgrade"
+tcp_xfer client internet "$SRV" 7004
+log "  CapEff $cap1, CapBnd $bnd1 kept; a new connection through the NAT"
 log "ok"
