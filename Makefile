@@ -164,7 +164,8 @@ check: unit netns
 # and slow): a data race aborts gw (halt_on_error), so these tests, which
 # drive the threads hardest, fail on one.
 TSAN_TESTS := 40-wg-interop.sh 42-wg-flood.sh 45-wg-uapi.sh 46-gateway-runtime-peers.sh \
-	60-gateway-masquerade.sh 61-gateway-control.sh 65-gateway-bulk.sh 70-gateway-frag.sh
+	60-gateway-masquerade.sh 61-gateway-control.sh 65-gateway-bulk.sh 70-gateway-frag.sh \
+	89-gateway-reexec.sh
 tsan: $(CONNRATE)
 	$(Q)$(MAKE) --no-print-directory B=build/tsan OPT='-O1 -g' SANFLAGS=-fsanitize=thread \
 		GWBIN=build/tsan/gw/gw build/tsan/gw/gw

@@ -8,6 +8,7 @@
 #include "gw/cmd.h"
 #include "gw/config.h"
 #include "gw/gw.h"
+#include "gw/handover.h"
 #include "gw/log.h"
 #include "nat/sbuf.h"
 
@@ -25,6 +26,8 @@ int cmd_run(int argc, char **argv)
 			argv[0], CONFIG_DIR);
 		return 1;
 	}
+	/* a re-exec's descriptors (SIGUSR2), before anything opens one */
+	handover_init();
 	if (config_find(argv[1], path, sizeof(path))) {
 		fprintf(stderr, "gw: %s: name too long\n", argv[1]);
 		return 1;

@@ -13,6 +13,7 @@
 
 #include "gw/ctl_ops.h"
 #include "gw/dataplane.h"
+#include "gw/handover.h"
 #include "gw/keep.h"
 #include "gw/log.h"
 #include "gw/peers.h"
@@ -84,6 +85,45 @@ static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	notify_ready(g);
 }
 
+static unsigned workers_wanted(const struct config *c);
+
+/* SIGUSR2: the in-place upgrade (gw/handover.h), with KeepState only. */
+static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct gw *g = w->data;
+	struct config_error err;
+	struct config c;
+	struct sbuf warn;
+	int ret;
+
+	(void)revents;
+	if (!g->cfg.keep_state) {
+		gw_warn("%s: SIGUSR2 refused: an in-place upgrade needs KeepState", g->cfg.ifname);
+		return;
+	}
+	/* the new image reads the config as User: one it cannot read or
+	 * parse would end gw, so that is checked before anything stops; so
+	 * are more workers than queues and sockets to hand over (a new TUN
+	 * queue or packet socket needs privilege the new image lacks) */
+	sbuf_init(&warn);
+	ret = config_load(&c, g->cfg.path, &warn, &err);
+	sbuf_free(&warn);
+	if (ret) {
+		gw_err("%s: SIGUSR2 refused, running on: %s", g->cfg.ifname, err.message);
+		return;
+	}
+	ret = workers_wanted(&c) > g->nio;
+	config_free(&c);
+	if (ret) {
+		gw_err("%s: SIGUSR2 refused, running on: the config asks for more than %u workers "
+		       "(restart gw for more)", g->cfg.ifname, g->nio);
+		return;
+	}
+	gw_notice("%s: SIGUSR2: handing over to a new image", g->cfg.ifname);
+	g->stop_signal = SIGUSR2;
+	ev_break(loop, EVBREAK_ALL);
+}
+
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)revents;
@@ -143,7 +183,9 @@ static int uapi_listen(struct gw *g)
 	else
 		snprintf(g->uapi_path, sizeof(g->uapi_path), "/var/run/wireguard/%s.sock",
 			 g->cfg.ifname);
-	fd = ctl_listen(g->uapi_path, 0755);
+	fd = handover_take("uapi", 0);
+	if (fd < 0)
+		fd = ctl_listen(g->uapi_path, 0755);
 	if (fd < 0) {
 		gw_err("%s: UAPI socket %s: %s%s", g->cfg.ifname, g->uapi_path, strerror(-fd),
 		       g->cfg.uapi_socket ? "" : "; wg(8) cannot reach this gateway (another "
@@ -490,6 +532,39 @@ static int add_peers(struct gw *g)
 	return 0;
 }
 
+/* The UDP sockets a re-exec handed over (gw/handover.h), bound and marked
+ * already: 0, or -ENOENT (none: open them). */
+static int handover_udp(struct gw *g, struct gw_socks *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	s->fd4 = calloc(g->nio, sizeof(int));
+	s->fd6 = calloc(g->nio, sizeof(int));
+	if (!s->fd4 || !s->fd6) {
+		free(s->fd4);
+		free(s->fd6);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < g->nio; i++) {
+		s->fd4[i] = handover_take("udp4", i);
+		s->fd6[i] = handover_take("udp6", i);
+	}
+	if (s->fd4[0] < 0 || getsockname(s->fd4[0], (struct sockaddr *)&ss, &len) < 0 ||
+	    ss.ss_family != AF_INET) {
+		gw_udp_close(g, s);
+		return -ENOENT;
+	}
+	s->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	for (unsigned i = 1; i < g->nio; i++)
+		if (s->fd4[i] < 0) {
+			gw_err("%s: handover: no UDP socket for worker %u", g->cfg.ifname, i);
+			gw_udp_close(g, s);
+			return -EINVAL;
+		}
+	return 0;
+}
+
 /* The WireGuard sockets with their offloads, then each worker's receive
  * batch: its slots hold a coalesced 64 KiB when GRO is on. */
 static int open_sockets(struct gw *g, size_t mtu)
@@ -499,7 +574,9 @@ static int open_sockets(struct gw *g, size_t mtu)
 	bool gro = false;
 	int ret;
 
-	ret = gw_udp_open(g, g->cfg.listen_port, g->cfg.fwmark, &s);
+	ret = handover_active() ? handover_udp(g, &s) : -ENOENT;
+	if (ret == -ENOENT)
+		ret = gw_udp_open(g, g->cfg.listen_port, g->cfg.fwmark, &s);
 	if (ret) {
 		gw_err("%s: udp port %u%s: %s", g->cfg.ifname, g->cfg.listen_port,
 		       g->cfg.fwmark ? " with FwMark" : "", strerror(-ret));
@@ -547,10 +624,29 @@ static int open_tun(struct gw *g)
 	int *fds = calloc(g->nio, sizeof(int));
 	const char *what;
 	int ret, offload_err;
+	bool handed;
 
 	if (!fds)
 		return -ENOMEM;
-	ret = tun_open(g->cfg.ifname, g->nio, fds, &offload_err);
+	/* a re-exec's queues: the device, its addresses and routes are there */
+	for (unsigned i = 0; i < g->nio; i++)
+		fds[i] = handover_take("tun", i);
+	handed = fds[0] >= 0;
+	if (handed) {
+		for (unsigned i = 1; i < g->nio; i++)
+			if (fds[i] < 0) {
+				gw_err("%s: handover: no TUN queue for worker %u", g->cfg.ifname, i);
+				for (unsigned j = 0; j < g->nio; j++)
+					if (fds[j] >= 0)
+						close(fds[j]);
+				free(fds);
+				return -EINVAL;
+			}
+		offload_err = tun_vnet(fds[0]);
+		ret = 0;
+	} else {
+		ret = tun_open(g->cfg.ifname, g->nio, fds, &offload_err);
+	}
 	if (ret < 0) {
 		gw_err("%s: /dev/net/tun: %s", g->cfg.ifname, strerror(-ret));
 		free(fds);
@@ -576,7 +672,8 @@ static int open_tun(struct gw *g)
 			io->gro.trusted = true; /* peers' packets, authenticated (gro.h) */
 		}
 	}
-	ret = tun_configure(g->cfg.ifname, mtu, g->cfg.addresses, g->cfg.n_addresses, &what);
+	ret = handed ? 0 : tun_configure(g->cfg.ifname, mtu, g->cfg.addresses,
+					  g->cfg.n_addresses, &what);
 	if (ret) {
 		gw_err("%s: %s: %s", g->cfg.ifname, what, strerror(-ret));
 		return ret;
@@ -584,7 +681,7 @@ static int open_tun(struct gw *g)
 	for (size_t i = 0; i < g->cfg.n_addresses && !g->addr4; i++)
 		if (g->cfg.addresses[i].family == AF_INET)
 			memcpy(&g->addr4, g->cfg.addresses[i].addr, 4), g->addr4 = ntohl(g->addr4);
-	if (g->addr4 && (ret = tun_accept_local(g->cfg.ifname)))
+	if (g->addr4 && !handed && (ret = tun_accept_local(g->cfg.ifname)))
 		gw_warn("%s: accept_local: %s (ICMP unreachable will not reach the host; "
 		        "where /proc/sys is read-only, preset net.ipv4.conf.all.accept_local=1)",
 		        g->cfg.ifname, strerror(-ret));
@@ -683,6 +780,9 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ev_signal_init(&g->sighup_w, sighup_cb, SIGHUP);
 	g->sighup_w.data = g;
 	ev_signal_start(g->loop, &g->sighup_w);
+	ev_signal_init(&g->sigusr2_w, sigusr2_cb, SIGUSR2);
+	g->sigusr2_w.data = g;
+	ev_signal_start(g->loop, &g->sigusr2_w);
 	ev_init(&g->timer_w, timer_cb);
 	ev_prepare_init(&g->prepare_w, prepare_cb);
 	ev_prepare_start(g->loop, &g->prepare_w);
@@ -697,7 +797,9 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ret = uapi_listen(g);
 	if (ret)
 		return ret;
-	ret = ctl_listen(g->ctl_path, 0700);
+	ret = handover_take("ctl", 0);
+	if (ret < 0)
+		ret = ctl_listen(g->ctl_path, 0700);
 	if (ret < 0) {
 		gw_err("%s: control socket %s: %s", g->cfg.ifname, g->ctl_path, strerror(-ret));
 		g->ctl_path[0] = 0;
@@ -708,15 +810,45 @@ int gw_setup(struct gw *g, struct config *cfg)
 	g->ctl.arg = g;
 	ctl_server_start(&g->ctl, g->loop, ret);
 	keep_done(g);
+	handover_done(g->cfg.ifname);
 	/* everything privileged is done: keep only what the loop needs, then
 	 * allow only the system calls it makes */
-	ret = priv_drop(g->cfg.ifname, &g->user, priv_needed(g));
+	ret = priv_drop(g->cfg.ifname, &g->user, priv_needed(g), g->cfg.keep_state != NULL);
 	if (ret)
 		return ret;
-	return sandbox_enter(g->cfg.ifname, sandbox_mode_env());
+	return sandbox_enter(g->cfg.ifname, sandbox_mode_env(), g->cfg.keep_state != NULL,
+			     handover_active());
 oom:
 	gw_err("%s: out of memory", g->cfg.ifname);
 	return -ENOMEM;
+}
+
+/* SIGUSR2 with the workers stopped: the state file as on SIGTERM, then the
+ * re-exec (gw/handover.h), which returns only when it fails: the file goes,
+ * the workers start again and gw runs on.  Nonzero: gw stops (the workers
+ * did not start again). */
+static int reexec(struct gw *g)
+{
+	int ret;
+
+	dp_flush(g, gw_mono());
+	gw_io_flush(g->cio);
+	if (keep_save(g) == 0) {
+		handover_exec(g);
+		if (unlink(g->cfg.keep_state) < 0 && errno != ENOENT)
+			gw_err("%s: KeepState %s: %s (the next start reads it)", g->cfg.ifname,
+			       g->cfg.keep_state, strerror(errno));
+	}
+	g->stop_signal = 0;
+	for (unsigned i = 0; i < g->nio; i++)
+		g->io[i].stop = false;
+	if (g->threaded && (ret = gw_workers_start(g))) {
+		gw_err("%s: worker threads: %s", g->cfg.ifname, strerror(-ret));
+		gw_workers_stop(g);
+		return ret;
+	}
+	gw_notice("%s: SIGUSR2: the upgrade failed, running on", g->cfg.ifname);
+	return 0;
 }
 
 void gw_run(struct gw *g)
@@ -742,10 +874,14 @@ void gw_run(struct gw *g)
 		gw_unlock(g);
 		return;
 	}
-	notify_ready(g);
-	ev_run(g->loop, 0);
-	if (g->threaded)
-		gw_workers_stop(g);
+	for (;;) {
+		notify_ready(g);
+		ev_run(g->loop, 0);
+		if (g->threaded)
+			gw_workers_stop(g);
+		if (g->stop_signal != SIGUSR2 || (ret = reexec(g)))
+			break;
+	}
 	/* SIGTERM with KeepState: the state for the next start, and the
 	 * uplink's filters and ports left for it (gw/keep.h) */
 	if (g->cfg.keep_state && g->stop_signal == SIGTERM && keep_save(g) == 0 && g->uplink_on)

@@ -315,11 +315,11 @@ struct gw {
 	bool dns_live;		/* the loop runs: a new name starts the thread */
 	unsigned dns_interval, dns_stale; /* seconds: GW_DNS_INTERVAL, GW_DNS_STALE */
 	ev_timer dns_w;
-	ev_signal sigint_w, sigterm_w, sighup_w;
+	ev_signal sigint_w, sigterm_w, sighup_w, sigusr2_w;
 	ev_timer timer_w;
 	ev_prepare prepare_w;
 	struct gw_notify notify;	/* systemd: READY=1, STATUS=, WATCHDOG=1 */
-	int stop_signal;	/* what ended the loop (SIGTERM: KeepState writes) */
+	int stop_signal;	/* what ended the loop (SIGTERM: KeepState writes; SIGUSR2: re-exec) */
 	struct keep *keep;	/* KeepState read at start, until setup ends (gw/keep.h) */
 };
 

@@ -498,7 +498,8 @@ void gw_io_uplink_open(struct gw *g)
 		if (!g->threaded)
 			continue;
 		t = calloc(1, sizeof(*t));
-		ret = t ? uplink_tx_open(t, g->cfg.uplink, u->ifindex, u->mtu, u->mac, u->tx.xfd < 0)
+		ret = t ? uplink_tx_open(t, g->cfg.uplink, u->ifindex, u->mtu, u->mac,
+					 u->tx.xfd < 0, i + 1)
 			: -ENOMEM;
 		if (ret) {
 			free(t);

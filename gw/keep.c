@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sodium.h>
@@ -447,8 +448,8 @@ out:
 		sodium_memzero(b.p, b.cap);
 	free(b.p);
 	if (ret) {
-		gw_err("%s: KeepState %s: %s: the connections end here", g->cfg.ifname, path,
-		       strerror(-ret));
+		gw_err("%s: KeepState %s: %s: %s", g->cfg.ifname, path, strerror(-ret),
+		       g->stop_signal == SIGUSR2 ? "no upgrade" : "the connections end here");
 		return ret;
 	}
 	if (g->nf) {

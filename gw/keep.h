@@ -13,7 +13,10 @@
  * unless they expired meanwhile), the connections keep their NAT ports.
  * Times are kept as what was left of them at writing; the downtime
  * (wall clock) is taken off at reading and what is past expires.  SIGINT
- * (and SIGTERM without KeepState) exits cleaning up as always.
+ * (and SIGTERM without KeepState) exits cleaning up as always.  SIGUSR2
+ * writes the file the same way and re-executes gw in place instead of
+ * exiting (gw/handover.h): the new image reads it back at once, the TUN
+ * device and the sockets handed over; a failed exec deletes it again.
  *
  * The file (all integers little-endian):
  *   0   magic "gw-keep\n"

@@ -107,6 +107,10 @@ int priv_read(struct priv_state *st)
 			st->prm |= PRIV_CAP(c);
 		if (capng_have_capability(CAPNG_BOUNDING_SET, c) == 1)
 			st->bnd |= PRIV_CAP(c);
+		if (capng_have_capability(CAPNG_INHERITABLE, c) == 1)
+			st->inh |= PRIV_CAP(c);
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) == 1)
+			st->amb |= PRIV_CAP(c);
 	}
 	return 0;
 }
@@ -160,7 +164,8 @@ static const char *change_id_step(int rc)
 }
 
 /* The kernel's state after the drop is what we asked for. */
-static int check(const char *what, const struct priv_user *u, uint64_t keep, bool clear_bnd)
+static int check(const char *what, const struct priv_user *u, uint64_t keep, bool clear_bnd,
+		 bool exec)
 {
 	struct priv_state st;
 	char eff[CAPS_TEXT], bnd[CAPS_TEXT];
@@ -173,6 +178,7 @@ static int check(const char *what, const struct priv_user *u, uint64_t keep, boo
 	priv_caps_format(st.eff, eff, sizeof(eff));
 	priv_caps_format(st.bnd, bnd, sizeof(bnd));
 	if (st.eff != keep || st.prm != keep || (clear_bnd && st.bnd) ||
+	    st.inh != (exec ? keep : 0) || st.amb != (exec ? keep : 0) ||
 	    (u->set && (st.uid != u->uid || st.euid != u->uid || st.gid != u->gid ||
 			st.egid != u->gid))) {
 		gw_err("%s: privileges: the drop did not take: uid %u gid %u, capabilities %s, "
@@ -196,7 +202,7 @@ static bool already(const struct priv_user *u)
 	       getgroups(0, NULL) == 0;
 }
 
-int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
+int priv_drop(const char *what, const struct priv_user *u, uint64_t keep, bool exec)
 {
 	bool setpcap;
 	int rc;
@@ -224,10 +230,23 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 	}
 	/* the bounding set can only be cleared holding CAP_SETPCAP */
 	setpcap = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP) == 1;
+	/* exec: the kept ones inheritable now, while the bounding set still
+	 * has them (a capability outside it cannot become inheritable) */
+	for (unsigned c = 0; exec && c < 64; c++)
+		if (keep & PRIV_CAP(c))
+			capng_update(CAPNG_ADD, CAPNG_INHERITABLE, c);
+	errno = 0;
+	if (exec && keep && capng_apply(CAPNG_SELECT_CAPS) < 0) {
+		rc = errno ? -errno : -EPERM;
+		gw_err("%s: privileges: making the kept capabilities inheritable: %s", what,
+		       strerror(-rc));
+		return rc;
+	}
 	capng_clear(CAPNG_SELECT_BOTH);
 	for (unsigned c = 0; c < 64; c++) {
 		if ((keep & PRIV_CAP(c)) &&
-		    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, c) < 0) {
+		    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED |
+				 (exec ? CAPNG_INHERITABLE : 0), c) < 0) {
 			gw_warn("%s: privileges: capability %u unknown to this kernel", what, c);
 			return -EINVAL;
 		}
@@ -257,6 +276,15 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 			return rc;
 		}
 	}
+	/* exec: ambient too (cleared by the switch), so the re-executed image
+	 * starts with exactly them */
+	for (unsigned c = 0; exec && c < 64; c++)
+		if ((keep & PRIV_CAP(c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
+			rc = -errno;
+			gw_err("%s: privileges: raising ambient capability %u: %s", what, c,
+			       strerror(-rc));
+			return rc;
+		}
 	/* not dumpable, switched or not: no core file with the keys, and no
 	 * other process of the same uid may ptrace gw or read its memory */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -264,13 +292,13 @@ int priv_drop(const char *what, const struct priv_user *u, uint64_t keep)
 		gw_err("%s: privileges: PR_SET_DUMPABLE: %s", what, strerror(-rc));
 		return rc;
 	}
-	/* gw never executes anything; nothing may gain privileges if it did */
+	/* gw executes only itself (SIGUSR2); nothing may gain privileges */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		rc = -errno;
 		gw_err("%s: privileges: no_new_privs: %s", what, strerror(-rc));
 		return rc;
 	}
-	return check(what, u, keep, setpcap);
+	return check(what, u, keep, setpcap, exec);
 }
 
 void priv_stats(struct sbuf *s)

@@ -34,7 +34,13 @@
  *                  it without any, and sock_diag's uid lookups need none.
  *
  * After the drop: effective = permitted = that set; inheritable and ambient
- * empty; the bounding set empty when CAP_SETPCAP allows clearing it (started
+ * empty -- with KeepState the same set, so that SIGUSR2's execve of gw
+ * (gw/handover.h; no file capabilities, no set-uid) starts the new image
+ * with exactly that set again (ambient capabilities survive an execve,
+ * and become its permitted and effective set; inheritable ones can only
+ * be raised while the bounding set has them, so before it is emptied; the
+ * switch to User clears ambient, so they are raised after it); the new
+ * image's own drop finds them and keeps them; the bounding set empty when CAP_SETPCAP allows clearing it (started
  * without it, e.g. as a user with ambient capabilities, the bounding set is
  * what the starter gave: systemd's CapabilityBoundingSet=); no_new_privs.
  * With User: uid and gid switched, supplementary groups cleared.  Not
@@ -66,7 +72,7 @@ struct priv_user {
 struct priv_state {
 	uid_t uid, euid;
 	gid_t gid, egid;
-	uint64_t eff, prm, bnd;
+	uint64_t eff, prm, bnd, inh, amb;
 };
 
 /* User = NAME or a number: the passwd entry's uid and gid (a number with
@@ -75,10 +81,11 @@ struct priv_state {
 int priv_user_lookup(const char *user, struct priv_user *out);
 
 /* Keeps only keep (PRIV_CAP bits) and switches to u when u->set (nothing to
- * switch when the process is u already, without supplementary groups).  Checks
- * the result against the kernel's state; 0 or -errno (logged, naming what
- * failed).  what names the instance in messages. */
-int priv_drop(const char *what, const struct priv_user *u, uint64_t keep);
+ * switch when the process is u already, without supplementary groups);
+ * exec: keep inheritable and ambient too (above).  Checks the result
+ * against the kernel's state; 0 or -errno (logged, naming what failed).
+ * what names the instance in messages. */
+int priv_drop(const char *what, const struct priv_user *u, uint64_t keep, bool exec);
 
 /* The process's credentials and capability sets.  0 or -errno. */
 int priv_read(struct priv_state *st);

@@ -15,10 +15,21 @@
 
 const char *const sandbox_syscalls[] = {
 #define SANDBOX_SYSCALL(name) #name,
+#define SANDBOX_SYSCALL_EXEC(name)
 #include "gw/sandbox_syscalls.h"
+#undef SANDBOX_SYSCALL_EXEC
 #undef SANDBOX_SYSCALL
 };
 const size_t sandbox_n = sizeof(sandbox_syscalls) / sizeof(sandbox_syscalls[0]);
+
+const char *const sandbox_exec_syscalls[] = {
+#define SANDBOX_SYSCALL(name)
+#define SANDBOX_SYSCALL_EXEC(name) #name,
+#include "gw/sandbox_syscalls.h"
+#undef SANDBOX_SYSCALL_EXEC
+#undef SANDBOX_SYSCALL
+};
+const size_t sandbox_exec_n = sizeof(sandbox_exec_syscalls) / sizeof(sandbox_exec_syscalls[0]);
 
 /* What the sanitizers' runtimes add (SAN=1 and TSan builds only): the leak
  * check at exit stops the threads with ptrace from a clone of its own, and
@@ -125,7 +136,7 @@ static int allow(const char *what, scmp_filter_ctx ctx, const char *name)
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 }
 
-int sandbox_enter(const char *what, enum sandbox_mode mode)
+int sandbox_enter(const char *what, enum sandbox_mode mode, bool exec, bool inherited)
 {
 	struct sigaction sa;
 	scmp_filter_ctx ctx;
@@ -150,6 +161,10 @@ int sandbox_enter(const char *what, enum sandbox_mode mode)
 		gw_err("%s: seccomp: SIGSYS handler: %s", what, strerror(-rc));
 		return rc;
 	}
+	if (inherited) {
+		gw_log("%s: seccomp: the filter of the image before the re-exec stays", what);
+		return 0;
+	}
 	ctx = seccomp_init(mode == SANDBOX_LOG ? SCMP_ACT_LOG : SCMP_ACT_TRAP);
 	if (!ctx) {
 		gw_err("%s: seccomp: out of memory", what);
@@ -159,6 +174,8 @@ int sandbox_enter(const char *what, enum sandbox_mode mode)
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	for (size_t i = 0; !rc && i < sandbox_n; i++)
 		rc = allow(what, ctx, sandbox_syscalls[i]);
+	for (size_t i = 0; !rc && exec && i < sandbox_exec_n; i++)
+		rc = allow(what, ctx, sandbox_exec_syscalls[i]);
 	for (size_t i = 0; !rc && sanitizer_syscalls[i]; i++)
 		rc = allow(what, ctx, sanitizer_syscalls[i]);
 	if (!rc)
@@ -168,7 +185,7 @@ int sandbox_enter(const char *what, enum sandbox_mode mode)
 		gw_err("%s: seccomp: installing the filter: %s", what, strerror(-rc));
 		return rc;
 	}
-	gw_log("%s: seccomp: %zu system calls allowed%s", what, sandbox_n,
+	gw_log("%s: seccomp: %zu system calls allowed%s", what, sandbox_n + (exec ? sandbox_exec_n : 0),
 	       mode == SANDBOX_LOG ? ", the others logged (GW_SECCOMP=log)" : "");
 	return 0;
 }

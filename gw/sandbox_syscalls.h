@@ -9,7 +9,8 @@
  * the suite does not take (rename/fsync for files written at exit, the
  * x86_64 legacy open/stat).  tests/netns/88-sandbox.sh reads this file:
  * every name must be in systemd's @system-service set or in its list of
- * extras (contrib/systemd/gw@.service's SystemCallFilter= line).
+ * extras (contrib/systemd/gw@.service's SystemCallFilter= line), the
+ * SANDBOX_SYSCALL_EXEC ones at the end too.
  *
  * socket(2) is further limited in gw/sandbox.c to AF_UNIX, AF_INET,
  * AF_INET6 and AF_NETLINK: the packet and raw sockets are open before the
@@ -131,3 +132,21 @@ SANDBOX_SYSCALL(prctl)
 SANDBOX_SYSCALL(getrandom)
 SANDBOX_SYSCALL(uname)
 SANDBOX_SYSCALL(tgkill)
+
+/* KeepState only (gw/sandbox.h): SIGUSR2's re-exec of gw, and what the new
+ * image's start makes under the inherited filter beside the calls above
+ * (found by netns test 89 with GW_SECCOMP=log).  The trade-off: a process
+ * that may execve could run another program, under this same filter,
+ * no_new_privs and the kept capabilities; without KeepState execve stays
+ * forbidden, as nothing else in gw runs a program. */
+/* SIGUSR2: gw executes the binary it was started from */
+SANDBOX_SYSCALL_EXEC(execve)
+/* the new image's start: the loader's TLS and thread pointer (glibc) */
+SANDBOX_SYSCALL_EXEC(arch_prctl)
+SANDBOX_SYSCALL_EXEC(set_tid_address)
+/* glibc's start-up reads the stack limit */
+SANDBOX_SYSCALL_EXEC(prlimit64)
+/* libcap-ng checks that /proc is procfs before it reads capabilities */
+SANDBOX_SYSCALL_EXEC(fstatfs)
+/* priv_drop again: the kept set applied (the same one, inherited) */
+SANDBOX_SYSCALL_EXEC(capset)

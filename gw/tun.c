@@ -89,6 +89,15 @@ int tun_open(const char *name, unsigned queues, int *fds, int *offload_err)
 	return 0;
 }
 
+int tun_vnet(int fd)
+{
+	struct ifreq ifr = { 0 };
+
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+		return -errno;
+	return ifr.ifr_flags & IFF_VNET_HDR ? 0 : -ENOTSUP;
+}
+
 int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size_t n,
 		  const char **what)
 {

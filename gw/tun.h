@@ -33,5 +33,8 @@ int tun_configure(const char *name, uint16_t mtu, const struct cidr *addrs, size
  * container), presetting net.ipv4.conf.all.accept_local=1 (or .default.,
  * which the new device copies) does: nothing to write then.  0 or -errno. */
 int tun_accept_local(const char *name);
+/* A queue handed over by a re-exec (gw/handover.h): 0 when it carries the
+ * virtio header (the offloads are on), else -errno or -ENOTSUP. */
+int tun_vnet(int fd);
 
 #endif

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "gw/arp.h"
+#include "gw/handover.h"
 #include "gw/log.h"
 #include "gw/ndp.h"
 #include "gw/uplink_nat.h"
@@ -480,7 +481,29 @@ static int open_ring(struct uplink *u, unsigned nframes)
 
 /* ---- open / close ----------------------------------------------------- */
 
-static int open_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsigned nframes)
+/* A packet socket a re-exec handed over (gw/handover.h), bound, in its
+ * fanout group, with the old image's ring: the ring torn down (a request
+ * of zero blocks; the old mapping went with the old image), the options
+ * and filter set again, a new ring.  0 or -errno. */
+static int adopt_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsigned nframes)
+{
+	struct sock_filter prog[BPF_PROG_MAX];
+	struct sock_fprog fp;
+	struct tpacket_req none = { 0 };
+	int n = bpf_build_sk(nat, prog, BPF_PROG_MAX), one = 1;
+
+	if (n < 0)
+		return n;
+	fp = (struct sock_fprog){ .len = (unsigned short)n, .filter = prog };
+	if (setsockopt(u->pfd, SOL_PACKET, PACKET_RX_RING, &none, sizeof(none)) < 0 ||
+	    setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0 ||
+	    setsockopt(u->pfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
+		return -errno;
+	return open_ring(u, nframes);
+}
+
+static int open_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsigned nframes,
+		       unsigned reader)
 {
 	struct sock_filter prog[BPF_PROG_MAX];
 	struct sock_fprog fp;
@@ -490,6 +513,11 @@ static int open_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsigne
 	};
 	int n, one = 1, rcvbuf = 16 << 20;
 
+	u->pfd = handover_take("pkt", reader);
+	if (u->pfd >= 0) {
+		u->adopted = true;
+		return adopt_packet(u, nat, nframes);
+	}
 	n = bpf_build_sk(nat, prog, BPF_PROG_MAX);
 	if (n < 0)
 		return n;
@@ -653,11 +681,11 @@ int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)
 			sysctl_ports_warn_taken(nat->lo, nat->hi);
 	}
 	step = "packet socket";
-	rc = open_packet(u, nat, c->ring_frames ? c->ring_frames : UPLINK_RING_FRAMES);
+	rc = open_packet(u, nat, c->ring_frames ? c->ring_frames : UPLINK_RING_FRAMES, 0);
 	if (rc < 0)
 		goto fail;
 	step = "send sockets";
-	rc = uplink_tx_open(&u->tx, c->ifname, u->ifindex, u->mtu, u->mac, c->raw_send);
+	rc = uplink_tx_open(&u->tx, c->ifname, u->ifindex, u->mtu, u->mac, c->raw_send, 0);
 	if (rc < 0)
 		goto fail;
 	u->nat = *nat;
@@ -866,7 +894,8 @@ int uplink_fanout(struct uplink *u, struct uplink *rx, unsigned n, unsigned ring
 		memset(&rx[i], 0, sizeof(rx[i]));
 		rx[i].pfd = rx[i].tx.rfd = rx[i].tx.xfd = rx[i].tx.gfd = -1;
 	}
-	if (setsockopt(u->pfd, SOL_PACKET, PACKET_FANOUT, &val, sizeof(val)) < 0 ||
+	/* a handed-over socket is in its group already (gw/handover.h) */
+	if ((!u->adopted && setsockopt(u->pfd, SOL_PACKET, PACKET_FANOUT, &val, sizeof(val)) < 0) ||
 	    getsockopt(u->pfd, SOL_PACKET, PACKET_FANOUT, &val, &len) < 0) {
 		rc = -errno;
 		goto fail;
@@ -881,9 +910,10 @@ int uplink_fanout(struct uplink *u, struct uplink *rx, unsigned n, unsigned ring
 		memcpy(c->mac, u->mac, sizeof(c->mac));
 		c->nat = u->nat;
 		if ((rc = uplink_rx_init(c)) < 0 ||
-		    (rc = open_packet(c, &u->nat, ring_frames ? ring_frames : UPLINK_RING_FRAMES)) < 0)
+		    (rc = open_packet(c, &u->nat, ring_frames ? ring_frames : UPLINK_RING_FRAMES,
+				      i + 1)) < 0)
 			goto fail;
-		if (setsockopt(c->pfd, SOL_PACKET, PACKET_FANOUT, &val, sizeof(val)) < 0) {
+		if (!c->adopted && setsockopt(c->pfd, SOL_PACKET, PACKET_FANOUT, &val, sizeof(val)) < 0) {
 			rc = -errno;
 			goto fail;
 		}

@@ -148,6 +148,7 @@ struct uplink_conf {
 
 struct uplink {
 	int pfd;		/* packet socket: watch it for reading */
+	bool adopted;		/* pfd was handed over by a re-exec (gw/handover.h) */
 	int ifindex;
 	unsigned mtu;
 	uint8_t mac[6];

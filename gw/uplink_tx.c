@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "gw/handover.h"
 #include "gw/log.h"
 #include "gw/uplink.h"
 #include "nat/pkt/be.h"
@@ -345,10 +346,13 @@ int uplink_tx_neigh_read(struct uplink_tx *t)
 /* A raw socket of family af bound to the uplink into *fd.  IPPROTO_RAW
  * implies the header included, for IPv6 too (IPV6_HDRINCL): the kernel
  * sends the IPv6 header as it is. */
-static int open_raw(int *fd, int af, const char *ifname)
+static int open_raw(int *fd, int af, const char *ifname, unsigned q)
 {
 	int sndbuf = TX_SNDBUF, zero = 0;
 
+	*fd = handover_take(af == AF_INET ? "raw4" : "raw6", q);
+	if (*fd >= 0)
+		return 0; /* bound and sized by the image that opened it */
 	*fd = socket(af, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_RAW);
 	if (*fd < 0)
 		return -errno;
@@ -385,22 +389,28 @@ static const char *no_arp(const char *ifname, const uint8_t mac[6])
 
 /* The packet socket, not bound to a protocol (it receives nothing), frames
  * straight to the driver. */
-static int open_packet(struct uplink_tx *t)
+static int open_packet(struct uplink_tx *t, unsigned q)
 {
 	int one = 1, sndbuf = TX_SNDBUF, zero = 0;
+	bool handed;
 
-	t->xfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	t->xfd = handover_take("xmit", q);
+	handed = t->xfd >= 0;
+	if (!handed)
+		t->xfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->xfd < 0)
 		return -errno;
-	if (setsockopt(t->xfd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0)
+	if (!handed && setsockopt(t->xfd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0)
 		return -errno;
-	if (setsockopt(t->xfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
+	if (!handed && setsockopt(t->xfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
 		(void)setsockopt(t->xfd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	(void)setsockopt(t->xfd, SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero));
 	/* super-packets through the device's queue: when the device cannot
 	 * segment them, the kernel's GSO does (a bypass would drop them) */
 	t->grobuf = malloc(ETHH_LEN + GRO_MAX);
-	t->gfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	t->gfd = handover_take("gso", q);
+	if (t->gfd < 0 && !handed)
+		t->gfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (!t->grobuf || t->gfd < 0 ||
 	    setsockopt(t->gfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
 		if (t->gfd >= 0)
@@ -449,17 +459,17 @@ int uplink_tx_init(struct uplink_tx *t, int ifindex, unsigned mtu, const uint8_t
 }
 
 int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigned mtu,
-		   const uint8_t mac[static 6], bool raw_only)
+		   const uint8_t mac[static 6], bool raw_only, unsigned q)
 {
 	const char *why = raw_only ? "RawSend" : no_arp(ifname, mac);
 	int rc = uplink_tx_init(t, ifindex, mtu, mac);
 
 	if (rc < 0)
 		return rc;
-	rc = open_raw(&t->rfd, AF_INET, ifname);
+	rc = open_raw(&t->rfd, AF_INET, ifname, q);
 	if (rc < 0)
 		goto fail;
-	rc = open_raw(&t->rfd6, AF_INET6, ifname);
+	rc = open_raw(&t->rfd6, AF_INET6, ifname, q);
 	if (rc < 0) { /* IPv6 off in the kernel: IPv6 packets are dropped */
 		gw_log("uplink %s: IPv6 raw socket: %s: IPv6 packets will be dropped", ifname,
 		       strerror(-rc));
@@ -472,7 +482,7 @@ int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigne
 			gw_log("uplink %s: %s: sending by the raw socket only", ifname, why);
 		return 0;
 	}
-	rc = open_packet(t);
+	rc = open_packet(t, q);
 	if (rc == 0)
 		rc = neigh_open(&t->nh, ifindex);
 	if (rc < 0) {

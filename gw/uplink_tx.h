@@ -112,10 +112,11 @@ struct uplink_tx {
 
 /* The queue for the uplink ifname (ifindex, MTU mtu, MAC mac): the raw
  * socket always, the packet socket and the neighbour cache unless raw_only
- * or the uplink has no ARP (then logged once).  0 or -errno; nothing left
- * open on failure. */
+ * or the uplink has no ARP (then logged once).  The sockets a re-exec
+ * handed over as queue q (gw/handover.h) are taken as they are.  0 or
+ * -errno; nothing left open on failure. */
 int uplink_tx_open(struct uplink_tx *t, const char *ifname, int ifindex, unsigned mtu,
-		   const uint8_t mac[static 6], bool raw_only);
+		   const uint8_t mac[static 6], bool raw_only, unsigned q);
 void uplink_tx_close(struct uplink_tx *t);
 /* Just the queue's arenas, no socket (all fds -1), for tests of the
  * frames uplink_send_commit builds.  0 or -ENOMEM. */

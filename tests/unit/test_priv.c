@@ -117,7 +117,7 @@ static int drop_to_user(void)
 	struct priv_user u = { true, 65534, 65534 };
 	struct priv_state st;
 
-	if (priv_drop("test", &u, PRIV_CAP(CAP_NET_ADMIN)))
+	if (priv_drop("test", &u, PRIV_CAP(CAP_NET_ADMIN), false))
 		return 1;
 	if (priv_read(&st) || st.uid != 65534 || st.euid != 65534 || st.gid != 65534 ||
 	    st.egid != 65534)
@@ -131,7 +131,7 @@ static int drop_to_user(void)
 		return 5;
 	/* User naming who the process is already (systemd's User= as well):
 	 * nothing to switch, though CAP_SETUID is gone */
-	if (priv_drop("test", &u, PRIV_CAP(CAP_NET_ADMIN)))
+	if (priv_drop("test", &u, PRIV_CAP(CAP_NET_ADMIN), false))
 		return 6;
 	if (priv_read(&st) || st.euid != 65534 || st.eff != PRIV_CAP(CAP_NET_ADMIN))
 		return 7;
@@ -143,12 +143,12 @@ static int drop_keep_nothing(void)
 	struct priv_user none = { 0 }, u = { true, 65534, 65534 };
 	struct priv_state st;
 
-	if (priv_drop("test", &none, 0))
+	if (priv_drop("test", &none, 0, false))
 		return 1;
 	if (priv_read(&st) || st.euid != 0 || st.eff || st.prm || st.bnd)
 		return 2;
 	/* without CAP_SETUID any more, a switch fails cleanly */
-	if (priv_drop("test", &u, 0) == 0)
+	if (priv_drop("test", &u, 0, false) == 0)
 		return 3;
 	return 0;
 }

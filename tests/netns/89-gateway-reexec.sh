@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# SIGUSR2: an in-place upgrade that hands the sockets over (gw/handover.h).
+# The world of gateway.sh, gw run as User = nobody from a copy of the binary
+# at $TMP/gw-bin, KeepState in a directory of nobody's:
+#
+#   client (wireguard-go) ── wg ── gateway (gw, MASQUERADE) ── internet (server)
+#
+#   1. a 20 MB upload and a 20 MB download through the NAT, both held
+#      half-way; $TMP/gw-bin is replaced by another copy (a rename over it:
+#      a new inode) and gw gets SIGUSR2: the PID stays, /proc/PID/exe is the
+#      new inode, the TUN device never goes (ip monitor sees no deletion, the
+#      ifindex is the same), both transfers end intact (sha256) with their
+#      NAT ports (one connection from one port at the server), no new
+#      handshake, gw show answers, Seccomp 2, NoNewPrivs 1 and the same
+#      CapEff as before, and the state file is gone
+#   2. SIGUSR2 with the binary's path removed: the failure is logged, no
+#      state file is left, gw runs on (same PID) and forwards a new
+#      connection; with a config asking for more Workers: refused, runs on
+#   3. without KeepState: SIGUSR2 is refused with a log line, gw runs on
+#   4. as the systemd unit runs it (uid nobody from the start, ambient
+#      CAP_NET_ADMIN and CAP_NET_RAW, that bounding set, no_new_privs):
+#      SIGUSR2 into a new binary keeps CapEff and CapBnd, gw forwards
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/gateway.sh"
+
+SIZE=20000000
+chmod 0711 "$TMP"
+mkdir "$TMP/state"
+chown nobody "$TMP/state"
+chmod 0700 "$TMP/state"
+STATE=$TMP/state/gw0.state
+BIN=$TMP/gw-bin
+cp "$GW" "$BIN"
+GW_BUILT=$GW
+GW=$BIN GW_IFACE_EXTRA="User = nobody
+KeepState = $STATE" gateway_world
+GW=$GW_BUILT
+sha() { sha256sum < "$1" | cut -d' ' -f1; }
+handshake() { wgc show wgc0 latest-handshakes | awk '{print $2}'; }
+status() { awk -v k="$1:" '$1 == k {print $2}' "/proc/$gw_pid/status"; }
+ups() { grep -c ': up, listening on port' "$TMP/gw.log" || true; }
+ifindex() { on gateway cat /sys/class/net/gw0/ifindex; }
+
+# --- 1. an upgrade under load -------------------------------------------------
+log "1. 20 MB each way through the NAT, held half-way; SIGUSR2 with a new binary meanwhile"
+bg gateway ip monitor link > "$TMP/monitor"
+head -c $SIZE /dev/urandom > "$TMP/up"
+head -c $SIZE /dev/urandom > "$TMP/down"
+bg internet socat -d -d -u TCP-LISTEN:7000,reuseaddr - > "$TMP/up.recv" 2> "$TMP/srv-up.log"
+rx=$BG_PID
+gated "$TMP/go-down" "$TMP/down" |
+	on internet socat -d -d -u - TCP-LISTEN:7001,reuseaddr 2> "$TMP/srv-down.log" &
+_pids+=($!)
+wait_tcp internet 7000
+wait_tcp internet 7001
+gated "$TMP/go-up" "$TMP/up" | on client timeout 120 socat -u - TCP:$SRV:7000 &
+up=$!
+on client timeout 120 socat -u TCP:$SRV:7001 - > "$TMP/down.recv" &
+down=$!
+half() { [ "$(wc -c < "$TMP/up.recv")" -ge $((SIZE / 2)) ] &&
+	 [ "$(wc -c < "$TMP/down.recv")" -ge $((SIZE / 2)) ]; }
+wait_for 60 half
+hs1=$(handshake)
+[ -n "$hs1" ] && [ "$hs1" != 0 ] || fail "the client has no handshake: $hs1"
+peer_port() { on internet ss -Htn state established "sport = :$1" | awk '{print $4}' | sed 's/.*://'; }
+p_up=$(peer_port 7000) p_down=$(peer_port 7001)
+case "$p_up $p_down" in
+6[01][0-9][0-9][0-9]\ 6[01][0-9][0-9][0-9]) ;;
+*) fail "the server's peers are not on NatPorts: '$p_up' '$p_down'" ;;
+esac
+idx1=$(ifindex)
+cap1=$(status CapEff)
+[ "$(status Seccomp)" = 2 ] || fail "no seccomp filter before the upgrade"
+ino_old=$(stat -L -c %i "/proc/$gw_pid/exe")
+cp "$GW" "$BIN.new"
+mv "$BIN.new" "$BIN"
+ino_new=$(stat -c %i "$BIN")
+[ "$ino_new" != "$ino_old" ] || fail "the new binary has the old inode"
+kill -USR2 "$gw_pid"
+upgraded() { [ "$(ups)" = 2 ]; }
+wait_for 20 upgraded
+kill -0 "$gw_pid" || fail "gw is gone: $(tail -5 "$TMP/gw.log")"
+grep -q 'SIGUSR2: executing .*descriptor(s) handed over' "$TMP/gw.log" ||
+	fail "no hand-over logged: $(grep SIGUSR2 "$TMP/gw.log")"
+[ "$(stat -L -c %i "/proc/$gw_pid/exe")" = "$ino_new" ] ||
+	fail "gw runs inode $(stat -L -c %i "/proc/$gw_pid/exe"), not the new $ino_new"
+[ ! -e "$STATE" ] || fail "the state file is still there after the upgrade"
+grep -Eq 'KeepState: [1-9][0-9]* connection\(s\) carried over' "$TMP/gw.log" ||
+	fail "no connection carried over: $(grep KeepState "$TMP/gw.log")"
+touch "$TMP/go-up" "$TMP/go-down"
+wait "$up" || fail "the upload's client failed"
+wait "$rx" || true
+wait "$down" || fail "the download's client failed"
+[ "$(sha "$TMP/up.recv")" = "$(sha "$TMP/up")" ] ||
+	fail "upload: $(wc -c < "$TMP/up.recv") of $SIZE bytes arrived intact"
+[ "$(sha "$TMP/down.recv")" = "$(sha "$TMP/down")" ] ||
+	fail "download: $(wc -c < "$TMP/down.recv") of $SIZE bytes arrived intact"
+for f in srv-up srv-down; do
+	n=$(grep -c 'accepting connection from' "$TMP/$f.log")
+	[ "$n" = 1 ] || fail "$f: the server accepted $n connections"
+done
+grep -q "accepting connection from AF=2 $UPL:$p_up" "$TMP/srv-up.log" ||
+	fail "upload not from $UPL:$p_up: $(grep accepting "$TMP/srv-up.log")"
+grep -q "accepting connection from AF=2 $UPL:$p_down" "$TMP/srv-down.log" ||
+	fail "download not from $UPL:$p_down: $(grep accepting "$TMP/srv-down.log")"
+hs2=$(handshake)
+[ "$hs2" = "$hs1" ] || fail "a new handshake: latest $hs1, now $hs2"
+[ "$(ifindex)" = "$idx1" ] || fail "gw0's ifindex was $idx1, is $(ifindex)"
+! grep -q '^Deleted.*gw0' "$TMP/monitor" || fail "gw0 was deleted: $(grep gw0 "$TMP/monitor")"
+on gateway "$GW" show "$ctl" > "$TMP/show" || fail "gw show: no answer"
+grep -q 'latest handshake' "$TMP/show" || fail "gw show has no handshake: $(cat "$TMP/show")"
+[ "$(status Seccomp)" = 2 ] || fail "Seccomp $(status Seccomp) after the upgrade"
+[ "$(status NoNewPrivs)" = 1 ] || fail "NoNewPrivs $(status NoNewPrivs) after the upgrade"
+[ "$(status CapEff)" = "$cap1" ] || fail "CapEff $(status CapEff) after the upgrade, was $cap1"
+[ "$(stat -c %u "/proc/$gw_pid")" = "$(id -u nobody)" ] || fail "gw is not nobody's after the upgrade"
+log "  pid $gw_pid, inode $ino_old -> $ino_new, gw0 ifindex $idx1 kept, transfers intact," \
+    "NAT ports $p_up and $p_down kept, handshake unchanged, CapEff $cap1"
+
+# --- 2. the binary gone -------------------------------------------------------
+log "2. SIGUSR2 with the binary's path removed: gw runs on"
+rm "$BIN"
+kill -USR2 "$gw_pid"
+failed() { grep -q 'SIGUSR2: the upgrade failed, running on' "$TMP/gw.log"; }
+wait_for 20 failed
+grep -q "SIGUSR2: executing $BIN: No such file or directory" "$TMP/gw.log" ||
+	fail "the failure is not logged: $(grep SIGUSR2 "$TMP/gw.log")"
+kill -0 "$gw_pid" || fail "gw is gone"
+[ ! -e "$STATE" ] || fail "a state file is left after the failed upgrade"
+head -c 1000000 /dev/urandom > "$TMP/data"
+tcp_xfer client internet "$SRV" 7002
+on gateway "$GW" show "$ctl" > /dev/null || fail "gw show: no answer after the failed upgrade"
+log "  logged, no state file, a new connection through the NAT"
+# more workers than there are queues and sockets to hand over: refused
+cp "$GW" "$BIN"
+cp "$TMP/gw0.conf" "$TMP/gw0.conf.orig"
+sed -i 's/^Workers = .*/Workers = 64/' "$TMP/gw0.conf"
+kill -USR2 "$gw_pid"
+more() { grep -q 'SIGUSR2 refused, running on: the config asks for more than' "$TMP/gw.log"; }
+wait_for 10 more
+cp "$TMP/gw0.conf.orig" "$TMP/gw0.conf"
+[ "$(ups)" = 2 ] || fail "gw started again with Workers = 64"
+kill -0 "$gw_pid" || fail "gw is gone after SIGUSR2 with more Workers"
+log "  more Workers: refused, running on"
+
+# --- 3. without KeepState -----------------------------------------------------
+log "3. without KeepState: SIGUSR2 refused"
+kill -INT "$gw_pid"
+wait "$gw_pid" 2> /dev/null || true
+sed -i '/^KeepState = /d' "$TMP/gw0.conf"
+bg gateway "$GW" run "$TMP/gw0.conf" 2> "$TMP/gw3.log"
+gw_pid=$BG_PID
+wait_for 10 grep -q ': up, listening on port' "$TMP/gw3.log"
+wait_for 10 test -S "$ctl"
+kill -USR2 "$gw_pid"
+refused() { grep -q 'SIGUSR2 refused: an in-place upgrade needs KeepState' "$TMP/gw3.log"; }
+wait_for 10 refused
+kill -0 "$gw_pid" || fail "gw is gone after a refused SIGUSR2"
+on gateway "$GW" show "$ctl" > /dev/null || fail "gw show: no answer after a refused SIGUSR2"
+tcp_xfer client internet "$SRV" 7003
+
+# --- 4. as the systemd unit runs gw -------------------------------------------
+log "4. started as nobody with ambient cap_net_admin,cap_net_raw (the unit): SIGUSR2"
+kill -INT "$gw_pid"
+wait "$gw_pid" 2> /dev/null || true
+mkdir -m 0700 "$TMP/n"
+chown nobody "$TMP/n"
+ctl=$TMP/n/gw0.sock
+sed -i -e "s#^ControlSocket = .*#ControlSocket = $ctl#" \
+	-e "s#^UapiSocket = .*#UapiSocket = $TMP/n/gw0.uapi#" -e "/^User = nobody/a KeepState = $STATE" \
+	"$TMP/gw0.conf"
+cp "$GW" "$BIN"
+# /dev/net/tun for uid nobody: a 0666 node bound over it (as test 63 does)
+# in a mount namespace of gw's own, unless nobody can open it already
+setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c ': < /dev/net/tun' 2> /dev/null ||
+	mknod -m 0666 "$TMP/n/tun" c 10 200
+caps=-all,+net_admin,+net_raw
+bg gateway unshare -m sh -c '
+	if [ -e "$0/n/tun" ]; then mount --bind "$0/n/tun" /dev/net/tun || exit 1; fi
+	exec setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps='$caps' \
+		--ambient-caps='$caps' --bounding-set='$caps' --no-new-privs -- \
+		"$0/gw-bin" run "$0/gw0.conf"' "$TMP" 2> "$TMP/gw4.log"
+gw_pid=$BG_PID
+wait_for 10 grep -q ': up, listening on port' "$TMP/gw4.log"
+wait_for 10 test -S "$ctl"
+cap1=$(status CapEff) bnd1=$(status CapBnd)
+cp "$GW" "$BIN.new"
+mv "$BIN.new" "$BIN"
+ino_new=$(stat -c %i "$BIN")
+kill -USR2 "$gw_pid"
+ups4() { [ "$(grep -c ': up, listening on port' "$TMP/gw4.log")" = 2 ]; }
+wait_for 20 ups4
+[ "$(stat -L -c %i "/proc/$gw_pid/exe")" = "$ino_new" ] || fail "gw runs the old binary"
+[ "$(status CapEff)" = "$cap1" ] || fail "CapEff $(status CapEff) after the upgrade, was $cap1"
+[ "$(status CapBnd)" = "$bnd1" ] || fail "CapBnd $(status CapBnd) after the upgrade, was $bnd1"
+[ "$(status NoNewPrivs)" = 1 ] || fail "NoNewPrivs $(status NoNewPrivs) after the upgrade"
+[ "$(status Seccomp)" = 2 ] || fail "Seccomp $(status Seccomp) after the upgrade"
+on gateway "$GW" show "$ctl" > /dev/null || fail "gw show: no answer after the upgrade"
+tcp_xfer client internet "$SRV" 7004
+log "  CapEff $cap1, CapBnd $bnd1 kept; a new connection through the NAT"
+log "ok"
