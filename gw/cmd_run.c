@@ -10,6 +10,7 @@
 #include "gw/gw.h"
 #include "gw/handover.h"
 #include "gw/log.h"
+#include "gw/sandbox.h"
 #include "nat/sbuf.h"
 
 int cmd_run(int argc, char **argv)
@@ -26,8 +27,12 @@ int cmd_run(int argc, char **argv)
 			argv[0], CONFIG_DIR);
 		return 1;
 	}
-	/* a re-exec's descriptors (SIGUSR2), before anything opens one */
+	/* a re-exec's descriptors (SIGUSR2), before anything opens one; its
+	 * new image runs under the old one's seccomp filter already: a call
+	 * it refuses is said, not a silent death */
 	handover_init();
+	if (handover_active())
+		(void)sandbox_trap(argv[1]);
 	if (config_find(argv[1], path, sizeof(path))) {
 		fprintf(stderr, "gw: %s: name too long\n", argv[1]);
 		return 1;

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stddef.h>
@@ -17,10 +18,12 @@
 #include "gw/keep.h"
 #include "gw/log.h"
 #include "gw/peers.h"
+#include "gw/rulesfile.h"
 #include "gw/sandbox.h"
 #include "gw/tun.h"
 #include "gw/uapi.h"
 #include "gw/worker.h"
+#include "nat/rules.h"
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -87,6 +90,54 @@ static void sighup_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 static unsigned workers_wanted(const struct config *c);
 
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Whether the new image can start on config c with what gw hands over and
+ * the privileges it keeps: NULL, or why not (into buf).  It reads the
+ * rules files as they are now (what `gw rules restore` changed since is
+ * not kept, as with SIGHUP); what needs privilege or another socket than
+ * those handed over needs a restart. */
+static const char *upgrade_refusal(const struct gw *g, const struct config *c, char *buf,
+				   size_t len)
+{
+	const char *paths[2] = { c->rules_path, c->rules6_path };
+	unsigned gid = 0;
+
+	if (workers_wanted(c) > g->nio)
+		snprintf(buf, len, "the config asks for more than %u workers: that needs a restart",
+			 g->nio);
+	else if (!same_str(c->user, g->cfg.user))
+		snprintf(buf, len, "User changed: that needs a restart");
+	else if (!same_str(c->keep_state, g->cfg.keep_state))
+		snprintf(buf, len, "KeepState changed: that needs a restart");
+	else if (strcmp(c->uplink, g->cfg.uplink))
+		snprintf(buf, len, "Uplink changed: that needs a restart");
+	else if (c->has_listen_port && c->listen_port != g->port)
+		snprintf(buf, len, "ListenPort changed: that needs a restart");
+	else if (!c->rules_path != !g->cfg.rules_path || !c->rules6_path != !g->cfg.rules6_path)
+		snprintf(buf, len, "Rules or Rules6 added or removed: that needs a restart");
+	else
+		buf[0] = '\0';
+	for (int i = 0; i < 2 && !buf[0]; i++) {
+		struct rules *r = NULL;
+
+		if (!paths[i])
+			continue;
+		if (rulesfile_load_cfg(&r, c->path, paths[i], NULL, i ? NF_V6 : NF_V4, buf, len))
+			break;
+		gid |= rules_owner_needs(r) & RULES_OWNER_GID;
+		rules_free(r);
+	}
+	/* capabilities dropped at start are not had again */
+	if (!buf[0] && gid && !(g->owner_need & RULES_OWNER_GID))
+		snprintf(buf, len, "the rules now compare groups (--gid-owner), which needs "
+			 "capabilities gw dropped: that needs a restart");
+	return buf[0] ? buf : NULL;
+}
+
 /* SIGUSR2: the in-place upgrade (gw/handover.h), with KeepState only. */
 static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -94,6 +145,8 @@ static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	struct config_error err;
 	struct config c;
 	struct sbuf warn;
+	char why[512];
+	const char *no;
 	int ret;
 
 	(void)revents;
@@ -101,10 +154,11 @@ static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		gw_warn("%s: SIGUSR2 refused: an in-place upgrade needs KeepState", g->cfg.ifname);
 		return;
 	}
-	/* the new image reads the config as User: one it cannot read or
-	 * parse would end gw, so that is checked before anything stops; so
-	 * are more workers than queues and sockets to hand over (a new TUN
-	 * queue or packet socket needs privilege the new image lacks) */
+	/* the new image reads the config and rules as User: what it cannot
+	 * read or parse would end gw, so that is checked before anything
+	 * stops; so is what it could not set up without privilege (more
+	 * workers than queues and sockets to hand over, another User,
+	 * uplink or port: upgrade_refusal) */
 	sbuf_init(&warn);
 	ret = config_load(&c, g->cfg.path, &warn, &err);
 	sbuf_free(&warn);
@@ -112,11 +166,10 @@ static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		gw_err("%s: SIGUSR2 refused, running on: %s", g->cfg.ifname, err.message);
 		return;
 	}
-	ret = workers_wanted(&c) > g->nio;
+	no = upgrade_refusal(g, &c, why, sizeof(why));
 	config_free(&c);
-	if (ret) {
-		gw_err("%s: SIGUSR2 refused, running on: the config asks for more than %u workers "
-		       "(restart gw for more)", g->cfg.ifname, g->nio);
+	if (no) {
+		gw_err("%s: SIGUSR2 refused, running on: %s", g->cfg.ifname, no);
 		return;
 	}
 	gw_notice("%s: SIGUSR2: handing over to a new image", g->cfg.ifname);
@@ -783,6 +836,14 @@ int gw_setup(struct gw *g, struct config *cfg)
 	ev_signal_init(&g->sigusr2_w, sigusr2_cb, SIGUSR2);
 	g->sigusr2_w.data = g;
 	ev_signal_start(g->loop, &g->sigusr2_w);
+	{
+		/* a re-exec blocked them across the exec: what came meanwhile
+		 * is delivered now, to these watchers */
+		sigset_t sigs;
+
+		handover_signals(&sigs);
+		pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+	}
 	ev_init(&g->timer_w, timer_cb);
 	ev_prepare_init(&g->prepare_w, prepare_cb);
 	ev_prepare_start(g->loop, &g->prepare_w);
@@ -809,6 +870,10 @@ int gw_setup(struct gw *g, struct config *cfg)
 	g->ctl.handle = ctl_ops_handle;
 	g->ctl.arg = g;
 	ctl_server_start(&g->ctl, g->loop, ret);
+	/* set up: the state file read is spent (nothing was sent with it) */
+	ret = keep_commit(g);
+	if (ret)
+		return ret;
 	keep_done(g);
 	handover_done(g->cfg.ifname);
 	/* everything privileged is done: keep only what the loop needs, then

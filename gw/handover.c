@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,9 +269,19 @@ static void cloexec(const struct give *gv, bool on)
 		(void)fcntl(gv->fds[i], F_SETFD, on ? FD_CLOEXEC : 0);
 }
 
+void handover_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGUSR2);
+}
+
 int handover_exec(struct gw *g)
 {
 	struct give gv = { 0 };
+	sigset_t stop, old;
 	char **envp = NULL;
 	size_t ne = 0, k = 0;
 	int ret;
@@ -296,8 +307,14 @@ int handover_exec(struct gw *g)
 	gw_notice("%s: SIGUSR2: executing %s, %zu descriptor(s) handed over", g->cfg.ifname,
 		  ho.exe, gv.n);
 	cloexec(&gv, false);
+	/* execve resets the handlers: a SIGHUP (a reload, logrotate) or
+	 * another SIGUSR2 before the new image watches them would end it;
+	 * blocked, they wait for it (the mask and what is pending survive) */
+	handover_signals(&stop);
+	pthread_sigmask(SIG_BLOCK, &stop, &old);
 	execve(ho.exe, ho.argv, envp);
 	ret = -errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	cloexec(&gv, true);
 	gw_err("%s: SIGUSR2: executing %s: %s: running on", g->cfg.ifname, ho.exe, strerror(-ret));
 out:

@@ -37,6 +37,7 @@
 #ifndef GW_HANDOVER_H
 #define GW_HANDOVER_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 struct gw;
@@ -55,6 +56,9 @@ int handover_take(const char *role, unsigned n);
 /* End of setup: what was handed over and not taken is closed (logged). */
 void handover_done(const char *what);
 
+/* The signals gw's loop watches (HUP, INT, TERM, USR2): blocked across
+ * the exec, unblocked by the new image once it watches them. */
+void handover_signals(sigset_t *set);
 /* With the workers stopped and the state file written: execve as above.
  * Returns only on failure: -errno (logged), the descriptors as they were. */
 int handover_exec(struct gw *g);

@@ -48,6 +48,7 @@ struct keep {
 	size_t ct_len;
 	uint64_t gone;		/* ns between writing and reading */
 	struct keep_host host;
+	bool unlink;		/* read and taken: keep_commit deletes it */
 };
 
 /* --- little-endian fields ------------------------------------------------ */
@@ -477,8 +478,11 @@ static void keep_free(struct keep *k)
 	free(k);
 }
 
-/* The file read whole, then deleted: a start that fails halfway never
- * reads it twice.  0, -ENOENT (none), or -errno (logged). */
+/* The file read whole (a good one is deleted by keep_commit once the start
+ * has gone through: a start that fails before it, say a re-exec's new
+ * image, leaves it to the next; nothing is sent before that).  One that
+ * others could read is deleted now.  0, -ENOENT (none), or -errno
+ * (logged). */
 static int read_file(const char *path, const char *ifname, uint8_t **out, size_t *len)
 {
 	struct stat st;
@@ -521,6 +525,7 @@ static int read_file(const char *path, const char *ifname, uint8_t **out, size_t
 	*out = buf;
 	*len = got;
 	buf = NULL;
+	goto out;
 del:
 	if (unlink(path) < 0 && errno != ENOENT)
 		gw_warn("%s: KeepState %s: cannot delete it: %s", ifname, path, strerror(errno));
@@ -776,12 +781,41 @@ int keep_load(struct gw *g)
 	}
 	gw_notice("%s: KeepState: state of %.3f s ago read from %s: %u peer(s), %u keypair(s) "
 		  "still valid", g->cfg.ifname, (double)k->gone / 1e9, path, peers, kept);
+	k->unlink = true;
 	g->keep = k;
 	return 0;
 refuse:
 	gw_warn("%s: KeepState %s: refused (%s): starting fresh", g->cfg.ifname, path, why);
+	if (unlink(path) < 0 && errno != ENOENT)
+		gw_warn("%s: KeepState %s: cannot delete it: %s", g->cfg.ifname, path,
+		        strerror(errno));
 	keep_free(k);
 	return 0;
+}
+
+int keep_commit(struct gw *g)
+{
+	const char *path = g->cfg.keep_state;
+	int fd, ret;
+
+	if (!g->keep || !g->keep->unlink)
+		return 0;
+	g->keep->unlink = false;
+	if (unlink(path) == 0 || errno == ENOENT)
+		return 0;
+	ret = -errno;
+	/* emptied, it is refused as no state file; read again whole, the
+	 * sessions' counters would start over (nonces used twice) */
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0) {
+		close(fd);
+		gw_warn("%s: KeepState %s: cannot delete it (%s): emptied instead", g->cfg.ifname,
+			path, strerror(-ret));
+		return 0;
+	}
+	gw_err("%s: KeepState %s: cannot delete or empty it (%s): not starting, a later start "
+	       "would take its sessions again", g->cfg.ifname, path, strerror(-ret));
+	return ret;
 }
 
 const struct keep_host *keep_host(const struct gw *g)

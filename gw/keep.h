@@ -8,8 +8,9 @@
  * and what it left on the host -- the uplink's tc filter and its share of
  * net.ipv4.ip_local_reserved_ports stay in place, so while no gw runs the
  * kernel answers none of the NAT-ed flows (a RST would end them).  The
- * next start reads the file, deletes it, takes the filter and the ports
- * over and carries on: the peers' keypairs work at once (no handshake
+ * next start reads the file, takes the filter and the ports over, deletes
+ * the file once its setup went through (a start that fails before leaves
+ * it to the next; nothing is sent with it before) and carries on: the peers' keypairs work at once (no handshake
  * unless they expired meanwhile), the connections keep their NAT ports.
  * Times are kept as what was left of them at writing; the downtime
  * (wall clock) is taken off at reading and what is past expires.  SIGINT
@@ -87,7 +88,7 @@ void keep_mac(const uint8_t *buf, size_t len, const uint8_t priv[static 32],
 	      uint8_t mac[static KEEP_MAC_LEN]);
 
 /* At start, before the uplink opens (peers added): with KeepState, reads
- * and deletes the file; a good one's sessions go to the peers now, its
+ * the file (a refused one is deleted; a good one by keep_commit); a good one's sessions go to the peers now, its
  * host part and conntrack wait in g->keep for keep_host / keep_ct.  0 (a
  * file refused is logged, not an error) or -ENOMEM. */
 int keep_load(struct gw *g);
@@ -95,6 +96,11 @@ int keep_load(struct gw *g);
 const struct keep_host *keep_host(const struct gw *g);
 /* Once conntrack exists: the saved entries into it. */
 void keep_ct(struct gw *g);
+/* Setup went through: the file read is deleted (before anything is sent
+ * with its sessions: it is never read twice once they have been used), or
+ * emptied.  0, or -errno (logged) when neither can be done: gw must not
+ * start. */
+int keep_commit(struct gw *g);
 /* End of setup: what was read is wiped and freed. */
 void keep_done(struct gw *g);
 /* At SIGTERM's exit (workers stopped): writes the file.  0 (the uplink's

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -136,17 +137,12 @@ static int allow(const char *what, scmp_filter_ctx ctx, const char *name)
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 }
 
-int sandbox_enter(const char *what, enum sandbox_mode mode, bool exec, bool inherited)
+int sandbox_trap(const char *what)
 {
 	struct sigaction sa;
-	scmp_filter_ctx ctx;
 	size_t n;
-	int rc = 0;
+	int rc;
 
-	if (mode == SANDBOX_OFF) {
-		gw_warn("%s: seccomp: off (GW_SECCOMP=off): every system call is allowed", what);
-		return 0;
-	}
 	names_load();
 	n = add(prefix, 0, log_prefixed() ? "<2>" : "");
 	n = add(prefix, n, "gw: ");
@@ -161,7 +157,25 @@ int sandbox_enter(const char *what, enum sandbox_mode mode, bool exec, bool inhe
 		gw_err("%s: seccomp: SIGSYS handler: %s", what, strerror(-rc));
 		return rc;
 	}
-	if (inherited) {
+	return 0;
+}
+
+int sandbox_enter(const char *what, enum sandbox_mode mode, bool exec, bool inherited)
+{
+	scmp_filter_ctx ctx;
+	int rc = 0;
+
+	if (mode == SANDBOX_OFF) {
+		gw_warn("%s: seccomp: off (GW_SECCOMP=off): every system call is allowed", what);
+		return 0;
+	}
+	rc = sandbox_trap(what);
+	if (rc)
+		return rc;
+	/* the hand-over's word is not taken for it: the kernel says whether
+	 * a filter is on (what it says cannot be forged by the environment) */
+	if (inherited && prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2 &&
+	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) {
 		gw_log("%s: seccomp: the filter of the image before the re-exec stays", what);
 		return 0;
 	}

@@ -50,6 +50,11 @@ enum sandbox_mode sandbox_mode_env(void);
  * inherited (a re-exec's new image, gw/handover.h): the SIGSYS handler
  * only, the previous image's filter stays.  0 or -errno (logged). */
 int sandbox_enter(const char *what, enum sandbox_mode mode, bool exec, bool inherited);
+/* Just the SIGSYS handler (one line naming the call, then exit), what
+ * naming the instance: what sandbox_enter installs first; a re-exec's new
+ * image installs it at once, since it runs under the old image's filter
+ * from its first instruction (execve reset the handler).  0 or -errno. */
+int sandbox_trap(const char *what);
 
 /* The allowed calls' names (gw/sandbox_syscalls.h), sandbox_n of them. */
 extern const char *const sandbox_syscalls[];

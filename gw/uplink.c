@@ -482,24 +482,39 @@ static int open_ring(struct uplink *u, unsigned nframes)
 /* ---- open / close ----------------------------------------------------- */
 
 /* A packet socket a re-exec handed over (gw/handover.h), bound, in its
- * fanout group, with the old image's ring: the ring torn down (a request
- * of zero blocks; the old mapping went with the old image), the options
- * and filter set again, a new ring.  0 or -errno. */
+ * fanout group, with the old image's ring.  Its receive queue may hold
+ * frames: the copies of super-packets whose ring slots (TP_STATUS_COPY)
+ * the old image never got to, and whatever arrives while no ring is set
+ * up.  Left there, every later COPY slot would read one of those instead
+ * of its own frame, for good.  So: a filter that takes nothing, the ring
+ * torn down (a request of zero blocks; the old mapping went with the old
+ * image), the queue drained, the vnet header and a new ring, then the
+ * real filter -- what arrives meanwhile is lost, as during any restart.
+ * 0 or -errno. */
 static int adopt_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsigned nframes)
 {
-	struct sock_filter prog[BPF_PROG_MAX];
-	struct sock_fprog fp;
+	struct sock_filter prog[BPF_PROG_MAX], none_prog = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog fp, nothing = { .len = 1, .filter = &none_prog };
 	struct tpacket_req none = { 0 };
 	int n = bpf_build_sk(nat, prog, BPF_PROG_MAX), one = 1;
+	uint8_t sink[64];
 
 	if (n < 0)
 		return n;
 	fp = (struct sock_fprog){ .len = (unsigned short)n, .filter = prog };
-	if (setsockopt(u->pfd, SOL_PACKET, PACKET_RX_RING, &none, sizeof(none)) < 0 ||
-	    setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0 ||
-	    setsockopt(u->pfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
+	if (setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &nothing, sizeof(nothing)) < 0 ||
+	    setsockopt(u->pfd, SOL_PACKET, PACKET_RX_RING, &none, sizeof(none)) < 0)
 		return -errno;
-	return open_ring(u, nframes);
+	while (recv(u->pfd, sink, sizeof(sink), MSG_DONTWAIT | MSG_TRUNC) >= 0)
+		u->st.drop[UPLINK_DROP_TRUNC]++; /* counted as cut short: never seen */
+	if (setsockopt(u->pfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0)
+		return -errno;
+	n = open_ring(u, nframes);
+	if (n < 0)
+		return n;
+	if (setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0)
+		return -errno;
+	return 0;
 }
 
 static int open_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsigned nframes,

@@ -16,7 +16,8 @@
 #      CapEff as before, and the state file is gone
 #   2. SIGUSR2 with the binary's path removed: the failure is logged, no
 #      state file is left, gw runs on (same PID) and forwards a new
-#      connection; with a config asking for more Workers: refused, runs on
+#      connection; with a config asking for more Workers, or a rules file that does
+#      not load: refused (the line named), runs on
 #   3. without KeepState: SIGUSR2 is refused with a log line, gw runs on
 #   4. as the systemd unit runs it (uid nobody from the start, ambient
 #      CAP_NET_ADMIN and CAP_NET_RAW, that bounding set, no_new_privs):
@@ -61,8 +62,6 @@ down=$!
 half() { [ "$(wc -c < "$TMP/up.recv")" -ge $((SIZE / 2)) ] &&
 	 [ "$(wc -c < "$TMP/down.recv")" -ge $((SIZE / 2)) ]; }
 wait_for 60 half
-hs1=$(handshake)
-[ -n "$hs1" ] && [ "$hs1" != 0 ] || fail "the client has no handshake: $hs1"
 peer_port() { on internet ss -Htn state established "sport = :$1" | awk '{print $4}' | sed 's/.*://'; }
 p_up=$(peer_port 7000) p_down=$(peer_port 7001)
 case "$p_up $p_down" in
@@ -77,9 +76,16 @@ cp "$GW" "$BIN.new"
 mv "$BIN.new" "$BIN"
 ino_new=$(stat -c %i "$BIN")
 [ "$ino_new" != "$ino_old" ] || fail "the new binary has the old inode"
+# the client's latest handshake just before and just after: the same, unless
+# its keys were due anyway (REKEY_AFTER_TIME, 120 s: a slow run)
+hs1=$(handshake)
+[ -n "$hs1" ] && [ "$hs1" != 0 ] || fail "the client has no handshake: $hs1"
 kill -USR2 "$gw_pid"
 upgraded() { [ "$(ups)" = 2 ]; }
 wait_for 20 upgraded
+hs2=$(handshake)
+[ "$hs2" = "$hs1" ] || [ $(($(date +%s) - hs1)) -ge 110 ] ||
+	fail "a new handshake: latest $hs1, now $hs2"
 kill -0 "$gw_pid" || fail "gw is gone: $(tail -5 "$TMP/gw.log")"
 grep -q 'SIGUSR2: executing .*descriptor(s) handed over' "$TMP/gw.log" ||
 	fail "no hand-over logged: $(grep SIGUSR2 "$TMP/gw.log")"
@@ -104,8 +110,6 @@ grep -q "accepting connection from AF=2 $UPL:$p_up" "$TMP/srv-up.log" ||
 	fail "upload not from $UPL:$p_up: $(grep accepting "$TMP/srv-up.log")"
 grep -q "accepting connection from AF=2 $UPL:$p_down" "$TMP/srv-down.log" ||
 	fail "download not from $UPL:$p_down: $(grep accepting "$TMP/srv-down.log")"
-hs2=$(handshake)
-[ "$hs2" = "$hs1" ] || fail "a new handshake: latest $hs1, now $hs2"
 [ "$(ifindex)" = "$idx1" ] || fail "gw0's ifindex was $idx1, is $(ifindex)"
 ! grep -q '^Deleted.*gw0' "$TMP/monitor" || fail "gw0 was deleted: $(grep gw0 "$TMP/monitor")"
 on gateway "$GW" show "$ctl" > "$TMP/show" || fail "gw show: no answer"
@@ -142,6 +146,16 @@ cp "$TMP/gw0.conf.orig" "$TMP/gw0.conf"
 [ "$(ups)" = 2 ] || fail "gw started again with Workers = 64"
 kill -0 "$gw_pid" || fail "gw is gone after SIGUSR2 with more Workers"
 log "  more Workers: refused, running on"
+# a rules file the new image could not load: refused, naming the line
+cp "$TMP/gw0.rules" "$TMP/gw0.rules.orig"
+printf '*filter\n-A FORWARD -j NO_SUCH_TARGET\nCOMMIT\n' >> "$TMP/gw0.rules"
+kill -USR2 "$gw_pid"
+badrules() { grep -q 'SIGUSR2 refused, running on: .*gw0.rules:[0-9]*: ' "$TMP/gw.log"; }
+wait_for 10 badrules
+cp "$TMP/gw0.rules.orig" "$TMP/gw0.rules"
+[ "$(ups)" = 2 ] || fail "gw started again on a bad rules file"
+kill -0 "$gw_pid" || fail "gw is gone after SIGUSR2 with a bad rules file"
+log "  $(grep -o 'SIGUSR2 refused, running on: .*gw0.rules:[0-9]*: .*' "$TMP/gw.log" | head -1)"
 
 # --- 3. without KeepState -----------------------------------------------------
 log "3. without KeepState: SIGUSR2 refused"
