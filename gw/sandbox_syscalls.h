@@ -144,7 +144,8 @@ SANDBOX_SYSCALL_EXEC(execve)
 /* the new image's start: the loader's TLS and thread pointer (glibc) */
 SANDBOX_SYSCALL_EXEC(arch_prctl)
 SANDBOX_SYSCALL_EXEC(set_tid_address)
-/* glibc's start-up reads the stack limit */
+/* glibc's start-up reads the stack limit (gw/sandbox.c: its own, reading
+ * only: pid 0, no new limit) */
 SANDBOX_SYSCALL_EXEC(prlimit64)
 /* libcap-ng checks that /proc is procfs before it reads capabilities */
 SANDBOX_SYSCALL_EXEC(fstatfs)
