@@ -415,15 +415,15 @@ static void follow_mtu(struct gw *g, unsigned mtu)
 
 	if (use < 576)
 		use = 576; /* the IPv4 minimum; IPv6 routes floor theirs at 1280 */
-	if (use == g->route.uplink_mtu)
-		return;
+	if (mtu == g->uplink.mtu)
+		return; /* another change of the link (its state, its name) */
 	if (use < mtu)
 		gw_warn("%s: uplink %s: MTU %u -> %u; gw's send slots hold %u bytes: packets are "
 			"kept to that until gw restarts", g->cfg.ifname, g->cfg.uplink,
-			g->route.uplink_mtu, mtu, use);
+			g->uplink.mtu, mtu, use);
 	else
 		gw_notice("%s: uplink %s: MTU %u -> %u", g->cfg.ifname, g->cfg.uplink,
-			  g->route.uplink_mtu, mtu);
+			  g->uplink.mtu, mtu);
 	g->uplink.mtu = mtu;
 	g->route.uplink_mtu = (uint16_t)use;
 	uplink_tx_set_mtu(&g->uplink.tx, use);
@@ -435,7 +435,9 @@ static void follow_mtu(struct gw *g, unsigned mtu)
 static void addr_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct gw *g = container_of(w, struct gw, addr_w);
-	char buf[8192] __attribute__((aligned(8)));
+	/* a link message can be long (the VFs of an SR-IOV NIC): cut short,
+	 * mnl would refuse it whole */
+	static char buf[65536] __attribute__((aligned(8)));
 	struct host_events ev = { .uplink = g->uplink_on ? g->uplink.ifindex : 0 };
 	bool overrun = false;
 	ssize_t n;
@@ -466,8 +468,8 @@ int follow_watch(struct gw *g)
 {
 	int fd;
 
-	g->addr_nl = nl_route_open(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_LINK,
-				   SOCK_NONBLOCK);
+	g->addr_nl = nl_route_open(RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+				   (g->uplink_on ? RTMGRP_LINK : 0), SOCK_NONBLOCK);
 	if (!g->addr_nl) {
 		int ret = -errno;
 

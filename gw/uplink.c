@@ -631,18 +631,16 @@ static unsigned if_info(const char *ifname, uint8_t mac[6])
 {
 	struct ifreq ifr = { 0 };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	unsigned mtu = 1500;
+	unsigned mtu = uplink_mtu_now(ifname);
 
 	memset(mac, 0, 6);
-	if (fd < 0)
-		return mtu;
-	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
-	if (ioctl(fd, SIOCGIFMTU, &ifr) == 0 && ifr.ifr_mtu > 0)
-		mtu = (unsigned)ifr.ifr_mtu;
-	if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
-		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	close(fd);
-	return mtu;
+	if (fd >= 0) {
+		strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+		if (ioctl(fd, SIOCGIFHWADDR, &ifr) == 0)
+			memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+		close(fd);
+	}
+	return mtu ? mtu : 1500;
 }
 
 int uplink_open_conf(struct uplink *u, const struct uplink_conf *c)

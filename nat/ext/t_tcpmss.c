@@ -123,8 +123,8 @@ static int tcpmss_target(void *data, struct ext_pkt *xp)
 	}
 	/* no MSS option: add one, unless there is data after the header */
 	if (len > hlen || hlen >= 60 || ctx->pkt_room < TCPOLEN_MSS ||
-	    p->buflen < (size_t)h->end)
-		return EXT_CONTINUE;
+	    p->buflen < (size_t)h->end || (size_t)h->end - h->ip + TCPOLEN_MSS > 65535)
+		return EXT_CONTINUE; /* (the last: IPv6 extension headers near 64 KB) */
 	if (newmss > (v6 ? MSS_DEFAULT6 : MSS_DEFAULT))
 		newmss = v6 ? MSS_DEFAULT6 : MSS_DEFAULT;
 	memmove(th + 20 + TCPOLEN_MSS, th + 20, hlen - 20);
