@@ -149,7 +149,9 @@ static bool multipath_here(const struct neigh *n, const struct nlattr *a)
 	const struct rtnexthop *nh = mnl_attr_get_payload(a);
 	int left = (int)mnl_attr_get_payload_len(a);
 
-	for (; RTNH_OK(nh, left); left -= (int)RTNH_ALIGN(nh->rtnh_len), nh = RTNH_NEXT(nh))
+	/* RTNH_OK reads rtnh_len before it looks at left: the room first */
+	for (; left >= (int)sizeof(*nh) && RTNH_OK(nh, left);
+	     left -= (int)RTNH_ALIGN(nh->rtnh_len), nh = RTNH_NEXT(nh))
 		if (nh->rtnh_ifindex == n->ifindex)
 			return true;
 	return false;

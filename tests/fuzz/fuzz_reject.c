@@ -91,6 +91,16 @@ static void check_answer(const uint8_t *a, size_t len, const struct pkt *p, bool
 		CHECK(!memcmp(a + 24, &p->outer.saddr, 16) && ref_l4_ok(a, len, 40, 58));
 		return;
 	}
+	if (e == PKT_E_INNER && !rst && !(p->outer.flags & PKT_F_L4) &&
+	    (p->outer.proto == 6 || p->outer.proto == 17 || p->outer.proto == 58 ||
+	     p->outer.proto == 1)) {
+		/* p has no L4 header at all (a first fragment of extension
+		 * headers only, against RFC 7112): the quote cannot have its
+		 * ports, and pkt_parse takes no error without them unless the
+		 * error itself is a fragment, so gw drops this answer of its
+		 * own (counted); Linux would send it (tests/fuzz/README.md) */
+		return;
+	}
 	if (e != PKT_OK)
 		fprintf(stderr, "answer refused by pkt_parse: %s\n", pkt_error_name(e));
 	CHECK(e == PKT_OK);

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <arpa/inet.h>
@@ -216,6 +217,41 @@ static void test_routes(void **state)
 						  false });
 	neigh_ev(&n, RTM_NEWNEIGH, UPLINK, "198.51.100.1", MAC_A, NUD_REACHABLE, 0);
 	expect(&n, "198.51.100.1", NEIGH_MAC, MAC_A);
+}
+
+/* A multipath route whose last next hop ends the message, in a buffer of
+ * exactly its length (found by fuzz_netlink: the walk read the length of a
+ * next hop past the end; SAN=1 sees it). */
+static void test_multipath_end(void **state)
+{
+	char buf[256] __attribute__((aligned(8)));
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf), *copy;
+	struct rtmsg *rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
+	struct nlattr *mp;
+	struct rtnexthop *nh;
+	struct neigh n;
+
+	(void)state;
+	lan(&n);
+	nlh->nlmsg_type = RTM_NEWROUTE;
+	rt->rtm_family = AF_INET;
+	rt->rtm_dst_len = 8;
+	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_type = RTN_UNICAST;
+	mnl_attr_put_u32(nlh, RTA_DST, htonl(ip("10.0.0.0")));
+	mp = mnl_attr_nest_start(nlh, RTA_MULTIPATH);
+	nh = mnl_nlmsg_get_payload_tail(nlh);
+	*nh = (struct rtnexthop){ .rtnh_len = sizeof(*nh), .rtnh_ifindex = OTHER };
+	nlh->nlmsg_len += sizeof(*nh);
+	mnl_attr_nest_end(nlh, mp);
+	copy = malloc(nlh->nlmsg_len);
+	assert_non_null(copy);
+	memcpy(copy, nlh, nlh->nlmsg_len);
+	neigh_msg(&n, copy);
+	free(copy);
+	/* a multipath route names no oif: left to the raw socket, as the
+	 * one in test_routes */
+	expect(&n, "10.1.2.3", NEIGH_RAW, NULL);
 }
 
 static void test_routes_full(void **state)
@@ -681,6 +717,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_multipath_end),
 		cmocka_unit_test(test_routes_full),
 		cmocka_unit_test(test_states),
 		cmocka_unit_test(test_routes6),
