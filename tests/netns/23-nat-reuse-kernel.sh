@@ -30,6 +30,11 @@ on r iptables -t nat -A POSTROUTING -o eth1 -p tcp -j SNAT --to-source 198.51.10
 on a iptables -A INPUT -p tcp -j DROP
 on b iptables -A INPUT -p tcp -j DROP
 on b iptables -A INPUT -p udp -j DROP
+# a fill takes a few seconds, many more on a loaded machine: the first
+# connection's CLOSE (10 s by default) must outlast the fourth, so the
+# entries wait for the fifth SYN however slow the crafting is
+on r sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_close=600 \
+	net.netfilter.nf_conntrack_tcp_timeout_time_wait=600
 
 # b's INPUT counters: TCP segments, UDP markers
 brecv() { on b iptables -L INPUT -v -n -x | awk -v n="$1" 'NR == n + 2 { print $1 }'; }
