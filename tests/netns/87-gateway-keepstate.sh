@@ -40,10 +40,8 @@ GW_A=$TMP/gw-a GW_B=$TMP/gw-b
 GW=$GW_A GW_IFACE_EXTRA="User = nobody
 KeepState = $STATE" gateway_world
 GW=$GW_B
-sha() { sha256sum < "$1" | cut -d' ' -f1; }
 filter() { on gateway tc filter show dev eth0 ingress | grep -c 'pref 49374 bpf .*handle 0x1 direct-action' || true; }
 reserved() { on gateway cat /proc/sys/net/ipv4/ip_local_reserved_ports; }
-handshake() { wgc show wgc0 latest-handshakes | awk '{print $2}'; }
 # start_gw BIN LOG: gw run again (the config of gateway_world); sets gw_pid
 start_gw() {
 	bg gateway "$1" run "$TMP/gw0.conf" 2> "$2"
@@ -61,38 +59,15 @@ stop_gw() {
 
 # --- 1. a restart under load ------------------------------------------------
 log "1. 20 MB each way through the NAT, held half-way; gw restarted meanwhile"
-head -c $SIZE /dev/urandom > "$TMP/up"
-head -c $SIZE /dev/urandom > "$TMP/down"
 bg internet tcpdump -i eth0 -n -U --immediate-mode -w "$TMP/srv.pcap" \
 	"src host $UPL and (icmp or tcp[tcpflags] & tcp-rst != 0)" 2> "$TMP/cap.err"
 cap=$BG_PID
 wait_for 10 grep -q 'listening on' "$TMP/cap.err"
-bg internet socat -d -d -u TCP-LISTEN:7000,reuseaddr - > "$TMP/up.recv" 2> "$TMP/srv-up.log"
-rx=$BG_PID
-gated "$TMP/go-down" "$TMP/down" |
-	on internet socat -d -d -u - TCP-LISTEN:7001,reuseaddr 2> "$TMP/srv-down.log" &
-_pids+=($!)
-tx=$!
-wait_tcp internet 7000
-wait_tcp internet 7001
-gated "$TMP/go-up" "$TMP/up" | on client timeout 120 socat -u - TCP:$SRV:7000 &
-up=$!
-on client timeout 120 socat -u TCP:$SRV:7001 - > "$TMP/down.recv" &
-down=$!
-half() { [ "$(wc -c < "$TMP/up.recv")" -ge $((SIZE / 2)) ] &&
-	 [ "$(wc -c < "$TMP/down.recv")" -ge $((SIZE / 2)) ]; }
-wait_for 60 half
-hs1=$(handshake)
-[ -n "$hs1" ] && [ "$hs1" != 0 ] || fail "the client has no handshake: $hs1"
-# the NAT ports the server sees (ss: local 7000/7001, the peer's port)
-peer_port() { on internet ss -Htn state established "sport = :$1" | awk '{print $4}' | sed 's/.*://'; }
-p_up=$(peer_port 7000) p_down=$(peer_port 7001)
-case "$p_up $p_down" in
-6[01][0-9][0-9][0-9]\ 6[01][0-9][0-9][0-9]) ;;
-*) fail "the server's peers are not on NatPorts: '$p_up' '$p_down'" ;;
-esac
+held_start
 ct_has "dport=$p_up " || fail "conntrack has no entry with NAT port $p_up"
 res1=$(reserved)
+hs1=$(handshake)
+[ -n "$hs1" ] && [ "$hs1" != 0 ] || fail "the client has no handshake: $hs1"
 
 stop_gw TERM
 grep -q "KeepState: state written to $STATE" "$TMP/gw.log" || fail "no state written: $(tail -3 "$TMP/gw.log")"
@@ -113,24 +88,8 @@ grep -q 'KeepState: state of .* read from' "$TMP/gw2.log" || fail "state not rea
 grep -Eq 'KeepState: [1-9][0-9]* connection\(s\) carried over' "$TMP/gw2.log" ||
 	fail "no connection carried over: $(grep KeepState "$TMP/gw2.log")"
 [ "$(readlink "/proc/$gw_pid/exe")" = "$GW_B" ] || fail "gw runs $(readlink "/proc/$gw_pid/exe")"
-touch "$TMP/go-up"
-wait "$up" || fail "the upload's client failed"
-wait "$rx" || true
-wait "$down" || fail "the download's client failed"
-[ "$(sha "$TMP/up.recv")" = "$(sha "$TMP/up")" ] ||
-	fail "upload: $(wc -c < "$TMP/up.recv") of $SIZE bytes arrived intact"
-[ "$(sha "$TMP/down.recv")" = "$(sha "$TMP/down")" ] ||
-	fail "download: $(wc -c < "$TMP/down.recv") of $SIZE bytes arrived intact"
-for f in srv-up srv-down; do
-	n=$(grep -c 'accepting connection from' "$TMP/$f.log")
-	[ "$n" = 1 ] || fail "$f: the server accepted $n connections"
-done
-grep -q "accepting connection from AF=2 $UPL:$p_up" "$TMP/srv-up.log" ||
-	fail "upload not from $UPL:$p_up: $(grep accepting "$TMP/srv-up.log")"
-grep -q "accepting connection from AF=2 $UPL:$p_down" "$TMP/srv-down.log" ||
-	fail "download not from $UPL:$p_down: $(grep accepting "$TMP/srv-down.log")"
-hs2=$(handshake)
-[ "$hs2" = "$hs1" ] || fail "a new handshake: latest $hs1, now $hs2"
+held_finish
+same_handshake "$hs1"
 on gateway "$GW" show "$ctl" > "$TMP/show"
 grep -q 'latest handshake' "$TMP/show" || fail "gw show has no handshake: $(cat "$TMP/show")"
 kill -INT "$cap"

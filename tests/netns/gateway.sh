@@ -31,6 +31,9 @@
 # its own link lanN (10.(100+N).0.0/24) with stock wireguard-go wgc0 (WG_PID).
 # gated GO FILE: prints FILE's first half, then, once the file GO exists, the
 # rest (a transfer held open half-way, without sleeping for it).
+# held_start / held_finish: $SIZE bytes each way through the NAT held
+# half-way, then let go and checked (the restart tests); handshake /
+# same_handshake: the client's latest handshake, and none since.
 # gateway_far: one more host, far (203.0.113.2), behind the internet host,
 # which routes (so a TTL can die there); the gateway routes 203.0.113.0/24
 # to it.  Sets FAR.
@@ -177,4 +180,69 @@ expect() {
 ct_has() {
 	on gateway "$GW" conntrack "$ctl" -L > "$TMP/ct.list" 2> /dev/null &&
 		grep -qF -- "$1" "$TMP/ct.list"
+}
+
+# held_start: SIZE bytes (random) each way through the NAT -- an upload to
+# the internet host's :7000 and a download from its :7001 -- held half-way
+# (gated: the rest waits for $TMP/go-up and $TMP/go-down); sets up, down
+# and rx (PIDs), and p_up and p_down, the NAT ports the server sees (from
+# NatPorts).  held_finish: both let go, both intact (sha256), one
+# connection each at the server, from those ports.
+held_start() {
+	head -c "$SIZE" /dev/urandom > "$TMP/up"
+	head -c "$SIZE" /dev/urandom > "$TMP/down"
+	bg internet socat -d -d -u TCP-LISTEN:7000,reuseaddr - > "$TMP/up.recv" \
+		2> "$TMP/srv-up.log"
+	rx=$BG_PID
+	gated "$TMP/go-down" "$TMP/down" |
+		on internet socat -d -d -u - TCP-LISTEN:7001,reuseaddr 2> "$TMP/srv-down.log" &
+	_pids+=($!)
+	wait_tcp internet 7000
+	wait_tcp internet 7001
+	gated "$TMP/go-up" "$TMP/up" | on client timeout 300 socat -u - TCP:$SRV:7000 &
+	up=$!
+	on client timeout 300 socat -u TCP:$SRV:7001 - > "$TMP/down.recv" &
+	down=$!
+	_held_half() { [ "$(wc -c < "$TMP/up.recv")" -ge $((SIZE / 2)) ] &&
+		       [ "$(wc -c < "$TMP/down.recv")" -ge $((SIZE / 2)) ]; }
+	wait_for 60 _held_half
+	p_up=$(_held_peer 7000) p_down=$(_held_peer 7001)
+	case "$p_up $p_down" in
+	6[01][0-9][0-9][0-9]\ 6[01][0-9][0-9][0-9]) ;;
+	*) fail "the server's peers are not on NatPorts: '$p_up' '$p_down'" ;;
+	esac
+}
+# the port of the peer of the internet host's established connection on :$1
+_held_peer() {
+	on internet ss -Htn state established "sport = :$1" | awk '{print $4}' | sed 's/.*://'
+}
+_held_sha() { sha256sum < "$1" | cut -d' ' -f1; }
+held_finish() {
+	local f n
+	touch "$TMP/go-up" "$TMP/go-down"
+	wait "$up" || fail "the upload's client failed"
+	wait "$rx" || true
+	wait "$down" || fail "the download's client failed"
+	[ "$(_held_sha "$TMP/up.recv")" = "$(_held_sha "$TMP/up")" ] ||
+		fail "upload: $(wc -c < "$TMP/up.recv") of $SIZE bytes arrived intact"
+	[ "$(_held_sha "$TMP/down.recv")" = "$(_held_sha "$TMP/down")" ] ||
+		fail "download: $(wc -c < "$TMP/down.recv") of $SIZE bytes arrived intact"
+	for f in srv-up srv-down; do
+		n=$(grep -c 'accepting connection from' "$TMP/$f.log")
+		[ "$n" = 1 ] || fail "$f: the server accepted $n connections"
+	done
+	grep -q "accepting connection from AF=2 $UPL:$p_up" "$TMP/srv-up.log" ||
+		fail "upload not from $UPL:$p_up: $(grep accepting "$TMP/srv-up.log")"
+	grep -q "accepting connection from AF=2 $UPL:$p_down" "$TMP/srv-down.log" ||
+		fail "download not from $UPL:$p_down: $(grep accepting "$TMP/srv-down.log")"
+}
+# handshake: the client's latest handshake (Unix s); same_handshake BEFORE:
+# none since BEFORE, unless the keys were due anyway (REKEY_AFTER_TIME,
+# 120 s, on a slow run)
+handshake() { wgc show wgc0 latest-handshakes | awk '{print $2}'; }
+same_handshake() {
+	local now
+	now=$(handshake)
+	[ "$now" = "$1" ] || [ $(($(date +%s) - $1)) -ge 110 ] ||
+		fail "a new handshake: latest $1, now $now"
 }
