@@ -145,7 +145,7 @@ static int parse(const char *s)
 		ho.n++;
 		s = *end ? end + 1 : end;
 	}
-	return 0;
+	return ho.n ? 0 : -EINVAL; /* an empty list hands nothing over */
 }
 
 int handover_init(void)
