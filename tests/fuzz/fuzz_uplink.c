@@ -35,6 +35,7 @@
 #include "nat/pkt/be.h"
 #include "nat/pkt/proto.h"
 #include "nat/pkt/vnet.h"
+#include "tests/fuzz/uplink_fuzz.h"
 #include "tests/unit/util_refsum.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -164,15 +165,6 @@ static void repair(uint8_t *f, size_t len)
 							  tot - ihl)));
 }
 
-static uint64_t drops(void)
-{
-	uint64_t d = 0;
-
-	for (unsigned i = 0; i < UPLINK_DROP__MAX; i++)
-		d += up.st.drop[i];
-	return d;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
@@ -180,11 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned nframes = 0;
 
 	if (!ready) {
-		/* never freed: the arenas are reused, as in gw */
-		CHECK(uplink_rx_init(&up) == 0);
-		up.pfd = -1;
-		up.tx.rfd = up.tx.xfd = up.tx.gfd = -1;
-		memcpy(up.mac, "\x02\x00\x00\x00\x00\x01", 6);
+		CHECK(uplink_fuzz_init(&up) == 0);
 		up.nat.foreign[0].lo = 0xc0000232; /* 192.0.2.50-51 */
 		up.nat.foreign[0].hi = 0xc0000233;
 		up.nat.nforeign = 1;
@@ -195,7 +183,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size >= 3 && nframes < MAX_FRAMES) {
 		uint8_t ctl = data[0];
 		size_t len = be16_get(data + 1), ihl;
-		uint64_t frames_before = up.st.rx_frames, d = drops();
+		uint64_t frames_before = up.st.rx_frames, d = uplink_fuzz_drops(&up);
 		uint64_t arp = up.st.arp_replies, gso = up.st.rx_gso;
 		unsigned first, fl;
 		uint8_t *f;
@@ -239,8 +227,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			one_view(up.views[i].data, up.views[i].len);
 		checked = up.nviews;
 
-		if (drops() != d) {
-			CHECK(drops() == d + 1);
+		if (uplink_fuzz_drops(&up) != d) {
+			CHECK(uplink_fuzz_drops(&up) == d + 1);
 			/* only a super-packet cut part way has views too */
 			CHECK(!cur.views || up.st.drop[UPLINK_DROP_GSO]);
 		} else if (up.st.arp_replies != arp) {

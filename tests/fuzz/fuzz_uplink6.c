@@ -45,6 +45,7 @@
 #include "nat/pkt/be.h"
 #include "nat/pkt/proto.h"
 #include "nat/pkt/vnet.h"
+#include "tests/fuzz/uplink_fuzz.h"
 #include "tests/unit/util_refsum.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -233,15 +234,6 @@ static void check_answer(const uint8_t *f, size_t len)
 	      !memcmp(na + IP6H_LEN + 26, up.mac, 6));
 }
 
-static uint64_t drops(void)
-{
-	uint64_t d = 0;
-
-	for (unsigned i = 0; i < UPLINK_DROP__MAX; i++)
-		d += up.st.drop[i];
-	return d;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static bool ready;
@@ -249,10 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned nframes = 0;
 
 	if (!ready) {
-		CHECK(uplink_rx_init(&up) == 0);
-		up.pfd = -1;
-		up.tx.rfd = up.tx.xfd = up.tx.gfd = -1;
-		memcpy(up.mac, "\x02\x00\x00\x00\x00\x01", 6);
+		CHECK(uplink_fuzz_init(&up) == 0);
 		ranges_init();
 		memcpy(up.nat.foreign6, ranges, sizeof(ranges));
 		up.nat.nforeign6 = 2;
@@ -267,7 +256,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size >= 3 && nframes < MAX_FRAMES) {
 		uint8_t ctl = data[0];
 		size_t len = be16_get(data + 1);
-		uint64_t frames_before = up.st.rx_frames, d = drops(), ndp = up.st.drop[UPLINK_DROP_NDP];
+		uint64_t frames_before = up.st.rx_frames, d = uplink_fuzz_drops(&up), ndp = up.st.drop[UPLINK_DROP_NDP];
 		uint64_t gso = up.st.rx_gso;
 		bool ns = false;
 		unsigned first, fl;
@@ -317,9 +306,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (ns) {
 			/* never handed on: answered (and refused at the send) or not */
-			CHECK(!cur.views && drops() == d + 1 && up.st.drop[UPLINK_DROP_NDP] == ndp + 1);
-		} else if (drops() != d) {
-			CHECK(drops() == d + 1);
+			CHECK(!cur.views && uplink_fuzz_drops(&up) == d + 1 && up.st.drop[UPLINK_DROP_NDP] == ndp + 1);
+		} else if (uplink_fuzz_drops(&up) != d) {
+			CHECK(uplink_fuzz_drops(&up) == d + 1);
 			CHECK(!cur.views || up.st.drop[UPLINK_DROP_GSO]);
 		} else if (cur.views) {
 			if (up.st.rx_gso != gso)
