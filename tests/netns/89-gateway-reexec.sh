@@ -16,8 +16,9 @@
 #      CapEff as before, and the state file is gone
 #   2. SIGUSR2 with the binary's path removed: the failure is logged, no
 #      state file is left, gw runs on (same PID) and forwards a new
-#      connection; with a config asking for more Workers, or a rules file that does
-#      not load: refused (the line named), runs on
+#      connection; with a config asking for more Workers, another User or
+#      ListenPort, or a rules file that does not load (the line named):
+#      refused, gw runs on without starting again
 #   3. without KeepState: SIGUSR2 is refused with a log line, gw runs on
 #   4. as the systemd unit runs it (uid nobody from the start, ambient
 #      CAP_NET_ADMIN and CAP_NET_RAW, that bounding set, no_new_privs):
@@ -96,27 +97,33 @@ head -c 1000000 /dev/urandom > "$TMP/data"
 tcp_xfer client internet "$SRV" 7002
 on gateway "$GW" show "$ctl" > /dev/null || fail "gw show: no answer after the failed upgrade"
 log "  logged, no state file, a new connection through the NAT"
-# more workers than there are queues and sockets to hand over: refused
+# refused FILE WHY EDIT...: with FILE changed by EDIT (a command), SIGUSR2
+# is refused with "SIGUSR2 refused, running on: WHY" (a regex), gw runs on
+# without starting again; FILE is put back
+refused() {
+	local file=$1 why=$2
+	shift 2
+	cp "$file" "$file.orig"
+	"$@"
+	kill -USR2 "$gw_pid"
+	_refused() { grep -q "SIGUSR2 refused, running on: $why" "$TMP/gw.log"; }
+	wait_for 10 _refused
+	cp "$file.orig" "$file"
+	[ "$(ups)" = 2 ] || fail "gw started again ($why)"
+	kill -0 "$gw_pid" || fail "gw is gone after a refused SIGUSR2 ($why)"
+	log "  $(grep -o "SIGUSR2 refused, running on: $why.*" "$TMP/gw.log" | head -1)"
+}
 cp "$GW" "$BIN"
-cp "$TMP/gw0.conf" "$TMP/gw0.conf.orig"
-sed -i 's/^Workers = .*/Workers = 64/' "$TMP/gw0.conf"
-kill -USR2 "$gw_pid"
-more() { grep -q 'SIGUSR2 refused, running on: the config asks for more than' "$TMP/gw.log"; }
-wait_for 10 more
-cp "$TMP/gw0.conf.orig" "$TMP/gw0.conf"
-[ "$(ups)" = 2 ] || fail "gw started again with Workers = 64"
-kill -0 "$gw_pid" || fail "gw is gone after SIGUSR2 with more Workers"
-log "  more Workers: refused, running on"
-# a rules file the new image could not load: refused, naming the line
-cp "$TMP/gw0.rules" "$TMP/gw0.rules.orig"
-printf '*filter\n-A FORWARD -j NO_SUCH_TARGET\nCOMMIT\n' >> "$TMP/gw0.rules"
-kill -USR2 "$gw_pid"
-badrules() { grep -q 'SIGUSR2 refused, running on: .*gw0.rules:[0-9]*: ' "$TMP/gw.log"; }
-wait_for 10 badrules
-cp "$TMP/gw0.rules.orig" "$TMP/gw0.rules"
-[ "$(ups)" = 2 ] || fail "gw started again on a bad rules file"
-kill -0 "$gw_pid" || fail "gw is gone after SIGUSR2 with a bad rules file"
-log "  $(grep -o 'SIGUSR2 refused, running on: .*gw0.rules:[0-9]*: .*' "$TMP/gw.log" | head -1)"
+# more workers than there are queues and sockets to hand over
+refused "$TMP/gw0.conf" 'the config asks for more than' \
+	sed -i 's/^Workers = .*/Workers = 64/' "$TMP/gw0.conf"
+# a rules file the new image could not load: the line named
+bad_rules() { printf '*filter\n-A FORWARD -j NO_SUCH_TARGET\nCOMMIT\n' >> "$TMP/gw0.rules"; }
+refused "$TMP/gw0.rules" '.*gw0.rules:[0-9]*: ' bad_rules
+# what the new image could not do with the privileges gw kept
+refused "$TMP/gw0.conf" 'User changed' sed -i 's/^User = .*/User = root/' "$TMP/gw0.conf"
+refused "$TMP/gw0.conf" 'ListenPort changed' \
+	sed -i 's/^ListenPort = .*/ListenPort = 51821/' "$TMP/gw0.conf"
 
 # --- 3. without KeepState -----------------------------------------------------
 log "3. without KeepState: SIGUSR2 refused"
