@@ -102,19 +102,29 @@ on internet timeout 30 socat -u "TCP6:[$UPL6]:8080" - > "$TMP/down" ||
 wait "$tx" || true
 cmp -s "$TMP/data" "$TMP/down" || fail "download: $(wc -c < "$TMP/down") of 1000000 bytes intact"
 
+# across_restore N SERVER PORT CLIENT DEST DPORT RULES6 WHAT: a download of
+# $TMP/data from SERVER's :PORT (held half-way) to CLIENT, which connects to
+# [DEST]:DPORT, the IPv6 rules restored to RULES6 half-way; it ends intact
+# (WHAT in messages)
+across_restore() {
+	local n=$1 srv=$2 port=$3 cl=$4 dest=$5 dport=$6 rules=$7 what=$8 dl
+	gated "$TMP/go$n" "$TMP/data" | on "$srv" socat -u - "TCP6-LISTEN:$port,reuseaddr" &
+	_pids+=($!)
+	wait_tcp "$srv" "$port"
+	on "$cl" timeout 60 socat -u "TCP6:[$dest]:$dport" - > "$TMP/down$n" &
+	dl=$!
+	_half() { [ "$(wc -c < "$TMP/down$n")" -ge 500000 ]; }
+	wait_for 20 _half || fail "the download $what did not reach half-way"
+	on gateway "$GW" rules "$ctl" -6 restore "$rules" || fail "restore -6 ($what)"
+	touch "$TMP/go$n"
+	wait "$dl" || fail "the download $what died with its rule"
+	cmp -s "$TMP/data" "$TMP/down$n" ||
+		fail "download $what across the restore: $(wc -c < "$TMP/down$n") bytes"
+}
+
 log "(a) a DNAT66 connection outlives its rule (restore -6 without it, mid-download)"
-gated "$TMP/go" "$TMP/data" | on client socat -u - TCP6-LISTEN:80,reuseaddr &
-_pids+=($!)
-wait_tcp client 80
-on internet timeout 60 socat -u "TCP6:[$UPL6]:8080" - > "$TMP/down2" &
-dl=$!
-half() { [ "$(wc -c < "$TMP/down2")" -ge 500000 ]; }
-wait_for 20 half || fail "the download did not reach half-way"
 grep -v -- "--dport 8080" "$TMP/nat66.rules6" > "$TMP/nodnat.rules6"
-on gateway "$GW" rules "$ctl" -6 restore "$TMP/nodnat.rules6" || fail "restore -6 without DNAT"
-touch "$TMP/go"
-wait "$dl" || fail "the download died when its DNAT66 rule went"
-cmp -s "$TMP/data" "$TMP/down2" || fail "download across the restore: $(wc -c < "$TMP/down2") bytes"
+across_restore 2 client 80 internet "$UPL6" 8080 "$TMP/nodnat.rules6" "through DNAT66"
 on gateway "$GW" rules "$ctl" -6 restore "$TMP/nat66.rules6" || fail "restore -6 back"
 
 log "(a) DNAT66: UDP echo through [$UPL6]:5353"
@@ -181,17 +191,7 @@ grep -q "src=$SRV6 dst=$FOREIGN6 sport=7100" "$TMP/ct6" ||
 	fail "no SNAT66 entry: $(grep 7100 "$TMP/ct6")"
 
 log "(b) an SNAT66 connection outlives its rule (restore -6 to MASQUERADE, mid-download)"
-gated "$TMP/go3" "$TMP/data" | on internet socat -u - TCP6-LISTEN:7102,reuseaddr &
-_pids+=($!)
-wait_tcp internet 7102
-on client timeout 60 socat -u "TCP6:[$SRV6]:7102" - > "$TMP/down3" &
-dl=$!
-half3() { [ "$(wc -c < "$TMP/down3")" -ge 500000 ]; }
-wait_for 20 half3 || fail "the download via $FOREIGN6 did not reach half-way"
-on gateway "$GW" rules "$ctl" -6 restore "$TMP/nat66.rules6" || fail "restore -6 without SNAT66"
-touch "$TMP/go3"
-wait "$dl" || fail "the download died when its SNAT66 rule went"
-cmp -s "$TMP/data" "$TMP/down3" || fail "download via $FOREIGN6 across the restore: $(wc -c < "$TMP/down3") bytes"
+across_restore 3 internet 7102 client "$SRV6" 7102 "$TMP/nat66.rules6" "via $FOREIGN6"
 
 log "(c) IPv6 forwarding on: SNAT66 to another foreign address is refused"
 on gateway sysctl -qw net.ipv6.conf.eth0.forwarding=1
