@@ -54,15 +54,20 @@
  *
  * No allocation after uplink_open.  Views live until the callback returns.
  *
- * Not SO_LOCK_FILTER: uplink_set_nat replaces the packet sockets' filter
+ * SO_LOCK_FILTER: the send-only packet sockets of gw/uplink_tx.h are
+ *      sealed with a locked take-nothing filter (uplink_tx_seal).  The
+ *      receiving one is not locked: uplink_set_nat replaces its filter
  *      while gw runs (MASQUERADE following the uplink's address, a rules
  *      restore, SIGHUP), and a locked filter cannot be replaced.  Opening
  *      new packet sockets instead would need CAP_NET_RAW after the drop
- *      (gw/priv.h keeps it only during setup), and would lose the ring and
- *      the fanout group's flows in flight.  What a locked filter would
- *      protect against — code running inside gw widening the filter — can
- *      read every packet on the TUN and the UDP sockets anyway; the seccomp
- *      filter (gw/sandbox.h) refuses new packet sockets.
+ *      (gw/priv.h keeps it only during setup) and AF_PACKET in the seccomp
+ *      filter, which would let code running inside gw open an unfiltered
+ *      one: wider than the unlocked filter it has.  Keeping the filter's
+ *      values in an eBPF map gw updates, the program locked, needs CAP_BPF
+ *      in the initial user namespace (kernel.unprivileged_bpf_disabled),
+ *      which a rootless gw never has.  With a host-owned address gw keeps
+ *      CAP_NET_ADMIN, with which such code could mirror the uplink by tc
+ *      anyway.
  */
 #ifndef GW_UPLINK_H
 #define GW_UPLINK_H

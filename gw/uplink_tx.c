@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if_arp.h>
+#include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -387,11 +388,24 @@ static const char *no_arp(const char *ifname, const uint8_t mac[6])
 	return why;
 }
 
+int uplink_tx_seal(int fd)
+{
+	struct sock_filter none = BPF_STMT(BPF_RET | BPF_K, 0);
+	struct sock_fprog fp = { .len = 1, .filter = &none };
+	int one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0)
+		return errno == EPERM ? 0 : -errno; /* locked already */
+	if (setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)) < 0)
+		return -errno;
+	return 0;
+}
+
 /* The packet socket, not bound to a protocol (it receives nothing), frames
  * straight to the driver. */
 static int open_packet(struct uplink_tx *t, unsigned q)
 {
-	int one = 1, sndbuf = TX_SNDBUF, zero = 0;
+	int one = 1, sndbuf = TX_SNDBUF, zero = 0, rc;
 	bool handed;
 
 	t->xfd = handover_take("xmit", q);
@@ -400,6 +414,9 @@ static int open_packet(struct uplink_tx *t, unsigned q)
 		t->xfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (t->xfd < 0)
 		return -errno;
+	rc = uplink_tx_seal(t->xfd);
+	if (rc < 0)
+		return rc;
 	if (!handed && setsockopt(t->xfd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one)) < 0)
 		return -errno;
 	if (!handed && setsockopt(t->xfd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
@@ -411,7 +428,7 @@ static int open_packet(struct uplink_tx *t, unsigned q)
 	t->gfd = handover_take("gso", q);
 	if (t->gfd < 0 && !handed)
 		t->gfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (!t->grobuf || t->gfd < 0 ||
+	if (!t->grobuf || t->gfd < 0 || uplink_tx_seal(t->gfd) < 0 ||
 	    setsockopt(t->gfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
 		if (t->gfd >= 0)
 			close(t->gfd);

@@ -48,6 +48,11 @@
  * so a lone segment never overtakes a super-packet waiting in a qdisc.
  * The receiver takes one packet instead of dozens (on a veth, its TCP
  * work runs on gw's time).  Other protocols keep the bypass.
+ * Both packet sockets are sealed (uplink_tx_seal): a take-nothing filter,
+ * locked.  Sending needs no bind; a bind to a protocol would make such a
+ * socket receive, which no capability guards (the socket is open), so code
+ * running inside gw could make it see every frame on any interface.  Sealed,
+ * it stays send-only.
  */
 #ifndef GW_UPLINK_TX_H
 #define GW_UPLINK_TX_H
@@ -109,6 +114,13 @@ struct uplink_tx {
 	uint8_t id_key[16];
 	struct uplink_tx_stats st;
 };
+
+/* Seals the send-only packet socket fd: SO_ATTACH_FILTER of a program that
+ * takes nothing, then SO_LOCK_FILTER, so neither a bind nor a new filter
+ * ever makes it receive.  A socket sealed already (handed over by a
+ * re-exec) refuses the filter with EPERM: that is success too.  0 or
+ * -errno. */
+int uplink_tx_seal(int fd);
 
 /* The queue for the uplink ifname (ifindex, MTU mtu, MAC mac): the raw
  * socket always, the packet socket and the neighbour cache unless raw_only
