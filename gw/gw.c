@@ -95,6 +95,42 @@ static bool same_str(const char *a, const char *b)
 	return a == b || (a && b && !strcmp(a, b));
 }
 
+static bool same_addresses(const struct config *a, const struct config *b)
+{
+	return a->n_addresses == b->n_addresses &&
+	       (!a->n_addresses ||
+		!memcmp(a->addresses, b->addresses, a->n_addresses * sizeof(*a->addresses)));
+}
+
+/* The [Interface] key of c that differs from what gw runs with and that
+ * the new image could not apply, or NULL.  It takes the device, its
+ * addresses and MTU, the sockets (bound, marked) and the listeners (at
+ * their paths) as they are, and switches to no other user. */
+static const char *fixed_key_changed(const struct gw *g, const struct config *c)
+{
+	const struct config *r = &g->cfg;
+
+	if (!same_str(c->user, r->user))
+		return "User";
+	if (!same_str(c->keep_state, r->keep_state))
+		return "KeepState";
+	if (strcmp(c->uplink, r->uplink))
+		return "Uplink";
+	if (c->has_listen_port && c->listen_port != g->port)
+		return "ListenPort";
+	if (c->mtu != r->mtu)
+		return "MTU";
+	if (!same_addresses(c, r))
+		return "Address";
+	if (c->fwmark != r->fwmark)
+		return "FwMark";
+	if (!same_str(c->control_socket, r->control_socket))
+		return "ControlSocket";
+	if (c->uapi_off != r->uapi_off || !same_str(c->uapi_socket, r->uapi_socket))
+		return "UapiSocket";
+	return NULL;
+}
+
 /* Whether the new image can start on config c with what gw hands over and
  * the privileges it keeps: NULL, or why not (into buf).  It reads the
  * rules files as they are now (what `gw rules restore` changed since is
@@ -104,19 +140,14 @@ static const char *upgrade_refusal(const struct gw *g, const struct config *c, c
 				   size_t len)
 {
 	const char *paths[2] = { c->rules_path, c->rules6_path };
+	const char *key = fixed_key_changed(g, c);
 	unsigned gid = 0;
 
 	if (workers_wanted(c) > g->nio)
 		snprintf(buf, len, "the config asks for more than %u workers: that needs a restart",
 			 g->nio);
-	else if (!same_str(c->user, g->cfg.user))
-		snprintf(buf, len, "User changed: that needs a restart");
-	else if (!same_str(c->keep_state, g->cfg.keep_state))
-		snprintf(buf, len, "KeepState changed: that needs a restart");
-	else if (strcmp(c->uplink, g->cfg.uplink))
-		snprintf(buf, len, "Uplink changed: that needs a restart");
-	else if (c->has_listen_port && c->listen_port != g->port)
-		snprintf(buf, len, "ListenPort changed: that needs a restart");
+	else if (key)
+		snprintf(buf, len, "%s changed: that needs a restart", key);
 	else if (!c->rules_path != !g->cfg.rules_path || !c->rules6_path != !g->cfg.rules6_path)
 		snprintf(buf, len, "Rules or Rules6 added or removed: that needs a restart");
 	else
@@ -158,7 +189,7 @@ static void sigusr2_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	 * read or parse would end gw, so that is checked before anything
 	 * stops; so is what it could not set up without privilege (more
 	 * workers than queues and sockets to hand over, another User,
-	 * uplink or port: upgrade_refusal) */
+	 * uplink, port, MTU, Address...: upgrade_refusal) */
 	sbuf_init(&warn);
 	ret = config_load(&c, g->cfg.path, &warn, &err);
 	sbuf_free(&warn);

@@ -16,9 +16,9 @@
 #      CapEff as before, and the state file is gone
 #   2. SIGUSR2 with the binary's path removed: the failure is logged, no
 #      state file is left, gw runs on (same PID) and forwards a new
-#      connection; with a config asking for more Workers, another User or
-#      ListenPort, or a rules file that does not load (the line named):
-#      refused, gw runs on without starting again
+#      connection; with a config asking for more Workers, another User,
+#      ListenPort, MTU or Address, or a rules file that does not load (the
+#      line named): refused, gw runs on without starting again
 #   3. without KeepState: SIGUSR2 is refused with a log line, gw runs on
 #   4. as the systemd unit runs it (uid nobody from the start, ambient
 #      CAP_NET_ADMIN and CAP_NET_RAW, that bounding set, no_new_privs):
@@ -124,6 +124,10 @@ refused "$TMP/gw0.rules" '.*gw0.rules:[0-9]*: ' bad_rules
 refused "$TMP/gw0.conf" 'User changed' sed -i 's/^User = .*/User = root/' "$TMP/gw0.conf"
 refused "$TMP/gw0.conf" 'ListenPort changed' \
 	sed -i 's/^ListenPort = .*/ListenPort = 51821/' "$TMP/gw0.conf"
+# the device keeps its MTU and addresses across the hand-over
+refused "$TMP/gw0.conf" 'MTU changed' sed -i '/^Address = 10.8.0.1/a MTU = 1380' "$TMP/gw0.conf"
+refused "$TMP/gw0.conf" 'Address changed' \
+	sed -i 's#^Address = 10.8.0.1/24#Address = 10.8.0.1/25#' "$TMP/gw0.conf"
 
 # --- 3. without KeepState -----------------------------------------------------
 log "3. without KeepState: SIGUSR2 refused"
