@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gw/gw.h"
@@ -148,15 +149,64 @@ static int parse(const char *s)
 	return ho.n ? 0 : -EINVAL; /* an empty list hands nothing over */
 }
 
+/* dir (dlen bytes; NULL: the current directory) joined with name into
+ * ho.exe when that is an absolute path to the binary this process runs
+ * (symlinks followed, kept in the path).  True when taken. */
+static bool take_exe(const char *dir, size_t dlen, const char *name, const struct stat *self)
+{
+	char cand[PATH_MAX], cwd[PATH_MAX];
+	struct stat st;
+	int n;
+
+	if (!dir) {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return false;
+		dir = cwd;
+		dlen = strlen(cwd);
+	}
+	n = snprintf(cand, sizeof(cand), "%.*s/%s", (int)dlen, dir, name);
+	if (n <= 0 || (size_t)n >= sizeof(cand) || cand[0] != '/' || stat(cand, &st) ||
+	    st.st_dev != self->st_dev || st.st_ino != self->st_ino)
+		return false;
+	memcpy(ho.exe, cand, (size_t)n + 1);
+	return true;
+}
+
+/* The path gw was started by, kept as written: argv[0] when it has a '/'
+ * (made absolute), else the first directory of PATH holding it, as execvp
+ * searched.  A symlink in it stays one, so an upgrade that re-points it is
+ * followed.  When that is not this binary (argv[0] set by hand), the
+ * target of /proc/self/exe. */
+static void read_exe(void)
+{
+	const char *argv0 = ho.argv ? ho.argv[0] : NULL, *path = getenv("PATH"), *end;
+	struct stat self;
+	ssize_t len;
+
+	if (argv0 && *argv0 && stat("/proc/self/exe", &self) == 0) {
+		if (*argv0 == '/' && take_exe("", 0, argv0 + 1, &self))
+			return; /* "/" joined with the rest */
+		if (*argv0 != '/' && strchr(argv0, '/') && take_exe(NULL, 0, argv0, &self))
+			return;
+		for (; !strchr(argv0, '/') && path && *path; path = *end ? end + 1 : end) {
+			end = strchrnul(path, ':');
+			/* an empty entry is the current directory */
+			if (take_exe(end > path ? path : NULL, (size_t)(end - path), argv0, &self))
+				return;
+		}
+	}
+	len = readlink("/proc/self/exe", ho.exe, sizeof(ho.exe) - 1);
+	ho.exe[len > 0 ? len : 0] = 0;
+}
+
 int handover_init(void)
 {
 	const char *e = getenv(HANDOVER_ENV);
-	ssize_t len = readlink("/proc/self/exe", ho.exe, sizeof(ho.exe) - 1);
 	char *copy;
 	int ret;
 
-	ho.exe[len > 0 ? len : 0] = 0;
 	read_argv();
+	read_exe();
 	if (!e)
 		return 0;
 	copy = strdup(e);

@@ -21,8 +21,10 @@
 #      line named): refused, gw runs on without starting again
 #   3. without KeepState: SIGUSR2 is refused with a log line, gw runs on
 #   4. as the systemd unit runs it (uid nobody from the start, ambient
-#      CAP_NET_ADMIN and CAP_NET_RAW, that bounding set, no_new_privs):
-#      SIGUSR2 into a new binary keeps CapEff and CapBnd, gw forwards
+#      CAP_NET_ADMIN and CAP_NET_RAW, that bounding set, no_new_privs),
+#      started as `gw` by a symlink in PATH: SIGUSR2 after the symlink is
+#      re-pointed to a new binary runs that one, keeps CapEff and CapBnd,
+#      gw forwards
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 
@@ -156,6 +158,10 @@ sed -i -e "s#^ControlSocket = .*#ControlSocket = $ctl#" \
 	-e "s#^UapiSocket = .*#UapiSocket = $TMP/n/gw0.uapi#" -e "/^User = nobody/a KeepState = $STATE" \
 	"$TMP/gw0.conf"
 cp "$GW" "$BIN"
+# started as `gw` found in PATH, a symlink there to the binary: the upgrade
+# re-points the symlink
+mkdir "$TMP/n/bin"
+ln -s "$BIN" "$TMP/n/bin/gw"
 # /dev/net/tun for uid nobody: a 0666 node bound over it (as test 63 does)
 # in a mount namespace of gw's own, unless nobody can open it already
 setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c ': < /dev/net/tun' 2> /dev/null ||
@@ -165,23 +171,27 @@ bg gateway unshare -m sh -c '
 	if [ -e "$0/n/tun" ]; then mount --bind "$0/n/tun" /dev/net/tun || exit 1; fi
 	exec setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps='$caps' \
 		--ambient-caps='$caps' --bounding-set='$caps' --no-new-privs -- \
-		"$0/gw-bin" run "$0/gw0.conf"' "$TMP" 2> "$TMP/gw4.log"
+		env PATH="$0/n/bin:$PATH" gw run "$0/gw0.conf"' "$TMP" 2> "$TMP/gw4.log"
 gw_pid=$BG_PID
 wait_for 10 grep -q ': up, listening on port' "$TMP/gw4.log"
 wait_for 10 test -S "$ctl"
 cap1=$(status CapEff) bnd1=$(status CapBnd)
-cp "$GW" "$BIN.new"
-mv "$BIN.new" "$BIN"
-ino_new=$(stat -c %i "$BIN")
+cp "$GW" "$BIN.2"
+ln -s "$BIN.2" "$TMP/n/bin/gw.new"
+mv -T "$TMP/n/bin/gw.new" "$TMP/n/bin/gw"
+ino_new=$(stat -c %i "$BIN.2")
 kill -USR2 "$gw_pid"
 ups4() { [ "$(grep -c ': up, listening on port' "$TMP/gw4.log")" = 2 ]; }
 wait_for 20 ups4
-[ "$(stat -L -c %i "/proc/$gw_pid/exe")" = "$ino_new" ] || fail "gw runs the old binary"
+grep -q "SIGUSR2: executing $TMP/n/bin/gw," "$TMP/gw4.log" ||
+	fail "not the path gw was started by: $(grep 'SIGUSR2: executing' "$TMP/gw4.log")"
+[ "$(stat -L -c %i "/proc/$gw_pid/exe")" = "$ino_new" ] ||
+	fail "gw runs inode $(stat -L -c %i "/proc/$gw_pid/exe"), not the symlink's new target"
 [ "$(status CapEff)" = "$cap1" ] || fail "CapEff $(status CapEff) after the upgrade, was $cap1"
 [ "$(status CapBnd)" = "$bnd1" ] || fail "CapBnd $(status CapBnd) after the upgrade, was $bnd1"
 [ "$(status NoNewPrivs)" = 1 ] || fail "NoNewPrivs $(status NoNewPrivs) after the upgrade"
 [ "$(status Seccomp)" = 2 ] || fail "Seccomp $(status Seccomp) after the upgrade"
 on gateway "$GW" show "$ctl" > /dev/null || fail "gw show: no answer after the upgrade"
 tcp_xfer client internet "$SRV" 7004
-log "  CapEff $cap1, CapBnd $bnd1 kept; a new connection through the NAT"
+log "  by the re-pointed symlink in PATH; CapEff $cap1, CapBnd $bnd1 kept; a new connection through the NAT"
 log "ok"
