@@ -31,6 +31,7 @@
 
 #include "crypto/wg.h"
 #include "gw/udp.h"
+#include "tests/unit/util_netns.h"
 
 static void endpoint(struct wg_endpoint *ep, unsigned i)
 {
@@ -541,28 +542,6 @@ static void test_gso_refused_falls_back(void **state)
 	udp_batch_free(&q);
 	rcv_close(&r);
 	close(fd);
-}
-
-/* The loopback tests talk only to a network namespace of their own (a
- * fresh one, with lo up), never to the machine's loopback. */
-static int own_netns(void **state)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd, ret;
-
-	(void)state;
-	if (unshare(CLONE_NEWNET)) {
-		fprintf(stderr, "test_udp: unshare(CLONE_NEWNET): %s (the tests need root, as "
-				"make test has)\n", strerror(errno));
-		return -1;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	ifr.ifr_flags = IFF_UP;
-	ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	close(fd);
-	return ret ? -1 : 0;
 }
 
 int main(void)

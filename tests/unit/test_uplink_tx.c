@@ -31,6 +31,7 @@
 #include <cmocka.h>
 
 #include "gw/uplink_tx.h"
+#include "tests/unit/util_netns.h"
 
 /* A packet socket of no protocol yet: it receives nothing until bound. */
 static int packet_socket(void)
@@ -127,27 +128,6 @@ static void test_open_seals_both(void **state)
 	assert_locked(t.gfd);
 	uplink_tx_close(&t);
 	close(tun);
-}
-
-/* A network namespace of the test's own, lo up. */
-static int own_netns(void **state)
-{
-	struct ifreq ifr = { .ifr_name = "lo" };
-	int fd, ret;
-
-	(void)state;
-	if (unshare(CLONE_NEWNET)) {
-		fprintf(stderr, "test_uplink_tx: unshare(CLONE_NEWNET): %s (the tests need "
-				"root, as make test has)\n", strerror(errno));
-		return -1;
-	}
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	ifr.ifr_flags = IFF_UP;
-	ret = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	close(fd);
-	return ret ? -1 : 0;
 }
 
 int main(void)
