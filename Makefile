@@ -143,7 +143,9 @@ pure: $(LIBS)
 		grep -xF $(foreach s,$(PURE_FORBIDDEN),-e $(s))); \
 	if [ -n "$$bad" ]; then echo "nat/, nat/pkt/ or crypto/ calls I/O: $$bad" >&2; exit 1; fi
 
-unit: $(UNIT_BINS) pure doc-check
+# The benchmarks are built here too (run only by make bench), so a change
+# that breaks one fails make test.
+unit: $(UNIT_BINS) $(BENCH_BINS) pure doc-check
 	$(Q)tests/unit/run.sh $(UNIT_BINS)
 
 # The man pages (doc/) and the bash completion against gw --help and the

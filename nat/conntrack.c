@@ -209,12 +209,65 @@ static void reap_expired(struct ct_table *t, const struct ct_tuple *tu, uint32_t
 	}
 }
 
+/* ------------------------------------------------------ hot destinations */
+
+/* tu's port bit in h, or -1 when tu is not h's destination or out of its
+ * range. */
+static int hot_bit(const struct ct_hot *h, const struct ct_tuple *tu)
+{
+	uint32_t off = (uint16_t)(tu->dport - h->lo);
+
+	if (off >= h->n || tu->sport != h->key.sport || tu->proto != h->key.proto ||
+	    tu->family != h->key.family || !nf_addr_eq(&tu->dst, &h->key.dst) ||
+	    !nf_addr_eq(&tu->src, &h->key.src))
+		return -1;
+	return (int)off;
+}
+
+static bool hot_get(const struct ct_hot *h, int bit)
+{
+	return h->bits[bit >> 6] >> (bit & 63) & 1;
+}
+
+static void hot_put(struct ct_hot *h, int bit, bool held)
+{
+	uint64_t m = 1ull << (bit & 63);
+
+	if (held == hot_get(h, bit))
+		return;
+	h->bits[bit >> 6] ^= m;
+	if (held)
+		h->held++;
+	else
+		h->held--;
+}
+
+/* tu entered the hash (linked) or may have left it (an entry holding it
+ * was unlinked or killed): its bit follows.  Leaving clears the bit only
+ * when no other live entry holds the tuple. */
+static void hot_note(struct ct_table *t, const struct ct_tuple *tu, bool linked)
+{
+	for (unsigned i = 0; i < t->nhot; i++) {
+		struct ct_hot *h = &t->hot[i];
+		int bit = hot_bit(h, tu);
+
+		if (bit < 0)
+			continue;
+		if (linked)
+			hot_put(h, bit, true);
+		else if (hot_get(h, bit))
+			hot_put(h, bit, find_node(t, tu, tuple_hash(t, tu), false, 0) != CT_NIL);
+	}
+}
+
 static void hash_link(struct ct_table *t, struct ct_entry *e, unsigned dir)
 {
 	uint32_t *head = &t->buckets[tuple_hash(t, &e->tuple[dir]) & t->mask];
 
 	e->hnext[dir] = *head;
 	*head = entry_index(t, e) * 2 + dir;
+	if (t->nhot)
+		hot_note(t, &e->tuple[dir], true);
 }
 
 static void hash_unlink(struct ct_table *t, struct ct_entry *e, unsigned dir)
@@ -225,10 +278,12 @@ static void hash_unlink(struct ct_table *t, struct ct_entry *e, unsigned dir)
 	while (*link != CT_NIL) {
 		if (*link == node) {
 			*link = e->hnext[dir];
-			return;
+			break;
 		}
 		link = &t->pool[*link >> 1].hnext[*link & 1];
 	}
+	if (t->nhot)
+		hot_note(t, &e->tuple[dir], false);
 }
 
 /* ----------------------------------------------------------- timer wheel */
@@ -551,6 +606,11 @@ void ct_kill(struct ct_ctx *c, struct ct_entry *e)
 {
 	e->status |= CT_S_DYING;
 	if (e->status & CT_S_CONFIRMED) {
+		/* a dying entry holds no tuple (ct_tuple_taken) */
+		if (c->t->nhot) {
+			hot_note(c->t, &e->tuple[CT_DIR_ORIGINAL], false);
+			hot_note(c->t, &e->tuple[CT_DIR_REPLY], false);
+		}
 		/* due now: freed by the next ct_expire of this tick or later */
 		e->expires = c->now_u;
 		wheel_unlink(c->t, e);
@@ -1003,6 +1063,89 @@ bool ct_tuple_taken_hash(const struct ct_table *t, const struct ct_tuple *tuple,
 		n = e->hnext[n & 1];
 	}
 	return false;
+}
+
+int ct_hot_find(struct ct_table *t, const struct ct_tuple *reply, uint16_t lo, uint32_t n)
+{
+	for (unsigned i = 0; i < t->nhot; i++) {
+		struct ct_hot *h = &t->hot[i];
+		struct ct_tuple tu = *reply;
+
+		tu.dport = lo;
+		if (h->lo == lo && h->n == n && hot_bit(h, &tu) == 0) {
+			h->used = ++t->hot_clock;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+bool ct_hot_held(const struct ct_table *t, int slot, uint16_t port)
+{
+	const struct ct_hot *h = &t->hot[slot];
+
+	return hot_get(h, (uint16_t)(port - h->lo));
+}
+
+int ct_hot_learn(struct ct_table *t, const struct ct_tuple *reply, uint16_t lo, uint32_t n,
+		 uint32_t spent)
+{
+	struct ct_hot *h = &t->hot[0];
+	struct ct_tuple tu;
+	unsigned slot = 0;
+
+	if (t->cfg.hot_off || !n || n > CT_HOT_PORTS || lo + n - 1 > UINT16_MAX)
+		return -1;
+	t->hot_credit += spent;
+	if (t->hot_credit < n)
+		return -1;
+	t->hot_credit -= n;
+	if (t->nhot < CT_HOT_SLOTS) {
+		slot = t->nhot;
+	} else {
+		for (unsigned i = 1; i < CT_HOT_SLOTS; i++)
+			if (t->hot[i].used < t->hot[slot].used)
+				slot = i;
+	}
+	h = &t->hot[slot];
+	memset(h, 0, sizeof(*h));
+	tuple_norm(&h->key, reply);
+	h->key.dport = 0;
+	h->lo = lo;
+	tu = h->key;
+	for (uint32_t i = 0; i < n; i++) {
+		tu.dport = (uint16_t)(lo + i);
+		if (find_node(t, &tu, tuple_hash(t, &tu), false, 0) != CT_NIL) {
+			h->bits[i >> 6] |= 1ull << (i & 63);
+			h->held++;
+		}
+	}
+	/* live only once its bits are in */
+	h->n = (uint16_t)n;
+	h->used = ++t->hot_clock;
+	if (slot == t->nhot)
+		t->nhot++;
+	t->stats.nat_hot++;
+	return (int)slot;
+}
+
+bool ct_hot_check(const struct ct_table *t)
+{
+	for (unsigned i = 0; i < t->nhot; i++) {
+		const struct ct_hot *h = &t->hot[i];
+		struct ct_tuple tu = h->key;
+		uint32_t held = 0;
+
+		for (uint32_t b = 0; b < h->n; b++) {
+			tu.dport = (uint16_t)(h->lo + b);
+			if (hot_get(h, (int)b) != ct_tuple_taken(t, &tu, NULL))
+				return false;
+			held += hot_get(h, (int)b);
+		}
+		if (held != h->held)
+			return false;
+	}
+	return true;
 }
 
 /* nf_nat_used_tuple_harder: when reply, a candidate reply tuple of new_ (a

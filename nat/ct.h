@@ -92,6 +92,7 @@ struct ct_config {
 	uint32_t hash_seed;      /* random per instance */
 	uint16_t owners;         /* owner ids 1..owners (peers); 0: none */
 	uint32_t owner_max;      /* entries one owner may create (0: no limit) */
+	bool hot_off;            /* no hot-destination bitmaps (ct_hot_learn) */
 };
 
 /* Defaults as Linux: loose on, liberal off, checksum on. */
@@ -114,6 +115,7 @@ struct ct_acct {
 struct ct_stats {
 	uint64_t found, new_, invalid, insert_failed, drop, early_drop, expired;
 	uint64_t nat_evicted;      /* closed entries whose NAT tuple a new SYN took */
+	uint64_t nat_hot;          /* port bitmaps built for a hot destination */
 	uint64_t owner_limit;      /* new entries refused: their owner had owner_max */
 	uint32_t count, max;
 };
@@ -176,6 +178,35 @@ uint32_t ct_tuple_hash(const struct ct_table *t, const struct ct_tuple *tuple);
 void ct_prefetch_hash(const struct ct_table *t, uint32_t hash, bool chain);
 bool ct_tuple_taken_hash(const struct ct_table *t, const struct ct_tuple *tuple,
 			 uint32_t hash, const struct ct_entry *ignore);
+
+/*
+ * Hot destinations: NAT's port search toward one destination that holds
+ * most of a port range probes tuple after taken tuple (about 96 hash
+ * lookups per new connection once the range is full, before Linux's harder
+ * phase may take over a closed one).  For up to CT_HOT_SLOTS such
+ * destinations (all of a reply tuple but its destination port, and a range
+ * of at most CT_HOT_PORTS ports) ct keeps a bitmap of the ports held: a bit
+ * is set exactly when ct_tuple_taken would say the tuple is taken (some
+ * live entry, DYING ones aside, holds it in either direction), updated as
+ * entries enter and leave the hash and are killed.  The search then tests
+ * bits instead of chains, with the same answers.
+ *
+ * ct_hot_find: the slot for reply's destination and exactly the ports
+ *   [lo, lo + n), or -1.
+ * ct_hot_held: whether port's bit is set in slot.
+ * ct_hot_learn: a search that found no slot spent `spent` probes on taken
+ *   tuples toward reply; once such probes add up to a range's size, a slot
+ *   is built for this destination (one lookup per port of the range; the
+ *   least recently used slot is replaced), so building costs at most what
+ *   the probes it saves would have.  Returns the slot or -1.
+ */
+enum { CT_HOT_PORTS = 8192, CT_HOT_SLOTS = 4 };
+int ct_hot_find(struct ct_table *t, const struct ct_tuple *reply, uint16_t lo, uint32_t n);
+bool ct_hot_held(const struct ct_table *t, int slot, uint16_t port);
+int ct_hot_learn(struct ct_table *t, const struct ct_tuple *reply, uint16_t lo, uint32_t n,
+		 uint32_t spent);
+/* Test support: every bit of every slot agrees with ct_tuple_taken. */
+bool ct_hot_check(const struct ct_table *t);
 
 /* NAT's last resort when every candidate tuple is taken (Linux's
  * nf_nat_used_tuple_harder): returns true when reply, a candidate reply

@@ -99,6 +99,17 @@ struct ct_entry {
 	uint16_t owner;       /* the owner it counts for (cfg.owners), 0: none */
 };
 
+/* One destination whose NAT tuples are kept as a bitmap (ct_hot_*): bit
+ * i says whether the tuple key with destination port lo + i is held. */
+struct ct_hot {
+	struct ct_tuple key;  /* normalized; dport 0 */
+	uint16_t lo;
+	uint16_t n;           /* ports in the bitmap, 0: slot unused */
+	uint32_t held;        /* bits set */
+	uint64_t used;        /* t->hot_clock at its last use */
+	uint64_t bits[CT_HOT_PORTS / 64];
+};
+
 struct ct_table {
 	struct ct_config cfg;
 	struct ct_entry *pool;
@@ -118,6 +129,10 @@ struct ct_table {
 	/* [entry index][dir]: kept beside the pool so an entry stays two
 	 * cache lines; 32 bytes, one line; zeroed by entry_alloc */
 	struct ct_acct (*acct)[2];
+	struct ct_hot hot[CT_HOT_SLOTS];
+	unsigned nhot;        /* slots in use, from 0 */
+	uint64_t hot_clock;
+	uint64_t hot_credit;  /* probes spent where a bitmap would have served */
 };
 
 /* What a protocol tracker says about a packet. */

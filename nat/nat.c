@@ -28,6 +28,13 @@
  * too (ct_tcp_may_take_over: otherwise the server's TIME_WAIT on the same
  * addresses and ports refuses the SYN by PAWS and the client waits 1 s).
  *
+ * The search itself gives Linux's answers, with fewer lookups where it
+ * toils: toward a destination whose range is mostly taken, each probe that
+ * would only look a tuple up tests a bit of ct's bitmap of the ports held
+ * there instead (ct.h's hot destinations; test_nat's hot_same_answers walks
+ * 20,000 steps through a table with them and one without and compares
+ * every answer).
+ *
  * MASQUERADE takes the address of the interface the packet leaves by, as
  * Linux's inet_select_addr(out, next hop) does: the uplink's out of the
  * uplink, the tunnel's Address out of the tunnel (a peer reaching another
@@ -303,13 +310,87 @@ static void pick_addr(struct ct_tuple *t, enum nat_manip m, const struct nat_ran
 		*addr = nf_addr4(ntohl(out[0]));
 }
 
+/* One round of the search over the candidates min + (off + i) % size,
+ * i < attempts, with the bitmap of slot instead of lookups wherever
+ * used_harder would only look up (ct.h's hot destinations: the same
+ * answers).  0: *key is free; -ENOSPC: none was. */
+static int hot_round(struct ct_table *t, struct ct_tuple *tuple, uint16_t *key,
+		     const struct ct_entry *e, int slot, uint32_t min, uint32_t size,
+		     uint32_t off, uint32_t attempts)
+{
+	bool harder = tuple->proto == IPPROTO_TCP && ct_entry_tcp_state(e) == CT_TCP_SYN_SENT;
+
+	for (uint32_t i = 0; i < attempts; i++) {
+		struct probe pr;
+
+		*key = (uint16_t)(min + (off + i) % size);
+		if (!harder || attempts - i > NAT_HARDER_THRESH) {
+			if (!ct_hot_held(t, slot, *key))
+				return 0;
+			continue;
+		}
+		pr.ok = nat_tuple_invert(&pr.reply, tuple);
+		pr.hash = pr.ok ? ct_tuple_hash(t, &pr.reply) : 0;
+		if (!used_harder(t, &pr, e, attempts - i))
+			return 0;
+	}
+	return -ENOSPC;
+}
+
+/* One round of the search by lookups, NAT_LOOKAHEAD of them in flight:
+ * candidate i is tested at step i + NAT_LOOKAHEAD; its bucket is fetched
+ * from step i on, the first entry of its chain from step i +
+ * NAT_LOOKAHEAD / 2 (when the range is full, every probe is a lookup that
+ * misses the cache).  0: *key is free; -ENOSPC: none was.  *spent: the
+ * taken candidates tested before the harder phase. */
+static int lookup_round(struct ct_table *t, struct ct_tuple *tuple, uint16_t *key,
+			const struct ct_entry *e, uint32_t min, uint32_t size, uint32_t off,
+			uint32_t attempts, uint32_t *spent)
+{
+	struct probe ring[NAT_LOOKAHEAD];
+
+	for (uint32_t j = 0; j < attempts + NAT_LOOKAHEAD; j++) {
+		if (j >= NAT_LOOKAHEAD) {
+			uint32_t i = j - NAT_LOOKAHEAD;
+
+			*key = (uint16_t)(min + (off + i) % size);
+			if (!used_harder(t, &ring[i % NAT_LOOKAHEAD], e, attempts - i))
+				return 0;
+			*spent += attempts - i > NAT_HARDER_THRESH;
+		}
+		if (j < attempts) {
+			struct probe *pr = &ring[j % NAT_LOOKAHEAD];
+
+			*key = (uint16_t)(min + (off + j) % size);
+			pr->ok = nat_tuple_invert(&pr->reply, tuple);
+			if (pr->ok) {
+				pr->hash = ct_tuple_hash(t, &pr->reply);
+				ct_prefetch_hash(t, pr->hash, false);
+			}
+		}
+		if (j >= NAT_LOOKAHEAD / 2 && j - NAT_LOOKAHEAD / 2 < attempts) {
+			const struct probe *pr = &ring[(j - NAT_LOOKAHEAD / 2) % NAT_LOOKAHEAD];
+
+			if (pr->ok)
+				ct_prefetch_hash(t, pr->hash, true);
+		}
+	}
+	return -ENOSPC;
+}
+
 /* nf_nat_l4proto_unique_tuple: probe the port range from a random offset,
- * min(range, 128) tries, then halve the window while it is >= 16. */
+ * min(range, 128) tries, then halve the window while it is >= 16.  A new
+ * source port toward a TCP or UDP destination may use ct's bitmap of it
+ * (ct_hot_find), and a search that spent NAT_MIN_ATTEMPTS probes or more on
+ * taken tuples tells ct (ct_hot_learn). */
 static int unique_key(struct ct_table *t, struct ct_tuple *tuple, enum nat_manip m,
 		      const struct nat_range *r, const struct ct_entry *e, uint32_t rnd)
 {
 	uint16_t *key = manip_key(tuple, m);
-	uint32_t min, size, attempts, off;
+	uint32_t min, size, attempts, off, spent = 0;
+	struct ct_tuple reply;
+	bool hot;
+	int slot = -1, ret;
 
 	/* nothing to vary (GRE, ESP, ...): the mapped addresses alone, as
 	 * Linux keeps them, when no other connection holds them (--random
@@ -334,46 +415,24 @@ static int unique_key(struct ct_table *t, struct ct_tuple *tuple, enum nat_manip
 		min = 1024;
 		size = 65535 - 1024 + 1;
 	}
+	hot = m == NAT_MANIP_SRC && has_ports(tuple->proto) && size <= CT_HOT_PORTS &&
+	      nat_tuple_invert(&reply, tuple);
+	if (hot)
+		slot = ct_hot_find(t, &reply, (uint16_t)min, size);
 	off = rnd & 0xffff;
 	attempts = size < NAT_MAX_ATTEMPTS ? size : NAT_MAX_ATTEMPTS;
 	for (;;) {
-		/* candidate i is tested at step i + NAT_LOOKAHEAD; its bucket
-		 * is fetched from step i on, the first entry of its chain from
-		 * step i + NAT_LOOKAHEAD / 2: when the range is full, every
-		 * probe is a lookup that misses the cache */
-		struct probe ring[NAT_LOOKAHEAD];
-
-		for (uint32_t j = 0; j < attempts + NAT_LOOKAHEAD; j++) {
-			if (j >= NAT_LOOKAHEAD) {
-				uint32_t i = j - NAT_LOOKAHEAD;
-
-				*key = (uint16_t)(min + (off + i) % size);
-				if (!used_harder(t, &ring[i % NAT_LOOKAHEAD], e, attempts - i))
-					return 0;
-			}
-			if (j < attempts) {
-				struct probe *pr = &ring[j % NAT_LOOKAHEAD];
-
-				*key = (uint16_t)(min + (off + j) % size);
-				pr->ok = nat_tuple_invert(&pr->reply, tuple);
-				if (pr->ok) {
-					pr->hash = ct_tuple_hash(t, &pr->reply);
-					ct_prefetch_hash(t, pr->hash, false);
-				}
-			}
-			if (j >= NAT_LOOKAHEAD / 2 && j - NAT_LOOKAHEAD / 2 < attempts) {
-				const struct probe *pr = &ring[(j - NAT_LOOKAHEAD / 2) % NAT_LOOKAHEAD];
-
-				if (pr->ok)
-					ct_prefetch_hash(t, pr->hash, true);
-			}
-		}
-		if (attempts >= size || attempts < NAT_MIN_ATTEMPTS)
-			return -ENOSPC;
+		ret = slot >= 0 ? hot_round(t, tuple, key, e, slot, min, size, off, attempts) :
+				  lookup_round(t, tuple, key, e, min, size, off, attempts, &spent);
+		if (!ret || attempts >= size || attempts < NAT_MIN_ATTEMPTS)
+			break;
 		attempts /= 2;
 		rnd = mix32(rnd + 0x9e3779b9);
 		off = rnd & 0xffff;
 	}
+	if (hot && slot < 0 && spent >= NAT_MIN_ATTEMPTS)
+		ct_hot_learn(t, &reply, (uint16_t)min, size, spent);
+	return ret;
 }
 
 /* The range a request means for this connection. */

@@ -95,14 +95,15 @@ static struct rules *make_rules(unsigned n)
 static void flow_spec(struct trace_spec *s, uint32_t i)
 {
 	memset(s, 0, sizeof(*s));
+	s->family = NF_V4;
 	s->proto = 17;
-	s->src = A(10, 8, 0, 0) + 2 + (i & 0xff);
+	s->src = nf_addr4(A(10, 8, 0, 0) + 2 + (i & 0xff));
 	s->sport = (uint16_t)(1024 + (i >> 8) % 60000);
-	s->dst = A(100, 64, 0, 0) + i;
+	s->dst = nf_addr4(A(100, 64, 0, 0) + i);
 	s->dport = 443;
 }
 
-static struct nf *gateway(unsigned rules, uint32_t max)
+static struct nf *gateway_hot(unsigned rules, uint32_t max, bool hot)
 {
 	struct nf_config cfg = { .route = route, .ifaddr = ifaddr, .uplink_addr = UPLINK,
 				 .nat_port_min = 61000, .nat_port_max = 65535 };
@@ -110,11 +111,17 @@ static struct nf *gateway(unsigned rules, uint32_t max)
 
 	ct_config_default(&cfg.ct, max);
 	cfg.ct.hash_seed = 0x1234567;
+	cfg.ct.hot_off = !hot;
 	if (nf_create(&nf, &cfg, make_rules(rules))) {
 		fprintf(stderr, "nat_bench: out of memory\n");
 		exit(1);
 	}
 	return nf;
+}
+
+static struct nf *gateway(unsigned rules, uint32_t max)
+{
+	return gateway_hot(rules, max, true);
 }
 
 static void one(struct nf *nf, const struct trace_spec *s, uint8_t *buf, uint64_t t)
@@ -189,8 +196,67 @@ static double new_per_s(uint32_t n)
 	return n / (t1 - t0);
 }
 
+/* One TCP segment of spec s (flags, seq, ack) in on interface in; the
+ * port it leaves with. */
+static uint16_t segment(struct nf *nf, struct trace_spec *s, uint8_t flags, uint32_t seq,
+			uint32_t ack, const char *in)
+{
+	uint8_t buf[PKT_LEN + 64];
+	struct nf_result res;
+	struct pkt p;
+	size_t len;
+
+	s->tcp_flags = flags;
+	s->has_flags = true;
+	len = trace_build(s, seq, ack, 1, NULL, 0, buf, sizeof(buf));
+	if (pkt_parse(&p, buf, len) != PKT_OK)
+		return 0;
+	nf_input(nf, &p, in, 1000, xorshift(), &res, NULL);
+	return p.outer.sport;
+}
+
+/* New TCP connections toward one server whose NatPorts (4536) are all held
+ * by connections it reset (CLOSE): each SYN's port search runs into Linux's
+ * harder phase and takes one over.  Per second (four packets each: SYN,
+ * SYN-ACK, ACK, RST), with ct's bitmap of the hot destination or without it
+ * (ct_config.hot_off); *evicted: how many were taken over. */
+static double saturated_per_s(bool hot, uint32_t n, uint64_t *evicted)
+{
+	enum { FILL = 65535 - 61000 + 1 };
+	struct nf *nf = gateway_hot(10, 65536, hot);
+	struct trace_spec c = { .family = NF_V4, .proto = 6, .dst = nf_addr4(A(203, 0, 113, 5)),
+				.dport = 443 };
+	struct trace_spec r = { .family = NF_V4, .proto = 6, .src = c.dst, .sport = 443,
+				.dst = nf_addr4(UPLINK) };
+	struct ct_stats st;
+	double t0 = 0;
+
+	for (uint32_t i = 0; i < FILL + n; i++) {
+		uint32_t seq = 1000 + i * 1000;
+
+		if (i == FILL)
+			t0 = now_s();
+		c.src = nf_addr4(A(10, 8, 0, 2) + (i & 0xff));
+		c.sport = (uint16_t)(1024 + (i >> 8));
+		/* the server answers, the client acknowledges, the server
+		 * resets: CLOSE (a reset before any answer would kill it) */
+		r.dport = segment(nf, &c, 0x02, seq, 0, "gw0");
+		segment(nf, &r, 0x12, 5000, seq + 1, "eth0");
+		segment(nf, &c, 0x10, seq + 1, 5001, "gw0");
+		segment(nf, &r, 0x04, 5001, 0, "eth0");
+	}
+	t0 = now_s() - t0;
+	ct_get_stats(nf_ct(nf), &st);
+	*evicted = st.nat_evicted;
+	nf_destroy(nf);
+	return n / t0;
+}
+
 int main(void)
 {
+	uint64_t ev_hot, ev_off;
+	double hot, off;
+
 	static const unsigned rules[] = { 10, 100, 1000 };
 	static const uint32_t flows[] = { 1000, 100000, 1000000 };
 	double base = 0;
@@ -215,6 +281,12 @@ int main(void)
 	}
 	printf("\nnew connections (first packet: conntrack, MASQUERADE port search, confirm): %.0f /s\n",
 	       new_per_s(200000));
+	off = saturated_per_s(false, 50000, &ev_off);
+	hot = saturated_per_s(true, 50000, &ev_hot);
+	printf("new TCP connections toward one server, NatPorts all held by closed ones (each "
+	       "SYN takes one over; 4 packets each): %.0f /s with the hot bitmap, %.0f /s without "
+	       "(%llu and %llu taken over)\n", hot, off, (unsigned long long)ev_hot,
+	       (unsigned long long)ev_off);
 	printf("conntrack entry: %zu bytes (goal <= 128)\n", ct_entry_size());
 	printf("goals: >= 5 Mpps with 10 rules; 1M flows within 2x of 1k flows (1k: %.2f Mpps)\n", base);
 	return 0;

@@ -152,7 +152,9 @@ static void handshakes(uint64_t now)
 	uint8_t pkt[64], out[256];
 
 	for (int i = 0; i < NPEERS; i++) {
-		struct trace_spec s = { .proto = 17, .src = A(10, 8, 0, 2 + i), .dst = A(198, 51, 100, 2),
+		struct trace_spec s = { .family = NF_V4, .proto = 17,
+					.src = nf_addr4(A(10, 8, 0, 2 + i)),
+					.dst = nf_addr4(A(198, 51, 100, 2)),
 					.sport = 1000, .dport = 53 };
 		size_t len = trace_build(&s, 0, 0, 1, NULL, 0, pkt, sizeof(pkt));
 		struct wg_tx tx;
@@ -289,8 +291,9 @@ static void measure(size_t size, struct result *res)
 		/* fresh data messages from every peer, untimed */
 		for (int i = 0; i < ROUND; i++) {
 			int c = i % NPEERS;
-			struct trace_spec s = { .proto = 17, .src = A(10, 8, 0, 2 + c),
-						.dst = A(198, 51, 100, 2), .dport = 53,
+			struct trace_spec s = { .family = NF_V4, .proto = 17,
+						.src = nf_addr4(A(10, 8, 0, 2 + c)),
+						.dst = nf_addr4(A(198, 51, 100, 2)), .dport = 53,
 						.sport = (uint16_t)(2000 + (i / NPEERS) % FLOWS),
 						.len = (uint16_t)size };
 			size_t len = trace_build(&s, 0, 0, 1, NULL, 0, pkt, sizeof(pkt));
@@ -371,8 +374,9 @@ static void scale_fill(struct worker *w)
 
 	for (int i = 0; i < SCALE_PKTS; i++) {
 		int c = w->id + w->nthreads * (i % (NPEERS / w->nthreads));
-		struct trace_spec s = { .proto = 17, .src = A(10, 8, 0, 2 + c),
-					.dst = A(198, 51, 100, 2), .dport = 53,
+		struct trace_spec s = { .family = NF_V4, .proto = 17,
+					.src = nf_addr4(A(10, 8, 0, 2 + c)),
+					.dst = nf_addr4(A(198, 51, 100, 2)), .dport = 53,
 					.sport = (uint16_t)(2000 + i % FLOWS), .len = (uint16_t)w->size };
 		size_t len = trace_build(&s, 0, 0, 1, NULL, 0, pkt, sizeof(pkt));
 		struct wg_tx tx;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -20,6 +21,7 @@
 #include "nat/pkt/pkt.h"
 #include "nat/trace.h"
 #include "tests/unit/util_ctpkt.h"
+#include "tests/unit/util_rng.h"
 
 #define A(a, b, c, d) ((uint32_t)(a) << 24 | (uint32_t)(b) << 16 | (uint32_t)(c) << 8 | (d))
 
@@ -490,6 +492,167 @@ static void test_reuse_refused(void **state)
 
 /* ICMP echo: a second client with the same id gets another id; replies are
  * mapped back. */
+/*
+ * ct's hot destinations (ct.h): the same random walk of connections
+ * through two tables, one that keeps port bitmaps for the destinations the
+ * search toils on and one that does not (hot_off), gets the same answer to
+ * every packet -- the NAT port picked, the closed connection taken over,
+ * the refusal -- while every bit agrees with ct_tuple_taken.  The walk:
+ * SNAT to 256 ports; TCP from 2000 client ports to one server port, a
+ * SYN each time with a later sequence number (some answered, then some
+ * reset by the server: CLOSE, some closed by the client: TIME_WAIT, where
+ * a new SYN from its ports kills it and starts anew; a few SYNs dropped
+ * before NAT), UDP from
+ * the same ports and from 2000 others to five more server ports; time
+ * moves on, so CLOSE and UDP entries expire.  The ranges fill up, and six
+ * destinations contend for four bitmaps.
+ */
+enum { HOT_STEPS = 20000 };
+
+/* One packet through t at now (SNAT by r with rnd for a new entry; none:
+ * a new entry is dropped, as by FORWARD, before it is NAT-ed): what both
+ * tables must agree on -- state and NAT port, or the refusal. */
+static uint32_t hot_pkt(struct ct_table *t, const struct nat_request *r, uint32_t rnd,
+			uint64_t now, struct tpkt *tp)
+{
+	struct nf_ctx ctx = { .pkt = &tp->p, .now = now, .hook = NF_PREROUTING };
+	struct nat_env env = env_default;
+	int ret;
+
+	env.rnd = rnd;
+	assert_int_equal(ct_in(t, &ctx, true), 0);
+	if (!ctx.ct)
+		return 0xff000000u | ctx.ctstate;
+	if (!r && ctx.ctstate == CT_NEW) {
+		ct_abort(t, ctx.ct);
+		return 0xfd000000u;
+	}
+	if (ctx.ctstate == CT_NEW && nat_needs_setup(ctx.ct, NAT_MANIP_SRC)) {
+		assert_int_equal(nat_setup(t, ctx.ct, NAT_MANIP_DST,
+					   &(struct nat_request){ NAT_NONE }, &env), 0);
+		ret = nat_setup(t, ctx.ct, NAT_MANIP_SRC, r, &env);
+		if (ret) {
+			ct_abort(t, ctx.ct);
+			return 0xfe000000u | (uint32_t)-ret;
+		}
+		assert_int_equal(ct_confirm(t, ctx.ct, now), 0);
+	}
+	return (uint32_t)ctx.ctstate << 16 | ct_entry_tuple(ctx.ct, CT_DIR_REPLY)->dport;
+}
+
+static size_t hot_walk(struct ct_table *t, uint64_t seed, uint32_t *out)
+{
+	enum { F = 0x01, S = 0x02, R = 0x04, A_ = 0x10 };
+	struct nat_request r = snat(SNAT_ADDR, SNAT_ADDR, 2000, 2255);
+	struct rng g = { seed };
+	uint64_t now = T0;
+	uint32_t seq = 1000;
+	size_t k = 0;
+
+	for (int i = 0; i < HOT_STEPS; i++) {
+		uint16_t c = (uint16_t)rnd(&g, 2000), port;
+		uint32_t what = rnd(&g, 10), rn = (uint32_t)rnd64(&g), got;
+		struct tcp_spec sp = { .src = CLIENT1, .dst = SERVER, .sport = (uint16_t)(40000 + c),
+				       .dport = 443, .flags = S, .win = 64000 };
+		struct tpkt tp;
+
+		now += rnd(&g, 10) * 1000000ull;
+		ct_expire(t, now, 4096);
+		seq += 100000;
+		if (what < 6) {
+			sp.seq = seq;
+			tp_tcp(&tp, &sp);
+			/* one in twelve dropped: a SYN that reopened a closed
+			 * connection leaves the old entry dying, its tuple free */
+			out[k++] = got = hot_pkt(t, rn % 12 ? &r : NULL, rn, now, &tp);
+			port = (uint16_t)got;
+			if (got >> 24 || what >= 4)
+				continue;
+			/* answered, and for some reset by the server */
+			sp = (struct tcp_spec){ .src = SERVER, .dst = SNAT_ADDR, .sport = 443,
+						.dport = port, .flags = S | A_, .seq = 5000,
+						.ack = seq + 1, .win = 64000 };
+			tp_tcp(&tp, &sp);
+			out[k++] = hot_pkt(t, &r, rn, now, &tp);
+			sp = (struct tcp_spec){ .src = CLIENT1, .dst = SERVER,
+						.sport = (uint16_t)(40000 + c), .dport = 443, .flags = A_,
+						.seq = seq + 1, .ack = 5001, .win = 64000 };
+			tp_tcp(&tp, &sp);
+			out[k++] = hot_pkt(t, &r, rn, now, &tp);
+			if (what < 2) {
+				sp = (struct tcp_spec){ .src = SERVER, .dst = SNAT_ADDR, .sport = 443,
+							.dport = port, .flags = R, .seq = 5001,
+							.win = 64000 };
+				tp_tcp(&tp, &sp);
+				out[k++] = hot_pkt(t, &r, rn, now, &tp);
+			} else if (what < 3) {
+				/* the client closes: TIME_WAIT */
+				sp.flags = F | A_;
+				tp_tcp(&tp, &sp);
+				out[k++] = hot_pkt(t, &r, rn, now, &tp);
+				sp = (struct tcp_spec){ .src = SERVER, .dst = SNAT_ADDR, .sport = 443,
+							.dport = port, .flags = F | A_, .seq = 5001,
+							.ack = seq + 2, .win = 64000 };
+				tp_tcp(&tp, &sp);
+				out[k++] = hot_pkt(t, &r, rn, now, &tp);
+				sp = (struct tcp_spec){ .src = CLIENT1, .dst = SERVER,
+							.sport = (uint16_t)(40000 + c), .dport = 443,
+							.flags = A_, .seq = seq + 2, .ack = 5002,
+							.win = 64000 };
+				tp_tcp(&tp, &sp);
+				out[k++] = hot_pkt(t, &r, rn, now, &tp);
+			}
+		} else {
+			tp_udp(&tp, what < 8 ? CLIENT1 : CLIENT2, SERVER, (uint16_t)(40000 + c),
+			       what < 8 ? 443 : (uint16_t)(53 + rnd(&g, 5)), 8);
+			out[k++] = hot_pkt(t, &r, rn, now, &tp);
+		}
+		assert_true(ct_hot_check(t));
+	}
+	return k;
+}
+
+static void test_hot_same_answers(void **state)
+{
+	uint64_t seed = test_seed();
+	uint32_t *oa = calloc(6 * HOT_STEPS, sizeof(*oa)), *ob = calloc(6 * HOT_STEPS, sizeof(*ob));
+	struct ct_table *a = table(8192), *b;
+	struct ct_stats sa, sb;
+	struct ct_config cfg;
+	size_t na, nb, full = 0;
+
+	(void)state;
+	assert_non_null(oa);
+	assert_non_null(ob);
+	ct_config_default(&cfg, 8192);
+	cfg.hash_seed = 1;
+	cfg.hot_off = true;
+	assert_int_equal(ct_create(&b, &cfg), 0);
+	na = hot_walk(a, seed, oa);
+	nb = hot_walk(b, seed, ob);
+	assert_int_equal(na, nb);
+	for (size_t i = 0; i < na; i++)
+		if (oa[i] != ob[i])
+			fail_msg("packet %zu: %#x with bitmaps, %#x without", i, oa[i], ob[i]);
+	ct_get_stats(a, &sa);
+	ct_get_stats(b, &sb);
+	/* bitmaps were built and replaced, the harder phase took over closed
+	 * connections, the ranges were full */
+	assert_true(sa.nat_hot > CT_HOT_SLOTS);
+	assert_int_equal(sb.nat_hot, 0);
+	assert_true(sa.nat_evicted > 0);
+	assert_int_equal(sa.nat_evicted, sb.nat_evicted);
+	assert_int_equal(sa.count, sb.count);
+	assert_int_equal(sa.expired, sb.expired);
+	for (size_t i = 0; i < na; i++)
+		full += oa[i] == (0xfe000000u | ENOSPC);
+	assert_true(full > 0);
+	ct_destroy(a);
+	ct_destroy(b);
+	free(oa);
+	free(ob);
+}
+
 static void test_icmp_id(void **state)
 {
 	struct ct_table *t = table(64);
@@ -872,6 +1035,7 @@ int main(void)
 		cmocka_unit_test(test_reuse_time_wait),
 		cmocka_unit_test(test_reuse_timestamps),
 		cmocka_unit_test(test_reuse_refused),
+		cmocka_unit_test(test_hot_same_answers),
 		cmocka_unit_test(test_icmp_id),
 		cmocka_unit_test(test_icmp_error_inner),
 		cmocka_unit_test(test_icmp_redirect_dropped),
