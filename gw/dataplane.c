@@ -313,6 +313,7 @@ static const struct metric_def
 			 "Closed TCP entries whose NAT tuple a new connection took."),
 	m_ct_hot = C("conntrack_nat_hot",
 		     "Port bitmaps built for a destination the NAT port search toiled on."),
+	m_ct_hot_used = C("conntrack_nat_hot_used", "NAT port searches a port bitmap served."),
 	m_ct_peer_limit = C("conntrack_peer_limit",
 			    "New conntrack entries refused by PeerConntrackMax."),
 	m_owner_lookups = C("owner_lookups", "Socket owner lookups for -m owner."),
@@ -380,6 +381,7 @@ void dp_stats(struct gw *g, struct metrics *m)
 	metric(m, &m_ct_early, NULL, cs.early_drop, "conntrack_early_drop");
 	metric(m, &m_ct_evicted, NULL, cs.nat_evicted, "conntrack_nat_evicted");
 	metric(m, &m_ct_hot, NULL, cs.nat_hot, "conntrack_nat_hot");
+	metric(m, &m_ct_hot_used, NULL, cs.nat_hot_used, "conntrack_nat_hot_used");
 	metric(m, &m_ct_peer_limit, NULL, cs.owner_limit, "conntrack_peer_limit");
 	frag_get_stats(g->frag, &fs);
 	metric(m, &m_owner_lookups, NULL, g->sd.lookups, "owner_lookups");

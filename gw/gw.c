@@ -118,7 +118,7 @@ static const char *fixed_key_changed(const struct gw *g, const struct config *c)
 		return "Uplink";
 	if (c->has_listen_port && c->listen_port != g->port)
 		return "ListenPort";
-	if (c->mtu != r->mtu)
+	if ((c->mtu ? c->mtu : WG_DEFAULT_MTU) != (r->mtu ? r->mtu : WG_DEFAULT_MTU))
 		return "MTU";
 	if (!same_addresses(c, r))
 		return "Address";

@@ -10,8 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
+/* <sys/auxv.h> brings <elf.h>, whose ELF version macros are names in
+ * libev's enum (gw/gw.h) */
+#undef EV_NONE
+#undef EV_CURRENT
+#undef EV_NUM
 
 #include "gw/gw.h"
 #include "gw/log.h"
@@ -149,52 +155,30 @@ static int parse(const char *s)
 	return ho.n ? 0 : -EINVAL; /* an empty list hands nothing over */
 }
 
-/* dir (dlen bytes; NULL: the current directory) joined with name into
- * ho.exe when that is an absolute path to the binary this process runs
- * (symlinks followed, kept in the path).  True when taken. */
-static bool take_exe(const char *dir, size_t dlen, const char *name, const struct stat *self)
+/* The path gw was started by, kept as written: the one execve was given
+ * (AT_EXECFN: argv[0] with a '/', or where execvp found it in PATH), made
+ * absolute.  A symlink in it stays one, so an upgrade that re-points it is
+ * followed.  When it is not this binary (moved since), the target of
+ * /proc/self/exe.  A re-exec's image (inherited) was given ho.exe, an
+ * absolute path: it asks for no current directory, which the seccomp
+ * filter it inherited would refuse. */
+static void read_exe(bool inherited)
 {
-	char cand[PATH_MAX], cwd[PATH_MAX];
-	struct stat st;
-	int n;
-
-	if (!dir) {
-		if (!getcwd(cwd, sizeof(cwd)))
-			return false;
-		dir = cwd;
-		dlen = strlen(cwd);
-	}
-	n = snprintf(cand, sizeof(cand), "%.*s/%s", (int)dlen, dir, name);
-	if (n <= 0 || (size_t)n >= sizeof(cand) || cand[0] != '/' || stat(cand, &st) ||
-	    st.st_dev != self->st_dev || st.st_ino != self->st_ino)
-		return false;
-	memcpy(ho.exe, cand, (size_t)n + 1);
-	return true;
-}
-
-/* The path gw was started by, kept as written: argv[0] when it has a '/'
- * (made absolute), else the first directory of PATH holding it, as execvp
- * searched.  A symlink in it stays one, so an upgrade that re-points it is
- * followed.  When that is not this binary (argv[0] set by hand), the
- * target of /proc/self/exe. */
-static void read_exe(void)
-{
-	const char *argv0 = ho.argv ? ho.argv[0] : NULL, *path = getenv("PATH"), *end;
-	struct stat self;
+	const char *fn = (const char *)getauxval(AT_EXECFN);
+	char cwd[PATH_MAX];
+	struct stat self, st;
 	ssize_t len;
+	int n = -1;
 
-	if (argv0 && *argv0 && stat("/proc/self/exe", &self) == 0) {
-		if (*argv0 == '/' && take_exe("", 0, argv0 + 1, &self))
-			return; /* "/" joined with the rest */
-		if (*argv0 != '/' && strchr(argv0, '/') && take_exe(NULL, 0, argv0, &self))
-			return;
-		for (; !strchr(argv0, '/') && path && *path; path = *end ? end + 1 : end) {
-			end = strchrnul(path, ':');
-			/* an empty entry is the current directory */
-			if (take_exe(end > path ? path : NULL, (size_t)(end - path), argv0, &self))
-				return;
-		}
-	}
+	while (fn && fn[0] == '.' && fn[1] == '/')
+		fn += 2;
+	if (fn && *fn == '/')
+		n = snprintf(ho.exe, sizeof(ho.exe), "%s", fn);
+	else if (fn && *fn && !inherited && getcwd(cwd, sizeof(cwd)))
+		n = snprintf(ho.exe, sizeof(ho.exe), "%s/%s", cwd, fn);
+	if (n > 0 && (size_t)n < sizeof(ho.exe) && stat("/proc/self/exe", &self) == 0 &&
+	    stat(ho.exe, &st) == 0 && st.st_dev == self.st_dev && st.st_ino == self.st_ino)
+		return;
 	len = readlink("/proc/self/exe", ho.exe, sizeof(ho.exe) - 1);
 	ho.exe[len > 0 ? len : 0] = 0;
 }
@@ -206,7 +190,7 @@ int handover_init(void)
 	int ret;
 
 	read_argv();
-	read_exe();
+	read_exe(e != NULL);
 	if (!e)
 		return 0;
 	copy = strdup(e);

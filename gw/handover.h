@@ -5,9 +5,10 @@
  * gw stops its workers, writes the state file as on SIGTERM (the uplink's
  * filter and ports left), clears FD_CLOEXEC on the descriptors that cannot
  * be had again without privilege and execve()s the binary at the path it
- * was started by (argv[0] made absolute, or the PATH entry execvp found;
- * symlinks in it kept: a new binary renamed over it, or a symlink
- * re-pointed, is the one run) with its original argv, the environment plus
+ * was started by (the one its execve was given, AT_EXECFN: argv[0], or
+ * where execvp found it in PATH; made absolute, symlinks kept: a new binary
+ * renamed over it, or a symlink re-pointed, is the one run) with its
+ * original argv, the environment plus
  *     GW_HANDOVER=ROLE:N=FD[,ROLE:N=FD]...
  * ROLE (N a decimal index, FD the descriptor):
  *     tun:N            the TUN queue of worker N

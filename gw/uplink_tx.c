@@ -394,8 +394,17 @@ int uplink_tx_seal(int fd)
 	struct sock_fprog fp = { .len = 1, .filter = &none };
 	int one = 1;
 
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0)
-		return errno == EPERM ? 0 : -errno; /* locked already */
+	socklen_t len = sizeof(one);
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
+		/* locked already (a re-exec's socket), as the kernel says */
+		if (errno != EPERM)
+			return -errno;
+		one = 0;
+		if (getsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, &len) < 0)
+			return -errno;
+		return one ? 0 : -EPERM;
+	}
 	if (setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)) < 0)
 		return -errno;
 	return 0;
@@ -428,7 +437,10 @@ static int open_packet(struct uplink_tx *t, unsigned q)
 	t->gfd = handover_take("gso", q);
 	if (t->gfd < 0 && !handed)
 		t->gfd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (!t->grobuf || t->gfd < 0 || uplink_tx_seal(t->gfd) < 0 ||
+	if (t->gfd >= 0 && (rc = uplink_tx_seal(t->gfd)) < 0)
+		gw_log("uplink: sealing the TCP super-packet socket: %s: TCP is sent unjoined",
+		       strerror(-rc));
+	if (!t->grobuf || t->gfd < 0 || rc < 0 ||
 	    setsockopt(t->gfd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0) {
 		if (t->gfd >= 0)
 			close(t->gfd);

@@ -1074,6 +1074,7 @@ int ct_hot_find(struct ct_table *t, const struct ct_tuple *reply, uint16_t lo, u
 		tu.dport = lo;
 		if (h->lo == lo && h->n == n && hot_bit(h, &tu) == 0) {
 			h->used = ++t->hot_clock;
+			t->stats.nat_hot_used++;
 			return (int)i;
 		}
 	}

@@ -116,6 +116,7 @@ struct ct_stats {
 	uint64_t found, new_, invalid, insert_failed, drop, early_drop, expired;
 	uint64_t nat_evicted;      /* closed entries whose NAT tuple a new SYN took */
 	uint64_t nat_hot;          /* port bitmaps built for a hot destination */
+	uint64_t nat_hot_used;     /* port searches a bitmap served */
 	uint64_t owner_limit;      /* new entries refused: their owner had owner_max */
 	uint32_t count, max;
 };
@@ -189,7 +190,11 @@ bool ct_tuple_taken_hash(const struct ct_table *t, const struct ct_tuple *tuple,
  * is set exactly when ct_tuple_taken would say the tuple is taken (some
  * live entry, DYING ones aside, holds it in either direction), updated as
  * entries enter and leave the hash and are killed.  The search then tests
- * bits instead of chains, with the same answers.
+ * bits instead of chains, with the same answers: it asks
+ * ct_tuple_taken_hash with the new entry as ignore, which differs from
+ * ignore NULL only for a live entry with the new one's original tuple, and
+ * there is none (ct_in creates an entry only when no live one holds its
+ * tuple, reaping an expired one first; a killed one is DYING).
  *
  * ct_hot_find: the slot for reply's destination and exactly the ports
  *   [lo, lo + n), or -1.

@@ -22,9 +22,9 @@
 #   3. without KeepState: SIGUSR2 is refused with a log line, gw runs on
 #   4. as the systemd unit runs it (uid nobody from the start, ambient
 #      CAP_NET_ADMIN and CAP_NET_RAW, that bounding set, no_new_privs),
-#      started as `gw` by a symlink in PATH: SIGUSR2 after the symlink is
-#      re-pointed to a new binary runs that one, keeps CapEff and CapBnd,
-#      gw forwards
+#      started by a relative path to a symlink: SIGUSR2 after the symlink
+#      is re-pointed to a new binary runs that one, twice (the second from
+#      an image a re-exec started), keeps CapEff and CapBnd, gw forwards
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/gateway.sh"
 
@@ -158,8 +158,8 @@ sed -i -e "s#^ControlSocket = .*#ControlSocket = $ctl#" \
 	-e "s#^UapiSocket = .*#UapiSocket = $TMP/n/gw0.uapi#" -e "/^User = nobody/a KeepState = $STATE" \
 	"$TMP/gw0.conf"
 cp "$GW" "$BIN"
-# started as `gw` found in PATH, a symlink there to the binary: the upgrade
-# re-points the symlink
+# started by a relative path (./bin/gw from $TMP/n), a symlink to the
+# binary: each upgrade re-points the symlink
 mkdir "$TMP/n/bin"
 ln -s "$BIN" "$TMP/n/bin/gw"
 # /dev/net/tun for uid nobody: a 0666 node bound over it (as test 63 does)
@@ -169,29 +169,38 @@ setpriv --reuid=nobody --regid=nogroup --clear-groups sh -c ': < /dev/net/tun' 2
 caps=-all,+net_admin,+net_raw
 bg gateway unshare -m sh -c '
 	if [ -e "$0/n/tun" ]; then mount --bind "$0/n/tun" /dev/net/tun || exit 1; fi
+	cd "$0/n" || exit 1
 	exec setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps='$caps' \
 		--ambient-caps='$caps' --bounding-set='$caps' --no-new-privs -- \
-		env PATH="$0/n/bin:$PATH" gw run "$0/gw0.conf"' "$TMP" 2> "$TMP/gw4.log"
+		./bin/gw run "$0/gw0.conf"' "$TMP" 2> "$TMP/gw4.log"
 gw_pid=$BG_PID
 wait_for 10 grep -q ': up, listening on port' "$TMP/gw4.log"
 wait_for 10 test -S "$ctl"
 cap1=$(status CapEff) bnd1=$(status CapBnd)
-cp "$GW" "$BIN.2"
-ln -s "$BIN.2" "$TMP/n/bin/gw.new"
-mv -T "$TMP/n/bin/gw.new" "$TMP/n/bin/gw"
-ino_new=$(stat -c %i "$BIN.2")
-kill -USR2 "$gw_pid"
-ups4() { [ "$(grep -c ': up, listening on port' "$TMP/gw4.log")" = 2 ]; }
-wait_for 20 ups4
-grep -q "SIGUSR2: executing $TMP/n/bin/gw," "$TMP/gw4.log" ||
-	fail "not the path gw was started by: $(grep 'SIGUSR2: executing' "$TMP/gw4.log")"
-[ "$(stat -L -c %i "/proc/$gw_pid/exe")" = "$ino_new" ] ||
-	fail "gw runs inode $(stat -L -c %i "/proc/$gw_pid/exe"), not the symlink's new target"
+# upgrade K: the symlink re-pointed to a new copy $BIN.K, SIGUSR2, that
+# copy runs; the second runs in an image a re-exec started (the filter
+# inherited): it found its path without asking for the current directory
+upgrade_link() {
+	local k=$1 ino
+	cp "$GW" "$BIN.$k"
+	ln -s "$BIN.$k" "$TMP/n/bin/gw.new"
+	mv -T "$TMP/n/bin/gw.new" "$TMP/n/bin/gw"
+	ino=$(stat -c %i "$BIN.$k")
+	kill -USR2 "$gw_pid"
+	ups4() { [ "$(grep -c ': up, listening on port' "$TMP/gw4.log")" = "$k" ]; }
+	wait_for 20 ups4
+	[ "$(grep -c "SIGUSR2: executing $TMP/n/bin/gw," "$TMP/gw4.log")" = "$((k - 1))" ] ||
+		fail "not the path gw was started by: $(grep 'SIGUSR2: executing' "$TMP/gw4.log")"
+	[ "$(stat -L -c %i "/proc/$gw_pid/exe")" = "$ino" ] ||
+		fail "gw runs inode $(stat -L -c %i "/proc/$gw_pid/exe"), not the symlink's new target $ino"
+}
+upgrade_link 2
+upgrade_link 3
 [ "$(status CapEff)" = "$cap1" ] || fail "CapEff $(status CapEff) after the upgrade, was $cap1"
 [ "$(status CapBnd)" = "$bnd1" ] || fail "CapBnd $(status CapBnd) after the upgrade, was $bnd1"
 [ "$(status NoNewPrivs)" = 1 ] || fail "NoNewPrivs $(status NoNewPrivs) after the upgrade"
 [ "$(status Seccomp)" = 2 ] || fail "Seccomp $(status Seccomp) after the upgrade"
 on gateway "$GW" show "$ctl" > /dev/null || fail "gw show: no answer after the upgrade"
 tcp_xfer client internet "$SRV" 7004
-log "  by the re-pointed symlink in PATH; CapEff $cap1, CapBnd $bnd1 kept; a new connection through the NAT"
+log "  twice by the re-pointed symlink; CapEff $cap1, CapBnd $bnd1 kept; a new connection through the NAT"
 log "ok"

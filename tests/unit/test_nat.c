@@ -490,8 +490,6 @@ static void test_reuse_refused(void **state)
 	ct_destroy(t);
 }
 
-/* ICMP echo: a second client with the same id gets another id; replies are
- * mapped back. */
 /*
  * ct's hot destinations (ct.h): the same random walk of connections
  * through two tables, one that keeps port bitmaps for the destinations the
@@ -504,7 +502,7 @@ static void test_reuse_refused(void **state)
  * a new SYN from its ports kills it and starts anew; a few SYNs dropped
  * before NAT), UDP from
  * the same ports and from 2000 others to five more server ports; time
- * moves on, so CLOSE and UDP entries expire.  The ranges fill up, and six
+ * moves on, so CLOSE and UDP entries expire.  The ranges fill up, and seven
  * destinations contend for four bitmaps.
  */
 enum { HOT_STEPS = 20000 };
@@ -636,10 +634,12 @@ static void test_hot_same_answers(void **state)
 			fail_msg("packet %zu: %#x with bitmaps, %#x without", i, oa[i], ob[i]);
 	ct_get_stats(a, &sa);
 	ct_get_stats(b, &sb);
-	/* bitmaps were built and replaced, the harder phase took over closed
-	 * connections, the ranges were full */
+	/* bitmaps were built, replaced and searched, the harder phase took
+	 * over closed connections, the ranges were full */
 	assert_true(sa.nat_hot > CT_HOT_SLOTS);
+	assert_true(sa.nat_hot_used > 1000);
 	assert_int_equal(sb.nat_hot, 0);
+	assert_int_equal(sb.nat_hot_used, 0);
 	assert_true(sa.nat_evicted > 0);
 	assert_int_equal(sa.nat_evicted, sb.nat_evicted);
 	assert_int_equal(sa.count, sb.count);
@@ -653,6 +653,8 @@ static void test_hot_same_answers(void **state)
 	free(ob);
 }
 
+/* ICMP echo: a second client with the same id gets another id; replies are
+ * mapped back. */
 static void test_icmp_id(void **state)
 {
 	struct ct_table *t = table(64);
