@@ -538,6 +538,22 @@ static uint32_t hot_pkt(struct ct_table *t, const struct nat_request *r, uint32_
 	return (uint32_t)ctx.ctstate << 16 | ct_entry_tuple(ctx.ct, CT_DIR_REPLY)->dport;
 }
 
+/* A TCP segment of the walk: from CLIENT1:port to SERVER:443, or from
+ * SERVER:443 to SNAT_ADDR:port (a NAT port), through hot_pkt. */
+static uint32_t hot_tcp(struct ct_table *t, const struct nat_request *r, uint32_t rn,
+			uint64_t now, bool from_client, uint16_t port, uint8_t flags, uint32_t seq,
+			uint32_t ack)
+{
+	struct tcp_spec sp = { .src = from_client ? CLIENT1 : SERVER,
+			       .dst = from_client ? SERVER : SNAT_ADDR,
+			       .sport = from_client ? port : 443, .dport = from_client ? 443 : port,
+			       .flags = flags, .seq = seq, .ack = ack, .win = 64000 };
+	struct tpkt tp;
+
+	tp_tcp(&tp, &sp);
+	return hot_pkt(t, r, rn, now, &tp);
+}
+
 static size_t hot_walk(struct ct_table *t, uint64_t seed, uint32_t *out)
 {
 	enum { F = 0x01, S = 0x02, R = 0x04, A_ = 0x10 };
@@ -548,62 +564,36 @@ static size_t hot_walk(struct ct_table *t, uint64_t seed, uint32_t *out)
 	size_t k = 0;
 
 	for (int i = 0; i < HOT_STEPS; i++) {
-		uint16_t c = (uint16_t)rnd(&g, 2000), port;
+		uint16_t c = (uint16_t)(40000 + rnd(&g, 2000)), port;
 		uint32_t what = rnd(&g, 10), rn = (uint32_t)rnd64(&g), got;
-		struct tcp_spec sp = { .src = CLIENT1, .dst = SERVER, .sport = (uint16_t)(40000 + c),
-				       .dport = 443, .flags = S, .win = 64000 };
 		struct tpkt tp;
 
 		now += rnd(&g, 10) * 1000000ull;
 		ct_expire(t, now, 4096);
 		seq += 100000;
-		if (what < 6) {
-			sp.seq = seq;
-			tp_tcp(&tp, &sp);
-			/* one in twelve dropped: a SYN that reopened a closed
-			 * connection leaves the old entry dying, its tuple free */
-			out[k++] = got = hot_pkt(t, rn % 12 ? &r : NULL, rn, now, &tp);
-			port = (uint16_t)got;
-			if (got >> 24 || what >= 4)
-				continue;
-			/* answered, and for some reset by the server */
-			sp = (struct tcp_spec){ .src = SERVER, .dst = SNAT_ADDR, .sport = 443,
-						.dport = port, .flags = S | A_, .seq = 5000,
-						.ack = seq + 1, .win = 64000 };
-			tp_tcp(&tp, &sp);
-			out[k++] = hot_pkt(t, &r, rn, now, &tp);
-			sp = (struct tcp_spec){ .src = CLIENT1, .dst = SERVER,
-						.sport = (uint16_t)(40000 + c), .dport = 443, .flags = A_,
-						.seq = seq + 1, .ack = 5001, .win = 64000 };
-			tp_tcp(&tp, &sp);
-			out[k++] = hot_pkt(t, &r, rn, now, &tp);
-			if (what < 2) {
-				sp = (struct tcp_spec){ .src = SERVER, .dst = SNAT_ADDR, .sport = 443,
-							.dport = port, .flags = R, .seq = 5001,
-							.win = 64000 };
-				tp_tcp(&tp, &sp);
-				out[k++] = hot_pkt(t, &r, rn, now, &tp);
-			} else if (what < 3) {
-				/* the client closes: TIME_WAIT */
-				sp.flags = F | A_;
-				tp_tcp(&tp, &sp);
-				out[k++] = hot_pkt(t, &r, rn, now, &tp);
-				sp = (struct tcp_spec){ .src = SERVER, .dst = SNAT_ADDR, .sport = 443,
-							.dport = port, .flags = F | A_, .seq = 5001,
-							.ack = seq + 2, .win = 64000 };
-				tp_tcp(&tp, &sp);
-				out[k++] = hot_pkt(t, &r, rn, now, &tp);
-				sp = (struct tcp_spec){ .src = CLIENT1, .dst = SERVER,
-							.sport = (uint16_t)(40000 + c), .dport = 443,
-							.flags = A_, .seq = seq + 2, .ack = 5002,
-							.win = 64000 };
-				tp_tcp(&tp, &sp);
-				out[k++] = hot_pkt(t, &r, rn, now, &tp);
-			}
-		} else {
-			tp_udp(&tp, what < 8 ? CLIENT1 : CLIENT2, SERVER, (uint16_t)(40000 + c),
+		if (what >= 6) {
+			tp_udp(&tp, what < 8 ? CLIENT1 : CLIENT2, SERVER, c,
 			       what < 8 ? 443 : (uint16_t)(53 + rnd(&g, 5)), 8);
 			out[k++] = hot_pkt(t, &r, rn, now, &tp);
+			assert_true(ct_hot_check(t));
+			continue;
+		}
+		/* one SYN in twelve dropped: one that reopened a closed
+		 * connection leaves the old entry dying, its tuple free */
+		out[k++] = got = hot_tcp(t, rn % 12 ? &r : NULL, rn, now, true, c, S, seq, 0);
+		port = (uint16_t)got;
+		if (!(got >> 24) && what < 4) {
+			/* answered; then some reset by the server (CLOSE), some
+			 * closed by the client (TIME_WAIT) */
+			out[k++] = hot_tcp(t, &r, rn, now, false, port, S | A_, 5000, seq + 1);
+			out[k++] = hot_tcp(t, &r, rn, now, true, c, A_, seq + 1, 5001);
+			if (what < 2) {
+				out[k++] = hot_tcp(t, &r, rn, now, false, port, R, 5001, 0);
+			} else if (what < 3) {
+				out[k++] = hot_tcp(t, &r, rn, now, true, c, F | A_, seq + 1, 5001);
+				out[k++] = hot_tcp(t, &r, rn, now, false, port, F | A_, 5001, seq + 2);
+				out[k++] = hot_tcp(t, &r, rn, now, true, c, A_, seq + 2, 5002);
+			}
 		}
 		assert_true(ct_hot_check(t));
 	}
