@@ -26,7 +26,8 @@
 #     (SIGHUP reload of Rules6): gw answers Neighbor Solicitations for it
 #     with the uplink's MAC; TCP (the server sees ::50), UDP and ICMPv6 echo
 #     work; a download outlives a restore that removes its rule half-way
-#     (the address stays gw's while the connection lives).
+#     (the address stays gw's while the connection lives, and leaves the
+#     filters once conntrack -F ends the connection).
 # (c) with net.ipv6.conf.eth0.forwarding=1: a SIGHUP with an SNAT66 rule to
 #     another foreign address is refused, the old IPv6 rules stay.
 # No ip6tables or nftables rule in any namespace.
@@ -192,6 +193,14 @@ grep -q "src=$SRV6 dst=$FOREIGN6 sport=7100" "$TMP/ct6" ||
 
 log "(b) an SNAT66 connection outlives its rule (restore -6 to MASQUERADE, mid-download)"
 across_restore 3 internet 7102 client "$SRV6" 7102 "$TMP/nat66.rules6" "via $FOREIGN6"
+# its entry (TIME_WAIT, 120 s) keeps $FOREIGN6 in the filters until it goes
+last_filters() { grep "uplink eth0 filters: " "$TMP/gw.log" | tail -1; }
+last_filters | grep -q "$FOREIGN6.*kept for live connections only: [0-9]* port(s), 1 address(es)" ||
+	fail "$FOREIGN6 is not kept for its live connection: $(last_filters)"
+log "(b) conntrack -F ends it: $FOREIGN6 leaves the filters"
+on gateway "$GW" conntrack "$ctl" -F > /dev/null 2>&1 || fail "gw conntrack -F"
+_released() { ! last_filters | grep -q -e "$FOREIGN6" -e "kept for live"; }
+wait_for 10 _released || fail "$FOREIGN6 still in the filters: $(last_filters)"
 
 log "(c) IPv6 forwarding on: SNAT66 to another foreign address is refused"
 on gateway sysctl -qw net.ipv6.conf.eth0.forwarding=1
