@@ -234,10 +234,15 @@ $(FUZZ_LIBGW): $(patsubst %.c,$(FUZZ_B)/obj/%.o,$(GW_LIBSRC))
 $(FUZZ_B)/%: tests/fuzz/%.c $(FUZZ_UTIL) $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_UTIL) \
-		$(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO) $(GW_LIBS)
+	$(Q)clang $(CPPFLAGS) $(FUZZ_CFLAGS) $(DEPFLAGS) -MF $@.d -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_UTIL) $(FUZZ_LIBGW) $(FUZZ_LIBNAT) $(FUZZ_LIBPKT) $(FUZZ_LIBCRYPTO) $(GW_LIBS)
 
 fuzz: $(FUZZ_BINS)
+
+# the headers each object and harness was built from: a changed struct
+# rebuilds everything that lays it out (else harness and libraries disagree)
+-include $(patsubst %.c,$(FUZZ_B)/obj/%.d,$(NAT_SRC) $(PKT_SRC) $(CRYPTO_SRC) $(GW_LIBSRC)) \
+	$(FUZZ_UTIL:.o=.d) $(FUZZ_BINS:=.d)
 
 # The real image: a bookworm base from Debian's packages (mmdebstrap, where
 # no image registry is reachable), the Containerfile's two stages (gw
