@@ -450,13 +450,23 @@ static void step_flood(uint16_t port, unsigned n)
 
 /* ---- a tiny TCP client ---- */
 
+/* The receive window the tiny TCP offers (65535 << 2) fits in OOO_WIN. */
+enum { OOO_WIN = 1 << 18 };
+
 struct tcp_st {
 	uint16_t sport, dport;
 	uint32_t iss, snd_nxt, rcv_nxt;
 	bool established, their_fin, our_fin_sent, our_fin_acked, need_ack;
 	FILE *out;
 	uint64_t bytes;
-	unsigned segs;
+	unsigned segs, ooo_segs;
+	/* step_tcp: the window's bytes by sequence number modulo OOO_WIN, and
+	 * which are there: data after a hole waits for it, so a lost segment
+	 * costs one retransmission (three duplicate ACKs), not the rest of
+	 * the window and a timeout each */
+	uint8_t *win, *have;
+	uint32_t fin_seq;
+	bool fin_known;
 };
 
 static void tcp_rx(void *v, const uint8_t *ip, size_t len)
@@ -464,7 +474,7 @@ static void tcp_rx(void *v, const uint8_t *ip, size_t len)
 	struct tcp_st *s = v;
 	size_t ihl = (size_t)(ip[0] & 0xf) * 4, thl;
 	const uint8_t *l4 = ip + ihl;
-	uint32_t seq, ack;
+	uint32_t seq, ack, head;
 	uint8_t fl;
 	size_t plen;
 
@@ -488,25 +498,44 @@ static void tcp_rx(void *v, const uint8_t *ip, size_t len)
 	}
 	if ((fl & 0x10) && s->our_fin_sent && ack == s->snd_nxt)
 		s->our_fin_acked = true;
-	if (seq != s->rcv_nxt) {
+	head = s->rcv_nxt;
+	if (fl & 0x01 && !s->fin_known) {
+		s->fin_known = true;
+		s->fin_seq = seq + (uint32_t)plen;
+	}
+	if (seq != head) {
 		if (getenv("PROBE_DEBUG"))
 			fprintf(stderr, "ooo seq %u len %zu rcv_nxt %u fl %02x\n", seq, plen, s->rcv_nxt, fl);
-		s->need_ack = true; /* a duplicate ACK asks for what is missing */
-		return;
+		s->ooo_segs++;
 	}
-	if (plen) {
-		if (s->out && fwrite(l4 + thl, 1, plen, s->out) != plen)
-			die("write");
-		s->bytes += plen;
+	/* every byte within the window from rcv_nxt on, where it goes */
+	for (size_t i = 0; i < plen; i++) {
+		uint32_t at = seq + (uint32_t)i;
+
+		if (at - s->rcv_nxt >= OOO_WIN)
+			continue; /* had already, or beyond the window */
+		s->win[at % OOO_WIN] = l4[thl + i];
+		s->have[at % OOO_WIN] = 1;
+	}
+	if (plen && seq == head)
 		s->segs++;
-		s->rcv_nxt += (uint32_t)plen;
-		s->need_ack = true;
+	while (s->have[s->rcv_nxt % OOO_WIN]) {
+		s->have[s->rcv_nxt % OOO_WIN] = 0;
+		if (s->out && fputc(s->win[s->rcv_nxt % OOO_WIN], s->out) == EOF)
+			die("write");
+		s->bytes++;
+		s->rcv_nxt++;
 	}
-	if (fl & 0x01 && !s->their_fin) {
+	if (s->fin_known && !s->their_fin && s->rcv_nxt == s->fin_seq) {
 		s->their_fin = true;
 		s->rcv_nxt++;
-		s->need_ack = true;
 	}
+	if (seq != head && (plen || fl & 0x01))
+		/* out of order: a duplicate ACK each, at once, asks for what
+		 * is missing (three make the server retransmit it) */
+		send_tcp(s->sport, s->dport, s->snd_nxt, s->rcv_nxt, 0x10);
+	else if (plen || fl & 0x01)
+		s->need_ack = true;
 }
 
 static void step_tcp(uint16_t sport, uint16_t dport, const char *file)
@@ -514,6 +543,10 @@ static void step_tcp(uint16_t sport, uint16_t dport, const char *file)
 	struct tcp_st s = { .sport = sport, .dport = dport, .iss = (uint32_t)random() };
 	double end = now() + 60, last = 0;
 
+	s.win = malloc(OOO_WIN);
+	s.have = calloc(OOO_WIN, 1);
+	if (!s.win || !s.have)
+		die("out of memory");
 	if (file && !(s.out = fopen(file, "w")))
 		die("cannot create the output file");
 	while (now() < end && !(s.their_fin && s.our_fin_acked)) {
@@ -540,12 +573,17 @@ static void step_tcp(uint16_t sport, uint16_t dport, const char *file)
 	}
 	if (s.out)
 		fclose(s.out);
+	free(s.win);
+	free(s.have);
 	if (!s.established)
 		die("no SYN-ACK on the packet socket");
 	if (!(s.their_fin && s.our_fin_acked)) {
-		fprintf(stderr, "tcp %u -> %u: %llu bytes in %u segments, fin in %d, fin out %d acked %d\n",
-			sport, dport, (unsigned long long)s.bytes, s.segs, s.their_fin,
-			s.our_fin_sent, s.our_fin_acked);
+		uplink_ring_stats(&U);
+		fprintf(stderr, "tcp %u -> %u: %llu bytes in %u segments (%u out of order), fin in "
+			"%d, fin out %d acked %d; ring: %llu packets, %llu dropped\n",
+			sport, dport, (unsigned long long)s.bytes, s.segs, s.ooo_segs, s.their_fin,
+			s.our_fin_sent, s.our_fin_acked, (unsigned long long)U.st.ring_packets,
+			(unsigned long long)U.st.ring_drops);
 		die("the TCP exchange did not close in time");
 	}
 	printf("tcp %u -> %u: ok, %llu bytes in %u segments\n", sport, dport,
