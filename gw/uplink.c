@@ -493,8 +493,8 @@ static int open_ring(struct uplink *u, unsigned nframes)
  * 0 or -errno. */
 static int adopt_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsigned nframes)
 {
-	struct sock_filter prog[BPF_PROG_MAX], none_prog = BPF_STMT(BPF_RET | BPF_K, 0);
-	struct sock_fprog fp, nothing = { .len = 1, .filter = &none_prog };
+	struct sock_filter prog[BPF_PROG_MAX];
+	struct sock_fprog fp;
 	struct tpacket_req none = { 0 };
 	int n = bpf_build_sk(nat, prog, BPF_PROG_MAX), one = 1;
 	uint8_t sink[64];
@@ -502,8 +502,10 @@ static int adopt_packet(struct uplink *u, const struct bpf_nat_spec *nat, unsign
 	if (n < 0)
 		return n;
 	fp = (struct sock_fprog){ .len = (unsigned short)n, .filter = prog };
-	if (setsockopt(u->pfd, SOL_SOCKET, SO_ATTACH_FILTER, &nothing, sizeof(nothing)) < 0 ||
-	    setsockopt(u->pfd, SOL_PACKET, PACKET_RX_RING, &none, sizeof(none)) < 0)
+	n = uplink_take_nothing(u->pfd);
+	if (n < 0)
+		return n;
+	if (setsockopt(u->pfd, SOL_PACKET, PACKET_RX_RING, &none, sizeof(none)) < 0)
 		return -errno;
 	while (recv(u->pfd, sink, sizeof(sink), MSG_DONTWAIT | MSG_TRUNC) >= 0)
 		u->st.drop[UPLINK_DROP_TRUNC]++; /* counted as cut short: never seen */

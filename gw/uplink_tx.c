@@ -388,23 +388,28 @@ static const char *no_arp(const char *ifname, const uint8_t mac[6])
 	return why;
 }
 
-int uplink_tx_seal(int fd)
+int uplink_take_nothing(int fd)
 {
 	struct sock_filter none = BPF_STMT(BPF_RET | BPF_K, 0);
 	struct sock_fprog fp = { .len = 1, .filter = &none };
-	int one = 1;
 
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0 ? -errno : 0;
+}
+
+int uplink_tx_seal(int fd)
+{
+	int one = 1, rc = uplink_take_nothing(fd);
 	socklen_t len = sizeof(one);
 
-	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fp, sizeof(fp)) < 0) {
+	if (rc == -EPERM) {
 		/* locked already (a re-exec's socket), as the kernel says */
-		if (errno != EPERM)
-			return -errno;
 		one = 0;
 		if (getsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, &len) < 0)
 			return -errno;
 		return one ? 0 : -EPERM;
 	}
+	if (rc < 0)
+		return rc;
 	if (setsockopt(fd, SOL_SOCKET, SO_LOCK_FILTER, &one, sizeof(one)) < 0)
 		return -errno;
 	return 0;

@@ -115,6 +115,9 @@ struct uplink_tx {
 	struct uplink_tx_stats st;
 };
 
+/* Attaches to socket fd a filter that takes nothing (unlocked): 0 or
+ * -errno (-EPERM: its filter is locked). */
+int uplink_take_nothing(int fd);
 /* Seals the send-only packet socket fd: SO_ATTACH_FILTER of a program that
  * takes nothing, then SO_LOCK_FILTER, so neither a bind nor a new filter
  * ever makes it receive.  A socket sealed already (handed over by a
