@@ -44,16 +44,15 @@ on gateway sysctl -qw net.ipv4.conf.eth0.forwarding=0
 log "the address appears: filters and MASQUERADE follow"
 on gateway ip addr add "$UPL/24" dev eth0
 wait_for 10 new_prog
-bg internet socat -T 5 UDP-RECVFROM:7000,fork EXEC:cat
+bg internet python3 "$TOP/tests/netns/gw_e2e.py" udp-echo 7000 > /dev/null
 wait_udp internet 7000
 # a fresh handshake with the new gw instance
 wgc set wgc0 peer "$gw_pub" remove
 wgc set wgc0 peer "$gw_pub" endpoint 192.0.2.1:51820 allowed-ips 0.0.0.0/0
 on client ip route replace default dev wgc0
-echo "late $RUN" > "$TMP/u"
-on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:7000 < "$TMP/u" > "$TMP/uback" ||
+# udp-ping resends until each echo is back, byte for byte
+on client python3 "$TOP/tests/netns/gw_e2e.py" udp-ping $SRV 7000 3 > /dev/null ||
 	fail "UDP through the NAT after the address appeared"
-cmp -s "$TMP/u" "$TMP/uback" || fail "UDP echo differs: $(cat "$TMP/uback")"
 ct_has "dst=$UPL " || fail "no entry NAT-ed to $UPL"
 stop "$gw_pid"
 [[ $(on gateway tc filter show dev eth0 ingress) != *bpf* ]] || fail "tc filter left after SIGTERM"
