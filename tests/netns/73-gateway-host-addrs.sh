@@ -40,10 +40,8 @@ stat() { G stats "$ctl" | sed -n "s/^$1=//p"; }
 filters() { grep "filters: " "$TMP/gw.log" | tail -n 1; }
 # filters_now TEXT: the last filters line logged says TEXT
 filters_now() { [[ $(filters) == *"$1"* ]]; }
-udp_echo() { # udp_echo PORT: one datagram from the client to the server's echo
-	echo "hello $1 $RUN" > "$TMP/u"
-	on client timeout 10 socat -t 2 -T 3 - UDP:$SRV:$1 < "$TMP/u" > "$TMP/uback"
-	cmp -s "$TMP/u" "$TMP/uback"
+udp_echo() { # udp_echo PORT: a datagram from the client to the server's echo, resent until it is back
+	on client python3 "$TOP/tests/netns/gw_e2e.py" udp-ping $SRV $1 1 > /dev/null
 }
 
 wait_for 15 filters_now "not the host's (gw answers ARP) 10.77.3.200-10.77.4.10,$FOREIGN"
